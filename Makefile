@@ -1,0 +1,30 @@
+# Tongban: `make run` brings the platform up, `make test` runs the whole suite.
+# Only Python 3.11+ is needed beforehand; PostgreSQL and NATS come from PyPI wheels.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DISTS := shared gateway svc-catalog svc-cases svc-credentials svc-queue svc-interop
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast bench clean-data
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock $(foreach d,$(DISTS),$(d)/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "setuptools==80.9.0" "wheel==0.45.1"
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock -c requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps $(foreach d,$(DISTS),-e ./$(d))
+	touch $(STAMP)
+
+run: install
+	$(PY) deploy/local/run.py
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/gateway_hop.py
+
+clean-data:
+	rm -rf .data

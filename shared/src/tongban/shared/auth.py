@@ -1,0 +1,208 @@
+"""Who is calling: access-token verification against the gateway's JWKS, the Principal,
+`Requires(scope)` for routes, and the ownership rules every service applies.
+
+Every service verifies the token itself (it never trusts a bare identity header). Verified
+tokens are cached until `min(exp, now + 5 min)`: verifying an ES256 signature costs far more
+than a dictionary lookup, and failures are never cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+
+from tongban.shared.errors import AppError, Forbidden, Unauthorized
+
+log = logging.getLogger("tongban.auth")
+ALGORITHMS = ["ES256", "EdDSA"]
+CACHE_SECONDS = 300
+CACHE_MAX = 50_000
+# A refetch of the JWKS for an unknown kid happens at most this often (a flood of forged
+# kids must not turn into a flood of requests to the gateway).
+REFETCH_INTERVAL = 10.0
+
+STAFF_ROLES = frozenset({"clerk", "approver", "admin", "auditor"})
+
+
+class InvalidToken(Unauthorized):
+    code, title = "invalid_token", "Invalid or expired access token"
+
+
+class InsufficientScope(Forbidden):
+    code, title = "insufficient_scope", "The access token lacks the scope this needs"
+
+
+class NotOwner(Forbidden):
+    code, title = "not_owner", "This record belongs to someone else"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, read from a verified access token."""
+
+    sub: str
+    role: str
+    scopes: frozenset[str]
+    name: str | None = None
+    id_number: str | None = None      # citizens: resident ID number
+    credit_code: str | None = None    # company users: their company
+    department: str | None = None     # approvers: department credit code or code
+    hall: str | None = None           # clerks: their hall
+    partner: str | None = None        # partner systems: region code
+    token_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> "Principal":
+        return cls(
+            sub=str(claims["sub"]), role=str(claims.get("role", "")),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+            name=claims.get("name"), id_number=claims.get("id_number"), credit_code=claims.get("credit_code"),
+            department=claims.get("department"), hall=claims.get("hall"), partner=claims.get("partner"),
+            token_id=claims.get("jti"), claims=claims,
+        )
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def ensure_owner(
+    principal: Principal, *, person: str | None = None, company: str | None = None,
+    department: str | None = None, staff_scope: str | None = None,
+) -> None:
+    """Allow the record's owner, or staff holding `staff_scope` (approvers only for their department).
+
+    A citizen owns records with their resident ID number; a company user those of their
+    company's credit code; an approver sees records of their own department.
+    """
+    if person is not None and principal.id_number == person:
+        return
+    if company is not None and principal.credit_code == company:
+        return
+    if staff_scope and principal.is_staff and principal.has(staff_scope):
+        if principal.role != "approver" or department is None or principal.department == department:
+            return
+    raise NotOwner()
+
+
+def _b64json(segment: str) -> dict[str, Any]:
+    padded = segment + "=" * (-len(segment) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded))
+
+
+class TokenVerifier:
+    """Verifies access tokens for one audience with keys from a JWKS (URL or static JSON)."""
+
+    def __init__(self, audience: str, issuer: str, jwks_url: str | None = None, jwks_json: str | None = None):
+        self.audience = audience
+        self.issuer = issuer
+        self.jwks_url = jwks_url
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        if jwks_json:
+            self._load(json.loads(jwks_json))
+
+    def _load(self, jwks: dict[str, Any]) -> None:
+        keys = {}
+        for k in jwks.get("keys", []):
+            try:
+                keys[k["kid"]] = jwt.PyJWK(k)
+            except (KeyError, jwt.PyJWKError) as exc:
+                log.warning("skipping unusable key in JWKS: %s", exc)
+        self._keys = keys
+
+    async def _refresh(self) -> None:
+        if not self.jwks_url or time.monotonic() - self._fetched_at < REFETCH_INTERVAL:
+            return
+        self._fetched_at = time.monotonic()
+        try:
+            async with httpx.AsyncClient(timeout=3.0) as client:
+                resp = await client.get(self.jwks_url)
+                resp.raise_for_status()
+                self._load(resp.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("could not fetch the JWKS from %s: %s", self.jwks_url, exc)
+
+    async def verify(self, token: str) -> Principal:
+        now = time.time()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            header = _b64json(token.split(".", 1)[0])
+        except (ValueError, IndexError) as exc:
+            raise InvalidToken("the token is not a JWS") from exc
+        kid = header.get("kid")
+        if header.get("alg") not in ALGORITHMS or not isinstance(kid, str):
+            raise InvalidToken("the token's algorithm or key id is not accepted")
+        if kid not in self._keys:
+            await self._refresh()
+        key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("the token was signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=[key.algorithm_name], audience=self.audience, issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        principal = Principal.from_claims(claims)
+        if len(self._cache) >= CACHE_MAX:
+            self._cache = {t: v for t, v in self._cache.items() if v[0] > now}
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+        self._cache[token] = (min(float(claims["exp"]), now + CACHE_SECONDS), principal)
+        return principal
+
+
+def bearer_token(request: Request) -> str | None:
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("use 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    token = bearer_token(request)
+    if token is None:
+        return None
+    return await request.app.state.token_verifier.verify(token)
+
+
+class Requires:
+    """Route dependency: a verified caller holding every listed scope (none = any caller)."""
+
+    def __init__(self, *scopes: str) -> None:
+        self.scopes = scopes
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = await optional_principal(request)
+        if principal is None:
+            raise Unauthorized("this needs an access token")
+        missing = [s for s in self.scopes if not principal.has(s)]
+        if missing:
+            raise InsufficientScope(f"missing scope: {' '.join(missing)}")
+        return principal
+
+
+AnyPrincipal = Annotated[Principal, Depends(Requires())]
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+AUTH_ERRORS: tuple[type[AppError], ...] = (Unauthorized, InsufficientScope)

@@ -1,0 +1,36 @@
+"""Settings base: every service reads its environment through a subclass with its own prefix."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. A subclass sets `model_config = service_config("CATALOG_")`,
+    so CATALOG_DATABASE_URL, CATALOG_NATS_URL, ... configure svc-catalog."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Where the gateway publishes its signing keys; a static JWKS (JSON) may be given instead.
+    jwks_url: str | None = None
+    jwks_json: str | None = None
+    token_issuer: str = "tongban-gateway"
+    log_level: str = "INFO"
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Run the outbox relay and the event consumers inside the web process (one process per
+    # service, as `make run` does); set false to run them with `python -m tongban.<svc>.worker`.
+    run_worker: bool = True
+    db_pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _needs_keys(self) -> "ServiceSettings":
+        if not self.jwks_url and not self.jwks_json:
+            raise ValueError("set JWKS_URL (the gateway's /.well-known/jwks.json) or JWKS_JSON")
+        return self
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore")

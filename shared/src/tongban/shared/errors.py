@@ -1,0 +1,137 @@
+"""One error shape for the whole platform: RFC 9457 problem details.
+
+Domain errors subclass AppError with a stable `code`; `install_error_handlers` turns them,
+request validation failures, HTTP errors and anything unexpected into problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tongban.shared.logging import request_id_var
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://tongban.gov.cn/problems/"
+log = logging.getLogger("tongban.errors")
+
+
+class AppError(Exception):
+    """Base of every domain error: a stable machine code, an HTTP status and a short title."""
+
+    code = "error"
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class NotFound(AppError):
+    code, status, title = "not_found", 404, "Not found"
+
+
+class Conflict(AppError):
+    code, status, title = "conflict", 409, "Conflict"
+
+
+class Unauthorized(AppError):
+    code, status, title = "unauthorized", 401, "Authentication required"
+
+
+class Forbidden(AppError):
+    code, status, title = "forbidden", 403, "Not allowed"
+
+
+class InvalidField(AppError):
+    """A well-formed request whose field fails a domain check (a bad check digit, say)."""
+
+    code, status, title = "invalid_field", 422, "Invalid field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class PayloadTooLarge(AppError):
+    code, status, title = "payload_too_large", 413, "Request body too large"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as documented in every service's OpenAPI."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(
+    status: int, code: str, title: str, detail: str | None = None, instance: str | None = None,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code, "title": title, "status": status, "code": code,
+        "detail": detail, "instance": instance, "request_id": request_id_var.get(),
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each error's status documented as problem+json."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(err.status, {"model": Problem, "description": "", "content": {PROBLEM_JSON: {}}})
+        entry["description"] = (entry["description"] + "; " if entry["description"] else "") + err.title
+    return out
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    return problem_response(exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extra)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errs = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errs):
+        return problem_response(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON",
+                                request.url.path)
+    fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errs]
+    detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return problem_response(422, "validation_failed", "Invalid request", detail, request.url.path, errors=fields)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+        exc.status_code, f"http_{exc.status_code}")
+    return problem_response(exc.status_code, code, str(exc.detail), None, request.url.path,
+                            headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "internal_error", "Internal error", "the error was logged with this request id",
+                            request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

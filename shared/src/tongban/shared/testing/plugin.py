@@ -1,0 +1,149 @@
+"""pytest plugin (registered by tongban-shared's entry point): real PostgreSQL and NATS for tests.
+
+The session starts one PostgreSQL and one NATS server on free ports in a temporary folder and
+stops them at the end. Each service's migrations run once into a template database; every
+test that asks for a service database gets a fresh copy of that template (CREATE DATABASE ...
+TEMPLATE), so tests are isolated and always run against the migrated schema, never create_all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tongban.shared import migrations
+from tongban.shared.events import bus
+from tongban.shared.localinfra import NatsProcess, PostgresProcess
+from tongban.shared.service import ServiceDefinition, build_app
+
+ISSUER = "tongban-gateway"
+
+
+class Infra:
+    """The session's servers, and fresh databases on demand."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pg = PostgresProcess(root / "pg", fast=True).start()
+        self.nats = NatsProcess(root / "nats", log_file=root / "nats.log").start()
+        self._templates: dict[str, str] = {}
+        self._counter = itertools.count()
+
+    def template_for(self, definition: ServiceDefinition) -> str:
+        name = f"tpl_{definition.name}"
+        if name not in self._templates:
+            self.pg.create_database(name)
+            # Alembic's env runs its own event loop: keep it off the test's running loop.
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(migrations.upgrade, definition.root, self.pg.url_for(name)).result()
+            self._templates[name] = name
+        return name
+
+    def fresh_database(self, definition: ServiceDefinition) -> str:
+        template = self.template_for(definition)
+        name = f"t_{definition.name}_{next(self._counter)}"
+        self.pg.create_database(name, template=template)
+        return self.pg.url_for(name)
+
+    def stop(self) -> None:
+        self.nats.stop()
+        self.pg.stop()
+
+
+class TokenIssuer:
+    """Signs access tokens the way the gateway does, with a test key the services trust."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.kid = "test-" + uuid.uuid4().hex[:8]
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "alg": "ES256", "use": "sig"})
+        self.jwks_json = json.dumps({"keys": [jwk]})
+
+    def mint(self, role: str, scopes: str | list[str], audience: str | list[str], sub: str | None = None,
+             ttl: int = 600, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": ISSUER, "sub": sub or f"{role}-{uuid.uuid4().hex[:8]}", "aud": audience, "iat": now,
+            "exp": now + ttl, "jti": uuid.uuid4().hex, "role": role,
+            "scope": scopes if isinstance(scopes, str) else " ".join(scopes), **claims,
+        }
+        return jwt.encode(payload, self.key, algorithm="ES256", headers={"kid": self.kid})
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    root = Path(tempfile.mkdtemp(prefix="tongban-test-"))
+    inf = Infra(root)
+    try:
+        yield inf
+    finally:
+        inf.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> TokenIssuer:
+    return TokenIssuer()
+
+
+@pytest.fixture
+async def clean_nats(infra: Infra) -> None:
+    """Delete every stream (and so every consumer): each test starts with an empty JetStream."""
+    nc = await bus.connect(infra.nats.url, "test-cleaner")
+    js = nc.jetstream()
+    for name in await js.streams_info():
+        await js.delete_stream(name.config.name)
+    await nc.close()
+
+
+def service_env(definition: ServiceDefinition, database_url: str, infra: Infra, issuer: TokenIssuer,
+                **extra: Any) -> dict[str, str]:
+    """Environment variables that configure one service for a test (also used for subprocesses)."""
+    prefix = definition.env_prefix
+    env = {f"{prefix}DATABASE_URL": database_url, f"{prefix}NATS_URL": infra.nats.url,
+           f"{prefix}JWKS_JSON": issuer.jwks_json, f"{prefix}LOG_LEVEL": "WARNING"}
+    env.update({f"{prefix}{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+@asynccontextmanager
+async def running_service(definition: ServiceDefinition, infra: Infra, issuer: TokenIssuer,
+                          database_url: str | None = None, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's app with its lifespan (engine, NATS, workers), and a client talking to it."""
+    url = database_url or infra.fresh_database(definition)
+    values = {"database_url": url, "nats_url": infra.nats.url, "jwks_json": issuer.jwks_json,
+              "log_level": "WARNING", **settings}
+    app = build_app(definition, definition.settings(**values))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll an async predicate until it returns something truthy, or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        await asyncio.sleep(interval)
