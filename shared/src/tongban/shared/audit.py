@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.shared.auth import Principal
+from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import responses
+from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.logging import request_id_var
 from tongban.shared.tables import PlatformTables
 
@@ -22,3 +29,39 @@ class AuditTrail:
         await session.execute(self.table.insert().values(
             actor=sub, actor_role=role, action=action, entity=entity, entity_id=entity_id, reason=reason,
             request_id=request_id_var.get(), detail=detail))
+
+
+class AuditEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: dt.datetime
+    actor: str
+    actor_role: str
+    action: str
+    entity: str
+    entity_id: str
+    reason: str | None
+    request_id: str | None
+    detail: dict[str, Any] | None
+
+
+def audit_router(tables: PlatformTables) -> APIRouter:
+    """`GET /audit-events`: the service's audit trail, for auditors and admins, newest first."""
+    router = APIRouter(tags=["audit"])
+    table = tables.audit_event
+
+    @router.get("/audit-events", response_model=Page[AuditEventRead], responses=responses(*AUTH_ERRORS))
+    async def list_audit_events(
+        session: SessionDep, page: PageDep, _: Annotated[Principal, Depends(Requires("audit:read"))],
+        entity: Annotated[str | None, Query(max_length=100)] = None,
+        entity_id: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Page[AuditEventRead]:
+        stmt = select(table).order_by(table.c.id.desc())
+        if entity:
+            stmt = stmt.where(table.c.entity == entity)
+        if entity_id:
+            stmt = stmt.where(table.c.entity_id == entity_id)
+        return await paginate(session, stmt, page, lambda r: AuditEventRead.model_validate(dict(r)), mappings=True)
+
+    return router

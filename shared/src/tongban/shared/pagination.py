@@ -39,11 +39,18 @@ class Page(BaseModel, Generic[T]):
 
 
 async def paginate(session: AsyncSession, stmt: Select[Any], params: PageParams,
-                   convert: Callable[[Any], T] | None = None) -> Page[T]:
-    """Run `stmt` (ordered by the caller, with a unique tie-breaker) for one page, plus its total."""
+                   convert: Callable[[Any], T] | None = None, mappings: bool = False) -> Page[T]:
+    """Run `stmt` (ordered by the caller, with a unique tie-breaker) for one page, plus its total.
+
+    ORM statements yield entities; Core table statements pass `mappings=True` to get row dicts.
+    """
     total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
-    rows: Sequence[Any] = (await session.execute(stmt.limit(params.limit).offset(params.offset))).scalars().all()
-    items = [convert(r) for r in rows] if convert else list(rows)
+    result = await session.execute(stmt.limit(params.limit).offset(params.offset))
+    rows: Sequence[Any] = result.mappings().all() if mappings else result.scalars().all()
+    return page_of([convert(r) for r in rows] if convert else list(rows), total, params)
+
+
+def page_of(items: list[T], total: int, params: PageParams) -> Page[T]:
     nxt = params.offset + len(items)
     return Page[Any](items=items, total=total, limit=params.limit, offset=params.offset,
                      next_offset=nxt if nxt < total else None)

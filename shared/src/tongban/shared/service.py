@@ -9,6 +9,7 @@ consumers as background tasks of the web process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import uuid
@@ -24,6 +25,7 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tongban.shared.audit import audit_router
 from tongban.shared.auth import TokenVerifier
 from tongban.shared.config import ServiceSettings
 from tongban.shared.db import make_engine, make_sessionmaker
@@ -100,7 +102,11 @@ class Runtime:
             for t in pending:
                 t.cancel()
         if self.nc is not None and not self.nc.is_closed:
-            await self.nc.drain() if self.nc.is_connected else await self.nc.close()
+            # close(), not drain(): a lingering pull request makes drain wait for its timeout.
+            if self.nc.is_connected:
+                with contextlib.suppress(Exception):
+                    await self.nc.flush(timeout=2)
+            await self.nc.close()
         await self.engine.dispose()
 
     async def ready(self) -> dict[str, str]:
@@ -191,7 +197,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
     app = FastAPI(title=definition.title, lifespan=lifespan, version="1.0.0",
                   openapi_url=f"{definition.prefix}/openapi.json", docs_url=f"{definition.prefix}/docs")
     install_error_handlers(app)
-    for router in definition.routers:
+    for router in [*definition.routers, audit_router(definition.tables)]:
         app.include_router(router, prefix=definition.prefix)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
