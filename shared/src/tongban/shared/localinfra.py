@@ -184,3 +184,52 @@ class NatsProcess:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+
+class ServiceProcess:
+    """One Tongban service under uvicorn as a child process (for `make run` and crash tests)."""
+
+    def __init__(self, name: str, app: str, port: int, env: dict[str, str], log_file: Path | None = None,
+                 workers: int = 1) -> None:
+        self.name = name
+        self.app = app          # e.g. "tongban.catalog.main:create_app"
+        self.port = port
+        self.env = env
+        self.log_file = log_file
+        self.workers = workers
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, stdout: int | None = None) -> "ServiceProcess":
+        args = [sys.executable, "-m", "uvicorn", self.app, "--factory", "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-access-log", "--workers", str(self.workers)]
+        out = open(self.log_file, "ab") if self.log_file else stdout
+        self.proc = subprocess.Popen(args, env={**os.environ, **self.env}, stdout=out,
+                                     stderr=subprocess.STDOUT if out is not None else None, start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} was not ready within {timeout}s")
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """A crash: SIGKILL to the whole process group, workers included."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)

@@ -1,0 +1,5 @@
+from tongban.shared.config import ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("CREDENTIALS_")
