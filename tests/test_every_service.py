@@ -1,0 +1,35 @@
+"""Every service has the same shape: it starts alone against the real PostgreSQL and NATS with
+its migrated database, answers /healthz and /readyz, documents its endpoints, and keeps an
+audit trail that only auditors and admins may read."""
+
+import importlib
+
+import pytest
+
+from tongban.shared.testing.plugin import running_service
+
+SERVICES = ["catalog", "cases", "credentials", "queue", "interop"]
+pytestmark = pytest.mark.usefixtures("clean_nats")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_service_starts_alone_and_reports_health(infra, token_issuer, name):
+    definition = importlib.import_module(f"tongban.{name}.main").SERVICE
+    async with running_service(definition, infra, token_issuer) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+        spec = (await client.get(f"/api/v1/{name}/openapi.json")).json()
+        assert f"/api/v1/{name}/audit-events" in spec["paths"]
+        assert (await client.get(f"/api/v1/{name}/docs")).status_code == 200
+
+        audit = f"/api/v1/{name}/audit-events"
+        assert (await client.get(audit)).status_code == 401
+        citizen = token_issuer.mint("citizen", "cases:read", [name])
+        r = await client.get(audit, headers={"Authorization": f"Bearer {citizen}"})
+        assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+        auditor = token_issuer.mint("auditor", "audit:read", [name])
+        page = (await client.get(audit, headers={"Authorization": f"Bearer {auditor}"})).json()
+        assert page["items"] == [] and page["total"] == 0
+        missing = await client.get(f"/api/v1/{name}/no-such-route")
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
