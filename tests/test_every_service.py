@@ -33,3 +33,19 @@ async def test_service_starts_alone_and_reports_health(infra, token_issuer, name
         assert page["items"] == [] and page["total"] == 0
         missing = await client.get(f"/api/v1/{name}/no-such-route")
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_metrics_report_requests_by_route_backlog_and_lag(infra, token_issuer):
+    from tongban.cases.main import SERVICE as CASES
+
+    async with running_service(CASES, infra, token_issuer) as client:
+        await client.get("/api/v1/cases/items")
+        await client.get("/api/v1/cases/items")
+        text = (await client.get("/metrics")).text
+        assert 'http_requests_total{method="GET",route="/api/v1/cases/items",status="200"} 2.0' in text
+        assert "outbox_backlog 0.0" in text
+        assert "http_request_duration_seconds_bucket" in text
+        assert "dead_letters" in text and "consumer_lag" in text
+        one = await client.get("/api/v1/cases/no-such")
+        assert one.status_code == 404
+        assert 'route="unmatched",status="404"' in (await client.get("/metrics")).text

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from tongban.shared.events import bus
 from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.logging import configure_logging, request_id_var, trace_id_var
+from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
 from tongban.shared.tables import PlatformTables
 
 log = logging.getLogger("tongban.service")
@@ -134,11 +136,13 @@ async def _connect_with_retry(url: str, name: str, attempts: int = 40) -> NATS:
 
 
 class EdgeMiddleware:
-    """Raw ASGI: request id and trace context into the logs, and the request body size limit."""
+    """Raw ASGI: request id and trace context into the logs, the request body size limit, and
+    request metrics by route template and status."""
 
-    def __init__(self, app: Any, max_body: int) -> None:
+    def __init__(self, app: Any, max_body: int, metrics: Metrics) -> None:
         self.app = app
         self.max_body = max_body
+        self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -148,6 +152,8 @@ class EdgeMiddleware:
         tp = headers.get(b"traceparent", b"").decode("latin-1")
         rtoken = request_id_var.set(rid)
         ttoken = trace_id_var.set(tp.split("-")[1] if tp.count("-") == 3 else None)
+        started = time.perf_counter()
+        status = 500
         try:
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -165,12 +171,15 @@ class EdgeMiddleware:
                 return message
 
             async def send_with_id(message: dict[str, Any]) -> None:
+                nonlocal status
                 if message["type"] == "http.response.start":
+                    status = message["status"]
                     message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
                 await send(message)
 
             await self.app(scope, limited_receive, send_with_id)
         finally:
+            self.metrics.observe(scope["method"], route_template(scope), status, time.perf_counter() - started)
             request_id_var.reset(rtoken)
             trace_id_var.reset(ttoken)
 
@@ -210,7 +219,9 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
-    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes)
+    metrics = Metrics()
+    install_metrics_endpoint(app, metrics)
+    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, metrics=metrics)
     return app
 
 
