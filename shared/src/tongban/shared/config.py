@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     # service, as `make run` does); set false to run them with `python -m tongban.<svc>.worker`.
     run_worker: bool = True
     db_pool_size: int = 10
+    # JetStream replicas of the stream this service publishes (3 on a 3-node NATS cluster).
+    stream_replicas: int = 1
 
     @model_validator(mode="after")
     def _needs_keys(self) -> "ServiceSettings":
