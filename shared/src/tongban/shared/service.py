@@ -3,7 +3,9 @@ routers, event subscriptions); `build_app` and `run_worker` wire it the same way
 
 The lifespan opens the engine, the NATS connection and the token verifier, provisions the
 service's own stream, and (unless `RUN_WORKER=false`) runs the outbox relay and the event
-consumers as background tasks of the web process.
+consumers as background tasks of the web process. A service that holds more than that (the
+gateway's signing keys and upstream client) gives its own `lifespan`, entered once the runtime
+has started and left before it closes.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,9 @@ class ServiceDefinition:
     routers: list[APIRouter] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     publishes: bool = True
+    # The service's own startup and shutdown around the shared ones: called with the app and the
+    # started runtime; what it puts on app.state is there before the first request.
+    lifespan: Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]] | None = None
 
     @property
     def prefix(self) -> str:
@@ -84,7 +89,7 @@ class Runtime:
     async def start(self, with_worker: bool) -> None:
         self.nc = await _connect_with_retry(self.settings.nats_url, f"tongban-{self.definition.name}")
         if self.definition.publishes:
-            await bus.ensure_stream(self.js(), self.definition.name)
+            await bus.ensure_stream(self.js(), self.definition.name, self.settings.stream_replicas)
         if not with_worker:
             return
         d = self.definition
@@ -197,9 +202,10 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
         app.state.platform_tables = definition.tables
         app.state.token_verifier = TokenVerifier(definition.name, settings.token_issuer, settings.jwks_url,
                                                  settings.jwks_json)
-        await runtime.start(with_worker=settings.run_worker)
         try:
-            yield
+            await runtime.start(with_worker=settings.run_worker)
+            async with (definition.lifespan(app, runtime) if definition.lifespan else contextlib.nullcontext()):
+                yield
         finally:
             await runtime.close()
 

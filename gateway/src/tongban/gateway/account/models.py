@@ -1,0 +1,34 @@
+import datetime as dt
+import uuid
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tongban.gateway.db import Base
+
+ROLES = ("citizen", "company", "clerk", "approver", "admin", "auditor")
+
+
+class Account(Base):
+    """A person who logs in at the gateway, with the role that decides what their tokens may reach."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
+        # One account per person: a resident ID number belongs to one citizen account.
+        Index("uq_account_citizen_id_number", "id_number", unique=True, postgresql_where=text("role = 'citizen'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    display_name: Mapped[str] = mapped_column(String(200))
+    id_number: Mapped[str | None] = mapped_column(String(18))       # citizens (GB 11643)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    credit_code: Mapped[str | None] = mapped_column(String(18))     # company users (GB 32100)
+    department: Mapped[str | None] = mapped_column(String(50))      # approvers
+    hall: Mapped[str | None] = mapped_column(String(50))            # clerks
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,26 @@
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.gateway.account.models import Account
+
+
+async def get(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def get_by_username(session: AsyncSession, username: str) -> Account | None:
+    return (await session.execute(select(Account).where(Account.username == username))).scalar_one_or_none()
+
+
+async def citizen_by_id_number(session: AsyncSession, id_number: str) -> Account | None:
+    stmt = select(Account).where(Account.role == "citizen", Account.id_number == id_number)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, account: Account) -> Account:
+    session.add(account)
+    await session.flush()
+    await session.refresh(account)
+    return account

@@ -1,0 +1,54 @@
+"""Demo accounts for `make run`, one per role, created through the account service (hashed
+passwords, audit records). Running it again adds nothing."""
+
+import asyncio
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tongban.gateway.account import repository, service
+from tongban.gateway.account.errors import PersonHasAccount, UsernameTaken
+from tongban.gateway.account.schemas import AccountCreate
+from tongban.gateway.config import Settings
+from tongban.shared.db import make_engine, make_sessionmaker
+
+SEED_ACTOR = "system:seed"
+# The resident ID number and the credit codes carry correct check characters (GB 11643, GB 32100).
+DEMO_ACCOUNTS = [
+    AccountCreate(username="citizen", password="Citizen#2026", role="citizen", display_name="张三",
+                  id_number="442000199001011233", phone="13800138000"),
+    AccountCreate(username="company", password="Company#2026", role="company",
+                  display_name="李四（中山市通办科技有限公司）", credit_code="91442000MA4W12346R",
+                  phone="13900139000"),
+    AccountCreate(username="clerk", password="Clerk#2026", role="clerk",
+                  display_name="王五（中山市政务服务中心 1 号窗口）", hall="zs-hall-1"),
+    AccountCreate(username="approver", password="Approver#2026", role="approver",
+                  display_name="赵六（中山市市场监督管理局）", department="114420000072345128"),
+    AccountCreate(username="admin", password="Admin#2026", role="admin", display_name="平台管理员"),
+]
+
+
+async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Create the demo accounts that are not there yet; returns how many were added."""
+    added = 0
+    for data in DEMO_ACCOUNTS:
+        try:
+            async with sessionmaker() as session, session.begin():
+                if await repository.get_by_username(session, data.username) is None:
+                    await service.create_account(session, data, SEED_ACTOR)
+                    added += 1
+        except (UsernameTaken, PersonHasAccount, IntegrityError):
+            pass  # another seeder created it meanwhile
+    return added
+
+
+async def main() -> None:
+    engine = make_engine(Settings().database_url, 2)
+    try:
+        print(f"gateway: {await seed(make_sessionmaker(engine))} demo accounts added")
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
