@@ -109,3 +109,12 @@ async def test_auth_is_checked_by_the_service_itself(client, token_issuer):
     assert r.status_code == 401
     r = await client.post("/api/v1/catalog/items", json=ITEM, headers={"Authorization": "Bearer not.a.token"})
     assert r.status_code == 401
+
+
+def test_demo_items_carry_the_item_type_their_code_says():
+    from tongban.catalog.item.schemas import ITEM_TYPES
+    from tongban.catalog.seed import DEMO_ITEMS
+
+    assert {i.basic_code[:2] for i in DEMO_ITEMS} == {"44"}
+    assert {i.basic_code[2:4] for i in DEMO_ITEMS} == {"01", "20"} <= set(ITEM_TYPES)
+    assert len({i.basic_code for i in DEMO_ITEMS}) == len(DEMO_ITEMS)

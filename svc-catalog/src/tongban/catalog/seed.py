@@ -13,17 +13,17 @@ from tongban.shared.db import make_engine, make_sessionmaker
 
 SEED_ACTOR = Principal(sub="system:seed", role="admin", scopes=frozenset({"catalog:write"}))
 DEMO_ITEMS = [
-    ItemCreate(basic_code="442001000100", name="建设工程规划许可证核发", exercise_level=4, case_type="promised",
+    ItemCreate(basic_code="440100001000", name="建设工程规划许可证核发", exercise_level=4, case_type="promised",
                statutory_limit=20, statutory_limit_unit="working_day", promised_limit=10,
                promised_limit_unit="working_day", legal_basis="《中华人民共和国城乡规划法》第四十条"),
-    ItemCreate(basic_code="442001000200", name="食品经营许可", aliases=["食品经营许可证核发"], exercise_level=4,
+    ItemCreate(basic_code="440100002000", name="食品经营许可", aliases=["食品经营许可证核发"], exercise_level=4,
                case_type="promised", statutory_limit=20, statutory_limit_unit="working_day", promised_limit=5,
                promised_limit_unit="working_day", legal_basis="《中华人民共和国食品安全法》第三十五条"),
-    ItemCreate(basic_code="442020000300", name="居民身份证换领", exercise_level=4, case_type="promised",
+    ItemCreate(basic_code="442000003000", name="居民身份证换领", exercise_level=4, case_type="promised",
                statutory_limit=60, statutory_limit_unit="natural_day", promised_limit=15,
                promised_limit_unit="working_day"),
-    ItemCreate(basic_code="442020000400", name="灵活就业人员参保登记", exercise_level=4, case_type="immediate"),
-    ItemCreate(basic_code="442006000500", name="个体工商户设立登记", exercise_level=4, case_type="promised",
+    ItemCreate(basic_code="442000004000", name="灵活就业人员参保登记", exercise_level=4, case_type="immediate"),
+    ItemCreate(basic_code="440100005000", name="个体工商户设立登记", exercise_level=4, case_type="promised",
                statutory_limit=15, statutory_limit_unit="working_day", promised_limit=1,
                promised_limit_unit="working_day"),
 ]
