@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NATS
+from opentelemetry.trace import SpanKind
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -36,9 +37,10 @@ from tongban.shared.errors import PayloadTooLarge, install_error_handlers, probl
 from tongban.shared.events import bus
 from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
-from tongban.shared.logging import configure_logging, request_id_var, trace_id_var
+from tongban.shared.logging import configure_logging, request_id_var
 from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
 from tongban.shared.tables import PlatformTables
+from tongban.shared.tracing import span
 
 log = logging.getLogger("tongban.service")
 
@@ -141,52 +143,52 @@ async def _connect_with_retry(url: str, name: str, attempts: int = 40) -> NATS:
 
 
 class EdgeMiddleware:
-    """Raw ASGI: request id and trace context into the logs, the request body size limit, and
-    request metrics by route template and status."""
+    """Raw ASGI: request id and trace context (a server span) into the logs, the request body
+    size limit, and request metrics by route template and status."""
 
-    def __init__(self, app: Any, max_body: int, metrics: Metrics) -> None:
+    def __init__(self, app: Any, max_body: int, metrics: Metrics, service: str) -> None:
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        self.service = service
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
-        tp = headers.get(b"traceparent", b"").decode("latin-1")
+        carrier = {"traceparent": headers[b"traceparent"].decode("latin-1")} if b"traceparent" in headers else None
         rtoken = request_id_var.set(rid)
-        ttoken = trace_id_var.set(tp.split("-")[1] if tp.count("-") == 3 else None)
         started = time.perf_counter()
         status = 500
+        received = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise PayloadTooLarge(f"the limit is {self.max_body} bytes")
+            return message
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
         try:
-            length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body:
-                resp = problem_response(413, PayloadTooLarge.code, PayloadTooLarge.title,
-                                        f"the limit is {self.max_body} bytes", scope.get("path"))
-                return await resp(scope, receive, send)
-            received = 0
-
-            async def limited_receive() -> dict[str, Any]:
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise PayloadTooLarge(f"the limit is {self.max_body} bytes")
-                return message
-
-            async def send_with_id(message: dict[str, Any]) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-                await send(message)
-
-            await self.app(scope, limited_receive, send_with_id)
+            with span(f"{scope['method']} {scope['path']}", SpanKind.SERVER, carrier, self.service):
+                length = headers.get(b"content-length")
+                if length is not None and length.isdigit() and int(length) > self.max_body:
+                    resp = problem_response(413, PayloadTooLarge.code, PayloadTooLarge.title,
+                                            f"the limit is {self.max_body} bytes", scope.get("path"))
+                    return await resp(scope, receive, send_with_id)
+                await self.app(scope, limited_receive, send_with_id)
         finally:
             self.metrics.observe(scope["method"], route_template(scope), status, time.perf_counter() - started)
             request_id_var.reset(rtoken)
-            trace_id_var.reset(ttoken)
 
 
 def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
@@ -227,7 +229,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
 
     metrics = Metrics()
     install_metrics_endpoint(app, metrics)
-    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, metrics=metrics, service=definition.name)
     return app
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tongban.shared.tracing import current_traceparent
+
 
 class Envelope(BaseModel):
     specversion: str = "1.0"
@@ -26,4 +28,4 @@ def make_event(service: str, event_type: str, data: BaseModel | dict[str, Any], 
                correlation_id: str | None = None, data_version: str = "1") -> Envelope:
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
     return Envelope(source=f"tongban/{service}", type=event_type, data=payload, subject=subject,
-                    correlationid=correlation_id, dataversion=data_version)
+                    correlationid=correlation_id, dataversion=data_version, traceparent=current_traceparent())

@@ -19,6 +19,7 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tongban.shared.events.bus import stream_name
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.tables import PlatformTables
+from tongban.shared.tracing import span
 
 log = logging.getLogger("tongban.inbox")
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
@@ -90,14 +92,10 @@ class Consumer:
         except ValidationError as exc:
             await self._dead_letter(msg, None, f"unreadable envelope: {exc}", deliveries)
             return
+        tp = (msg.headers or {}).get("traceparent") or event.traceparent
         try:
-            async with self.sessionmaker() as session, session.begin():
-                inbox = self.tables.inbox
-                first = (await session.execute(
-                    insert(inbox).values(consumer=self.sub.durable, event_id=event.id, subject=msg.subject)
-                    .on_conflict_do_nothing().returning(inbox.c.event_id))).first()
-                if first is not None:
-                    await self.sub.handler(session, event)
+            with span(f"consume {msg.subject}", SpanKind.CONSUMER, {"traceparent": tp} if tp else None):
+                await self._apply(event, msg.subject)
         except (PoisonMessage, ValidationError) as exc:
             await self._dead_letter(msg, event, f"{type(exc).__name__}: {exc}", deliveries)
             return
@@ -110,6 +108,15 @@ class Consumer:
             return
         self.handled += 1
         await msg.ack()
+
+    async def _apply(self, event: Envelope, subject: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            inbox = self.tables.inbox
+            first = (await session.execute(
+                insert(inbox).values(consumer=self.sub.durable, event_id=event.id, subject=subject)
+                .on_conflict_do_nothing().returning(inbox.c.event_id))).first()
+            if first is not None:
+                await self.sub.handler(session, event)
 
     async def _dead_letter(self, msg: Msg, event: Envelope | None, error: str, deliveries: int) -> None:
         log.error("dead letter on %s: %s", self.sub.durable, error)

@@ -19,11 +19,13 @@ from collections.abc import Callable
 
 import asyncpg
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.logging import request_id_var
+from tongban.shared.tracing import current_traceparent, span
 
 log = logging.getLogger("tongban.outbox")
 NOTIFY_CHANNEL = "tongban_outbox"
@@ -113,11 +115,13 @@ class OutboxRelay:
             js = self.js()
             done = []
             for row in rows:
-                headers = {"Nats-Msg-Id": str(row.id)}
-                if tp := row.envelope.get("traceparent"):
-                    headers["traceparent"] = tp
+                tp = row.envelope.get("traceparent")
                 try:
-                    await js.publish(row.subject, _encode(row.envelope), headers=headers, timeout=2.0)
+                    with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
+                        headers = {"Nats-Msg-Id": str(row.id)}
+                        if (own := current_traceparent()) is not None:
+                            headers["traceparent"] = own
+                        await js.publish(row.subject, _encode(row.envelope), headers=headers, timeout=2.0)
                 except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
                     failed = True
                     delay = backoff_seconds(row.attempts + 1)
