@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DISTS := shared gateway svc-catalog svc-cases svc-credentials svc-queue svc-interop
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean-data
+.PHONY: install run test test-cluster bench clean-data
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+test-cluster: install
+	$(PY) -m pytest tests/cluster -m cluster -s
 
 bench: install
 	$(PY) bench/gateway_hop.py

@@ -233,3 +233,31 @@ class ServiceProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+class NatsCluster:
+    """Three nats-servers with JetStream clustered on loopback (routes between them)."""
+
+    def __init__(self, root: Path, size: int = 3) -> None:
+        client_ports = [free_port() for _ in range(size)]
+        route_ports = [free_port() for _ in range(size)]
+        routes = ",".join(f"nats://127.0.0.1:{p}" for p in route_ports)
+        self.nodes = [
+            NatsProcess(root / f"n{i}", port=client_ports[i], log_file=root / f"n{i}.log", extra_args=[
+                "--server_name", f"n{i}", "--cluster_name", "tongban", "--cluster", f"nats://127.0.0.1:{route_ports[i]}",
+                "--routes", routes])
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return ",".join(n.url for n in self.nodes)
+
+    def start(self) -> "NatsCluster":
+        for node in self.nodes:
+            node.start()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -19,7 +19,10 @@ def stream_name(service: str) -> str:
 
 
 async def connect(url: str, name: str) -> Client:
-    """Connect and keep reconnecting forever: a NATS restart must never kill a service."""
+    """Connect and keep reconnecting forever: a NATS restart must never kill a service.
+
+    `url` may list several servers of a cluster, comma-separated; the client fails over.
+    """
 
     async def _disconnected() -> None:
         log.warning("NATS disconnected")
@@ -31,7 +34,8 @@ async def connect(url: str, name: str) -> Client:
         log.warning("NATS error: %s", exc)
 
     return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+        servers=[u.strip() for u in url.split(",") if u.strip()], name=name, max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5, connect_timeout=2,
         allow_reconnect=True, disconnected_cb=_disconnected, reconnected_cb=_reconnected, error_cb=_error,
     )
 
