@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -69,18 +70,20 @@ def ensure_databases(server_url: str, names: list[str]) -> dict[str, str]:
 
 
 def seed(urls: dict[str, str]) -> None:
-    for name in ("gateway", "catalog"):
+    """Run each service's demo data loader (`tongban.<name>.seed.seed(sessionmaker)`), if it has one."""
+    for name, url in urls.items():
+        if importlib.util.find_spec(f"tongban.{name}.seed") is None:
+            continue
         module = importlib.import_module(f"tongban.{name}.seed")
 
-        async def run(module=module, url=urls[name]) -> int:  # noqa: ANN001
+        async def run(module=module, url=url) -> int:  # noqa: ANN001
             engine = make_engine(url, 2)
             try:
                 return await module.seed(make_sessionmaker(engine))
             finally:
                 await engine.dispose()
 
-        added = asyncio.run(run())
-        say(f"demo data for {name}: {added} added")
+        say(f"demo data for {name}: {asyncio.run(run())} added")
 
 
 def main() -> int:
