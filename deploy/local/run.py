@@ -126,6 +126,8 @@ def main() -> int:
                             for j, s in enumerate(SERVICES)})
             else:
                 env[f"{prefix}JWKS_URL"] = jwks
+            if name == "credentials":
+                env["CREDENTIALS_KEY_DIR"] = str(DATA / "credentials-keys")
             proc = ServiceProcess(name, f"tongban.{name}.main:create_app", BASE_PORT + i, env)
             proc.start(stdout=subprocess.PIPE)
             assert proc.proc is not None and proc.proc.stdout is not None

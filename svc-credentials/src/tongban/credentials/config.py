@@ -1,5 +1,16 @@
+import tempfile
+from pathlib import Path
+
 from tongban.shared.config import ServiceSettings, service_config
 
 
 class Settings(ServiceSettings):
     model_config = service_config("CREDENTIALS_")
+
+    # The file key store's folder (issuers' private keys, one 0600 file each). Point it at a
+    # persistent, backed-up volume in production; an HSM-backed KeyStore can replace it.
+    key_dir: Path = Path(tempfile.gettempdir()) / "tongban-credentials-keys"
+    # Presentations (亮证 QR codes) live this long.
+    presentation_ttl_seconds: int = 300
+    # Where verifiers fetch keys and status lists (put into presentations for offline checks).
+    public_base_url: str = "/api/v1/credentials"

@@ -1,14 +1,33 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from tongban.credentials.config import Settings
+from tongban.credentials.consent.router import router as consent_router
+from tongban.credentials.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.credentials.db import Base, platform
-from tongban.shared.service import ServiceDefinition, build_app
+from tongban.credentials.licence.router import router as licence_router
+from tongban.credentials.licence_type.router import router as licence_type_router
+from tongban.credentials.presentation.router import router as presentation_router
+from tongban.credentials.signing import keystore
+from tongban.credentials.signing.router import router as signing_router
+from tongban.shared.service import Runtime, ServiceDefinition, build_app
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    # The consumers run in this process too (RUN_WORKER), so the store is installed module-wide.
+    keystore.install(keystore.FileKeyStore(runtime.settings.key_dir))  # type: ignore[attr-defined]
+    yield
+
 
 SERVICE = ServiceDefinition(
     name="credentials", title="Tongban svc-credentials", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
+    routers=[licence_type_router, licence_router, presentation_router, consent_router, signing_router],
+    subscriptions=[*CASES_SUBSCRIPTIONS], lifespan=lifespan,
 )
 
 

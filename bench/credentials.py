@@ -1,0 +1,243 @@
+"""svc-credentials benchmark: presentation verification vs a raw select-by-key, and holder lookup p99.
+
+    .venv/bin/python bench/credentials.py                 # 20,000 licences
+    .venv/bin/python bench/credentials.py --large 20000000  # also the 20M-row table (slow: COPY + index)
+
+Starts its own PostgreSQL and NATS (from the wheels) and svc-credentials under uvicorn (one
+worker), measured directly, not through the gateway. Both sides of the ratio run in the same
+round, back to back, three rounds; the ratio is the median of the rounds:
+  verify:   POST /verifications (decode, signature check, presentation + licence lookup, audit row)
+  baseline: GET  /licence-status/<identifier> (identifier check + one select by unique key)
+The client is a small raw HTTP/1.1 keep-alive client, so client cost stays low on both sides.
+Prints tables; the last line is `verify_ratio: <value>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tongban.credentials.main import SERVICE
+from tongban.shared import migrations
+from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+from tongban.shared.testing.plugin import TokenIssuer
+
+API = "/api/v1/credentials"
+DEPT = "11442000007234512" + credit_code_check_char("11442000007234512")
+TYPE_CODE = DEPT + "001"
+
+
+def resident(n: int) -> str:
+    first17 = f"442000{1970 + n % 40}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    return first17 + resident_id_check_digit(first17)
+
+
+class RawClient:
+    """Keep-alive HTTP/1.1 over asyncio streams: one request at a time per connection."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+                      ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        head = (f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
+                f"Content-Type: application/json\r\n{extra}\r\n").encode()
+        self.writer.write(head + body)
+        assert self.reader is not None
+        status_line = await self.reader.readuntil(b"\r\n")
+        length = 0
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def throughput(port: int, make, seconds: float, concurrency: int = 16) -> float:  # noqa: ANN001
+    """Requests per second for `seconds` with `concurrency` keep-alive connections."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        client = RawClient(port)
+        while time.perf_counter() < deadline:
+            method, path, body, headers = make()
+            status, _ = await client.request(method, path, body, headers)
+            if status >= 300:
+                raise RuntimeError(f"{method} {path} answered {status}")
+            done += 1
+        await client.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def lookup_p99(port: int, tokens: list[str], n: int) -> tuple[float, float]:
+    """(p50, p99) ms of GET /me/licences, one request at a time, random holders."""
+    client = RawClient(port)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        status, _ = await client.request("GET", f"{API}/me/licences?limit=20", headers={
+            "Authorization": f"Bearer {random.choice(tokens)}"})
+        times.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise RuntimeError(f"wallet answered {status}")
+    await client.close()
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99)]
+
+
+async def load_licences(dsn: str, count: int, holders: int, kid: str) -> None:
+    """COPY `count` licence rows spread over `holders` holders (bench fill: unsigned rows)."""
+    conn = await asyncpg.connect(dsn)
+    per_list = 65_536
+    lists = count // per_list + 2
+    await conn.execute("INSERT INTO credentials.status_list (id, size, allocated) "
+                       "SELECT g, 131072, 65536 FROM generate_series(1000, 999 + $1) g", lists)
+    now = dt.datetime.now(dt.UTC)
+    columns = ["id", "identifier", "type_code", "issuer_code", "serial", "version", "holder_type", "holder_id",
+               "holder_name", "data", "valid_from", "issued_at", "status", "kid", "algorithm", "signature",
+               "status_list_id", "status_index", "created_by"]
+    batch = 200_000
+    for start in range(0, count, batch):
+        rows = [(uuid.uuid4(), f"bench.{i}", TYPE_CODE, DEPT, 900_000_000 + i, 1, "111", resident(i % holders),
+                 "持证人", json.dumps({"business_scope": "x", "address": "y"}), now.date(),
+                 now - dt.timedelta(seconds=i), "valid", kid, "Ed25519", "bench", 1000 + i // per_list,
+                 i % per_list, "bench") for i in range(start, min(count, start + batch))]
+        await conn.copy_records_to_table("licence", schema_name="credentials", columns=columns, records=rows)
+    await conn.execute("ANALYZE credentials.licence")
+    await conn.close()
+
+
+async def table_size(dsn: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    row = await conn.fetchrow("SELECT pg_table_size('credentials.licence'), pg_indexes_size('credentials.licence')")
+    await conn.close()
+    return int(row[0]), int(row[1])
+
+
+def rss_mb(proc) -> float:  # noqa: ANN001
+    import psutil
+
+    return psutil.Process(proc.pid).memory_info().rss / 2 ** 20
+
+
+async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: TokenIssuer, rows: int,
+                   verify_round: bool, seconds: float) -> dict:
+    db = f"bench_{rows}"
+    pg.create_database(db)
+    dsn = pg.url_for(db)
+    await asyncio.to_thread(migrations.upgrade, SERVICE.root, dsn)
+    port = free_port()
+    env = {"CREDENTIALS_DATABASE_URL": dsn, "CREDENTIALS_NATS_URL": nats.url, "CREDENTIALS_JWKS_JSON":
+           issuer.jwks_json, "CREDENTIALS_LOG_LEVEL": "WARNING", "CREDENTIALS_KEY_DIR": str(root / f"keys-{rows}")}
+    svc = ServiceProcess("credentials", "tongban.credentials.main:create_app", port, env,
+                         log_file=root / f"svc-{rows}.log").start()
+    await asyncio.to_thread(svc.wait_ready)
+    out: dict = {"rows": rows}
+    try:
+        base = f"http://127.0.0.1:{port}{API}"
+        admin = {"Authorization": "Bearer " + issuer.mint("admin", "credentials:admin", ["credentials"])}
+        approver = {"Authorization": "Bearer " + issuer.mint("approver", "credentials:issue", ["credentials"],
+                                                             department=DEPT)}
+        holder = resident(10_000_019)
+        citizen = {"Authorization": "Bearer " + issuer.mint("citizen", "credentials:read", ["credentials"],
+                                                            id_number=holder)}
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(f"{base}/licence-types", headers=admin, json={
+                "code": TYPE_CODE, "name": "食品经营许可证", "issuer_code": DEPT, "issuer_name": "市场监督管理局",
+                "holder_type": "111", "fields": [{"name": "business_scope"}, {"name": "address", "personal": True}]})
+            r.raise_for_status()
+            lic = (await http.post(f"{base}/licences", headers=approver, json={
+                "type_code": TYPE_CODE, "holder_id": holder, "holder_name": "张三",
+                "data": {"business_scope": "预包装食品销售", "address": "中山市东区"}})).json()
+            qr = (await http.post(f"{base}/licences/{lic['id']}/presentations", headers=citizen,
+                                  json={"fields": ["business_scope"], "single_use": False})).json()["qr"]
+        await load_licences(dsn, rows, max(1, rows // 4), lic["kid"])
+        out["table_bytes"], out["index_bytes"] = await table_size(dsn)
+        if verify_round:
+            body = json.dumps({"presentation": qr}).encode()
+            verify = ("POST", f"{API}/verifications", body, None)
+            raw = ("GET", f"{API}/licence-status/{lic['identifier']}", b"", None)
+            await throughput(port, lambda: raw, 1.0)  # warm-up
+            await throughput(port, lambda: verify, 1.0)
+            rounds = []
+            for _ in range(3):
+                v = await throughput(port, lambda: verify, seconds)
+                b = await throughput(port, lambda: raw, seconds)
+                rounds.append((v, b, v / b))
+            out["rounds"] = rounds
+        tokens = [issuer.mint("citizen", "credentials:read", ["credentials"], ttl=3600,
+                              id_number=resident(random.randrange(max(1, rows // 4)))) for _ in range(300)]
+        await lookup_p99(port, tokens, 200)  # warm-up
+        out["p50"], out["p99"] = await lookup_p99(port, tokens, 2000)
+        out["rss_mb"] = rss_mb(svc.proc)
+    finally:
+        svc.stop()
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--large", type=int, default=0, help="also measure a table of this many rows (20000000)")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-credentials-"))
+    pg = PostgresProcess(root / "pg", fast=True).start()
+    nats = NatsProcess(root / "nats").start()
+    issuer = TokenIssuer()
+    try:
+        small = await scenario(root, pg, nats, issuer, args.rows, True, args.seconds)
+        large = await scenario(root, pg, nats, issuer, args.large, False, args.seconds) if args.large else None
+    finally:
+        nats.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    print("\nPresentation verification vs raw select-by-key (svc-credentials direct, 1 uvicorn worker, 16 conns)")
+    print(f"{'round':>5} | {'verify req/s':>12} | {'select req/s':>12} | {'ratio':>6}")
+    for i, (v, b, ratio) in enumerate(small["rounds"], 1):
+        print(f"{i:>5} | {v:>12.0f} | {b:>12.0f} | {ratio:>6.2f}")
+    ratio = statistics.median(r[2] for r in small["rounds"])
+
+    print("\nHolder lookup (GET /me/licences?limit=20, one at a time, random holders, 2000 requests)")
+    print(f"{'licences':>12} | {'p50 ms':>7} | {'p99 ms':>7} | {'table MiB':>9} | {'indexes MiB':>11} | {'svc RSS MiB':>11}")
+    for r in (small, large):
+        if r is not None:
+            print(f"{r['rows']:>12,} | {r['p50']:>7.2f} | {r['p99']:>7.2f} | {r['table_bytes'] / 2**20:>9.1f} | "
+                  f"{r['index_bytes'] / 2**20:>11.1f} | {r['rss_mb']:>11.0f}")
+    if large is not None:
+        print(f"large/small p99: {large['p99'] / small['p99']:.2f}")
+    print(f"verify_ratio: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

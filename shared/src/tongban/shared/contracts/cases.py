@@ -1,0 +1,109 @@
+"""Event payloads published by svc-cases (subjects `cases.*`). Version 1: only additive changes.
+
+Defined by svc-credentials, its first consumer, ahead of svc-cases publishing it: svc-cases
+publishes `cases.case.approved` with this payload when a case is approved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+CASE_APPROVED = "cases.case.approved"
+
+
+class CaseApprovedV1(BaseModel):
+    """A case was approved. `result_licence_type_code` is set for items that produce a licence
+    (证照联办); `data` carries the licence's fields by the licence type's field names."""
+
+    case_id: uuid.UUID
+    case_number: str
+    item_basic_code: str
+    implementation_code: str | None = None
+    applicant_type: Literal["person", "company"]
+    applicant_id: str                       # resident ID number (person) or credit code (company)
+    applicant_name: str
+    result_licence_type_code: str | None = None
+    department: str                         # the approving department's credit code
+    approved_at: dt.datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- Published by svc-cases for every other step of a case's life --------------------------------
+
+CASE_SUBMITTED = "cases.case.submitted"
+CASE_ACCEPTED = "cases.case.accepted"
+CASE_REFUSED = "cases.case.refused"
+CASE_SUPPLEMENT_REQUESTED = "cases.case.supplement_requested"
+CASE_RESUBMITTED = "cases.case.resubmitted"
+CASE_REVIEW_STARTED = "cases.case.review_started"
+CASE_DENIED = "cases.case.denied"
+CASE_COMPLETED = "cases.case.completed"
+CASE_WITHDRAWN = "cases.case.withdrawn"
+CASE_SUSPENDED = "cases.case.suspended"
+CASE_REVOKED = "cases.case.revoked"
+CASE_EXTENDED = "cases.case.extended"
+CASE_DEADLINE_WARNING = "cases.case.deadline_warning"
+CASE_OVERDUE = "cases.case.overdue"
+RATING_SUBMITTED = "cases.rating.submitted"
+REMEDY_OPENED = "cases.remedy.opened"
+REMEDY_CLOSED = "cases.remedy.closed"
+
+
+class CaseTransitionedV1(BaseModel):
+    """A case moved from one state to another (the subject names the step). No personal numbers:
+    consumers that need the applicant read `cases.case.approved` or ask svc-cases."""
+
+    case_id: uuid.UUID
+    case_number: str
+    item_basic_code: str
+    department: str | None = None
+    from_state: str | None = None
+    state: str
+    actor: str                              # the token subject, or "system:<what>"
+    reason: str | None = None
+    at: dt.datetime
+    rule_version: int | None = None         # set when instant approval decided
+    deadline_on: dt.date | None = None
+
+
+class CaseDeadlineV1(BaseModel):
+    """The legal clock of a case: `level` is "yellow" (80 % of the working days used) or "red" (overdue)."""
+
+    case_id: uuid.UUID
+    case_number: str
+    item_basic_code: str
+    department: str | None = None
+    level: Literal["yellow", "red"]
+    deadline_on: dt.date
+    limit_working_days: int
+    used_working_days: int
+    at: dt.datetime
+
+
+class RatingSubmittedV1(BaseModel):
+    """A completed case was rated (好差评): 5 very satisfied … 1 very dissatisfied."""
+
+    rating_id: uuid.UUID
+    case_id: uuid.UUID
+    item_basic_code: str
+    department: str | None = None
+    level: int
+    defaulted: bool = False
+    at: dt.datetime
+
+
+class RemedyV1(BaseModel):
+    """A remedy task (整改) for a bad rating was opened or closed."""
+
+    remedy_id: uuid.UUID
+    rating_id: uuid.UUID
+    case_id: uuid.UUID
+    department: str | None = None
+    state: str
+    due_on: dt.date
+    result: str | None = None
+    at: dt.datetime

@@ -1,0 +1,39 @@
+"""Event payloads published by svc-credentials (subjects `credentials.*`). Version 1: only additive changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel
+
+LICENCE_ISSUED = "credentials.licence.issued"
+LICENCE_SUSPENDED = "credentials.licence.suspended"
+LICENCE_REINSTATED = "credentials.licence.reinstated"
+LICENCE_REVOKED = "credentials.licence.revoked"
+
+
+class LicenceIssuedV1(BaseModel):
+    """A licence version was issued: a new licence, or a new version of one (`supersedes` set)."""
+
+    licence_id: uuid.UUID
+    identifier: str
+    type_code: str
+    issuer_code: str
+    version: int
+    holder_type: Literal["111", "001"]
+    holder_id: str
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+    source_case_id: uuid.UUID | None = None
+    supersedes: uuid.UUID | None = None
+
+
+class LicenceStatusChangedV1(BaseModel):
+    """A licence was suspended, reinstated or revoked (the subject says which), with the reason."""
+
+    licence_id: uuid.UUID
+    identifier: str
+    status: Literal["valid", "suspended", "revoked"]
+    reason: str

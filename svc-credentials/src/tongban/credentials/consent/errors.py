@@ -1,0 +1,17 @@
+from tongban.shared.errors import AppError, Conflict, Forbidden, NotFound
+
+
+class ConsentNotFound(NotFound):
+    code, title = "consent_not_found", "No such consent"
+
+
+class ConsentRevoked(Conflict):
+    code, title = "consent_already_revoked", "This consent was already withdrawn"
+
+
+class UseRefused(Forbidden):
+    code, title = "licence_use_refused", "No consent covers this use of the licence"
+
+
+class NoDepartment(AppError):
+    code, status, title = "no_department", 403, "Only a department's staff may use licences"

@@ -1,0 +1,100 @@
+"""Use with consent (用证): a department reads a holder's licence for a case only under the
+holder's consent (licence type, case, expiry, optionally one department) and with a stated
+purpose. Every use and every refused use is logged (who, department, case, purpose, when),
+never the attribute values; holders read their own log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.credentials.consent import repository
+from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment
+from tongban.credentials.consent.models import Consent, LicenceUse
+from tongban.credentials.consent.schemas import ConsentCreate, LicenceUseCreate
+from tongban.credentials.db import audit
+from tongban.credentials.licence import service as licence_rules
+from tongban.credentials.licence.models import Licence
+from tongban.credentials.licence_type import repository as types
+from tongban.credentials.licence_type.errors import LicenceTypeNotFound
+from tongban.shared.auth import NotOwner, Principal
+
+
+def holder_of(principal: Principal) -> tuple[str, str]:
+    """(holder type, holder id) of a citizen or company caller."""
+    if principal.id_number:
+        return "111", principal.id_number
+    if principal.credit_code:
+        return "001", principal.credit_code
+    raise NotOwner("only citizens and company users hold licences")
+
+
+async def give(session: AsyncSession, data: ConsentCreate, holder: Principal) -> Consent:
+    """Record the holder's consent."""
+    holder_type, holder_id = holder_of(holder)
+    consent = Consent(id=uuid.uuid4(), holder_type=holder_type, holder_id=holder_id,
+                      licence_type_code=data.licence_type_code, case_id=data.case_id, department=data.department,
+                      expires_at=data.expires_at)
+    await repository.add(session, consent)
+    await audit.record(session, holder, "consent.given", "consent", str(consent.id),
+                       detail={"licence_type_code": data.licence_type_code, "case_id": str(data.case_id)})
+    return consent
+
+
+async def withdraw(session: AsyncSession, consent_id: uuid.UUID, holder: Principal) -> Consent:
+    """The holder withdraws a consent; later uses under it are refused."""
+    consent = await repository.get(session, consent_id)
+    if consent is None:
+        raise ConsentNotFound()
+    if holder_of(holder)[1] != consent.holder_id:
+        raise NotOwner()
+    if consent.revoked_at is not None:
+        raise ConsentRevoked()
+    consent.revoked_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await audit.record(session, holder, "consent.withdrawn", "consent", str(consent.id))
+    return consent
+
+
+def _refusal(consents: list[Consent], department: str, now: dt.datetime) -> tuple[str | None, Consent | None]:
+    if not consents:
+        return "no_consent", None
+    usable = [c for c in consents if c.revoked_at is None]
+    if not usable:
+        return "consent_withdrawn", None
+    usable = [c for c in usable if c.department in (None, department)]
+    if not usable:
+        return "other_department", None
+    current = [c for c in usable if c.expires_at > now]
+    if not current:
+        return "consent_expired", None
+    return None, current[0]
+
+
+async def use(session: AsyncSession, data: LicenceUseCreate, actor: Principal) -> tuple[LicenceUse, Licence | None]:
+    """Read a licence under consent. Returns the log row and the licence (None when refused:
+    the caller must still commit, so the refusal stays logged)."""
+    if not actor.department:
+        raise NoDepartment()
+    licence_type = await types.get(session, data.licence_type_code)
+    if licence_type is None:
+        raise LicenceTypeNotFound(f"no licence type {data.licence_type_code}")
+    holder_id = licence_rules.check_holder(licence_type.holder_type, data.holder_id)
+    now = dt.datetime.now(dt.UTC)
+    refusal, consent = _refusal(await repository.consents_for(session, holder_id, data.licence_type_code,
+                                                              data.case_id), actor.department, now)
+    licence = None
+    if refusal is None:
+        licence = await repository.current_licence(session, holder_id, data.licence_type_code, now.date())
+        if licence is None:
+            refusal = "no_valid_licence"
+    row = LicenceUse(holder_id=holder_id, licence_type_code=data.licence_type_code,
+                     licence_identifier=licence.identifier if licence else None, case_id=data.case_id,
+                     consent_id=consent.id if consent else None, actor=actor.sub, department=actor.department,
+                     purpose=data.purpose, outcome="refused" if refusal else "granted", refusal=refusal, at=now)
+    await repository.add(session, row)
+    await audit.record(session, actor, "licence.used" if refusal is None else "licence.use_refused", "licence_use",
+                       str(row.id), reason=data.purpose, detail={"case_id": str(data.case_id), "refusal": refusal})
+    return row, licence

@@ -1,0 +1,119 @@
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from tongban.credentials.identifier import parse_identifier
+from tongban.credentials.licence import repository, service
+from tongban.credentials.licence.errors import InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound
+from tongban.credentials.licence.schemas import LicenceChange, LicenceCreate, LicenceRead, LicenceStatusRead, StatusChange
+from tongban.credentials.licence_type.errors import LicenceTypeNotFound
+from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import AppError, InvalidField, responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.ids import InvalidIdentifier
+from tongban.shared.pagination import Page, PageDep, paginate
+
+router = APIRouter(tags=["licences"])
+Issuer = Annotated[Principal, Depends(Requires("credentials:issue"))]
+Reader = Annotated[Principal, Depends(Requires("credentials:read"))]
+Anyone = Annotated[Principal, Depends(Requires())]
+
+
+class NotAHolder(AppError):
+    code, status, title = "not_a_holder", 403, "Only citizens and company users hold licences"
+
+
+def base_url(request: Request) -> str:
+    return request.app.state.settings.public_base_url
+
+
+@router.post("/licences", status_code=201, response_model=LicenceRead,
+             responses=responses(*AUTH_ERRORS, NotIssuer, LicenceTypeNotFound, InvalidField, IdempotencyKeyReused))
+async def issue_licence(body: LicenceCreate, request: Request, session: SessionDep, actor: Issuer,
+                        idem: IdempotencyDep):
+    """Issue a licence (staff of the type's issuing department)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    licence = await service.issue(session, body, actor)
+    return await idem.remember(session, 201, service.to_read(licence, actor, base_url(request)))
+
+
+@router.get("/me/licences", response_model=Page[LicenceRead], responses=responses(*AUTH_ERRORS, NotAHolder))
+async def my_licences(request: Request, session: SessionDep, page: PageDep, holder: Reader,
+                      include_superseded: bool = False) -> Page[LicenceRead]:
+    """The caller's own licences (the wallet), newest first."""
+    if holder.id_number:
+        stmt = repository.holder_query("111", holder.id_number, include_superseded)
+    elif holder.credit_code:
+        stmt = repository.holder_query("001", holder.credit_code, include_superseded)
+    else:
+        raise NotAHolder()
+    url = base_url(request)
+    return await paginate(session, stmt, page, lambda lic: service.to_read(lic, holder, url))
+
+
+@router.get("/licences/{licence_id}", response_model=LicenceRead,
+            responses=responses(*AUTH_ERRORS, LicenceNotFound, NotOwner))
+async def get_licence(licence_id: uuid.UUID, request: Request, session: SessionDep, viewer: Anyone) -> LicenceRead:
+    """One licence version: for its holder, the issuing department and admins."""
+    licence = await repository.get(session, licence_id)
+    if licence is None:
+        raise LicenceNotFound()
+    service.ensure_can_read(viewer, licence)
+    return service.to_read(licence, viewer, base_url(request))
+
+
+@router.post("/licences/{licence_id}/versions", status_code=201, response_model=LicenceRead,
+             responses=responses(*AUTH_ERRORS, LicenceNotFound, NotIssuer, InvalidTransition, InvalidField,
+                                 IdempotencyKeyReused))
+async def change_licence(licence_id: uuid.UUID, body: LicenceChange, request: Request, session: SessionDep,
+                         actor: Issuer, idem: IdempotencyDep):
+    """Change a licence: issues version n+1; version n stays verifiable as superseded."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    licence = await service.change(session, licence_id, body, actor)
+    return await idem.remember(session, 201, service.to_read(licence, actor, base_url(request)))
+
+
+def _status_route(action: str, doc: str):  # noqa: ANN202 - a route factory
+    async def route(licence_id: uuid.UUID, body: StatusChange, request: Request, session: SessionDep,
+                    actor: Anyone) -> LicenceRead:
+        licence = await service.set_status(session, licence_id, action, body.reason, actor)
+        return service.to_read(licence, actor, base_url(request))
+
+    route.__doc__ = doc
+    route.__name__ = f"{action}_licence"
+    return route
+
+
+for _action, _doc in (("suspend", "Suspend a licence, with a reason (issuing department or admins)."),
+                      ("reinstate", "Lift a suspension, with a reason (issuing department or admins)."),
+                      ("revoke", "Revoke a licence for good, with a reason (issuing department or admins).")):
+    router.add_api_route(f"/licences/{{licence_id}}/{_action}", _status_route(_action, _doc), methods=["POST"],
+                         response_model=LicenceRead,
+                         responses=responses(*AUTH_ERRORS, LicenceNotFound, NotIssuer, InvalidTransition))
+
+
+@router.get("/licence-status/{identifier}", response_model=LicenceStatusRead,
+            responses=responses(LicenceNotFound, InvalidField))
+async def licence_status(identifier: str, session: SessionDep) -> LicenceStatusRead:
+    """The status of a licence version by its identifier (public; no personal data)."""
+    try:
+        parse_identifier(identifier)
+    except InvalidIdentifier as exc:
+        raise InvalidField("identifier", str(exc)) from None
+    licence = await repository.get_by_identifier(session, identifier)
+    if licence is None:
+        raise LicenceNotFound()
+    return LicenceStatusRead(identifier=licence.identifier, status=service.effective_status(licence),  # type: ignore[arg-type]
+                             issuer_code=licence.issuer_code, type_code=licence.type_code, version=licence.version)
+
+
+@router.get("/status-lists/{list_id}", responses=responses(StatusListNotFound))
+async def status_list(list_id: int, request: Request, response: Response, session: SessionDep,
+                      purpose: Annotated[Literal["revocation", "suspension"], Query()] = "revocation") -> dict:
+    """A W3C Bitstring Status List (public, cacheable for a minute)."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return await service.status_list_credential(session, list_id, purpose, base_url(request))

@@ -1,0 +1,267 @@
+"""Licence rules: issue (by the issuing department, or from an approved case), sign, change
+(a new version), suspend, reinstate, revoke, and the published status lists."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.credentials.db import audit, outbox
+from tongban.credentials.identifier import build_identifier
+from tongban.credentials.licence import repository
+from tongban.credentials.licence.errors import InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound
+from tongban.credentials.licence.models import Licence
+from tongban.credentials.licence.schemas import LicenceChange, LicenceCreate, LicenceRead, StatusEntry
+from tongban.credentials.licence_type import repository as types
+from tongban.credentials.licence_type import service as type_rules
+from tongban.credentials.licence_type.errors import LicenceTypeNotFound
+from tongban.credentials.licence_type.models import LicenceType
+from tongban.credentials.signing import repository as keys
+from tongban.credentials.signing import service as signing
+from tongban.shared.auth import NotOwner, Principal, ensure_owner
+from tongban.shared.contracts.credentials import (
+    LICENCE_ISSUED, LICENCE_REINSTATED, LICENCE_REVOKED, LICENCE_SUSPENDED, LicenceIssuedV1,
+    LicenceStatusChangedV1,
+)
+from tongban.shared.errors import InvalidField
+from tongban.shared.events.envelope import make_event
+from tongban.shared.ids import InvalidIdentifier, mask_resident_id, normalize_credit_code, normalize_resident_id
+
+STATUS_LIST_PATH = "/status-lists/{id}"
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def effective_status(licence: Licence, on: dt.date | None = None) -> str:
+    """The stored status, or `expired` for a valid licence past its end of validity."""
+    if licence.status == "valid" and licence.valid_until is not None and licence.valid_until < (on or today()):
+        return "expired"
+    return licence.status
+
+
+def signed_document(licence: Licence) -> dict[str, Any]:
+    """What an issuer signs for a licence version (RFC 8785 form at signing time)."""
+    return {
+        "identifier": licence.identifier, "type_code": licence.type_code, "issuer_code": licence.issuer_code,
+        "version": licence.version, "holder_type": licence.holder_type, "holder_id": licence.holder_id,
+        "holder_name": licence.holder_name, "data": licence.data,
+        "valid_from": licence.valid_from.isoformat(),
+        "valid_until": licence.valid_until.isoformat() if licence.valid_until else None,
+        "issued_at": licence.issued_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "kid": licence.kid,
+    }
+
+
+def check_holder(holder_type: str, holder_id: str, field: str = "holder_id") -> str:
+    try:
+        return normalize_resident_id(holder_id) if holder_type == "111" else normalize_credit_code(holder_id)
+    except InvalidIdentifier as exc:
+        raise InvalidField(field, str(exc)) from None
+
+
+def is_owner(principal: Principal, licence: Licence) -> bool:
+    own = principal.id_number if licence.holder_type == "111" else principal.credit_code
+    return own is not None and own == licence.holder_id
+
+
+def ensure_issuer_staff(principal: Principal, issuer_code: str) -> None:
+    """Admins, or staff of the issuing department holding credentials:issue."""
+    if principal.has("credentials:admin"):
+        return
+    if principal.has("credentials:issue") and principal.department == issuer_code:
+        return
+    raise NotIssuer(f"only department {issuer_code} may do this")
+
+
+def ensure_can_read(principal: Principal, licence: Licence) -> None:
+    """The holder, the issuing department's staff, or an admin."""
+    if principal.has("credentials:admin"):
+        return
+    ensure_owner(principal, person=licence.holder_id if licence.holder_type == "111" else None,
+                 company=licence.holder_id if licence.holder_type == "001" else None,
+                 department=licence.issuer_code, staff_scope="credentials:issue")
+    if principal.role == "approver" and principal.department != licence.issuer_code:
+        raise NotOwner()
+
+
+def to_read(licence: Licence, viewer: Principal | None, base_url: str) -> LicenceRead:
+    """The API view; the holder's resident ID number is masked for anyone but the holder."""
+    holder_id = licence.holder_id
+    if licence.holder_type == "111" and (viewer is None or not is_owner(viewer, licence)):
+        holder_id = mask_resident_id(holder_id)
+    return LicenceRead(
+        id=licence.id, identifier=licence.identifier, type_code=licence.type_code, issuer_code=licence.issuer_code,
+        serial=licence.serial, version=licence.version, holder_type=licence.holder_type,  # type: ignore[arg-type]
+        holder_id=holder_id, holder_name=licence.holder_name, data=licence.data, valid_from=licence.valid_from,
+        valid_until=licence.valid_until, issued_at=licence.issued_at,
+        status=effective_status(licence), status_reason=licence.status_reason,  # type: ignore[arg-type]
+        superseded_by=licence.superseded_by, kid=licence.kid, algorithm=licence.algorithm,
+        signature=licence.signature,
+        credential_status=StatusEntry(status_list_index=licence.status_index,
+                                      status_list_credential=base_url + STATUS_LIST_PATH.format(
+                                          id=licence.status_list_id)))
+
+
+async def _licence_type(session: AsyncSession, code: str) -> LicenceType:
+    lt = await types.get(session, code)
+    if lt is None:
+        raise LicenceTypeNotFound(f"no licence type {code}")
+    return lt
+
+
+async def _sign_and_add(session: AsyncSession, licence: Licence, actor: Principal | str) -> Licence:
+    key = await signing.signing_key_for(session, licence.issuer_code, actor)
+    licence.kid, licence.algorithm = key.kid, key.algorithm
+    licence.status_list_id, licence.status_index = await repository.allocate_status_position(
+        session, secrets.randbelow)
+    licence.signature = signing.sign(key, signed_document(licence))
+    return await repository.add(session, licence)
+
+
+async def issue(session: AsyncSession, data: LicenceCreate, actor: Principal | str,
+                source_case_id: uuid.UUID | None = None) -> Licence:
+    """Issue a licence of `data.type_code` by the type's issuing department, signed by its key."""
+    lt = await _licence_type(session, data.type_code)
+    if isinstance(actor, Principal):
+        ensure_issuer_staff(actor, lt.issuer_code)
+    holder_id = check_holder(lt.holder_type, data.holder_id)
+    fields = type_rules.check_data(lt, data.data)
+    valid_from = data.valid_from or today()
+    valid_until = type_rules.valid_until(lt, valid_from, data.valid_until)
+    serial = await repository.next_serial(session)
+    licence = Licence(
+        id=uuid.uuid4(), identifier=build_identifier(lt.code, lt.issuer_code, serial, 1), type_code=lt.code,
+        issuer_code=lt.issuer_code, serial=serial, version=1, holder_type=lt.holder_type, holder_id=holder_id,
+        holder_name=data.holder_name, data=fields, valid_from=valid_from, valid_until=valid_until,
+        issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0), status="valid", source_case_id=source_case_id,
+        created_by=actor.sub if isinstance(actor, Principal) else actor)
+    await _sign_and_add(session, licence, actor)
+    await _announce_issue(session, licence, None)
+    await audit.record(session, actor, "licence.issued", "licence", str(licence.id),
+                       detail={"identifier": licence.identifier, "type_code": lt.code,
+                               "source_case_id": str(source_case_id) if source_case_id else None})
+    return licence
+
+
+async def issue_for_case(session: AsyncSession, data: LicenceCreate, case_id: uuid.UUID,
+                         department: str) -> Licence | None:
+    """Issue the licence an approved case produces, once per case; None if it exists already."""
+    if await repository.get_by_case(session, case_id) is not None:
+        return None
+    lt = await _licence_type(session, data.type_code)
+    if lt.issuer_code != department:
+        raise InvalidField("department", f"licence type {lt.code} is issued by {lt.issuer_code}, not {department}")
+    # A case's form carries more than the licence needs: keep the type's fields only.
+    names = {f["name"] for f in lt.fields}
+    data = data.model_copy(update={"data": {k: v for k, v in data.data.items() if k in names}})
+    try:
+        async with session.begin_nested():
+            return await issue(session, data, f"case:{case_id}", source_case_id=case_id)
+    except IntegrityError:
+        # A concurrent delivery of the same case under another event id won: one licence per case.
+        if await repository.get_by_case(session, case_id) is not None:
+            return None
+        raise
+
+
+async def change(session: AsyncSession, licence_id: uuid.UUID, data: LicenceChange, actor: Principal) -> Licence:
+    """Issue a new version; the old one is kept, marked superseded, and still verifies as such."""
+    old = await repository.get(session, licence_id, lock=True)
+    if old is None:
+        raise LicenceNotFound()
+    ensure_issuer_staff(actor, old.issuer_code)
+    if old.status in ("superseded", "revoked"):
+        raise InvalidTransition(f"a {old.status} licence cannot change; change its latest version")
+    lt = await _licence_type(session, old.type_code)
+    fields = type_rules.check_data(lt, data.data) if data.data is not None else old.data
+    valid_until = (type_rules.valid_until(lt, old.valid_from, data.valid_until)
+                   if data.valid_until is not None or lt.validity != "given" else old.valid_until)
+    new = Licence(
+        id=uuid.uuid4(), identifier=build_identifier(old.type_code, old.issuer_code, old.serial, old.version + 1),
+        type_code=old.type_code, issuer_code=old.issuer_code, serial=old.serial, version=old.version + 1,
+        holder_type=old.holder_type, holder_id=old.holder_id, holder_name=data.holder_name or old.holder_name,
+        data=fields, valid_from=old.valid_from, valid_until=valid_until,
+        issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0), status=old.status if old.status == "suspended"
+        else "valid", status_reason=old.status_reason if old.status == "suspended" else None, created_by=actor.sub)
+    await _sign_and_add(session, new, actor)
+    old.status, old.status_reason, old.superseded_by = "superseded", data.reason, new.id
+    old.status_changed_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await _announce_issue(session, new, old.id)
+    await audit.record(session, actor, "licence.changed", "licence", str(new.id), reason=data.reason,
+                       detail={"identifier": new.identifier, "supersedes": str(old.id)})
+    return new
+
+
+_TRANSITIONS = {"suspend": ({"valid"}, "suspended", LICENCE_SUSPENDED),
+                "reinstate": ({"suspended"}, "valid", LICENCE_REINSTATED),
+                "revoke": ({"valid", "suspended"}, "revoked", LICENCE_REVOKED)}
+
+
+async def set_status(session: AsyncSession, licence_id: uuid.UUID, action: str, reason: str,
+                     actor: Principal) -> Licence:
+    """Suspend, reinstate or revoke a licence version, with a reason."""
+    allowed, target, subject = _TRANSITIONS[action]
+    licence = await repository.get(session, licence_id, lock=True)
+    if licence is None:
+        raise LicenceNotFound()
+    ensure_issuer_staff(actor, licence.issuer_code)
+    if licence.status not in allowed:
+        raise InvalidTransition(f"cannot {action} a {licence.status} licence")
+    licence.status, licence.status_reason, licence.status_changed_at = target, reason, dt.datetime.now(dt.UTC)
+    await session.flush()
+    await outbox.add(session, make_event("credentials", subject, LicenceStatusChangedV1(
+        licence_id=licence.id, identifier=licence.identifier, status=target, reason=reason),  # type: ignore[arg-type]
+        subject=str(licence.id)))
+    await audit.record(session, actor, f"licence.{target}", "licence", str(licence.id), reason=reason,
+                       detail={"identifier": licence.identifier})
+    return licence
+
+
+async def _announce_issue(session: AsyncSession, licence: Licence, supersedes: uuid.UUID | None) -> None:
+    await outbox.add(session, make_event("credentials", LICENCE_ISSUED, LicenceIssuedV1(
+        licence_id=licence.id, identifier=licence.identifier, type_code=licence.type_code,
+        issuer_code=licence.issuer_code, version=licence.version, holder_type=licence.holder_type,  # type: ignore[arg-type]
+        holder_id=licence.holder_id, valid_from=licence.valid_from, valid_until=licence.valid_until,
+        source_case_id=licence.source_case_id, supersedes=supersedes), subject=str(licence.id)))
+
+
+async def signature_intact(session: AsyncSession, licence: Licence) -> bool:
+    """Does the stored signature still match the stored licence (nothing altered at rest)?"""
+    key = await keys.get_key(session, licence.kid)
+    return key is not None and signing.verify(key, signed_document(licence), licence.signature)
+
+
+def encode_bitstring(size: int, positions: list[int]) -> str:
+    """W3C Bitstring Status List `encodedList`: multibase base64url (no padding) of the GZIP'd
+    bitstring, index 0 being the most significant bit of the first byte."""
+    bits = bytearray(size // 8)
+    for i in positions:
+        bits[i // 8] |= 0x80 >> (i % 8)
+    return "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).rstrip(b"=").decode()
+
+
+async def status_list_credential(session: AsyncSession, list_id: int, purpose: str, base_url: str) -> dict[str, Any]:
+    """One status list in the BitstringStatusListCredential shape (revocation or suspension)."""
+    lst = await repository.get_status_list(session, list_id)
+    if lst is None:
+        raise StatusListNotFound()
+    positions = await repository.positions_with_status(
+        session, list_id, "revoked" if purpose == "revocation" else "suspended")
+    url = base_url + STATUS_LIST_PATH.format(id=list_id) + f"?purpose={purpose}"
+    return {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url, "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": "did:web:tongban.gov.cn:credentials",
+        "validFrom": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "credentialSubject": {"id": url + "#list", "type": "BitstringStatusList", "statusPurpose": purpose,
+                              "encodedList": encode_bitstring(lst.size, positions)},
+    }

@@ -1,0 +1,117 @@
+"""Presentations (亮证): a holder makes a short-lived signed QR payload of one licence, showing
+all or some fields; anyone verifies it online (no login) or offline with the published keys.
+
+Online verification answers valid / suspended / revoked / expired / superseded, `forged` for
+a bad signature or an unknown key, or `invalid` (with the reason) for an expired or replayed
+presentation. Each verification is audited: who verified, when, the answer; never the values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.credentials.db import audit
+from tongban.credentials.licence import repository as licences
+from tongban.credentials.licence import service as licence_rules
+from tongban.credentials.licence.errors import LicenceNotFound
+from tongban.credentials.presentation import repository, token
+from tongban.credentials.presentation.errors import MalformedPresentation, NotPresentable
+from tongban.credentials.presentation.models import Presentation
+from tongban.credentials.presentation.schemas import PresentationCreate, VerificationResult
+from tongban.credentials.signing import algorithms, keystore
+from tongban.credentials.signing import repository as keys
+from tongban.credentials.signing import service as signing
+from tongban.shared.auth import NotOwner, Principal
+from tongban.shared.errors import InvalidField
+
+HOLDER_NAME = "holder_name"
+# Public keys never change once made (rotation adds keys), so verifiers can keep them.
+_key_cache: dict[str, tuple[str, bytes, str]] = {}
+
+
+async def create(session: AsyncSession, licence_id: uuid.UUID, data: PresentationCreate, holder: Principal,
+                 ttl_seconds: int) -> tuple[Presentation, str]:
+    """Make a presentation of the holder's own valid licence; returns it and its QR payload."""
+    licence = await licences.get(session, licence_id)
+    if licence is None:
+        raise LicenceNotFound()
+    if not licence_rules.is_owner(holder, licence):
+        raise NotOwner()
+    status = licence_rules.effective_status(licence)
+    if status != "valid":
+        raise NotPresentable(f"this licence is {status}")
+    available = [*licence.data.keys(), HOLDER_NAME]
+    chosen = list(dict.fromkeys(data.fields)) if data.fields is not None else available
+    for name in chosen:
+        if name not in available:
+            raise InvalidField("fields", f"{name} is not a field of this licence")
+    shown = {n: (licence.holder_name if n == HOLDER_NAME else licence.data[n]) for n in chosen}
+    key = await signing.signing_key_for(session, licence.issuer_code, holder)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    expires = now + dt.timedelta(seconds=ttl_seconds)
+    pid = secrets.token_urlsafe(16)
+    document = {
+        "v": 1, "pid": pid, "lid": licence.identifier, "ver": licence.version, "typ": licence.type_code,
+        "iss": licence.issuer_code, "iat": int(now.timestamp()), "exp": int(expires.timestamp()), "kid": key.kid,
+        "valid_until": licence.valid_until.isoformat() if licence.valid_until else None, "fields": shown,
+        "status": {"list": licence.status_list_id, "index": licence.status_index},
+    }
+    signature = keystore.current().sign(key.kid, key.algorithm, algorithms.canonical(document))
+    row = await repository.add(session, Presentation(id=pid, licence_id=licence.id, fields=chosen,
+                                                     single_use=data.single_use, created_by=holder.sub,
+                                                     expires_at=expires))
+    await audit.record(session, holder, "presentation.created", "licence", str(licence.id),
+                       detail={"presentation": pid, "fields": chosen})
+    return row, token.encode(document, signature)
+
+
+async def _public_key(session: AsyncSession, kid: str) -> tuple[str, bytes, str] | None:
+    if kid not in _key_cache:
+        key = await keys.get_key(session, kid)
+        if key is None:
+            return None
+        _key_cache[kid] = (key.algorithm, key.public_key, key.issuer_code)
+    return _key_cache[kid]
+
+
+async def verify(session: AsyncSession, qr: str, verifier: Principal | None) -> VerificationResult:
+    """Verify a presentation online and audit the verification."""
+    try:
+        document, signed, signature = token.decode(qr)
+    except token.TokenError as exc:
+        raise MalformedPresentation(str(exc)) from None
+    result = await _judge(session, document, signed, signature)
+    await audit.record(session, verifier or "anonymous", "presentation.verified", "presentation",
+                       document["pid"][:40] if result.result != "forged" else "forged",
+                       detail={"result": result.result, "reason": result.reason})
+    return result
+
+
+async def _judge(session: AsyncSession, document: dict, signed: bytes, signature: bytes) -> VerificationResult:
+    key = await _public_key(session, document["kid"])
+    if key is None or key[2] != document["iss"]:
+        return VerificationResult(result="forged", reason="signed by a key the issuer never published")
+    if not algorithms.verify(key[0], key[1], signed, signature):
+        return VerificationResult(result="forged", reason="the signature does not match")
+    found = await repository.with_licence(session, document["pid"])
+    if found is None or found[1].identifier != document["lid"]:
+        return VerificationResult(result="forged", reason="no such presentation was made")
+    presentation, licence = found
+    issuer = await keys.get_issuer(session, licence.issuer_code)
+    now = dt.datetime.now(dt.UTC)
+    base = dict(issuer_code=licence.issuer_code, issuer_name=issuer.name if issuer else None,
+                type_code=licence.type_code, identifier=licence.identifier, version=licence.version,
+                presented_at=dt.datetime.fromtimestamp(document["iat"], dt.UTC), expires_at=presentation.expires_at)
+    if now > presentation.expires_at:
+        return VerificationResult(result="invalid", reason="the presentation has expired", **base)
+    if presentation.single_use and not await repository.mark_used(session, presentation.id, now):
+        return VerificationResult(result="invalid", reason="the presentation was already used (replayed)", **base)
+    status = licence_rules.effective_status(licence)
+    if status != "valid":
+        return VerificationResult(result=status, reason=f"the licence is {status}", **base)  # type: ignore[arg-type]
+    return VerificationResult(result="valid", reason="signature, presentation and licence status check out",
+                              fields=document["fields"], **base)

@@ -1,0 +1,85 @@
+"""The QR payload of a presentation, and its verification without the service (offline).
+
+`TBP1.<base64url(RFC 8785 JSON)>.<base64url(signature)>`: the JSON names the signing `kid`,
+so anyone holding the published key set (GET /keys) can check the signature, the expiry and,
+with the published status lists, revocation and suspension, without calling the service.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tongban.credentials.signing import algorithms
+
+PREFIX = "TBP1"
+
+
+class TokenError(ValueError):
+    """The text is not a well-formed presentation."""
+
+
+def encode(document: dict[str, Any], signature: bytes) -> str:
+    return f"{PREFIX}.{algorithms.b64u(algorithms.canonical(document))}.{algorithms.b64u(signature)}"
+
+
+def decode(token: str) -> tuple[dict[str, Any], bytes, bytes]:
+    """(document, the signed bytes, signature); TokenError when malformed."""
+    parts = token.strip().split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise TokenError(f"expected {PREFIX}.<payload>.<signature>")
+    try:
+        signed = algorithms.unb64u(parts[1])
+        signature = algorithms.unb64u(parts[2])
+        document = json.loads(signed)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TokenError("the payload or signature is not base64url JSON") from exc
+    required = {"v": int, "pid": str, "lid": str, "ver": int, "typ": str, "iss": str, "iat": int, "exp": int,
+                "kid": str, "fields": dict, "status": dict}
+    if not isinstance(document, dict) or any(not isinstance(document.get(k), t) for k, t in required.items()):
+        raise TokenError("the payload lacks a required claim")
+    return document, signed, signature
+
+
+def bit_set(encoded_list: str, index: int) -> bool:
+    """Is position `index` set in a W3C Bitstring Status List `encodedList`?"""
+    raw = gzip.decompress(base64.urlsafe_b64decode(encoded_list[1:] + "=" * (-len(encoded_list[1:]) % 4)))
+    return bool(raw[index // 8] & (0x80 >> (index % 8)))
+
+
+@dataclass(frozen=True)
+class OfflineResult:
+    result: str
+    reason: str
+    document: dict[str, Any] | None = None
+
+
+def verify_offline(token: str, key_set: dict[str, Any], status_lists: dict[str, str] | None = None,
+                   now: float | None = None) -> OfflineResult:
+    """Verify a presentation with the published keys (and, if given, the encoded status lists
+    keyed by `"<list id>:<purpose>"`). Superseded versions and replays need the online check."""
+    try:
+        document, signed, signature = decode(token)
+    except TokenError as exc:
+        return OfflineResult("invalid", str(exc))
+    key = next((k for k in key_set.get("keys", []) if k.get("kid") == document["kid"]), None)
+    if key is None or key.get("issuer") != document["iss"]:
+        return OfflineResult("forged", "signed by a key the issuer never published")
+    algorithm, public = algorithms.public_key_from_jwk(key)
+    if not algorithms.verify(algorithm, public, signed, signature):
+        return OfflineResult("forged", "the signature does not match")
+    if (now or time.time()) > document["exp"]:
+        return OfflineResult("invalid", "the presentation has expired", document)
+    status = document["status"]
+    for purpose, result in (("revocation", "revoked"), ("suspension", "suspended")):
+        encoded = (status_lists or {}).get(f"{status.get('list')}:{purpose}")
+        if encoded is not None and bit_set(encoded, int(status.get("index", 0))):
+            return OfflineResult(result, f"the licence is {result}", document)
+    valid_until = document.get("valid_until")
+    if valid_until is not None and valid_until < time.strftime("%Y-%m-%d", time.gmtime(now or time.time())):
+        return OfflineResult("expired", "the licence has expired", document)
+    return OfflineResult("valid", "signature, expiry and status lists check out", document)

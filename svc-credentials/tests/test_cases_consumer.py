@@ -1,0 +1,67 @@
+"""An approved case whose item produces a licence gets exactly one, whatever the redeliveries."""
+
+import datetime as dt
+import json
+import uuid
+
+from sqlalchemy import func, select
+
+from tongban.credentials.db import platform
+from tongban.credentials.licence.models import Licence
+from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
+from tongban.shared.events import bus
+from tongban.shared.events.envelope import make_event
+from tongban.shared.testing.plugin import wait_for
+
+
+async def publish_raw(infra, subject: str, payload: bytes, msg_id: str) -> None:  # noqa: ANN001
+    nc = await bus.connect(infra.nats.url, "test-publisher")
+    await bus.ensure_stream(nc.jetstream(), "cases")
+    await nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+    await nc.close()
+
+
+async def scalar(svc, stmt):  # noqa: ANN001, ANN201
+    async with svc.app.state.sessionmaker() as s:
+        return (await s.execute(stmt)).scalar()
+
+
+def approved(k, case_id: uuid.UUID, **extra) -> CaseApprovedV1:  # noqa: ANN001, ANN003
+    fields = {"case_id": case_id, "case_number": "ZS2026-000123", "item_basic_code": "442010000100",
+              "applicant_type": "person", "applicant_id": k.CITIZEN, "applicant_name": "张三",
+              "result_licence_type_code": k.TYPE_CODE, "department": k.DEPT,
+              "approved_at": dt.datetime.now(dt.UTC),
+              "data": {"business_scope": "预包装食品销售", "address": "中山市东区", "form_only": "ignored"}}
+    return CaseApprovedV1(**{**fields, **extra})
+
+
+async def test_one_licence_per_case_and_bad_events_dead_letter(svc, infra, tokens, k) -> None:
+    await k.setup_type(svc, tokens)
+    case_id = uuid.uuid4()
+    event = make_event("cases", CASE_APPROVED, approved(k, case_id), subject=str(case_id))
+    raw = event.model_dump_json().encode()
+    for n in range(3):  # the same event under three message ids: only the inbox can drop them
+        await publish_raw(infra, CASE_APPROVED, raw, f"{event.id}-{n}")
+    # The same approval as a new event (a republished approval): the case id's uniqueness drops it.
+    again = make_event("cases", CASE_APPROVED, approved(k, case_id), subject=str(case_id))
+    await publish_raw(infra, CASE_APPROVED, again.model_dump_json().encode(), str(again.id))
+    # No licence for this item, and one that can never produce one (a required field missing).
+    plain = make_event("cases", CASE_APPROVED, approved(k, uuid.uuid4(), result_licence_type_code=None))
+    await publish_raw(infra, CASE_APPROVED, plain.model_dump_json().encode(), str(plain.id))
+    bad = json.loads(make_event("cases", CASE_APPROVED, approved(k, uuid.uuid4())).model_dump_json())
+    del bad["data"]["data"]["address"]
+    await publish_raw(infra, CASE_APPROVED, json.dumps(bad).encode(), bad["id"])
+
+    consumer = svc.app.state.runtime.consumers[0]
+
+    async def settled():  # noqa: ANN202
+        return consumer.handled >= 5 and await scalar(svc, select(func.count()).select_from(platform.dead_letter))
+
+    await wait_for(settled)
+    assert await scalar(svc, select(func.count()).select_from(Licence)) == 1
+    assert await scalar(svc, select(Licence.source_case_id)) == case_id
+    assert await scalar(svc, select(func.count()).select_from(platform.dead_letter)) == 1
+    assert "data.address" in await scalar(svc, select(platform.dead_letter.c.error))
+    wallet = (await svc.get("/api/v1/credentials/me/licences", headers=tokens.citizen)).json()
+    assert wallet["total"] == 1 and wallet["items"][0]["data"] == {"business_scope": "预包装食品销售",
+                                                                   "address": "中山市东区"}

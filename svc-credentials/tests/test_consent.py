@@ -1,0 +1,75 @@
+"""Use with consent (用证): no consent, no data; every use and refusal logged without values."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import update
+
+from tongban.credentials.consent.models import Consent
+
+API = "/api/v1/credentials"
+
+
+async def test_use_needs_consent_and_is_logged(svc, tokens, k) -> None:
+    await k.setup_type(svc, tokens)
+    await k.issue(svc, tokens)
+    case_id = str(uuid.uuid4())
+    ask = {"holder_id": k.CITIZEN, "licence_type_code": k.TYPE_CODE, "case_id": case_id, "purpose": "核验经营资格"}
+
+    refused = await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.user)
+    assert refused.status_code == 403 and refused.json()["refusal"] == "no_consent"
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+    r = await svc.post(f"{API}/consents", headers=tokens.citizen,
+                       json={"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon,
+                             "department": k.OTHER_DEPT})
+    assert r.status_code == 201, r.text
+    consent = r.json()
+    granted = await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.user)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["licence"]["data"]["business_scope"] == "预包装食品销售"
+    assert "*" in granted.json()["licence"]["holder_id"]
+
+    other_case = await svc.post(f"{API}/licence-uses", json={**ask, "case_id": str(uuid.uuid4())}, headers=tokens.user)
+    assert other_case.status_code == 403
+    wrong_dept = tokens.headers("approver", "credentials:use", sub="user-9", department=k.DEPT)
+    r = await svc.post(f"{API}/licence-uses", json=ask, headers=wrong_dept)
+    assert r.json()["refusal"] == "other_department"
+    assert (await svc.post(f"{API}/licence-uses", json={**ask, "purpose": "x" * 201},
+                           headers=tokens.user)).status_code == 422
+    assert (await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.citizen)).status_code == 403
+
+    assert (await svc.post(f"{API}/consents/{consent['id']}/withdraw", headers=tokens.other_citizen)).status_code == 403
+    assert (await svc.post(f"{API}/consents/{consent['id']}/withdraw", headers=tokens.citizen)).status_code == 200
+    r = await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.user)
+    assert r.json()["refusal"] == "consent_withdrawn"
+
+    log = (await svc.get(f"{API}/me/licence-uses", headers=tokens.citizen)).json()
+    assert log["total"] == 5
+    outcomes = [(u["outcome"], u["refusal"]) for u in reversed(log["items"])]
+    assert outcomes == [("refused", "no_consent"), ("granted", None), ("refused", "no_consent"),
+                        ("refused", "other_department"), ("refused", "consent_withdrawn")]
+    assert all(u["purpose"] == "核验经营资格" and u["department"] for u in log["items"])
+    assert "预包装" not in str(log) and "中山市东区" not in str(log)
+    assert (await svc.get(f"{API}/me/licence-uses", headers=tokens.other_citizen)).json()["total"] == 0
+    mine = (await svc.get(f"{API}/me/consents", headers=tokens.citizen)).json()
+    assert mine["total"] == 1 and mine["items"][0]["revoked_at"] is not None
+
+
+async def test_expired_consent_and_bad_consents(svc, tokens, k) -> None:
+    await k.setup_type(svc, tokens)
+    await k.issue(svc, tokens)
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    case_id = str(uuid.uuid4())
+    r = await svc.post(f"{API}/consents", headers=tokens.citizen,
+                       json={"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": past})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "expires_at"
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    r = await svc.post(f"{API}/consents", headers=tokens.citizen,
+                       json={"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon.isoformat()})
+    assert r.status_code == 201
+    async with svc.app.state.sessionmaker() as s, s.begin():
+        await s.execute(update(Consent).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    ask = {"holder_id": k.CITIZEN, "licence_type_code": k.TYPE_CODE, "case_id": case_id, "purpose": "核验"}
+    r = await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.user)
+    assert r.status_code == 403 and r.json()["refusal"] == "consent_expired"

@@ -1,0 +1,44 @@
+"""Canonical JSON, both signature algorithms, and the file key store."""
+
+import stat
+
+import pytest
+
+from tongban.credentials.signing import algorithms
+from tongban.credentials.signing.keystore import FileKeyStore, KeyMissing
+
+
+def test_canonical_form_follows_rfc_8785() -> None:
+    # RFC 8785 section 3.2.2's number example and key ordering by UTF-16 code units.
+    doc = {"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
+           "b": "é", "a": {"z": None, "y": True}}
+    assert algorithms.canonical(doc) == (
+        '{"a":{"y":true,"z":null},"b":"é","numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}').encode()
+
+
+@pytest.mark.parametrize("algorithm", ["Ed25519", "SM2"])
+def test_sign_verify_and_tamper(tmp_path, algorithm: str) -> None:
+    store = FileKeyStore(tmp_path / "keys")
+    public = store.generate("issuer-1", algorithm)
+    message = algorithms.canonical({"identifier": "x", "data": {"name": "张三"}})
+    signature = store.sign("issuer-1", algorithm, message)
+    assert algorithms.verify(algorithm, public, message, signature)
+    assert not algorithms.verify(algorithm, public, message.replace(b"x", b"y"), signature)
+    assert not algorithms.verify(algorithm, public, message, bytes([signature[0] ^ 1]) + signature[1:])
+    assert not algorithms.verify(algorithm, public, message, signature[:-1])
+    alg, raw = algorithms.public_key_from_jwk(algorithms.jwk("issuer-1", algorithm, public, "DEPT", "active"))
+    assert (alg, raw) == (algorithm, public)
+    path = tmp_path / "keys" / "issuer-1.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+    # A fresh store (a restart) reads the key from its file.
+    assert algorithms.verify(algorithm, public, message, FileKeyStore(tmp_path / "keys").sign("issuer-1", algorithm,
+                                                                                              message))
+
+
+def test_store_refuses_unknown_and_path_like_kids(tmp_path) -> None:
+    store = FileKeyStore(tmp_path)
+    with pytest.raises(KeyMissing):
+        store.sign("nope", "Ed25519", b"m")
+    with pytest.raises(KeyMissing):
+        store.sign("../etc/passwd", "Ed25519", b"m")
