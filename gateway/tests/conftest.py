@@ -154,6 +154,11 @@ class Gateway:
         assert r.status_code == 200, r.text
         return r.json()["access_token"]
 
+    async def token_for(self, username: str, password: str) -> str:
+        r = await self.login(username, password)
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
     async def bearer(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(username)}"}
 
@@ -222,3 +227,9 @@ async def gateway(start_gateway) -> AsyncIterator[Gateway]:
 def fresh_db(infra) -> Iterator[str]:
     """A migrated gateway database with nothing in it."""
     yield infra.fresh_database(SERVICE)
+
+
+@pytest.fixture
+def serve_app() -> Any:
+    """`serve` for tests that run an app of their own (e.g. a stand-in service with an OpenAPI document)."""
+    return serve

@@ -27,7 +27,7 @@ async def sessionmaker(fresh_db):
 
 
 async def test_seed_creates_one_account_per_role_once(sessionmaker):
-    assert await seed(sessionmaker) == 5
+    assert await seed(sessionmaker) == 6  # five accounts and the Shenzhen partner client
     assert await seed(sessionmaker) == 0
     async with sessionmaker() as s:
         accounts = {a.username: a for a in (await s.execute(select(Account))).scalars()}
@@ -39,7 +39,7 @@ async def test_seed_creates_one_account_per_role_once(sessionmaker):
     assert normalize_credit_code(company.credit_code) == company.credit_code
     assert accounts["clerk"].hall == "zs-hall-1" and accounts["approver"].department
     assert all(a.password_hash.startswith("$argon2id$") and a.active for a in accounts.values())
-    assert [a.action for a in audits] == ["account.created"] * 5
+    assert [a.action for a in audits] == ["account.created"] * 5 + ["oauth_client.created"]
     assert all("password" not in str(a.detail) for a in audits)
 
 

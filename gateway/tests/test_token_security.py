@@ -16,7 +16,7 @@ from tongban.gateway.token.keys import jwk_thumbprint
 
 FORGERIES = ["alg none", "HS256 signed with the public key", "expired", "tampered payload", "unknown kid",
              "signed by another key under the gateway's kid", "another issuer's key", "not a JWS",
-             "wrong scheme", "wrong issuer"]
+             "wrong scheme", "wrong issuer", "wrong audience"]
 TARGETS = ["/auth/userinfo", "/api/v1/catalog/echo/private"]
 
 
@@ -63,6 +63,8 @@ async def forge(gateway, token_issuer, case: str) -> str:
         return "Basic " + base64.b64encode(b"citizen:Citizen#2026").decode()
     if case == "wrong issuer":
         return "Bearer " + ring.sign({**claims, "iss": "someone-else"})
+    if case == "wrong audience":  # genuine signature, but meant for svc-queue only
+        return "Bearer " + ring.sign({**claims, "aud": ["queue"]})
     raise AssertionError(case)
 
 
@@ -98,3 +100,24 @@ def test_kid_is_the_rfc7638_thumbprint():
     members = b'{"crv":"P-256","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",' \
               b'"y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}'
     assert jwk_thumbprint({**jwk, "kid": "ignored", "use": "sig"}) == b64(hashlib.sha256(members).digest())
+
+
+async def test_roles_reach_only_their_routes(gateway, upstream):
+    """A citizen on admin routes, a partner on citizen routes, a citizen on interop routes: refused."""
+    citizen = await gateway.bearer("citizen")
+    r = await gateway.client.get("/auth/accounts", headers=citizen)
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    r = await gateway.client.post("/auth/signing-keys", json={"reason": "x"}, headers=citizen)
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    assert (await gateway.client.get("/api/v1/gateway/audit-events", headers=citizen)).status_code == 403
+    r = await gateway.client.get("/api/v1/interop/messages", headers=citizen)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+
+    r = await gateway.client.post("/auth/token", data={"grant_type": "client_credentials"},
+                                  auth=("shenzhen", "Shenzhen#2026"))
+    assert r.status_code == 200, r.text
+    partner = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    for target in ("/api/v1/catalog/echo/mine", "/auth/userinfo", "/auth/accounts"):
+        r = await gateway.client.get(target, headers=partner)
+        assert r.status_code == 401 and r.json()["code"] == "invalid_token", target
+    assert upstream.hits == 0

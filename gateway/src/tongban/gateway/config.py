@@ -16,9 +16,26 @@ class Settings(ServiceSettings):
     queue_url: str = "http://127.0.0.1:8004"
     interop_url: str = "http://127.0.0.1:8005"
     access_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 24 * 3600
     # Encrypts the signing keys' private halves at rest (PKCS#8, BestAvailableEncryption).
     key_passphrase: SecretStr = SecretStr(DEV_PASSPHRASE)
     upstream_timeout: float = 30.0
+    # Failed logins: per account (or partner client) and per client address, within the window;
+    # reaching either limit locks further attempts for `login_lockout_seconds`.
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 50
+    login_failure_window_seconds: float = 900.0
+    login_lockout_seconds: float = 900.0
+    # Proxied requests per caller (token subject, else client address): a token bucket per process.
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: float = 60.0
+    # Circuit breaker per upstream: this many failures in a row (connect errors, timeouts, 502-504)
+    # open it; it answers 503 at once for the cool-down, then lets one request try.
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 10.0
+    connect_timeout: float = 2.0
+    # Aggregated OpenAPI at /docs: how long the services' documents are cached.
+    openapi_cache_seconds: float = 30.0
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
@@ -26,8 +43,11 @@ class Settings(ServiceSettings):
     def _needs_keys(self) -> "Settings":
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
-        if self.access_token_ttl <= 0 or self.upstream_timeout <= 0:
-            raise ValueError("access_token_ttl and upstream_timeout must be positive")
+        positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",
+                    "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
+                    "login_max_failures_per_account", "login_max_failures_per_ip")
+        if bad := [name for name in positive if getattr(self, name) <= 0]:
+            raise ValueError(f"must be positive: {', '.join(bad)}")
         return self
 
     @property

@@ -2,39 +2,63 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from tongban.gateway.account.router import router as account_router
 from tongban.gateway.config import Settings
 from tongban.gateway.db import Base, platform
+from tongban.gateway.delegation import models as _delegation_models  # noqa: F401 - registers the table
+from tongban.gateway.delegation.router import router as delegation_router
+from tongban.gateway.docs.router import router as docs_router
+from tongban.gateway.docs.service import OpenApiAggregator
+from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
 from tongban.gateway.proxy.asgi import GatewayASGI
 from tongban.gateway.proxy.forward import Proxy
 from tongban.gateway.token import service as token_service
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.router import router as token_router
 from tongban.shared.errors import Unauthorized, problem_response
-from tongban.shared.service import Runtime, ServiceDefinition, build_app
+from tongban.shared.metrics import Metrics
+from tongban.shared.service import EdgeMiddleware, Runtime, ServiceDefinition, build_app
+
+log = logging.getLogger("tongban.gateway")
+
+
+def _edge_metrics(app: FastAPI) -> Metrics | None:
+    """The Metrics that build_app gave the edge middleware, so proxied requests land in the same /metrics."""
+    for middleware in app.user_middleware:
+        if middleware.cls is EdgeMiddleware:
+            return cast(Metrics, middleware.kwargs["metrics"])
+    return None
 
 
 @asynccontextmanager
 async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
-    """Signing keys (one is created if none is active) and the client every proxied request shares."""
+    """Signing keys (one is created if none is active), the proxy with its connection pools,
+    the limits at the door and the OpenAPI aggregator."""
     settings = cast(Settings, runtime.settings)
     ring = await token_service.open_key_ring(runtime.sessionmaker, settings.token_issuer,
                                              settings.key_passphrase.get_secret_value().encode())
     app.state.keyring = ring
     app.state.token_verifier = ring.for_audience(SERVICE.name)
-    # httpx logs every request at INFO: one line per proxied request is noise, not information.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=settings.upstream_timeout, limits=limits, trust_env=False) as client:
-        app.state.http = client
-        app.state.proxy = Proxy(settings.upstreams, client, ring, settings.max_body_bytes, settings.upstream_timeout)
+    app.state.login_throttle = LoginThrottle(
+        settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
+        settings.login_failure_window_seconds, settings.login_lockout_seconds)
+    proxy = Proxy(settings.upstreams, ring, settings.max_body_bytes, settings.upstream_timeout,
+                  connect_timeout=settings.connect_timeout,
+                  limiter=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst),
+                  breaker_failures=settings.breaker_failures, breaker_cooldown=settings.breaker_cooldown_seconds,
+                  metrics=_edge_metrics(app))
+    app.state.proxy = proxy
+    app.state.openapi_aggregator = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds,
+                                                     settings.connect_timeout)
+    try:
         yield
+    finally:
+        proxy.close()
 
 
 SERVICE = ServiceDefinition(
@@ -49,14 +73,18 @@ async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
                             headers={"WWW-Authenticate": bearer_challenge(exc.code)}, **exc.extra)
 
 
+async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    extra: dict[str, Any] = dict(exc.extra)
+    return problem_response(exc.status, exc.code, exc.title, exc.detail, request.url.path,
+                            headers={"Retry-After": str(exc.retry_after)}, **extra)
+
+
 def create_app(settings: Settings | None = None) -> GatewayASGI:
     app = build_app(SERVICE, settings)
     app.include_router(token_router)
     app.include_router(account_router)
+    app.include_router(delegation_router)
+    app.include_router(docs_router)
     app.add_exception_handler(Unauthorized, _unauthorized)  # type: ignore[arg-type]
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> RedirectResponse:
-        return RedirectResponse(f"{SERVICE.prefix}/docs")
-
+    app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
     return GatewayASGI(app)

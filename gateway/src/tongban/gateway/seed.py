@@ -1,5 +1,6 @@
-"""Demo accounts for `make run`, one per role, created through the account service (hashed
-passwords, audit records). Running it again adds nothing."""
+"""Demo accounts for `make run`, one per role, and the demo partner system (Shenzhen's platform,
+client `shenzhen`), created through the services (hashed secrets, audit records). Running it
+again adds nothing."""
 
 import asyncio
 
@@ -10,6 +11,8 @@ from tongban.gateway.account import repository, service
 from tongban.gateway.account.errors import PersonHasAccount, UsernameTaken
 from tongban.gateway.account.schemas import AccountCreate
 from tongban.gateway.config import Settings
+from tongban.gateway.token import repository as token_repository
+from tongban.gateway.token import service as token_service
 from tongban.shared.db import make_engine, make_sessionmaker
 
 SEED_ACTOR = "system:seed"
@@ -27,6 +30,10 @@ DEMO_ACCOUNTS = [
     AccountCreate(username="admin", password="Admin#2026", role="admin", display_name="平台管理员"),
 ]
 
+# The partner city's platform: region code 440300 (Shenzhen, GB/T 2260).
+DEMO_PARTNER = {"client_id": "shenzhen", "secret": "Shenzhen#2026", "name": "深圳市政务服务数据管理局（深中通办）",
+                "partner": "440300", "scopes": ("interop:exchange", "interop:verify")}
+
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Create the demo accounts that are not there yet; returns how many were added."""
@@ -39,13 +46,22 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
                     added += 1
         except (UsernameTaken, PersonHasAccount, IntegrityError):
             pass  # another seeder created it meanwhile
+    try:
+        async with sessionmaker() as session, session.begin():
+            if await token_repository.get_client(session, DEMO_PARTNER["client_id"]) is None:
+                p = DEMO_PARTNER
+                await token_service.register_client(session, p["client_id"], p["secret"], p["name"], p["partner"],
+                                                    p["scopes"], SEED_ACTOR)
+                added += 1
+    except IntegrityError:
+        pass  # another seeder created it meanwhile
     return added
 
 
 async def main() -> None:
     engine = make_engine(Settings().database_url, 2)
     try:
-        print(f"gateway: {await seed(make_sessionmaker(engine))} demo accounts added")
+        print(f"gateway: {await seed(make_sessionmaker(engine))} demo accounts and partners added")
     finally:
         await engine.dispose()
 

@@ -1,4 +1,4 @@
-from tongban.shared.errors import Conflict
+from tongban.shared.errors import Conflict, NotFound
 
 
 class UsernameTaken(Conflict):
@@ -7,3 +7,11 @@ class UsernameTaken(Conflict):
 
 class PersonHasAccount(Conflict):
     code, title = "person_has_account", "This resident ID number already has a citizen account"
+
+
+class AccountNotFound(NotFound):
+    code, title = "account_not_found", "No such account"
+
+
+class NotACitizen(Conflict):
+    code, title = "not_a_citizen", "Only citizen accounts have a real-name level"

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tongban.gateway.db import Base
 
 ROLES = ("citizen", "company", "clerk", "approver", "admin", "auditor")
+REAL_NAME_LEVELS = ("self_declared", "verified_at_counter")
+COMPANY_ROLES = ("legal_representative", "agent")
 
 
 class Account(Base):
@@ -16,6 +18,9 @@ class Account(Base):
     __tablename__ = "account"
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
+        CheckConstraint(f"real_name_level IN ({', '.join(repr(r) for r in REAL_NAME_LEVELS)})",
+                        name="real_name_level"),
+        CheckConstraint(f"company_role IN ({', '.join(repr(r) for r in COMPANY_ROLES)})", name="company_role"),
         # One account per person: a resident ID number belongs to one citizen account.
         Index("uq_account_citizen_id_number", "id_number", unique=True, postgresql_where=text("role = 'citizen'")),
     )
@@ -30,5 +35,10 @@ class Account(Base):
     credit_code: Mapped[str | None] = mapped_column(String(18))     # company users (GB 32100)
     department: Mapped[str | None] = mapped_column(String(50))      # approvers
     hall: Mapped[str | None] = mapped_column(String(50))            # clerks
+    counter: Mapped[str | None] = mapped_column(String(50))         # clerks: their counter in the hall
+    real_name_level: Mapped[str | None] = mapped_column(String(30))  # citizens
+    company_role: Mapped[str | None] = mapped_column(String(30))    # company users
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                    onupdate=func.now())

@@ -1,6 +1,6 @@
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.gateway.account.models import Account
@@ -24,3 +24,13 @@ async def add(session: AsyncSession, account: Account) -> Account:
     await session.flush()
     await session.refresh(account)
     return account
+
+
+def list_stmt(role: str | None) -> Select[tuple[Account]]:
+    """Accounts, oldest first (id breaks ties), optionally of one role."""
+    stmt = select(Account).order_by(Account.created_at, Account.id)
+    return stmt.where(Account.role == role) if role else stmt
+
+
+async def get_for_update(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id, with_for_update=True)

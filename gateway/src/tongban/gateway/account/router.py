@@ -1,10 +1,25 @@
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-from tongban.gateway.account.schemas import UserInfo
-from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from tongban.gateway.account import service
+from tongban.gateway.account.errors import AccountNotFound, NotACitizen, PersonHasAccount, UsernameTaken
+from tongban.gateway.account.schemas import (
+    AccountCreate, AccountRead, CitizenRegistration, RealNameVerification, Role, UserInfo,
+)
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
+from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
+from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["accounts"])
+AccountAdmin = Annotated[Principal, Depends(Requires("accounts:admin"))]
+AccountReader = Annotated[Principal, Depends(Requires("accounts:read"))]
+RealNameVerifier = Annotated[Principal, Depends(Requires("accounts:verify"))]
+IDEMPOTENCY_ERRORS = (BadIdempotencyKey, IdempotencyKeyReused)
 
 
 @router.get("/userinfo", response_model=UserInfo, response_model_exclude_none=True,
@@ -14,4 +29,55 @@ async def userinfo(caller: AnyPrincipal) -> UserInfo:
     claims = caller.claims
     return UserInfo(sub=caller.sub, role=caller.role, name=caller.name, scope=claims.get("scope", ""),
                     id_number=caller.id_number, credit_code=caller.credit_code, department=caller.department,
-                    hall=caller.hall)
+                    hall=caller.hall, counter=claims.get("counter"), real_name_level=claims.get("real_name_level"),
+                    company_role=claims.get("company_role"), agent_for=claims.get("agent_for"),
+                    partner=caller.partner)
+
+
+@router.post("/register", status_code=201, response_model=AccountRead,
+             responses=responses(UsernameTaken, PersonHasAccount, *IDEMPOTENCY_ERRORS))
+async def register(data: CitizenRegistration, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
+    """Citizen self-registration (public): name, resident ID number, phone and password.
+
+    The real-name level starts as `self_declared`; a clerk raises it after checking the ID card."""
+    if (replay := await idem.claim(session, "public:register")) is not None:
+        return replay
+    account = await service.register_citizen(session, data)
+    return await idem.remember(session, 201, AccountRead.of(account, owner=True))
+
+
+@router.post("/accounts", status_code=201, response_model=AccountRead,
+             responses=responses(*AUTH_ERRORS, UsernameTaken, PersonHasAccount, *IDEMPOTENCY_ERRORS))
+async def create_account(data: AccountCreate, session: SessionDep, idem: IdempotencyDep,
+                         admin: AccountAdmin) -> JSONResponse:
+    """An admin creates an account of any role: staff (clerk with hall and counter, approver with
+    department, admin, auditor), company users (legal representative or agent), citizens."""
+    if (replay := await idem.claim(session, admin.sub)) is not None:
+        return replay
+    account = await service.create_account(session, data, admin)
+    return await idem.remember(session, 201, AccountRead.of(account, owner=False))
+
+
+@router.get("/accounts", response_model=Page[AccountRead], responses=responses(*AUTH_ERRORS))
+async def list_accounts(session: SessionDep, page: PageDep, caller: AccountReader,
+                        role: Annotated[Role | None, Query()] = None) -> Page[AccountRead]:
+    """Accounts, oldest first; resident ID and phone numbers masked."""
+    return await service.list_accounts(session, page, caller, role)
+
+
+@router.get("/accounts/{account_id}", response_model=AccountRead,
+            responses=responses(*AUTH_ERRORS, NotOwner, AccountNotFound))
+async def get_account(account_id: uuid.UUID, session: SessionDep, caller: AnyPrincipal) -> AccountRead:
+    """One account: its owner sees it whole, holders of `accounts:read` masked."""
+    owner = caller.sub == str(account_id)
+    if not owner and not caller.has("accounts:read"):
+        raise NotOwner()
+    return AccountRead.of(await service.get_account(session, account_id), owner=owner)
+
+
+@router.post("/accounts/{account_id}/real-name-verification", response_model=AccountRead,
+             responses=responses(*AUTH_ERRORS, AccountNotFound, NotACitizen))
+async def verify_real_name(account_id: uuid.UUID, data: RealNameVerification, session: SessionDep,
+                           clerk: RealNameVerifier) -> AccountRead:
+    """A clerk, having checked the ID card at the counter, raises the level to `verified_at_counter`."""
+    return AccountRead.of(await service.verify_real_name(session, account_id, clerk, data), owner=False)

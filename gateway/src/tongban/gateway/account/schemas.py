@@ -1,10 +1,17 @@
-from typing import Annotated, Literal
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from tongban.shared.ids import normalize_credit_code, normalize_resident_id
+from tongban.shared.ids import mask_phone, mask_resident_id, normalize_credit_code, normalize_resident_id
 
 Role = Literal["citizen", "company", "clerk", "approver", "admin", "auditor"]
+RealNameLevel = Literal["self_declared", "verified_at_counter"]
+CompanyRole = Literal["legal_representative", "agent"]
+Username = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")]
+Password = Annotated[SecretStr, Field(min_length=8, max_length=200)]
+Phone = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$")]
 Code = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z_.-]+$")]
 
 # The field that ties an account to what it may see, by role; no other role carries it.
@@ -14,8 +21,8 @@ ROLE_FIELD = {"citizen": "id_number", "company": "credit_code", "approver": "dep
 class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
-    password: SecretStr = Field(min_length=8, max_length=200)
+    username: Username
+    password: Password
     role: Role
     display_name: str = Field(min_length=1, max_length=200)
     id_number: str | None = Field(default=None, description="citizens: resident ID number (GB 11643)")
@@ -23,6 +30,8 @@ class AccountCreate(BaseModel):
     credit_code: str | None = Field(default=None, description="company users: unified social credit code")
     department: Code | None = Field(default=None, description="approvers: their department's code")
     hall: Code | None = Field(default=None, description="clerks: the hall they work in")
+    counter: Code | None = Field(default=None, description="clerks: their counter in the hall")
+    company_role: CompanyRole | None = Field(default=None, description="company users (default: legal_representative)")
 
     @field_validator("id_number")
     @classmethod
@@ -42,7 +51,63 @@ class AccountCreate(BaseModel):
                 raise ValueError(f"a {role} account needs {name}")
             if self.role != role and present:
                 raise ValueError(f"{name} belongs only to {role} accounts")
+        if self.counter is not None and self.role != "clerk":
+            raise ValueError("counter belongs only to clerk accounts")
+        if self.company_role is not None and self.role != "company":
+            raise ValueError("company_role belongs only to company accounts")
         return self
+
+
+class CitizenRegistration(BaseModel):
+    """What a citizen gives to register in the mini-program; the name is self-declared until a
+    clerk checks the ID card at a counter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Password
+    display_name: str = Field(min_length=1, max_length=200, description="the name on the ID card")
+    id_number: str = Field(description="resident ID number (GB 11643), check digit included")
+    phone: Phone
+
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str) -> str:
+        return normalize_resident_id(value)
+
+
+class RealNameVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="what was checked, e.g. the ID card at the counter")
+
+
+class AccountRead(BaseModel):
+    """An account as shown to a caller: personal numbers masked unless the caller owns them."""
+
+    id: uuid.UUID
+    username: str
+    role: str
+    display_name: str
+    id_number: str | None = None
+    phone: str | None = None
+    credit_code: str | None = None
+    department: str | None = None
+    hall: str | None = None
+    counter: str | None = None
+    real_name_level: RealNameLevel | None = None
+    company_role: CompanyRole | None = None
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, account: object, owner: bool) -> "AccountRead":
+        read = cls.model_validate(account, from_attributes=True)
+        if not owner:
+            read.id_number = mask_resident_id(read.id_number) if read.id_number else None
+            read.phone = mask_phone(read.phone) if read.phone else None
+        return read
 
 
 class UserInfo(BaseModel):
@@ -56,3 +121,8 @@ class UserInfo(BaseModel):
     credit_code: str | None = None
     department: str | None = None
     hall: str | None = None
+    counter: str | None = None
+    real_name_level: str | None = None
+    company_role: str | None = None
+    agent_for: dict[str, Any] | None = None
+    partner: str | None = None

@@ -3,6 +3,7 @@ costs as much time as a wrong password, so response times do not tell which user
 
 import asyncio
 import functools
+import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,11 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.gateway.account import repository
-from tongban.gateway.account.errors import PersonHasAccount, UsernameTaken
+from tongban.gateway.account.errors import AccountNotFound, NotACitizen, PersonHasAccount, UsernameTaken
 from tongban.gateway.account.models import Account
-from tongban.gateway.account.schemas import AccountCreate
+from tongban.gateway.account.schemas import AccountCreate, AccountRead, CitizenRegistration, RealNameVerification
 from tongban.gateway.db import audit
 from tongban.shared.auth import Principal
+from tongban.shared.pagination import Page, PageParams, paginate
+
+SELF_REGISTRATION = "self:registration"
 
 _hasher = PasswordHasher()
 
@@ -60,6 +64,10 @@ async def create_account(session: AsyncSession, data: AccountCreate, actor: Prin
     if data.id_number and await repository.citizen_by_id_number(session, data.id_number) is not None:
         raise PersonHasAccount()
     fields = data.model_dump(exclude={"password"})
+    if data.role == "citizen":
+        fields["real_name_level"] = "self_declared"
+    if data.role == "company":
+        fields["company_role"] = data.company_role or "legal_representative"
     account = Account(**fields, password_hash=await hash_password(data.password.get_secret_value()), active=True)
     try:
         async with session.begin_nested():
@@ -69,5 +77,60 @@ async def create_account(session: AsyncSession, data: AccountCreate, actor: Prin
             raise PersonHasAccount() from exc
         raise UsernameTaken(f"username {data.username!r} is taken") from exc
     await audit.record(session, actor, "account.created", "account", str(account.id),
-                       detail={"username": account.username, "role": account.role})
+                       detail={"username": account.username, "role": account.role,
+                               "company_role": account.company_role})
     return account
+
+
+async def register_citizen(session: AsyncSession, data: CitizenRegistration) -> Account:
+    """A citizen registers themselves: real-name level `self_declared` until a clerk verifies it."""
+    create = AccountCreate(username=data.username, password=data.password, role="citizen",
+                           display_name=data.display_name, id_number=data.id_number, phone=data.phone)
+    return await create_account(session, create, SELF_REGISTRATION)
+
+
+async def verify_real_name(session: AsyncSession, account_id: uuid.UUID, clerk: Principal,
+                           data: RealNameVerification) -> Account:
+    """A clerk saw the citizen's ID card at a counter: the level becomes `verified_at_counter`."""
+    account = await repository.get_for_update(session, account_id)
+    if account is None:
+        raise AccountNotFound()
+    if account.role != "citizen":
+        raise NotACitizen()
+    before = account.real_name_level
+    account.real_name_level = "verified_at_counter"
+    await session.flush()
+    await session.refresh(account)
+    await audit.record(session, clerk, "account.real_name_verified", "account", str(account.id),
+                       reason=data.reason, detail={"from": before, "to": account.real_name_level,
+                                                   "hall": clerk.hall, "counter": clerk.claims.get("counter")})
+    return account
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    """The account, or AccountNotFound."""
+    account = await repository.get(session, account_id)
+    if account is None:
+        raise AccountNotFound()
+    return account
+
+
+async def list_accounts(session: AsyncSession, params: PageParams, caller: Principal,
+                        role: str | None) -> Page[AccountRead]:
+    """One page of accounts; personal numbers masked for anyone but their owner."""
+    return await paginate(session, repository.list_stmt(role), params,
+                          lambda a: AccountRead.of(a, owner=str(a.id) == caller.sub))
+
+
+async def active_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    """The account if it exists and is active."""
+    account = await repository.get(session, account_id)
+    return account if account is not None and account.active else None
+
+
+async def check_secret(secret_hash: str | None, secret: str) -> bool:
+    """Check a client secret against its argon2 hash; an unknown client costs the same time."""
+    if secret_hash is None:
+        await asyncio.to_thread(_verify_nobody, secret)
+        return False
+    return await asyncio.to_thread(_verify, secret_hash, secret)

@@ -4,7 +4,7 @@ platform clients both understand the answer."""
 
 from typing import Any
 
-from tongban.shared.errors import AppError
+from tongban.shared.errors import AppError, Conflict, NotFound
 
 
 class OAuthError(AppError):
@@ -33,3 +33,22 @@ class InvalidScope(OAuthError):
 def bearer_challenge(code: str) -> str:
     """`WWW-Authenticate` for a 401 (RFC 6750 §3): names the error when a token was sent."""
     return 'Bearer error="invalid_token"' if code == "invalid_token" else 'Bearer realm="tongban"'
+
+
+class InvalidClient(OAuthError):
+    code, title = "invalid_client", "Unknown client or wrong client secret"
+    status = 401
+
+
+class RefreshTokenReused(InvalidGrant):
+    """A rotated refresh token came back: it was copied, so its whole family is revoked."""
+
+    title = "This refresh token was already used; the session is ended"
+
+
+class SigningKeyNotFound(NotFound):
+    code, title = "signing_key_not_found", "No such active signing key"
+
+
+class SigningKeyInUse(Conflict):
+    code, title = "signing_key_in_use", "The newest key signs; add a new key before retiring it"

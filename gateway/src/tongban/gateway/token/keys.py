@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,12 @@ from tongban.gateway.token import repository
 from tongban.shared.auth import InvalidToken, Principal, TokenVerifier
 
 ALGORITHM = "ES256"
+# Another replica may have added a key: a token with a kid this ring does not know makes it
+# re-read the keys, at most this often (a flood of forged kids must not flood the database).
+RELOAD_ON_UNKNOWN_KID_INTERVAL = 5.0
+# The ring re-reads the keys when it signs and its copy is older than this, so a key created
+# by another replica signs here too within a minute.
+SIGNING_KEYS_MAX_AGE = 60.0
 
 
 class KeyUnusable(RuntimeError):
@@ -89,9 +96,15 @@ class KeyRing:
         self._private: ec.EllipticCurvePrivateKey | None = None
         self._verifiers: dict[str, TokenVerifier] = {}
         self.jwks: dict[str, Any] = {"keys": []}
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._loaded_at = 0.0
+        self._reload_tried_at = 0.0
+        self._lock = asyncio.Lock()
 
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Read the keys not retired from the database; call at startup and after a key is created."""
+        self._sessionmaker = sessionmaker
+        self._loaded_at = time.monotonic()
         async with sessionmaker() as session:
             keys = await repository.active_keys(session)
         if not keys:
@@ -108,11 +121,46 @@ class KeyRing:
             raise KeyUnusable("the key ring is not loaded")
         return jwt.encode(claims, self._private, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": "JWT"})
 
+    @property
+    def kids(self) -> set[str]:
+        return {k["kid"] for k in self.jwks["keys"]}
+
+    async def reload(self) -> None:
+        """Re-read the keys (after a rotation here or in another replica)."""
+        if self._sessionmaker is None:
+            raise KeyUnusable("the key ring is not loaded")
+        async with self._lock:
+            await self.load(self._sessionmaker)
+
+    async def fresh(self) -> "KeyRing":
+        """The ring, re-read first when its copy of the keys is older than SIGNING_KEYS_MAX_AGE."""
+        if time.monotonic() - self._loaded_at > SIGNING_KEYS_MAX_AGE:
+            await self.reload()
+        return self
+
+    async def _reloaded_for(self, token: str) -> bool:
+        """Re-read the keys if the token names a kid this ring does not know (rate-limited)."""
+        try:
+            kid = json.loads(base64.urlsafe_b64decode(token.split(".", 1)[0] + "==")).get("kid")
+        except (ValueError, AttributeError):
+            return False
+        now = time.monotonic()
+        if not isinstance(kid, str) or kid in self.kids or now - self._reload_tried_at < RELOAD_ON_UNKNOWN_KID_INTERVAL:
+            return False
+        self._reload_tried_at = now
+        await self.reload()
+        return kid in self.kids
+
     async def verify(self, token: str, audience: str) -> Principal:
         verifier = self._verifiers.get(audience)
         if verifier is None:
             raise InvalidToken(f"no token is issued for {audience!r}")
-        return await verifier.verify(token)
+        try:
+            return await verifier.verify(token)
+        except InvalidToken:
+            if not await self._reloaded_for(token):
+                raise
+        return await self._verifiers[audience].verify(token)
 
     def for_audience(self, audience: str) -> AudienceVerifier:
         return AudienceVerifier(self, audience)

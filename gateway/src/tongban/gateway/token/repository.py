@@ -1,9 +1,11 @@
+import datetime as dt
+import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.gateway.token.models import SigningKey
+from tongban.gateway.token.models import OAuthClient, RefreshToken, SigningKey
 
 # Any constant works: it only has to be the same in every replica of the gateway.
 SIGNING_KEY_LOCK = 0x7467_6B65_7973  # "tgkeys"
@@ -25,3 +27,43 @@ async def add(session: AsyncSession, key: SigningKey) -> SigningKey:
     session.add(key)
     await session.flush()
     return key
+
+
+async def get_key(session: AsyncSession, kid: str) -> SigningKey | None:
+    return await session.get(SigningKey, kid, with_for_update=True)
+
+
+async def add_refresh_token(session: AsyncSession, token: RefreshToken) -> RefreshToken:
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    """The refresh token with this hash, locked: two refreshes with one token must not both win."""
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, at: dt.datetime) -> int:
+    """Revoke every token of a login session; returns how many were still live."""
+    stmt = (update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at))
+    return (await session.execute(stmt)).rowcount
+
+
+async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID, at: dt.datetime) -> int:
+    """Revoke every live refresh token of an account (logout everywhere)."""
+    stmt = (update(RefreshToken).where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at))
+    return (await session.execute(stmt)).rowcount
+
+
+async def get_client(session: AsyncSession, client_id: str) -> OAuthClient | None:
+    return await session.get(OAuthClient, client_id)
+
+
+async def add_client(session: AsyncSession, client: OAuthClient) -> OAuthClient:
+    session.add(client)
+    await session.flush()
+    return client

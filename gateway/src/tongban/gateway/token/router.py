@@ -1,24 +1,45 @@
-from typing import Any
-from urllib.parse import parse_qsl
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl, unquote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.gateway.protection.limits import LoginLocked, RateLimited
 from tongban.gateway.token import service
-from tongban.gateway.token.errors import InvalidGrant, InvalidRequest, InvalidScope, UnsupportedGrantType
-from tongban.gateway.token.schemas import Jwks, PasswordGrant, TokenResponse
+from tongban.gateway.token.errors import (
+    InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, SigningKeyInUse, SigningKeyNotFound,
+    UnsupportedGrantType,
+)
+from tongban.gateway.token.schemas import (
+    ClientCredentialsGrant, Jwks, PasswordGrant, RefreshGrant, Revocation, SigningKeyCreate, SigningKeyRead,
+    TokenResponse,
+)
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 
 router = APIRouter(tags=["auth"])
+M = TypeVar("M", bound=BaseModel)
 FORM = "application/x-www-form-urlencoded"
+GRANTS = ("password", "refresh_token", "client_credentials")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _TOKEN_FORM: dict[str, Any] = {
-    "type": "object", "required": ["grant_type", "username", "password"],
-    "properties": {"grant_type": {"type": "string", "enum": ["password"]}, "username": {"type": "string"},
-                   "password": {"type": "string", "format": "password"},
-                   "scope": {"type": "string", "description": "space-separated; default: all of the role's"}},
+    "type": "object", "required": ["grant_type"],
+    "properties": {"grant_type": {"type": "string", "enum": list(GRANTS)},
+                   "username": {"type": "string", "description": "password grant"},
+                   "password": {"type": "string", "format": "password", "description": "password grant"},
+                   "refresh_token": {"type": "string", "description": "refresh_token grant"},
+                   "client_id": {"type": "string", "description": "client_credentials (or HTTP Basic)"},
+                   "client_secret": {"type": "string", "format": "password"},
+                   "scope": {"type": "string", "description": "space-separated; default: all granted"}},
 }
+KeyAdmin = Annotated[Principal, Depends(Requires("accounts:admin"))]
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -36,25 +57,133 @@ async def _read_form(request: Request) -> dict[str, str]:
     return form
 
 
+@asynccontextmanager
+async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction, committed when the block ends: for endpoints that must act after the
+    commit (reload the key ring; refuse a reused refresh token once its family is revoked)."""
+    async with request.app.state.sessionmaker() as session, session.begin():
+        yield session
+
+
+def _parse(model: type[M], form: dict[str, str]) -> M:
+    try:
+        return model.model_validate(form)
+    except ValidationError as exc:
+        names = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise InvalidRequest(f"missing or invalid: {', '.join(names)}") from exc
+
+
+def _basic_client(request: Request, form: dict[str, str]) -> None:
+    """RFC 6749 §2.3.1: client credentials in HTTP Basic are moved into the form."""
+    value = request.headers.get("authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return
+    try:
+        client_id, sep, secret = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClient("the Basic credentials cannot be read") from exc
+    if not sep or "client_id" in form:
+        raise InvalidRequest("send the client credentials once: in HTTP Basic or in the form")
+    form["client_id"], form["client_secret"] = unquote(client_id), unquote(secret)
+
+
 @router.post("/auth/token", response_model=TokenResponse,
-             responses=responses(InvalidRequest, InvalidGrant, UnsupportedGrantType, InvalidScope),
+             responses=responses(InvalidRequest, InvalidGrant, UnsupportedGrantType, InvalidScope, InvalidClient,
+                                 RateLimited, LoginLocked),
              openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": _TOKEN_FORM}}}})
-async def issue_token(request: Request, session: SessionDep) -> JSONResponse:
-    """OAuth 2.0 token endpoint: `grant_type=password` with `username` and `password` (form-encoded)."""
+async def issue_token(request: Request) -> JSONResponse:
+    """OAuth 2.0 token endpoint (form-encoded):
+
+    - `grant_type=password` with `username` and `password`: people (mini-program, hall staff);
+    - `grant_type=refresh_token` with `refresh_token`: single use, answered with a new one;
+    - `grant_type=client_credentials`: partner systems (HTTP Basic or `client_id`/`client_secret`).
+
+    Repeated failures lock the account (or client) and the caller's address for a while (429)."""
     form = await _read_form(request)
     grant_type = form.pop("grant_type", None)
     if not grant_type:
         raise InvalidRequest("grant_type is missing")
-    if grant_type != "password":
-        raise UnsupportedGrantType(f"grant_type {grant_type[:50]!r} is not supported; use 'password'")
+    state = request.app.state
+    lifetimes = service.TokenLifetimes(state.settings.access_token_ttl, state.settings.refresh_token_ttl)
+    ring = await state.keyring.fresh()
+    ip = request.client.host if request.client else "unknown"
+    if grant_type == "refresh_token":
+        refresh = _parse(RefreshGrant, form)
+        async with _transaction(request) as session:
+            outcome = await service.refresh_grant(session, ring, refresh, lifetimes)
+        # Raised only after the commit: a reused token's family stays revoked although the request is refused.
+        if isinstance(outcome, InvalidGrant):
+            raise outcome
+        return JSONResponse(outcome.model_dump(exclude_none=True), headers=NO_STORE)
+    if grant_type == "password":
+        grant = _parse(PasswordGrant, form)
+        who = f"account:{grant.username.lower()}"
+    elif grant_type == "client_credentials":
+        _basic_client(request, form)
+        grant = _parse(ClientCredentialsGrant, form)
+        who = f"client:{grant.client_id}"
+    else:
+        raise UnsupportedGrantType(f"grant_type {grant_type[:50]!r} is not supported; use one of {', '.join(GRANTS)}")
+    throttle = state.login_throttle
+    throttle.check(who, ip)
     try:
-        grant = PasswordGrant.model_validate(form)
-    except ValidationError as exc:
-        names = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
-        raise InvalidRequest(f"missing or invalid: {', '.join(names)}") from exc
-    token = await service.password_grant(session, request.app.state.keyring, grant,
-                                         request.app.state.settings.access_token_ttl)
-    return JSONResponse(token.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        async with _transaction(request) as session:
+            if isinstance(grant, PasswordGrant):
+                token = await service.password_grant(session, ring, grant, lifetimes)
+            else:
+                token = await service.client_credentials_grant(session, ring, grant, lifetimes.access)
+    except (InvalidGrant, InvalidClient):
+        throttle.failed(who, ip)
+        raise
+    throttle.succeeded(who)
+    return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
+
+
+@router.post("/auth/revoke", status_code=200, responses=responses(InvalidRequest),
+             openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": {
+                 "type": "object", "required": ["token"],
+                 "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}}}}}})
+async def revoke(request: Request, session: SessionDep) -> Response:
+    """RFC 7009 token revocation: a refresh token revokes its whole login (family). Always 200,
+    known token or not; access tokens are short-lived and simply expire."""
+    data = _parse(Revocation, await _read_form(request))
+    await service.revoke_refresh_token(session, data.token, "holder")
+    return Response(status_code=200, headers=NO_STORE)
+
+
+@router.post("/auth/logout", status_code=204, responses=responses(*AUTH_ERRORS, InvalidRequest))
+async def logout(request: Request, session: SessionDep, caller: AnyPrincipal) -> Response:
+    """End this login (send its `refresh_token`, form-encoded) or, with an empty body, every login."""
+    raw = None
+    if int(request.headers.get("content-length") or 0) > 0:
+        form = await _read_form(request)
+        raw = form.get("refresh_token") or None
+    await service.logout(session, caller, raw)
+    return Response(status_code=204)
+
+
+@router.post("/auth/signing-keys", status_code=201, response_model=SigningKeyRead,
+             responses=responses(*AUTH_ERRORS))
+async def rotate_signing_key(request: Request, data: SigningKeyCreate, admin: KeyAdmin) -> SigningKeyRead:
+    """Key rotation: a new key signs from now on; the older ones stay in the JWKS (their tokens
+    still verify) until retired. Other replicas pick the new key up within a minute, or at once
+    when they meet a token it signed."""
+    passphrase = request.app.state.settings.key_passphrase.get_secret_value().encode()
+    async with _transaction(request) as session:
+        kid = await service.add_signing_key(session, passphrase, admin, data.reason)
+    await request.app.state.keyring.reload()
+    return SigningKeyRead(kid=kid, signing=request.app.state.keyring.kid == kid)
+
+
+@router.post("/auth/signing-keys/{kid}/retire", status_code=204,
+             responses=responses(*AUTH_ERRORS, SigningKeyNotFound, SigningKeyInUse))
+async def retire_signing_key(request: Request, kid: str, data: SigningKeyCreate, admin: KeyAdmin) -> Response:
+    """Take an old key out of the JWKS once no unexpired token it signed is needed any more."""
+    async with _transaction(request) as session:
+        await service.retire_signing_key(session, kid, admin, data.reason)
+    await request.app.state.keyring.reload()
+    return Response(status_code=204)
 
 
 @router.get("/.well-known/jwks.json", response_model=Jwks)

@@ -1,15 +1,23 @@
 """What each role may do, in one place: the scopes its access tokens carry and the services
-(the token's audience) it may reach through the gateway."""
+(the token's audience) it may reach through the gateway.
+
+`accounts:*` scopes are the gateway's own: verify a citizen's real name at a counter (clerks),
+delegate items to agents (company users; only the legal representative succeeds), read and
+create accounts (admins; auditors read). Partner systems get the scopes of their client
+record, always within PARTNER_SCOPES, and reach only the interop service."""
 
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "citizen": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "queue:book"),
-    "company": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "credentials:seal", "queue:book"),
-    "clerk": ("catalog:read", "cases:read", "cases:process", "credentials:read", "queue:operate"),
-    "approver": ("catalog:read", "cases:read", "cases:approve", "credentials:issue"),
+    "company": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "credentials:seal", "queue:book",
+                "accounts:delegate"),
+    "clerk": ("catalog:read", "cases:read", "cases:process", "credentials:read", "queue:operate",
+              "accounts:verify"),
+    "approver": ("catalog:read", "cases:read", "cases:approve", "credentials:issue", "credentials:use"),
     "admin": ("catalog:read", "catalog:write", "cases:read", "cases:admin", "credentials:admin", "queue:admin",
-              "interop:admin", "audit:read"),
-    "auditor": ("catalog:read", "cases:read", "audit:read"),
+              "interop:admin", "audit:read", "accounts:read", "accounts:admin"),
+    "auditor": ("catalog:read", "cases:read", "audit:read", "accounts:read"),
 }
+PARTNER_SCOPES = ("interop:exchange", "interop:verify")
 
 ALL_AUDIENCES = ("gateway", "catalog", "cases", "credentials", "queue", "interop")
 # The partner-city endpoints are for staff and partner systems, never for the public.
@@ -23,3 +31,5 @@ ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "admin": ALL_AUDIENCES,
     "auditor": ALL_AUDIENCES,
 }
+# Partner systems are OAuth clients, not accounts: their tokens (role "partner") reach interop only.
+PARTNER_AUDIENCES = ("interop",)

@@ -3,8 +3,12 @@ together create exactly one), and a password grant yields an ES256 JWT whose sco
 audience follow the account's role (`scopes.py`)."""
 
 import asyncio
+import datetime as dt
+import hashlib
+import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,20 +18,48 @@ from tongban.gateway.account.models import Account
 from tongban.gateway.account.schemas import ROLE_FIELD
 from tongban.gateway.db import audit
 from tongban.gateway.token import repository
-from tongban.gateway.token.errors import InvalidGrant, InvalidScope
+from tongban.gateway.delegation import service as delegations
+from tongban.gateway.token.errors import (
+    InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, RefreshTokenReused, SigningKeyInUse, SigningKeyNotFound,
+)
 from tongban.gateway.token.keys import ALGORITHM, KeyRing, generate_key
-from tongban.gateway.token.models import SigningKey
-from tongban.gateway.token.schemas import PasswordGrant, TokenResponse
-from tongban.gateway.token.scopes import ALL_AUDIENCES, ROLE_AUDIENCES, ROLE_SCOPES
+from tongban.gateway.token.models import OAuthClient, RefreshToken, SigningKey
+from tongban.gateway.token.schemas import ClientCredentialsGrant, PasswordGrant, RefreshGrant, TokenResponse
+from tongban.gateway.token.scopes import ALL_AUDIENCES, PARTNER_AUDIENCES, PARTNER_SCOPES, ROLE_AUDIENCES, ROLE_SCOPES
+from tongban.shared.auth import Principal
 
 
-async def add_signing_key(session: AsyncSession, passphrase: bytes) -> str:
-    """A new signing key, which signs from the next `KeyRing.load()` on; returns its kid."""
+@dataclass(frozen=True)
+class TokenLifetimes:
+    access: int
+    refresh: int
+
+
+async def add_signing_key(session: AsyncSession, passphrase: bytes, actor: Principal | str = "system:gateway",
+                          reason: str | None = None) -> str:
+    """A new signing key, which signs from the next `KeyRing.load()` on; returns its kid.
+
+    The older keys stay in the JWKS (tokens they signed still verify) until they are retired."""
     new = await asyncio.to_thread(generate_key, passphrase)
     await repository.add(session, SigningKey(kid=new.kid, algorithm=ALGORITHM, private_pem=new.private_pem,
                                              public_jwk=new.public_jwk))
-    await audit.record(session, "system:gateway", "signing_key.created", "signing_key", new.kid)
+    await audit.record(session, actor, "signing_key.created", "signing_key", new.kid, reason=reason)
     return new.kid
+
+
+async def retire_signing_key(session: AsyncSession, kid: str, actor: Principal, reason: str) -> None:
+    """Take a key out of the JWKS: tokens it signed stop verifying. The newest key cannot be
+    retired (something must sign); retire a key once its last tokens have expired."""
+    await repository.lock_signing_keys(session)
+    active = await repository.active_keys(session)
+    key = next((k for k in active if k.kid == kid), None)
+    if key is None:
+        raise SigningKeyNotFound()
+    if key is active[0]:
+        raise SigningKeyInUse()
+    key.retired_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await audit.record(session, actor, "signing_key.retired", "signing_key", kid, reason=reason)
 
 
 async def ensure_signing_key(session: AsyncSession, passphrase: bytes) -> str | None:
@@ -63,7 +95,8 @@ def granted_scopes(role: str, requested: str | None) -> tuple[str, ...]:
     return tuple(s for s in allowed if s in wanted)
 
 
-def access_token_claims(account: Account, scopes: tuple[str, ...], ttl: int, issuer: str) -> dict[str, Any]:
+def access_token_claims(account: Account, scopes: tuple[str, ...], ttl: int, issuer: str,
+                        agent_for: dict[str, Any] | None = None) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer, "sub": str(account.id), "aud": list(ROLE_AUDIENCES[account.role]), "iat": now,
@@ -72,14 +105,119 @@ def access_token_claims(account: Account, scopes: tuple[str, ...], ttl: int, iss
     }
     if (field := ROLE_FIELD.get(account.role)) is not None:
         claims[field] = getattr(account, field)
+    for extra in ("real_name_level", "company_role", "counter"):
+        if (value := getattr(account, extra)) is not None:
+            claims[extra] = value
+    if agent_for is not None:
+        claims["agent_for"] = agent_for
     return claims
 
 
-async def password_grant(session: AsyncSession, ring: KeyRing, grant: PasswordGrant, ttl: int) -> TokenResponse:
-    """Check the credentials and issue an access token, or refuse with `invalid_grant`."""
+def _hash(raw: str) -> str:
+    # A refresh token is 256 random bits: a plain SHA-256 is enough (no dictionary to guess from).
+    return hashlib.sha256(raw.encode("ascii", "replace")).hexdigest()
+
+
+async def _issue(session: AsyncSession, ring: KeyRing, account: Account, scopes: tuple[str, ...],
+                 lifetimes: TokenLifetimes, family_id: uuid.UUID | None) -> TokenResponse:
+    """An access token and a new refresh token of the family (a new family for a new login)."""
+    agent_for = await delegations.agent_claim(session, account)
+    token = ring.sign(access_token_claims(account, scopes, lifetimes.access, ring.issuer, agent_for))
+    raw = secrets.token_urlsafe(32)
+    await repository.add_refresh_token(session, RefreshToken(
+        family_id=family_id or uuid.uuid4(), account_id=account.id, token_hash=_hash(raw), scope=" ".join(scopes),
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lifetimes.refresh)))
+    return TokenResponse(access_token=token, expires_in=lifetimes.access, scope=" ".join(scopes), refresh_token=raw)
+
+
+async def password_grant(session: AsyncSession, ring: KeyRing, grant: PasswordGrant,
+                         lifetimes: TokenLifetimes) -> TokenResponse:
+    """Check the credentials and issue an access token and a refresh token, or refuse with `invalid_grant`."""
     account = await account_service.authenticate(session, grant.username, grant.password)
     if account is None:
         raise InvalidGrant()
     scopes = granted_scopes(account.role, grant.scope)
-    token = ring.sign(access_token_claims(account, scopes, ttl, ring.issuer))
+    return await _issue(session, ring, account, scopes, lifetimes, None)
+
+
+async def refresh_grant(session: AsyncSession, ring: KeyRing, grant: RefreshGrant,
+                        lifetimes: TokenLifetimes) -> TokenResponse | InvalidGrant:
+    """Rotate a refresh token: the presented one is used up and a new one joins its family.
+
+    A token used a second time means someone else holds a copy: the whole family is revoked and
+    the error is *returned*, so the caller commits the revocation before refusing."""
+    now = dt.datetime.now(dt.UTC)
+    stored = await repository.refresh_token_by_hash(session, _hash(grant.refresh_token))
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        return InvalidGrant("the refresh token is unknown, expired or revoked")
+    if stored.rotated_at is not None:
+        await repository.revoke_family(session, stored.family_id, now)
+        await audit.record(session, str(stored.account_id), "refresh_token.family_revoked", "refresh_token",
+                           str(stored.family_id), reason="a rotated refresh token was presented again")
+        return RefreshTokenReused("the refresh token was already used: every token of this login is revoked")
+    account = await account_service.active_account(session, stored.account_id)
+    if account is None:
+        await repository.revoke_family(session, stored.family_id, now)
+        return InvalidGrant("the account is no longer active")
+    scopes = granted_scopes(account.role, grant.scope or stored.scope)
+    if set(scopes) - set(stored.scope.split()):
+        raise InvalidScope("a refresh may narrow the scopes, never widen them")
+    stored.rotated_at = now
+    return await _issue(session, ring, account, scopes, lifetimes, stored.family_id)
+
+
+async def revoke_refresh_token(session: AsyncSession, raw: str, actor: Principal | str) -> bool:
+    """Revoke the family of a refresh token (RFC 7009: an unknown token is not an error); True if found."""
+    stored = await repository.refresh_token_by_hash(session, _hash(raw))
+    if stored is None:
+        return False
+    if isinstance(actor, Principal) and actor.sub != str(stored.account_id):
+        return False  # someone else's token: revoking it is not theirs to do, and they learn nothing
+    if await repository.revoke_family(session, stored.family_id, dt.datetime.now(dt.UTC)):
+        await audit.record(session, actor if isinstance(actor, Principal) else str(stored.account_id),
+                           "refresh_token.family_revoked", "refresh_token", str(stored.family_id),
+                           reason="revoked by its holder")
+    return True
+
+
+async def logout(session: AsyncSession, caller: Principal, raw: str | None) -> None:
+    """End one login (the family of the given refresh token) or, without one, every login of the caller."""
+    if raw is not None:
+        await revoke_refresh_token(session, raw, caller)
+        return
+    count = await repository.revoke_account_tokens(session, uuid.UUID(caller.sub), dt.datetime.now(dt.UTC))
+    await audit.record(session, caller, "account.logged_out", "account", caller.sub, detail={"revoked": count})
+
+
+async def client_credentials_grant(session: AsyncSession, ring: KeyRing, grant: ClientCredentialsGrant,
+                                   ttl: int) -> TokenResponse:
+    """A partner system's token: role `partner`, audience interop only, `partner` = its region code."""
+    client = await repository.get_client(session, grant.client_id)
+    ok = await account_service.check_secret(client.secret_hash if client else None, grant.client_secret)
+    if client is None or not ok or not client.active:
+        raise InvalidClient()
+    allowed = tuple(client.scope.split())
+    wanted = set(grant.scope.split()) if grant.scope and grant.scope.strip() else set(allowed)
+    if extra := sorted(wanted.difference(allowed)):
+        raise InvalidScope(f"not granted to {client.client_id}: {' '.join(extra)}")
+    scopes = tuple(s for s in allowed if s in wanted)
+    now = int(time.time())
+    token = ring.sign({
+        "iss": ring.issuer, "sub": f"client:{client.client_id}", "aud": list(PARTNER_AUDIENCES), "iat": now,
+        "exp": now + ttl, "jti": uuid.uuid4().hex, "role": "partner", "scope": " ".join(scopes),
+        "name": client.name, "partner": client.partner, "client_id": client.client_id,
+    })
     return TokenResponse(access_token=token, expires_in=ttl, scope=" ".join(scopes))
+
+
+async def register_client(session: AsyncSession, client_id: str, secret: str, name: str, partner: str,
+                          scopes: tuple[str, ...], actor: Principal | str) -> OAuthClient:
+    """Register a partner system's OAuth client (secret argon2-hashed); scopes within PARTNER_SCOPES."""
+    if extra := sorted(set(scopes).difference(PARTNER_SCOPES)):
+        raise InvalidRequest(f"partner clients may hold only interop scopes, not {' '.join(extra)}")
+    client = await repository.add_client(session, OAuthClient(
+        client_id=client_id, secret_hash=await account_service.hash_password(secret), name=name, partner=partner,
+        scope=" ".join(scopes), active=True))
+    await audit.record(session, actor, "oauth_client.created", "oauth_client", client_id,
+                       detail={"partner": partner, "scope": client.scope})
+    return client

@@ -1,0 +1,17 @@
+from tongban.shared.errors import Conflict, Forbidden, NotFound
+
+
+class DelegationNotFound(NotFound):
+    code, title = "delegation_not_found", "No such delegation"
+
+
+class NotLegalRepresentative(Forbidden):
+    code, title = "not_legal_representative", "Only the company's legal representative may delegate"
+
+
+class NotAnAgentOfTheCompany(Conflict):
+    code, title = "not_an_agent_of_the_company", "The agent account is not an agent of this company"
+
+
+class DelegationRevoked(Conflict):
+    code, title = "delegation_revoked", "This delegation is already revoked"

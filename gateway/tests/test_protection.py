@@ -1,0 +1,65 @@
+"""Protection at the door: login lockout, the per-caller rate limit, the circuit breaker per
+service, and proxied requests counted in /metrics."""
+
+import asyncio
+
+
+async def test_failed_logins_lock_the_account_for_a_while(start_gateway):
+    async with start_gateway(login_max_failures_per_account=3) as gw:
+        for _ in range(3):
+            assert (await gw.login("citizen", "wrong-password")).status_code == 400
+        r = await gw.login("citizen")  # the right password does not help while locked
+        assert r.status_code == 429 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "login_locked" and int(r.headers["retry-after"]) > 0
+        assert (await gw.login("clerk")).status_code == 200  # other accounts are not affected
+        for _ in range(3):
+            r = await gw.client.post("/auth/token", data={"grant_type": "client_credentials"}, auth=("shenzhen", "x"))
+            assert r.status_code == 401
+        r = await gw.client.post("/auth/token", data={"grant_type": "client_credentials"},
+                                 auth=("shenzhen", "Shenzhen#2026"))
+        assert r.status_code == 429
+
+
+async def test_failed_logins_from_one_address_lock_that_address(start_gateway):
+    async with start_gateway(login_max_failures_per_ip=4) as gw:
+        for name in ("a1", "a2", "a3", "a4"):
+            assert (await gw.login(name, "nope")).status_code == 400
+        r = await gw.login("admin")
+        assert r.status_code == 429 and r.json()["code"] == "too_many_requests" and r.headers["retry-after"]
+
+
+async def test_each_caller_is_rate_limited_on_proxied_routes(start_gateway, upstream):
+    async with start_gateway(rate_limit_per_second=0.5, rate_limit_burst=3) as gw:
+        citizen, clerk = await gw.bearer("citizen"), await gw.bearer("clerk")
+        for _ in range(3):
+            assert (await gw.client.get("/api/v1/catalog/echo/x", headers=citizen)).status_code == 200
+        r = await gw.client.get("/api/v1/catalog/echo/x", headers=citizen)
+        assert r.status_code == 429 and r.json()["code"] == "too_many_requests"
+        assert int(r.headers["retry-after"]) >= 1
+        assert (await gw.client.get("/api/v1/catalog/echo/x", headers=clerk)).status_code == 200
+        assert upstream.hits == 4
+
+
+async def test_a_failing_service_opens_its_circuit_then_recovers(start_gateway, upstream):
+    async with start_gateway(breaker_failures=2, breaker_cooldown_seconds=0.5, upstream_timeout=0.2) as gw:
+        for _ in range(2):
+            assert (await gw.client.get("/api/v1/catalog/slow")).status_code == 504
+        hits = upstream.hits
+        r = await gw.client.get("/api/v1/catalog/echo/x")
+        assert r.status_code == 503 and r.json()["code"] == "circuit_open" and r.headers["retry-after"]
+        assert upstream.hits == hits  # answered at the door, the service was not asked
+        # Other services have their own circuits.
+        assert (await gw.client.get("/api/v1/cases/items")).json()["code"] == "upstream_unavailable"
+        await asyncio.sleep(0.6)  # the cool-down passes: one trial request goes through and closes it
+        assert (await gw.client.get("/api/v1/catalog/echo/x")).status_code == 200
+        assert (await gw.client.get("/api/v1/catalog/echo/y")).status_code == 200
+        upstream.release.set()
+
+
+async def test_proxied_requests_are_counted_per_service(gateway, upstream):
+    assert (await gateway.client.get("/api/v1/catalog/echo/a/b")).status_code == 200
+    assert (await gateway.client.get("/api/v1/catalog/problem")).status_code == 404
+    text = (await gateway.client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/api/v1/catalog/*",status="200"} 1.0' in text
+    assert 'http_requests_total{method="GET",route="/api/v1/catalog/*",status="404"} 1.0' in text
+    assert "/api/v1/catalog/echo/a/b" not in text
