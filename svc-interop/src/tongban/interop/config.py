@@ -1,5 +1,37 @@
+import re
+
+from pydantic import SecretStr, model_validator
+
 from tongban.shared.config import ServiceSettings, service_config
+
+DEV_PASSPHRASE = "dev-only-change-me"
+REGION = re.compile(r"^\d{6}$")
 
 
 class Settings(ServiceSettings):
     model_config = service_config("INTEROP_")
+
+    environment: str = "development"
+    # Our city (GB/T 2260) as partners know it: 442000 Zhongshan, 440300 Shenzhen.
+    region_code: str = "442000"
+    city_name: str = "中山市"
+    # The URL partners call us at (our gateway): signatures cover the target URI the partner
+    # used, so verification rebuilds it from this, not from the address the proxy forwarded to.
+    public_url: str = "http://127.0.0.1:8000"
+    # Encrypts our Ed25519 private keys at rest (PKCS#8, BestAvailableEncryption).
+    key_passphrase: SecretStr = SecretStr(DEV_PASSPHRASE)
+    # Client secrets of our OAuth clients at each partner's gateway, by region: {"440300": "..."}.
+    partner_secrets: dict[str, SecretStr] = {}
+    clock_skew_seconds: int = 300
+    delivery_poll_seconds: float = 1.0
+    delivery_timeout_seconds: float = 10.0
+    delivery_max_attempts: int = 50
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Settings":
+        if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
+            raise ValueError("set INTEROP_KEY_PASSPHRASE: the development passphrase is refused in production")
+        if not REGION.match(self.region_code):
+            raise ValueError("INTEROP_REGION_CODE must be a 6-digit GB/T 2260 region code")
+        self.public_url = self.public_url.rstrip("/")
+        return self

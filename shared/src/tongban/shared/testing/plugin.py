@@ -9,6 +9,7 @@ TEMPLATE), so tests are isolated and always run against the migrated schema, nev
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import json
 import shutil
@@ -129,9 +130,14 @@ async def running_service(definition: ServiceDefinition, infra: Infra, issuer: T
     url = database_url or infra.fresh_database(definition)
     values = {"database_url": url, "nats_url": infra.nats.url, "jwks_json": issuer.jwks_json,
               "log_level": "WARNING", **settings}
-    app = build_app(definition, definition.settings(**values))
+    # Build it as its own entry point does (create_app may wrap the FastAPI app, as the gateway's
+    # and svc-interop's do); the wrapped FastAPI app carries the lifespan and the state.
+    module = importlib.import_module(f"tongban.{definition.name}.main")
+    settings_obj = definition.settings(**values)
+    outer = module.create_app(settings_obj) if hasattr(module, "create_app") else build_app(definition, settings_obj)
+    app = getattr(outer, "app", outer)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=outer)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client

@@ -1,0 +1,69 @@
+"""Event payloads published by svc-interop (subjects `interop.*`). Version 1: only additive changes.
+
+Personal numbers never travel in these events: applicants appear masked (`mask_resident_id`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel
+
+PARTNER_REGISTERED = "interop.partner.registered"
+PARTNER_UPDATED = "interop.partner.updated"
+OUTGOING_CASE_FORWARDED = "interop.outgoing_case.forwarded"
+OUTGOING_CASE_ACCEPTED = "interop.outgoing_case.accepted"
+OUTGOING_CASE_PROGRESSED = "interop.outgoing_case.progressed"
+INCOMING_CASE_RECEIVED = "interop.incoming_case.received"
+INCOMING_CASE_STATUS_CHANGED = "interop.incoming_case.status_changed"
+REFERRAL_RECEIVED = "interop.referral.received"
+REFERRAL_SENT = "interop.referral.sent"
+
+
+class PartnerChangedV1(BaseModel):
+    """A partner city was registered or its record (services, items, keys, status) changed."""
+
+    region_code: str
+    name: str
+    status: str
+    services: list[str]
+    items: list[str]
+    kids: list[str]
+
+
+class OutgoingCaseV1(BaseModel):
+    """A case accepted here for a partner city's item: forwarded, accepted there, or progressed there."""
+
+    case_id: uuid.UUID
+    case_number: str
+    partner: str
+    item_code: str
+    applicant_masked: str
+    status: str
+    remote_case_number: str | None = None
+    remote_status: str | None = None
+    changed_at: dt.datetime | None = None
+
+
+class IncomingCaseV1(BaseModel):
+    """A case a partner city forwarded to us (received), or its status changed here."""
+
+    case_id: uuid.UUID
+    case_number: str
+    partner: str
+    partner_case_number: str
+    item_code: str
+    applicant_masked: str
+    status: str
+
+
+class ReferralV1(BaseModel):
+    """A hotline ticket or company migration sent to or received from a partner city."""
+
+    referral_id: uuid.UUID
+    reference_number: str
+    kind: str              # hotline / company_migration
+    direction: str         # inbound / outbound
+    partner: str
+    status: str

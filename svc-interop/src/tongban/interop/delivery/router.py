@@ -1,0 +1,21 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from tongban.interop.delivery import repository
+from tongban.interop.delivery.schemas import OutboundMessageRead
+from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import responses
+from tongban.shared.pagination import Page, PageDep, paginate
+
+router = APIRouter(prefix="/outbound-messages", tags=["delivery"])
+
+
+@router.get("", response_model=Page[OutboundMessageRead], responses=responses(*AUTH_ERRORS))
+async def list_outbound(session: SessionDep, page: PageDep, _: Annotated[Principal, Depends(Requires("interop:admin"))],
+                        partner: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+                        state: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
+                        ) -> Page[OutboundMessageRead]:
+    """Messages to partners and how their delivery goes (admins), newest first."""
+    return await paginate(session, repository.list_query(partner, state), page, OutboundMessageRead.model_validate)

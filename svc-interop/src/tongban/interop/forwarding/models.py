@@ -1,0 +1,52 @@
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, String, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tongban.interop.db import Base
+
+
+class OutgoingCase(Base):
+    """A case accepted here for a partner city's item (异地受理) and forwarded to it.
+
+    `progress` lists the partner's status changes as they arrive (newest last).
+    """
+
+    __tablename__ = "outgoing_case"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    case_number: Mapped[str] = mapped_column(String(60), unique=True)
+    partner: Mapped[str] = mapped_column(String(6), index=True)
+    item_code: Mapped[str] = mapped_column(String(20))
+    applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(30), default="forwarding")
+    remote_case_number: Mapped[str | None] = mapped_column(String(60))
+    progress: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IncomingCase(Base):
+    """A case a partner city accepted for one of our items and forwarded here."""
+
+    __tablename__ = "incoming_case"
+    __table_args__ = (UniqueConstraint("partner", "partner_case_ref"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    case_number: Mapped[str] = mapped_column(String(60), unique=True)
+    partner: Mapped[str] = mapped_column(String(6), index=True)
+    partner_case_ref: Mapped[str] = mapped_column(String(100))
+    partner_case_number: Mapped[str] = mapped_column(String(60))
+    item_code: Mapped[str] = mapped_column(String(20))
+    applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(30), default="received")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

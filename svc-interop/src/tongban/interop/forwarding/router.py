@@ -1,0 +1,130 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tongban.interop.exchange.errors import ItemNotGranted
+from tongban.interop.exchange.guard import EXCHANGE_ERRORS, Exchange
+from tongban.interop.exchange.service import Inbound
+from tongban.interop.forwarding import repository, service
+from tongban.interop.forwarding.errors import CaseClosed, IncomingCaseNotFound, OutgoingCaseNotFound
+from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
+from tongban.interop.forwarding.schemas import (
+    CaseStatusChange, ForwardAck, ForwardedCase, IncomingCaseRead, IncomingStatusCreate, OutgoingCaseCreate,
+    OutgoingCaseRead, StatusAck,
+)
+from tongban.interop.partner.errors import PartnerNotFound
+from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires, ensure_owner
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import InvalidField, responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.ids import mask_resident_id
+from tongban.shared.pagination import Page, PageDep, paginate
+
+router = APIRouter(tags=["case forwarding"])
+Clerk = Annotated[Principal, Depends(Requires("cases:process"))]
+Reader = Annotated[Principal, Depends(Requires("cases:read"))]
+REGION = r"^\d{6}$"
+
+
+def _outgoing(case: OutgoingCase, viewer: Principal) -> OutgoingCaseRead:
+    out = OutgoingCaseRead.model_validate(case)
+    if viewer.id_number != case.applicant_id_number:
+        out.applicant_id_number = mask_resident_id(case.applicant_id_number)
+    return out
+
+
+def _incoming(case: IncomingCase, viewer: Principal) -> IncomingCaseRead:
+    out = IncomingCaseRead.model_validate(case)
+    if viewer.id_number != case.applicant_id_number:
+        out.applicant_id_number = mask_resident_id(case.applicant_id_number)
+    return out
+
+
+@router.post("/outgoing-cases", status_code=201, response_model=OutgoingCaseRead,
+             responses=responses(*AUTH_ERRORS, PartnerNotFound, InvalidField, IdempotencyKeyReused))
+async def forward_case(body: OutgoingCaseCreate, request: Request, session: SessionDep, actor: Clerk,
+                       idem: IdempotencyDep):
+    """Accept a case here for a partner city's item and forward it there (clerks, 异地受理).
+
+    The answer comes at once; the partner's case number arrives when it accepts the message
+    (`status` becomes `accepted_by_partner`), and its progress after that.
+    """
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    case = await service.forward(session, body, request.app.state.settings.region_code, actor)
+    return await idem.remember(session, 201, _outgoing(case, actor))
+
+
+@router.get("/outgoing-cases", response_model=Page[OutgoingCaseRead], responses=responses(*AUTH_ERRORS, NotOwner))
+async def list_outgoing_cases(session: SessionDep, page: PageDep, viewer: Reader,
+                              partner: Annotated[str | None, Query(pattern=REGION)] = None) -> Page[OutgoingCaseRead]:
+    """Cases forwarded to partner cities, newest first (staff)."""
+    ensure_owner(viewer, staff_scope="cases:read")
+    return await paginate(session, repository.outgoing_query(partner), page, lambda c: _outgoing(c, viewer))
+
+
+@router.get("/outgoing-cases/{case_id}", response_model=OutgoingCaseRead,
+            responses=responses(*AUTH_ERRORS, NotOwner, OutgoingCaseNotFound))
+async def get_outgoing_case(case_id: uuid.UUID, session: SessionDep, viewer: Reader) -> OutgoingCaseRead:
+    """A forwarded case with the partner's case number and progress (the applicant, or staff)."""
+    case = await repository.get_outgoing(session, case_id)
+    if case is None:
+        raise OutgoingCaseNotFound()
+    ensure_owner(viewer, person=case.applicant_id_number, staff_scope="cases:read")
+    return _outgoing(case, viewer)
+
+
+@router.get("/incoming-cases", response_model=Page[IncomingCaseRead], responses=responses(*AUTH_ERRORS, NotOwner))
+async def list_incoming_cases(session: SessionDep, page: PageDep, viewer: Reader,
+                              partner: Annotated[str | None, Query(pattern=REGION)] = None) -> Page[IncomingCaseRead]:
+    """Cases partner cities forwarded to us, newest first (staff)."""
+    ensure_owner(viewer, staff_scope="cases:read")
+    return await paginate(session, repository.incoming_query(partner), page, lambda c: _incoming(c, viewer))
+
+
+@router.get("/incoming-cases/{case_id}", response_model=IncomingCaseRead,
+            responses=responses(*AUTH_ERRORS, NotOwner, IncomingCaseNotFound))
+async def get_incoming_case(case_id: uuid.UUID, session: SessionDep, viewer: Reader) -> IncomingCaseRead:
+    """One case a partner forwarded to us (the applicant, or staff)."""
+    case = await repository.get_incoming(session, case_id)
+    if case is None:
+        raise IncomingCaseNotFound()
+    ensure_owner(viewer, person=case.applicant_id_number, staff_scope="cases:read")
+    return _incoming(case, viewer)
+
+
+@router.post("/incoming-cases/{case_id}/status-changes", response_model=IncomingCaseRead,
+             responses=responses(*AUTH_ERRORS, IncomingCaseNotFound, CaseClosed, IdempotencyKeyReused))
+async def change_incoming_status(case_id: uuid.UUID, body: IncomingStatusCreate, session: SessionDep, actor: Clerk,
+                                 idem: IdempotencyDep):
+    """Record a status change of a forwarded case; the forwarding city is told (`case.status`)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    case = await service.change_status(session, case_id, body, actor)
+    return await idem.remember(session, 200, _incoming(case, actor))
+
+
+@router.post("/exchange/cases", status_code=202, response_model=ForwardAck,
+             responses=responses(*EXCHANGE_ERRORS, ItemNotGranted, InvalidField, IdempotencyKeyReused))
+async def receive_forwarded_case(body: ForwardedCase, request: Request, session: SessionDep,
+                                 inbound: Annotated[Inbound, Depends(Exchange("case.forward"))], idem: IdempotencyDep):
+    """`case.forward` (partners): a case accepted in the partner city for one of our items.
+
+    Answers 202 with our case number; status changes follow as `case.status` messages to the
+    partner. The message id is the idempotency key: a resend gets the first answer.
+    """
+    if (replay := await idem.claim(session, inbound.owner)) is not None:
+        return replay
+    ack = await service.receive(session, inbound, body, request.app.state.settings.region_code)
+    return await idem.remember(session, 202, ack)
+
+
+@router.post("/exchange/case-status", response_model=StatusAck,
+             responses=responses(*EXCHANGE_ERRORS, OutgoingCaseNotFound, IdempotencyKeyReused))
+async def receive_case_status(body: CaseStatusChange, session: SessionDep,
+                              inbound: Annotated[Inbound, Depends(Exchange("case.status"))], idem: IdempotencyDep):
+    """`case.status` (partners): the handling city reports a status change of a case we forwarded."""
+    if (replay := await idem.claim(session, inbound.owner)) is not None:
+        return replay
+    return await idem.remember(session, 200, await service.apply_partner_status(session, inbound, body))

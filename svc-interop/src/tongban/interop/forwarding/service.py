@@ -1,0 +1,173 @@
+"""Case forwarding (异地受理) in both directions.
+
+City A (here, `outgoing_case`): a counter accepts a case for city B's item; the case is queued
+to B as `case.forward`; B's 202 brings B's case number; B's `case.status` messages bring its
+progress, which A shows the applicant. City B (here, `incoming_case`): the partner's case is
+admitted, opened (see cases_seam), answered with our case number, and every status change is
+queued back to the partner as `case.status`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.interop.db import audit, outbox
+from tongban.interop.delivery import service as delivery
+from tongban.interop.delivery.models import OutboundMessage
+from tongban.interop.discovery import repository as items
+from tongban.interop.exchange.errors import ItemNotGranted
+from tongban.interop.exchange.service import Inbound
+from tongban.interop.forwarding import cases_seam, repository
+from tongban.interop.forwarding.errors import CaseClosed, IncomingCaseNotFound, OutgoingCaseNotFound
+from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
+from tongban.interop.forwarding.schemas import (
+    CLOSED, CaseStatusChange, ForwardAck, ForwardedCase, IncomingStatusCreate, OutgoingCaseCreate, StatusAck,
+)
+from tongban.interop.partner import service as partners
+from tongban.interop.partner.errors import PartnerNotFound
+from tongban.shared.auth import Principal
+from tongban.shared.contracts.interop import (
+    INCOMING_CASE_RECEIVED, INCOMING_CASE_STATUS_CHANGED, OUTGOING_CASE_ACCEPTED, OUTGOING_CASE_FORWARDED,
+    OUTGOING_CASE_PROGRESSED, IncomingCaseV1, OutgoingCaseV1,
+)
+from tongban.shared.errors import InvalidField
+from tongban.shared.events.envelope import make_event
+from tongban.shared.ids import InvalidIdentifier, mask_resident_id, normalize_resident_id
+
+EXCHANGE_CASES = "/api/v1/interop/exchange/cases"
+EXCHANGE_CASE_STATUS = "/api/v1/interop/exchange/case-status"
+
+
+def _id_number(value: str, field: str) -> str:
+    try:
+        return normalize_resident_id(value)
+    except InvalidIdentifier as exc:
+        raise InvalidField(field, str(exc)) from exc
+
+
+def _outgoing_event(case: OutgoingCase, remote_status: str | None = None) -> OutgoingCaseV1:
+    return OutgoingCaseV1(case_id=case.id, case_number=case.case_number, partner=case.partner,
+                          item_code=case.item_code, applicant_masked=mask_resident_id(case.applicant_id_number),
+                          status=case.status, remote_case_number=case.remote_case_number, remote_status=remote_status,
+                          changed_at=dt.datetime.now(dt.UTC))
+
+
+def _incoming_event(case: IncomingCase) -> IncomingCaseV1:
+    return IncomingCaseV1(case_id=case.id, case_number=case.case_number, partner=case.partner,
+                          partner_case_number=case.partner_case_number, item_code=case.item_code,
+                          applicant_masked=mask_resident_id(case.applicant_id_number), status=case.status)
+
+
+async def forward(session: AsyncSession, body: OutgoingCaseCreate, region: str, actor: Principal) -> OutgoingCase:
+    """Accept a case here for the partner's item and queue it to the partner."""
+    id_number = _id_number(body.applicant.id_number, "applicant.id_number")
+    partner = await partners.get(session, body.partner)
+    if partner.status != "active":
+        raise PartnerNotFound(f"{body.partner} is suspended")
+    case = OutgoingCase(id=uuid.uuid4(), case_number=await repository.next_reference(session, region, "X"),
+                        partner=partner.region_code, item_code=body.item_code, applicant_id_number=id_number,
+                        applicant_name=body.applicant.name, form=body.form, status="forwarding", progress=[],
+                        created_by=actor.sub)
+    await repository.add(session, case)
+    wire = ForwardedCase(case_ref=case.id, case_number=case.case_number, item_code=case.item_code,
+                         applicant={"id_number": id_number, "name": case.applicant_name}, form=case.form)
+    await delivery.enqueue(session, partner.region_code, "case.forward", EXCHANGE_CASES, wire.model_dump(mode="json"),
+                           on_behalf_of=mask_resident_id(id_number), case_number=case.case_number,
+                           subject_id=str(case.id))
+    await audit.record(session, actor, "outgoing_case.forwarded", "outgoing_case", str(case.id),
+                       detail={"partner": case.partner, "item_code": case.item_code, "case_number": case.case_number})
+    await outbox.add(session, make_event("interop", OUTGOING_CASE_FORWARDED, _outgoing_event(case), str(case.id)))
+    return case
+
+
+async def on_forward_delivered(session: AsyncSession, message: OutboundMessage, answer: dict[str, Any]) -> None:
+    """The partner accepted our forwarded case (202): keep its case number."""
+    case = await repository.get_outgoing(session, uuid.UUID(message.subject_id or ""), for_update=True)
+    if case is None:
+        return
+    ack = ForwardAck.model_validate(answer)
+    case.remote_case_number = ack.case_number
+    if case.status == "forwarding":
+        case.status = "accepted_by_partner"
+    case.updated_at = dt.datetime.now(dt.UTC)
+    await audit.record(session, "interop", "outgoing_case.accepted", "outgoing_case", str(case.id),
+                       detail={"remote_case_number": ack.case_number, "message_id": str(message.id)})
+    await outbox.add(session, make_event("interop", OUTGOING_CASE_ACCEPTED, _outgoing_event(case), str(case.id)))
+
+
+async def apply_partner_status(session: AsyncSession, inbound: Inbound, change: CaseStatusChange) -> StatusAck:
+    """A status change of a case we forwarded, reported by the city handling it."""
+    case = await repository.get_outgoing(session, change.case_ref, for_update=True)
+    if case is None or case.partner != inbound.partner.region_code:
+        raise OutgoingCaseNotFound(f"{change.case_ref} is not a case we forwarded to {inbound.partner.region_code}")
+    entry = {"status": change.status, "note": change.note, "changed_at": change.changed_at.isoformat(),
+             "remote_case_number": change.case_number, "message_id": inbound.message_id}
+    # Messages may overtake each other (retries, concurrent delivery): order by the partner's
+    # time of change, and let the latest change decide the status.
+    case.progress = sorted([*case.progress, entry], key=lambda e: e["changed_at"])
+    case.remote_case_number = case.remote_case_number or change.case_number
+    case.status = f"partner_{case.progress[-1]['status']}"
+    case.updated_at = dt.datetime.now(dt.UTC)
+    await audit.record(session, f"partner:{inbound.partner.region_code}", "outgoing_case.progressed",
+                       "outgoing_case", str(case.id), detail={"status": change.status, "message_id": inbound.message_id})
+    await outbox.add(session, make_event("interop", OUTGOING_CASE_PROGRESSED,
+                                         _outgoing_event(case, change.status), str(case.id)))
+    return StatusAck(case_number=case.case_number, status=case.status)
+
+
+async def _item_granted(session: AsyncSession, inbound: Inbound, item_code: str) -> bool:
+    granted = inbound.partner.items
+    if item_code in granted:
+        return True
+    return "*" in granted and await items.is_offered(session, item_code)
+
+
+async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase, region: str) -> ForwardAck:
+    """A partner forwards a case for one of our items: open it here and answer with our number.
+
+    The same case sent again (another message id for the same `case_ref`) gets the same answer.
+    """
+    existing = await repository.find_incoming(session, inbound.partner.region_code, str(case.case_ref))
+    if existing is not None:
+        return ForwardAck(case_number=existing.case_number, status=existing.status, received_at=existing.created_at)
+    if not await _item_granted(session, inbound, case.item_code):
+        raise ItemNotGranted(f"{inbound.partner.region_code} may not forward cases for {case.item_code}")
+    id_number = _id_number(case.applicant.id_number, "applicant.id_number")
+    incoming = IncomingCase(id=uuid.uuid4(), partner=inbound.partner.region_code, partner_case_ref=str(case.case_ref),
+                            partner_case_number=case.case_number, item_code=case.item_code,
+                            applicant_id_number=id_number, applicant_name=case.applicant.name, form=case.form,
+                            status="received")
+    incoming.case_number = await cases_seam.open_forwarded_case(session, region, incoming)
+    incoming.created_at = dt.datetime.now(dt.UTC)
+    await repository.add(session, incoming)
+    await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
+                       str(incoming.id), detail={"partner_case_number": case.case_number,
+                                                 "message_id": inbound.message_id})
+    await outbox.add(session, make_event("interop", INCOMING_CASE_RECEIVED, _incoming_event(incoming),
+                                         str(incoming.id)))
+    return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
+
+
+async def change_status(session: AsyncSession, case_id: uuid.UUID, body: IncomingStatusCreate,
+                        actor: Principal) -> IncomingCase:
+    """A status change of a case a partner forwarded to us; the partner hears of it (case.status)."""
+    case = await repository.get_incoming(session, case_id, for_update=True)
+    if case is None:
+        raise IncomingCaseNotFound(f"no case {case_id}")
+    if case.status in CLOSED:
+        raise CaseClosed(f"{case.case_number} is {case.status}")
+    case.status = body.status
+    case.updated_at = dt.datetime.now(dt.UTC)
+    change = CaseStatusChange(case_ref=uuid.UUID(case.partner_case_ref), case_number=case.case_number,
+                              status=body.status, note=body.note, changed_at=case.updated_at)
+    await delivery.enqueue(session, case.partner, "case.status", EXCHANGE_CASE_STATUS, change.model_dump(mode="json"),
+                           on_behalf_of=mask_resident_id(case.applicant_id_number),
+                           case_number=case.partner_case_number, subject_id=str(case.id))
+    await audit.record(session, actor, "incoming_case.status_changed", "incoming_case", str(case.id),
+                       reason=body.note, detail={"status": body.status})
+    await outbox.add(session, make_event("interop", INCOMING_CASE_STATUS_CHANGED, _incoming_event(case), str(case.id)))
+    return case

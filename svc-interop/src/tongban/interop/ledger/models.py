@@ -1,0 +1,35 @@
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tongban.interop.db import Base
+
+
+class MessageLog(Base):
+    """One exchange in or out (request, response or refusal, signatures included), chained.
+
+    `hash` = sha256(prev_hash + canonical entry); a trigger refuses UPDATE and DELETE, and the
+    chain check finds any row changed behind the trigger's back.
+    """
+
+    __tablename__ = "message_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    direction: Mapped[str] = mapped_column(String(8))          # inbound / outbound
+    partner: Mapped[str | None] = mapped_column(String(6))
+    message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(Text)
+    request_headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    request_body: Mapped[bytes] = mapped_column(LargeBinary)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    outcome: Mapped[str] = mapped_column(String(20))           # accepted / refused / delivered / failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,39 @@
+from collections.abc import Sequence
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.interop.ledger.models import MessageLog
+
+
+async def lock_head(session: AsyncSession) -> None:
+    """Appends are serialised (transaction-scoped advisory lock): each needs the previous hash."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('interop.message_log'))"))
+
+
+async def head(session: AsyncSession) -> MessageLog | None:
+    return (await session.execute(select(MessageLog).order_by(MessageLog.seq.desc()).limit(1))).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, entry: MessageLog) -> None:
+    session.add(entry)
+    await session.flush()
+
+
+async def batch_after(session: AsyncSession, seq: int, size: int) -> Sequence[MessageLog]:
+    return (await session.execute(
+        select(MessageLog).where(MessageLog.seq > seq).order_by(MessageLog.seq).limit(size))).scalars().all()
+
+
+async def by_message_id(session: AsyncSession, message_id: str) -> Sequence[MessageLog]:
+    return (await session.execute(
+        select(MessageLog).where(MessageLog.message_id == message_id).order_by(MessageLog.seq))).scalars().all()
+
+
+def list_query(partner: str | None, outcome: str | None):  # noqa: ANN201 - a Select
+    stmt = select(MessageLog).order_by(MessageLog.seq.desc())
+    if partner:
+        stmt = stmt.where(MessageLog.partner == partner)
+    if outcome:
+        stmt = stmt.where(MessageLog.outcome == outcome)
+    return stmt

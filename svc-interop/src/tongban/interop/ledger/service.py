@@ -1,0 +1,141 @@
+"""The append-only, hash-chained log of every message in and out.
+
+Each entry's hash is sha256(previous hash + "\\n" + the canonical entry), the canonical entry
+being sorted-key compact JSON of its fields with the bodies replaced by their sha-256 (the
+bodies themselves are kept, so the evidence export can show them and the check recomputes
+their digests). Sequence numbers are gapless, so a deleted row breaks the chain as surely as
+an edited one. The log is not a business record: it is written even when the message was
+refused, and never rolled back with the business transaction of a refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.interop.ledger import repository
+from tongban.interop.ledger.models import MessageLog
+
+GENESIS = "0" * 64
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Headers worth keeping as evidence (never the bearer token).
+KEPT_HEADERS = ("content-type", "content-digest", "signature-input", "signature", "idempotency-key",
+                "x-interop-sender", "x-interop-message-id", "x-interop-on-behalf-of", "x-interop-case",
+                "x-interop-request-hash", "idempotent-replayed")
+
+
+@dataclass
+class Exchange:
+    """One message as seen on the wire: the request and the response (or why there was none)."""
+
+    direction: str
+    method: str
+    target: str
+    request_headers: dict[str, str]
+    request_body: bytes
+    outcome: str
+    partner: str | None = None
+    message_id: str | None = None
+    response_status: int | None = None
+    response_headers: dict[str, str] | None = None
+    response_body: bytes = b""
+    reason: str | None = None
+
+
+def kept(headers: Any) -> dict[str, str]:
+    return {k: headers[k] for k in KEPT_HEADERS if k in headers}
+
+
+def canonical(entry: MessageLog) -> bytes:
+    fields = {
+        "seq": entry.seq, "at_us": (entry.at - EPOCH) // dt.timedelta(microseconds=1),
+        "direction": entry.direction, "partner": entry.partner, "message_id": entry.message_id,
+        "method": entry.method, "target": entry.target, "request_headers": entry.request_headers,
+        "request_body_sha256": hashlib.sha256(entry.request_body).hexdigest(),
+        "response_status": entry.response_status, "response_headers": entry.response_headers,
+        "response_body_sha256": hashlib.sha256(entry.response_body).hexdigest(),
+        "outcome": entry.outcome, "reason": entry.reason,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, entry: MessageLog) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(entry)).hexdigest()
+
+
+async def append(session: AsyncSession, x: Exchange) -> MessageLog:
+    """Append one exchange to the chain (in the caller's transaction)."""
+    await repository.lock_head(session)
+    last = await repository.head(session)
+    entry = MessageLog(
+        seq=(last.seq + 1) if last else 1, at=dt.datetime.now(dt.UTC), direction=x.direction, partner=x.partner,
+        message_id=x.message_id, method=x.method, target=x.target, request_headers=x.request_headers,
+        request_body=x.request_body, response_status=x.response_status, response_headers=x.response_headers or {},
+        response_body=x.response_body, outcome=x.outcome, reason=x.reason,
+        prev_hash=last.hash if last else GENESIS)
+    entry.hash = chain_hash(entry.prev_hash, entry)
+    await repository.add(session, entry)
+    return entry
+
+
+@dataclass
+class ChainCheck:
+    ok: bool
+    entries: int
+    head_seq: int | None
+    head_hash: str | None
+    broken_at: int | None = None
+    problem: str | None = None
+
+
+async def verify(session: AsyncSession, batch: int = 1000) -> ChainCheck:
+    """Walk the whole chain from the first entry, recomputing every hash."""
+    prev_hash, prev_seq, count = GENESIS, 0, 0
+    while True:
+        rows = await repository.batch_after(session, prev_seq, batch)
+        if not rows:
+            return ChainCheck(True, count, prev_seq or None, prev_hash if count else None)
+        for row in rows:
+            problem = None
+            if row.seq != prev_seq + 1:
+                problem = f"entry {prev_seq + 1} is missing"
+            elif row.prev_hash != prev_hash:
+                problem = "prev_hash does not name the previous entry"
+            elif chain_hash(prev_hash, row) != row.hash:
+                problem = "the entry's content does not match its hash"
+            if problem:
+                return ChainCheck(False, count, prev_seq or None, prev_hash, broken_at=row.seq, problem=problem)
+            prev_hash, prev_seq, count = row.hash, row.seq, count + 1
+
+
+def evidence_entry(row: MessageLog) -> dict[str, Any]:
+    """One log entry as evidence: everything the hash covers, bodies in base64."""
+    return {
+        "seq": row.seq, "at": row.at.isoformat(), "direction": row.direction, "partner": row.partner,
+        "message_id": row.message_id, "method": row.method, "target": row.target,
+        "request_headers": row.request_headers, "request_body_b64": base64.b64encode(row.request_body).decode(),
+        "response_status": row.response_status, "response_headers": row.response_headers,
+        "response_body_b64": base64.b64encode(row.response_body).decode(), "outcome": row.outcome,
+        "reason": row.reason, "prev_hash": row.prev_hash, "hash": row.hash,
+        "canonical": canonical(row).decode(),
+    }
+
+
+async def evidence(session: AsyncSession, message_id: str) -> dict[str, Any] | None:
+    """Every entry of one message (attempts, replays), their place in the chain, and a chain check."""
+    rows = await repository.by_message_id(session, message_id)
+    if not rows:
+        return None
+    check = await verify(session)
+    return {
+        "message_id": message_id, "hash_rule": "sha256(prev_hash + '\\n' + canonical)",
+        "entries": [evidence_entry(r) for r in rows],
+        "chain": {"ok": check.ok, "entries": check.entries, "head_seq": check.head_seq,
+                  "head_hash": check.head_hash, "broken_at": check.broken_at, "problem": check.problem},
+    }

@@ -1,0 +1,44 @@
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tongban.interop.db import Base
+
+
+class Partner(Base):
+    """A partner city: where to call it, how to get a token there, and what it may call here.
+
+    `services` names the message types it may send us (`case.forward`, ...); `items` the basic
+    codes of our items it may forward cases for ("*" = every cross-city item).
+    """
+
+    __tablename__ = "partner"
+
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    base_url: Mapped[str] = mapped_column(String(500))
+    token_url: Mapped[str | None] = mapped_column(String(500))
+    client_id: Mapped[str | None] = mapped_column(String(100))
+    services: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
+    items: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
+    contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PartnerKey(Base):
+    """A partner's public signing key (Ed25519), registered out of band by an admin."""
+
+    __tablename__ = "partner_key"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("partner.region_code", ondelete="CASCADE"), primary_key=True)
+    kid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(100))      # raw 32 bytes, base64url
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

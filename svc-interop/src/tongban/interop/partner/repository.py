@@ -1,0 +1,52 @@
+import datetime as dt
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.interop.partner.models import Partner, PartnerKey
+
+
+async def get(session: AsyncSession, region_code: str, for_update: bool = False) -> Partner | None:
+    stmt = select(Partner).where(Partner.region_code == region_code)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def keys_of(session: AsyncSession, region_code: str) -> list[PartnerKey]:
+    """Every key of the partner (revoked ones too), oldest first."""
+    return list((await session.execute(
+        select(PartnerKey).where(PartnerKey.region_code == region_code).order_by(PartnerKey.created_at, PartnerKey.kid)
+    )).scalars())
+
+
+async def active_key(session: AsyncSession, region_code: str, kid: str) -> PartnerKey | None:
+    return (await session.execute(select(PartnerKey).where(
+        PartnerKey.region_code == region_code, PartnerKey.kid == kid, PartnerKey.revoked_at.is_(None)
+    ))).scalar_one_or_none()
+
+
+async def active_keys(session: AsyncSession, region_code: str) -> list[PartnerKey]:
+    return list((await session.execute(select(PartnerKey).where(
+        PartnerKey.region_code == region_code, PartnerKey.revoked_at.is_(None))
+    )).scalars())
+
+
+async def get_key(session: AsyncSession, region_code: str, kid: str) -> PartnerKey | None:
+    return await session.get(PartnerKey, (region_code, kid))
+
+
+async def add(session: AsyncSession, *rows: Partner | PartnerKey) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def revoke_key(key: PartnerKey) -> None:
+    key.revoked_at = dt.datetime.now(dt.UTC)
+
+
+def list_query(status: str | None) -> Select[tuple[Partner]]:
+    stmt = select(Partner).order_by(Partner.region_code)
+    if status:
+        stmt = stmt.where(Partner.status == status)
+    return stmt

@@ -1,0 +1,212 @@
+"""The message contract on one instance (Zhongshan), with Shenzhen played by the test: the
+partner registry, admission and refusals (each signed, logged and explained), idempotent
+resends, the hash-chained log and discovery of our cross-city items."""
+
+import time
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, text
+
+from tongban.interop.identity.models import SigningKey
+from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ITEM_RETIRED, ItemPublishedV1, ItemRetiredV1
+from tongban.shared.events import bus
+from tongban.shared.events.envelope import make_event
+from tongban.shared.testing.plugin import wait_for
+
+pytestmark = pytest.mark.usefixtures("clean_nats")
+PUBLIC = "http://zs.test"
+ZHONGSHAN, SHENZHEN = "442000", "440300"
+CASES = "/api/v1/interop/exchange/cases"
+ITEM = "440300000100"
+ID_NUMBER = "11010519491231002X"
+
+
+def partner_body(city, **extra):
+    return {"region_code": city.region, "name": "深圳市", "base_url": "http://sz.test",
+            "services": ["discovery", "case.forward"], "items": [ITEM], "keys": [city.jwk()],
+            "contacts": [{"name": "值班", "phone": "0755-12345"}], **extra}
+
+
+def forwarded(case_ref=None):
+    return {"case_ref": str(case_ref or uuid.uuid4()), "case_number": "440300X1", "item_code": ITEM,
+            "applicant": {"id_number": ID_NUMBER, "name": "张三"}, "form": {"reason": "迁入"}}
+
+
+async def test_partner_registry(infra, token_issuer, admin, kit):
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    async with interop(infra, token_issuer) as zs:
+        idem = {**admin, "Idempotency-Key": "p-1"}
+        r = await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=idem)
+        assert r.status_code == 201, r.text
+        assert r.json()["keys"][0]["kid"] == sz.kid and r.json()["services"] == ["discovery", "case.forward"]
+        again = await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=idem)
+        assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+        dup = await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)
+        assert dup.status_code == 409 and dup.json()["code"] == "partner_exists"
+        own = await zs.post("/api/v1/interop/partners", json=partner_body(sz, region_code=ZHONGSHAN), headers=admin)
+        assert own.status_code == 422 and own.json()["code"] == "own_region"
+        bad = await zs.post("/api/v1/interop/partners", json=partner_body(sz, region_code="4403"), headers=admin)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "region_code"
+        bad_key = partner_body(sz, region_code="440100", keys=[{**sz.jwk(), "x": "A" * 44}])
+        r = await zs.post("/api/v1/interop/partners", json=bad_key, headers=admin)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "keys.0.x"
+        no_scope = await zs.get("/api/v1/interop/partners", headers={
+            "Authorization": "Bearer " + token_issuer.mint("clerk", "cases:read", ["interop"])})
+        assert no_scope.status_code == 403
+
+        second = PartnerCity(SHENZHEN, token_issuer)
+        second.kid = "440300-test-2"
+        r = await zs.post(f"/api/v1/interop/partners/{SHENZHEN}/keys", json=second.jwk(), headers=admin)
+        assert r.status_code == 201 and len(r.json()["keys"]) == 2
+        r = await zs.delete(f"/api/v1/interop/partners/{SHENZHEN}/keys/{second.kid}",
+                            params={"reason": "rotated out"}, headers=admin)
+        assert [k["revoked_at"] is not None for k in r.json()["keys"]] == [False, True]
+        r = await zs.patch(f"/api/v1/interop/partners/{SHENZHEN}", json={"status": "suspended", "reason": "drill"},
+                           headers=admin)
+        assert r.json()["status"] == "suspended"
+        page = (await zs.get("/api/v1/interop/partners", params={"limit": 1}, headers=admin)).json()
+        assert page["total"] == 1 and page["items"][0]["region_code"] == SHENZHEN
+        audit = (await zs.get("/api/v1/interop/audit-events", params={"entity": "partner"}, headers=admin)).json()
+        assert {e["action"] for e in audit["items"]} == {
+            "partner.registered", "partner.key_added", "partner.key_revoked", "partner.updated"}
+
+
+async def test_identity_key_is_generated_once_and_kept(infra, token_issuer, kit):
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    url = infra.fresh_database(__import__("tongban.interop.main", fromlist=["SERVICE"]).SERVICE)
+    async with interop(infra, token_issuer, database_url=url) as zs:
+        first = (await zs.get("/api/v1/interop/identity")).json()
+    async with interop(infra, token_issuer, database_url=url) as zs:
+        second = (await zs.get("/api/v1/interop/identity")).json()
+        async with zs.app.state.sessionmaker() as s:
+            stored = (await s.execute(select(SigningKey))).scalars().all()
+    assert first == second and first["region_code"] == ZHONGSHAN and len(stored) == 1
+    assert first["keys"][0]["kty"] == "OKP" and "BEGIN ENCRYPTED PRIVATE KEY" in stored[0].private_pem
+
+
+async def test_refusals_are_explained_signed_and_logged(infra, token_issuer, admin, kit):
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    async with interop(infra, token_issuer) as zs:
+        assert (await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)).status_code == 201
+        identity = (await zs.get("/api/v1/interop/identity")).json()
+
+        async def send(path, body=None, method="POST", **kw):
+            headers, raw, signed = sz.request(method, PUBLIC + path, body, **kw)
+            resp = await zs.request(method, path, content=raw, headers=headers)
+            verify_answer(resp, identity, signed)  # every answer, refusals too, is signed and bound
+            return resp, headers, raw
+
+        ok, headers, raw = await send(CASES, forwarded())
+        assert ok.status_code == 202, ok.text
+        replay = await zs.post(CASES, content=raw, headers=headers)
+        assert replay.status_code == 409 and replay.json()["code"] == "nonce_replayed"
+
+        tampered_headers, raw2, _ = sz.request("POST", PUBLIC + CASES, forwarded())
+        r = await zs.post(CASES, content=raw2.replace("张三".encode(), "李四".encode()), headers=tampered_headers)
+        assert r.status_code == 400 and r.json()["code"] == "digest_mismatch"
+        forged = Ed25519PrivateKey.generate()
+        r, *_ = await send(CASES, forwarded(), key=forged)
+        assert r.status_code == 401 and r.json()["code"] == "bad_signature"
+        r, *_ = await send(CASES, forwarded(), kid="440300-unknown")
+        assert r.status_code == 401 and r.json()["code"] == "unknown_kid"
+        r, *_ = await send(CASES, forwarded(), created=int(time.time()) - 301)
+        assert r.status_code == 401 and r.json()["code"] == "stale_timestamp"
+        r, *_ = await send("/api/v1/interop/exchange/case-status", {"case_ref": str(uuid.uuid4())})
+        assert r.status_code == 403 and r.json()["code"] == "service_not_granted"
+        r, *_ = await send(CASES, forwarded(), sender="440100")
+        assert r.status_code == 403 and r.json()["code"] == "sender_mismatch"
+        r, *_ = await send(CASES, {**forwarded(), "item_code": "440300009999"})
+        assert r.status_code == 403 and r.json()["code"] == "item_not_granted"
+        r, *_ = await send(CASES, {**forwarded(), "applicant": {"id_number": "110105194912310021", "name": "x"}})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "applicant.id_number"
+
+        log = (await zs.get("/api/v1/interop/ledger/entries", params={"outcome": "refused"}, headers=admin)).json()
+        assert sorted(e["reason"] for e in log["items"]) == sorted([
+            "nonce_replayed", "digest_mismatch", "bad_signature", "unknown_kid", "stale_timestamp",
+            "service_not_granted", "sender_mismatch", "item_not_granted", "invalid_field"])
+        assert all("signature" in e["request_headers"] for e in log["items"])
+
+
+async def test_a_resent_message_id_gets_the_first_answer(infra, token_issuer, admin, kit):
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    async with interop(infra, token_issuer) as zs:
+        await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)
+        message_id, body = str(uuid.uuid4()), forwarded()
+        answers = []
+        for _ in range(2):  # the partner's retry: same message id, fresh nonce and signature
+            headers, raw, _ = sz.request("POST", PUBLIC + CASES, body, message_id=message_id)
+            answers.append(await zs.post(CASES, content=raw, headers=headers))
+        assert [a.status_code for a in answers] == [202, 202]
+        assert answers[0].json() == answers[1].json() and answers[1].headers["idempotent-replayed"] == "true"
+        page = (await zs.get("/api/v1/interop/incoming-cases", headers=admin)).json()
+        assert page["total"] == 1 and page["items"][0]["applicant_id_number"] == "110105********002X"
+
+        evidence = await zs.get(f"/api/v1/interop/ledger/messages/{message_id}/evidence", headers=admin)
+        assert evidence.status_code == 200 and "attachment" in evidence.headers["content-disposition"]
+        data = evidence.json()
+        assert len(data["entries"]) == 2 and data["chain"]["ok"] is True
+        assert data["entries"][0]["request_headers"]["signature"].startswith("sig1=:")
+        assert data["entries"][0]["response_headers"]["x-interop-request-hash"].startswith("sha-256=:")
+
+
+async def test_the_chain_verifies_and_catches_a_changed_row(infra, token_issuer, admin, kit):
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    async with interop(infra, token_issuer) as zs:
+        await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)
+        for _ in range(3):
+            headers, raw, _ = sz.request("POST", PUBLIC + CASES, forwarded())
+            assert (await zs.post(CASES, content=raw, headers=headers)).status_code == 202
+        check = (await zs.get("/api/v1/interop/ledger/verify", headers=admin)).json()
+        assert check["ok"] is True and check["entries"] == 3
+        auditor = {"Authorization": "Bearer " + token_issuer.mint("auditor", "audit:read", ["interop"])}
+        assert (await zs.get("/api/v1/interop/ledger/verify", headers=auditor)).status_code == 200
+
+        async with zs.app.state.sessionmaker() as s:
+            with pytest.raises(Exception, match="append-only"):
+                async with s.begin():
+                    await s.execute(text("UPDATE interop.message_log SET outcome = 'refused' WHERE seq = 2"))
+        async with zs.app.state.sessionmaker() as s, s.begin():
+            # What a superuser could do behind the trigger's back.
+            await s.execute(text("SET LOCAL session_replication_role = replica"))
+            await s.execute(text("UPDATE interop.message_log SET response_body = 'forged' WHERE seq = 2"))
+        check = (await zs.get("/api/v1/interop/ledger/verify", headers=admin)).json()
+        assert check == {**check, "ok": False, "broken_at": 2, "entries": 1}
+        assert "content" in check["problem"]
+
+
+async def test_discovery_lists_our_cross_city_items_from_catalogue_events(infra, token_issuer, admin, kit):
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    events = []
+    for code, flag in (("442000000101", True), ("442000000102", False), ("442000000103", True)):
+        data = ItemPublishedV1(item_id=uuid.uuid4(), basic_code=code, name=f"事项{code}", item_type="00", version=1,
+                               case_type="commitment", record={"flags": {"cross_city": flag}})
+        events.append(make_event("catalog", ITEM_PUBLISHED, data, subject=str(data.item_id)))
+    retired = ItemRetiredV1(item_id=events[2].data["item_id"], basic_code="442000000103", name="x", version=2,
+                            reason="merged", retired_at="2026-01-01T00:00:00Z")
+    events.append(make_event("catalog", ITEM_RETIRED, retired))
+    nc = await bus.connect(infra.nats.url, "test-catalog")
+    await bus.ensure_stream(nc.jetstream(), "catalog")
+    for e in events:
+        await nc.jetstream().publish(e.type, e.model_dump_json().encode(), headers={"Nats-Msg-Id": str(e.id)})
+    await nc.close()
+    async with interop(infra, token_issuer) as zs:
+        await zs.post("/api/v1/interop/partners", json=partner_body(sz, items=["*"]), headers=admin)
+        await wait_for(lambda: _handled(zs, 4))
+        headers, _, signed = sz.request("GET", PUBLIC + "/api/v1/interop/exchange/items")
+        page = (await zs.get("/api/v1/interop/exchange/items", headers=headers)).json()
+        assert [i["basic_code"] for i in page["items"]] == ["442000000101"]
+        headers, _, _ = sz.request("GET", PUBLIC + "/api/v1/interop/exchange/services")
+        services = (await zs.get("/api/v1/interop/exchange/services", headers=headers)).json()
+        assert [s["name"] for s in services["services"]] == ["discovery", "discovery", "case.forward"]
+        assert services["openapi_url"] == PUBLIC + "/api/v1/interop/openapi.json"
+
+
+async def _handled(client, n):
+    return sum(c.handled for c in client.app.state.runtime.consumers) >= n

@@ -1,0 +1,146 @@
+"""Zhongshan and Shenzhen side by side: two svc-interop instances (separate databases and NATS
+servers) on real ports, each registered as the other's partner with the other's published key,
+tokens from a stand-in for each city's gateway. A case is forwarded both ways of the contract:
+Zhongshan sends it, Shenzhen answers 202 with its case number and reports status changes back.
+Shenzhen goes down and comes back: the message waits, is retried, and is delivered once. A
+message copied off the wire and sent again is refused (nonce seen)."""
+
+import base64
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tongban.interop.main import SERVICE
+from tongban.shared.localinfra import NatsProcess, free_port
+from tongban.shared.testing.plugin import wait_for
+
+pytestmark = pytest.mark.usefixtures("clean_nats")
+ZHONGSHAN, SHENZHEN = "442000", "440300"
+ITEM = "440300000100"
+SECRET = "s3cret-for-tests"
+# Our OAuth client at the other city's gateway, and which partner that client is.
+CLIENTS = {"zs-at-sz": ZHONGSHAN, "sz-at-zs": SHENZHEN}
+
+
+def token_endpoint(issuer):
+    """Stands in for both cities' gateways (outside svc-interop): client credentials → partner token."""
+    async def token(request: Request) -> JSONResponse:
+        client_id, _, secret = base64.b64decode(request.headers["authorization"].split()[1]).decode().partition(":")
+        if client_id not in CLIENTS or secret != SECRET:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        region = CLIENTS[client_id]
+        return JSONResponse({"access_token": issuer.mint("partner", "interop:exchange", ["interop"], sub=client_id,
+                                                         partner=region), "token_type": "Bearer", "expires_in": 600})
+    return Starlette(routes=[Route("/auth/token", token, methods=["POST"])])
+
+
+async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, admin, clerk):
+    nats_b = NatsProcess(Path(tempfile.mkdtemp(prefix="sz-nats-"))).start()
+    gw = await kit.Served(token_endpoint(token_issuer)).start()
+    ports = {ZHONGSHAN: free_port(), SHENZHEN: free_port()}
+    urls = {r: f"http://127.0.0.1:{p}" for r, p in ports.items()}
+    db_b = infra.fresh_database(SERVICE)
+
+    def city_b():
+        return kit.build(infra, token_issuer, database_url=db_b, nats_url=nats_b.url, region_code=SHENZHEN,
+                         city_name="深圳市", public_url=urls[SHENZHEN], partner_secrets={ZHONGSHAN: SECRET})
+
+    a = await kit.Served(kit.build(infra, token_issuer, region_code=ZHONGSHAN, public_url=urls[ZHONGSHAN],
+                                   partner_secrets={SHENZHEN: SECRET}), ports[ZHONGSHAN]).start()
+    b = await kit.Served(city_b(), ports[SHENZHEN]).start()
+    http = httpx.AsyncClient(timeout=10)
+    try:
+        ids = {r: (await http.get(f"{u}/api/v1/interop/identity")).json() for r, u in urls.items()}
+        assert ids[ZHONGSHAN]["keys"][0]["kid"] != ids[SHENZHEN]["keys"][0]["kid"]
+        for me, other, client, services, items in (
+                (ZHONGSHAN, SHENZHEN, "zs-at-sz", ["case.status"], []),
+                (SHENZHEN, ZHONGSHAN, "sz-at-zs", ["discovery", "case.forward"], [ITEM])):
+            r = await http.post(f"{urls[me]}/api/v1/interop/partners", headers=admin, json={
+                "region_code": other, "name": ids[other]["name"], "base_url": urls[other],
+                "token_url": f"{gw.url}/auth/token", "client_id": client, "services": services, "items": items,
+                "keys": ids[other]["keys"]})
+            assert r.status_code == 201, r.text
+
+        async def forward(applicant_id):
+            r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases", headers={
+                **clerk, "Idempotency-Key": str(uuid.uuid4())}, json={
+                "partner": SHENZHEN, "item_code": ITEM, "applicant": {"id_number": applicant_id, "name": "张三"},
+                "form": {"purpose": "异地受理"}})
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        async def outgoing(case_id):
+            return (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases/{case_id}", headers=clerk)).json()
+
+        # 1. Zhongshan forwards; Shenzhen answers 202 with its own case number.
+        case = await forward("11010519491231002X")
+        assert case["status"] == "forwarding" and case["applicant_id_number"] == "110105********002X"
+        accepted = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: c["remote_case_number"]))
+        assert accepted["status"] == "accepted_by_partner" and accepted["remote_case_number"].startswith(SHENZHEN)
+        incoming = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
+        assert incoming["total"] == 1 and incoming["items"][0]["case_number"] == accepted["remote_case_number"]
+        assert incoming["items"][0]["partner_case_number"] == case["case_number"]
+
+        # 2. Shenzhen's status changes reach Zhongshan, which shows them to the applicant.
+        b_case = incoming["items"][0]["id"]
+        for status in ("accepted", "approved"):
+            r = await http.post(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases/{b_case}/status-changes",
+                                headers=clerk, json={"status": status, "note": f"深圳: {status}"})
+            assert r.status_code == 200, r.text
+        progressed = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: len(c["progress"]) == 2))
+        assert [p["status"] for p in progressed["progress"]] == ["accepted", "approved"]
+        assert progressed["status"] == "partner_approved"
+        citizen = {"Authorization": "Bearer " + token_issuer.mint(
+            "citizen", "cases:read", ["interop"], id_number="11010519491231002X")}
+        mine = (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases/{case['id']}", headers=citizen))
+        assert mine.status_code == 200 and mine.json()["applicant_id_number"] == "11010519491231002X"
+
+        # 3. Shenzhen is down: the message waits and is retried; it is delivered once when Shenzhen is back.
+        await b.stop()
+        second = await forward("442000199001010011")
+        outbound = f"{urls[ZHONGSHAN]}/api/v1/interop/outbound-messages"
+        waiting = await wait_for(lambda: _when(http.get(outbound, params={"state": "pending"}, headers=admin),
+                                               lambda p: p.json()["items"] and p.json()["items"][0]["attempts"] >= 2))
+        assert "unreachable" in waiting.json()["items"][0]["last_error"]
+        b = await kit.Served(city_b(), ports[SHENZHEN]).start()
+        delivered = await wait_for(lambda: _when(outgoing(second["id"]), lambda c: c["remote_case_number"]),
+                                   timeout=20)
+        assert delivered["status"] == "accepted_by_partner"
+        incoming = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
+        assert incoming["total"] == 2
+
+        # 4. A delivered request copied off the wire and sent again is refused: its nonce was seen.
+        message_id = waiting.json()["items"][0]["id"]
+        evidence = (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/ledger/messages/{message_id}/evidence",
+                                   headers=admin)).json()
+        sent = [e for e in evidence["entries"] if e["outcome"] == "delivered"][0]
+        token = token_issuer.mint("partner", "interop:exchange", ["interop"], partner=ZHONGSHAN)
+        replay = await http.post(sent["target"], content=base64.b64decode(sent["request_body_b64"]),
+                                 headers={**sent["request_headers"], "authorization": f"Bearer {token}"})
+        assert replay.status_code == 409 and replay.json()["code"] == "nonce_replayed"
+        assert (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()["total"] == 2
+
+        # 5. Both logs hold every exchange, and both chains verify.
+        for url in urls.values():
+            check = (await http.get(f"{url}/api/v1/interop/ledger/verify", headers=admin)).json()
+            assert check["ok"] is True and check["entries"] >= 5
+        failed_attempts = [e for e in evidence["entries"] if e["outcome"] == "retry"]
+        assert failed_attempts and all(e["response_status"] is None for e in failed_attempts)
+    finally:
+        await http.aclose()
+        await b.stop()
+        await a.stop()
+        await gw.stop()
+        nats_b.stop()
+
+
+async def _when(awaitable, predicate):
+    value = await awaitable
+    return value if predicate(value) else None
