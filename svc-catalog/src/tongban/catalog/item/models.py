@@ -1,20 +1,27 @@
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import Boolean, Computed, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.catalog.db import Base
 
 
 class Item(Base):
-    """A standard service item (事项) of the catalogue, identified by its 12-character basic code."""
+    """A standard service item (事项) of the catalogue, identified by its 12-character basic code.
+
+    Nested elements (materials, fees, steps, FAQ, flags, form) are value objects read and written
+    with the item, so they live in JSONB columns. `search_tokens`, `initials`, `cities` and
+    `departments` are search keys the service recomputes on every write.
+    """
 
     __tablename__ = "item"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     basic_code: Mapped[str] = mapped_column(String(12), unique=True)
+    item_type: Mapped[str] = mapped_column(String(2), Computed("substr(basic_code, 3, 2)", persisted=True))
     name: Mapped[str] = mapped_column(String(200))
     aliases: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
     exercise_level: Mapped[int] = mapped_column(Integer)
@@ -24,12 +31,47 @@ class Item(Base):
     statutory_limit_unit: Mapped[str | None] = mapped_column(String(20))
     promised_limit: Mapped[int | None] = mapped_column(Integer)
     promised_limit_unit: Mapped[str | None] = mapped_column(String(20))
+    implementing_body: Mapped[str | None] = mapped_column(String(200))
+    implementing_body_credit_code: Mapped[str | None] = mapped_column(String(18))
+    acceptance_conditions: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    process_steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    fees: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    service_objects: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
+    themes: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
+    life_events: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
+    handling_forms: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
+    visits: Mapped[int | None] = mapped_column(Integer)
+    result_name: Mapped[str | None] = mapped_column(String(200))
+    result_licence_type: Mapped[str | None] = mapped_column(String(40))
+    consultation_phone: Mapped[str | None] = mapped_column(String(30))
+    supervision_phone: Mapped[str | None] = mapped_column(String(30))
+    faq: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    materials: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    flags: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    form_schema: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="published")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cities: Mapped[list[str]] = mapped_column(ARRAY(String(6)), default=list)
+    departments: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
+    search_tokens: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    initials: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                     onupdate=func.now())
 
-    @property
-    def item_type(self) -> str:
-        return self.basic_code[2:4]
+
+class ItemVersion(Base):
+    """Each published version of an item, as it was announced (the event's record)."""
+
+    __tablename__ = "item_version"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str | None] = mapped_column(Text)
+    published_by: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

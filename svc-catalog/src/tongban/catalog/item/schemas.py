@@ -1,59 +1,79 @@
 import datetime as dt
-import re
 import uuid
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# GB/T 39046 item types: 01 许可 ... 09 裁决, 10 其他, 20 公共服务.
-ITEM_TYPES = {
-    "01": "administrative licence", "02": "administrative penalty", "03": "administrative enforcement",
-    "04": "administrative levy", "05": "administrative payment", "06": "administrative confirmation",
-    "07": "administrative award", "08": "administrative inspection", "09": "administrative ruling",
-    "10": "other administrative power", "20": "public service",
-}
-_BASIC_CODE = re.compile(r"^\d{12}$")
+from tongban.catalog.elements import (
+    ITEM_TYPES, CaseType, Fee, Flags, HandlingForm, Label, Limits, LimitUnit, Material, Name, Phone, Question,
+    ServiceObject, Step, Strict, check_basic_code, check_credit_code, json_schema_object,
+)
 
-CaseType = Literal["immediate", "promised"]          # 即办件 / 承诺件
-LimitUnit = Literal["working_day", "natural_day"]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+__all__ = ["ITEM_TYPES", "ItemCreate", "ItemRead", "ItemUpdate", "ItemRetire", "ItemStatus", "ItemSummary"]
+
+ItemStatus = Literal["draft", "published", "retired"]
 
 
-def check_basic_code(value: str) -> str:
-    """12 characters: 2 region + 2 item type + 5 main item + 3 sub item, all digits."""
-    if not _BASIC_CODE.match(value):
-        raise ValueError("the basic code has 12 digits: 2 region, 2 item type, 5 main item, 3 sub item")
-    if value[2:4] not in ITEM_TYPES:
-        raise ValueError(f"item type {value[2:4]!r} in the basic code is not one of {', '.join(ITEM_TYPES)}")
-    return value
+class ItemElements(Limits):
+    """The GB/T 39046 elements an editor may set; every one but the core has a default."""
+
+    aliases: list[Name] = Field(default_factory=list, max_length=20)
+    legal_basis: str | None = Field(default=None, max_length=5000)
+    implementing_body: str | None = Field(default=None, max_length=200, description="实施主体")
+    implementing_body_credit_code: str | None = Field(default=None, description="GB 32100, check character verified")
+    acceptance_conditions: list[str] = Field(default_factory=list, max_length=50)
+    process_steps: list[Step] = Field(default_factory=list, max_length=50)
+    fees: list[Fee] = Field(default_factory=list, max_length=50)
+    service_objects: list[ServiceObject] = Field(default_factory=list, max_length=6)
+    themes: list[Label] = Field(default_factory=list, max_length=20)
+    life_events: list[Label] = Field(default_factory=list, max_length=20)
+    handling_forms: list[HandlingForm] = Field(default_factory=list, max_length=5)
+    visits: int | None = Field(default=None, ge=0, le=10, description="跑动次数")
+    result_name: str | None = Field(default=None, max_length=200)
+    result_licence_type: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.\-]{2,40}$",
+                                            description="the e-licence type the item produces, if any")
+    consultation_phone: Phone | None = None
+    supervision_phone: Phone | None = None
+    faq: list[Question] = Field(default_factory=list, max_length=50)
+    materials: list[Material] = Field(default_factory=list, max_length=100)
+    flags: Flags = Field(default_factory=Flags)
+    form_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}, "required": []})
+    synthetic: bool = Field(default=False, description="demo data that is not a real catalogue entry")
+
+    _credit = field_validator("implementing_body_credit_code")(check_credit_code)
+    _form = field_validator("form_schema")(json_schema_object)
+
+    @field_validator("materials")
+    @classmethod
+    def _unique_materials(cls, value: list[Material]) -> list[Material]:
+        names = [m.name for m in value]
+        if len(names) != len(set(names)):
+            raise ValueError("each material is listed once")
+        return value
 
 
-class ItemCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ItemCreate(ItemElements):
     basic_code: str = Field(examples=["440120000100"])
     name: Name
-    aliases: list[Name] = Field(default_factory=list, max_length=20)
     exercise_level: int = Field(ge=1, le=7, description="1 national ... 6 village, 7 graded")
-    legal_basis: str | None = Field(default=None, max_length=5000)
     case_type: CaseType
-    statutory_limit: int | None = Field(default=None, ge=0, le=3650)
-    statutory_limit_unit: LimitUnit | None = None
-    promised_limit: int | None = Field(default=None, ge=0, le=3650)
-    promised_limit_unit: LimitUnit | None = None
+    publish: bool = Field(default=True, description="false keeps it as a draft, announced only when published")
 
     _code = field_validator("basic_code")(check_basic_code)
 
-    @model_validator(mode="after")
-    def _limits(self) -> "ItemCreate":
-        for name in ("statutory_limit", "promised_limit"):
-            if (getattr(self, name) is None) != (getattr(self, f"{name}_unit") is None):
-                raise ValueError(f"{name} and {name}_unit go together")
-        if (self.statutory_limit is not None and self.promised_limit is not None
-                and self.statutory_limit_unit == self.promised_limit_unit
-                and self.promised_limit > self.statutory_limit):
-            raise ValueError("the promised limit cannot exceed the statutory limit")
-        return self
+
+class ItemUpdate(ItemElements):
+    """The whole item again, but its basic code (which never changes): PUT semantics. On a draft it
+    edits the draft; on a published or retired item it publishes the next version."""
+
+    name: Name
+    exercise_level: int = Field(ge=1, le=7)
+    case_type: CaseType
+    reason: str | None = Field(default=None, max_length=1000, description="why, for the audit trail")
+
+
+class ItemRetire(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 class ItemRead(BaseModel):
@@ -71,6 +91,48 @@ class ItemRead(BaseModel):
     statutory_limit_unit: LimitUnit | None
     promised_limit: int | None
     promised_limit_unit: LimitUnit | None
+    implementing_body: str | None = None
+    implementing_body_credit_code: str | None = None
+    acceptance_conditions: list[str] = []
+    process_steps: list[Step] = []
+    fees: list[Fee] = []
+    service_objects: list[str] = []
+    themes: list[str] = []
+    life_events: list[str] = []
+    handling_forms: list[str] = []
+    visits: int | None = None
+    result_name: str | None = None
+    result_licence_type: str | None = None
+    consultation_phone: str | None = None
+    supervision_phone: str | None = None
+    faq: list[Question] = []
+    materials: list[Material] = []
+    flags: Flags = Flags()
+    form_schema: dict[str, Any] = {}
+    cities: list[str] = []
+    synthetic: bool = False
+    status: ItemStatus = "published"
     version: int
+    published_at: dt.datetime | None = None
+    retired_at: dt.datetime | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class ItemSummary(BaseModel):
+    """An item as a search result or a list row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    basic_code: str
+    item_type: str
+    name: str
+    aliases: list[str]
+    implementing_body: str | None
+    service_objects: list[str]
+    themes: list[str]
+    cities: list[str]
+    flags: Flags
+    status: ItemStatus
+    version: int

@@ -1,0 +1,39 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from tongban.catalog.bundle import repository, service
+from tongban.catalog.bundle.errors import BundleCodeTaken, BundleItemRefused, BundleNotFound
+from tongban.catalog.bundle.schemas import BundleCreate, BundleRead
+from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep, paginate
+
+router = APIRouter(prefix="/bundles", tags=["bundles"])
+CatalogEditor = Annotated[Principal, Depends(Requires("catalog:write"))]
+
+
+@router.post("", status_code=201, response_model=BundleRead,
+             responses=responses(*AUTH_ERRORS, BundleCodeTaken, BundleItemRefused, IdempotencyKeyReused))
+async def publish_bundle(body: BundleCreate, session: SessionDep, actor: CatalogEditor, idem: IdempotencyDep):
+    """Publish a one-thing bundle (一件事) of published items (admins)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    bundle = await service.publish_bundle(session, body, actor)
+    return await idem.remember(session, 201, BundleRead.model_validate(bundle))
+
+
+@router.get("", response_model=Page[BundleRead])
+async def list_bundles(session: SessionDep, page: PageDep,
+                       city_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[BundleRead]:
+    """Published bundles (public)."""
+    return await paginate(session, repository.list_query(city_code), page, BundleRead.model_validate)
+
+
+@router.get("/{bundle_id}", response_model=BundleRead, responses=responses(BundleNotFound))
+async def get_bundle(bundle_id: uuid.UUID, session: SessionDep) -> BundleRead:
+    """One bundle with its merged form and materials (public)."""
+    return BundleRead.model_validate(await service.get(session, bundle_id))

@@ -1,0 +1,170 @@
+"""Value objects shared by items, implementations and bundles: GB/T 39046 elements, materials,
+fees, limits and flags. Each is validated here so every aggregate refuses the same bad input."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from tongban.shared.ids import InvalidIdentifier, normalize_credit_code
+
+# GB/T 39046 item types: 01 许可 ... 09 裁决, 10 其他, 20 公共服务.
+ITEM_TYPES = {
+    "01": "administrative licence", "02": "administrative penalty", "03": "administrative enforcement",
+    "04": "administrative levy", "05": "administrative payment", "06": "administrative confirmation",
+    "07": "administrative award", "08": "administrative inspection", "09": "administrative ruling",
+    "10": "other administrative power", "20": "public service",
+}
+# GB/T 2260 codes of the cities the platform serves.
+CITIES = {"442000": "中山市", "440300": "深圳市"}
+_BASIC_CODE = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^\d{6}$")
+_LICENCE_TYPE = re.compile(r"^[0-9A-Za-z.\-]{2,40}$")
+_PHONE = re.compile(r"^[0-9+\-() ]{5,30}$")
+
+CaseType = Literal["immediate", "promised"]          # 即办件 / 承诺件
+LimitUnit = Literal["working_day", "natural_day"]
+ServiceObject = Literal["person", "company", "institution", "social_organisation", "government", "other"]
+HandlingForm = Literal["window", "pc", "mobile", "post", "self_service"]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+Phone = Annotated[str, Field(pattern=_PHONE.pattern)]
+
+
+def check_basic_code(value: str) -> str:
+    """12 characters: 2 region + 2 item type + 5 main item + 3 sub item, all digits."""
+    if not _BASIC_CODE.match(value):
+        raise ValueError("the basic code has 12 digits: 2 region, 2 item type, 5 main item, 3 sub item")
+    if value[2:4] not in ITEM_TYPES:
+        raise ValueError(f"item type {value[2:4]!r} in the basic code is not one of {', '.join(ITEM_TYPES)}")
+    return value
+
+
+def check_credit_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_credit_code(value)
+    except InvalidIdentifier as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def check_region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError("a GB/T 2260 region code has 6 digits (442000 Zhongshan, 440300 Shenzhen)")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Material(Strict):
+    """One application material (材料)."""
+
+    name: Name
+    issuer: str | None = Field(default=None, max_length=200, description="who issues it (出具单位)")
+    originals: int = Field(default=0, ge=0, le=20)
+    copies: int = Field(default=0, ge=0, le=20)
+    required: bool = True
+    licence_type_code: str | None = Field(default=None, pattern=_LICENCE_TYPE.pattern,
+                                          description="免证办: an e-licence of this type satisfies it")
+    accept_with_gaps: bool = Field(default=False, description="容缺: may be missing at acceptance")
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class Fee(Strict):
+    name: Name
+    amount: Decimal = Field(ge=0, le=Decimal("100000000"), decimal_places=2, description="yuan")
+    basis: str = Field(min_length=1, max_length=1000, description="the charging basis (收费依据)")
+
+    @field_validator("amount")
+    @classmethod
+    def _cents(cls, value: Decimal) -> Decimal:
+        return value.quantize(Decimal("0.01"))
+
+
+class Step(Strict):
+    name: Name
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class Question(Strict):
+    question: str = Field(min_length=1, max_length=1000)
+    answer: str = Field(min_length=1, max_length=5000)
+
+
+class Flags(Strict):
+    """The catalogue's flags; every one defaults to off."""
+
+    fully_online: bool = False                     # 全流程网办
+    instant_approval: bool = False                 # 秒批
+    instant_approval_rule_id: str | None = Field(default=None, max_length=100)
+    no_certificate: bool = False                   # 免证办
+    nearby: bool = False                           # 就近办
+    self_service: bool = False                     # 自助办
+    village_level: bool = False                    # 村居办
+    cross_city: bool = False                       # 深中通办
+    cross_province: bool = False                   # 跨省通办
+    commitment_approval: bool = False              # 承诺制
+    accept_with_gaps: bool = False                 # 容缺受理
+
+    @model_validator(mode="after")
+    def _rule(self) -> "Flags":
+        if self.instant_approval and not self.instant_approval_rule_id:
+            raise ValueError("instant_approval needs the id of its rule (instant_approval_rule_id)")
+        return self
+
+
+FLAG_NAMES = [n for n, f in Flags.model_fields.items() if f.annotation is bool]
+
+
+class Limits(Strict):
+    """Statutory and promised limits, each with its unit (working or natural days)."""
+
+    statutory_limit: int | None = Field(default=None, ge=0, le=3650)
+    statutory_limit_unit: LimitUnit | None = Field(default=None, validate_default=True)
+    promised_limit: int | None = Field(default=None, ge=0, le=3650)
+    promised_limit_unit: LimitUnit | None = Field(default=None, validate_default=True)
+
+    @field_validator("statutory_limit_unit", "promised_limit_unit")
+    @classmethod
+    def _unit_goes_with_limit(cls, unit: str | None, info: ValidationInfo) -> str | None:
+        limit = info.field_name.removesuffix("_unit")
+        if limit not in info.data:  # the limit itself failed; its own error says why
+            return unit
+        if (info.data[limit] is None) != (unit is None):
+            raise ValueError(f"{limit} and {limit}_unit go together")
+        return unit
+
+    @model_validator(mode="after")
+    def _promised_within_statutory(self) -> Any:
+        if (self.statutory_limit is not None and self.promised_limit is not None
+                and self.statutory_limit_unit == self.promised_limit_unit
+                and self.promised_limit > self.statutory_limit):
+            raise ValueError("the promised limit cannot exceed the statutory limit")
+        return self
+
+
+def natural_days(limit: int | None, unit: str | None) -> float | None:
+    """A limit in natural days, for comparison: five working days make a week."""
+    if limit is None:
+        return None
+    return limit * 7 / 5 if unit == "working_day" else float(limit)
+
+
+def json_schema_object(value: dict[str, Any]) -> dict[str, Any]:
+    """An item's application form: a JSON Schema object with named properties."""
+    if value.get("type", "object") != "object" or not isinstance(value.get("properties", {}), dict):
+        raise ValueError("the form schema is a JSON Schema of type object with a properties map")
+    props = value.get("properties", {})
+    for key, spec in props.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key) or not isinstance(spec, dict):
+            raise ValueError(f"form field {key!r}: names are snake_case and each field is a schema object")
+    required = value.get("required", [])
+    if not isinstance(required, list) or any(r not in props for r in required):
+        raise ValueError("every required form field must be one of its properties")
+    return {"type": "object", "properties": props, "required": required}
