@@ -39,6 +39,7 @@ from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.logging import configure_logging, request_id_var
 from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
+from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.tables import PlatformTables
 from tongban.shared.tracing import span
 
@@ -59,6 +60,8 @@ class ServiceDefinition:
     # The service's own startup and shutdown around the shared ones: called with the app and the
     # started runtime; what it puts on app.state is there before the first request.
     lifespan: Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]] | None = None
+    # Run by the worker beside the relay and the consumers (see tongban.shared.periodic).
+    periodic: list[PeriodicTask] = field(default_factory=list)
 
     @property
     def prefix(self) -> str:
@@ -103,6 +106,9 @@ class Runtime:
             consumer = Consumer(sub, self.sessionmaker, d.tables, self.js)
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(consumer.run(self.stop), name=f"consumer-{sub.durable}"))
+        for task in d.periodic:
+            self.tasks.append(asyncio.create_task(run_periodic(task, self.sessionmaker, self.stop),
+                                                  name=f"periodic-{task.name}"))
 
     async def close(self) -> None:
         self.stop.set()

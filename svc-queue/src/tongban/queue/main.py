@@ -1,14 +1,60 @@
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tongban.queue.appointment import service as appointments
+from tongban.queue.appointment.router import router as appointment_router
 from tongban.queue.config import Settings
+from tongban.queue.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
+from tongban.queue.counter.router import router as counter_router
 from tongban.queue.db import Base, platform
-from tongban.shared.service import ServiceDefinition, build_app
+from tongban.queue.hall.router import router as hall_router
+from tongban.queue.live.hub import LiveHub
+from tongban.queue.live.router import router as live_router
+from tongban.queue.ticket.router import router as ticket_router
+from tongban.shared.periodic import PeriodicTask
+from tongban.shared.service import Runtime, ServiceDefinition, build_app
+
+SWEEP_SECONDS = 60.0
+
+
+async def _sweep(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Expire holds and record missed appointments (replicas may overlap: rows are claimed with
+    SKIP LOCKED). The worker gets no Settings object here, and the sweep needs only the zone."""
+    timezone = os.environ.get("QUEUE_TIMEZONE", Settings.model_fields["timezone"].default)
+    async with sessionmaker() as session, session.begin():
+        await appointments.sweep(session, Settings.model_construct(timezone=timezone))
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    """The live hub (LISTEN → SSE clients) runs in every web process, worker or not."""
+    dsn = runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    hub = LiveHub(dsn)
+    app.state.live_hub = hub
+    app.state.prefix = SERVICE.prefix
+    task = asyncio.create_task(hub.run(runtime.stop), name="live-hub")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(hub.listening.wait(), timeout=10)
+    try:
+        yield
+    finally:
+        runtime.stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
 
 SERVICE = ServiceDefinition(
     name="queue", title="Tongban svc-queue", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
+    routers=[hall_router, counter_router, ticket_router, appointment_router, live_router],
+    subscriptions=[*CATALOG_SUBSCRIPTIONS], lifespan=lifespan,
+    periodic=[PeriodicTask("appointment-sweep", SWEEP_SECONDS, _sweep)],
 )
 
 

@@ -107,3 +107,18 @@ class RemedyV1(BaseModel):
     due_on: dt.date
     result: str | None = None
     at: dt.datetime
+
+
+TICKET_SUPERVISED = "cases.ticket.supervised"
+
+
+class TicketSupervisedV1(BaseModel):
+    """A hotline ticket (12345 诉求) passed its deadline unresolved and is now supervised (督办)."""
+
+    ticket_id: uuid.UUID
+    ticket_number: str
+    category: str
+    department: str | None = None
+    state: str
+    due_on: dt.date
+    at: dt.datetime

@@ -26,5 +26,9 @@ class CatalogItem(Base):
     promised_limit_unit: Mapped[str | None] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
     applied_events: Mapped[int] = mapped_column(Integer, default=1)
+    # From the event's full record (absent in older events): who handles it, what it issues.
+    department: Mapped[str | None] = mapped_column(String(18))
+    result_licence_type: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="published")
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                    onupdate=func.now())

@@ -18,3 +18,9 @@ async def add(session: AsyncSession, item: CatalogItem) -> None:
 
 def list_query() -> Select[tuple[CatalogItem]]:
     return select(CatalogItem).order_by(CatalogItem.basic_code, CatalogItem.item_id)
+
+
+async def by_basic_code(session: AsyncSession, basic_code: str) -> CatalogItem | None:
+    """The newest-version copy of the item with this basic code."""
+    return (await session.execute(select(CatalogItem).where(CatalogItem.basic_code == basic_code)
+                                  .order_by(CatalogItem.version.desc()).limit(1))).scalar_one_or_none()

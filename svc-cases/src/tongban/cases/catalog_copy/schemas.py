@@ -15,4 +15,7 @@ class CatalogItemRead(BaseModel):
     promised_limit: int | None
     promised_limit_unit: str | None
     version: int
+    department: str | None = None
+    result_licence_type: str | None = None
+    status: str = "published"
     synced_at: dt.datetime

@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.catalog_copy import repository
 from tongban.cases.catalog_copy.models import CatalogItem
-from tongban.shared.contracts.catalog import ItemPublishedV1
+from tongban.shared.contracts.catalog import ItemPublishedV1, ItemRetiredV1
 
 _FIELDS = ("basic_code", "name", "item_type", "case_type", "promised_limit", "promised_limit_unit", "version")
 
@@ -12,11 +12,32 @@ _FIELDS = ("basic_code", "name", "item_type", "case_type", "promised_limit", "pr
 async def apply_item_published(session: AsyncSession, data: ItemPublishedV1) -> None:
     """Insert the item, or take the newer version; an older version arriving late changes nothing."""
     current = await repository.get_for_update(session, data.item_id)
+    values = {f: getattr(data, f) for f in _FIELDS} | _from_record(data.record)
+    values["status"] = data.status or "published"
     if current is None:
-        await repository.add(session, CatalogItem(item_id=data.item_id, applied_events=1,
-                                                  **{f: getattr(data, f) for f in _FIELDS}))
+        await repository.add(session, CatalogItem(item_id=data.item_id, applied_events=1, **values))
         return
     current.applied_events += 1
     if data.version > current.version:
-        for f in _FIELDS:
-            setattr(current, f, getattr(data, f))
+        for f, v in values.items():
+            setattr(current, f, v)
+
+
+async def apply_item_retired(session: AsyncSession, data: ItemRetiredV1) -> None:
+    """No new applications for a retired item; an unknown item is remembered as retired."""
+    current = await repository.get_for_update(session, data.item_id)
+    if current is None:
+        await repository.add(session, CatalogItem(
+            item_id=data.item_id, basic_code=data.basic_code, name=data.name, item_type="", case_type="",
+            version=data.version, applied_events=1, status="retired", **_from_record(data.record)))
+        return
+    current.applied_events += 1
+    if data.version >= current.version:
+        current.status, current.version = "retired", data.version
+
+
+def _from_record(record: dict | None) -> dict:
+    record = record or {}
+    dept, licence = record.get("implementing_body_credit_code"), record.get("result_licence_type")
+    return {"department": dept if isinstance(dept, str) and len(dept) == 18 else None,
+            "result_licence_type": licence if isinstance(licence, str) and len(licence) <= 40 else None}

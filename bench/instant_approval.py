@@ -1,0 +1,286 @@
+"""Instant approval (秒批) latency: submissions at a fixed rate through the gateway, each decided
+by a versioned rule inside the submitting request, beside a raw insert-transaction baseline.
+
+Starts a throw-away PostgreSQL and NATS, the gateway (seeded accounts), svc-cases and
+svc-credentials (1 uvicorn worker each, outbox relay and consumers in-process), configures one
+item with a form, a licence type and an instant-approval rule (age >= 18 from the resident ID),
+logs in as the demo citizen and drives
+`POST /api/v1/cases/cases` open-loop at `--rate` per second (latency from each request's
+scheduled time). In the same run and at the same rate it measures:
+
+- raw insert transaction: BEGIN; INSERT one row; COMMIT with asyncpg (the floor of any durable write);
+- submit direct: the same submission straight to svc-cases (no gateway hop);
+- submit via gateway: the figure the goal is about (p50 <= 50 ms, p99 <= 200 ms);
+- approved event seen: from the scheduled time to `cases.case.approved` arriving on NATS
+  (outbox -> relay -> JetStream), for the gateway submissions;
+- licence issued: to `credentials.licence.issued` for that case arriving on NATS (svc-credentials
+  consumed the approval, signed and committed the licence: from then on it is in the holder's
+  wallet, `GET /api/v1/credentials/me/licences`).
+
+    .venv/bin/python bench/instant_approval.py [--rate 50] [--seconds 20]
+
+The last line is the goal figure alone: `instant_approval_p99_ms: <p99 of submit via gateway>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import asyncpg
+import nats
+
+from tongban.cases.main import SERVICE as CASES
+from tongban.credentials.main import SERVICE as CREDENTIALS
+from tongban.gateway.main import SERVICE as GATEWAY
+from tongban.gateway.seed import seed
+from tongban.shared import migrations
+from tongban.shared.db import make_engine, make_sessionmaker
+from tongban.shared.ids import credit_code_check_char
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+
+ITEM = "442020000900"
+DEPT = "11442000MB2C3D4E5" + credit_code_check_char("11442000MB2C3D4E5")
+LICENCE_TYPE = DEPT + "001"
+
+
+class Http:
+    """A minimal HTTP/1.1 keep-alive client (a free list of connections), far cheaper than what it measures."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def request(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+        if self.idle:
+            try:
+                return await self._send(self.idle.pop(), method, path, token, body)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass  # the server closed an idle keep-alive connection: use a fresh one
+        return await self._send(await asyncio.open_connection("127.0.0.1", self.port), method, path, token, body)
+
+    async def _send(self, conn, method, path, token, body):  # noqa: ANN001, ANN202
+        reader, writer = conn
+        data = json.dumps(body).encode() if body is not None else b""
+        writer.write(f"{method} {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n"
+                     f"content-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n".encode() + data)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                      if line.startswith(b"content-length:"))
+        payload = await reader.readexactly(length)
+        self.idle.append(conn)
+        return status, json.loads(payload) if payload else {}
+
+    def close(self) -> None:
+        for _, w in self.idle:
+            w.close()
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
+
+
+async def open_loop(op, rate: float, seconds: float) -> tuple[list[float], int]:  # noqa: ANN001
+    """Request k is due at start + k/rate; its latency counts from then (a stall counts against all it delays)."""
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter() + 0.05
+
+    async def one(k: int) -> None:
+        nonlocal errors
+        due = start + k / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if await op(due):
+            latencies.append((time.perf_counter() - due) * 1000)
+        else:
+            errors += 1
+
+    await asyncio.gather(*(one(k) for k in range(int(rate * seconds))))
+    return latencies, errors
+
+
+def login(gw_port: int, username: str, password: str) -> str:
+    form = urllib.parse.urlencode({"grant_type": "password", "username": username, "password": password})
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:  # noqa: S310
+        return json.load(r)["access_token"]
+
+
+async def prepare_item(cases_url: str, admin: Http, admin_token: str) -> None:
+    conn = await asyncpg.connect(cases_url)
+    await conn.execute(
+        "INSERT INTO cases.catalog_item (item_id, basic_code, name, item_type, case_type, promised_limit, "
+        "promised_limit_unit, version, applied_events, department, result_licence_type, status) "
+        "VALUES ($1, $2, '退役军人优待证申领', '20', 'promised', 15, 'working_day', 1, 1, $3, $4, 'published')",
+        uuid.uuid4(), ITEM, DEPT, LICENCE_TYPE)
+    await conn.close()
+    status, body = await admin.request("PUT", f"/api/v1/cases/item-configs/{ITEM}", admin_token, {"form_fields": [
+        {"name": "purpose", "type": "string", "required": True, "enum": ["self", "family"]},
+        {"name": "phone", "type": "phone", "required": True}]})
+    assert status == 200, body
+    status, body = await admin.request("POST", f"/api/v1/cases/item-configs/{ITEM}/approval-rules", admin_token, {
+        "conditions": [{"field": "applicant.age", "op": "gte", "value": 18},
+                       {"field": "form.purpose", "op": "eq", "value": "self"}]})
+    assert status == 201, body
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=50.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-instant-"))
+    os.chmod(root, 0o777)  # embedded PostgreSQL runs as its own user when we are root
+    pg = PostgresProcess(root / "pg", fast=True).start()
+    nats_server = NatsProcess(root / "nats").start()
+    procs: list[ServiceProcess] = []
+    try:
+        for name in ("gateway", "cases", "credentials"):
+            pg.create_database(name)
+        gw_db, cases_db, cred_db = pg.url_for("gateway"), pg.url_for("cases"), pg.url_for("credentials")
+        await asyncio.to_thread(migrations.upgrade, GATEWAY.root, gw_db)
+        await asyncio.to_thread(migrations.upgrade, CASES.root, cases_db)
+        await asyncio.to_thread(migrations.upgrade, CREDENTIALS.root, cred_db)
+        engine = make_engine(gw_db, 2)
+        await seed(make_sessionmaker(engine))
+        await engine.dispose()
+
+        gw_port, cases_port, cred_port = free_port(), free_port(), free_port()
+        procs.append(ServiceProcess("gateway", "tongban.gateway.main:create_app", gw_port, {
+            "GATEWAY_DATABASE_URL": gw_db, "GATEWAY_NATS_URL": nats_server.url, "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_CASES_URL": f"http://127.0.0.1:{cases_port}",
+            "GATEWAY_CREDENTIALS_URL": f"http://127.0.0.1:{cred_port}",
+            # One citizen makes all the load: the per-caller limit is not what is measured.
+            "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000", "GATEWAY_RATE_LIMIT_BURST": "1000000"},
+            log_file=root / "gateway.log").start())
+        await asyncio.to_thread(procs[0].wait_ready)
+        procs.append(ServiceProcess("cases", "tongban.cases.main:create_app", cases_port, {
+            "CASES_DATABASE_URL": cases_db, "CASES_NATS_URL": nats_server.url, "CASES_LOG_LEVEL": "WARNING",
+            "CASES_JWKS_URL": f"http://127.0.0.1:{gw_port}/.well-known/jwks.json"},
+            log_file=root / "cases.log").start())
+        await asyncio.to_thread(procs[1].wait_ready)
+        procs.append(ServiceProcess("credentials", "tongban.credentials.main:create_app", cred_port, {
+            "CREDENTIALS_DATABASE_URL": cred_db, "CREDENTIALS_NATS_URL": nats_server.url,
+            "CREDENTIALS_LOG_LEVEL": "WARNING", "CREDENTIALS_KEY_DIR": str(root / "keys"),
+            "CREDENTIALS_JWKS_URL": f"http://127.0.0.1:{gw_port}/.well-known/jwks.json"},
+            log_file=root / "credentials.log").start())
+        await asyncio.to_thread(procs[2].wait_ready)
+
+        citizen = await asyncio.to_thread(login, gw_port, "citizen", "Citizen#2026")
+        admin_token = await asyncio.to_thread(login, gw_port, "admin", "Admin#2026")
+        gateway, direct = Http(gw_port), Http(cases_port)
+        await prepare_item(cases_db, gateway, admin_token)
+        status, body = await gateway.request("POST", "/api/v1/credentials/licence-types", admin_token, {
+            "code": LICENCE_TYPE, "name": "退役军人优待证", "issuer_code": DEPT, "issuer_name": "中山市退役军人事务局",
+            "holder_type": "111", "validity": "years", "validity_years": 5,
+            "fields": [{"name": "purpose", "type": "string"}]})
+        assert status == 201, body
+
+        seen: dict[str, float] = {}
+        nc = await nats.connect(nats_server.url)
+
+        async def on_approved(msg) -> None:  # noqa: ANN001
+            seen[json.loads(msg.data)["data"]["case_id"]] = time.perf_counter()
+
+        await nc.subscribe("cases.case.approved", cb=on_approved)
+        issued: dict[str, float] = {}
+
+        async def on_issued(msg) -> None:  # noqa: ANN001
+            case_id = json.loads(msg.data)["data"].get("source_case_id")
+            if case_id:
+                issued[case_id] = time.perf_counter()
+
+        await nc.subscribe("credentials.licence.issued", cb=on_issued)
+        due_of: dict[str, float] = {}
+        body = {"basic_code": ITEM, "form_data": {"purpose": "self", "phone": "13800138000"}}
+
+        def submitter(client: Http):  # noqa: ANN202
+            async def op(due: float) -> bool:
+                status, case = await client.request("POST", "/api/v1/cases/cases", citizen, body)
+                if status != 201 or case.get("state") != "approved":
+                    return False
+                due_of[case["id"]] = due
+                return True
+            return op
+
+        raw = await asyncpg.connect(cases_db)
+        await raw.execute("CREATE TABLE IF NOT EXISTS public.bench_insert (id uuid PRIMARY KEY, at timestamptz "
+                          "DEFAULT now(), body jsonb)")
+        pool = await asyncpg.create_pool(cases_db, min_size=4, max_size=10)
+        payload = json.dumps(body)
+
+        async def raw_insert(_due: float) -> bool:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("INSERT INTO public.bench_insert (id, body) VALUES ($1, $2::jsonb)",
+                                   uuid.uuid4(), payload)
+            return True
+
+        async def drain() -> None:
+            """Let svc-credentials finish the licences of the previous run: runs must not overlap."""
+            deadline = time.perf_counter() + 30
+            while len([c for c in due_of if c in issued]) < len(due_of) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+            due_of.clear()
+
+        # Warm-up: connections, token caches, statement caches.
+        await open_loop(submitter(gateway), args.rate, 2)
+        await open_loop(submitter(direct), args.rate, 1)
+        await open_loop(raw_insert, args.rate, 1)
+        await drain()
+        seen.clear()
+        issued.clear()
+
+        results = {"raw insert transaction (asyncpg)": await open_loop(raw_insert, args.rate, args.seconds),
+                   "submit -> approved, direct": await open_loop(submitter(direct), args.rate, args.seconds)}
+        await drain()
+        results["submit -> approved, via gateway"] = await open_loop(submitter(gateway), args.rate, args.seconds)
+        deadline = time.perf_counter() + 10
+        while len([c for c in due_of if c in issued]) < len(due_of) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        event_lat = [(seen[c] - due_of[c]) * 1000 for c in due_of if c in seen]
+        results["submit -> approved event on NATS"] = (event_lat, len(due_of) - len(event_lat))
+        licence_lat = [(issued[c] - due_of[c]) * 1000 for c in due_of if c in issued]
+        results["submit -> licence issued (wallet)"] = (licence_lat, len(due_of) - len(licence_lat))
+        await nc.close()
+        await pool.close()
+        await raw.close()
+        gateway.close()
+        direct.close()
+
+        base = pct(results["raw insert transaction (asyncpg)"][0], 50)
+        print(f"\nopen loop at {args.rate:.0f} submissions/s for {args.seconds:.0f} s each; gateway, svc-cases and "
+              f"svc-credentials under uvicorn (1 worker each), one PostgreSQL, one NATS, all on this machine")
+        print(f"{'scenario':36} {'n':>6} {'errors':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+              f"{'p50/base':>8}")
+        for label, (lat, errors) in results.items():
+            print(f"{label:36} {len(lat):6d} {errors:6d} {pct(lat, 50):8.2f} {pct(lat, 90):8.2f} {pct(lat, 99):8.2f} "
+                  f"{max(lat) if lat else float('nan'):8.2f} {pct(lat, 50) / base:8.1f}")
+        print("(each submission: token check, item + config + rule lookups, form validation, case number, case row, "
+              "2 timeline rows, 2 audit rows, 2 outbox events; the licence rows are the last line's concern)")
+        print(f"instant_approval_p99_ms: {pct(results['submit -> approved, via gateway'][0], 99):.1f}")
+    except Exception:
+        for name in ("gateway", "cases", "credentials"):
+            log = root / f"{name}.log"
+            if log.exists():
+                print(f"--- {name}.log\n" + log.read_text()[-3000:])
+        raise
+    finally:
+        for p in procs:
+            p.stop()
+        nats_server.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,283 @@
+"""Calling next (叫号) under load: 50 counters against 10,000 waiting tickets, and SSE fan-out.
+
+Starts a throw-away PostgreSQL (migrated with svc-queue's own migrations) and NATS, runs
+svc-queue under uvicorn (one worker, its outbox relay in-process) and drives it over HTTP:
+
+1. baseline: 50 concurrent clients take tickets (`POST /halls/{id}/tickets`: one insert
+   transaction each, with its number, audit record, outbox event and NOTIFY), tickets/s;
+2. calls: 50 counters, each with its own signed-in clerk, press 下一位 in a loop until nobody
+   waits (`POST /counters/{id}/call-next`: close the previous ticket, claim the next with
+   `FOR UPDATE SKIP LOCKED`, audit, outbox, NOTIFY), calls/s;
+   1 and 2 alternate in rounds (10,000 tickets in all, 2,000 per round by default), so machine
+   noise hits both alike; the ratio is the median of the rounds' ratios. Afterwards every answer
+   and the database are checked: a ticket called twice, or never called, is counted;
+3. SSE fan-out: 500 display clients follow the hall's event stream; for each of 20 calls, the
+   time from sending the call to each client reading it.
+
+Both rates go through the same stack (HTTP, token check, one transaction), so their ratio says
+what claiming a ticket atomically costs over a plain insert. A raw asyncpg insert rate (no
+HTTP) is printed for scale.
+
+    .venv/bin/python bench/queue_calls.py [--tickets 10000] [--counters 50] [--sse-clients 500]
+
+The last line is `double_calls: <n> lost: <n> calls_ratio: <median of calls/s ÷ tickets/s>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tongban.queue.main import SERVICE
+from tongban.shared import migrations
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+from tongban.shared.testing.plugin import TokenIssuer
+
+BASE = "/api/v1/queue"
+ALL_WEEK = {str(d): {"opens": "00:00", "closes": "23:59:59"} for d in range(1, 8)}
+CATEGORIES = "ABC"
+WEIGHTS = ["low", "normal", "high"]
+
+
+def p(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
+
+
+async def raw_insert_rate(url: str, clients: int, seconds: float) -> float:
+    """Single-row insert transactions straight into PostgreSQL (no HTTP): scale, not the baseline."""
+    conn = await asyncpg.connect(url)
+    await conn.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial primary key, body text)")
+    await conn.close()
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        c = await asyncpg.connect(url)
+        while time.perf_counter() < deadline:
+            async with c.transaction():
+                await c.execute("INSERT INTO bench_insert (body) VALUES ($1)", "x")
+            done += 1
+        await c.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return done / (time.perf_counter() - started)
+
+
+async def setup(http: httpx.AsyncClient, issuer: TokenIssuer, counters: int) -> tuple[str, list[tuple[str, dict]]]:
+    admin = {"Authorization": "Bearer " + issuer.mint("admin", "queue:admin", ["queue"], sub="admin")}
+    r = await http.post(f"{BASE}/halls", headers=admin, json={
+        "name": "中山市民服务中心", "region_code": "442000", "address": "东区松苑路1号", "latitude": 22.5176,
+        "longitude": 113.3926, "opening_hours": ALL_WEEK,
+        "categories": [{"code": c, "name": c} for c in CATEGORIES]})
+    r.raise_for_status()
+    hall = r.json()["id"]
+    out = []
+    for i in range(counters):
+        skills = [{"category": c, "weight": WEIGHTS[(i + k) % 3]} for k, c in enumerate(CATEGORIES)]
+        c = await http.post(f"{BASE}/halls/{hall}/counters", headers=admin, json={"number": str(i + 1), "skills": skills})
+        c.raise_for_status()
+        clerk = {"Authorization": "Bearer " + issuer.mint("clerk", "queue:operate", ["queue"], sub=f"clerk-{i}",
+                                                          hall=hall, ttl=3600)}
+        (await http.post(f"{BASE}/counters/{c.json()['id']}/sign-in", headers=clerk)).raise_for_status()
+        out.append((c.json()["id"], clerk))
+    return hall, out
+
+
+async def take_tickets(http: httpx.AsyncClient, hall: str, kiosk: dict, n: int, clients: int) -> tuple[list[str], float]:
+    issued: list[str] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            r = await http.post(f"{BASE}/halls/{hall}/tickets", headers=kiosk,
+                                json={"category": CATEGORIES[i % 3], **({"green_reason": "elderly"} if i % 9 == 0 else {})})
+            r.raise_for_status()
+            issued.append(r.json()["id"])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return issued, len(issued) / (time.perf_counter() - started)
+
+
+async def call_all(http: httpx.AsyncClient, counters: list[tuple[str, dict]]) -> tuple[list[str], float, list[float]]:
+    calls: list[str] = []
+    latencies: list[float] = []
+    gate = asyncio.Event()
+
+    async def counter_loop(counter_id: str, clerk: dict) -> None:
+        await gate.wait()
+        while True:
+            t = time.perf_counter()
+            r = await http.post(f"{BASE}/counters/{counter_id}/call-next", headers=clerk)
+            if r.status_code == 204:
+                return
+            r.raise_for_status()
+            latencies.append(time.perf_counter() - t)
+            calls.append(r.json()["id"])
+
+    tasks = [asyncio.create_task(counter_loop(c, h)) for c, h in counters]
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    gate.set()
+    await asyncio.gather(*tasks)
+    return calls, len(calls) / (time.perf_counter() - started), latencies
+
+
+class SseClient:
+    """A display client on a raw socket (lighter than an HTTP library: 500 of them share one core)."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port, self.path = port, path
+        self.snapshot = asyncio.Event()
+        self.seen: dict[str, float] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(f"GET {self.path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode())
+        kind = None
+        try:
+            while line := await reader.readline():
+                if line.startswith(b"event: "):
+                    kind = line[7:].strip().decode()
+                    if kind == "snapshot":
+                        self.snapshot.set()
+                elif line.startswith(b"data: ") and kind == "called":
+                    self.seen[json.loads(line[6:])["number"]] = time.perf_counter()
+        finally:
+            writer.close()
+
+
+async def fan_out(http: httpx.AsyncClient, port: int, hall: str, kiosk: dict, counter: tuple[str, dict],
+                  clients: int, calls: int) -> tuple[list[float], list[float]]:
+    sse = [SseClient(port, f"{BASE}/halls/{hall}/events") for _ in range(clients)]
+    for i in range(0, clients, 50):
+        for c in sse[i:i + 50]:
+            c.task = asyncio.create_task(c.run())
+        await asyncio.wait_for(asyncio.gather(*(c.snapshot.wait() for c in sse[i:i + 50])), 60)
+    for _ in range(calls):
+        (await http.post(f"{BASE}/halls/{hall}/tickets", headers=kiosk, json={"category": "A"})).raise_for_status()
+    every, slowest = [], []
+    for _ in range(calls):
+        sent = time.perf_counter()
+        r = await http.post(f"{BASE}/counters/{counter[0]}/call-next", headers=counter[1])
+        r.raise_for_status()
+        number = r.json()["number"]
+        deadline = time.perf_counter() + 30
+        while sum(number in c.seen for c in sse) < clients and time.perf_counter() < deadline:
+            await asyncio.sleep(0.005)
+        got = [c.seen[number] - sent for c in sse if number in c.seen]
+        if len(got) < clients:
+            raise SystemExit(f"call {number} reached only {len(got)} of {clients} display clients in 30 s")
+        every += got
+        slowest.append(max(got))
+    for c in sse:
+        assert c.task is not None
+        c.task.cancel()
+    await asyncio.gather(*(c.task for c in sse if c.task), return_exceptions=True)
+    return every, slowest
+
+
+async def main(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    root.chmod(0o755)
+    pg = PostgresProcess(root / "pg", fast=True).start()
+    nats = NatsProcess(root / "nats").start()
+    svc = None
+    try:
+        pg.create_database("queue")
+        url = pg.url_for("queue")
+        await asyncio.to_thread(migrations.upgrade, SERVICE.root, url)
+        issuer = TokenIssuer()
+        port = free_port()
+        env = {"QUEUE_DATABASE_URL": url, "QUEUE_NATS_URL": nats.url, "QUEUE_JWKS_JSON": issuer.jwks_json,
+               "QUEUE_LOG_LEVEL": "WARNING", "QUEUE_DB_POOL_SIZE": "30"}
+        svc = ServiceProcess("queue", "tongban.queue.main:create_app", port, env, log_file=root / "queue.log")
+        svc.start()
+        await asyncio.to_thread(svc.wait_ready)
+        limits = httpx.Limits(max_connections=args.counters + 10, max_keepalive_connections=args.counters + 10)
+        async with httpx.AsyncClient(base_url=svc.url, timeout=60, limits=limits) as http:
+            hall, counters = await setup(http, issuer, args.counters)
+            kiosk = {"Authorization": "Bearer " + issuer.mint("clerk", "queue:operate", ["queue"], sub="kiosk",
+                                                              hall=hall, ttl=3600)}
+            raw = await raw_insert_rate(url, args.counters, 3.0)
+            issued, calls, latencies, rounds = [], [], [], []
+            per_round = args.tickets // args.rounds
+            for r in range(args.rounds):
+                n = per_round if r < args.rounds - 1 else args.tickets - per_round * (args.rounds - 1)
+                got, insert_rate = await take_tickets(http, hall, kiosk, n, args.counters)
+                answered, call_rate, lat = await call_all(http, counters)
+                issued += got
+                calls += answered
+                latencies += lat
+                rounds.append((r + 1, len(got), insert_rate, len(answered), call_rate))
+
+            conn = await asyncpg.connect(url)
+            db_called = await conn.fetch("SELECT envelope->'data'->>'ticket_id' AS id FROM queue.outbox "
+                                         "WHERE subject = 'queue.ticket.called'")
+            not_done = await conn.fetchval("SELECT count(*) FROM queue.ticket WHERE status <> 'done'")
+            await conn.close()
+            per_ticket = collections.Counter(calls)
+            per_ticket_db = collections.Counter(r["id"] for r in db_called)
+            double_calls = sum(1 for n in per_ticket.values() if n > 1) + sum(1 for n in per_ticket_db.values() if n > 1)
+            lost = len(set(issued) - set(calls)) + not_done
+
+            every, slowest = await fan_out(http, port, hall, kiosk, counters[0], args.sse_clients, args.sse_calls)
+
+        ratio = statistics.median(c / t for _, _, t, _, c in rounds)
+        table(f"Throughput per round ({args.counters} concurrent clients; raw asyncpg INSERT transactions, no HTTP: "
+              f"{raw:,.0f}/s, for scale only)",
+              ["round", "tickets", "take ticket/s (baseline)", "calls", "call next/s", "ratio"],
+              [[n, t, f"{tr:,.1f}", c, f"{cr:,.1f}", f"{cr / tr:.2f}"] for n, t, tr, c, cr in rounds])
+        table("Correctness", ["check", "value"], [
+            ["tickets issued", len(issued)], ["calls answered", len(calls)],
+            ["tickets called twice (answers + outbox events)", double_calls],
+            ["tickets never called or not closed", lost],
+            ["call-next latency p50 / p99 (ms)",
+             f"{statistics.median(latencies) * 1000:.1f} / {p(latencies, 0.99) * 1000:.1f}"],
+        ])
+        table(f"SSE fan-out: {args.sse_clients} display clients, {args.sse_calls} calls", ["measure", "ms"], [
+            ["call sent → one client has it, p50", f"{statistics.median(every) * 1000:.1f}"],
+            ["call sent → one client has it, p99", f"{p(every, 0.99) * 1000:.1f}"],
+            ["call sent → all clients have it, p50", f"{statistics.median(slowest) * 1000:.1f}"],
+            ["call sent → all clients have it, p99 (max)", f"{p(slowest, 0.99) * 1000:.1f}"],
+        ])
+        print(f"double_calls: {double_calls} lost: {lost} calls_ratio: {ratio:.2f}")
+    finally:
+        if svc is not None:
+            svc.stop()
+        nats.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--counters", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sse-clients", type=int, default=500)
+    parser.add_argument("--sse-calls", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,95 @@
+"""One-thing bundles (一件事): the read copy of bundles, and bundle cases whose children (one per
+item) run in parallel in their departments; the parent completes when every child is settled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.cases.bundle import repository
+from tongban.cases.bundle.models import BundleCase, CatalogBundle
+from tongban.cases.bundle.schemas import BundleCaseCreate, BundleCaseRead
+from tongban.cases.case import repository as cases_repo
+from tongban.cases.case import service as cases
+from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable
+from tongban.cases.case.models import Case
+from tongban.cases.case.schemas import CaseCreate
+from tongban.cases.db import audit
+from tongban.cases.workday import calendar
+from tongban.shared.auth import Principal
+from tongban.shared.contracts.catalog import BundlePublishedV1
+
+
+async def apply_bundle_published(session: AsyncSession, data: BundlePublishedV1) -> None:
+    """Insert the bundle, or take a newer version; an older version arriving late changes nothing."""
+    current = await repository.get_copy(session, data.bundle_id)
+    if current is None:
+        await repository.add(session, CatalogBundle(bundle_id=data.bundle_id, code=data.code, name=data.name,
+                                                    version=data.version, item_codes=data.item_codes,
+                                                    city_code=data.city_code))
+    elif data.version > current.version:
+        current.code, current.name, current.version = data.code, data.name, data.version
+        current.item_codes, current.city_code = data.item_codes, data.city_code
+
+
+async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, default_city: str) -> BundleCaseRead:
+    """One form for the bundle: a parent case and one child case per item (each routed to its department)."""
+    bundle = await repository.bundle_by_code(session, body.bundle_code)
+    if bundle is None or not bundle.item_codes:
+        raise ItemNotAvailable(body.bundle_code, "no such bundle in the catalogue")
+    today = calendar.today()
+    city = body.city_code or bundle.city_code or default_city
+    first = CaseCreate.model_validate({"basic_code": bundle.item_codes[0], "city_code": city,
+                                       "form_data": body.form_data, "applicant": body.applicant})
+    applicant_type, applicant_id, _, _ = cases.applicant_of(first, p)
+    seq = await cases_repo.next_number(session, city, today)
+    parent = BundleCase(id=uuid.uuid4(), case_number=f"{city}{today:%Y%m%d}{seq:05d}", bundle_code=bundle.code,
+                        name=bundle.name, applicant_type=applicant_type, applicant_id=applicant_id,
+                        submitted_by=p.sub, state="in_progress")
+    await repository.add(session, parent)
+    await audit.record(session, p, "bundle_case.submit", "bundle_case", str(parent.id), None,
+                       {"bundle_code": bundle.code, "items": bundle.item_codes, "case_number": parent.case_number})
+    children = []
+    for code in bundle.item_codes:
+        child = first.model_copy(update={"basic_code": code})
+        children.append(await cases.submit(session, child, p, default_city, today, bundle_case_id=parent.id))
+    return BundleCaseRead.model_validate(parent).model_copy(update={"children": children})
+
+
+async def child_settled(session: AsyncSession, child: Case, actor: Principal | str) -> None:
+    """Complete the parent once every child is settled, saying which items were not approved."""
+    assert child.bundle_case_id is not None
+    parent = await repository.get(session, child.bundle_case_id, for_update=True)
+    if parent is None or parent.state == "completed":
+        return
+    children = await repository.children(session, parent.id)
+    if any(c.state not in cases.SETTLED for c in children):
+        return
+    approved = [c.basic_code for c in children if c.state == "completed" and c.decision == "approved"]
+    failed = [{"basic_code": c.basic_code, "case_number": c.case_number, "state": c.state, "decision": c.decision}
+              for c in children if c.basic_code not in approved]
+    parent.outcome = "approved" if not failed else "denied" if not approved else "partial"
+    parent.outcome_detail = {"approved": approved, "not_approved": failed}
+    parent.state, parent.completed_at = "completed", dt.datetime.now(dt.UTC)
+    await audit.record(session, actor, "bundle_case.complete", "bundle_case", str(parent.id), parent.outcome,
+                       parent.outcome_detail)
+
+
+async def read(session: AsyncSession, bundle_case_id: uuid.UUID, p: Principal) -> BundleCaseRead:
+    """The bundle case with its children, for its applicant and for clerks, admins and auditors."""
+    parent = await repository.get(session, bundle_case_id)
+    if parent is None or not can_see(parent, p):
+        raise CaseNotFound()
+    convert = await cases.reader(session, p)
+    children = [convert(c) for c in await repository.children(session, parent.id)]
+    return BundleCaseRead.model_validate(parent).model_copy(update={"children": children})
+
+
+def can_see(parent: BundleCase, p: Principal) -> bool:
+    return parent.applicant_id in owned_ids(p) or p.role in ("clerk", "admin", "auditor")
+
+
+def owned_ids(p: Principal) -> list[str]:
+    return [x for x in (p.id_number, p.credit_code) if x]

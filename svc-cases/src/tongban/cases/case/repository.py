@@ -1,0 +1,91 @@
+import datetime as dt
+import uuid
+
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.cases.case.clock import RUNNING
+from tongban.cases.case.models import Case, CaseNumberSequence, CaseTimelineEntry
+from tongban.shared.auth import Principal
+
+
+async def next_number(session: AsyncSession, city_code: str, day: dt.date) -> int:
+    """The next number of the city's day (the row lock serialises concurrent submissions briefly)."""
+    t = CaseNumberSequence.__table__
+    stmt = (insert(t).values(city_code=city_code, on_date=day, last_value=1)
+            .on_conflict_do_update(index_elements=[t.c.city_code, t.c.on_date], set_={"last_value": t.c.last_value + 1})
+            .returning(t.c.last_value))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def add(session: AsyncSession, case: Case) -> None:
+    session.add(case)
+    await session.flush()
+
+
+async def add_entry(session: AsyncSession, entry: CaseTimelineEntry) -> None:
+    session.add(entry)  # flushed with the next statement: entries of one request go in one batch
+
+
+async def get(session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> Case | None:
+    stmt = select(Case).where(Case.id == case_id)
+    return (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
+
+
+async def by_number(session: AsyncSession, case_number: str) -> Case | None:
+    return (await session.execute(select(Case).where(Case.case_number == case_number))).scalar_one_or_none()
+
+
+def visible_to(p: Principal):  # noqa: ANN201 - a SQL expression
+    """The cases a caller may see: their own, their company's, their department's, or all for
+    clerks, admins and auditors."""
+    if p.role == "approver":
+        return Case.department == p.department if p.department else false()
+    if p.role in ("clerk", "admin", "auditor"):
+        return Case.id.is_not(None)
+    own = []
+    if p.id_number:
+        own.append(and_(Case.applicant_type == "person", Case.applicant_id == p.id_number))
+    if p.credit_code:
+        own.append(and_(Case.applicant_type == "company", Case.applicant_id == p.credit_code))
+    return or_(*own) if own else false()
+
+
+def list_query(p: Principal, state: str | None, basic_code: str | None) -> Select[tuple[Case]]:
+    stmt = select(Case).where(visible_to(p))
+    if state:
+        stmt = stmt.where(Case.state == state)
+    if basic_code:
+        stmt = stmt.where(Case.basic_code == basic_code)
+    return stmt.order_by(Case.created_at.desc(), Case.id)
+
+
+def worklist_query(p: Principal, states: frozenset[str]) -> Select[tuple[Case]]:
+    """Cases waiting for staff, the least remaining time first (the deadline order is the same
+    as the order of remaining working days); paused clocks last."""
+    return (select(Case).where(visible_to(p), Case.state.in_(states))
+            .order_by(Case.paused_since.is_not(None), Case.deadline_on.asc().nulls_last(), Case.id))
+
+
+def timeline_query(case_id: uuid.UUID) -> Select[tuple[CaseTimelineEntry]]:
+    return select(CaseTimelineEntry).where(CaseTimelineEntry.case_id == case_id).order_by(CaseTimelineEntry.id)
+
+
+async def timeline(session: AsyncSession, case_id: uuid.UUID) -> list[CaseTimelineEntry]:
+    return list((await session.execute(timeline_query(case_id))).scalars())
+
+
+async def clocks_to_check(session: AsyncSession, limit: int = 500) -> list[Case]:
+    """Running clocks without a red flag yet, locked (other checkers skip them)."""
+    stmt = (select(Case).where(Case.state.in_(RUNNING), Case.paused_since.is_(None), Case.deadline_on.is_not(None),
+                               Case.overdue_at.is_(None))
+            .order_by(Case.deadline_on).limit(limit).with_for_update(skip_locked=True))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def gaps_overdue(session: AsyncSession, today: dt.date, limit: int = 500) -> list[Case]:
+    """Cases accepted with gaps whose materials did not come by the due date."""
+    stmt = (select(Case).where(Case.state.in_(("accepted", "in_review")), Case.gaps_due_on < today)
+            .order_by(Case.gaps_due_on).limit(limit).with_for_update(skip_locked=True))
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,90 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tongban.cases.case import repository, service
+from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowedForRole, WrongCaseState
+from tongban.cases.case.schemas import Action, CaseAction, CaseCreate, CaseRead, CaseState, ProgressRead, \
+    TimelineEntryRead
+from tongban.cases.workday.errors import UnknownCalendarDate
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import InvalidField, responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep, paginate
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+CaseReader = Annotated[Principal, Depends(Requires("cases:read"))]
+WORKLISTS = {"approver": frozenset({"accepted", "in_review"}),
+             "clerk": frozenset({"submitted", "supplement_requested", "approved", "denied"})}
+
+
+@router.post("", status_code=201, response_model=CaseRead,
+             responses=responses(*AUTH_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
+                                 UnknownCalendarDate, IdempotencyKeyReused))
+async def submit_case(body: CaseCreate, request: Request, session: SessionDep, actor: AnyPrincipal,
+                      idem: IdempotencyDep):
+    """Submit a case: citizens and company users (cases:apply) for themselves, clerks (cases:process)
+    for a walk-in applicant. Instant-approval items come back already `approved`. Send an
+    `Idempotency-Key`: a retry returns the same case."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    case = await service.submit(session, body, actor, request.app.state.settings.default_city_code)
+    return await idem.remember(session, 201, case)
+
+
+@router.get("", response_model=Page[CaseRead], responses=responses(*AUTH_ERRORS))
+async def list_cases(session: SessionDep, page: PageDep, actor: CaseReader, state: CaseState | None = None,
+                     basic_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> Page[CaseRead]:
+    """The cases the caller may see (their own, their company's, their department's), newest first."""
+    return await paginate(session, repository.list_query(actor, state, basic_code), page,
+                          await service.reader(session, actor))
+
+
+@router.get("/worklist", response_model=Page[CaseRead], responses=responses(*AUTH_ERRORS))
+async def worklist(session: SessionDep, page: PageDep, actor: CaseReader) -> Page[CaseRead]:
+    """Staff worklist, least remaining working time first: approvers get their department's cases
+    to review, clerks their intake (new, resubmitted, decided but not completed)."""
+    if not actor.is_staff:
+        raise NotAllowedForRole("worklists are for staff")
+    states = WORKLISTS.get(actor.role, WORKLISTS["approver"] | WORKLISTS["clerk"])
+    return await paginate(session, repository.worklist_query(actor, states), page,
+                          await service.reader(session, actor))
+
+
+@router.get("/progress", response_model=ProgressRead, responses=responses(CaseNotFound))
+async def follow_progress(session: SessionDep,
+                          case_number: Annotated[str, Query(pattern=r"^\d{19}$")],
+                          lookup_code: Annotated[str, Query(pattern=r"^[0-9A-Za-z]{8}$")]) -> ProgressRead:
+    """Public (no login): a case's progress by its number and lookup code, without personal data."""
+    return await service.progress(session, case_number, lookup_code)
+
+
+@router.get("/{case_id}", response_model=CaseRead, responses=responses(*AUTH_ERRORS, CaseNotFound))
+async def get_case(case_id: uuid.UUID, session: SessionDep, actor: CaseReader) -> CaseRead:
+    """One case, if the caller may see it (404 otherwise)."""
+    case = await service.get_visible(session, case_id, actor)
+    return (await service.reader(session, actor))(case)
+
+
+@router.get("/{case_id}/timeline", response_model=Page[TimelineEntryRead],
+            responses=responses(*AUTH_ERRORS, CaseNotFound))
+async def case_timeline(case_id: uuid.UUID, session: SessionDep, page: PageDep,
+                        actor: CaseReader) -> Page[TimelineEntryRead]:
+    """Every step of the case: who, when, why, from which state to which."""
+    await service.get_visible(session, case_id, actor)
+    return await paginate(session, repository.timeline_query(case_id), page, TimelineEntryRead.model_validate)
+
+
+@router.post("/{case_id}/{action}", response_model=CaseRead,
+             responses=responses(*AUTH_ERRORS, CaseNotFound, WrongCaseState, NotAllowedForRole, InvalidField,
+                                 UnknownCalendarDate))
+async def act_on_case(case_id: uuid.UUID, action: Action, session: SessionDep, actor: CaseReader,
+                      body: CaseAction | None = None) -> CaseRead:
+    """A step of the case: clerks accept (with `gaps` + `gaps_due_on` for 容缺), refuse,
+    request_supplement; approvers of the case's department review, approve (`commitment` for 承诺制),
+    deny, extend (`extension_days` + reason), revoke a commitment approval; the applicant submits a
+    draft, resubmits, withdraws, fulfil_gaps; staff complete. 409 names the current state."""
+    case = await service.transition(session, case_id, action, body or CaseAction(), actor)
+    return (await service.reader(session, actor))(case)

@@ -1,0 +1,399 @@
+"""The rules of a case's life: who may submit, which transition is allowed from which state and
+for which role, the legal clock, instant approval, and the events and audit records of each step."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.cases.case import clock, repository
+from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowedForRole, WrongCaseState
+from tongban.cases.case.models import Case, CaseTimelineEntry
+from tongban.cases.case.schemas import CaseAction, CaseCreate, CaseRead, ProgressRead, ProgressStep
+from tongban.cases.catalog_copy import repository as catalog
+from tongban.cases.db import audit, outbox
+from tongban.cases.item_config import repository as item_configs
+from tongban.cases.item_config.service import validate_form
+from tongban.cases.rule import repository as rules
+from tongban.cases.rule import service as rule_service
+from tongban.cases.workday import calendar
+from tongban.cases.workday import repository as workdays
+from tongban.shared.auth import InsufficientScope, Principal
+from tongban.shared.contracts import cases as contract
+from tongban.shared.errors import Conflict, InvalidField
+from tongban.shared.events.envelope import make_event
+from tongban.shared.ids import InvalidIdentifier, mask_resident_id, mask_text, normalize_credit_code, \
+    normalize_resident_id
+
+DEFAULT_LIMIT_WORKING_DAYS = 20          # 行政许可法 第四十二条: twenty days unless the law says otherwise
+LOOKUP_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+INSTANT = "system:instant-approval"
+OPEN = frozenset({"draft", "submitted", "accepted", "supplement_requested", "in_review"})
+SETTLED = frozenset({"completed", "refused", "withdrawn", "revoked"})
+
+
+@dataclass(frozen=True)
+class Step:
+    from_states: frozenset[str]
+    to_state: str | None          # None: the state does not change (extend, fulfil_gaps)
+    who: str                      # applicant | clerk | approver | staff
+    needs_reason: bool = False
+    event: str | None = None
+
+
+STEPS: dict[str, Step] = {
+    "submit": Step(frozenset({"draft"}), "submitted", "applicant", event=contract.CASE_SUBMITTED),
+    "accept": Step(frozenset({"submitted"}), "accepted", "clerk", event=contract.CASE_ACCEPTED),
+    "refuse": Step(frozenset({"submitted"}), "refused", "clerk", True, contract.CASE_REFUSED),
+    "request_supplement": Step(frozenset({"submitted", "accepted", "in_review"}), "supplement_requested", "clerk",
+                               True, contract.CASE_SUPPLEMENT_REQUESTED),
+    "resubmit": Step(frozenset({"supplement_requested"}), "submitted", "applicant", event=contract.CASE_RESUBMITTED),
+    "review": Step(frozenset({"accepted"}), "in_review", "approver", event=contract.CASE_REVIEW_STARTED),
+    "approve": Step(frozenset({"in_review"}), "approved", "approver", event=contract.CASE_APPROVED),
+    "deny": Step(frozenset({"in_review"}), "denied", "approver", True, contract.CASE_DENIED),
+    "complete": Step(frozenset({"approved", "denied"}), "completed", "staff", event=contract.CASE_COMPLETED),
+    "withdraw": Step(OPEN, "withdrawn", "applicant", event=contract.CASE_WITHDRAWN),
+    "extend": Step(frozenset({"submitted", "accepted", "in_review"}), None, "approver", True, contract.CASE_EXTENDED),
+    "revoke": Step(frozenset({"approved", "completed"}), "revoked", "approver", True, contract.CASE_REVOKED),
+    "fulfil_gaps": Step(frozenset({"accepted", "in_review", "suspended"}), None, "applicant"),
+}
+# Commitment approval (承诺制) decides on the applicant's signed commitment, without a review.
+COMMITMENT_FROM = frozenset({"accepted", "in_review"})
+
+
+class GapsOutstanding(Conflict):
+    code, title = "gaps_outstanding", "Materials accepted with gaps are still missing"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- who may see and do what -------------------------------------------------------------------
+
+def is_owner(case: Case, p: Principal) -> bool:
+    if case.applicant_type == "person":
+        return p.id_number is not None and p.id_number == case.applicant_id
+    return p.credit_code is not None and p.credit_code == case.applicant_id
+
+
+def can_see(case: Case, p: Principal) -> bool:
+    if is_owner(case, p):
+        return True
+    if p.role == "approver":
+        return p.department is not None and p.department == case.department
+    return p.role in ("clerk", "admin", "auditor") and p.has("cases:read")
+
+
+def _may(step: Step, case: Case, p: Principal) -> bool:
+    if step.who == "applicant":
+        return (p.has("cases:apply") and is_owner(case, p)) or (p.has("cases:process") and case.channel == "counter")
+    approver = p.has("cases:approve") and p.department is not None and p.department == case.department
+    if step.who == "approver":
+        return approver
+    if step.who == "clerk":
+        return p.has("cases:process")
+    return approver or p.has("cases:process")
+
+
+async def get_visible(session: AsyncSession, case_id: uuid.UUID, p: Principal, for_update: bool = False) -> Case:
+    """The case if the caller may see it; otherwise 404, so nobody learns that it exists."""
+    case = await repository.get(session, case_id, for_update)
+    if case is None or not can_see(case, p):
+        raise CaseNotFound()
+    return case
+
+
+# --- submission --------------------------------------------------------------------------------
+
+def applicant_of(body: CaseCreate, p: Principal) -> tuple[str, str, str, str]:
+    """(applicant type, id, name, channel) for the caller's role."""
+    if p.has("cases:apply") and p.credit_code:
+        name = body.applicant.name if body.applicant else p.claims.get("company_name") or p.name
+        if body.applicant and body.applicant.type == "company" and body.applicant.id.upper() != p.credit_code:
+            raise NotAllowedForRole("a company user applies for their own company only")
+        return "company", p.credit_code, name or p.credit_code, "online"
+    if p.has("cases:apply") and p.id_number:
+        if body.applicant and body.applicant.id.upper() != p.id_number:
+            raise NotAllowedForRole("a citizen applies for themselves; a clerk can apply for a walk-in applicant")
+        return "person", p.id_number, p.name or (body.applicant.name if body.applicant else "") or "-", "online"
+    if p.has("cases:process"):
+        if body.applicant is None:
+            raise InvalidField("applicant", "required when a clerk submits for a walk-in applicant")
+        try:
+            ident = (normalize_resident_id(body.applicant.id) if body.applicant.type == "person"
+                     else normalize_credit_code(body.applicant.id))
+        except InvalidIdentifier as exc:
+            raise InvalidField("applicant.id", str(exc)) from exc
+        return body.applicant.type, ident, body.applicant.name, "counter"
+    raise InsufficientScope("submitting a case needs cases:apply (with an identity) or cases:process")
+
+
+async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_city: str,
+                 today: dt.date | None = None, bundle_case_id: uuid.UUID | None = None) -> CaseRead:
+    """Create a case (a draft, or submitted with its clock started), then try instant approval;
+    returns it as the submitter sees it."""
+    today = today or calendar.today()
+    applicant_type, applicant_id, applicant_name, channel = applicant_of(body, p)
+    item = await catalog.by_basic_code(session, body.basic_code)
+    if item is None:
+        raise ItemNotAvailable(body.basic_code, "not in the catalogue")
+    if item.status != "published":
+        raise ItemNotAvailable(body.basic_code, f"the item is {item.status}")
+    config = await item_configs.get(session, body.basic_code)
+    department = config.department if config and config.department else item.department
+    if body.implementation_code:
+        if body.implementation_code[-12:] != body.basic_code:
+            raise InvalidField("implementation_code", "does not end with the item's basic code")
+        try:
+            department = normalize_credit_code(body.implementation_code[:18])
+        except InvalidIdentifier as exc:
+            raise InvalidField("implementation_code", f"its first 18 characters: {exc}") from exc
+    if department is None:
+        raise InvalidField("implementation_code", "the item has no handling department: name the implementation")
+    # A bundle's one form feeds every child: each item takes the fields its own form knows.
+    form = validate_form(config.form_fields if config else None, body.form_data, only_known=bundle_case_id is not None)
+    if config and config.limit_working_days is not None:
+        limit, unit = config.limit_working_days, "working_day"
+    elif item.case_type == "immediate":
+        limit, unit = 0, "working_day"
+    elif item.promised_limit is not None:
+        limit, unit = item.promised_limit, item.promised_limit_unit or "working_day"
+    else:
+        limit, unit = DEFAULT_LIMIT_WORKING_DAYS, "working_day"
+    city = body.city_code or default_city
+    seq = await repository.next_number(session, city, today)
+    if seq > 99_999:
+        raise Conflict(f"city {city} has issued 99999 case numbers today")
+    case = Case(
+        id=uuid.uuid4(), case_number=f"{city}{today:%Y%m%d}{seq:05d}",
+        lookup_code="".join(secrets.choice(LOOKUP_ALPHABET) for _ in range(8)), city_code=city,
+        basic_code=body.basic_code, implementation_code=body.implementation_code, item_name=item.name,
+        department=department, result_licence_type=(config.result_licence_type if config else None)
+        or item.result_licence_type, applicant_type=applicant_type, applicant_id=applicant_id,
+        applicant_name=applicant_name, submitted_by=p.sub, submitter_role=p.role, channel=channel, form_data=form,
+        commitment_signed=body.commitment_signed, state="draft", limit_days=limit, limit_unit=unit,
+        extension_days=0, paused_days=0, commitment_approval=False, bundle_case_id=bundle_case_id,
+    )
+    await repository.add(session, case)
+    overrides = await workdays.overrides_from(session, today)
+    if body.draft:
+        await _record(session, case, p, "create", None, "draft", None, {"channel": channel})
+    else:
+        # Created and submitted in one step: one timeline entry (fewer writes on the 秒批 path).
+        await _move(session, case, p, "submit", STEPS["submit"], None, today, overrides, {"channel": channel})
+        await _try_instant_approval(session, case, today, overrides)
+    return to_read(case, p, today, overrides)
+
+
+async def _try_instant_approval(session: AsyncSession, case: Case, today: dt.date,
+                                overrides: Mapping[dt.date, bool]) -> None:
+    rule = await rules.current(session, case.basic_code)
+    if rule is None:
+        return
+    known = rule_service.facts(case.applicant_type, case.applicant_id, case.form_data, today)
+    if not rule_service.matches(rule.conditions, known):
+        return
+    case.decided_by_rule_version = rule.version
+    await _move(session, case, INSTANT, "approve", STEPS["approve"], f"instant approval rule v{rule.version}",
+                today, overrides, {"rule_version": rule.version})
+
+
+# --- transitions -------------------------------------------------------------------------------
+
+async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, body: CaseAction, p: Principal,
+                     today: dt.date | None = None) -> Case:
+    """Apply `action` to the case if its state and the caller's role allow it (409 naming the state if not)."""
+    today = today or calendar.today()
+    step = STEPS[action]
+    case = await get_visible(session, case_id, p, for_update=True)
+    from_states = step.from_states | (COMMITMENT_FROM if action == "approve" and body.commitment else frozenset())
+    if case.state not in from_states:
+        raise WrongCaseState(action.replace("_", " "), case.state, from_states)
+    if not _may(step, case, p):
+        raise NotAllowedForRole(f"{p.role} cannot {action.replace('_', ' ')} this case")
+    if step.needs_reason and not (body.reason and body.reason.strip()):
+        raise InvalidField("reason", f"a reason is required to {action.replace('_', ' ')}")
+    overrides = await workdays.overrides_from(session, (case.received_on or today) - dt.timedelta(days=1))
+    detail: dict[str, Any] = {}
+    if action == "accept" and body.gaps:
+        if body.gaps_due_on is None or body.gaps_due_on < today:
+            raise InvalidField("gaps_due_on", "accepting with gaps needs a due date from today on")
+        case.gaps, case.gaps_due_on = list(body.gaps), body.gaps_due_on
+        detail = {"gaps": list(body.gaps), "gaps_due_on": body.gaps_due_on.isoformat()}
+    elif action == "resubmit" and body.form_data is not None:
+        config = await item_configs.get(session, case.basic_code)
+        case.form_data = validate_form(config.form_fields if config else None, body.form_data)
+    elif action == "approve":
+        if case.gaps:
+            raise GapsOutstanding(f"still missing: {', '.join(case.gaps)}")
+        if body.commitment:
+            if not case.commitment_signed:
+                raise InvalidField("commitment", "the applicant has not signed a commitment")
+            case.commitment_approval = True
+            detail = {"commitment": True}
+    elif action == "extend":
+        if body.extension_days is None:
+            raise InvalidField("extension_days", "required to extend")
+        clock.extend(case, body.extension_days, overrides)
+        detail = {"extension_days": body.extension_days}
+    elif action == "revoke" and not case.commitment_approval:
+        raise WrongCaseState("revoke", f"{case.state} (not on a commitment)", frozenset({"commitment approval"}))
+    elif action == "fulfil_gaps":
+        if not case.gaps:
+            raise WrongCaseState("fulfil gaps", f"{case.state} without missing materials", frozenset())
+        detail = {"gaps": case.gaps}
+        case.gaps, case.gaps_due_on = None, None
+        if case.state == "suspended":
+            await _move(session, case, p, action, Step(frozenset(), "accepted", "applicant"), body.reason, today,
+                        overrides, detail)
+            return case
+    await _move(session, case, p, action, step, body.reason, today, overrides, detail)
+    return case
+
+
+async def _move(session: AsyncSession, case: Case, actor: Principal | str, action: str, step: Step,
+                reason: str | None, today: dt.date, overrides: Mapping[dt.date, bool],
+                detail: dict[str, Any]) -> None:
+    from_state = case.state
+    to_state = step.to_state or case.state
+    at = now()
+    case.state = to_state
+    if step.to_state is not None:
+        case.state_reason = reason
+    if action == "submit":
+        case.submitted_at = at
+        clock.start(case, today, overrides)
+    elif to_state in ("supplement_requested", "suspended"):
+        clock.pause(case, today)
+    elif from_state in ("supplement_requested", "suspended") and to_state in clock.RUNNING:
+        clock.resume(case, today, overrides)
+    if to_state in ("approved", "denied", "refused") and step.to_state is not None:
+        case.decided_at, case.decision = at, to_state
+    if to_state == "completed":
+        case.completed_at = at
+    await _record(session, case, actor, action, from_state, to_state, reason, detail)
+    if case.bundle_case_id is not None and to_state in SETTLED:
+        from tongban.cases.bundle import service as bundles  # the bundle aggregate builds on this one
+        await bundles.child_settled(session, case, actor)
+    if step.event == contract.CASE_APPROVED:
+        await outbox.add(session, make_event("cases", contract.CASE_APPROVED, approved_payload(case, at),
+                                             subject=str(case.id)))
+    elif step.event is not None:
+        await outbox.add(session, make_event("cases", step.event, contract.CaseTransitionedV1(
+            case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
+            department=case.department, from_state=from_state, state=to_state, actor=_actor(actor)[0],
+            reason=reason, at=at, rule_version=case.decided_by_rule_version, deadline_on=case.deadline_on),
+            subject=str(case.id)))
+
+
+def approved_payload(case: Case, at: dt.datetime) -> contract.CaseApprovedV1:
+    return contract.CaseApprovedV1(
+        case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
+        implementation_code=case.implementation_code, applicant_type=case.applicant_type,  # type: ignore[arg-type]
+        applicant_id=case.applicant_id, applicant_name=case.applicant_name,
+        result_licence_type_code=case.result_licence_type, department=case.department, approved_at=at,
+        data=case.form_data)
+
+
+def _actor(actor: Principal | str) -> tuple[str, str]:
+    return (actor.sub, actor.role) if isinstance(actor, Principal) else (actor, "system")
+
+
+async def _record(session: AsyncSession, case: Case, actor: Principal | str, action: str, from_state: str | None,
+                  to_state: str, reason: str | None, detail: dict[str, Any]) -> None:
+    sub, role = _actor(actor)
+    await repository.add_entry(session, CaseTimelineEntry(case_id=case.id, action=action, from_state=from_state,
+                                                          to_state=to_state, actor=sub, actor_role=role,
+                                                          reason=reason, detail=detail or None))
+    await audit.record(session, actor, f"case.{action}", "case", str(case.id), reason,
+                       {"from": from_state, "to": to_state, "case_number": case.case_number, **detail})
+
+
+async def record_system_step(session: AsyncSession, case: Case, actor: str, action: str, to_state: str,
+                             reason: str, today: dt.date, overrides: Mapping[dt.date, bool],
+                             event: str | None = None) -> None:
+    """A step taken by the platform itself (the deadline checker suspending a case, say)."""
+    await _move(session, case, actor, action, Step(frozenset(), to_state, "system", event=event), reason, today,
+                overrides, {})
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def to_read(case: Case, p: Principal, today: dt.date, overrides: Mapping[dt.date, bool]) -> CaseRead:
+    """The case as `p` may see it: personal numbers masked for anyone but the applicant."""
+    owner = is_owner(case, p)
+    masked = not owner and case.applicant_type == "person"
+    try:
+        remaining = clock.remaining(case, today, overrides)
+    except calendar.UnknownCalendarDate:
+        remaining = None  # a read must not fail because next year's calendar is not in yet
+    return CaseRead(
+        id=case.id, case_number=case.case_number,
+        lookup_code=case.lookup_code if owner or p.has("cases:process") else None, city_code=case.city_code,
+        basic_code=case.basic_code, implementation_code=case.implementation_code, item_name=case.item_name,
+        department=case.department, applicant_type=case.applicant_type,
+        applicant_id=mask_resident_id(case.applicant_id) if masked else case.applicant_id,
+        applicant_name=case.applicant_name, channel=case.channel,
+        form_data=case.form_data if owner else _mask(case.form_data), state=case.state,  # type: ignore[arg-type]
+        state_reason=case.state_reason, limit_days=case.limit_days, limit_unit=case.limit_unit,
+        extension_days=case.extension_days, paused_days=case.paused_days, received_on=case.received_on,
+        deadline_on=case.deadline_on, paused=case.paused_since is not None, remaining_days=remaining,
+        gaps=case.gaps, gaps_due_on=case.gaps_due_on, decided_by_rule_version=case.decided_by_rule_version,
+        commitment_approval=case.commitment_approval, licence_identifier=case.licence_identifier,
+        created_at=case.created_at, submitted_at=case.submitted_at, decided_at=case.decided_at,
+        completed_at=case.completed_at)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
+
+
+async def reader(session: AsyncSession, p: Principal):  # noqa: ANN201 - a converter for paginate
+    """A converter from rows to CaseRead for `p`, with the calendar loaded once per page."""
+    today = calendar.today()
+    overrides = await workdays.overrides_from(session, today - dt.timedelta(days=800))
+    return lambda case: to_read(case, p, today, overrides)
+
+
+async def progress(session: AsyncSession, case_number: str, lookup_code: str) -> ProgressRead:
+    """Public progress by case number and lookup code (both must match)."""
+    case = await repository.by_number(session, case_number)
+    if case is None or not hmac.compare_digest(case.lookup_code, lookup_code.upper()):
+        raise CaseNotFound("no case with this number and lookup code")
+    steps = [ProgressStep(action=e.action, to_state=e.to_state, at=e.at)
+             for e in await repository.timeline(session, case.id)]
+    return ProgressRead.model_validate({"case_number": case.case_number, "item_name": case.item_name,
+                                        "state": case.state, "submitted_at": case.submitted_at,
+                                        "deadline_on": case.deadline_on, "steps": steps})
+
+
+async def record_licence(session: AsyncSession, case_id: uuid.UUID, identifier: str) -> bool:
+    """证照联办: put the issued licence's identifier on the case; an approved case is thereby
+    completed. False when the case is unknown here."""
+    case = await repository.get(session, case_id, for_update=True)
+    if case is None:
+        return False
+    if case.licence_identifier == identifier:
+        return True
+    case.licence_identifier = identifier
+    if case.state == "approved":
+        await _move(session, case, "system:credentials", "complete", STEPS["complete"], "licence issued",
+                    calendar.today(), {}, {"licence_identifier": identifier})
+    else:
+        await audit.record(session, "system:credentials", "case.licence", "case", str(case.id), "licence issued",
+                           {"licence_identifier": identifier})
+    return True

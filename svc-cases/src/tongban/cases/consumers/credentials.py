@@ -1,0 +1,28 @@
+"""Handlers of svc-credentials' events: the issued licence comes back onto its case (证照联办)."""
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.cases.case import service
+from tongban.shared.contracts.credentials import LICENCE_ISSUED, LicenceIssuedV1
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.events.inbox import PoisonMessage, Subscription
+
+log = logging.getLogger("tongban.cases.credentials")
+
+
+async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type != LICENCE_ISSUED:
+        return  # suspensions and revocations do not change a case
+    data = LicenceIssuedV1.model_validate(event.data)
+    if data.source_case_id is None:
+        return  # issued without a case (a migration from an older system, say)
+    if len(data.identifier) > 200:
+        raise PoisonMessage(f"licence identifier of {len(data.identifier)} characters")
+    if not await service.record_licence(session, data.source_case_id, data.identifier):
+        log.warning("licence %s names case %s, which svc-cases does not know", data.licence_id, data.source_case_id)
+
+
+SUBSCRIPTIONS = [Subscription(source="credentials", subject="credentials.licence.>",
+                              durable="cases-credentials-licence", handler=on_licence_event)]

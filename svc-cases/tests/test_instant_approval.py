@@ -1,0 +1,88 @@
+"""Instant approval (秒批): versioned rules decide within the submitting request, the event goes
+through the outbox, and the licence comes back onto the case (证照联办)."""
+
+import uuid
+
+from sqlalchemy import select
+
+from tongban.cases.db import platform
+from tongban.cases.main import SERVICE
+from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
+from tongban.shared.contracts.credentials import LICENCE_ISSUED, LicenceIssuedV1
+from tongban.shared.events import bus
+from tongban.shared.events.envelope import make_event
+from tongban.shared.testing.plugin import running_service, wait_for
+
+ITEM = "442020000900"
+ADULT_RULE = {"conditions": [{"field": "applicant.age", "op": "gte", "value": 18},
+                             {"field": "form.purpose", "op": "in", "value": ["self", "family"]}], "note": "成年本人或家属"}
+
+
+async def test_rule_versions_decide_on_submission(infra, token_issuer, tokens, kit, clean_nats):
+    async with running_service(SERVICE, infra, token_issuer) as client:
+        await kit.publish_item(client, licence="11100000000013338W001")
+        await client.put(f"/api/v1/cases/item-configs/{ITEM}", headers=tokens.admin(), json={
+            "form_fields": [{"name": "purpose", "type": "string", "required": True,
+                             "enum": ["self", "family", "other"]}]})
+        rules = f"/api/v1/cases/item-configs/{ITEM}/approval-rules"
+        assert (await client.post(rules, json=ADULT_RULE, headers=tokens.citizen())).status_code == 403
+        bad = {"conditions": [{"field": "form.purpose", "op": "like", "value": 1}]}
+        r = await client.post(rules, json=bad, headers=tokens.admin())
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("conditions.0.op")
+        r = await client.post(rules, json=ADULT_RULE, headers=tokens.admin() | {"Idempotency-Key": "rule-1"})
+        assert r.status_code == 201 and r.json()["version"] == 1
+
+        async def submit(headers, purpose="self"):
+            r = await client.post("/api/v1/cases/cases", json={"basic_code": ITEM, "form_data": {"purpose": purpose}},
+                                  headers=headers)
+            assert r.status_code == 201, r.text
+            return r.json()
+
+        adult = await submit(tokens.citizen())
+        assert adult["state"] == "approved" and adult["decided_by_rule_version"] == 1
+        assert (await submit(tokens.citizen(kit.MINOR)))["state"] == "submitted"
+        assert (await submit(tokens.citizen(), "other"))["state"] == "submitted"
+        assert (await submit(tokens.company()))["state"] == "submitted"   # no age: an approver decides
+
+        # Version 2 switches it off; the earlier decision keeps naming version 1.
+        r = await client.post(rules, json=ADULT_RULE | {"active": False}, headers=tokens.admin())
+        assert r.json()["version"] == 2
+        assert (await submit(tokens.citizen()))["state"] == "submitted"
+        timeline = (await client.get(f"/api/v1/cases/cases/{adult['id']}/timeline", headers=tokens.citizen())).json()
+        assert timeline["items"][-1]["actor"] == "system:instant-approval"
+        assert timeline["items"][-1]["detail"] == {"rule_version": 1}
+
+        async with client.app.state.sessionmaker() as s:
+            rows = (await s.execute(select(platform.outbox.c.envelope)
+                                    .where(platform.outbox.c.subject == CASE_APPROVED))).scalars().all()
+        assert len(rows) == 1
+        approved = CaseApprovedV1.model_validate(rows[0]["data"])
+        assert approved.case_id == uuid.UUID(adult["id"]) and approved.applicant_id == kit.ADULT
+        assert approved.result_licence_type_code == "11100000000013338W001" and approved.department == kit.DEPT
+
+        # The event reaches JetStream through the relay.
+        nc = await bus.connect(infra.nats.url, "test-reader")
+        sub = await nc.jetstream().pull_subscribe(CASE_APPROVED, durable="test-approved", stream="CASES")
+        msgs = await sub.fetch(1, timeout=10)
+        assert msgs[0].headers["Nats-Msg-Id"] == rows[0]["id"]
+
+        # svc-credentials issues the licence: its identifier comes back and the case is completed.
+        issued = LicenceIssuedV1(licence_id=uuid.uuid4(), identifier="11100000000013338W001442000202611220001X",
+                                 type_code="11100000000013338W001", issuer_code=kit.DEPT, version=1,
+                                 holder_type="111", holder_id=kit.ADULT, valid_from="2026-11-22",
+                                 source_case_id=uuid.UUID(adult["id"]))
+        await bus.ensure_stream(nc.jetstream(), "credentials")
+        event = make_event("credentials", LICENCE_ISSUED, issued, subject=str(issued.licence_id))
+        for n in range(2):
+            await nc.jetstream().publish(LICENCE_ISSUED, event.model_dump_json().encode(),
+                                         headers={"Nats-Msg-Id": f"{event.id}-{n}"})
+        await nc.close()
+
+        async def completed():
+            case = (await client.get(f"/api/v1/cases/cases/{adult['id']}", headers=tokens.citizen())).json()
+            return case if case["state"] == "completed" else None
+
+        case = await wait_for(completed)
+        assert case["licence_identifier"] == issued.identifier
+        timeline = (await client.get(f"/api/v1/cases/cases/{adult['id']}/timeline", headers=tokens.citizen())).json()
+        assert [e["action"] for e in timeline["items"]].count("complete") == 1

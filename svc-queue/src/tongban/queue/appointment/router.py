@@ -1,0 +1,128 @@
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from tongban.queue.appointment import repository, service
+from tongban.queue.appointment.errors import (
+    AlreadyBooked, AppointmentClosed, AppointmentNotFound, BookingSuspended, HoldExpired, NotCheckInTime, SlotFull,
+    SlotTemplateNotFound,
+)
+from tongban.queue.appointment.schemas import (
+    AppointmentCreate, AppointmentRead, CheckInRead, SlotRead, SlotTemplateCreate, SlotTemplateRead, SweepRead,
+)
+from tongban.queue.clock import SettingsDep
+from tongban.queue.hall.errors import CalendarUnknown, CategoryNotFound, HallNotFound
+from tongban.queue.hall.service import get_hall
+from tongban.queue.ticket import service as tickets
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import InvalidField, responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.ids import mask_resident_id
+from tongban.shared.pagination import Page, PageDep, page_of, paginate
+
+router = APIRouter(tags=["appointments"])
+QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
+Booker = Annotated[Principal, Depends(Requires("queue:book"))]
+BOOKING_ERRORS = (*AUTH_ERRORS, SlotTemplateNotFound, SlotFull, AlreadyBooked, BookingSuspended, InvalidField,
+                  CalendarUnknown)
+
+
+def read(appt, actor: Principal) -> AppointmentRead:  # noqa: ANN001
+    out = AppointmentRead.model_validate(appt)
+    if out.id_number and actor.id_number != out.id_number:
+        out.id_number = mask_resident_id(out.id_number)
+    return out
+
+
+@router.post("/halls/{hall_id}/slot-templates", status_code=201, response_model=SlotTemplateRead,
+             responses=responses(*AUTH_ERRORS, HallNotFound, CategoryNotFound, IdempotencyKeyReused))
+async def create_template(hall_id: uuid.UUID, body: SlotTemplateCreate, session: SessionDep, actor: QueueAdmin,
+                          idem: IdempotencyDep):
+    """Add a recurring appointment slot with its capacity (admins)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    template = await service.create_template(session, hall_id, body, actor)
+    return await idem.remember(session, 201, SlotTemplateRead.model_validate(template))
+
+
+@router.get("/halls/{hall_id}/slot-templates", response_model=Page[SlotTemplateRead],
+            responses=responses(HallNotFound))
+async def list_templates(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[SlotTemplateRead]:
+    """A hall's recurring slots (public)."""
+    await get_hall(session, hall_id)
+    return await paginate(session, repository.templates_query(hall_id), page, SlotTemplateRead.model_validate)
+
+
+@router.get("/halls/{hall_id}/slots", response_model=Page[SlotRead], responses=responses(HallNotFound, CalendarUnknown))
+async def list_slots(hall_id: uuid.UUID, day: dt.date, session: SessionDep, page: PageDep,
+                     settings: SettingsDep) -> Page[SlotRead]:
+    """A hall's slots on a day with the places left (public)."""
+    slots = await service.slots_on(session, settings, hall_id, day)
+    return page_of(slots[page.offset:page.offset + page.limit], len(slots), page)
+
+
+@router.post("/appointments", status_code=201, response_model=AppointmentRead,
+             responses=responses(*BOOKING_ERRORS, IdempotencyKeyReused))
+async def hold(body: AppointmentCreate, session: SessionDep, actor: Booker, settings: SettingsDep,
+               idem: IdempotencyDep):
+    """Hold a place in a slot (confirm it within the hold time). Full slot → 409; a day outside the
+    booking window → 422."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    appt = await service.hold(session, settings, body, actor)
+    return await idem.remember(session, 201, read(appt, actor))
+
+
+@router.get("/appointments/mine", response_model=Page[AppointmentRead])
+async def mine(session: SessionDep, page: PageDep, actor: AnyPrincipal) -> Page[AppointmentRead]:
+    """The caller's own appointments."""
+    return await paginate(session, repository.person_query(actor.sub), page, lambda a: read(a, actor))
+
+
+@router.get("/appointments/{appointment_id}", response_model=AppointmentRead,
+            responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner))
+async def get_appointment(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> AppointmentRead:
+    """One appointment (its holder, the hall's clerks, admins)."""
+    return read(await service.get_visible(session, appointment_id, actor), actor)
+
+
+@router.post("/appointments/{appointment_id}/confirm", response_model=AppointmentRead,
+             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, HoldExpired, AppointmentClosed))
+async def confirm(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> AppointmentRead:
+    """Confirm a hold."""
+    return read(await service.confirm(session, appointment_id, actor), actor)
+
+
+@router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentRead,
+             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed))
+async def cancel(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> AppointmentRead:
+    """Cancel a booking."""
+    return read(await service.cancel(session, appointment_id, actor), actor)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentRead,
+             responses=responses(*BOOKING_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed))
+async def reschedule(appointment_id: uuid.UUID, body: AppointmentCreate, session: SessionDep, actor: Booker,
+                     settings: SettingsDep) -> AppointmentRead:
+    """Move a confirmed booking to another slot of the same hall and category."""
+    return read(await service.reschedule(session, settings, appointment_id, body, actor), actor)
+
+
+@router.post("/appointments/{appointment_id}/check-in", response_model=CheckInRead,
+             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed, NotCheckInTime))
+async def check_in(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal,
+                   settings: SettingsDep) -> CheckInRead:
+    """Arrived for the booking (the person, or a clerk of the hall): a priority ticket."""
+    appt, ticket = await service.check_in(session, settings, appointment_id, actor)
+    return CheckInRead(appointment=read(appt, actor), ticket=await tickets.view(session, ticket, actor))
+
+
+@router.post("/appointments/sweep", response_model=SweepRead, responses=responses(*AUTH_ERRORS))
+async def sweep(session: SessionDep, actor: QueueAdmin, settings: SettingsDep) -> SweepRead:
+    """Expire old holds, record missed appointments and send due reminders now (the worker also
+    does it every minute)."""
+    expired, missed, reminded = await service.sweep(session, settings)
+    return SweepRead(expired_holds=expired, missed=missed, reminded=reminded)

@@ -1,0 +1,25 @@
+from tongban.shared.errors import Conflict, Forbidden, NotFound
+
+
+class CounterNotFound(NotFound):
+    code, title = "counter_not_found", "No such counter"
+
+
+class CounterNumberTaken(Conflict):
+    code, title = "counter_number_taken", "The hall already has a counter with this number"
+
+
+class NotYourHall(Forbidden):
+    code, title = "not_your_hall", "Clerks operate only the counters of their own hall"
+
+
+class CounterNotOpen(Conflict):
+    code, title = "counter_not_open", "Nobody is signed in to this counter, or it is paused"
+
+
+class CounterTaken(Conflict):
+    code, title = "counter_taken", "Another clerk is signed in to this counter"
+
+
+class CounterBusy(Conflict):
+    code, title = "counter_busy", "The counter is still serving a ticket"

@@ -1,0 +1,50 @@
+import uuid
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.queue.counter.models import Counter, CounterSkill
+
+
+async def get(session: AsyncSession, counter_id: uuid.UUID, lock: bool = False) -> Counter | None:
+    """One counter; `lock` takes its row lock (one call at a time per counter)."""
+    stmt = select(Counter).where(Counter.id == counter_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_number(session: AsyncSession, hall_id: uuid.UUID, number: str) -> Counter | None:
+    return (await session.execute(select(Counter).where(Counter.hall_id == hall_id, Counter.number == number))
+            ).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, obj: object) -> None:
+    session.add(obj)
+    await session.flush()
+
+
+def list_query(hall_id: uuid.UUID) -> Select[tuple[Counter]]:
+    """A hall's counters by number."""
+    return select(Counter).where(Counter.hall_id == hall_id).order_by(Counter.number, Counter.id)
+
+
+async def in_hall(session: AsyncSession, hall_id: uuid.UUID) -> list[Counter]:
+    return list((await session.execute(list_query(hall_id))).scalars())
+
+
+async def skills(session: AsyncSession, counter_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CounterSkill]]:
+    """The skills of the given counters."""
+    out: dict[uuid.UUID, list[CounterSkill]] = {c: [] for c in counter_ids}
+    rows = (await session.execute(select(CounterSkill).where(CounterSkill.counter_id.in_(counter_ids))
+                                  .order_by(CounterSkill.kind, CounterSkill.value))).scalars()
+    for s in rows:
+        out[s.counter_id].append(s)
+    return out
+
+
+async def replace_skills(session: AsyncSession, counter_id: uuid.UUID, new: list[CounterSkill]) -> None:
+    """Swap a counter's skills for `new`."""
+    await session.execute(delete(CounterSkill).where(CounterSkill.counter_id == counter_id))
+    session.add_all(new)
+    await session.flush()

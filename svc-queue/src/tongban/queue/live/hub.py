@@ -1,0 +1,79 @@
+"""Fan-out of live hall updates to this replica's SSE clients.
+
+Every replica LISTENs on one PostgreSQL channel; a NOTIFY sent inside a committed transaction
+(calls, finishes, new tickets) reaches all replicas, whichever one handled the request. Each
+client gets a bounded queue: a client too slow to keep up is dropped (its browser reconnects
+and starts again from a fresh snapshot) rather than slowing everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+
+from tongban.queue.live.notify import CHANNEL
+
+log = logging.getLogger("tongban.queue.live")
+CLIENT_QUEUE = 256
+
+
+class LiveHub:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.clients: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = defaultdict(set)
+        self.listening = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the LISTEN connection open until `stop`; reconnect after a failure."""
+        while not stop.is_set():
+            conn = None
+            try:
+                conn = await asyncpg.connect(self.dsn)
+                await conn.add_listener(CHANNEL, self._on_notify)
+                self.listening.set()
+                while not stop.is_set() and not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("live LISTEN connection failed: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+            finally:
+                self.listening.clear()
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            update = json.loads(payload)
+        except ValueError:
+            log.warning("unreadable live update dropped: %r", payload[:200])
+            return
+        for q in list(self.clients.get(update.get("hall_id", ""), ())):
+            try:
+                q.put_nowait(update)
+            except asyncio.QueueFull:
+                self.clients[update["hall_id"]].discard(q)
+                q.get_nowait()
+                q.put_nowait(None)  # tells that client's stream to end
+
+    def subscribe(self, hall_id: str) -> asyncio.Queue[dict[str, Any] | None]:
+        """A new client of the hall's updates; pair with `unsubscribe`."""
+        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(CLIENT_QUEUE)
+        self.clients[hall_id].add(q)
+        return q
+
+    def unsubscribe(self, hall_id: str, q: asyncio.Queue[dict[str, Any] | None]) -> None:
+        self.clients[hall_id].discard(q)
+        if not self.clients[hall_id]:
+            self.clients.pop(hall_id, None)
+
+    @property
+    def client_count(self) -> int:
+        return sum(len(v) for v in self.clients.values())

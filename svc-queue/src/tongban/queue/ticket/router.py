@@ -1,0 +1,127 @@
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from tongban.queue import clock
+from tongban.queue.clock import SettingsDep
+from tongban.queue.counter.errors import CounterNotFound, CounterNotOpen, CounterTaken, NotYourHall
+from tongban.queue.hall.errors import CategoryNotFound, HallClosed, HallNotFound
+from tongban.queue.hall.service import get_hall
+from tongban.queue.ticket import repository, service
+from tongban.queue.ticket.errors import (
+    AlreadyQueued, AlreadyRated, CannotTakeTicket, TicketClosed, TicketNotFound, TicketNotHere,
+)
+from tongban.queue.ticket.schemas import CallNext, CaseLink, RatingCreate, TicketCreate, TicketRead, Transfer
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import InvalidField, responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep, page_of, paginate
+
+router = APIRouter(tags=["tickets"])
+Clerk = Annotated[Principal, Depends(Requires("queue:operate"))]
+OPERATE_ERRORS = (*AUTH_ERRORS, CounterNotFound, NotYourHall, CounterTaken, CounterNotOpen)
+
+
+@router.post("/halls/{hall_id}/tickets", status_code=201, response_model=TicketRead,
+             responses=responses(*AUTH_ERRORS, HallNotFound, CategoryNotFound, HallClosed, AlreadyQueued,
+                                 CannotTakeTicket, InvalidField, IdempotencyKeyReused))
+async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDep, actor: AnyPrincipal,
+                      settings: SettingsDep, idem: IdempotencyDep):
+    """Take a number: on site (a clerk of the hall, or its kiosk) or remote (a citizen, queue:book,
+    while the hall is open)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    ticket = await service.issue(session, settings, hall_id, body, actor)
+    return await idem.remember(session, 201, await service.view(session, ticket, actor))
+
+
+@router.get("/tickets/mine", response_model=Page[TicketRead])
+async def my_tickets(session: SessionDep, page: PageDep, actor: AnyPrincipal) -> Page[TicketRead]:
+    """The caller's own tickets, newest first."""
+    raw = await paginate(session, repository.person_query(actor.sub), page)
+    return page_of([await service.view(session, t, actor) for t in raw.items], raw.total, page)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketRead,
+            responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, NotYourHall))
+async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> TicketRead:
+    """A ticket, with how many are ahead and the estimated wait (its holder, the hall's clerks)."""
+    return await service.view(session, await service.get_visible(session, ticket_id, actor), actor)
+
+
+@router.post("/tickets/{ticket_id}/cancel", response_model=TicketRead,
+             responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed))
+async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> TicketRead:
+    """Give up a waiting ticket."""
+    return await service.view(session, await service.cancel(session, ticket_id, actor), actor)
+
+
+@router.post("/tickets/{ticket_id}/rating", response_model=TicketRead,
+             responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed, AlreadyRated))
+async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: SessionDep, actor: AnyPrincipal) -> TicketRead:
+    """Rate the counter after being served (the ticket's holder, once)."""
+    return await service.view(session, await service.rate(session, ticket_id, actor, body), actor)
+
+
+@router.get("/halls/{hall_id}/tickets", response_model=Page[TicketRead],
+            responses=responses(*AUTH_ERRORS, HallNotFound, NotYourHall))
+async def hall_tickets(hall_id: uuid.UUID, session: SessionDep, page: PageDep, actor: Clerk, settings: SettingsDep,
+                       day: dt.date | None = None,
+                       status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,10}$")] = None) -> Page[TicketRead]:
+    """A hall's tickets of a day (its clerks)."""
+    await get_hall(session, hall_id)
+    service.ensure_clerk_of(actor, hall_id)
+    raw = await paginate(session, repository.hall_query(hall_id, day or clock.today(settings), status), page)
+    return page_of([await service.view(session, t, actor) for t in raw.items], raw.total, page)
+
+
+@router.post("/counters/{counter_id}/call-next", response_model=TicketRead,
+             responses={204: {"description": "nobody waits for this counter"}, **responses(*OPERATE_ERRORS)})
+async def call_next(counter_id: uuid.UUID, session: SessionDep, actor: Clerk, settings: SettingsDep,
+                    body: CallNext | None = None):
+    """下一位: close the ticket at the counter (done, or no_show) and call the next one by skill
+    weight, then priority, then arrival. 204 when nobody waits for this counter."""
+    ticket = await service.call_next(session, settings, counter_id, actor, (body or CallNext()).previous)
+    if ticket is None:
+        return Response(status_code=204)
+    return await service.view(session, ticket, actor)
+
+
+@router.post("/counters/{counter_id}/recall", response_model=TicketRead,
+             responses=responses(*OPERATE_ERRORS, TicketNotHere))
+async def recall(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> TicketRead:
+    """Call the current ticket again."""
+    return await service.view(session, await service.recall(session, counter_id, actor), actor)
+
+
+@router.post("/counters/{counter_id}/skip", response_model=TicketRead,
+             responses=responses(*OPERATE_ERRORS, TicketNotHere))
+async def skip(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> TicketRead:
+    """The called person did not come: close the ticket as a no-show."""
+    return await service.view(session, await service.skip(session, counter_id, actor), actor)
+
+
+@router.post("/counters/{counter_id}/start", response_model=TicketRead,
+             responses=responses(*OPERATE_ERRORS, TicketNotHere))
+async def start(counter_id: uuid.UUID, session: SessionDep, actor: Clerk, body: CaseLink | None = None) -> TicketRead:
+    """The person arrived at the counter: serving starts, optionally linked to a case."""
+    ticket = await service.start(session, counter_id, actor, body.case_id if body else None)
+    return await service.view(session, ticket, actor)
+
+
+@router.post("/counters/{counter_id}/finish", response_model=TicketRead,
+             responses=responses(*OPERATE_ERRORS, TicketNotHere))
+async def finish(counter_id: uuid.UUID, session: SessionDep, actor: Clerk, body: CaseLink | None = None) -> TicketRead:
+    """Serving is over; the holder may now rate it."""
+    ticket = await service.finish(session, counter_id, actor, body.case_id if body else None)
+    return await service.view(session, ticket, actor)
+
+
+@router.post("/counters/{counter_id}/transfer", response_model=TicketRead,
+             responses=responses(*OPERATE_ERRORS, TicketNotHere, InvalidField))
+async def transfer(counter_id: uuid.UUID, body: Transfer, session: SessionDep, actor: Clerk) -> TicketRead:
+    """Send the current ticket to another category or counter; it keeps its place in line."""
+    return await service.view(session, await service.transfer(session, counter_id, actor, body), actor)

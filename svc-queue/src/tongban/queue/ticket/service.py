@@ -1,0 +1,302 @@
+"""Ticket rules: taking a number, calling the next by skill weight, priority and arrival (one
+transaction, so no ticket is ever called twice), and what happens at the counter afterwards."""
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.queue import clock
+from tongban.queue.catalog_copy import repository as catalog
+from tongban.queue.config import Settings
+from tongban.queue.counter import repository as counters
+from tongban.queue.counter import service as counter_service
+from tongban.queue.counter.errors import NotYourHall
+from tongban.queue.counter.models import Counter
+from tongban.queue.db import audit, outbox
+from tongban.queue.hall import repository as halls
+from tongban.queue.hall import service as hall_service
+from tongban.queue.hall.errors import CategoryNotFound, HallClosed
+from tongban.queue.live.notify import notify
+from tongban.queue.ticket import repository
+from tongban.queue.ticket.errors import (
+    AlreadyQueued, AlreadyRated, CannotTakeTicket, TicketClosed, TicketNotFound, TicketNotHere,
+)
+from tongban.queue.ticket.models import PRIORITY_APPOINTMENT, PRIORITY_GREEN, PRIORITY_NORMAL, Ticket
+from tongban.queue.ticket.schemas import RatingCreate, TicketCreate, TicketRead, Transfer
+from tongban.shared.auth import Principal, ensure_owner
+from tongban.shared.contracts.queue import (
+    TICKET_APPROACHING, TICKET_CALLED, TICKET_FINISHED, TICKET_ISSUED, TICKET_RATED, TICKET_SKIPPED,
+    TICKET_STARTED, TICKET_TRANSFERRED, TicketApproachingV1, TicketRatedV1, TicketV1,
+)
+from tongban.shared.errors import InvalidField
+from tongban.shared.events.envelope import make_event
+from tongban.shared.ids import mask_resident_id
+
+ELDERLY_AGE = 60
+
+
+def _age(id_number: str, today: dt.date) -> int:
+    born = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _seconds(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
+    return (b - a).total_seconds() if a and b else None
+
+
+async def _emit(session: AsyncSession, ticket: Ticket, subject: str, counter: Counter | None = None,
+                live: bool = True) -> None:
+    start = ticket.started_at or ticket.called_at
+    await outbox.add(session, make_event("queue", subject, TicketV1(
+        ticket_id=ticket.id, hall_id=ticket.hall_id, day=ticket.day, number=ticket.number, category=ticket.category,
+        status=ticket.status, priority=ticket.priority, channel=ticket.channel, person_sub=ticket.person_sub,
+        item_code=ticket.item_code, counter_id=ticket.counter_id, counter_number=counter.number if counter else None,
+        case_id=ticket.case_id, call_count=ticket.call_count, wait_seconds=_seconds(ticket.queued_at, ticket.called_at),
+        service_seconds=_seconds(start, ticket.finished_at) if ticket.status == "done" else None, at=clock.now()),
+        subject=str(ticket.id)))
+    if not live:
+        return
+    await notify(session, ticket.hall_id, subject.rsplit(".", 1)[1], {
+        "ticket_id": str(ticket.id), "number": ticket.number, "category": ticket.category, "status": ticket.status,
+        "counter_id": str(counter.id) if counter else None, "counter_number": counter.number if counter else None,
+        "call_count": ticket.call_count})
+
+
+async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, data: TicketCreate,
+                actor: Principal, appointment_id: uuid.UUID | None = None,
+                holder: tuple[str, str | None] | None = None) -> Ticket:
+    """Take a number. On site: a clerk of the hall (any time). Remote: a citizen with queue:book,
+    only while the hall is open, one open ticket per category. Appointment check-ins come first."""
+    hall = await hall_service.get_hall(session, hall_id)
+    if await halls.get_category(session, hall_id, data.category) is None:
+        raise CategoryNotFound(f"the hall has no category {data.category}")
+    if data.item_code and not await catalog.known_codes(session, {data.item_code}):
+        raise InvalidField("item_code", f"{data.item_code} is not an item of the catalogue")
+    day = clock.today(settings)
+    on_site = actor.has("queue:operate") and actor.hall == str(hall_id)
+    priority, reason = PRIORITY_NORMAL, None
+    if appointment_id is not None:
+        channel, priority, reason = "appointment", PRIORITY_APPOINTMENT, "appointment"
+    elif on_site:
+        channel = "on_site"
+        if data.green_reason:
+            priority, reason = PRIORITY_GREEN, data.green_reason
+    elif actor.has("queue:book"):
+        channel = "remote"
+        is_open, why = await hall_service.open_state(session, settings, hall)
+        if not is_open:
+            raise HallClosed(f"remote tickets are taken only while the hall is open ({why})")
+        if data.green_reason is not None:
+            raise InvalidField("green_reason", "the green channel is granted by a clerk on site")
+        if await repository.open_remote_ticket(session, hall_id, day, data.category, actor.sub):
+            raise AlreadyQueued()
+        if actor.id_number and _age(actor.id_number, day) >= ELDERLY_AGE:
+            priority, reason = PRIORITY_GREEN, "elderly"
+    else:
+        raise CannotTakeTicket()
+    seq = await repository.next_number(session, hall_id, day, data.category)
+    person_sub, id_number = holder or ((None, None) if channel == "on_site" else (actor.sub, actor.id_number))
+    ticket = await repository.add(session, Ticket(
+        hall_id=hall_id, day=day, category=data.category, number=f"{data.category}{seq:03d}",
+        item_code=data.item_code, priority=priority, priority_reason=reason, channel=channel,
+        person_sub=person_sub, id_number=id_number,
+        status="waiting", appointment_id=appointment_id, case_id=data.case_id, call_count=0))
+    await _emit(session, ticket, TICKET_ISSUED)
+    await audit.record(session, actor, "ticket.issued", "ticket", str(ticket.id),
+                       detail={"number": ticket.number, "channel": channel, "priority": priority})
+    return ticket
+
+
+async def _close(session: AsyncSession, counter: Counter, ticket: Ticket, outcome: str, actor: Principal,
+                 live: bool = True) -> None:
+    ticket.status, ticket.finished_at = outcome, clock.now()
+    counter.current_ticket_id = None
+    await session.flush()
+    await _emit(session, ticket, TICKET_FINISHED if outcome == "done" else TICKET_SKIPPED, counter, live)
+    await audit.record(session, actor, f"ticket.{'finished' if outcome == 'done' else 'skipped'}", "ticket",
+                       str(ticket.id), detail={"counter_id": str(counter.id), "case_id": ticket.case_id})
+
+
+async def _current(session: AsyncSession, counter: Counter, states: tuple[str, ...]) -> Ticket:
+    ticket = await repository.get(session, counter.current_ticket_id, lock=True) if counter.current_ticket_id else None
+    if ticket is None or ticket.status not in states:
+        raise TicketNotHere(f"counter {counter.number} has no ticket that is {' or '.join(states)}")
+    return ticket
+
+
+async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
+                    previous: str = "done") -> Ticket | None:
+    """Close the counter's current ticket (done or no-show) and call the next one, or None when
+    nobody waits for this counter. Counter row lock, then ticket row lock: one transaction."""
+    counter = await counter_service.operated_counter(session, counter_id, actor)
+    if counter.current_ticket_id is not None:
+        current = await repository.get(session, counter.current_ticket_id, lock=True)
+        if current is not None and current.status in ("called", "serving"):
+            # No board update of its own: the call that follows replaces it on the screens.
+            await _close(session, counter, current, "done" if previous == "done" or current.status == "serving"
+                         else "no_show", actor, live=False)
+        counter.current_ticket_id = None
+    skills = (await counters.skills(session, [counter.id]))[counter.id]
+    ticket = await repository.claim_next(
+        session, counter.hall_id, clock.today(settings), counter.id,
+        {s.value: s.weight for s in skills if s.kind == "category" and s.weight > 0},
+        {s.value: s.weight for s in skills if s.kind == "item"})
+    if ticket is None:
+        await session.flush()
+        return None
+    ticket.status, ticket.counter_id, ticket.target_counter_id = "called", counter.id, None
+    ticket.called_at, ticket.call_count = clock.now(), 1
+    counter.current_ticket_id = ticket.id
+    await session.flush()
+    await _emit(session, ticket, TICKET_CALLED, counter)
+    await audit.record(session, actor, "ticket.called", "ticket", str(ticket.id),
+                       detail={"counter_id": str(counter.id), "number": ticket.number})
+    await _tell_the_approaching(session, settings, ticket.hall_id, ticket.day, ticket.category)
+    return ticket
+
+
+async def _tell_the_approaching(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, day: dt.date,
+                                category: str) -> None:
+    """Tell remote ticket holders who now have `approach_position` or fewer people ahead, once."""
+    line = await repository.front_of_line(session, hall_id, day, category, settings.approach_position + 1)
+    for ahead, (ticket_id, person_sub, notified_at) in enumerate(line):
+        if person_sub is None or notified_at is not None:
+            continue
+        t = await repository.mark_notified(session, ticket_id, clock.now())
+        if t is not None:
+            await outbox.add(session, make_event("queue", TICKET_APPROACHING, TicketApproachingV1(
+                ticket_id=t.id, hall_id=hall_id, number=t.number, person_sub=person_sub, ahead=ahead),
+                subject=str(t.id)))
+
+
+async def recall(session: AsyncSession, counter_id: uuid.UUID, actor: Principal) -> Ticket:
+    """Call the counter's current ticket again (shown and announced again)."""
+    counter = await counter_service.operated_counter(session, counter_id, actor)
+    ticket = await _current(session, counter, ("called",))
+    ticket.call_count += 1
+    await session.flush()
+    await _emit(session, ticket, TICKET_CALLED, counter)
+    await audit.record(session, actor, "ticket.recalled", "ticket", str(ticket.id),
+                       detail={"call_count": ticket.call_count})
+    return ticket
+
+
+async def skip(session: AsyncSession, counter_id: uuid.UUID, actor: Principal) -> Ticket:
+    """The called person did not come: the ticket closes as a no-show."""
+    counter = await counter_service.operated_counter(session, counter_id, actor)
+    ticket = await _current(session, counter, ("called",))
+    await _close(session, counter, ticket, "no_show", actor)
+    return ticket
+
+
+async def start(session: AsyncSession, counter_id: uuid.UUID, actor: Principal, case_id: str | None) -> Ticket:
+    """The person is at the counter: serving starts (optionally linked to a case)."""
+    counter = await counter_service.operated_counter(session, counter_id, actor)
+    ticket = await _current(session, counter, ("called",))
+    ticket.status, ticket.started_at = "serving", clock.now()
+    ticket.case_id = case_id or ticket.case_id
+    await session.flush()
+    await _emit(session, ticket, TICKET_STARTED, counter)
+    await audit.record(session, actor, "ticket.started", "ticket", str(ticket.id), detail={"case_id": ticket.case_id})
+    return ticket
+
+
+async def finish(session: AsyncSession, counter_id: uuid.UUID, actor: Principal, case_id: str | None) -> Ticket:
+    """Serving is over (optionally naming the case opened for it)."""
+    counter = await counter_service.operated_counter(session, counter_id, actor)
+    ticket = await _current(session, counter, ("called", "serving"))
+    ticket.case_id = case_id or ticket.case_id
+    await _close(session, counter, ticket, "done", actor)
+    return ticket
+
+
+async def transfer(session: AsyncSession, counter_id: uuid.UUID, actor: Principal, data: Transfer) -> Ticket:
+    """Send the current ticket to another category or counter of the hall; it keeps its place."""
+    counter = await counter_service.operated_counter(session, counter_id, actor)
+    ticket = await _current(session, counter, ("called", "serving"))
+    if data.category is not None:
+        if await halls.get_category(session, counter.hall_id, data.category) is None:
+            raise InvalidField("category", f"the hall has no category {data.category}")
+        ticket.category, ticket.target_counter_id = data.category, None
+    else:
+        target = await counters.get(session, data.counter_id)
+        if target is None or target.hall_id != counter.hall_id:
+            raise InvalidField("counter_id", "no such counter in this hall")
+        ticket.target_counter_id = target.id
+    ticket.status, ticket.counter_id, ticket.called_at, ticket.started_at = "waiting", None, None, None
+    counter.current_ticket_id = None
+    await session.flush()
+    await _emit(session, ticket, TICKET_TRANSFERRED, counter)
+    await audit.record(session, actor, "ticket.transferred", "ticket", str(ticket.id), reason=data.reason,
+                       detail={"from_counter": str(counter.id), "category": ticket.category,
+                               "to_counter": str(ticket.target_counter_id) if ticket.target_counter_id else None})
+    return ticket
+
+
+async def get_visible(session: AsyncSession, ticket_id: uuid.UUID, actor: Principal, lock: bool = False) -> Ticket:
+    """The ticket for its holder, a clerk of its hall, or an admin."""
+    ticket = await repository.get(session, ticket_id, lock=lock)
+    if ticket is None:
+        raise TicketNotFound()
+    if actor.sub == ticket.person_sub or actor.has("queue:admin"):
+        return ticket
+    if actor.has("queue:operate"):
+        if actor.hall != str(ticket.hall_id):
+            raise NotYourHall()
+        return ticket
+    ensure_owner(actor, person=ticket.id_number or "")
+    return ticket
+
+
+async def view(session: AsyncSession, ticket: Ticket, actor: Principal) -> TicketRead:
+    """The ticket as `actor` may see it: position and estimated wait while waiting; the ID number
+    masked for anyone but its holder."""
+    read = TicketRead.model_validate(ticket)
+    if ticket.id_number and actor.id_number != ticket.id_number:
+        read.id_number = mask_resident_id(ticket.id_number)
+    if ticket.status == "waiting":
+        read.ahead = await repository.ahead_of(session, ticket)
+        avg = await repository.average_service_seconds(session, ticket.hall_id, ticket.category)
+        if avg is not None:
+            open_counters = sum(1 for c in await counters.in_hall(session, ticket.hall_id) if c.status == "open")
+            read.estimated_wait_seconds = round((read.ahead + 1) * avg / max(1, open_counters), 1)
+    return read
+
+
+async def cancel(session: AsyncSession, ticket_id: uuid.UUID, actor: Principal) -> Ticket:
+    """The holder gives up a waiting ticket."""
+    ticket = await get_visible(session, ticket_id, actor, lock=True)
+    if ticket.status != "waiting":
+        raise TicketClosed(f"the ticket is {ticket.status}")
+    ticket.status, ticket.finished_at = "cancelled", clock.now()
+    await session.flush()
+    await notify(session, ticket.hall_id, "cancelled", {"ticket_id": str(ticket.id), "category": ticket.category})
+    await audit.record(session, actor, "ticket.cancelled", "ticket", str(ticket.id))
+    return ticket
+
+
+async def rate(session: AsyncSession, ticket_id: uuid.UUID, actor: Principal, data: RatingCreate) -> Ticket:
+    """The holder rates the counter after being served (once)."""
+    ticket = await repository.get(session, ticket_id, lock=True)
+    if ticket is None:
+        raise TicketNotFound()
+    if ticket.person_sub != actor.sub:
+        ensure_owner(actor, person=ticket.id_number or "")
+    if ticket.status != "done":
+        raise TicketClosed("only a served ticket can be rated")
+    if ticket.rating is not None:
+        raise AlreadyRated()
+    ticket.rating, ticket.rating_comment = data.rating, data.comment
+    await session.flush()
+    await outbox.add(session, make_event("queue", TICKET_RATED, TicketRatedV1(
+        ticket_id=ticket.id, hall_id=ticket.hall_id, counter_id=ticket.counter_id, rating=data.rating),
+        subject=str(ticket.id)))
+    await audit.record(session, actor, "ticket.rated", "ticket", str(ticket.id), detail={"rating": data.rating})
+    return ticket
+
+
+def ensure_clerk_of(actor: Principal, hall_id: uuid.UUID) -> None:
+    if not actor.has("queue:admin") and actor.hall != str(hall_id):
+        raise NotYourHall()
+

@@ -1,0 +1,147 @@
+"""Halls, the working-day calendar, closures and counters."""
+
+import pytest
+from sqlalchemy import select
+
+from queue_helpers import BASE, make_counter, make_hall, open_today, publish_item
+from tongban.queue.db import platform
+from tongban.shared.testing.plugin import wait_for
+
+
+async def test_hall_is_created_with_categories_and_audited(client, tokens):
+    hall = await make_hall(client, tokens)
+    assert [c["code"] for c in hall["categories"]] == ["A", "B", "C"]
+    assert hall["opening_hours"]["1"] == {"opens": "00:00:00", "closes": "23:59:59"}
+    page = (await client.get(f"{BASE}/halls", params={"region_code": "442000"})).json()
+    assert page["total"] == 1 and page["items"][0]["id"] == hall["id"]
+    audits = (await client.get(f"{BASE}/audit-events", headers=tokens.admin())).json()
+    assert [a["action"] for a in audits["items"]] == ["hall.created"]
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"latitude": 91}, "latitude"),
+    ({"longitude": -180.5}, "longitude"),
+    ({"region_code": "44200"}, "region_code"),
+    ({"opening_hours": {"8": {"opens": "09:00", "closes": "17:00"}}}, "opening_hours"),
+    ({"opening_hours": {"1": {"opens": "17:00", "closes": "09:00"}}}, "opening_hours.1"),
+    ({"categories": [{"code": "a", "name": "x"}]}, "categories.0.code"),
+])
+async def test_bad_halls_are_refused_naming_the_field(client, tokens, patch, field):
+    body = {"name": "x", "region_code": "442000", "address": "x", "latitude": 22.5, "longitude": 113.4,
+            "opening_hours": {}, **patch}
+    r = await client.post(f"{BASE}/halls", headers=tokens.admin(), json=body)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in r.json()["errors"]], r.json()
+
+
+async def test_only_admins_manage_halls(client, tokens):
+    hall = await make_hall(client, tokens)
+    r = await client.post(f"{BASE}/halls", headers=tokens.clerk(hall["id"]), json={})
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    assert (await client.post(f"{BASE}/halls", json={})).status_code == 401
+
+
+async def test_calendar_uses_chinese_calendar_overrides_and_refuses_unknown_years(client, tokens):
+    national_day = (await client.get(f"{BASE}/calendar/2026-10-01")).json()
+    assert national_day == {"day": "2026-10-01", "is_working_day": False, "source": "chinese-calendar"}
+    makeup = (await client.get(f"{BASE}/calendar/2026-09-20")).json()  # a make-up working Sunday
+    assert makeup["is_working_day"] is True
+    unknown = await client.get(f"{BASE}/calendar/2027-03-01")
+    assert unknown.status_code == 503 and unknown.json()["code"] == "calendar_unknown"
+    assert "2027-03-01" in unknown.json()["detail"]
+    r = await client.post(f"{BASE}/calendar-overrides", headers=tokens.admin(),
+                          json={"day": "2027-03-01", "is_working_day": True, "reason": "State Council notice"})
+    assert r.status_code == 201
+    known = (await client.get(f"{BASE}/calendar/2027-03-01")).json()
+    assert known == {"day": "2027-03-01", "is_working_day": True, "source": "override"}
+
+
+async def test_closed_hall_takes_no_remote_tickets(client, tokens):
+    hall = await make_hall(client, tokens)
+    r = await client.post(f"{BASE}/calendar-overrides", headers=tokens.admin(), json={
+        "day": __import__("queue_helpers").local_today().isoformat(), "is_working_day": False, "reason": "typhoon"})
+    assert r.status_code == 201
+    t = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=tokens.citizen(), json={"category": "A"})
+    assert t.status_code == 409 and t.json()["code"] == "hall_closed"
+    await open_today(client, tokens)
+    t = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=tokens.citizen(), json={"category": "A"})
+    assert t.status_code == 201, t.text
+    live = (await client.get(f"{BASE}/halls/{hall['id']}/live")).json()
+    assert live["open"] is True
+
+
+async def test_counter_skills_name_real_categories_and_catalogue_items(client, tokens, infra):
+    hall = await make_hall(client, tokens)
+    bad = await client.post(f"{BASE}/halls/{hall['id']}/counters", headers=tokens.admin(), json={
+        "number": "1", "skills": [{"item_code": "442020000100", "weight": "high"}]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "skills.0.item_code"
+    bad = await client.post(f"{BASE}/halls/{hall['id']}/counters", headers=tokens.admin(), json={
+        "number": "1", "skills": [{"category": "Z"}]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "skills.0.category"
+
+
+async def test_catalogue_events_fill_the_read_copy_used_by_skills(infra, token_issuer, tokens, clean_nats):
+    from tongban.queue.main import SERVICE
+    from tongban.shared.testing.plugin import running_service
+    async with running_service(SERVICE, infra, token_issuer) as client:
+        hall = await make_hall(client, tokens)
+        await publish_item(infra, "442020000100", "居民身份证换领")
+
+        async def accepted():
+            r = await client.post(f"{BASE}/halls/{hall['id']}/counters", headers=tokens.admin(), json={
+                "number": "9", "kind": "cross_city", "skills": [{"item_code": "442020000100", "weight": "high"}]})
+            return r if r.status_code == 201 else None
+
+        r = await wait_for(accepted)
+        assert r.json()["skills"] == [{"category": None, "item_code": "442020000100", "weight": "high"}]
+
+
+async def test_clerks_operate_only_counters_of_their_hall(client, tokens):
+    hall = await make_hall(client, tokens)
+    other = await make_hall(client, tokens, name="深圳市民中心")
+    r = await client.post(f"{BASE}/halls/{hall['id']}/counters", headers=tokens.admin(),
+                          json={"number": "1", "skills": [{"category": "A"}]})
+    counter = r.json()
+    assert counter["status"] == "closed"
+    stranger = await client.post(f"{BASE}/counters/{counter['id']}/sign-in", headers=tokens.clerk(other["id"]))
+    assert stranger.status_code == 403 and stranger.json()["code"] == "not_your_hall"
+    clerk = tokens.clerk(hall["id"])
+    call = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
+    assert call.status_code == 409 and call.json()["code"] == "counter_not_open"
+    assert (await client.post(f"{BASE}/counters/{counter['id']}/sign-in", headers=clerk)).json()["status"] == "open"
+    taken = await client.post(f"{BASE}/counters/{counter['id']}/sign-in", headers=tokens.clerk(hall["id"]))
+    assert taken.status_code == 409 and taken.json()["code"] == "counter_taken"
+    assert (await client.post(f"{BASE}/counters/{counter['id']}/pause", headers=clerk)).json()["status"] == "paused"
+    paused = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
+    assert paused.status_code == 409
+    assert (await client.post(f"{BASE}/counters/{counter['id']}/resume", headers=clerk)).json()["status"] == "open"
+    assert (await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)).status_code == 204
+    out = await client.post(f"{BASE}/counters/{counter['id']}/sign-out", headers=clerk)
+    assert out.json()["status"] == "closed"
+    async with client.app.state.sessionmaker() as s:
+        subjects = (await s.execute(select(platform.outbox.c.subject))).scalars().all()
+    assert subjects == ["queue.counter.signed_in", "queue.counter.paused", "queue.counter.resumed",
+                        "queue.counter.signed_out"]
+
+
+async def test_closure_is_listed_and_closes_the_hall(client, tokens):
+    import datetime as dt
+    hall = await make_hall(client, tokens)
+    await open_today(client, tokens)
+    now = dt.datetime.now(dt.UTC)
+    r = await client.post(f"{BASE}/halls/{hall['id']}/closures", headers=tokens.admin(), json={
+        "starts_at": (now - dt.timedelta(hours=1)).isoformat(), "ends_at": (now + dt.timedelta(hours=1)).isoformat(),
+        "reason": "power cut"})
+    assert r.status_code == 201, r.text
+    live = (await client.get(f"{BASE}/halls/{hall['id']}/live")).json()
+    assert live["open"] is False and live["open_reason"] == "closed"
+    assert (await client.get(f"{BASE}/halls/{hall['id']}/closures")).json()["total"] == 1
+    bad = await client.post(f"{BASE}/halls/{hall['id']}/closures", headers=tokens.admin(), json={
+        "starts_at": now.isoformat(), "ends_at": (now - dt.timedelta(hours=1)).isoformat(), "reason": "x"})
+    assert bad.status_code == 422
+
+
+async def test_make_counter_helper_signs_in(client, tokens):
+    hall = await make_hall(client, tokens)
+    counter, _ = await make_counter(client, tokens, hall["id"], "7", [{"category": "A"}])
+    assert counter["status"] == "open" and counter["skills"][0]["weight"] == "normal"

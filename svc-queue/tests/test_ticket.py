@@ -1,0 +1,177 @@
+"""Tickets: numbers, priority, skill weights, what a counter does with a ticket, positions."""
+
+import uuid
+
+from sqlalchemy import select
+
+from queue_helpers import BASE, OLD_ID, YOUNG_ID, make_counter, make_hall, open_today
+from tongban.queue.catalog_copy.models import CatalogItem
+from tongban.queue.db import platform
+
+
+async def take(client, hall_id, headers, category="A", **extra) -> dict:
+    r = await client.post(f"{BASE}/halls/{hall_id}/tickets", headers=headers, json={"category": category, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def call(client, counter_id, clerk, **body):
+    r = await client.post(f"{BASE}/counters/{counter_id}/call-next", headers=clerk, json=body or None)
+    assert r.status_code in (200, 204), r.text
+    return r.json() if r.status_code == 200 else None
+
+
+async def test_numbers_run_per_category_and_calls_follow_priority_then_arrival(client, tokens):
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    counter, clerk = await make_counter(client, tokens, h, "1", [{"category": "A"}, {"category": "B"}])
+    a1 = await take(client, h, clerk)
+    b1 = await take(client, h, clerk, "B")
+    a2 = await take(client, h, clerk, green_reason="disabled")
+    a3 = await take(client, h, clerk)
+    assert [a1["number"], b1["number"], a2["number"], a3["number"]] == ["A001", "B001", "A002", "A003"]
+    assert a2["priority"] == 1 and a2["priority_reason"] == "disabled" and a1["channel"] == "on_site"
+    order = [(await call(client, counter["id"], clerk))["number"] for _ in range(4)]
+    assert order == ["A002", "A001", "B001", "A003"]
+    assert await call(client, counter["id"], clerk) is None
+    served = (await client.get(f"{BASE}/tickets/{a3['id']}", headers=clerk)).json()
+    assert served["status"] == "done"
+
+
+async def test_skill_weights_decide_before_priority_and_exclude_means_never(client, tokens, infra):
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    async with client.app.state.sessionmaker() as s, s.begin():  # as the catalogue consumer would
+        s.add(CatalogItem(item_id=uuid.uuid4(), basic_code="442020000777", name="x", item_type="20", version=1))
+    counter, clerk = await make_counter(client, tokens, h, "8", [
+        {"category": "A", "weight": "low"}, {"category": "C", "weight": "high"},
+        {"item_code": "442020000777", "weight": "exclude"}])
+    a_green = await take(client, h, clerk, "A", green_reason="elderly")
+    excluded = await take(client, h, clerk, "C", item_code="442020000777")
+    c_normal = await take(client, h, clerk, "C")
+    b = await take(client, h, clerk, "B")
+    first = await call(client, counter["id"], clerk)
+    second = await call(client, counter["id"], clerk)
+    assert [first["id"], second["id"]] == [c_normal["id"], a_green["id"]]
+    assert await call(client, counter["id"], clerk) is None  # B is not a skill; the item is excluded
+    waiting = (await client.get(f"{BASE}/halls/{h}/tickets", headers=clerk, params={"status": "waiting"})).json()
+    assert {t["id"] for t in waiting["items"]} == {excluded["id"], b["id"]}
+
+
+async def test_counter_actions_recall_skip_start_finish_transfer_and_rating(client, tokens):
+    await open_today(client, tokens)
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    c1, clerk1 = await make_counter(client, tokens, h, "1", [{"category": "A"}])
+    c2, clerk2 = await make_counter(client, tokens, h, "2", [{"category": "B"}])
+    citizen = tokens.citizen(YOUNG_ID)
+    mine = await take(client, h, citizen, case_id="draft-42")
+    assert mine["channel"] == "remote" and mine["id_number"] == YOUNG_ID and mine["ahead"] == 0
+    other = await take(client, h, clerk1)
+
+    called = await call(client, c1["id"], clerk1)
+    assert called["id"] == mine["id"] and called["id_number"] == "442000********0011"
+    recalled = (await client.post(f"{BASE}/counters/{c1['id']}/recall", headers=clerk1)).json()
+    assert recalled["call_count"] == 2
+    started = (await client.post(f"{BASE}/counters/{c1['id']}/start", headers=clerk1, json={})).json()
+    assert started["status"] == "serving" and started["case_id"] == "draft-42"
+    # Sent on to category B: it keeps its place and counter 2 calls it.
+    moved = await client.post(f"{BASE}/counters/{c1['id']}/transfer", headers=clerk1, json={"category": "B"})
+    assert moved.json()["status"] == "waiting" and moved.json()["category"] == "B"
+    assert (await call(client, c2["id"], clerk2))["id"] == mine["id"]
+    early = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 5})
+    assert early.status_code == 409
+    done = await client.post(f"{BASE}/counters/{c2['id']}/finish", headers=clerk2, json={"case_id": "C-2026-1"})
+    assert done.json()["status"] == "done" and done.json()["case_id"] == "C-2026-1"
+    rated = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 5})
+    assert rated.status_code == 200 and rated.json()["rating"] == 5
+    again = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 1})
+    assert again.status_code == 409 and again.json()["code"] == "already_rated"
+    bad = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 6})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "rating"
+
+    assert (await call(client, c1["id"], clerk1))["id"] == other["id"]
+    skipped = await client.post(f"{BASE}/counters/{c1['id']}/skip", headers=clerk1)
+    assert skipped.json()["status"] == "no_show"
+    nothing = await client.post(f"{BASE}/counters/{c1['id']}/recall", headers=clerk1)
+    assert nothing.status_code == 409 and nothing.json()["code"] == "no_current_ticket"
+
+    # Transfer to a named counter: that counter calls it before anything else.
+    third = await take(client, h, clerk1)
+    await call(client, c1["id"], clerk1)
+    await client.post(f"{BASE}/counters/{c1['id']}/transfer", headers=clerk1, json={"counter_id": c2["id"]})
+    assert (await call(client, c2["id"], clerk2))["id"] == third["id"]
+
+    async with client.app.state.sessionmaker() as s:
+        subjects = (await s.execute(select(platform.outbox.c.subject).where(
+            platform.outbox.c.subject.like("queue.ticket.%")))).scalars().all()
+    for expected in ("queue.ticket.issued", "queue.ticket.called", "queue.ticket.started", "queue.ticket.transferred",
+                     "queue.ticket.finished", "queue.ticket.rated", "queue.ticket.skipped"):
+        assert expected in subjects
+
+
+async def test_ticket_is_seen_by_its_holder_and_hall_clerks_only(client, tokens):
+    await open_today(client, tokens)
+    hall = await make_hall(client, tokens)
+    other_hall = await make_hall(client, tokens, name="另一个大厅")
+    mine = await take(client, hall["id"], tokens.citizen(YOUNG_ID))
+    stranger = await client.get(f"{BASE}/tickets/{mine['id']}", headers=tokens.citizen(OLD_ID))
+    assert stranger.status_code == 403
+    assert (await client.get(f"{BASE}/tickets/{mine['id']}", headers=tokens.clerk(other_hall["id"]))).status_code == 403
+    seen = (await client.get(f"{BASE}/tickets/{mine['id']}", headers=tokens.clerk(hall["id"]))).json()
+    assert seen["id_number"] == "442000********0011"
+    again = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=tokens.citizen(YOUNG_ID),
+                              json={"category": "A"})
+    assert again.status_code == 409 and again.json()["code"] == "already_queued"
+    assert (await client.get(f"{BASE}/tickets/mine", headers=tokens.citizen(YOUNG_ID))).json()["total"] == 1
+    cancelled = await client.post(f"{BASE}/tickets/{mine['id']}/cancel", headers=tokens.citizen(YOUNG_ID))
+    assert cancelled.json()["status"] == "cancelled"
+
+
+async def test_elderly_citizens_get_the_green_channel_and_positions_and_approach_events(client, tokens):
+    await open_today(client, tokens)
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    counter, clerk = await make_counter(client, tokens, h, "1", [{"category": "A"}])
+    for _ in range(5):
+        await take(client, h, clerk)
+    young = await take(client, h, tokens.citizen(YOUNG_ID))
+    assert young["ahead"] == 5 and young["priority"] == 0
+    old = await take(client, h, tokens.citizen(OLD_ID))
+    assert old["priority_reason"] == "elderly" and old["ahead"] == 0
+    young = (await client.get(f"{BASE}/tickets/{young['id']}", headers=tokens.citizen(YOUNG_ID))).json()
+    assert young["ahead"] == 6  # the elderly person went before
+    r = await client.post(f"{BASE}/halls/{h}/tickets", headers=tokens.citizen(YOUNG_ID, sub="x"),
+                          json={"category": "B", "green_reason": "disabled"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "green_reason"
+    await call(client, counter["id"], clerk)      # the elderly person
+    for _ in range(2):
+        await call(client, counter["id"], clerk)  # two walk-ins
+    position = (await client.get(f"{BASE}/tickets/{young['id']}", headers=tokens.citizen(YOUNG_ID))).json()
+    assert position["ahead"] == 3 and position["estimated_wait_seconds"] is not None
+    async with client.app.state.sessionmaker() as s:
+        approaching = (await s.execute(select(platform.outbox.c.envelope).where(
+            platform.outbox.c.subject == "queue.ticket.approaching"))).scalars().all()
+    assert [e["data"]["ticket_id"] for e in approaching] == [young["id"]]
+    assert approaching[0]["data"]["ahead"] == 3 and "id_number" not in approaching[0]["data"]
+
+
+async def test_item_ticket_needs_a_catalogue_item_and_unknown_category_is_404(client, tokens, infra):
+    hall = await make_hall(client, tokens)
+    clerk = tokens.clerk(hall["id"])
+    r = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk,
+                          json={"category": "A", "item_code": "442020000999"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item_code"
+    r = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "Q"})
+    assert r.status_code == 404 and r.json()["code"] == "category_not_found"
+    admin_ticket = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=tokens.admin(), json={"category": "A"})
+    assert admin_ticket.status_code == 403
+
+
+async def test_idempotent_ticket_taking(client, tokens):
+    hall = await make_hall(client, tokens)
+    clerk = {**tokens.clerk(hall["id"], sub="clerk-fixed"), "Idempotency-Key": "kiosk-press-1"}
+    a = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "A"})
+    b = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "A"})
+    assert a.json()["id"] == b.json()["id"] and b.headers["idempotent-replayed"] == "true"
+
