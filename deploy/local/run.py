@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -86,6 +88,32 @@ def seed(urls: dict[str, str]) -> None:
         say(f"demo data for {name}: {asyncio.run(run())} added")
 
 
+def service_clients(gateway_url: str, gateway_db_url: str) -> dict[str, dict[str, str]]:
+    """Each calling service's client credentials at the gateway (generated once, kept in the data
+    folder, readable by the owner only), registered through the gateway's seed."""
+    from tongban.gateway import seed as gateway_seed
+    from tongban.gateway.token.scopes import SERVICE_SCOPES
+
+    path = DATA / "service-clients.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    secrets_ = {name: known.get(name) or secrets.token_urlsafe(32) for name in SERVICE_SCOPES}
+    if secrets_ != known:
+        path.write_text(json.dumps(secrets_))
+        path.chmod(0o600)
+
+    async def register() -> int:
+        engine = make_engine(gateway_db_url, 2)
+        try:
+            return await gateway_seed.seed_service_clients(make_sessionmaker(engine), secrets_)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(register())
+    return {name: {f"{name.upper()}_TOKEN_URL": f"{gateway_url}/auth/token",
+                   f"{name.upper()}_SERVICE_CLIENT_ID": f"svc-{name}",
+                   f"{name.upper()}_SERVICE_CLIENT_SECRET": secret} for name, secret in secrets_.items()}
+
+
 def main() -> int:
     started = time.monotonic()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -114,8 +142,8 @@ def main() -> int:
             migrations.upgrade(module.SERVICE.root, urls[name])
         say("migrations applied")
         seed(urls)
-
         gateway_url = f"http://127.0.0.1:{BASE_PORT}"
+        clients = service_clients(gateway_url, urls["gateway"])
         jwks = f"{gateway_url}/.well-known/jwks.json"
         env_common = {"PYTHONUNBUFFERED": "1"}
         for i, name in enumerate(names):
@@ -126,6 +154,7 @@ def main() -> int:
                             for j, s in enumerate(SERVICES)})
             else:
                 env[f"{prefix}JWKS_URL"] = jwks
+            env.update(clients.get(name, {}))
             if name == "credentials":
                 env["CREDENTIALS_KEY_DIR"] = str(DATA / "credentials-keys")
             proc = ServiceProcess(name, f"tongban.{name}.main:create_app", BASE_PORT + i, env)

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.gateway.account import repository, service
+from tongban.gateway.account import service as account_service
 from tongban.gateway.account.errors import PersonHasAccount, UsernameTaken
 from tongban.gateway.account.schemas import AccountCreate
 from tongban.gateway.config import Settings
@@ -56,6 +57,25 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     except IntegrityError:
         pass  # another seeder created it meanwhile
     return added
+
+
+async def seed_service_clients(sessionmaker: async_sessionmaker[AsyncSession], secrets: dict[str, str]) -> int:
+    """Make sure each service in `secrets` has its client (`svc-<name>`) with that secret: the
+    launcher keeps the secrets in its data folder and gives each service its own."""
+    changed = 0
+    for name, secret in secrets.items():
+        try:
+            async with sessionmaker() as session, session.begin():
+                client = await token_repository.get_client(session, f"svc-{name}")
+                if client is None:
+                    await token_service.register_service_client(session, name, secret, SEED_ACTOR)
+                    changed += 1
+                elif not await account_service.check_secret(client.secret_hash, secret):
+                    client.secret_hash = await account_service.hash_password(secret)
+                    changed += 1
+        except IntegrityError:
+            pass  # another seeder created it meanwhile
+    return changed
 
 
 async def main() -> None:

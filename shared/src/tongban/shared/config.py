@@ -26,6 +26,11 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     # JetStream replicas of the stream this service publishes (3 on a 3-node NATS cluster).
     stream_replicas: int = 1
+    # This service's own OAuth client at the gateway, for calls to other services' internal APIs
+    # (tongban.shared.service_auth). Unset: the service makes no authenticated calls.
+    token_url: str | None = None
+    service_client_id: str | None = None
+    service_client_secret: str | None = None
 
     @model_validator(mode="after")
     def _needs_keys(self) -> "ServiceSettings":

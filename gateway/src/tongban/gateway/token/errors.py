@@ -52,3 +52,11 @@ class SigningKeyNotFound(NotFound):
 
 class SigningKeyInUse(Conflict):
     code, title = "signing_key_in_use", "The newest key signs; add a new key before retiring it"
+
+
+class ClientNotFound(NotFound):
+    code, title = "client_not_found", "No such client"
+
+
+class ClientExists(Conflict):
+    code, title = "client_exists", "A client with this id exists"

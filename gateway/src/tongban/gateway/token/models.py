@@ -42,15 +42,18 @@ class RefreshToken(Base):
 
 
 class OAuthClient(Base):
-    """A partner city's system: client credentials (secret stored as an argon2 hash) and the
-    interop scopes it may ask for."""
+    """A machine client: a partner city's system (`kind` partner: interop scopes only) or one of
+    our own services calling another (`kind` service: SERVICE_SCOPES). Client credentials, the
+    secret stored as an argon2 hash."""
 
     __tablename__ = "oauth_client"
 
     client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     secret_hash: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
-    partner: Mapped[str] = mapped_column(String(6))               # region code (GB/T 2260), 440300
+    kind: Mapped[str] = mapped_column(String(10), default="partner", server_default="partner")
+    partner: Mapped[str | None] = mapped_column(String(6))        # partners: region code (GB/T 2260), 440300
+    service: Mapped[str | None] = mapped_column(String(30))       # services: the calling service's name
     scope: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.gateway.token.models import OAuthClient, RefreshToken, SigningKey
@@ -61,6 +61,10 @@ async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID, at
 
 async def get_client(session: AsyncSession, client_id: str) -> OAuthClient | None:
     return await session.get(OAuthClient, client_id)
+
+
+def clients_query() -> Select[tuple[OAuthClient]]:
+    return select(OAuthClient).order_by(OAuthClient.created_at.desc(), OAuthClient.client_id)
 
 
 async def add_client(session: AsyncSession, client: OAuthClient) -> OAuthClient:

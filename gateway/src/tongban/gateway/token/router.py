@@ -1,8 +1,9 @@
 import base64
+import secrets
 import binascii
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -13,16 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.gateway.protection.limits import LoginLocked, RateLimited
 from tongban.gateway.token import service
 from tongban.gateway.token.errors import (
-    InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, SigningKeyInUse, SigningKeyNotFound,
+    ClientExists, ClientNotFound, InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, SigningKeyInUse, SigningKeyNotFound,
     UnsupportedGrantType,
 )
 from tongban.gateway.token.schemas import (
-    ClientCredentialsGrant, Jwks, PasswordGrant, RefreshGrant, Revocation, SigningKeyCreate, SigningKeyRead,
+    ClientCredentialsGrant, Jwks, OAuthClientCreate, OAuthClientCreated, OAuthClientRead, OAuthClientStatus,
+    PasswordGrant, RefreshGrant, Revocation, SigningKeyCreate, SigningKeyRead,
     TokenResponse,
 )
 from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
 from tongban.shared.db import SessionDep
-from tongban.shared.errors import responses
+from tongban.shared.errors import InvalidField, responses
+from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep
 
 router = APIRouter(tags=["auth"])
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +44,7 @@ _TOKEN_FORM: dict[str, Any] = {
                    "scope": {"type": "string", "description": "space-separated; default: all granted"}},
 }
 KeyAdmin = Annotated[Principal, Depends(Requires("accounts:admin"))]
+ClientReader = Annotated[Principal, Depends(Requires("accounts:read"))]
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -191,3 +196,47 @@ async def jwks(session: SessionDep, response: Response) -> Jwks:
     """The public keys access tokens are signed with (public: every service fetches it)."""
     response.headers["Cache-Control"] = "public, max-age=300"
     return Jwks.model_validate(await service.public_jwks(session))
+
+
+@router.post("/auth/clients", status_code=201, response_model=OAuthClientCreated,
+             responses=responses(*AUTH_ERRORS, ClientExists, InvalidRequest, InvalidField, BadIdempotencyKey,
+                                 IdempotencyKeyReused))
+async def create_client(data: OAuthClientCreate, session: SessionDep, idem: IdempotencyDep,
+                        admin: KeyAdmin) -> JSONResponse:
+    """Register a machine client: a partner city's system (interop scopes only) or one of our
+    services (`svc-<name>`, scopes from the gateway's SERVICE_SCOPES). A generated secret is in
+    this answer only; a replay of the same Idempotency-Key answers without it."""
+    if (replay := await idem.claim(session, admin.sub)) is not None:
+        return replay
+    secret = data.secret or secrets.token_urlsafe(32)
+    if data.kind == "partner":
+        if not (data.client_id and data.partner and data.name):
+            raise InvalidField("client_id" if not data.client_id else "partner" if not data.partner else "name",
+                               "a partner client needs client_id, name and partner")
+        client = await service.register_client(session, data.client_id, secret, data.name, data.partner,
+                                               tuple(data.scopes), admin)
+    else:
+        if not data.service:
+            raise InvalidField("service", "a service client names its service")
+        client = await service.register_service_client(session, data.service, secret, admin)
+    read = OAuthClientRead.model_validate(client)
+    stored = await idem.remember(session, 201, OAuthClientCreated(**read.model_dump()))
+    if data.secret is not None:
+        return stored
+    return JSONResponse(OAuthClientCreated(**read.model_dump(), client_secret=secret).model_dump(mode="json"),
+                        status_code=201, headers=NO_STORE)
+
+
+@router.get("/auth/clients", response_model=Page[OAuthClientRead], responses=responses(*AUTH_ERRORS))
+async def list_clients(session: SessionDep, page: PageDep, _: ClientReader) -> Page[OAuthClientRead]:
+    """Partner and service clients, newest first (never their secrets)."""
+    return await service.list_clients(session, page)
+
+
+@router.post("/auth/clients/{client_id}/{action}", response_model=OAuthClientRead,
+             responses=responses(*AUTH_ERRORS, ClientNotFound))
+async def switch_client(client_id: str, action: Literal["deactivate", "activate"], data: OAuthClientStatus,
+                        session: SessionDep, admin: KeyAdmin) -> OAuthClientRead:
+    """Switch a client off (its next token request is refused) or back on, with a reason."""
+    client = await service.set_client_active(session, client_id, action == "activate", data.reason, admin)
+    return OAuthClientRead.model_validate(client)

@@ -1,6 +1,7 @@
+import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TokenResponse(BaseModel):
@@ -53,3 +54,38 @@ class SigningKeyCreate(BaseModel):
 class SigningKeyRead(BaseModel):
     kid: str
     signing: bool
+
+
+class OAuthClientCreate(BaseModel):
+    """A partner system (`kind` partner: `client_id`, `partner` region code, interop `scopes`) or one
+    of our services (`kind` service: `service` name; its scopes come from SERVICE_SCOPES). Without a
+    `secret`, one is generated and shown once in the answer."""
+
+    kind: Literal["partner", "service"]
+    client_id: str | None = Field(default=None, min_length=3, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]+$")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    partner: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$", description="GB/T 2260 region code")
+    service: str | None = Field(default=None, max_length=30)
+    scopes: list[str] = Field(default_factory=list, max_length=20)
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class OAuthClientRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: str
+    kind: str
+    name: str
+    partner: str | None
+    service: str | None
+    scope: str
+    active: bool
+    created_at: dt.datetime
+
+
+class OAuthClientCreated(OAuthClientRead):
+    client_secret: str | None = Field(default=None, description="only when generated; shown once")
+
+
+class OAuthClientStatus(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)

@@ -33,3 +33,17 @@ ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
 }
 # Partner systems are OAuth clients, not accounts: their tokens (role "partner") reach interop only.
 PARTNER_AUDIENCES = ("interop",)
+
+# Services are OAuth clients too (client `svc-<name>`, role "service"), for the calls one service
+# makes to another's internal API (tongban.shared.service_auth): svc-cases confirms an applicant's
+# licence and records its use under the consent given with the submission; svc-interop opens
+# forwarded cases, keeps the partner's issuer keys in the trust list and reads the catalogue.
+SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
+    "cases": ("credentials:read", "credentials:use"),
+    "interop": ("catalog:read", "cases:read", "cases:forward", "credentials:read", "credentials:trust"),
+}
+
+
+def audiences_of(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """The services a set of scopes reaches: each scope's prefix names its service."""
+    return tuple(a for a in ALL_AUDIENCES if any(s.split(":", 1)[0] == a for s in scopes))

@@ -20,13 +20,19 @@ from tongban.gateway.db import audit
 from tongban.gateway.token import repository
 from tongban.gateway.delegation import service as delegations
 from tongban.gateway.token.errors import (
-    InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, RefreshTokenReused, SigningKeyInUse, SigningKeyNotFound,
+    ClientExists, ClientNotFound, InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, RefreshTokenReused,
+    SigningKeyInUse, SigningKeyNotFound,
 )
 from tongban.gateway.token.keys import ALGORITHM, KeyRing, generate_key
 from tongban.gateway.token.models import OAuthClient, RefreshToken, SigningKey
-from tongban.gateway.token.schemas import ClientCredentialsGrant, PasswordGrant, RefreshGrant, TokenResponse
-from tongban.gateway.token.scopes import ALL_AUDIENCES, PARTNER_AUDIENCES, PARTNER_SCOPES, ROLE_AUDIENCES, ROLE_SCOPES
+from tongban.gateway.token.schemas import (
+    ClientCredentialsGrant, OAuthClientRead, PasswordGrant, RefreshGrant, TokenResponse,
+)
+from tongban.gateway.token.scopes import (
+    ALL_AUDIENCES, PARTNER_AUDIENCES, PARTNER_SCOPES, ROLE_AUDIENCES, ROLE_SCOPES, SERVICE_SCOPES, audiences_of,
+)
 from tongban.shared.auth import Principal
+from tongban.shared.pagination import Page, PageParams, paginate
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,8 @@ async def logout(session: AsyncSession, caller: Principal, raw: str | None) -> N
 
 async def client_credentials_grant(session: AsyncSession, ring: KeyRing, grant: ClientCredentialsGrant,
                                    ttl: int) -> TokenResponse:
-    """A partner system's token: role `partner`, audience interop only, `partner` = its region code."""
+    """A machine client's token. A partner system: role `partner`, audience interop only,
+    `partner` = its region code. One of our services: role `service`, the audiences its scopes name."""
     client = await repository.get_client(session, grant.client_id)
     ok = await account_service.check_secret(client.secret_hash if client else None, grant.client_secret)
     if client is None or not ok or not client.active:
@@ -202,12 +209,16 @@ async def client_credentials_grant(session: AsyncSession, ring: KeyRing, grant: 
         raise InvalidScope(f"not granted to {client.client_id}: {' '.join(extra)}")
     scopes = tuple(s for s in allowed if s in wanted)
     now = int(time.time())
-    token = ring.sign({
-        "iss": ring.issuer, "sub": f"client:{client.client_id}", "aud": list(PARTNER_AUDIENCES), "iat": now,
-        "exp": now + ttl, "jti": uuid.uuid4().hex, "role": "partner", "scope": " ".join(scopes),
-        "name": client.name, "partner": client.partner, "client_id": client.client_id,
-    })
-    return TokenResponse(access_token=token, expires_in=ttl, scope=" ".join(scopes))
+    claims: dict[str, Any] = {
+        "iss": ring.issuer, "sub": f"client:{client.client_id}", "iat": now, "exp": now + ttl,
+        "jti": uuid.uuid4().hex, "scope": " ".join(scopes), "name": client.name, "client_id": client.client_id,
+    }
+    if client.kind == "service":
+        claims.update(sub=f"service:{client.service}", aud=list(audiences_of(scopes)), role="service",
+                      service=client.service)
+    else:
+        claims.update(aud=list(PARTNER_AUDIENCES), role="partner", partner=client.partner)
+    return TokenResponse(access_token=ring.sign(claims), expires_in=ttl, scope=" ".join(scopes))
 
 
 async def register_client(session: AsyncSession, client_id: str, secret: str, name: str, partner: str,
@@ -215,9 +226,45 @@ async def register_client(session: AsyncSession, client_id: str, secret: str, na
     """Register a partner system's OAuth client (secret argon2-hashed); scopes within PARTNER_SCOPES."""
     if extra := sorted(set(scopes).difference(PARTNER_SCOPES)):
         raise InvalidRequest(f"partner clients may hold only interop scopes, not {' '.join(extra)}")
-    client = await repository.add_client(session, OAuthClient(
-        client_id=client_id, secret_hash=await account_service.hash_password(secret), name=name, partner=partner,
-        scope=" ".join(scopes), active=True))
-    await audit.record(session, actor, "oauth_client.created", "oauth_client", client_id,
-                       detail={"partner": partner, "scope": client.scope})
+    return await _add_client(session, OAuthClient(
+        client_id=client_id, secret_hash=await account_service.hash_password(secret), name=name, kind="partner",
+        partner=partner, scope=" ".join(scopes), active=True), actor)
+
+
+async def register_service_client(session: AsyncSession, service_name: str, secret: str,
+                                  actor: Principal | str) -> OAuthClient:
+    """Register one of our services (client `svc-<name>`) with the scopes SERVICE_SCOPES grant it."""
+    if service_name not in SERVICE_SCOPES:
+        raise InvalidRequest(f"{service_name!r} calls no other service; known: {', '.join(sorted(SERVICE_SCOPES))}")
+    return await _add_client(session, OAuthClient(
+        client_id=f"svc-{service_name}", secret_hash=await account_service.hash_password(secret),
+        name=f"tongban {service_name} service", kind="service", service=service_name,
+        scope=" ".join(SERVICE_SCOPES[service_name]), active=True), actor)
+
+
+async def _add_client(session: AsyncSession, client: OAuthClient, actor: Principal | str) -> OAuthClient:
+    if await repository.get_client(session, client.client_id) is not None:
+        raise ClientExists(f"client {client.client_id} exists")
+    await repository.add_client(session, client)
+    await audit.record(session, actor, "oauth_client.created", "oauth_client", client.client_id,
+                       detail={"kind": client.kind, "partner": client.partner, "service": client.service,
+                               "scope": client.scope})
+    return client
+
+
+async def list_clients(session: AsyncSession, page: PageParams) -> Page[OAuthClientRead]:
+    """Every machine client, newest first (secrets are never shown)."""
+    stmt = repository.clients_query()
+    return await paginate(session, stmt, page, OAuthClientRead.model_validate)
+
+
+async def set_client_active(session: AsyncSession, client_id: str, active: bool, reason: str,
+                            actor: Principal) -> OAuthClient:
+    """Switch a client off (its next token request fails; tokens it holds expire within minutes) or on."""
+    client = await repository.get_client(session, client_id)
+    if client is None:
+        raise ClientNotFound(f"no client {client_id}")
+    client.active = active
+    await audit.record(session, actor, "oauth_client.activated" if active else "oauth_client.deactivated",
+                       "oauth_client", client_id, detail={"reason": reason})
     return client
