@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 log = logging.getLogger("tongban.events")
 DUPLICATE_WINDOW = 600.0  # seconds in which JetStream drops a repeated Nats-Msg-Id
@@ -40,16 +41,31 @@ async def connect(url: str, name: str) -> Client:
     )
 
 
-async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1) -> None:
-    """Create or update the stream that carries `<service>.>`."""
+async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1, patience: float = 30.0) -> None:
+    """Create or update the stream that carries `<service>.>`.
+
+    On a cluster that is still electing its meta leader, or busy placing a replicated stream
+    another replica is creating at the same moment, the JetStream API times out: retry with
+    backoff for up to `patience` seconds before failing the start."""
     config = StreamConfig(
         name=stream_name(service), subjects=[f"{service}.>"], duplicate_window=DUPLICATE_WINDOW,
         num_replicas=replicas,
     )
-    try:
-        await js.stream_info(config.name)
-    except NotFoundError:
-        await js.add_stream(config)
-        log.info("created stream %s", config.name)
-        return
-    await js.update_stream(config)
+    deadline = asyncio.get_running_loop().time() + patience
+    delay = 0.2
+    while True:
+        try:
+            try:
+                await js.stream_info(config.name)
+            except NotFoundError:
+                await js.add_stream(config)
+                log.info("created stream %s", config.name)
+                return
+            await js.update_stream(config)
+            return
+        except (nats.errors.TimeoutError, ServiceUnavailableError) as exc:
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("JetStream not ready for stream %s (%s); retrying", config.name, type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
