@@ -86,6 +86,22 @@ class Http:
             w.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (every core; /proc/stat)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
@@ -195,10 +211,29 @@ async def main() -> None:
         await nc.subscribe("cases.case.approved", cb=on_approved)
         issued: dict[str, float] = {}
 
+        visible: dict[str, float] = {}
+        wallet = Http(gw_port)
+        wallet_checks: set[asyncio.Task] = set()
+
+        async def check_wallet(case_id: str, licence_id: str) -> None:
+            """The holder's own view through the gateway: the licence is visible once they can read it
+            (`GET /licences/{id}` as the holder; the wallet list shows the same rows)."""
+            for _ in range(100):
+                status, _ = await wallet.request("GET", f"/api/v1/credentials/licences/{licence_id}", citizen)
+                if status == 200:
+                    visible[case_id] = time.perf_counter()
+                    return
+                await asyncio.sleep(0.01)
+
         async def on_issued(msg) -> None:  # noqa: ANN001
-            case_id = json.loads(msg.data)["data"].get("source_case_id")
+            data = json.loads(msg.data)["data"]
+            case_id = data.get("source_case_id")
             if case_id:
                 issued[case_id] = time.perf_counter()
+                if case_id in due_of:
+                    task = asyncio.create_task(check_wallet(case_id, data["licence_id"]))
+                    wallet_checks.add(task)
+                    task.add_done_callback(wallet_checks.discard)
 
         await nc.subscribe("credentials.licence.issued", cb=on_issued)
         due_of: dict[str, float] = {}
@@ -239,19 +274,28 @@ async def main() -> None:
         await drain()
         seen.clear()
         issued.clear()
+        visible.clear()
 
         results = {"raw insert transaction (asyncpg)": await open_loop(raw_insert, args.rate, args.seconds),
                    "submit -> approved, direct": await open_loop(submitter(direct), args.rate, args.seconds)}
         await drain()
+        cpu_before = {p.name: cpu_seconds(p.proc.pid) for p in procs if p.proc} | {"machine": machine_cpu_seconds()}
         results["submit -> approved, via gateway"] = await open_loop(submitter(gateway), args.rate, args.seconds)
         deadline = time.perf_counter() + 10
         while len([c for c in due_of if c in issued]) < len(due_of) and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
+        while len([c for c in due_of if c in visible]) < len(due_of) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        cpu_after = {p.name: cpu_seconds(p.proc.pid) for p in procs if p.proc} | {"machine": machine_cpu_seconds()}
+        cpu_per_case = {k: (cpu_after[k] - v) * 1000 / max(1, len(due_of)) for k, v in cpu_before.items()}
         event_lat = [(seen[c] - due_of[c]) * 1000 for c in due_of if c in seen]
         results["submit -> approved event on NATS"] = (event_lat, len(due_of) - len(event_lat))
         licence_lat = [(issued[c] - due_of[c]) * 1000 for c in due_of if c in issued]
-        results["submit -> licence issued (wallet)"] = (licence_lat, len(due_of) - len(licence_lat))
+        results["submit -> licence issued (event)"] = (licence_lat, len(due_of) - len(licence_lat))
+        wallet_lat = [(visible[c] - due_of[c]) * 1000 for c in due_of if c in visible]
+        results["submit -> licence in holder's wallet"] = (wallet_lat, len(due_of) - len(wallet_lat))
         await nc.close()
+        wallet.close()
         await pool.close()
         await raw.close()
         gateway.close()
@@ -267,6 +311,8 @@ async def main() -> None:
                   f"{max(lat) if lat else float('nan'):8.2f} {pct(lat, 50) / base:8.1f}")
         print("(each submission: token check, item + config + rule lookups, form validation, case number, case row, "
               "2 timeline rows, 2 audit rows, 2 outbox events; the licence rows are the last line's concern)")
+        print("CPU per gateway submission (ms, the whole loop incl. licence and wallet check): " + ", ".join(
+            f"{k} {v:.1f}" for k, v in cpu_per_case.items()) + " (machine = every process, both cores)")
         print(f"instant_approval_p99_ms: {pct(results['submit -> approved, via gateway'][0], 99):.1f}")
     except Exception:
         for name in ("gateway", "cases", "credentials"):

@@ -2,6 +2,9 @@
 
 import uuid
 
+from sqlalchemy import select
+
+from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared.contracts.catalog import BUNDLE_PUBLISHED, BundlePublishedV1
 from tongban.shared.events import bus
@@ -68,3 +71,11 @@ async def test_bundle_children_run_in_parallel_and_the_parent_reports_a_partial_
         assert (await client.get(f"/api/v1/cases/bundle-cases/{parent['id']}",
                                  headers=tokens.citizen(kit.OTHER_ADULT))).status_code == 404
         assert (await client.get("/api/v1/cases/bundle-cases", headers=tokens.citizen())).json()["total"] == 1
+
+        # the bundle's own events: submitted with its children, completed with the outcome
+        async with client.app.state.sessionmaker() as s:
+            rows = (await s.execute(select(platform.outbox.c.subject, platform.outbox.c.envelope)
+                                    .where(platform.outbox.c.subject.like("cases.bundle.%")))).all()
+        events = {subject: envelope["data"] for subject, envelope in rows}
+        assert len(events["cases.bundle.submitted"]["child_case_ids"]) == 3
+        assert events["cases.bundle.completed"]["outcome"] == "partial"

@@ -21,7 +21,8 @@ async def run_checker(client, today: dt.date) -> dict[str, int]:
 
 
 def counts(**raised: int) -> dict[str, int]:
-    return {"yellow": 0, "red": 0, "suspended": 0, "default_ratings": 0, "supervised_tickets": 0} | raised
+    return {"yellow": 0, "red": 0, "suspended": 0, "gaps_reminders": 0, "default_ratings": 0,
+            "supervised_tickets": 0} | raised
 
 
 async def test_warnings_overdue_and_suspension(infra, token_issuer, tokens, kit):
@@ -78,7 +79,14 @@ async def test_warnings_overdue_and_suspension(infra, token_issuer, tokens, kit)
         r = await client.post(f"/api/v1/cases/cases/{gappy['id']}/accept",
                               json={"gaps": ["户口簿"], "gaps_due_on": due.isoformat()}, headers=tokens.clerk())
         assert r.json()["gaps_due_on"] == due.isoformat()
-        assert (await run_checker(client, due + dt.timedelta(days=1)))["suspended"] == 1
+        # 容缺 reminder: once, on the due date at the latest, as an event naming the missing materials
+        assert (await run_checker(client, due))["gaps_reminders"] == 1
+        async with client.app.state.sessionmaker() as s:
+            reminder = (await s.execute(select(platform.outbox.c.envelope)
+                                        .where(platform.outbox.c.subject == "cases.case.gaps_reminder"))).scalar_one()
+        assert reminder["data"]["gaps"] == ["户口簿"] and reminder["data"]["days_left"] == 0
+        after = await run_checker(client, due + dt.timedelta(days=1))
+        assert after["suspended"] == 1 and after["gaps_reminders"] == 0
         case = (await client.get(f"/api/v1/cases/cases/{gappy['id']}", headers=tokens.citizen())).json()
         assert case["state"] == "suspended" and case["paused"] is True
         r = await client.post(f"/api/v1/cases/cases/{gappy['id']}/fulfil_gaps", json={}, headers=tokens.citizen())

@@ -180,3 +180,71 @@ async def test_bundles_refuse_unknown_and_retired_items(client, token_issuer):
     assert first["id"] != second["id"]
     subjects = [s for s, _ in await events(client)]
     assert subjects[-1] == "catalog.bundle.published"
+
+
+async def test_implementations_are_edited_as_new_versions_and_announced(client, token_issuer):
+    h = admin_headers(token_issuer)
+    item = (await client.post(f"{API}/items", json=FULL, headers=h)).json()
+    impl = (await client.post(f"{API}/items/{item['id']}/implementations", json=implementation(), headers=h)).json()
+    url = f"{API}/implementations/{impl['id']}"
+    edit = {k: v for k, v in implementation().items() if k not in ("code", "city_code")}
+    edit |= {"visits": 1, "halls": ["中山市民服务中心", "火炬开发区服务中心"], "implementing_body": "中山市公安局出入境支队"}
+    assert (await client.put(url, json=edit)).status_code == 401
+    bad = await client.put(url, json={**edit, "promised_limit_unit": None}, headers=h)
+    assert bad.status_code == 422 and any(e["field"] == "promised_limit_unit" for e in bad.json()["errors"])
+    bad = await client.put(url, json={**edit, "code": impl["code"]}, headers=h)       # the code never changes
+    assert bad.status_code == 422
+    r = await client.put(url, json={**edit, "expected_version": 1, "reason": "新增分中心"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2 and r.json()["visits"] == 1 and r.json()["code"] == impl["code"]
+    stale = await client.put(url, json={**edit, "expected_version": 1}, headers=h)
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
+    assert (await client.put(f"{API}/implementations/{item['id']}", json=edit, headers=h)).status_code == 404
+    found = (await client.get(f"{API}/search", params={"q": "出入境支队"})).json()   # the item's keys follow
+    assert [i["basic_code"] for i in found["items"]] == [CODE]
+    sent = [(s, e["data"]) for s, e in await events(client) if s == "catalog.implementation.published"]
+    assert [d["version"] for _, d in sent] == [1, 2] and sent[1][1]["record"]["visits"] == 1
+    async with client.app.state.sessionmaker() as s:
+        last = (await s.execute(select(platform.audit_event.c.action)
+                                .order_by(platform.audit_event.c.id.desc()).limit(1))).scalar_one()
+    assert last == "implementation.republished"
+
+
+async def test_bundles_are_republished_as_new_versions(client, token_issuer):
+    h = admin_headers(token_issuer)
+    await client.post(f"{API}/items", json=FULL, headers=h)
+    second = (await client.post(f"{API}/items", json={**FULL, "basic_code": "442020000502", "name": "港澳再次签注"},
+                                headers=h)).json()
+    third = (await client.post(f"{API}/items", json={**FULL, "basic_code": "442020000503", "name": "台湾通行证签注"},
+                               headers=h)).json()
+    body = {"code": "HKMO-ONE", "name": "港澳出行一件事", "item_codes": [CODE, "442020000502"]}
+    bundle = (await client.post(f"{API}/bundles", json=body, headers=h)).json()
+    url = f"{API}/bundles/{bundle['id']}"
+    edit = {"name": "港澳台出行一件事", "item_codes": [CODE, "442020000502", "442020000503"], "expected_version": 1}
+    r = await client.put(url, json=edit, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2 and r.json()["code"] == "HKMO-ONE" and len(r.json()["merged"]["fees"]) == 3
+    assert (await client.put(url, json=edit, headers=h)).json()["code"] == "stale_version"
+    await client.post(f"{API}/items/{third['id']}/retire", json={"reason": "停办"}, headers=h)
+    r = await client.put(url, json={**edit, "expected_version": 2}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item_codes.2"
+    assert (await client.put(url, json={**edit, "item_codes": [CODE]}, headers=h)).status_code == 422
+    assert (await client.put(f"{API}/bundles/{second['id']}", json=edit, headers=h)).status_code == 404
+    assert (await client.get(url)).json()["version"] == 2                            # refused edits changed nothing
+    sent = [e["data"] for s, e in await events(client) if s == "catalog.bundle.published"]
+    assert [d["version"] for d in sent] == [1, 2] and sent[1]["name"] == "港澳台出行一件事"
+
+
+async def test_search_answers_follow_every_change(client, token_issuer):
+    """Answers are cached per catalogue generation: a change is seen by the very next search."""
+    h = admin_headers(token_issuer)
+    item = (await client.post(f"{API}/items", json=FULL, headers=h)).json()
+    first = (await client.get(f"{API}/search", params={"q": "港澳签注"})).json()
+    assert [i["basic_code"] for i in first["items"]] == [CODE] and first["total_is_exact"] is True
+    assert (await client.get(f"{API}/search", params={"q": "港澳签注"})).json() == first    # from the cache
+    await client.post(f"{API}/items/{item['id']}/retire", json={"reason": "停办"}, headers=h)
+    assert (await client.get(f"{API}/search", params={"q": "港澳签注"})).json()["items"] == []
+    await client.post(f"{API}/items/{item['id']}/publish", json={}, headers=h)
+    assert (await client.get(f"{API}/search", params={"q": "gaqz"})).json()["items"][0]["version"] == 2
+    deep = await client.get(f"{API}/search", params={"q": "签注", "offset": 990, "limit": 20})
+    assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "offset"

@@ -120,3 +120,37 @@ async def test_search_filters_facets_and_pagination(client):
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "flag"
     none = (await client.get(f"{API}/search", params={"q": "火星移民"})).json()
     assert none["total"] == 0 and none["items"] == []
+
+
+async def test_broad_searches_are_bounded(client, monkeypatch):
+    """Past the cap the total is "N+", the facets describe the first N matches, and ranking reads a
+    bounded window of the best tier: small caps here stand in for 1000 and 200."""
+    from tongban.catalog.search import repository
+
+    monkeypatch.setattr(repository, "COUNT_CAP", 20)
+    monkeypatch.setattr(repository, "WINDOW", 5)
+    r = (await client.get(f"{API}/search", params={"q": "身份证", "limit": 10, "facets": "true"})).json()
+    assert r["total"] == 20 and r["total_is_exact"] is False and r["facets_exact"] is False
+    assert r["next_offset"] == 10 and sum(r["facets"]["item_type"].values()) == 20
+    assert r["items"][0]["name"] == "居民身份证换领"          # the title tier comes first
+    scores = [i["score"] for i in r["items"]]
+    assert len(scores) == 10
+    assert r["items"][-1]["score"] < 100 <= r["items"][0]["score"]   # filled from the second tier
+    page3 = (await client.get(f"{API}/search", params={"q": "身份证", "limit": 10, "offset": 20})).json()
+    assert page3["total_is_exact"] is False and len(page3["items"]) == 10
+
+
+async def test_an_overloaded_replica_answers_503_at_once(client, monkeypatch):
+    """With every compute slot taken, a search that is not cached is refused quickly (503), not
+    queued for the database pool; a cached answer is still served."""
+    import asyncio
+
+    from tongban.catalog.search import cache
+
+    cached = await client.get(f"{API}/search", params={"q": "公积金"})
+    monkeypatch.setattr(cache, "SLOT_WAIT_SECONDS", 0.05)
+    answers = cache.of(client.app)
+    monkeypatch.setattr(answers, "slots", asyncio.Semaphore(0))
+    busy = await client.get(f"{API}/search", params={"q": "公积金 提取"})
+    assert busy.status_code == 503 and busy.json()["code"] == "search_busy"
+    assert (await client.get(f"{API}/search", params={"q": "公积金"})).json() == cached.json()

@@ -73,3 +73,25 @@ async def test_expired_consent_and_bad_consents(svc, tokens, k) -> None:
     ask = {"holder_id": k.CITIZEN, "licence_type_code": k.TYPE_CODE, "case_id": case_id, "purpose": "核验"}
     r = await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.user)
     assert r.status_code == 403 and r.json()["refusal"] == "consent_expired"
+
+
+async def test_a_service_uses_a_licence_for_the_department_it_names(svc, tokens, k) -> None:
+    await k.setup_type(svc, tokens)
+    await k.issue(svc, tokens)
+    case_id = str(uuid.uuid4())
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+    r = await svc.post(f"{API}/consents", headers=tokens.citizen, json={
+        "licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon, "department": k.OTHER_DEPT})
+    assert r.status_code == 201
+    cases = tokens.headers("service", "credentials:read credentials:use", sub="service:svc-cases")
+    ask = {"holder_id": k.CITIZEN, "licence_type_code": k.TYPE_CODE, "case_id": case_id, "purpose": "免证办核验"}
+    r = await svc.post(f"{API}/licence-uses", json=ask, headers=cases)
+    assert r.status_code == 403 and r.json()["code"] == "no_department"
+    r = await svc.post(f"{API}/licence-uses", json={**ask, "department": k.OTHER_DEPT}, headers=cases)
+    assert r.status_code == 201, r.text
+    assert r.json()["use"]["actor"] == "service:svc-cases" and r.json()["use"]["department"] == k.OTHER_DEPT
+    r = await svc.post(f"{API}/licence-uses", json={**ask, "department": k.DEPT}, headers=cases)
+    assert r.status_code == 403 and r.json()["refusal"] == "other_department"
+    # Staff cannot borrow another department's name.
+    r = await svc.post(f"{API}/licence-uses", json={**ask, "department": k.DEPT}, headers=tokens.user)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "department"

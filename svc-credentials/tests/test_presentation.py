@@ -1,6 +1,9 @@
 """Presentations (亮证): made by the holder, verified online by anyone and offline with the keys."""
 
 import datetime as dt
+import time
+
+import pytest
 
 from sqlalchemy import update
 
@@ -98,10 +101,23 @@ async def test_status_changes_show_in_verification(svc, tokens, k) -> None:
     await svc.post(f"{url}/suspend", json={"reason": "核查"}, headers=tokens.approver)
     assert (await verify(svc, shown[0]["qr"]))["result"] == "suspended"
     lists = {}
+    keys = None
     for purpose in ("revocation", "suspension"):
         body = (await svc.get(lic["credential_status"]["status_list_credential"], params={"purpose": purpose})).json()
-        lists[f"{document_list(shown[0]['qr'])}:{purpose}"] = body["credentialSubject"]["encodedList"]
-    keys = (await svc.get(f"{API}/keys")).json()
+        keys = (await svc.get(f"{API}/keys")).json()   # the status-list signer's key is made on first use
+        name, encoded = token.trusted_status_list(body, keys)
+        assert name == f"{document_list(shown[0]['qr'])}:{purpose}"
+        lists[name] = encoded
+    # The list is signed (eddsa-jcs-2022): a cached copy that was altered, or is stale, is refused.
+    assert body["proof"]["cryptosuite"] == "eddsa-jcs-2022" and body["proof"]["proofValue"].startswith("z")
+    altered = {**body, "credentialSubject": {**body["credentialSubject"], "encodedList": lists[name.replace(
+        "suspension", "revocation")]}}
+    with pytest.raises(token.TokenError):
+        token.trusted_status_list(altered, keys)
+    with pytest.raises(token.TokenError):
+        token.trusted_status_list(body, keys, now=time.time() + 2 * 86400)
+    with pytest.raises(token.TokenError):
+        token.trusted_status_list(body, {"keys": []})
     assert token.verify_offline(shown[0]["qr"], keys, lists).result == "suspended"
     r = await svc.post(f"{url}/presentations", json={}, headers=tokens.citizen)
     assert r.status_code == 409 and r.json()["code"] == "not_presentable"

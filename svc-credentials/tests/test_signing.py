@@ -42,3 +42,9 @@ def test_store_refuses_unknown_and_path_like_kids(tmp_path) -> None:
         store.sign("nope", "Ed25519", b"m")
     with pytest.raises(KeyMissing):
         store.sign("../etc/passwd", "Ed25519", b"m")
+
+
+def test_base58_round_trip() -> None:
+    for raw in (b"", b"\0\0abc", bytes(range(64)), b"\xff" * 64):
+        assert algorithms.b58decode(algorithms.b58encode(raw)) == raw
+    assert algorithms.b58encode(b"Hello World!") == "2NEpo7TZRRrLZSi2U"

@@ -18,18 +18,83 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tongban.interop import signing
+from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ItemPublishedV1
+from tongban.shared.events import bus
+from tongban.shared.events.envelope import make_event
+from tongban.shared.ids import credit_code_check_char
+from tongban.shared.service_auth import StaticToken
 from tongban.interop.config import Settings
 from tongban.interop.identity.service import public_from_b64url
 from tongban.interop.main import SERVICE, create_app
 from tongban.shared.localinfra import free_port
 
 ZHONGSHAN, SHENZHEN = "442000", "440300"
+DEPT = "11442000MB2C3D4E5" + credit_code_check_char("11442000MB2C3D4E5")
+INTEROP_SCOPES = "catalog:read cases:read cases:forward credentials:read credentials:trust"
+
+
+def service_token(issuer) -> StaticToken:
+    """svc-interop's service token, as the gateway would issue it (SERVICE_SCOPES)."""
+    return StaticToken(issuer.mint("service", INTEROP_SCOPES, ["cases", "catalog", "credentials"],
+                                   sub="service:interop", service="interop"))
 
 
 def build(infra, issuer, database_url: str | None = None, nats_url: str | None = None, **settings: Any):
     values = {"database_url": database_url or infra.fresh_database(SERVICE), "nats_url": nats_url or infra.nats.url,
               "jwks_json": issuer.jwks_json, "log_level": "WARNING", "delivery_poll_seconds": 0.2, **settings}
-    return create_app(Settings(**values))
+    app = create_app(Settings(**values))
+    app.state.service_token = service_token(issuer)
+    return app
+
+
+async def publish_items(nats_url: str, *codes: str, cross_city: bool = True) -> None:
+    """svc-catalog's `catalog.item.published` for each basic code (read by svc-cases and svc-interop)."""
+    nc = await bus.connect(nats_url, "test-catalog")
+    try:
+        await bus.ensure_stream(nc.jetstream(), "catalog")
+        for code in codes:
+            data = ItemPublishedV1(item_id=uuid.uuid4(), basic_code=code, name=f"事项{code}", item_type="20", version=1,
+                                   case_type="promised", promised_limit=15, promised_limit_unit="working_day",
+                                   status="published", record={"implementing_body_credit_code": DEPT,
+                                                               "flags": {"cross_city": cross_city}})
+            event = make_event("catalog", ITEM_PUBLISHED, data, subject=str(data.item_id))
+            await nc.jetstream().publish(event.type, event.model_dump_json().encode(),
+                                         headers={"Nats-Msg-Id": str(event.id)})
+    finally:
+        await nc.close()
+
+
+def handled(app: Any) -> int:
+    return sum(c.handled for c in app.state.runtime.consumers)
+
+
+async def start_cases(infra, issuer, region: str, nats_url: str | None = None, items: tuple[str, ...] = ()) -> Served:
+    """A real svc-cases for `region` on a real port, with `items` in its catalogue copy."""
+    from tongban.cases.config import Settings as CasesSettings
+    from tongban.cases.main import SERVICE as CASES
+    from tongban.cases.main import create_app as cases_app
+
+    nats_url = nats_url or infra.nats.url
+    app = cases_app(CasesSettings(database_url=infra.fresh_database(CASES), nats_url=nats_url,
+                                  jwks_json=issuer.jwks_json, log_level="WARNING", default_city_code=region))
+    served = await Served(app).start()
+    if items:
+        before = handled(app)
+        await publish_items(nats_url, *items)
+        deadline = time.monotonic() + 15
+        while handled(app) < before + len(items):
+            assert time.monotonic() < deadline, "svc-cases did not take the items"
+            await asyncio.sleep(0.05)
+    return served
+
+
+@asynccontextmanager
+async def cases_service(infra, issuer, region: str, nats_url: str | None = None, items: tuple[str, ...] = ()):
+    served = await start_cases(infra, issuer, region, nats_url, items)
+    try:
+        yield served
+    finally:
+        await served.stop()
 
 
 @asynccontextmanager
@@ -124,5 +189,6 @@ def kit():
     """The helpers above for test modules (conftest is not importable under --import-mode=importlib)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(ZHONGSHAN=ZHONGSHAN, SHENZHEN=SHENZHEN, PartnerCity=PartnerCity, interop=interop,
-                           verify_answer=verify_answer, Served=Served, build=build)
+    return SimpleNamespace(ZHONGSHAN=ZHONGSHAN, SHENZHEN=SHENZHEN, DEPT=DEPT, PartnerCity=PartnerCity, interop=interop,
+                           verify_answer=verify_answer, Served=Served, build=build, cases_service=cases_service, start_cases=start_cases,
+                           publish_items=publish_items, handled=handled, service_token=service_token)

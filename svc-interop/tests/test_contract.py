@@ -20,6 +20,7 @@ PUBLIC = "http://zs.test"
 ZHONGSHAN, SHENZHEN = "442000", "440300"
 CASES = "/api/v1/interop/exchange/cases"
 ITEM = "440300000100"
+UNKNOWN_ITEM = "440300000199"
 ID_NUMBER = "11010519491231002X"
 
 
@@ -29,8 +30,9 @@ def partner_body(city, **extra):
             "contacts": [{"name": "值班", "phone": "0755-12345"}], **extra}
 
 
-def forwarded(case_ref=None):
-    return {"case_ref": str(case_ref or uuid.uuid4()), "case_number": "440300X1", "item_code": ITEM,
+def forwarded(case_ref=None, case_number=None):
+    case_number = case_number or f"440300X{uuid.uuid4().hex[:12]}"
+    return {"case_ref": str(case_ref or uuid.uuid4()), "case_number": case_number, "item_code": ITEM,
             "applicant": {"id_number": ID_NUMBER, "name": "张三"}, "form": {"reason": "迁入"}}
 
 
@@ -90,8 +92,10 @@ async def test_identity_key_is_generated_once_and_kept(infra, token_issuer, kit)
 async def test_refusals_are_explained_signed_and_logged(infra, token_issuer, admin, kit):
     PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
     sz = PartnerCity(SHENZHEN, token_issuer)
-    async with interop(infra, token_issuer) as zs:
-        assert (await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)).status_code == 201
+    async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
+            interop(infra, token_issuer, cases_url=cases.url) as zs:
+        granted = partner_body(sz, items=[ITEM, UNKNOWN_ITEM])
+        assert (await zs.post("/api/v1/interop/partners", json=granted, headers=admin)).status_code == 201
         identity = (await zs.get("/api/v1/interop/identity")).json()
 
         async def send(path, body=None, method="POST", **kw):
@@ -100,8 +104,12 @@ async def test_refusals_are_explained_signed_and_logged(infra, token_issuer, adm
             verify_answer(resp, identity, signed)  # every answer, refusals too, is signed and bound
             return resp, headers, raw
 
-        ok, headers, raw = await send(CASES, forwarded())
+        first = forwarded()
+        ok, headers, raw = await send(CASES, first)
         assert ok.status_code == 202, ok.text
+        assert ok.json()["case_number"].startswith(ZHONGSHAN) and ok.json()["status"] == "submitted"  # svc-cases' case
+        r, *_ = await send(CASES, forwarded(case_number=first["case_number"]))  # same number, another case ref
+        assert r.status_code == 409 and r.json()["code"] == "partner_case_number_reused"
         replay = await zs.post(CASES, content=raw, headers=headers)
         assert replay.status_code == 409 and replay.json()["code"] == "nonce_replayed"
 
@@ -123,18 +131,23 @@ async def test_refusals_are_explained_signed_and_logged(infra, token_issuer, adm
         assert r.status_code == 403 and r.json()["code"] == "item_not_granted"
         r, *_ = await send(CASES, {**forwarded(), "applicant": {"id_number": "110105194912310021", "name": "x"}})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "applicant.id_number"
+        # granted here, but svc-cases has no such item: its refusal names our wire field
+        r, *_ = await send(CASES, {**forwarded(), "item_code": UNKNOWN_ITEM})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item_code"
 
         log = (await zs.get("/api/v1/interop/ledger/entries", params={"outcome": "refused"}, headers=admin)).json()
         assert sorted(e["reason"] for e in log["items"]) == sorted([
             "nonce_replayed", "digest_mismatch", "bad_signature", "unknown_kid", "stale_timestamp",
-            "service_not_granted", "sender_mismatch", "item_not_granted", "invalid_field"])
+            "service_not_granted", "sender_mismatch", "item_not_granted", "invalid_field", "invalid_field",
+            "partner_case_number_reused"])
         assert all("signature" in e["request_headers"] for e in log["items"])
 
 
 async def test_a_resent_message_id_gets_the_first_answer(infra, token_issuer, admin, kit):
     PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
     sz = PartnerCity(SHENZHEN, token_issuer)
-    async with interop(infra, token_issuer) as zs:
+    async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
+            interop(infra, token_issuer, cases_url=cases.url) as zs:
         await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)
         message_id, body = str(uuid.uuid4()), forwarded()
         answers = []
@@ -157,7 +170,8 @@ async def test_a_resent_message_id_gets_the_first_answer(infra, token_issuer, ad
 async def test_the_chain_verifies_and_catches_a_changed_row(infra, token_issuer, admin, kit):
     PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
     sz = PartnerCity(SHENZHEN, token_issuer)
-    async with interop(infra, token_issuer) as zs:
+    async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
+            interop(infra, token_issuer, cases_url=cases.url) as zs:
         await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)
         for _ in range(3):
             headers, raw, _ = sz.request("POST", PUBLIC + CASES, forwarded())

@@ -1,9 +1,11 @@
 """Zhongshan and Shenzhen side by side: two svc-interop instances (separate databases and NATS
 servers) on real ports, each registered as the other's partner with the other's published key,
-tokens from a stand-in for each city's gateway. A case is forwarded both ways of the contract:
-Zhongshan sends it, Shenzhen answers 202 with its case number and reports status changes back.
-Shenzhen goes down and comes back: the message waits, is retried, and is delivered once. A
-message copied off the wire and sent again is refused (nonce seen)."""
+tokens from a stand-in for each city's gateway, and Shenzhen's real svc-cases. A case is
+forwarded both ways of the contract: Zhongshan sends it, Shenzhen opens it in svc-cases and
+answers 202 with svc-cases' case number; Shenzhen's clerk and approver move it in svc-cases,
+and each step reaches Zhongshan (cases.case.* events → signed case.status). Zhongshan imports
+Shenzhen's cross-city items. Shenzhen goes down and comes back: the message waits, is retried,
+and is delivered once. A message copied off the wire and sent again is refused (nonce seen)."""
 
 import base64
 import tempfile
@@ -47,26 +49,48 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
     ports = {ZHONGSHAN: free_port(), SHENZHEN: free_port()}
     urls = {r: f"http://127.0.0.1:{p}" for r, p in ports.items()}
     db_b = infra.fresh_database(SERVICE)
+    cases_b = await kit.start_cases(infra, token_issuer, SHENZHEN, nats_url=nats_b.url)
 
     def city_b():
         return kit.build(infra, token_issuer, database_url=db_b, nats_url=nats_b.url, region_code=SHENZHEN,
-                         city_name="深圳市", public_url=urls[SHENZHEN], partner_secrets={ZHONGSHAN: SECRET})
+                         city_name="深圳市", public_url=urls[SHENZHEN], partner_secrets={ZHONGSHAN: SECRET},
+                         cases_url=cases_b.url)
 
     a = await kit.Served(kit.build(infra, token_issuer, region_code=ZHONGSHAN, public_url=urls[ZHONGSHAN],
-                                   partner_secrets={SHENZHEN: SECRET}), ports[ZHONGSHAN]).start()
+                                   partner_secrets={SHENZHEN: SECRET}, partner_sync_seconds=1.0),
+                         ports[ZHONGSHAN]).start()
     b = await kit.Served(city_b(), ports[SHENZHEN]).start()
+    # Shenzhen's catalogue publishes its cross-city item: its svc-cases and svc-interop both take it.
+    await kit.publish_items(nats_b.url, ITEM)
+    await wait_for(lambda: _true(kit.handled(cases_b.app) >= 1 and kit.handled(b.app) >= 1))
     http = httpx.AsyncClient(timeout=10)
     try:
         ids = {r: (await http.get(f"{u}/api/v1/interop/identity")).json() for r, u in urls.items()}
         assert ids[ZHONGSHAN]["keys"][0]["kid"] != ids[SHENZHEN]["keys"][0]["kid"]
         for me, other, client, services, items in (
                 (ZHONGSHAN, SHENZHEN, "zs-at-sz", ["case.status"], []),
-                (SHENZHEN, ZHONGSHAN, "sz-at-zs", ["discovery", "case.forward"], [ITEM])):
+                (SHENZHEN, ZHONGSHAN, "sz-at-zs", ["discovery", "case.forward", "hotline.refer"], [ITEM])):
             r = await http.post(f"{urls[me]}/api/v1/interop/partners", headers=admin, json={
                 "region_code": other, "name": ids[other]["name"], "base_url": urls[other],
                 "token_url": f"{gw.url}/auth/token", "client_id": client, "services": services, "items": items,
                 "keys": ids[other]["keys"]})
             assert r.status_code == 201, r.text
+
+        # 0. Zhongshan imports Shenzhen's cross-city items (signed discovery) and shows them as Shenzhen's:
+        # its worker pulls them periodically, and an admin can pull at once.
+        partner_items = f"{urls[ZHONGSHAN]}/api/v1/interop/partner-items"
+        await wait_for(lambda: _when(http.get(partner_items), lambda p: p.json()["total"] == 1))
+        synced = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/partners/{SHENZHEN}/sync", headers=admin)
+        assert synced.status_code == 200, synced.text
+        by_kind = {s["kind"]: s for s in synced.json()}
+        assert by_kind["items"]["ok"] is True and by_kind["items"]["count"] == 1
+        assert by_kind["issuer_keys"]["ok"] is False  # Shenzhen did not grant us credentials.keys: recorded
+        theirs = (await http.get(partner_items, params={"partner": SHENZHEN})).json()
+        assert [(i["partner"], i["basic_code"]) for i in theirs["items"]] == [(SHENZHEN, ITEM)]
+        r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases", headers=clerk, json={
+            "partner": SHENZHEN, "item_code": "440300000999", "applicant": {"id_number": "11010519491231002X",
+                                                                             "name": "张三"}})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item_code"  # not one of theirs
 
         async def forward(applicant_id):
             r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases", headers={
@@ -79,7 +103,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         async def outgoing(case_id):
             return (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases/{case_id}", headers=clerk)).json()
 
-        # 1. Zhongshan forwards; Shenzhen answers 202 with its own case number.
+        # 1. Zhongshan forwards; Shenzhen opens it in its svc-cases and answers 202 with that case number.
         case = await forward("11010519491231002X")
         assert case["status"] == "forwarding" and case["applicant_id_number"] == "110105********002X"
         accepted = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: c["remote_case_number"]))
@@ -87,20 +111,42 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         incoming = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
         assert incoming["total"] == 1 and incoming["items"][0]["case_number"] == accepted["remote_case_number"]
         assert incoming["items"][0]["partner_case_number"] == case["case_number"]
+        local_id = incoming["items"][0]["local_case_id"]
+        sz_clerk = {"Authorization": "Bearer " + token_issuer.mint("clerk", "cases:read cases:process", ["cases"],
+                                                                     sub="sz-clerk")}
+        sz_approver = {"Authorization": "Bearer " + token_issuer.mint(
+            "approver", "cases:read cases:approve", ["cases"], sub="sz-approver", department=kit.DEPT)}
+        in_cases = (await http.get(f"{cases_b.url}/api/v1/cases/cases/{local_id}", headers=sz_clerk)).json()
+        assert (in_cases["channel"], in_cases["partner_region"], in_cases["partner_case_number"]) == (
+            "partner", ZHONGSHAN, case["case_number"])
 
-        # 2. Shenzhen's status changes reach Zhongshan, which shows them to the applicant.
-        b_case = incoming["items"][0]["id"]
-        for status in ("accepted", "approved"):
-            r = await http.post(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases/{b_case}/status-changes",
-                                headers=clerk, json={"status": status, "note": f"深圳: {status}"})
+        # 2. Shenzhen's clerk and approver move the case in svc-cases; each step reaches Zhongshan.
+        for action, who in (("accept", sz_clerk), ("review", sz_approver), ("approve", sz_approver)):
+            r = await http.post(f"{cases_b.url}/api/v1/cases/cases/{local_id}/{action}", headers=who, json={})
             assert r.status_code == 200, r.text
-        progressed = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: len(c["progress"]) == 2))
-        assert [p["status"] for p in progressed["progress"]] == ["accepted", "approved"]
+        progressed = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: len(c["progress"]) == 3))
+        assert [p["status"] for p in progressed["progress"]] == ["accepted", "in_review", "approved"]
         assert progressed["status"] == "partner_approved"
+        mirrored = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
+        assert mirrored["items"][0]["status"] == "approved"
         citizen = {"Authorization": "Bearer " + token_issuer.mint(
             "citizen", "cases:read", ["interop"], id_number="11010519491231002X")}
         mine = (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases/{case['id']}", headers=citizen))
         assert mine.status_code == 200 and mine.json()["applicant_id_number"] == "11010519491231002X"
+
+        # 2b. A 12345 ticket taken in Zhongshan that belongs to Shenzhen is referred there.
+        r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/referrals", headers=clerk, json={
+            "partner": SHENZHEN, "ticket_number": "ZS12345-0001", "category": "交通", "summary": "深圳路段积水",
+            "content": "来电反映深圳市南山区某路段积水", "caller": {"name": "李四", "phone": "13800138000"}})
+        assert r.status_code == 201, r.text
+        referral = r.json()
+        taken = await wait_for(lambda: _when(
+            http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/referrals/{referral['id']}", headers=clerk),
+            lambda x: x.json()["status"] == "accepted_by_partner"))
+        received = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/referrals", headers=clerk,
+                                   params={"direction": "inbound"})).json()
+        assert received["total"] == 1 and received["items"][0]["payload"]["ticket_number"] == "ZS12345-0001"
+        assert taken.json()["payload"]["remote_reference_number"] == received["items"][0]["reference_number"]
 
         # 3. Shenzhen is down: the message waits and is retried; it is delivered once when Shenzhen is back.
         await b.stop()
@@ -138,9 +184,14 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         await b.stop()
         await a.stop()
         await gw.stop()
+        await cases_b.stop()
         nats_b.stop()
 
 
 async def _when(awaitable, predicate):
     value = await awaitable
     return value if predicate(value) else None
+
+
+async def _true(value):
+    return value

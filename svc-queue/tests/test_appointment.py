@@ -26,9 +26,9 @@ async def setup_hall(client, tokens, capacity=2, day=TOMORROW, starts="09:00", e
     return hall, t.json()
 
 
-async def book(client, headers, template_id, day=TOMORROW):
+async def book(client, headers, template_id, day=TOMORROW, **extra):
     return await client.post(f"{BASE}/appointments", headers=headers,
-                             json={"template_id": template_id, "day": day.isoformat()})
+                             json={"template_id": template_id, "day": day.isoformat(), **extra})
 
 
 async def outbox_events(client, subject):
@@ -65,6 +65,16 @@ async def test_hold_confirm_capacity_window_and_one_per_day(client, tokens):
     events = await outbox_events(client, "queue.appointment.confirmed")
     assert len(events) == 1 and "id_number" not in events[0]["data"]
 
+    # The hall's clerks see its bookings of a day (ID numbers masked); nobody else does.
+    day = {"day": TOMORROW.isoformat()}
+    listed = await client.get(f"{BASE}/halls/{hall['id']}/appointments", headers=tokens.clerk(hall["id"]), params=day)
+    assert listed.status_code == 200 and listed.json()["total"] == 2
+    assert {a["id_number"] for a in listed.json()["items"]} == {"442000********0011", "442000********0013"}
+    other = await make_hall(client, tokens, name="别的大厅")
+    for outsider in (tokens.clerk(other["id"]), young):
+        r = await client.get(f"{BASE}/halls/{hall['id']}/appointments", headers=outsider, params=day)
+        assert r.status_code == 403
+
 
 async def test_an_expired_hold_frees_its_place_and_cannot_be_confirmed(client, tokens):
     hall, tpl = await setup_hall(client, tokens, capacity=1)
@@ -75,6 +85,12 @@ async def test_an_expired_hold_frees_its_place_and_cannot_be_confirmed(client, t
     late = await client.post(f"{BASE}/appointments/{held['id']}/confirm", headers=young)
     assert late.status_code == 409 and late.json()["code"] == "hold_expired"
     assert (await book(client, tokens.citizen(OLD_ID), tpl["id"])).status_code == 201
+    # The sweep records the lapse and tells the person.
+    swept = await client.post(f"{BASE}/appointments/sweep", headers=tokens.admin())
+    assert swept.json()["expired_holds"] == 1
+    told = await outbox_events(client, "queue.appointment.expired")
+    assert [(e["data"]["appointment_id"], e["data"]["person_sub"]) for e in told] == [
+        (held["id"], f"citizen-{YOUNG_ID}")]
 
 
 async def test_cancel_and_reschedule(client, tokens):
@@ -150,7 +166,9 @@ async def test_check_in_gives_a_priority_ticket_called_first(infra, token_issuer
         counter, clerk = await make_counter(client, tokens, hall["id"], "1", [{"category": "A"}])
         walk_in = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "A"})
         young = tokens.citizen(YOUNG_ID)
-        appt = (await book(client, young, tpl["id"])).json()
+        # The person prefilled a draft case in the mini-program: the clerk gets it with the call.
+        appt = (await book(client, young, tpl["id"], case_id="draft-7f3a")).json()
+        assert appt["case_id"] == "draft-7f3a"
         early = await client.post(f"{BASE}/appointments/{appt['id']}/check-in", headers=young)
         assert early.status_code == 409 and early.json()["code"] == "appointment_not_active"
         await client.post(f"{BASE}/appointments/{appt['id']}/confirm", headers=young)
@@ -161,6 +179,9 @@ async def test_check_in_gives_a_priority_ticket_called_first(infra, token_issuer
         assert r.json()["appointment"]["status"] == "checked_in"
         first = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
         assert first.json()["id"] == ticket["id"] != walk_in.json()["id"]
+        assert first.json()["case_id"] == "draft-7f3a"
+        checked_in = await outbox_events(client, "queue.appointment.checked_in")
+        assert checked_in[0]["data"]["case_id"] == "draft-7f3a"
         mine = (await client.get(f"{BASE}/tickets/{ticket['id']}", headers=young)).json()
         assert mine["id_number"] == YOUNG_ID
 

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from queue_helpers import BASE, make_counter, make_hall, open_today, publish_item
+from queue_helpers import BASE, YOUNG_ID, make_counter, make_hall, open_today, publish_item
 from tongban.queue.db import platform
 from tongban.shared.testing.plugin import wait_for
 
@@ -116,6 +116,11 @@ async def test_clerks_operate_only_counters_of_their_hall(client, tokens):
     assert paused.status_code == 409
     assert (await client.post(f"{BASE}/counters/{counter['id']}/resume", headers=clerk)).json()["status"] == "open"
     assert (await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)).status_code == 204
+    # One counter per clerk: the second waits until the first is signed out.
+    second = (await client.post(f"{BASE}/halls/{hall['id']}/counters", headers=tokens.admin(),
+                                json={"number": "2", "skills": [{"category": "A"}]})).json()
+    twice = await client.post(f"{BASE}/counters/{second['id']}/sign-in", headers=clerk)
+    assert twice.status_code == 409 and twice.json()["code"] == "clerk_signed_in_elsewhere"
     out = await client.post(f"{BASE}/counters/{counter['id']}/sign-out", headers=clerk)
     assert out.json()["status"] == "closed"
     async with client.app.state.sessionmaker() as s:
@@ -128,11 +133,27 @@ async def test_closure_is_listed_and_closes_the_hall(client, tokens):
     import datetime as dt
     hall = await make_hall(client, tokens)
     await open_today(client, tokens)
+    counter, clerk = await make_counter(client, tokens, hall["id"], "1", [{"category": "A"}])
+    tickets = []
+    for headers in (clerk, tokens.citizen(), clerk):
+        t = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=headers, json={"category": "A"})
+        tickets.append(t.json())
+    await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)  # the first is at the counter
     now = dt.datetime.now(dt.UTC)
     r = await client.post(f"{BASE}/halls/{hall['id']}/closures", headers=tokens.admin(), json={
         "starts_at": (now - dt.timedelta(hours=1)).isoformat(), "ends_at": (now + dt.timedelta(hours=1)).isoformat(),
         "reason": "power cut"})
     assert r.status_code == 201, r.text
+    # Closed from now: the two still waiting are cancelled and their holders told; the one at the counter stays.
+    assert r.json()["cancelled_tickets"] == 2
+    async with client.app.state.sessionmaker() as s:
+        told = (await s.execute(select(platform.outbox.c.envelope).where(
+            platform.outbox.c.subject == "queue.ticket.cancelled"))).scalars().all()
+    assert sorted(e["data"]["ticket_id"] for e in told) == sorted([tickets[1]["id"], tickets[2]["id"]])
+    assert {e["data"]["reason"] for e in told} == {"hall closed: power cut"}
+    assert {e["data"]["person_sub"] for e in told} == {None, f"citizen-{YOUNG_ID}"}
+    at_counter = await client.get(f"{BASE}/tickets/{tickets[0]['id']}", headers=clerk)
+    assert at_counter.json()["status"] == "called"
     live = (await client.get(f"{BASE}/halls/{hall['id']}/live")).json()
     assert live["open"] is False and live["open_reason"] == "closed"
     assert (await client.get(f"{BASE}/halls/{hall['id']}/closures")).json()["total"] == 1

@@ -7,8 +7,12 @@ import tempfile
 
 import httpx
 
+from sqlalchemy import select
+
 from queue_helpers import BASE, YOUNG_ID, Chromium, Tokens, make_counter, make_hall, open_today, serve_http
+from tongban.queue.db import platform
 from tongban.queue.main import SERVICE
+from tongban.queue.main import _sweep as sweep_and_publish
 from tongban.shared.testing.plugin import running_service
 
 
@@ -86,6 +90,10 @@ async def test_live_state_counts_waiting_and_shows_counters(client, tokens):
     a = next(c for c in live["categories"] if c["code"] == "A")
     assert a["waiting"] == 1 and a["estimated_wait_seconds"] is not None
     assert live["counters"][0]["current_number"] == "A002" and live["counters"][0]["current_status"] == "called"
+    # While no open counter serves the category there is no honest estimate.
+    await client.post(f"{BASE}/counters/{counter['id']}/pause", headers=clerk)
+    paused = (await client.get(f"{BASE}/halls/{h}/live")).json()
+    assert next(c for c in paused["categories"] if c["code"] == "A")["estimated_wait_seconds"] is None
     assert [c["number"] for c in live["recent_calls"]] == ["A002", "A001"]
 
 
@@ -130,6 +138,24 @@ async def test_statistics_per_hall_and_city_roll_up(client, tokens):
     assert one["tickets"] == 4 and one["served"] == 2 and one["average_wait_seconds"] is not None
     city = (await client.get(f"{BASE}/stats", headers=tokens.admin())).json()
     assert city["halls"] == 2 and city["tickets"] == 4 + 2 and city["served"] == 3
+    assert city["average_service_seconds"] is not None and city["missed_appointments"] == 0
+
+    # Dashboards get each hall's figures as events (the worker's minute task), again only when they changed.
+    async def publish() -> list[dict]:
+        await sweep_and_publish(client.app.state.sessionmaker)
+        async with client.app.state.sessionmaker() as s:
+            return (await s.execute(select(platform.outbox.c.envelope).where(
+                platform.outbox.c.subject == "queue.hall.stats_updated").order_by(platform.outbox.c.created_at))
+            ).scalars().all()
+
+    first = await publish()
+    assert {(e["data"]["hall_id"], e["data"]["tickets"], e["data"]["waiting"]) for e in first} == {
+        (halls[0]["id"], 4, 2), (halls[1]["id"], 2, 1)}
+    assert len(await publish()) == 2  # nothing changed: nothing sent
+    await client.post(f"{BASE}/halls/{halls[1]['id']}/tickets", headers=tokens.citizen(YOUNG_ID),
+                      json={"category": "A"})
+    latest = (await publish())[2:]
+    assert [(e["data"]["hall_id"], e["data"]["tickets"]) for e in latest] == [(halls[1]["id"], 3)]
     assert (await client.get(f"{BASE}/stats", headers=tokens.citizen())).status_code == 403
     clerk_other = tokens.clerk(halls[1]["id"])
     assert (await client.get(f"{BASE}/halls/{halls[0]['id']}/stats", headers=clerk_other)).status_code == 403

@@ -83,8 +83,14 @@ async def test_counter_actions_recall_skip_start_finish_transfer_and_rating(clie
     assert early.status_code == 409
     done = await client.post(f"{BASE}/counters/{c2['id']}/finish", headers=clerk2, json={"case_id": "C-2026-1"})
     assert done.json()["status"] == "done" and done.json()["case_id"] == "C-2026-1"
-    rated = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 5})
+    keyed = {**citizen, "Idempotency-Key": "rate-1"}
+    rated = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=keyed, json={"rating": 5})
     assert rated.status_code == 200 and rated.json()["rating"] == 5
+    retried = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=keyed, json={"rating": 5})
+    assert retried.status_code == 200 and retried.headers["idempotent-replayed"] == "true"
+    # Only the holder rates: the clerk who served it cannot.
+    clerk_rates = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=clerk2, json={"rating": 5})
+    assert clerk_rates.status_code == 403
     again = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 1})
     assert again.status_code == 409 and again.json()["code"] == "already_rated"
     bad = await client.post(f"{BASE}/tickets/{mine['id']}/rating", headers=citizen, json={"rating": 6})
@@ -126,6 +132,14 @@ async def test_ticket_is_seen_by_its_holder_and_hall_clerks_only(client, tokens)
     assert (await client.get(f"{BASE}/tickets/mine", headers=tokens.citizen(YOUNG_ID))).json()["total"] == 1
     cancelled = await client.post(f"{BASE}/tickets/{mine['id']}/cancel", headers=tokens.citizen(YOUNG_ID))
     assert cancelled.json()["status"] == "cancelled"
+    async with client.app.state.sessionmaker() as s:
+        told = (await s.execute(select(platform.outbox.c.envelope).where(
+            platform.outbox.c.subject == "queue.ticket.cancelled"))).scalars().all()
+    assert [e["data"]["ticket_id"] for e in told] == [mine["id"]]
+    # A case reference is an id or a number, not free text.
+    bad = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=tokens.citizen(OLD_ID),
+                            json={"category": "A", "case_id": "<script>"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "case_id"
 
 
 async def test_elderly_citizens_get_the_green_channel_and_positions_and_approach_events(client, tokens):
@@ -133,10 +147,10 @@ async def test_elderly_citizens_get_the_green_channel_and_positions_and_approach
     hall = await make_hall(client, tokens)
     h = hall["id"]
     counter, clerk = await make_counter(client, tokens, h, "1", [{"category": "A"}])
-    for _ in range(5):
-        await take(client, h, clerk)
+    walk_ins = [await take(client, h, clerk) for _ in range(5)]
     young = await take(client, h, tokens.citizen(YOUNG_ID))
     assert young["ahead"] == 5 and young["priority"] == 0
+    later = await take(client, h, tokens.citizen("442000198001010014"))
     old = await take(client, h, tokens.citizen(OLD_ID))
     assert old["priority_reason"] == "elderly" and old["ahead"] == 0
     young = (await client.get(f"{BASE}/tickets/{young['id']}", headers=tokens.citizen(YOUNG_ID))).json()
@@ -154,6 +168,12 @@ async def test_elderly_citizens_get_the_green_channel_and_positions_and_approach
             platform.outbox.c.subject == "queue.ticket.approaching"))).scalars().all()
     assert [e["data"]["ticket_id"] for e in approaching] == [young["id"]]
     assert approaching[0]["data"]["ahead"] == 3 and "id_number" not in approaching[0]["data"]
+    # Someone ahead gives up: the next remote holder moves up to 3 ahead and is told as well.
+    assert (await client.post(f"{BASE}/tickets/{walk_ins[2]['id']}/cancel", headers=clerk)).status_code == 200
+    async with client.app.state.sessionmaker() as s:
+        approaching = (await s.execute(select(platform.outbox.c.envelope).where(
+            platform.outbox.c.subject == "queue.ticket.approaching"))).scalars().all()
+    assert [(e["data"]["ticket_id"], e["data"]["ahead"]) for e in approaching] == [(young["id"], 3), (later["id"], 3)]
 
 
 async def test_item_ticket_needs_a_catalogue_item_and_unknown_category_is_404(client, tokens, infra):
@@ -175,3 +195,25 @@ async def test_idempotent_ticket_taking(client, tokens):
     b = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "A"})
     assert a.json()["id"] == b.json()["id"] and b.headers["idempotent-replayed"] == "true"
 
+
+
+async def test_transfer_needs_someone_at_the_counter_and_sign_out_releases_its_tickets(client, tokens):
+    await open_today(client, tokens)
+    h = (await make_hall(client, tokens))["id"]
+    c1, clerk1 = await make_counter(client, tokens, h, "1", [{"category": "A"}])
+    c2, clerk2 = await make_counter(client, tokens, h, "2", [{"category": "B"}])
+    closed = (await client.post(f"{BASE}/halls/{h}/counters", headers=tokens.admin(),
+                                json={"number": "3", "skills": [{"category": "A"}]})).json()
+    first, second = await take(client, h, clerk1), await take(client, h, clerk1)
+    await call(client, c1["id"], clerk1)
+    nobody = await client.post(f"{BASE}/counters/{c1['id']}/transfer", headers=clerk1,
+                               json={"counter_id": closed["id"]})
+    assert nobody.status_code == 409 and nobody.json()["code"] == "counter_not_open"
+    sent = await client.post(f"{BASE}/counters/{c1['id']}/transfer", headers=clerk1, json={"counter_id": c2["id"]})
+    assert sent.json()["target_counter_id"] == c2["id"]
+    # Counter 2 leaves before calling it: the ticket goes back to line A, ahead of the later one.
+    assert (await client.post(f"{BASE}/counters/{c2['id']}/sign-out", headers=clerk2)).status_code == 200
+    back = (await client.get(f"{BASE}/tickets/{first['id']}", headers=clerk1)).json()
+    assert back["target_counter_id"] is None and back["ahead"] == 0
+    assert (await call(client, c1["id"], clerk1))["id"] == first["id"]
+    assert (await call(client, c1["id"], clerk1))["id"] == second["id"]

@@ -7,3 +7,10 @@ class Settings(ServiceSettings):
     model_config = service_config("CASES_")
 
     default_city_code: Literal["442000", "440300"] = "442000"   # the city of cases that do not name one
+    # svc-credentials' base URL (CASES_CREDENTIALS_URL), for licence-backed materials (免证办) and
+    # rules on the applicant's licences. Unset: both are refused with 503, the rest works.
+    credentials_url: str | None = None
+    credentials_timeout_seconds: float = 5.0
+    # The document store: uploaded materials (CASES_DOCUMENT_MAX_BYTES, CASES_DOCUMENT_MIME_TYPES).
+    document_max_bytes: int = 5 * 1024 * 1024
+    document_mime_types: list[str] = ["application/pdf", "image/jpeg", "image/png", "application/ofd"]

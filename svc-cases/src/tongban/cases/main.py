@@ -1,3 +1,5 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,21 +12,42 @@ from tongban.cases.config import Settings
 from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.cases.consumers.credentials import SUBSCRIPTIONS as CREDENTIALS_SUBSCRIPTIONS
 from tongban.cases.db import Base, platform
+from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
+from tongban.cases.material.router import router as material_router
 from tongban.cases.rating.router import router as rating_router
 from tongban.cases.rule.router import router as rule_router
+from tongban.cases.statistics.router import router as statistics_router
 from tongban.cases.ticket.router import router as ticket_router
 from tongban.cases.workday.router import router as workday_router
 from tongban.shared.periodic import PeriodicTask
-from tongban.shared.service import ServiceDefinition, build_app
+from tongban.shared.service import Runtime, ServiceDefinition, build_app
+from tongban.shared.service_auth import service_client, token_source
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    """svc-credentials' client (CASES_CREDENTIALS_URL), authenticated as svc-cases; None when unset."""
+    settings: Settings = app.state.settings
+    client = (service_client(settings.credentials_url, token_source(settings), settings.credentials_timeout_seconds)
+              if settings.credentials_url else None)
+    app.state.credentials = client
+    try:
+        yield
+    finally:
+        if client is not None:
+            await client.aclose()
+
 
 SERVICE = ServiceDefinition(
     name="cases", title="Tongban svc-cases", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
-    routers=[item_router, case_router, item_config_router, rule_router, workday_router, rating_router,
-             ticket_router, bundle_router],
+    # material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
+    routers=[item_router, material_router, statistics_router, case_router, item_config_router, rule_router,
+             workday_router, rating_router, ticket_router, bundle_router, forwarding_router],
     subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run)],
+    lifespan=lifespan,
 )
 
 

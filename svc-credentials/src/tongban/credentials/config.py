@@ -14,3 +14,7 @@ class Settings(ServiceSettings):
     presentation_ttl_seconds: int = 300
     # Where verifiers fetch keys and status lists (put into presentations for offline checks).
     public_base_url: str = "/api/v1/credentials"
+    # Who signs the published status lists (the platform operator, 政务服务数据管理局): an issuer
+    # with an Ed25519 key of its own, made on first use and published with the others (GET /keys).
+    status_list_signer_code: str = "114420000073000016"
+    status_list_signer_name: str = "中山市政务服务和数据管理局（电子证照状态列表）"

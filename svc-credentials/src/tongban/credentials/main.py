@@ -11,8 +11,10 @@ from tongban.credentials.db import Base, platform
 from tongban.credentials.licence.router import router as licence_router
 from tongban.credentials.licence_type.router import router as licence_type_router
 from tongban.credentials.presentation.router import router as presentation_router
+from tongban.credentials.seal.router import router as seal_router
 from tongban.credentials.signing import keystore
 from tongban.credentials.signing.router import router as signing_router
+from tongban.credentials.trust.router import router as trust_router
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 
 
@@ -26,7 +28,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
 SERVICE = ServiceDefinition(
     name="credentials", title="Tongban svc-credentials", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
-    routers=[licence_type_router, licence_router, presentation_router, consent_router, signing_router],
+    routers=[licence_type_router, licence_router, presentation_router, consent_router, signing_router,
+             seal_router, trust_router],
     subscriptions=[*CASES_SUBSCRIPTIONS], lifespan=lifespan,
 )
 

@@ -26,6 +26,13 @@ class Settings(ServiceSettings):
     delivery_poll_seconds: float = 1.0
     delivery_timeout_seconds: float = 10.0
     delivery_max_attempts: int = 50
+    # Our own services, called as svc-interop (service token, see tongban.shared.service_auth).
+    # Unset: forwarded cases (cases) or trust and verification (credentials) answer 503.
+    cases_url: str | None = None
+    credentials_url: str | None = None
+    service_call_timeout_seconds: float = 10.0
+    # How often the worker pulls each partner's issuer keys (into our trust list) and items.
+    partner_sync_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _checks(self) -> "Settings":

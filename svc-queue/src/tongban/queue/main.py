@@ -15,6 +15,7 @@ from tongban.queue.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIO
 from tongban.queue.counter.router import router as counter_router
 from tongban.queue.db import Base, platform
 from tongban.queue.hall.router import router as hall_router
+from tongban.queue.live import service as live
 from tongban.queue.live.hub import LiveHub
 from tongban.queue.live.router import router as live_router
 from tongban.queue.ticket.router import router as ticket_router
@@ -25,11 +26,23 @@ SWEEP_SECONDS = 60.0
 
 
 async def _sweep(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Expire holds and record missed appointments (replicas may overlap: rows are claimed with
-    SKIP LOCKED). The worker gets no Settings object here, and the sweep needs only the zone."""
-    timezone = os.environ.get("QUEUE_TIMEZONE", Settings.model_fields["timezone"].default)
+    """Expire holds, record missed appointments, send reminders (replicas may overlap: rows are
+    claimed with SKIP LOCKED); then, in a transaction of its own (so a failure there never
+    undoes the sweep), publish the halls' changed statistics for dashboards."""
+    settings = Settings.model_construct(**_sweep_settings())
     async with sessionmaker() as session, session.begin():
-        await appointments.sweep(session, Settings.model_construct(timezone=timezone))
+        await appointments.sweep(session, settings)
+    async with sessionmaker() as session, session.begin():
+        await live.publish_stats(session, settings)
+
+
+def _sweep_settings() -> dict:
+    """The worker gets no Settings object here; the sweep reads only these, from the environment
+    like Settings would (QUEUE_ prefix), defaults otherwise."""
+    names = ("timezone", "reminder_hours")
+    return {n: type(Settings.model_fields[n].default)(os.environ.get(f"QUEUE_{n.upper()}",
+                                                                     Settings.model_fields[n].default))
+            for n in names}
 
 
 @asynccontextmanager

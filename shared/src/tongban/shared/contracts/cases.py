@@ -30,6 +30,11 @@ class CaseApprovedV1(BaseModel):
     department: str                         # the approving department's credit code
     approved_at: dt.datetime
     data: dict[str, Any] = Field(default_factory=dict)
+    # Additive (v1): where the case came from, so svc-interop can call a partner city back.
+    state: str = "approved"
+    channel: str | None = None              # online | counter | partner
+    partner_region: str | None = None       # set only for cases forwarded by a partner city (异地受理)
+    partner_case_number: str | None = None
 
 
 # --- Published by svc-cases for every other step of a case's life --------------------------------
@@ -68,6 +73,9 @@ class CaseTransitionedV1(BaseModel):
     at: dt.datetime
     rule_version: int | None = None         # set when instant approval decided
     deadline_on: dt.date | None = None
+    channel: str | None = None              # online | counter | partner
+    partner_region: str | None = None       # set only for cases forwarded by a partner city (异地受理)
+    partner_case_number: str | None = None
 
 
 class CaseDeadlineV1(BaseModel):
@@ -82,6 +90,10 @@ class CaseDeadlineV1(BaseModel):
     limit_working_days: int
     used_working_days: int
     at: dt.datetime
+    state: str | None = None
+    channel: str | None = None
+    partner_region: str | None = None
+    partner_case_number: str | None = None
 
 
 class RatingSubmittedV1(BaseModel):
@@ -106,6 +118,45 @@ class RemedyV1(BaseModel):
     state: str
     due_on: dt.date
     result: str | None = None
+    at: dt.datetime
+
+
+CASE_GAPS_REMINDER = "cases.case.gaps_reminder"
+
+
+class CaseGapsReminderV1(BaseModel):
+    """容缺: the materials a case was accepted without are due soon (sent once, `days_left`
+    working days before `gaps_due_on`), so a notifier can remind the applicant."""
+
+    case_id: uuid.UUID
+    case_number: str
+    item_basic_code: str
+    department: str | None = None
+    state: str
+    gaps: list[str]
+    gaps_due_on: dt.date
+    days_left: int
+    at: dt.datetime
+    channel: str | None = None
+    partner_region: str | None = None
+    partner_case_number: str | None = None
+
+
+BUNDLE_SUBMITTED = "cases.bundle.submitted"
+BUNDLE_COMPLETED = "cases.bundle.completed"
+
+
+class BundleCaseV1(BaseModel):
+    """A one-thing bundle case (一件事) was submitted or completed; `outcome` (approved | partial |
+    denied) and `outcome_detail` are set on completion."""
+
+    bundle_case_id: uuid.UUID
+    case_number: str
+    bundle_code: str
+    state: str
+    child_case_ids: list[uuid.UUID] = Field(default_factory=list)
+    outcome: str | None = None
+    outcome_detail: dict[str, Any] | None = None
     at: dt.datetime
 
 

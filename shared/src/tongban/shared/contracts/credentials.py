@@ -37,3 +37,31 @@ class LicenceStatusChangedV1(BaseModel):
     identifier: str
     status: Literal["valid", "suspended", "revoked"]
     reason: str
+
+
+# --- Company e-seals (电子印章); additive to version 1 ---------------------------------------------
+
+SEAL_ISSUED = "credentials.seal.issued"
+SEAL_REVOKED = "credentials.seal.revoked"
+
+
+class SealIssuedV1(BaseModel):
+    """A company seal was issued: on the company's registration (`source_case_id` set) or on request."""
+
+    seal_id: uuid.UUID
+    company_code: str
+    kind: Literal["legal_name", "finance", "contract", "invoice"]
+    name: str
+    kid: str
+    algorithm: Literal["Ed25519", "SM2"]
+    source: Literal["registration", "request"]
+    source_case_id: uuid.UUID | None = None
+
+
+class SealRevokedV1(BaseModel):
+    """A company seal was revoked; what it sealed before still verifies."""
+
+    seal_id: uuid.UUID
+    company_code: str
+    kind: Literal["legal_name", "finance", "contract", "invoice"]
+    reason: str

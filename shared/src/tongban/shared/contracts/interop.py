@@ -47,7 +47,8 @@ class OutgoingCaseV1(BaseModel):
 
 
 class IncomingCaseV1(BaseModel):
-    """A case a partner city forwarded to us (received), or its status changed here."""
+    """A case a partner city forwarded to us (received, opened in svc-cases), or its state changed
+    in svc-cases (and the partner is being told)."""
 
     case_id: uuid.UUID
     case_number: str
@@ -56,6 +57,7 @@ class IncomingCaseV1(BaseModel):
     item_code: str
     applicant_masked: str
     status: str
+    local_case_id: uuid.UUID | None = None  # the case svc-cases opened for it (additive)
 
 
 class ReferralV1(BaseModel):

@@ -12,6 +12,7 @@ import uuid
 from pydantic import BaseModel
 
 HALL_CLOSED = "queue.hall.closed"
+HALL_STATS_UPDATED = "queue.hall.stats_updated"
 COUNTER_SIGNED_IN = "queue.counter.signed_in"
 COUNTER_SIGNED_OUT = "queue.counter.signed_out"
 COUNTER_PAUSED = "queue.counter.paused"
@@ -24,16 +25,19 @@ TICKET_SKIPPED = "queue.ticket.skipped"
 TICKET_TRANSFERRED = "queue.ticket.transferred"
 TICKET_APPROACHING = "queue.ticket.approaching"
 TICKET_RATED = "queue.ticket.rated"
+TICKET_CANCELLED = "queue.ticket.cancelled"
 APPOINTMENT_HELD = "queue.appointment.held"
 APPOINTMENT_CONFIRMED = "queue.appointment.confirmed"
 APPOINTMENT_CANCELLED = "queue.appointment.cancelled"
 APPOINTMENT_CHECKED_IN = "queue.appointment.checked_in"
 APPOINTMENT_MISSED = "queue.appointment.missed"
 APPOINTMENT_REMINDED = "queue.appointment.reminded"
+APPOINTMENT_EXPIRED = "queue.appointment.expired"
 
 
 class HallClosedV1(BaseModel):
-    """A hall closes for a period; `cancelled_appointments` bookings inside it were cancelled."""
+    """A hall closes for a period; `cancelled_appointments` bookings inside it were cancelled, and
+    `cancelled_tickets` tickets still waiting when a closure starting now was declared."""
 
     hall_id: uuid.UUID
     closure_id: uuid.UUID
@@ -41,6 +45,26 @@ class HallClosedV1(BaseModel):
     ends_at: dt.datetime
     reason: str
     cancelled_appointments: int
+    cancelled_tickets: int = 0
+
+
+class HallStatsV1(BaseModel):
+    """A hall's figures of one day so far, for live dashboards: published (about once a minute)
+    whenever they changed. Each event replaces the previous one for the same hall and day."""
+
+    hall_id: uuid.UUID
+    day: dt.date
+    tickets: int
+    appointments: int
+    served: int
+    no_shows: int
+    missed_appointments: int = 0
+    waiting: int = 0
+    average_wait_seconds: float | None = None
+    average_service_seconds: float | None = None
+    ratings: int = 0
+    average_rating: float | None = None
+    at: dt.datetime
 
 
 class CounterChangedV1(BaseModel):
@@ -54,7 +78,8 @@ class CounterChangedV1(BaseModel):
 
 
 class TicketV1(BaseModel):
-    """A ticket's state after a change: issued, called, started, finished, skipped, transferred."""
+    """A ticket's state after a change: issued, called, started, finished, skipped, transferred,
+    cancelled."""
 
     ticket_id: uuid.UUID
     hall_id: uuid.UUID
@@ -72,6 +97,7 @@ class TicketV1(BaseModel):
     call_count: int = 0
     wait_seconds: float | None = None
     service_seconds: float | None = None
+    reason: str | None = None
     at: dt.datetime
 
 
@@ -93,7 +119,9 @@ class TicketRatedV1(BaseModel):
 
 
 class AppointmentV1(BaseModel):
-    """An appointment's state after a change; `reason` says why it was cancelled."""
+    """An appointment's state after a change (held, confirmed, cancelled, checked_in, missed,
+    reminded, expired); `reason` says why it was cancelled; `case_id` names the draft case the
+    person prefilled, if any."""
 
     appointment_id: uuid.UUID
     hall_id: uuid.UUID
@@ -105,3 +133,4 @@ class AppointmentV1(BaseModel):
     person_sub: str
     reason: str | None = None
     ticket_id: uuid.UUID | None = None
+    case_id: str | None = None

@@ -16,10 +16,12 @@ from tongban.cases.case import service as cases
 from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseCreate
-from tongban.cases.db import audit
+from tongban.cases.db import audit, outbox
 from tongban.cases.workday import calendar
 from tongban.shared.auth import Principal
+from tongban.shared.contracts import cases as contract
 from tongban.shared.contracts.catalog import BundlePublishedV1
+from tongban.shared.events.envelope import make_event
 
 
 async def apply_bundle_published(session: AsyncSession, data: BundlePublishedV1) -> None:
@@ -55,6 +57,9 @@ async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, de
     for code in bundle.item_codes:
         child = first.model_copy(update={"basic_code": code})
         children.append(await cases.submit(session, child, p, default_city, today, bundle_case_id=parent.id))
+    await outbox.add(session, make_event("cases", contract.BUNDLE_SUBMITTED, contract.BundleCaseV1(
+        bundle_case_id=parent.id, case_number=parent.case_number, bundle_code=parent.bundle_code, state=parent.state,
+        child_case_ids=[c.id for c in children], at=dt.datetime.now(dt.UTC)), subject=str(parent.id)))
     return BundleCaseRead.model_validate(parent).model_copy(update={"children": children})
 
 
@@ -75,6 +80,10 @@ async def child_settled(session: AsyncSession, child: Case, actor: Principal | s
     parent.state, parent.completed_at = "completed", dt.datetime.now(dt.UTC)
     await audit.record(session, actor, "bundle_case.complete", "bundle_case", str(parent.id), parent.outcome,
                        parent.outcome_detail)
+    await outbox.add(session, make_event("cases", contract.BUNDLE_COMPLETED, contract.BundleCaseV1(
+        bundle_case_id=parent.id, case_number=parent.case_number, bundle_code=parent.bundle_code, state=parent.state,
+        child_case_ids=[c.id for c in children], outcome=parent.outcome, outcome_detail=parent.outcome_detail,
+        at=parent.completed_at), subject=str(parent.id)))
 
 
 async def read(session: AsyncSession, bundle_case_id: uuid.UUID, p: Principal) -> BundleCaseRead:

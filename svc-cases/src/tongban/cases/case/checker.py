@@ -22,6 +22,7 @@ from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import make_event
 
 CHECKER = "system:deadline-checker"
+GAPS_REMINDER_WORKING_DAYS = 2  # 容缺: remind the applicant this many working days before the due date
 INTERVAL = 60.0  # deadlines are days apart: a minute's delay in a warning costs nothing
 _LOCK = 7_202_611_220  # one checker at a time across replicas (pg advisory lock id)
 
@@ -29,7 +30,8 @@ _LOCK = 7_202_611_220  # one checker at a time across replicas (pg advisory lock
 async def check(session: AsyncSession, today: dt.date, at: dt.datetime | None = None) -> dict[str, int]:
     """One pass as of `today` (and the instant `at`, default now): returns how many warnings,
     overdues, suspensions and default ratings it raised."""
-    counts = {"yellow": 0, "red": 0, "suspended": 0, "default_ratings": 0, "supervised_tickets": 0}
+    counts = {"yellow": 0, "red": 0, "suspended": 0, "gaps_reminders": 0, "default_ratings": 0,
+              "supervised_tickets": 0}
     if not (await session.execute(select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar():
         return counts
     overrides = await workdays.overrides_from(session, today - dt.timedelta(days=800))
@@ -45,6 +47,16 @@ async def check(session: AsyncSession, today: dt.date, at: dt.datetime | None = 
             case.warned_at = at
             await _flag(session, case, "yellow", today, overrides, at)
             counts["yellow"] += 1
+    for case in await repository.gaps_due_soon(session, today, today + dt.timedelta(days=14)):
+        assert case.gaps_due_on is not None and case.gaps is not None
+        left = calendar.working_days_between(today, case.gaps_due_on, overrides)
+        if left <= GAPS_REMINDER_WORKING_DAYS:
+            case.gaps_reminded_at = at
+            await outbox.add(session, make_event("cases", contract.CASE_GAPS_REMINDER, contract.CaseGapsReminderV1(
+                case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
+                department=case.department, state=case.state, gaps=list(case.gaps), gaps_due_on=case.gaps_due_on,
+                days_left=left, at=at, **service.origin_fields(case)), subject=str(case.id)))
+            counts["gaps_reminders"] += 1
     for case in await repository.gaps_overdue(session, today):
         await service.record_system_step(session, case, CHECKER, "suspend", "suspended",
                                          f"missing materials not received by {case.gaps_due_on}", today, overrides,
@@ -62,7 +74,8 @@ async def _flag(session: AsyncSession, case: Case, level: str, today: dt.date, o
     await outbox.add(session, make_event("cases", subject, contract.CaseDeadlineV1(
         case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code, department=case.department,
         level=level, deadline_on=case.deadline_on, limit_working_days=clock.total(case),  # type: ignore[arg-type]
-        used_working_days=clock.used(case, today, overrides), at=at), subject=str(case.id)))
+        used_working_days=clock.used(case, today, overrides), at=at, state=case.state,
+        **service.origin_fields(case)), subject=str(case.id)))
 
 
 async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -28,7 +28,10 @@ class Case(Base):
     applicant_name: Mapped[str] = mapped_column(String(200))
     submitted_by: Mapped[str] = mapped_column(String(100))           # token subject of the submitter
     submitter_role: Mapped[str] = mapped_column(String(20))
-    channel: Mapped[str] = mapped_column(String(10))                 # online | counter
+    channel: Mapped[str] = mapped_column(String(10))                 # online | counter | partner
+    # 异地受理: the partner city's region and case number when the case came forwarded from it.
+    partner_region: Mapped[str | None] = mapped_column(String(6))
+    partner_case_number: Mapped[str | None] = mapped_column(String(40))
     form_data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     commitment_signed: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(30), index=True)
@@ -46,6 +49,7 @@ class Case(Base):
     # Accept with gaps (容缺): what is missing and by when.
     gaps: Mapped[list[str] | None] = mapped_column(JSONB)
     gaps_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    gaps_reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # The decision.
     decided_by_rule_version: Mapped[int | None] = mapped_column(Integer)
     commitment_approval: Mapped[bool] = mapped_column(Boolean, default=False)

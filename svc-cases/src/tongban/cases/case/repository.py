@@ -24,6 +24,11 @@ async def add(session: AsyncSession, case: Case) -> None:
     await session.flush()
 
 
+def add_unflushed(session: AsyncSession, case: Case) -> None:
+    """Goes in with the next statement's flush (the caller sets its state first)."""
+    session.add(case)
+
+
 async def add_entry(session: AsyncSession, entry: CaseTimelineEntry) -> None:
     session.add(entry)  # flushed with the next statement: entries of one request go in one batch
 
@@ -37,6 +42,11 @@ async def by_number(session: AsyncSession, case_number: str) -> Case | None:
     return (await session.execute(select(Case).where(Case.case_number == case_number))).scalar_one_or_none()
 
 
+async def by_partner_case(session: AsyncSession, region: str, number: str) -> Case | None:
+    stmt = select(Case).where(Case.partner_region == region, Case.partner_case_number == number)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 def visible_to(p: Principal):  # noqa: ANN201 - a SQL expression
     """The cases a caller may see: their own, their company's, their department's, or all for
     clerks, admins and auditors."""
@@ -44,6 +54,8 @@ def visible_to(p: Principal):  # noqa: ANN201 - a SQL expression
         return Case.department == p.department if p.department else false()
     if p.role in ("clerk", "admin", "auditor"):
         return Case.id.is_not(None)
+    if p.role == "service":
+        return Case.channel == "partner" if p.has("cases:forward") else false()
     own = []
     if p.id_number:
         own.append(and_(Case.applicant_type == "person", Case.applicant_id == p.id_number))
@@ -87,5 +99,13 @@ async def clocks_to_check(session: AsyncSession, limit: int = 500) -> list[Case]
 async def gaps_overdue(session: AsyncSession, today: dt.date, limit: int = 500) -> list[Case]:
     """Cases accepted with gaps whose materials did not come by the due date."""
     stmt = (select(Case).where(Case.state.in_(("accepted", "in_review")), Case.gaps_due_on < today)
+            .order_by(Case.gaps_due_on).limit(limit).with_for_update(skip_locked=True))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def gaps_due_soon(session: AsyncSession, today: dt.date, horizon: dt.date, limit: int = 500) -> list[Case]:
+    """Cases with missing materials due from today to `horizon`, not reminded yet (locked)."""
+    stmt = (select(Case).where(Case.state.in_(("accepted", "in_review")), Case.gaps_due_on >= today,
+                               Case.gaps_due_on <= horizon, Case.gaps_reminded_at.is_(None))
             .order_by(Case.gaps_due_on).limit(limit).with_for_update(skip_locked=True))
     return list((await session.execute(stmt)).scalars())

@@ -7,12 +7,16 @@ from tongban.cases.case import repository, service
 from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowedForRole, WrongCaseState
 from tongban.cases.case.schemas import Action, CaseAction, CaseCreate, CaseRead, CaseState, ProgressRead, \
     TimelineEntryRead
+from tongban.cases.credentials_client import CredentialsClient
+from tongban.cases.material.errors import CredentialsNotConfigured, DocumentUnusable, LicenceNotUsable
+from tongban.cases.material.service import SubmissionMaterials
 from tongban.cases.workday.errors import UnknownCalendarDate
 from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 CaseReader = Annotated[Principal, Depends(Requires("cases:read"))]
@@ -22,7 +26,8 @@ WORKLISTS = {"approver": frozenset({"accepted", "in_review"}),
 
 @router.post("", status_code=201, response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
-                                 UnknownCalendarDate, IdempotencyKeyReused))
+                                 UnknownCalendarDate, IdempotencyKeyReused, DocumentUnusable, LicenceNotUsable,
+                                 CredentialsNotConfigured, UpstreamUnavailable))
 async def submit_case(body: CaseCreate, request: Request, session: SessionDep, actor: AnyPrincipal,
                       idem: IdempotencyDep):
     """Submit a case: citizens and company users (cases:apply) for themselves, clerks (cases:process)
@@ -30,7 +35,10 @@ async def submit_case(body: CaseCreate, request: Request, session: SessionDep, a
     `Idempotency-Key`: a retry returns the same case."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    case = await service.submit(session, body, actor, request.app.state.settings.default_city_code)
+    materials = SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
+                                    CredentialsClient(getattr(request.app.state, "credentials", None)))
+    case = await service.submit(session, body, actor, request.app.state.settings.default_city_code,
+                                materials=materials)
     return await idem.remember(session, 201, case)
 
 

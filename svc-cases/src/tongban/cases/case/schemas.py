@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tongban.cases.material.schemas import MaterialIn
+
 CaseState = Literal["draft", "submitted", "accepted", "refused", "supplement_requested", "in_review", "approved",
                     "denied", "completed", "withdrawn", "suspended", "revoked"]
 Action = Literal["submit", "accept", "refuse", "request_supplement", "resubmit", "review", "approve", "deny",
@@ -27,6 +29,8 @@ class CaseCreate(BaseModel):
     applicant: ApplicantIn | None = None
     commitment_signed: bool = Field(default=False, description="the applicant signed the commitment (承诺制)")
     draft: bool = Field(default=False, description="keep as a draft; submit later with POST .../submit")
+    materials: list[MaterialIn] = Field(default_factory=list, max_length=30,
+                                        description="uploaded documents and licence-backed materials (免证办)")
 
 
 class CaseAction(BaseModel):
@@ -55,6 +59,8 @@ class CaseRead(BaseModel):
     applicant_id: str
     applicant_name: str
     channel: str
+    partner_region: str | None = None
+    partner_case_number: str | None = None
     form_data: dict[str, Any]
     state: CaseState
     state_reason: str | None

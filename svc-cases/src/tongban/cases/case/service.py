@@ -9,7 +9,7 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from tongban.cases.item_config import repository as item_configs
 from tongban.cases.item_config.service import validate_form
 from tongban.cases.rule import repository as rules
 from tongban.cases.rule import service as rule_service
+from tongban.cases.rule.models import ApprovalRule
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import InsufficientScope, Principal
@@ -72,6 +73,13 @@ class GapsOutstanding(Conflict):
     code, title = "gaps_outstanding", "Materials accepted with gaps are still missing"
 
 
+class Materials(Protocol):
+    """What a submission's materials do around the creation of the case (material/service.py)."""
+
+    async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]: ...
+    async def attach(self, case: Case) -> None: ...
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -89,6 +97,8 @@ def can_see(case: Case, p: Principal) -> bool:
         return True
     if p.role == "approver":
         return p.department is not None and p.department == case.department
+    if p.role == "service":  # svc-interop follows the cases it forwarded, and only those
+        return p.has("cases:forward") and case.channel == "partner"
     return p.role in ("clerk", "admin", "auditor") and p.has("cases:read")
 
 
@@ -136,12 +146,29 @@ def applicant_of(body: CaseCreate, p: Principal) -> tuple[str, str, str, str]:
     raise InsufficientScope("submitting a case needs cases:apply (with an identity) or cases:process")
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who the applicant is and where the case came from, when the caller's token does not say
+    (a case forwarded by a partner city names its applicant in the body)."""
+
+    applicant_type: str
+    applicant_id: str
+    applicant_name: str
+    channel: str
+    partner_region: str | None = None
+    partner_case_number: str | None = None
+
+
 async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_city: str,
-                 today: dt.date | None = None, bundle_case_id: uuid.UUID | None = None) -> CaseRead:
+                 today: dt.date | None = None, bundle_case_id: uuid.UUID | None = None,
+                 origin: Origin | None = None, materials: Materials | None = None) -> CaseRead:
     """Create a case (a draft, or submitted with its clock started), then try instant approval;
-    returns it as the submitter sees it."""
+    returns it as the submitter sees it. `materials` checks the submission's materials (and the
+    licence facts the rules need) before the case takes its number, and attaches them after."""
     today = today or calendar.today()
-    applicant_type, applicant_id, applicant_name, channel = applicant_of(body, p)
+    origin = origin or Origin(*applicant_of(body, p))
+    applicant_type, applicant_id, applicant_name, channel = (origin.applicant_type, origin.applicant_id,
+                                                             origin.applicant_name, origin.channel)
     item = await catalog.by_basic_code(session, body.basic_code)
     if item is None:
         raise ItemNotAvailable(body.basic_code, "not in the catalogue")
@@ -169,41 +196,56 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
     else:
         limit, unit = DEFAULT_LIMIT_WORKING_DAYS, "working_day"
     city = body.city_code or default_city
-    seq = await repository.next_number(session, city, today)
-    if seq > 99_999:
-        raise Conflict(f"city {city} has issued 99999 case numbers today")
     case = Case(
-        id=uuid.uuid4(), case_number=f"{city}{today:%Y%m%d}{seq:05d}",
+        id=uuid.uuid4(), case_number="",
         lookup_code="".join(secrets.choice(LOOKUP_ALPHABET) for _ in range(8)), city_code=city,
         basic_code=body.basic_code, implementation_code=body.implementation_code, item_name=item.name,
         department=department, result_licence_type=(config.result_licence_type if config else None)
         or item.result_licence_type, applicant_type=applicant_type, applicant_id=applicant_id,
         applicant_name=applicant_name, submitted_by=p.sub, submitter_role=p.role, channel=channel, form_data=form,
+        partner_region=origin.partner_region, partner_case_number=origin.partner_case_number,
         commitment_signed=body.commitment_signed, state="draft", limit_days=limit, limit_unit=unit,
         extension_days=0, paused_days=0, commitment_approval=False, bundle_case_id=bundle_case_id,
     )
-    await repository.add(session, case)
+    rule = None if body.draft else await rules.current(session, case.basic_code)
+    licence_facts = await materials.prepare(case, rule) if materials is not None else {}
+    seq = await repository.next_number(session, city, today)
+    if seq > 99_999:
+        raise Conflict(f"city {city} has issued 99999 case numbers today")
+    case.case_number = f"{city}{today:%Y%m%d}{seq:05d}"
     overrides = await workdays.overrides_from(session, today)
+    # Not flushed yet: the submit step below sets the state first, so the row goes in with one
+    # INSERT instead of an INSERT and an UPDATE (the 秒批 path counts its round trips).
+    repository.add_unflushed(session, case)
+    detail: dict[str, Any] = {"channel": channel}
+    if origin.partner_region:
+        detail |= {"partner_region": origin.partner_region, "partner_case_number": origin.partner_case_number}
     if body.draft:
-        await _record(session, case, p, "create", None, "draft", None, {"channel": channel})
+        await _record(session, case, p, "create", None, "draft", None, detail)
     else:
-        # Created and submitted in one step: one timeline entry (fewer writes on the 秒批 path).
-        await _move(session, case, p, "submit", STEPS["submit"], None, today, overrides, {"channel": channel})
-        await _try_instant_approval(session, case, today, overrides)
+        # Created and submitted in one step: one timeline entry; a matching rule is applied before
+        # anything is written, so the row goes in once, already decided (fewer writes on the 秒批 path).
+        submitted = _apply(case, p, "submit", STEPS["submit"], None, today, overrides, detail)
+        approved = _instant_approval(case, rule, today, overrides, licence_facts)
+        await _emit(session, case, submitted, *([approved] if approved is not None else []))
+    if materials is not None:
+        await materials.attach(case)
     return to_read(case, p, today, overrides)
 
 
-async def _try_instant_approval(session: AsyncSession, case: Case, today: dt.date,
-                                overrides: Mapping[dt.date, bool]) -> None:
-    rule = await rules.current(session, case.basic_code)
+def _instant_approval(case: Case, rule: ApprovalRule | None, today: dt.date, overrides: Mapping[dt.date, bool],
+                      licence_facts: Mapping[str, Any] | None = None) -> Moved | None:
+    """Approve a just-submitted case if the item's current rule matches (fields only: the caller records it)."""
     if rule is None:
-        return
+        return None
     known = rule_service.facts(case.applicant_type, case.applicant_id, case.form_data, today)
+    known.update(licence_facts or {})
     if not rule_service.matches(rule.conditions, known):
-        return
+        return None
     case.decided_by_rule_version = rule.version
-    await _move(session, case, INSTANT, "approve", STEPS["approve"], f"instant approval rule v{rule.version}",
-                today, overrides, {"rule_version": rule.version})
+    held = sorted(t for t in rule_service.licence_types(rule.conditions) if known.get(f"licence.{t}"))
+    return _apply(case, INSTANT, "approve", STEPS["approve"], f"instant approval rule v{rule.version}", today,
+                  overrides, {"rule_version": rule.version} | ({"licences": held} if held else {}))
 
 
 # --- transitions -------------------------------------------------------------------------------
@@ -250,7 +292,7 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
         if not case.gaps:
             raise WrongCaseState("fulfil gaps", f"{case.state} without missing materials", frozenset())
         detail = {"gaps": case.gaps}
-        case.gaps, case.gaps_due_on = None, None
+        case.gaps, case.gaps_due_on, case.gaps_reminded_at = None, None, None
         if case.state == "suspended":
             await _move(session, case, p, action, Step(frozenset(), "accepted", "applicant"), body.reason, today,
                         overrides, detail)
@@ -259,9 +301,22 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
     return case
 
 
-async def _move(session: AsyncSession, case: Case, actor: Principal | str, action: str, step: Step,
-                reason: str | None, today: dt.date, overrides: Mapping[dt.date, bool],
-                detail: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Moved:
+    """A step applied to the case's fields, waiting to be recorded (timeline, audit, event)."""
+
+    actor: Principal | str
+    action: str
+    step: Step
+    from_state: str
+    to_state: str
+    reason: str | None
+    at: dt.datetime
+    detail: dict[str, Any]
+
+
+def _apply(case: Case, actor: Principal | str, action: str, step: Step, reason: str | None, today: dt.date,
+           overrides: Mapping[dt.date, bool], detail: dict[str, Any]) -> Moved:
     from_state = case.state
     to_state = step.to_state or case.state
     at = now()
@@ -279,19 +334,48 @@ async def _move(session: AsyncSession, case: Case, actor: Principal | str, actio
         case.decided_at, case.decision = at, to_state
     if to_state == "completed":
         case.completed_at = at
-    await _record(session, case, actor, action, from_state, to_state, reason, detail)
-    if case.bundle_case_id is not None and to_state in SETTLED:
+    return Moved(actor, action, step, from_state, to_state, reason, at, detail)
+
+
+async def _emit(session: AsyncSession, case: Case, *moves: Moved) -> None:
+    """Record applied steps: timeline entries first (they go in with one batched INSERT at the next
+    flush), then each step's audit record and event."""
+    for m in moves:
+        await repository.add_entry(session, _entry(case, m.actor, m.action, m.from_state, m.to_state, m.reason,
+                                                   m.detail))
+    for m in moves:
+        await audit.record(session, m.actor, f"case.{m.action}", "case", str(case.id), m.reason,
+                           {"from": m.from_state, "to": m.to_state, "case_number": case.case_number, **m.detail})
+        await _publish(session, case, m)
+
+
+async def _publish(session: AsyncSession, case: Case, m: Moved) -> None:
+    if case.bundle_case_id is not None and m.to_state in SETTLED:
         from tongban.cases.bundle import service as bundles  # the bundle aggregate builds on this one
-        await bundles.child_settled(session, case, actor)
-    if step.event == contract.CASE_APPROVED:
-        await outbox.add(session, make_event("cases", contract.CASE_APPROVED, approved_payload(case, at),
+        await bundles.child_settled(session, case, m.actor)
+    if m.step.event == contract.CASE_APPROVED:
+        await outbox.add(session, make_event("cases", contract.CASE_APPROVED, approved_payload(case, m.at),
                                              subject=str(case.id)))
-    elif step.event is not None:
-        await outbox.add(session, make_event("cases", step.event, contract.CaseTransitionedV1(
+    elif m.step.event is not None:
+        # A submission decided at once carries its rule version on the approval, not on the submission.
+        rule_version = None if m.action == "submit" else case.decided_by_rule_version
+        await outbox.add(session, make_event("cases", m.step.event, contract.CaseTransitionedV1(
             case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
-            department=case.department, from_state=from_state, state=to_state, actor=_actor(actor)[0],
-            reason=reason, at=at, rule_version=case.decided_by_rule_version, deadline_on=case.deadline_on),
-            subject=str(case.id)))
+            department=case.department, from_state=m.from_state, state=m.to_state, actor=_actor(m.actor)[0],
+            reason=m.reason, at=m.at, rule_version=rule_version, deadline_on=case.deadline_on,
+            **origin_fields(case)), subject=str(case.id)))
+
+
+async def _move(session: AsyncSession, case: Case, actor: Principal | str, action: str, step: Step,
+                reason: str | None, today: dt.date, overrides: Mapping[dt.date, bool],
+                detail: dict[str, Any]) -> None:
+    await _emit(session, case, _apply(case, actor, action, step, reason, today, overrides, detail))
+
+
+def origin_fields(case: Case) -> dict[str, str | None]:
+    """The additive fields every `cases.case.*` event carries (svc-interop calls partners back)."""
+    return {"channel": case.channel, "partner_region": case.partner_region,
+            "partner_case_number": case.partner_case_number}
 
 
 def approved_payload(case: Case, at: dt.datetime) -> contract.CaseApprovedV1:
@@ -300,19 +384,23 @@ def approved_payload(case: Case, at: dt.datetime) -> contract.CaseApprovedV1:
         implementation_code=case.implementation_code, applicant_type=case.applicant_type,  # type: ignore[arg-type]
         applicant_id=case.applicant_id, applicant_name=case.applicant_name,
         result_licence_type_code=case.result_licence_type, department=case.department, approved_at=at,
-        data=case.form_data)
+        data=case.form_data, state=case.state, **origin_fields(case))
 
 
 def _actor(actor: Principal | str) -> tuple[str, str]:
     return (actor.sub, actor.role) if isinstance(actor, Principal) else (actor, "system")
 
 
+def _entry(case: Case, actor: Principal | str, action: str, from_state: str | None, to_state: str,
+           reason: str | None, detail: dict[str, Any]) -> CaseTimelineEntry:
+    sub, role = _actor(actor)
+    return CaseTimelineEntry(case_id=case.id, action=action, from_state=from_state, to_state=to_state, actor=sub,
+                             actor_role=role, reason=reason, detail=detail or None)
+
+
 async def _record(session: AsyncSession, case: Case, actor: Principal | str, action: str, from_state: str | None,
                   to_state: str, reason: str | None, detail: dict[str, Any]) -> None:
-    sub, role = _actor(actor)
-    await repository.add_entry(session, CaseTimelineEntry(case_id=case.id, action=action, from_state=from_state,
-                                                          to_state=to_state, actor=sub, actor_role=role,
-                                                          reason=reason, detail=detail or None))
+    await repository.add_entry(session, _entry(case, actor, action, from_state, to_state, reason, detail))
     await audit.record(session, actor, f"case.{action}", "case", str(case.id), reason,
                        {"from": from_state, "to": to_state, "case_number": case.case_number, **detail})
 
@@ -323,6 +411,22 @@ async def record_system_step(session: AsyncSession, case: Case, actor: str, acti
     """A step taken by the platform itself (the deadline checker suspending a case, say)."""
     await _move(session, case, actor, action, Step(frozenset(), to_state, "system", event=event), reason, today,
                 overrides, {})
+
+
+async def add_materials(session: AsyncSession, case_id: uuid.UUID, materials: Materials, reason: str | None,
+                        p: Principal, today: dt.date | None = None) -> Case:
+    """Materials added to an open case by its applicant (or a clerk for a counter case)."""
+    today = today or calendar.today()
+    case = await get_visible(session, case_id, p, for_update=True)
+    allowed = OPEN | {"suspended"}
+    if case.state not in allowed:
+        raise WrongCaseState("add materials to", case.state, allowed)
+    if not _may(Step(allowed, None, "applicant"), case, p):
+        raise NotAllowedForRole(f"{p.role} cannot add materials to this case")
+    await materials.prepare(case)
+    await materials.attach(case)
+    await _record(session, case, p, "add_materials", case.state, case.state, reason, {})
+    return case
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -341,7 +445,8 @@ def to_read(case: Case, p: Principal, today: dt.date, overrides: Mapping[dt.date
         basic_code=case.basic_code, implementation_code=case.implementation_code, item_name=case.item_name,
         department=case.department, applicant_type=case.applicant_type,
         applicant_id=mask_resident_id(case.applicant_id) if masked else case.applicant_id,
-        applicant_name=case.applicant_name, channel=case.channel,
+        applicant_name=case.applicant_name, channel=case.channel, partner_region=case.partner_region,
+        partner_case_number=case.partner_case_number,
         form_data=case.form_data if owner else _mask(case.form_data), state=case.state,  # type: ignore[arg-type]
         state_reason=case.state_reason, limit_days=case.limit_days, limit_unit=case.limit_unit,
         extension_days=case.extension_days, paused_days=case.paused_days, received_on=case.received_on,

@@ -40,6 +40,11 @@ def facts(applicant_type: str, applicant_id: str, form: dict[str, Any], today: d
     return out
 
 
+def licence_types(conditions: list[dict[str, Any]]) -> set[str]:
+    """The licence type codes the conditions ask about (what svc-credentials must be asked)."""
+    return {str(c["field"]).removeprefix("licence.") for c in conditions if str(c["field"]).startswith("licence.")}
+
+
 def matches(conditions: list[dict[str, Any]], known: dict[str, Any]) -> bool:
     """True when every condition holds; a missing fact or a type mismatch fails the condition."""
     return all(_holds(Condition.model_validate(c), known) for c in conditions)

@@ -9,6 +9,10 @@ class BundleCodeTaken(Conflict):
     code, title = "bundle_code_taken", "A bundle with this code already exists"
 
 
+class StaleBundleVersion(Conflict):
+    code, title = "stale_version", "The bundle was changed meanwhile; read it again"
+
+
 class BundleItemRefused(AppError):
     """An item named by a bundle is unknown, not published, or clashes with another item's form."""
 

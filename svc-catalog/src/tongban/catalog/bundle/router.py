@@ -4,8 +4,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from tongban.catalog.bundle import repository, service
-from tongban.catalog.bundle.errors import BundleCodeTaken, BundleItemRefused, BundleNotFound
-from tongban.catalog.bundle.schemas import BundleCreate, BundleRead
+from tongban.catalog.bundle.errors import BundleCodeTaken, BundleItemRefused, BundleNotFound, StaleBundleVersion
+from tongban.catalog.bundle.schemas import BundleCreate, BundleRead, BundleUpdate
 from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
@@ -24,6 +24,15 @@ async def publish_bundle(body: BundleCreate, session: SessionDep, actor: Catalog
         return replay
     bundle = await service.publish_bundle(session, body, actor)
     return await idem.remember(session, 201, BundleRead.model_validate(bundle))
+
+
+@router.put("/{bundle_id}", response_model=BundleRead,
+            responses=responses(*AUTH_ERRORS, BundleNotFound, StaleBundleVersion, BundleItemRefused))
+async def republish_bundle(bundle_id: uuid.UUID, body: BundleUpdate, session: SessionDep,
+                           actor: CatalogEditor) -> BundleRead:
+    """Republish a bundle as its next version (its code stays), announced again as
+    `catalog.bundle.published` (admins)."""
+    return BundleRead.model_validate(await service.republish_bundle(session, bundle_id, body, actor))
 
 
 @router.get("", response_model=Page[BundleRead])

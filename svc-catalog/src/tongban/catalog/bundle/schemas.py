@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tongban.catalog.elements import CITIES, Name, Strict, check_basic_code
 
 
-class BundleCreate(Strict):
-    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{2,39}$", examples=["442000-KBQY"])
+class BundleElements(Strict):
     name: Name
     description: str | None = Field(default=None, max_length=2000)
     city_code: str | None = Field(default=None, description="the city that offers it; none: both")
@@ -30,6 +29,19 @@ class BundleCreate(Strict):
         if value is not None and value not in CITIES:
             raise ValueError(f"one of {', '.join(CITIES)}")
         return value
+
+
+class BundleCreate(BundleElements):
+    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{2,39}$", examples=["442000-KBQY"])
+
+
+class BundleUpdate(BundleElements):
+    """The whole bundle again, but its code: PUT semantics. The merged form is computed again from
+    the items as they are now; the bundle becomes its next version and is announced again."""
+
+    expected_version: int | None = Field(default=None, ge=1,
+                                         description="if given, refuse (409) unless this is the current version")
+    reason: str | None = Field(default=None, max_length=1000, description="why, for the audit trail")
 
 
 class BundleRead(BaseModel):

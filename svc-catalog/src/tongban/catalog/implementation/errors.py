@@ -11,3 +11,7 @@ class ImplementationExists(Conflict):
 
 class NotComparable(NotFound):
     code, title = "not_comparable", "One of the two cities has no implementation of this item"
+
+
+class StaleImplementationVersion(Conflict):
+    code, title = "stale_version", "The implementation was changed meanwhile; read it again"

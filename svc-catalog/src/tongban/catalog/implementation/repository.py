@@ -11,6 +11,18 @@ async def get(session: AsyncSession, implementation_id: uuid.UUID) -> Implementa
     return await session.get(Implementation, implementation_id)
 
 
+async def get_for_update(session: AsyncSession, implementation_id: uuid.UUID) -> Implementation | None:
+    """Locked until the transaction ends; re-read even if the session holds it (its version counts)."""
+    return (await session.execute(select(Implementation).where(Implementation.id == implementation_id)
+                                  .with_for_update().execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def flush(session: AsyncSession, impl: Implementation) -> Implementation:
+    await session.flush()
+    await session.refresh(impl)
+    return impl
+
+
 async def find(session: AsyncSession, basic_code: str, city_code: str) -> Implementation | None:
     return (await session.execute(select(Implementation).where(
         Implementation.basic_code == basic_code, Implementation.city_code == city_code))).scalar_one_or_none()

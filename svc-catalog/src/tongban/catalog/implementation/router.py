@@ -5,8 +5,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
 from tongban.catalog.implementation import guide, repository, service
-from tongban.catalog.implementation.errors import ImplementationExists, ImplementationNotFound, NotComparable
-from tongban.catalog.implementation.schemas import BenchmarkReport, Comparison, ImplementationCreate, ImplementationRead
+from tongban.catalog.implementation.errors import (
+    ImplementationExists, ImplementationNotFound, NotComparable, StaleImplementationVersion,
+)
+from tongban.catalog.implementation.schemas import (
+    BenchmarkReport, Comparison, ImplementationCreate, ImplementationRead, ImplementationUpdate,
+)
 from tongban.catalog.item import repository as item_repository
 from tongban.catalog.item.errors import ItemNotFound, WrongItemStatus
 from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
@@ -30,6 +34,17 @@ async def publish_implementation(item_id: uuid.UUID, body: ImplementationCreate,
         return replay
     impl = await service.publish_implementation(session, item_id, body, actor)
     return await idem.remember(session, 201, ImplementationRead.model_validate(impl))
+
+
+@router.put("/implementations/{implementation_id}", response_model=ImplementationRead,
+            responses=responses(*AUTH_ERRORS, ImplementationNotFound, StaleImplementationVersion, ItemNotFound,
+                                WrongItemStatus, InvalidField))
+async def update_implementation(implementation_id: uuid.UUID, body: ImplementationUpdate, session: SessionDep,
+                                actor: CatalogEditor) -> ImplementationRead:
+    """Replace a city's implementation (its code and city stay): the next version, announced
+    again as `catalog.implementation.published` (admins)."""
+    return ImplementationRead.model_validate(
+        await service.update_implementation(session, implementation_id, body, actor))
 
 
 @router.get("/implementations", response_model=Page[ImplementationRead])

@@ -25,10 +25,9 @@ def split_code(code: str) -> tuple[str, str, str]:
     return credit, level, basic
 
 
-class ImplementationCreate(Limits):
-    code: str = Field(description="31 characters: implementing body's credit code + level + basic code",
-                      examples=["11442000007229339J4442000003000"])
-    city_code: str = Field(description="GB/T 2260: 442000 Zhongshan, 440300 Shenzhen")
+class ImplementationElements(Limits):
+    """What a city sets for its implementation: everything but its code and city."""
+
     implementing_body: Name
     fees: list[Fee] = Field(default_factory=list, max_length=50)
     materials: list[Material] = Field(default_factory=list, max_length=100)
@@ -40,6 +39,18 @@ class ImplementationCreate(Limits):
     consultation_phone: Phone | None = None
     notes: str | None = Field(default=None, max_length=2000)
     synthetic: bool = False
+
+    @model_validator(mode="after")
+    def _online(self) -> "ImplementationElements":
+        if self.flags.fully_online != (self.online_depth == 4):
+            raise ValueError("flags.fully_online is true exactly when online_depth is 4 (全流程网办)")
+        return self
+
+
+class ImplementationCreate(ImplementationElements):
+    code: str = Field(description="31 characters: implementing body's credit code + level + basic code",
+                      examples=["11442000007229339J4442000003000"])
+    city_code: str = Field(description="GB/T 2260: 442000 Zhongshan, 440300 Shenzhen")
 
     @field_validator("code")
     @classmethod
@@ -55,11 +66,14 @@ class ImplementationCreate(Limits):
             raise ValueError(f"the platform serves {', '.join(f'{k} {v}' for k, v in CITIES.items())}")
         return value
 
-    @model_validator(mode="after")
-    def _online(self) -> "ImplementationCreate":
-        if self.flags.fully_online != (self.online_depth == 4):
-            raise ValueError("flags.fully_online is true exactly when online_depth is 4 (全流程网办)")
-        return self
+
+class ImplementationUpdate(ImplementationElements):
+    """The whole implementation again, but its code and city (which identify it): PUT semantics.
+    It becomes the next version and is announced again."""
+
+    expected_version: int | None = Field(default=None, ge=1,
+                                         description="if given, refuse (409) unless this is the current version")
+    reason: str | None = Field(default=None, max_length=1000, description="why, for the audit trail")
 
 
 class ImplementationRead(BaseModel):

@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.catalog.db import audit, outbox
 from tongban.catalog.implementation import benchmark, repository
-from tongban.catalog.implementation.errors import ImplementationExists, ImplementationNotFound, NotComparable
+from tongban.catalog.implementation.errors import (
+    ImplementationExists, ImplementationNotFound, NotComparable, StaleImplementationVersion,
+)
 from tongban.catalog.implementation.models import Implementation
-from tongban.catalog.implementation.schemas import ImplementationCreate, ImplementationRead
+from tongban.catalog.implementation.schemas import ImplementationCreate, ImplementationRead, ImplementationUpdate
 from tongban.catalog.item import repository as item_repository
 from tongban.catalog.item import service as item_service
 from tongban.catalog.item.errors import ItemNotFound, WrongItemStatus
@@ -47,14 +49,47 @@ async def publish_implementation(session: AsyncSession, item_id: uuid.UUID, data
         raise ImplementationExists(f"{data.city_code} already implements {item.basic_code}") from exc
     await item_service.reindex(session, item)
     await item_repository.flush(session, item)
+    await _announce(session, impl)
+    await audit.record(session, actor, "implementation.published", "implementation", str(impl.id),
+                       detail={"code": impl.code, "city_code": impl.city_code})
+    return impl
+
+
+async def _announce(session: AsyncSession, impl: Implementation) -> None:
     snapshot = ImplementationRead.model_validate(impl).model_dump(mode="json")
     payload = ImplementationPublishedV1(
-        implementation_id=impl.id, code=impl.code, item_id=item.id, basic_code=impl.basic_code,
+        implementation_id=impl.id, code=impl.code, item_id=impl.item_id, basic_code=impl.basic_code,
         city_code=impl.city_code, version=impl.version, promised_limit=impl.promised_limit,
         promised_limit_unit=impl.promised_limit_unit, record=snapshot)
     await outbox.add(session, make_event("catalog", IMPLEMENTATION_PUBLISHED, payload, subject=str(impl.id)))
-    await audit.record(session, actor, "implementation.published", "implementation", str(impl.id),
-                       detail={"code": impl.code, "city_code": impl.city_code})
+
+
+async def update_implementation(session: AsyncSession, implementation_id: uuid.UUID, data: ImplementationUpdate,
+                                actor: Principal) -> Implementation:
+    """Replace a city's implementation (not its code or city) as its next version, refresh the
+    item's search keys, and announce `catalog.implementation.published` again with the new version."""
+    found = await repository.get(session, implementation_id)
+    if found is None:
+        raise ImplementationNotFound()
+    # Item first, then implementation: the order publishing takes, so the two never deadlock.
+    item = await item_repository.get_for_update(session, found.item_id)
+    impl = await repository.get_for_update(session, implementation_id)
+    if item is None or impl is None:
+        raise ImplementationNotFound()
+    if item.status == "retired":
+        raise WrongItemStatus(f"item {item.basic_code} is retired; its implementations are not edited")
+    if data.expected_version is not None and data.expected_version != impl.version:
+        raise StaleImplementationVersion(f"current version is {impl.version}, not {data.expected_version}")
+    previous = impl.version
+    for key, value in data.model_dump(mode="json", exclude={"expected_version", "reason"}).items():
+        setattr(impl, key, value)
+    impl.version = previous + 1
+    impl = await repository.flush(session, impl)
+    await item_service.reindex(session, item)
+    await item_repository.flush(session, item)
+    await _announce(session, impl)
+    await audit.record(session, actor, "implementation.republished", "implementation", str(impl.id),
+                       reason=data.reason, detail={"code": impl.code, "version": impl.version})
     return impl
 
 

@@ -13,7 +13,7 @@ class Item(Base):
     """A standard service item (事项) of the catalogue, identified by its 12-character basic code.
 
     Nested elements (materials, fees, steps, FAQ, flags, form) are value objects read and written
-    with the item, so they live in JSONB columns. `search_tokens`, `initials`, `cities` and
+    with the item, so they live in JSONB columns. `search_tokens`, `title_tokens`, `initials`, `cities` and
     `departments` are search keys the service recomputes on every write.
     """
 
@@ -57,6 +57,7 @@ class Item(Base):
     cities: Mapped[list[str]] = mapped_column(ARRAY(String(6)), default=list)
     departments: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
     search_tokens: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    title_tokens: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)  # name and aliases only
     initials: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.catalog.elements import FLAG_NAMES
 from tongban.catalog.item.models import Item, ItemVersion
+from tongban.catalog.search import cache as search_cache
 
 
 async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
@@ -45,12 +46,14 @@ def versions_query(item_id: uuid.UUID) -> Select[tuple[ItemVersion]]:
 async def add(session: AsyncSession, item: Item) -> Item:
     session.add(item)
     await session.flush()
+    await search_cache.bump(session)
     await session.refresh(item)
     return item
 
 
 async def flush(session: AsyncSession, item: Item) -> Item:
     await session.flush()
+    await search_cache.bump(session)
     await session.refresh(item)
     return item
 

@@ -42,6 +42,7 @@ async def reindex(session: AsyncSession, item: Item) -> None:
     item.departments = sorted({d for d in [item.implementing_body, *(i.implementing_body for i in impls)] if d})
     materials = [m["name"] for m in item.materials] + [m["name"] for i in impls for m in i.materials]
     item.search_tokens = tokens([item.name, *item.aliases, *item.departments, *materials, item.basic_code])
+    item.title_tokens = tokens([item.name, *item.aliases])
     item.initials = initials([item.name, *item.aliases])
 
 

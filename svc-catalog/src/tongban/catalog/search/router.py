@@ -1,20 +1,25 @@
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from tongban.catalog.elements import FLAG_NAMES, ServiceObject
-from tongban.catalog.search import repository
+from tongban.catalog.search import cache, repository
+from tongban.catalog.search.errors import SearchBusy, SearchTimedOut
 from tongban.catalog.search.schemas import SearchHit, SearchResult
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.pagination import PageDep, page_of
 
 router = APIRouter(tags=["search"])
+STATEMENT_TIMEOUT_MS = 2000
 
 
-@router.get("/search", response_model=SearchResult, responses=responses(InvalidField))
+@router.get("/search", response_model=SearchResult, responses=responses(InvalidField, SearchBusy, SearchTimedOut))
 async def search(
-    session: SessionDep, page: PageDep,
+    request: Request, session: SessionDep, page: PageDep,
     q: Annotated[str | None, Query(max_length=100, description="keywords, or pinyin initials such as `sfz`")] = None,
     city: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
@@ -23,17 +28,47 @@ async def search(
     item_type: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     flag: Annotated[list[str], Query(description="only items with every flag given")] = [],  # noqa: B006
     facets: bool = True,
-) -> SearchResult:
+) -> Response:
     """Search the published catalogue by keywords (names, aliases, departments, materials) or
     pinyin initials, with filters, relevance ranking and facet counts (public)."""
     for f in flag:
         if f not in FLAG_NAMES:
             raise InvalidField("flag", f"{f!r} is not one of {', '.join(FLAG_NAMES)}")
+    if page.offset + page.limit > repository.MAX_DEPTH:
+        raise InvalidField("offset", f"offset + limit may not exceed {repository.MAX_DEPTH}; narrow the search "
+                                     "with more words or filters")
     filters = repository.SearchFilters(q=q, city=city, department=department, audience=audience, theme=theme,
                                        item_type=item_type, flags=flag)
-    hits, total, counts = await repository.search(session, filters, page.limit, page.offset, facets)
-    items = [SearchHit.model_validate(h) for h in hits]
-    p = page_of(items, total, page)
-    return SearchResult(items=p.items, total=p.total, limit=p.limit, offset=p.offset, next_offset=p.next_offset,
-                        facets=counts)
+    key = (tuple(repository.terms(q)), city, department, audience, theme, item_type, tuple(sorted(set(flag))),
+           facets, page.limit, page.offset)
+    answers = cache.of(request.app)
+    gen = await answers.generation(session)
+    if (hit := answers.get(key, gen)) is not None:
+        return Response(hit, media_type="application/json")  # serialised once, when computed
+    try:
+        async with asyncio.timeout(cache.SLOT_WAIT_SECONDS):
+            await answers.slots.acquire()
+    except TimeoutError:
+        raise SearchBusy() from None
+    try:
+        # A guard, not the plan: the query is bounded by design, but a pathological one must not
+        # hold a connection; it answers 503 instead.
+        await session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+        found = await repository.search(session, filters, page.limit, page.offset, facets)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "57014" or "statement timeout" in str(exc.orig):
+            raise SearchTimedOut() from exc
+        raise
+    finally:
+        answers.slots.release()
+    items = [SearchHit.model_validate(h) for h in found.hits]
+    p = page_of(items, found.total, page)
+    if not found.total_is_exact and p.next_offset is None and page.offset + len(items) < repository.MAX_DEPTH:
+        p.next_offset = page.offset + len(items)  # more than the counted matches exist
+    result = SearchResult(items=p.items, total=p.total, total_is_exact=found.total_is_exact,
+                          facets_exact=found.total_is_exact, limit=p.limit, offset=p.offset,
+                          next_offset=p.next_offset, facets=found.facets)
+    body = result.model_dump_json().encode()
+    answers.put(key, gen, body)
+    return Response(body, media_type="application/json")
 

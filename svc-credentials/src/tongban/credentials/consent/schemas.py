@@ -56,6 +56,9 @@ class LicenceUseCreate(BaseModel):
     licence_type_code: str
     case_id: uuid.UUID
     purpose: Annotated[str, Field(min_length=1, max_length=200)]
+    department: Annotated[str | None, Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")] = Field(
+        default=None, description="a service caller (svc-cases, for the department handling the case) names "
+                                  "the department it acts for; staff use their own (leave it out)")
 
     _type = field_validator("licence_type_code")(lambda v: check_type_code(v))
 

@@ -20,6 +20,7 @@ from tongban.credentials.licence.models import Licence
 from tongban.credentials.licence_type import repository as types
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
 from tongban.shared.auth import NotOwner, Principal
+from tongban.shared.errors import InvalidField
 
 
 def holder_of(principal: Principal) -> tuple[str, str]:
@@ -76,15 +77,21 @@ def _refusal(consents: list[Consent], department: str, now: dt.datetime) -> tupl
 async def use(session: AsyncSession, data: LicenceUseCreate, actor: Principal) -> tuple[LicenceUse, Licence | None]:
     """Read a licence under consent. Returns the log row and the licence (None when refused:
     the caller must still commit, so the refusal stays logged)."""
-    if not actor.department:
-        raise NoDepartment()
+    department = actor.department
+    if actor.role == "service":
+        # Our own services call as themselves, for the department handling the case.
+        department = data.department
+    elif data.department is not None and data.department != actor.department:
+        raise InvalidField("department", "staff use licences for their own department only")
+    if not department:
+        raise NoDepartment("name the department (services) or call as a department's staff")
     licence_type = await types.get(session, data.licence_type_code)
     if licence_type is None:
         raise LicenceTypeNotFound(f"no licence type {data.licence_type_code}")
     holder_id = licence_rules.check_holder(licence_type.holder_type, data.holder_id)
     now = dt.datetime.now(dt.UTC)
     refusal, consent = _refusal(await repository.consents_for(session, holder_id, data.licence_type_code,
-                                                              data.case_id), actor.department, now)
+                                                              data.case_id), department, now)
     licence = None
     if refusal is None:
         licence = await repository.current_licence(session, holder_id, data.licence_type_code, now.date())
@@ -92,7 +99,7 @@ async def use(session: AsyncSession, data: LicenceUseCreate, actor: Principal) -
             refusal = "no_valid_licence"
     row = LicenceUse(holder_id=holder_id, licence_type_code=data.licence_type_code,
                      licence_identifier=licence.identifier if licence else None, case_id=data.case_id,
-                     consent_id=consent.id if consent else None, actor=actor.sub, department=actor.department,
+                     consent_id=consent.id if consent else None, actor=actor.sub, department=department,
                      purpose=data.purpose, outcome="refused" if refusal else "granted", refusal=refusal, at=now)
     await repository.add(session, row)
     await audit.record(session, actor, "licence.used" if refusal is None else "licence.use_refused", "licence_use",

@@ -114,6 +114,9 @@ async def licence_status(identifier: str, session: SessionDep) -> LicenceStatusR
 @router.get("/status-lists/{list_id}", responses=responses(StatusListNotFound))
 async def status_list(list_id: int, request: Request, response: Response, session: SessionDep,
                       purpose: Annotated[Literal["revocation", "suspension"], Query()] = "revocation") -> dict:
-    """A W3C Bitstring Status List (public, cacheable for a minute)."""
+    """A W3C Bitstring Status List (public, cacheable for a minute), signed with a Data Integrity
+    proof (eddsa-jcs-2022; the key is in GET /keys), so a cached or relayed copy can be trusted."""
     response.headers["Cache-Control"] = "public, max-age=60"
-    return await service.status_list_credential(session, list_id, purpose, base_url(request))
+    settings = request.app.state.settings
+    return await service.status_list_credential(session, list_id, purpose, base_url(request),
+                                                settings.status_list_signer_code, settings.status_list_signer_name)

@@ -23,6 +23,8 @@ from tongban.credentials.licence_type import repository as types
 from tongban.credentials.licence_type import service as type_rules
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
 from tongban.credentials.licence_type.models import LicenceType
+from tongban.credentials.signing.models import SigningKey
+from tongban.credentials.signing import proof
 from tongban.credentials.signing import repository as keys
 from tongban.credentials.signing import service as signing
 from tongban.shared.auth import NotOwner, Principal, ensure_owner
@@ -249,19 +251,43 @@ def encode_bitstring(size: int, positions: list[int]) -> str:
     return "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).rstrip(b"=").decode()
 
 
-async def status_list_credential(session: AsyncSession, list_id: int, purpose: str, base_url: str) -> dict[str, Any]:
-    """One status list in the BitstringStatusListCredential shape (revocation or suspension)."""
+STATUS_LIST_SIGNER = "system:status-list"
+# A signed copy may be cached and relayed (CDN, offline verifiers); past this it is stale.
+STATUS_LIST_VALIDITY = dt.timedelta(days=1)
+
+
+async def _status_list_key(session: AsyncSession, code: str, name: str) -> SigningKey:
+    """The platform's status-list signing key, its issuer made on first use (a concurrent first
+    use loses the insert race harmlessly)."""
+    if await keys.get_issuer(session, code) is None:
+        try:
+            async with session.begin_nested():
+                await signing.ensure_issuer(session, code, name, STATUS_LIST_SIGNER)
+        except IntegrityError:
+            pass
+    return await signing.signing_key_for(session, code, STATUS_LIST_SIGNER)
+
+
+async def status_list_credential(session: AsyncSession, list_id: int, purpose: str, base_url: str,
+                                 signer_code: str, signer_name: str) -> dict[str, Any]:
+    """One status list in the BitstringStatusListCredential shape (revocation or suspension),
+    signed (Data Integrity proof, eddsa-jcs-2022) so that a cached or relayed copy can be trusted."""
     lst = await repository.get_status_list(session, list_id)
     if lst is None:
         raise StatusListNotFound()
     positions = await repository.positions_with_status(
         session, list_id, "revoked" if purpose == "revocation" else "suspended")
     url = base_url + STATUS_LIST_PATH.format(id=list_id) + f"?purpose={purpose}"
-    return {
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    credential = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": url, "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": "did:web:tongban.gov.cn:credentials",
-        "validFrom": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "validFrom": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "validUntil": (now + STATUS_LIST_VALIDITY).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "credentialSubject": {"id": url + "#list", "type": "BitstringStatusList", "statusPurpose": purpose,
                               "encodedList": encode_bitstring(lst.size, positions)},
     }
+    key = await _status_list_key(session, signer_code, signer_name)
+    return proof.add_proof(credential, key.kid, key.algorithm, f"{base_url}/keys#{key.kid}",
+                           credential["validFrom"])

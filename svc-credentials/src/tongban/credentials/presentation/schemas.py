@@ -40,3 +40,7 @@ class VerificationResult(BaseModel):
     fields: dict[str, Any] | None = None
     presented_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
+    issuer_region: str | None = Field(default=None, description="set for a partner city's licence (深中互认): "
+                                      "its region code, the issuer's key being on our trust list")
+    recognised_as: list[str] | None = Field(default=None, description="a partner licence: our licence types "
+                                            "its type stands for (licence-type mapping)")

@@ -3,13 +3,17 @@ all or some fields; anyone verifies it online (no login) or offline with the pub
 
 Online verification answers valid / suspended / revoked / expired / superseded, `forged` for
 a bad signature or an unknown key, or `invalid` (with the reason) for an expired or replayed
-presentation. Each verification is audited: who verified, when, the answer; never the values.
+presentation. A partner city's presentation (its issuer's key on our trust list, 深中互认) is
+checked as offline verification would: signature, expiry, end of validity; its status and
+replays are the partner's to answer. Each verification is audited: who verified, when, the
+answer; never the values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,12 +29,17 @@ from tongban.credentials.presentation.schemas import PresentationCreate, Verific
 from tongban.credentials.signing import algorithms, keystore
 from tongban.credentials.signing import repository as keys
 from tongban.credentials.signing import service as signing
+from tongban.credentials.trust import service as trust
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import InvalidField
 
 HOLDER_NAME = "holder_name"
+ISSUER_NAME_TTL = 60.0
+_issuer_names: dict[str, tuple[float, str | None]] = {}
 # Public keys never change once made (rotation adds keys), so verifiers can keep them.
-_key_cache: dict[str, tuple[str, bytes, str]] = {}
+# Trusted partner keys never change under a kid either (the trust list refuses that); only
+# their status does, and a retired key still verifies what it signed before.
+_key_cache: dict[str, tuple[str, bytes, str, str | None]] = {}
 
 
 async def create(session: AsyncSession, licence_id: uuid.UUID, data: PresentationCreate, holder: Principal,
@@ -69,13 +78,29 @@ async def create(session: AsyncSession, licence_id: uuid.UUID, data: Presentatio
     return row, token.encode(document, signature)
 
 
-async def _public_key(session: AsyncSession, kid: str) -> tuple[str, bytes, str] | None:
+async def _public_key(session: AsyncSession, kid: str) -> tuple[str, bytes, str, str | None] | None:
+    """(algorithm, public key, issuer code, partner region or None for our own issuers)."""
     if kid not in _key_cache:
         key = await keys.get_key(session, kid)
-        if key is None:
+        if key is not None:
+            _key_cache[kid] = (key.algorithm, key.public_key, key.issuer_code, None)
+        elif (trusted := await trust.trusted_public_key(session, kid)) is not None:
+            _key_cache[kid] = (trusted[0].algorithm, trusted[0].public_key, trusted[0].issuer_code,
+                               trusted[1].region_code)
+        else:
             return None
-        _key_cache[kid] = (key.algorithm, key.public_key, key.issuer_code)
     return _key_cache[kid]
+
+
+async def _issuer_name(session: AsyncSession, code: str) -> str | None:
+    """The issuer's name, kept a minute: verification is the hot path and names rarely change."""
+    hit = _issuer_names.get(code)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    issuer = await keys.get_issuer(session, code)
+    name = issuer.name if issuer else None
+    _issuer_names[code] = (time.monotonic() + ISSUER_NAME_TTL, name)
+    return name
 
 
 async def verify(session: AsyncSession, qr: str, verifier: Principal | None) -> VerificationResult:
@@ -97,13 +122,14 @@ async def _judge(session: AsyncSession, document: dict, signed: bytes, signature
         return VerificationResult(result="forged", reason="signed by a key the issuer never published")
     if not algorithms.verify(key[0], key[1], signed, signature):
         return VerificationResult(result="forged", reason="the signature does not match")
+    if key[3] is not None:
+        return await _judge_partner(session, document, key[3])
     found = await repository.with_licence(session, document["pid"])
     if found is None or found[1].identifier != document["lid"]:
         return VerificationResult(result="forged", reason="no such presentation was made")
     presentation, licence = found
-    issuer = await keys.get_issuer(session, licence.issuer_code)
     now = dt.datetime.now(dt.UTC)
-    base = dict(issuer_code=licence.issuer_code, issuer_name=issuer.name if issuer else None,
+    base = dict(issuer_code=licence.issuer_code, issuer_name=await _issuer_name(session, licence.issuer_code),
                 type_code=licence.type_code, identifier=licence.identifier, version=licence.version,
                 presented_at=dt.datetime.fromtimestamp(document["iat"], dt.UTC), expires_at=presentation.expires_at)
     if now > presentation.expires_at:
@@ -114,4 +140,28 @@ async def _judge(session: AsyncSession, document: dict, signed: bytes, signature
     if status != "valid":
         return VerificationResult(result=status, reason=f"the licence is {status}", **base)  # type: ignore[arg-type]
     return VerificationResult(result="valid", reason="signature, presentation and licence status check out",
+                              fields=document["fields"], **base)
+
+
+async def _judge_partner(session: AsyncSession, document: dict, region_code: str) -> VerificationResult:
+    """A partner city's presentation whose signature checked out with a key on our trust list."""
+    region = await trust.region_name(session, region_code)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        presented = dt.datetime.fromtimestamp(document["iat"], dt.UTC)
+        expires = dt.datetime.fromtimestamp(document["exp"], dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return VerificationResult(result="invalid", reason="the presentation's times are out of range",
+                                  issuer_code=document["iss"], issuer_name=region, issuer_region=region_code)
+    base = dict(issuer_code=document["iss"], issuer_name=region, type_code=document["typ"][:40],
+                identifier=document["lid"][:80], version=document["ver"], issuer_region=region_code,
+                presented_at=presented, expires_at=expires,
+                recognised_as=await trust.recognised_as(session, region_code, document["typ"][:40]))
+    if now.timestamp() > document["exp"]:
+        return VerificationResult(result="invalid", reason="the presentation has expired", **base)
+    valid_until = document.get("valid_until")
+    if isinstance(valid_until, str) and valid_until < now.date().isoformat():
+        return VerificationResult(result="expired", reason="the licence is expired", **base)
+    return VerificationResult(result="valid", reason=f"signed by a key {region} published and we trust (深中互认); "
+                              "its revocation and replay are checked against the partner's own lists",
                               fields=document["fields"], **base)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tongban.credentials.signing import algorithms
+from tongban.credentials.signing import algorithms, proof
 
 PREFIX = "TBP1"
 
@@ -51,6 +51,31 @@ def bit_set(encoded_list: str, index: int) -> bool:
     return bool(raw[index // 8] & (0x80 >> (index % 8)))
 
 
+def trusted_status_list(credential: dict[str, Any], key_set: dict[str, Any],
+                        now: float | None = None) -> tuple[str, str]:
+    """Check a (possibly cached) status list credential: its proof against the published keys and
+    its `validUntil`. Returns `("<list id>:<purpose>", encodedList)` for `verify_offline`;
+    TokenError when it cannot be trusted."""
+    by_kid = {k.get("kid"): k for k in key_set.get("keys", [])}
+
+    def public_key(kid: str) -> tuple[str, bytes] | None:
+        key = by_kid.get(kid)
+        return algorithms.public_key_from_jwk(key) if key is not None else None
+
+    if not proof.check_proof(credential, public_key):
+        raise TokenError("the status list's proof does not check out with the published keys")
+    valid_until = credential.get("validUntil")
+    if not isinstance(valid_until, str) or valid_until < time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                      time.gmtime(now or time.time())):
+        raise TokenError("the status list copy is stale (past validUntil)")
+    try:
+        subject = credential["credentialSubject"]
+        list_id = str(credential["id"]).split("/status-lists/")[1].split("?")[0]
+        return f"{list_id}:{subject['statusPurpose']}", str(subject["encodedList"])
+    except (KeyError, IndexError, TypeError) as exc:
+        raise TokenError("not a BitstringStatusListCredential") from exc
+
+
 @dataclass(frozen=True)
 class OfflineResult:
     result: str
@@ -61,7 +86,8 @@ class OfflineResult:
 def verify_offline(token: str, key_set: dict[str, Any], status_lists: dict[str, str] | None = None,
                    now: float | None = None) -> OfflineResult:
     """Verify a presentation with the published keys (and, if given, the encoded status lists
-    keyed by `"<list id>:<purpose>"`). Superseded versions and replays need the online check."""
+    keyed by `"<list id>:<purpose>"`, see `trusted_status_list`). Superseded versions and replays
+    need the online check."""
     try:
         document, signed, signature = decode(token)
     except TokenError as exc:

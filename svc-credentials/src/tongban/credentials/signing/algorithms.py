@@ -33,6 +33,30 @@ def unb64u(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58encode(data: bytes) -> str:
+    """Base58 (Bitcoin alphabet), as multibase `z` uses it for Data Integrity proofs."""
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def b58decode(text: str) -> bytes:
+    n = 0
+    for ch in text:
+        i = _B58.find(ch)
+        if i < 0:
+            raise ValueError("not base58")
+        n = n * 58 + i
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+
+
 def generate(algorithm: str) -> tuple[bytes, bytes]:
     """A new key pair as (private key bytes, public key bytes)."""
     if algorithm == "Ed25519":
@@ -70,13 +94,28 @@ def verify(algorithm: str, public_key: bytes, message: bytes, signature: bytes) 
     return False
 
 
+def valid_public_key(algorithm: str, public_key: bytes) -> bool:
+    """Is this a usable raw public key of the algorithm (an SM2 point must lie on the curve)?"""
+    if algorithm == "Ed25519":
+        return len(public_key) == 32
+    if algorithm == "SM2":
+        try:
+            gm.SM2(pk=public_key)
+        except ValueError:
+            return False
+        return len(public_key) == 65
+    return False
+
+
 def jwk(kid: str, algorithm: str, public_key: bytes, issuer: str, status: str) -> dict[str, str]:
-    """A JWK-shaped public key: OKP/Ed25519 per RFC 8037; SM2 as EC on the SM2 curve."""
+    """A JWK-shaped public key: OKP/Ed25519 per RFC 8037; SM2 as EC on the SM2 curve. `public_key`
+    (base64url of the raw key: 32 bytes, or the 65-byte 0x04‖x‖y point) is what a partner city's
+    trust list takes (PUT /trusted-issuers/{region})."""
     if algorithm == "Ed25519":
         key = {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "x": b64u(public_key)}
     else:
         key = {"kty": "EC", "crv": "SM2", "alg": "SM2-SM3", "x": b64u(public_key[1:33]), "y": b64u(public_key[33:65])}
-    return {**key, "kid": kid, "use": "sig", "issuer": issuer, "status": status}
+    return {**key, "kid": kid, "use": "sig", "issuer": issuer, "status": status, "public_key": b64u(public_key)}
 
 
 def public_key_from_jwk(key: dict[str, str]) -> tuple[str, bytes]:

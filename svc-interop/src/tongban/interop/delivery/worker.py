@@ -75,6 +75,11 @@ class Deliverer:
         listener = asyncio.create_task(self._listen(stop), name="delivery-listen") if self.listen_dsn else None
         try:
             while not stop.is_set():
+                # Cleared before the pass, not after: a NOTIFY arriving while the pass runs (a message
+                # committed just after our claim query) must wake the wait below, not be lost until
+                # the next poll. Clearing after the pass lost such wakes: up to `poll` seconds added
+                # to a message's delivery (the p99 of bench/interop.py).
+                self._wake.clear()
                 try:
                     sent, next_due = await self.deliver_due()
                 except Exception:  # noqa: BLE001 - the deliverer must outlive a database hiccup; it is logged
@@ -82,7 +87,6 @@ class Deliverer:
                     sent, next_due = 0, 1.0
                 if sent:
                     continue
-                self._wake.clear()
                 wait = min(self.poll, next_due) if next_due is not None else self.poll
                 stop_wait = asyncio.create_task(stop.wait())
                 wake_wait = asyncio.create_task(self._wake.wait())
@@ -119,8 +123,8 @@ class Deliverer:
 
     async def _attempt(self, m: OutboundMessage) -> Attempt:
         async with self.sessionmaker() as session:
-            partner = await partners.get(session, m.partner)
-            keys = {k.kid: public_from_b64url(k.public_key) for k in await partners.active_keys(session, m.partner)}
+            partner, active_keys = await partners.with_active_keys(session, m.partner)
+            keys = {k.kid: public_from_b64url(k.public_key) for k in active_keys}
         if partner is None or partner.status != "active":
             return Attempt("failed", self._entry(m, "", {}, b""), error=f"{m.partner} is not an active partner")
         url = partner.base_url + m.path
@@ -177,7 +181,6 @@ class Deliverer:
             current = await repository.get_for_update(session, m.id)
             if current is None or current.state != "pending":
                 return  # another deliverer finished it after our lease ran out
-            await ledger.append(session, attempt.entry)
             current.last_error = attempt.error
             current.response_status = attempt.entry.response_status
             if outcome == "delivered":
@@ -192,6 +195,11 @@ class Deliverer:
             else:
                 current.next_attempt_at = now + dt.timedelta(seconds=backoff_seconds(m.attempts))
                 log.warning("message %s to %s: %s; attempt %d, retrying", m.id, m.partner, attempt.error, m.attempts)
+            # Last, just before the commit: the append takes the log's one advisory lock (each entry
+            # needs the previous hash), so every other delivery and inbound message waits while it
+            # is held. Taken first, it was held over the business consequence too.
+            await session.flush()
+            await ledger.append(session, attempt.entry)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Keep a LISTEN connection open so a committed message is sent at once; reconnect on failure."""

@@ -16,6 +16,9 @@ ENDPOINTS = {
     "discovery": [("GET", "/exchange/services", "this list"), ("GET", "/exchange/items", "our cross-city items")],
     "case.forward": [("POST", "/exchange/cases", "forward a case for one of our items; 202 with our case number")],
     "case.status": [("POST", "/exchange/case-status", "report a status change of a case we forwarded to you")],
+    "credentials.keys": [("GET", "/exchange/credential-keys", "our licence issuers' public keys")],
+    "credentials.verify": [("POST", "/exchange/verifications", "verify a presentation of one of our licences")],
+    "hotline.refer": [("POST", "/exchange/referrals", "refer a 12345 ticket that belongs to us; 202 with our number")],
 }
 Discovering = Annotated[Inbound, Depends(Exchange("discovery"))]
 

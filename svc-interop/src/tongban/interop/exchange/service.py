@@ -45,10 +45,10 @@ async def admit(session: AsyncSession, principal: Principal, service: str, metho
     sender = headers.get(signing.SENDER)
     if sender != principal.partner:
         raise SenderMismatch(f"X-Interop-Sender {sender!r}, token issued to {principal.partner!r}")
-    partner = await partners.get(session, sender)
+    partner, active_keys = await partners.with_active_keys(session, sender)
     if partner is None or partner.status != "active":
         raise UnknownPartner(f"{sender} is not an active partner")
-    keys = {k.kid: public_from_b64url(k.public_key) for k in await partners.active_keys(session, sender)}
+    keys = {k.kid: public_from_b64url(k.public_key) for k in active_keys}
     verified = signing.verify_request(method, target_uri, headers, body, keys.get, skew=skew)
     message_id = headers.get(signing.MESSAGE_ID, "")
     try:

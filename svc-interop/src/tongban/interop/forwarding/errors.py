@@ -9,5 +9,5 @@ class IncomingCaseNotFound(NotFound):
     code, title = "incoming_case_not_found", "No such case received from a partner"
 
 
-class CaseClosed(Conflict):
-    code, title = "case_closed", "The case is closed: its status no longer changes"
+class PartnerCaseNumberReused(Conflict):
+    code, title = "partner_case_number_reused", "This case number came before with another case reference"

@@ -33,7 +33,9 @@ class OutgoingCase(Base):
 
 
 class IncomingCase(Base):
-    """A case a partner city accepted for one of our items and forwarded here."""
+    """A case a partner city accepted for one of our items and forwarded here: the partner's
+    reference beside the case svc-cases opened for it (`local_case_id`, `case_number`).
+    `status` mirrors the case's state as svc-cases' events report it."""
 
     __tablename__ = "incoming_case"
     __table_args__ = (UniqueConstraint("partner", "partner_case_ref"),)
@@ -43,6 +45,7 @@ class IncomingCase(Base):
     partner: Mapped[str] = mapped_column(String(6), index=True)
     partner_case_ref: Mapped[str] = mapped_column(String(100))
     partner_case_number: Mapped[str] = mapped_column(String(60))
+    local_case_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True, index=True)
     item_code: Mapped[str] = mapped_column(String(20))
     applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
     applicant_name: Mapped[str] = mapped_column(String(100))

@@ -28,6 +28,12 @@ async def get_incoming(session: AsyncSession, case_id: uuid.UUID, for_update: bo
     return (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
 
 
+async def get_by_local_case(session: AsyncSession, local_case_id: uuid.UUID, for_update: bool = False
+                            ) -> IncomingCase | None:
+    stmt = select(IncomingCase).where(IncomingCase.local_case_id == local_case_id)
+    return (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
+
+
 async def find_incoming(session: AsyncSession, partner: str, partner_case_ref: str) -> IncomingCase | None:
     return (await session.execute(select(IncomingCase).where(
         IncomingCase.partner == partner, IncomingCase.partner_case_ref == partner_case_ref))).scalar_one_or_none()

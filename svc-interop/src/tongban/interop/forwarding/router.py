@@ -7,11 +7,11 @@ from tongban.interop.exchange.errors import ItemNotGranted
 from tongban.interop.exchange.guard import EXCHANGE_ERRORS, Exchange
 from tongban.interop.exchange.service import Inbound
 from tongban.interop.forwarding import repository, service
-from tongban.interop.forwarding.errors import CaseClosed, IncomingCaseNotFound, OutgoingCaseNotFound
+from tongban.interop.forwarding.cases_client import CaseRefused
+from tongban.interop.forwarding.errors import IncomingCaseNotFound, OutgoingCaseNotFound, PartnerCaseNumberReused
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.interop.forwarding.schemas import (
-    CaseStatusChange, ForwardAck, ForwardedCase, IncomingCaseRead, IncomingStatusCreate, OutgoingCaseCreate,
-    OutgoingCaseRead, StatusAck,
+    CaseStatusChange, ForwardAck, ForwardedCase, IncomingCaseRead, OutgoingCaseCreate, OutgoingCaseRead, StatusAck,
 )
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires, ensure_owner
@@ -20,6 +20,7 @@ from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.ids import mask_resident_id
 from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(tags=["case forwarding"])
 Clerk = Annotated[Principal, Depends(Requires("cases:process"))]
@@ -94,19 +95,9 @@ async def get_incoming_case(case_id: uuid.UUID, session: SessionDep, viewer: Rea
     return _incoming(case, viewer)
 
 
-@router.post("/incoming-cases/{case_id}/status-changes", response_model=IncomingCaseRead,
-             responses=responses(*AUTH_ERRORS, IncomingCaseNotFound, CaseClosed, IdempotencyKeyReused))
-async def change_incoming_status(case_id: uuid.UUID, body: IncomingStatusCreate, session: SessionDep, actor: Clerk,
-                                 idem: IdempotencyDep):
-    """Record a status change of a forwarded case; the forwarding city is told (`case.status`)."""
-    if (replay := await idem.claim(session, actor.sub)) is not None:
-        return replay
-    case = await service.change_status(session, case_id, body, actor)
-    return await idem.remember(session, 200, _incoming(case, actor))
-
-
 @router.post("/exchange/cases", status_code=202, response_model=ForwardAck,
-             responses=responses(*EXCHANGE_ERRORS, ItemNotGranted, InvalidField, IdempotencyKeyReused))
+             responses=responses(*EXCHANGE_ERRORS, ItemNotGranted, InvalidField, CaseRefused, IdempotencyKeyReused,
+                                 PartnerCaseNumberReused, UpstreamUnavailable))
 async def receive_forwarded_case(body: ForwardedCase, request: Request, session: SessionDep,
                                  inbound: Annotated[Inbound, Depends(Exchange("case.forward"))], idem: IdempotencyDep):
     """`case.forward` (partners): a case accepted in the partner city for one of our items.
@@ -116,7 +107,7 @@ async def receive_forwarded_case(body: ForwardedCase, request: Request, session:
     """
     if (replay := await idem.claim(session, inbound.owner)) is not None:
         return replay
-    ack = await service.receive(session, inbound, body, request.app.state.settings.region_code)
+    ack = await service.receive(session, inbound, body, request.app.state.cases)
     return await idem.remember(session, 202, ack)
 
 

@@ -6,9 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 REGION = r"^\d{6}$"
 ITEM_CODE = r"^[0-9A-Z]{8,20}$"
-# What the handling city reports back; the last three close the case.
-CaseStatus = Literal["accepted", "supplement_requested", "in_review", "approved", "refused", "completed"]
-CLOSED = frozenset({"approved", "refused", "completed"})
+# What the handling city reports back: the case's state there after each step (svc-cases' states).
+CaseStatus = Literal["submitted", "accepted", "supplement_requested", "in_review", "approved", "refused", "denied",
+                     "completed", "withdrawn", "suspended", "revoked"]
 
 
 class Applicant(BaseModel):
@@ -60,8 +60,9 @@ class ForwardedCase(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     case_ref: uuid.UUID
-    case_number: str = Field(min_length=1, max_length=60)
+    case_number: str = Field(min_length=1, max_length=40)
     item_code: str = Field(pattern=ITEM_CODE)
+    implementation_code: str | None = Field(default=None, max_length=40)
     applicant: Applicant
     form: dict[str, Any] = Field(default_factory=dict)
 
@@ -99,16 +100,10 @@ class IncomingCaseRead(BaseModel):
     partner: str
     partner_case_ref: str
     partner_case_number: str
+    local_case_id: uuid.UUID | None
     item_code: str
     applicant_id_number: str
     applicant_name: str
     status: str
     created_at: dt.datetime
     updated_at: dt.datetime
-
-
-class IncomingStatusCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: CaseStatus
-    note: str | None = Field(default=None, max_length=1000)

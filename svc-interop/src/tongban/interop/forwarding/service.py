@@ -3,8 +3,8 @@
 City A (here, `outgoing_case`): a counter accepts a case for city B's item; the case is queued
 to B as `case.forward`; B's 202 brings B's case number; B's `case.status` messages bring its
 progress, which A shows the applicant. City B (here, `incoming_case`): the partner's case is
-admitted, opened (see cases_seam), answered with our case number, and every status change is
-queued back to the partner as `case.status`.
+opened in svc-cases (cases_client), answered with its case number, and every step svc-cases
+announces (`cases.case.*`, channel `partner`) is queued back to the partner as `case.status`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.interop.db import audit, outbox
@@ -21,13 +22,14 @@ from tongban.interop.delivery.models import OutboundMessage
 from tongban.interop.discovery import repository as items
 from tongban.interop.exchange.errors import ItemNotGranted
 from tongban.interop.exchange.service import Inbound
-from tongban.interop.forwarding import cases_seam, repository
-from tongban.interop.forwarding.errors import CaseClosed, IncomingCaseNotFound, OutgoingCaseNotFound
+from tongban.interop.forwarding import cases_client, repository
+from tongban.interop.forwarding.errors import OutgoingCaseNotFound, PartnerCaseNumberReused
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.interop.forwarding.schemas import (
-    CLOSED, CaseStatusChange, ForwardAck, ForwardedCase, IncomingStatusCreate, OutgoingCaseCreate, StatusAck,
+    CaseStatusChange, ForwardAck, ForwardedCase, OutgoingCaseCreate, StatusAck,
 )
 from tongban.interop.partner import service as partners
+from tongban.interop.partner_item import repository as partner_items
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.interop import (
@@ -59,7 +61,8 @@ def _outgoing_event(case: OutgoingCase, remote_status: str | None = None) -> Out
 def _incoming_event(case: IncomingCase) -> IncomingCaseV1:
     return IncomingCaseV1(case_id=case.id, case_number=case.case_number, partner=case.partner,
                           partner_case_number=case.partner_case_number, item_code=case.item_code,
-                          applicant_masked=mask_resident_id(case.applicant_id_number), status=case.status)
+                          applicant_masked=mask_resident_id(case.applicant_id_number), status=case.status,
+                          local_case_id=case.local_case_id)
 
 
 async def forward(session: AsyncSession, body: OutgoingCaseCreate, region: str, actor: Principal) -> OutgoingCase:
@@ -68,6 +71,11 @@ async def forward(session: AsyncSession, body: OutgoingCaseCreate, region: str, 
     partner = await partners.get(session, body.partner)
     if partner.status != "active":
         raise PartnerNotFound(f"{body.partner} is suspended")
+    # Once the partner's items were imported, a case for an item it does not offer is refused here
+    # rather than after a round trip (before the first import, the partner decides).
+    imported, offered = await partner_items.offer_state(session, partner.region_code, body.item_code)
+    if imported and not offered:
+        raise InvalidField("item_code", f"{body.item_code} is not a cross-city item of {partner.region_code}")
     case = OutgoingCase(id=uuid.uuid4(), case_number=await repository.next_reference(session, region, "X"),
                         partner=partner.region_code, item_code=body.item_code, applicant_id_number=id_number,
                         applicant_name=body.applicant.name, form=body.form, status="forwarding", progress=[],
@@ -126,10 +134,13 @@ async def _item_granted(session: AsyncSession, inbound: Inbound, item_code: str)
     return "*" in granted and await items.is_offered(session, item_code)
 
 
-async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase, region: str) -> ForwardAck:
-    """A partner forwards a case for one of our items: open it here and answer with our number.
+async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase, cases_http: httpx.AsyncClient | None
+                  ) -> ForwardAck:
+    """A partner forwards a case for one of our items: open it in svc-cases, answer with its number.
 
     The same case sent again (another message id for the same `case_ref`) gets the same answer.
+    svc-cases is called inside this transaction with the message id as its idempotency key: if
+    our commit fails after svc-cases opened the case, the partner's resend finds that case again.
     """
     existing = await repository.find_incoming(session, inbound.partner.region_code, str(case.case_ref))
     if existing is not None:
@@ -137,37 +148,50 @@ async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase, 
     if not await _item_granted(session, inbound, case.item_code):
         raise ItemNotGranted(f"{inbound.partner.region_code} may not forward cases for {case.item_code}")
     id_number = _id_number(case.applicant.id_number, "applicant.id_number")
+    opened = await cases_client.open_forwarded_case(cases_http, inbound.message_id, {
+        "partner_region": inbound.partner.region_code, "partner_case_number": case.case_number,
+        "basic_code": case.item_code, "implementation_code": case.implementation_code,
+        "applicant": {"type": "person", "id_number": id_number, "credit_code": None, "name": case.applicant.name},
+        "form_data": case.form})
+    if (other := await repository.get_by_local_case(session, uuid.UUID(opened.id))) is not None:
+        # svc-cases already holds this partner case number, under another of the partner's case refs.
+        raise PartnerCaseNumberReused(f"{case.case_number} was forwarded before as case {other.partner_case_ref}",
+                                      case_number=other.case_number)
     incoming = IncomingCase(id=uuid.uuid4(), partner=inbound.partner.region_code, partner_case_ref=str(case.case_ref),
-                            partner_case_number=case.case_number, item_code=case.item_code,
-                            applicant_id_number=id_number, applicant_name=case.applicant.name, form=case.form,
-                            status="received")
-    incoming.case_number = await cases_seam.open_forwarded_case(session, region, incoming)
-    incoming.created_at = dt.datetime.now(dt.UTC)
+                            partner_case_number=case.case_number, local_case_id=uuid.UUID(opened.id),
+                            case_number=opened.case_number, item_code=case.item_code, applicant_id_number=id_number,
+                            applicant_name=case.applicant.name, form=case.form, status=opened.state,
+                            created_at=dt.datetime.now(dt.UTC))
     await repository.add(session, incoming)
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
-                       str(incoming.id), detail={"partner_case_number": case.case_number,
-                                                 "message_id": inbound.message_id})
+                       str(incoming.id), detail={"partner_case_number": case.case_number, "case_number":
+                                                 opened.case_number, "message_id": inbound.message_id})
     await outbox.add(session, make_event("interop", INCOMING_CASE_RECEIVED, _incoming_event(incoming),
                                          str(incoming.id)))
     return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
 
 
-async def change_status(session: AsyncSession, case_id: uuid.UUID, body: IncomingStatusCreate,
-                        actor: Principal) -> IncomingCase:
-    """A status change of a case a partner forwarded to us; the partner hears of it (case.status)."""
-    case = await repository.get_incoming(session, case_id, for_update=True)
+class CaseNotYetKnown(RuntimeError):
+    """A forwarded case's event arrived before our record of it committed: retried by the consumer."""
+
+
+async def report_case_step(session: AsyncSession, data: dict[str, Any], status: str) -> None:
+    """svc-cases moved a forwarded case (`cases.case.*` event): queue `case.status` to the
+    partner that forwarded it. A state outside the wire's CaseStatus fails validation and the
+    event is dead-lettered (a contract change to look at, not something to retry)."""
+    case = await repository.get_by_local_case(session, uuid.UUID(str(data["case_id"])), for_update=True)
     if case is None:
-        raise IncomingCaseNotFound(f"no case {case_id}")
-    if case.status in CLOSED:
-        raise CaseClosed(f"{case.case_number} is {case.status}")
-    case.status = body.status
+        raise CaseNotYetKnown(f"no forwarded case for {data['case_id']} (yet)")
+    when = data.get("at") or data.get("approved_at")
+    at = dt.datetime.fromisoformat(str(when)) if when else dt.datetime.now(dt.UTC)
+    case.status = status
     case.updated_at = dt.datetime.now(dt.UTC)
-    change = CaseStatusChange(case_ref=uuid.UUID(case.partner_case_ref), case_number=case.case_number,
-                              status=body.status, note=body.note, changed_at=case.updated_at)
+    note = str(data.get("reason") or "")[:1000] or None
+    change = CaseStatusChange.model_validate({"case_ref": case.partner_case_ref, "case_number": case.case_number,
+                                              "status": status, "note": note, "changed_at": at})
     await delivery.enqueue(session, case.partner, "case.status", EXCHANGE_CASE_STATUS, change.model_dump(mode="json"),
                            on_behalf_of=mask_resident_id(case.applicant_id_number),
                            case_number=case.partner_case_number, subject_id=str(case.id))
-    await audit.record(session, actor, "incoming_case.status_changed", "incoming_case", str(case.id),
-                       reason=body.note, detail={"status": body.status})
+    await audit.record(session, "system:cases-events", "incoming_case.status_changed", "incoming_case", str(case.id),
+                       reason=change.note, detail={"status": status, "case_number": case.case_number})
     await outbox.add(session, make_event("interop", INCOMING_CASE_STATUS_CHANGED, _incoming_event(case), str(case.id)))
-    return case

@@ -11,8 +11,11 @@ async def lock_head(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('interop.message_log'))"))
 
 
-async def head(session: AsyncSession) -> MessageLog | None:
-    return (await session.execute(select(MessageLog).order_by(MessageLog.seq.desc()).limit(1))).scalar_one_or_none()
+async def head(session: AsyncSession) -> tuple[int, str] | None:
+    """(seq, hash) of the last entry: only what the next entry needs, not its bodies."""
+    row = (await session.execute(select(MessageLog.seq, MessageLog.hash).order_by(MessageLog.seq.desc()).limit(1))
+           ).first()
+    return (row.seq, row.hash) if row else None
 
 
 async def add(session: AsyncSession, entry: MessageLog) -> None:

@@ -74,11 +74,11 @@ async def append(session: AsyncSession, x: Exchange) -> MessageLog:
     await repository.lock_head(session)
     last = await repository.head(session)
     entry = MessageLog(
-        seq=(last.seq + 1) if last else 1, at=dt.datetime.now(dt.UTC), direction=x.direction, partner=x.partner,
+        seq=(last[0] + 1) if last else 1, at=dt.datetime.now(dt.UTC), direction=x.direction, partner=x.partner,
         message_id=x.message_id, method=x.method, target=x.target, request_headers=x.request_headers,
         request_body=x.request_body, response_status=x.response_status, response_headers=x.response_headers or {},
         response_body=x.response_body, outcome=x.outcome, reason=x.reason,
-        prev_hash=last.hash if last else GENESIS)
+        prev_hash=last[1] if last else GENESIS)
     entry.hash = chain_hash(entry.prev_hash, entry)
     await repository.add(session, entry)
     return entry

@@ -50,3 +50,19 @@ def list_query(status: str | None) -> Select[tuple[Partner]]:
     if status:
         stmt = stmt.where(Partner.status == status)
     return stmt
+
+
+async def active(session: AsyncSession) -> list[Partner]:
+    return list((await session.execute(
+        select(Partner).where(Partner.status == "active").order_by(Partner.region_code))).scalars())
+
+
+async def with_active_keys(session: AsyncSession, region_code: str) -> tuple[Partner | None, list[PartnerKey]]:
+    """The partner and its unrevoked keys in one round trip (every exchange in and out needs both)."""
+    rows = (await session.execute(
+        select(Partner, PartnerKey).outerjoin(PartnerKey, (PartnerKey.region_code == Partner.region_code)
+                                              & PartnerKey.revoked_at.is_(None))
+        .where(Partner.region_code == region_code))).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [key for _, key in rows if key is not None]

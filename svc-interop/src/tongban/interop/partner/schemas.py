@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tongban.interop.identity.service import public_from_b64url
 
 # The message types a partner may be granted (each is one inbound endpoint under /exchange).
-Service = Literal["discovery", "case.forward", "case.status", "hotline.refer", "company.migrate"]
+Service = Literal["discovery", "case.forward", "case.status", "credentials.keys", "credentials.verify", "hotline.refer",
+                  "company.migrate"]
 REGION = r"^\d{6}$"
 URL = r"^https?://[^\s/$.?#][^\s]*$"
 ITEM_CODE = r"^(\*|[0-9A-Z]{8,20})$"

@@ -70,4 +70,6 @@ class Appointment(Base):
     missed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ticket_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The draft case the person prefilled in the mini-program; its check-in ticket carries it.
+    case_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -49,13 +49,14 @@ async def taken(session: AsyncSession, template_ids: list[uuid.UUID], day: dt.da
     return {t: n for t, n in rows}
 
 
-async def expire_holds(session: AsyncSession, now: dt.datetime, person_key: str | None = None) -> int:
-    """Mark holds past their expiry as expired (all, or one person's)."""
+async def expire_holds(session: AsyncSession, now: dt.datetime, person_key: str | None = None) -> list[Appointment]:
+    """Mark holds past their expiry as expired (all, or one person's); returns them."""
     stmt = update(Appointment).where(Appointment.status == "held", Appointment.hold_expires_at <= now).values(
         status="expired")
     if person_key is not None:
         stmt = stmt.where(Appointment.person_key == person_key)
-    return (await session.execute(stmt)).rowcount
+    return list((await session.execute(stmt.returning(Appointment),
+                                       execution_options={"synchronize_session": False})).scalars())
 
 
 async def get(session: AsyncSession, appointment_id: uuid.UUID, lock: bool = False) -> Appointment | None:
@@ -101,6 +102,22 @@ async def to_remind(session: AsyncSession, first: dt.date, last: dt.date) -> lis
     return list((await session.execute(select(Appointment).where(
         Appointment.status == "confirmed", Appointment.day >= first, Appointment.day <= last,
         Appointment.reminded_at.is_(None)).with_for_update(skip_locked=True))).scalars())
+
+
+def hall_day_query(hall_id: uuid.UUID, day: dt.date, status: str | None) -> Select[tuple[Appointment]]:
+    """A hall's appointments of a day, by slot time."""
+    stmt = select(Appointment).where(Appointment.hall_id == hall_id, Appointment.day == day)
+    if status:
+        stmt = stmt.where(Appointment.status == status)
+    return stmt.order_by(Appointment.starts, Appointment.category, Appointment.created_at, Appointment.id)
+
+
+async def missed_on(session: AsyncSession, hall_ids: list[uuid.UUID], day: dt.date) -> dict[uuid.UUID, int]:
+    """Missed appointments (never checked in) per hall on a day."""
+    rows = (await session.execute(select(Appointment.hall_id, func.count()).where(
+        Appointment.hall_id.in_(hall_ids), Appointment.day == day, Appointment.status == "missed")
+        .group_by(Appointment.hall_id))).all()
+    return {h: n for h, n in rows}
 
 
 def person_query(person_sub: str) -> Select[tuple[Appointment]]:

@@ -2,8 +2,9 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
+from tongban.queue import clock
 from tongban.queue.appointment import repository, service
 from tongban.queue.appointment.errors import (
     AlreadyBooked, AppointmentClosed, AppointmentNotFound, BookingSuspended, HoldExpired, NotCheckInTime, SlotFull,
@@ -13,6 +14,7 @@ from tongban.queue.appointment.schemas import (
     AppointmentCreate, AppointmentRead, CheckInRead, SlotRead, SlotTemplateCreate, SlotTemplateRead, SweepRead,
 )
 from tongban.queue.clock import SettingsDep
+from tongban.queue.counter.errors import NotYourHall
 from tongban.queue.hall.errors import CalendarUnknown, CategoryNotFound, HallNotFound
 from tongban.queue.hall.service import get_hall
 from tongban.queue.ticket import service as tickets
@@ -26,6 +28,7 @@ from tongban.shared.pagination import Page, PageDep, page_of, paginate
 router = APIRouter(tags=["appointments"])
 QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
 Booker = Annotated[Principal, Depends(Requires("queue:book"))]
+Staff = Annotated[Principal, Depends(Requires())]
 BOOKING_ERRORS = (*AUTH_ERRORS, SlotTemplateNotFound, SlotFull, AlreadyBooked, BookingSuspended, InvalidField,
                   CalendarUnknown)
 
@@ -82,6 +85,19 @@ async def mine(session: SessionDep, page: PageDep, actor: AnyPrincipal) -> Page[
     return await paginate(session, repository.person_query(actor.sub), page, lambda a: read(a, actor))
 
 
+@router.get("/halls/{hall_id}/appointments", response_model=Page[AppointmentRead],
+            responses=responses(*AUTH_ERRORS, HallNotFound, NotYourHall))
+async def hall_appointments(hall_id: uuid.UUID, session: SessionDep, page: PageDep, actor: Staff,
+                            settings: SettingsDep, day: dt.date | None = None,
+                            status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,12}$")] = None,
+                            ) -> Page[AppointmentRead]:
+    """A hall's appointments of a day, by slot time (admins, or the hall's clerks; ID numbers masked)."""
+    await get_hall(session, hall_id)
+    tickets.ensure_staff_of(actor, hall_id)
+    query = repository.hall_day_query(hall_id, day or clock.today(settings), status)
+    return await paginate(session, query, page, lambda a: read(a, actor))
+
+
 @router.get("/appointments/{appointment_id}", response_model=AppointmentRead,
             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner))
 async def get_appointment(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> AppointmentRead:
@@ -104,20 +120,30 @@ async def cancel(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrinc
 
 
 @router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentRead,
-             responses=responses(*BOOKING_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed))
+             responses=responses(*BOOKING_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed,
+                                 IdempotencyKeyReused))
 async def reschedule(appointment_id: uuid.UUID, body: AppointmentCreate, session: SessionDep, actor: Booker,
-                     settings: SettingsDep) -> AppointmentRead:
-    """Move a confirmed booking to another slot of the same hall and category."""
-    return read(await service.reschedule(session, settings, appointment_id, body, actor), actor)
+                     settings: SettingsDep, idem: IdempotencyDep):
+    """Move a confirmed booking to another slot of the same hall and category (a new booking:
+    send an Idempotency-Key to retry safely)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    appt = await service.reschedule(session, settings, appointment_id, body, actor)
+    return await idem.remember(session, 200, read(appt, actor))
 
 
 @router.post("/appointments/{appointment_id}/check-in", response_model=CheckInRead,
-             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed, NotCheckInTime))
-async def check_in(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal,
-                   settings: SettingsDep) -> CheckInRead:
-    """Arrived for the booking (the person, or a clerk of the hall): a priority ticket."""
+             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed, NotCheckInTime,
+                                 IdempotencyKeyReused))
+async def check_in(appointment_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal, settings: SettingsDep,
+                   idem: IdempotencyDep):
+    """Arrived for the booking (the person, or a clerk of the hall): a priority ticket (send an
+    Idempotency-Key to retry safely)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
     appt, ticket = await service.check_in(session, settings, appointment_id, actor)
-    return CheckInRead(appointment=read(appt, actor), ticket=await tickets.view(session, ticket, actor))
+    return await idem.remember(session, 200, CheckInRead(appointment=read(appt, actor),
+                                                         ticket=await tickets.view(session, ticket, actor)))
 
 
 @router.post("/appointments/sweep", response_model=SweepRead, responses=responses(*AUTH_ERRORS))

@@ -3,6 +3,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tongban.queue.ticket.schemas import CaseId, TicketRead
+
 
 class SlotTemplateCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +49,8 @@ class AppointmentCreate(BaseModel):
 
     template_id: uuid.UUID
     day: dt.date
+    case_id: CaseId | None = Field(
+        default=None, description="a draft case prefilled in the mini-program: the clerk opens it when calling")
 
 
 class AppointmentRead(BaseModel):
@@ -67,20 +71,16 @@ class AppointmentRead(BaseModel):
     cancelled_at: dt.datetime | None
     cancel_reason: str | None
     ticket_id: uuid.UUID | None
+    case_id: str | None = None
     created_at: dt.datetime
 
 
 class CheckInRead(BaseModel):
     appointment: AppointmentRead
-    ticket: "TicketRead"
+    ticket: TicketRead
 
 
 class SweepRead(BaseModel):
     expired_holds: int
     missed: int
     reminded: int
-
-
-from tongban.queue.ticket.schemas import TicketRead  # noqa: E402 - after the models that name it
-
-CheckInRead.model_rebuild()

@@ -26,8 +26,8 @@ from tongban.queue.ticket.models import Ticket
 from tongban.queue.ticket.schemas import TicketCreate
 from tongban.shared.auth import Principal, ensure_owner
 from tongban.shared.contracts.queue import (
-    APPOINTMENT_CANCELLED, APPOINTMENT_CHECKED_IN, APPOINTMENT_CONFIRMED, APPOINTMENT_HELD, APPOINTMENT_MISSED,
-    APPOINTMENT_REMINDED, AppointmentV1,
+    APPOINTMENT_CANCELLED, APPOINTMENT_CHECKED_IN, APPOINTMENT_CONFIRMED, APPOINTMENT_EXPIRED, APPOINTMENT_HELD,
+    APPOINTMENT_MISSED, APPOINTMENT_REMINDED, AppointmentV1,
 )
 from tongban.shared.errors import InvalidField
 from tongban.shared.events.envelope import make_event
@@ -40,8 +40,18 @@ def person_key(actor: Principal) -> str:
 async def _emit(session: AsyncSession, appt: Appointment, subject: str, reason: str | None = None) -> None:
     await outbox.add(session, make_event("queue", subject, AppointmentV1(
         appointment_id=appt.id, hall_id=appt.hall_id, category=appt.category, day=appt.day, starts=appt.starts,
-        ends=appt.ends, status=appt.status, person_sub=appt.person_sub, reason=reason, ticket_id=appt.ticket_id),
-        subject=str(appt.id)))
+        ends=appt.ends, status=appt.status, person_sub=appt.person_sub, reason=reason, ticket_id=appt.ticket_id,
+        case_id=appt.case_id), subject=str(appt.id)))
+
+
+async def _expire_holds(session: AsyncSession, now: dt.datetime, key: str | None = None) -> int:
+    """Expire unconfirmed holds past their time (all, or one person's), telling each person."""
+    expired = await repository.expire_holds(session, now, key)
+    for appt in expired:
+        await _emit(session, appt, APPOINTMENT_EXPIRED, "hold not confirmed in time")
+        await audit.record(session, "svc-queue", "appointment.expired", "appointment", str(appt.id),
+                           reason="hold not confirmed in time")
+    return len(expired)
 
 
 async def create_template(session: AsyncSession, hall_id: uuid.UUID, data: SlotTemplateCreate,
@@ -96,10 +106,11 @@ async def _check_bookable(session: AsyncSession, settings: Settings, template: S
 
 
 async def _take_place(session: AsyncSession, settings: Settings, template: SlotTemplate, day: dt.date,
-                      actor: Principal, status: str, other_than: uuid.UUID | None = None) -> Appointment:
+                      actor: Principal, status: str, case_id: str | None,
+                      other_than: uuid.UUID | None = None) -> Appointment:
     now = clock.now()
     key = person_key(actor)
-    await repository.expire_holds(session, now, key)
+    await _expire_holds(session, now, key)
     if await repository.booked_same_day(session, key, template.category, day, now, other_than):
         raise AlreadyBooked()
     await repository.lock_slot(session, template.id, day)
@@ -109,7 +120,7 @@ async def _take_place(session: AsyncSession, settings: Settings, template: SlotT
         hall_id=template.hall_id, template_id=template.id, category=template.category, day=day,
         starts=template.starts, ends=template.ends, person_sub=actor.sub, person_key=key, id_number=actor.id_number,
         status=status, hold_expires_at=now + dt.timedelta(minutes=settings.hold_minutes) if status == "held" else None,
-        confirmed_at=now if status == "confirmed" else None)
+        confirmed_at=now if status == "confirmed" else None, case_id=case_id)
     try:
         async with session.begin_nested():
             await repository.add(session, appt)
@@ -124,7 +135,7 @@ async def hold(session: AsyncSession, settings: Settings, data: AppointmentCreat
     if template is None:
         raise SlotTemplateNotFound()
     await _check_bookable(session, settings, template, data.day, actor)
-    appt = await _take_place(session, settings, template, data.day, actor, "held")
+    appt = await _take_place(session, settings, template, data.day, actor, "held", data.case_id)
     await _emit(session, appt, APPOINTMENT_HELD)
     await audit.record(session, actor, "appointment.held", "appointment", str(appt.id),
                        detail={"template_id": str(template.id), "day": data.day.isoformat()})
@@ -198,7 +209,8 @@ async def reschedule(session: AsyncSession, settings: Settings, appointment_id: 
         raise InvalidField("template_id", "a booking moves to a slot of the same hall and category")
     await _check_bookable(session, settings, template, data.day, actor)
     await _cancel(session, appt, "rescheduled", actor)
-    new = await _take_place(session, settings, template, data.day, actor, "confirmed", other_than=appt.id)
+    new = await _take_place(session, settings, template, data.day, actor, "confirmed", data.case_id or appt.case_id,
+                            other_than=appt.id)
     await _emit(session, new, APPOINTMENT_CONFIRMED)
     await audit.record(session, actor, "appointment.rescheduled", "appointment", str(new.id),
                        detail={"from": str(appt.id)})
@@ -220,7 +232,8 @@ async def check_in(session: AsyncSession, settings: Settings, appointment_id: uu
     closes = clock.at_local(settings, appt.day, appt.ends)
     if not opens <= now <= closes:
         raise NotCheckInTime(f"check-in is open from {opens.isoformat()} to {closes.isoformat()}")
-    ticket = await tickets.issue(session, settings, appt.hall_id, TicketCreate(category=appt.category), actor,
+    ticket = await tickets.issue(session, settings, appt.hall_id,
+                                 TicketCreate(category=appt.category, case_id=appt.case_id), actor,
                                  appointment_id=appt.id, holder=(appt.person_sub, appt.id_number))
     appt.status, appt.checked_in_at, appt.ticket_id = "checked_in", now, ticket.id
     await session.flush()
@@ -248,7 +261,7 @@ async def sweep(session: AsyncSession, settings: Settings) -> tuple[int, int, in
     missed (they count towards the no-show penalty); remind, once, everyone whose appointment
     starts within `reminder_hours`. Returns (expired, missed, reminded)."""
     now = clock.now()
-    expired = await repository.expire_holds(session, now)
+    expired = await _expire_holds(session, now)
     missed = 0
     for appt in await repository.confirmed_until(session, clock.today(settings)):
         if clock.at_local(settings, appt.day, appt.ends) < now:

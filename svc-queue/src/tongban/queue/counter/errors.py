@@ -23,3 +23,7 @@ class CounterTaken(Conflict):
 
 class CounterBusy(Conflict):
     code, title = "counter_busy", "The counter is still serving a ticket"
+
+
+class ClerkElsewhere(Conflict):
+    code, title = "clerk_signed_in_elsewhere", "The clerk is signed in to another counter"

@@ -1,6 +1,6 @@
 import uuid
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.queue.counter.models import Counter, CounterSkill
@@ -17,6 +17,12 @@ async def get(session: AsyncSession, counter_id: uuid.UUID, lock: bool = False) 
 async def get_by_number(session: AsyncSession, hall_id: uuid.UUID, number: str) -> Counter | None:
     return (await session.execute(select(Counter).where(Counter.hall_id == hall_id, Counter.number == number))
             ).scalar_one_or_none()
+
+
+async def operated_by(session: AsyncSession, clerk_sub: str) -> Counter | None:
+    """The counter a clerk is signed in to, if any."""
+    return (await session.execute(select(Counter).where(Counter.clerk_sub == clerk_sub, Counter.status != "closed")
+                                  .limit(1))).scalar_one_or_none()
 
 
 async def add(session: AsyncSession, obj: object) -> None:
@@ -48,3 +54,13 @@ async def replace_skills(session: AsyncSession, counter_id: uuid.UUID, new: list
     await session.execute(delete(CounterSkill).where(CounterSkill.counter_id == counter_id))
     session.add_all(new)
     await session.flush()
+
+
+async def open_per_category(session: AsyncSession, hall_id: uuid.UUID) -> dict[str, int]:
+    """Open counters of a hall per ticket category they serve (a category skill above exclude)."""
+    rows = (await session.execute(
+        select(CounterSkill.value, func.count(func.distinct(Counter.id)))
+        .join(Counter, Counter.id == CounterSkill.counter_id)
+        .where(Counter.hall_id == hall_id, Counter.status == "open", CounterSkill.kind == "category",
+               CounterSkill.weight > 0).group_by(CounterSkill.value))).all()
+    return {c: n for c, n in rows}

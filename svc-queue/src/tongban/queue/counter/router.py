@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 
 from tongban.queue.counter import repository, service
 from tongban.queue.counter.errors import (
-    CounterBusy, CounterNotFound, CounterNotOpen, CounterNumberTaken, CounterTaken, NotYourHall,
+    ClerkElsewhere, CounterBusy, CounterNotFound, CounterNotOpen, CounterNumberTaken, CounterTaken, NotYourHall,
 )
 from tongban.queue.counter.schemas import CounterCreate, CounterRead, SkillsUpdate
 from tongban.queue.hall.errors import HallNotFound
@@ -49,7 +49,8 @@ async def set_skills(counter_id: uuid.UUID, body: SkillsUpdate, session: Session
     return (await service.read(session, [counter]))[0]
 
 
-@router.post("/counters/{counter_id}/sign-in", response_model=CounterRead, responses=responses(*OPERATE_ERRORS))
+@router.post("/counters/{counter_id}/sign-in", response_model=CounterRead,
+             responses=responses(*OPERATE_ERRORS, ClerkElsewhere))
 async def sign_in(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> CounterRead:
     """A clerk of the hall takes the counter."""
     return (await service.read(session, [await service.sign_in(session, counter_id, actor)]))[0]

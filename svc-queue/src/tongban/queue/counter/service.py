@@ -10,13 +10,14 @@ from tongban.queue import clock
 from tongban.queue.catalog_copy import repository as catalog
 from tongban.queue.counter import repository
 from tongban.queue.counter.errors import (
-    CounterBusy, CounterNotFound, CounterNotOpen, CounterNumberTaken, CounterTaken, NotYourHall,
+    ClerkElsewhere, CounterBusy, CounterNotFound, CounterNotOpen, CounterNumberTaken, CounterTaken, NotYourHall,
 )
 from tongban.queue.counter.models import WEIGHT_NAMES, WEIGHTS, Counter, CounterSkill
 from tongban.queue.counter.schemas import CounterCreate, CounterRead, Skill
 from tongban.queue.db import audit, outbox
 from tongban.queue.hall import repository as halls
 from tongban.queue.hall import service as hall_service
+from tongban.queue.ticket import repository as tickets
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.queue import (
     COUNTER_PAUSED, COUNTER_RESUMED, COUNTER_SIGNED_IN, COUNTER_SIGNED_OUT, CounterChangedV1,
@@ -118,8 +119,16 @@ async def sign_in(session: AsyncSession, counter_id: uuid.UUID, actor: Principal
     ensure_operator(actor, counter)
     if counter.status != "closed" and counter.clerk_sub != actor.sub:
         raise CounterTaken(f"counter {counter.number} is operated by another clerk")
+    # One counter per clerk: calls, audit records and ratings name the clerk at the counter.
+    elsewhere = await repository.operated_by(session, actor.sub)
+    if elsewhere is not None and elsewhere.id != counter.id:
+        raise ClerkElsewhere(f"sign out of counter {elsewhere.number} first")
     counter.status, counter.clerk_sub, counter.signed_in_at = "open", actor.sub, clock.now()
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # the same clerk signed in to another counter at the same moment
+        raise ClerkElsewhere("the clerk is signing in to another counter") from exc
     await _changed(session, counter, COUNTER_SIGNED_IN, actor, "counter.signed_in")
     return counter
 
@@ -135,6 +144,10 @@ async def sign_out(session: AsyncSession, counter_id: uuid.UUID, actor: Principa
     counter.status, counter.clerk_sub, counter.signed_in_at = "closed", None, None
     await session.flush()
     await _changed(session, counter, COUNTER_SIGNED_OUT, actor, "counter.signed_out")
+    # Tickets transferred to this counter would wait for nobody: back to their category's line.
+    for ticket in await tickets.release_targeted(session, counter.id):
+        await audit.record(session, actor, "ticket.released", "ticket", str(ticket.id),
+                           reason=f"counter {counter.number} signed out")
     return counter
 
 

@@ -1,26 +1,26 @@
-"""Working days: the admin's override table first, then chinese-calendar (which knows China's
-holidays and make-up working days up to the year it was released for). For any other date the
-answer is an error, never a guess: a wrong guess would open bookings on a public holiday."""
+"""Working days for halls: the admin's override table first, then chinese-calendar, through the
+same shared calendar svc-cases counts legal limits with. For a date neither knows the answer is
+an error, never a guess: a wrong guess would open bookings on a public holiday."""
 
 import datetime as dt
 
-import chinese_calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.queue.hall import repository
 from tongban.queue.hall.errors import CalendarUnknown
+from tongban.shared.workdays import Source, Workdays
 
 
-async def working_day(session: AsyncSession, day: dt.date) -> tuple[bool, str]:
+def _unknown(day: dt.date) -> CalendarUnknown:
+    return CalendarUnknown(f"no working-day data for {day.isoformat()}: an admin must add a calendar "
+                           "override for it")
+
+
+async def working_day(session: AsyncSession, day: dt.date) -> tuple[bool, Source]:
     """(is it a working day, where the answer came from: "override" or "chinese-calendar")."""
     override = await repository.get_override(session, day)
-    if override is not None:
-        return override.is_working_day, "override"
-    try:
-        return bool(chinese_calendar.is_workday(day)), "chinese-calendar"
-    except NotImplementedError as exc:
-        raise CalendarUnknown(f"no working-day data for {day.isoformat()}: an admin must add a calendar "
-                              "override for it") from exc
+    overrides = {day: override.is_working_day} if override is not None else None
+    return Workdays(overrides, unknown=_unknown).lookup(day)
 
 
 async def is_working_day(session: AsyncSession, day: dt.date) -> bool:

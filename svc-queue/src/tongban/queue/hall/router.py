@@ -67,11 +67,13 @@ async def add_category(hall_id: uuid.UUID, body: CategoryCreate, session: Sessio
              responses=responses(*AUTH_ERRORS, HallNotFound, IdempotencyKeyReused))
 async def close_hall(hall_id: uuid.UUID, body: ClosureCreate, session: SessionDep, actor: QueueAdmin,
                      settings: SettingsDep, idem: IdempotencyDep):
-    """Close a hall for a period (admins): its bookings in the period are cancelled and the people told."""
+    """Close a hall for a period (admins): its bookings in the period are cancelled and the people
+    told; a closure that has begun also cancels today's waiting tickets."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    closure, cancelled = await service.close_hall(session, settings, hall_id, body, actor)
-    read = ClosureRead.model_validate(closure).model_copy(update={"cancelled_appointments": cancelled})
+    closure, cancelled, tickets_cancelled = await service.close_hall(session, settings, hall_id, body, actor)
+    read = ClosureRead.model_validate(closure).model_copy(update={"cancelled_appointments": cancelled,
+                                                                  "cancelled_tickets": tickets_cancelled})
     return await idem.remember(session, 201, read)
 
 

@@ -115,6 +115,7 @@ class ClosureRead(BaseModel):
     ends_at: dt.datetime
     reason: str
     cancelled_appointments: int = 0
+    cancelled_tickets: int = 0
 
 
 class CalendarOverrideCreate(BaseModel):

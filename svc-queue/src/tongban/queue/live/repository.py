@@ -1,10 +1,12 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.queue.counter.models import Counter, CounterSkill
+from tongban.queue.live.models import HallStatsPublished
 from tongban.queue.ticket.models import Ticket
 
 
@@ -48,5 +50,28 @@ async def day_stats(session: AsyncSession, day: dt.date) -> dict[uuid.UUID, dict
         func.sum(wait).filter(Ticket.called_at.is_not(None)).label("wait_sum"),
         func.count().filter(Ticket.called_at.is_not(None)).label("called"),
         func.sum(Ticket.rating).label("rating_sum"),
+        func.sum(service).filter(Ticket.status == "done").label("service_sum"),
     ).where(Ticket.day == day).group_by(Ticket.hall_id))).mappings().all()
     return {r["hall_id"]: dict(r) for r in rows}
+
+
+# One publisher of hall statistics at a time across replicas: a fixed key ("queustat" in ASCII).
+_STATS_LOCK = 0x71756575_73746174 & 0x7FFFFFFFFFFFFFFF
+
+
+async def try_stats_lock(session: AsyncSession) -> bool:
+    """Take the transaction-scoped lock of the statistics publication, if nobody holds it."""
+    return bool((await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _STATS_LOCK})).scalar())
+
+
+async def published_digests(session: AsyncSession, day: dt.date) -> dict[uuid.UUID, str]:
+    """The digest of the last statistics event per hall on a day."""
+    rows = (await session.execute(select(HallStatsPublished.hall_id, HallStatsPublished.digest)
+                                  .where(HallStatsPublished.day == day))).all()
+    return {h: d for h, d in rows}
+
+
+async def remember_published(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, digest: str) -> None:
+    stmt = insert(HallStatsPublished).values(hall_id=hall_id, day=day, digest=digest)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["hall_id", "day"], set_={
+        "digest": stmt.excluded.digest, "published_at": func.now()}))

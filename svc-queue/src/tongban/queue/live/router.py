@@ -16,8 +16,8 @@ from tongban.queue.hall.service import get_hall
 from tongban.queue.live import service
 from tongban.queue.live.board import board_page
 from tongban.queue.live.schemas import CityStats, HallDayStats, HallLive, NearbyHall
-from tongban.queue.ticket.service import ensure_clerk_of
-from tongban.shared.auth import AUTH_ERRORS, InsufficientScope, Principal, Requires
+from tongban.queue.ticket.service import ensure_staff_of
+from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.pagination import Page, PageDep, page_of
@@ -98,10 +98,7 @@ async def hall_stats(hall_id: uuid.UUID, session: SessionDep, settings: Settings
                      day: dt.date | None = None) -> HallDayStats:
     """A hall's statistics of a day (admins, or the hall's clerks)."""
     await get_hall(session, hall_id)
-    if not actor.has("queue:admin"):
-        if not actor.has("queue:operate"):
-            raise InsufficientScope("missing scope: queue:admin or queue:operate")
-        ensure_clerk_of(actor, hall_id)
+    ensure_staff_of(actor, hall_id)
     return (await service.day_stats(session, day or clock.today(settings), hall_id)).per_hall[0]
 
 

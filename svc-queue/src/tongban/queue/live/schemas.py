@@ -54,6 +54,7 @@ class HallDayStats(BaseModel):
     appointments: int
     served: int
     no_shows: int
+    missed_appointments: int = 0
     average_wait_seconds: float | None
     average_service_seconds: float | None
     ratings: int
@@ -67,6 +68,9 @@ class CityStats(BaseModel):
     appointments: int
     served: int
     no_shows: int
+    missed_appointments: int = 0
     average_wait_seconds: float | None
+    average_service_seconds: float | None = None
+    ratings: int = 0
     average_rating: float | None
     per_hall: list[HallDayStats]

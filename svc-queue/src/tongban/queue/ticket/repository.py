@@ -88,6 +88,21 @@ async def claim_next(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, co
     return None
 
 
+async def waiting_of_day(session: AsyncSession, hall_id: uuid.UUID, day: dt.date) -> list[Ticket]:
+    """A hall's waiting tickets of a day, locked."""
+    return list((await session.execute(select(Ticket).where(
+        Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == "waiting").order_by(*CALL_ORDER)
+        .with_for_update())).scalars())
+
+
+async def release_targeted(session: AsyncSession, counter_id: uuid.UUID) -> list[Ticket]:
+    """Waiting tickets sent to a counter go back to their category's line (keeping their place)."""
+    return list((await session.execute(
+        update(Ticket).where(Ticket.target_counter_id == counter_id, Ticket.status == "waiting")
+        .values(target_counter_id=None).returning(Ticket), execution_options={"synchronize_session": False})
+    ).scalars())
+
+
 async def ahead_of(session: AsyncSession, ticket: Ticket) -> int:
     """Waiting tickets of the same category before this one in calling order."""
     return (await session.execute(select(func.count()).select_from(Ticket).where(

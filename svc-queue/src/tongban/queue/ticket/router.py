@@ -54,16 +54,23 @@ async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrinci
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed))
-async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> TicketRead:
+async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal,
+                        settings: SettingsDep) -> TicketRead:
     """Give up a waiting ticket."""
-    return await service.view(session, await service.cancel(session, ticket_id, actor), actor)
+    return await service.view(session, await service.cancel(session, settings, ticket_id, actor), actor)
 
 
 @router.post("/tickets/{ticket_id}/rating", response_model=TicketRead,
-             responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed, AlreadyRated))
-async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: SessionDep, actor: AnyPrincipal) -> TicketRead:
-    """Rate the counter after being served (the ticket's holder, once)."""
-    return await service.view(session, await service.rate(session, ticket_id, actor, body), actor)
+             responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed, AlreadyRated,
+                                 IdempotencyKeyReused))
+async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: SessionDep, actor: AnyPrincipal,
+                      idem: IdempotencyDep):
+    """Rate the counter after being served (the ticket's holder, once; a retry with the same
+    Idempotency-Key gets the first answer rather than 409)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    ticket = await service.rate(session, ticket_id, actor, body)
+    return await idem.remember(session, 200, await service.view(session, ticket, actor))
 
 
 @router.get("/halls/{hall_id}/tickets", response_model=Page[TicketRead],

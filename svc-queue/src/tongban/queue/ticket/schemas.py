@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 GreenReason = Literal["elderly", "disabled", "cross_city"]
-CaseId = Annotated[str, Field(min_length=1, max_length=64)]
+# A case of svc-cases (its id or its number); svc-queue keeps it for the clerk, it does not read it.
+CaseId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
 
 class TicketCreate(BaseModel):

@@ -11,7 +11,7 @@ from tongban.queue.catalog_copy import repository as catalog
 from tongban.queue.config import Settings
 from tongban.queue.counter import repository as counters
 from tongban.queue.counter import service as counter_service
-from tongban.queue.counter.errors import NotYourHall
+from tongban.queue.counter.errors import CounterNotOpen, NotYourHall
 from tongban.queue.counter.models import Counter
 from tongban.queue.db import audit, outbox
 from tongban.queue.hall import repository as halls
@@ -24,9 +24,9 @@ from tongban.queue.ticket.errors import (
 )
 from tongban.queue.ticket.models import PRIORITY_APPOINTMENT, PRIORITY_GREEN, PRIORITY_NORMAL, Ticket
 from tongban.queue.ticket.schemas import RatingCreate, TicketCreate, TicketRead, Transfer
-from tongban.shared.auth import Principal, ensure_owner
+from tongban.shared.auth import InsufficientScope, Principal, ensure_owner
 from tongban.shared.contracts.queue import (
-    TICKET_APPROACHING, TICKET_CALLED, TICKET_FINISHED, TICKET_ISSUED, TICKET_RATED, TICKET_SKIPPED,
+    TICKET_APPROACHING, TICKET_CALLED, TICKET_CANCELLED, TICKET_FINISHED, TICKET_ISSUED, TICKET_RATED, TICKET_SKIPPED,
     TICKET_STARTED, TICKET_TRANSFERRED, TicketApproachingV1, TicketRatedV1, TicketV1,
 )
 from tongban.shared.errors import InvalidField
@@ -46,14 +46,15 @@ def _seconds(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
 
 
 async def _emit(session: AsyncSession, ticket: Ticket, subject: str, counter: Counter | None = None,
-                live: bool = True) -> None:
+                live: bool = True, reason: str | None = None) -> None:
     start = ticket.started_at or ticket.called_at
     await outbox.add(session, make_event("queue", subject, TicketV1(
         ticket_id=ticket.id, hall_id=ticket.hall_id, day=ticket.day, number=ticket.number, category=ticket.category,
         status=ticket.status, priority=ticket.priority, channel=ticket.channel, person_sub=ticket.person_sub,
         item_code=ticket.item_code, counter_id=ticket.counter_id, counter_number=counter.number if counter else None,
         case_id=ticket.case_id, call_count=ticket.call_count, wait_seconds=_seconds(ticket.queued_at, ticket.called_at),
-        service_seconds=_seconds(start, ticket.finished_at) if ticket.status == "done" else None, at=clock.now()),
+        service_seconds=_seconds(start, ticket.finished_at) if ticket.status == "done" else None, reason=reason,
+        at=clock.now()),
         subject=str(ticket.id)))
     if not live:
         return
@@ -109,9 +110,10 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
 
 
 async def _close(session: AsyncSession, counter: Counter, ticket: Ticket, outcome: str, actor: Principal,
-                 live: bool = True) -> None:
+                 live: bool = True, free_counter: bool = True) -> None:
     ticket.status, ticket.finished_at = outcome, clock.now()
-    counter.current_ticket_id = None
+    if free_counter:
+        counter.current_ticket_id = None
     await session.flush()
     await _emit(session, ticket, TICKET_FINISHED if outcome == "done" else TICKET_SKIPPED, counter, live)
     await audit.record(session, actor, f"ticket.{'finished' if outcome == 'done' else 'skipped'}", "ticket",
@@ -134,15 +136,16 @@ async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.
         current = await repository.get(session, counter.current_ticket_id, lock=True)
         if current is not None and current.status in ("called", "serving"):
             # No board update of its own: the call that follows replaces it on the screens.
+            # The counter row is written once, below, with the next ticket (or none).
             await _close(session, counter, current, "done" if previous == "done" or current.status == "serving"
-                         else "no_show", actor, live=False)
-        counter.current_ticket_id = None
+                         else "no_show", actor, live=False, free_counter=False)
     skills = (await counters.skills(session, [counter.id]))[counter.id]
     ticket = await repository.claim_next(
         session, counter.hall_id, clock.today(settings), counter.id,
         {s.value: s.weight for s in skills if s.kind == "category" and s.weight > 0},
         {s.value: s.weight for s in skills if s.kind == "item"})
     if ticket is None:
+        counter.current_ticket_id = None
         await session.flush()
         return None
     ticket.status, ticket.counter_id, ticket.target_counter_id = "called", counter.id, None
@@ -223,6 +226,8 @@ async def transfer(session: AsyncSession, counter_id: uuid.UUID, actor: Principa
         target = await counters.get(session, data.counter_id)
         if target is None or target.hall_id != counter.hall_id:
             raise InvalidField("counter_id", "no such counter in this hall")
+        if target.status == "closed":  # nobody there to call it: it would wait for nothing
+            raise CounterNotOpen(f"nobody is signed in to counter {target.number}")
         ticket.target_counter_id = target.id
     ticket.status, ticket.counter_id, ticket.called_at, ticket.started_at = "waiting", None, None, None
     counter.current_ticket_id = None
@@ -258,20 +263,21 @@ async def view(session: AsyncSession, ticket: Ticket, actor: Principal) -> Ticke
     if ticket.status == "waiting":
         read.ahead = await repository.ahead_of(session, ticket)
         avg = await repository.average_service_seconds(session, ticket.hall_id, ticket.category)
-        if avg is not None:
-            open_counters = sum(1 for c in await counters.in_hall(session, ticket.hall_id) if c.status == "open")
-            read.estimated_wait_seconds = round((read.ahead + 1) * avg / max(1, open_counters), 1)
+        serving = (await counters.open_per_category(session, ticket.hall_id)).get(ticket.category, 0)
+        if avg is not None and serving:  # no estimate while no open counter serves the category
+            read.estimated_wait_seconds = round((read.ahead + 1) * avg / serving, 1)
     return read
 
 
-async def cancel(session: AsyncSession, ticket_id: uuid.UUID, actor: Principal) -> Ticket:
-    """The holder gives up a waiting ticket."""
+async def cancel(session: AsyncSession, settings: Settings, ticket_id: uuid.UUID, actor: Principal) -> Ticket:
+    """The holder gives up a waiting ticket; those behind move up (and may be told to come)."""
     ticket = await get_visible(session, ticket_id, actor, lock=True)
     if ticket.status != "waiting":
         raise TicketClosed(f"the ticket is {ticket.status}")
     ticket.status, ticket.finished_at = "cancelled", clock.now()
     await session.flush()
-    await notify(session, ticket.hall_id, "cancelled", {"ticket_id": str(ticket.id), "category": ticket.category})
+    await _emit(session, ticket, TICKET_CANCELLED)
+    await _tell_the_approaching(session, settings, ticket.hall_id, ticket.day, ticket.category)
     await audit.record(session, actor, "ticket.cancelled", "ticket", str(ticket.id))
     return ticket
 
@@ -296,7 +302,29 @@ async def rate(session: AsyncSession, ticket_id: uuid.UUID, actor: Principal, da
     return ticket
 
 
+async def cancel_for_closure(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, reason: str,
+                             actor: Principal) -> int:
+    """A closure from now: today's waiting tickets are cancelled and each holder told (event);
+    tickets already at a counter are served to the end."""
+    why = f"hall closed: {reason}"
+    cancelled = await repository.waiting_of_day(session, hall_id, clock.today(settings))
+    for ticket in cancelled:
+        ticket.status, ticket.finished_at = "cancelled", clock.now()
+        await session.flush()
+        await _emit(session, ticket, TICKET_CANCELLED, reason=why)
+        await audit.record(session, actor, "ticket.cancelled", "ticket", str(ticket.id), reason=why)
+    return len(cancelled)
+
+
 def ensure_clerk_of(actor: Principal, hall_id: uuid.UUID) -> None:
     if not actor.has("queue:admin") and actor.hall != str(hall_id):
         raise NotYourHall()
 
+
+def ensure_staff_of(actor: Principal, hall_id: uuid.UUID) -> None:
+    """Admins, or clerks (queue:operate) of this hall; anyone else is refused by scope."""
+    if actor.has("queue:admin"):
+        return
+    if not actor.has("queue:operate"):
+        raise InsufficientScope("missing scope: queue:admin or queue:operate")
+    ensure_clerk_of(actor, hall_id)

@@ -1,0 +1,100 @@
+"""svc-credentials as svc-cases uses it (免证办 and rules on the applicant's licences).
+
+Two kinds of call: as the applicant (their own bearer token, forwarded: their consent, their
+wallet) and as svc-cases itself (the service token: recording a licence use). The http client is
+made in the lifespan (main.py) and lives on `app.state.credentials`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tongban.cases.material.errors import CredentialsNotConfigured, LicenceNotUsable
+from tongban.shared.service_auth import UpstreamUnavailable
+
+API = "/api/v1/credentials"
+CONSENT_DAYS = 30      # a consent given with a submission covers the handling of the case
+
+
+@dataclass(frozen=True)
+class LicenceUse:
+    identifier: str | None   # None when svc-credentials could not record the use (see `use`)
+    use_id: int | None
+    status: str | None
+
+
+class CredentialsClient:
+    def __init__(self, http: httpx.AsyncClient | None) -> None:
+        self.http = http
+
+    async def _call(self, method: str, path: str, user_auth: str | None = None, **kw: Any) -> httpx.Response:
+        if self.http is None:
+            raise CredentialsNotConfigured("svc-cases has no CASES_CREDENTIALS_URL: licences cannot be checked")
+        if user_auth is not None:  # as the applicant: their token, not the service's
+            kw |= {"auth": None, "headers": {**kw.get("headers", {}), "Authorization": user_auth}}
+        try:
+            resp = await self.http.request(method, API + path, **kw)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"svc-credentials did not answer: {type(exc).__name__}") from exc
+        if resp.status_code >= 500 or resp.status_code == 401:
+            raise UpstreamUnavailable(f"svc-credentials answered {resp.status_code} to {method} {path}")
+        return resp
+
+    async def give_consent(self, user_auth: str, type_code: str, case_id: uuid.UUID, department: str,
+                           field: str) -> uuid.UUID:
+        """The applicant's consent, given with the submission, for this case and department only."""
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=CONSENT_DAYS)
+        resp = await self._call("POST", "/consents", user_auth, headers={"Idempotency-Key": f"{case_id}:{type_code}"},
+                                json={"licence_type_code": type_code, "case_id": str(case_id),
+                                      "department": department, "expires_at": expires.isoformat()})
+        if resp.status_code != 201:
+            raise LicenceNotUsable(field, f"svc-credentials refused the consent: {_why(resp)}")
+        return uuid.UUID(resp.json()["id"])
+
+    async def use(self, holder_id: str, type_code: str, case_id: uuid.UUID, purpose: str,
+                  field: str) -> LicenceUse:
+        """Record the department's use of the licence (as svc-cases). A refusal (no valid licence,
+        no consent) is 422 naming the field. svc-credentials currently takes uses only from a
+        department's staff (403 no_department for a service): then the use is not recorded there
+        and the result says so (identifier None)."""
+        resp = await self._call("POST", "/licence-uses", headers={"Idempotency-Key": f"{case_id}:{type_code}:use"},
+                                json={"holder_id": holder_id, "licence_type_code": type_code,
+                                      "case_id": str(case_id), "purpose": purpose})
+        if resp.status_code == 201:
+            body = resp.json()
+            return LicenceUse(body["licence"]["identifier"], body["use"]["id"], body["licence"]["status"])
+        problem = _problem(resp)
+        if problem.get("code") == "no_department":
+            return LicenceUse(None, None, None)
+        raise LicenceNotUsable(field, f"svc-credentials refused the use: {problem.get('refusal') or _why(resp)}",
+                               refusal=problem.get("refusal"))
+
+    async def valid_licences(self, user_auth: str) -> list[dict[str, Any]]:
+        """The applicant's own valid licences (their wallet, read with their token)."""
+        resp = await self._call("GET", "/me/licences", user_auth, params={"limit": 200})
+        if resp.status_code != 200:
+            return []  # not a holder (a clerk, say): no licences to count on
+        return [x for x in resp.json()["items"] if x.get("status") == "valid" and not x.get("superseded_by")]
+
+    async def status(self, identifier: str) -> str | None:
+        """The public status of a licence version (valid, suspended, revoked, expired), None if unknown."""
+        resp = await self._call("GET", f"/licence-status/{identifier}")
+        return resp.json().get("status") if resp.status_code == 200 else None
+
+
+def _problem(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _why(resp: httpx.Response) -> str:
+    p = _problem(resp)
+    return str(p.get("detail") or p.get("code") or f"HTTP {resp.status_code}")

@@ -1,0 +1,97 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from tongban.cases.case import service as cases
+from tongban.cases.case.errors import CaseNotFound, NotAllowedForRole, WrongCaseState
+from tongban.cases.case.schemas import CaseRead
+from tongban.cases.credentials_client import CredentialsClient
+from tongban.cases.material import repository, service
+from tongban.cases.material.errors import CredentialsNotConfigured, DocumentNotFound, DocumentTooLarge, \
+    DocumentUnusable, LicenceNotUsable, UnsupportedDocumentType
+from tongban.cases.material.schemas import DocumentRead, MaterialIn, MaterialRead
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.service_auth import UpstreamUnavailable
+
+router = APIRouter(tags=["materials"])
+CaseReader = Annotated[Principal, Depends(Requires("cases:read"))]
+LICENCE_ERRORS = (LicenceNotUsable, CredentialsNotConfigured, UpstreamUnavailable)
+
+
+def credentials(request: Request) -> CredentialsClient:
+    return CredentialsClient(getattr(request.app.state, "credentials", None))
+
+
+class MaterialsAdd(BaseModel):
+    materials: list[MaterialIn] = Field(min_length=1, max_length=service.MAX_MATERIALS)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/documents", status_code=201, response_model=DocumentRead,
+             responses=responses(*AUTH_ERRORS, DocumentTooLarge, UnsupportedDocumentType, DocumentUnusable,
+                                 NotAllowedForRole, IdempotencyKeyReused),
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 t: {"schema": {"type": "string", "format": "binary"}} for t in
+                 ("application/pdf", "image/jpeg", "image/png", "application/ofd")}}})
+async def upload_document(request: Request, session: SessionDep, actor: AnyPrincipal, idem: IdempotencyDep,
+                          filename: Annotated[str, Query(min_length=1, max_length=200)]):
+    """Upload a file to the document store (the body is the file; `Content-Type` its type). Name
+    the returned id in a submission's `materials` (or `POST /cases/{id}/materials`) to attach it.
+    413 over the size limit, 415 for a type not accepted, 422 when empty or not of its type."""
+    if not (actor.has("cases:apply") or actor.has("cases:process")):
+        raise NotAllowedForRole("uploading materials needs cases:apply or cases:process")
+    settings = request.app.state.settings
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > settings.document_max_bytes:
+        raise DocumentTooLarge(f"{length} bytes; the limit is {settings.document_max_bytes}")
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    mime_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    doc = await service.upload(session, await request.body(), mime_type, filename, actor, settings)
+    return await idem.remember(session, 201, DocumentRead.model_validate(doc))
+
+
+@router.get("/documents/{document_id}", response_model=DocumentRead,
+            responses=responses(*AUTH_ERRORS, DocumentNotFound))
+async def get_document(document_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> DocumentRead:
+    """A document's metadata: for its uploader, and once attached for the case's applicant,
+    clerks and the handling department."""
+    return DocumentRead.model_validate(await service.readable_document(session, document_id, actor))
+
+
+@router.get("/documents/{document_id}/content", response_class=Response,
+            responses=responses(*AUTH_ERRORS, DocumentNotFound))
+async def download_document(document_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> Response:
+    """The file itself (same readers as the metadata); `ETag` is its SHA-256."""
+    doc = await service.readable_document(session, document_id, actor, with_content=True)
+    return Response(doc.content, media_type=doc.mime_type, headers={
+        "ETag": f'"{doc.sha256}"', "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "attachment"})
+
+
+@router.get("/cases/{case_id}/materials", response_model=Page[MaterialRead],
+            responses=responses(*AUTH_ERRORS, CaseNotFound))
+async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
+                         actor: CaseReader) -> Page[MaterialRead]:
+    """The case's materials: uploaded documents and licences used (免证办), oldest first."""
+    await cases.get_visible(session, case_id, actor)
+    return await paginate(session, repository.materials_query(case_id), page, MaterialRead.model_validate)
+
+
+@router.post("/cases/{case_id}/materials", response_model=CaseRead,
+             responses=responses(*AUTH_ERRORS, CaseNotFound, WrongCaseState, NotAllowedForRole, DocumentUnusable,
+                                 *LICENCE_ERRORS))
+async def add_materials(case_id: uuid.UUID, body: MaterialsAdd, request: Request, session: SessionDep,
+                        actor: CaseReader) -> CaseRead:
+    """Add materials to an open case (a supplement, or materials accepted with gaps): the
+    applicant, or a clerk for a counter case. The timeline records it."""
+    plan = service.SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
+                                       credentials(request))
+    case = await cases.add_materials(session, case_id, plan, body.reason, actor)
+    return (await cases.reader(session, actor))(case)

@@ -1,0 +1,170 @@
+"""Materials of a case: uploaded files in the document store, and licence-backed materials
+(免证办) confirmed and used at svc-credentials under the consent given with the submission.
+
+Calls to svc-credentials happen before the case takes its number (the number's row lock
+serialises a city's submissions, and must never wait on another service)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.cases.case import repository as cases_repo
+from tongban.cases.case import service as cases_service
+from tongban.cases.case.models import Case
+from tongban.cases.config import Settings
+from tongban.cases.credentials_client import CredentialsClient
+from tongban.cases.db import audit
+from tongban.cases.material import repository
+from tongban.cases.material.errors import DocumentNotFound, DocumentTooLarge, DocumentUnusable, \
+    LicenceNotUsable, UnsupportedDocumentType
+from tongban.cases.material.models import CaseMaterial, Document
+from tongban.cases.material.schemas import MaterialIn
+from tongban.cases.rule import service as rule_service
+from tongban.cases.rule.models import ApprovalRule
+from tongban.shared.auth import Principal
+
+# What a file must start with to be what its declared type says (a renamed .exe is not a PDF).
+SIGNATURES = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
+              "application/ofd": (b"PK\x03\x04",)}
+MAX_MATERIALS = 30
+
+
+def check_upload(content: bytes, mime_type: str, settings: Settings) -> None:
+    """413 over the size limit, 415 for a type the store does not take, 422 for an empty file or
+    one whose bytes are not of its declared type."""
+    if len(content) > settings.document_max_bytes:
+        raise DocumentTooLarge(f"{len(content)} bytes; the limit is {settings.document_max_bytes}")
+    if mime_type not in settings.document_mime_types:
+        raise UnsupportedDocumentType(f"{mime_type or 'no Content-Type'}; accepted: "
+                                      f"{', '.join(settings.document_mime_types)}")
+    if not content:
+        raise DocumentUnusable("body", "the file is empty")
+    signatures = SIGNATURES.get(mime_type)
+    if signatures and not content.startswith(signatures):
+        raise DocumentUnusable("body", f"the content is not {mime_type}")
+
+
+async def upload(session: AsyncSession, content: bytes, mime_type: str, filename: str, p: Principal,
+                 settings: Settings) -> Document:
+    """Store a file for the caller (attached to a case when a submission names it)."""
+    check_upload(content, mime_type, settings)
+    doc = Document(id=uuid.uuid4(), uploaded_by=p.sub, filename=filename, mime_type=mime_type, size=len(content),
+                   sha256=hashlib.sha256(content).hexdigest(), content=content)
+    await repository.add(session, doc)
+    await audit.record(session, p, "document.upload", "document", str(doc.id), None,
+                       {"sha256": doc.sha256, "size": doc.size, "mime_type": mime_type})
+    return doc
+
+
+def can_read(doc: Document, case: Case | None, p: Principal) -> bool:
+    """The uploader; once attached: the applicant, clerks and the handling department's approvers."""
+    if doc.uploaded_by == p.sub:
+        return True
+    if case is None:
+        return False
+    if cases_service.is_owner(case, p):
+        return True
+    if p.role == "clerk" and p.has("cases:process"):
+        return True
+    return p.role == "approver" and p.department is not None and p.department == case.department
+
+
+async def readable_document(session: AsyncSession, document_id: uuid.UUID, p: Principal,
+                           with_content: bool = False) -> Document:
+    doc = await repository.get_document(session, document_id, with_content)
+    case = await cases_repo.get(session, doc.case_id) if doc is not None and doc.case_id else None
+    if doc is None or not can_read(doc, case, p):
+        raise DocumentNotFound()
+    return doc
+
+
+class SubmissionMaterials:
+    """The materials given with one submission (or added to a case later): `prepare` checks them
+    and collects the licence facts instant-approval rules may ask for, before the case row
+    exists; `attach` writes them onto the case in the same transaction."""
+
+    def __init__(self, session: AsyncSession, items: Sequence[MaterialIn], p: Principal, user_auth: str | None,
+                 credentials: CredentialsClient, field: str = "materials") -> None:
+        self.session, self.items, self.p, self.user_auth = session, list(items), p, user_auth
+        self.credentials, self.field = credentials, field
+        self.rows: list[CaseMaterial] = []
+        self.documents: list[uuid.UUID] = []
+
+    async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]:
+        """Check every material; returns facts `licence.<type code>` for the rules."""
+        if len(self.items) > MAX_MATERIALS:
+            raise DocumentUnusable(self.field, f"at most {MAX_MATERIALS} materials")
+        facts: dict[str, Any] = {}
+        docs = await repository.documents(self.session, [m.document_id for m in self.items if m.document_id])
+        for i, m in enumerate(self.items):
+            field = f"{self.field}[{i}]"
+            if m.document_id is not None:
+                doc = docs.get(m.document_id)
+                if doc is None or doc.uploaded_by != self.p.sub:
+                    raise DocumentUnusable(f"{field}.document_id", "no such document of yours")
+                if doc.case_id is not None or m.document_id in self.documents:
+                    raise DocumentUnusable(f"{field}.document_id", "already attached to a case")
+                self.documents.append(doc.id)
+                self.rows.append(CaseMaterial(name=m.name, kind="upload", document_id=doc.id, added_by=self.p.sub))
+            else:
+                assert m.licence_type_code is not None
+                self.rows.append(await self._licence(case, m, f"{field}.licence_type_code"))
+                facts[f"licence.{m.licence_type_code}"] = True
+        facts |= await self._wallet_facts(rule, facts)
+        return facts
+
+    async def _licence(self, case: Case, m: MaterialIn, field: str) -> CaseMaterial:
+        if self.user_auth is None or not self.p.has("cases:apply"):
+            raise LicenceNotUsable(field, "licence-backed materials need the applicant's own submission (consent)")
+        assert m.licence_type_code is not None
+        consent = await self.credentials.give_consent(self.user_auth, m.licence_type_code, case.id, case.department,
+                                                      field)
+        use = await self.credentials.use(case.applicant_id, m.licence_type_code, case.id,
+                                         f"办件 {case.item_name}: {m.name}", field)
+        identifier, verification = use.identifier, "licence-use"
+        if identifier is None:
+            # svc-credentials did not take the use from a service: confirm validity from the
+            # applicant's own wallet and the public status instead (the use is logged here only).
+            found = [x for x in await self.credentials.valid_licences(self.user_auth)
+                     if x["type_code"] == m.licence_type_code]
+            if not found or await self.credentials.status(found[0]["identifier"]) != "valid":
+                raise LicenceNotUsable(field, "no valid licence of this type in the applicant's wallet")
+            identifier, verification = found[0]["identifier"], "wallet-status"
+        return CaseMaterial(name=m.name, kind="licence", licence_type_code=m.licence_type_code,
+                            licence_identifier=identifier, consent_id=consent, use_id=use.use_id,
+                            verification=verification, added_by=self.p.sub)
+
+    async def _wallet_facts(self, rule: ApprovalRule | None, known: dict[str, Any]) -> dict[str, Any]:
+        """Licence facts the item's current rule asks about and the materials did not settle,
+        from the applicant's own wallet (only when a rule needs them: no call otherwise)."""
+        return await licence_facts(rule, self.p, self.user_auth, self.credentials, known)
+
+    async def attach(self, case: Case) -> None:
+        for row in self.rows:
+            row.case_id = case.id
+            self.session.add(row)
+        await repository.attach(self.session, self.documents, case.id)
+        if self.rows:
+            await self.session.flush()
+            await audit.record(self.session, self.p, "case.materials", "case", str(case.id), None,
+                               {"materials": [{"name": r.name, "kind": r.kind, "licence": r.licence_identifier,
+                                               "document": str(r.document_id) if r.document_id else None}
+                                              for r in self.rows]})
+
+
+async def licence_facts(rule: ApprovalRule | None, p: Principal, user_auth: str | None,
+                        credentials: CredentialsClient, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`licence.<type code>: True` for each licence type the item's current rule names that the
+    applicant holds valid. Only an applicant submitting for themselves has a wallet to read; for
+    anyone else the facts stay unknown and such a rule does not match (an approver decides)."""
+    wanted = rule_service.licence_types(rule.conditions) if rule is not None else set()
+    wanted -= {k.removeprefix("licence.") for k in (known or {})}
+    if not wanted or user_auth is None or not p.has("cases:apply"):
+        return {}
+    held = {x["type_code"] for x in await credentials.valid_licences(user_auth)}
+    return {f"licence.{t}": True for t in wanted & held}

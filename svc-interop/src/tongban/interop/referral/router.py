@@ -1,0 +1,60 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tongban.interop.exchange.guard import EXCHANGE_ERRORS, Exchange
+from tongban.interop.exchange.service import Inbound
+from tongban.interop.partner.errors import PartnerNotFound
+from tongban.interop.referral import repository, service
+from tongban.interop.referral.errors import ReferralNotFound
+from tongban.interop.referral.schemas import HotlineReferral, ReferralAck, ReferralCreate, ReferralRead
+from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.shared.db import SessionDep
+from tongban.shared.errors import responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.pagination import Page, PageDep, paginate
+
+router = APIRouter(tags=["hotline referrals"])
+Clerk = Annotated[Principal, Depends(Requires("cases:process"))]
+Reader = Annotated[Principal, Depends(Requires("cases:read"))]
+
+
+@router.post("/referrals", status_code=201, response_model=ReferralRead,
+             responses=responses(*AUTH_ERRORS, PartnerNotFound, IdempotencyKeyReused))
+async def refer_ticket(body: ReferralCreate, request: Request, session: SessionDep, actor: Clerk,
+                       idem: IdempotencyDep):
+    """Refer a 12345 hotline ticket to the partner city it belongs to (staff); the partner's
+    reference number arrives when it takes the referral (`status` accepted_by_partner)."""
+    if (replay := await idem.claim(session, actor.sub)) is not None:
+        return replay
+    referral = await service.refer(session, body, request.app.state.settings.region_code, actor)
+    return await idem.remember(session, 201, ReferralRead.model_validate(referral))
+
+
+@router.get("/referrals", response_model=Page[ReferralRead], responses=responses(*AUTH_ERRORS))
+async def list_referrals(session: SessionDep, page: PageDep, _: Reader,
+                         direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
+                         partner: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[ReferralRead]:
+    """Referrals sent to and received from partner cities, newest first (staff)."""
+    return await paginate(session, repository.list_query(direction, partner), page, ReferralRead.model_validate)
+
+
+@router.get("/referrals/{referral_id}", response_model=ReferralRead, responses=responses(*AUTH_ERRORS,
+                                                                                        ReferralNotFound))
+async def get_referral(referral_id: uuid.UUID, session: SessionDep, _: Reader) -> ReferralRead:
+    referral = await repository.get(session, referral_id)
+    if referral is None:
+        raise ReferralNotFound()
+    return ReferralRead.model_validate(referral)
+
+
+@router.post("/exchange/referrals", status_code=202, response_model=ReferralAck,
+             responses=responses(*EXCHANGE_ERRORS, IdempotencyKeyReused))
+async def receive_referral(body: HotlineReferral, request: Request, session: SessionDep,
+                           inbound: Annotated[Inbound, Depends(Exchange("hotline.refer"))], idem: IdempotencyDep):
+    """`hotline.refer` (partners): a 12345 ticket of the partner's that belongs to us; 202 with our number."""
+    if (replay := await idem.claim(session, inbound.owner)) is not None:
+        return replay
+    ack = await service.receive(session, inbound, body, request.app.state.settings.region_code)
+    return await idem.remember(session, 202, ack)
