@@ -155,6 +155,13 @@ def main() -> int:
             else:
                 env[f"{prefix}JWKS_URL"] = jwks
             env.update(clients.get(name, {}))
+            # Internal APIs a service calls directly, as itself (tongban.shared.service_auth).
+            port_of = {s: BASE_PORT + 1 + j for j, s in enumerate(SERVICES)}
+            if name == "cases":
+                env["CASES_CREDENTIALS_URL"] = f"http://127.0.0.1:{port_of['credentials']}"
+            if name == "interop":
+                env["INTEROP_CASES_URL"] = f"http://127.0.0.1:{port_of['cases']}"
+                env["INTEROP_CREDENTIALS_URL"] = f"http://127.0.0.1:{port_of['credentials']}"
             if name == "credentials":
                 env["CREDENTIALS_KEY_DIR"] = str(DATA / "credentials-keys")
             proc = ServiceProcess(name, f"tongban.{name}.main:create_app", BASE_PORT + i, env)
