@@ -173,3 +173,25 @@ class TicketSupervisedV1(BaseModel):
     state: str
     due_on: dt.date
     at: dt.datetime
+
+
+TICKET_OPENED = "cases.ticket.opened"
+TICKET_REPLIED = "cases.ticket.replied"
+TICKET_CLOSED = "cases.ticket.closed"
+TICKET_REOPENED = "cases.ticket.reopened"
+
+
+class TicketChangedV1(BaseModel):
+    """A hotline ticket (12345 诉求) was opened, replied, closed or reopened. `referral_id` is
+    svc-interop's referral when the ticket came from the partner city, so interop can report
+    the outcome back to it; `reply` is set on replied and closed."""
+
+    ticket_id: uuid.UUID
+    ticket_number: str
+    source: str
+    category: str
+    state: str
+    department: str | None = None
+    referral_id: uuid.UUID | None = None
+    reply: str | None = None
+    at: dt.datetime

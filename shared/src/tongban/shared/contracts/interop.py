@@ -69,3 +69,18 @@ class ReferralV1(BaseModel):
     direction: str         # inbound / outbound
     partner: str
     status: str
+    # Additive: a hotline referral received from the partner carries the ticket itself, so
+    # svc-cases can open one of its own tickets for it (the referral's id links the two).
+    partner_reference_number: str | None = None
+    ticket: HotlineTicketV1 | None = None
+
+
+class HotlineTicketV1(BaseModel):
+    """The partner's 12345 ticket as referred to us (category is the partner's own wording)."""
+
+    ticket_number: str
+    category: str
+    summary: str
+    content: str
+    caller_name: str
+    caller_phone: str | None = None
