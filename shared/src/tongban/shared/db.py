@@ -30,8 +30,11 @@ def async_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def make_engine(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> AsyncEngine:
+    """A pooled engine. A request that waits `pool_timeout` seconds for a connection gets a 503
+    with Retry-After (errors.database_unavailable) rather than hanging on SQLAlchemy's 30 s default."""
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               pool_timeout=pool_timeout)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

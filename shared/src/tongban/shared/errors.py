@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongban.shared.logging import request_id_var
@@ -124,7 +125,33 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
                             headers=getattr(exc, "headers", None))
 
 
+def database_unavailable(exc: BaseException) -> tuple[str, str] | None:
+    """(code, detail) when `exc` means the database cannot serve right now (every pooled
+    connection busy, or the server unreachable): the client should retry, it did nothing wrong."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "database_busy", "every database connection is busy; retry shortly"
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return "database_unavailable", "the database connection was lost; retry shortly"
+    cause: BaseException | None = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    seen = 0
+    while cause is not None and seen < 5:  # asyncpg's connect errors arrive wrapped once or twice
+        if isinstance(cause, (ConnectionError, TimeoutError)) or type(cause).__name__ in _PG_CONNECTION_ERRORS:
+            return "database_unavailable", "the database cannot be reached; retry shortly"
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return None
+
+
+# asyncpg's names for "the server is not there / not ready" (matched by name: no import of the driver here)
+_PG_CONNECTION_ERRORS = {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
+                         "TooManyConnectionsError", "PostgresConnectionError"}
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if (busy := database_unavailable(exc)) is not None:
+        # A full pool or a database restart is load, not a bug: 503 + Retry-After, logged briefly.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, busy[0])
+        return problem_response(503, busy[0], "Service temporarily unavailable", busy[1], request.url.path,
+                                headers={"Retry-After": "1"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "internal_error", "Internal error", "the error was logged with this request id",
                             request.url.path)

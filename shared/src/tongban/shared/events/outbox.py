@@ -50,7 +50,12 @@ class Outbox:
             event.correlationid = request_id_var.get()
         await session.execute(self.table.insert().values(
             id=event.id, subject=event.type, envelope=event.model_dump(mode="json")))
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+        # One NOTIFY per transaction is enough to wake the relay (it publishes every due row):
+        # a second one would only cost another round trip.
+        tx = session.get_transaction()
+        if tx is None or session.info.get(self.channel) is not tx:
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+            session.info[self.channel] = tx
 
     async def backlog(self, session: AsyncSession) -> tuple[int, float]:
         """Unpublished events and the age in seconds of the oldest one."""

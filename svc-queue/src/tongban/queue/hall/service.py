@@ -38,9 +38,11 @@ def _hours_json(hours: dict) -> dict[str, dict[str, str]]:
     return {str(d): {"opens": h.opens.isoformat(), "closes": h.closes.isoformat()} for d, h in sorted(hours.items())}
 
 
-async def create_hall(session: AsyncSession, data: HallCreate, actor: Principal) -> Hall:
-    """Create a hall with its ticket categories."""
-    hall = Hall(name=data.name, region_code=data.region_code, address=data.address, latitude=data.latitude,
+async def create_hall(session: AsyncSession, data: HallCreate, actor: Principal,
+                      hall_id: uuid.UUID | None = None) -> Hall:
+    """Create a hall with its ticket categories (`hall_id`: a known id, for demo data that clerks'
+    accounts already name)."""
+    hall = Hall(id=hall_id or uuid.uuid4(), name=data.name, region_code=data.region_code, address=data.address, latitude=data.latitude,
                 longitude=data.longitude, opening_hours=_hours_json(data.opening_hours), created_by=actor.sub)
     await repository.add(session, hall)
     for c in data.categories:

@@ -1,0 +1,92 @@
+"""Demo data for `make run`: three Zhongshan service halls (names real, positions approximate,
+counters, hours and slots synthetic) with ticket categories, counters with skills and
+appointment slots, created through the service layer (audited). Running it again adds nothing.
+
+The main hall has a fixed id: the demo clerk's account (gateway seed) names it in its `hall`
+claim, so the clerk can sign in to its counters.
+"""
+
+import asyncio
+import datetime as dt
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tongban.queue.appointment import service as appointment_service
+from tongban.queue.appointment.schemas import SlotTemplateCreate
+from tongban.queue.config import Settings
+from tongban.queue.counter import service as counter_service
+from tongban.queue.counter.schemas import CounterCreate, Skill
+from tongban.queue.hall import repository as hall_repository
+from tongban.queue.hall import service as hall_service
+from tongban.queue.hall.schemas import CategoryCreate, HallCreate, OpeningHours
+from tongban.shared.auth import Principal
+from tongban.shared.db import make_engine, make_sessionmaker
+
+SEED_ACTOR = Principal(sub="system:seed", role="admin", scopes=frozenset({"queue:admin"}))
+MAIN_HALL_ID = uuid.UUID("0b0a4420-0001-4000-8000-000000000001")
+
+WEEKDAYS = {d: OpeningHours(opens=dt.time(8, 30), closes=dt.time(17, 30)) for d in range(1, 6)}
+WITH_SATURDAY = WEEKDAYS | {6: OpeningHours(opens=dt.time(9, 0), closes=dt.time(12, 0))}
+CATEGORIES = [CategoryCreate(code="A", name="综合受理"), CategoryCreate(code="B", name="企业开办"),
+              CategoryCreate(code="C", name="深中通办（跨城）"), CategoryCreate(code="D", name="不动产登记")]
+
+# (hall id or None, name, address, latitude, longitude, hours, counters: (number, kind, skills))
+HALLS = [
+    (MAIN_HALL_ID, "中山市政务服务中心", "广东省中山市东区松苑路1号", 22.5176, 113.3926, WITH_SATURDAY, [
+        *[(str(n), "comprehensive", [("A", "high"), ("D", "low")]) for n in range(1, 7)],
+        ("7", "company_registration", [("B", "high"), ("A", "low")]),
+        ("8", "company_registration", [("B", "high")]),
+        ("9", "cross_city", [("C", "high"), ("A", "low")]),
+        ("10", "specialised", [("D", "high")]),
+    ]),
+    (None, "中山市石岐街道行政服务中心", "广东省中山市石岐街道民生路（示例地址）", 22.5222, 113.3768, WEEKDAYS, [
+        ("1", "comprehensive", [("A", "high"), ("C", "normal")]),
+        ("2", "comprehensive", [("A", "high"), ("B", "normal")]),
+    ]),
+    (None, "中山市火炬开发区政务服务中心", "广东省中山市火炬开发区康乐大道（示例地址）", 22.5318, 113.4655, WEEKDAYS, [
+        ("1", "company_registration", [("B", "high")]),
+        ("2", "comprehensive", [("A", "high"), ("D", "normal")]),
+        ("3", "cross_city", [("C", "high")]),
+    ]),
+]
+# Appointment slots on each opening weekday: category, start, end, places.
+SLOTS = [("A", dt.time(9, 0), dt.time(10, 0), 20), ("A", dt.time(10, 0), dt.time(11, 0), 20),
+         ("A", dt.time(14, 0), dt.time(15, 0), 20), ("B", dt.time(9, 0), dt.time(11, 0), 10),
+         ("C", dt.time(9, 0), dt.time(12, 0), 6), ("D", dt.time(14, 0), dt.time(16, 0), 8)]
+
+
+async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Create the demo halls that are not there yet (by name); returns how many were added."""
+    added = 0
+    for hall_id, name, address, lat, lng, hours, counters in HALLS:
+        async with sessionmaker() as session, session.begin():
+            if any(h.name == name for h in await hall_repository.all_halls(session)):
+                continue
+            hall = await hall_service.create_hall(session, HallCreate(
+                name=name, region_code="442000", address=address, latitude=lat, longitude=lng,
+                opening_hours=hours, categories=CATEGORIES), SEED_ACTOR, hall_id=hall_id)
+            for number, kind, skills in counters:
+                await counter_service.create_counter(session, hall.id, CounterCreate(
+                    number=number, kind=kind, skills=[Skill(category=c, weight=w) for c, w in skills]), SEED_ACTOR)
+            served = {c for _, _, skills in counters for c, _ in skills}
+            for weekday in hours:
+                for category, starts, ends, capacity in SLOTS:
+                    if category in served and hours[weekday].opens <= starts and ends <= hours[weekday].closes:
+                        await appointment_service.create_template(session, hall.id, SlotTemplateCreate(
+                            category=category, weekday=weekday, starts=starts, ends=ends, capacity=capacity),
+                            SEED_ACTOR)
+            added += 1
+    return added
+
+
+async def main() -> None:
+    engine = make_engine(Settings().database_url, 2)
+    try:
+        print(f"queue: {await seed(make_sessionmaker(engine))} demo halls added")
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

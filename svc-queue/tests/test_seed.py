@@ -1,0 +1,30 @@
+"""The demo data: halls the demo clerk can operate, counters with skills, bookable slots; seeding
+twice adds nothing."""
+
+from queue_helpers import BASE, open_today
+from tongban.queue import seed
+
+
+async def test_demo_halls_are_usable_and_seeding_twice_adds_nothing(client, tokens):
+    sessionmaker = client.app.state.sessionmaker
+    assert await seed.seed(sessionmaker) == 3
+    assert await seed.seed(sessionmaker) == 0
+
+    halls = (await client.get(f"{BASE}/halls")).json()["items"]
+    assert sorted(h["name"] for h in halls) == sorted(h[1] for h in seed.HALLS)
+    main = str(seed.MAIN_HALL_ID)
+    assert main in {h["id"] for h in halls}
+    counters = (await client.get(f"{BASE}/halls/{main}/counters")).json()["items"]
+    assert len(counters) == 10 and {c["kind"] for c in counters} >= {"comprehensive", "cross_city"}
+
+    # The demo clerk's token names the main hall: they can sign in to a counter and call.
+    await open_today(client, tokens)
+    clerk = tokens.clerk(main)
+    counter = next(c for c in counters if c["number"] == "9")
+    r = await client.post(f"{BASE}/counters/{counter['id']}/sign-in", headers=clerk)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{BASE}/halls/{main}/tickets", headers={**clerk, "Idempotency-Key": "seed-t1"},
+                          json={"category": "C"})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk, json={})
+    assert r.status_code == 200 and r.json()["number"] == "C001", r.text
