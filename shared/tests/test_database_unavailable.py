@@ -3,6 +3,7 @@
 import asyncio
 import socket
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -57,5 +58,27 @@ async def test_unreachable_database_answers_503():
         assert resp.status_code == 503
         assert resp.json()["code"] == "database_unavailable"
         assert resp.headers["retry-after"] == "1"
+    finally:
+        await engine.dispose()
+
+
+async def test_connections_dropped_by_the_server_cost_one_503_then_recover(infra):
+    """No pre-ping: a pooled connection the server closed fails once (503), the pool drops its
+    stale connections and the next request is served."""
+    url = infra.pg.url_for("postgres")
+    engine = create_async_engine(async_url(url), pool_size=2, max_overflow=0)
+    try:
+        app = _app(engine)
+        assert (await _get(app, "/one")).status_code == 200
+        admin = await asyncpg.connect(url, server_settings={"application_name": "test-admin"})
+        try:  # the server drops the pooled connection (as a restart or an idle timeout would)
+            killed = await admin.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                          "WHERE application_name = '' AND datname = 'postgres' "
+                                          "AND backend_type = 'client backend'")
+        finally:
+            await admin.close()
+        assert killed == 1
+        statuses = [(await _get(app, "/one")).status_code for _ in range(3)]
+        assert statuses[0] == 503 and statuses[-1] == 200, statuses
     finally:
         await engine.dispose()

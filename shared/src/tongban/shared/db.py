@@ -32,9 +32,14 @@ def async_url(url: str) -> str:
 
 def make_engine(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> AsyncEngine:
     """A pooled engine. A request that waits `pool_timeout` seconds for a connection gets a 503
-    with Retry-After (errors.database_unavailable) rather than hanging on SQLAlchemy's 30 s default."""
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                               pool_timeout=pool_timeout)
+    with Retry-After (errors.database_unavailable) rather than hanging on SQLAlchemy's 30 s default.
+
+    No pre-ping: it cost a round trip on every checkout (14% of svc-credentials' CPU in the
+    instant-approval chain, profiled). After a database restart the first statement on a stale
+    connection fails instead: SQLAlchemy then invalidates every older pooled connection, the
+    request answers 503 + Retry-After, a consumer's message is redelivered, the relay retries."""
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size,
+                               pool_timeout=pool_timeout, pool_recycle=1800)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
