@@ -35,6 +35,7 @@ from tongban.interop.config import Settings
 from tongban.interop.delivery.models import OutboundMessage
 from tongban.interop.forwarding.models import OutgoingCase
 from tongban.interop.main import SERVICE, create_app
+from tongban.interop.pairing import CITY_SERVICES
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ItemPublishedV1
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
@@ -98,8 +99,9 @@ async def main(n: int) -> None:
     http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100))
     try:
         ids = {r: (await http.get(f"{urls[r]}/api/v1/interop/identity")).json() for r in (ZS, SZ)}
-        for me, other, client, services, items in ((ZS, SZ, "zs-at-sz", ["case.status"], []),
-                                                   (SZ, ZS, "sz-at-zs", ["case.forward"], [ITEM])):
+        # Each city grants the other every exchange service, as the cross-city agreement does.
+        for me, other, client, services, items in ((ZS, SZ, "zs-at-sz", CITY_SERVICES, []),
+                                                   (SZ, ZS, "sz-at-zs", CITY_SERVICES, [ITEM])):
             r = await http.post(f"{urls[me]}/api/v1/interop/partners", headers=admin, json={
                 "region_code": other, "name": other, "base_url": urls[other], "token_url": urls["gw"] + "/auth/token",
                 "client_id": client, "services": services, "items": items, "keys": ids[other]["keys"]})

@@ -64,6 +64,34 @@ async def publish_items(nats_url: str, *codes: str, cross_city: bool = True) -> 
         await nc.close()
 
 
+def token_endpoint(issuer, clients: dict[str, str], secret: str):
+    """Stands in for the cities' gateways (outside svc-interop): client credentials → partner token.
+    `clients`: our OAuth client id at the other city's gateway → the partner region it is."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def token(request: Request) -> JSONResponse:
+        client_id, _, given = base64.b64decode(request.headers["authorization"].split()[1]).decode().partition(":")
+        if client_id not in clients or given != secret:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        return JSONResponse({"access_token": issuer.mint("partner", "interop:exchange", ["interop"], sub=client_id,
+                                                         partner=clients[client_id]),
+                             "token_type": "Bearer", "expires_in": 600})
+    return Starlette(routes=[Route("/auth/token", token, methods=["POST"])])
+
+
+async def when(awaitable, predicate):
+    """For wait_for: the awaited value if it satisfies `predicate`, else None (poll again)."""
+    value = await awaitable
+    return value if predicate(value) else None
+
+
+async def true(value):
+    return value
+
+
 def handled(app: Any) -> int:
     return sum(c.handled for c in app.state.runtime.consumers)
 
@@ -191,4 +219,5 @@ def kit():
 
     return SimpleNamespace(ZHONGSHAN=ZHONGSHAN, SHENZHEN=SHENZHEN, DEPT=DEPT, PartnerCity=PartnerCity, interop=interop,
                            verify_answer=verify_answer, Served=Served, build=build, cases_service=cases_service, start_cases=start_cases,
-                           publish_items=publish_items, handled=handled, service_token=service_token)
+                           publish_items=publish_items, handled=handled, service_token=service_token,
+                           token_endpoint=token_endpoint, when=when, true=true)

@@ -14,10 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from tongban.interop.main import SERVICE
 from tongban.shared.localinfra import NatsProcess, free_port
@@ -31,21 +27,9 @@ SECRET = "s3cret-for-tests"
 CLIENTS = {"zs-at-sz": ZHONGSHAN, "sz-at-zs": SHENZHEN}
 
 
-def token_endpoint(issuer):
-    """Stands in for both cities' gateways (outside svc-interop): client credentials → partner token."""
-    async def token(request: Request) -> JSONResponse:
-        client_id, _, secret = base64.b64decode(request.headers["authorization"].split()[1]).decode().partition(":")
-        if client_id not in CLIENTS or secret != SECRET:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        region = CLIENTS[client_id]
-        return JSONResponse({"access_token": issuer.mint("partner", "interop:exchange", ["interop"], sub=client_id,
-                                                         partner=region), "token_type": "Bearer", "expires_in": 600})
-    return Starlette(routes=[Route("/auth/token", token, methods=["POST"])])
-
-
 async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, admin, clerk):
     nats_b = NatsProcess(Path(tempfile.mkdtemp(prefix="sz-nats-"))).start()
-    gw = await kit.Served(token_endpoint(token_issuer)).start()
+    gw = await kit.Served(kit.token_endpoint(token_issuer, CLIENTS, SECRET)).start()
     ports = {ZHONGSHAN: free_port(), SHENZHEN: free_port()}
     urls = {r: f"http://127.0.0.1:{p}" for r, p in ports.items()}
     db_b = infra.fresh_database(SERVICE)
@@ -62,7 +46,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
     b = await kit.Served(city_b(), ports[SHENZHEN]).start()
     # Shenzhen's catalogue publishes its cross-city item: its svc-cases and svc-interop both take it.
     await kit.publish_items(nats_b.url, ITEM)
-    await wait_for(lambda: _true(kit.handled(cases_b.app) >= 1 and kit.handled(b.app) >= 1))
+    await wait_for(lambda: kit.true(kit.handled(cases_b.app) >= 1 and kit.handled(b.app) >= 1))
     http = httpx.AsyncClient(timeout=10)
     try:
         ids = {r: (await http.get(f"{u}/api/v1/interop/identity")).json() for r, u in urls.items()}
@@ -79,7 +63,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         # 0. Zhongshan imports Shenzhen's cross-city items (signed discovery) and shows them as Shenzhen's:
         # its worker pulls them periodically, and an admin can pull at once.
         partner_items = f"{urls[ZHONGSHAN]}/api/v1/interop/partner-items"
-        await wait_for(lambda: _when(http.get(partner_items), lambda p: p.json()["total"] == 1))
+        await wait_for(lambda: kit.when(http.get(partner_items), lambda p: p.json()["total"] == 1))
         synced = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/partners/{SHENZHEN}/sync", headers=admin)
         assert synced.status_code == 200, synced.text
         by_kind = {s["kind"]: s for s in synced.json()}
@@ -106,7 +90,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         # 1. Zhongshan forwards; Shenzhen opens it in its svc-cases and answers 202 with that case number.
         case = await forward("11010519491231002X")
         assert case["status"] == "forwarding" and case["applicant_id_number"] == "110105********002X"
-        accepted = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: c["remote_case_number"]))
+        accepted = await wait_for(lambda: kit.when(outgoing(case["id"]), lambda c: c["remote_case_number"]))
         assert accepted["status"] == "accepted_by_partner" and accepted["remote_case_number"].startswith(SHENZHEN)
         incoming = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
         assert incoming["total"] == 1 and incoming["items"][0]["case_number"] == accepted["remote_case_number"]
@@ -124,7 +108,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         for action, who in (("accept", sz_clerk), ("review", sz_approver), ("approve", sz_approver)):
             r = await http.post(f"{cases_b.url}/api/v1/cases/cases/{local_id}/{action}", headers=who, json={})
             assert r.status_code == 200, r.text
-        progressed = await wait_for(lambda: _when(outgoing(case["id"]), lambda c: len(c["progress"]) == 3))
+        progressed = await wait_for(lambda: kit.when(outgoing(case["id"]), lambda c: len(c["progress"]) == 3))
         assert [p["status"] for p in progressed["progress"]] == ["accepted", "in_review", "approved"]
         assert progressed["status"] == "partner_approved"
         mirrored = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
@@ -140,7 +124,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
             "content": "来电反映深圳市南山区某路段积水", "caller": {"name": "李四", "phone": "13800138000"}})
         assert r.status_code == 201, r.text
         referral = r.json()
-        taken = await wait_for(lambda: _when(
+        taken = await wait_for(lambda: kit.when(
             http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/referrals/{referral['id']}", headers=clerk),
             lambda x: x.json()["status"] == "accepted_by_partner"))
         received = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/referrals", headers=clerk,
@@ -152,11 +136,11 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         await b.stop()
         second = await forward("442000199001010011")
         outbound = f"{urls[ZHONGSHAN]}/api/v1/interop/outbound-messages"
-        waiting = await wait_for(lambda: _when(http.get(outbound, params={"state": "pending"}, headers=admin),
+        waiting = await wait_for(lambda: kit.when(http.get(outbound, params={"state": "pending"}, headers=admin),
                                                lambda p: p.json()["items"] and p.json()["items"][0]["attempts"] >= 2))
         assert "unreachable" in waiting.json()["items"][0]["last_error"]
         b = await kit.Served(city_b(), ports[SHENZHEN]).start()
-        delivered = await wait_for(lambda: _when(outgoing(second["id"]), lambda c: c["remote_case_number"]),
+        delivered = await wait_for(lambda: kit.when(outgoing(second["id"]), lambda c: c["remote_case_number"]),
                                    timeout=20)
         assert delivered["status"] == "accepted_by_partner"
         incoming = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
@@ -187,11 +171,3 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         await cases_b.stop()
         nats_b.stop()
 
-
-async def _when(awaitable, predicate):
-    value = await awaitable
-    return value if predicate(value) else None
-
-
-async def _true(value):
-    return value

@@ -16,6 +16,7 @@ from tongban.interop.delivery.tokens import PartnerTokens
 from tongban.interop.delivery.worker import Deliverer
 from tongban.interop.discovery.router import router as discovery_router
 from tongban.interop.exchange.client import PartnerClient
+from tongban.interop.exchange.wire import Wire
 from tongban.interop.exchange.middleware import SignedExchange
 from tongban.interop.forwarding import service as forwarding
 from tongban.interop.forwarding.router import router as forwarding_router
@@ -33,7 +34,11 @@ from tongban.shared.service import Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
 
 # What to do when a partner accepts a message of each type (the partner's answer in hand).
-ON_DELIVERED = {"case.forward": forwarding.on_forward_delivered, "hotline.refer": referrals.on_referral_delivered}
+ON_DELIVERED = {"case.forward": forwarding.on_forward_delivered, "company.migrate": forwarding.on_forward_delivered,
+                "hotline.refer": referrals.on_referral_delivered}
+# What to do when a partner refuses a message for good (or we gave up on it).
+ON_FAILED = {"case.forward": forwarding.on_forward_failed, "company.migrate": forwarding.on_forward_failed,
+             "hotline.refer": referrals.on_referral_failed}
 
 
 @asynccontextmanager
@@ -53,14 +58,14 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     try:
         async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds) as http:
             tokens = PartnerTokens(http, settings.partner_secrets)
-            app.state.partner_client = PartnerClient(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
-                                                     timeout=settings.delivery_timeout_seconds,
-                                                     skew=settings.clock_skew_seconds)
+            wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
+                        timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
+            app.state.partner_client = PartnerClient(wire)
             if settings.run_worker:
                 dsn = runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                deliverer = Deliverer(runtime.sessionmaker, lambda: app.state.keyring, http, tokens, ON_DELIVERED, dsn,
-                                      poll=settings.delivery_poll_seconds, timeout=settings.delivery_timeout_seconds,
-                                      max_attempts=settings.delivery_max_attempts, skew=settings.clock_skew_seconds)
+                deliverer = Deliverer(runtime.sessionmaker, wire, ON_DELIVERED, dsn, poll=settings.delivery_poll_seconds,
+                                      timeout=settings.delivery_timeout_seconds,
+                                      max_attempts=settings.delivery_max_attempts, on_failed=ON_FAILED)
                 app.state.deliverer = deliverer
                 runtime.tasks.append(asyncio.create_task(deliverer.run(runtime.stop), name="interop-delivery"))
                 # A shared periodic task, started here rather than in ServiceDefinition.periodic

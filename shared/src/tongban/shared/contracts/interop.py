@@ -19,6 +19,9 @@ INCOMING_CASE_RECEIVED = "interop.incoming_case.received"
 INCOMING_CASE_STATUS_CHANGED = "interop.incoming_case.status_changed"
 REFERRAL_RECEIVED = "interop.referral.received"
 REFERRAL_SENT = "interop.referral.sent"
+# Additive: the partner reported what its hotline did with a ticket we referred (replied, closed,
+# reopened), or our own ticket for a partner's referral moved and the partner is being told.
+REFERRAL_PROGRESSED = "interop.referral.progressed"
 
 
 class PartnerChangedV1(BaseModel):
@@ -44,6 +47,11 @@ class OutgoingCaseV1(BaseModel):
     remote_case_number: str | None = None
     remote_status: str | None = None
     changed_at: dt.datetime | None = None
+    # Additive: `company_migration` for a company's move-out (企业迁移), whose case here is
+    # svc-cases' migration-out case (`local_case_id`, `local_case_number`); else `case`.
+    kind: str = "case"
+    local_case_id: uuid.UUID | None = None
+    local_case_number: str | None = None
 
 
 class IncomingCaseV1(BaseModel):
@@ -58,6 +66,7 @@ class IncomingCaseV1(BaseModel):
     applicant_masked: str
     status: str
     local_case_id: uuid.UUID | None = None  # the case svc-cases opened for it (additive)
+    kind: str = "case"                      # additive: or `company_migration` (a migration-in case)
 
 
 class ReferralV1(BaseModel):
@@ -73,6 +82,9 @@ class ReferralV1(BaseModel):
     # svc-cases can open one of its own tickets for it (the referral's id links the two).
     partner_reference_number: str | None = None
     ticket: HotlineTicketV1 | None = None
+    # Additive (on interop.referral.progressed): the step reported and the hotline's reply.
+    progress_status: str | None = None
+    reply: str | None = None
 
 
 class HotlineTicketV1(BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -18,17 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tongban.interop import signing
 from tongban.interop.delivery import repository
 from tongban.interop.delivery.models import OutboundMessage
-from tongban.interop.delivery.tokens import PartnerTokens, TokenUnavailable
 from tongban.interop.exchange import repository as nonces
-from tongban.interop.identity.service import KeyRing, public_from_b64url
+from tongban.interop.exchange.wire import INACTIVE, UNSIGNED, Wire, encode
 from tongban.interop.ledger import service as ledger
-from tongban.interop.partner import repository as partners
 
 log = logging.getLogger("tongban.interop.delivery")
 MAX_BACKOFF = 60.0
@@ -52,20 +47,17 @@ class Attempt:
 
 
 class Deliverer:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ring: Callable[[], KeyRing],
-                 http: httpx.AsyncClient, tokens: PartnerTokens, handlers: dict[str, OnDelivered],
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], wire: Wire, handlers: dict[str, OnDelivered],
                  listen_dsn: str | None, poll: float = 1.0, timeout: float = 10.0, max_attempts: int = 50,
-                 skew: int = 300, batch: int = 50) -> None:
+                 batch: int = 50, on_failed: dict[str, OnDelivered] | None = None) -> None:
         self.sessionmaker = sessionmaker
-        self.ring = ring
-        self.http = http
-        self.tokens = tokens
+        self.wire = wire
+        self.on_failed = on_failed or {}
         self.handlers = handlers
         self.listen_dsn = listen_dsn
         self.poll = poll
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self.skew = skew
         self.batch = batch
         self.lease = dt.timedelta(seconds=timeout + 5)
         self._wake = asyncio.Event()
@@ -114,61 +106,28 @@ class Deliverer:
             attempt = await self._attempt(message)
         except Exception as exc:  # noqa: BLE001 - one message's surprise must not stop the others; retried
             log.exception("delivery of %s failed unexpectedly", message.id)
-            attempt = Attempt("retry", self._entry(message, "", {}, b""), error=f"{type(exc).__name__}: {exc}")
+            entry = ledger.Exchange(direction="outbound", method=message.method, target="", request_headers={},
+                                    request_body=b"", outcome="pending", partner=message.partner,
+                                    message_id=str(message.id))
+            attempt = Attempt("retry", entry, error=f"{type(exc).__name__}: {exc}")
         await self._record(message, attempt)
 
-    def _entry(self, m: OutboundMessage, url: str, headers: dict[str, str], body: bytes) -> ledger.Exchange:
-        return ledger.Exchange(direction="outbound", method=m.method, target=url, request_headers=headers,
-                               request_body=body, outcome="pending", partner=m.partner, message_id=str(m.id))
-
     async def _attempt(self, m: OutboundMessage) -> Attempt:
-        async with self.sessionmaker() as session:
-            partner, active_keys = await partners.with_active_keys(session, m.partner)
-            keys = {k.kid: public_from_b64url(k.public_key) for k in active_keys}
-        if partner is None or partner.status != "active":
-            return Attempt("failed", self._entry(m, "", {}, b""), error=f"{m.partner} is not an active partner")
-        url = partner.base_url + m.path
-        body = b"" if m.body is None else json.dumps(m.body, ensure_ascii=False, separators=(",", ":")).encode()
-        ring = self.ring()
-        headers = {signing.SENDER: ring.region_code, signing.MESSAGE_ID: str(m.id)}
-        if m.method != "GET":
-            headers[signing.IDEMPOTENCY_KEY] = str(m.id)
-        if m.on_behalf_of:
-            headers[signing.ON_BEHALF_OF] = m.on_behalf_of
-        if m.case_number:
-            headers[signing.CASE] = m.case_number
-        signed = signing.sign_request(ring.private, ring.kid, m.method, url, headers, body)
-        wire = {**headers, **signed.headers, "content-type": "application/json"}
-        entry = self._entry(m, url, ledger.kept(wire), body)
-        try:
-            token = await self.tokens.token_for(partner)
-        except TokenUnavailable as exc:
-            return Attempt("retry", entry, error=str(exc))
-        auth = {"authorization": f"Bearer {token}"} if token else {}
-        try:
-            resp = await self.http.request(m.method, url, content=body, headers={**wire, **auth}, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return Attempt("retry", entry, error=f"partner unreachable: {type(exc).__name__}: {exc}")
-        entry.response_status = resp.status_code
-        entry.response_headers = ledger.kept(resp.headers)
-        entry.response_body = resp.content
-        try:
-            signing.verify_response(resp.status_code, resp.headers, resp.content, signed.request_hash, keys.get,
-                                    skew=self.skew)
-        except signing.SignatureRefused as exc:
-            # An unsigned answer is most likely the partner's gateway or proxy failing; retry.
-            return Attempt("retry" if resp.status_code in RETRYABLE or resp.status_code < 400 else "failed", entry,
-                           error=f"answer refused: {exc.code}: {exc.detail}")
-        if resp.status_code == 401:
-            self.tokens.forget(partner.region_code)
-        if resp.status_code < 300:
-            try:
-                answer = resp.json() if resp.content else {}
-            except ValueError:
-                answer = {}
-            return Attempt("delivered", entry, answer=answer if isinstance(answer, dict) else {"value": answer})
-        outcome = "retry" if resp.status_code in RETRYABLE else "failed"
-        return Attempt(outcome, entry, error=f"partner answered {resp.status_code}: {resp.text[:500]}")
+        sent = await self.wire.send(m.partner, m.method, m.path, encode(m.body), str(m.id),
+                                    on_behalf_of=m.on_behalf_of, case_number=m.case_number)
+        if sent.problem == INACTIVE:
+            return Attempt("failed", sent.entry, error=sent.error)
+        if sent.problem == UNSIGNED:
+            status = sent.status or 0
+            return Attempt("retry" if status in RETRYABLE or status < 400 else "failed", sent.entry, error=sent.error)
+        if sent.problem is not None:  # no token yet, or the partner is unreachable: later
+            return Attempt("retry", sent.entry, error=sent.error)
+        status = sent.status or 0
+        if status < 300:
+            answer = sent.answer if sent.answer is not None else {}
+            return Attempt("delivered", sent.entry, answer=answer if isinstance(answer, dict) else {"value": answer})
+        outcome = "retry" if status in RETRYABLE else "failed"
+        return Attempt(outcome, sent.entry, error=f"partner answered {status}: {sent.text}")
 
     async def _record(self, m: OutboundMessage, attempt: Attempt) -> None:
         outcome = attempt.outcome
@@ -191,6 +150,10 @@ class Deliverer:
                 self.delivered += 1
             elif outcome == "failed":
                 current.state = "failed"
+                if (on_failed := self.on_failed.get(m.message_type)) is not None:
+                    # refused: the partner (or its absence from our registry) said no; else we gave up retrying
+                    await on_failed(session, current, {"error": attempt.error, "status": attempt.entry.response_status,
+                                                       "refused": attempt.outcome == "failed"})
                 log.error("message %s to %s failed for good: %s", m.id, m.partner, attempt.error)
             else:
                 current.next_attempt_at = now + dt.timedelta(seconds=backoff_seconds(m.attempts))

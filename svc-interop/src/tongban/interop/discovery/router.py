@@ -19,6 +19,10 @@ ENDPOINTS = {
     "credentials.keys": [("GET", "/exchange/credential-keys", "our licence issuers' public keys")],
     "credentials.verify": [("POST", "/exchange/verifications", "verify a presentation of one of our licences")],
     "hotline.refer": [("POST", "/exchange/referrals", "refer a 12345 ticket that belongs to us; 202 with our number")],
+    "hotline.status": [("POST", "/exchange/referral-status",
+                        "report what your hotline did with a ticket we referred (replied, closed, reopened)")],
+    "company.migrate": [("POST", "/exchange/company-migrations",
+                         "a company moving here from your city (企业迁移); 202 with our migration-in case number")],
 }
 Discovering = Annotated[Inbound, Depends(Exchange("discovery"))]
 

@@ -27,6 +27,11 @@ class OutgoingCase(Base):
     status: Mapped[str] = mapped_column(String(30), default="forwarding")
     remote_case_number: Mapped[str | None] = mapped_column(String(60))
     progress: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # `company_migration`: the applicant is a company (credit code in applicant_id_number) and the
+    # case here is svc-cases' approved migration-out case (local_case_id / local_case_number).
+    kind: Mapped[str] = mapped_column(String(30), default="case", server_default="case")
+    local_case_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True, index=True)
+    local_case_number: Mapped[str | None] = mapped_column(String(60))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -51,5 +56,6 @@ class IncomingCase(Base):
     applicant_name: Mapped[str] = mapped_column(String(100))
     form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     status: Mapped[str] = mapped_column(String(30), default="received")
+    kind: Mapped[str] = mapped_column(String(30), default="case", server_default="case")  # or company_migration
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

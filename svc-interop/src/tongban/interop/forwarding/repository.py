@@ -34,16 +34,23 @@ async def get_by_local_case(session: AsyncSession, local_case_id: uuid.UUID, for
     return (await session.execute(stmt.with_for_update() if for_update else stmt)).scalar_one_or_none()
 
 
+async def get_by_outgoing_local_case(session: AsyncSession, local_case_id: uuid.UUID) -> OutgoingCase | None:
+    return (await session.execute(select(OutgoingCase).where(OutgoingCase.local_case_id == local_case_id))
+            ).scalar_one_or_none()
+
+
 async def find_incoming(session: AsyncSession, partner: str, partner_case_ref: str) -> IncomingCase | None:
     return (await session.execute(select(IncomingCase).where(
         IncomingCase.partner == partner, IncomingCase.partner_case_ref == partner_case_ref))).scalar_one_or_none()
 
 
-def outgoing_query(partner: str | None) -> Select[tuple[OutgoingCase]]:
+def outgoing_query(partner: str | None, kind: str | None = None) -> Select[tuple[OutgoingCase]]:
     stmt = select(OutgoingCase).order_by(OutgoingCase.created_at.desc(), OutgoingCase.id)
-    return stmt.where(OutgoingCase.partner == partner) if partner else stmt
+    stmt = stmt.where(OutgoingCase.partner == partner) if partner else stmt
+    return stmt.where(OutgoingCase.kind == kind) if kind else stmt
 
 
-def incoming_query(partner: str | None) -> Select[tuple[IncomingCase]]:
+def incoming_query(partner: str | None, kind: str | None = None) -> Select[tuple[IncomingCase]]:
     stmt = select(IncomingCase).order_by(IncomingCase.created_at.desc(), IncomingCase.id)
-    return stmt.where(IncomingCase.partner == partner) if partner else stmt
+    stmt = stmt.where(IncomingCase.partner == partner) if partner else stmt
+    return stmt.where(IncomingCase.kind == kind) if kind else stmt

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from tongban.interop.exchange.errors import ItemNotGranted
 from tongban.interop.exchange.guard import EXCHANGE_ERRORS, Exchange
 from tongban.interop.exchange.service import Inbound
-from tongban.interop.forwarding import repository, service
+from tongban.interop.forwarding import migration, repository, service
 from tongban.interop.forwarding.cases_client import CaseRefused
 from tongban.interop.forwarding.errors import IncomingCaseNotFound, OutgoingCaseNotFound, PartnerCaseNumberReused
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.interop.forwarding.schemas import (
-    CaseStatusChange, ForwardAck, ForwardedCase, IncomingCaseRead, OutgoingCaseCreate, OutgoingCaseRead, StatusAck,
+    CaseStatusChange, CompanyMigration, ForwardAck, ForwardedCase, IncomingCaseRead, OutgoingCaseCreate,
+    OutgoingCaseRead, StatusAck,
 )
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires, ensure_owner
@@ -28,16 +29,29 @@ Reader = Annotated[Principal, Depends(Requires("cases:read"))]
 REGION = r"^\d{6}$"
 
 
+KIND = Query(pattern="^(case|company_migration)$", description="forwarded cases or company migrations")
+
+
+def _owner(case: OutgoingCase | IncomingCase) -> dict[str, str]:
+    """ensure_owner's argument: a person's case by ID number, a company's migration by credit code."""
+    return {"company" if case.kind == migration.KIND else "person": case.applicant_id_number}
+
+
+def _owns(case: OutgoingCase | IncomingCase, viewer: Principal) -> bool:
+    mine = viewer.credit_code if case.kind == migration.KIND else viewer.id_number
+    return mine is not None and mine == case.applicant_id_number
+
+
 def _outgoing(case: OutgoingCase, viewer: Principal) -> OutgoingCaseRead:
     out = OutgoingCaseRead.model_validate(case)
-    if viewer.id_number != case.applicant_id_number:
+    if not _owns(case, viewer):
         out.applicant_id_number = mask_resident_id(case.applicant_id_number)
     return out
 
 
 def _incoming(case: IncomingCase, viewer: Principal) -> IncomingCaseRead:
     out = IncomingCaseRead.model_validate(case)
-    if viewer.id_number != case.applicant_id_number:
+    if not _owns(case, viewer):
         out.applicant_id_number = mask_resident_id(case.applicant_id_number)
     return out
 
@@ -59,10 +73,11 @@ async def forward_case(body: OutgoingCaseCreate, request: Request, session: Sess
 
 @router.get("/outgoing-cases", response_model=Page[OutgoingCaseRead], responses=responses(*AUTH_ERRORS, NotOwner))
 async def list_outgoing_cases(session: SessionDep, page: PageDep, viewer: Reader,
-                              partner: Annotated[str | None, Query(pattern=REGION)] = None) -> Page[OutgoingCaseRead]:
-    """Cases forwarded to partner cities, newest first (staff)."""
+                              partner: Annotated[str | None, Query(pattern=REGION)] = None,
+                              kind: Annotated[str | None, KIND] = None) -> Page[OutgoingCaseRead]:
+    """Cases forwarded to partner cities and companies moving to them, newest first (staff)."""
     ensure_owner(viewer, staff_scope="cases:read")
-    return await paginate(session, repository.outgoing_query(partner), page, lambda c: _outgoing(c, viewer))
+    return await paginate(session, repository.outgoing_query(partner, kind), page, lambda c: _outgoing(c, viewer))
 
 
 @router.get("/outgoing-cases/{case_id}", response_model=OutgoingCaseRead,
@@ -72,16 +87,17 @@ async def get_outgoing_case(case_id: uuid.UUID, session: SessionDep, viewer: Rea
     case = await repository.get_outgoing(session, case_id)
     if case is None:
         raise OutgoingCaseNotFound()
-    ensure_owner(viewer, person=case.applicant_id_number, staff_scope="cases:read")
+    ensure_owner(viewer, **_owner(case), staff_scope="cases:read")
     return _outgoing(case, viewer)
 
 
 @router.get("/incoming-cases", response_model=Page[IncomingCaseRead], responses=responses(*AUTH_ERRORS, NotOwner))
 async def list_incoming_cases(session: SessionDep, page: PageDep, viewer: Reader,
-                              partner: Annotated[str | None, Query(pattern=REGION)] = None) -> Page[IncomingCaseRead]:
-    """Cases partner cities forwarded to us, newest first (staff)."""
+                              partner: Annotated[str | None, Query(pattern=REGION)] = None,
+                              kind: Annotated[str | None, KIND] = None) -> Page[IncomingCaseRead]:
+    """Cases partner cities forwarded to us and companies moving here, newest first (staff)."""
     ensure_owner(viewer, staff_scope="cases:read")
-    return await paginate(session, repository.incoming_query(partner), page, lambda c: _incoming(c, viewer))
+    return await paginate(session, repository.incoming_query(partner, kind), page, lambda c: _incoming(c, viewer))
 
 
 @router.get("/incoming-cases/{case_id}", response_model=IncomingCaseRead,
@@ -91,7 +107,7 @@ async def get_incoming_case(case_id: uuid.UUID, session: SessionDep, viewer: Rea
     case = await repository.get_incoming(session, case_id)
     if case is None:
         raise IncomingCaseNotFound()
-    ensure_owner(viewer, person=case.applicant_id_number, staff_scope="cases:read")
+    ensure_owner(viewer, **_owner(case), staff_scope="cases:read")
     return _incoming(case, viewer)
 
 
@@ -119,3 +135,20 @@ async def receive_case_status(body: CaseStatusChange, session: SessionDep,
     if (replay := await idem.claim(session, inbound.owner)) is not None:
         return replay
     return await idem.remember(session, 200, await service.apply_partner_status(session, inbound, body))
+
+
+@router.post("/exchange/company-migrations", status_code=202, response_model=ForwardAck,
+             responses=responses(*EXCHANGE_ERRORS, InvalidField, CaseRefused, IdempotencyKeyReused,
+                                 PartnerCaseNumberReused, UpstreamUnavailable))
+async def receive_company_migration(body: CompanyMigration, request: Request, session: SessionDep,
+                                    inbound: Annotated[Inbound, Depends(Exchange("company.migrate"))],
+                                    idem: IdempotencyDep):
+    """`company.migrate` (partners): a company whose move-out the partner approved moves here (企业迁移).
+
+    Answers 202 with our migration-in case number (opened in svc-cases); its steps follow as
+    `case.status` messages, as for a forwarded case."""
+    if (replay := await idem.claim(session, inbound.owner)) is not None:
+        return replay
+    ack = await migration.receive(session, inbound, body, request.app.state.settings.region_code,
+                                  request.app.state.cases)
+    return await idem.remember(session, 202, ack)

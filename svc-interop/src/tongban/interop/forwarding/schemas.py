@@ -49,6 +49,9 @@ class OutgoingCaseRead(BaseModel):
     status: str
     remote_case_number: str | None
     progress: list[ProgressEntry]
+    kind: str = "case"                      # or company_migration (applicant_id_number is then a credit code)
+    local_case_id: uuid.UUID | None = None  # company_migration: svc-cases' migration-out case here
+    local_case_number: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -105,5 +108,32 @@ class IncomingCaseRead(BaseModel):
     applicant_id_number: str
     applicant_name: str
     status: str
+    kind: str = "case"
+    form: dict[str, Any] = Field(default_factory=dict, description="the partner's form; for a company migration "
+                                 "also its registration and tax record summary")
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class MigratingCompany(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credit_code: str = Field(min_length=18, max_length=18, description="GB 32100 unified social credit code")
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CompanyMigration(BaseModel):
+    """The wire body of `company.migrate` (the city the company leaves → the city it moves to).
+    The origin city is the authenticated sender; `registration` and `tax` are the origin city's
+    record summaries (see forwarding/migration.py, synthetic in this platform)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    migration_ref: uuid.UUID = Field(description="the origin city's record id: the same ref sent again is the same "
+                                                 "migration; case.status messages name it as case_ref")
+    case_number: str = Field(min_length=1, max_length=40, description="the origin city's migration-out case number")
+    item_code: str = Field(pattern=ITEM_CODE, description="our migration-in item")
+    company: MigratingCompany
+    new_address: str = Field(min_length=1, max_length=300)
+    registration: dict[str, Any] = Field(default_factory=dict)
+    tax: dict[str, Any] = Field(default_factory=dict)

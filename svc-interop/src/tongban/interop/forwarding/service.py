@@ -55,14 +55,15 @@ def _outgoing_event(case: OutgoingCase, remote_status: str | None = None) -> Out
     return OutgoingCaseV1(case_id=case.id, case_number=case.case_number, partner=case.partner,
                           item_code=case.item_code, applicant_masked=mask_resident_id(case.applicant_id_number),
                           status=case.status, remote_case_number=case.remote_case_number, remote_status=remote_status,
-                          changed_at=dt.datetime.now(dt.UTC))
+                          changed_at=dt.datetime.now(dt.UTC), kind=case.kind, local_case_id=case.local_case_id,
+                          local_case_number=case.local_case_number)
 
 
 def _incoming_event(case: IncomingCase) -> IncomingCaseV1:
     return IncomingCaseV1(case_id=case.id, case_number=case.case_number, partner=case.partner,
                           partner_case_number=case.partner_case_number, item_code=case.item_code,
                           applicant_masked=mask_resident_id(case.applicant_id_number), status=case.status,
-                          local_case_id=case.local_case_id)
+                          local_case_id=case.local_case_id, kind=case.kind)
 
 
 async def forward(session: AsyncSession, body: OutgoingCaseCreate, region: str, actor: Principal) -> OutgoingCase:
@@ -107,6 +108,20 @@ async def on_forward_delivered(session: AsyncSession, message: OutboundMessage, 
     await outbox.add(session, make_event("interop", OUTGOING_CASE_ACCEPTED, _outgoing_event(case), str(case.id)))
 
 
+async def on_forward_failed(session: AsyncSession, message: OutboundMessage, failure: dict[str, Any]) -> None:
+    """The partner refused our case or migration for good (not granted, invalid) or we gave up:
+    say so on the record, so staff see it rather than a case forever `forwarding`."""
+    case = await repository.get_outgoing(session, uuid.UUID(message.subject_id or ""), for_update=True)
+    if case is None or case.remote_case_number:
+        return
+    case.status = "refused_by_partner" if failure.get("refused") else "undeliverable"
+    case.updated_at = dt.datetime.now(dt.UTC)
+    await audit.record(session, "interop", "outgoing_case.failed", "outgoing_case", str(case.id),
+                       reason=str(failure.get("error") or "")[:1000] or None,
+                       detail={"message_id": str(message.id), "partner_status": failure.get("status")})
+    await outbox.add(session, make_event("interop", OUTGOING_CASE_PROGRESSED, _outgoing_event(case), str(case.id)))
+
+
 async def apply_partner_status(session: AsyncSession, inbound: Inbound, change: CaseStatusChange) -> StatusAck:
     """A status change of a case we forwarded, reported by the city handling it."""
     case = await repository.get_outgoing(session, change.case_ref, for_update=True)
@@ -148,27 +163,43 @@ async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase, 
     if not await _item_granted(session, inbound, case.item_code):
         raise ItemNotGranted(f"{inbound.partner.region_code} may not forward cases for {case.item_code}")
     id_number = _id_number(case.applicant.id_number, "applicant.id_number")
+    incoming = await open_incoming(
+        session, inbound, cases_http, kind="case", partner_case_ref=str(case.case_ref),
+        partner_case_number=case.case_number, item_code=case.item_code, implementation_code=case.implementation_code,
+        applicant={"type": "person", "id_number": id_number, "credit_code": None, "name": case.applicant.name},
+        form=case.form)
+    return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
+
+
+async def open_incoming(session: AsyncSession, inbound: Inbound, cases_http: httpx.AsyncClient | None, *, kind: str,
+                        partner_case_ref: str, partner_case_number: str, item_code: str,
+                        implementation_code: str | None, applicant: dict[str, Any], form: dict[str, Any],
+                        kept: dict[str, Any] | None = None) -> IncomingCase:
+    """Open the partner's case in our svc-cases (the message id as its idempotency key) and keep
+    the partner's reference beside it: forwarded cases and company migrations alike. `form` goes
+    to svc-cases; `kept` (default: the form) is what we keep of the partner's message."""
     opened = await cases_client.open_forwarded_case(cases_http, inbound.message_id, {
-        "partner_region": inbound.partner.region_code, "partner_case_number": case.case_number,
-        "basic_code": case.item_code, "implementation_code": case.implementation_code,
-        "applicant": {"type": "person", "id_number": id_number, "credit_code": None, "name": case.applicant.name},
-        "form_data": case.form})
+        "partner_region": inbound.partner.region_code, "partner_case_number": partner_case_number,
+        "basic_code": item_code, "implementation_code": implementation_code, "applicant": applicant,
+        "form_data": form})
     if (other := await repository.get_by_local_case(session, uuid.UUID(opened.id))) is not None:
         # svc-cases already holds this partner case number, under another of the partner's case refs.
-        raise PartnerCaseNumberReused(f"{case.case_number} was forwarded before as case {other.partner_case_ref}",
+        raise PartnerCaseNumberReused(f"{partner_case_number} was forwarded before as case {other.partner_case_ref}",
                                       case_number=other.case_number)
-    incoming = IncomingCase(id=uuid.uuid4(), partner=inbound.partner.region_code, partner_case_ref=str(case.case_ref),
-                            partner_case_number=case.case_number, local_case_id=uuid.UUID(opened.id),
-                            case_number=opened.case_number, item_code=case.item_code, applicant_id_number=id_number,
-                            applicant_name=case.applicant.name, form=case.form, status=opened.state,
-                            created_at=dt.datetime.now(dt.UTC))
+    identifier = applicant["id_number"] if applicant["type"] == "person" else applicant["credit_code"]
+    incoming = IncomingCase(id=uuid.uuid4(), kind=kind, partner=inbound.partner.region_code,
+                            partner_case_ref=partner_case_ref, partner_case_number=partner_case_number,
+                            local_case_id=uuid.UUID(opened.id), case_number=opened.case_number, item_code=item_code,
+                            applicant_id_number=identifier, applicant_name=applicant["name"],
+                            form=form if kept is None else kept,
+                            status=opened.state, created_at=dt.datetime.now(dt.UTC))
     await repository.add(session, incoming)
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
-                       str(incoming.id), detail={"partner_case_number": case.case_number, "case_number":
-                                                 opened.case_number, "message_id": inbound.message_id})
+                       str(incoming.id), detail={"kind": kind, "partner_case_number": partner_case_number,
+                                                 "case_number": opened.case_number, "message_id": inbound.message_id})
     await outbox.add(session, make_event("interop", INCOMING_CASE_RECEIVED, _incoming_event(incoming),
                                          str(incoming.id)))
-    return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
+    return incoming
 
 
 class CaseNotYetKnown(RuntimeError):

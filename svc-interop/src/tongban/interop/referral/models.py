@@ -26,5 +26,8 @@ class Referral(Base):
     partner_ref: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(30))
+    # The ticket's steps in the handling city (replied, closed, reopened), ordered by their time.
+    progress: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

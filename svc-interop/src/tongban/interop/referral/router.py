@@ -8,7 +8,9 @@ from tongban.interop.exchange.service import Inbound
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.interop.referral import repository, service
 from tongban.interop.referral.errors import ReferralNotFound
-from tongban.interop.referral.schemas import HotlineReferral, ReferralAck, ReferralCreate, ReferralRead
+from tongban.interop.referral.schemas import (
+    HotlineReferral, ReferralAck, ReferralCreate, ReferralRead, ReferralStatusAck, ReferralStatusChange,
+)
 from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
@@ -58,3 +60,15 @@ async def receive_referral(body: HotlineReferral, request: Request, session: Ses
         return replay
     ack = await service.receive(session, inbound, body, request.app.state.settings.region_code)
     return await idem.remember(session, 202, ack)
+
+
+@router.post("/exchange/referral-status", response_model=ReferralStatusAck,
+             responses=responses(*EXCHANGE_ERRORS, ReferralNotFound, IdempotencyKeyReused))
+async def receive_referral_status(body: ReferralStatusChange, session: SessionDep,
+                                  inbound: Annotated[Inbound, Depends(Exchange("hotline.status"))],
+                                  idem: IdempotencyDep):
+    """`hotline.status` (partners): what the partner's hotline did with a ticket we referred
+    (replied with its reply, closed, reopened)."""
+    if (replay := await idem.claim(session, inbound.owner)) is not None:
+        return replay
+    return await idem.remember(session, 200, await service.apply_partner_status(session, inbound, body))

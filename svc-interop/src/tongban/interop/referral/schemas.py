@@ -1,6 +1,6 @@
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,5 +58,25 @@ class ReferralRead(BaseModel):
     partner_ref: str
     payload: dict[str, Any]
     status: str
+    progress: list[dict[str, Any]]
     created_by: str
     created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ReferralStatusChange(BaseModel):
+    """The wire body of `hotline.status` (the handling city → the referring city)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    referral_ref: uuid.UUID = Field(description="the referring city's referral id, as sent in hotline.refer")
+    reference_number: str = Field(min_length=1, max_length=60, description="the handling city's reference number")
+    ticket_number: str | None = Field(default=None, max_length=40, description="the handling city's ticket")
+    status: Literal["replied", "closed", "reopened"]
+    reply: str | None = Field(default=None, max_length=4000)
+    changed_at: dt.datetime
+
+
+class ReferralStatusAck(BaseModel):
+    reference_number: str
+    status: str
