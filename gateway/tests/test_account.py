@@ -37,7 +37,7 @@ async def test_seed_creates_one_account_per_role_once(sessionmaker):
     citizen, company = accounts["citizen"], accounts["company"]
     assert citizen.display_name == "张三" and normalize_resident_id(citizen.id_number) == citizen.id_number
     assert normalize_credit_code(company.credit_code) == company.credit_code
-    assert accounts["clerk"].hall == "zs-hall-1" and accounts["approver"].department
+    assert accounts["clerk"].hall == "0b0a4420-0001-4000-8000-000000000001" and accounts["approver"].department
     assert all(a.password_hash.startswith("$argon2id$") and a.active for a in accounts.values())
     assert [a.action for a in audits] == ["account.created"] * 5 + ["oauth_client.created"]
     assert all("password" not in str(a.detail) for a in audits)
@@ -55,7 +55,7 @@ async def test_passwords_are_checked_against_the_hash(sessionmaker):
     ({"id_number": "442000199001011234"}, "check digit"),
     ({"id_number": "442000199002301233"}, "birth date"),
     ({"id_number": None}, "needs id_number"),
-    ({"hall": "zs-hall-1"}, "hall belongs only to clerk"),
+    ({"hall": "0b0a4420-0001-4000-8000-000000000001"}, "hall belongs only to clerk"),
     ({"role": "company", "credit_code": "91442000MA4W12346X", "id_number": None}, "check character"),
     ({"role": "root"}, "role"),
     ({"phone": "12345"}, "phone"),

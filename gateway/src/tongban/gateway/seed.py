@@ -25,7 +25,8 @@ DEMO_ACCOUNTS = [
                   display_name="李四（中山市通办科技有限公司）", credit_code="91442000MA4W12346R",
                   phone="13900139000"),
     AccountCreate(username="clerk", password="Clerk#2026", role="clerk",
-                  display_name="王五（中山市政务服务中心 1 号窗口）", hall="zs-hall-1"),
+                  display_name="王五（中山市政务服务中心 1 号窗口）",
+                  hall="0b0a4420-0001-4000-8000-000000000001"),  # svc-queue seed: MAIN_HALL_ID
     AccountCreate(username="approver", password="Approver#2026", role="approver",
                   display_name="赵六（中山市市场监督管理局）", department="114420000072345128"),
     AccountCreate(username="admin", password="Admin#2026", role="admin", display_name="平台管理员"),
@@ -64,18 +65,34 @@ async def seed_service_clients(sessionmaker: async_sessionmaker[AsyncSession], s
     launcher keeps the secrets in its data folder and gives each service its own."""
     changed = 0
     for name, secret in secrets.items():
-        try:
-            async with sessionmaker() as session, session.begin():
-                client = await token_repository.get_client(session, f"svc-{name}")
-                if client is None:
-                    await token_service.register_service_client(session, name, secret, SEED_ACTOR)
-                    changed += 1
-                elif not await account_service.check_secret(client.secret_hash, secret):
-                    client.secret_hash = await account_service.hash_password(secret)
-                    changed += 1
-        except IntegrityError:
-            pass  # another seeder created it meanwhile
+        changed += await _ensure_client(sessionmaker, f"svc-{name}", secret, lambda session, name=name, secret=secret:
+                                        token_service.register_service_client(session, name, secret, SEED_ACTOR))
     return changed
+
+
+async def seed_partner_client(sessionmaker: async_sessionmaker[AsyncSession], client_id: str, secret: str,
+                              name: str, partner: str) -> int:
+    """Make sure the partner city `partner` has its client here with that secret (`make
+    run-two-cities` gives each city's svc-interop its client at the other city's gateway)."""
+    return await _ensure_client(sessionmaker, client_id, secret, lambda session: token_service.register_client(
+        session, client_id, secret, name, partner, ("interop:exchange", "interop:verify"), SEED_ACTOR))
+
+
+async def _ensure_client(sessionmaker: async_sessionmaker[AsyncSession], client_id: str, secret: str,
+                         register) -> int:  # noqa: ANN001 - a coroutine function of the session
+    """Register the client, or give an existing one this secret; 1 if anything changed."""
+    try:
+        async with sessionmaker() as session, session.begin():
+            client = await token_repository.get_client(session, client_id)
+            if client is None:
+                await register(session)
+                return 1
+            if not await account_service.check_secret(client.secret_hash, secret):
+                client.secret_hash = await account_service.hash_password(secret)
+                return 1
+    except IntegrityError:
+        pass  # another seeder created it meanwhile
+    return 0
 
 
 async def main() -> None:

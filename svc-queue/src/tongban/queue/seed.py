@@ -1,13 +1,16 @@
-"""Demo data for `make run`: three Zhongshan service halls (names real, positions approximate,
+"""Demo data for `make run`: the city's service halls (names real, positions approximate,
 counters, hours and slots synthetic) with ticket categories, counters with skills and
 appointment slots, created through the service layer (audited). Running it again adds nothing.
+The city is TONGBAN_SEED_REGION (442000 Zhongshan by default, 440300 Shenzhen for
+`make run-two-cities`).
 
-The main hall has a fixed id: the demo clerk's account (gateway seed) names it in its `hall`
-claim, so the clerk can sign in to its counters.
+Each city's main hall has a fixed id: the demo clerk's account (gateway seed) names it in its
+`hall` claim, so the clerk can sign in to its counters.
 """
 
 import asyncio
 import datetime as dt
+import os
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,7 +35,7 @@ CATEGORIES = [CategoryCreate(code="A", name="综合受理"), CategoryCreate(code
               CategoryCreate(code="C", name="深中通办（跨城）"), CategoryCreate(code="D", name="不动产登记")]
 
 # (hall id or None, name, address, latitude, longitude, hours, counters: (number, kind, skills))
-HALLS = [
+ZHONGSHAN_HALLS = [
     (MAIN_HALL_ID, "中山市政务服务中心", "广东省中山市东区松苑路1号", 22.5176, 113.3926, WITH_SATURDAY, [
         *[(str(n), "comprehensive", [("A", "high"), ("D", "low")]) for n in range(1, 7)],
         ("7", "company_registration", [("B", "high"), ("A", "low")]),
@@ -50,21 +53,38 @@ HALLS = [
         ("3", "cross_city", [("C", "high")]),
     ]),
 ]
+SHENZHEN_HALLS = [
+    (MAIN_HALL_ID, "深圳市民中心行政服务大厅", "广东省深圳市福田区福中三路市民中心B区", 22.5431, 114.0579, WEEKDAYS, [
+        *[(str(n), "comprehensive", [("A", "high"), ("D", "low")]) for n in range(1, 5)],
+        ("5", "company_registration", [("B", "high")]),
+        ("6", "cross_city", [("C", "high"), ("A", "low")]),
+    ]),
+    (None, "深圳市南山区政务服务中心", "广东省深圳市南山区南头街道（示例地址）", 22.5329, 113.9305, WEEKDAYS, [
+        ("1", "comprehensive", [("A", "high"), ("C", "normal")]),
+        ("2", "company_registration", [("B", "high")]),
+    ]),
+]
+HALLS_BY_REGION = {"442000": ZHONGSHAN_HALLS, "440300": SHENZHEN_HALLS}
 # Appointment slots on each opening weekday: category, start, end, places.
 SLOTS = [("A", dt.time(9, 0), dt.time(10, 0), 20), ("A", dt.time(10, 0), dt.time(11, 0), 20),
          ("A", dt.time(14, 0), dt.time(15, 0), 20), ("B", dt.time(9, 0), dt.time(11, 0), 10),
          ("C", dt.time(9, 0), dt.time(12, 0), 6), ("D", dt.time(14, 0), dt.time(16, 0), 8)]
 
 
+def demo_halls(region: str | None = None) -> list:
+    return HALLS_BY_REGION[region or os.environ.get("TONGBAN_SEED_REGION", "442000")]
+
+
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Create the demo halls that are not there yet (by name); returns how many were added."""
+    """Create the city's demo halls that are not there yet (by name); returns how many were added."""
     added = 0
-    for hall_id, name, address, lat, lng, hours, counters in HALLS:
+    region = os.environ.get("TONGBAN_SEED_REGION", "442000")
+    for hall_id, name, address, lat, lng, hours, counters in demo_halls(region):
         async with sessionmaker() as session, session.begin():
             if any(h.name == name for h in await hall_repository.all_halls(session)):
                 continue
             hall = await hall_service.create_hall(session, HallCreate(
-                name=name, region_code="442000", address=address, latitude=lat, longitude=lng,
+                name=name, region_code=region, address=address, latitude=lat, longitude=lng,
                 opening_hours=hours, categories=CATEGORIES), SEED_ACTOR, hall_id=hall_id)
             for number, kind, skills in counters:
                 await counter_service.create_counter(session, hall.id, CounterCreate(
