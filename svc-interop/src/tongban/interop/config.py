@@ -31,6 +31,9 @@ class Settings(ServiceSettings):
     cases_url: str | None = None
     credentials_url: str | None = None
     service_call_timeout_seconds: float = 10.0
+    # Where partners fetch our svc-credentials' public, signed status lists (our gateway; default:
+    # public_url). Sent with our issuer keys, so the partner's verifiers can check revocation.
+    credentials_public_url: str | None = None
     # How often the worker pulls each partner's issuer keys (into our trust list) and items.
     partner_sync_seconds: float = 3600.0
 
@@ -41,4 +44,5 @@ class Settings(ServiceSettings):
         if not REGION.match(self.region_code):
             raise ValueError("INTEROP_REGION_CODE must be a 6-digit GB/T 2260 region code")
         self.public_url = self.public_url.rstrip("/")
+        self.credentials_public_url = (self.credentials_public_url or self.public_url).rstrip("/")
         return self

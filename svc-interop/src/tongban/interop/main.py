@@ -26,6 +26,7 @@ from tongban.interop.ledger.router import router as ledger_router
 from tongban.interop.partner.router import router as partner_router
 from tongban.interop.partner_item import service as partner_sync
 from tongban.interop.partner_item.router import router as partner_item_router
+from tongban.interop.partner_licence.router import router as partner_licence_router
 from tongban.interop.referral import service as referrals
 from tongban.interop.referral.router import router as referral_router
 from tongban.interop.trust.router import router as trust_router
@@ -86,7 +87,7 @@ SERVICE = ServiceDefinition(
     name="interop", title="Tongban svc-interop", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     routers=[identity_router, partner_router, partner_item_router, discovery_router, forwarding_router, trust_router,
-             referral_router, delivery_router, ledger_router],
+             referral_router, partner_licence_router, delivery_router, ledger_router],
     subscriptions=[*CATALOG_SUBSCRIPTIONS, *CASES_SUBSCRIPTIONS], lifespan=lifespan,
 )
 

@@ -40,7 +40,8 @@ PARTNER_AUDIENCES = ("interop",)
 # forwarded cases, keeps the partner's issuer keys in the trust list and reads the catalogue.
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
     "cases": ("credentials:read", "credentials:use"),
-    "interop": ("catalog:read", "cases:read", "cases:forward", "credentials:read", "credentials:trust"),
+    "interop": ("catalog:read", "cases:read", "cases:forward", "credentials:read", "credentials:trust",
+                "credentials:present"),
 }
 
 

@@ -23,6 +23,10 @@ ENDPOINTS = {
                         "report what your hotline did with a ticket we referred (replied, closed, reopened)")],
     "company.migrate": [("POST", "/exchange/company-migrations",
                          "a company moving here from your city (企业迁移); 202 with our migration-in case number")],
+    "credentials.present": [("POST", "/exchange/holder-licences",
+                             "a resident's licences issued here (signed body: holder_id; no field values)"),
+                            ("POST", "/exchange/presentations",
+                             "a presentation (亮证) of one of the resident's licences issued here; 201 with its QR")],
 }
 Discovering = Annotated[Inbound, Depends(Exchange("discovery"))]
 

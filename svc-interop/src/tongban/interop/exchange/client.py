@@ -42,10 +42,11 @@ class PartnerClient:
         self.wire = wire
 
     async def call(self, region: str, method: str, path: str, body: Any = None,
-                   on_behalf_of: str | None = None) -> Answer:
+                   on_behalf_of: str | None = None, message_id: str | None = None) -> Answer:
         """Send one signed message to `region` and return its verified 2xx answer; raises
-        PartnerUnavailable / PartnerRefused otherwise (after logging the exchange)."""
-        message_id = str(uuid.uuid4())
+        PartnerUnavailable / PartnerRefused otherwise (after logging the exchange). A caller
+        retrying on someone's behalf passes the same `message_id`, so the partner replays."""
+        message_id = message_id or str(uuid.uuid4())
         sent = await self.wire.send(region, method, path, encode(body), message_id, on_behalf_of=on_behalf_of)
         if sent.problem == INACTIVE:
             raise PartnerUnavailable(sent.error)

@@ -7,7 +7,7 @@ from tongban.interop.identity.service import public_from_b64url
 
 # The message types a partner may be granted (each is one inbound endpoint under /exchange).
 Service = Literal["discovery", "case.forward", "case.status", "credentials.keys", "credentials.verify", "hotline.refer",
-                  "hotline.status", "company.migrate"]
+                  "hotline.status", "company.migrate", "credentials.present"]
 REGION = r"^\d{6}$"
 URL = r"^https?://[^\s/$.?#][^\s]*$"
 ITEM_CODE = r"^(\*|[0-9A-Z]{8,20})$"

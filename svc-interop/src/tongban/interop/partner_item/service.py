@@ -102,7 +102,8 @@ async def pull_issuer_keys(sessionmaker: async_sessionmaker[AsyncSession], clien
         skipped = len(published) - len(keys)
         if published and not keys:
             raise ValueError(f"none of the {len(published)} published keys is usable")
-        await trust.put_trusted(credentials, region, name, keys)
+        lists_url = trust.status_list_url(answer.body.get("status_list_url") if isinstance(answer.body, dict) else None)
+        await trust.put_trusted(credentials, region, name, keys, lists_url)
     except (AppError, ValueError) as exc:
         outcome = Pulled(region, "issuer_keys", False, 0, f"{type(exc).__name__}: {exc}"[:1000])
         await _record(sessionmaker, outcome, actor)

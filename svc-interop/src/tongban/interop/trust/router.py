@@ -25,7 +25,8 @@ async def our_issuer_keys(request: Request, _: Annotated[Inbound, Depends(Exchan
     """`credentials.keys` (partners): our licence issuers' public keys, for the partner's trust list."""
     settings = request.app.state.settings
     return IssuerKeysRead(region_code=settings.region_code, name=settings.city_name,
-                          keys=await service.our_issuer_keys(request.app.state.credentials))
+                          keys=await service.our_issuer_keys(request.app.state.credentials),
+                          status_list_url=settings.credentials_public_url + service.STATUS_LISTS)
 
 
 @router.post("/exchange/verifications", responses=responses(*EXCHANGE_ERRORS, InvalidField, UpstreamUnavailable))

@@ -10,6 +10,8 @@ class IssuerKeysRead(BaseModel):
     region_code: str
     name: str
     keys: list[dict[str, Any]]
+    status_list_url: str | None = Field(default=None, description="where our signed status lists are, `{list}` "
+                                        "standing for a presentation's list id (`?purpose=` is added)")
 
 
 class TrustedKey(BaseModel):

@@ -12,6 +12,7 @@ svc-credentials' public verification.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import httpx
@@ -23,6 +24,8 @@ from tongban.shared.service_auth import UpstreamUnavailable
 KEYS = "/api/v1/credentials/keys"
 VERIFICATIONS = "/api/v1/credentials/verifications"
 TRUSTED = "/api/v1/credentials/trusted-issuers/{region}"
+STATUS_LISTS = "/api/v1/credentials/status-lists/{list}"
+STATUS_LIST_URL = re.compile(r"^https?://[^\s]*\{list\}[^\s]*$")
 
 
 def _b64u(raw: bytes) -> str:
@@ -81,11 +84,22 @@ async def verify(http: httpx.AsyncClient | None, presentation: str) -> dict[str,
     raise UpstreamUnavailable(f"svc-credentials answered {resp.status_code} to a verification")
 
 
-async def put_trusted(http: httpx.AsyncClient | None, region: str, name: str, keys: list[TrustedKey]) -> None:
-    """Replace the partner's entry in our svc-credentials' trust list."""
+def status_list_url(published: Any) -> str | None:
+    """The partner's status-list URL template, if it published a usable one (else None: the
+    trust list keeps what it had)."""
+    if isinstance(published, str) and len(published) <= 500 and STATUS_LIST_URL.match(published):
+        return published
+    return None
+
+
+async def put_trusted(http: httpx.AsyncClient | None, region: str, name: str, keys: list[TrustedKey],
+                      lists_url: str | None = None) -> None:
+    """Replace the partner's entry in our svc-credentials' trust list (and where its status lists are)."""
+    body: dict[str, Any] = {"name": name, "keys": [k.model_dump() for k in keys]}
+    if lists_url is not None:
+        body["status_list_url"] = lists_url
     try:
-        resp = await _need(http).put(TRUSTED.format(region=region),
-                                     json={"name": name, "keys": [k.model_dump() for k in keys]})
+        resp = await _need(http).put(TRUSTED.format(region=region), json=body)
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(f"svc-credentials unreachable: {type(exc).__name__}") from exc
     if resp.status_code not in (200, 201, 204):
