@@ -12,14 +12,16 @@ select by primary key) at the same rate. Scenarios:
   (validated against the catalogue's search generation on every request).
 - search, every request distinct: no answer can come from the cache; at the same open-loop rate,
   for `--distinct-seconds`. If the service cannot keep up, the queue shows in these figures.
-- closed loop, 4 at a time: the service's capacity (requests/s) for each kind, with no queue.
+- closed loop, 4 at a time: the service's capacity (requests/s) for each kind, with no queue,
+  and the CPU each request cost the service process and the PostgreSQL backends (user + system
+  time over the run / requests): on a shared machine the figure that moves least with the noise.
 
 A last table answers the issue's "segmentation or trigrams": on the same items, in a database
 whose LC_CTYPE is C.utf8 (with C, pg_trgm extracts no trigrams from CJK text), a pg_trgm GIN
 index, the service's bigram tokens and jieba's search-mode words (needs `jieba`, optional),
 each with its latency, what it finds and its recall against a LIKE scan.
 
-    .venv/bin/python bench/catalog_search.py [--items 100000] [--rate 200] [--seconds 15]
+    .venv/bin/python bench/catalog_search.py [--items 100000] [--rate 200] [--seconds 15] [--no-matching]
 
 The last line is the goal figure alone: `catalog_search_p99_ms: <p99 of search, 10 shapes>`.
 """
@@ -41,6 +43,7 @@ from urllib.parse import quote
 
 import asyncpg
 import jwt  # noqa: F401 - the service needs it; imported here to fail fast if missing
+import psutil
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tongban.catalog.main import SERVICE
@@ -165,11 +168,34 @@ async def drive(client: Http, paths: list[str], rate: float, seconds: float) -> 
     return latencies, errors
 
 
-async def closed_loop(client: Http, paths: list[str], workers: int) -> tuple[list[float], float]:
+class CpuMeter:
+    """CPU seconds (user + system) used by the service process and by PostgreSQL's backends."""
+
+    def __init__(self, service_pid: int, postmaster_pid: int) -> None:
+        self.service, self.postmaster = psutil.Process(service_pid), psutil.Process(postmaster_pid)
+
+    def read(self) -> tuple[float, float]:
+        t = self.service.cpu_times()
+        pg = 0.0
+        for child in self.postmaster.children():
+            try:
+                if "127.0.0.1(" not in " ".join(child.cmdline()):
+                    continue  # not a client backend: autovacuum, checkpointer, ...
+                c = child.cpu_times()
+                pg += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return t.user + t.system, pg
+
+
+async def closed_loop(client: Http, paths: list[str], workers: int,
+                      meter: CpuMeter) -> tuple[list[float], float, float, float]:
     """Each worker sends its next request when the previous answer arrives: the capacity of the
-    service for these requests, with no queue building up."""
+    service for these requests, with no queue building up; and the CPU ms per request spent by
+    the service and by PostgreSQL."""
     latencies: list[float] = []
     queue = list(reversed(paths))
+    svc0, pg0 = meter.read()
     start = time.perf_counter()
 
     async def worker() -> None:
@@ -180,7 +206,9 @@ async def closed_loop(client: Http, paths: list[str], workers: int) -> tuple[lis
             latencies.append((time.perf_counter() - t) * 1000)
 
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return latencies, len(paths) / (time.perf_counter() - start)
+    per_second = len(paths) / (time.perf_counter() - start)
+    svc1, pg1 = meter.read()
+    return latencies, per_second, (svc1 - svc0) * 1000 / len(paths), (pg1 - pg0) * 1000 / len(paths)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -273,6 +301,7 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--distinct-seconds", type=float, default=5.0)
+    ap.add_argument("--no-matching", action="store_true", help="skip the trigram / bigram / jieba table")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     pg = PostgresProcess(root / "pg", fast=True).start()
@@ -291,10 +320,12 @@ async def main() -> None:
                                   schema="pg_catalog", format="binary")
         t = time.perf_counter()
         await conn.copy_records_to_table("item", schema_name="catalog", records=rows, columns=COLUMNS)
-        await conn.execute("ANALYZE catalog.item")
+        # VACUUM as well: the steady state (visibility map set), and no autovacuum of the fresh rows
+        # running in the middle of the measurements.
+        await conn.execute("VACUUM (ANALYZE) catalog.item")
         loaded = time.perf_counter() - t
         await conn.close()
-        print(f"{args.items} items: search keys computed in {built:.1f} s, COPY + ANALYZE in {loaded:.1f} s")
+        print(f"{args.items} items: search keys computed in {built:.1f} s, COPY + VACUUM ANALYZE in {loaded:.1f} s")
 
         key = ec.generate_private_key(ec.SECP256R1())
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())) | {"kid": "bench", "alg": "ES256"}
@@ -320,11 +351,12 @@ async def main() -> None:
             lat, errors = await drive(client, paths, args.rate, seconds)
             results[label] = (lat, errors)
         fresh = distinct_searches(prefix, 600, seed=12)
+        meter = CpuMeter(svc.proc.pid, pg.proc.pid)
         capacity = {
-            "select by key": await closed_loop(client, by_key[:400], 4),
-            "search, 10 shapes (cached)": await closed_loop(client, (searches * 40)[:400], 4),
+            "select by key": await closed_loop(client, by_key[:400], 4, meter),
+            "search, 10 shapes (cached)": await closed_loop(client, (searches * 40)[:400], 4, meter),
             "search, distinct (no cache)": await closed_loop(
-                client, [p for p in fresh if p not in set(distinct)][:400], 4),
+                client, [p for p in fresh if p not in set(distinct)][:400], 4, meter),
         }
         per_query = {}
         for s in SEARCHES:
@@ -340,27 +372,29 @@ async def main() -> None:
         for label, (lat, errors) in results.items():
             print(f"{label:42} {len(lat):8d} {errors:6d} {pct(lat, 50):8.2f} {pct(lat, 90):8.2f} {pct(lat, 99):8.2f} "
                   f"{max(lat):8.2f} {pct(lat, 99) / base_p99:8.2f}")
-        print("\nclosed loop, 4 requests at a time, 400 requests (capacity, no queue):")
-        for label, (closed, per_second) in capacity.items():
+        print("\nclosed loop, 4 requests at a time, 400 requests (capacity, no queue; CPU ms per request):")
+        for label, (closed, per_second, svc_ms, pg_ms) in capacity.items():
             print(f"{label:42} {per_second:6.0f} requests/s  p50 {pct(closed, 50):7.2f} ms  "
-                  f"p99 {pct(closed, 99):7.2f} ms")
+                  f"p99 {pct(closed, 99):7.2f} ms  CPU service {svc_ms:5.2f} ms + postgres {pg_ms:5.2f} ms")
         print("\nper query shape, 50 requests/s for 2 s:")
         print(f"{'query':48} {'p50 ms':>8} {'p99 ms':>8}")
         for s, lat in per_query.items():
             print(f"{s:48} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f}")
-        matching = await compare_matching(pg, rows)
-        _, segmented, built = matching.pop()
-        print("\nmatching Chinese text, same items, database LC_CTYPE=C.utf8 (median of 15 count(*) per term;"
-              " found / of which really contain the term; truth = LIKE scan):")
-        print(f"{'term':12} {'truth':>6} | {'trigram ms':>10} {'found':>6} {'real':>6} | {'bigram ms':>9} {'found':>6} "
-              f"{'real':>6} | {'jieba ms':>8} {'found':>6} {'real':>6}")
-        for term, truth, *cells in matching:
-            parts = []
-            for ms, n, real in zip(cells[0::3], cells[1::3], cells[2::3], strict=True):
-                parts.append("        -      -      -" if ms is None else f"{ms:10.2f} {n:6d} {real:6d}")
-            print(f"{term:12} {truth:6d} | " + " | ".join(parts))
-        print("index build s / size MB: " + ", ".join(f"{k} {v[0]:.1f} s {v[1] / 1e6:.1f} MB" for k, v in built.items())
-              + f"; jieba segmentation of the texts {segmented:.1f} s (memoised per distinct text)")
+        if not args.no_matching:
+            matching = await compare_matching(pg, rows)
+            _, segmented, built = matching.pop()
+            print("\nmatching Chinese text, same items, database LC_CTYPE=C.utf8 (median of 15 count(*) per term;"
+                  " found / of which really contain the term; truth = LIKE scan):")
+            print(f"{'term':12} {'truth':>6} | {'trigram ms':>10} {'found':>6} {'real':>6} | "
+                  f"{'bigram ms':>9} {'found':>6} {'real':>6} | {'jieba ms':>8} {'found':>6} {'real':>6}")
+            for term, truth, *cells in matching:
+                parts = []
+                for ms, n, real in zip(cells[0::3], cells[1::3], cells[2::3], strict=True):
+                    parts.append("        -      -      -" if ms is None else f"{ms:10.2f} {n:6d} {real:6d}")
+                print(f"{term:12} {truth:6d} | " + " | ".join(parts))
+            sizes = ", ".join(f"{k} {v[0]:.1f} s {v[1] / 1e6:.1f} MB" for k, v in built.items())
+            print(f"index build s / size MB: {sizes}; jieba segmentation of the texts {segmented:.1f} s "
+                  "(memoised per distinct text)")
         print(f"catalog_search_p99_ms: {pct(results[GOAL][0], 99):.1f}")
     except Exception:
         log = root / "catalog.log"

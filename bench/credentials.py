@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/credentials.py                 # 20,000 licences
     .venv/bin/python bench/credentials.py --large 20000000  # also the 20M-row table (slow: COPY + index)
+    .venv/bin/python bench/credentials.py --issue-cost 500  # only: CPU per licence issued from an approval
 
 Starts its own PostgreSQL and NATS (from the wheels), svc-credentials under uvicorn (one worker)
 and the gateway in front of it (one worker: the machine has two cores). In each of three rounds,
@@ -12,6 +13,12 @@ is the median over the rounds of (verify through the gateway) / (select-by-key d
   baseline: GET  /licence-status/<identifier> (identifier check + one select by unique key)
 The client is a small raw HTTP/1.1 keep-alive client, so client cost stays low on both sides.
 Prints tables; the last line is `verify_ratio: <value>`.
+
+`--issue-cost N` measures the instant-approval chain's share in svc-credentials instead: N
+`cases.case.approved` events wait in the stream, the service (one uvicorn worker, its consumers
+and outbox relay in-process) issues N licences (consume, issue, sign, audit, outbox, publish),
+and the CPU time of the service process over that run, less its idle CPU for as long, divided by N
+is the figure (last line `issue_cpu_ms: <value>`). CPU time, not wall time: the machine is shared.
 """
 
 from __future__ import annotations
@@ -253,16 +260,100 @@ async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: T
     return out
 
 
+async def issue_cost(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: TokenIssuer, n: int) -> dict:
+    import psutil
+
+    from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
+    from tongban.shared.events import bus
+    from tongban.shared.events.envelope import make_event
+
+    pg.create_database("bench_issue")
+    dsn = pg.url_for("bench_issue")
+    await asyncio.to_thread(migrations.upgrade, SERVICE.root, dsn)
+    port = free_port()
+    env = {"CREDENTIALS_DATABASE_URL": dsn, "CREDENTIALS_NATS_URL": nats.url, "CREDENTIALS_JWKS_JSON":
+           issuer.jwks_json, "CREDENTIALS_LOG_LEVEL": "WARNING", "CREDENTIALS_KEY_DIR": str(root / "keys-issue")}
+    svc = ServiceProcess("credentials", "tongban.credentials.main:create_app", port, env,
+                         log_file=root / "svc-issue.log").start()
+    await asyncio.to_thread(svc.wait_ready)
+    conn = await asyncpg.connect(dsn)
+    try:
+        admin = {"Authorization": "Bearer " + issuer.mint("admin", "credentials:admin", ["credentials"])}
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(f"http://127.0.0.1:{port}{API}/licence-types", headers=admin, json={
+                "code": TYPE_CODE, "name": "食品经营许可证", "issuer_code": DEPT, "issuer_name": "市场监督管理局",
+                "holder_type": "111", "fields": [{"name": "business_scope"}, {"name": "address", "personal": True}]})
+            r.raise_for_status()
+        nc = await bus.connect(nats.url, "bench-issue")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, "cases")
+
+        async def approve(i: int) -> None:
+            case_id = uuid.uuid4()
+            event = make_event("cases", CASE_APPROVED, CaseApprovedV1(
+                case_id=case_id, case_number=f"ZS-BENCH-{i}", item_basic_code="442010000100",
+                applicant_type="person", applicant_id=resident(i), applicant_name="张三",
+                result_licence_type_code=TYPE_CODE, department=DEPT, approved_at=dt.datetime.now(dt.UTC),
+                data={"business_scope": "预包装食品销售", "address": "中山市东区", "form_only": "x"}),
+                subject=str(case_id))
+            await js.publish(CASE_APPROVED, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.id)})
+
+        async def count() -> tuple[int, int]:
+            row = await conn.fetchrow("SELECT (SELECT count(*) FROM credentials.licence), (SELECT count(*) FROM "
+                                      "credentials.outbox WHERE published_at IS NULL)")
+            return int(row[0]), int(row[1])
+
+        proc = psutil.Process(svc.proc.pid)
+
+        def cpu() -> float:
+            t = proc.cpu_times()
+            return t.user + t.system
+
+        await approve(-1)   # warm-up: the issuer's key, the first status list, prepared statements
+        while (await count()) != (1, 0):
+            await asyncio.sleep(0.05)
+        c0, w0 = cpu(), time.monotonic()
+        await asyncio.sleep(2.0)
+        idle_per_s = (cpu() - c0) / (time.monotonic() - w0)
+        c0, w0 = cpu(), time.monotonic()
+        for i in range(n):
+            await approve(i)
+        while (await count()) != (n + 1, 0):
+            await asyncio.sleep(0.02)
+        wall = time.monotonic() - w0
+        used = cpu() - c0 - idle_per_s * wall
+        await nc.close()
+    finally:
+        await conn.close()
+        svc.stop()
+    return {"n": n, "cpu_ms": used / n * 1000, "wall_s": wall, "idle_ms_per_s": idle_per_s * 1000}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--large", type=int, default=0, help="also measure a table of this many rows (20000000)")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--issue-cost", type=int, default=0, metavar="N",
+                        help="only measure the service's CPU per licence issued from N approvals")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-credentials-"))
     pg = PostgresProcess(root / "pg", fast=True).start()
     nats = NatsProcess(root / "nats").start()
     issuer = TokenIssuer()
+    if args.issue_cost:
+        try:
+            cost = await issue_cost(root, pg, nats, issuer, args.issue_cost)
+        finally:
+            nats.stop()
+            pg.stop()
+            shutil.rmtree(root, ignore_errors=True)
+        print("\nLicences issued from cases.case.approved (svc-credentials process, 1 uvicorn worker, consumers "
+              "and relay in-process)")
+        print(f"{'approvals':>9} | {'wall s':>6} | {'idle CPU ms/s':>13} | {'CPU ms per issue':>16}")
+        print(f"{cost['n']:>9} | {cost['wall_s']:>6.1f} | {cost['idle_ms_per_s']:>13.1f} | {cost['cpu_ms']:>16.2f}")
+        print(f"issue_cpu_ms: {cost['cpu_ms']:.2f}")
+        return
     try:
         small = await scenario(root, pg, nats, issuer, args.rows, True, args.seconds)
         large = await scenario(root, pg, nats, issuer, args.large, False, args.seconds) if args.large else None

@@ -35,7 +35,7 @@ async def test_a_restart_keeps_the_key_and_earlier_tokens_stay_valid(start_gatew
     async with start_gateway() as second:
         assert second.state.keyring.kid == kid
         r = await second.client.get("/auth/userinfo", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 200 and r.json()["department"] == "114420000072345128"
+        assert r.status_code == 200 and r.json()["department"] == "11442000MB0000002B"
 
 
 async def test_a_wrong_passphrase_keeps_the_gateway_from_starting(start_gateway, infra, gateway_db):

@@ -12,7 +12,7 @@ from tongban.shared.auth import InvalidToken, TokenVerifier
 from tongban.shared.ids import normalize_credit_code, normalize_resident_id
 
 ROLE_CLAIM = {"citizen": ("id_number", "442000199001011233"), "company": ("credit_code", "91442000MA4W12346R"),
-              "clerk": ("hall", "0b0a4420-0001-4000-8000-000000000001"), "approver": ("department", "114420000072345128"), "admin": None}
+              "clerk": ("hall", "0b0a4420-0001-4000-8000-000000000001"), "approver": ("department", "11442000MB0000002B"), "admin": None}
 
 
 def problem(r, status: int, code: str) -> dict:

@@ -58,9 +58,13 @@ def tokens(token_issuer) -> Tokens:
 
 
 async def publish_item(client, basic_code: str = ITEM, *, department: str | None = DEPT, case_type: str = "promised",
-                       limit: int | None = 15, licence: str | None = None, name: str = "退役军人优待证申领") -> None:
-    """Put an item into the read copy the way the catalogue consumer does."""
+                       limit: int | None = 15, licence: str | None = None, name: str = "退役军人优待证申领",
+                       materials: list[dict] | None = None) -> None:
+    """Put an item into the read copy the way the catalogue consumer does (`materials`: the
+    catalogue's material list; left out, the record carries none and nothing is enforced)."""
     record = {"implementing_body_credit_code": department, "result_licence_type": licence}
+    if materials is not None:
+        record["materials"] = materials
     data = ItemPublishedV1(item_id=uuid.uuid4(), basic_code=basic_code, name=name, item_type="20", version=1,
                            case_type=case_type, promised_limit=limit, promised_limit_unit="working_day",
                            status="published", record=record)

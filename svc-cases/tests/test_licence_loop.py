@@ -1,6 +1,8 @@
 """证照联办 end to end with the real svc-credentials: an instant approval becomes a licence in the
 holder's wallet, and the licence identifier comes back onto the completed case."""
 
+import pytest
+
 from tongban.cases.main import SERVICE as CASES
 from tongban.credentials.main import SERVICE as CREDENTIALS
 from tongban.shared.testing.plugin import running_service, wait_for
@@ -90,11 +92,13 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
         used = (await cases.get(f"/api/v1/cases/cases/{case['id']}/materials", headers=tokens.clerk())).json()
         [m] = used["items"]
         assert (m["kind"], m["licence_identifier"]) == ("licence", identifier) and m["consent_id"]
-        # "licence-use" once svc-credentials takes uses from a service; until then confirmed from the
-        # wallet and the public status
-        assert m["verification"] in ("licence-use", "wallet-status")
+        assert m["verification"] == "licence-use" and m["use_id"]
         consents = (await credentials.get("/api/v1/credentials/me/consents", headers=applicant(kit.ADULT))).json()
         assert [(c["case_id"], c["department"]) for c in consents["items"]] == [(case["id"], kit.DEPT)]
+        # the use is recorded at svc-credentials for the handling department, in the holder's log
+        uses = (await credentials.get("/api/v1/credentials/me/licence-uses", headers=applicant(kit.ADULT))).json()
+        assert [(u["case_id"], u["department"], u["outcome"], u["licence_identifier"]) for u in uses["items"]] == [
+            (case["id"], kit.DEPT, "granted", identifier)]
         timeline = (await cases.get(f"/api/v1/cases/cases/{case['id']}/timeline", headers=tokens.clerk())).json()
         assert timeline["items"][-1]["detail"] == {"rule_version": 1, "licences": [id_card]}
 
@@ -107,6 +111,81 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
         r = await cases.post("/api/v1/cases/cases", headers=applicant(kit.OTHER_ADULT),
                              json={"basic_code": ITEM, "materials": [material]})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "materials[0].licence_type_code"
+        assert "no_valid_licence" in r.json()["detail"]
         mine = (await cases.get("/api/v1/cases/cases", headers=applicant(kit.OTHER_ADULT))).json()
         assert mine["total"] == 1
+        await cases.app.state.credentials.aclose()
+
+        # svc-credentials down: 503, no case
+        cases.app.state.credentials = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2)
+        r = await cases.post("/api/v1/cases/cases", headers=applicant(kit.ADULT),
+                             json={"basic_code": ITEM, "materials": [material]})
+        assert r.status_code == 503 and r.json()["code"] == "upstream_unavailable"
+        assert (await cases.get("/api/v1/cases/cases", headers=applicant(kit.ADULT))).json()["total"] == 2
+        await cases.app.state.credentials.aclose()
+
+
+def counter_consent_supported() -> bool:
+    from tongban.credentials.consent.schemas import ConsentCreate
+    return "holder_id" in ConsentCreate.model_fields
+
+
+@pytest.mark.skipif(not counter_consent_supported(), reason="svc-credentials takes no counter consent (holder_id) yet")
+async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, token_issuer, tokens, kit, tmp_path):
+    """A clerk submits for a walk-in applicant: the applicant's consent is recorded at svc-credentials
+    with the clerk's token (witnessed at the counter), the use goes through as svc-cases for the
+    handling department, and a rule on the licence approves instantly at the counter too."""
+    import httpx
+
+    from tongban.shared.service_auth import BearerAuth, StaticToken
+
+    id_card = kit.DEPT + "002"
+    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
+                                                           ["credentials"], sub="admin-1")}
+    clerk = {"Authorization": "Bearer " + token_issuer.mint(
+        "clerk", "cases:read cases:process credentials:read", ["cases", "credentials"], sub="clerk-7",
+        name="王五", hall="zs-1", counter="A03")}
+    holder = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
+                                                             sub="citizen-h", id_number=kit.ADULT)}
+    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
+            running_service(CASES, infra, token_issuer) as cases:
+        service_token = token_issuer.mint("service", "credentials:read credentials:use", ["credentials"],
+                                          sub="service:cases", service="cases")
+        cases.app.state.credentials = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
+            auth=BearerAuth(StaticToken(service_token)))
+        r = await credentials.post("/api/v1/credentials/licence-types", headers=admin, json={
+            "code": id_card, "name": "居民身份证", "issuer_code": kit.DEPT, "issuer_name": "中山市公安局",
+            "holder_type": "111", "validity": "years", "validity_years": 10,
+            "fields": [{"name": "address", "type": "string"}]})
+        assert r.status_code == 201, r.text
+        r = await credentials.post("/api/v1/credentials/licences", headers=admin, json={
+            "type_code": id_card, "holder_id": kit.ADULT, "holder_name": "张三", "data": {"address": "中山市"}})
+        identifier = r.json()["identifier"]
+        await kit.publish_item(cases, materials=[{"name": "居民身份证", "licence_type_code": id_card}])
+        await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(), json={
+            "conditions": [{"field": "applicant.age", "op": "gte", "value": 18},
+                           {"field": f"licence.{id_card}", "op": "present"}]})
+
+        walk_in = {"type": "person", "id": kit.ADULT, "name": "张三"}
+        material = {"name": "身份证(电子)", "licence_type_code": id_card, "consent": True}
+        r = await cases.post("/api/v1/cases/cases", headers=clerk,
+                             json={"basic_code": ITEM, "applicant": walk_in, "materials": [material]})
+        assert r.status_code == 201, r.text
+        case = r.json()
+        assert (case["channel"], case["state"], case["decided_by_rule_version"]) == ("counter", "approved", 1)
+        [m] = (await cases.get(f"/api/v1/cases/cases/{case['id']}/materials", headers=clerk)).json()["items"]
+        assert (m["licence_identifier"], m["verification"]) == (identifier, "licence-use")
+        # the holder sees the consent (taken at the counter, witnessed by the clerk) and the use
+        [consent] = (await credentials.get("/api/v1/credentials/me/consents", headers=holder)).json()["items"]
+        assert (consent["case_id"], consent["given_at"], consent["witnessed_by"]) == (case["id"], "counter", "clerk-7")
+        [use] = (await credentials.get("/api/v1/credentials/me/licence-uses", headers=holder)).json()["items"]
+        assert (use["case_id"], use["department"], use["outcome"]) == (case["id"], kit.DEPT, "granted")
+
+        # a walk-in applicant without that licence: 422 naming the material, no case
+        other = walk_in | {"id": kit.OTHER_ADULT, "name": "李四"}
+        r = await cases.post("/api/v1/cases/cases", headers=clerk,
+                             json={"basic_code": ITEM, "applicant": other, "materials": [material]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "materials[0].licence_type_code"
+        assert (await cases.get("/api/v1/cases/cases", headers=clerk)).json()["total"] == 1
         await cases.app.state.credentials.aclose()

@@ -2,11 +2,18 @@
 and the complaint a bad rating opens by itself."""
 
 import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
 
 from tongban.cases.case import checker
+from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.cases.workday import calendar
-from tongban.shared.testing.plugin import running_service
+from tongban.shared.contracts.interop import REFERRAL_RECEIVED, HotlineTicketV1, ReferralV1
+from tongban.shared.events import bus
+from tongban.shared.events.envelope import make_event
+from tongban.shared.testing.plugin import running_service, wait_for
 
 
 async def test_ticket_lifecycle_and_supervision(infra, token_issuer, tokens, kit):
@@ -78,3 +85,68 @@ async def test_bad_rating_opens_a_complaint_ticket(infra, token_issuer, tokens, 
         ticket = tickets["items"][0]
         assert ticket["source"] == "rating" and ticket["case_id"] == cid and ticket["state"] == "dispatched"
         assert ticket["department"] == kit.DEPT and "态度差" in ticket["content"]
+
+
+async def test_partner_referral_opens_a_ticket_once_and_its_steps_are_published(
+        infra, token_issuer, tokens, kit, clean_nats):
+    referral = ReferralV1(
+        referral_id=uuid.uuid4(), reference_number="H4420002026112900001", kind="hotline", direction="inbound",
+        partner="440300", status="received", partner_reference_number="H4403002026112900007",
+        ticket=HotlineTicketV1(ticket_number="SZ12345-0007", category="投诉类", summary="窗口拒收材料",
+                               content="在深圳办理时被告知需回中山原籍", caller_name="陈六", caller_phone="13900139000"))
+    praise = referral.model_copy(update={"referral_id": uuid.uuid4(), "ticket": referral.ticket.model_copy(
+        update={"category": "表扬", "ticket_number": "SZ12345-0008"})})
+    migration = ReferralV1(referral_id=uuid.uuid4(), reference_number="M1", kind="company_migration",
+                           direction="inbound", partner="440300", status="received")
+    async with running_service(SERVICE, infra, token_issuer) as client:
+        nc = await bus.connect(infra.nats.url, "test-publisher")
+        await bus.ensure_stream(nc.jetstream(), "interop")
+        event = make_event("interop", REFERRAL_RECEIVED, referral, subject=str(referral.referral_id))
+        for n, e in enumerate([event, event, make_event("interop", REFERRAL_RECEIVED, migration),
+                               make_event("interop", REFERRAL_RECEIVED, praise)]):
+            # the first one twice under different message ids: JetStream's dedup cannot help, the inbox must
+            await nc.jetstream().publish(REFERRAL_RECEIVED, e.model_dump_json().encode(),
+                                         headers={"Nats-Msg-Id": f"m-{n}"})
+        await nc.close()
+
+        async def handled():  # the three distinct events are in the consumer's inbox, the repeat was delivered
+            async with client.app.state.sessionmaker() as s:
+                inbox = platform.inbox
+                n = (await s.execute(select(func.count()).select_from(inbox).where(
+                    inbox.c.consumer == "cases-interop-referral"))).scalar()
+            consumer = next(c for c in client.app.state.runtime.consumers if c.sub.durable == "cases-interop-referral")
+            return n == 3 and consumer.handled == 4
+
+        await wait_for(handled)
+        page = (await client.get("/api/v1/cases/tickets", headers=tokens.clerk())).json()
+        by_partner = {t["partner_ticket_number"]: t for t in page["items"]}
+        assert page["total"] == 2 and set(by_partner) == {"SZ12345-0007", "SZ12345-0008"}
+        ticket = by_partner["SZ12345-0007"]
+        assert (ticket["source"], ticket["category"], ticket["partner_category"], ticket["state"]) == (
+            "partner", "complaint", "投诉类", "received")
+        assert ticket["referral_id"] == str(referral.referral_id) and ticket["partner_region"] == "440300"
+        assert ticket["contact_name"] == "陈六" and ticket["contact_phone"] != "13900139000"  # masked
+        assert ticket["content"].startswith("窗口拒收材料") and ticket["limit_working_days"] == 4
+        unknown = by_partner["SZ12345-0008"]
+        assert (unknown["category"], unknown["partner_category"], unknown["limit_working_days"]) == (
+            "consultation", "表扬", 2)
+
+        url = f"/api/v1/cases/tickets/{ticket['id']}"
+        for action, who, body in [("dispatch", tokens.clerk(), {"department": kit.DEPT}),
+                                  ("handle", tokens.approver(), {}),
+                                  ("reply", tokens.approver(), {"reply": "已协调中山窗口受理"}),
+                                  ("close", tokens.clerk(), {"satisfaction": "satisfied"}),
+                                  ("reopen", tokens.clerk(), {"reason": "来电人不认可"})]:
+            r = await client.post(f"{url}/{action}", json=body, headers=who)
+            assert r.status_code == 200, r.text
+
+        async with client.app.state.sessionmaker() as s:
+            rows = (await s.execute(select(platform.outbox.c.subject, platform.outbox.c.envelope)
+                                    .where(platform.outbox.c.subject.like("cases.ticket.%"))
+                                    .order_by(platform.outbox.c.created_at))).all()
+        mine = [(subject, e["data"]) for subject, e in rows if e["data"]["ticket_id"] == ticket["id"]]
+        assert [subject for subject, _ in mine] == ["cases.ticket.opened", "cases.ticket.replied",
+                                                    "cases.ticket.closed", "cases.ticket.reopened"]
+        assert all(d["referral_id"] == str(referral.referral_id) and d["source"] == "partner" for _, d in mine)
+        assert [d["reply"] for _, d in mine] == [None, "已协调中山窗口受理", "已协调中山窗口受理", None]
+        assert [d["state"] for _, d in mine] == ["received", "replied", "closed", "dispatched"]

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tongban.catalog.db import platform
 from tongban.catalog.main import SERVICE
-from tongban.catalog.seed_data import department_code
+from tongban.catalog.seed_data import LT, department_code
 from tongban.shared.contracts.catalog import ItemPublishedV1, ItemRetiredV1
 from tongban.shared.testing.plugin import running_service
 
@@ -16,6 +16,8 @@ pytestmark = pytest.mark.usefixtures("clean_nats")
 API = "/api/v1/catalog"
 CODE = "442020000501"
 CREDIT = department_code("psb", "442000")
+ENDORSEMENT = "11100000000019211T009"  # a licence type code of the right shape (synthetic)
+WRONG_CHECK = "11100000000019211U001"  # the credit code's check character is T, not U
 FULL = {
     "basic_code": CODE, "name": "港澳通行证签注", "aliases": ["港澳签注"], "exercise_level": 4, "case_type": "promised",
     "legal_basis": "《中国公民因私事往来香港地区或者澳门地区的暂行管理办法》", "implementing_body": "公安局出入境管理支队",
@@ -24,10 +26,10 @@ FULL = {
     "process_steps": [{"name": "申请"}, {"name": "办结", "description": "自助签注机即时打印"}],
     "fees": [{"name": "签注费", "amount": "15.00", "basis": "发改价格〔2017〕1186号"}],
     "service_objects": ["person"], "themes": ["出入境"], "life_events": ["出行"],
-    "handling_forms": ["window", "self_service"], "visits": 1, "result_name": "签注", "result_licence_type": "HKMO-ENDORSE",
+    "handling_forms": ["window", "self_service"], "visits": 1, "result_name": "签注", "result_licence_type": ENDORSEMENT,
     "consultation_phone": "0760-12345", "supervision_phone": "12345",
     "faq": [{"question": "可以自助签注吗？", "answer": "可以。"}],
-    "materials": [{"name": "居民身份证", "issuer": "公安机关", "originals": 1, "licence_type_code": "RESIDENT-ID"},
+    "materials": [{"name": "居民身份证", "issuer": "公安机关", "originals": 1, "licence_type_code": LT["RESIDENT-ID"]},
                   {"name": "往来港澳通行证", "originals": 1, "accept_with_gaps": True}],
     "flags": {"fully_online": False, "self_service": True, "instant_approval": True,
               "instant_approval_rule_id": "MP-20-501", "no_certificate": True, "cross_city": True},
@@ -70,9 +72,11 @@ async def test_full_item_lifecycle_with_versions_and_events(client, token_issuer
     again = await client.post(f"{API}/items/{item['id']}/publish", json={}, headers=h)
     assert again.status_code == 409 and again.json()["code"] == "wrong_item_status"
 
-    edit = {k: v for k, v in FULL.items() if k != "basic_code"} | {"promised_limit": 5, "reason": "提速"}
+    edit = {k: v for k, v in FULL.items() if k != "basic_code"} | {"promised_limit": 5, "reason": "提速",
+                                                                   "result_licence_type": ENDORSEMENT.lower()}
     r = await client.put(f"{API}/items/{item['id']}", json=edit, headers=h)
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["promised_limit"] == 5
+    assert r.json()["result_licence_type"] == ENDORSEMENT                            # stored upper-case
 
     r = await client.post(f"{API}/items/{item['id']}/retire", json={"reason": "并入其他事项"}, headers=h)
     assert r.status_code == 200 and r.json()["status"] == "retired"
@@ -108,6 +112,11 @@ async def test_full_item_lifecycle_with_versions_and_events(client, token_issuer
     ({"materials": [{"name": "a", "originals": -1}]}, "materials.0.originals"),
     ({"form_schema": {"type": "object", "properties": {"Bad Name": {}}}}, "form_schema"),
     ({"consultation_phone": "call me"}, "consultation_phone"),
+    ({"result_licence_type": "HKMO-ENDORSE"}, "result_licence_type"),               # a symbolic key, not a code
+    ({"result_licence_type": WRONG_CHECK}, "result_licence_type"),
+    ({"result_licence_type": "11100000000019211T01"}, "result_licence_type"),       # 2 digits after the credit code
+    ({"materials": [{"name": "居民身份证", "licence_type_code": "RESIDENT-ID"}]}, "materials.0.licence_type_code"),
+    ({"materials": [{"name": "a"}, {"name": "b", "licence_type_code": WRONG_CHECK}]}, "materials.1.licence_type_code"),
 ])
 async def test_bad_elements_are_refused_naming_the_field(client, token_issuer, patch, field):
     r = await client.post(f"{API}/items", json={**FULL, **patch}, headers=admin_headers(token_issuer))
@@ -128,6 +137,8 @@ async def test_implementation_codes_are_checked_against_the_item(client, token_i
         (implementation(city="110000"), "city_code"),
         (implementation(online_depth=3), "body"),                  # fully_online needs depth 4
         (implementation(promised_limit_unit=None), "promised_limit_unit"),
+        (implementation(materials=[{"name": "居民身份证", "licence_type_code": "RESIDENT-ID"}]),
+         "materials.0.licence_type_code"),
     ]
     for body, field in bad:
         r = await client.post(url, json=body, headers=h)

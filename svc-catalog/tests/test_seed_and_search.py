@@ -5,11 +5,12 @@ import pytest
 
 from tongban.catalog.main import SERVICE
 from tongban.catalog.seed import demo_items
-from tongban.catalog.seed_data import BUNDLES
+from tongban.catalog.seed_data import BUNDLES, LICENCE_TYPES
 from tongban.shared.testing.plugin import running_service
 
 pytestmark = pytest.mark.usefixtures("clean_nats")
 API = "/api/v1/catalog"
+N = len(demo_items())
 
 
 @pytest.fixture
@@ -23,13 +24,17 @@ def test_seed_is_idempotent_and_big_enough(seeded_db):
     items = demo_items()
     assert len(items) >= 60 and first == len(items) * 3 + len(BUNDLES) and second == 0
     assert all(i.synthetic for i in items)
+    codes = {code for _, code in LICENCE_TYPES.values()}
+    used = {m.licence_type_code for i in items for m in i.materials if m.licence_type_code}
+    used |= {i.result_licence_type for i in items if i.result_licence_type}
+    assert used <= codes and len(used) == len(codes)  # every code is a real one, and every one is used
 
 
 async def test_statistics_per_flag_and_zhongshan_share_online(client):
     overall = (await client.get(f"{API}/items/statistics")).json()
-    assert overall["total"] == 62 and overall["flags"]["cross_city"] > 0 and overall["flags"]["instant_approval"] > 0
+    assert overall["total"] == N and overall["flags"]["cross_city"] > 0 and overall["flags"]["instant_approval"] > 0
     zs = (await client.get(f"{API}/items/statistics", params={"city_code": "442000"})).json()
-    assert zs["total"] == 62 and round(zs["fully_online_share"] * 100) == 87
+    assert zs["total"] == N and int(zs["fully_online_share"] * 100) == 87     # 56 of 64: 87.5%
     sz = (await client.get(f"{API}/items/statistics", params={"city_code": "440300"})).json()
     assert sz["fully_online_share"] != zs["fully_online_share"]
 
@@ -48,7 +53,7 @@ async def test_benchmark_of_one_item_and_the_catalogue_report(client):
                                     "rule": by["promised_limit"]["rule"]}
     assert body["b_better"] == ["promised_limit"] and body["a_better"] == []
     report = (await client.get(f"{API}/benchmark/report", params={"limit": 5})).json()
-    assert report["compared"] == 62 and report["items_where_a_lags"] > 0 and report["items_where_b_lags"] > 0
+    assert report["compared"] == N and report["items_where_a_lags"] > 0 and report["items_where_b_lags"] > 0
     assert len(report["items"]) == 5 and report["next_offset"] == 5
     assert sum(v["a_lags"] for v in report["lags_per_element"].values()) > 0
     missing = await client.get(f"{API}/benchmark/items/442000999000")
@@ -57,7 +62,7 @@ async def test_benchmark_of_one_item_and_the_catalogue_report(client):
 
 async def test_guides_as_json_and_printable_html(client):
     impls = (await client.get(f"{API}/implementations", params={"city_code": "442000", "limit": 200})).json()
-    assert impls["total"] == 62
+    assert impls["total"] == N
     impl = next(i for i in impls["items"] if i["basic_code"] == "442000003000")  # 居民身份证换领
     guide = (await client.get(f"{API}/implementations/{impl['id']}/guide")).json()
     assert guide["title"] == "居民身份证换领办事指南" and guide["city"] == "中山市" and guide["total_fee"] == "20.00"
@@ -104,16 +109,18 @@ async def test_search_by_material_and_department(client):
 
 async def test_search_filters_facets_and_pagination(client):
     everything = (await client.get(f"{API}/search", params={"limit": 10})).json()
-    assert everything["total"] == 62 and len(everything["items"]) == 10 and everything["next_offset"] == 10
+    assert everything["total"] == N and len(everything["items"]) == 10 and everything["next_offset"] == 10
     facets = everything["facets"]
-    assert sum(facets["item_type"].values()) == 62 and facets["city"] == {"442000": 62, "440300": 62}
+    assert sum(facets["item_type"].values()) == N and facets["city"] == {"442000": N, "440300": N}
     assert facets["audience"]["person"] > facets["audience"]["company"] > 0
     online = (await client.get(f"{API}/search", params={"flag": ["instant_approval", "cross_city"]})).json()
-    assert 0 < online["total"] < 62 and all(i["flags"]["instant_approval"] and i["flags"]["cross_city"]
+    assert 0 < online["total"] < N and all(i["flags"]["instant_approval"] and i["flags"]["cross_city"]
                                             for i in online["items"])
     licences = (await client.get(f"{API}/search", params={"item_type": "01", "audience": "company"})).json()
     expected = [i.name for i in demo_items() if i.basic_code[2:4] == "01" and i.service_objects == ["company"]]
     assert licences["total"] == len(expected) < facets["item_type"]["01"]
+    bare = (await client.get(f"{API}/search", params={"limit": 10, "facets": "false"})).json()
+    assert bare["total"] == N and bare["items"] == everything["items"] and bare["facets"]["city"] == {}
     theme = (await client.get(f"{API}/search", params={"theme": "新生儿出生"})).json()
     assert theme["total"] >= 5
     bad = await client.get(f"{API}/search", params={"flag": "flying"})
@@ -136,8 +143,33 @@ async def test_broad_searches_are_bounded(client, monkeypatch):
     scores = [i["score"] for i in r["items"]]
     assert len(scores) == 10
     assert r["items"][-1]["score"] < 100 <= r["items"][0]["score"]   # filled from the second tier
+    page2 = (await client.get(f"{API}/search", params={"q": "身份证", "limit": 10, "offset": 10})).json()
     page3 = (await client.get(f"{API}/search", params={"q": "身份证", "limit": 10, "offset": 20})).json()
     assert page3["total_is_exact"] is False and len(page3["items"]) == 10
+    seen = [i["id"] for p in (r, page2, page3) for i in p["items"]]
+    assert len(seen) == len(set(seen)) == 30                   # pages follow on, across the tiers
+    titles = sum(1 for i in demo_items() if "身份证" in i.name or any("身份证" in a for a in i.aliases))
+    assert [i["score"] >= 100 for i in r["items"]] == [True] * titles + [False] * (10 - titles)
+
+
+async def test_a_search_past_its_time_answers_503(client, monkeypatch):
+    """The statement timeout is a guard: a search that runs past it answers 503 at once, and the
+    connection it used serves the next search."""
+    from tongban.catalog.search import repository, router
+
+    real = repository._statement
+
+    def slow(*args):
+        s = real(*args)
+        s.sql = s.sql.replace(" SELECT (SELECT coalesce", " SELECT pg_sleep(1)::text AS slept, (SELECT coalesce", 1)
+        return s
+
+    monkeypatch.setattr(repository, "_statement", slow)
+    monkeypatch.setattr(router, "STATEMENT_TIMEOUT_MS", 50)
+    r = await client.get(f"{API}/search", params={"q": "户口迁移"})
+    assert r.status_code == 503 and r.json()["code"] == "search_timed_out"
+    monkeypatch.setattr(repository, "_statement", real)
+    assert (await client.get(f"{API}/search", params={"q": "户口迁移"})).json()["total"] >= 2
 
 
 async def test_an_overloaded_replica_answers_503_at_once(client, monkeypatch):
@@ -154,3 +186,82 @@ async def test_an_overloaded_replica_answers_503_at_once(client, monkeypatch):
     busy = await client.get(f"{API}/search", params={"q": "公积金 提取"})
     assert busy.status_code == 503 and busy.json()["code"] == "search_busy"
     assert (await client.get(f"{API}/search", params={"q": "公积金"})).json() == cached.json()
+
+
+async def test_company_migration_items_run_across_both_cities(client):
+    """The two items svc-interop's 企业迁移 runs on: appended last, so the other basic codes stay."""
+    items = demo_items()
+    assert [i.basic_code for i in items[-2:]] == ["440100162000", "440100163000"]
+    biz = LICENCE_TYPES["BIZ-LICENCE"][1]
+    for code, name, city_field in [("440100162000", "企业跨市迁移登记（迁出）", "target_city"),
+                                   ("440100163000", "企业跨市迁移登记（迁入）", "origin_city")]:
+        hit = (await client.get(f"{API}/search", params={"q": name})).json()["items"][0]
+        assert (hit["basic_code"], hit["name"]) == (code, name)
+        item = (await client.get(f"{API}/items/{hit['id']}")).json()
+        assert item["service_objects"] == ["company"] and item["themes"] == ["企业迁移"]
+        assert item["flags"]["cross_city"] and not item["flags"]["instant_approval"]
+        form = item["form_schema"]["properties"]
+        assert set(form) == {"company_name", "credit_code", city_field, "new_address"}
+        assert form[city_field]["pattern"] == r"^\d{6}$"
+        assert [(m["name"], m["licence_type_code"]) for m in item["materials"]] == [("营业执照", biz),
+                                                                                   ("企业迁移登记申请书", None)]
+        impls = (await client.get(f"{API}/implementations", params={"basic_code": code})).json()["items"]
+        assert {i["city_code"] for i in impls} == {"442000", "440300"}
+        assert all(i["flags"]["cross_city"] and not i["flags"]["instant_approval"] for i in impls)
+    moving_in = (await client.get(f"{API}/search", params={"q": "企业迁入"})).json()["items"][0]
+    assert moving_in["basic_code"] == "440100163000"        # by its alias
+    themed = (await client.get(f"{API}/search", params={"theme": "企业迁移", "flag": "cross_city"})).json()
+    assert themed["total"] == 2
+
+
+async def test_seed_upgrades_symbolic_licence_codes_through_the_service(infra):
+    """A catalogue seeded when materials carried symbolic keys (RESIDENT-ID ...) is upgraded by the
+    next seed: each record holding one becomes its next version, announced, and nothing else moves."""
+    from sqlalchemy import text
+
+    from tongban.catalog.seed import seed
+    from tongban.shared.db import make_engine, make_sessionmaker
+
+    engine = make_engine(infra.fresh_database(SERVICE), 2)
+    try:
+        sm = make_sessionmaker(engine)
+        await seed(sm)
+        keys = {key: code for key, (_, code) in LICENCE_TYPES.items()}
+        symbolic = "|".join(keys)
+        async with sm() as s, s.begin():
+            for key, code in keys.items():  # back to what the earlier demo data wrote
+                p = {"k": key, "c": code}
+                await s.execute(text("UPDATE catalog.item SET materials = replace(materials::text, :c, :k)::jsonb, "
+                                     "result_licence_type = replace(result_licence_type, :c, :k)"), p)
+                await s.execute(text("UPDATE catalog.implementation SET "
+                                     "materials = replace(materials::text, :c, :k)::jsonb"), p)
+                await s.execute(text("UPDATE catalog.bundle SET merged = replace(merged::text, :c, :k)::jsonb"), p)
+            counts = {}
+            for table, column in [("item", "materials::text || coalesce(result_licence_type, '')"),
+                                  ("implementation", "materials::text"), ("bundle", "merged::text")]:
+                counts[table] = (await s.execute(text(
+                    f"SELECT count(*) FROM catalog.{table} WHERE {column} ~ :re"), {"re": symbolic})).scalar_one()
+            sent_before = (await s.execute(text("SELECT count(*) FROM catalog.outbox"))).scalar_one()
+        assert all(counts.values())
+
+        assert await seed(sm) == sum(counts.values())
+        assert await seed(sm) == 0                                   # upgraded once
+        async with sm() as s:
+            for table, column in [("item", "materials::text || coalesce(result_licence_type, '')"),
+                                  ("implementation", "materials::text"), ("bundle", "merged::text")]:
+                left = (await s.execute(text(f"SELECT count(*) FROM catalog.{table} WHERE {column} ~ :re"),
+                                        {"re": symbolic})).scalar_one()
+                assert left == 0, table
+            sent = (await s.execute(text("SELECT subject, envelope FROM catalog.outbox ORDER BY created_at OFFSET :n"),
+                                    {"n": sent_before})).all()
+            versions = (await s.execute(text("SELECT max(version) FROM catalog.item"))).scalar_one()
+        subjects = [r.subject for r in sent]
+        assert subjects.count("catalog.item.published") == counts["item"]
+        assert subjects.count("catalog.bundle.published") == counts["bundle"]
+        assert subjects.count("catalog.implementation.published") == counts["implementation"]
+        assert versions == 2
+        upgraded = next(r.envelope["data"] for r in sent if r.subject == "catalog.item.published")
+        assert upgraded["version"] == 2 and all(not m["licence_type_code"] or m["licence_type_code"] in keys.values()
+                                                for m in upgraded["record"]["materials"])
+    finally:
+        await engine.dispose()

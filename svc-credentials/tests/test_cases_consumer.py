@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from tongban.credentials.db import platform
 from tongban.credentials.licence.models import Licence
+from tongban.credentials.seal.models import Seal
 from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
@@ -65,3 +66,27 @@ async def test_one_licence_per_case_and_bad_events_dead_letter(svc, infra, token
     wallet = (await svc.get("/api/v1/credentials/me/licences", headers=tokens.citizen)).json()
     assert wallet["total"] == 1 and wallet["items"][0]["data"] == {"business_scope": "预包装食品销售",
                                                                    "address": "中山市东区"}
+
+
+async def test_registration_gets_licence_and_seals_each_failing_alone(svc, infra, tokens, k) -> None:
+    await k.setup_type(svc, tokens, holder_type="001")
+    company = dict(applicant_type="company", applicant_id=k.COMPANY, applicant_name="中山市通办科技有限公司",
+                   item_basic_code="440100100000")   # 企业设立登记: a registration item (seeded by the migration)
+    good = make_event("cases", CASE_APPROVED, approved(k, uuid.uuid4(), **company))
+    other = k.credit("91442000MA4UAB77Q")
+    # The licence cannot be issued (a required field is missing), the seals still are.
+    no_licence = approved(k, uuid.uuid4(), **{**company, "applicant_id": other})
+    no_licence = make_event("cases", CASE_APPROVED, no_licence.model_copy(update={"data": {"business_scope": "x"}}))
+    for event in (good, no_licence):
+        await publish_raw(infra, CASE_APPROVED, event.model_dump_json().encode(), str(event.id))
+    consumer = svc.app.state.runtime.consumers[0]
+
+    async def settled():  # noqa: ANN202
+        return consumer.handled >= 2
+
+    await wait_for(settled)
+    assert await scalar(svc, select(func.count()).select_from(Licence)) == 1
+    assert await scalar(svc, select(func.count()).select_from(Seal).where(Seal.company_code == k.COMPANY)) == 4
+    assert await scalar(svc, select(func.count()).select_from(Seal).where(Seal.company_code == other)) == 4
+    errors = await scalar(svc, select(func.string_agg(platform.dead_letter.c.error, "|")))
+    assert errors.count("licence:") == 1 and "data.address" in errors and "seals:" not in errors

@@ -95,3 +95,44 @@ async def test_a_service_uses_a_licence_for_the_department_it_names(svc, tokens,
     # Staff cannot borrow another department's name.
     r = await svc.post(f"{API}/licence-uses", json={**ask, "department": k.DEPT}, headers=tokens.user)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "department"
+
+
+async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k) -> None:
+    await k.setup_type(svc, tokens)
+    await k.issue(svc, tokens)
+    case_id = str(uuid.uuid4())
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+    body = {"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon, "department": k.OTHER_DEPT}
+    clerk = tokens.headers("clerk", "credentials:read", sub="clerk-1", name="王五", hall="zs-hall-1", counter="3")
+
+    assert (await svc.post(f"{API}/consents", json=body, headers=clerk)).status_code == 422   # whose consent?
+    bad = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN[:-1] + "0"}, headers=clerk)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "holder_id"
+    hall_less = tokens.headers("clerk", "credentials:read", sub="clerk-2")
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN}, headers=hall_less)
+    assert r.status_code == 403 and r.json()["code"] == "not_at_counter"
+    # A citizen still consents for themselves only.
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.OTHER_CITIZEN}, headers=tokens.citizen)
+    assert r.status_code == 403
+
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN}, headers=clerk)
+    assert r.status_code == 201, r.text
+    consent = r.json()
+    assert consent["given_at"] == "counter" and consent["witnessed_by"] == "clerk-1"
+    assert (consent["witness_hall"], consent["witness_counter"], consent["witness_name"]) == ("zs-hall-1", "3", "王五")
+
+    # The department's use under it is granted, and the holder sees both.
+    ask = {"holder_id": k.CITIZEN, "licence_type_code": k.TYPE_CODE, "case_id": case_id, "purpose": "窗口受理核验"}
+    assert (await svc.post(f"{API}/licence-uses", json=ask, headers=tokens.user)).status_code == 201
+    mine = (await svc.get(f"{API}/me/consents", headers=tokens.citizen)).json()
+    assert [c["id"] for c in mine["items"]] == [consent["id"]] and mine["items"][0]["witnessed_by"] == "clerk-1"
+    uses = (await svc.get(f"{API}/me/licence-uses", headers=tokens.citizen)).json()
+    assert uses["items"][0]["outcome"] == "granted"
+    assert (await svc.get(f"{API}/me/consents", headers=tokens.other_citizen)).json()["total"] == 0
+
+    audit = (await svc.get(f"{API}/audit-events", params={"entity": "consent"}, headers=tokens.admin)).json()
+    event = audit["items"][0]
+    assert event["action"] == "consent.given_at_counter" and event["actor"] == "clerk-1"
+    assert k.CITIZEN not in str(event) and event["detail"]["hall"] == "zs-hall-1"
+    # The holder may withdraw it like any of their consents.
+    assert (await svc.post(f"{API}/consents/{consent['id']}/withdraw", headers=tokens.citizen)).status_code == 200

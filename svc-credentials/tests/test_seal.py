@@ -8,9 +8,10 @@ import uuid
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import func, select
 
+from tongban.credentials.seal import timestamp
 from tongban.credentials.seal.models import Seal
 from tongban.credentials.seal.token import decode, encode, verify_offline
-from tongban.credentials.signing.algorithms import b64u
+from tongban.credentials.signing.algorithms import b64u, unb64u
 from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
@@ -45,7 +46,7 @@ async def test_registration_issues_four_seals_once(svc, infra, tokens, k) -> Non
         await nc.jetstream().publish(CASE_APPROVED, event.model_dump_json().encode(),
                                      headers={"Nats-Msg-Id": str(event.id)})
     await nc.close()
-    consumer = next(c for c in svc.app.state.runtime.consumers if c.sub.durable == "credentials-cases-seal")
+    consumer = next(c for c in svc.app.state.runtime.consumers if c.sub.durable == "credentials-cases-case")
     await wait_for(lambda: _true(consumer.handled >= 3))
 
     rep = company_headers(tokens, k)
@@ -179,3 +180,30 @@ async def test_admin_manages_registration_items(svc, tokens, k) -> None:
     r = await svc.post(f"{API}/seals", json={"kind": "invoice", "company_name": "某公司", "company_code": k.COMPANY,
                                              "algorithm": "Ed25519"}, headers=tokens.admin)
     assert r.status_code == 201 and r.json()["algorithm"] == "Ed25519"
+
+
+async def test_seal_applications_are_time_stamped(svc, tokens, k) -> None:
+    rep = company_headers(tokens, k)
+    seal = (await svc.post(f"{API}/seals", json={"kind": "finance", "company_name": "中山市通办科技有限公司"},
+                           headers=rep)).json()
+    digest = sm3("财务报表 2026".encode())
+    r = await svc.post(f"{API}/seals/{seal['id']}/applications", json={"document_hash": digest}, headers=rep)
+    assert r.status_code == 201, r.text
+    applied = r.json()
+    assert applied["timestamp"].startswith("TBT1.")
+    info = timestamp.FORMAT.decode(applied["timestamp"])[0]
+    assert info["policy"] == timestamp.POLICY and info["tsa"] == "114420000073000029"
+    signature = unb64u(applied["stamp"].split(".")[2])
+    assert info["messageImprint"] == {"hashAlgorithm": "SM3", "hashedMessage": sm3(signature)}
+
+    # Offline: the TSA's key is published with the issuers' (GET /keys).
+    keys = (await svc.get(f"{API}/keys")).json()
+    at, _ = timestamp.check(applied["timestamp"], signature, keys)
+    assert at is not None and abs((at - dt.datetime.fromisoformat(applied["timestamped_at"])).total_seconds()) < 1
+    assert timestamp.check(applied["timestamp"], b"another signature", keys)[0] is None
+    assert timestamp.check(applied["timestamp"], signature, {"keys": []})[0] is None
+    assert timestamp.check("TBT1.x.y", signature, keys)[0] is None
+    # Online: the verification names when the authority time-stamped it.
+    v = (await svc.post(f"{API}/seal-verifications", json={"document_hash": digest, "hash_algorithm": "SM3",
+                                                           "stamp": applied["stamp"]})).json()
+    assert v["result"] == "valid" and v["timestamped_at"] is not None

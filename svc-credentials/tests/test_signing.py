@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from tongban.credentials.signing import algorithms
+from tongban.credentials.signing import algorithms, keystore
 from tongban.credentials.signing.keystore import FileKeyStore, KeyMissing
 
 
@@ -48,3 +48,12 @@ def test_base58_round_trip() -> None:
     for raw in (b"", b"\0\0abc", bytes(range(64)), b"\xff" * 64):
         assert algorithms.b58decode(algorithms.b58encode(raw)) == raw
     assert algorithms.b58encode(b"Hello World!") == "2NEpo7TZRRrLZSi2U"
+
+
+async def test_a_lost_private_key_is_a_503_not_a_500(svc, tokens, k) -> None:  # noqa: ANN001
+    await k.setup_type(svc, tokens)
+    lic = await k.issue(svc, tokens)
+    # The key folder is not the one the key was made in (a misconfigured CREDENTIALS_KEY_DIR).
+    keystore.install(FileKeyStore(svc.app.state.settings.key_dir.parent / "elsewhere"))
+    r = await svc.post(f"/api/v1/credentials/licences/{lic['id']}/presentations", json={}, headers=tokens.citizen)
+    assert r.status_code == 503 and r.json()["code"] == "signing_key_unavailable"

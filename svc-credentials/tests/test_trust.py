@@ -1,19 +1,31 @@
 """Mutual recognition (深中互认): the partner city's keys on our trust list, and the type mapping."""
 
+import datetime as dt
+import secrets
 import time
+import urllib.parse
 
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tongban.credentials.licence.service import encode_bitstring
+from tongban.credentials.presentation import service as presentations
 from tongban.credentials.presentation import token
-from tongban.credentials.signing import algorithms
+from tongban.credentials.presentation.models import PresentationCheck
+from tongban.credentials.signing import algorithms, keystore, proof
 
 API = "/api/v1/credentials"
 SHENZHEN = "440300"
 SZ_ISSUER = "11440300MB2C12345X"   # pattern only: trust-list issuer codes are the partner's business
+SZ_LISTS = "https://sz.example/api/v1/credentials/status-lists/{list}"
+SZ_LIST_SIGNER = "sz-status-1"
 
 
 def shenzhen_presentation(kid: str, algorithm: str, private: bytes, typ: str = "SZ-BIZ-001",
                           **extra) -> str:  # noqa: ANN003
     now = int(time.time())
-    document = {"v": 1, "pid": "sz-presentation-0001", "lid": "1.2.156.3005.2.SZ.1.1.X", "ver": 1, "typ": typ,
+    document = {"v": 1, "pid": secrets.token_urlsafe(16), "lid": "1.2.156.3005.2.SZ.1.1.X", "ver": 1, "typ": typ,
                 "iss": SZ_ISSUER, "iat": now, "exp": now + 300, "kid": kid, "valid_until": None,
                 "fields": {"company_name": "深圳市某某科技有限公司"}, "status": {"list": 1, "index": 7}, **extra}
     return token.encode(document, algorithms.sign(algorithm, private, algorithms.canonical(document)))
@@ -27,23 +39,71 @@ def interop_headers(tokens) -> dict:  # noqa: ANN001
     return tokens.headers("service", "credentials:read credentials:trust", sub="service:svc-interop")
 
 
-async def verify(svc, qr: str) -> dict:  # noqa: ANN001
-    r = await svc.post(f"{API}/verifications", json={"presentation": qr})
+async def verify(svc, qr: str, headers: dict | None = None) -> dict:  # noqa: ANN001
+    r = await svc.post(f"{API}/verifications", json={"presentation": qr}, headers=headers or {})
     assert r.status_code == 200, r.text
     return r.json()
 
 
-async def test_partner_presentation_verifies_once_its_key_is_trusted(svc, tokens) -> None:
+class ShenzhenLists:
+    """Shenzhen's published status lists, as its svc-credentials would serve them (the partner
+    city is outside our platform: a fake HTTP transport stands for it). Signed with a Shenzhen key
+    (made in the test's key store, published to our trust list as Shenzhen's)."""
+
+    def __init__(self) -> None:
+        self.public = keystore.current().generate(SZ_LIST_SIGNER, "Ed25519")
+        self.served: dict[tuple[str, str], dict | int] = {}
+        self.calls = 0
+
+    def key(self) -> dict:
+        return key_entry(SZ_LIST_SIGNER, "Ed25519", self.public)
+
+    def publish(self, list_id: int, purpose: str, positions: list[int], valid_for: int = 86400,
+                as_id: int | None = None) -> dict:
+        now = int(time.time())
+        url = SZ_LISTS.format(list=as_id or list_id) + f"?purpose={purpose}"
+        credential = {"@context": ["https://www.w3.org/ns/credentials/v2"], "id": url,
+                      "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+                      "validFrom": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                      "validUntil": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + valid_for)),
+                      "credentialSubject": {"id": url + "#list", "type": "BitstringStatusList",
+                                            "statusPurpose": purpose, "encodedList": encode_bitstring(131072, positions)}}
+        signed = proof.add_proof(credential, SZ_LIST_SIGNER, "Ed25519", f"https://sz.example/keys#{SZ_LIST_SIGNER}",
+                                 credential["validFrom"])
+        self.served[(str(list_id), purpose)] = signed
+        return signed
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        list_id = request.url.path.rsplit("/", 1)[1]
+        purpose = urllib.parse.parse_qs(request.url.query.decode()).get("purpose", [""])[0]
+        answer = self.served.get((list_id, purpose), 404)
+        return httpx.Response(answer, json={}) if isinstance(answer, int) else httpx.Response(200, json=answer)
+
+
+@pytest.fixture
+def shenzhen(svc) -> ShenzhenLists:  # noqa: ANN001
+    lists = ShenzhenLists()
+    for purpose in ("revocation", "suspension"):
+        lists.publish(1, purpose, [])
+    svc.app.state.partner_status_lists.http = httpx.AsyncClient(transport=httpx.MockTransport(lists.handler))
+    return lists
+
+
+async def test_partner_presentation_verifies_once_its_key_is_trusted(svc, tokens, shenzhen) -> None:
     ed_private, ed_public = algorithms.generate("Ed25519")
     sm_private, sm_public = algorithms.generate("SM2")
     qr = shenzhen_presentation("sz-ed-1", "Ed25519", ed_private)
     assert (await verify(svc, qr))["result"] == "forged"   # not on the trust list yet
 
-    body = {"name": "深圳市", "keys": [key_entry("sz-ed-1", "Ed25519", ed_public),
-                                      key_entry("sz-sm2-1", "SM2", sm_public)]}
+    body = {"name": "深圳市", "status_list_url": SZ_LISTS,
+            "keys": [key_entry("sz-ed-1", "Ed25519", ed_public), key_entry("sz-sm2-1", "SM2", sm_public),
+                     shenzhen.key()]}
     r = await svc.put(f"{API}/trusted-issuers/{SHENZHEN}", json=body, headers=interop_headers(tokens))
     assert r.status_code == 200, r.text
-    assert {k["kid"]: k["status"] for k in r.json()["keys"]} == {"sz-ed-1": "active", "sz-sm2-1": "active"}
+    assert {k["kid"]: k["status"] for k in r.json()["keys"]} == {"sz-ed-1": "active", "sz-sm2-1": "active",
+                                                                 SZ_LIST_SIGNER: "active"}
+    assert r.json()["status_list_url"] == SZ_LISTS
     again = await svc.put(f"{API}/trusted-issuers/{SHENZHEN}", json=body, headers=interop_headers(tokens))
     assert again.json() == r.json()   # idempotent
     audit = (await svc.get(f"{API}/audit-events", params={"entity": "trusted_region"}, headers=tokens.admin)).json()
@@ -75,13 +135,16 @@ async def test_partner_presentation_verifies_once_its_key_is_trusted(svc, tokens
     assert (await verify(svc, other_issuer))["result"] == "forged"
 
     # Shenzhen drops its Ed25519 key: retired, not forgotten; it still verifies what it signed.
-    r = await svc.put(f"{API}/trusted-issuers/{SHENZHEN}", json={"name": "深圳市", "keys": [body["keys"][1]]},
+    # A sync that leaves the status-list URL out keeps it.
+    r = await svc.put(f"{API}/trusted-issuers/{SHENZHEN}", json={"name": "深圳市", "keys": body["keys"][1:]},
                       headers=tokens.admin)
-    assert {k["kid"]: k["status"] for k in r.json()["keys"]} == {"sz-ed-1": "retired", "sz-sm2-1": "active"}
+    assert {k["kid"]: k["status"] for k in r.json()["keys"]} == {"sz-ed-1": "retired", "sz-sm2-1": "active",
+                                                                 SZ_LIST_SIGNER: "active"}
+    assert r.json()["status_list_url"] == SZ_LISTS
     assert (await verify(svc, shenzhen_presentation("sz-ed-1", "Ed25519", ed_private)))["result"] == "valid"
 
     listed = (await svc.get(f"{API}/trusted-issuers", headers=interop_headers(tokens))).json()
-    assert listed["total"] == 1 and len(listed["items"][0]["keys"]) == 2
+    assert listed["total"] == 1 and len(listed["items"][0]["keys"]) == 3
     assert (await svc.get(f"{API}/trusted-issuers", headers=tokens.citizen)).status_code == 403
 
     ok = (await svc.get(f"{API}/licence-type-mappings/satisfies",
@@ -124,3 +187,76 @@ async def test_trust_list_refuses_bad_and_changed_keys(svc, tokens, k) -> None:
     assert r.status_code == 422
     listed = (await svc.get(f"{API}/trusted-issuers", headers=tokens.admin)).json()
     assert [region["region_code"] for region in listed["items"]] == [SHENZHEN]   # nothing half-written
+
+
+async def test_partner_status_lists_and_replays(svc, tokens, shenzhen) -> None:
+    private, public = algorithms.generate("Ed25519")   # kid sz-ed-2: verifiers cache keys by kid for good
+    body = {"name": "深圳市", "keys": [key_entry("sz-ed-2", "Ed25519", public), shenzhen.key()]}
+    url = f"{API}/trusted-issuers/{SHENZHEN}"
+    assert (await svc.put(url, json=body, headers=interop_headers(tokens))).status_code == 200
+
+    def shown(list_id: int = 1, index: int = 7, **extra) -> str:  # noqa: ANN003
+        return shenzhen_presentation("sz-ed-2", "Ed25519", private, status={"list": list_id, "index": index}, **extra)
+
+    # No status-list URL on the trust list: signed, but its status cannot be known.
+    answer = await verify(svc, shown())
+    assert answer["result"] == "unknown" and answer["reason"].startswith("status unknown") and answer["fields"] is None
+    r = await svc.put(url, json={**body, "status_list_url": "ftp://sz.example/{list}"}, headers=interop_headers(tokens))
+    assert r.status_code == 422
+    assert (await svc.put(url, json={**body, "status_list_url": SZ_LISTS},
+                          headers=interop_headers(tokens))).status_code == 200
+
+    assert (await verify(svc, shown()))["result"] == "valid"
+    shenzhen.publish(2, "revocation", [7])
+    shenzhen.publish(2, "suspension", [])
+    shenzhen.publish(3, "revocation", [])
+    shenzhen.publish(3, "suspension", [9])
+    assert (await verify(svc, shown(2)))["result"] == "revoked"
+    assert (await verify(svc, shown(3, 9)))["result"] == "suspended"
+    assert (await verify(svc, shown(3, 10)))["result"] == "valid"
+    calls = shenzhen.calls
+    assert (await verify(svc, shown(3, 11)))["result"] == "valid" and shenzhen.calls == calls   # cached copies
+
+    # What cannot be fetched or trusted is "unknown", never a 500.
+    shenzhen.served[("4", "revocation")] = 503
+    assert (await verify(svc, shown(4)))["result"] == "unknown"
+    forged = dict(shenzhen.publish(5, "revocation", []))
+    forged["credentialSubject"] = {**forged["credentialSubject"], "encodedList": encode_bitstring(131072, [7])}
+    shenzhen.served[("5", "revocation")] = forged
+    assert (await verify(svc, shown(5)))["result"] == "unknown"
+    shenzhen.publish(6, "revocation", [], as_id=1)   # a good list of another id stands in
+    assert (await verify(svc, shown(6)))["result"] == "unknown"
+    assert (await verify(svc, shown(3, 131072 * 8)))["result"] == "unknown"
+    assert (await verify(svc, shown(index=-1)))["result"] == "unknown"
+
+    # Replays: the first verifier may check again (a retry); another verifier may not, nor anyone
+    # anonymous, nor anyone once it has expired.
+    qr = shown()
+    alice = tokens.headers("approver", "credentials:use", sub="verifier-a", department="11442000MB0000002B")
+    bob = tokens.headers("approver", "credentials:use", sub="verifier-b", department="11442000MB0000002B")
+    assert (await verify(svc, qr, alice))["result"] == "valid"
+    assert (await verify(svc, qr, alice))["result"] == "valid"
+    for headers in (bob, None):
+        again = await verify(svc, qr, headers)
+        assert again["result"] == "invalid" and again["reason"].startswith("replayed") and again["fields"] is None
+    anonymous_qr = shown()
+    assert (await verify(svc, anonymous_qr))["result"] == "valid"
+    assert (await verify(svc, anonymous_qr))["reason"].startswith("replayed")
+    document, _, _ = token.decode(qr)
+    late = token.encode({**document, "exp": int(time.time()) - 1},
+                        algorithms.sign("Ed25519", private, algorithms.canonical({**document, "exp": int(time.time()) - 1})))
+    # Same pid, past its expiry: seen before, so a replay; never seen, merely expired.
+    assert (await verify(svc, late, alice))["reason"].startswith("replayed")
+    assert (await verify(svc, shown(exp=int(time.time()) - 1)))["reason"] == "the presentation has expired"
+
+
+async def test_replay_records_are_purged_after_expiry(svc) -> None:  # noqa: ANN001
+    now = dt.datetime.now(dt.UTC)
+    async with svc.app.state.sessionmaker() as s, s.begin():
+        s.add_all([PresentationCheck(origin=SHENZHEN, pid="old", verifier="anonymous",
+                                     expires_at=now - dt.timedelta(days=2)),
+                   PresentationCheck(origin="", pid="recent", verifier="anonymous",
+                                     expires_at=now - dt.timedelta(hours=1))])
+    await presentations.purge_replay_records(svc.app.state.sessionmaker)
+    async with svc.app.state.sessionmaker() as s:
+        assert list((await s.execute(select(PresentationCheck.pid))).scalars()) == ["recent"]

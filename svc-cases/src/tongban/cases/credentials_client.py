@@ -1,7 +1,8 @@
 """svc-credentials as svc-cases uses it (免证办 and rules on the applicant's licences).
 
-Two kinds of call: as the applicant (their own bearer token, forwarded: their consent, their
-wallet) and as svc-cases itself (the service token: recording a licence use). The http client is
+Two kinds of call: as the person at the other end of the request (the applicant's own bearer
+token, forwarded: their consent, their wallet; or a clerk's: the consent a walk-in applicant gave at
+the counter) and as svc-cases itself (the service token: recording the department's licence use). The http client is
 made in the lifespan (main.py) and lives on `app.state.credentials`.
 """
 
@@ -19,13 +20,16 @@ from tongban.shared.service_auth import UpstreamUnavailable
 
 API = "/api/v1/credentials"
 CONSENT_DAYS = 30      # a consent given with a submission covers the handling of the case
+# Refusals that say svc-cases itself is not let to record uses (its client's scopes or the service
+# role not recognised): nothing the applicant can fix.
+PLATFORM_REFUSALS = frozenset({"no_department", "insufficient_scope", "invalid_token"})
 
 
 @dataclass(frozen=True)
 class LicenceUse:
-    identifier: str | None   # None when svc-credentials could not record the use (see `use`)
-    use_id: int | None
-    status: str | None
+    identifier: str
+    use_id: int
+    status: str
 
 
 class CredentialsClient:
@@ -46,31 +50,33 @@ class CredentialsClient:
         return resp
 
     async def give_consent(self, user_auth: str, type_code: str, case_id: uuid.UUID, department: str,
-                           field: str) -> uuid.UUID:
-        """The applicant's consent, given with the submission, for this case and department only."""
+                           field: str, holder_id: str | None = None) -> uuid.UUID:
+        """The applicant's consent, given with the submission, for this case and department only.
+        With `holder_id`, `user_auth` is a clerk's token: the consent the walk-in applicant gave at
+        the counter, recorded at svc-credentials as witnessed by that clerk."""
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=CONSENT_DAYS)
+        body = {"licence_type_code": type_code, "case_id": str(case_id), "department": department,
+                "expires_at": expires.isoformat()} | ({"holder_id": holder_id} if holder_id else {})
         resp = await self._call("POST", "/consents", user_auth, headers={"Idempotency-Key": f"{case_id}:{type_code}"},
-                                json={"licence_type_code": type_code, "case_id": str(case_id),
-                                      "department": department, "expires_at": expires.isoformat()})
+                                json=body)
         if resp.status_code != 201:
             raise LicenceNotUsable(field, f"svc-credentials refused the consent: {_why(resp)}")
         return uuid.UUID(resp.json()["id"])
 
-    async def use(self, holder_id: str, type_code: str, case_id: uuid.UUID, purpose: str,
+    async def use(self, holder_id: str, type_code: str, case_id: uuid.UUID, department: str, purpose: str,
                   field: str) -> LicenceUse:
-        """Record the department's use of the licence (as svc-cases). A refusal (no valid licence,
-        no consent) is 422 naming the field. svc-credentials currently takes uses only from a
-        department's staff (403 no_department for a service): then the use is not recorded there
-        and the result says so (identifier None)."""
+        """Record the handling department's use of the licence (as svc-cases, naming the department).
+        A refusal (no valid licence, no consent, an unknown type) is 422 naming the field; svc-cases
+        not being let to record uses (scope, department) is a platform fault: 503, not the applicant's."""
         resp = await self._call("POST", "/licence-uses", headers={"Idempotency-Key": f"{case_id}:{type_code}:use"},
                                 json={"holder_id": holder_id, "licence_type_code": type_code,
-                                      "case_id": str(case_id), "purpose": purpose})
+                                      "case_id": str(case_id), "purpose": purpose, "department": department})
         if resp.status_code == 201:
             body = resp.json()
             return LicenceUse(body["licence"]["identifier"], body["use"]["id"], body["licence"]["status"])
         problem = _problem(resp)
-        if problem.get("code") == "no_department":
-            return LicenceUse(None, None, None)
+        if problem.get("code") in PLATFORM_REFUSALS:
+            raise UpstreamUnavailable(f"svc-credentials does not let svc-cases record licence uses: {_why(resp)}")
         raise LicenceNotUsable(field, f"svc-credentials refused the use: {problem.get('refusal') or _why(resp)}",
                                refusal=problem.get("refusal"))
 
@@ -80,11 +86,6 @@ class CredentialsClient:
         if resp.status_code != 200:
             return []  # not a holder (a clerk, say): no licences to count on
         return [x for x in resp.json()["items"] if x.get("status") == "valid" and not x.get("superseded_by")]
-
-    async def status(self, identifier: str) -> str | None:
-        """The public status of a licence version (valid, suspended, revoked, expired), None if unknown."""
-        resp = await self._call("GET", f"/licence-status/{identifier}")
-        return resp.json().get("status") if resp.status_code == 200 else None
 
 
 def _problem(resp: httpx.Response) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from tongban.cases.catalog_copy.router import router as item_router
 from tongban.cases.config import Settings
 from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.cases.consumers.credentials import SUBSCRIPTIONS as CREDENTIALS_SUBSCRIPTIONS
+from tongban.cases.consumers.interop import SUBSCRIPTIONS as INTEROP_SUBSCRIPTIONS
 from tongban.cases.db import Base, platform
 from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
@@ -45,7 +46,7 @@ SERVICE = ServiceDefinition(
     # material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
     routers=[item_router, material_router, statistics_router, case_router, item_config_router, rule_router,
              workday_router, rating_router, ticket_router, bundle_router, forwarding_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS],
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run)],
     lifespan=lifespan,
 )

@@ -22,7 +22,7 @@ ITEM_TYPES = {
 CITIES = {"442000": "中山市", "440300": "深圳市"}
 _BASIC_CODE = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^\d{6}$")
-_LICENCE_TYPE = re.compile(r"^[0-9A-Za-z.\-]{2,40}$")
+_LICENCE_TYPE = re.compile(r"^[0-9A-Z]{18}\d{3}$")
 _PHONE = re.compile(r"^[0-9+\-() ]{5,30}$")
 
 CaseType = Literal["immediate", "promised"]          # 即办件 / 承诺件
@@ -52,6 +52,22 @@ def check_credit_code(value: str | None) -> str | None:
         raise ValueError(str(exc)) from exc
 
 
+def check_licence_type(value: str | None) -> str | None:
+    """A licence type code as svc-credentials defines it: the defining body's 18-character credit
+    code (GB 32100, check character verified) and 3 digits, e.g. 11100000000019211T001."""
+    if value is None:
+        return None
+    v = value.strip().upper()
+    if not _LICENCE_TYPE.match(v):
+        raise ValueError("a licence type code is the defining body's 18-character credit code and 3 digits "
+                         "(e.g. 11100000000019211T001)")
+    try:
+        normalize_credit_code(v[:18])
+    except InvalidIdentifier as exc:
+        raise ValueError(f"the credit code in the licence type code: {exc}") from exc
+    return v
+
+
 def check_region(value: str) -> str:
     if not _REGION.match(value):
         raise ValueError("a GB/T 2260 region code has 6 digits (442000 Zhongshan, 440300 Shenzhen)")
@@ -63,17 +79,25 @@ class Strict(BaseModel):
 
 
 class Material(Strict):
-    """One application material (材料)."""
+    """One application material (材料), as stored and shown. Reads do not re-check the licence type
+    code, so a record written before the codes were checked still reads (see MaterialInput)."""
 
     name: Name
     issuer: str | None = Field(default=None, max_length=200, description="who issues it (出具单位)")
     originals: int = Field(default=0, ge=0, le=20)
     copies: int = Field(default=0, ge=0, le=20)
     required: bool = True
-    licence_type_code: str | None = Field(default=None, pattern=_LICENCE_TYPE.pattern,
-                                          description="免证办: an e-licence of this type satisfies it")
+    licence_type_code: str | None = Field(default=None, max_length=40, examples=["11100000000019211T001"],
+                                          description="免证办: an e-licence of this type (svc-credentials' "
+                                                      "type code) satisfies it")
     accept_with_gaps: bool = Field(default=False, description="容缺: may be missing at acceptance")
     note: str | None = Field(default=None, max_length=1000)
+
+
+class MaterialInput(Material):
+    """A material as an editor writes it: its licence type code must be a real one."""
+
+    _licence_type = field_validator("licence_type_code")(check_licence_type)
 
 
 class Fee(Strict):

@@ -6,28 +6,48 @@ from tongban.shared.ids import credit_code_check_char
 
 ZS, SZ = "442000", "440300"
 
+# Licence types by the short key this file uses: name and svc-credentials' type code (the defining
+# body's credit code + 3 digits; SYNTHETIC codes with valid GB 32100 check characters, the same
+# table as svc-credentials' demo data). Catalogues seeded before used the keys themselves as codes;
+# seed.py upgrades those records (see LEGACY_CODES there).
+LICENCE_TYPES = {
+    "RESIDENT-ID": ("居民身份证", "11100000000019211T001"),
+    "HUKOU": ("居民户口簿", "11100000000019211T002"),
+    "VEHICLE-REG": ("机动车登记证书", "11100000000019211T003"),
+    "DRIVING-LICENCE": ("机动车驾驶证", "11100000000019211T004"),
+    "MARRIAGE-CERT": ("结婚证", "1110000000001922XJ001"),
+    "BIZ-LICENCE": ("营业执照", "11100000000019238J001"),
+    "FOOD-LICENCE": ("食品经营许可证", "11100000000019238J002"),
+    "BIRTH-CERT": ("出生医学证明", "11100000000019246D001"),
+    "PROPERTY-CERT": ("不动产权证书", "111000000000192548001"),
+    "SOCIAL-CARD": ("社会保障卡", "111000000000192623001"),
+    "DEGREE-CERT": ("学历证书", "11100000000019270X001"),
+}
+LT = {key: code for key, (_, code) in LICENCE_TYPES.items()}
+
 # Materials, reused across items (licence_type_code: an e-licence of that type replaces the paper).
 M = {
-    "id": {"name": "居民身份证", "issuer": "公安机关", "originals": 1, "licence_type_code": "RESIDENT-ID"},
-    "hukou": {"name": "居民户口簿", "issuer": "公安机关", "originals": 1, "licence_type_code": "HUKOU"},
-    "licence": {"name": "营业执照", "issuer": "市场监督管理部门", "originals": 1, "licence_type_code": "BIZ-LICENCE"},
+    "id": {"name": "居民身份证", "issuer": "公安机关", "originals": 1, "licence_type_code": LT["RESIDENT-ID"]},
+    "hukou": {"name": "居民户口簿", "issuer": "公安机关", "originals": 1, "licence_type_code": LT["HUKOU"]},
+    "licence": {"name": "营业执照", "issuer": "市场监督管理部门", "originals": 1, "licence_type_code": LT["BIZ-LICENCE"]},
     "photo": {"name": "近期免冠彩色照片", "originals": 1, "accept_with_gaps": True},
-    "birth": {"name": "出生医学证明", "issuer": "助产医疗机构", "originals": 1, "licence_type_code": "BIRTH-CERT"},
-    "marriage": {"name": "结婚证", "issuer": "民政部门", "originals": 1, "licence_type_code": "MARRIAGE-CERT"},
+    "birth": {"name": "出生医学证明", "issuer": "助产医疗机构", "originals": 1, "licence_type_code": LT["BIRTH-CERT"]},
+    "marriage": {"name": "结婚证", "issuer": "民政部门", "originals": 1, "licence_type_code": LT["MARRIAGE-CERT"]},
     "lease": {"name": "经营场所使用证明", "copies": 1, "accept_with_gaps": True},
     "articles": {"name": "公司章程", "originals": 1},
     "form": {"name": "申请表", "originals": 1},
-    "property": {"name": "不动产权证书", "issuer": "自然资源部门", "originals": 1, "licence_type_code": "PROPERTY-CERT"},
+    "property": {"name": "不动产权证书", "issuer": "自然资源部门", "originals": 1, "licence_type_code": LT["PROPERTY-CERT"]},
     "contract": {"name": "购房合同", "copies": 1},
     "income": {"name": "收入证明", "originals": 1, "required": False},
     "medical": {"name": "就医证明材料", "copies": 1, "accept_with_gaps": True},
-    "social": {"name": "社会保障卡", "issuer": "人力资源社会保障部门", "originals": 1, "licence_type_code": "SOCIAL-CARD"},
+    "social": {"name": "社会保障卡", "issuer": "人力资源社会保障部门", "originals": 1, "licence_type_code": LT["SOCIAL-CARD"]},
     "food": {"name": "食品安全管理制度文本", "originals": 1},
     "health": {"name": "从业人员健康证明", "copies": 1, "accept_with_gaps": True},
-    "vehicle": {"name": "机动车登记证书", "issuer": "公安交通管理部门", "originals": 1, "licence_type_code": "VEHICLE-REG"},
-    "driving": {"name": "机动车驾驶证", "issuer": "公安交通管理部门", "originals": 1, "licence_type_code": "DRIVING-LICENCE"},
+    "vehicle": {"name": "机动车登记证书", "issuer": "公安交通管理部门", "originals": 1, "licence_type_code": LT["VEHICLE-REG"]},
+    "driving": {"name": "机动车驾驶证", "issuer": "公安交通管理部门", "originals": 1, "licence_type_code": LT["DRIVING-LICENCE"]},
     "tax": {"name": "纳税申报表", "originals": 1},
-    "degree": {"name": "学历证书", "copies": 1, "licence_type_code": "DEGREE-CERT"},
+    "degree": {"name": "学历证书", "copies": 1, "licence_type_code": LT["DEGREE-CERT"]},
+    "migration": {"name": "企业迁移登记申请书", "originals": 1},
 }
 FIELDS = {
     "applicant_name": {"type": "string", "title": "申请人姓名"},
@@ -42,6 +62,9 @@ FIELDS = {
     "property_address": {"type": "string", "title": "不动产坐落"},
     "loan_amount": {"type": "number", "title": "贷款金额（万元）"},
     "shop_address": {"type": "string", "title": "经营场所"},
+    "target_city": {"type": "string", "pattern": "^\\d{6}$", "title": "迁入地行政区划代码（GB/T 2260）"},
+    "origin_city": {"type": "string", "pattern": "^\\d{6}$", "title": "迁出地行政区划代码（GB/T 2260）"},
+    "new_address": {"type": "string", "title": "迁入后住所"},
 }
 # Departments (implementing bodies) per city: name and a synthetic credit code body (17 chars).
 DEPARTMENTS = {
@@ -52,7 +75,8 @@ DEPARTMENTS = {
 }
 CITY_PREFIX = {ZS: "中山市", SZ: "深圳市"}
 
-# (name, item type, department, audience, themes/life events, materials, fields, result licence type, aliases)
+# (name, item type, department, audience, themes/life events, materials, fields, result licence type key
+# (LICENCE_TYPES), aliases). Append only: an item's basic code follows its position.
 ITEMS = [
     ("企业设立登记", "01", "amr", "company", ["开办企业"], ["id", "articles", "lease"], ["company_name", "registered_capital", "applicant_name", "phone"], "BIZ-LICENCE", ["公司设立登记", "开公司"]),
     ("个体工商户设立登记", "01", "amr", "person", ["开办企业"], ["id", "lease"], ["applicant_name", "id_number", "shop_address"], "BIZ-LICENCE", ["个体户注册"]),
@@ -116,7 +140,13 @@ ITEMS = [
     ("建设工程规划许可证核发", "01", "nr", "company", ["工程建设"], ["licence", "form"], ["company_name", "credit_code"], None, []),
     ("建设用地规划许可证核发", "01", "nr", "company", ["工程建设"], ["licence", "form"], ["company_name", "credit_code"], None, []),
     ("户外广告设置许可", "01", "amr", "company", ["开办企业"], ["licence", "lease"], ["company_name", "credit_code", "shop_address"], None, []),
+    # Company migration between the cities (svc-interop's 企业迁移): cross-city in both cities (seed.py).
+    # 迁入 registers the company in its new city, which issues the business licence anew.
+    ("企业跨市迁移登记（迁出）", "01", "amr", "company", ["企业迁移"], ["licence", "migration"], ["company_name", "credit_code", "target_city", "new_address"], None, ["企业迁出", "公司跨市迁移"]),
+    ("企业跨市迁移登记（迁入）", "01", "amr", "company", ["企业迁移"], ["licence", "migration"], ["company_name", "credit_code", "origin_city", "new_address"], "BIZ-LICENCE", ["企业迁入", "公司跨市迁入"]),
 ]
+# Themes whose items every city runs across both cities (深中通办), whatever the synthetic pattern says.
+CROSS_CITY_THEMES = {"企业迁移"}
 
 BUNDLES = [
     ("KBQY-ONE", "开办企业一件事", ["企业设立登记", "公章刻制备案", "税务登记（新办纳税人套餐）", "发票领用", "职工参保登记", "住房公积金缴存登记"]),

@@ -1,15 +1,24 @@
 import tempfile
 from pathlib import Path
 
+from pydantic_settings import BaseSettings
+
 from tongban.shared.config import ServiceSettings, service_config
 
 
-class Settings(ServiceSettings):
+class KeyStoreSettings(BaseSettings):
+    """The key store's settings alone: what the demo-data loader reads (it runs in `make run`'s
+    launcher, which has no JWKS or database variables of this service)."""
+
     model_config = service_config("CREDENTIALS_")
 
     # The file key store's folder (issuers' private keys, one 0600 file each). Point it at a
     # persistent, backed-up volume in production; an HSM-backed KeyStore can replace it.
     key_dir: Path = Path(tempfile.gettempdir()) / "tongban-credentials-keys"
+
+
+class Settings(ServiceSettings, KeyStoreSettings):
+    model_config = service_config("CREDENTIALS_")
     # Presentations (亮证 QR codes) live this long.
     presentation_ttl_seconds: int = 300
     # Where verifiers fetch keys and status lists (put into presentations for offline checks).
@@ -18,3 +27,10 @@ class Settings(ServiceSettings):
     # with an Ed25519 key of its own, made on first use and published with the others (GET /keys).
     status_list_signer_code: str = "114420000073000016"
     status_list_signer_name: str = "中山市政务服务和数据管理局（电子证照状态列表）"
+    # The platform's time-stamping authority for seal applications (RFC 3161-shaped tokens): an
+    # issuer with a key of its own, made on first use and published in GET /keys.
+    tsa_code: str = "114420000073000029"
+    tsa_name: str = "中山市政务服务和数据管理局（时间戳服务）"
+    # A partner city's status lists (深中互认): how long to wait for one, and how long a good copy is kept.
+    partner_fetch_timeout_seconds: float = 2.0
+    partner_status_list_ttl_seconds: float = 60.0

@@ -2,35 +2,47 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from tongban.credentials.config import Settings
 from tongban.credentials.consent.router import router as consent_router
+from tongban.credentials.holder_access.router import router as holder_access_router
 from tongban.credentials.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.credentials.db import Base, platform
 from tongban.credentials.licence.router import router as licence_router
 from tongban.credentials.licence_type.router import router as licence_type_router
+from tongban.credentials.presentation import service as presentations
 from tongban.credentials.presentation.router import router as presentation_router
 from tongban.credentials.seal.router import router as seal_router
 from tongban.credentials.signing import keystore
 from tongban.credentials.signing.router import router as signing_router
 from tongban.credentials.trust.router import router as trust_router
+from tongban.credentials.trust.status_lists import PartnerStatusLists
+from tongban.shared.periodic import PeriodicTask
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     # The consumers run in this process too (RUN_WORKER), so the store is installed module-wide.
-    keystore.install(keystore.FileKeyStore(runtime.settings.key_dir))  # type: ignore[attr-defined]
-    yield
+    settings = runtime.settings
+    keystore.install(keystore.FileKeyStore(settings.key_dir))  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(timeout=settings.partner_fetch_timeout_seconds,  # type: ignore[attr-defined]
+                                 follow_redirects=False) as http:
+        app.state.partner_status_lists = PartnerStatusLists(
+            http, ttl=settings.partner_status_list_ttl_seconds)  # type: ignore[attr-defined]
+        yield
 
 
 SERVICE = ServiceDefinition(
     name="credentials", title="Tongban svc-credentials", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     routers=[licence_type_router, licence_router, presentation_router, consent_router, signing_router,
-             seal_router, trust_router],
+             seal_router, trust_router, holder_access_router],
     subscriptions=[*CASES_SUBSCRIPTIONS], lifespan=lifespan,
+    periodic=[PeriodicTask("presentation-replay-purge", presentations.PURGE_INTERVAL,
+                           presentations.purge_replay_records)],
 )
 
 

@@ -20,6 +20,8 @@ class CatalogBundle(Base):
     version: Mapped[int] = mapped_column(Integer)
     item_codes: Mapped[list[str]] = mapped_column(JSONB)
     city_code: Mapped[str | None] = mapped_column(String(6))
+    # The bundle's deduplicated materials (merged.materials: each with `for_items`); None: not sent.
+    materials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                    onupdate=func.now())
 

@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tongban.cases.case.schemas import ApplicantIn, CaseRead
+from tongban.cases.material.schemas import MaterialIn
 
 
 class BundleCaseCreate(BaseModel):
@@ -12,6 +13,9 @@ class BundleCaseCreate(BaseModel):
     city_code: Literal["442000", "440300"] | None = None
     form_data: dict[str, Any] = Field(default_factory=dict, description="one form for every item of the bundle")
     applicant: ApplicantIn | None = None
+    materials: list[MaterialIn] = Field(default_factory=list, max_length=30, description=(
+        "one set of materials for the bundle (its deduplicated list): each goes to the child cases whose "
+        "item asks for it"))
 
 
 class BundleCaseRead(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,12 @@ from tongban.cases.case import service as cases
 from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseCreate
+from tongban.cases.catalog_copy.service import materials_of
+from tongban.cases.credentials_client import CredentialsClient
+from tongban.cases.material import required
+from tongban.cases.material.errors import MaterialsMissing
+from tongban.cases.material.schemas import MaterialIn
+from tongban.cases.material.service import SubmissionMaterials
 from tongban.cases.db import audit, outbox
 from tongban.cases.workday import calendar
 from tongban.shared.auth import Principal
@@ -27,20 +34,28 @@ from tongban.shared.events.envelope import make_event
 async def apply_bundle_published(session: AsyncSession, data: BundlePublishedV1) -> None:
     """Insert the bundle, or take a newer version; an older version arriving late changes nothing."""
     current = await repository.get_copy(session, data.bundle_id)
+    materials = materials_of((data.record or {}).get("merged"))
     if current is None:
         await repository.add(session, CatalogBundle(bundle_id=data.bundle_id, code=data.code, name=data.name,
                                                     version=data.version, item_codes=data.item_codes,
-                                                    city_code=data.city_code))
+                                                    city_code=data.city_code, materials=materials))
     elif data.version > current.version:
         current.code, current.name, current.version = data.code, data.name, data.version
-        current.item_codes, current.city_code = data.item_codes, data.city_code
+        current.item_codes, current.city_code, current.materials = data.item_codes, data.city_code, materials
 
 
-async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, default_city: str) -> BundleCaseRead:
-    """One form for the bundle: a parent case and one child case per item (each routed to its department)."""
+async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, default_city: str,
+                 user_auth: str | None = None, credentials: CredentialsClient | None = None) -> BundleCaseRead:
+    """One form and one set of materials for the bundle: a parent case and one child case per item
+    (each routed to its department, with the materials its item asks for). Every required material
+    of the bundle's deduplicated list must be there (容缺 ones may be missing: those children then
+    wait for acceptance with gaps)."""
     bundle = await repository.bundle_by_code(session, body.bundle_code)
     if bundle is None or not bundle.item_codes:
         raise ItemNotAvailable(body.bundle_code, "no such bundle in the catalogue")
+    short = required.shortfall(bundle.materials, [(m.name, m.licence_type_code) for m in body.materials])
+    if short.missing:
+        raise MaterialsMissing(short.missing)
     today = calendar.today()
     city = body.city_code or bundle.city_code or default_city
     first = CaseCreate.model_validate({"basic_code": bundle.item_codes[0], "city_code": city,
@@ -56,11 +71,23 @@ async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, de
     children = []
     for code in bundle.item_codes:
         child = first.model_copy(update={"basic_code": code})
-        children.append(await cases.submit(session, child, p, default_city, today, bundle_case_id=parent.id))
+        mine = [(i, m) for i, m in enumerate(body.materials) if _asked_by(code, m, bundle.materials)]
+        # Even without materials: the plan reads the wallet when the child's rule names a licence.
+        plan = SubmissionMaterials(session, [m for _, m in mine], p, user_auth, credentials or CredentialsClient(None),
+                                   positions=[i for i, _ in mine], shared=True)
+        children.append(await cases.submit(session, child, p, default_city, today, bundle_case_id=parent.id,
+                                           materials=plan, listed_materials=required.for_item(bundle.materials, code)))
     await outbox.add(session, make_event("cases", contract.BUNDLE_SUBMITTED, contract.BundleCaseV1(
         bundle_case_id=parent.id, case_number=parent.case_number, bundle_code=parent.bundle_code, state=parent.state,
         child_case_ids=[c.id for c in children], at=dt.datetime.now(dt.UTC)), subject=str(parent.id)))
     return BundleCaseRead.model_validate(parent).model_copy(update={"children": children})
+
+
+def _asked_by(basic_code: str, material: MaterialIn, listed: list[dict[str, Any]] | None) -> bool:
+    """Whether the bundle's list has the item ask for this material; one it does not list goes to every child."""
+    given = [(material.name, material.licence_type_code)]
+    matches = [m for m in listed or () if required.satisfied(m, given)]
+    return not matches or any(basic_code in (m.get("for_items") or [basic_code]) for m in matches)
 
 
 async def child_settled(session: AsyncSession, child: Case, actor: Principal | str) -> None:

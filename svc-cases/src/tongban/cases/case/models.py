@@ -50,6 +50,8 @@ class Case(Base):
     gaps: Mapped[list[str] | None] = mapped_column(JSONB)
     gaps_due_on: Mapped[dt.date | None] = mapped_column(Date)
     gaps_reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Required materials marked 容缺 that the case still lacks: it can only be accepted with them as gaps.
+    missing_materials: Mapped[list[str] | None] = mapped_column(JSONB)
     # The decision.
     decided_by_rule_version: Mapped[int | None] = mapped_column(Integer)
     commitment_approval: Mapped[bool] = mapped_column(Boolean, default=False)

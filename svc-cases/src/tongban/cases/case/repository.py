@@ -1,13 +1,59 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, and_, false, or_, select
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, false, func, or_, outerjoin, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tongban.cases.case.clock import RUNNING
 from tongban.cases.case.models import Case, CaseNumberSequence, CaseTimelineEntry
+from tongban.cases.catalog_copy.models import CatalogImplementation, CatalogItem
+from tongban.cases.item_config.models import ItemConfig
+from tongban.cases.rule.models import ApprovalRule
+from tongban.cases.workday.models import WorkdayOverride
 from tongban.shared.auth import Principal
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    """What a submission reads before it writes."""
+
+    item: CatalogItem | None                      # the newest version in the read copy
+    config: ItemConfig | None
+    implementation: CatalogImplementation | None  # by the code given, else the city's
+    rule: ApprovalRule | None                     # the current rule if active (None for drafts)
+    overrides: dict[dt.date, bool]                # working-day overrides from `today` on
+
+
+async def submission_context(session: AsyncSession, basic_code: str, implementation_code: str | None,
+                             city_code: str, today: dt.date, with_rule: bool) -> SubmissionContext:
+    """The item, its configuration, its implementation, its current rule and the calendar's
+    overrides in one round trip (the 秒批 path counts its round trips): each part a one-row
+    subquery left-joined to the item, the overrides aggregated into one JSON column."""
+    config = select(ItemConfig).where(ItemConfig.basic_code == basic_code).subquery()
+    where = (CatalogImplementation.code == implementation_code if implementation_code else
+             and_(CatalogImplementation.basic_code == basic_code, CatalogImplementation.city_code == city_code))
+    impl = select(CatalogImplementation).where(where).order_by(CatalogImplementation.version.desc()).limit(1).subquery()
+    overrides = (select(func.jsonb_object_agg(WorkdayOverride.on_date, WorkdayOverride.is_workday))
+                 .where(WorkdayOverride.on_date >= today).scalar_subquery())
+    joined = outerjoin(outerjoin(CatalogItem.__table__, config, true()), impl, true())
+    entities = [CatalogItem, aliased(ItemConfig, config), aliased(CatalogImplementation, impl)]
+    if with_rule:
+        rule = (select(ApprovalRule).where(ApprovalRule.basic_code == basic_code)
+                .order_by(ApprovalRule.version.desc()).limit(1).subquery())
+        joined = outerjoin(joined, rule, true())
+        entities.append(aliased(ApprovalRule, rule))
+    stmt = (select(*entities, overrides).select_from(joined).where(CatalogItem.basic_code == basic_code)
+            .order_by(CatalogItem.version.desc()).limit(1))
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return SubmissionContext(None, None, None, None, {})
+    found_rule = row[3] if with_rule else None
+    return SubmissionContext(row[0], row[1], row[2], found_rule if found_rule is not None and found_rule.active
+                             else None, {dt.date.fromisoformat(d): bool(w) for d, w in (row[-1] or {}).items()})
 
 
 async def next_number(session: AsyncSession, city_code: str, day: dt.date) -> int:

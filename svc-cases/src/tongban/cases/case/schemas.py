@@ -74,6 +74,7 @@ class CaseRead(BaseModel):
     remaining_days: int | None
     gaps: list[str] | None
     gaps_due_on: dt.date | None
+    missing_materials: list[str] | None = Field(default=None, description="required 容缺 materials not yet given")
     decided_by_rule_version: int | None
     commitment_approval: bool
     licence_identifier: str | None

@@ -18,10 +18,13 @@ from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowed
 from tongban.cases.case.models import Case, CaseTimelineEntry
 from tongban.cases.case.schemas import CaseAction, CaseCreate, CaseRead, ProgressRead, ProgressStep
 from tongban.cases.catalog_copy import repository as catalog
+from tongban.cases.catalog_copy.models import CatalogImplementation, CatalogItem
 from tongban.cases.db import audit, outbox
 from tongban.cases.item_config import repository as item_configs
 from tongban.cases.item_config.service import validate_form
-from tongban.cases.rule import repository as rules
+from tongban.cases.material import repository as materials_repo
+from tongban.cases.material import required
+from tongban.cases.material.errors import MaterialsMissing
 from tongban.cases.rule import service as rule_service
 from tongban.cases.rule.models import ApprovalRule
 from tongban.cases.workday import calendar
@@ -76,6 +79,7 @@ class GapsOutstanding(Conflict):
 class Materials(Protocol):
     """What a submission's materials do around the creation of the case (material/service.py)."""
 
+    def given(self) -> list[required.Given]: ...
     async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]: ...
     async def attach(self, case: Case) -> None: ...
 
@@ -161,21 +165,33 @@ class Origin:
 
 async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_city: str,
                  today: dt.date | None = None, bundle_case_id: uuid.UUID | None = None,
-                 origin: Origin | None = None, materials: Materials | None = None) -> CaseRead:
+                 origin: Origin | None = None, materials: Materials | None = None,
+                 listed_materials: list[dict[str, Any]] | None = None) -> CaseRead:
     """Create a case (a draft, or submitted with its clock started), then try instant approval;
     returns it as the submitter sees it. `materials` checks the submission's materials (and the
-    licence facts the rules need) before the case takes its number, and attaches them after."""
+    licence facts the rules need) before the case takes its number, and attaches them after.
+    A submission (not a draft) must bring every required material the implementation (else the
+    item) lists, or `listed_materials` for a bundle's child; missing 容缺 ones are kept as
+    `missing_materials` (the case is then accepted only with them as gaps, never instantly)."""
     today = today or calendar.today()
     origin = origin or Origin(*applicant_of(body, p))
     applicant_type, applicant_id, applicant_name, channel = (origin.applicant_type, origin.applicant_id,
                                                              origin.applicant_name, origin.channel)
-    item = await catalog.by_basic_code(session, body.basic_code)
+    city = body.city_code or default_city
+    ctx = await repository.submission_context(session, body.basic_code, body.implementation_code, city, today,
+                                              with_rule=not body.draft)
+    item, config = ctx.item, ctx.config
     if item is None:
         raise ItemNotAvailable(body.basic_code, "not in the catalogue")
     if item.status != "published":
         raise ItemNotAvailable(body.basic_code, f"the item is {item.status}")
-    config = await item_configs.get(session, body.basic_code)
     department = config.department if config and config.department else item.department
+    if department is None and ctx.implementation is not None:
+        # The city's implementation (实施清单) names its implementing body: the code's first 18 characters.
+        try:
+            department = normalize_credit_code(ctx.implementation.code[:18])
+        except InvalidIdentifier:
+            department = None
     if body.implementation_code:
         if body.implementation_code[-12:] != body.basic_code:
             raise InvalidField("implementation_code", "does not end with the item's basic code")
@@ -195,7 +211,6 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
         limit, unit = item.promised_limit, item.promised_limit_unit or "working_day"
     else:
         limit, unit = DEFAULT_LIMIT_WORKING_DAYS, "working_day"
-    city = body.city_code or default_city
     case = Case(
         id=uuid.uuid4(), case_number="",
         lookup_code="".join(secrets.choice(LOOKUP_ALPHABET) for _ in range(8)), city_code=city,
@@ -207,13 +222,21 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
         commitment_signed=body.commitment_signed, state="draft", limit_days=limit, limit_unit=unit,
         extension_days=0, paused_days=0, commitment_approval=False, bundle_case_id=bundle_case_id,
     )
-    rule = None if body.draft else await rules.current(session, case.basic_code)
+    if not body.draft and channel != "partner":
+        # A partner city's counter took the forwarded case's materials (the contract carries none).
+        if listed_materials is None:
+            listed_materials = _listed(item, ctx.implementation)
+        short = required.shortfall(listed_materials, materials.given() if materials is not None else ())
+        if short.missing:
+            raise MaterialsMissing(short.missing)
+        case.missing_materials = short.gaps or None
+    rule = ctx.rule
     licence_facts = await materials.prepare(case, rule) if materials is not None else {}
     seq = await repository.next_number(session, city, today)
     if seq > 99_999:
         raise Conflict(f"city {city} has issued 99999 case numbers today")
     case.case_number = f"{city}{today:%Y%m%d}{seq:05d}"
-    overrides = await workdays.overrides_from(session, today)
+    overrides = ctx.overrides
     # Not flushed yet: the submit step below sets the state first, so the row goes in with one
     # INSERT instead of an INSERT and an UPDATE (the 秒批 path counts its round trips).
     repository.add_unflushed(session, case)
@@ -236,8 +259,8 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
 def _instant_approval(case: Case, rule: ApprovalRule | None, today: dt.date, overrides: Mapping[dt.date, bool],
                       licence_facts: Mapping[str, Any] | None = None) -> Moved | None:
     """Approve a just-submitted case if the item's current rule matches (fields only: the caller records it)."""
-    if rule is None:
-        return None
+    if rule is None or case.missing_materials:
+        return None  # materials still missing (容缺) need a clerk's acceptance with gaps
     known = rule_service.facts(case.applicant_type, case.applicant_id, case.form_data, today)
     known.update(licence_facts or {})
     if not rule_service.matches(rule.conditions, known):
@@ -246,6 +269,36 @@ def _instant_approval(case: Case, rule: ApprovalRule | None, today: dt.date, ove
     held = sorted(t for t in rule_service.licence_types(rule.conditions) if known.get(f"licence.{t}"))
     return _apply(case, INSTANT, "approve", STEPS["approve"], f"instant approval rule v{rule.version}", today,
                   overrides, {"rule_version": rule.version} | ({"licences": held} if held else {}))
+
+
+def _listed(item: CatalogItem, impl: CatalogImplementation | None) -> list[dict[str, Any]] | None:
+    """The materials the case's implementation lists (the city's own list), else the item's."""
+    return impl.materials if impl is not None and impl.materials else item.materials
+
+
+async def listed_for(session: AsyncSession, case: Case) -> list[dict[str, Any]] | None:
+    """The material list a case is held to: a bundle child's part of the bundle's list, else its own."""
+    if case.bundle_case_id is not None:
+        from tongban.cases.bundle import repository as bundles  # the bundle aggregate builds on this one
+        parent = await bundles.get(session, case.bundle_case_id)
+        bundle = await bundles.bundle_by_code(session, parent.bundle_code) if parent is not None else None
+        return required.for_item(bundle.materials, case.basic_code) if bundle is not None else None
+    item = await catalog.by_basic_code(session, case.basic_code)
+    if item is None:
+        return None
+    return _listed(item, await catalog.implementation(session, case.implementation_code, case.basic_code,
+                                                      case.city_code))
+
+
+async def check_materials(session: AsyncSession, case: Case) -> None:
+    """On (re)submission of an existing case: refuse while a required material is missing, and
+    keep the missing 容缺 ones on the case."""
+    if case.channel == "partner":
+        return
+    short = required.shortfall(await listed_for(session, case), await materials_repo.given(session, case.id))
+    if short.missing:
+        raise MaterialsMissing(short.missing)
+    case.missing_materials = short.gaps or None
 
 
 # --- transitions -------------------------------------------------------------------------------
@@ -265,6 +318,13 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
         raise InvalidField("reason", f"a reason is required to {action.replace('_', ' ')}")
     overrides = await workdays.overrides_from(session, (case.received_on or today) - dt.timedelta(days=1))
     detail: dict[str, Any] = {}
+    if action in ("submit", "resubmit"):
+        await check_materials(session, case)
+    if action == "accept" and case.missing_materials:
+        uncovered = [m for m in case.missing_materials if m not in (body.gaps or [])]
+        if uncovered:
+            raise InvalidField("gaps", f"materials still missing: {', '.join(uncovered)}; accept with them as "
+                                       "gaps (容缺, with gaps_due_on) or request a supplement")
     if action == "accept" and body.gaps:
         if body.gaps_due_on is None or body.gaps_due_on < today:
             raise InvalidField("gaps_due_on", "accepting with gaps needs a due date from today on")
@@ -291,6 +351,8 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
     elif action == "fulfil_gaps":
         if not case.gaps:
             raise WrongCaseState("fulfil gaps", f"{case.state} without missing materials", frozenset())
+        if case.missing_materials:
+            raise MaterialsMissing(case.missing_materials)
         detail = {"gaps": case.gaps}
         case.gaps, case.gaps_due_on, case.gaps_reminded_at = None, None, None
         if case.state == "suspended":
@@ -425,6 +487,9 @@ async def add_materials(session: AsyncSession, case_id: uuid.UUID, materials: Ma
         raise NotAllowedForRole(f"{p.role} cannot add materials to this case")
     await materials.prepare(case)
     await materials.attach(case)
+    if case.missing_materials:  # 容缺 materials arriving: what is still missing now
+        short = required.shortfall(await listed_for(session, case), await materials_repo.given(session, case.id))
+        case.missing_materials = (short.gaps + short.missing) or None
     await _record(session, case, p, "add_materials", case.state, case.state, reason, {})
     return case
 
@@ -451,7 +516,8 @@ def to_read(case: Case, p: Principal, today: dt.date, overrides: Mapping[dt.date
         state_reason=case.state_reason, limit_days=case.limit_days, limit_unit=case.limit_unit,
         extension_days=case.extension_days, paused_days=case.paused_days, received_on=case.received_on,
         deadline_on=case.deadline_on, paused=case.paused_since is not None, remaining_days=remaining,
-        gaps=case.gaps, gaps_due_on=case.gaps_due_on, decided_by_rule_version=case.decided_by_rule_version,
+        gaps=case.gaps, gaps_due_on=case.gaps_due_on, missing_materials=case.missing_materials,
+        decided_by_rule_version=case.decided_by_rule_version,
         commitment_approval=case.commitment_approval, licence_identifier=case.licence_identifier,
         created_at=case.created_at, submitted_at=case.submitted_at, decided_at=case.decided_at,
         completed_at=case.completed_at)

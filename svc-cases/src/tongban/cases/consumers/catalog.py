@@ -4,8 +4,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.bundle import service as bundles
 from tongban.cases.catalog_copy import service
-from tongban.shared.contracts.catalog import BUNDLE_PUBLISHED, ITEM_PUBLISHED, ITEM_RETIRED, BundlePublishedV1, \
-    ItemPublishedV1, ItemRetiredV1
+from tongban.shared.contracts.catalog import BUNDLE_PUBLISHED, IMPLEMENTATION_PUBLISHED, ITEM_PUBLISHED, \
+    ITEM_RETIRED, BundlePublishedV1, ImplementationPublishedV1, ItemPublishedV1, ItemRetiredV1
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.inbox import PoisonMessage, Subscription
 
@@ -26,7 +26,16 @@ async def on_bundle_event(session: AsyncSession, event: Envelope) -> None:
         raise PoisonMessage(f"unexpected event type {event.type}")
 
 
+async def on_implementation_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type == IMPLEMENTATION_PUBLISHED:
+        await service.apply_implementation_published(session, ImplementationPublishedV1.model_validate(event.data))
+    elif not event.type.startswith("catalog.implementation."):
+        raise PoisonMessage(f"unexpected event type {event.type}")
+
+
 SUBSCRIPTIONS = [Subscription(source="catalog", subject="catalog.item.>", durable="cases-catalog-item",
                               handler=on_item_event),
                  Subscription(source="catalog", subject="catalog.bundle.>", durable="cases-catalog-bundle",
-                              handler=on_bundle_event)]
+                              handler=on_bundle_event),
+                 Subscription(source="catalog", subject="catalog.implementation.>",
+                              durable="cases-catalog-implementation", handler=on_implementation_event)]

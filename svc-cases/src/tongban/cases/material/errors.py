@@ -33,3 +33,14 @@ class LicenceNotUsable(AppError):
 
 class CredentialsNotConfigured(AppError):
     code, status, title = "credentials_unavailable", 503, "Licence checks are not available"
+
+
+class MaterialsMissing(AppError):
+    """A submission without a material the item marks required (and not 容缺): 422 naming each one."""
+
+    code, status, title = "materials_missing", 422, "Required materials are missing"
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__("missing required materials: " + ", ".join(names),
+                         errors=[{"field": "materials", "material": n, "message": f"required material missing: {n}"}
+                                 for n in names])

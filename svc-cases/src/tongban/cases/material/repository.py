@@ -4,6 +4,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from tongban.cases.case.models import Case
 from tongban.cases.material.models import CaseMaterial, Document
 
 
@@ -31,9 +32,33 @@ async def documents(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UU
 
 
 async def attach(session: AsyncSession, ids: list[uuid.UUID], case_id: uuid.UUID) -> None:
+    """Mark the documents attached (to the first case that took them: a bundle's siblings share them)."""
     if ids:
-        await session.execute(update(Document).where(Document.id.in_(ids)).values(case_id=case_id))
+        await session.execute(update(Document).where(Document.id.in_(ids), Document.case_id.is_(None))
+                              .values(case_id=case_id).execution_options(synchronize_session="fetch"))
+
+
+async def attached_to_bundle(session: AsyncSession, doc: Document, bundle_case_id: uuid.UUID | None) -> bool:
+    """Whether the document is attached to a child of this bundle case (so a sibling may list it too)."""
+    if bundle_case_id is None or doc.case_id is None:
+        return False
+    found = await session.execute(select(Case.id).where(Case.id == doc.case_id, Case.bundle_case_id == bundle_case_id))
+    return found.first() is not None
+
+
+async def cases_listing(session: AsyncSession, document_id: uuid.UUID) -> list[uuid.UUID]:
+    """The cases that list the document as a material."""
+    rows = await session.execute(select(CaseMaterial.case_id).where(CaseMaterial.document_id == document_id)
+                                 .distinct())
+    return list(rows.scalars())
 
 
 def materials_query(case_id: uuid.UUID) -> Select[tuple[CaseMaterial]]:
     return select(CaseMaterial).where(CaseMaterial.case_id == case_id).order_by(CaseMaterial.id)
+
+
+async def given(session: AsyncSession, case_id: uuid.UUID) -> list[tuple[str, str | None]]:
+    """(name, licence type code) of each material the case has."""
+    rows = await session.execute(select(CaseMaterial.name, CaseMaterial.licence_type_code)
+                                 .where(CaseMaterial.case_id == case_id))
+    return [(name, code) for name, code in rows]

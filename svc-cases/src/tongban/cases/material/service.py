@@ -76,11 +76,16 @@ def can_read(doc: Document, case: Case | None, p: Principal) -> bool:
 
 async def readable_document(session: AsyncSession, document_id: uuid.UUID, p: Principal,
                            with_content: bool = False) -> Document:
+    """The document if `p` may read it through any case that lists it (a bundle's children share one)."""
     doc = await repository.get_document(session, document_id, with_content)
-    case = await cases_repo.get(session, doc.case_id) if doc is not None and doc.case_id else None
-    if doc is None or not can_read(doc, case, p):
+    if doc is None:
         raise DocumentNotFound()
-    return doc
+    if doc.uploaded_by == p.sub:
+        return doc
+    for case_id in await repository.cases_listing(session, doc.id):
+        if can_read(doc, await cases_repo.get(session, case_id), p):
+            return doc
+    raise DocumentNotFound()
 
 
 class SubmissionMaterials:
@@ -89,11 +94,21 @@ class SubmissionMaterials:
     exists; `attach` writes them onto the case in the same transaction."""
 
     def __init__(self, session: AsyncSession, items: Sequence[MaterialIn], p: Principal, user_auth: str | None,
-                 credentials: CredentialsClient, field: str = "materials") -> None:
+                 credentials: CredentialsClient, field: str = "materials", positions: Sequence[int] | None = None,
+                 shared: bool = False) -> None:
         self.session, self.items, self.p, self.user_auth = session, list(items), p, user_auth
         self.credentials, self.field = credentials, field
+        # A bundle hands each child the part of the one set of materials its item asks for:
+        # `positions` are their places in the request (for error fields), and `shared` lets the
+        # children of one bundle list the same document.
+        self.positions = list(positions) if positions is not None else list(range(len(self.items)))
+        self.shared = shared
         self.rows: list[CaseMaterial] = []
         self.documents: list[uuid.UUID] = []
+
+    def given(self) -> list[tuple[str, str | None]]:
+        """(name, licence type code) of each material, for the required-materials check."""
+        return [(m.name, m.licence_type_code) for m in self.items]
 
     async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]:
         """Check every material; returns facts `licence.<type code>` for the rules."""
@@ -101,13 +116,14 @@ class SubmissionMaterials:
             raise DocumentUnusable(self.field, f"at most {MAX_MATERIALS} materials")
         facts: dict[str, Any] = {}
         docs = await repository.documents(self.session, [m.document_id for m in self.items if m.document_id])
-        for i, m in enumerate(self.items):
+        for i, m in zip(self.positions, self.items, strict=True):
             field = f"{self.field}[{i}]"
             if m.document_id is not None:
                 doc = docs.get(m.document_id)
                 if doc is None or doc.uploaded_by != self.p.sub:
                     raise DocumentUnusable(f"{field}.document_id", "no such document of yours")
-                if doc.case_id is not None or m.document_id in self.documents:
+                if m.document_id in self.documents or (doc.case_id is not None and not (
+                        self.shared and await repository.attached_to_bundle(self.session, doc, case.bundle_case_id))):
                     raise DocumentUnusable(f"{field}.document_id", "already attached to a case")
                 self.documents.append(doc.id)
                 self.rows.append(CaseMaterial(name=m.name, kind="upload", document_id=doc.id, added_by=self.p.sub))
@@ -119,25 +135,23 @@ class SubmissionMaterials:
         return facts
 
     async def _licence(self, case: Case, m: MaterialIn, field: str) -> CaseMaterial:
-        if self.user_auth is None or not self.p.has("cases:apply"):
-            raise LicenceNotUsable(field, "licence-backed materials need the applicant's own submission (consent)")
+        """The applicant's consent (their own, or witnessed by the clerk at the counter), then the
+        handling department's use through svc-credentials, which confirms the licence is valid."""
         assert m.licence_type_code is not None
+        if self.user_auth is not None and self.p.has("cases:apply") and cases_service.is_owner(case, self.p):
+            holder = None
+        elif self.user_auth is not None and self.p.has("cases:process") and case.channel == "counter":
+            holder = case.applicant_id
+        else:
+            raise LicenceNotUsable(field, "licence-backed materials need the applicant's consent: their own "
+                                          "submission, or a clerk's for an applicant at the counter")
         consent = await self.credentials.give_consent(self.user_auth, m.licence_type_code, case.id, case.department,
-                                                      field)
-        use = await self.credentials.use(case.applicant_id, m.licence_type_code, case.id,
+                                                      field, holder_id=holder)
+        use = await self.credentials.use(case.applicant_id, m.licence_type_code, case.id, case.department,
                                          f"办件 {case.item_name}: {m.name}", field)
-        identifier, verification = use.identifier, "licence-use"
-        if identifier is None:
-            # svc-credentials did not take the use from a service: confirm validity from the
-            # applicant's own wallet and the public status instead (the use is logged here only).
-            found = [x for x in await self.credentials.valid_licences(self.user_auth)
-                     if x["type_code"] == m.licence_type_code]
-            if not found or await self.credentials.status(found[0]["identifier"]) != "valid":
-                raise LicenceNotUsable(field, "no valid licence of this type in the applicant's wallet")
-            identifier, verification = found[0]["identifier"], "wallet-status"
         return CaseMaterial(name=m.name, kind="licence", licence_type_code=m.licence_type_code,
-                            licence_identifier=identifier, consent_id=consent, use_id=use.use_id,
-                            verification=verification, added_by=self.p.sub)
+                            licence_identifier=use.identifier, consent_id=consent, use_id=use.use_id,
+                            verification="licence-use", added_by=self.p.sub)
 
     async def _wallet_facts(self, rule: ApprovalRule | None, known: dict[str, Any]) -> dict[str, Any]:
         """Licence facts the item's current rule asks about and the materials did not settle,
@@ -148,7 +162,7 @@ class SubmissionMaterials:
         for row in self.rows:
             row.case_id = case.id
             self.session.add(row)
-        await repository.attach(self.session, self.documents, case.id)
+        await repository.attach(self.session, self.documents, case.id)  # a shared one stays with the first child
         if self.rows:
             await self.session.flush()
             await audit.record(self.session, self.p, "case.materials", "case", str(case.id), None,

@@ -38,5 +38,11 @@ class HotlineTicket(Base):
     supervised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     replied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Referred by the partner city (source "partner"): svc-interop's referral, the partner's own
+    # ticket number and category wording (ours is mapped from it).
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    partner_region: Mapped[str | None] = mapped_column(String(6))
+    partner_ticket_number: Mapped[str | None] = mapped_column(String(40))
+    partner_category: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                     onupdate=func.now())

@@ -40,3 +40,8 @@ async def overdue_unsupervised(session: AsyncSession, today: dt.date, limit: int
                                         HotlineTicket.supervised_at.is_(None))
             .order_by(HotlineTicket.due_on).limit(limit).with_for_update(skip_locked=True))
     return list((await session.execute(stmt)).scalars())
+
+
+async def by_referral(session: AsyncSession, referral_id: uuid.UUID) -> HotlineTicket | None:
+    return (await session.execute(select(HotlineTicket).where(HotlineTicket.referral_id == referral_id))
+            ).scalar_one_or_none()

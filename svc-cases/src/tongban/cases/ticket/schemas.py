@@ -50,6 +50,10 @@ class TicketRead(BaseModel):
     replied_at: dt.datetime | None
     closed_at: dt.datetime | None
     created_at: dt.datetime
+    referral_id: uuid.UUID | None = Field(default=None, description="svc-interop's referral (source partner)")
+    partner_region: str | None = None
+    partner_ticket_number: str | None = None
+    partner_category: str | None = Field(default=None, description="the partner's own category wording")
 
 
 class HotlinePolicy(BaseModel):

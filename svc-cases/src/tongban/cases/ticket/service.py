@@ -19,6 +19,7 @@ from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import InsufficientScope, Principal
 from tongban.shared.contracts import cases as contract
+from tongban.shared.contracts.interop import ReferralV1
 from tongban.shared.errors import InvalidField, NotFound
 from tongban.shared.events.envelope import make_event
 from tongban.shared.ids import InvalidIdentifier, mask_phone, mask_resident_id, normalize_credit_code, \
@@ -50,6 +51,26 @@ async def set_policy(session: AsyncSession, body: HotlinePolicy, actor: Principa
     return body
 
 
+# The partner city's category wording (its 12345 system's own) mapped to ours. Anything else is
+# taken as a consultation: the shortest deadline, so an unclassified referral is looked at soonest;
+# the partner's wording stays on the ticket (`partner_category`) for the clerk who dispatches it.
+PARTNER_CATEGORIES = {"咨询": "consultation", "consultation": "consultation", "投诉": "complaint",
+                      "举报": "complaint", "complaint": "complaint", "求助": "help", "help": "help",
+                      "建议": "suggestion", "意见": "suggestion", "suggestion": "suggestion",
+                      "办不成事": "unresolved", "unresolved": "unresolved"}
+UNKNOWN_PARTNER_CATEGORY = "consultation"
+TICKET_EVENTS = {"reply": contract.TICKET_REPLIED, "close": contract.TICKET_CLOSED,
+                 "reopen": contract.TICKET_REOPENED}
+
+
+def partner_category(text: str) -> str:
+    """Our category for the partner's wording: an exact match, else the first known word it contains."""
+    key = "".join(text.split()).casefold()
+    if key in PARTNER_CATEGORIES:
+        return PARTNER_CATEGORIES[key]
+    return next((ours for word, ours in PARTNER_CATEGORIES.items() if word in key), UNKNOWN_PARTNER_CATEGORY)
+
+
 async def receive(session: AsyncSession, body: TicketCreate, actor: Principal | str, source: str | None = None,
                   citizen: tuple[str, str] | None = None, department: str | None = None) -> HotlineTicket:
     """Open a ticket: from a citizen (for themselves), a clerk taking a call, or the platform (a bad rating)."""
@@ -67,23 +88,60 @@ async def receive(session: AsyncSession, body: TicketCreate, actor: Principal | 
             citizen = (ident, body.contact_name or "-") if ident else None
         else:
             raise InsufficientScope("a ticket needs cases:apply (a citizen) or cases:process (a clerk)")
+    return await _open(session, actor, source=source or "clerk", category=body.category,
+                       citizen_id=citizen[0] if citizen else None,
+                       contact_name=body.contact_name or (citizen[1] if citizen else "-"),
+                       contact_phone=body.contact_phone, content=body.content, case_id=body.case_id,
+                       department=department)
+
+
+async def receive_referral(session: AsyncSession, referral: ReferralV1) -> HotlineTicket | None:
+    """A hotline ticket the partner city referred to us (`interop.referral.received`) opens one of
+    ours, source "partner", linked to the referral; the same referral opens it once. Other
+    referrals (company migrations, our own outbound ones) are not tickets: None."""
+    if referral.kind != "hotline" or referral.direction != "inbound" or referral.ticket is None:
+        return None
+    existing = await repository.by_referral(session, referral.referral_id)
+    if existing is not None:
+        return existing
+    t = referral.ticket
+    phone = t.caller_phone if t.caller_phone and len(t.caller_phone) <= 20 else None
+    return await _open(session, f"partner:{referral.partner}", source="partner",
+                       category=partner_category(t.category), citizen_id=None,
+                       contact_name=t.caller_name[:100] or "-", contact_phone=phone,
+                       content=f"{t.summary}\n{t.content}", case_id=None, department=None,
+                       referral_id=referral.referral_id, partner_region=referral.partner[:6],
+                       partner_ticket_number=t.ticket_number[:40],
+                       partner_category=t.category[:100])
+
+
+async def _open(session: AsyncSession, actor: Principal | str, *, category: str, department: str | None,
+                **fields: object) -> HotlineTicket:
     today = calendar.today()
     rules = await policy(session)
-    limit = rules.limits.get(body.category, rules.default_limit)
+    limit = rules.limits.get(category, rules.default_limit)
     overrides = await workdays.overrides_from(session, today)
     seq = await cases_repo.next_number(session, SEQUENCE_KEY, today)
     ticket = HotlineTicket(
-        id=uuid.uuid4(), ticket_number=f"{SEQUENCE_KEY}{today:%Y%m%d}{seq:05d}", source=source or "clerk",
-        category=body.category, citizen_id=citizen[0] if citizen else None,
-        contact_name=body.contact_name or (citizen[1] if citizen else "-"), contact_phone=body.contact_phone,
-        content=body.content, case_id=body.case_id, department=department,
-        state="dispatched" if department else "received", limit_working_days=limit,
+        id=uuid.uuid4(), ticket_number=f"{SEQUENCE_KEY}{today:%Y%m%d}{seq:05d}", category=category,
+        department=department, state="dispatched" if department else "received", limit_working_days=limit,
         received_on=calendar.receipt_day(today, overrides), due_on=calendar.add_working_days(today, limit, overrides),
-        reopened=0, created_by=actor.sub if isinstance(actor, Principal) else actor)
+        reopened=0, created_by=actor.sub if isinstance(actor, Principal) else actor, **fields)
     await repository.add(session, ticket)
-    await audit.record(session, actor, "ticket.receive", "hotline_ticket", str(ticket.id), body.category,
-                       {"ticket_number": ticket.ticket_number, "source": ticket.source})
+    await audit.record(session, actor, "ticket.receive", "hotline_ticket", str(ticket.id), category,
+                       {"ticket_number": ticket.ticket_number, "source": ticket.source,
+                        **({"referral_id": str(ticket.referral_id)} if ticket.referral_id else {})})
+    await _publish(session, ticket, contract.TICKET_OPENED, dt.datetime.now(dt.UTC))
     return ticket
+
+
+async def _publish(session: AsyncSession, ticket: HotlineTicket, event: str, at: dt.datetime) -> None:
+    """`cases.ticket.*` through the outbox (svc-interop reports a referral's outcome to the partner)."""
+    await outbox.add(session, make_event("cases", event, contract.TicketChangedV1(
+        ticket_id=ticket.id, ticket_number=ticket.ticket_number, source=ticket.source, category=ticket.category,
+        state=ticket.state, department=ticket.department, referral_id=ticket.referral_id,
+        reply=ticket.reply if event in (contract.TICKET_REPLIED, contract.TICKET_CLOSED) else None, at=at),
+        subject=str(ticket.id)))
 
 
 def _may(who: str, ticket: HotlineTicket, p: Principal) -> bool:
@@ -147,6 +205,8 @@ async def act(session: AsyncSession, ticket_id: uuid.UUID, action: str, body: Ti
     from_state, ticket.state = ticket.state, to_state
     await audit.record(session, p, f"ticket.{action}", "hotline_ticket", str(ticket.id), body.reason,
                        {"from": from_state, "to": to_state})
+    if action in TICKET_EVENTS:
+        await _publish(session, ticket, TICKET_EVENTS[action], at)
     return ticket
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import lru_cache
 
 from tongban.cases.workday.errors import UnknownCalendarDate
 from tongban.shared.workdays import CHINA, Workdays, today
@@ -18,38 +19,69 @@ __all__ = ["CHINA", "UnknownCalendarDate", "today", "is_workday", "receipt_day",
            "working_days_between", "add_days", "days_between"]
 
 
-def _cal(overrides: Mapping[dt.date, bool]) -> Workdays:
-    return Workdays(overrides, unknown=UnknownCalendarDate)
+# chinese-calendar takes ~40 µs a day and a 15-working-day deadline walks ~20 days, on every
+# submission and every case read: the answers are memoised per (arguments, overrides). Its data
+# never changes in a running process; the overrides are part of the key, so an admin's change
+# is a new key at once. A date nobody knows raises and is never cached.
+_MEMO = 16384
+Frozen = frozenset[tuple[dt.date, bool]]
+
+
+def _cal(frozen: Frozen) -> Workdays:
+    return Workdays(dict(frozen), unknown=UnknownCalendarDate)
+
+
+def _key(overrides: Mapping[dt.date, bool]) -> Frozen:
+    return frozenset(overrides.items())
+
+
+@lru_cache(maxsize=_MEMO)
+def _is_workday(day: dt.date, frozen: Frozen) -> bool:
+    return _cal(frozen).is_workday(day)
+
+
+@lru_cache(maxsize=_MEMO)
+def _receipt_day(day: dt.date, frozen: Frozen) -> dt.date:
+    return _cal(frozen).receipt_day(day)
+
+
+@lru_cache(maxsize=_MEMO)
+def _add_working_days(start: dt.date, n: int, frozen: Frozen) -> dt.date:
+    return _cal(frozen).add_working_days(start, n)
+
+
+@lru_cache(maxsize=_MEMO)
+def _working_days_between(start: dt.date, end: dt.date, frozen: Frozen) -> int:
+    return _cal(frozen).working_days_between(start, end)
 
 
 def is_workday(day: dt.date, overrides: Mapping[dt.date, bool]) -> bool:
-    return _cal(overrides).is_workday(day)
+    return _is_workday(day, _key(overrides))
 
 
 def receipt_day(day: dt.date, overrides: Mapping[dt.date, bool]) -> dt.date:
     """The working day a submission on `day` counts as received on."""
-    return _cal(overrides).receipt_day(day)
+    return _receipt_day(day, _key(overrides))
 
 
 def add_working_days(start: dt.date, n: int, overrides: Mapping[dt.date, bool]) -> dt.date:
     """The n-th working day after the receipt day of `start` (n = 0: the receipt day itself)."""
-    return _cal(overrides).add_working_days(start, n)
+    return _add_working_days(start, n, _key(overrides))
 
 
 def working_days_between(start: dt.date, end: dt.date, overrides: Mapping[dt.date, bool]) -> int:
     """Working days d with start < d <= end (0 when end <= start)."""
-    return _cal(overrides).working_days_between(start, end)
+    return _working_days_between(start, end, _key(overrides))
 
 
 def add_days(start: dt.date, n: int, unit: str, overrides: Mapping[dt.date, bool]) -> dt.date:
     """A limit in the unit the catalogue gives: working days, or natural days from the receipt day."""
-    cal = _cal(overrides)
     if unit == "natural_day":
-        return cal.receipt_day(start) + dt.timedelta(days=n)
-    return cal.add_working_days(start, n)
+        return receipt_day(start, overrides) + dt.timedelta(days=n)
+    return add_working_days(start, n, overrides)
 
 
 def days_between(start: dt.date, end: dt.date, unit: str, overrides: Mapping[dt.date, bool]) -> int:
     if unit == "natural_day":
         return max(0, (end - start).days)
-    return _cal(overrides).working_days_between(start, end)
+    return working_days_between(start, end, overrides)

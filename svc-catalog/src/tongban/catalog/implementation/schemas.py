@@ -5,8 +5,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tongban.catalog.elements import (
-    CITIES, Fee, Flags, HandlingForm, Limits, LimitUnit, Material, Name, Phone, check_basic_code, check_credit_code,
-    check_region,
+    CITIES, Fee, Flags, HandlingForm, Limits, LimitUnit, Material, MaterialInput, Name, Phone, check_basic_code,
+    check_credit_code, check_region,
 )
 
 CODE_LENGTH = 31
@@ -30,7 +30,7 @@ class ImplementationElements(Limits):
 
     implementing_body: Name
     fees: list[Fee] = Field(default_factory=list, max_length=50)
-    materials: list[Material] = Field(default_factory=list, max_length=100)
+    materials: list[MaterialInput] = Field(default_factory=list, max_length=100)
     handling_forms: list[HandlingForm] = Field(min_length=1, max_length=5)
     visits: int = Field(ge=0, le=10, description="跑动次数")
     halls: list[Name] = Field(default_factory=list, max_length=50)

@@ -5,8 +5,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tongban.catalog.elements import (
-    ITEM_TYPES, CaseType, Fee, Flags, HandlingForm, Label, Limits, LimitUnit, Material, Name, Phone, Question,
-    ServiceObject, Step, Strict, check_basic_code, check_credit_code, json_schema_object,
+    ITEM_TYPES, CaseType, Fee, Flags, HandlingForm, Label, Limits, LimitUnit, Material, MaterialInput, Name, Phone,
+    Question, ServiceObject, Step, Strict, check_basic_code, check_credit_code, check_licence_type, json_schema_object,
 )
 
 __all__ = ["ITEM_TYPES", "ItemCreate", "ItemRead", "ItemUpdate", "ItemRetire", "ItemStatus", "ItemSummary"]
@@ -30,22 +30,24 @@ class ItemElements(Limits):
     handling_forms: list[HandlingForm] = Field(default_factory=list, max_length=5)
     visits: int | None = Field(default=None, ge=0, le=10, description="跑动次数")
     result_name: str | None = Field(default=None, max_length=200)
-    result_licence_type: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.\-]{2,40}$",
-                                            description="the e-licence type the item produces, if any")
+    result_licence_type: str | None = Field(default=None, examples=["11100000000019238J001"],
+                                            description="the e-licence type (svc-credentials' type code: credit "
+                                                        "code + 3 digits) the item produces, if any")
     consultation_phone: Phone | None = None
     supervision_phone: Phone | None = None
     faq: list[Question] = Field(default_factory=list, max_length=50)
-    materials: list[Material] = Field(default_factory=list, max_length=100)
+    materials: list[MaterialInput] = Field(default_factory=list, max_length=100)
     flags: Flags = Field(default_factory=Flags)
     form_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}, "required": []})
     synthetic: bool = Field(default=False, description="demo data that is not a real catalogue entry")
 
     _credit = field_validator("implementing_body_credit_code")(check_credit_code)
+    _result_type = field_validator("result_licence_type")(check_licence_type)
     _form = field_validator("form_schema")(json_schema_object)
 
     @field_validator("materials")
     @classmethod
-    def _unique_materials(cls, value: list[Material]) -> list[Material]:
+    def _unique_materials(cls, value: list[MaterialInput]) -> list[MaterialInput]:
         names = [m.name for m in value]
         if len(names) != len(set(names)):
             raise ValueError("each material is listed once")

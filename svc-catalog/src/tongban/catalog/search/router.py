@@ -2,8 +2,6 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from tongban.catalog.elements import FLAG_NAMES, ServiceObject
 from tongban.catalog.search import cache, repository
@@ -14,6 +12,8 @@ from tongban.shared.errors import InvalidField, responses
 from tongban.shared.pagination import PageDep, page_of
 
 router = APIRouter(tags=["search"])
+# A guard, not the plan: the query is bounded by design, but a pathological one must not hold a
+# connection; it answers 503 instead.
 STATEMENT_TIMEOUT_MS = 2000
 
 
@@ -51,14 +51,7 @@ async def search(
     except TimeoutError:
         raise SearchBusy() from None
     try:
-        # A guard, not the plan: the query is bounded by design, but a pathological one must not
-        # hold a connection; it answers 503 instead.
-        await session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-        found = await repository.search(session, filters, page.limit, page.offset, facets)
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == "57014" or "statement timeout" in str(exc.orig):
-            raise SearchTimedOut() from exc
-        raise
+        found = await repository.search(session, filters, page.limit, page.offset, facets, STATEMENT_TIMEOUT_MS)
     finally:
         answers.slots.release()
     items = [SearchHit.model_validate(h) for h in found.hits]

@@ -15,3 +15,7 @@ class UseRefused(Forbidden):
 
 class NoDepartment(AppError):
     code, status, title = "no_department", 403, "Only a department's staff may use licences"
+
+
+class NotAtCounter(Forbidden):
+    code, title = "not_at_counter", "Only a clerk at a hall's counter may take an applicant's consent"

@@ -23,6 +23,15 @@ class Consent(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A consent taken at a counter (a walk-in applicant): the clerk who witnessed it, and where.
+    witnessed_by: Mapped[str | None] = mapped_column(String(200))
+    witness_name: Mapped[str | None] = mapped_column(String(200))
+    witness_hall: Mapped[str | None] = mapped_column(String(64))
+    witness_counter: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def given_at(self) -> str:
+        return "counter" if self.witnessed_by else "online"
 
 
 class LicenceUse(Base):

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from tongban.credentials.consent import repository, service
-from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment, UseRefused
+from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment, NotAtCounter, UseRefused
 from tongban.credentials.consent.schemas import (
     ConsentCreate, ConsentRead, LicenceUseCreate, LicenceUseGranted, LicenceUseRead,
 )
@@ -22,9 +22,12 @@ User = Annotated[Principal, Depends(Requires("credentials:use"))]
 
 
 @router.post("/consents", status_code=201, response_model=ConsentRead,
-             responses=responses(*AUTH_ERRORS, NotOwner, IdempotencyKeyReused))
+             responses=responses(*AUTH_ERRORS, NotOwner, NotAtCounter, InvalidField, IdempotencyKeyReused))
 async def give_consent(body: ConsentCreate, session: SessionDep, holder: Holder, idem: IdempotencyDep):
-    """Consent to a department reading one type of your licences for one case, until a time."""
+    """Consent to a department reading one type of your licences for one case, until a time.
+
+    A clerk records a walk-in applicant's consent at the counter: `holder_id` names the applicant,
+    and the consent is kept as witnessed by the clerk at their hall and counter."""
     if (replay := await idem.claim(session, holder.sub)) is not None:
         return replay
     consent = await service.give(session, body, holder)

@@ -18,6 +18,9 @@ class ConsentCreate(BaseModel):
     case_id: uuid.UUID
     department: str | None = Field(default=None, description="only this department (credit code) may use it")
     expires_at: dt.datetime
+    holder_id: Annotated[str | None, Field(max_length=18)] = Field(
+        default=None, description="the applicant's resident ID number or credit code: required from a clerk "
+                                  "taking a walk-in applicant's consent at the counter; a holder may leave it out")
 
     _type = field_validator("licence_type_code")(lambda v: check_type_code(v))
     _dept = field_validator("department")(lambda v: normalize_credit_code(v) if v is not None else v)
@@ -45,6 +48,11 @@ class ConsentRead(BaseModel):
     expires_at: dt.datetime
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    given_at: Literal["online", "counter"] = Field(description="by the holder, or at a counter before a clerk")
+    witnessed_by: str | None = Field(default=None, description="the clerk's account (counter consents)")
+    witness_name: str | None = None
+    witness_hall: str | None = None
+    witness_counter: str | None = None
 
 
 class LicenceUseCreate(BaseModel):

@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.consent import repository
-from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment
+from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment, NotAtCounter
 from tongban.credentials.consent.models import Consent, LicenceUse
 from tongban.credentials.consent.schemas import ConsentCreate, LicenceUseCreate
 from tongban.credentials.db import audit
@@ -21,6 +21,7 @@ from tongban.credentials.licence_type import repository as types
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import InvalidField
+from tongban.shared.ids import InvalidIdentifier, mask_resident_id, normalize_credit_code, normalize_resident_id
 
 
 def holder_of(principal: Principal) -> tuple[str, str]:
@@ -32,15 +33,46 @@ def holder_of(principal: Principal) -> tuple[str, str]:
     raise NotOwner("only citizens and company users hold licences")
 
 
-async def give(session: AsyncSession, data: ConsentCreate, holder: Principal) -> Consent:
-    """Record the holder's consent."""
-    holder_type, holder_id = holder_of(holder)
+def _walk_in_holder(holder_id: str | None) -> tuple[str, str]:
+    """(holder type, holder id) of the applicant a clerk names: a resident ID number or a credit code."""
+    if not holder_id:
+        raise InvalidField("holder_id", "a clerk names the applicant (resident ID number or credit code)")
+    try:
+        return "111", normalize_resident_id(holder_id)
+    except InvalidIdentifier:
+        pass
+    try:
+        return "001", normalize_credit_code(holder_id)
+    except InvalidIdentifier:
+        raise InvalidField("holder_id", "neither a resident ID number (GB 11643) nor a credit code (GB 32100) "
+                                        "with a right check character") from None
+
+
+async def give(session: AsyncSession, data: ConsentCreate, giver: Principal) -> Consent:
+    """Record a holder's consent: their own (citizen, company user), or a walk-in applicant's
+    given at a counter, witnessed by the clerk (role clerk, at their hall and counter)."""
+    witness: dict[str, str | None] = {}
+    if giver.role == "clerk":
+        if not giver.hall:
+            raise NotAtCounter("a counter consent is taken by a clerk of a hall (the token names none)")
+        holder_type, holder_id = _walk_in_holder(data.holder_id)
+        counter = giver.claims.get("counter")
+        witness = {"witnessed_by": giver.sub, "witness_name": (giver.name or "")[:200] or None,
+                   "witness_hall": giver.hall[:64], "witness_counter": str(counter)[:64] if counter else None}
+    else:
+        holder_type, holder_id = holder_of(giver)
+        if data.holder_id is not None and data.holder_id.strip().upper() != holder_id:
+            raise NotOwner("you consent for yourself only")
     consent = Consent(id=uuid.uuid4(), holder_type=holder_type, holder_id=holder_id,
                       licence_type_code=data.licence_type_code, case_id=data.case_id, department=data.department,
-                      expires_at=data.expires_at)
+                      expires_at=data.expires_at, **witness)
     await repository.add(session, consent)
-    await audit.record(session, holder, "consent.given", "consent", str(consent.id),
-                       detail={"licence_type_code": data.licence_type_code, "case_id": str(data.case_id)})
+    detail = {"licence_type_code": data.licence_type_code, "case_id": str(data.case_id)}
+    if witness:
+        detail |= {"holder": mask_resident_id(holder_id) if holder_type == "111" else holder_id,
+                   "hall": witness["witness_hall"], "counter": witness["witness_counter"]}
+    await audit.record(session, giver, "consent.given_at_counter" if witness else "consent.given", "consent",
+                       str(consent.id), detail=detail)
     return consent
 
 

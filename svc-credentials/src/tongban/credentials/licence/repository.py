@@ -1,6 +1,7 @@
 import uuid
 
 from sqlalchemy import Select, exists, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.licence.models import SERIAL, Licence, StatusList
@@ -20,10 +21,6 @@ async def get_by_identifier(session: AsyncSession, identifier: str) -> Licence |
     return (await session.execute(select(Licence).where(Licence.identifier == identifier))).scalar_one_or_none()
 
 
-async def get_by_case(session: AsyncSession, case_id: uuid.UUID) -> Licence | None:
-    return (await session.execute(select(Licence).where(Licence.source_case_id == case_id))).scalar_one_or_none()
-
-
 async def next_serial(session: AsyncSession) -> int:
     return int((await session.execute(SERIAL.next_value())).scalar_one())
 
@@ -34,21 +31,56 @@ async def add(session: AsyncSession, licence: Licence) -> Licence:
     return licence
 
 
+async def add_once(session: AsyncSession, licence: Licence) -> bool:
+    """Insert a licence version unless a licence of its source case exists (then False): one
+    statement where a savepoint and a retry would take four. Other conflicts still raise."""
+    values = {c.key: v for c in Licence.__table__.columns if (v := getattr(licence, c.key)) is not None}
+    done = (await session.execute(insert(Licence).values(values).on_conflict_do_nothing(
+        index_elements=[Licence.source_case_id]).returning(Licence.id))).first()
+    return done is not None
+
+
+# One round trip for the usual case: lock the open list, count the position in, and say whether
+# the random position is taken (the list row stays locked, so no one else takes it meanwhile).
+_TAKE_POSITION = text("""
+    WITH open_list AS (
+        SELECT id FROM credentials.status_list WHERE allocated < :fill ORDER BY id LIMIT 1 FOR UPDATE),
+    bumped AS (
+        UPDATE credentials.status_list s SET allocated = s.allocated + 1 FROM open_list
+        WHERE s.id = open_list.id RETURNING s.id, s.size)
+    SELECT bumped.id, bumped.size, EXISTS (SELECT 1 FROM credentials.licence l
+        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken
+    FROM bumped""")
+
+
 async def allocate_status_position(session: AsyncSession, random_index) -> tuple[int, int]:  # noqa: ANN001
     """A free random position in the open status list (a new list once it is half full).
 
     The list row is locked, so concurrent issues take distinct positions without retries.
     """
+    index = random_index(STATUS_LIST_SIZE)
+    row = (await session.execute(_TAKE_POSITION, {"fill": FILL_LIMIT, "index": index})).first()
+    if row is not None:
+        list_id, size, taken = row
+        while taken or index >= size:
+            index = random_index(size)
+            taken = (await session.execute(select(exists().where(Licence.status_list_id == list_id,
+                                                                 Licence.status_index == index)))).scalar()
+        return list_id, index
+    return await _position_in_new_list(session, random_index)
+
+
+async def _position_in_new_list(session: AsyncSession, random_index) -> tuple[int, int]:  # noqa: ANN001
+    """No open list (the first issue, or the last list is half full): make one, once (the table
+    lock makes a concurrent issue wait and then find the new list)."""
+    await session.execute(text("LOCK TABLE credentials.status_list IN SHARE ROW EXCLUSIVE MODE"))
     lst = (await session.execute(select(StatusList).where(StatusList.allocated < FILL_LIMIT)
-                                 .order_by(StatusList.id).limit(1).with_for_update())).scalar_one_or_none()
+                                 .order_by(StatusList.id).limit(1).with_for_update()
+                                 .execution_options(populate_existing=True))).scalar_one_or_none()
     if lst is None:
-        await session.execute(text("LOCK TABLE credentials.status_list IN SHARE ROW EXCLUSIVE MODE"))
-        lst = (await session.execute(select(StatusList).where(StatusList.allocated < FILL_LIMIT)
-                                     .order_by(StatusList.id).limit(1).with_for_update())).scalar_one_or_none()
-        if lst is None:
-            lst = StatusList(size=STATUS_LIST_SIZE, allocated=0)
-            session.add(lst)
-            await session.flush()
+        lst = StatusList(size=STATUS_LIST_SIZE, allocated=0)
+        session.add(lst)
+        await session.flush()
     while True:
         index = random_index(lst.size)
         taken = (await session.execute(select(exists().where(Licence.status_list_id == lst.id,

@@ -10,7 +10,6 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.db import audit, outbox
@@ -119,25 +118,40 @@ async def _licence_type(session: AsyncSession, code: str) -> LicenceType:
     return lt
 
 
-async def _sign_and_add(session: AsyncSession, licence: Licence, actor: Principal | str) -> Licence:
-    key = await signing.signing_key_for(session, licence.issuer_code, actor)
+async def _type_and_key(session: AsyncSession, code: str) -> tuple[LicenceType, SigningKey | None]:
+    """The type and its issuer's active key (None before its first licence: `_issue` makes it,
+    after the caller's checks, so a refused request leaves no key behind)."""
+    found = await types.get_with_key(session, code)
+    if found is None:
+        raise LicenceTypeNotFound(f"no licence type {code}")
+    return found
+
+
+async def _sign(session: AsyncSession, licence: Licence, key: SigningKey) -> None:
+    """Give the version its status-list position and its issuer's signature."""
     licence.kid, licence.algorithm = key.kid, key.algorithm
     licence.status_list_id, licence.status_index = await repository.allocate_status_position(
         session, secrets.randbelow)
     licence.signature = signing.sign(key, signed_document(licence))
-    return await repository.add(session, licence)
 
 
-async def issue(session: AsyncSession, data: LicenceCreate, actor: Principal | str,
-                source_case_id: uuid.UUID | None = None) -> Licence:
+async def issue(session: AsyncSession, data: LicenceCreate, actor: Principal | str) -> Licence:
     """Issue a licence of `data.type_code` by the type's issuing department, signed by its key."""
-    lt = await _licence_type(session, data.type_code)
+    lt, key = await _type_and_key(session, data.type_code)
     if isinstance(actor, Principal):
         ensure_issuer_staff(actor, lt.issuer_code)
+    licence = await _issue(session, lt, key, data, actor, None)
+    assert licence is not None  # only a source case can already have its licence
+    return licence
+
+
+async def _issue(session: AsyncSession, lt: LicenceType, key: SigningKey | None, data: LicenceCreate,
+                 actor: Principal | str, source_case_id: uuid.UUID | None) -> Licence | None:
     holder_id = check_holder(lt.holder_type, data.holder_id)
     fields = type_rules.check_data(lt, data.data)
     valid_from = data.valid_from or today()
     valid_until = type_rules.valid_until(lt, valid_from, data.valid_until)
+    key = key or await signing.signing_key_for(session, lt.issuer_code, actor)
     serial = await repository.next_serial(session)
     licence = Licence(
         id=uuid.uuid4(), identifier=build_identifier(lt.code, lt.issuer_code, serial, 1), type_code=lt.code,
@@ -145,7 +159,11 @@ async def issue(session: AsyncSession, data: LicenceCreate, actor: Principal | s
         holder_name=data.holder_name, data=fields, valid_from=valid_from, valid_until=valid_until,
         issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0), status="valid", source_case_id=source_case_id,
         created_by=actor.sub if isinstance(actor, Principal) else actor)
-    await _sign_and_add(session, licence, actor)
+    await _sign(session, licence, key)
+    if not await repository.add_once(session, licence):
+        # The case has its licence (a republished approval, or a concurrent delivery that won).
+        # Its serial and status-list count are spent for nothing, which is harmless.
+        return None
     await _announce_issue(session, licence, None)
     await audit.record(session, actor, "licence.issued", "licence", str(licence.id),
                        detail={"identifier": licence.identifier, "type_code": lt.code,
@@ -155,23 +173,15 @@ async def issue(session: AsyncSession, data: LicenceCreate, actor: Principal | s
 
 async def issue_for_case(session: AsyncSession, data: LicenceCreate, case_id: uuid.UUID,
                          department: str) -> Licence | None:
-    """Issue the licence an approved case produces, once per case; None if it exists already."""
-    if await repository.get_by_case(session, case_id) is not None:
-        return None
-    lt = await _licence_type(session, data.type_code)
+    """Issue the licence an approved case produces, once per case; None if it exists already
+    (the unique source case decides, in the insert itself)."""
+    lt, key = await _type_and_key(session, data.type_code)
     if lt.issuer_code != department:
         raise InvalidField("department", f"licence type {lt.code} is issued by {lt.issuer_code}, not {department}")
     # A case's form carries more than the licence needs: keep the type's fields only.
     names = {f["name"] for f in lt.fields}
     data = data.model_copy(update={"data": {k: v for k, v in data.data.items() if k in names}})
-    try:
-        async with session.begin_nested():
-            return await issue(session, data, f"case:{case_id}", source_case_id=case_id)
-    except IntegrityError:
-        # A concurrent delivery of the same case under another event id won: one licence per case.
-        if await repository.get_by_case(session, case_id) is not None:
-            return None
-        raise
+    return await _issue(session, lt, key, data, f"case:{case_id}", case_id)
 
 
 async def change(session: AsyncSession, licence_id: uuid.UUID, data: LicenceChange, actor: Principal) -> Licence:
@@ -193,7 +203,8 @@ async def change(session: AsyncSession, licence_id: uuid.UUID, data: LicenceChan
         data=fields, valid_from=old.valid_from, valid_until=valid_until,
         issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0), status=old.status if old.status == "suspended"
         else "valid", status_reason=old.status_reason if old.status == "suspended" else None, created_by=actor.sub)
-    await _sign_and_add(session, new, actor)
+    await _sign(session, new, await signing.signing_key_for(session, old.issuer_code, actor))
+    await repository.add(session, new)
     old.status, old.status_reason, old.superseded_by = "superseded", data.reason, new.id
     old.status_changed_at = dt.datetime.now(dt.UTC)
     await session.flush()
@@ -256,18 +267,6 @@ STATUS_LIST_SIGNER = "system:status-list"
 STATUS_LIST_VALIDITY = dt.timedelta(days=1)
 
 
-async def _status_list_key(session: AsyncSession, code: str, name: str) -> SigningKey:
-    """The platform's status-list signing key, its issuer made on first use (a concurrent first
-    use loses the insert race harmlessly)."""
-    if await keys.get_issuer(session, code) is None:
-        try:
-            async with session.begin_nested():
-                await signing.ensure_issuer(session, code, name, STATUS_LIST_SIGNER)
-        except IntegrityError:
-            pass
-    return await signing.signing_key_for(session, code, STATUS_LIST_SIGNER)
-
-
 async def status_list_credential(session: AsyncSession, list_id: int, purpose: str, base_url: str,
                                  signer_code: str, signer_name: str) -> dict[str, Any]:
     """One status list in the BitstringStatusListCredential shape (revocation or suspension),
@@ -288,6 +287,6 @@ async def status_list_credential(session: AsyncSession, list_id: int, purpose: s
         "credentialSubject": {"id": url + "#list", "type": "BitstringStatusList", "statusPurpose": purpose,
                               "encodedList": encode_bitstring(lst.size, positions)},
     }
-    key = await _status_list_key(session, signer_code, signer_name)
+    key = await signing.platform_key(session, signer_code, signer_name, STATUS_LIST_SIGNER)
     return proof.add_proof(credential, key.kid, key.algorithm, f"{base_url}/keys#{key.kid}",
                            credential["validFrom"])

@@ -2,10 +2,21 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.licence_type.models import LicenceType
+from tongban.credentials.signing.models import SigningKey
 
 
 async def get(session: AsyncSession, code: str) -> LicenceType | None:
     return await session.get(LicenceType, code)
+
+
+async def get_with_key(session: AsyncSession, code: str) -> tuple[LicenceType, SigningKey | None] | None:
+    """A licence type and its issuer's active signing key (None before the first), in one query:
+    issuing needs both."""
+    row = (await session.execute(
+        select(LicenceType, SigningKey).outerjoin(SigningKey, (SigningKey.issuer_code == LicenceType.issuer_code)
+                                                  & (SigningKey.status == "active"))
+        .where(LicenceType.code == code).order_by(SigningKey.created_at.desc()).limit(1))).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def add(session: AsyncSession, row: LicenceType) -> LicenceType:

@@ -20,4 +20,16 @@ class Presentation(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PresentationCheck(Base):
+    """The first online verification of a presentation, ours (`origin` '') or a partner city's
+    (its region code): who verified it, and until when a second verifier means a replay."""
+
+    __tablename__ = "presentation_check"
+
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    pid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verifier: Mapped[str] = mapped_column(String(200))
+    first_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

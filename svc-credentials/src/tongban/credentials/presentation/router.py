@@ -33,4 +33,5 @@ async def present_licence(licence_id: uuid.UUID, body: PresentationCreate, reque
 @router.post("/verifications", response_model=VerificationResult, responses=responses(MalformedPresentation))
 async def verify_presentation(body: VerificationRequest, request: Request, session: SessionDep) -> VerificationResult:
     """Verify a presentation (public: no login; a logged-in verifier is recorded as such)."""
-    return await service.verify(session, body.presentation, await optional_principal(request))
+    return await service.verify(session, body.presentation, await optional_principal(request),
+                                request.app.state.partner_status_lists)

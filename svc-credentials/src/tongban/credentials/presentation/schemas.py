@@ -3,7 +3,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Result = Literal["valid", "suspended", "revoked", "expired", "superseded", "forged", "invalid"]
+# `unknown`: a partner city's licence whose status lists could not be had (never for ours).
+Result = Literal["valid", "suspended", "revoked", "expired", "superseded", "forged", "invalid", "unknown"]
 
 
 class PresentationCreate(BaseModel):

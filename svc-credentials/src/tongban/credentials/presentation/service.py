@@ -4,9 +4,9 @@ all or some fields; anyone verifies it online (no login) or offline with the pub
 Online verification answers valid / suspended / revoked / expired / superseded, `forged` for
 a bad signature or an unknown key, or `invalid` (with the reason) for an expired or replayed
 presentation. A partner city's presentation (its issuer's key on our trust list, 深中互认) is
-checked as offline verification would: signature, expiry, end of validity; its status and
-replays are the partner's to answer. Each verification is audited: who verified, when, the
-answer; never the values.
+checked for signature, expiry, replay (the same rule as ours) and end of validity, then against
+the partner's own signed status lists (`trust/status_lists.py`): `unknown` when they cannot be
+had. Each verification is audited: who verified, when, the answer; never the values.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import secrets
 import time
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.credentials.db import audit
 from tongban.credentials.licence import repository as licences
@@ -30,10 +30,13 @@ from tongban.credentials.signing import algorithms, keystore
 from tongban.credentials.signing import repository as keys
 from tongban.credentials.signing import service as signing
 from tongban.credentials.trust import service as trust
+from tongban.credentials.trust.status_lists import PartnerStatusLists, StatusUnknown
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import InvalidField
 
 HOLDER_NAME = "holder_name"
+ANONYMOUS = "anonymous"
+OURS = ""            # the replay record's origin for our own presentations (partners': their region code)
 ISSUER_NAME_TTL = 60.0
 _issuer_names: dict[str, tuple[float, str | None]] = {}
 # Public keys never change once made (rotation adds keys), so verifiers can keep them.
@@ -103,27 +106,57 @@ async def _issuer_name(session: AsyncSession, code: str) -> str | None:
     return name
 
 
-async def verify(session: AsyncSession, qr: str, verifier: Principal | None) -> VerificationResult:
+async def verify(session: AsyncSession, qr: str, verifier: Principal | None,
+                 partner_lists: PartnerStatusLists) -> VerificationResult:
     """Verify a presentation online and audit the verification."""
     try:
         document, signed, signature = token.decode(qr)
     except token.TokenError as exc:
         raise MalformedPresentation(str(exc)) from None
-    result = await _judge(session, document, signed, signature)
-    await audit.record(session, verifier or "anonymous", "presentation.verified", "presentation",
+    result = await _judge(session, document, signed, signature, verifier.sub if verifier else ANONYMOUS,
+                          partner_lists)
+    await audit.record(session, verifier or ANONYMOUS, "presentation.verified", "presentation",
                        document["pid"][:40] if result.result != "forged" else "forged",
                        detail={"result": result.result, "reason": result.reason})
     return result
 
 
-async def _judge(session: AsyncSession, document: dict, signed: bytes, signature: bytes) -> VerificationResult:
+async def _replay(session: AsyncSession, origin: str, pid: str, verifier: str, expires_at: dt.datetime,
+                  now: dt.datetime) -> str | None:
+    """Why this verification is a replay, or None. One rule for ours and partners': the first
+    online verifier may check again (a retry) until expiry; anyone else, or an anonymous caller
+    (who cannot be told apart), is replaying it; past expiry, a presentation seen before is a replay."""
+    if now > expires_at:
+        if await repository.was_checked(session, origin, pid):
+            return "replayed: the presentation was verified before and has expired since"
+        return None
+    first = await repository.first_verifier(session, origin, pid, verifier, expires_at)
+    if first is not None and (first != verifier or verifier == ANONYMOUS):
+        return "replayed: the presentation was already verified by another verifier"
+    return None
+
+
+# A presentation seen before and shown again after its expiry is named a replay for this long;
+# after that it is merely expired (invalid all the same), and its replay record can go.
+REPLAY_MEMORY = dt.timedelta(days=1)
+PURGE_INTERVAL = 3600.0
+
+
+async def purge_replay_records(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Periodic: delete replay records past expiry + REPLAY_MEMORY (replicas may run it at once)."""
+    async with sessionmaker() as session, session.begin():
+        await repository.purge_checks(session, dt.datetime.now(dt.UTC) - REPLAY_MEMORY)
+
+
+async def _judge(session: AsyncSession, document: dict, signed: bytes, signature: bytes, verifier: str,
+                 partner_lists: PartnerStatusLists) -> VerificationResult:
     key = await _public_key(session, document["kid"])
     if key is None or key[2] != document["iss"]:
         return VerificationResult(result="forged", reason="signed by a key the issuer never published")
     if not algorithms.verify(key[0], key[1], signed, signature):
         return VerificationResult(result="forged", reason="the signature does not match")
     if key[3] is not None:
-        return await _judge_partner(session, document, key[3])
+        return await _judge_partner(session, document, key[3], verifier, partner_lists)
     found = await repository.with_licence(session, document["pid"])
     if found is None or found[1].identifier != document["lid"]:
         return VerificationResult(result="forged", reason="no such presentation was made")
@@ -132,10 +165,11 @@ async def _judge(session: AsyncSession, document: dict, signed: bytes, signature
     base = dict(issuer_code=licence.issuer_code, issuer_name=await _issuer_name(session, licence.issuer_code),
                 type_code=licence.type_code, identifier=licence.identifier, version=licence.version,
                 presented_at=dt.datetime.fromtimestamp(document["iat"], dt.UTC), expires_at=presentation.expires_at)
+    if presentation.single_use and (replay := await _replay(session, OURS, presentation.id, verifier,
+                                                            presentation.expires_at, now)):
+        return VerificationResult(result="invalid", reason=replay, **base)
     if now > presentation.expires_at:
         return VerificationResult(result="invalid", reason="the presentation has expired", **base)
-    if presentation.single_use and not await repository.mark_used(session, presentation.id, now):
-        return VerificationResult(result="invalid", reason="the presentation was already used (replayed)", **base)
     status = licence_rules.effective_status(licence)
     if status != "valid":
         return VerificationResult(result=status, reason=f"the licence is {status}", **base)  # type: ignore[arg-type]
@@ -143,25 +177,39 @@ async def _judge(session: AsyncSession, document: dict, signed: bytes, signature
                               fields=document["fields"], **base)
 
 
-async def _judge_partner(session: AsyncSession, document: dict, region_code: str) -> VerificationResult:
-    """A partner city's presentation whose signature checked out with a key on our trust list."""
-    region = await trust.region_name(session, region_code)
+async def _judge_partner(session: AsyncSession, document: dict, region_code: str, verifier: str,
+                         partner_lists: PartnerStatusLists) -> VerificationResult:
+    """A partner city's presentation whose signature checked out with a key on our trust list:
+    its expiry, replay, end of validity, then the partner's own signed status lists."""
+    region = await trust.region(session, region_code)
+    assert region is not None  # the key's region (a foreign key)
     now = dt.datetime.now(dt.UTC)
     try:
         presented = dt.datetime.fromtimestamp(document["iat"], dt.UTC)
         expires = dt.datetime.fromtimestamp(document["exp"], dt.UTC)
     except (OverflowError, OSError, ValueError):
         return VerificationResult(result="invalid", reason="the presentation's times are out of range",
-                                  issuer_code=document["iss"], issuer_name=region, issuer_region=region_code)
-    base = dict(issuer_code=document["iss"], issuer_name=region, type_code=document["typ"][:40],
+                                  issuer_code=document["iss"], issuer_name=region.name, issuer_region=region_code)
+    base = dict(issuer_code=document["iss"], issuer_name=region.name, type_code=document["typ"][:40],
                 identifier=document["lid"][:80], version=document["ver"], issuer_region=region_code,
                 presented_at=presented, expires_at=expires,
                 recognised_as=await trust.recognised_as(session, region_code, document["typ"][:40]))
-    if now.timestamp() > document["exp"]:
+    if replay := await _replay(session, region_code, document["pid"][:64], verifier, expires, now):
+        return VerificationResult(result="invalid", reason=replay, **base)
+    if now > expires:
         return VerificationResult(result="invalid", reason="the presentation has expired", **base)
     valid_until = document.get("valid_until")
     if isinstance(valid_until, str) and valid_until < now.date().isoformat():
         return VerificationResult(result="expired", reason="the licence is expired", **base)
-    return VerificationResult(result="valid", reason=f"signed by a key {region} published and we trust (深中互认); "
-                              "its revocation and replay are checked against the partner's own lists",
+    status = document["status"]
+    try:
+        for purpose, result in (("revocation", "revoked"), ("suspension", "suspended")):
+            if await partner_lists.is_set(session, region_code, region.status_list_url, status.get("list"),
+                                          status.get("index"), purpose):
+                return VerificationResult(result=result, reason=f"the licence is {result} "  # type: ignore[arg-type]
+                                          f"(the {region.name} status list)", **base)
+    except StatusUnknown as exc:
+        return VerificationResult(result="unknown", reason=f"status unknown: {exc}", **base)
+    return VerificationResult(result="valid", reason=f"signed by a key {region.name} published and we trust "
+                              "(深中互认), not revoked or suspended in its signed status lists",
                               fields=document["fields"], **base)

@@ -9,40 +9,23 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from tongban.credentials.signing import algorithms, proof
-
-PREFIX = "TBP1"
+from tongban.credentials.signing.token import CompactFormat, check_published
 
 
 class TokenError(ValueError):
     """The text is not a well-formed presentation."""
 
 
-def encode(document: dict[str, Any], signature: bytes) -> str:
-    return f"{PREFIX}.{algorithms.b64u(algorithms.canonical(document))}.{algorithms.b64u(signature)}"
-
-
-def decode(token: str) -> tuple[dict[str, Any], bytes, bytes]:
-    """(document, the signed bytes, signature); TokenError when malformed."""
-    parts = token.strip().split(".")
-    if len(parts) != 3 or parts[0] != PREFIX:
-        raise TokenError(f"expected {PREFIX}.<payload>.<signature>")
-    try:
-        signed = algorithms.unb64u(parts[1])
-        signature = algorithms.unb64u(parts[2])
-        document = json.loads(signed)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise TokenError("the payload or signature is not base64url JSON") from exc
-    required = {"v": int, "pid": str, "lid": str, "ver": int, "typ": str, "iss": str, "iat": int, "exp": int,
-                "kid": str, "fields": dict, "status": dict}
-    if not isinstance(document, dict) or any(not isinstance(document.get(k), t) for k, t in required.items()):
-        raise TokenError("the payload lacks a required claim")
-    return document, signed, signature
+FORMAT = CompactFormat("TBP1", {"v": int, "pid": str, "lid": str, "ver": int, "typ": str, "iss": str, "iat": int,
+                                "exp": int, "kid": str, "fields": dict, "status": dict}, TokenError)
+PREFIX = FORMAT.prefix
+encode = FORMAT.encode
+decode = FORMAT.decode
 
 
 def bit_set(encoded_list: str, index: int) -> bool:
@@ -92,12 +75,10 @@ def verify_offline(token: str, key_set: dict[str, Any], status_lists: dict[str, 
         document, signed, signature = decode(token)
     except TokenError as exc:
         return OfflineResult("invalid", str(exc))
-    key = next((k for k in key_set.get("keys", []) if k.get("kid") == document["kid"]), None)
-    if key is None or key.get("issuer") != document["iss"]:
-        return OfflineResult("forged", "signed by a key the issuer never published")
-    algorithm, public = algorithms.public_key_from_jwk(key)
-    if not algorithms.verify(algorithm, public, signed, signature):
-        return OfflineResult("forged", "the signature does not match")
+    fault = check_published(key_set, document, signed, signature, "iss")
+    if fault is not None:
+        return OfflineResult("forged", "signed by a key the issuer never published" if fault == "unknown key"
+                             else "the signature does not match")
     if (now or time.time()) > document["exp"]:
         return OfflineResult("invalid", "the presentation has expired", document)
     status = document["status"]

@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, UniqueConstraint, func, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,4 +81,6 @@ class SealUse(Base):
     outcome: Mapped[str] = mapped_column(String(10))          # applied | refused
     refusal: Mapped[str | None] = mapped_column(String(40))
     signature: Mapped[str | None] = mapped_column(String(200))
+    # The platform TSA's RFC 3161-shaped token over the seal signature (seal/timestamp.py).
+    timestamp_token: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -104,13 +104,15 @@ async def apply_seal(seal_id: uuid.UUID, body: SealApply, request: Request, sess
     (the router answers instead of raising, so the request's transaction commits the log row)."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    use, stamp = await service.apply(session, seal_id, body, actor)
+    settings = request.app.state.settings
+    use, stamp = await service.apply(session, seal_id, body, actor, settings.tsa_code, settings.tsa_name)
     if stamp is None:
         await idem.remember(session, SealUseRefused.status, {"code": SealUseRefused.code, "refusal": use.refusal})
         return problem_response(SealUseRefused.status, SealUseRefused.code, SealUseRefused.title,
                                 f"refused: {use.refusal}", request.url.path, refusal=use.refusal)
-    return await idem.remember(session, 201, SealApplied(use=SealUseRead.model_validate(use), stamp=stamp,
-                                                         sealed_at=use.at))
+    return await idem.remember(session, 201, SealApplied(
+        use=SealUseRead.model_validate(use), stamp=stamp, sealed_at=use.at, timestamp=use.timestamp_token,
+        timestamped_at=service.timestamped_at(use)))
 
 
 @router.get("/seal-uses", response_model=Page[SealUseRead], responses=responses(*AUTH_ERRORS, NotOwner))

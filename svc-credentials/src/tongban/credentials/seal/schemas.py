@@ -110,6 +110,9 @@ class SealApplied(BaseModel):
     stamp: str = Field(description="TBS1.<base64url RFC 8785 JSON>.<base64url seal signature>: "
                                    "keep it with the document")
     sealed_at: dt.datetime
+    timestamp: str = Field(description="TBT1.<base64url RFC 8785 JSON>.<base64url signature>: the platform "
+                                       "time-stamping authority's RFC 3161-shaped token over the seal signature")
+    timestamped_at: dt.datetime
 
 
 class SealVerificationRequest(BaseModel):
@@ -134,6 +137,8 @@ class SealVerificationResult(BaseModel):
     company_name: str | None = None
     sealed_at: dt.datetime | None = None
     seal_status: Literal["active", "revoked"] | None = None
+    timestamped_at: dt.datetime | None = Field(default=None, description="genTime of the platform TSA's token "
+                                               "over the seal signature, when it checks out")
 
 
 class RegistrationItemPut(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.db import audit, outbox
-from tongban.credentials.seal import repository, token
+from tongban.credentials.seal import repository, timestamp, token
 from tongban.credentials.seal.errors import (
     DelegationNotFound, DelegationRevoked, MalformedStamp, NotLegalRepresentative, SealExists, SealNotFound,
     SealRevoked,
@@ -28,6 +28,7 @@ from tongban.credentials.seal.schemas import (
     DelegationCreate, RegistrationItemPut, SealApply, SealCreate, SealVerificationRequest, SealVerificationResult,
 )
 from tongban.credentials.signing import algorithms, keystore
+from tongban.credentials.signing import repository as keys
 from tongban.shared.auth import InsufficientScope, NotOwner, Principal
 from tongban.shared.contracts.cases import CaseApprovedV1
 from tongban.shared.contracts.credentials import SEAL_ISSUED, SEAL_REVOKED, SealIssuedV1, SealRevokedV1
@@ -234,10 +235,11 @@ async def _refusal(session: AsyncSession, seal: Seal, actor: Principal,
     return None, current[0]
 
 
-async def apply(session: AsyncSession, seal_id: uuid.UUID, data: SealApply,
-                actor: Principal) -> tuple[SealUse, str | None]:
-    """Seal a document: sign its digest with the seal's key. Returns the log row and the stamp
-    (None when refused: the caller must still commit, so the refused attempt stays logged)."""
+async def apply(session: AsyncSession, seal_id: uuid.UUID, data: SealApply, actor: Principal,
+                tsa_code: str, tsa_name: str) -> tuple[SealUse, str | None]:
+    """Seal a document: sign its digest with the seal's key, and have the platform's TSA time-stamp
+    the signature. Returns the log row and the stamp (None when refused: the caller must still
+    commit, so the refused attempt stays logged)."""
     seal = await repository.get(session, seal_id)
     if seal is None:
         raise SealNotFound()
@@ -255,6 +257,7 @@ async def apply(session: AsyncSession, seal_id: uuid.UUID, data: SealApply,
                     "at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         signature = keystore.current().sign(seal.kid, seal.algorithm, algorithms.canonical(document))
         use.signature = algorithms.b64u(signature)
+        use.timestamp_token, _ = await timestamp.issue(session, signature, data.hash_algorithm, tsa_code, tsa_name)
         await session.flush()
         stamp = token.encode(document, signature)
     await audit.record(session, actor, "seal.applied" if refusal is None else "seal.use_refused", "seal_use",
@@ -288,7 +291,8 @@ async def _judge(session: AsyncSession, data: SealVerificationRequest, document:
     if use is None or use.seal_id != seal.id or use.outcome != "applied" or use.signature != algorithms.b64u(signature):
         return SealVerificationResult(result="forged", reason="no such application of this seal was recorded")
     base = dict(seal_id=seal.id, seal_name=document["name"], kind=seal.kind, company_code=seal.company_code,
-                company_name=seal.company_name, sealed_at=use.at, seal_status=seal.status)
+                company_name=seal.company_name, sealed_at=use.at, seal_status=seal.status,
+                timestamped_at=await _timestamped_at(session, use, signature))
     if document["alg"] != data.hash_algorithm or document["hash"] != data.document_hash:
         return SealVerificationResult(result="invalid", reason="the document's digest is not the one sealed: the "
                                       "document was changed, or the stamp belongs to another document", **base)
@@ -296,6 +300,28 @@ async def _judge(session: AsyncSession, data: SealVerificationRequest, document:
     if seal.revoked_at is not None:
         reason += f"; sealed before the seal was revoked on {seal.revoked_at.date().isoformat()}"
     return SealVerificationResult(result="valid", reason=reason, **base)
+
+
+def timestamped_at(use: SealUse) -> dt.datetime:
+    """genTime of the token this service just made (for the answer to the application)."""
+    assert use.timestamp_token is not None
+    return dt.datetime.fromisoformat(timestamp.FORMAT.decode(use.timestamp_token)[0]["genTime"].replace("Z", "+00:00"))
+
+
+async def _timestamped_at(session: AsyncSession, use: SealUse, signature: bytes) -> dt.datetime | None:
+    """The recorded time-stamp's genTime, checked against the TSA's key (None for uses sealed
+    before time-stamps existed, or a token that does not check out)."""
+    if use.timestamp_token is None:
+        return None
+    try:
+        kid = timestamp.FORMAT.decode(use.timestamp_token)[0]["kid"]
+    except timestamp.TimestampError:
+        return None
+    key = await keys.get_key(session, kid)
+    if key is None:
+        return None
+    key_set = {"keys": [algorithms.jwk(key.kid, key.algorithm, key.public_key, key.issuer_code, key.status)]}
+    return timestamp.check(use.timestamp_token, signature, key_set)[0]
 
 
 async def seal_key_set(session: AsyncSession) -> dict[str, list[dict[str, str]]]:

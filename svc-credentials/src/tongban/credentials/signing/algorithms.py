@@ -8,6 +8,7 @@ raw: 32 bytes for Ed25519, the 65-byte uncompressed point for SM2.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any, Literal
 
 import rfc8785
@@ -68,12 +69,17 @@ def generate(algorithm: str) -> tuple[bytes, bytes]:
     raise ValueError(f"unknown algorithm {algorithm}")
 
 
-def sign(algorithm: str, private_key: bytes, message: bytes) -> bytes:
+def signer(algorithm: str, private_key: bytes) -> Callable[[bytes], bytes]:
+    """A loaded private key's `sign(message)`: load once, sign many times."""
     if algorithm == "Ed25519":
-        return Ed25519PrivateKey.from_private_bytes(private_key).sign(message)
+        return Ed25519PrivateKey.from_private_bytes(private_key).sign
     if algorithm == "SM2":
-        return gm.SM2(sk=private_key).sign(message)
+        return gm.SM2(sk=private_key).sign
     raise ValueError(f"unknown algorithm {algorithm}")
+
+
+def sign(algorithm: str, private_key: bytes, message: bytes) -> bytes:
+    return signer(algorithm, private_key)(message)
 
 
 def verify(algorithm: str, public_key: bytes, message: bytes, signature: bytes) -> bool:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from tongban.credentials.signing import algorithms
+from tongban.shared.errors import AppError
 
 
 class KeyStore(Protocol):
@@ -22,14 +24,18 @@ class KeyStore(Protocol):
         """Sign `message` with the private key `kid`."""
 
 
-class KeyMissing(LookupError):
-    """The store has no private key under this kid."""
+class KeyMissing(AppError, LookupError):
+    """The store has no private key under this kid: the key folder is not the one the keys were
+    made in (CREDENTIALS_KEY_DIR), or it was lost. A 503 for the caller, never a 500."""
+
+    code, status, title = "signing_key_unavailable", 503, "The signing key is not available"
 
 
 class FileKeyStore:
     """One file per key (`<kid>.key`, mode 0600) in a directory of mode 0700.
 
-    Keys are read once and kept in memory: signing is on the hot path of issuing and presenting.
+    Keys are read and loaded once and kept in memory: signing is on the hot path of issuing and
+    presenting.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -37,11 +43,12 @@ class FileKeyStore:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.directory, 0o700)
         self._cache: dict[str, bytes] = {}
+        self._signers: dict[tuple[str, str], Callable[[bytes], bytes]] = {}
         self._lock = threading.Lock()
 
     def _path(self, kid: str) -> Path:
         if not kid.replace("-", "").replace("_", "").isalnum():
-            raise KeyMissing(kid)
+            raise KeyMissing(f"no private key {kid} in the key store")
         return self.directory / f"{kid}.key"
 
     def generate(self, kid: str, algorithm: str) -> bytes:
@@ -60,14 +67,17 @@ class FileKeyStore:
                 return self._cache[kid]
         path = self._path(kid)
         if not path.exists():
-            raise KeyMissing(kid)
+            raise KeyMissing(f"no private key {kid} in the key store")
         private = bytes.fromhex(path.read_text().strip())
         with self._lock:
             self._cache[kid] = private
         return private
 
     def sign(self, kid: str, algorithm: str, message: bytes) -> bytes:
-        return algorithms.sign(algorithm, self._private(kid), message)
+        sign = self._signers.get((kid, algorithm))
+        if sign is None:
+            sign = self._signers.setdefault((kid, algorithm), algorithms.signer(algorithm, self._private(kid)))
+        return sign(message)
 
 
 _current: KeyStore | None = None

@@ -7,6 +7,7 @@ changing an issuer's algorithm is a rotation to a key of the new algorithm.
 import secrets
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.db import audit
@@ -61,6 +62,19 @@ async def signing_key_for(session: AsyncSession, issuer_code: str, actor: Princi
     if issuer is None:
         raise IssuerNotFound(f"no issuer {issuer_code}")
     return await repository.active_key(session, issuer_code) or await _new_key(session, issuer, actor)
+
+
+async def platform_key(session: AsyncSession, code: str, name: str, actor: str) -> SigningKey:
+    """The active key of one of the platform's own signers (status lists, time-stamps), its issuer
+    made on first use (a concurrent first use loses the insert race harmlessly); published in
+    GET /keys like every issuer's."""
+    if await repository.get_issuer(session, code) is None:
+        try:
+            async with session.begin_nested():
+                await ensure_issuer(session, code, name, actor)
+        except IntegrityError:
+            pass
+    return await signing_key_for(session, code, actor)
 
 
 async def _new_key(session: AsyncSession, issuer: Issuer, actor: Principal | str,

@@ -15,6 +15,8 @@ class TrustedRegion(Base):
 
     region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Where its signed status lists are published: a URL with `{list}` (the presentation's list id).
+    status_list_url: Mapped[str | None] = mapped_column(String(500))
     updated_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

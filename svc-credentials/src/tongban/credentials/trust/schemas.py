@@ -41,6 +41,11 @@ class TrustedIssuersPut(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     keys: Annotated[list[TrustedKeyIn], Field(max_length=1000)]
+    status_list_url: Annotated[str | None, Field(max_length=500, pattern=r"^https?://[^\s]*\{list\}[^\s]*$")] = Field(
+        default=None, description="where the partner publishes its signed status lists, `{list}` standing for the "
+        "list id a presentation names (e.g. https://sz.example/api/v1/credentials/status-lists/{list}); `purpose` "
+        "is added as a query parameter. Left out: kept as it was; null: removed (its presentations then verify as "
+        "`unknown`)")
 
     @field_validator("keys")
     @classmethod
@@ -63,6 +68,7 @@ class TrustedKeyRead(BaseModel):
 class TrustedRegionRead(BaseModel):
     region_code: str
     name: str
+    status_list_url: str | None
     updated_by: str
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -38,7 +38,8 @@ def ensure_trust_manager(principal: Principal) -> None:
 
 def to_read(region: TrustedRegion, keys: list[TrustedKey]) -> TrustedRegionRead:
     return TrustedRegionRead(
-        region_code=region.region_code, name=region.name, updated_by=region.updated_by,
+        region_code=region.region_code, name=region.name, status_list_url=region.status_list_url,
+        updated_by=region.updated_by,
         created_at=region.created_at, updated_at=region.updated_at,
         keys=[TrustedKeyRead(kid=k.kid, issuer_code=k.issuer_code, algorithm=k.algorithm,
                              public_key=algorithms.b64u(k.public_key), status=k.status,  # type: ignore[arg-type]
@@ -78,12 +79,16 @@ async def put_region(session: AsyncSession, region_code: str, data: TrustedIssue
             old.status, old.retired_at = "retired", now
             retired.append(old.kid)
     renamed = region.name != data.name
-    if created or renamed or added or retired or reactivated:
+    # Left out, the status-list URL stays: a sync that does not know it must not erase it.
+    relocated = "status_list_url" in data.model_fields_set and region.status_list_url != data.status_list_url
+    if created or renamed or relocated or added or retired or reactivated:
         region.name, region.updated_by, region.updated_at = data.name, actor.sub, now
+        if relocated:
+            region.status_list_url = data.status_list_url
         await session.flush()
         await audit.record(session, actor, "trust.updated", "trusted_region", region_code,
                            detail={"name": data.name, "added": added, "retired": retired,
-                                   "reactivated": reactivated})
+                                   "reactivated": reactivated, "status_list_url": region.status_list_url})
     await session.refresh(region)
     return to_read(region, await repository.keys_of(session, [region_code]))
 
@@ -147,6 +152,5 @@ async def satisfies(session: AsyncSession, type_code: str, required: str, region
                         via=MappingRead.model_validate(mapping))
 
 
-async def region_name(session: AsyncSession, region_code: str) -> str | None:
-    region = await repository.get_region(session, region_code)
-    return region.name if region else None
+async def region(session: AsyncSession, region_code: str) -> TrustedRegion | None:
+    return await repository.get_region(session, region_code)
