@@ -28,7 +28,10 @@ launcher = importlib.util.module_from_spec(_spec)
 sys.modules["tongban_launcher"] = launcher  # dataclasses look their module up
 _spec.loader.exec_module(launcher)
 
-SZ_RESIDENT = "440304199203154318"  # synthetic, valid GB 11643 check digit (Futian, Shenzhen)
+SZ_RESIDENT = "440304199203154312"  # synthetic, valid GB 11643 check digit (Futian, Shenzhen)
+# 不动产转移登记: a cross-city Zhongshan item decided by an approver, producing 不动产权证书.
+ITEM = "440600125000"
+PROPERTY_CERT = "111000000000192548001"
 
 
 def _free_block(size: int = 6) -> int:
@@ -114,3 +117,81 @@ async def test_cities_are_paired_with_every_service_and_each_trusts_the_others_i
             trusted = await gw.call("GET", "/api/v1/credentials/trusted-issuers", admin)
             assert trusted.status_code == 200, trusted.text
             assert there.region in {t["region_code"] for t in trusted.json()["items"]}, trusted.json()
+
+
+async def test_a_shenzhen_resident_gets_a_zhongshan_licence_and_a_shenzhen_clerk_verifies_it(cities):
+    zs_city, sz_city = cities
+    async with httpx.AsyncClient(timeout=30) as http:
+        zs, sz = Gateway(zs_city, http), Gateway(sz_city, http)
+        zs_admin, sz_admin = await zs.login("admin", "Admin#2026"), await sz.login("admin", "Admin#2026")
+        resident = await sz.account(sz_admin, username="sz-resident", password="Resident#2026", role="citizen",
+                                    display_name="陈小明", id_number=SZ_RESIDENT, phone="13800138111")
+        sz_clerk = await sz.login("clerk", "Clerk#2026")
+
+        # 1. At a Shenzhen counter (深中通办 window) the resident applies for the Zhongshan item.
+        r = await sz.call("POST", "/api/v1/interop/outgoing-cases", {**sz_clerk, "Idempotency-Key": str(uuid.uuid4())},
+                          json={"partner": "442000", "item_code": ITEM,
+                                "applicant": {"id_number": SZ_RESIDENT, "name": "陈小明"},
+                                "form": {"applicant_name": "陈小明", "id_number": SZ_RESIDENT,
+                                         "property_address": "中山市东区中山四路（示例）"}})
+        assert r.status_code in (201, 202), r.text
+        outgoing = r.json()
+
+        seen: dict = {}
+
+        async def zs_number() -> str | None:
+            r = await sz.call("GET", f"/api/v1/interop/outgoing-cases/{outgoing['id']}", resident)
+            seen.update(status=r.status_code, body=r.json())
+            return r.json().get("remote_case_number")
+
+        try:
+            zs_case_number = await wait_for(zs_number, timeout=60)
+        except AssertionError:
+            raise AssertionError(f"Zhongshan's case number never reached Shenzhen: {seen}") from None
+
+        # 2. Zhongshan's own staff decide it in Zhongshan's svc-cases, through Zhongshan's gateway.
+        found = (await zs.call("GET", "/api/v1/cases/cases", zs_admin, params={"basic_code": ITEM})).json()
+        case = next(c for c in found["items"] if c["case_number"] == zs_case_number)
+        assert case["channel"] == "partner" and case["applicant_id"] != SZ_RESIDENT  # masked for staff
+        approver = await zs.account(zs_admin, username="zs-nr-approver", password="Approver#2026", role="approver",
+                                    display_name="自然资源局审批员", department=case["department"])
+        zs_clerk = await zs.login("clerk", "Clerk#2026")
+        for who, action, extra in ((zs_clerk, "accept", {}), (approver, "review", {}), (approver, "approve", {
+                # What the registry decides for the certificate, beside what the form said.
+                "licence_data": {"location": "中山市东区中山四路（示例）", "area": 89.5, "use": "住宅"}})):
+            r = await zs.call("POST", f"/api/v1/cases/cases/{case['id']}/{action}", who,
+                              json={"reason": "审核通过（示例）", **extra})
+            assert r.status_code == 200, (action, r.text)
+
+        # 3. Zhongshan issues the licence (证照联办): its identifier comes back onto the case, which completes.
+        async def licence_on_case() -> dict | None:
+            got = (await zs.call("GET", f"/api/v1/cases/cases/{case['id']}", approver)).json()
+            return got if got.get("licence_identifier") else None
+
+        decided = await wait_for(licence_on_case, timeout=60)
+        identifier = decided["licence_identifier"]
+        assert identifier.startswith(f"1.2.156.3005.2.{PROPERTY_CERT}.")
+
+        # Shenzhen shows the applicant Zhongshan's progress.
+        async def sz_sees_approval() -> dict | None:
+            got = (await sz.call("GET", f"/api/v1/interop/outgoing-cases/{outgoing['id']}", resident)).json()
+            return got if {"approved", "completed"} & {p["status"] for p in got["progress"]} else None
+
+        await wait_for(sz_sees_approval, timeout=60)
+
+        # 4. The applicant sees the licence through Shenzhen (their own city's mini-program) ...
+        mine = await sz.call("GET", "/api/v1/interop/partner-licences", resident, params={"partner": "442000"})
+        assert mine.status_code == 200, mine.text
+        assert identifier in {x["identifier"] for x in mine.json()["items"]}
+        r = await sz.call("POST", f"/api/v1/interop/partner-licences/442000/{identifier}/presentations",
+                          {**resident, "Idempotency-Key": str(uuid.uuid4())}, json={"purpose": "办理深圳业务时亮证"})
+        assert r.status_code == 201, r.text
+        qr = r.json()["qr"]
+
+        # 5. ... and a Shenzhen clerk verifies what they show with Shenzhen's own svc-credentials,
+        # which trusts Zhongshan's issuers (keys pulled by the pairing).
+        r = await sz.call("POST", "/api/v1/credentials/verifications", sz_clerk, json={"presentation": qr})
+        assert r.status_code == 200, r.text
+        verdict = r.json()
+        assert verdict["result"] == "valid", verdict
+        assert verdict["identifier"] == identifier and verdict["issuer_region"] == "442000"

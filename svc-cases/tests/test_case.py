@@ -195,3 +195,21 @@ async def test_draft_withdraw_refuse_gaps_and_commitment(infra, token_issuer, to
         await act(client, plain["id"], "accept", tokens.clerk())
         r = await act(client, plain["id"], "approve", tokens.approver(), commitment=True)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "commitment"
+
+
+async def test_approver_sets_the_licence_fields_the_department_decides(infra, token_issuer, tokens, kit):
+    """证照联办: what the form cannot know (a licence's grade, area, use) comes with the approval,
+    over the form's fields of the same name, to the licence issuer."""
+    async with running_service(SERVICE, infra, token_issuer) as client:
+        await setup_item(client, tokens, kit, licence=kit.DEPT + "001")
+        cid = (await submit(client, tokens.citizen())).json()["id"]
+        for who, action in ((tokens.clerk(), "accept"), (tokens.approver(), "review")):
+            assert (await act(client, cid, action, who)).status_code == 200
+        r = await act(client, cid, "approve", tokens.approver(), licence_data={"grade": "一级", "phone": "13900000000"})
+        assert r.status_code == 200 and r.json()["state"] == "approved", r.text
+        async with client.app.state.sessionmaker() as s:
+            envelope = (await s.execute(select(platform.outbox.c.envelope)
+                                        .where(platform.outbox.c.subject == "cases.case.approved"))).scalar_one()
+        assert envelope["data"]["data"] == {"phone": "13900000000", "grade": "一级"}
+        timeline = (await client.get(f"/api/v1/cases/cases/{cid}/timeline", headers=tokens.approver())).json()
+        assert timeline["items"][-1]["detail"] == {"licence_data": {"grade": "一级", "phone": "13900000000"}}

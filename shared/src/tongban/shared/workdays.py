@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Literal
 
 import chinese_calendar
@@ -36,6 +37,13 @@ def today() -> dt.date:
     return dt.datetime.now(CHINA).date()
 
 
+@lru_cache(maxsize=8192)
+def _package_says(day: dt.date) -> bool:
+    """chinese-calendar's answer (~40 µs a call, and a deadline walks ~20 days; its data never
+    changes in a running process). NotImplementedError for a year it does not know is not cached."""
+    return bool(chinese_calendar.is_workday(day))
+
+
 class Workdays:
     """One calendar: the given overrides first, then chinese-calendar.
 
@@ -55,7 +63,7 @@ class Workdays:
         if day in self.overrides:
             return bool(self.overrides[day]), "override"
         try:
-            return bool(chinese_calendar.is_workday(day)), "chinese-calendar"
+            return _package_says(day), "chinese-calendar"
         except NotImplementedError as exc:
             raise self.unknown(day) from exc
 

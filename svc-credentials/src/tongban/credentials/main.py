@@ -7,14 +7,17 @@ from fastapi import FastAPI
 
 from tongban.credentials.config import Settings
 from tongban.credentials.consent.router import router as consent_router
-from tongban.credentials.holder_access.router import router as holder_access_router
 from tongban.credentials.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.credentials.db import Base, platform
+from tongban.credentials.holder_access.router import router as holder_access_router
 from tongban.credentials.licence.router import router as licence_router
+from tongban.credentials.licence.service import STATUS_LIST_SIGNER
 from tongban.credentials.licence_type.router import router as licence_type_router
 from tongban.credentials.presentation import service as presentations
 from tongban.credentials.presentation.router import router as presentation_router
 from tongban.credentials.seal.router import router as seal_router
+from tongban.credentials.seal.timestamp import TSA_ACTOR
+from tongban.credentials.signing import service as signing
 from tongban.credentials.signing import keystore
 from tongban.credentials.signing.router import router as signing_router
 from tongban.credentials.trust.router import router as trust_router
@@ -28,6 +31,12 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     # The consumers run in this process too (RUN_WORKER), so the store is installed module-wide.
     settings = runtime.settings
     keystore.install(keystore.FileKeyStore(settings.key_dir))  # type: ignore[attr-defined]
+    # The platform's own signers (status lists, time-stamps) get their keys now, not at first use,
+    # so the keys partners pull include them from the start.
+    async with runtime.sessionmaker() as session, session.begin():
+        await signing.platform_key(session, settings.status_list_signer_code,  # type: ignore[attr-defined]
+                                   settings.status_list_signer_name, STATUS_LIST_SIGNER)  # type: ignore[attr-defined]
+        await signing.platform_key(session, settings.tsa_code, settings.tsa_name, TSA_ACTOR)  # type: ignore[attr-defined]
     async with httpx.AsyncClient(timeout=settings.partner_fetch_timeout_seconds,  # type: ignore[attr-defined]
                                  follow_redirects=False) as http:
         app.state.partner_status_lists = PartnerStatusLists(

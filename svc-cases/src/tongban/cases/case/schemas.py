@@ -44,6 +44,10 @@ class CaseAction(BaseModel):
     commitment: bool = Field(default=False, description="approve: on the applicant's signed commitment")
     extension_days: int | None = Field(default=None, ge=1, le=365)
     form_data: dict[str, Any] | None = Field(default=None, description="resubmit: the corrected form")
+    licence_data: dict[str, Any] | None = Field(
+        default=None, max_length=50,
+        description="approve: the licence's fields the department decides (证照联办), by the licence type's "
+                    "field names; sent with the approval over the form's fields of the same name")
 
 
 class CaseRead(BaseModel):

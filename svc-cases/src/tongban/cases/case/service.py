@@ -341,6 +341,12 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
                 raise InvalidField("commitment", "the applicant has not signed a commitment")
             case.commitment_approval = True
             detail = {"commitment": True}
+        if body.licence_data:
+            if not case.result_licence_type:
+                raise InvalidField("licence_data", "this item produces no licence")
+            # What the department decides for the licence (证照联办): kept on the timeline, sent
+            # with the approval over the applicant's form fields of the same name.
+            detail = {**detail, "licence_data": body.licence_data}
     elif action == "extend":
         if body.extension_days is None:
             raise InvalidField("extension_days", "required to extend")
@@ -416,7 +422,8 @@ async def _publish(session: AsyncSession, case: Case, m: Moved) -> None:
         from tongban.cases.bundle import service as bundles  # the bundle aggregate builds on this one
         await bundles.child_settled(session, case, m.actor)
     if m.step.event == contract.CASE_APPROVED:
-        await outbox.add(session, make_event("cases", contract.CASE_APPROVED, approved_payload(case, m.at),
+        await outbox.add(session, make_event("cases", contract.CASE_APPROVED,
+                                             approved_payload(case, m.at, m.detail.get("licence_data")),
                                              subject=str(case.id)))
     elif m.step.event is not None:
         # A submission decided at once carries its rule version on the approval, not on the submission.
@@ -440,13 +447,15 @@ def origin_fields(case: Case) -> dict[str, str | None]:
             "partner_case_number": case.partner_case_number}
 
 
-def approved_payload(case: Case, at: dt.datetime) -> contract.CaseApprovedV1:
+def approved_payload(case: Case, at: dt.datetime,
+                     licence_data: dict[str, Any] | None = None) -> contract.CaseApprovedV1:
+    """The approval event: `data` is the form, with the department's licence fields over it."""
     return contract.CaseApprovedV1(
         case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
         implementation_code=case.implementation_code, applicant_type=case.applicant_type,  # type: ignore[arg-type]
         applicant_id=case.applicant_id, applicant_name=case.applicant_name,
         result_licence_type_code=case.result_licence_type, department=case.department, approved_at=at,
-        data=case.form_data, state=case.state, **origin_fields(case))
+        data={**(case.form_data or {}), **(licence_data or {})}, state=case.state, **origin_fields(case))
 
 
 def _actor(actor: Principal | str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.db import audit
@@ -29,7 +30,9 @@ async def put_config(session: AsyncSession, basic_code: str, body: ItemConfigUpd
             setattr(row, key, value)
         row.version += 1
         row.updated_by = actor.sub
+        row.updated_at = func.now()
         await session.flush()
+        await session.refresh(row, ["updated_at"])  # the server's time, loaded now: no lazy load later
     await audit.record(session, actor, "item_config.put", "item_config", basic_code, None, {"version": row.version})
     return row
 

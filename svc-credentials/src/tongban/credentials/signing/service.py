@@ -19,12 +19,15 @@ from tongban.shared.auth import Principal
 
 
 async def ensure_issuer(session: AsyncSession, code: str, name: str, actor: Principal | str) -> Issuer:
-    """The issuer with this code, created (Ed25519) if the platform has not seen it before."""
+    """The issuer with this code, created (Ed25519) with its first key if the platform has not seen
+    it before: the key is published (GET /keys) before the first licence, so a partner city that
+    pulls our keys trusts it in advance instead of calling its first licences forged."""
     issuer = await repository.get_issuer(session, code)
     if issuer is None:
         issuer = Issuer(code=code, name=name, algorithm="Ed25519")
         await repository.add(session, issuer)
         await audit.record(session, actor, "issuer.created", "issuer", code, detail={"algorithm": "Ed25519"})
+        await _new_key(session, issuer, actor)
     return issuer
 
 
