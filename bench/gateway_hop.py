@@ -5,9 +5,12 @@ nginx is installed) through nginx, back to back in one run, with the same load g
 
 Everything is real: a throw-away PostgreSQL and NATS (the gateway needs its database for the
 signing keys), the upstream (a minimal raw ASGI app) under uvicorn with 2 workers, the gateway
-under uvicorn with 2 workers, a real access token (the gateway verifies it, through its cache).
+under uvicorn with 2 workers, a real access token (the gateway verifies it, through its cache)
+and a revoked login in the gateway's deny list (checked on every request).
 Load comes from wrk when installed (`apt-get install -y wrk`), else from an httpx-free asyncio
 load generator in this script (slower than wrk: its own CPU competes with the servers).
+The table also gives the CPU time the serving processes spent per request (the upstream's for
+direct, the gateway's own for the gateway): on a shared machine that moves far less than req/s.
 The last line is the goal figure: `gateway_hop_ratio: <gateway rps / direct rps>` (median of rounds).
 """
 
@@ -153,6 +156,23 @@ def load(url: str, token: str, duration: int, connections: int) -> tuple[float, 
     return asyncio.run(_async_load(url, token, duration, connections))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn's workers), from /proc (Linux).
+
+    CPU per request is the figure to compare on a shared machine: wall-clock rates move with
+    whatever else runs, the work a request costs much less."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0.0
+        for p in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
@@ -203,6 +223,11 @@ def main() -> None:
             form = urllib.parse.urlencode({"grant_type": "password", "username": "admin", "password": "Admin#2026"})
             with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:  # noqa: S310
                 token = json.load(r)["access_token"]
+            # A login ended before the run: the deny list is not empty, so each request pays its lookups.
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:  # noqa: S310
+                ended = json.load(r)["refresh_token"]
+            urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/revoke",  # noqa: S310
+                                   urllib.parse.urlencode({"token": ended}).encode(), timeout=10).close()
             paths = {"direct": f"http://127.0.0.1:{up_port}{PATH}", "gateway": f"http://127.0.0.1:{gw_port}{PATH}"}
             if ng is not None:
                 wait_http(f"http://127.0.0.1:{ng_port}{PATH}")
@@ -211,9 +236,17 @@ def main() -> None:
                 load(url, token, 2, args.connections)
 
             results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in paths}
+            # CPU µs per request of the serving processes: the upstream's for direct, the proxy's own
+            # (gateway or nginx) for the others.
+            servers = {"direct": procs[0].pid, "gateway": procs[1].pid, "nginx": procs[-1].pid}
+            cpu: dict[str, list[float]] = {name: [] for name in paths}
             for _ in range(args.rounds):
                 for name, url in paths.items():
-                    results[name].append(load(url, token, args.duration, args.connections))
+                    before, started = cpu_seconds(servers[name]), time.monotonic()
+                    rps, p50, p99 = load(url, token, args.duration, args.connections)
+                    requests = rps * (time.monotonic() - started if shutil.which("wrk") is None else args.duration)
+                    results[name].append((rps, p50, p99))
+                    cpu[name].append((cpu_seconds(servers[name]) - before) * 1e6 / max(requests, 1))
         finally:
             for p in procs:
                 p.terminate()
@@ -228,7 +261,7 @@ def main() -> None:
     tool = "wrk -t2" if shutil.which("wrk") else "asyncio load generator"
     print(f"\n{tool}, {args.connections} connections, {args.duration}s x {args.rounds} rounds; "
           f"2 uvicorn workers each; {'raw ASGI' if args.raw_upstream else 'FastAPI'} upstream; GET with a bearer token")
-    print(f"{'path':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'p99 ×':>8}")
+    print(f"{'path':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'p99 ×':>8}{'CPU µs/req':>12}")
     direct = results["direct"]
     ratios = {}
     for name, rounds in results.items():
@@ -239,7 +272,8 @@ def main() -> None:
         ratio = statistics.median(r[0] / d[0] for r, d in zip(rounds, direct, strict=True))
         p99x = statistics.median(r[2] / d[2] for r, d in zip(rounds, direct, strict=True))
         ratios[name] = ratio
-        print(f"{name:<10}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}{ratio:>8.2f}{p99x:>8.2f}")
+        print(f"{name:<10}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}{ratio:>8.2f}{p99x:>8.2f}"
+              f"{statistics.median(cpu[name]):>12.1f}")
     print(f"gateway_hop_ratio: {ratios['gateway']:.2f}")
 
 

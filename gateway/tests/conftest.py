@@ -116,6 +116,10 @@ class Upstream:
             return Response(self.problem_body, status_code=404, media_type="application/problem+json",
                             headers={"x-upstream": "catalog", "cache-control": "no-cache"})
 
+        async def unavailable(request: Request) -> Response:
+            self.hits += 1
+            return Response(b'{"status":503}', status_code=503, media_type="application/problem+json")
+
         async def slow(request: Request) -> Response:
             await asyncio.wait_for(self.release.wait(), 10)
             return PlainTextResponse("late")
@@ -130,7 +134,7 @@ class Upstream:
         return Starlette(routes=[
             Route(p + "/echo/{rest:path}", echo, methods=METHODS), Route(p + "/stream-in", stream_in, methods=["POST"]),
             Route(p + "/stream-out", stream_out), Route(p + "/endless", endless), Route(p + "/problem", problem),
-            Route(p + "/slow", slow), Route(p + "/broken", broken),
+            Route(p + "/slow", slow), Route(p + "/broken", broken), Route(p + "/unavailable", unavailable),
         ])
 
 

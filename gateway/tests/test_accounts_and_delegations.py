@@ -54,7 +54,7 @@ async def test_a_citizen_registers_and_a_clerk_verifies_the_real_name(gateway):
     audit = (await gateway.client.get("/api/v1/gateway/audit-events", params={"entity_id": me["id"]},
                                       headers=await gateway.bearer("admin"))).json()["items"]
     assert audit[0]["action"] == "account.real_name_verified" and audit[0]["reason"] == "ID card checked at counter 1"
-    assert audit[0]["detail"]["hall"] == "zs-hall-1"
+    assert audit[0]["detail"]["hall"] == "0b0a4420-0001-4000-8000-000000000001"
     missing = await gateway.client.post("/auth/accounts/00000000-0000-0000-0000-000000000000/real-name-verification",
                                         json={"reason": "x"}, headers=clerk)
     assert missing.status_code == 404
@@ -105,7 +105,7 @@ async def test_the_legal_representative_delegates_items_to_an_agent(gateway):
     claims = claims_of(agent_token)
     assert claims["company_role"] == "agent" and claims["credit_code"] == agent["credit_code"]
     assert claims["agent_for"] == {"credit_code": agent["credit_code"], "items": delegation["items"],
-                                   "exp": int(expires.timestamp())}
+                                   "exp": int(expires.timestamp()), "delegations": [delegation["id"]]}
     agent_headers = {"Authorization": f"Bearer {agent_token}"}
     r = await gateway.client.post("/auth/delegations", json={**body, "agent_id": agent_id}, headers=agent_headers)
     assert r.status_code == 403 and r.json()["code"] == "not_legal_representative"

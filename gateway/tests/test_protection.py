@@ -3,6 +3,8 @@ service, and proxied requests counted in /metrics."""
 
 import asyncio
 
+from tongban.shared.testing.plugin import wait_for
+
 
 async def test_failed_logins_lock_the_account_for_a_while(start_gateway):
     async with start_gateway(login_max_failures_per_account=3) as gw:
@@ -56,6 +58,16 @@ async def test_a_failing_service_opens_its_circuit_then_recovers(start_gateway, 
         upstream.release.set()
 
 
+async def test_a_service_answering_503_on_a_kept_alive_connection_opens_its_circuit(start_gateway, upstream):
+    async with start_gateway(breaker_failures=2, breaker_cooldown_seconds=30) as gw:
+        for _ in range(2):  # passed through unchanged, and counted as failures
+            r = await gw.client.get("/api/v1/catalog/unavailable")
+            assert r.status_code == 503 and r.content == b'{"status":503}'
+        r = await gw.client.get("/api/v1/catalog/echo/x")
+        assert r.status_code == 503 and r.json()["code"] == "circuit_open"
+        assert upstream.hits == 2
+
+
 async def test_proxied_requests_are_counted_per_service(gateway, upstream):
     assert (await gateway.client.get("/api/v1/catalog/echo/a/b")).status_code == 200
     assert (await gateway.client.get("/api/v1/catalog/problem")).status_code == 404
@@ -63,3 +75,25 @@ async def test_proxied_requests_are_counted_per_service(gateway, upstream):
     assert 'http_requests_total{method="GET",route="/api/v1/catalog/*",status="200"} 1.0' in text
     assert 'http_requests_total{method="GET",route="/api/v1/catalog/*",status="404"} 1.0' in text
     assert "/api/v1/catalog/echo/a/b" not in text
+    # A made-up method is counted, but under OTHER: a client cannot mint series.
+    assert (await gateway.client.request("PROPFIND", "/api/v1/catalog/echo/a")).status_code == 405
+    text = (await gateway.client.get("/metrics")).text
+    assert 'http_requests_total{method="OTHER",route="/api/v1/catalog/*",status="405"} 1.0' in text
+    assert "PROPFIND" not in text
+
+
+async def test_the_per_caller_limit_is_shared_between_gateway_processes(start_gateway, upstream):
+    # A slow refill: what the test spends cannot bring a token back.
+    async with start_gateway(rate_limit_per_second=0.01, rate_limit_burst=4) as one, \
+            start_gateway(rate_limit_per_second=0.01, rate_limit_burst=4) as two:
+        citizen = await one.bearer("citizen")
+        sub = (await one.client.get("/auth/userinfo", headers=citizen)).json()["sub"]
+        for _ in range(4):
+            assert (await one.client.get("/api/v1/catalog/echo/x", headers=citizen)).status_code == 200
+
+        async def told() -> bool:  # the other process has not seen this caller itself: it was told
+            return two.state.limiter.tokens(sub) < 1
+        await wait_for(told, timeout=10)  # within an interval or two (1 s): polled, not timed
+        r = await two.client.get("/api/v1/catalog/echo/x", headers=citizen)
+        assert r.status_code == 429 and r.json()["code"] == "too_many_requests"
+        assert upstream.hits == 4 and two.state.limit_gossip.charged >= 1

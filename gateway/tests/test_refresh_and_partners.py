@@ -66,9 +66,14 @@ async def test_revocation_and_logout_end_logins(gateway):
     assert r.status_code == 204
     assert (await refresh(gateway, a["refresh_token"])).status_code == 400
     assert (await refresh(gateway, b["refresh_token"])).status_code == 200  # the other login lives on
+    # The access token of the login that ended is refused at once, not when it expires.
+    r = await gateway.client.post("/auth/logout", headers=headers)
+    assert r.status_code == 401 and r.json()["code"] == "token_revoked"
     c = (await gateway.login("clerk")).json()
-    assert (await gateway.client.post("/auth/logout", headers=headers)).status_code == 204  # everywhere
+    c_headers = {"Authorization": f"Bearer {c['access_token']}"}
+    assert (await gateway.client.post("/auth/logout", headers=c_headers)).status_code == 204  # everywhere
     assert (await refresh(gateway, c["refresh_token"])).status_code == 400
+    assert (await gateway.client.get("/auth/userinfo", headers=c_headers)).json()["code"] == "token_revoked"
     assert (await gateway.client.post("/auth/logout")).status_code == 401
 
 

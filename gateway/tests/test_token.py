@@ -55,8 +55,10 @@ async def test_services_accept_the_token_with_the_platform_verifier_within_its_a
     principal = await TokenVerifier("cases", "tongban-gateway", jwks_json=jwks_json).verify(citizen)
     assert principal.role == "citizen" and principal.has("cases:apply") and not principal.has("cases:process")
     assert principal.id_number == "442000199001011233"
-    with pytest.raises(InvalidToken):  # the partner-city endpoints are not for citizens
-        await TokenVerifier("interop", "tongban-gateway", jwks_json=jwks_json).verify(citizen)
+    # svc-interop is in a citizen's audience for their own cross-city routes (the gateway refuses the rest).
+    assert (await TokenVerifier("interop", "tongban-gateway", jwks_json=jwks_json).verify(citizen)).role == "citizen"
+    with pytest.raises(InvalidToken):  # a service outside the audience refuses it
+        await TokenVerifier("elsewhere", "tongban-gateway", jwks_json=jwks_json).verify(citizen)
     admin = await TokenVerifier("interop", "tongban-gateway", jwks_json=jwks_json).verify(
         await gateway.token("admin"))
     assert admin.has("interop:admin")

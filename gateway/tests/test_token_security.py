@@ -87,10 +87,21 @@ async def test_the_genuine_token_passes_both(gateway, upstream):
     assert upstream.hits == 1
 
 
-async def test_a_token_is_checked_against_the_service_it_is_sent_to(gateway, upstream):
-    """Citizens' tokens do not name the partner-city service in their audience."""
-    r = await gateway.client.get("/api/v1/interop/messages", headers=await gateway.bearer("citizen"))
-    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+async def test_people_reach_only_their_own_routes_of_the_partner_city_service(start_gateway, upstream):
+    """svc-interop is for staff and partner systems: a citizen's or company's token reaches only
+    the routes that show them their own cross-city business (PEOPLE_INTEROP_ROUTES)."""
+    async with start_gateway(interop_url=upstream.url) as gw:
+        for who in ("citizen", "company"):
+            headers = await gw.bearer(who)
+            for path in ("/api/v1/interop/messages", "/api/v1/interop/outgoing-cases-x",
+                         "/api/v1/interop/audit/verify", "/api/v1/interop/"):
+                r = await gw.client.get(path, headers=headers)
+                assert r.status_code == 403 and r.json()["code"] == "insufficient_scope", (who, path)
+            assert upstream.hits == 0
+            for path in ("/api/v1/interop/outgoing-cases", "/api/v1/interop/partner-licences/x"):
+                assert (await gw.client.get(path, headers=headers)).status_code == 404, path  # reached the service
+        clerk = await gw.bearer("clerk")
+        assert (await gw.client.get("/api/v1/interop/messages", headers=clerk)).status_code == 404
 
 
 def test_kid_is_the_rfc7638_thumbprint():
@@ -111,7 +122,7 @@ async def test_roles_reach_only_their_routes(gateway, upstream):
     assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
     assert (await gateway.client.get("/api/v1/gateway/audit-events", headers=citizen)).status_code == 403
     r = await gateway.client.get("/api/v1/interop/messages", headers=citizen)
-    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
 
     r = await gateway.client.post("/auth/token", data={"grant_type": "client_credentials"},
                                   auth=("shenzhen", "Shenzhen#2026"))

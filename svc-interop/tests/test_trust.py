@@ -106,7 +106,8 @@ async def test_issuer_keys_are_exchanged_and_licences_verified_across_cities(inf
         assert r.status_code == 200, r.text
         keys = {s["kind"]: s for s in r.json()}["issuer_keys"]
         published = (await http.get(f"{creds[SHENZHEN].url}{API}/keys")).json()["keys"]
-        assert published and all(k["issuer"] == SZ_DEPT for k in published)
+        # The issuer's key, and the platform's own signers' (status lists, time-stamps), made at start.
+        assert SZ_DEPT in {k["issuer"] for k in published} and len(published) >= 2
         if await has_trust_list(http, creds[ZHONGSHAN].url):
             assert keys["ok"] is True and keys["count"] == len(published), keys
             # Zhongshan's own svc-credentials now recognises the Shenzhen licence's signature.

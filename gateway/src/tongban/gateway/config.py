@@ -26,9 +26,12 @@ class Settings(ServiceSettings):
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 900.0
-    # Proxied requests per caller (token subject, else client address): a token bucket per process.
+    # Proxied requests per caller (token subject, else client address): a token bucket per process,
+    # shared with the other processes every `rate_limit_share_seconds` (protection/gossip.py).
     rate_limit_per_second: float = 20.0
     rate_limit_burst: float = 60.0
+    # How often each process tells the others which callers it let through (the limit is shared).
+    rate_limit_share_seconds: float = 1.0
     # Circuit breaker per upstream: this many failures in a row (connect errors, timeouts, 502-504)
     # open it; it answers 503 at once for the cool-down, then lets one request try.
     breaker_failures: int = 5
@@ -36,6 +39,8 @@ class Settings(ServiceSettings):
     connect_timeout: float = 2.0
     # Aggregated OpenAPI at /docs: how long the services' documents are cached.
     openapi_cache_seconds: float = 30.0
+    # Revoked access tokens arrive by event; the database is re-read this often in case NATS was away.
+    revocation_resync_seconds: float = 30.0
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
@@ -45,7 +50,8 @@ class Settings(ServiceSettings):
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
         positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",
                     "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
-                    "login_max_failures_per_account", "login_max_failures_per_ip")
+                    "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",
+                    "rate_limit_share_seconds")
         if bad := [name for name in positive if getattr(self, name) <= 0]:
             raise ValueError(f"must be positive: {', '.join(bad)}")
         return self

@@ -2,6 +2,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from tongban.shared.audit import AuditTrail
 from tongban.shared.db import service_metadata
+from tongban.shared.events.outbox import Outbox
 from tongban.shared.tables import PlatformTables
 
 
@@ -11,3 +12,4 @@ class Base(DeclarativeBase):
 
 platform = PlatformTables(Base.metadata)
 audit = AuditTrail(platform)
+outbox = Outbox(platform.outbox)

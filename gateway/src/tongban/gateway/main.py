@@ -14,9 +14,14 @@ from tongban.gateway.delegation import models as _delegation_models  # noqa: F40
 from tongban.gateway.delegation.router import router as delegation_router
 from tongban.gateway.docs.router import router as docs_router
 from tongban.gateway.docs.service import OpenApiAggregator
+from tongban.gateway.protection.gossip import LimitGossip
 from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
 from tongban.gateway.proxy.asgi import GatewayASGI
 from tongban.gateway.proxy.forward import Proxy
+from tongban.gateway.revocation import service as revocations
+from tongban.gateway.revocation.denylist import DenyList
+from tongban.gateway.revocation.feed import DenyListFeed
+from tongban.gateway.revocation.verifier import CheckedVerifier
 from tongban.gateway.token import service as token_service
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.router import router as token_router
@@ -40,18 +45,28 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     """Signing keys (one is created if none is active), the proxy with its connection pools,
     the limits at the door and the OpenAPI aggregator."""
     settings = cast(Settings, runtime.settings)
+    _quiet_access_log()  # before the server accepts: uvicorn reads it per connection
     ring = await token_service.open_key_ring(runtime.sessionmaker, settings.token_issuer,
                                              settings.key_passphrase.get_secret_value().encode())
     app.state.keyring = ring
-    app.state.token_verifier = ring.for_audience(SERVICE.name)
+    # Revoked access tokens: every session can record one (applied here at commit), the feed
+    # brings in those of other processes, and both the proxy and the gateway's routes ask.
+    denylist = app.state.denylist = DenyList()
+    revocations.configure(runtime.sessionmaker, denylist, settings.access_token_ttl)
+    feed = app.state.denylist_feed = DenyListFeed(denylist, runtime.sessionmaker, runtime.js,
+                                                  settings.revocation_resync_seconds)
+    await feed.start()
+    app.state.token_verifier = CheckedVerifier(ring, SERVICE.name, denylist)
     app.state.login_throttle = LoginThrottle(
         settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
         settings.login_failure_window_seconds, settings.login_lockout_seconds)
+    limiter = app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+    gossip = app.state.limit_gossip = LimitGossip(limiter, runtime.nc, settings.rate_limit_share_seconds)
+    await gossip.start()
     proxy = Proxy(settings.upstreams, ring, settings.max_body_bytes, settings.upstream_timeout,
-                  connect_timeout=settings.connect_timeout,
-                  limiter=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst),
+                  connect_timeout=settings.connect_timeout, limiter=limiter,
                   breaker_failures=settings.breaker_failures, breaker_cooldown=settings.breaker_cooldown_seconds,
-                  metrics=_edge_metrics(app))
+                  metrics=_edge_metrics(app), denylist=denylist)
     app.state.proxy = proxy
     app.state.openapi_aggregator = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds,
                                                      settings.connect_timeout)
@@ -59,11 +74,13 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
         yield
     finally:
         proxy.close()
+        await gossip.stop()
+        await feed.stop()
 
 
 SERVICE = ServiceDefinition(
     name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
-    metadata=Base.metadata, tables=platform, publishes=False, lifespan=gateway_lifespan,
+    metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
 )
 
 
@@ -77,6 +94,15 @@ async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
     extra: dict[str, Any] = dict(exc.extra)
     return problem_response(exc.status, exc.code, exc.title, exc.detail, request.url.path,
                             headers={"Retry-After": str(exc.retry_after)}, **extra)
+
+
+def _quiet_access_log() -> None:
+    """uvicorn formats every access-log line's arguments whenever its logger has a handler, even
+    when the level drops the line: with access logging off by level, drop the handler too."""
+    access = logging.getLogger("uvicorn.access")
+    if not access.isEnabledFor(logging.INFO):
+        access.handlers.clear()
+        access.propagate = False
 
 
 def create_app(settings: Settings | None = None) -> GatewayASGI:

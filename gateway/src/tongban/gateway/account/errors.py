@@ -15,3 +15,7 @@ class AccountNotFound(NotFound):
 
 class NotACitizen(Conflict):
     code, title = "not_a_citizen", "Only citizen accounts have a real-name level"
+
+
+class CannotDeactivateSelf(Conflict):
+    code, title = "cannot_deactivate_self", "An admin cannot switch off their own account"

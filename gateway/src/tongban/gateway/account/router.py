@@ -1,13 +1,15 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from tongban.gateway.account import service
-from tongban.gateway.account.errors import AccountNotFound, NotACitizen, PersonHasAccount, UsernameTaken
+from tongban.gateway.account.errors import (
+    AccountNotFound, CannotDeactivateSelf, NotACitizen, PersonHasAccount, UsernameTaken,
+)
 from tongban.gateway.account.schemas import (
-    AccountCreate, AccountRead, CitizenRegistration, RealNameVerification, Role, UserInfo,
+    AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification, Role, UserInfo,
 )
 from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
 from tongban.shared.db import SessionDep
@@ -81,3 +83,13 @@ async def verify_real_name(account_id: uuid.UUID, data: RealNameVerification, se
                            clerk: RealNameVerifier) -> AccountRead:
     """A clerk, having checked the ID card at the counter, raises the level to `verified_at_counter`."""
     return AccountRead.of(await service.verify_real_name(session, account_id, clerk, data), owner=False)
+
+
+@router.post("/accounts/{account_id}/{action}", response_model=AccountRead,
+             responses=responses(*AUTH_ERRORS, AccountNotFound, CannotDeactivateSelf))
+async def switch_account(account_id: uuid.UUID, action: Literal["deactivate", "activate"],
+                         data: AccountStatusChange, session: SessionDep, admin: AccountAdmin) -> AccountRead:
+    """Switch an account off, with the reason: its logins end and the access tokens it holds are
+    refused from the next request on, at every gateway. Or switch it back on."""
+    account = await service.set_active(session, account_id, action == "activate", admin, data)
+    return AccountRead.of(account, owner=False)

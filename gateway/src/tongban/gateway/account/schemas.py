@@ -82,6 +82,12 @@ class RealNameVerification(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="what was checked, e.g. the ID card at the counter")
 
 
+class AccountStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="why the account is switched off or on")
+
+
 class AccountRead(BaseModel):
     """An account as shown to a caller: personal numbers masked unless the caller owns them."""
 

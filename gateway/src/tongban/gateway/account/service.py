@@ -2,6 +2,7 @@
 costs as much time as a wrong password, so response times do not tell which usernames exist."""
 
 import asyncio
+import datetime as dt
 import functools
 import uuid
 
@@ -11,10 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.gateway.account import repository
-from tongban.gateway.account.errors import AccountNotFound, NotACitizen, PersonHasAccount, UsernameTaken
+from tongban.gateway.account.errors import (
+    AccountNotFound, CannotDeactivateSelf, NotACitizen, PersonHasAccount, UsernameTaken,
+)
 from tongban.gateway.account.models import Account
-from tongban.gateway.account.schemas import AccountCreate, AccountRead, CitizenRegistration, RealNameVerification
+from tongban.gateway.account.schemas import (
+    AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification,
+)
 from tongban.gateway.db import audit
+from tongban.gateway.revocation import service as revocations
+from tongban.gateway.token import repository as tokens
 from tongban.shared.auth import Principal
 from tongban.shared.pagination import Page, PageParams, paginate
 
@@ -104,6 +111,29 @@ async def verify_real_name(session: AsyncSession, account_id: uuid.UUID, clerk: 
     await audit.record(session, clerk, "account.real_name_verified", "account", str(account.id),
                        reason=data.reason, detail={"from": before, "to": account.real_name_level,
                                                    "hall": clerk.hall, "counter": clerk.claims.get("counter")})
+    return account
+
+
+async def set_active(session: AsyncSession, account_id: uuid.UUID, active: bool, admin: Principal,
+                     data: AccountStatusChange) -> Account:
+    """Switch an account off (its logins end and every access token it holds is refused from the
+    next request on; logging in fails) or back on (it must log in again)."""
+    if not active and str(account_id) == admin.sub:
+        raise CannotDeactivateSelf()
+    account = await repository.get_for_update(session, account_id)
+    if account is None:
+        raise AccountNotFound()
+    if account.active and not active:
+        families = await tokens.revoke_account_tokens(session, account.id, dt.datetime.now(dt.UTC))
+        await revocations.revoke_logins(session, families, "account deactivated")
+        await revocations.revoke_subject(session, str(account.id), "account deactivated")
+    changed = account.active != active
+    account.active = active
+    await session.flush()
+    await session.refresh(account)
+    if changed:
+        await audit.record(session, admin, "account.activated" if active else "account.deactivated", "account",
+                           str(account.id), reason=data.reason)
     return account
 
 

@@ -17,6 +17,7 @@ from tongban.gateway.delegation.errors import (
 )
 from tongban.gateway.delegation.models import Delegation
 from tongban.gateway.delegation.schemas import DelegationCreate, DelegationRead, DelegationRevoke
+from tongban.gateway.revocation import service as revocations
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.pagination import Page, PageParams, paginate
 
@@ -46,7 +47,8 @@ async def create(session: AsyncSession, caller: Principal, data: DelegationCreat
 
 async def revoke(session: AsyncSession, caller: Principal, delegation_id: uuid.UUID,
                  data: DelegationRevoke) -> Delegation:
-    """Revoke a delegation of the representative's company (agents' new tokens lose it at once)."""
+    """Revoke a delegation of the representative's company: the agent's tokens that carry it are
+    refused from the next request on."""
     rep = await _representative(session, caller)
     delegation = await repository.get_for_update(session, delegation_id)
     if delegation is None or delegation.credit_code != rep.credit_code:
@@ -56,6 +58,8 @@ async def revoke(session: AsyncSession, caller: Principal, delegation_id: uuid.U
     delegation.revoked_at = dt.datetime.now(dt.UTC)
     delegation.revoked_reason = data.reason
     await session.flush()
+    # The agent's access tokens that carry it stop at once (their next token comes without it).
+    await revocations.revoke_delegation(session, delegation.id, "delegation revoked")
     await audit.record(session, caller, "delegation.revoked", "delegation", str(delegation.id), reason=data.reason)
     return delegation
 
@@ -71,11 +75,13 @@ async def list_visible(session: AsyncSession, caller: Principal, params: PagePar
 
 async def agent_claim(session: AsyncSession, account: Account) -> dict[str, Any] | None:
     """What an agent may do now, for the `agent_for` claim: the company, the union of the
-    delegated items, and the earliest expiry among the delegations that grant them."""
+    delegated items, the earliest expiry among the delegations that grant them, and their ids
+    (revoking one of them refuses the token)."""
     if account.company_role != "agent":
         return None
     active = await repository.active_for_agent(session, account.id, dt.datetime.now(dt.UTC))
     if not active:
         return None
     return {"credit_code": account.credit_code, "items": sorted({i for d in active for i in d.items}),
-            "exp": int(min(d.expires_at for d in active).timestamp())}
+            "exp": int(min(d.expires_at for d in active).timestamp()),
+            "delegations": sorted(str(d.id) for d in active)}

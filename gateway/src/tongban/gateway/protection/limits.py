@@ -1,9 +1,13 @@
 """Rate limits at the door, kept in each gateway process's memory.
 
-Per process is deliberate: a shared store (Redis, PostgreSQL) would put a network round trip
-on every proxied request. With N replicas a caller gets at most N times a limit, which still
-stops a runaway client and password guessing; put a shared limiter in front if that is not
-enough. Keys are bounded (old entries are pruned), so a flood of new keys cannot grow memory.
+In memory is deliberate: a shared store (Redis, PostgreSQL) would put a network round trip on
+every proxied request. The per-caller API limit is shared between processes after the fact:
+each process tells the others every `interval` how many requests of which busy callers it let
+through (`LimitGossip`, core NATS), and they take those from their own buckets. A caller
+spreading requests over N processes gets the limit plus at most what N processes let through
+in one interval, not N times the limit. Failed-login counters stay per process (a guesser
+spread over N processes gets N × 5 tries per window before the lockout).
+Keys are bounded (old entries are pruned), so a flood of new keys cannot grow memory.
 """
 
 from __future__ import annotations
@@ -95,11 +99,15 @@ class LoginThrottle:
 
 
 class TokenBuckets:
-    """A token bucket per caller: `rate` requests a second on average, bursts up to `burst`."""
+    """A token bucket per caller: `rate` requests a second on average, bursts up to `burst`.
+
+    Requests that passed are also counted per caller in `used`, for `LimitGossip` to tell the
+    other gateway processes (one dictionary increment per request)."""
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self._buckets: dict[str, tuple[float, float]] = {}
+        self.used: dict[str, int] = {}
 
     def take(self, key: str) -> float:
         """0 when the request may pass, else the seconds until it would."""
@@ -110,6 +118,28 @@ class TokenBuckets:
             if len(self._buckets) >= MAX_KEYS and key not in self._buckets:
                 self._buckets.clear()  # every bucket refills within burst/rate seconds anyway
             self._buckets[key] = (tokens - 1.0, now)
+            used = self.used
+            used[key] = used.get(key, 0) + 1
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1.0 - tokens) / self.rate
+
+    def charge(self, key: str, count: int) -> None:
+        """Take `count` tokens for requests another process let through (never below -burst,
+        so a caller's wait stays bounded)."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if len(self._buckets) >= MAX_KEYS and key not in self._buckets:
+            return
+        self._buckets[key] = (max(-self.burst, tokens - count), now)
+
+    def tokens(self, key: str) -> float:
+        """The caller's tokens now (what a request would find)."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate)
+
+    def drain_used(self) -> dict[str, int]:
+        used, self.used = self.used, {}
+        return used

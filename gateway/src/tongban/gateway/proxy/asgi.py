@@ -15,8 +15,10 @@ class GatewayASGI:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
-            service = scope["path"][len(API_PREFIX):].partition("/")[0]
-            if service != OWN_NAME:
-                return await self.app.state.proxy(scope, receive, send, service)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith(API_PREFIX):
+                service = path[len(API_PREFIX):].partition("/")[0]
+                if service != OWN_NAME:
+                    return await self.app.state.proxy(scope, receive, send, service)
         await self.app(scope, receive, send)

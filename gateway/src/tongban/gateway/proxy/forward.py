@@ -19,14 +19,18 @@ from urllib.parse import quote, urlsplit
 
 from tongban.gateway.protection.limits import TokenBuckets
 from tongban.gateway.proxy.breaker import CircuitBreaker
-from tongban.gateway.proxy.headers import RequestHeaders, request_id, response_headers
+from tongban.gateway.proxy.callers import VerifiedTokens
+from tongban.gateway.proxy.headers import RequestHeaders, response_headers
 from tongban.gateway.proxy.pool import (
     ConnectFailed, Connection, StaleConnection, UpstreamClosed, UpstreamError, UpstreamPool, UpstreamTimeout,
     request_head, send_body,
 )
-from tongban.gateway.token.errors import bearer_challenge
+from tongban.gateway.revocation.denylist import DenyList
+from tongban.gateway.revocation.verifier import REVOKED_DETAIL
+from tongban.gateway.token.errors import TokenRevoked, bearer_challenge
 from tongban.gateway.token.keys import KeyRing
-from tongban.shared.auth import InvalidToken
+from tongban.gateway.token.scopes import PEOPLE_INTEROP_ROUTES
+from tongban.shared.auth import InsufficientScope, InvalidToken
 from tongban.shared.errors import problem_response
 from tongban.shared.logging import request_id_var, trace_id_var
 from tongban.shared.metrics import Metrics
@@ -36,6 +40,8 @@ Scope = dict[str, Any]
 # A request without a body that met a closed idle connection may be sent again (RFC 9110 §9.2.2).
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BREAKER_STATUSES = frozenset({502, 503, 504})
+PEOPLE_ROLES = frozenset({"citizen", "company"})
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
 class BodyTooLarge(Exception):
@@ -78,14 +84,20 @@ async def _until_disconnect(receive: Any) -> None:
         pass
 
 
+def _trace_id(traceparent: bytes) -> str | None:
+    parts = traceparent.split(b"-")
+    return parts[1].decode("latin-1") if len(parts) == 4 else None
+
+
 def _has_dot_segment(path: str) -> bool:
     return "/." in path and any(seg in (".", "..") for seg in path.split("/"))
 
 
 class Upstream:
-    """One service behind the gateway: where it is, its connections and its breaker."""
+    """One service behind the gateway: where it is, its connections, its breaker and the tokens
+    already verified for it."""
 
-    def __init__(self, name: str, url: str, connect_timeout: float, breaker: CircuitBreaker) -> None:
+    def __init__(self, name: str, url: str, connect_timeout: float, breaker: CircuitBreaker, ring: KeyRing) -> None:
         parts = urlsplit(url.rstrip("/"))
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the {name} upstream must be an http:// URL, not {url!r}")
@@ -94,7 +106,38 @@ class Upstream:
         self.prefix = parts.path.encode("ascii")
         self.pool = UpstreamPool(parts.hostname, parts.port or 80, connect_timeout)
         self.breaker = breaker
+        self.callers = VerifiedTokens(ring, name)
         self.route = f"/api/v1/{name}/*"
+        # svc-interop is for staff and partner systems; people reach only these routes of it.
+        self.people_routes = tuple(f"/api/v1/{name}{r}" for r in PEOPLE_INTEROP_ROUTES) if name == "interop" else None
+
+    def refuses_people_at(self, path: str) -> bool:
+        routes = self.people_routes
+        if routes is None:
+            return False
+        return not any(path == r or path.startswith(r + "/") for r in routes)
+
+
+class RequestMetrics:
+    """Proxied requests in the edge's Prometheus metrics, one series per method, service and
+    status. The labelled children are looked up once and kept: `labels()` costs more than the
+    increment itself. Methods outside the standard ones count as OTHER (a client must not be
+    able to mint series)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        series = self._series.get((method, route, status))
+        if series is None:
+            label = method if method in KNOWN_METHODS else "OTHER"
+            series = (self.metrics.requests.labels(label, route, str(status)),
+                      self.metrics.latency.labels(label, route))
+            if len(self._series) < 10_000:
+                self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class Proxy:
@@ -102,50 +145,53 @@ class Proxy:
 
     def __init__(self, upstreams: dict[str, str], ring: KeyRing, max_body: int, timeout: float, *,
                  connect_timeout: float = 2.0, limiter: TokenBuckets | None = None, breaker_failures: int = 5,
-                 breaker_cooldown: float = 10.0, metrics: Metrics | None = None) -> None:
-        self.upstreams = {name: Upstream(name, url, connect_timeout, CircuitBreaker(breaker_failures, breaker_cooldown))
+                 breaker_cooldown: float = 10.0, metrics: Metrics | None = None,
+                 denylist: DenyList | None = None) -> None:
+        self.upstreams = {name: Upstream(name, url, connect_timeout, CircuitBreaker(breaker_failures, breaker_cooldown),
+                                         ring)
                           for name, url in upstreams.items()}
         self.ring = ring
         self.max_body = max_body
         self.timeout = timeout
         self.limiter = limiter
-        self.metrics = metrics
+        self.metrics = RequestMetrics(metrics) if metrics is not None else None
+        self.denylist = denylist if denylist is not None else DenyList()
 
     def close(self) -> None:
         for upstream in self.upstreams.values():
             upstream.pool.close()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any, service: str) -> None:
-        rid = request_id(scope["headers"])
-        traceparent = next((v for k, v in scope["headers"] if k == b"traceparent"), b"").decode("latin-1")
-        rtoken = request_id_var.set(rid)
-        ttoken = trace_id_var.set(traceparent.split("-")[1] if traceparent.count("-") == 3 else None)
+        headers = RequestHeaders(scope)
+        rtoken = request_id_var.set(headers.request_id)
+        traceparent = headers.traceparent
+        ttoken = trace_id_var.set(_trace_id(traceparent)) if traceparent is not None else None
         started = time.perf_counter()
-        status = [0]
-
-        async def counted_send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
+        status = 0
         try:
-            await self._forward(scope, receive, counted_send, service, rid)
+            status = await self._forward(scope, receive, send, service, headers)
+        except UpstreamBrokeOff:
+            status = 502
+            raise
         finally:
-            upstream = self.upstreams.get(service)
             if self.metrics is not None:
                 # One series per service, never per raw path (that would be unbounded).
+                upstream = self.upstreams.get(service)
                 route = upstream.route if upstream is not None else "/api/v1/unknown/*"
-                self.metrics.observe(scope["method"], route, status[0] or 499, time.perf_counter() - started)
+                self.metrics.observe(scope["method"], route, status or 499, time.perf_counter() - started)
             request_id_var.reset(rtoken)
-            trace_id_var.reset(ttoken)
+            if ttoken is not None:
+                trace_id_var.reset(ttoken)
 
     async def _problem(self, scope: Scope, receive: Any, send: Any, status: int, code: str, title: str,
-                       detail: str, headers: dict[str, str] | None = None) -> None:
+                       detail: str, headers: dict[str, str] | None = None) -> int:
         response = problem_response(status, code, title, detail, scope["path"],
                                     headers={"x-request-id": request_id_var.get() or "", **(headers or {})})
         await response(scope, receive, send)
+        return status
 
-    async def _forward(self, scope: Scope, receive: Any, send: Any, service: str, rid: str) -> None:
+    async def _forward(self, scope: Scope, receive: Any, send: Any, service: str, headers: RequestHeaders) -> int:
+        """Check the request, then exchange it with the service; returns the status sent (0: none)."""
         upstream = self.upstreams.get(service)
         if upstream is None:
             return await self._problem(scope, receive, send, 404, "unknown_service", "No such service",
@@ -153,27 +199,34 @@ class Proxy:
         if _has_dot_segment(scope["path"]):
             return await self._problem(scope, receive, send, 400, "invalid_path", "Invalid path",
                                        "a path may not contain '.' or '..' segments")
-        headers = RequestHeaders(scope, rid)
-        if headers.content_length is not None and not headers.content_length.isdigit():
+        length = headers.content_length
+        if length is not None and not length.isdigit():
             return await self._problem(scope, receive, send, 400, "invalid_content_length", "Invalid Content-Length",
                                        "Content-Length must be a number of bytes")
-        if headers.content_length is not None and int(headers.content_length) > self.max_body:
+        if length is not None and int(length) > self.max_body:
             return await self._problem(scope, receive, send, 413, "payload_too_large", "Request body too large",
                                        f"the limit is {self.max_body} bytes")
-        caller = None
-        if headers.authorization is not None:
-            try:
-                scheme, _, token = headers.authorization.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    raise InvalidToken("use 'Authorization: Bearer <token>'")
-                caller = (await self.ring.verify(token.strip(), service)).sub
-            except InvalidToken as exc:
-                return await self._problem(scope, receive, send, 401, exc.code, exc.title, exc.detail,
-                                           {"WWW-Authenticate": bearer_challenge(exc.code)})
+        key: str | None = None
+        if (authorization := headers.authorization) is not None:
+            caller = upstream.callers.get(authorization)
+            if caller is None:
+                try:
+                    caller = await upstream.callers.verify(authorization)
+                except InvalidToken as exc:
+                    return await self._problem(scope, receive, send, 401, exc.code, exc.title, exc.detail,
+                                               {"WWW-Authenticate": bearer_challenge(exc.code)})
+            if self.denylist.refuses(caller):
+                return await self._problem(scope, receive, send, 401, TokenRevoked.code, TokenRevoked.title,
+                                           REVOKED_DETAIL, {"WWW-Authenticate": bearer_challenge(TokenRevoked.code)})
+            if caller.role in PEOPLE_ROLES and upstream.refuses_people_at(scope["path"]):
+                return await self._problem(scope, receive, send, 403, InsufficientScope.code, InsufficientScope.title,
+                                           f"people reach only {', '.join(PEOPLE_INTEROP_ROUTES)} of {service}")
+            key = caller.sub
         if self.limiter is not None:
-            client = scope.get("client")
-            wait = self.limiter.take(caller or f"ip:{client[0] if client else 'unknown'}")
-            if wait > 0:
+            if key is None:
+                client = scope.get("client")
+                key = f"ip:{client[0] if client else 'unknown'}"
+            if (wait := self.limiter.take(key)) > 0:
                 return await self._problem(scope, receive, send, 429, "too_many_requests", "Too many requests",
                                            "slow down: this caller's request rate is over the limit",
                                            {"Retry-After": str(max(1, round(wait + 0.5)))})
@@ -184,7 +237,7 @@ class Proxy:
                                        {"Retry-After": str(max(1, round(wait + 0.5)))})
         outcome: bool | None = None
         try:
-            outcome = await self._exchange(scope, receive, send, upstream, headers)
+            outcome, status = await self._exchange(scope, receive, send, upstream, headers)
         finally:
             if outcome is True:
                 breaker.succeeded()
@@ -192,11 +245,13 @@ class Proxy:
                 breaker.failed()
             else:
                 breaker.abandoned()
+        return status
 
     async def _exchange(self, scope: Scope, receive: Any, send: Any, upstream: Upstream,
-                        headers: RequestHeaders) -> bool | None:
-        """Send the request and relay the answer; True/False say whether the upstream looked
-        healthy (for the breaker), None that it cannot be told (the client left, say)."""
+                        headers: RequestHeaders) -> tuple[bool | None, int]:
+        """Send the request and relay the answer. Returns whether the upstream looked healthy
+        (True/False, for the breaker; None: it cannot be told, the client left, say) and the
+        status sent to the client (0: none)."""
         service = upstream.name
         raw_path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
         query = scope.get("query_string", b"")
@@ -214,7 +269,9 @@ class Proxy:
         conn: Connection | None = None
         try:
             for attempt in (1, 2):
-                conn = await upstream.pool.acquire(fresh=attempt == 2)
+                conn = upstream.pool.idle() if attempt == 1 else None
+                if conn is None:
+                    conn = await upstream.pool.acquire(fresh=True)
                 try:
                     conn.start(head, method == "HEAD")
                     if body is not None:
@@ -227,39 +284,36 @@ class Proxy:
                         raise
                     log.info("%s: an idle connection had been closed; retrying once", service)
         except BodyTooLarge:
-            await self._problem(scope, receive, send, 413, "payload_too_large", "Request body too large",
-                                f"the limit is {self.max_body} bytes")
-            return None
+            return None, await self._problem(scope, receive, send, 413, "payload_too_large",
+                                             "Request body too large", f"the limit is {self.max_body} bytes")
         except ClientGone:
-            return None
+            return None, 0
         except ConnectFailed as exc:
             log.warning("%s unavailable: %s", service, exc)
-            await self._problem(scope, receive, send, 503, "upstream_unavailable", "Service unavailable",
-                                f"{service} cannot be reached; try again later", {"Retry-After": "1"})
-            return False
+            return False, await self._problem(scope, receive, send, 503, "upstream_unavailable", "Service unavailable",
+                                              f"{service} cannot be reached; try again later", {"Retry-After": "1"})
         except UpstreamTimeout as exc:
             log.warning("%s timed out: %s", service, exc)
-            await self._problem(scope, receive, send, 504, "upstream_timeout", "Service timed out",
-                                f"{service} did not answer in time")
-            return False
+            return False, await self._problem(scope, receive, send, 504, "upstream_timeout", "Service timed out",
+                                              f"{service} did not answer in time")
         except UpstreamClosed as exc:
             log.warning("%s failed: %s", service, exc)
-            await self._problem(scope, receive, send, 502, "bad_gateway", "Bad gateway",
-                                f"{service} gave no valid answer")
-            return False
+            return False, await self._problem(scope, receive, send, 502, "bad_gateway", "Bad gateway",
+                                              f"{service} gave no valid answer")
         finally:
             if conn is not None and not conn.headers_done:
                 conn.close()
         assert conn is not None
+        status = conn.status           # read now: a connection back in the pool forgets its response
         try:
-            await self._relay(conn, receive, send, request_id_var.get() or "", watch=body is None or body.done)
+            await self._relay(conn, receive, send, headers.request_id, watch=body is None or body.done)
         finally:
             upstream.pool.release(conn)
-        return conn.status not in BREAKER_STATUSES
+        return status not in BREAKER_STATUSES, status
 
     async def _relay(self, conn: Connection, receive: Any, send: Any, rid: str, watch: bool) -> None:
         await send({"type": "http.response.start", "status": conn.status,
-                    "headers": response_headers(conn.response_headers, rid)})
+                    "headers": response_headers(conn.response_headers, rid.encode("latin-1"))})
         if conn.complete:              # the usual small answer: already here whole, no waiting
             await send({"type": "http.response.body", "body": conn.take_buffered(), "more_body": False})
             return

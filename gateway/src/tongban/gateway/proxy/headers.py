@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from typing import Any
 
 Headers = list[tuple[bytes, bytes]]
@@ -22,54 +23,90 @@ _RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 MAX_REQUEST_ID = 100
 
 
-def _connection_listed(headers: Headers) -> frozenset[bytes]:
+# Tokens of `Connection` that name no header to drop.
+_CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})
+
+
+def _connection_listed(value: bytes) -> frozenset[bytes]:
     """Headers the sender declared hop-by-hop in `Connection` (RFC 9110 §7.6.1)."""
-    listed: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            listed.update(t.strip().lower() for t in value.split(b",") if t.strip())
-    return frozenset(listed)
+    listed = {t.strip().lower() for t in value.split(b",")}
+    return frozenset(listed - _CONNECTION_OPTIONS - {b""})
+
+
+def _without(headers: Headers, listed: frozenset[bytes]) -> Headers:
+    return [(name, value) for name, value in headers if name not in listed]
+
+
+class _RequestIds:
+    """New request ids: a random per-process prefix and a counter, 32 hex characters like a
+    uuid4 hex. Unique without asking the OS for randomness on every request (they are
+    correlation ids, not secrets)."""
+
+    def __init__(self) -> None:
+        self.prefix = os.urandom(10).hex()
+        self.counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFF_FFFF_FFFF:012x}"
+
+
+new_request_id = _RequestIds().new
+
+
+def _sane_request_id(value: bytes) -> str | None:
+    rid = value.decode("latin-1").strip()
+    return rid if 0 < len(rid) <= MAX_REQUEST_ID and rid.isprintable() else None
 
 
 def request_id(headers: Headers) -> str:
     """The client's X-Request-ID when it is sane, else a new one."""
     for name, value in headers:
         if name == b"x-request-id":
-            rid = value.decode("latin-1").strip()
-            if 0 < len(rid) <= MAX_REQUEST_ID and rid.isprintable():
-                return rid
-            break
-    return uuid.uuid4().hex
+            return _sane_request_id(value) or new_request_id()
+    return new_request_id()
 
 
 class RequestHeaders:
-    """The client's request headers as the upstream gets them, and what the gateway needs to know."""
+    """The client's request headers as the upstream gets them, and what the gateway needs to
+    know, read in one pass over the headers."""
 
-    __slots__ = ("forward", "authorization", "content_length", "chunked")
+    __slots__ = ("forward", "authorization", "content_length", "chunked", "request_id", "traceparent")
 
-    def __init__(self, scope: dict[str, Any], rid: str) -> None:
-        headers: Headers = scope["headers"]
-        listed = _connection_listed(headers)
+    def __init__(self, scope: dict[str, Any]) -> None:
         forward: Headers = []
         self.authorization: bytes | None = None
         self.content_length: bytes | None = None
         self.chunked = False
+        self.traceparent: bytes | None = None
+        rid: str | None = None
         host = b""
-        for name, value in headers:
-            if name == b"host":
-                host = value
-            elif name == b"transfer-encoding":
-                self.chunked = True
-            elif name == b"content-length":
+        listed: frozenset[bytes] = frozenset()
+        for name, value in scope["headers"]:
+            if name in _REQUEST_DROP:
+                if name == b"host":
+                    host = value
+                elif name == b"x-request-id":
+                    rid = rid or _sane_request_id(value)
+                elif name == b"transfer-encoding":
+                    self.chunked = True
+                elif name == b"connection":
+                    listed |= _connection_listed(value)
+                continue
+            if name == b"content-length":
                 self.content_length = value
             elif name == b"authorization":
                 self.authorization = value
-            if name in _REQUEST_DROP or name in listed or name.startswith(_SPOOFABLE):
+            elif name == b"traceparent":
+                self.traceparent = value
+            elif name.startswith(_SPOOFABLE):
                 continue
             forward.append((name, value))
+        if listed:
+            forward = _without(forward, listed)
+        self.request_id = rid or new_request_id()
         client = scope.get("client")
         peer = client[0].encode("latin-1") if client else b"unknown"
-        forward.append((b"x-request-id", rid.encode("latin-1")))
+        forward.append((b"x-request-id", self.request_id.encode("latin-1")))
         forward.append((b"x-forwarded-for", peer))
         forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
         if host:
@@ -81,17 +118,24 @@ class RequestHeaders:
         return self.chunked or (self.content_length is not None and self.content_length != b"0")
 
 
-def response_headers(raw: Headers, rid: str) -> Headers:
-    """The upstream's response headers minus hop-by-hop ones, with the request id."""
-    listed = _connection_listed(raw)
+def response_headers(raw: Headers, rid: bytes) -> Headers:
+    """The upstream's response headers minus hop-by-hop ones, with the request id.
+
+    The names arrive lower-cased (the pool's parser lowers them)."""
     out: Headers = []
     has_id = False
+    listed: frozenset[bytes] = frozenset()
     for name, value in raw:
-        name = name.lower()
-        if name in _RESPONSE_DROP or name in listed:
+        if name in _RESPONSE_DROP:
+            if name == b"connection":
+                listed |= _connection_listed(value)
             continue
-        has_id = has_id or name == b"x-request-id"
+        if name == b"x-request-id":
+            has_id = True
         out.append((name, value))
+    if listed:
+        out = _without(out, listed)
+        has_id = b"x-request-id" not in listed and has_id
     if not has_id:
-        out.append((b"x-request-id", rid.encode("latin-1")))
+        out.append((b"x-request-id", rid))
     return out

@@ -50,6 +50,11 @@ class StaleConnection(UpstreamClosed):
     """A reused idle connection was already closed: nothing reached the upstream's application."""
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamTimeout("the upstream did not answer in time"))
+
+
 class Connection(asyncio.Protocol):
     """One upstream connection; its current response is read through `headers()` and `body()`."""
 
@@ -60,10 +65,11 @@ class Connection(asyncio.Protocol):
         self.reused = False
         self._loop = asyncio.get_running_loop()
         self._can_write: asyncio.Future[None] | None = None
+        self._parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
+        # The parser itself is kept: after a whole keep-alive response llhttp waits for the next one.
         self.status = 0
         self.response_headers: Headers = []
         self.keep_alive = False
@@ -156,13 +162,14 @@ class Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
     async def _wait(self, timeout: float) -> None:
-        self._waiter = self._loop.create_future()
+        # A bare timer handle rather than asyncio.timeout(): this runs once per proxied request,
+        # and the context manager's bookkeeping (Timeout object, task uncancel) costs more.
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(timeout):
-                await self._waiter
-        except TimeoutError as exc:
-            raise UpstreamTimeout("the upstream did not answer in time") from exc
+            await waiter
         finally:
+            timer.cancel()
             self._waiter = None
 
     def start(self, head: bytes, is_head: bool) -> None:
@@ -227,11 +234,17 @@ class UpstreamPool:
         self.max_idle = max_idle
         self._idle: list[Connection] = []
 
-    async def acquire(self, fresh: bool = False) -> Connection:
-        while self._idle and not fresh:
+    def idle(self) -> Connection | None:
+        """The most recently used idle connection still open, if any (no await on the hot path)."""
+        while self._idle:
             conn = self._idle.pop()
             if not conn.closed:
                 return conn
+        return None
+
+    async def acquire(self, fresh: bool = False) -> Connection:
+        if not fresh and (conn := self.idle()) is not None:
+            return conn
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):

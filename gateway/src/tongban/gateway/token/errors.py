@@ -4,6 +4,7 @@ platform clients both understand the answer."""
 
 from typing import Any
 
+from tongban.shared.auth import InvalidToken
 from tongban.shared.errors import AppError, Conflict, NotFound
 
 
@@ -32,6 +33,8 @@ class InvalidScope(OAuthError):
 
 def bearer_challenge(code: str) -> str:
     """`WWW-Authenticate` for a 401 (RFC 6750 §3): names the error when a token was sent."""
+    if code == "token_revoked":
+        return 'Bearer error="invalid_token", error_description="the access token was revoked"'
     return 'Bearer error="invalid_token"' if code == "invalid_token" else 'Bearer realm="tongban"'
 
 
@@ -60,3 +63,9 @@ class ClientNotFound(NotFound):
 
 class ClientExists(Conflict):
     code, title = "client_exists", "A client with this id exists"
+
+
+class TokenRevoked(InvalidToken):
+    """The token verifies, but the login, delegation or account it rests on was revoked."""
+
+    code, title = "token_revoked", "The access token was revoked"

@@ -100,6 +100,9 @@ class KeyRing:
         self._loaded_at = 0.0
         self._reload_tried_at = 0.0
         self._lock = asyncio.Lock()
+        # Bumped when the set of keys changes: caches of verified tokens (the proxy's) drop what an
+        # older key set vouched for (a retired key's tokens stop at once).
+        self.epoch = 0
 
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Read the keys not retired from the database; call at startup and after a key is created."""
@@ -114,6 +117,8 @@ class KeyRing:
         jwks = {"keys": [k.public_jwk for k in keys]}
         static = json.dumps(jwks)
         self._verifiers = {aud: TokenVerifier(aud, self.issuer, jwks_json=static) for aud in self.audiences}
+        if {k.kid for k in keys} != self.kids:
+            self.epoch += 1
         self.kid, self._private, self.jwks = newest.kid, private, jwks
 
     def sign(self, claims: dict[str, Any]) -> str:

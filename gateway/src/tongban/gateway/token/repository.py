@@ -52,11 +52,12 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID, at: dt.date
     return (await session.execute(stmt)).rowcount
 
 
-async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID, at: dt.datetime) -> int:
-    """Revoke every live refresh token of an account (logout everywhere)."""
+async def revoke_account_tokens(session: AsyncSession, account_id: uuid.UUID, at: dt.datetime) -> list[uuid.UUID]:
+    """Revoke every live refresh token of an account (logout everywhere); returns the logins
+    (families) that had one."""
     stmt = (update(RefreshToken).where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=at))
-    return (await session.execute(stmt)).rowcount
+            .values(revoked_at=at).returning(RefreshToken.family_id))
+    return list(dict.fromkeys((await session.execute(stmt)).scalars().all()))
 
 
 async def get_client(session: AsyncSession, client_id: str) -> OAuthClient | None:

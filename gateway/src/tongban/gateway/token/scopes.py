@@ -20,8 +20,10 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
 PARTNER_SCOPES = ("interop:exchange", "interop:verify")
 
 ALL_AUDIENCES = ("gateway", "catalog", "cases", "credentials", "queue", "interop")
-# The partner-city endpoints are for staff and partner systems, never for the public.
-_PUBLIC_AUDIENCES = tuple(a for a in ALL_AUDIENCES if a != "interop")
+# svc-interop is mostly for staff and partner systems; people reach only the routes that show
+# them their own cross-city business (PEOPLE_INTEROP_ROUTES), checked at the door.
+_PUBLIC_AUDIENCES = ALL_AUDIENCES
+PEOPLE_INTEROP_ROUTES = ("/outgoing-cases", "/partner-licences")
 
 ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "citizen": _PUBLIC_AUDIENCES,

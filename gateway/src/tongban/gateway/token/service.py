@@ -19,6 +19,7 @@ from tongban.gateway.account.schemas import ROLE_FIELD
 from tongban.gateway.db import audit
 from tongban.gateway.token import repository
 from tongban.gateway.delegation import service as delegations
+from tongban.gateway.revocation import service as revocations
 from tongban.gateway.token.errors import (
     ClientExists, ClientNotFound, InvalidClient, InvalidGrant, InvalidRequest, InvalidScope, RefreshTokenReused,
     SigningKeyInUse, SigningKeyNotFound,
@@ -102,13 +103,17 @@ def granted_scopes(role: str, requested: str | None) -> tuple[str, ...]:
 
 
 def access_token_claims(account: Account, scopes: tuple[str, ...], ttl: int, issuer: str,
-                        agent_for: dict[str, Any] | None = None) -> dict[str, Any]:
+                        agent_for: dict[str, Any] | None = None, sid: uuid.UUID | None = None) -> dict[str, Any]:
+    """The claims of a person's access token; `sid` names the login (refresh-token family) it
+    belongs to, so ending that login refuses the token at once (revocation.denylist)."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer, "sub": str(account.id), "aud": list(ROLE_AUDIENCES[account.role]), "iat": now,
         "exp": now + ttl, "jti": uuid.uuid4().hex, "role": account.role, "scope": " ".join(scopes),
         "name": account.display_name,
     }
+    if sid is not None:
+        claims["sid"] = str(sid)
     if (field := ROLE_FIELD.get(account.role)) is not None:
         claims[field] = getattr(account, field)
     for extra in ("real_name_level", "company_role", "counter"):
@@ -128,10 +133,11 @@ async def _issue(session: AsyncSession, ring: KeyRing, account: Account, scopes:
                  lifetimes: TokenLifetimes, family_id: uuid.UUID | None) -> TokenResponse:
     """An access token and a new refresh token of the family (a new family for a new login)."""
     agent_for = await delegations.agent_claim(session, account)
-    token = ring.sign(access_token_claims(account, scopes, lifetimes.access, ring.issuer, agent_for))
+    family_id = family_id or uuid.uuid4()
+    token = ring.sign(access_token_claims(account, scopes, lifetimes.access, ring.issuer, agent_for, family_id))
     raw = secrets.token_urlsafe(32)
     await repository.add_refresh_token(session, RefreshToken(
-        family_id=family_id or uuid.uuid4(), account_id=account.id, token_hash=_hash(raw), scope=" ".join(scopes),
+        family_id=family_id, account_id=account.id, token_hash=_hash(raw), scope=" ".join(scopes),
         expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lifetimes.refresh)))
     return TokenResponse(access_token=token, expires_in=lifetimes.access, scope=" ".join(scopes), refresh_token=raw)
 
@@ -158,12 +164,14 @@ async def refresh_grant(session: AsyncSession, ring: KeyRing, grant: RefreshGran
         return InvalidGrant("the refresh token is unknown, expired or revoked")
     if stored.rotated_at is not None:
         await repository.revoke_family(session, stored.family_id, now)
+        await revocations.revoke_logins(session, [stored.family_id], "refresh token reused")
         await audit.record(session, str(stored.account_id), "refresh_token.family_revoked", "refresh_token",
                            str(stored.family_id), reason="a rotated refresh token was presented again")
         return RefreshTokenReused("the refresh token was already used: every token of this login is revoked")
     account = await account_service.active_account(session, stored.account_id)
     if account is None:
         await repository.revoke_family(session, stored.family_id, now)
+        await revocations.revoke_logins(session, [stored.family_id], "account inactive")
         return InvalidGrant("the account is no longer active")
     scopes = granted_scopes(account.role, grant.scope or stored.scope)
     if set(scopes) - set(stored.scope.split()):
@@ -180,6 +188,7 @@ async def revoke_refresh_token(session: AsyncSession, raw: str, actor: Principal
     if isinstance(actor, Principal) and actor.sub != str(stored.account_id):
         return False  # someone else's token: revoking it is not theirs to do, and they learn nothing
     if await repository.revoke_family(session, stored.family_id, dt.datetime.now(dt.UTC)):
+        await revocations.revoke_logins(session, [stored.family_id], "login ended")
         await audit.record(session, actor if isinstance(actor, Principal) else str(stored.account_id),
                            "refresh_token.family_revoked", "refresh_token", str(stored.family_id),
                            reason="revoked by its holder")
@@ -191,8 +200,10 @@ async def logout(session: AsyncSession, caller: Principal, raw: str | None) -> N
     if raw is not None:
         await revoke_refresh_token(session, raw, caller)
         return
-    count = await repository.revoke_account_tokens(session, uuid.UUID(caller.sub), dt.datetime.now(dt.UTC))
-    await audit.record(session, caller, "account.logged_out", "account", caller.sub, detail={"revoked": count})
+    families = await repository.revoke_account_tokens(session, uuid.UUID(caller.sub), dt.datetime.now(dt.UTC))
+    await revocations.revoke_logins(session, families, "logged out everywhere")
+    await audit.record(session, caller, "account.logged_out", "account", caller.sub,
+                       detail={"revoked": len(families)})
 
 
 async def client_credentials_grant(session: AsyncSession, ring: KeyRing, grant: ClientCredentialsGrant,
@@ -260,10 +271,14 @@ async def list_clients(session: AsyncSession, page: PageParams) -> Page[OAuthCli
 
 async def set_client_active(session: AsyncSession, client_id: str, active: bool, reason: str,
                             actor: Principal) -> OAuthClient:
-    """Switch a client off (its next token request fails; tokens it holds expire within minutes) or on."""
+    """Switch a client off (its next token request fails and the tokens it holds stop at once) or on."""
     client = await repository.get_client(session, client_id)
     if client is None:
         raise ClientNotFound(f"no client {client_id}")
+    if client.active and not active:
+        # The tokens it holds stop at once, not when they expire.
+        sub = f"service:{client.service}" if client.kind == "service" else f"client:{client.client_id}"
+        await revocations.revoke_subject(session, sub, "client deactivated")
     client.active = active
     await audit.record(session, actor, "oauth_client.activated" if active else "oauth_client.deactivated",
                        "oauth_client", client_id, detail={"reason": reason})
