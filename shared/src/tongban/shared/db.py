@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+log = logging.getLogger("tongban.db")
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -53,3 +58,32 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def listen(dsn: str, channel: str, on_notify: Callable[[str], None], stop: asyncio.Event,
+                 on_connected: Callable[[bool], None] | None = None, retry_seconds: float = 1.0) -> None:
+    """Keep a LISTEN connection on `channel` open until `stop`, reconnecting after a failure.
+
+    `on_notify(payload)` runs for each NOTIFY (delivered only for committed transactions).
+    `on_connected(True)` runs once listening, `on_connected(False)` when the connection is lost:
+    a caller that may have missed notifications meanwhile catches up on True.
+    """
+    while not stop.is_set():
+        conn = None
+        try:
+            conn = await asyncpg.connect(dsn)
+            await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_notify(payload))
+            if on_connected is not None:
+                on_connected(True)
+            while not stop.is_set() and not conn.is_closed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("LISTEN %s: connection failed: %s", channel, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
+        finally:
+            if on_connected is not None:
+                on_connected(False)
+            if conn is not None and not conn.is_closed():
+                await conn.close()

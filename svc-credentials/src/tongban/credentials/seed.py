@@ -14,6 +14,7 @@ folder for this loader as for the service (see `KeyStoreSettings`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -100,7 +101,12 @@ SEAL_KINDS = seal_service.KINDS
 
 
 def _ensure_key_store() -> None:
-    # In the service (and its tests) the lifespan installed the store; `make run`'s launcher has none.
+    # The launcher names the service's folder in CREDENTIALS_KEY_DIR: that one, whatever store an
+    # earlier caller in this process installed. Otherwise (the service and its tests) the lifespan
+    # installed the store to use.
+    if os.environ.get("CREDENTIALS_KEY_DIR"):
+        keystore.install(keystore.FileKeyStore(KeyStoreSettings().key_dir))
+        return
     try:
         keystore.current()
     except RuntimeError:

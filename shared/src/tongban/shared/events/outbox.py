@@ -17,12 +17,12 @@ import json
 import logging
 from collections.abc import Callable
 
-import asyncpg
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tongban.shared.db import listen
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.logging import request_id_var
 from tongban.shared.tracing import current_traceparent, span
@@ -143,21 +143,9 @@ class OutboxRelay:
         return sent, (not failed and len(rows) == self.batch), (backoff_seconds(1) if failed else None)
 
     async def _listen(self, stop: asyncio.Event) -> None:
-        """Keep a LISTEN connection open; reconnect after a failure."""
-        while not stop.is_set():
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.listen_dsn)
-                await conn.add_listener(self.outbox.channel, lambda *_: self._wake.set())
-                self._wake.set()  # catch up on anything committed while we were not listening
-                while not stop.is_set() and not conn.is_closed():
-                    await asyncio.sleep(1.0)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("outbox LISTEN connection failed: %s", exc)
-                await asyncio.sleep(1.0)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
+        """Wake on every committed NOTIFY; on (re)connecting, catch up on what was committed meanwhile."""
+        await listen(self.listen_dsn, self.outbox.channel, lambda _payload: self._wake.set(), stop,
+                     on_connected=lambda up: self._wake.set() if up else None)
 
 
 def _encode(envelope: dict) -> bytes:

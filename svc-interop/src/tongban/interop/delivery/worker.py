@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.interop.delivery import repository
@@ -24,6 +23,7 @@ from tongban.interop.delivery.models import OutboundMessage
 from tongban.interop.exchange import repository as nonces
 from tongban.interop.exchange.wire import INACTIVE, UNSIGNED, Wire, encode
 from tongban.interop.ledger import service as ledger
+from tongban.shared.db import listen
 
 log = logging.getLogger("tongban.interop.delivery")
 MAX_BACKOFF = 60.0
@@ -165,18 +165,6 @@ class Deliverer:
             await ledger.append(session, attempt.entry)
 
     async def _listen(self, stop: asyncio.Event) -> None:
-        """Keep a LISTEN connection open so a committed message is sent at once; reconnect on failure."""
-        while not stop.is_set():
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.listen_dsn)
-                await conn.add_listener(repository.NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                self._wake.set()
-                while not stop.is_set() and not conn.is_closed():
-                    await asyncio.sleep(1.0)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("delivery LISTEN connection failed: %s", exc)
-                await asyncio.sleep(1.0)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
+        """A committed message is sent at once: wake on its NOTIFY (and on reconnecting, to catch up)."""
+        await listen(self.listen_dsn, repository.NOTIFY_CHANNEL, lambda _payload: self._wake.set(), stop,
+                     on_connected=lambda up: self._wake.set() if up else None)

@@ -9,15 +9,14 @@ and starts again from a fresh snapshot) rather than slowing everyone else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import defaultdict
 from typing import Any
 
-import asyncpg
 
 from tongban.queue.live.notify import CHANNEL
+from tongban.shared.db import listen
 
 log = logging.getLogger("tongban.queue.live")
 CLIENT_QUEUE = 256
@@ -31,25 +30,10 @@ class LiveHub:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the LISTEN connection open until `stop`; reconnect after a failure."""
-        while not stop.is_set():
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.dsn)
-                await conn.add_listener(CHANNEL, self._on_notify)
-                self.listening.set()
-                while not stop.is_set() and not conn.is_closed():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("live LISTEN connection failed: %s", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
-            finally:
-                self.listening.clear()
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
+        await listen(self.dsn, CHANNEL, self._on_notify, stop,
+                     on_connected=lambda up: self.listening.set() if up else self.listening.clear())
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             update = json.loads(payload)
         except ValueError:
