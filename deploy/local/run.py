@@ -60,6 +60,7 @@ class City:
     base_port: int    # the gateway; the services follow it
     db_prefix: str    # databases are <db_prefix><service>
     data: Path
+    tag: str = ""     # prefix of its processes' log lines ("sz-gateway"); none for the first city
 
     @property
     def gateway_url(self) -> str:
@@ -75,7 +76,7 @@ def zhongshan(data: Path = DATA, base_port: int = BASE_PORT) -> City:
 
 
 def shenzhen(data: Path = DATA, base_port: int = BASE_PORT + 100) -> City:
-    return City("shenzhen", "440300", "深圳市", base_port, "tongban_sz_", data / "shenzhen")
+    return City("shenzhen", "440300", "深圳市", base_port, "tongban_sz_", data / "shenzhen", "sz")
 
 
 def say(msg: str) -> None:
@@ -237,7 +238,7 @@ def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partne
         if log_file is None:
             proc.start(stdout=subprocess.PIPE)
             assert proc.proc is not None and proc.proc.stdout is not None
-            label = name if city.key == "zhongshan" else f"{city.key[:2]}-{name}"
+            label = f"{city.tag}-{name}" if city.tag else name
             threading.Thread(target=pump, args=(label, COLOURS[(i + colour_offset) % len(COLOURS)],
                                                 proc.proc.stdout), daemon=True).start()
         else:
