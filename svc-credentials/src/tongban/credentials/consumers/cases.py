@@ -80,4 +80,7 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
             error=f"PoisonMessage: {fault}"[:4000], deliveries=1))
 
 
-SUBSCRIPTIONS = [Subscription(source="cases", subject="cases.case.>", durable=DURABLE, handler=on_case_event)]
+# Only approvals: the wider `cases.case.>` cost a transaction and an inbox row for every other step
+# of every case (two or three per instant approval) for nothing. A consumer created earlier with the
+# wider filter keeps it (JetStream binds the existing durable); its other events are skipped below.
+SUBSCRIPTIONS = [Subscription(source="cases", subject=CASE_APPROVED, durable=DURABLE, handler=on_case_event)]
