@@ -31,6 +31,8 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -86,6 +88,28 @@ class Http:
     def close(self) -> None:
         for _, w in self.idle:
             w.close()
+
+
+class WorkerProcess:
+    """`python -m tongban.<name>.worker`: a service's relay and consumers without its web API."""
+
+    def __init__(self, name: str, module: str, env: dict[str, str], log_file: Path) -> None:
+        self.name, self.module, self.env, self.log_file = name, module, env, log_file
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProcess":
+        out = self.log_file.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module], env={**os.environ, **self.env},
+                                     stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -156,6 +180,9 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--split-workers", action="store_true",
+                    help="run each service's relay and consumers as `python -m tongban.<name>.worker` "
+                         "(<NAME>_RUN_WORKER=false on the web process) instead of inside it")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-instant-"))
     os.chmod(root, 0o777)  # embedded PostgreSQL runs as its own user when we are root
@@ -182,17 +209,20 @@ async def main() -> None:
             "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000", "GATEWAY_RATE_LIMIT_BURST": "1000000"},
             log_file=root / "gateway.log").start())
         await asyncio.to_thread(procs[0].wait_ready)
-        procs.append(ServiceProcess("cases", "tongban.cases.main:create_app", cases_port, {
-            "CASES_DATABASE_URL": cases_db, "CASES_NATS_URL": nats_server.url, "CASES_LOG_LEVEL": "WARNING",
-            "CASES_JWKS_URL": f"http://127.0.0.1:{gw_port}/.well-known/jwks.json"},
-            log_file=root / "cases.log").start())
-        await asyncio.to_thread(procs[1].wait_ready)
-        procs.append(ServiceProcess("credentials", "tongban.credentials.main:create_app", cred_port, {
-            "CREDENTIALS_DATABASE_URL": cred_db, "CREDENTIALS_NATS_URL": nats_server.url,
-            "CREDENTIALS_LOG_LEVEL": "WARNING", "CREDENTIALS_KEY_DIR": str(root / "keys"),
-            "CREDENTIALS_JWKS_URL": f"http://127.0.0.1:{gw_port}/.well-known/jwks.json"},
-            log_file=root / "credentials.log").start())
-        await asyncio.to_thread(procs[2].wait_ready)
+        envs = {"cases": {"CASES_DATABASE_URL": cases_db, "CASES_NATS_URL": nats_server.url,
+                          "CASES_LOG_LEVEL": "WARNING",
+                          "CASES_JWKS_URL": f"http://127.0.0.1:{gw_port}/.well-known/jwks.json"},
+                "credentials": {"CREDENTIALS_DATABASE_URL": cred_db, "CREDENTIALS_NATS_URL": nats_server.url,
+                                "CREDENTIALS_LOG_LEVEL": "WARNING", "CREDENTIALS_KEY_DIR": str(root / "keys"),
+                                "CREDENTIALS_JWKS_URL": f"http://127.0.0.1:{gw_port}/.well-known/jwks.json"}}
+        for name, port in (("cases", cases_port), ("credentials", cred_port)):
+            env = envs[name] | ({f"{name.upper()}_RUN_WORKER": "false"} if args.split_workers else {})
+            web = ServiceProcess(name, f"tongban.{name}.main:create_app", port, env, log_file=root / f"{name}.log")
+            procs.append(web.start())
+            await asyncio.to_thread(web.wait_ready)
+            if args.split_workers:  # the relay and consumers in a process of their own, as ops may run them
+                procs.append(WorkerProcess(f"{name}-worker", f"tongban.{name}.worker", envs[name],
+                                           root / f"{name}-worker.log").start())
 
         citizen = await asyncio.to_thread(login, gw_port, "citizen", "Citizen#2026")
         admin_token = await asyncio.to_thread(login, gw_port, "admin", "Admin#2026")
@@ -305,7 +335,9 @@ async def main() -> None:
 
         base = pct(results["raw insert transaction (asyncpg)"][0], 50)
         print(f"\nopen loop at {args.rate:.0f} submissions/s for {args.seconds:.0f} s each; gateway, svc-cases and "
-              f"svc-credentials under uvicorn (1 worker each), one PostgreSQL, one NATS, all on this machine")
+              f"svc-credentials under uvicorn (1 worker each), relay and consumers "
+              f"{'in their own processes' if args.split_workers else 'inside the web process'}, one PostgreSQL, "
+              f"one NATS, all on this machine")
         print(f"{'scenario':36} {'n':>6} {'errors':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
               f"{'p50/base':>8}")
         for label, (lat, errors) in results.items():

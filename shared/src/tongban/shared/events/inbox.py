@@ -31,6 +31,8 @@ from tongban.shared.tracing import span
 
 log = logging.getLogger("tongban.inbox")
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+IDLE_POLL = 1.0     # seconds a quiet consumer's long poll lasts before it checks `stop` again
+DRAIN_WAIT = 0.005  # how long a busy consumer's batch fetch waits for more than is already there
 
 
 class PoisonMessage(Exception):
@@ -65,15 +67,24 @@ class Consumer:
             try:
                 if psub is None:
                     psub = await self._subscribe()
-                msgs = await psub.fetch(self.batch, timeout=1.0)
-            except nats.errors.TimeoutError:
+                # Idle: one long poll that returns with the first message. A batch fetch here would
+                # hold that message until the batch filled or its timeout ran out (nats.py collects
+                # up to the deadline once a message came): up to a second on every quiet moment.
+                msgs = await psub.fetch(1, timeout=IDLE_POLL)
+                while msgs:
+                    for msg in msgs:
+                        await self.handle(msg)
+                    # Busy: take what is already waiting, without lingering for more.
+                    try:
+                        msgs = await psub.fetch(self.batch, timeout=DRAIN_WAIT)
+                    except TimeoutError:  # nats.errors.TimeoutError or asyncio's: nothing more now
+                        msgs = []
+            except TimeoutError:
                 continue
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 log.warning("consumer %s cannot fetch yet: %s", self.sub.durable, exc)
                 await _sleep_or_stop(stop, 0.5)
                 continue
-            for msg in msgs:
-                await self.handle(msg)
 
     async def _subscribe(self):  # noqa: ANN202 - nats' pull subscription type is private
         config = ConsumerConfig(
