@@ -1,8 +1,6 @@
 """证照联办 end to end with the real svc-credentials: an instant approval becomes a licence in the
 holder's wallet, and the licence identifier comes back onto the completed case."""
 
-import pytest
-
 from tongban.cases.main import SERVICE as CASES
 from tongban.credentials.main import SERVICE as CREDENTIALS
 from tongban.shared.testing.plugin import running_service, wait_for
@@ -125,12 +123,6 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
         await cases.app.state.credentials.aclose()
 
 
-def counter_consent_supported() -> bool:
-    from tongban.credentials.consent.schemas import ConsentCreate
-    return "holder_id" in ConsentCreate.model_fields
-
-
-@pytest.mark.skipif(not counter_consent_supported(), reason="svc-credentials takes no counter consent (holder_id) yet")
 async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, token_issuer, tokens, kit, tmp_path):
     """A clerk submits for a walk-in applicant: the applicant's consent is recorded at svc-credentials
     with the clerk's token (witnessed at the counter), the use goes through as svc-cases for the

@@ -153,3 +153,27 @@ async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
         await asyncio.sleep(interval)
+
+
+async def migration_drift(infra: Infra, definition: ServiceDefinition) -> list:
+    """What differs between the tables the service's migrations build and its models (empty: no
+    drift either way), on a fresh database of the service."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tongban.shared.db import make_engine
+
+    schema = definition.name
+
+    def diff(conn: Any) -> list:
+        ctx = MigrationContext.configure(conn, opts={
+            "include_schemas": True, "compare_type": True, "version_table_schema": schema,
+            "include_name": lambda name, type_, _: name == schema if type_ == "schema" else True})
+        return compare_metadata(ctx, definition.metadata)
+
+    engine = make_engine(infra.fresh_database(definition), 1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(diff)
+    finally:
+        await engine.dispose()
