@@ -80,9 +80,10 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def uvicorn(app: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen[bytes]:
+def uvicorn(app: str, port: int, env: dict[str, str], factory: bool = False,
+            http: str = "httptools") -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-            "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+            "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", http]
     if factory:
         args.append("--factory")
     return subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT / "bench", start_new_session=True)
@@ -156,21 +157,24 @@ def load(url: str, token: str, duration: int, connections: int) -> tuple[float, 
     return asyncio.run(_async_load(url, token, duration, connections))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (uvicorn's workers), from /proc (Linux).
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process and its children (uvicorn's workers), from /proc
+    (Linux).
 
     CPU per request is the figure to compare on a shared machine: wall-clock rates move with
-    whatever else runs, the work a request costs much less."""
+    whatever else runs, the work a request costs much less. The system share is the kernel's
+    (the sockets' syscalls), which no Python code can make cheaper, only fewer."""
     try:
         tick = os.sysconf("SC_CLK_TCK")
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        total = 0.0
+        user = system = 0.0
         for p in [pid, *map(int, children)]:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+            user += int(fields[11]) / tick
+            system += int(fields[12]) / tick
+        return user, system
     except (OSError, ValueError, IndexError):
-        return float("nan")
+        return float("nan"), float("nan")
 
 
 def main() -> None:
@@ -180,6 +184,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--raw-upstream", action="store_true",
                         help="a raw ASGI upstream instead of FastAPI (the hop then weighs far more in the ratio)")
+    parser.add_argument("--asgi-gateway", action="store_true",
+                        help="serve the gateway with uvicorn's own protocol (every request takes the ASGI path)")
     args = parser.parse_args()
 
     from tongban.gateway.main import SERVICE
@@ -215,7 +221,7 @@ def main() -> None:
                 "GATEWAY_CATALOG_URL": f"http://127.0.0.1:{up_port}",
                 # The bench measures the hop, not the per-caller limit (one token makes all the load).
                 "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000", "GATEWAY_RATE_LIMIT_BURST": "1000000",
-            }, factory=True))
+            }, factory=True, http="httptools" if args.asgi_gateway else SERVICE.server_protocol))
             if (ng := nginx(ng_port, up_port, work)) is not None:
                 procs.append(ng)
             wait_http(f"http://127.0.0.1:{up_port}{PATH}")
@@ -240,13 +246,16 @@ def main() -> None:
             # (gateway or nginx) for the others.
             servers = {"direct": procs[0].pid, "gateway": procs[1].pid, "nginx": procs[-1].pid}
             cpu: dict[str, list[float]] = {name: [] for name in paths}
+            kernel: dict[str, list[float]] = {name: [] for name in paths}
             for _ in range(args.rounds):
                 for name, url in paths.items():
                     before, started = cpu_seconds(servers[name]), time.monotonic()
                     rps, p50, p99 = load(url, token, args.duration, args.connections)
                     requests = rps * (time.monotonic() - started if shutil.which("wrk") is None else args.duration)
                     results[name].append((rps, p50, p99))
-                    cpu[name].append((cpu_seconds(servers[name]) - before) * 1e6 / max(requests, 1))
+                    after = cpu_seconds(servers[name])
+                    cpu[name].append((after[0] + after[1] - before[0] - before[1]) * 1e6 / max(requests, 1))
+                    kernel[name].append((after[1] - before[1]) * 1e6 / max(requests, 1))
         finally:
             for p in procs:
                 p.terminate()
@@ -261,7 +270,7 @@ def main() -> None:
     tool = "wrk -t2" if shutil.which("wrk") else "asyncio load generator"
     print(f"\n{tool}, {args.connections} connections, {args.duration}s x {args.rounds} rounds; "
           f"2 uvicorn workers each; {'raw ASGI' if args.raw_upstream else 'FastAPI'} upstream; GET with a bearer token")
-    print(f"{'path':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'p99 ×':>8}{'CPU µs/req':>12}")
+    print(f"{'path':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'p99 ×':>8}{'CPU µs/req':>12}{'of it kernel':>14}")
     direct = results["direct"]
     ratios = {}
     for name, rounds in results.items():
@@ -273,7 +282,7 @@ def main() -> None:
         p99x = statistics.median(r[2] / d[2] for r, d in zip(rounds, direct, strict=True))
         ratios[name] = ratio
         print(f"{name:<10}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}{ratio:>8.2f}{p99x:>8.2f}"
-              f"{statistics.median(cpu[name]):>12.1f}")
+              f"{statistics.median(cpu[name]):>12.1f}{statistics.median(kernel[name]):>14.1f}")
     print(f"gateway_hop_ratio: {ratios['gateway']:.2f}")
 
 

@@ -36,8 +36,9 @@ async def platform(infra, clean_nats, tmp_path):
                     "GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}"}
         else:
             env[f"{p}JWKS_URL"] = jwks
+        definition = {d.name: d for d in (GATEWAY, CATALOG, CASES)}[name]
         procs.append(ServiceProcess(name, f"tongban.{name}.main:create_app", ports[name], env,
-                                    log_file=tmp_path / f"{name}.log").start())
+                                    log_file=tmp_path / f"{name}.log", http=definition.server_protocol).start())
     try:
         await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=10) as client:

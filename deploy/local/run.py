@@ -234,7 +234,9 @@ def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partne
     for i, name in enumerate(["gateway", *SERVICES]):
         env = service_env(city, name, urls, nats_url, clients, partner_secrets)
         log_file = log_dir / f"{city.key}-{name}.log" if log_dir else None
-        proc = ServiceProcess(name, f"tongban.{name}.main:create_app", city.port(name), env, log_file=log_file)
+        definition = importlib.import_module(f"tongban.{name}.main").SERVICE
+        proc = ServiceProcess(name, f"tongban.{name}.main:create_app", city.port(name), env, log_file=log_file,
+                              http=definition.server_protocol)
         if log_file is None:
             proc.start(stdout=subprocess.PIPE)
             assert proc.proc is not None and proc.proc.stdout is not None

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from tongban.gateway.main import SERVICE, create_app
 from tongban.gateway.proxy.asgi import GatewayASGI
+from tongban.gateway.proxy.server import GatewayProtocol
 from tongban.gateway.seed import seed
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.localinfra import free_port
@@ -40,14 +41,15 @@ _db_counter = itertools.count()
 
 
 @asynccontextmanager
-async def serve(app: Any, lifespan: str = "on") -> AsyncIterator[str]:
+async def serve(app: Any, lifespan: str = "on", http: Any = "httptools") -> AsyncIterator[str]:
     """Run an ASGI app under uvicorn on a free port in this event loop; yields its base URL.
+    `http`: uvicorn's protocol (the gateway runs with its own, `GatewayProtocol`).
 
     As the platform's edge, it believes no X-Forwarded-* header (there is no proxy in front)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan=lifespan, log_config=None, log_level="warning", access_log=False,
+    config = uvicorn.Config(app, lifespan=lifespan, http=http, log_config=None, log_level="warning", access_log=False,
                             proxy_headers=False, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -204,7 +206,14 @@ async def upstream() -> AsyncIterator[Upstream]:
 
 
 @pytest.fixture
-def start_gateway(infra, gateway_db, upstream, monkeypatch):
+def gateway_protocol() -> Any:
+    """The protocol the gateway is served with, as in production; test_proxy also runs every test
+    with uvicorn's own, so the ASGI path alone is known to do everything too."""
+    return GatewayProtocol
+
+
+@pytest.fixture
+def start_gateway(infra, gateway_db, upstream, monkeypatch, gateway_protocol):
     """Start the gateway (configured through its GATEWAY_* environment, as in production)."""
 
     @asynccontextmanager
@@ -215,7 +224,7 @@ def start_gateway(infra, gateway_db, upstream, monkeypatch):
         for name, value in env.items():
             monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
         asgi = create_app()
-        async with serve(asgi) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+        async with serve(asgi, http=gateway_protocol) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
             yield Gateway(asgi, url, client)
 
     return start

@@ -81,6 +81,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
 SERVICE = ServiceDefinition(
     name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
+    server_protocol="tongban.gateway.proxy.server:GatewayProtocol",
 )
 
 

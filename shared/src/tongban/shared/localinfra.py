@@ -190,13 +190,14 @@ class ServiceProcess:
     """One Tongban service under uvicorn as a child process (for `make run` and crash tests)."""
 
     def __init__(self, name: str, app: str, port: int, env: dict[str, str], log_file: Path | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, http: str = "httptools") -> None:
         self.name = name
         self.app = app          # e.g. "tongban.catalog.main:create_app"
         self.port = port
         self.env = env
         self.log_file = log_file
         self.workers = workers
+        self.http = http        # uvicorn's --http (ServiceDefinition.server_protocol)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -205,7 +206,7 @@ class ServiceProcess:
 
     def start(self, stdout: int | None = None) -> "ServiceProcess":
         args = [sys.executable, "-m", "uvicorn", self.app, "--factory", "--host", "127.0.0.1",
-                "--port", str(self.port), "--no-access-log", "--workers", str(self.workers)]
+                "--port", str(self.port), "--no-access-log", "--workers", str(self.workers), "--http", self.http]
         out = open(self.log_file, "ab") if self.log_file else stdout
         self.proc = subprocess.Popen(args, env={**os.environ, **self.env}, stdout=out,
                                      stderr=subprocess.STDOUT if out is not None else None, start_new_session=True)

@@ -62,6 +62,8 @@ class ServiceDefinition:
     lifespan: Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]] | None = None
     # Run by the worker beside the relay and the consumers (see tongban.shared.periodic).
     periodic: list[PeriodicTask] = field(default_factory=list)
+    # uvicorn's `--http`: its own protocol, or a class of the service's (the gateway's proxy path).
+    server_protocol: str = "httptools"
 
     @property
     def prefix(self) -> str:

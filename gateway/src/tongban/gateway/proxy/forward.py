@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from tongban.gateway.protection.limits import TokenBuckets
 from tongban.gateway.proxy.breaker import CircuitBreaker
-from tongban.gateway.proxy.callers import VerifiedTokens
+from tongban.gateway.proxy.callers import Caller, VerifiedTokens
 from tongban.gateway.proxy.headers import RequestHeaders, response_headers
 from tongban.gateway.proxy.pool import (
     ConnectFailed, Connection, StaleConnection, UpstreamClosed, UpstreamError, UpstreamPool, UpstreamTimeout,
@@ -42,6 +42,20 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BREAKER_STATUSES = frozenset({502, 503, 504})
 PEOPLE_ROLES = frozenset({"citizen", "company"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+class Refusal(NamedTuple):
+    """A request the gateway answers itself, as problem+json."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    headers: dict[str, str] | None = None
+
+
+# What is left of a request once the gateway's own protocol has checked it (see `Proxy.__call__`).
+Step = Callable[[dict[str, Any], Any, Any, RequestHeaders], Awaitable[int]]
 
 
 class BodyTooLarge(Exception):
@@ -161,52 +175,110 @@ class Proxy:
         for upstream in self.upstreams.values():
             upstream.pool.close()
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any, service: str) -> None:
-        headers = RequestHeaders(scope)
+    async def __call__(self, scope: Scope, receive: Any, send: Any, service: str,
+                       headers: RequestHeaders | None = None, step: Step | None = None,
+                       started: float | None = None) -> None:
+        """Serve one request to `service`. The gateway's own protocol (`proxy.server`) passes the
+        headers it read, when it started and, when it has made the checks already, the `step`
+        that is left (an exchange, a relay or a refusal)."""
+        if headers is None:
+            headers = RequestHeaders(scope)
         rtoken = request_id_var.set(headers.request_id)
         traceparent = headers.traceparent
         ttoken = trace_id_var.set(_trace_id(traceparent)) if traceparent is not None else None
-        started = time.perf_counter()
+        if started is None:
+            started = time.perf_counter()
         status = 0
         try:
-            status = await self._forward(scope, receive, send, service, headers)
+            if step is None:
+                status = await self._forward(scope, receive, send, service, headers)
+            else:
+                status = await step(scope, receive, send, headers)
         except UpstreamBrokeOff:
             status = 502
             raise
         finally:
-            if self.metrics is not None:
-                # One series per service, never per raw path (that would be unbounded).
-                upstream = self.upstreams.get(service)
-                route = upstream.route if upstream is not None else "/api/v1/unknown/*"
-                self.metrics.observe(scope["method"], route, status or 499, time.perf_counter() - started)
+            self.observe(scope["method"], service, status, started)
             request_id_var.reset(rtoken)
             if ttoken is not None:
                 trace_id_var.reset(ttoken)
 
+    def observe(self, method: str, service: str, status: int, started: float) -> None:
+        if self.metrics is not None:
+            # One series per service, never per raw path (that would be unbounded).
+            upstream = self.upstreams.get(service)
+            route = upstream.route if upstream is not None else "/api/v1/unknown/*"
+            self.metrics.observe(method, route, status or 499, time.perf_counter() - started)
+
+    async def refuse(self, scope: Scope, receive: Any, send: Any, refusal: Refusal) -> int:
+        response = problem_response(refusal.status, refusal.code, refusal.title, refusal.detail, scope["path"],
+                                    headers={"x-request-id": request_id_var.get() or "", **(refusal.headers or {})})
+        await response(scope, receive, send)
+        return refusal.status
+
     async def _problem(self, scope: Scope, receive: Any, send: Any, status: int, code: str, title: str,
                        detail: str, headers: dict[str, str] | None = None) -> int:
-        response = problem_response(status, code, title, detail, scope["path"],
-                                    headers={"x-request-id": request_id_var.get() or "", **(headers or {})})
-        await response(scope, receive, send)
-        return status
+        return await self.refuse(scope, receive, send, Refusal(status, code, title, detail, headers))
+
+    def refusing(self, refusal: Refusal) -> Step:
+        async def step(scope: Scope, receive: Any, send: Any, headers: RequestHeaders) -> int:
+            return await self.refuse(scope, receive, send, refusal)
+        return step
+
+    def failing(self, service: str, exc: UpstreamError) -> Step:
+        async def step(scope: Scope, receive: Any, send: Any, headers: RequestHeaders) -> int:
+            return await self.refuse(scope, receive, send, self.failure(service, exc))
+        return step
+
+    def precheck(self, scope: Scope, headers: RequestHeaders, service: str) -> Upstream | Refusal:
+        """The checks that need neither the caller nor any state: the service, the path, the length."""
+        upstream = self.upstreams.get(service)
+        if upstream is None:
+            return Refusal(404, "unknown_service", "No such service",
+                           f"there is no service {service[:50]!r} under /api/v1/")
+        if _has_dot_segment(scope["path"]):
+            return Refusal(400, "invalid_path", "Invalid path", "a path may not contain '.' or '..' segments")
+        length = headers.content_length
+        if length is not None and not length.isdigit():
+            return Refusal(400, "invalid_content_length", "Invalid Content-Length",
+                           "Content-Length must be a number of bytes")
+        if length is not None and int(length) > self.max_body:
+            return Refusal(413, "payload_too_large", "Request body too large", f"the limit is {self.max_body} bytes")
+        return upstream
+
+    def admit(self, scope: Scope, upstream: Upstream, caller: Caller | None) -> Refusal | None:
+        """The checks on a verified caller (None: anonymous): revocation, people on interop, the
+        rate limit and the breaker. None admits the request; the breaker then waits for its outcome."""
+        key: str | None = None
+        if caller is not None:
+            if self.denylist.refuses(caller):
+                return Refusal(401, TokenRevoked.code, TokenRevoked.title, REVOKED_DETAIL,
+                               {"WWW-Authenticate": bearer_challenge(TokenRevoked.code)})
+            if caller.role in PEOPLE_ROLES and upstream.refuses_people_at(scope["path"]):
+                return Refusal(403, InsufficientScope.code, InsufficientScope.title,
+                               f"people reach only {', '.join(PEOPLE_INTEROP_ROUTES)} of {upstream.name}")
+            key = caller.sub
+        if self.limiter is not None:
+            if key is None:
+                client = scope.get("client")
+                key = f"ip:{client[0] if client else 'unknown'}"
+            if (wait := self.limiter.take(key)) > 0:
+                return Refusal(429, "too_many_requests", "Too many requests",
+                               "slow down: this caller's request rate is over the limit",
+                               {"Retry-After": str(max(1, round(wait + 0.5)))})
+        if (wait := upstream.breaker.allow()) > 0:
+            return Refusal(503, "circuit_open", "Service unavailable",
+                           f"{upstream.name} is failing; the gateway is not sending it requests for now",
+                           {"Retry-After": str(max(1, round(wait + 0.5)))})
+        return None
 
     async def _forward(self, scope: Scope, receive: Any, send: Any, service: str, headers: RequestHeaders) -> int:
         """Check the request, then exchange it with the service; returns the status sent (0: none)."""
-        upstream = self.upstreams.get(service)
-        if upstream is None:
-            return await self._problem(scope, receive, send, 404, "unknown_service", "No such service",
-                                       f"there is no service {service[:50]!r} under /api/v1/")
-        if _has_dot_segment(scope["path"]):
-            return await self._problem(scope, receive, send, 400, "invalid_path", "Invalid path",
-                                       "a path may not contain '.' or '..' segments")
-        length = headers.content_length
-        if length is not None and not length.isdigit():
-            return await self._problem(scope, receive, send, 400, "invalid_content_length", "Invalid Content-Length",
-                                       "Content-Length must be a number of bytes")
-        if length is not None and int(length) > self.max_body:
-            return await self._problem(scope, receive, send, 413, "payload_too_large", "Request body too large",
-                                       f"the limit is {self.max_body} bytes")
-        key: str | None = None
+        checked = self.precheck(scope, headers, service)
+        if isinstance(checked, Refusal):
+            return await self.refuse(scope, receive, send, checked)
+        upstream = checked
+        caller: Caller | None = None
         if (authorization := headers.authorization) is not None:
             caller = upstream.callers.get(authorization)
             if caller is None:
@@ -215,29 +287,21 @@ class Proxy:
                 except InvalidToken as exc:
                     return await self._problem(scope, receive, send, 401, exc.code, exc.title, exc.detail,
                                                {"WWW-Authenticate": bearer_challenge(exc.code)})
-            if self.denylist.refuses(caller):
-                return await self._problem(scope, receive, send, 401, TokenRevoked.code, TokenRevoked.title,
-                                           REVOKED_DETAIL, {"WWW-Authenticate": bearer_challenge(TokenRevoked.code)})
-            if caller.role in PEOPLE_ROLES and upstream.refuses_people_at(scope["path"]):
-                return await self._problem(scope, receive, send, 403, InsufficientScope.code, InsufficientScope.title,
-                                           f"people reach only {', '.join(PEOPLE_INTEROP_ROUTES)} of {service}")
-            key = caller.sub
-        if self.limiter is not None:
-            if key is None:
-                client = scope.get("client")
-                key = f"ip:{client[0] if client else 'unknown'}"
-            if (wait := self.limiter.take(key)) > 0:
-                return await self._problem(scope, receive, send, 429, "too_many_requests", "Too many requests",
-                                           "slow down: this caller's request rate is over the limit",
-                                           {"Retry-After": str(max(1, round(wait + 0.5)))})
+        if (refusal := self.admit(scope, upstream, caller)) is not None:
+            return await self.refuse(scope, receive, send, refusal)
+        return await self.exchange(scope, receive, send, headers, upstream)
+
+    async def exchange(self, scope: Scope, receive: Any, send: Any, headers: RequestHeaders, upstream: Upstream,
+                       conn: Connection | None = None) -> int:
+        """An admitted request: exchange it with the upstream (or, given `conn` whose response
+        headers are in, relay that response) and tell the breaker how it went."""
         breaker = upstream.breaker
-        if (wait := breaker.allow()) > 0:
-            return await self._problem(scope, receive, send, 503, "circuit_open", "Service unavailable",
-                                       f"{service} is failing; the gateway is not sending it requests for now",
-                                       {"Retry-After": str(max(1, round(wait + 0.5)))})
         outcome: bool | None = None
         try:
-            outcome, status = await self._exchange(scope, receive, send, upstream, headers)
+            if conn is None:
+                outcome, status = await self._exchange(scope, receive, send, upstream, headers)
+            else:
+                outcome, status = await self._respond(conn, receive, send, upstream, headers, watch=True)
         finally:
             if outcome is True:
                 breaker.succeeded()
@@ -253,19 +317,9 @@ class Proxy:
         (True/False, for the breaker; None: it cannot be told, the client left, say) and the
         status sent to the client (0: none)."""
         service = upstream.name
-        raw_path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
-        query = scope.get("query_string", b"")
-        target = upstream.prefix + raw_path + (b"?" + query if query else b"")
         method = scope["method"]
         body = RequestBody(receive, self.max_body) if headers.has_body else None
-        # The client's Content-Length is forwarded as it is; a body of unknown length goes chunked.
-        if headers.content_length is not None:
-            framing = b""
-        elif body is not None:
-            framing = b"transfer-encoding: chunked\r\n"
-        else:
-            framing = b"content-length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
-        head = request_head(method, target, upstream.host, headers.forward, framing)
+        head = self.request_head(scope, headers, upstream, body is not None)
         conn: Connection | None = None
         try:
             for attempt in (1, 2):
@@ -288,25 +342,47 @@ class Proxy:
                                              "Request body too large", f"the limit is {self.max_body} bytes")
         except ClientGone:
             return None, 0
-        except ConnectFailed as exc:
-            log.warning("%s unavailable: %s", service, exc)
-            return False, await self._problem(scope, receive, send, 503, "upstream_unavailable", "Service unavailable",
-                                              f"{service} cannot be reached; try again later", {"Retry-After": "1"})
-        except UpstreamTimeout as exc:
-            log.warning("%s timed out: %s", service, exc)
-            return False, await self._problem(scope, receive, send, 504, "upstream_timeout", "Service timed out",
-                                              f"{service} did not answer in time")
-        except UpstreamClosed as exc:
-            log.warning("%s failed: %s", service, exc)
-            return False, await self._problem(scope, receive, send, 502, "bad_gateway", "Bad gateway",
-                                              f"{service} gave no valid answer")
+        except UpstreamError as exc:
+            return False, await self.refuse(scope, receive, send, self.failure(service, exc))
         finally:
             if conn is not None and not conn.headers_done:
                 conn.close()
         assert conn is not None
+        return await self._respond(conn, receive, send, upstream, headers, watch=body is None or body.done)
+
+    def request_head(self, scope: Scope, headers: RequestHeaders, upstream: Upstream, has_body: bool) -> bytes:
+        """The request line and headers as the upstream gets them."""
+        raw_path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
+        query = scope.get("query_string", b"")
+        target = upstream.prefix + raw_path + (b"?" + query if query else b"")
+        method = scope["method"]
+        # The client's Content-Length is forwarded as it is; a body of unknown length goes chunked.
+        if headers.content_length is not None:
+            framing = b""
+        elif has_body:
+            framing = b"transfer-encoding: chunked\r\n"
+        else:
+            framing = b"content-length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
+        return request_head(method, target, upstream.host, headers.forward, framing)
+
+    @staticmethod
+    def failure(service: str, exc: UpstreamError) -> Refusal:
+        """What the client is told when the hop failed before any answer came back."""
+        if isinstance(exc, ConnectFailed):
+            log.warning("%s unavailable: %s", service, exc)
+            return Refusal(503, "upstream_unavailable", "Service unavailable",
+                           f"{service} cannot be reached; try again later", {"Retry-After": "1"})
+        if isinstance(exc, UpstreamTimeout):
+            log.warning("%s timed out: %s", service, exc)
+            return Refusal(504, "upstream_timeout", "Service timed out", f"{service} did not answer in time")
+        log.warning("%s failed: %s", service, exc)
+        return Refusal(502, "bad_gateway", "Bad gateway", f"{service} gave no valid answer")
+
+    async def _respond(self, conn: Connection, receive: Any, send: Any, upstream: Upstream,
+                       headers: RequestHeaders, watch: bool) -> tuple[bool | None, int]:
         status = conn.status           # read now: a connection back in the pool forgets its response
         try:
-            await self._relay(conn, receive, send, headers.request_id, watch=body is None or body.done)
+            await self._relay(conn, receive, send, headers.request_id, watch=watch)
         finally:
             upstream.pool.release(conn)
         return status not in BREAKER_STATUSES, status

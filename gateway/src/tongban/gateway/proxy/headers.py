@@ -70,7 +70,7 @@ class RequestHeaders:
     """The client's request headers as the upstream gets them, and what the gateway needs to
     know, read in one pass over the headers."""
 
-    __slots__ = ("forward", "authorization", "content_length", "chunked", "request_id", "traceparent")
+    __slots__ = ("forward", "authorization", "content_length", "chunked", "request_id", "traceparent", "forwarded")
 
     def __init__(self, scope: dict[str, Any]) -> None:
         forward: Headers = []
@@ -78,6 +78,7 @@ class RequestHeaders:
         self.content_length: bytes | None = None
         self.chunked = False
         self.traceparent: bytes | None = None
+        self.forwarded = False         # the client sent X-Forwarded-For or -Proto (see proxy.server)
         rid: str | None = None
         host = b""
         listed: frozenset[bytes] = frozenset()
@@ -91,6 +92,8 @@ class RequestHeaders:
                     self.chunked = True
                 elif name == b"connection":
                     listed |= _connection_listed(value)
+                elif name == b"x-forwarded-for" or name == b"x-forwarded-proto":
+                    self.forwarded = True
                 continue
             if name == b"content-length":
                 self.content_length = value

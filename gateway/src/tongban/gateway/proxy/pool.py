@@ -19,8 +19,7 @@ direct throughput here (GATEWAY-NOTES.md). This one does only what a reverse pro
 from __future__ import annotations
 
 import asyncio
-import collections
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httptools
@@ -65,6 +64,9 @@ class Connection(asyncio.Protocol):
         self.reused = False
         self._loop = asyncio.get_running_loop()
         self._can_write: asyncio.Future[None] | None = None
+        # Called after each read and at close instead of waking a waiter, when someone drives
+        # this connection by callbacks (the gateway's own protocol, `proxy.server`).
+        self.listener: Callable[[], None] | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._reset()
 
@@ -75,11 +77,12 @@ class Connection(asyncio.Protocol):
         self.keep_alive = False
         self.head = False
         self.framed = False            # Content-Length or chunked: the body's end is known
+        self.content_length: int | None = None
         self.headers_done = False
         self.complete = False
         self.got_bytes = False
         self.error: UpstreamError | None = None
-        self._chunks: collections.deque[bytes] = collections.deque()
+        self._chunks: list[bytes] = []
         self._buffered = 0
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
@@ -95,6 +98,8 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(UpstreamClosed(f"the upstream's answer is not valid HTTP: {exc}"))
             self.close()
+        if self.listener is not None:
+            self.listener()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -106,6 +111,8 @@ class Connection(asyncio.Protocol):
         if self._can_write is not None and not self._can_write.done():
             self._can_write.set_result(None)
         self._wake()
+        if self.listener is not None:
+            self.listener()
 
     def pause_writing(self) -> None:
         self._can_write = self._loop.create_future()
@@ -118,7 +125,10 @@ class Connection(asyncio.Protocol):
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
-        if name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
+        if name == b"content-length":
+            self.framed = True
+            self.content_length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
             self.framed = True
         self.response_headers.append((name, value))
 
@@ -127,6 +137,7 @@ class Connection(asyncio.Protocol):
         if self.status < 200:          # 1xx: the real answer follows
             self.response_headers = []
             self.framed = False
+            self.content_length = None
             return
         # Read here: the parser forgets it once the message is complete.
         self.keep_alive = self._parser.should_keep_alive()
@@ -216,6 +227,7 @@ class Connection(asyncio.Protocol):
         return self.complete and self.keep_alive and self.error is None and not self.closed and not self._chunks
 
     def recycle(self) -> None:
+        self.listener = None
         self._reset()
         self.reused = True
 
