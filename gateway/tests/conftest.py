@@ -41,16 +41,19 @@ _db_counter = itertools.count()
 
 
 @asynccontextmanager
-async def serve(app: Any, lifespan: str = "on", http: Any = "httptools") -> AsyncIterator[str]:
+async def serve(app: Any, lifespan: str = "on", http: Any = "httptools",
+                forwarded_allow_ips: str | None = None) -> AsyncIterator[str]:
     """Run an ASGI app under uvicorn on a free port in this event loop; yields its base URL.
     `http`: uvicorn's protocol (the gateway runs with its own, `GatewayProtocol`).
 
-    As the platform's edge, it believes no X-Forwarded-* header (there is no proxy in front)."""
+    As the platform's edge, it believes no X-Forwarded-* header (there is no proxy in front),
+    unless `forwarded_allow_ips` names the proxies to believe."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, lifespan=lifespan, http=http, log_config=None, log_level="warning", access_log=False,
-                            proxy_headers=False, timeout_graceful_shutdown=2)
+                            proxy_headers=forwarded_allow_ips is not None, forwarded_allow_ips=forwarded_allow_ips,
+                            timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -114,6 +117,12 @@ class Upstream:
                     self.endless_stopped.set()
             return StreamingResponse(body(), media_type="text/plain")
 
+        async def small_chunked(request: Request) -> Response:
+            async def body() -> AsyncIterator[bytes]:
+                yield b"one,"
+                yield b"two"
+            return StreamingResponse(body(), media_type="text/plain")
+
         async def problem(request: Request) -> Response:
             return Response(self.problem_body, status_code=404, media_type="application/problem+json",
                             headers={"x-upstream": "catalog", "cache-control": "no-cache"})
@@ -136,6 +145,7 @@ class Upstream:
         return Starlette(routes=[
             Route(p + "/echo/{rest:path}", echo, methods=METHODS), Route(p + "/stream-in", stream_in, methods=["POST"]),
             Route(p + "/stream-out", stream_out), Route(p + "/endless", endless), Route(p + "/problem", problem),
+            Route(p + "/small-chunked", small_chunked),
             Route(p + "/slow", slow), Route(p + "/broken", broken), Route(p + "/unavailable", unavailable),
         ])
 
@@ -217,14 +227,14 @@ def start_gateway(infra, gateway_db, upstream, monkeypatch, gateway_protocol):
     """Start the gateway (configured through its GATEWAY_* environment, as in production)."""
 
     @asynccontextmanager
-    async def start(**settings: Any) -> AsyncIterator[Gateway]:
+    async def start(forwarded_allow_ips: str | None = None, **settings: Any) -> AsyncIterator[Gateway]:
         env = {"database_url": gateway_db, "nats_url": infra.nats.url, "log_level": "WARNING",
                "catalog_url": upstream.url, "cases_url": f"http://127.0.0.1:{free_port()}",
                "upstream_timeout": 10, **settings}
         for name, value in env.items():
             monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
         asgi = create_app()
-        async with serve(asgi, http=gateway_protocol) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+        async with serve(asgi, http=gateway_protocol, forwarded_allow_ips=forwarded_allow_ips) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
             yield Gateway(asgi, url, client)
 
     return start

@@ -7,6 +7,25 @@ import os
 import httpx
 import pytest
 
+from tongban.gateway.proxy.server import GatewayProtocol
+
+
+@pytest.fixture(params=["gateway-protocol", "asgi-only"])
+def gateway_protocol(request):
+    """Every test here runs on the gateway's protocol (as deployed) and on uvicorn's own, where
+    every request takes the ASGI path: the two ways must behave the same."""
+    return GatewayProtocol if request.param == "gateway-protocol" else "httptools"
+
+
+@pytest.fixture
+async def gateway(start_gateway, upstream):
+    """A gateway with a kept-alive connection to the service already (so the requests of these
+    tests can take the short way), the service's count of requests back at zero."""
+    async with start_gateway() as gw:
+        assert (await gw.client.get("/api/v1/catalog/echo/warm")).status_code == 200
+        upstream.hits = 0
+        yield gw
+
 
 def problem(r: httpx.Response, status: int, code: str) -> dict:
     assert r.status_code == status, r.text
