@@ -42,7 +42,7 @@ _db_counter = itertools.count()
 
 @asynccontextmanager
 async def serve(app: Any, lifespan: str = "on", http: Any = "httptools",
-                forwarded_allow_ips: str | None = None) -> AsyncIterator[str]:
+                forwarded_allow_ips: str | None = None, timeout_keep_alive: float = 5) -> AsyncIterator[str]:
     """Run an ASGI app under uvicorn on a free port in this event loop; yields its base URL.
     `http`: uvicorn's protocol (the gateway runs with its own, `GatewayProtocol`).
 
@@ -53,7 +53,7 @@ async def serve(app: Any, lifespan: str = "on", http: Any = "httptools",
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, lifespan=lifespan, http=http, log_config=None, log_level="warning", access_log=False,
                             proxy_headers=forwarded_allow_ips is not None, forwarded_allow_ips=forwarded_allow_ips,
-                            timeout_graceful_shutdown=2)
+                            timeout_keep_alive=timeout_keep_alive, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -227,14 +227,16 @@ def start_gateway(infra, gateway_db, upstream, monkeypatch, gateway_protocol):
     """Start the gateway (configured through its GATEWAY_* environment, as in production)."""
 
     @asynccontextmanager
-    async def start(forwarded_allow_ips: str | None = None, **settings: Any) -> AsyncIterator[Gateway]:
+    async def start(forwarded_allow_ips: str | None = None, timeout_keep_alive: float = 5,
+                    **settings: Any) -> AsyncIterator[Gateway]:
         env = {"database_url": gateway_db, "nats_url": infra.nats.url, "log_level": "WARNING",
                "catalog_url": upstream.url, "cases_url": f"http://127.0.0.1:{free_port()}",
                "upstream_timeout": 10, **settings}
         for name, value in env.items():
             monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
         asgi = create_app()
-        async with serve(asgi, http=gateway_protocol, forwarded_allow_ips=forwarded_allow_ips) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+        async with serve(asgi, http=gateway_protocol, forwarded_allow_ips=forwarded_allow_ips,
+                         timeout_keep_alive=timeout_keep_alive) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
             yield Gateway(asgi, url, client)
 
     return start

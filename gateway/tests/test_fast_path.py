@@ -163,6 +163,21 @@ async def test_connection_close(gateway, upstream):
         assert await client.closed_by_gateway()
 
 
+async def test_idle_connections_are_closed_after_the_keep_alive_and_busy_ones_are_not(start_gateway, upstream):
+    async with start_gateway(timeout_keep_alive=0.5) as gw, \
+            raw(gw.url) as busy, raw(gw.url) as idle, raw(gw.url) as silent:
+        idle.send(request(f"{ECHO}/once"))
+        assert (await idle.answer()).status == 200
+        for n in range(8):             # 1.2 s of requests (over twice the keep-alive), mostly the short way
+            busy.send(request(f"{ECHO}/{n}"))
+            assert (await busy.answer()).status == 200
+            await asyncio.sleep(0.15)
+        # One idle since its answer, one that never asked: both closed by the gateway by now.
+        assert await idle.closed_by_gateway() and await silent.closed_by_gateway()
+        busy.send(request(f"{ECHO}/still-open"))
+        assert (await busy.answer()).status == 200
+
+
 async def test_head(gateway, upstream, cycles):
     warm = await gateway.client.get(f"{ECHO}/warm")
     cycles.clear()

@@ -13,6 +13,12 @@ verify, a refusal, a failure, a large or streamed answer. A request already chec
 over only what is left of it (a `Step`), so no check runs twice: the rate limit and the
 breaker count each request once.
 
+Timers: uvicorn arms a keep-alive timer after every answer and cancels it at the next request,
+and the short way would add an upstream timeout per request. Instead each connection has one
+watchdog timer that stays armed while the connection is open and looks, when it fires, at the
+deadlines of the moment (the exchange's answer, the keep-alive); per request only the deadline
+is written down. It fires at the latest when the earliest deadline falls due (see `_watch`).
+
 Serve the gateway with `--http tongban.gateway.proxy.server:GatewayProtocol`. Without it every
 request takes the ASGI path, and only the cost changes.
 """
@@ -100,16 +106,77 @@ class GatewayProtocol(HttpToolsProtocol):
         self.forwarded = _ForwardedHeaders(config.forwarded_allow_ips) if forwarded else None
         self.proxy: Proxy | None = None  # the gateway's, once its lifespan has built it
         self.exchange: FastExchange | None = None
+        # The watchdog: idle since (loop time; None while a request is read or served) and its timer.
+        self.idle_since: float | None = None
+        self.watchdog: asyncio.TimerHandle | None = None
+
+    def _find_proxy(self) -> Proxy | None:
+        # The lifespan has built it before the server accepts a connection.
+        if self.proxy is None and self.gateway is not None:
+            self.proxy = getattr(self.gateway.app.state, "proxy", None)
+        return self.proxy
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._find_proxy()
+        self.idle_since = self.loop.time()  # a connection that never asks is closed like an idle one
+        self.watchdog = self.loop.call_at(self.idle_since + self._watch_interval(), self._watch)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.exchange is not None:
             self.exchange.client_gone()
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         super().connection_lost(exc)
 
-    def on_headers_complete(self) -> None:
+    # The keep-alive, through the watchdog rather than a timer per answer.
+    def _unset_keepalive_if_required(self) -> None:
+        self.idle_since = None         # uvicorn calls this when a request begins to arrive
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, but for the keep-alive timer: the connection is idle from now on.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self.idle_since = self.loop.time()
+
+    def _watch_interval(self) -> float:
         proxy = self.proxy
-        if proxy is None and self.gateway is not None:
-            proxy = self.proxy = getattr(self.gateway.app.state, "proxy", None)
+        return min(self.timeout_keep_alive, proxy.timeout) if proxy is not None else self.timeout_keep_alive
+
+    def _watch(self) -> None:
+        """Act on a deadline that has passed, then look again at the earliest pending one, and at
+        the latest after one interval. Any deadline set later lies at least one interval ahead
+        of when it is set (the keep-alive and the upstream timeout are both that long at least),
+        so none is ever looked at late."""
+        now = self.loop.time()
+        pending: float | None = None
+        exchange = self.exchange
+        if exchange is not None:
+            if now >= exchange.deadline:
+                exchange.on_timeout()
+            else:
+                pending = exchange.deadline
+        elif self.idle_since is not None:
+            pending = self.idle_since + self.timeout_keep_alive
+            if now >= pending:
+                self.watchdog = None
+                self.timeout_keep_alive_handler()
+                return
+        if self.transport.is_closing():
+            self.watchdog = None
+            return
+        at = now + self._watch_interval()
+        self.watchdog = self.loop.call_at(pending if pending is not None and pending < at else at, self._watch)
+
+    def on_headers_complete(self) -> None:
+        proxy = self.proxy or self._find_proxy()
         if (proxy is None or self.root_path or self.limit_concurrency is not None or self.exchange is not None
                 or (self.cycle is not None and not self.cycle.response_complete) or self.parser.should_upgrade()):
             return super().on_headers_complete()
@@ -185,7 +252,7 @@ class FastExchange:
 
     message_event = _NO_EVENT
     __slots__ = ("protocol", "proxy", "upstream", "scope", "headers", "keep_alive", "started", "response_complete",
-                 "disconnected", "more_body", "conn", "timer")
+                 "disconnected", "more_body", "conn", "deadline")
 
     def __init__(self, protocol: GatewayProtocol, proxy: Proxy, upstream: Upstream, scope: Scope,
                  headers: RequestHeaders, keep_alive: bool, started: float) -> None:
@@ -200,22 +267,19 @@ class FastExchange:
         self.disconnected = False
         self.more_body = True
         self.conn: Connection | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0            # loop time by which the answer must be here (the watchdog looks)
 
     def begin(self, conn: Connection, method: str) -> None:
         self.conn = conn
         conn.listener = self.on_upstream
         head = self.proxy.request_head(self.scope, self.headers, self.upstream, has_body=False)
         conn.start(head, method == "HEAD")
-        self.timer = self.protocol.loop.call_later(self.proxy.timeout, self.on_timeout)
+        self.deadline = self.protocol.loop.time() + self.proxy.timeout
 
     def _release_listener(self) -> Connection:
         conn = self.conn
         assert conn is not None
         conn.listener = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         return conn
 
     def on_upstream(self) -> None:
@@ -244,7 +308,6 @@ class FastExchange:
             self.hand_over(functools.partial(self.proxy.exchange, upstream=self.upstream, conn=conn))
 
     def on_timeout(self) -> None:
-        self.timer = None
         if self.response_complete or self.conn is None:
             return
         self._release_listener().close()
