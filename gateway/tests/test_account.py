@@ -1,8 +1,6 @@
 """Accounts: the rules for creating one, the demo seed, and the migrations matching the models."""
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -10,10 +8,12 @@ from tongban.gateway.account import service
 from tongban.gateway.account.errors import PersonHasAccount, UsernameTaken
 from tongban.gateway.account.models import Account
 from tongban.gateway.account.schemas import AccountCreate
-from tongban.gateway.db import Base, platform
+from tongban.gateway.db import platform
+from tongban.gateway.main import SERVICE
 from tongban.gateway.seed import DEMO_ACCOUNTS, seed
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.ids import normalize_credit_code, normalize_resident_id
+from tongban.shared.testing.plugin import migration_drift
 
 CITIZEN = {"username": "wang", "password": "Wang#20260", "role": "citizen", "display_name": "王小明",
            "id_number": "442000199001011233"}
@@ -83,27 +83,5 @@ async def test_usernames_and_citizens_are_unique(sessionmaker):
     assert DEMO_ACCOUNTS[0].id_number == "442000199001011233"
 
 
-async def test_the_migrations_build_exactly_the_models(fresh_db):
-    def diff(conn) -> list:
-        ctx = MigrationContext.configure(conn, opts={
-            "include_schemas": True, "compare_type": True, "version_table_schema": "gateway",
-            "include_name": lambda name, type_, _: name == "gateway" if type_ == "schema" else True})
-        return compare_metadata(ctx, Base.metadata)
-
-    engine = make_engine(fresh_db, 1)
-    try:
-        async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
-    finally:
-        await engine.dispose()
-
-
-def test_every_role_has_scopes_and_an_audience():
-    from typing import get_args
-
-    from tongban.gateway.account.models import ROLES
-    from tongban.gateway.account.schemas import Role
-    from tongban.gateway.token.scopes import ROLE_AUDIENCES, ROLE_SCOPES
-
-    assert set(ROLES) == set(get_args(Role)) == set(ROLE_SCOPES) == set(ROLE_AUDIENCES)
-    assert all("gateway" in auds and "catalog:read" in ROLE_SCOPES[role] for role, auds in ROLE_AUDIENCES.items())
+async def test_the_migrations_build_exactly_the_models(infra):
+    assert await migration_drift(infra, SERVICE) == []

@@ -22,6 +22,34 @@ async def test_failed_logins_lock_the_account_for_a_while(start_gateway):
         assert r.status_code == 429
 
 
+async def test_the_lockout_is_shared_by_every_gateway_process_and_outlives_a_restart(start_gateway):
+    async with start_gateway(login_max_failures_per_account=3) as one:
+        async with start_gateway(login_max_failures_per_account=3) as other:  # a second process, same database
+            assert (await one.login("citizen", "wrong-password")).status_code == 400
+            assert (await other.login("citizen", "wrong-password")).status_code == 400
+            assert (await one.login("citizen", "wrong-password")).status_code == 400
+            assert (await other.login("citizen")).json()["code"] == "login_locked"
+        assert (await one.login("citizen")).json()["code"] == "login_locked"
+        # A right password before the limit clears the account's count, everywhere.
+        assert (await one.login("clerk", "wrong-password")).status_code == 400
+        assert (await one.login("clerk", "wrong-password")).status_code == 400
+        assert (await one.login("clerk")).status_code == 200
+        assert (await one.login("clerk", "wrong-password")).status_code == 400
+        assert (await one.login("clerk")).status_code == 200
+    async with start_gateway(login_max_failures_per_account=3) as restarted:
+        assert (await restarted.login("citizen")).json()["code"] == "login_locked"
+
+
+async def test_failures_count_within_their_window(start_gateway):
+    async with start_gateway(login_max_failures_per_account=3, login_failure_window_seconds=0.5) as gw:
+        for _ in range(2):
+            assert (await gw.login("citizen", "wrong-password")).status_code == 400
+        await asyncio.sleep(0.6)       # the window is over: counting starts again
+        for _ in range(2):
+            assert (await gw.login("citizen", "wrong-password")).status_code == 400
+        assert (await gw.login("citizen")).status_code == 200
+
+
 async def test_failed_logins_from_one_address_lock_that_address(start_gateway):
     async with start_gateway(login_max_failures_per_ip=4) as gw:
         for name in ("a1", "a2", "a3", "a4"):

@@ -58,7 +58,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     await feed.start()
     app.state.token_verifier = CheckedVerifier(ring, SERVICE.name, denylist)
     app.state.login_throttle = LoginThrottle(
-        settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
+        runtime.sessionmaker, settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
         settings.login_failure_window_seconds, settings.login_lockout_seconds)
     limiter = app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     gossip = app.state.limit_gossip = LimitGossip(limiter, runtime.nc, settings.rate_limit_share_seconds)

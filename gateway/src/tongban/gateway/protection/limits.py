@@ -5,17 +5,23 @@ every proxied request. The per-caller API limit is shared between processes afte
 each process tells the others every `interval` how many requests of which busy callers it let
 through (`LimitGossip`, core NATS), and they take those from their own buckets. A caller
 spreading requests over N processes gets the limit plus at most what N processes let through
-in one interval, not N times the limit. Failed-login counters stay per process (a guesser
-spread over N processes gets N × 5 tries per window before the lockout).
+in one interval, not N times the limit. Failed logins are the exception: they are counted in the
+database (`LoginThrottle`), where every process sees the same counts.
 Keys are bounded (old entries are pruned), so a flood of new keys cannot grow memory.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
-from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tongban.gateway.protection.models import LoginFailure
 from tongban.shared.errors import AppError
 
 MAX_KEYS = 100_000
@@ -35,67 +41,63 @@ class LoginLocked(RateLimited):
     code, title = "login_locked", "Too many failed logins: try again later"
 
 
-@dataclass
-class _Failures:
-    count: int
-    first_at: float
-    locked_until: float = 0.0
-
-
-class FailureCounter:
-    """Failures per key within a window; at `limit` the key is locked for `lockout` seconds."""
-
-    def __init__(self, limit: int, window: float, lockout: float) -> None:
-        self.limit, self.window, self.lockout = limit, window, lockout
-        self._by_key: dict[str, _Failures] = {}
-
-    def locked_for(self, key: str, now: float) -> float:
-        entry = self._by_key.get(key)
-        return entry.locked_until - now if entry is not None and entry.locked_until > now else 0.0
-
-    def failed(self, key: str, now: float) -> None:
-        entry = self._by_key.get(key)
-        if entry is None or now - entry.first_at > self.window:
-            if len(self._by_key) >= MAX_KEYS:
-                self._prune(now)
-            entry = self._by_key[key] = _Failures(0, now)
-        entry.count += 1
-        if entry.count >= self.limit:
-            entry.locked_until = now + self.lockout
-            entry.count, entry.first_at = 0, now
-
-    def reset(self, key: str) -> None:
-        self._by_key.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        self._by_key = {k: v for k, v in self._by_key.items()
-                        if v.locked_until > now or now - v.first_at <= self.window}
-        if len(self._by_key) >= MAX_KEYS:
-            self._by_key.clear()
-
-
 class LoginThrottle:
     """Failed logins counted per account (username or client id) and per client address: either
-    crossing its limit locks further attempts for a while, right or wrong."""
+    crossing its limit locks further attempts for a while, right or wrong.
 
-    def __init__(self, per_account: int, per_ip: int, window: float, lockout: float) -> None:
-        self.accounts = FailureCounter(per_account, window, lockout)
-        self.addresses = FailureCounter(per_ip, window, lockout)
+    The counts are rows of the gateway's database (`login_failure`), written with the database's
+    clock: every gateway process sees the same counts, so a guesser spread over N processes gets
+    the limit, not N times it, and a lockout outlives a restart. A login costs an argon2 hash
+    already; the two short statements beside it cost far less."""
 
-    def check(self, account: str, ip: str) -> None:
-        now = time.monotonic()
-        if (wait := self.addresses.locked_for(ip, now)) > 0:
-            raise RateLimited("too many failed logins from this address", wait)
-        if (wait := self.accounts.locked_for(account, now)) > 0:
-            raise LoginLocked("too many failed logins for this account", wait)
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], per_account: int, per_ip: int,
+                 window: float, lockout: float) -> None:
+        self.sessionmaker = sessionmaker
+        self.limits = {"account": per_account, "ip": per_ip}
+        self.window = dt.timedelta(seconds=window)
+        self.lockout = dt.timedelta(seconds=lockout)
 
-    def failed(self, account: str, ip: str) -> None:
-        now = time.monotonic()
-        self.accounts.failed(account, now)
-        self.addresses.failed(ip, now)
+    async def check(self, account: str, ip: str) -> None:
+        address = f"ip:{ip}"
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(
+                select(LoginFailure.key, func.extract("epoch", LoginFailure.locked_until - func.now()))
+                .where(LoginFailure.key.in_([account, address]), LoginFailure.locked_until > func.now()))).all()
+        waits = {key: float(wait) for key, wait in rows}
+        if address in waits:
+            raise RateLimited("too many failed logins from this address", waits[address])
+        if account in waits:
+            raise LoginLocked("too many failed logins for this account", waits[account])
 
-    def succeeded(self, account: str) -> None:
-        self.accounts.reset(account)
+    async def failed(self, account: str, ip: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            for key, limit in ((account, self.limits["account"]), (f"ip:{ip}", self.limits["ip"])):
+                await session.execute(self._count(key, limit))
+            # Forget rows whose window and lockout are both over (the index on window_start finds them).
+            await session.execute(delete(LoginFailure).where(
+                LoginFailure.window_start < func.now() - self.window,
+                or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until < func.now())))
+
+    async def succeeded(self, account: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(delete(LoginFailure).where(LoginFailure.key == account))
+
+    def _count(self, key: str, limit: int) -> Any:
+        """One more failure for `key`, in one statement: a new window when the old one is over;
+        at the limit, the lockout starts and the count begins again."""
+        now = func.now()
+        table = LoginFailure.__table__
+        stale = table.c.window_start < now - self.window
+        count = case((stale, 1), else_=table.c.failures + 1)
+        reached = count >= limit
+        insert = pg_insert(LoginFailure).values(
+            key=key, failures=0 if limit <= 1 else 1, window_start=now,
+            locked_until=now + self.lockout if limit <= 1 else None)
+        return insert.on_conflict_do_update(index_elements=[table.c.key], set_={
+            "failures": case((reached, 0), else_=count),
+            "window_start": case((or_(stale, reached), now), else_=table.c.window_start),
+            "locked_until": case((reached, now + self.lockout), else_=table.c.locked_until),
+        })
 
 
 class TokenBuckets:

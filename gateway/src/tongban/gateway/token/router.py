@@ -131,7 +131,7 @@ async def issue_token(request: Request) -> JSONResponse:
     else:
         raise UnsupportedGrantType(f"grant_type {grant_type[:50]!r} is not supported; use one of {', '.join(GRANTS)}")
     throttle = state.login_throttle
-    throttle.check(who, ip)
+    await throttle.check(who, ip)
     try:
         async with _transaction(request) as session:
             if isinstance(grant, PasswordGrant):
@@ -139,9 +139,9 @@ async def issue_token(request: Request) -> JSONResponse:
             else:
                 token = await service.client_credentials_grant(session, ring, grant, lifetimes.access)
     except (InvalidGrant, InvalidClient):
-        throttle.failed(who, ip)
+        await throttle.failed(who, ip)
         raise
-    throttle.succeeded(who)
+    await throttle.succeeded(who)
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
 
