@@ -320,10 +320,17 @@ def test_image_runs_as_a_non_root_user_with_a_healthcheck(name):
 def test_image_command_starts_the_service_app(name):
     port = COMPONENTS[name][1]
     argv = exec_form(read_dockerfile(name).one("CMD"))
-    assert argv == ["uvicorn", f"tongban.{name}.main:create_app", "--factory", "--host", "0.0.0.0", "--port", str(port)]
     module, _, attribute = argv[1].partition(":")
     assert importlib.util.find_spec(module) is not None
     assert callable(getattr(importlib.import_module(module), attribute))
+    # The service's own HTTP protocol, when it has one (the gateway's short way), as `make run` uses it.
+    protocol = importlib.import_module(module).SERVICE.server_protocol
+    http = [] if protocol == "httptools" else ["--http", protocol]
+    assert argv == ["uvicorn", f"tongban.{name}.main:create_app", "--factory", "--host", "0.0.0.0",
+                    "--port", str(port), *http]
+    if http:
+        path, _, cls = protocol.partition(":")
+        assert isinstance(getattr(importlib.import_module(path), cls), type)
 
 
 def test_image_leaves_out_only_what_the_shipped_code_never_imports():

@@ -4,6 +4,7 @@ also through the gateway. Every process is real: gateway, svc-catalog and svc-ca
 uvicorn, the services verifying the gateway's tokens against its JWKS."""
 
 import asyncio
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -17,6 +18,12 @@ from tongban.shared.localinfra import ServiceProcess, free_port
 from tongban.shared.testing.plugin import wait_for
 
 ITEM = {"basic_code": "442020000777", "name": "老年人优待证办理", "exercise_level": 4, "case_type": "immediate"}
+
+
+@dataclass
+class Platform:
+    client: httpx.AsyncClient      # through the gateway
+    urls: dict[str, str]           # each process directly, as a caller inside the network could
 
 
 @pytest.fixture
@@ -42,7 +49,7 @@ async def platform(infra, clean_nats, tmp_path):
     try:
         await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=10) as client:
-            yield client
+            yield Platform(client, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
     finally:
         for p in procs:
             p.stop()
@@ -55,7 +62,7 @@ async def login(client, username, password):
 
 
 async def test_admin_publishes_an_item_and_cases_learns_it(platform):
-    client = platform
+    client = platform.client
     admin = await login(client, "admin", "Admin#2026")
     r = await client.post("/api/v1/catalog/items", json=ITEM, headers={**admin, "Idempotency-Key": "slice-1"})
     assert r.status_code == 201, r.text
@@ -73,7 +80,7 @@ async def test_admin_publishes_an_item_and_cases_learns_it(platform):
 
 
 async def test_the_gateway_and_the_services_refuse_what_they_must(platform):
-    client = platform
+    client = platform.client
     r = await client.post("/api/v1/catalog/items", json=ITEM)
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     citizen = await login(client, "citizen", "Citizen#2026")
@@ -88,3 +95,22 @@ async def test_the_gateway_and_the_services_refuse_what_they_must(platform):
     r = await client.post("/api/v1/catalog/items", json={**ITEM, "basic_code": "4420200007"}, headers=admin)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "basic_code"
     assert (await client.get("/api/v1/nowhere/items")).status_code == 404
+
+
+async def test_a_service_reached_directly_refuses_a_token_revoked_at_the_gateway(platform):
+    """Defence in depth: the services refuse a revoked access token themselves (each process
+    follows `gateway.token.revoked`), not only the gateway at the door."""
+    citizen = await login(platform.client, "citizen", "Citizen#2026")
+    async with httpx.AsyncClient(base_url=platform.urls["cases"], timeout=10) as direct:
+        assert (await direct.get("/api/v1/cases/cases", headers=citizen)).status_code == 200
+        assert (await platform.client.post("/auth/logout", headers=citizen)).status_code == 204
+
+        async def refused():
+            r = await direct.get("/api/v1/cases/cases", headers=citizen)
+            return r if r.status_code == 401 else None
+
+        r = await wait_for(refused, timeout=10)
+        assert r.json()["code"] == "token_revoked" and r.headers["content-type"] == "application/problem+json"
+        # A new login works at once, directly too.
+        again = await login(platform.client, "citizen", "Citizen#2026")
+        assert (await direct.get("/api/v1/cases/cases", headers=again)).status_code == 200

@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 from tongban.gateway.proxy.callers import Caller
-from tongban.gateway.revocation.denylist import DenyList, Revoked
+from tongban.shared.revocation import DenyList, Revoked
 from tongban.gateway.revocation.feed import DenyListFeed
 
 

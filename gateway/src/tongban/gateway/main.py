@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from tongban.gateway.account.router import router as account_router
 from tongban.gateway.config import Settings
@@ -19,7 +19,6 @@ from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenB
 from tongban.gateway.proxy.asgi import GatewayASGI
 from tongban.gateway.proxy.forward import Proxy
 from tongban.gateway.revocation import service as revocations
-from tongban.gateway.revocation.denylist import DenyList
 from tongban.gateway.revocation.feed import DenyListFeed
 from tongban.gateway.revocation.verifier import CheckedVerifier
 from tongban.gateway.token import service as token_service
@@ -27,6 +26,7 @@ from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.router import router as token_router
 from tongban.shared.errors import Unauthorized, problem_response
 from tongban.shared.metrics import Metrics
+from tongban.shared.revocation import DenyList
 from tongban.shared.service import EdgeMiddleware, Runtime, ServiceDefinition, build_app
 
 log = logging.getLogger("tongban.gateway")
@@ -81,7 +81,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
 SERVICE = ServiceDefinition(
     name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
-    server_protocol="tongban.gateway.proxy.server:GatewayProtocol",
+    server_protocol="tongban.gateway.proxy.server:GatewayProtocol", follows_revocations=False,
 )
 
 

@@ -3,7 +3,8 @@
 
 Every service verifies the token itself (it never trusts a bare identity header). Verified
 tokens are cached until `min(exp, now + 5 min)`: verifying an ES256 signature costs far more
-than a dictionary lookup, and failures are never cached.
+than a dictionary lookup, and failures are never cached. Revocation is never cached: the
+service's deny list (tongban.shared.revocation) is asked on every request.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import jwt
 from fastapi import Depends, Request
 
 from tongban.shared.errors import AppError, Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from tongban.shared.revocation import DenyList
 
 log = logging.getLogger("tongban.auth")
 ALGORITHMS = ["ES256", "EdDSA"]
@@ -34,6 +38,15 @@ STAFF_ROLES = frozenset({"clerk", "approver", "admin", "auditor"})
 
 class InvalidToken(Unauthorized):
     code, title = "invalid_token", "Invalid or expired access token"
+
+
+class TokenRevoked(InvalidToken):
+    """The token verifies, but the login, delegation or account it rests on was revoked."""
+
+    code, title = "token_revoked", "The access token was revoked"
+
+
+REVOKED_DETAIL = "the login, delegation or account this token rests on was revoked; sign in again"
 
 
 class InsufficientScope(Forbidden):
@@ -70,6 +83,24 @@ class Principal:
             token_id=claims.get("jti"), claims=claims,
         )
 
+    # What the deny list reads (tongban.shared.revocation).
+    @property
+    def iat(self) -> float:
+        return float(self.claims.get("iat", 0))
+
+    @property
+    def sid(self) -> str | None:
+        """The login (refresh-token family) that produced the token."""
+        sid = self.claims.get("sid")
+        return sid if isinstance(sid, str) else None
+
+    @property
+    def delegations(self) -> tuple[str, ...]:
+        """An agent's token: the delegations its `agent_for` rests on."""
+        agent_for = self.claims.get("agent_for")
+        found = agent_for.get("delegations") if isinstance(agent_for, dict) else None
+        return tuple(str(d) for d in found) if isinstance(found, list) else ()
+
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
@@ -105,8 +136,10 @@ def _b64json(segment: str) -> dict[str, Any]:
 class TokenVerifier:
     """Verifies access tokens for one audience with keys from a JWKS (URL or static JSON)."""
 
-    def __init__(self, audience: str, issuer: str, jwks_url: str | None = None, jwks_json: str | None = None):
+    def __init__(self, audience: str, issuer: str, jwks_url: str | None = None, jwks_json: str | None = None,
+                 denylist: "DenyList | None" = None):
         self.audience = audience
+        self.denylist = denylist      # revoked tokens are refused after the signature (never cached)
         self.issuer = issuer
         self.jwks_url = jwks_url
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -137,6 +170,13 @@ class TokenVerifier:
             log.warning("could not fetch the JWKS from %s: %s", self.jwks_url, exc)
 
     async def verify(self, token: str) -> Principal:
+        principal = await self._verified(token)
+        denylist = self.denylist
+        if denylist is not None and not denylist.empty and denylist.refuses(principal):
+            raise TokenRevoked(REVOKED_DETAIL)
+        return principal
+
+    async def _verified(self, token: str) -> Principal:
         now = time.time()
         hit = self._cache.get(token)
         if hit is not None and hit[0] > now:

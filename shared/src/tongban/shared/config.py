@@ -31,6 +31,10 @@ class ServiceSettings(BaseSettings):
     token_url: str | None = None
     service_client_id: str | None = None
     service_client_secret: str | None = None
+    # Revoked access tokens (logout, a revoked delegation, an account switched off) are refused
+    # here too: the gateway's `gateway.token.revoked` events, replayed this far back at start
+    # (longer than any access token lives).
+    revocation_replay_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _needs_keys(self) -> "ServiceSettings":

@@ -40,6 +40,7 @@ from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.logging import configure_logging, request_id_var
 from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
+from tongban.shared.revocation import DenyList, RevocationFollower
 from tongban.shared.tables import PlatformTables
 from tongban.shared.tracing import span
 
@@ -64,6 +65,8 @@ class ServiceDefinition:
     periodic: list[PeriodicTask] = field(default_factory=list)
     # uvicorn's `--http`: its own protocol, or a class of the service's (the gateway's proxy path).
     server_protocol: str = "httptools"
+    # Refuse revoked access tokens (tongban.shared.revocation); the gateway keeps its own list.
+    follows_revocations: bool = True
 
     @property
     def prefix(self) -> str:
@@ -210,13 +213,21 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
         app.state.settings = settings
         app.state.sessionmaker = runtime.sessionmaker
         app.state.platform_tables = definition.tables
+        denylist = DenyList() if definition.follows_revocations else None
         app.state.token_verifier = TokenVerifier(definition.name, settings.token_issuer, settings.jwks_url,
-                                                 settings.jwks_json)
+                                                 settings.jwks_json, denylist=denylist)
+        follower: RevocationFollower | None = None
         try:
             await runtime.start(with_worker=settings.run_worker)
+            if denylist is not None:
+                follower = app.state.revocations = RevocationFollower(denylist, runtime.js,
+                                                                      settings.revocation_replay_seconds)
+                await follower.start()
             async with (definition.lifespan(app, runtime) if definition.lifespan else contextlib.nullcontext()):
                 yield
         finally:
+            if follower is not None:
+                await follower.stop()
             await runtime.close()
 
     app = FastAPI(title=definition.title, lifespan=lifespan, version="1.0.0",

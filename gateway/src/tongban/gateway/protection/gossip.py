@@ -10,20 +10,20 @@ counts to its own buckets. Per request the cost is one dictionary increment (`To
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 from typing import Any
 
 from tongban.gateway.protection.limits import TokenBuckets
+from tongban.shared.events.bus import Listener
 
 log = logging.getLogger("tongban.gateway.limits")
 SUBJECT = "_tongban.gateway.ratelimit.used"
 MAX_CALLERS_PER_MESSAGE = 5_000
 
 
-class LimitGossip:
+class LimitGossip(Listener):
     def __init__(self, buckets: TokenBuckets, nc: Any, interval: float = 1.0) -> None:
         self.buckets = buckets
         self.nc = nc
@@ -31,22 +31,11 @@ class LimitGossip:
         self.process = f"{os.getpid()}-{os.urandom(4).hex()}"
         # Callers below this many requests in an interval cannot get near the limit through a few processes.
         self.threshold = max(1, int(buckets.rate * interval / 4))
-        self._sub: Any = None
-        self._task: asyncio.Task[None] | None = None
         self.charged = 0
 
     async def start(self) -> None:
         self._sub = await self.nc.subscribe(SUBJECT, cb=self._on_message)
         self._task = asyncio.create_task(self._publish_loop(), name="limit-gossip")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
 
     async def _publish_loop(self) -> None:
         while True:

@@ -4,7 +4,7 @@ The shared `TokenVerifier` already caches verified tokens, but reaching it costs
 decode and two coroutine hops per request; here a hit is one dictionary lookup on the bytes
 the client sent. An entry lives until the token's `exp` (at most CACHE_SECONDS) and only while
 the key ring that vouched for it is unchanged (a retired key drops its tokens at once).
-Revocation is not cached: the deny list is asked on every request (`revocation.denylist`).
+Revocation is not cached: the deny list is asked on every request (`tongban.shared.revocation`).
 """
 
 from __future__ import annotations

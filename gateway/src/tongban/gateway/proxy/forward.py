@@ -22,18 +22,17 @@ from tongban.gateway.proxy.breaker import CircuitBreaker
 from tongban.gateway.proxy.callers import Caller, VerifiedTokens
 from tongban.gateway.proxy.headers import RequestHeaders, response_headers
 from tongban.gateway.proxy.pool import (
-    ConnectFailed, Connection, StaleConnection, UpstreamClosed, UpstreamError, UpstreamPool, UpstreamTimeout,
+    ConnectFailed, Connection, StaleConnection, UpstreamError, UpstreamPool, UpstreamTimeout,
     request_head, send_body,
 )
-from tongban.gateway.revocation.denylist import DenyList
-from tongban.gateway.revocation.verifier import REVOKED_DETAIL
-from tongban.gateway.token.errors import TokenRevoked, bearer_challenge
+from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.keys import KeyRing
 from tongban.gateway.token.scopes import PEOPLE_INTEROP_ROUTES
-from tongban.shared.auth import InsufficientScope, InvalidToken
+from tongban.shared.auth import REVOKED_DETAIL, InsufficientScope, InvalidToken, TokenRevoked
 from tongban.shared.errors import problem_response
 from tongban.shared.logging import request_id_var, trace_id_var
 from tongban.shared.metrics import Metrics
+from tongban.shared.revocation import DenyList
 
 log = logging.getLogger("tongban.gateway.proxy")
 Scope = dict[str, Any]

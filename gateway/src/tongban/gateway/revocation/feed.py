@@ -12,7 +12,6 @@ the database is re-read every `resync_seconds` for rows recorded since the last 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -20,29 +19,25 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.js.api import DeliverPolicy
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tongban.gateway.revocation.denylist import DenyList
-from tongban.gateway.revocation.service import as_revoked, load_live
-from tongban.shared.contracts.gateway import TOKEN_REVOKED, TokenRevokedV1
-from tongban.shared.events.envelope import Envelope
+from tongban.gateway.revocation.service import load_live
+from tongban.shared.contracts.gateway import TOKEN_REVOKED
+from tongban.shared.revocation import DenyList, RevocationFollower
 
 log = logging.getLogger("tongban.gateway.revocation")
 # A transaction's rows carry its start time: re-read a margin back so a slow commit is not missed.
 RESYNC_MARGIN = dt.timedelta(seconds=120)
 
 
-class DenyListFeed:
+class DenyListFeed(RevocationFollower):
+    """The gateway's follower: new events only, what came before from its database."""
+
     def __init__(self, denylist: DenyList, sessionmaker: async_sessionmaker[AsyncSession], js: Callable[[], Any],
                  resync_seconds: float = 30.0) -> None:
-        self.denylist = denylist
+        super().__init__(denylist, js, replay=0)
         self.sessionmaker = sessionmaker
-        self.js = js
         self.resync_seconds = resync_seconds
-        self._sub: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self.received = 0
 
     async def start(self) -> None:
         self._sub = await self.js().subscribe(TOKEN_REVOKED, cb=self._on_message, ordered_consumer=True,
@@ -51,25 +46,6 @@ class DenyListFeed:
         count = await load_live(self.sessionmaker, self.denylist)
         log.info("deny list loaded: %d revocations in force", count)
         self._task = asyncio.create_task(self._resync(read_at), name="denylist-resync")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-
-    async def _on_message(self, msg: Any) -> None:
-        try:
-            payload = TokenRevokedV1.model_validate(Envelope.model_validate_json(msg.data).data)
-        except ValidationError as exc:
-            log.warning("ignoring a malformed %s event: %s", TOKEN_REVOKED, exc.errors()[:1])
-            return
-        for entry in payload.entries:
-            self.denylist.add(as_revoked(entry))
-        self.received += 1
 
     async def _resync(self, read_at: dt.datetime) -> None:
         while True:

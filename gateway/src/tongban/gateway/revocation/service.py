@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from tongban.gateway.db import outbox
 from tongban.gateway.revocation import repository
-from tongban.gateway.revocation.denylist import DenyList, Revoked
 from tongban.gateway.revocation.models import TokenRevocation
 from tongban.shared.contracts.gateway import TOKEN_REVOKED, RevokedEntryV1, TokenRevokedV1
 from tongban.shared.events.envelope import make_event
+from tongban.shared.revocation import DenyList, Revoked
 
 CONTEXT = "tongban.gateway.revocations"
 _PENDING = "tongban.gateway.revocations.pending"
@@ -44,10 +44,6 @@ class RevocationContext:
 def configure(sessionmaker: async_sessionmaker[AsyncSession], denylist: DenyList, access_ttl: int) -> None:
     """Give every session of this process the deny list to update when a revocation commits."""
     sessionmaker.configure(info={CONTEXT: RevocationContext(denylist, access_ttl)})
-
-
-def as_revoked(row: TokenRevocation | RevokedEntryV1) -> Revoked:
-    return Revoked(row.kind, row.value, row.expires_at.timestamp(), row.cutoff.timestamp() if row.cutoff else 0.0)
 
 
 def _apply_after_commit(session: AsyncSession, entries: list[Revoked]) -> None:
@@ -87,7 +83,7 @@ async def revoke(session: AsyncSession, entries: Iterable[tuple[str, str]], reas
                                               "cutoff": r.cutoff}) for r in rows]
     payload = TokenRevokedV1(entries=entries, reason=reason[:200])
     await outbox.add(session, make_event("gateway", TOKEN_REVOKED, payload, subject=rows[0].value))
-    _apply_after_commit(session, [as_revoked(r) for r in rows])
+    _apply_after_commit(session, [Revoked.of(r) for r in rows])
     return len(rows)
 
 
@@ -112,5 +108,5 @@ async def load_live(sessionmaker: async_sessionmaker[AsyncSession], denylist: De
     async with sessionmaker() as session:
         rows = await repository.live(session, dt.datetime.now(dt.UTC), since)
     for row in rows:
-        denylist.add(as_revoked(row))
+        denylist.add(Revoked.of(row))
     return len(rows)

@@ -1,12 +1,6 @@
-import time
-
-from tongban.gateway.proxy.callers import Caller
-from tongban.gateway.revocation.denylist import DenyList
-from tongban.gateway.token.errors import TokenRevoked
 from tongban.gateway.token.keys import KeyRing
-from tongban.shared.auth import Principal
-
-REVOKED_DETAIL = "the login, delegation or account this token rests on was revoked; sign in again"
+from tongban.shared.auth import REVOKED_DETAIL, Principal, TokenRevoked
+from tongban.shared.revocation import DenyList
 
 
 class CheckedVerifier:
@@ -20,6 +14,6 @@ class CheckedVerifier:
 
     async def verify(self, token: str) -> Principal:
         principal = await self.ring.verify(token, self.audience)
-        if not self.denylist.empty and self.denylist.refuses(Caller.of(principal, self.ring.epoch, time.time())):
+        if not self.denylist.empty and self.denylist.refuses(principal):
             raise TokenRevoked(REVOKED_DETAIL)
         return principal

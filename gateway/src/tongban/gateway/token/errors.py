@@ -4,7 +4,6 @@ platform clients both understand the answer."""
 
 from typing import Any
 
-from tongban.shared.auth import InvalidToken
 from tongban.shared.errors import AppError, Conflict, NotFound
 
 
@@ -64,8 +63,3 @@ class ClientNotFound(NotFound):
 class ClientExists(Conflict):
     code, title = "client_exists", "A client with this id exists"
 
-
-class TokenRevoked(InvalidToken):
-    """The token verifies, but the login, delegation or account it rests on was revoked."""
-
-    code, title = "token_revoked", "The access token was revoked"

@@ -105,7 +105,7 @@ def granted_scopes(role: str, requested: str | None) -> tuple[str, ...]:
 def access_token_claims(account: Account, scopes: tuple[str, ...], ttl: int, issuer: str,
                         agent_for: dict[str, Any] | None = None, sid: uuid.UUID | None = None) -> dict[str, Any]:
     """The claims of a person's access token; `sid` names the login (refresh-token family) it
-    belongs to, so ending that login refuses the token at once (revocation.denylist)."""
+    belongs to, so ending that login refuses the token at once (tongban.shared.revocation)."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer, "sub": str(account.id), "aud": list(ROLE_AUDIENCES[account.role]), "iat": now,

@@ -1,8 +1,8 @@
 """Event payloads published by the gateway (subjects `gateway.*`). Version 1: only additive changes.
 
-`gateway.token.revoked` is meant for the gateway's own processes (every worker of every
-replica keeps a deny list of revoked access tokens); a service may listen too, to drop what it
-cached about a login.
+`gateway.token.revoked`: every gateway process and every service process keeps a deny list
+of revoked access tokens from it (tongban.shared.revocation); services replay it from the
+GATEWAY stream at start.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -13,6 +15,24 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 log = logging.getLogger("tongban.events")
 DUPLICATE_WINDOW = 600.0  # seconds in which JetStream drops a repeated Nats-Msg-Id
+
+
+class Listener:
+    """A NATS subscription with a background task beside it (a revocation follower, the gateway's
+    deny-list feed, its rate-limit gossip). Subclasses set `_sub` and `_task`; `stop()` ends the
+    task, then the subscription."""
+
+    _sub: Any = None
+    _task: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):  # the connection may be closing already
+                await self._sub.unsubscribe()
 
 
 def stream_name(service: str) -> str:
