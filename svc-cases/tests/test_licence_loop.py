@@ -8,25 +8,30 @@ from tongban.shared.testing.plugin import running_service, wait_for
 ITEM = "442020000900"
 
 
-async def test_instant_approval_to_licence_and_back(infra, token_issuer, tokens, kit, clean_nats, tmp_path):
+async def _instant_item(credentials, cases, tokens, kit, token_issuer, licence_fields: list[dict]) -> str:  # noqa: ANN001
+    """An item approved instantly for adults whose result is a licence type with `licence_fields`;
+    the form asks for `service_years`. Returns the type code."""
     type_code = kit.DEPT + "001"
     credentials_admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin", ["credentials"],
                                                                          sub="admin-1")}
+    r = await credentials.post("/api/v1/credentials/licence-types", headers=credentials_admin, json={
+        "code": type_code, "name": "退役军人优待证", "issuer_code": kit.DEPT, "issuer_name": "中山市退役军人事务局",
+        "holder_type": "111", "validity": "years", "validity_years": 5, "fields": licence_fields})
+    assert r.status_code == 201, r.text
+    await kit.publish_item(cases, licence=type_code)
+    await cases.put(f"/api/v1/cases/item-configs/{ITEM}", headers=tokens.admin(), json={
+        "form_fields": [{"name": "service_years", "type": "integer", "required": True, "minimum": 1}]})
+    await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(),
+                     json={"conditions": [{"field": "applicant.age", "op": "gte", "value": 18}]})
+    return type_code
+
+
+async def test_instant_approval_to_licence_and_back(infra, token_issuer, tokens, kit, clean_nats, tmp_path):
     wallet = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
                                                              sub="citizen-w", id_number=kit.ADULT)}
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
-        r = await credentials.post("/api/v1/credentials/licence-types", headers=credentials_admin, json={
-            "code": type_code, "name": "退役军人优待证", "issuer_code": kit.DEPT, "issuer_name": "中山市退役军人事务局",
-            "holder_type": "111", "validity": "years", "validity_years": 5,
-            "fields": [{"name": "service_years", "type": "integer"}]})
-        assert r.status_code == 201, r.text
-        await kit.publish_item(cases, licence=type_code)
-        await cases.put(f"/api/v1/cases/item-configs/{ITEM}", headers=tokens.admin(), json={
-            "form_fields": [{"name": "service_years", "type": "integer", "required": True, "minimum": 1}]})
-        await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(),
-                         json={"conditions": [{"field": "applicant.age", "op": "gte", "value": 18}]})
-
+        await _instant_item(credentials, cases, tokens, kit, token_issuer, [{"name": "service_years", "type": "integer"}])
         r = await cases.post("/api/v1/cases/cases", json={"basic_code": ITEM, "form_data": {"service_years": 8}},
                              headers=tokens.citizen())
         assert r.status_code == 201 and r.json()["state"] == "approved"
@@ -40,6 +45,30 @@ async def test_instant_approval_to_licence_and_back(infra, token_issuer, tokens,
         assert case["state"] == "completed"
         mine = (await credentials.get("/api/v1/credentials/me/licences", headers=wallet)).json()
         assert [x["identifier"] for x in mine["items"]] == [case["licence_identifier"]]
+
+
+async def test_a_licence_that_cannot_be_issued_is_told_on_the_case(infra, token_issuer, tokens, kit, clean_nats,
+                                                                   tmp_path):
+    """The licence type needs a field neither the form nor the approval gives: svc-credentials
+    cannot issue it, and the case's timeline says why instead of waiting for a licence forever."""
+    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
+            running_service(CASES, infra, token_issuer) as cases:
+        await _instant_item(credentials, cases, tokens, kit, token_issuer,
+                            [{"name": "service_years", "type": "integer"}, {"name": "grade", "type": "string"}])
+        r = await cases.post("/api/v1/cases/cases", json={"basic_code": ITEM, "form_data": {"service_years": 8}},
+                             headers=tokens.citizen())
+        assert r.status_code == 201 and r.json()["state"] == "approved"
+        case_id = r.json()["id"]
+
+        async def told():
+            timeline = (await cases.get(f"/api/v1/cases/cases/{case_id}/timeline", headers=tokens.citizen())).json()
+            return [e for e in timeline["items"] if e["action"] == "licence_issue_failed"] or None
+
+        [entry] = await wait_for(told, timeout=20)
+        assert entry["actor"] == "system:credentials" and "grade" in entry["reason"]
+        assert entry["from_state"] == entry["to_state"] == "approved"
+        case = (await cases.get(f"/api/v1/cases/cases/{case_id}", headers=tokens.citizen())).json()
+        assert case["state"] == "approved" and case["licence_identifier"] is None
 
 
 async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_issuer, tokens, kit, tmp_path):

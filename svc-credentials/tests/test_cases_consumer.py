@@ -10,6 +10,7 @@ from tongban.credentials.db import platform
 from tongban.credentials.licence.models import Licence
 from tongban.credentials.seal.models import Seal
 from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
+from tongban.shared.contracts.credentials import LICENCE_ISSUE_FAILED
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
 from tongban.shared.testing.plugin import wait_for
@@ -63,6 +64,10 @@ async def test_one_licence_per_case_and_bad_events_dead_letter(svc, infra, token
     assert await scalar(svc, select(Licence.source_case_id)) == case_id
     assert await scalar(svc, select(func.count()).select_from(platform.dead_letter)) == 1
     assert "data.address" in await scalar(svc, select(platform.dead_letter.c.error))
+    # ... and the case is told why (svc-cases puts it on the case's timeline).
+    [told] = (await scalar(svc, select(func.array_agg(platform.outbox.c.envelope)).where(
+        platform.outbox.c.subject == LICENCE_ISSUE_FAILED)))
+    assert told["data"]["case_id"] == bad["data"]["case_id"] and "address" in told["data"]["reason"]
     wallet = (await svc.get("/api/v1/credentials/me/licences", headers=tokens.citizen)).json()
     assert wallet["total"] == 1 and wallet["items"][0]["data"] == {"business_scope": "预包装食品销售",
                                                                    "address": "中山市东区"}

@@ -12,6 +12,8 @@ LICENCE_ISSUED = "credentials.licence.issued"
 LICENCE_SUSPENDED = "credentials.licence.suspended"
 LICENCE_REINSTATED = "credentials.licence.reinstated"
 LICENCE_REVOKED = "credentials.licence.revoked"
+# An approved case's licence could never be issued (additive to version 1).
+LICENCE_ISSUE_FAILED = "credentials.licence.issue_failed"
 
 
 class LicenceIssuedV1(BaseModel):
@@ -28,6 +30,17 @@ class LicenceIssuedV1(BaseModel):
     valid_until: dt.date | None = None
     source_case_id: uuid.UUID | None = None
     supersedes: uuid.UUID | None = None
+
+
+class LicenceIssueFailedV1(BaseModel):
+    """The licence an approved case should produce (证照联办) cannot be issued from what the
+    approval carried: an unknown type, a department that does not issue it, a missing or invalid
+    field. The case stays approved without its licence until the department acts."""
+
+    case_id: uuid.UUID
+    case_number: str
+    type_code: str | None
+    reason: str
 
 
 class LicenceStatusChangedV1(BaseModel):

@@ -561,6 +561,17 @@ async def progress(session: AsyncSession, case_number: str, lookup_code: str) ->
                                         "deadline_on": case.deadline_on, "steps": steps})
 
 
+async def record_licence_failure(session: AsyncSession, case_id: uuid.UUID, reason: str) -> bool:
+    """证照联办 failed: svc-credentials cannot issue the licence from what the approval carried. The
+    case stays approved; its timeline says why, for the department to act on. False when the
+    case is unknown here."""
+    case = await repository.get(session, case_id, for_update=True)
+    if case is None:
+        return False
+    await _record(session, case, "system:credentials", "licence_issue_failed", case.state, case.state, reason, {})
+    return True
+
+
 async def record_licence(session: AsyncSession, case_id: uuid.UUID, identifier: str) -> bool:
     """证照联办: put the issued licence's identifier on the case; an approved case is thereby
     completed. False when the case is unknown here."""

@@ -1,11 +1,14 @@
-"""Handlers of svc-credentials' events: the issued licence comes back onto its case (证照联办)."""
+"""Handlers of svc-credentials' events: the issued licence comes back onto its case (证照联办), or,
+when it cannot be issued, the reason goes on the case's timeline."""
 
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.case import service
-from tongban.shared.contracts.credentials import LICENCE_ISSUED, LicenceIssuedV1
+from tongban.shared.contracts.credentials import (
+    LICENCE_ISSUE_FAILED, LICENCE_ISSUED, LicenceIssuedV1, LicenceIssueFailedV1,
+)
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.inbox import PoisonMessage, Subscription
 
@@ -13,6 +16,11 @@ log = logging.getLogger("tongban.cases.credentials")
 
 
 async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type == LICENCE_ISSUE_FAILED:
+        failed = LicenceIssueFailedV1.model_validate(event.data)
+        if not await service.record_licence_failure(session, failed.case_id, failed.reason):
+            log.warning("licence failure names case %s, which svc-cases does not know", failed.case_id)
+        return
     if event.type != LICENCE_ISSUED:
         return  # suspensions and revocations do not change a case
     data = LicenceIssuedV1.model_validate(event.data)

@@ -9,13 +9,15 @@ their source case.
 One durable consumer does both: a second one cost every approval a second transaction and inbox
 row (about a quarter of the service's CPU per instant approval). The two stay independent: an
 approval that can never give its licence (unknown type, wrong department, a missing field) still
-gives the company its seals, and the other way round. When only one of them has work, its poison
-dead-letters the event as before; when both have, each runs in a savepoint and a failed one is
-dead-lettered on its own while the other commits.
+gives the company its seals, and the other way round. A licence that can never be issued is
+told back to the case (`credentials.licence.issue_failed`) and kept as a dead letter; seals that
+cannot be issued dead-letter the event as before (when the licence part has work too, the failed
+part runs in a savepoint and is dead-lettered on its own while the other commits).
 """
 
 from collections.abc import Awaitable, Callable
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.db import platform
@@ -32,7 +34,9 @@ from tongban.shared.ids import InvalidIdentifier
 DURABLE = "credentials-cases-case"
 
 
-async def _licence(session: AsyncSession, approved: CaseApprovedV1) -> None:
+async def _licence(session: AsyncSession, approved: CaseApprovedV1, event: Envelope) -> None:
+    # No savepoint (it would cost every approval two statements): every refusal of issue_for_case
+    # (type, department, holder, fields, validity) comes before its first write.
     try:
         data = LicenceCreate(type_code=approved.result_licence_type_code, holder_id=approved.applicant_id,
                              holder_name=approved.applicant_name, data=approved.data,
@@ -40,12 +44,28 @@ async def _licence(session: AsyncSession, approved: CaseApprovedV1) -> None:
         await service.issue_for_case(session, data, approved.case_id, approved.department)
     except KeyMissing:
         raise   # the store, not the event, is at fault: retried with backoff like any transient error
-    except AppError as exc:
-        # The event can never produce a licence (unknown type, bad fields): keep it for a human.
-        raise PoisonMessage(f"case {approved.case_number}: {exc.detail}") from exc
+    except (AppError, ValidationError) as exc:
+        # The event can never produce a licence (unknown type, bad fields). The case hears why
+        # (`credentials.licence.issue_failed`, so the department sees it on the case) and the
+        # event is kept as a dead letter for a human; nothing is retried.
+        reason = exc.detail if isinstance(exc, AppError) else _first_error(exc)
+        await service.licence_issue_failed(session, approved, reason)
+        await _dead_letter(session, event, f"licence: case {approved.case_number}: {reason}")
 
 
-async def _seals(session: AsyncSession, approved: CaseApprovedV1) -> None:
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+
+
+async def _dead_letter(session: AsyncSession, event: Envelope, fault: str) -> None:
+    # Committed with the rest of the handling; the inbox row keeps a redelivery from redoing it.
+    await session.execute(platform.dead_letter.insert().values(
+        consumer=DURABLE, event_id=str(event.id), subject=CASE_APPROVED, payload=event.model_dump_json(),
+        error=f"PoisonMessage: {fault}"[:4000], deliveries=1))
+
+
+async def _seals(session: AsyncSession, approved: CaseApprovedV1, event: Envelope) -> None:
     try:
         await seals.issue_for_registration(session, approved)
     except InvalidIdentifier as exc:
@@ -56,28 +76,25 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
     if event.type != CASE_APPROVED:
         return
     approved = CaseApprovedV1.model_validate(event.data)
-    parts: list[tuple[str, Callable[[AsyncSession, CaseApprovedV1], Awaitable[None]]]] = []
+    parts: list[tuple[str, Callable[[AsyncSession, CaseApprovedV1, Envelope], Awaitable[None]]]] = []
     if approved.result_licence_type_code is not None:
         parts.append(("licence", _licence))
     if approved.applicant_type == "company":
         parts.append(("seals", _seals))
     if len(parts) == 1:
-        await parts[0][1](session, approved)
+        await parts[0][1](session, approved, event)
         return
     faults = []
     for name, apply in parts:
         try:
             async with session.begin_nested():
-                await apply(session, approved)
+                await apply(session, approved, event)
         except PoisonMessage as exc:
             faults.append(f"{name}: {exc}")
     if faults and len(faults) == len(parts):
         raise PoisonMessage("; ".join(faults))
     for fault in faults:
-        # Committed with what the other part did; the inbox row keeps a redelivery from redoing it.
-        await session.execute(platform.dead_letter.insert().values(
-            consumer=DURABLE, event_id=str(event.id), subject=CASE_APPROVED, payload=event.model_dump_json(),
-            error=f"PoisonMessage: {fault}"[:4000], deliveries=1))
+        await _dead_letter(session, event, fault)
 
 
 # Only approvals: the wider `cases.case.>` cost a transaction and an inbox row for every other step

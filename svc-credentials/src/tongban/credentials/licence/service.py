@@ -28,9 +28,10 @@ from tongban.credentials.signing import repository as keys
 from tongban.credentials.signing import service as signing
 from tongban.shared.auth import NotOwner, Principal, ensure_owner
 from tongban.shared.contracts.credentials import (
-    LICENCE_ISSUED, LICENCE_REINSTATED, LICENCE_REVOKED, LICENCE_SUSPENDED, LicenceIssuedV1,
-    LicenceStatusChangedV1,
+    LICENCE_ISSUE_FAILED, LICENCE_ISSUED, LICENCE_REINSTATED, LICENCE_REVOKED, LICENCE_SUSPENDED,
+    LicenceIssuedV1, LicenceIssueFailedV1, LicenceStatusChangedV1,
 )
+from tongban.shared.contracts.cases import CaseApprovedV1
 from tongban.shared.errors import InvalidField
 from tongban.shared.events.envelope import make_event
 from tongban.shared.ids import InvalidIdentifier, mask_resident_id, normalize_credit_code, normalize_resident_id
@@ -169,6 +170,16 @@ async def _issue(session: AsyncSession, lt: LicenceType, key: SigningKey | None,
                        detail={"identifier": licence.identifier, "type_code": lt.code,
                                "source_case_id": str(source_case_id) if source_case_id else None})
     return licence
+
+
+async def licence_issue_failed(session: AsyncSession, approved: CaseApprovedV1, reason: str) -> None:
+    """Tell the case that its licence cannot be issued (and audit it): the department sees why
+    on the case instead of a licence that never comes."""
+    await outbox.add(session, make_event("credentials", LICENCE_ISSUE_FAILED, LicenceIssueFailedV1(
+        case_id=approved.case_id, case_number=approved.case_number, type_code=approved.result_licence_type_code,
+        reason=reason[:1000]), subject=str(approved.case_id)))
+    await audit.record(session, "system:credentials", "licence.issue_failed", "case", str(approved.case_id), reason[:1000],
+                       {"case_number": approved.case_number, "type_code": approved.result_licence_type_code})
 
 
 async def issue_for_case(session: AsyncSession, data: LicenceCreate, case_id: uuid.UUID,
