@@ -8,6 +8,7 @@ import json
 
 import httpx
 
+from tongban.shared.events import bus
 from tongban.shared.testing.plugin import wait_for
 
 PING = "/api/v1/catalog/echo/ping"
@@ -143,3 +144,12 @@ async def test_an_account_switched_off_loses_its_tokens_and_its_logins(gateway):
     assert events.status_code == 200, events.text
     actions = {e["action"] for e in events.json()["items"]}
     assert {"account.deactivated", "account.activated"} <= actions
+
+
+async def test_the_gateway_stream_keeps_revocations_for_a_day_only(gateway, infra):
+    nc = await bus.connect(infra.nats.url, "test-stream-info")
+    try:
+        info = await nc.jetstream().stream_info("GATEWAY")
+        assert info.config.max_age == 86_400 and info.config.subjects == ["gateway.>"]
+    finally:
+        await nc.close()

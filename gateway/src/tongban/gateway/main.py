@@ -82,6 +82,9 @@ SERVICE = ServiceDefinition(
     name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
     server_protocol="tongban.gateway.proxy.server:GatewayProtocol", follows_revocations=False,
+    # Revocations only: none refuses anything once its tokens have expired (minutes), and services
+    # replay the last hour at start. A day, so the stream does not grow for ever.
+    stream_max_age=86_400.0,
 )
 
 

@@ -67,6 +67,8 @@ class ServiceDefinition:
     server_protocol: str = "httptools"
     # Refuse revoked access tokens (tongban.shared.revocation); the gateway keeps its own list.
     follows_revocations: bool = True
+    # Seconds the service's stream keeps an event (None: for ever, the default for business events).
+    stream_max_age: float | None = None
 
     @property
     def prefix(self) -> str:
@@ -99,7 +101,8 @@ class Runtime:
     async def start(self, with_worker: bool) -> None:
         self.nc = await _connect_with_retry(self.settings.nats_url, f"tongban-{self.definition.name}")
         if self.definition.publishes:
-            await bus.ensure_stream(self.js(), self.definition.name, self.settings.stream_replicas)
+            await bus.ensure_stream(self.js(), self.definition.name, self.settings.stream_replicas,
+                                    max_age=self.definition.stream_max_age)
         if not with_worker:
             return
         d = self.definition

@@ -61,15 +61,17 @@ async def connect(url: str, name: str) -> Client:
     )
 
 
-async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1, patience: float = 30.0) -> None:
-    """Create or update the stream that carries `<service>.>`.
+async def ensure_stream(js: JetStreamContext, service: str, replicas: int = 1, patience: float = 30.0,
+                        max_age: float | None = None) -> None:
+    """Create or update the stream that carries `<service>.>` (`max_age`: seconds an event is
+    kept; None: until deleted, as consumers created later start from the first event).
 
     On a cluster that is still electing its meta leader, or busy placing a replicated stream
     another replica is creating at the same moment, the JetStream API times out: retry with
     backoff for up to `patience` seconds before failing the start."""
     config = StreamConfig(
         name=stream_name(service), subjects=[f"{service}.>"], duplicate_window=DUPLICATE_WINDOW,
-        num_replicas=replicas,
+        num_replicas=replicas, max_age=max_age,
     )
     deadline = asyncio.get_running_loop().time() + patience
     delay = 0.2
