@@ -66,12 +66,29 @@ async def test_rule_versions_decide_on_submission(infra, token_issuer, tokens, k
         msgs = await sub.fetch(1, timeout=10)
         assert msgs[0].headers["Nats-Msg-Id"] == rows[0]["id"]
 
+        # A licence naming the case that cannot be its result (another holder) is kept for a human.
+        await bus.ensure_stream(nc.jetstream(), "credentials")
+        stray = LicenceIssuedV1(licence_id=uuid.uuid4(), identifier="11100000000013338W001442000202611220002X",
+                                type_code="11100000000013338W001", issuer_code=kit.DEPT, version=1,
+                                holder_type="111", holder_id=kit.OTHER_ADULT, valid_from="2026-11-22",
+                                source_case_id=uuid.UUID(adult["id"]))
+        stray_event = make_event("credentials", LICENCE_ISSUED, stray, subject=str(stray.licence_id))
+        await nc.jetstream().publish(LICENCE_ISSUED, stray_event.model_dump_json().encode(),
+                                     headers={"Nats-Msg-Id": str(stray_event.id)})
+
+        async def dead_lettered():
+            async with client.app.state.sessionmaker() as s:
+                return (await s.execute(select(platform.dead_letter.c.error))).scalar()
+
+        assert "is not the result of case" in await wait_for(dead_lettered)
+        case = (await client.get(f"/api/v1/cases/cases/{adult['id']}", headers=tokens.citizen())).json()
+        assert case["state"] == "approved" and case["licence_identifier"] is None
+
         # svc-credentials issues the licence: its identifier comes back and the case is completed.
         issued = LicenceIssuedV1(licence_id=uuid.uuid4(), identifier="11100000000013338W001442000202611220001X",
                                  type_code="11100000000013338W001", issuer_code=kit.DEPT, version=1,
                                  holder_type="111", holder_id=kit.ADULT, valid_from="2026-11-22",
                                  source_case_id=uuid.UUID(adult["id"]))
-        await bus.ensure_stream(nc.jetstream(), "credentials")
         event = make_event("credentials", LICENCE_ISSUED, issued, subject=str(issued.licence_id))
         for n in range(2):
             await nc.jetstream().publish(LICENCE_ISSUED, event.model_dump_json().encode(),

@@ -53,8 +53,9 @@ async def test_a_licence_that_cannot_be_issued_is_told_on_the_case(infra, token_
     cannot issue it, and the case's timeline says why instead of waiting for a licence forever."""
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
-        await _instant_item(credentials, cases, tokens, kit, token_issuer,
-                            [{"name": "service_years", "type": "integer"}, {"name": "grade", "type": "string"}])
+        type_code = await _instant_item(credentials, cases, tokens, kit, token_issuer,
+                                        [{"name": "service_years", "type": "integer"},
+                                         {"name": "grade", "type": "string"}])
         r = await cases.post("/api/v1/cases/cases", json={"basic_code": ITEM, "form_data": {"service_years": 8}},
                              headers=tokens.citizen())
         assert r.status_code == 201 and r.json()["state"] == "approved"
@@ -69,6 +70,26 @@ async def test_a_licence_that_cannot_be_issued_is_told_on_the_case(infra, token_
         assert entry["from_state"] == entry["to_state"] == "approved"
         case = (await cases.get(f"/api/v1/cases/cases/{case_id}", headers=tokens.citizen())).json()
         assert case["state"] == "approved" and case["licence_identifier"] is None
+
+        # The department issues it by hand with the missing field, naming the case: the case completes.
+        department = {"Authorization": "Bearer " + token_issuer.mint(
+            "approver", "credentials:issue", ["credentials"], sub="approver-1", department=kit.DEPT),
+            "Idempotency-Key": "by-hand-1"}
+        body = {"type_code": type_code, "holder_id": kit.ADULT, "holder_name": case["applicant_name"],
+                "data": {"service_years": 8, "grade": "一级"}, "source_case_id": case_id}
+        r = await credentials.post("/api/v1/credentials/licences", headers=department, json=body)
+        assert r.status_code == 201, r.text
+        identifier = r.json()["identifier"]
+
+        async def completed():
+            case = (await cases.get(f"/api/v1/cases/cases/{case_id}", headers=tokens.citizen())).json()
+            return case if case["state"] == "completed" else None
+
+        assert (await wait_for(completed, timeout=20))["licence_identifier"] == identifier
+        # One licence per case: a second one naming it is refused.
+        r = await credentials.post("/api/v1/credentials/licences", json=body,
+                                   headers={**department, "Idempotency-Key": "by-hand-2"})
+        assert r.status_code == 409 and r.json()["code"] == "case_has_licence"
 
 
 async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_issuer, tokens, kit, tmp_path):

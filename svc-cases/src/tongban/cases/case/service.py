@@ -572,14 +572,22 @@ async def record_licence_failure(session: AsyncSession, case_id: uuid.UUID, reas
     return True
 
 
-async def record_licence(session: AsyncSession, case_id: uuid.UUID, identifier: str) -> bool:
+class LicenceMismatch(Exception):
+    """A licence names a case it cannot be the result of (another type or holder)."""
+
+
+async def record_licence(session: AsyncSession, case_id: uuid.UUID, identifier: str, type_code: str,
+                         holder_id: str) -> bool:
     """证照联办: put the issued licence's identifier on the case; an approved case is thereby
-    completed. False when the case is unknown here."""
+    completed. False when the case is unknown here; LicenceMismatch when the licence is not of the
+    case's result type or not the applicant's (a department issuing by hand names the case)."""
     case = await repository.get(session, case_id, for_update=True)
     if case is None:
         return False
     if case.licence_identifier == identifier:
         return True
+    if type_code != case.result_licence_type or holder_id != case.applicant_id:
+        raise LicenceMismatch(f"licence {identifier} (type {type_code}) is not the result of case {case.case_number}")
     case.licence_identifier = identifier
     if case.state == "approved":
         await _move(session, case, "system:credentials", "complete", STEPS["complete"], "licence issued",

@@ -28,7 +28,12 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
         return  # issued without a case (a migration from an older system, say)
     if len(data.identifier) > 200:
         raise PoisonMessage(f"licence identifier of {len(data.identifier)} characters")
-    if not await service.record_licence(session, data.source_case_id, data.identifier):
+    try:
+        known = await service.record_licence(session, data.source_case_id, data.identifier, data.type_code,
+                                             data.holder_id)
+    except service.LicenceMismatch as exc:
+        raise PoisonMessage(str(exc)) from exc   # kept for a human; the case is left as it is
+    if not known:
         log.warning("licence %s names case %s, which svc-cases does not know", data.licence_id, data.source_case_id)
 
 

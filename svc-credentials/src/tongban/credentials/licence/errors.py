@@ -15,3 +15,7 @@ class InvalidTransition(Conflict):
 
 class StatusListNotFound(NotFound):
     code, title = "status_list_not_found", "No such status list"
+
+
+class CaseHasLicence(Conflict):
+    code, title = "case_has_licence", "The case already has its licence"

@@ -5,7 +5,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tongban.credentials.identifier import parse_identifier
 from tongban.credentials.licence import repository, service
-from tongban.credentials.licence.errors import InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound
+from tongban.credentials.licence.errors import (
+    CaseHasLicence, InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound,
+)
 from tongban.credentials.licence.schemas import LicenceChange, LicenceCreate, LicenceRead, LicenceStatusRead, StatusChange
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
 from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires
@@ -30,10 +32,12 @@ def base_url(request: Request) -> str:
 
 
 @router.post("/licences", status_code=201, response_model=LicenceRead,
-             responses=responses(*AUTH_ERRORS, NotIssuer, LicenceTypeNotFound, InvalidField, IdempotencyKeyReused))
+             responses=responses(*AUTH_ERRORS, NotIssuer, LicenceTypeNotFound, InvalidField, CaseHasLicence,
+                                 IdempotencyKeyReused))
 async def issue_licence(body: LicenceCreate, request: Request, session: SessionDep, actor: Issuer,
                         idem: IdempotencyDep):
-    """Issue a licence (staff of the type's issuing department)."""
+    """Issue a licence (staff of the type's issuing department). With `source_case_id` it is that
+    approved case's result: the case completes with it (svc-cases checks type and holder)."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
     licence = await service.issue(session, body, actor)

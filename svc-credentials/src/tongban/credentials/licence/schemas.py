@@ -19,6 +19,10 @@ class LicenceCreate(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     valid_from: dt.date | None = Field(default=None, description="default: today")
     valid_until: dt.date | None = None
+    source_case_id: uuid.UUID | None = Field(
+        default=None, description="the approved case whose result this licence is (证照联办), when the department "
+                                  "issues it by hand (after `credentials.licence.issue_failed`, say); one licence "
+                                  "per case, and the case completes with it")
 
     _type = field_validator("type_code")(lambda v: check_type_code(v))
 

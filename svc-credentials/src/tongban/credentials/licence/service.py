@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.credentials.db import audit, outbox
 from tongban.credentials.identifier import build_identifier
 from tongban.credentials.licence import repository
-from tongban.credentials.licence.errors import InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound
+from tongban.credentials.licence.errors import (
+    CaseHasLicence, InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound,
+)
 from tongban.credentials.licence.models import Licence
 from tongban.credentials.licence.schemas import LicenceChange, LicenceCreate, LicenceRead, StatusEntry
 from tongban.credentials.licence_type import repository as types
@@ -141,8 +143,9 @@ async def issue(session: AsyncSession, data: LicenceCreate, actor: Principal | s
     lt, key = await _type_and_key(session, data.type_code)
     if isinstance(actor, Principal):
         ensure_issuer_staff(actor, lt.issuer_code)
-    licence = await _issue(session, lt, key, data, actor, None)
-    assert licence is not None  # only a source case can already have its licence
+    licence = await _issue(session, lt, key, data, actor, data.source_case_id)
+    if licence is None:
+        raise CaseHasLicence(f"case {data.source_case_id} has its licence already")
     return licence
 
 
