@@ -1,8 +1,11 @@
 """证照联办 end to end with the real svc-credentials: an instant approval becomes a licence in the
 holder's wallet, and the licence identifier comes back onto the completed case."""
 
+import httpx
+
 from tongban.cases.main import SERVICE as CASES
 from tongban.credentials.main import SERVICE as CREDENTIALS
+from tongban.shared.service_auth import BearerAuth, StaticToken
 from tongban.shared.testing.plugin import running_service, wait_for
 
 ITEM = "442020000900"
@@ -92,14 +95,29 @@ async def test_a_licence_that_cannot_be_issued_is_told_on_the_case(infra, token_
         assert r.status_code == 409 and r.json()["code"] == "case_has_licence"
 
 
+async def _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card: str, admin: dict) -> str:  # noqa: ANN001
+    """svc-cases calling the real svc-credentials as itself, an ID-card licence type, and the adult
+    applicant's ID card issued; returns its identifier."""
+    service_token = token_issuer.mint("service", "credentials:read credentials:use", ["credentials"],
+                                      sub="service:cases", service="cases")
+    cases.app.state.credentials = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
+        auth=BearerAuth(StaticToken(service_token)))
+    r = await credentials.post("/api/v1/credentials/licence-types", headers=admin, json={
+        "code": id_card, "name": "居民身份证", "issuer_code": kit.DEPT, "issuer_name": "中山市公安局",
+        "holder_type": "111", "validity": "years", "validity_years": 10,
+        "fields": [{"name": "address", "type": "string"}]})
+    assert r.status_code == 201, r.text
+    r = await credentials.post("/api/v1/credentials/licences", headers=admin, json={
+        "type_code": id_card, "holder_id": kit.ADULT, "holder_name": "张三", "data": {"address": "中山市"}})
+    assert r.status_code == 201, r.text
+    return r.json()["identifier"]
+
+
 async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_issuer, tokens, kit, tmp_path):
     """免证办: the applicant names their resident-ID licence with consent; svc-cases has the consent
     recorded at svc-credentials, confirms the licence and keeps it as a material; the rule "holds a
     valid resident ID licence and is 18+" approves instantly and records its version."""
-    import httpx
-
-    from tongban.shared.service_auth import BearerAuth, StaticToken
-
     id_card = kit.DEPT + "002"
     admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
                                                            ["credentials"], sub="admin-1")}
@@ -111,20 +129,7 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
 
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
-        service_token = token_issuer.mint("service", "credentials:read credentials:use", ["credentials"],
-                                          sub="service:cases", service="cases")
-        cases.app.state.credentials = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
-            auth=BearerAuth(StaticToken(service_token)))
-        r = await credentials.post("/api/v1/credentials/licence-types", headers=admin, json={
-            "code": id_card, "name": "居民身份证", "issuer_code": kit.DEPT, "issuer_name": "中山市公安局",
-            "holder_type": "111", "validity": "years", "validity_years": 10,
-            "fields": [{"name": "address", "type": "string"}]})
-        assert r.status_code == 201, r.text
-        r = await credentials.post("/api/v1/credentials/licences", headers=admin, json={
-            "type_code": id_card, "holder_id": kit.ADULT, "holder_name": "张三", "data": {"address": "中山市"}})
-        assert r.status_code == 201, r.text
-        identifier = r.json()["identifier"]
+        identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases)
         r = await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(), json={
             "conditions": [{"field": "applicant.age", "op": "gte", "value": 18},
@@ -177,10 +182,6 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
     """A clerk submits for a walk-in applicant: the applicant's consent is recorded at svc-credentials
     with the clerk's token (witnessed at the counter), the use goes through as svc-cases for the
     handling department, and a rule on the licence approves instantly at the counter too."""
-    import httpx
-
-    from tongban.shared.service_auth import BearerAuth, StaticToken
-
     id_card = kit.DEPT + "002"
     admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
                                                            ["credentials"], sub="admin-1")}
@@ -191,19 +192,7 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
                                                              sub="citizen-h", id_number=kit.ADULT)}
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
-        service_token = token_issuer.mint("service", "credentials:read credentials:use", ["credentials"],
-                                          sub="service:cases", service="cases")
-        cases.app.state.credentials = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
-            auth=BearerAuth(StaticToken(service_token)))
-        r = await credentials.post("/api/v1/credentials/licence-types", headers=admin, json={
-            "code": id_card, "name": "居民身份证", "issuer_code": kit.DEPT, "issuer_name": "中山市公安局",
-            "holder_type": "111", "validity": "years", "validity_years": 10,
-            "fields": [{"name": "address", "type": "string"}]})
-        assert r.status_code == 201, r.text
-        r = await credentials.post("/api/v1/credentials/licences", headers=admin, json={
-            "type_code": id_card, "holder_id": kit.ADULT, "holder_name": "张三", "data": {"address": "中山市"}})
-        identifier = r.json()["identifier"]
+        identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases, materials=[{"name": "居民身份证", "licence_type_code": id_card}])
         await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(), json={
             "conditions": [{"field": "applicant.age", "op": "gte", "value": 18},
