@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
 from tongban.cases.material.errors import CredentialsNotConfigured, LicenceNotUsable
+from tongban.shared import clock
 from tongban.shared.service_auth import UpstreamUnavailable
 
 API = "/api/v1/credentials"
@@ -54,7 +54,7 @@ class CredentialsClient:
         """The applicant's consent, given with the submission, for this case and department only.
         With `holder_id`, `user_auth` is a clerk's token: the consent the walk-in applicant gave at
         the counter, recorded at svc-credentials as witnessed by that clerk."""
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=CONSENT_DAYS)
+        expires = clock.now() + dt.timedelta(days=CONSENT_DAYS)
         body = {"licence_type_code": type_code, "case_id": str(case_id), "department": department,
                 "expires_at": expires.isoformat()} | ({"holder_id": holder_id} if holder_id else {})
         resp = await self._call("POST", "/consents", user_auth, headers={"Idempotency-Key": f"{case_id}:{type_code}"},

@@ -5,12 +5,12 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-
 from tongban.queue.config import Settings
+from tongban.shared import clock
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def local(settings: Settings, at: dt.datetime | None = None) -> dt.datetime:

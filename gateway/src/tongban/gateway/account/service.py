@@ -2,7 +2,6 @@
 costs as much time as a wrong password, so response times do not tell which usernames exist."""
 
 import asyncio
-import datetime as dt
 import functools
 import uuid
 
@@ -10,18 +9,26 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.gateway.account import repository
 from tongban.gateway.account.errors import (
-    AccountNotFound, CannotDeactivateSelf, NotACitizen, PersonHasAccount, UsernameTaken,
+    AccountNotFound,
+    CannotDeactivateSelf,
+    NotACitizen,
+    PersonHasAccount,
+    UsernameTaken,
 )
 from tongban.gateway.account.models import Account
 from tongban.gateway.account.schemas import (
-    AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification,
+    AccountCreate,
+    AccountRead,
+    AccountStatusChange,
+    CitizenRegistration,
+    RealNameVerification,
 )
 from tongban.gateway.db import audit
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.token import repository as tokens
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.pagination import Page, PageParams, paginate
 
@@ -124,7 +131,7 @@ async def set_active(session: AsyncSession, account_id: uuid.UUID, active: bool,
     if account is None:
         raise AccountNotFound()
     if account.active and not active:
-        families = await tokens.revoke_account_tokens(session, account.id, dt.datetime.now(dt.UTC))
+        families = await tokens.revoke_account_tokens(session, account.id, clock.now())
         await revocations.revoke_logins(session, families, "account deactivated")
         await revocations.revoke_subject(session, str(account.id), "account deactivated")
     changed = account.active != active

@@ -3,6 +3,7 @@ import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from tongban.shared import clock
 
 ItemCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{6,50}$", description="an item's basic code")]
 MAX_DAYS = 366
@@ -11,7 +12,7 @@ MAX_DAYS = 366
 def _future_and_within_a_year(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. +08:00)")
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     if value <= now:
         raise ValueError("must be in the future")
     if value > now + dt.timedelta(days=MAX_DAYS):

@@ -2,22 +2,24 @@
 until an expiry, and may revoke it. An agent's access tokens carry what is delegated now
 (`agent_for`), so every service can check an agent's request against it."""
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.gateway.account import repository as accounts
 from tongban.gateway.account.models import Account
 from tongban.gateway.db import audit
 from tongban.gateway.delegation import repository
 from tongban.gateway.delegation.errors import (
-    DelegationNotFound, DelegationRevoked, NotAnAgentOfTheCompany, NotLegalRepresentative,
+    DelegationNotFound,
+    DelegationRevoked,
+    NotAnAgentOfTheCompany,
+    NotLegalRepresentative,
 )
 from tongban.gateway.delegation.models import Delegation
 from tongban.gateway.delegation.schemas import DelegationCreate, DelegationRead, DelegationRevoke
 from tongban.gateway.revocation import service as revocations
+from tongban.shared import clock
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.pagination import Page, PageParams, paginate
 
@@ -55,7 +57,7 @@ async def revoke(session: AsyncSession, caller: Principal, delegation_id: uuid.U
         raise DelegationNotFound()
     if delegation.revoked_at is not None:
         raise DelegationRevoked()
-    delegation.revoked_at = dt.datetime.now(dt.UTC)
+    delegation.revoked_at = clock.now()
     delegation.revoked_reason = data.reason
     await session.flush()
     # The agent's access tokens that carry it stop at once (their next token comes without it).
@@ -79,7 +81,7 @@ async def agent_claim(session: AsyncSession, account: Account) -> dict[str, Any]
     (revoking one of them refuses the token)."""
     if account.company_role != "agent":
         return None
-    active = await repository.active_for_agent(session, account.id, dt.datetime.now(dt.UTC))
+    active = await repository.active_for_agent(session, account.id, clock.now())
     if not active:
         return None
     return {"credit_code": account.credit_code, "items": sorted({i for d in active for i in d.items}),

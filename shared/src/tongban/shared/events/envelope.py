@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field
-
+from tongban.shared import clock
 from tongban.shared.tracing import current_traceparent
 
 
@@ -16,7 +16,7 @@ class Envelope(BaseModel):
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     source: str                      # the publishing service, e.g. "tongban/catalog"
     type: str                        # the NATS subject: <service>.<entity>.<past-tense verb>
-    time: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    time: dt.datetime = Field(default_factory=lambda: clock.now())
     subject: str | None = None       # the entity id the event is about
     dataversion: str = "1"
     correlationid: str | None = None  # the request id that caused it

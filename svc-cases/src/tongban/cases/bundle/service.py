@@ -3,12 +3,10 @@ item) run in parallel in their departments; the parent completes when every chil
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.cases.bundle import repository
 from tongban.cases.bundle.models import BundleCase, CatalogBundle
 from tongban.cases.bundle.schemas import BundleCaseCreate, BundleCaseRead
@@ -19,12 +17,13 @@ from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseCreate
 from tongban.cases.catalog_copy.service import materials_of
 from tongban.cases.credentials_client import CredentialsClient
+from tongban.cases.db import audit, outbox
 from tongban.cases.material import required
 from tongban.cases.material.errors import MaterialsMissing
 from tongban.cases.material.schemas import MaterialIn
 from tongban.cases.material.service import SubmissionMaterials
-from tongban.cases.db import audit, outbox
 from tongban.cases.workday import calendar
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.contracts import cases as contract
 from tongban.shared.contracts.catalog import BundlePublishedV1
@@ -79,7 +78,7 @@ async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, de
                                            materials=plan, listed_materials=required.for_item(bundle.materials, code)))
     await outbox.add(session, make_event("cases", contract.BUNDLE_SUBMITTED, contract.BundleCaseV1(
         bundle_case_id=parent.id, case_number=parent.case_number, bundle_code=parent.bundle_code, state=parent.state,
-        child_case_ids=[c.id for c in children], at=dt.datetime.now(dt.UTC)), subject=str(parent.id)))
+        child_case_ids=[c.id for c in children], at=clock.now()), subject=str(parent.id)))
     return BundleCaseRead.model_validate(parent).model_copy(update={"children": children})
 
 
@@ -104,7 +103,7 @@ async def child_settled(session: AsyncSession, child: Case, actor: Principal | s
               for c in children if c.basic_code not in approved]
     parent.outcome = "approved" if not failed else "denied" if not approved else "partial"
     parent.outcome_detail = {"approved": approved, "not_approved": failed}
-    parent.state, parent.completed_at = "completed", dt.datetime.now(dt.UTC)
+    parent.state, parent.completed_at = "completed", clock.now()
     await audit.record(session, actor, "bundle_case.complete", "bundle_case", str(parent.id), parent.outcome,
                        parent.outcome_detail)
     await outbox.add(session, make_event("cases", contract.BUNDLE_COMPLETED, contract.BundleCaseV1(

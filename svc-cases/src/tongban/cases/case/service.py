@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.cases.case import clock, repository
 from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowedForRole, WrongCaseState
 from tongban.cases.case.models import Case, CaseTimelineEntry
@@ -29,12 +28,18 @@ from tongban.cases.rule import service as rule_service
 from tongban.cases.rule.models import ApprovalRule
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
+from tongban.shared import clock as shared_clock
 from tongban.shared.auth import InsufficientScope, Principal
 from tongban.shared.contracts import cases as contract
 from tongban.shared.errors import Conflict, InvalidField
 from tongban.shared.events.envelope import make_event
-from tongban.shared.ids import InvalidIdentifier, mask_resident_id, mask_text, normalize_credit_code, \
-    normalize_resident_id
+from tongban.shared.ids import (
+    InvalidIdentifier,
+    mask_resident_id,
+    mask_text,
+    normalize_credit_code,
+    normalize_resident_id,
+)
 
 DEFAULT_LIMIT_WORKING_DAYS = 20          # 行政许可法 第四十二条: twenty days unless the law says otherwise
 LOOKUP_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -85,7 +90,7 @@ class Materials(Protocol):
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return shared_clock.now()
 
 
 # --- who may see and do what -------------------------------------------------------------------

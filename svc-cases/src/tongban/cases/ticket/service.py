@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case.errors import NotAllowedForRole, WrongCaseState
 from tongban.cases.db import audit, outbox
@@ -17,13 +16,19 @@ from tongban.cases.ticket.models import HotlineTicket
 from tongban.cases.ticket.schemas import HotlinePolicy, TicketAct, TicketCreate, TicketRead
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
+from tongban.shared import clock
 from tongban.shared.auth import InsufficientScope, Principal
 from tongban.shared.contracts import cases as contract
 from tongban.shared.contracts.interop import ReferralV1
 from tongban.shared.errors import InvalidField, NotFound
 from tongban.shared.events.envelope import make_event
-from tongban.shared.ids import InvalidIdentifier, mask_phone, mask_resident_id, normalize_credit_code, \
-    normalize_resident_id
+from tongban.shared.ids import (
+    InvalidIdentifier,
+    mask_phone,
+    mask_resident_id,
+    normalize_credit_code,
+    normalize_resident_id,
+)
 
 POLICY_KEY = "hotline_policy"
 SEQUENCE_KEY = "12345"
@@ -131,7 +136,7 @@ async def _open(session: AsyncSession, actor: Principal | str, *, category: str,
     await audit.record(session, actor, "ticket.receive", "hotline_ticket", str(ticket.id), category,
                        {"ticket_number": ticket.ticket_number, "source": ticket.source,
                         **({"referral_id": str(ticket.referral_id)} if ticket.referral_id else {})})
-    await _publish(session, ticket, contract.TICKET_OPENED, dt.datetime.now(dt.UTC))
+    await _publish(session, ticket, contract.TICKET_OPENED, clock.now())
     return ticket
 
 
@@ -177,7 +182,7 @@ async def act(session: AsyncSession, ticket_id: uuid.UUID, action: str, body: Ti
     if not _may(who, ticket, p):
         raise NotAllowedForRole(f"{p.role} cannot {action} this ticket")
     today = calendar.today()
-    at = dt.datetime.now(dt.UTC)
+    at = clock.now()
     if action == "dispatch":
         if not body.department:
             raise InvalidField("department", "required to dispatch")

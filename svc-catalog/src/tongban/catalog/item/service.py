@@ -1,13 +1,11 @@
 """Item rules: the lifecycle draft → published → retired, a new version on every republish, and
 each published version written with its audit record and its event in one transaction."""
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.catalog.db import audit, outbox
 from tongban.catalog.elements import FLAG_NAMES
 from tongban.catalog.implementation import repository as implementation_repository
@@ -16,6 +14,7 @@ from tongban.catalog.item.errors import BasicCodeTaken, ItemNotFound, WrongItemS
 from tongban.catalog.item.models import Item, ItemVersion
 from tongban.catalog.item.schemas import ItemCreate, ItemElements, ItemRead, ItemUpdate
 from tongban.catalog.search.text import initials, tokens
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ITEM_RETIRED, ItemPublishedV1, ItemRetiredV1
 from tongban.shared.events.envelope import make_event
@@ -63,7 +62,7 @@ async def publish_item(session: AsyncSession, data: ItemCreate, actor: Principal
     as `catalog.item.published`. A draft is version 0 and announced only when published."""
     if await repository.get_by_code(session, data.basic_code) is not None:
         raise BasicCodeTaken(f"basic code {data.basic_code} is already in the catalogue")
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     item = Item(id=uuid.uuid4(), basic_code=data.basic_code, created_by=actor.sub, cities=[],
                 status="published" if data.publish else "draft", version=1 if data.publish else 0,
                 published_at=now if data.publish else None)
@@ -98,7 +97,7 @@ async def update_item(session: AsyncSession, item_id: Any, data: ItemUpdate, act
     await reindex(session, item)
     if item.status == "published":
         item.version += 1
-        item.published_at = dt.datetime.now(dt.UTC)
+        item.published_at = clock.now()
     item = await repository.flush(session, item)
     if item.status == "published":
         await _announce(session, item, actor, data.reason)
@@ -113,7 +112,7 @@ async def publish_existing(session: AsyncSession, item_id: Any, actor: Principal
     if item.status == "published":
         raise WrongItemStatus(f"item {item.basic_code} is already published (version {item.version})")
     item.status, item.version = "published", item.version + 1
-    item.published_at, item.retired_at = dt.datetime.now(dt.UTC), None
+    item.published_at, item.retired_at = clock.now(), None
     item = await repository.flush(session, item)
     await _announce(session, item, actor, reason)
     await audit.record(session, actor, "item.published", "item", str(item.id), reason=reason,
@@ -126,7 +125,7 @@ async def retire_item(session: AsyncSession, item_id: Any, reason: str, actor: P
     item = await _locked(session, item_id)
     if item.status != "published":
         raise WrongItemStatus(f"only a published item is retired; this one is {item.status}")
-    item.status, item.retired_at = "retired", dt.datetime.now(dt.UTC)
+    item.status, item.retired_at = "retired", clock.now()
     item = await repository.flush(session, item)
     payload = ItemRetiredV1(item_id=item.id, basic_code=item.basic_code, name=item.name, version=item.version,
                             reason=reason, retired_at=item.retired_at, record=record(item))

@@ -3,9 +3,9 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from tongban.credentials.identifier import check_type_code
 from tongban.credentials.licence.schemas import LicenceRead
+from tongban.shared import clock
 from tongban.shared.ids import normalize_credit_code
 
 
@@ -30,7 +30,7 @@ class ConsentCreate(BaseModel):
     def _future(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             raise ValueError("give a time zone")
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         if v <= now:
             raise ValueError("must be in the future")
         if v > now + dt.timedelta(days=366):

@@ -9,7 +9,6 @@ import datetime as dt
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.credentials.consent import repository
 from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment, NotAtCounter
 from tongban.credentials.consent.models import Consent, LicenceUse
@@ -19,6 +18,7 @@ from tongban.credentials.licence import service as licence_rules
 from tongban.credentials.licence.models import Licence
 from tongban.credentials.licence_type import repository as types
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
+from tongban.shared import clock
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import InvalidField
 from tongban.shared.ids import InvalidIdentifier, mask_resident_id, normalize_credit_code, normalize_resident_id
@@ -85,7 +85,7 @@ async def withdraw(session: AsyncSession, consent_id: uuid.UUID, holder: Princip
         raise NotOwner()
     if consent.revoked_at is not None:
         raise ConsentRevoked()
-    consent.revoked_at = dt.datetime.now(dt.UTC)
+    consent.revoked_at = clock.now()
     await session.flush()
     await audit.record(session, holder, "consent.withdrawn", "consent", str(consent.id))
     return consent
@@ -121,7 +121,7 @@ async def use(session: AsyncSession, data: LicenceUseCreate, actor: Principal) -
     if licence_type is None:
         raise LicenceTypeNotFound(f"no licence type {data.licence_type_code}")
     holder_id = licence_rules.check_holder(licence_type.holder_type, data.holder_id)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     refusal, consent = _refusal(await repository.consents_for(session, holder_id, data.licence_type_code,
                                                               data.case_id), department, now)
     licence = None

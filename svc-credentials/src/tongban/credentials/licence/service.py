@@ -11,12 +11,15 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.credentials.db import audit, outbox
 from tongban.credentials.identifier import build_identifier
 from tongban.credentials.licence import repository
 from tongban.credentials.licence.errors import (
-    CaseHasLicence, InvalidTransition, LicenceNotFound, NotIssuer, StatusListNotFound,
+    CaseHasLicence,
+    InvalidTransition,
+    LicenceNotFound,
+    NotIssuer,
+    StatusListNotFound,
 )
 from tongban.credentials.licence.models import Licence
 from tongban.credentials.licence.schemas import LicenceChange, LicenceCreate, LicenceRead, StatusEntry
@@ -24,16 +27,23 @@ from tongban.credentials.licence_type import repository as types
 from tongban.credentials.licence_type import service as type_rules
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
 from tongban.credentials.licence_type.models import LicenceType
-from tongban.credentials.signing.models import SigningKey
 from tongban.credentials.signing import proof
 from tongban.credentials.signing import repository as keys
 from tongban.credentials.signing import service as signing
+from tongban.credentials.signing.models import SigningKey
+from tongban.shared import clock
 from tongban.shared.auth import NotOwner, Principal, ensure_owner
-from tongban.shared.contracts.credentials import (
-    LICENCE_ISSUE_FAILED, LICENCE_ISSUED, LICENCE_REINSTATED, LICENCE_REVOKED, LICENCE_SUSPENDED,
-    LicenceIssuedV1, LicenceIssueFailedV1, LicenceStatusChangedV1,
-)
 from tongban.shared.contracts.cases import CaseApprovedV1
+from tongban.shared.contracts.credentials import (
+    LICENCE_ISSUE_FAILED,
+    LICENCE_ISSUED,
+    LICENCE_REINSTATED,
+    LICENCE_REVOKED,
+    LICENCE_SUSPENDED,
+    LicenceIssuedV1,
+    LicenceIssueFailedV1,
+    LicenceStatusChangedV1,
+)
 from tongban.shared.errors import InvalidField
 from tongban.shared.events.envelope import make_event
 from tongban.shared.ids import InvalidIdentifier, mask_resident_id, normalize_credit_code, normalize_resident_id
@@ -42,7 +52,7 @@ STATUS_LIST_PATH = "/status-lists/{id}"
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return clock.now().date()
 
 
 def effective_status(licence: Licence, on: dt.date | None = None) -> str:
@@ -161,7 +171,7 @@ async def _issue(session: AsyncSession, lt: LicenceType, key: SigningKey | None,
         id=uuid.uuid4(), identifier=build_identifier(lt.code, lt.issuer_code, serial, 1), type_code=lt.code,
         issuer_code=lt.issuer_code, serial=serial, version=1, holder_type=lt.holder_type, holder_id=holder_id,
         holder_name=data.holder_name, data=fields, valid_from=valid_from, valid_until=valid_until,
-        issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0), status="valid", source_case_id=source_case_id,
+        issued_at=clock.now().replace(microsecond=0), status="valid", source_case_id=source_case_id,
         created_by=actor.sub if isinstance(actor, Principal) else actor)
     await _sign(session, licence, key)
     if not await repository.add_once(session, licence):
@@ -215,12 +225,12 @@ async def change(session: AsyncSession, licence_id: uuid.UUID, data: LicenceChan
         type_code=old.type_code, issuer_code=old.issuer_code, serial=old.serial, version=old.version + 1,
         holder_type=old.holder_type, holder_id=old.holder_id, holder_name=data.holder_name or old.holder_name,
         data=fields, valid_from=old.valid_from, valid_until=valid_until,
-        issued_at=dt.datetime.now(dt.UTC).replace(microsecond=0), status=old.status if old.status == "suspended"
+        issued_at=clock.now().replace(microsecond=0), status=old.status if old.status == "suspended"
         else "valid", status_reason=old.status_reason if old.status == "suspended" else None, created_by=actor.sub)
     await _sign(session, new, await signing.signing_key_for(session, old.issuer_code, actor))
     await repository.add(session, new)
     old.status, old.status_reason, old.superseded_by = "superseded", data.reason, new.id
-    old.status_changed_at = dt.datetime.now(dt.UTC)
+    old.status_changed_at = clock.now()
     await session.flush()
     await _announce_issue(session, new, old.id)
     await audit.record(session, actor, "licence.changed", "licence", str(new.id), reason=data.reason,
@@ -243,7 +253,7 @@ async def set_status(session: AsyncSession, licence_id: uuid.UUID, action: str, 
     ensure_issuer_staff(actor, licence.issuer_code)
     if licence.status not in allowed:
         raise InvalidTransition(f"cannot {action} a {licence.status} licence")
-    licence.status, licence.status_reason, licence.status_changed_at = target, reason, dt.datetime.now(dt.UTC)
+    licence.status, licence.status_reason, licence.status_changed_at = target, reason, clock.now()
     await session.flush()
     await outbox.add(session, make_event("credentials", subject, LicenceStatusChangedV1(
         licence_id=licence.id, identifier=licence.identifier, status=target, reason=reason),  # type: ignore[arg-type]
@@ -291,7 +301,7 @@ async def status_list_credential(session: AsyncSession, list_id: int, purpose: s
     positions = await repository.positions_with_status(
         session, list_id, "revoked" if purpose == "revocation" else "suspended")
     url = base_url + STATUS_LIST_PATH.format(id=list_id) + f"?purpose={purpose}"
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     credential = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": url, "type": ["VerifiableCredential", "BitstringStatusListCredential"],

@@ -17,7 +17,6 @@ import time
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.credentials.db import audit
 from tongban.credentials.licence import repository as licences
 from tongban.credentials.licence import service as licence_rules
@@ -31,6 +30,7 @@ from tongban.credentials.signing import repository as keys
 from tongban.credentials.signing import service as signing
 from tongban.credentials.trust import service as trust
 from tongban.credentials.trust.status_lists import PartnerStatusLists, StatusUnknown
+from tongban.shared import clock
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import InvalidField
 
@@ -63,7 +63,7 @@ async def create(session: AsyncSession, licence_id: uuid.UUID, data: Presentatio
             raise InvalidField("fields", f"{name} is not a field of this licence")
     shown = {n: (licence.holder_name if n == HOLDER_NAME else licence.data[n]) for n in chosen}
     key = await signing.signing_key_for(session, licence.issuer_code, holder)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     expires = now + dt.timedelta(seconds=ttl_seconds)
     pid = secrets.token_urlsafe(16)
     document = {
@@ -145,7 +145,7 @@ PURGE_INTERVAL = 3600.0
 async def purge_replay_records(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """Periodic: delete replay records past expiry + REPLAY_MEMORY (replicas may run it at once)."""
     async with sessionmaker() as session, session.begin():
-        await repository.purge_checks(session, dt.datetime.now(dt.UTC) - REPLAY_MEMORY)
+        await repository.purge_checks(session, clock.now() - REPLAY_MEMORY)
 
 
 async def _judge(session: AsyncSession, document: dict, signed: bytes, signature: bytes, verifier: str,
@@ -161,7 +161,7 @@ async def _judge(session: AsyncSession, document: dict, signed: bytes, signature
     if found is None or found[1].identifier != document["lid"]:
         return VerificationResult(result="forged", reason="no such presentation was made")
     presentation, licence = found
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     base = dict(issuer_code=licence.issuer_code, issuer_name=await _issuer_name(session, licence.issuer_code),
                 type_code=licence.type_code, identifier=licence.identifier, version=licence.version,
                 presented_at=dt.datetime.fromtimestamp(document["iat"], dt.UTC), expires_at=presentation.expires_at)
@@ -183,7 +183,7 @@ async def _judge_partner(session: AsyncSession, document: dict, region_code: str
     its expiry, replay, end of validity, then the partner's own signed status lists."""
     region = await trust.region(session, region_code)
     assert region is not None  # the key's region (a foreign key)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     try:
         presented = dt.datetime.fromtimestamp(document["iat"], dt.UTC)
         expires = dt.datetime.fromtimestamp(document["exp"], dt.UTC)

@@ -16,19 +16,29 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.credentials.db import audit, outbox
 from tongban.credentials.seal import repository, timestamp, token
 from tongban.credentials.seal.errors import (
-    DelegationNotFound, DelegationRevoked, MalformedStamp, NotLegalRepresentative, SealExists, SealNotFound,
+    DelegationNotFound,
+    DelegationRevoked,
+    MalformedStamp,
+    NotLegalRepresentative,
+    SealExists,
+    SealNotFound,
     SealRevoked,
 )
 from tongban.credentials.seal.models import RegistrationItem, Seal, SealDelegation, SealUse
 from tongban.credentials.seal.schemas import (
-    DelegationCreate, RegistrationItemPut, SealApply, SealCreate, SealVerificationRequest, SealVerificationResult,
+    DelegationCreate,
+    RegistrationItemPut,
+    SealApply,
+    SealCreate,
+    SealVerificationRequest,
+    SealVerificationResult,
 )
 from tongban.credentials.signing import algorithms, keystore
 from tongban.credentials.signing import repository as keys
+from tongban.shared import clock
 from tongban.shared.auth import InsufficientScope, NotOwner, Principal
 from tongban.shared.contracts.cases import CaseApprovedV1
 from tongban.shared.contracts.credentials import SEAL_ISSUED, SEAL_REVOKED, SealIssuedV1, SealRevokedV1
@@ -48,7 +58,7 @@ def seal_name(company_name: str, kind: str) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def is_legal_rep(principal: Principal) -> bool:

@@ -19,10 +19,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.credentials.signing import algorithms, keystore
 from tongban.credentials.signing import service as signing
 from tongban.credentials.signing.token import CompactFormat, check_published
+from tongban.shared import clock
 
 TSA_ACTOR = "system:tsa"
 # The platform's time-stamp policy (synthetic OID under the platform's arc, as TSTInfo.policy).
@@ -49,7 +49,7 @@ async def issue(session: AsyncSession, seal_signature: bytes, hash_algorithm: st
                 tsa_name: str) -> tuple[str, dt.datetime]:
     """A time-stamp token over a seal signature, and its genTime."""
     key = await signing.platform_key(session, tsa_code, tsa_name, TSA_ACTOR)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     info: dict[str, Any] = {
         "version": 1, "policy": POLICY,
         "messageImprint": {"hashAlgorithm": hash_algorithm, "hashedMessage": digest(hash_algorithm, seal_signature)},

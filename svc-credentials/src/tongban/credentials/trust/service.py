@@ -10,12 +10,10 @@ not audited), so the periodic sync may repeat it freely.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.credentials.db import audit
 from tongban.credentials.signing import algorithms
 from tongban.credentials.signing import repository as own_keys
@@ -23,8 +21,14 @@ from tongban.credentials.trust import repository
 from tongban.credentials.trust.errors import MappingExists, MappingNotFound
 from tongban.credentials.trust.models import LicenceTypeMapping, TrustedKey, TrustedRegion
 from tongban.credentials.trust.schemas import (
-    MappingCreate, MappingRead, Satisfaction, TrustedIssuersPut, TrustedKeyRead, TrustedRegionRead,
+    MappingCreate,
+    MappingRead,
+    Satisfaction,
+    TrustedIssuersPut,
+    TrustedKeyRead,
+    TrustedRegionRead,
 )
+from tongban.shared import clock
 from tongban.shared.auth import InsufficientScope, Principal
 from tongban.shared.errors import InvalidField
 
@@ -53,7 +57,7 @@ async def put_region(session: AsyncSession, region_code: str, data: TrustedIssue
     region, created = await repository.lock_region(session, region_code, data.name, actor.sub)
     kids = [k.kid for k in data.keys]
     known = await repository.keys_by_kid(session, kids)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     added, retired, reactivated = [], [], []
     for i, key in enumerate(data.keys):
         if await own_keys.get_key(session, key.kid) is not None:

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.delivery.models import OutboundMessage
+from tongban.shared import clock
 
 NOTIFY_CHANNEL = "interop_delivery"
 
@@ -25,7 +25,7 @@ async def claim_due(session: AsyncSession, batch: int, lease: dt.timedelta) -> S
         .order_by(OutboundMessage.next_attempt_at).limit(batch).with_for_update(skip_locked=True))).scalars().all()
     for row in rows:
         row.attempts += 1
-        row.next_attempt_at = dt.datetime.now(dt.UTC) + lease
+        row.next_attempt_at = clock.now() + lease
     await session.flush()
     return rows
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.interop.delivery import repository
 from tongban.interop.delivery.models import OutboundMessage
 from tongban.interop.exchange import repository as nonces
 from tongban.interop.exchange.wire import INACTIVE, UNSIGNED, Wire, encode
 from tongban.interop.ledger import service as ledger
+from tongban.shared import clock
 from tongban.shared.db import listen
 
 log = logging.getLogger("tongban.interop.delivery")
@@ -95,7 +95,7 @@ class Deliverer:
         async with self.sessionmaker() as session, session.begin():
             rows = await repository.claim_due(session, self.batch, self.lease)
             if not rows:
-                await nonces.purge_nonces(session, dt.datetime.now(dt.UTC))
+                await nonces.purge_nonces(session, clock.now())
                 return 0, await repository.seconds_to_next_due(session)
             session.expunge_all()
         await asyncio.gather(*(self._deliver(m) for m in rows))
@@ -135,7 +135,7 @@ class Deliverer:
             outcome, attempt.error = "failed", f"gave up after {m.attempts} attempts: {attempt.error}"
         attempt.entry.outcome = outcome
         attempt.entry.reason = attempt.error
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         async with self.sessionmaker() as session, session.begin():
             current = await repository.get_for_update(session, m.id)
             if current is None or current.state != "pending":

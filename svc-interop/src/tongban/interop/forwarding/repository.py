@@ -1,16 +1,15 @@
-import datetime as dt
 import uuid
 
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
+from tongban.shared import clock
 
 
 async def next_reference(session: AsyncSession, region: str, kind: str) -> str:
     """A reference number: region, kind letter, date, and a number from one sequence."""
     n = (await session.execute(text("SELECT nextval('interop.reference_number_seq')"))).scalar_one()
-    return f"{region}{kind}{dt.datetime.now(dt.UTC):%Y%m%d}{n:07d}"
+    return f"{region}{kind}{clock.now():%Y%m%d}{n:07d}"
 
 
 async def add(session: AsyncSession, row: OutgoingCase | IncomingCase) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.db import audit, outbox
 from tongban.interop.delivery import service as delivery
 from tongban.interop.delivery.models import OutboundMessage
@@ -26,15 +25,25 @@ from tongban.interop.forwarding import cases_client, repository
 from tongban.interop.forwarding.errors import OutgoingCaseNotFound, PartnerCaseNumberReused
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.interop.forwarding.schemas import (
-    CaseStatusChange, ForwardAck, ForwardedCase, OutgoingCaseCreate, StatusAck,
+    CaseStatusChange,
+    ForwardAck,
+    ForwardedCase,
+    OutgoingCaseCreate,
+    StatusAck,
 )
 from tongban.interop.partner import service as partners
-from tongban.interop.partner_item import repository as partner_items
 from tongban.interop.partner.errors import PartnerNotFound
+from tongban.interop.partner_item import repository as partner_items
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.interop import (
-    INCOMING_CASE_RECEIVED, INCOMING_CASE_STATUS_CHANGED, OUTGOING_CASE_ACCEPTED, OUTGOING_CASE_FORWARDED,
-    OUTGOING_CASE_PROGRESSED, IncomingCaseV1, OutgoingCaseV1,
+    INCOMING_CASE_RECEIVED,
+    INCOMING_CASE_STATUS_CHANGED,
+    OUTGOING_CASE_ACCEPTED,
+    OUTGOING_CASE_FORWARDED,
+    OUTGOING_CASE_PROGRESSED,
+    IncomingCaseV1,
+    OutgoingCaseV1,
 )
 from tongban.shared.errors import InvalidField
 from tongban.shared.events.envelope import make_event
@@ -55,7 +64,7 @@ def _outgoing_event(case: OutgoingCase, remote_status: str | None = None) -> Out
     return OutgoingCaseV1(case_id=case.id, case_number=case.case_number, partner=case.partner,
                           item_code=case.item_code, applicant_masked=mask_resident_id(case.applicant_id_number),
                           status=case.status, remote_case_number=case.remote_case_number, remote_status=remote_status,
-                          changed_at=dt.datetime.now(dt.UTC), kind=case.kind, local_case_id=case.local_case_id,
+                          changed_at=clock.now(), kind=case.kind, local_case_id=case.local_case_id,
                           local_case_number=case.local_case_number)
 
 
@@ -102,7 +111,7 @@ async def on_forward_delivered(session: AsyncSession, message: OutboundMessage, 
     case.remote_case_number = ack.case_number
     if case.status == "forwarding":
         case.status = "accepted_by_partner"
-    case.updated_at = dt.datetime.now(dt.UTC)
+    case.updated_at = clock.now()
     await audit.record(session, "interop", "outgoing_case.accepted", "outgoing_case", str(case.id),
                        detail={"remote_case_number": ack.case_number, "message_id": str(message.id)})
     await outbox.add(session, make_event("interop", OUTGOING_CASE_ACCEPTED, _outgoing_event(case), str(case.id)))
@@ -115,7 +124,7 @@ async def on_forward_failed(session: AsyncSession, message: OutboundMessage, fai
     if case is None or case.remote_case_number:
         return
     case.status = "refused_by_partner" if failure.get("refused") else "undeliverable"
-    case.updated_at = dt.datetime.now(dt.UTC)
+    case.updated_at = clock.now()
     await audit.record(session, "interop", "outgoing_case.failed", "outgoing_case", str(case.id),
                        reason=str(failure.get("error") or "")[:1000] or None,
                        detail={"message_id": str(message.id), "partner_status": failure.get("status")})
@@ -134,7 +143,7 @@ async def apply_partner_status(session: AsyncSession, inbound: Inbound, change: 
     case.progress = sorted([*case.progress, entry], key=lambda e: e["changed_at"])
     case.remote_case_number = case.remote_case_number or change.case_number
     case.status = f"partner_{case.progress[-1]['status']}"
-    case.updated_at = dt.datetime.now(dt.UTC)
+    case.updated_at = clock.now()
     await audit.record(session, f"partner:{inbound.partner.region_code}", "outgoing_case.progressed",
                        "outgoing_case", str(case.id), detail={"status": change.status, "message_id": inbound.message_id})
     await outbox.add(session, make_event("interop", OUTGOING_CASE_PROGRESSED,
@@ -192,7 +201,7 @@ async def open_incoming(session: AsyncSession, inbound: Inbound, cases_http: htt
                             local_case_id=uuid.UUID(opened.id), case_number=opened.case_number, item_code=item_code,
                             applicant_id_number=identifier, applicant_name=applicant["name"],
                             form=form if kept is None else kept,
-                            status=opened.state, created_at=dt.datetime.now(dt.UTC))
+                            status=opened.state, created_at=clock.now())
     await repository.add(session, incoming)
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
                        str(incoming.id), detail={"kind": kind, "partner_case_number": partner_case_number,
@@ -214,9 +223,9 @@ async def report_case_step(session: AsyncSession, data: dict[str, Any], status: 
     if case is None:
         raise CaseNotYetKnown(f"no forwarded case for {data['case_id']} (yet)")
     when = data.get("at") or data.get("approved_at")
-    at = dt.datetime.fromisoformat(str(when)) if when else dt.datetime.now(dt.UTC)
+    at = dt.datetime.fromisoformat(str(when)) if when else clock.now()
     case.status = status
-    case.updated_at = dt.datetime.now(dt.UTC)
+    case.updated_at = clock.now()
     note = str(data.get("reason") or "")[:1000] or None
     change = CaseStatusChange.model_validate({"case_ref": case.partner_case_ref, "case_number": case.case_number,
                                               "status": status, "note": note, "changed_at": at})

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption, Encoding, PrivateFormat, PublicFormat, load_pem_private_key,
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.interop.db import audit
 from tongban.interop.identity import repository
 from tongban.interop.identity.models import SigningKey
+from tongban.shared import clock
 
 
 class KeyUnusable(RuntimeError):
@@ -46,7 +49,7 @@ def public_from_b64url(value: str) -> Ed25519PublicKey:
 def _new_key(region_code: str, passphrase: bytes) -> SigningKey:
     private = Ed25519PrivateKey.generate()
     x = b64url(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
-    kid = f"{region_code}-{dt.datetime.now(dt.UTC):%Y%m%d}-{hashlib.sha256(x.encode()).hexdigest()[:8]}"
+    kid = f"{region_code}-{clock.now():%Y%m%d}-{hashlib.sha256(x.encode()).hexdigest()[:8]}"
     pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase))
     return SigningKey(kid=kid, public_key=x, private_pem=pem.decode("ascii"))
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.ledger import repository
 from tongban.interop.ledger.models import MessageLog
+from tongban.shared import clock
 
 GENESIS = "0" * 64
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -74,7 +74,7 @@ async def append(session: AsyncSession, x: Exchange) -> MessageLog:
     await repository.lock_head(session)
     last = await repository.head(session)
     entry = MessageLog(
-        seq=(last[0] + 1) if last else 1, at=dt.datetime.now(dt.UTC), direction=x.direction, partner=x.partner,
+        seq=(last[0] + 1) if last else 1, at=clock.now(), direction=x.direction, partner=x.partner,
         message_id=x.message_id, method=x.method, target=x.target, request_headers=x.request_headers,
         request_body=x.request_body, response_status=x.response_status, response_headers=x.response_headers or {},
         response_body=x.response_body, outcome=x.outcome, reason=x.reason,

@@ -1,9 +1,8 @@
-import datetime as dt
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.partner.models import Partner, PartnerKey
+from tongban.shared import clock
 
 
 async def get(session: AsyncSession, region_code: str, for_update: bool = False) -> Partner | None:
@@ -42,7 +41,7 @@ async def add(session: AsyncSession, *rows: Partner | PartnerKey) -> None:
 
 
 async def revoke_key(key: PartnerKey) -> None:
-    key.revoked_at = dt.datetime.now(dt.UTC)
+    key.revoked_at = clock.now()
 
 
 def list_query(status: str | None) -> Select[tuple[Partner]]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.db import audit, outbox
 from tongban.interop.partner import repository
 from tongban.interop.partner.errors import KeyExists, OwnRegion, PartnerExists, PartnerKeyNotFound, PartnerNotFound
 from tongban.interop.partner.models import Partner, PartnerKey
 from tongban.interop.partner.schemas import PartnerCreate, PartnerKeyCreate, PartnerKeyRead, PartnerRead, PartnerUpdate
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.interop import PARTNER_REGISTERED, PARTNER_UPDATED, PartnerChangedV1
 from tongban.shared.errors import InvalidField
@@ -77,7 +76,7 @@ async def update(session: AsyncSession, region_code: str, body: PartnerUpdate, a
         if field == "base_url":
             value = value.rstrip("/")
         setattr(partner, field, list(value) if isinstance(value, list) else value)
-    partner.updated_at = dt.datetime.now(dt.UTC)
+    partner.updated_at = clock.now()
     await session.flush()
     await audit.record(session, actor, "partner.updated", "partner", region_code, reason=body.reason,
                        detail={"fields": sorted(changes)})
@@ -92,7 +91,7 @@ async def add_key(session: AsyncSession, region_code: str, body: PartnerKeyCreat
     if await repository.get_key(session, region_code, body.kid) is not None:
         raise KeyExists(f"{region_code} already has a key {body.kid}")
     await repository.add(session, PartnerKey(region_code=region_code, kid=body.kid, public_key=body.x, note=body.note))
-    partner.updated_at = dt.datetime.now(dt.UTC)
+    partner.updated_at = clock.now()
     await audit.record(session, actor, "partner.key_added", "partner", region_code, detail={"kid": body.kid})
     await _announce(session, partner, PARTNER_UPDATED)
     return partner
@@ -105,7 +104,7 @@ async def revoke_key(session: AsyncSession, region_code: str, kid: str, reason: 
     if key is None or key.revoked_at is not None:
         raise PartnerKeyNotFound(f"{region_code} has no active key {kid}")
     await repository.revoke_key(key)
-    partner.updated_at = dt.datetime.now(dt.UTC)
+    partner.updated_at = clock.now()
     await session.flush()
     await audit.record(session, actor, "partner.key_revoked", "partner", region_code, reason=reason,
                        detail={"kid": kid})

@@ -10,7 +10,6 @@ copy stays until a pull succeeds.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -18,12 +17,12 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.interop.db import audit
 from tongban.interop.exchange.client import PartnerClient
 from tongban.interop.partner import repository as partners
 from tongban.interop.partner_item import repository
 from tongban.interop.trust import service as trust
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.errors import AppError
 
@@ -51,7 +50,7 @@ class Pulled:
 
 
 async def _record(sessionmaker: async_sessionmaker[AsyncSession], outcome: Pulled, actor: Principal | str) -> None:
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     async with sessionmaker() as session, session.begin():
         await repository.record_sync(session, outcome.partner, outcome.kind, outcome.ok, outcome.count, outcome.detail,
                                      now)
@@ -78,7 +77,7 @@ async def pull_items(sessionmaker: async_sessionmaker[AsyncSession], client: Par
         outcome = Pulled(region, "items", False, 0, f"{type(exc).__name__}: {exc}"[:1000])
         await _record(sessionmaker, outcome, actor)
         return outcome
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     async with sessionmaker() as session, session.begin():
         await repository.lock_partner(session, region, "items")
         await repository.upsert_items(session, region, [i.model_dump() for i in items], now)

@@ -10,12 +10,10 @@ opens a ticket of its own for it (linked by the referral id). Its steps come bac
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.interop.db import audit, outbox
 from tongban.interop.delivery import service as delivery
 from tongban.interop.delivery.models import OutboundMessage
@@ -24,15 +22,24 @@ from tongban.interop.forwarding import repository as numbers
 from tongban.interop.partner import service as partners
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.interop.referral import repository
-from tongban.interop.referral.models import Referral
 from tongban.interop.referral.errors import ReferralNotFound
+from tongban.interop.referral.models import Referral
 from tongban.interop.referral.schemas import (
-    HotlineReferral, ReferralAck, ReferralCreate, ReferralStatusAck, ReferralStatusChange,
+    HotlineReferral,
+    ReferralAck,
+    ReferralCreate,
+    ReferralStatusAck,
+    ReferralStatusChange,
 )
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.cases import TICKET_OPENED, TicketChangedV1
 from tongban.shared.contracts.interop import (
-    REFERRAL_PROGRESSED, REFERRAL_RECEIVED, REFERRAL_SENT, HotlineTicketV1, ReferralV1,
+    REFERRAL_PROGRESSED,
+    REFERRAL_RECEIVED,
+    REFERRAL_SENT,
+    HotlineTicketV1,
+    ReferralV1,
 )
 from tongban.shared.events.envelope import make_event
 from tongban.shared.events.inbox import PoisonMessage
@@ -104,7 +111,7 @@ async def on_referral_failed(session: AsyncSession, message: OutboundMessage, fa
     if referral is None or referral.status != "referring":
         return
     referral.status = "refused_by_partner" if failure.get("refused") else "undeliverable"
-    referral.updated_at = dt.datetime.now(dt.UTC)
+    referral.updated_at = clock.now()
     await audit.record(session, "interop", "referral.failed", "referral", str(referral.id),
                        reason=str(failure.get("error") or "")[:1000] or None,
                        detail={"message_id": str(message.id), "partner_status": failure.get("status")})
@@ -120,7 +127,7 @@ async def receive(session: AsyncSession, inbound: Inbound, body: HotlineReferral
     referral = Referral(id=uuid.uuid4(), reference_number=await numbers.next_reference(session, region, "H"),
                         kind=HOTLINE, direction="inbound", partner=sender, partner_ref=str(body.referral_ref),
                         payload=body.model_dump(mode="json"), status="received", created_by=f"partner:{sender}",
-                        created_at=dt.datetime.now(dt.UTC))
+                        created_at=clock.now())
     await repository.add(session, referral)
     await audit.record(session, f"partner:{sender}", "referral.received", "referral", str(referral.id),
                        detail={"partner_reference_number": body.reference_number, "message_id": inbound.message_id,
@@ -146,7 +153,7 @@ async def report_ticket_step(session: AsyncSession, event_type: str, raw: dict[s
                             "local_ticket_number": change.ticket_number}
         if referral.status == "received":  # an opened event overtaken by a later step changes no status
             referral.status = "ticket_opened"
-        referral.updated_at = dt.datetime.now(dt.UTC)
+        referral.updated_at = clock.now()
         await audit.record(session, "system:cases-events", "referral.ticket_opened", "referral", str(referral.id),
                            detail={"ticket_number": change.ticket_number})
         return
@@ -156,7 +163,7 @@ async def report_ticket_step(session: AsyncSession, event_type: str, raw: dict[s
                                 ticket_number=change.ticket_number, status=step, reply=change.reply,
                                 changed_at=change.at)
     referral.progress = _with_entry(referral.progress, {**wire.model_dump(mode="json", exclude={"referral_ref"})})
-    referral.status, referral.updated_at = referral.progress[-1]["status"], dt.datetime.now(dt.UTC)
+    referral.status, referral.updated_at = referral.progress[-1]["status"], clock.now()
     await delivery.enqueue(session, referral.partner, "hotline.status", EXCHANGE_REFERRAL_STATUS,
                            wire.model_dump(mode="json"), case_number=referral.payload.get("reference_number"),
                            subject_id=str(referral.id))
@@ -179,7 +186,7 @@ async def apply_partner_status(session: AsyncSession, inbound: Inbound, change: 
     referral.payload = {**referral.payload,
                         "remote_reference_number": referral.payload.get("remote_reference_number")
                         or change.reference_number}
-    referral.updated_at = dt.datetime.now(dt.UTC)
+    referral.updated_at = clock.now()
     await audit.record(session, f"partner:{sender}", "referral.progressed", "referral", str(referral.id),
                        reason=change.reply, detail={"status": change.status, "message_id": inbound.message_id})
     await outbox.add(session, make_event("interop", REFERRAL_PROGRESSED, _event(referral, change.status, change.reply),
