@@ -38,7 +38,7 @@ from tongban.shared.events import bus
 from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.logging import configure_logging, request_id_var
-from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
+from tongban.shared.metrics import Metrics, Probe, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.revocation import DenyList, RevocationFollower
 from tongban.shared.tables import PlatformTables
@@ -63,6 +63,8 @@ class ServiceDefinition:
     lifespan: Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]] | None = None
     # Run by the worker beside the relay and the consumers (see tongban.shared.periodic).
     periodic: list[PeriodicTask] = field(default_factory=list)
+    # Gauges read from the database on each scrape of /metrics (see tongban.shared.metrics.Probe).
+    probes: list[Probe] = field(default_factory=list)
     # uvicorn's `--http`: its own protocol, or a class of the service's (the gateway's proxy path).
     server_protocol: str = "httptools"
     # Refuse revoked access tokens (tongban.shared.revocation); the gateway keeps its own list.

@@ -44,6 +44,8 @@ class Case(Base):
     received_on: Mapped[dt.date | None] = mapped_column(Date)
     paused_since: Mapped[dt.date | None] = mapped_column(Date)
     deadline_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # Why the deadline is provisional (a year without an official schedule was estimated); None: official.
+    deadline_basis: Mapped[str | None] = mapped_column(Text)
     warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Accept with gaps (容缺): what is missing and by when.

@@ -3,7 +3,7 @@ import uuid
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, false, func, or_, outerjoin, select, true
+from sqlalchemy import Select, and_, false, or_, outerjoin, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -13,7 +13,7 @@ from tongban.cases.case.models import Case, CaseNumberSequence, CaseTimelineEntr
 from tongban.cases.catalog_copy.models import CatalogImplementation, CatalogItem
 from tongban.cases.item_config.models import ItemConfig
 from tongban.cases.rule.models import ApprovalRule
-from tongban.cases.workday.models import WorkdayOverride
+from tongban.cases.workday.repository import days_json, parse_days
 from tongban.shared.auth import Principal
 
 
@@ -37,8 +37,7 @@ async def submission_context(session: AsyncSession, basic_code: str, implementat
     where = (CatalogImplementation.code == implementation_code if implementation_code else
              and_(CatalogImplementation.basic_code == basic_code, CatalogImplementation.city_code == city_code))
     impl = select(CatalogImplementation).where(where).order_by(CatalogImplementation.version.desc()).limit(1).subquery()
-    overrides = (select(func.jsonb_object_agg(WorkdayOverride.on_date, WorkdayOverride.is_workday))
-                 .where(WorkdayOverride.on_date >= today).scalar_subquery())
+    overrides = days_json(today)
     joined = outerjoin(outerjoin(CatalogItem.__table__, config, true()), impl, true())
     entities = [CatalogItem, aliased(ItemConfig, config), aliased(CatalogImplementation, impl)]
     if with_rule:
@@ -53,7 +52,7 @@ async def submission_context(session: AsyncSession, basic_code: str, implementat
         return SubmissionContext(None, None, None, None, {})
     found_rule = row[3] if with_rule else None
     return SubmissionContext(row[0], row[1], row[2], found_rule if found_rule is not None and found_rule.active
-                             else None, {dt.date.fromisoformat(d): bool(w) for d, w in (row[-1] or {}).items()})
+                             else None, parse_days(row[-1]))
 
 
 async def next_number(session: AsyncSession, city_code: str, day: dt.date) -> int:
@@ -154,4 +153,20 @@ async def gaps_due_soon(session: AsyncSession, today: dt.date, horizon: dt.date,
     stmt = (select(Case).where(Case.state.in_(("accepted", "in_review")), Case.gaps_due_on >= today,
                                Case.gaps_due_on <= horizon, Case.gaps_reminded_at.is_(None))
             .order_by(Case.gaps_due_on).limit(limit).with_for_update(skip_locked=True))
+    return list((await session.execute(stmt)).scalars())
+
+
+# States in which a case's clock runs or is paused: their deadlines move with the calendar.
+CLOCKED_STATES = ("submitted", "accepted", "in_review", "supplement_requested", "suspended")
+
+
+async def deadlines_to_recompute(session: AsyncSession, since: dt.date, after: uuid.UUID | None,
+                                 size: int) -> list[Case]:
+    """Open cases whose deadline is provisional or lies on or after `since`, by id after `after`,
+    locked (a step on one of them waits for the batch)."""
+    stmt = (select(Case).where(or_(Case.deadline_basis.is_not(None), Case.deadline_on >= since),
+                               Case.state.in_(CLOCKED_STATES))
+            .order_by(Case.id).limit(size).with_for_update())
+    if after is not None:
+        stmt = stmt.where(Case.id > after)
     return list((await session.execute(stmt)).scalars())

@@ -11,7 +11,6 @@ from tongban.cases.credentials_client import CredentialsClient
 from tongban.cases.material.errors import CredentialsNotConfigured, DocumentUnusable, LicenceNotUsable, \
     MaterialsMissing
 from tongban.cases.material.service import SubmissionMaterials
-from tongban.cases.workday.errors import UnknownCalendarDate
 from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
@@ -26,8 +25,7 @@ WORKLISTS = {"approver": frozenset({"accepted", "in_review"}),
 
 
 @router.post("", status_code=201, response_model=CaseRead,
-             responses=responses(*AUTH_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
-                                 UnknownCalendarDate, IdempotencyKeyReused, DocumentUnusable, LicenceNotUsable,
+             responses=responses(*AUTH_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole, IdempotencyKeyReused, DocumentUnusable, LicenceNotUsable,
                                  MaterialsMissing, CredentialsNotConfigured, UpstreamUnavailable))
 async def submit_case(body: CaseCreate, request: Request, session: SessionDep, actor: AnyPrincipal,
                       idem: IdempotencyDep):
@@ -88,7 +86,7 @@ async def case_timeline(case_id: uuid.UUID, session: SessionDep, page: PageDep,
 
 @router.post("/{case_id}/{action}", response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, CaseNotFound, WrongCaseState, NotAllowedForRole, InvalidField,
-                                 MaterialsMissing, UnknownCalendarDate))
+                                 MaterialsMissing))
 async def act_on_case(case_id: uuid.UUID, action: Action, session: SessionDep, actor: CaseReader,
                       body: CaseAction | None = None) -> CaseRead:
     """A step of the case: clerks accept (with `gaps` + `gaps_due_on` for 容缺), refuse,

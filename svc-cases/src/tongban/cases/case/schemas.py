@@ -74,6 +74,10 @@ class CaseRead(BaseModel):
     paused_days: int
     received_on: dt.date | None
     deadline_on: dt.date | None
+    deadline_provisional: bool = Field(
+        default=False, description="the deadline rests on days of a year whose official holiday schedule is not "
+                                   "imported yet (estimated); it is recomputed when the schedule is imported")
+    deadline_basis: str | None = Field(default=None, description="why the deadline is provisional")
     paused: bool
     remaining_days: int | None
     gaps: list[str] | None

@@ -514,10 +514,7 @@ def to_read(case: Case, p: Principal, today: dt.date, overrides: Mapping[dt.date
     """The case as `p` may see it: personal numbers masked for anyone but the applicant."""
     owner = is_owner(case, p)
     masked = not owner and case.applicant_type == "person"
-    try:
-        remaining = clock.remaining(case, today, overrides)
-    except calendar.UnknownCalendarDate:
-        remaining = None  # a read must not fail because next year's calendar is not in yet
+    remaining = clock.remaining(case, today, overrides)
     return CaseRead(
         id=case.id, case_number=case.case_number,
         lookup_code=case.lookup_code if owner or p.has("cases:process") else None, city_code=case.city_code,
@@ -529,7 +526,8 @@ def to_read(case: Case, p: Principal, today: dt.date, overrides: Mapping[dt.date
         form_data=case.form_data if owner else _mask(case.form_data), state=case.state,  # type: ignore[arg-type]
         state_reason=case.state_reason, limit_days=case.limit_days, limit_unit=case.limit_unit,
         extension_days=case.extension_days, paused_days=case.paused_days, received_on=case.received_on,
-        deadline_on=case.deadline_on, paused=case.paused_since is not None, remaining_days=remaining,
+        deadline_on=case.deadline_on, deadline_provisional=case.deadline_basis is not None,
+        deadline_basis=case.deadline_basis, paused=case.paused_since is not None, remaining_days=remaining,
         gaps=case.gaps, gaps_due_on=case.gaps_due_on, missing_materials=case.missing_materials,
         decided_by_rule_version=case.decided_by_rule_version,
         commitment_approval=case.commitment_approval, licence_identifier=case.licence_identifier,
