@@ -137,4 +137,5 @@ class CalendarOverrideRead(BaseModel):
 class DayRead(BaseModel):
     day: dt.date
     is_working_day: bool
-    source: str
+    source: str = Field(description="override, official (the imported schedule), chinese-calendar or estimate")
+    provisional: bool = Field(default=False, description="estimated: the year's official schedule is not imported yet")
