@@ -1,4 +1,4 @@
-"""a read copy of the official holiday schedules svc-cases imports
+"""a read copy of the official holiday schedules svc-cases imports; halls open on rest days (全年无休)
 
 Revision ID: 0004
 Revises: 0003
@@ -24,7 +24,10 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index("ix_official_day_year", "official_day", ["year"], schema=SCHEMA)
+    op.add_column("hall", sa.Column("open_on_rest_days", sa.Boolean, nullable=False, server_default="false"),
+                  schema=SCHEMA)
 
 
 def downgrade() -> None:
+    op.drop_column("hall", "open_on_rest_days", schema=SCHEMA)
     op.drop_table("official_day", schema=SCHEMA)

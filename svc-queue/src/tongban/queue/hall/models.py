@@ -21,6 +21,8 @@ class Hall(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     opening_hours: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # 全年无休: open on weekends and public holidays too, by `opening_hours` of that weekday.
+    open_on_rest_days: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
