@@ -21,6 +21,7 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._own: dict[str, Counter] = {}
         self.requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -34,6 +35,13 @@ class Metrics:
                                       registry=self.registry)
         self.dead_letters = Gauge("dead_letters", "Events given up on, per consumer", ["consumer"],
                                   registry=self.registry)
+
+    def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        """A service's own counter in the same registry (made once, then the same one)."""
+        existing = self._own.get(name)
+        if existing is None:
+            existing = self._own[name] = Counter(name, documentation, list(labels), registry=self.registry)
+        return existing
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
