@@ -90,3 +90,49 @@ async def test_an_authenticated_partners_refusal_keeps_the_digest_not_the_body(i
         headers, raw, _ = sz.request("GET", PUBLIC + "/api/v1/interop/exchange/services")
         assert (await zs.get("/api/v1/interop/exchange/services", headers=headers)).status_code == 200
         assert (await zs.get("/api/v1/interop/ledger/verify", headers=admin)).json()["ok"] is True
+
+
+def test_partner_keys_claim_only_issuers_of_the_partners_region():
+    from tongban.interop.trust.service import trusted_key
+    from tongban.shared.ids import credit_code_check_char
+
+    def jwk(issuer17: str, **extra):  # noqa: ANN003, ANN202
+        return {"kid": "k1", "issuer": issuer17 + credit_code_check_char(issuer17), "kty": "OKP", "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", **extra}
+
+    assert trusted_key(jwk("11440305MB0000001"), "440300", "442000").issuer_code.startswith("11440305")  # a district
+    assert trusted_key(jwk("11442000MB0000001"), "440300", "442000") is None      # ours
+    assert trusted_key(jwk("11440100MB0000001"), "440300", "442000") is None      # Guangzhou's
+    assert trusted_key(jwk("11440300MB0000001", status="retired"), "440300", "442000").status == "retired"
+
+
+async def test_partner_urls_stay_on_its_registered_base_and_off_private_addresses(infra, token_issuer, admin, kit):
+    from tongban.interop.partner import urls
+
+    assert urls.literal_problem("http://127.0.0.1:8100", False) == "names a loopback address"
+    assert urls.literal_problem("http://10.1.2.3/", False) == "names not a public address"
+    assert urls.literal_problem("http://[::1]/", False) is not None
+    assert urls.literal_problem("http://localhost:8000", False) == "names localhost"
+    assert urls.literal_problem("http://127.0.0.1:8100", True) is None        # the two-city demo
+    assert urls.literal_problem("https://sz.example.gov.cn/", False) is None
+    assert urls.under_base("https://sz.example/api/v1/credentials/status-lists/0", "https://sz.example")
+    assert not urls.under_base("https://sz.example.evil/x", "https://sz.example")
+    assert not urls.under_base("http://sz.example/x", "https://sz.example")
+    assert not urls.under_base("https://sz.example/gw/../admin", "https://sz.example/gw")
+    with pytest.raises(urls.UnsafeUrl, match="not under"):
+        await urls.check_published("https://elsewhere.example/lists/0", ["https://sz.example"], False)
+    with pytest.raises(urls.UnsafeUrl, match="loopback"):
+        await urls.check_published("http://127.0.0.1:8000/l/0", ["http://127.0.0.1:8000"], False)
+
+    sz = kit.PartnerCity(SHENZHEN, token_issuer)
+    async with kit.interop(infra, token_issuer, allow_private_partner_urls=False) as zs:
+        body = {**partner_body(sz), "base_url": "http://127.0.0.1:8100"}
+        r = await zs.post("/api/v1/interop/partners", json=body, headers=admin)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "base_url"
+        body = {**partner_body(sz), "token_url": "http://169.254.169.254/latest"}
+        r = await zs.post("/api/v1/interop/partners", json=body, headers=admin)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token_url"
+        assert (await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)).status_code == 201
+        r = await zs.patch(f"/api/v1/interop/partners/{SHENZHEN}", json={"base_url": "http://10.0.0.5"},
+                           headers=admin)
+        assert r.status_code == 422

@@ -84,7 +84,9 @@ async def _pull_partners(state: Any, runtime: Runtime) -> None:
     """Each partner's issuer keys and items, every INTEROP_PARTNER_SYNC_SECONDS."""
     settings: Settings = runtime.settings  # type: ignore[assignment]
     pull = PeriodicTask("partner-sync", settings.partner_sync_seconds,
-                        lambda sm: partner_sync.pull_all(sm, state.partner_client, state.credentials))
+                        lambda sm: partner_sync.pull_all(sm, state.partner_client, state.credentials,
+                                                         settings.region_code, settings.allow_private_partner_urls,
+                                                         settings.partner_url_bases))
     await run_periodic(pull, runtime.sessionmaker, runtime.stop)
 
 
