@@ -274,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Tongban on this machine.")
     parser.add_argument("--two-cities", action="store_true", help="Zhongshan and Shenzhen, paired")
     args = parser.parse_args(argv)
+    # A machine of one's own: development defaults for secrets (and partners on loopback), in
+    # this launcher (demo data) and every process it starts.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     started = time.monotonic()
     DATA.mkdir(parents=True, exist_ok=True)
     cities = [zhongshan(), shenzhen()] if args.two_cities else [zhongshan()]

@@ -1,6 +1,6 @@
 from pydantic import SecretStr, model_validator
 
-from tongban.shared.config import ServiceSettings, service_config
+from tongban.shared.config import ServiceSettings, secret_or_dev, service_config
 
 DEV_PASSPHRASE = "dev-only-change-me"
 UPSTREAMS = ("catalog", "cases", "credentials", "queue", "interop")
@@ -18,7 +18,8 @@ class Settings(ServiceSettings):
     access_token_ttl: int = 600
     refresh_token_ttl: int = 30 * 24 * 3600
     # Encrypts the signing keys' private halves at rest (PKCS#8, BestAvailableEncryption).
-    key_passphrase: SecretStr = SecretStr(DEV_PASSPHRASE)
+    # Required outside TONGBAN_ENV=development.
+    key_passphrase: SecretStr | None = None
     upstream_timeout: float = 30.0
     # Failed logins: per account (or partner client) and per client address, within the window;
     # reaching either limit locks further attempts for `login_lockout_seconds`.
@@ -46,6 +47,7 @@ class Settings(ServiceSettings):
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
     @model_validator(mode="after")
     def _needs_keys(self) -> "Settings":
+        self.key_passphrase = secret_or_dev(self.key_passphrase, "GATEWAY_KEY_PASSPHRASE", DEV_PASSPHRASE)
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
         positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",

@@ -25,19 +25,11 @@ from tongban.gateway.token import service as token_service
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.router import router as token_router
 from tongban.shared.errors import Unauthorized, problem_response
-from tongban.shared.metrics import Metrics
 from tongban.shared.revocation import DenyList
-from tongban.shared.service import EdgeMiddleware, Runtime, ServiceDefinition, build_app
+from tongban.shared.service import Runtime, ServiceDefinition
+from tongban.shared.service import create_app as create_service_app
 
 log = logging.getLogger("tongban.gateway")
-
-
-def _edge_metrics(app: FastAPI) -> Metrics | None:
-    """The Metrics that build_app gave the edge middleware, so proxied requests land in the same /metrics."""
-    for middleware in app.user_middleware:
-        if middleware.cls is EdgeMiddleware:
-            return cast(Metrics, middleware.kwargs["metrics"])
-    return None
 
 
 @asynccontextmanager
@@ -45,7 +37,6 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     """Signing keys (one is created if none is active), the proxy with its connection pools,
     the limits at the door and the OpenAPI aggregator."""
     settings = cast(Settings, runtime.settings)
-    _quiet_access_log()  # before the server accepts: uvicorn reads it per connection
     ring = await token_service.open_key_ring(runtime.sessionmaker, settings.token_issuer,
                                              settings.key_passphrase.get_secret_value().encode())
     app.state.keyring = ring
@@ -66,7 +57,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     proxy = Proxy(settings.upstreams, ring, settings.max_body_bytes, settings.upstream_timeout,
                   connect_timeout=settings.connect_timeout, limiter=limiter,
                   breaker_failures=settings.breaker_failures, breaker_cooldown=settings.breaker_cooldown_seconds,
-                  metrics=_edge_metrics(app), denylist=denylist)
+                  metrics=app.state.metrics, denylist=denylist)
     app.state.proxy = proxy
     app.state.openapi_aggregator = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds,
                                                      settings.connect_timeout)
@@ -76,16 +67,6 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
         proxy.close()
         await gossip.stop()
         await feed.stop()
-
-
-SERVICE = ServiceDefinition(
-    name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
-    metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
-    server_protocol="tongban.gateway.proxy.server:GatewayProtocol", follows_revocations=False,
-    # Revocations only: none refuses anything once its tokens have expired (minutes), and services
-    # replay the last hour at start. A day, so the stream does not grow for ever.
-    stream_max_age=86_400.0,
-)
 
 
 async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
@@ -100,21 +81,19 @@ async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
                             headers={"Retry-After": str(exc.retry_after)}, **extra)
 
 
-def _quiet_access_log() -> None:
-    """uvicorn formats every access-log line's arguments whenever its logger has a handler, even
-    when the level drops the line: with access logging off by level, drop the handler too."""
-    access = logging.getLogger("uvicorn.access")
-    if not access.isEnabledFor(logging.INFO):
-        access.handlers.clear()
-        access.propagate = False
+SERVICE = ServiceDefinition(
+    name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
+    metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
+    server_protocol="tongban.gateway.proxy.server:GatewayProtocol", follows_revocations=False,
+    # Revocations only: none refuses anything once its tokens have expired (minutes), and services
+    # replay the last hour at start. A day, so the stream does not grow for ever.
+    stream_max_age=86_400.0,
+    root_routers=[token_router, account_router, delegation_router, docs_router],
+    exception_handlers={Unauthorized: _unauthorized, RateLimited: _rate_limited},
+    # `/api/v1/<service>/...` goes straight to the proxy, around the FastAPI app.
+    outer=GatewayASGI,
+)
 
 
 def create_app(settings: Settings | None = None) -> GatewayASGI:
-    app = build_app(SERVICE, settings)
-    app.include_router(token_router)
-    app.include_router(account_router)
-    app.include_router(delegation_router)
-    app.include_router(docs_router)
-    app.add_exception_handler(Unauthorized, _unauthorized)  # type: ignore[arg-type]
-    app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
-    return GatewayASGI(app)
+    return cast(GatewayASGI, create_service_app(SERVICE, settings))

@@ -14,6 +14,7 @@ from tongban.gateway.account.schemas import AccountCreate
 from tongban.gateway.config import Settings
 from tongban.gateway.token import repository as token_repository
 from tongban.gateway.token import service as token_service
+from tongban.shared.config import development
 from tongban.shared.db import make_engine, make_sessionmaker
 
 SEED_ACTOR = "system:seed"
@@ -48,6 +49,8 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
                     added += 1
         except (UsernameTaken, PersonHasAccount, IntegrityError):
             pass  # another seeder created it meanwhile
+    if not development():
+        return added  # a partner's secret is never seeded outside development (TONGBAN_ENV)
     try:
         async with sessionmaker() as session, session.begin():
             if await token_repository.get_client(session, DEMO_PARTNER["client_id"]) is None:

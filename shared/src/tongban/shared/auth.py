@@ -21,6 +21,7 @@ import jwt
 from fastapi import Depends, Request
 
 from tongban.shared.errors import AppError, Forbidden, Unauthorized
+from tongban.shared.logging import note_caller
 
 if TYPE_CHECKING:
     from tongban.shared.revocation import DenyList
@@ -223,7 +224,9 @@ async def optional_principal(request: Request) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    return await request.app.state.token_verifier.verify(token)
+    principal = await request.app.state.token_verifier.verify(token)
+    note_caller(principal.sub)  # the access-log line names the verified caller
+    return principal
 
 
 class Requires:

@@ -34,6 +34,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.probes: dict[str, Gauge] = {}
+        self._own: dict[str, Counter] = {}
         self.requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -47,6 +48,13 @@ class Metrics:
                                       registry=self.registry)
         self.dead_letters = Gauge("dead_letters", "Events given up on, per consumer", ["consumer"],
                                   registry=self.registry)
+
+    def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        """A service's own counter in the same registry (made once, then the same one)."""
+        existing = self._own.get(name)
+        if existing is None:
+            existing = self._own[name] = Counter(name, documentation, list(labels), registry=self.registry)
+        return existing
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -105,12 +105,12 @@ def _ensure_key_store() -> None:
     # earlier caller in this process installed. Otherwise (the service and its tests) the lifespan
     # installed the store to use.
     if os.environ.get("CREDENTIALS_KEY_DIR"):
-        keystore.install(keystore.FileKeyStore(KeyStoreSettings().key_dir))
+        keystore.install(keystore.open_store(KeyStoreSettings()))
         return
     try:
         keystore.current()
     except RuntimeError:
-        keystore.install(keystore.FileKeyStore(KeyStoreSettings().key_dir))
+        keystore.install(keystore.open_store(KeyStoreSettings()))
 
 
 async def _holds(session: AsyncSession, type_code: str, holder_id: str) -> bool:

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import itertools
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -87,6 +88,11 @@ class TokenIssuer:
         return jwt.encode(payload, self.key, algorithm="ES256", headers={"kid": self.kid})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Secrets take their development values in tests (a test of the refusal unsets this).
+    os.environ.setdefault("TONGBAN_ENV", "development")
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     root = Path(tempfile.mkdtemp(prefix="tongban-test-"))
@@ -118,7 +124,7 @@ def service_env(definition: ServiceDefinition, database_url: str, infra: Infra, 
     """Environment variables that configure one service for a test (also used for subprocesses)."""
     prefix = definition.env_prefix
     env = {f"{prefix}DATABASE_URL": database_url, f"{prefix}NATS_URL": infra.nats.url,
-           f"{prefix}JWKS_JSON": issuer.jwks_json, f"{prefix}LOG_LEVEL": "WARNING"}
+           f"{prefix}JWKS_JSON": issuer.jwks_json, f"{prefix}LOG_LEVEL": "WARNING", "TONGBAN_ENV": "development"}
     env.update({f"{prefix}{k.upper()}": str(v) for k, v in extra.items()})
     return env
 
