@@ -43,7 +43,7 @@ async def platform(infra, clean_nats, tmp_path):
     for name, url in urls.items():
         p = name.upper() + "_"
         env = {f"{p}DATABASE_URL": url, f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING",
-               "TONGBAN_ENV": "test", "TONGBAN_CLOCK_START": AS_OF}
+               "TONGBAN_ENV": "development", "TONGBAN_CLOCK_START": AS_OF}
         if name == "gateway":
             env |= {"GATEWAY_CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}",
                     "GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}"}
