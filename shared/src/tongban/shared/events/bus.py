@@ -39,11 +39,16 @@ def stream_name(service: str) -> str:
     return service.upper().replace("-", "_")
 
 
-async def connect(url: str, name: str) -> Client:
+async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
     """Connect and keep reconnecting forever: a NATS restart must never kill a service.
 
     `url` may list several servers of a cluster, comma-separated; the client fails over.
+    `user`/`password`: the process's own NATS identity (tongban.shared.events.identity); its
+    inboxes then live under `_INBOX.<user>`, the only ones it may subscribe to.
     """
+    credentials: dict[str, Any] = {}
+    if user:
+        credentials = {"user": user, "password": password or "", "inbox_prefix": f"_INBOX.{user}"}
 
     async def _disconnected() -> None:
         log.warning("NATS disconnected")
@@ -58,6 +63,7 @@ async def connect(url: str, name: str) -> Client:
         servers=[u.strip() for u in url.split(",") if u.strip()], name=name, max_reconnect_attempts=-1,
         reconnect_time_wait=0.5, connect_timeout=2,
         allow_reconnect=True, disconnected_cb=_disconnected, reconnected_cb=_reconnected, error_cb=_error,
+        **credentials,
     )
 
 
