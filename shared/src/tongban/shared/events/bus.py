@@ -18,18 +18,24 @@ DUPLICATE_WINDOW = 600.0  # seconds in which JetStream drops a repeated Nats-Msg
 
 
 class Listener:
-    """A NATS subscription with a background task beside it (a revocation follower, the gateway's
-    deny-list feed, its rate-limit gossip). Subclasses set `_sub` and `_task`; `stop()` ends the
-    task, then the subscription."""
+    """A NATS subscription with background tasks beside it (a revocation follower, the gateway's
+    deny-list feed, its rate-limit gossip). Subclasses set `_sub` and start their tasks with
+    `_spawn` (or set `_task`); `stop()` ends the tasks, then the subscription."""
 
     _sub: Any = None
     _task: asyncio.Task[None] | None = None
+    _tasks: list[asyncio.Task[None]] | None = None
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        if self._tasks is None:
+            self._tasks = []
+        self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*(self._tasks or ()), *([self._task] if self._task is not None else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._sub is not None:
             with contextlib.suppress(Exception):  # the connection may be closing already
                 await self._sub.unsubscribe()
