@@ -101,7 +101,7 @@ class Runtime:
     async def start(self, with_worker: bool) -> None:
         s = self.settings
         self.nc = await _connect_with_retry(s.nats_url, f"tongban-{self.definition.name}", s.nats_user,
-                                            s.nats_password.get_secret_value() if s.nats_password else None)
+                                            s.nats_password.get_secret_value() or None)
         if self.definition.publishes:
             await bus.ensure_stream(self.js(), self.definition.name, self.settings.stream_replicas,
                                     max_age=self.definition.stream_max_age)
