@@ -205,7 +205,7 @@ class RevocationFollower(Listener):
                         await psub.consumer_info()  # NotFoundError when the server lost it
                     continue
                 for msg in msgs:
-                    self._on_event(msg)
+                    await self._on_message(msg)
             except asyncio.CancelledError:
                 raise
             except NotFoundError:
@@ -221,9 +221,10 @@ class RevocationFollower(Listener):
                 psub = None
                 await asyncio.sleep(self.retry)
 
-    def _on_event(self, msg: Any) -> None:
-        if msg.metadata is not None:
-            self._next_seq = max(self._next_seq or 0, msg.metadata.sequence.stream + 1)
+    async def _on_message(self, msg: Any) -> None:
+        metadata = getattr(msg, "metadata", None)
+        if metadata is not None:
+            self._next_seq = max(self._next_seq or 0, metadata.sequence.stream + 1)
         if self.denylist.apply(msg.data):
             self.received += 1
 
