@@ -50,6 +50,10 @@ class ServiceSettings(BaseSettings):
 
     database_url: str
     nats_url: str = "nats://127.0.0.1:4222"
+    # This service's own NATS identity (tongban.shared.events.identity): it may publish only its
+    # own subjects; a server with authorization refuses a connection without one.
+    nats_user: str | None = None
+    nats_password: SecretStr = SecretStr("")
     # Where the gateway publishes its signing keys; a static JWKS (JSON) may be given instead.
     jwks_url: str | None = None
     jwks_json: str | None = None

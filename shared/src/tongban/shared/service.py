@@ -129,7 +129,9 @@ class Runtime:
         return self.nc.jetstream()
 
     async def start(self, with_worker: bool) -> None:
-        self.nc = await _connect_with_retry(self.settings.nats_url, f"tongban-{self.definition.name}")
+        s = self.settings
+        self.nc = await _connect_with_retry(s.nats_url, f"tongban-{self.definition.name}", s.nats_user,
+                                            s.nats_password.get_secret_value() or None)
         if self.definition.publishes:
             await bus.ensure_stream(self.js(), self.definition.name, self.settings.stream_replicas,
                                     max_age=self.definition.stream_max_age)
@@ -174,10 +176,11 @@ class Runtime:
         return checks
 
 
-async def _connect_with_retry(url: str, name: str, attempts: int = 40) -> NATS:
+async def _connect_with_retry(url: str, name: str, user: str | None = None, password: str | None = None,
+                              attempts: int = 40) -> NATS:
     for i in range(attempts):
         try:
-            return await bus.connect(url, name)
+            return await bus.connect(url, name, user, password)
         except Exception as exc:  # noqa: BLE001 - nats raises plain Exception subclasses here
             if i == attempts - 1:
                 raise
