@@ -46,6 +46,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tongban.shared import migrations
+from tongban.shared.ids import credit_code_in_region
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.events import identity
 from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess
@@ -236,6 +237,12 @@ def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
                     "INTEROP_PUBLIC_URL": city.gateway_url, "INTEROP_PARTNER_SECRETS": json.dumps(partner_secrets)})
     if name == "credentials":
         env["CREDENTIALS_KEY_DIR"] = str(city.data / "credentials-keys")
+        # The platform's own signers (status lists, time stamps) are the city's: the partner trusts
+        # only issuers of our region.
+        for setting, default in (("STATUS_LIST_SIGNER_CODE", "114420000073000016"), ("TSA_CODE", "114420000073000029")):
+            env[f"CREDENTIALS_{setting}"] = credit_code_in_region(default, city.region)
+        env["CREDENTIALS_STATUS_LIST_SIGNER_NAME"] = f"{city.name}政务服务和数据管理局（电子证照状态列表）"
+        env["CREDENTIALS_TSA_NAME"] = f"{city.name}政务服务和数据管理局（时间戳服务）"
     return env
 
 

@@ -70,6 +70,8 @@ def identity_for(definition: "ServiceDefinition") -> Identity:
         # The revocation follower: ephemeral consumers (random names) filtered to this one subject.
         sources.add(stream_name("gateway"))
         publish += _consumer_api(stream_name("gateway"), "*", TOKEN_REVOKED)
+        # The newest revocation's time, by the server's clock: where the replay starts (revocation.py).
+        publish.append(f"{API}.STREAM.MSG.GET.{stream_name('gateway')}")
     publish += [f"$JS.ACK.{s}.>" for s in sorted(sources)] + [f"$JS.FC.{s}.>" for s in sorted(sources)]
     return Identity(name, tuple(dict.fromkeys(publish)), (f"{inbox_prefix(name)}.>", f"_tongban.{name}.>"))
 
