@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-
 from tongban.shared import clock
 from tongban.shared.auth import NotOwner, OutsideDelegation, OutsideScope, Principal, RealNameRequired
 from tongban.shared.policy import Clause, NotPermitted, Policy, Rule, Target, admit

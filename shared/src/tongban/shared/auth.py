@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import httpx
 import jwt
 from fastapi import Depends, Request
-
 from tongban.shared import clock
 from tongban.shared.errors import AppError, Forbidden, Unauthorized
 
@@ -120,7 +119,7 @@ class AgentFor:
     delegations: tuple[Delegation, ...]
 
     @classmethod
-    def parse(cls, raw: Any) -> "AgentFor | None":
+    def parse(cls, raw: Any) -> AgentFor | None:
         """The claim as the gateway issues it; anything malformed grants nothing."""
         if not isinstance(raw, dict):
             return None
@@ -187,7 +186,7 @@ class Principal:
             object.__setattr__(self, "departments", frozenset({self.department}))
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> "Principal":
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
         halls, departments = _codes(claims, "halls", "hall"), _codes(claims, "departments", "department")
         return cls(
             sub=str(claims["sub"]), role=str(claims.get("role", "")),
@@ -315,7 +314,7 @@ class TokenVerifier:
     """Verifies access tokens for one audience with keys from a JWKS (URL or static JSON)."""
 
     def __init__(self, audience: str, issuer: str, jwks_url: str | None = None, jwks_json: str | None = None,
-                 denylist: "DenyList | None" = None):
+                 denylist: DenyList | None = None):
         self.audience = audience
         self.denylist = denylist      # revoked tokens are refused after the signature (never cached)
         self.issuer = issuer

@@ -27,10 +27,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-
 from tongban.shared import clock
 from tongban.shared.auth import (
-    InsufficientScope, NotOwner, OutsideDelegation, OutsideScope, Principal, RealNameRequired, optional_principal,
+    InsufficientScope,
+    NotOwner,
+    OutsideDelegation,
+    OutsideScope,
+    Principal,
+    RealNameRequired,
+    optional_principal,
 )
 from tongban.shared.errors import AppError, Forbidden, Unauthorized, problem_response
 
@@ -278,14 +283,14 @@ def declared_permission(route: Any) -> str | None:
     return None
 
 
-def AccessTo(policy: Policy, permission: str) -> Any:  # noqa: N802 - reads as a type alias at the route
+def AccessTo(policy: Policy, permission: str) -> Any:
     return Annotated[Access, Depends(Authorize(policy, permission))]
 
 
 REFUSALS = (RealNameRequired, OutsideDelegation, OutsideScope, NotOwner)
 
 
-def audit_refusals(app: FastAPI, audit: "AuditTrail") -> None:
+def audit_refusals(app: FastAPI, audit: AuditTrail) -> None:
     """Every refusal of staff or of an agent goes to the audit trail, in a transaction of its own
     (the request's transaction rolls back with the refusal)."""
 
