@@ -26,7 +26,8 @@ DEMO_ACCOUNTS = [
                   phone="13900139000"),
     AccountCreate(username="clerk", password="Clerk#2026", role="clerk",
                   display_name="王五（中山市政务服务中心 1 号窗口）",
-                  hall="0b0a4420-0001-4000-8000-000000000001"),  # svc-queue seed: MAIN_HALL_ID
+                  hall="0b0a4420-0001-4000-8000-000000000001",  # svc-queue seed: MAIN_HALL_ID
+                  departments=["11442000MB0000002B"]),
     AccountCreate(username="approver", password="Approver#2026", role="approver",
                   display_name="赵六（中山市市场监督管理局）", department="11442000MB0000002B"),
     AccountCreate(username="admin", password="Admin#2026", role="admin", display_name="平台管理员"),
