@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import Principal
+from tongban.shared.errors import AppError
 from tongban.shared.policy import Target, admit
 
 MUM, GIRL, D1, D2, ITEM = "442000194808082221", "442000197807073331", "D1", "D2", "442020000901"
@@ -48,7 +49,7 @@ CASE = Target(owner=MUM, item=ITEM, hall="H1", department=D1, channel="counter")
 def with_policy(p: Principal) -> bool:
     try:
         admit(POLICY, "case.read", p).check(CASE)
-    except Exception:
+    except AppError:
         return False
     return True
 
@@ -94,7 +95,7 @@ class Facts:
         self.__dict__.update(kw)
 
 
-def casbin_enforcer():  # noqa: ANN201 - optional dependency
+def casbin_enforcer():
     try:
         import casbin
     except ImportError:
@@ -112,7 +113,7 @@ def casbin_facts(p: Principal) -> Facts:
                  items=items, halls=sorted(p.halls), departments=sorted(p.departments))
 
 
-def measure(fn, n: int) -> float:  # noqa: ANN001
+def measure(fn, n: int) -> float:
     rounds = []
     callers = list(CALLERS.values())
     for _ in range(5):

@@ -9,7 +9,6 @@ import datetime as dt
 
 import httpx
 import pytest
-
 from tongban.cases.main import SERVICE as CASES
 from tongban.catalog.main import SERVICE as CATALOG
 from tongban.gateway import seed as gateway_seed
