@@ -7,7 +7,7 @@ from tongban.shared.policy import declared_permission
 
 # Routes still guarded by scopes alone (Requires), to be moved into the policy next.
 NOT_YET = ("/audit-events", "/bundle-cases", "/documents", "/forwarded-cases", "/healthz", "/item-configs", "/items",
-           "/metrics", "/ratings", "/readyz", "/remedies", "/settings", "/statistics", "/tickets", "/workdays")
+           "/metrics", "/ratings", "/readyz", "/remedies", "/settings", "/statistics", "/tickets")
 
 
 def api_routes(routes, prefix: str = ""):

@@ -46,4 +46,8 @@ POLICY = Policy("cases", {
     # Documents carry more personal data than the case: its applicant side and the staff handling it.
     "case.materials.read": READERS[:4],
     "case.materials.add": _applicant("apply"),
+    # The working-day calendar is no one's personal data: anyone signed in to cases reads it.
+    "calendar.read": tuple(Rule(role, ("cases:read",))
+                           for role in ("citizen", "company", "clerk", "approver", "admin", "auditor")),
+    "calendar.manage": (Rule("admin", ("cases:admin",)),),
 })
