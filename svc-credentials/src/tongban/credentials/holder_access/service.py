@@ -88,7 +88,7 @@ async def _licence(session: AsyncSession, ref: str) -> Licence | None:
     except ValueError:
         pass
     try:
-        parse_identifier(ref)
+        parse_identifier(ref, legacy=True)   # our own licences, found by the exact string below
     except InvalidIdentifier as exc:
         raise InvalidField("licence", f"neither a licence id nor a licence identifier: {exc}") from None
     return await licences.get_by_identifier(session, ref)

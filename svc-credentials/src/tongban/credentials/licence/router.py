@@ -105,7 +105,7 @@ for _action, _doc in (("suspend", "Suspend a licence, with a reason (issuing dep
 async def licence_status(identifier: str, session: SessionDep) -> LicenceStatusRead:
     """The status of a licence version by its identifier (public; no personal data)."""
     try:
-        parse_identifier(identifier)
+        parse_identifier(identifier, legacy=True)   # identifiers issued before 2026-12 are looked up too
     except InvalidIdentifier as exc:
         raise InvalidField("identifier", str(exc)) from None
     licence = await repository.get_by_identifier(session, identifier)
