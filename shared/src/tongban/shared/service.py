@@ -37,6 +37,7 @@ from tongban.shared.errors import PayloadTooLarge, install_error_handlers, probl
 from tongban.shared.events import bus
 from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
+from tongban.shared.framing import FramingCheck
 from tongban.shared.logging import configure_logging, request_id_var
 from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
@@ -251,6 +252,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
 
     metrics = Metrics()
     install_metrics_endpoint(app, metrics)
+    app.add_middleware(FramingCheck)  # inside the edge: a refusal is counted and carries the request id
     app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, metrics=metrics, service=definition.name)
     return app
 

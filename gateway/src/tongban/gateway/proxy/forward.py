@@ -28,6 +28,7 @@ from tongban.gateway.proxy.pool import (
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.keys import KeyRing
 from tongban.gateway.token.scopes import PEOPLE_INTEROP_ROUTES
+from tongban.shared import framing
 from tongban.shared.auth import REVOKED_DETAIL, InsufficientScope, InvalidToken, TokenRevoked
 from tongban.shared.errors import problem_response
 from tongban.shared.logging import request_id_var, trace_id_var
@@ -235,12 +236,12 @@ class Proxy:
         if upstream is None:
             return Refusal(404, "unknown_service", "No such service",
                            f"there is no service {service[:50]!r} under /api/v1/")
+        if headers.invalid is not None:
+            # Framing two parsers could read differently: refused, and the connection closed after.
+            return Refusal(400, framing.CODE, framing.TITLE, headers.invalid, {"Connection": "close"})
         if _has_dot_segment(scope["path"]):
             return Refusal(400, "invalid_path", "Invalid path", "a path may not contain '.' or '..' segments")
         length = headers.content_length
-        if length is not None and not length.isdigit():
-            return Refusal(400, "invalid_content_length", "Invalid Content-Length",
-                           "Content-Length must be a number of bytes")
         if length is not None and int(length) > self.max_body:
             return Refusal(413, "payload_too_large", "Request body too large", f"the limit is {self.max_body} bytes")
         return upstream
@@ -355,14 +356,14 @@ class Proxy:
         query = scope.get("query_string", b"")
         target = upstream.prefix + raw_path + (b"?" + query if query else b"")
         method = scope["method"]
-        # The client's Content-Length is forwarded as it is; a body of unknown length goes chunked.
+        # The gateway's own framing, never the client's header: the length it checked, else chunked.
         if headers.content_length is not None:
-            framing = b""
+            frame = b"content-length: %d\r\n" % int(headers.content_length)
         elif has_body:
-            framing = b"transfer-encoding: chunked\r\n"
+            frame = b"transfer-encoding: chunked\r\n"
         else:
-            framing = b"content-length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
-        return request_head(method, target, upstream.host, headers.forward, framing)
+            frame = b"content-length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
+        return request_head(method, target, upstream.host, headers.forward, frame)
 
     @staticmethod
     def failure(service: str, exc: UpstreamError) -> Refusal:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 import urllib.parse
@@ -43,6 +44,7 @@ from tongban.gateway.proxy.forward import (
 )
 from tongban.gateway.proxy.headers import RequestHeaders, response_headers
 from tongban.gateway.proxy.pool import Connection, StaleConnection, UpstreamTimeout
+from tongban.shared import framing
 
 log = logging.getLogger("tongban.gateway.proxy")
 # An answer announced up to this size is waited for whole and sent in one write; a larger or
@@ -109,6 +111,19 @@ class GatewayProtocol(HttpToolsProtocol):
         # The watchdog: idle since (loop time; None while a request is read or served) and its timer.
         self.idle_since: float | None = None
         self.watchdog: asyncio.TimerHandle | None = None
+
+    def send_400_response(self, msg: str) -> None:
+        """What llhttp refuses (a repeated Content-Length, one beside Transfer-Encoding, a coding
+        other than chunked...) is answered in the platform's problem+json, then the connection closes."""
+        body = json.dumps({"type": framing.TYPE, "title": framing.TITLE, "status": 400, "code": framing.CODE,
+                           "detail": "the request is not valid HTTP/1.1: " + msg.rstrip(".")}).encode()
+        out = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            out += [name, b": ", value, b"\r\n"]
+        out += [b"content-type: application/problem+json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+                % len(body), body]
+        self.transport.write(b"".join(out))
+        self.transport.close()
 
     def _find_proxy(self) -> Proxy | None:
         # The lifespan has built it before the server accepts a connection.
