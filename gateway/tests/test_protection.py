@@ -96,6 +96,34 @@ async def test_a_service_answering_503_on_a_kept_alive_connection_opens_its_circ
         assert upstream.hits == 2
 
 
+async def test_a_database_blip_at_a_service_does_not_open_its_circuit(start_gateway, upstream):
+    """A service's own 503 problem+json (database_unavailable) is the service answering as it
+    should: passed through, never counted against its breaker."""
+    async with start_gateway(breaker_failures=2, breaker_cooldown_seconds=30) as gw:
+        for _ in range(6):             # kept-alive connections: the short way, and the ASGI way
+            r = await gw.client.get("/api/v1/catalog/database-blip")
+            assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+        r = await gw.client.post("/api/v1/catalog/database-blip", content=b"{}")  # a body: the ASGI way
+        assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+        assert (await gw.client.get("/api/v1/catalog/echo/x")).status_code == 200
+        assert gw.state.proxy.upstreams["catalog"].breaker.state == "closed"
+        assert upstream.hits == 7
+
+
+async def test_an_open_circuit_half_opens_by_default_within_a_second_or_two(start_gateway, upstream):
+    from tongban.gateway.config import Settings
+    assert Settings.model_fields["breaker_cooldown_seconds"].default <= 2
+    async with start_gateway(breaker_failures=2) as gw:
+        for _ in range(2):
+            assert (await gw.client.get("/api/v1/catalog/unavailable")).status_code == 503
+        assert (await gw.client.get("/api/v1/catalog/echo/x")).json()["code"] == "circuit_open"
+
+        async def through() -> bool:  # polled, not timed: the trial request closes the circuit
+            return (await gw.client.get("/api/v1/catalog/echo/x")).status_code == 200
+        await wait_for(through, timeout=10)
+        assert gw.state.proxy.upstreams["catalog"].breaker.state == "closed"
+
+
 async def test_proxied_requests_are_counted_per_service(gateway, upstream):
     assert (await gateway.client.get("/api/v1/catalog/echo/a/b")).status_code == 200
     assert (await gateway.client.get("/api/v1/catalog/problem")).status_code == 404

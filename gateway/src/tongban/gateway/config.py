@@ -32,10 +32,11 @@ class Settings(ServiceSettings):
     rate_limit_burst: float = 60.0
     # How often each process tells the others which callers it let through (the limit is shared).
     rate_limit_share_seconds: float = 1.0
-    # Circuit breaker per upstream: this many failures in a row (connect errors, timeouts, 502-504)
-    # open it; it answers 503 at once for the cool-down, then lets one request try.
+    # Circuit breaker per upstream: this many failures in a row (connect errors, timeouts, 502-504
+    # not in the service's own problem+json) open it; it answers 503 at once for the cool-down,
+    # then lets one request try. Short: a service back from a blip gets traffic within a second.
     breaker_failures: int = 5
-    breaker_cooldown_seconds: float = 10.0
+    breaker_cooldown_seconds: float = 1.0
     connect_timeout: float = 2.0
     # Aggregated OpenAPI at /docs: how long the services' documents are cached.
     openapi_cache_seconds: float = 30.0

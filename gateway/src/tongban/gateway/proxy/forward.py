@@ -44,6 +44,19 @@ PEOPLE_ROLES = frozenset({"citizen", "company"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
+def upstream_failing(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer counts against the service's breaker: a 502/503/504 that did not come
+    from the service's own error handler. Its problem+json (`database_unavailable` during a
+    database blip, say) is the service answering as it should: opening the breaker for it would
+    turn a one-second blip into a cool-down of refusals."""
+    if status not in BREAKER_STATUSES:
+        return False
+    for name, value in headers:
+        if name == b"content-type":
+            return not value.startswith(b"application/problem+json")
+    return True
+
+
 class Refusal(NamedTuple):
     """A request the gateway answers itself, as problem+json."""
 
@@ -385,7 +398,7 @@ class Proxy:
             await self._relay(conn, receive, send, headers.request_id, watch=watch)
         finally:
             upstream.pool.release(conn)
-        return status not in BREAKER_STATUSES, status
+        return not upstream_failing(status, conn.response_headers), status
 
     async def _relay(self, conn: Connection, receive: Any, send: Any, rid: str, watch: bool) -> None:
         await send({"type": "http.response.start", "status": conn.status,

@@ -40,7 +40,7 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from tongban.gateway.proxy.asgi import API_PREFIX, OWN_NAME, GatewayASGI
 from tongban.gateway.proxy.forward import (
-    BREAKER_STATUSES, IDEMPOTENT, Proxy, Refusal, Scope, Step, Upstream,
+    IDEMPOTENT, Proxy, Refusal, Scope, Step, Upstream, upstream_failing,
 )
 from tongban.gateway.proxy.headers import RequestHeaders, response_headers
 from tongban.gateway.proxy.pool import Connection, StaleConnection, UpstreamTimeout
@@ -360,8 +360,9 @@ class FastExchange:
         transport = protocol.transport
         if not transport.is_closing():
             transport.write(b"".join(out))
+        failing = upstream_failing(status, conn.response_headers)
         self.upstream.pool.release(conn)
-        if status in BREAKER_STATUSES:
+        if failing:
             self.upstream.breaker.failed()
         else:
             self.upstream.breaker.succeeded()
