@@ -239,7 +239,7 @@ def start_gateway(infra, gateway_db, upstream, monkeypatch, gateway_protocol):
                     **settings: Any) -> AsyncIterator[Gateway]:
         env = {"database_url": gateway_db, "nats_url": infra.nats.url, "log_level": "WARNING",
                "catalog_url": upstream.url, "cases_url": f"http://127.0.0.1:{free_port()}",
-               "upstream_timeout": 10, **settings}
+               "upstream_timeout": 10, "trusted_proxies": forwarded_allow_ips or "", **settings}
         for name, value in env.items():
             monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
         asgi = create_app()

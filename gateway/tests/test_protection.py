@@ -3,6 +3,8 @@ service, and proxied requests counted in /metrics."""
 
 import asyncio
 
+from sqlalchemy import text
+
 from tongban.shared.testing.plugin import wait_for
 
 
@@ -56,6 +58,61 @@ async def test_failed_logins_from_one_address_lock_that_address(start_gateway):
             assert (await gw.login(name, "nope")).status_code == 400
         r = await gw.login("admin")
         assert r.status_code == 429 and r.json()["code"] == "too_many_requests" and r.headers["retry-after"]
+
+
+def at(address: str) -> dict[str, str]:
+    """A request as a trusted proxy in front says it came from `address`."""
+    return {"X-Forwarded-For": address}
+
+
+async def login_from(gw, address: str, username: str, password: str):
+    return await gw.client.post("/auth/token", headers=at(address), data={
+        "grant_type": "password", "username": username, "password": password})
+
+
+async def test_a_guesser_at_one_address_backs_off_while_the_owner_elsewhere_logs_in(start_gateway):
+    async with start_gateway(forwarded_allow_ips="127.0.0.1", login_free_failures_per_address=2,
+                             login_backoff_seconds=30, login_max_failures_per_account=50) as gw:
+        for _ in range(2):
+            assert (await login_from(gw, "198.51.100.7", "citizen", "wrong")).status_code == 400
+        r = await login_from(gw, "198.51.100.7", "citizen", "Citizen#2026")  # backing off: even the right one waits
+        assert r.status_code == 429 and r.json()["code"] == "login_locked" and int(r.headers["retry-after"]) >= 1
+        r = await login_from(gw, "203.0.113.5", "citizen", "Citizen#2026")  # the owner, elsewhere
+        assert r.status_code == 200, r.text
+        assert (await login_from(gw, "198.51.100.7", "clerk", "Clerk#2026")).status_code == 200  # other accounts
+
+
+async def test_the_back_off_doubles(start_gateway):
+    async with start_gateway(login_free_failures_per_address=1, login_backoff_seconds=60) as gw:
+        assert (await gw.login("citizen", "wrong")).status_code == 400
+        first = int((await gw.login("citizen", "wrong")).headers["retry-after"])
+        async with gw.state.sessionmaker() as session, session.begin():  # as if the first wait were over
+            await session.execute(text("UPDATE gateway.login_failure SET locked_until = now() WHERE key LIKE 'pair:%'"))
+        assert (await gw.login("citizen", "wrong")).status_code == 400
+        second = int((await gw.login("citizen", "wrong")).headers["retry-after"])
+        assert 50 <= first <= 60 and 110 <= second <= 120
+
+
+async def test_an_account_guessed_from_many_addresses_locks_only_briefly(start_gateway):
+    async with start_gateway(forwarded_allow_ips="127.0.0.1", login_max_failures_per_account=3,
+                             login_account_lockout_seconds=0.5) as gw:
+        for n in range(3):
+            assert (await login_from(gw, f"198.51.100.{n}", "citizen", "wrong")).status_code == 400
+        r = await login_from(gw, "203.0.113.5", "citizen", "Citizen#2026")
+        assert r.status_code == 429 and r.json()["code"] == "login_locked" and r.headers["retry-after"] == "1"
+
+        async def owner_in() -> bool:  # polled: the lock is short, and then the owner is in
+            return (await login_from(gw, "203.0.113.5", "citizen", "Citizen#2026")).status_code == 200
+        await wait_for(owner_in, timeout=10)
+
+
+async def test_a_forwarded_for_from_an_untrusted_peer_is_no_new_address(start_gateway):
+    """From loopback, a new X-Forwarded-For each time once made a new address each time."""
+    async with start_gateway(login_max_failures_per_ip=4) as gw:
+        for n, name in enumerate(("a1", "a2", "a3", "a4")):
+            assert (await login_from(gw, f"198.51.100.{n}", name, "nope")).status_code == 400
+        r = await login_from(gw, "198.51.100.99", "admin", "Admin#2026")
+        assert r.status_code == 429 and r.json()["code"] == "too_many_requests"
 
 
 async def test_each_caller_is_rate_limited_on_proxied_routes(start_gateway, upstream):

@@ -20,9 +20,14 @@ class Settings(ServiceSettings):
     # Encrypts the signing keys' private halves at rest (PKCS#8, BestAvailableEncryption).
     key_passphrase: SecretStr = SecretStr(DEV_PASSPHRASE)
     upstream_timeout: float = 30.0
-    # Failed logins: per account (or partner client) and per client address, within the window;
-    # reaching either limit locks further attempts for `login_lockout_seconds`.
-    login_max_failures_per_account: int = 5
+    # Failed logins (protection/limits.py): per account at one address a back-off (free tries,
+    # then `login_backoff_seconds` doubling up to `login_lockout_seconds`); per account from every
+    # address a short lock only (`login_account_lockout_seconds`: the owner elsewhere waits at most
+    # that); per client address over every account, `login_lockout_seconds`.
+    login_free_failures_per_address: int = 3
+    login_backoff_seconds: float = 1.0
+    login_max_failures_per_account: int = 10
+    login_account_lockout_seconds: float = 60.0
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 900.0
@@ -38,6 +43,10 @@ class Settings(ServiceSettings):
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 1.0
     connect_timeout: float = 2.0
+    # The proxies in front whose X-Forwarded-For names the client (comma-separated addresses or
+    # networks, uvicorn's syntax; "" trusts none, as at the edge). Under the gateway's protocol
+    # this alone decides, on both ways; served otherwise, pass the same to --forwarded-allow-ips.
+    trusted_proxies: str = ""
     # Aggregated OpenAPI at /docs: how long the services' documents are cached.
     openapi_cache_seconds: float = 30.0
     # Revoked access tokens arrive by event; the database is re-read this often in case NATS was away.
@@ -52,6 +61,7 @@ class Settings(ServiceSettings):
         positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",
                     "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
                     "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",
+                    "login_free_failures_per_address", "login_backoff_seconds", "login_account_lockout_seconds",
                     "rate_limit_share_seconds")
         if bad := [name for name in positive if getattr(self, name) <= 0]:
             raise ValueError(f"must be positive: {', '.join(bad)}")

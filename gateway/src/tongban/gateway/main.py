@@ -59,7 +59,9 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     app.state.token_verifier = CheckedVerifier(ring, SERVICE.name, denylist)
     app.state.login_throttle = LoginThrottle(
         runtime.sessionmaker, settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
-        settings.login_failure_window_seconds, settings.login_lockout_seconds)
+        settings.login_failure_window_seconds, settings.login_lockout_seconds,
+        free_per_address=settings.login_free_failures_per_address, backoff=settings.login_backoff_seconds,
+        account_lockout=settings.login_account_lockout_seconds)
     limiter = app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     gossip = app.state.limit_gossip = LimitGossip(limiter, runtime.nc, settings.rate_limit_share_seconds)
     await gossip.start()

@@ -100,12 +100,32 @@ def _find_gateway(app: Any) -> tuple[GatewayASGI | None, bool]:
     return app, forwarded
 
 
+def _front(gateway: GatewayASGI) -> tuple[Any, _ForwardedHeaders | None]:
+    """What the protocol serves on both ways, built once per process: the gateway, behind the
+    X-Forwarded-* rule of `GATEWAY_TRUSTED_PROXIES` alone. uvicorn's own `--forwarded-allow-ips`
+    defaults to trusting loopback, where a client sending a new X-Forwarded-For each time would
+    be a new address each time to every per-address limit; under this protocol it is not used."""
+    state = gateway.app.state
+    front = getattr(state, "protocol_front", None)
+    if front is None:
+        settings = getattr(state, "settings", None)
+        trusted = getattr(settings, "trusted_proxies", "").strip()
+        if trusted:
+            front = (ProxyHeadersMiddleware(gateway, trusted_hosts=trusted), _ForwardedHeaders(trusted))
+        else:
+            front = (gateway, None)
+        state.protocol_front = front
+    return front
+
+
 class GatewayProtocol(HttpToolsProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.gateway, forwarded = _find_gateway(self.app)
-        self.forwarded = _ForwardedHeaders(config.forwarded_allow_ips) if forwarded else None
+        self.gateway, _ = _find_gateway(self.app)
+        self.forwarded: _ForwardedHeaders | None = None
+        if self.gateway is not None:
+            self.app, self.forwarded = _front(self.gateway)
         self.proxy: Proxy | None = None  # the gateway's, once its lifespan has built it
         self.exchange: FastExchange | None = None
         # The watchdog: idle since (loop time; None while a request is read or served) and its timer.

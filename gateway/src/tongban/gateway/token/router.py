@@ -141,7 +141,7 @@ async def issue_token(request: Request) -> JSONResponse:
     except (InvalidGrant, InvalidClient):
         await throttle.failed(who, ip)
         raise
-    await throttle.succeeded(who)
+    await throttle.succeeded(who, ip)
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
 
