@@ -2,9 +2,11 @@
 service, and proxied requests counted in /metrics."""
 
 import asyncio
+import threading
 
 from sqlalchemy import text
 
+from tongban.gateway.protection import hashing
 from tongban.shared.testing.plugin import wait_for
 
 
@@ -113,6 +115,40 @@ async def test_a_forwarded_for_from_an_untrusted_peer_is_no_new_address(start_ga
             assert (await login_from(gw, f"198.51.100.{n}", name, "nope")).status_code == 400
         r = await login_from(gw, "198.51.100.99", "admin", "Admin#2026")
         assert r.status_code == 429 and r.json()["code"] == "too_many_requests"
+
+
+async def test_registration_is_throttled_per_address(start_gateway):
+    async with start_gateway(forwarded_allow_ips="127.0.0.1", registrations_per_ip=2) as gw:
+        for _ in range(2):             # counted before anything else: a bad form costs an attempt too
+            r = await gw.client.post("/auth/register", json={"username": "x"}, headers=at("198.51.100.7"))
+            assert r.status_code == 422
+        r = await gw.client.post("/auth/register", json={"username": "x"}, headers=at("198.51.100.7"))
+        assert r.status_code == 429 and r.json()["code"] == "too_many_requests" and int(r.headers["retry-after"]) > 1
+        r = await gw.client.post("/auth/register", json={"username": "x"}, headers=at("203.0.113.5"))
+        assert r.status_code == 422    # another address is not affected
+
+
+async def test_password_hashing_is_bounded_and_the_excess_is_told_to_come_back(start_gateway):
+    """At most `password_hash_slots` argon2 runs at once and `password_hash_queue` wait: a flood
+    of logins cannot pile up 64 MiB hashes without bound; the excess gets 503 with Retry-After."""
+    async with start_gateway(password_hash_slots=1, password_hash_queue=1) as gw:
+        release = threading.Event()
+        gate = hashing._gate
+        assert gate is not None and gate.slots == 1 and gate.queue == 1
+        busy = [asyncio.create_task(gate.run(release.wait, 10)) for _ in range(2)]  # one runs, one waits
+
+        async def both_admitted() -> bool:
+            return gate.admitted == 2
+        await wait_for(both_admitted)
+        r = await gw.login("citizen")
+        assert r.status_code == 503 and r.json()["code"] == "server_busy" and r.headers["retry-after"] == "1"
+        r = await gw.client.post("/auth/token", data={"grant_type": "client_credentials"},
+                                 auth=("shenzhen", "Shenzhen#2026"))
+        assert r.status_code == 503 and r.json()["code"] == "server_busy"
+        release.set()
+        await asyncio.gather(*busy)
+        assert (await gw.login("citizen")).status_code == 200   # not counted as a failed login
+        assert gate.refused == 2 and gate.admitted == 0
 
 
 async def test_each_caller_is_rate_limited_on_proxied_routes(start_gateway, upstream):

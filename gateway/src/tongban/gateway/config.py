@@ -31,6 +31,13 @@ class Settings(ServiceSettings):
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 900.0
+    # Self-registrations per client address within the window (each costs an argon2 hash).
+    registrations_per_ip: int = 5
+    registration_window_seconds: float = 3600.0
+    # argon2 (64 MiB each) at once per process, and requests allowed to wait for a slot; the rest
+    # are answered 503 server_busy with Retry-After (protection/hashing.py).
+    password_hash_slots: int = 2
+    password_hash_queue: int = 16
     # Proxied requests per caller (token subject, else client address): a token bucket per process,
     # shared with the other processes every `rate_limit_share_seconds` (protection/gossip.py).
     rate_limit_per_second: float = 20.0
@@ -62,6 +69,7 @@ class Settings(ServiceSettings):
                     "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
                     "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",
                     "login_free_failures_per_address", "login_backoff_seconds", "login_account_lockout_seconds",
+                    "registrations_per_ip", "registration_window_seconds", "password_hash_slots",
                     "rate_limit_share_seconds")
         if bad := [name for name in positive if getattr(self, name) <= 0]:
             raise ValueError(f"must be positive: {', '.join(bad)}")

@@ -152,10 +152,10 @@ def people_route_refused(principal: Principal, path: str) -> str | None:
     auds = aud if isinstance(aud, list) else [aud]
     for service, routes in PEOPLE_ROUTES.items():
         prefix = f"/api/v1/{service}"
-        if (path == prefix or path.startswith(prefix + "/")) and service not in auds:
-            rest = path[len(prefix):]
-            if not any(rest == r or rest.startswith(r + "/") for r in routes) or "/." in rest:
-                return service
+        rest = path[len(prefix):]
+        if (path == prefix or path.startswith(prefix + "/")) and service not in auds and (
+                "/." in rest or not any(rest == r or rest.startswith(r + "/") for r in routes)):
+            return service
     return None
 
 

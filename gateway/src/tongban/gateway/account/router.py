@@ -8,6 +8,8 @@ from tongban.gateway.account import service
 from tongban.gateway.account.errors import (
     AccountNotFound, CannotDeactivateSelf, NotACitizen, PersonHasAccount, UsernameTaken,
 )
+from tongban.gateway.protection.hashing import HashingBusy
+from tongban.gateway.protection.limits import RateLimited, registration_allowed
 from tongban.gateway.account.schemas import (
     AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification, Role, UserInfo,
 )
@@ -36,8 +38,8 @@ async def userinfo(caller: AnyPrincipal) -> UserInfo:
                     partner=caller.partner)
 
 
-@router.post("/register", status_code=201, response_model=AccountRead,
-             responses=responses(UsernameTaken, PersonHasAccount, *IDEMPOTENCY_ERRORS))
+@router.post("/register", status_code=201, response_model=AccountRead, dependencies=[Depends(registration_allowed)],
+             responses=responses(UsernameTaken, PersonHasAccount, RateLimited, HashingBusy, *IDEMPOTENCY_ERRORS))
 async def register(data: CitizenRegistration, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
     """Citizen self-registration (public): name, resident ID number, phone and password.
 

@@ -17,6 +17,7 @@ import math
 import time
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,8 +64,11 @@ class LoginThrottle:
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], per_account: int, per_ip: int,
                  window: float, lockout: float, *, free_per_address: int = 3, backoff: float = 1.0,
-                 account_lockout: float = 60.0) -> None:
+                 account_lockout: float = 60.0, registrations_per_ip: int = 5,
+                 registration_window: float = 3600.0) -> None:
         self.sessionmaker = sessionmaker
+        self.registrations_per_ip = registrations_per_ip
+        self.registration_window = dt.timedelta(seconds=registration_window)
         self.limits = {"account": per_account, "ip": per_ip}
         self.window = dt.timedelta(seconds=window)
         self.lockout = dt.timedelta(seconds=lockout)
@@ -100,6 +104,19 @@ class LoginThrottle:
             await session.execute(delete(LoginFailure).where(
                 LoginFailure.window_start < func.now() - self.window,
                 or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until < func.now())))
+
+    async def registering(self, ip: str) -> None:
+        """Count a self-registration from this address (each costs an argon2 hash and a row):
+        `registrations_per_ip` per window pass, then the address waits for the window to end."""
+        key = f"register:{ip}"
+        async with self.sessionmaker() as session, session.begin():
+            wait = (await session.execute(
+                select(func.extract("epoch", LoginFailure.locked_until - func.now()))
+                .where(LoginFailure.key == key, LoginFailure.locked_until > func.now()))).scalar()
+            if wait is None:
+                await session.execute(self._count(key, self.registrations_per_ip, self.registration_window))
+        if wait is not None:
+            raise RateLimited("too many registrations from this address", float(wait))
 
     async def succeeded(self, account: str, ip: str) -> None:
         async with self.sessionmaker() as session, session.begin():
@@ -138,6 +155,12 @@ class LoginThrottle:
         insert = pg_insert(LoginFailure).values(key=key, failures=1, window_start=now, locked_until=first)
         return insert.on_conflict_do_update(index_elements=[table.c.key], set_={
             "failures": count, "window_start": now, "locked_until": lock})
+
+
+async def registration_allowed(request: Request) -> None:
+    """Route dependency of `POST /auth/register`: refused (429) once the caller's address has
+    registered `GATEWAY_REGISTRATIONS_PER_IP` times within the hour."""
+    await request.app.state.login_throttle.registering(request.client.host if request.client else "unknown")
 
 
 class TokenBuckets:
