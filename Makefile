@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DISTS := shared gateway svc-catalog svc-cases svc-credentials svc-queue svc-interop
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-two-cities test test-cluster bench clean-data
+.PHONY: install run run-two-cities test test-dates test-cluster bench clean-data
 
 install: $(STAMP)
 
@@ -25,6 +25,12 @@ run-two-cities: install
 
 test: install
 	$(PY) -m pytest
+
+# The calendar's suites as on other dates (libfaketime: Debian's `faketime`; .ci/run installs it).
+DATE_SUITES := shared/tests svc-cases/tests svc-queue/tests
+test-dates: install
+	faketime '2026-12-28 10:00:00' $(PY) -m pytest $(DATE_SUITES) -q
+	faketime '2027-06-30 10:00:00' $(PY) -m pytest $(DATE_SUITES) -q
 
 test-cluster: install
 	$(PY) -m pytest tests/cluster -m cluster -s

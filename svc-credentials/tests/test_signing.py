@@ -2,6 +2,8 @@
 
 import stat
 
+PASS = b"test-passphrase"
+
 import pytest
 
 from tongban.credentials.signing import algorithms, keystore
@@ -18,7 +20,7 @@ def test_canonical_form_follows_rfc_8785() -> None:
 
 @pytest.mark.parametrize("algorithm", ["Ed25519", "SM2"])
 def test_sign_verify_and_tamper(tmp_path, algorithm: str) -> None:
-    store = FileKeyStore(tmp_path / "keys")
+    store = FileKeyStore(tmp_path / "keys", PASS)
     public = store.generate("issuer-1", algorithm)
     message = algorithms.canonical({"identifier": "x", "data": {"name": "张三"}})
     signature = store.sign("issuer-1", algorithm, message)
@@ -32,12 +34,48 @@ def test_sign_verify_and_tamper(tmp_path, algorithm: str) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
     # A fresh store (a restart) reads the key from its file.
-    assert algorithms.verify(algorithm, public, message, FileKeyStore(tmp_path / "keys").sign("issuer-1", algorithm,
+    assert algorithms.verify(algorithm, public, message, FileKeyStore(tmp_path / "keys", PASS).sign("issuer-1", algorithm,
                                                                                               message))
 
 
+def test_private_keys_are_encrypted_at_rest(tmp_path) -> None:
+    store = FileKeyStore(tmp_path / "keys", PASS)
+    store.generate("issuer-1", "Ed25519")
+    private = store._private("issuer-1")
+    blob = (tmp_path / "keys" / "issuer-1.key").read_bytes()
+    assert blob.startswith(keystore.MAGIC) and private not in blob and private.hex().encode() not in blob
+    with pytest.raises(KeyMissing):  # another passphrase does not open it
+        FileKeyStore(tmp_path / "keys", b"another").sign("issuer-1", "Ed25519", b"m")
+    with pytest.raises(ValueError):  # no store without encryption
+        FileKeyStore(tmp_path / "other")
+
+
+def test_a_key_written_before_encryption_is_encrypted_when_read(tmp_path) -> None:
+    private, public = algorithms.generate("Ed25519")
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "old-1.key").write_text(private.hex())
+    signature = FileKeyStore(tmp_path / "keys", PASS).sign("old-1", "Ed25519", b"m")
+    assert algorithms.verify("Ed25519", public, b"m", signature)
+    blob = (tmp_path / "keys" / "old-1.key").read_bytes()
+    assert blob.startswith(keystore.MAGIC) and private.hex().encode() not in blob
+
+
+def test_key_folder_defaults_under_the_data_folder_and_needs_a_passphrase(monkeypatch) -> None:
+    from tongban.credentials.config import KeyStoreSettings
+
+    monkeypatch.delenv("CREDENTIALS_KEY_DIR", raising=False)
+    monkeypatch.setenv("CREDENTIALS_DATA_DIR", "/srv/tongban/credentials")
+    monkeypatch.setenv("TONGBAN_ENV", "development")
+    assert str(KeyStoreSettings().key_dir) == "/srv/tongban/credentials/keys"
+    monkeypatch.delenv("TONGBAN_ENV")
+    with pytest.raises(ValueError, match="CREDENTIALS_KEY_PASSPHRASE"):
+        KeyStoreSettings()
+    monkeypatch.setenv("CREDENTIALS_KEY_PASSPHRASE", "from-a-secret")
+    assert KeyStoreSettings().key_passphrase.get_secret_value() == "from-a-secret"
+
+
 def test_store_refuses_unknown_and_path_like_kids(tmp_path) -> None:
-    store = FileKeyStore(tmp_path)
+    store = FileKeyStore(tmp_path, PASS)
     with pytest.raises(KeyMissing):
         store.sign("nope", "Ed25519", b"m")
     with pytest.raises(KeyMissing):
@@ -54,6 +92,6 @@ async def test_a_lost_private_key_is_a_503_not_a_500(svc, tokens, k) -> None:  #
     await k.setup_type(svc, tokens)
     lic = await k.issue(svc, tokens)
     # The key folder is not the one the key was made in (a misconfigured CREDENTIALS_KEY_DIR).
-    keystore.install(FileKeyStore(svc.app.state.settings.key_dir.parent / "elsewhere"))
+    keystore.install(FileKeyStore(svc.app.state.settings.key_dir.parent / "elsewhere", PASS))
     r = await svc.post(f"/api/v1/credentials/licences/{lic['id']}/presentations", json={}, headers=tokens.citizen)
     assert r.status_code == 503 and r.json()["code"] == "signing_key_unavailable"

@@ -134,14 +134,18 @@ async def test_partner_presentation_verifies_once_its_key_is_trusted(svc, tokens
     other_issuer = shenzhen_presentation("sz-ed-1", "Ed25519", ed_private, iss="11440300MB2C99999X")
     assert (await verify(svc, other_issuer))["result"] == "forged"
 
-    # Shenzhen drops its Ed25519 key: retired, not forgotten; it still verifies what it signed.
-    # A sync that leaves the status-list URL out keeps it.
+    # Shenzhen drops its Ed25519 key: retired, not forgotten; it still verifies what it signed
+    # before, nothing new. A sync that leaves the status-list URL out keeps it.
     r = await svc.put(f"{API}/trusted-issuers/{SHENZHEN}", json={"name": "深圳市", "keys": body["keys"][1:]},
                       headers=tokens.admin)
     assert {k["kid"]: k["status"] for k in r.json()["keys"]} == {"sz-ed-1": "retired", "sz-sm2-1": "active",
                                                                  SZ_LIST_SIGNER: "active"}
     assert r.json()["status_list_url"] == SZ_LISTS
-    assert (await verify(svc, shenzhen_presentation("sz-ed-1", "Ed25519", ed_private)))["result"] == "valid"
+    before = shenzhen_presentation("sz-ed-1", "Ed25519", ed_private, iat=int(time.time()) - 60)
+    assert (await verify(svc, before))["result"] == "valid"
+    after = shenzhen_presentation("sz-ed-1", "Ed25519", ed_private, iat=int(time.time()) + 5)
+    assert (await verify(svc, after)) == {**(await verify(svc, after)), "result": "forged",
+                                          "reason": "signed by a partner key after it was retired"}
 
     listed = (await svc.get(f"{API}/trusted-issuers", headers=interop_headers(tokens))).json()
     assert listed["total"] == 1 and len(listed["items"][0]["keys"]) == 3
@@ -181,6 +185,10 @@ async def test_trust_list_refuses_bad_and_changed_keys(svc, tokens, k) -> None:
     r = await svc.put(f"{API}/trusted-issuers/440100", json={"name": "广州市", "keys": [
         {**key_entry(lic["kid"], "Ed25519", public)}]}, headers=headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "keys[0].kid"
+    # A partner vouches only for issuers registered in its region (Guangzhou's is 4401xx).
+    r = await svc.put(f"{API}/trusted-issuers/440100", json={"name": "广州市", "keys": [
+        key_entry("gz-1", "Ed25519", public)]}, headers=headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "keys[0].issuer_code"
     # A kid belongs to one region.
     r = await svc.put(f"{API}/trusted-issuers/440100", json={"name": "广州市", "keys": [
         key_entry("sz-1", "Ed25519", public)]}, headers=headers)

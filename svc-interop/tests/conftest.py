@@ -41,7 +41,9 @@ def service_token(issuer) -> StaticToken:
 
 def build(infra, issuer, database_url: str | None = None, nats_url: str | None = None, **settings: Any):
     values = {"database_url": database_url or infra.fresh_database(SERVICE), "nats_url": nats_url or infra.nats.url,
-              "jwks_json": issuer.jwks_json, "log_level": "WARNING", "delivery_poll_seconds": 0.2, **settings}
+              "jwks_json": issuer.jwks_json, "log_level": "WARNING", "delivery_poll_seconds": 0.2,
+              # The test's partner cities serve on loopback.
+              "allow_private_partner_urls": True, **settings}
     app = create_app(Settings(**values))
     app.state.service_token = service_token(issuer)
     return app

@@ -135,12 +135,16 @@ async def test_refusals_are_explained_signed_and_logged(infra, token_issuer, adm
         r, *_ = await send(CASES, {**forwarded(), "item_code": UNKNOWN_ITEM})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item_code"
 
+        # Only an authenticated partner's signed messages reach the log (a forged, tampered, stale
+        # or misattributed one is refused before anything is stored), refusals with their digest.
         log = (await zs.get("/api/v1/interop/ledger/entries", params={"outcome": "refused"}, headers=admin)).json()
         assert sorted(e["reason"] for e in log["items"]) == sorted([
-            "nonce_replayed", "digest_mismatch", "bad_signature", "unknown_kid", "stale_timestamp",
-            "service_not_granted", "sender_mismatch", "item_not_granted", "invalid_field", "invalid_field",
+            "nonce_replayed", "service_not_granted", "item_not_granted", "invalid_field", "invalid_field",
             "partner_case_number_reused"])
         assert all("signature" in e["request_headers"] for e in log["items"])
+        metrics = (await zs.get("/metrics")).text
+        for reason in ("digest_mismatch", "bad_signature", "unknown_kid", "stale_timestamp", "sender_mismatch"):
+            assert f'interop_unauthenticated_refusals_total{{reason="{reason}"}} 1.0' in metrics
 
 
 async def test_a_resent_message_id_gets_the_first_answer(infra, token_issuer, admin, kit):

@@ -26,7 +26,16 @@ NEIGHBOUR = "44030019851231456" + resident_id_check_digit("44030019851231456")
 CRED, API = "/api/v1/credentials", "/api/v1/interop"
 
 
-def credentials_app(infra, issuer, key_dir: Path):
+def platform_signers(region: str) -> dict[str, str]:
+    """Each city's own status-list signer and time-stamping authority (issuers of its region: a
+    partner's keys are trusted only for issuers of the partner's region)."""
+    from tongban.shared.ids import credit_code_check_char
+
+    codes = {k: f"11{region}00730000{n}" for k, n in (("status_list_signer_code", "1"), ("tsa_code", "2"))}
+    return {k: v + credit_code_check_char(v) for k, v in codes.items()}
+
+
+def credentials_app(infra, issuer, key_dir: Path, region: str = "442000"):
     """A real svc-credentials, with the holder endpoints mounted unless main.py mounts them already."""
     from tongban.credentials.config import Settings as CredentialsSettings
     from tongban.credentials.holder_access.router import router as holder_access_router
@@ -34,7 +43,8 @@ def credentials_app(infra, issuer, key_dir: Path):
     from tongban.credentials.main import create_app
 
     app = create_app(CredentialsSettings(database_url=infra.fresh_database(CREDENTIALS), nats_url=infra.nats.url,
-                                         jwks_json=issuer.jwks_json, log_level="WARNING", key_dir=key_dir))
+                                         jwks_json=issuer.jwks_json, log_level="WARNING", key_dir=key_dir,
+                                         **platform_signers(region)))
     if not any(getattr(r, "path", "").endswith("/holders/{holder_id}/licences") for r in app.routes):
         app.include_router(holder_access_router, prefix=CREDENTIALS.prefix)
     return app
@@ -68,14 +78,16 @@ async def zhongshan_licence(http, url, issuer) -> dict:
 async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issuer, kit, admin):
     gw = await kit.Served(kit.token_endpoint(token_issuer, CLIENTS, SECRET)).start()
     key_dir = Path(tempfile.mkdtemp(prefix="cred-keys-"))
-    creds = {r: await kit.Served(credentials_app(infra, token_issuer, key_dir)).start() for r in (ZHONGSHAN, SHENZHEN)}
+    creds = {r: await kit.Served(credentials_app(infra, token_issuer, key_dir, r)).start() for r in (ZHONGSHAN, SHENZHEN)}
     ports = {r: free_port() for r in (ZHONGSHAN, SHENZHEN)}
     urls = {r: f"http://127.0.0.1:{p}" for r, p in ports.items()}
     cities = {}
     for me, other in ((ZHONGSHAN, SHENZHEN), (SHENZHEN, ZHONGSHAN)):
         # Partners fetch our status lists where our gateway serves svc-credentials (here: directly).
         app = kit.build(infra, token_issuer, region_code=me, public_url=urls[me], partner_secrets={other: SECRET},
-                        credentials_url=creds[me].url, credentials_public_url=creds[me].url + "/")
+                        credentials_url=creds[me].url, credentials_public_url=creds[me].url + "/",
+                        # No gateway here: the partner's status lists are served beside its base URL.
+                        partner_url_bases={other: [creds[other].url]})
         cities[me] = await kit.Served(app, ports[me]).start()
     http = httpx.AsyncClient(timeout=15)
 

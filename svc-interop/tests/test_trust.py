@@ -35,14 +35,24 @@ def gateway(issuer):
     return Starlette(routes=[Route("/auth/token", token, methods=["POST"])])
 
 
-def credentials_app(infra, issuer):
+def platform_signers(region: str) -> dict[str, str]:
+    """Each city's own status-list signer and time-stamping authority (issuers of its region: a
+    partner's keys are trusted only for issuers of the partner's region)."""
+    from tongban.shared.ids import credit_code_check_char
+
+    codes = {k: f"11{region}00730000{n}" for k, n in (("status_list_signer_code", "1"), ("tsa_code", "2"))}
+    return {k: v + credit_code_check_char(v) for k, v in codes.items()}
+
+
+def credentials_app(infra, issuer, region: str = "442000"):
     from tongban.credentials.config import Settings as CredentialsSettings
     from tongban.credentials.main import SERVICE as CREDENTIALS
     from tongban.credentials.main import create_app
 
     return create_app(CredentialsSettings(database_url=infra.fresh_database(CREDENTIALS), nats_url=infra.nats.url,
                                           jwks_json=issuer.jwks_json, log_level="WARNING",
-                                          key_dir=Path(tempfile.mkdtemp(prefix="cred-keys-"))))
+                                          key_dir=Path(tempfile.mkdtemp(prefix="cred-keys-")),
+                                          **platform_signers(region)))
 
 
 async def has_trust_list(http, url) -> bool:
@@ -79,7 +89,7 @@ async def shenzhen_presentation(http, url, issuer) -> str:
 
 async def test_issuer_keys_are_exchanged_and_licences_verified_across_cities(infra, token_issuer, kit, admin, clerk):
     gw = await kit.Served(gateway(token_issuer)).start()
-    creds = {r: await kit.Served(credentials_app(infra, token_issuer)).start() for r in (ZHONGSHAN, SHENZHEN)}
+    creds = {r: await kit.Served(credentials_app(infra, token_issuer, region=r)).start() for r in (ZHONGSHAN, SHENZHEN)}
     ports = {r: kit.Served(None).port for r in (ZHONGSHAN, SHENZHEN)}
     urls = {r: f"http://127.0.0.1:{p}" for r, p in ports.items()}
     cities = {}

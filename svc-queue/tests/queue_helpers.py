@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 
+from tongban.shared import clock
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ItemPublishedV1
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
@@ -45,7 +46,7 @@ class Tokens:
 
 
 def local_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
 
 
 async def open_today(client, tokens: Tokens) -> None:

@@ -1,10 +1,16 @@
 """Halls, the working-day calendar, closures and counters."""
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
 from queue_helpers import BASE, YOUNG_ID, make_counter, make_hall, open_today, publish_item
+from tongban.queue.consumers.cases import on_calendar_event
 from tongban.queue.db import platform
+from tongban.shared import clock
+from tongban.shared.contracts.cases import CALENDAR_SCHEDULE_IMPORTED, CalendarScheduleImportedV1
+from tongban.shared.events.envelope import make_event
 from tongban.shared.testing.plugin import wait_for
 
 
@@ -41,19 +47,35 @@ async def test_only_admins_manage_halls(client, tokens):
     assert (await client.post(f"{BASE}/halls", json={})).status_code == 401
 
 
-async def test_calendar_uses_chinese_calendar_overrides_and_refuses_unknown_years(client, tokens):
+async def test_calendar_uses_chinese_calendar_official_schedules_overrides_and_estimates(client, tokens):
     national_day = (await client.get(f"{BASE}/calendar/2026-10-01")).json()
-    assert national_day == {"day": "2026-10-01", "is_working_day": False, "source": "chinese-calendar"}
+    assert national_day == {"day": "2026-10-01", "is_working_day": False, "source": "chinese-calendar",
+                            "provisional": False}
     makeup = (await client.get(f"{BASE}/calendar/2026-09-20")).json()  # a make-up working Sunday
     assert makeup["is_working_day"] is True
-    unknown = await client.get(f"{BASE}/calendar/2027-03-01")
-    assert unknown.status_code == 503 and unknown.json()["code"] == "calendar_unknown"
-    assert "2027-03-01" in unknown.json()["detail"]
+    # A year nobody has published: estimated, open on a weekday, marked provisional.
+    unknown = (await client.get(f"{BASE}/calendar/2027-03-01")).json()
+    assert unknown == {"day": "2027-03-01", "is_working_day": True, "source": "estimate", "provisional": True}
+    assert (await client.get(f"{BASE}/calendar/2027-02-08")).json()["is_working_day"] is False  # Spring Festival
+
+    # svc-cases imports the year's notice; the read copy follows its event (an older revision is ignored).
+    for revision, holidays in ((2, ["2027-03-01"]), (1, ["2027-03-02"])):
+        event = make_event("cases", CALENDAR_SCHEDULE_IMPORTED, CalendarScheduleImportedV1(
+            year=2027, notice_number="国办发明电（测试）", notice_date=dt.date(2026, 11, 10),
+            holidays=holidays, adjusted_workdays=[dt.date(2027, 2, 14)], revision=revision, at=clock.now()))
+        async with client.app.state.sessionmaker() as s, s.begin():
+            await on_calendar_event(s, event)
+    assert (await client.get(f"{BASE}/calendar/2027-03-01")).json() == {
+        "day": "2027-03-01", "is_working_day": False, "source": "official", "provisional": False}
+    assert (await client.get(f"{BASE}/calendar/2027-03-02")).json()["is_working_day"] is True
+    assert (await client.get(f"{BASE}/calendar/2027-02-14")).json()["is_working_day"] is True   # 调休 Sunday
+    assert (await client.get(f"{BASE}/calendar/2027-02-08")).json()["source"] == "official"
+
     r = await client.post(f"{BASE}/calendar-overrides", headers=tokens.admin(),
-                          json={"day": "2027-03-01", "is_working_day": True, "reason": "State Council notice"})
+                          json={"day": "2027-03-01", "is_working_day": True, "reason": "typhoon makeup"})
     assert r.status_code == 201
     known = (await client.get(f"{BASE}/calendar/2027-03-01")).json()
-    assert known == {"day": "2027-03-01", "is_working_day": True, "source": "override"}
+    assert known == {"day": "2027-03-01", "is_working_day": True, "source": "override", "provisional": False}
 
 
 async def test_closed_hall_takes_no_remote_tickets(client, tokens):

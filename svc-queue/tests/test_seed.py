@@ -1,7 +1,7 @@
 """The demo data: halls the demo clerk can operate, counters with skills, bookable slots; seeding
 twice adds nothing."""
 
-from queue_helpers import BASE, open_today
+from queue_helpers import BASE
 from tongban.queue import seed
 
 
@@ -17,8 +17,14 @@ async def test_demo_halls_are_usable_and_seeding_twice_adds_nothing(client, toke
     counters = (await client.get(f"{BASE}/halls/{main}/counters")).json()["items"]
     assert len(counters) == 10 and {c["kind"] for c in counters} >= {"comprehensive", "cross_city"}
 
+    # Demo halls open every day, all day: no calendar override needed, whatever today is.
+    assert all(h["open_on_rest_days"] for h in halls)
+    for day in ("2026-10-01", "2026-12-06", "2027-02-08"):   # National Day, a Sunday, Spring Festival
+        slots = (await client.get(f"{BASE}/halls/{main}/slots", params={"day": day})).json()
+        assert slots["total"] > 0, (day, slots)
+    assert (await client.get(f"{BASE}/halls/{main}/live")).json()["open"] is True
+
     # The demo clerk's token names the main hall: they can sign in to a counter and call.
-    await open_today(client, tokens)
     clerk = tokens.clerk(main)
     counter = next(c for c in counters if c["number"] == "9")
     r = await client.post(f"{BASE}/counters/{counter['id']}/sign-in", headers=clerk)

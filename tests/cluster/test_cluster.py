@@ -5,6 +5,8 @@ svc-cases' read copy, 4,000 `cases.case.approved` from svc-cases' outbox, each b
 licence in svc-credentials) while one NATS node, one svc-cases replica and one svc-credentials
 replica are SIGKILLed.
 
+Every node runs the platform's NATS authorization; each service connects as itself.
+
 Run with `make test-cluster` (about a minute; it waits out one ack timeout). It prints:
 events published, events handled, lost (must be 0), handled twice (must be 0).
 """
@@ -72,7 +74,9 @@ def _row(env) -> dict:  # noqa: ANN001
 
 
 async def test_cluster_loses_nothing_and_handles_nothing_twice(infra, token_issuer, tmp_path):
-    cluster = NatsCluster(tmp_path / "nats").start()
+    # The platform's authorization on every node: the services connect as themselves, this test as
+    # the session's helper identity (cluster.url carries it).
+    cluster = NatsCluster(tmp_path / "nats", authorization=infra.nats_authorization, client=infra.nats.client).start()
     procs: list[ServiceProcess] = []
     urls = {d.name: infra.fresh_database(d) for d in (CATALOG, CASES, CREDENTIALS)}
     dbs = {name: make_engine(url, 2) for name, url in urls.items()}
@@ -97,7 +101,7 @@ async def test_cluster_loses_nothing_and_handles_nothing_twice(infra, token_issu
 
         def start(definition, name):
             env = service_env(definition, urls[definition.name], infra, token_issuer, stream_replicas=3)
-            env[f"{definition.env_prefix}NATS_URL"] = cluster.url
+            env[f"{definition.env_prefix}NATS_URL"] = cluster.address
             if definition is CREDENTIALS:
                 env["CREDENTIALS_KEY_DIR"] = str(tmp_path / "keys")
             return ServiceProcess(name, f"tongban.{definition.name}.main:create_app", free_port(), env,

@@ -1,6 +1,6 @@
 from pydantic import SecretStr, model_validator
 
-from tongban.shared.config import ServiceSettings, service_config
+from tongban.shared.config import ServiceSettings, secret_or_dev, service_config
 
 DEV_PASSPHRASE = "dev-only-change-me"
 UPSTREAMS = ("catalog", "cases", "credentials", "queue", "interop")
@@ -18,7 +18,8 @@ class Settings(ServiceSettings):
     access_token_ttl: int = 600
     refresh_token_ttl: int = 30 * 24 * 3600
     # Encrypts the signing keys' private halves at rest (PKCS#8, BestAvailableEncryption).
-    key_passphrase: SecretStr = SecretStr(DEV_PASSPHRASE)
+    # Required outside TONGBAN_ENV=development.
+    key_passphrase: SecretStr | None = None
     upstream_timeout: float = 30.0
     # Failed logins (protection/limits.py): per account at one address a back-off (free tries,
     # then `login_backoff_seconds` doubling up to `login_lockout_seconds`); per account from every
@@ -58,13 +59,23 @@ class Settings(ServiceSettings):
     openapi_cache_seconds: float = 30.0
     # Revoked access tokens arrive by event; the database is re-read this often in case NATS was away.
     revocation_resync_seconds: float = 30.0
+    # Real-name providers (realname/provider.py): the local stand-in (never in production), and
+    # the real ones' Ed25519 public keys, raw and base64-encoded, by provider name.
+    realname_local_provider: bool | None = None   # None: on, except in production
+    realname_local_seed: SecretStr = SecretStr("dev-only-realname-provider")
+    realname_provider_keys: dict[str, str] = {}
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
     @model_validator(mode="after")
     def _needs_keys(self) -> "Settings":
+        self.key_passphrase = secret_or_dev(self.key_passphrase, "GATEWAY_KEY_PASSPHRASE", DEV_PASSPHRASE)
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
+        if self.realname_local_provider is None:
+            self.realname_local_provider = self.environment != "production"
+        elif self.environment == "production" and self.realname_local_provider:
+            raise ValueError("GATEWAY_REALNAME_LOCAL_PROVIDER signs any face: it is refused in production")
         positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",
                     "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
                     "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",

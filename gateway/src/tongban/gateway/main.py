@@ -1,9 +1,11 @@
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -18,6 +20,9 @@ from tongban.gateway.protection import hashing
 from tongban.gateway.protection.gossip import LimitGossip
 from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
 from tongban.gateway.proxy.asgi import GatewayASGI
+from tongban.gateway.realname import models as _realname_models  # noqa: F401 - registers the table
+from tongban.gateway.realname.provider import LocalProvider, RealNameProvider, SignedAnswerProvider
+from tongban.gateway.realname.router import router as realname_router
 from tongban.gateway.proxy.forward import Proxy
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.revocation.feed import DenyListFeed
@@ -26,19 +31,21 @@ from tongban.gateway.token import service as token_service
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.router import router as token_router
 from tongban.shared.errors import Unauthorized, problem_response
-from tongban.shared.metrics import Metrics
 from tongban.shared.revocation import DenyList
-from tongban.shared.service import EdgeMiddleware, Runtime, ServiceDefinition, build_app
+from tongban.shared.service import Runtime, ServiceDefinition
+from tongban.shared.service import create_app as create_service_app
 
 log = logging.getLogger("tongban.gateway")
 
 
-def _edge_metrics(app: FastAPI) -> Metrics | None:
-    """The Metrics that build_app gave the edge middleware, so proxied requests land in the same /metrics."""
-    for middleware in app.user_middleware:
-        if middleware.cls is EdgeMiddleware:
-            return cast(Metrics, middleware.kwargs["metrics"])
-    return None
+def realname_providers(settings: Settings) -> dict[str, RealNameProvider]:
+    """The real-name providers whose signed answers this gateway accepts."""
+    known: dict[str, RealNameProvider] = {
+        name: SignedAnswerProvider(name, Ed25519PublicKey.from_public_bytes(base64.b64decode(key)))
+        for name, key in settings.realname_provider_keys.items()}
+    if settings.realname_local_provider:
+        known["local"] = LocalProvider(settings.realname_local_seed.get_secret_value())
+    return known
 
 
 @asynccontextmanager
@@ -46,10 +53,10 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     """Signing keys (one is created if none is active), the proxy with its connection pools,
     the limits at the door and the OpenAPI aggregator."""
     settings = cast(Settings, runtime.settings)
-    _quiet_access_log()  # before the server accepts: uvicorn reads it per connection
     ring = await token_service.open_key_ring(runtime.sessionmaker, settings.token_issuer,
                                              settings.key_passphrase.get_secret_value().encode())
     app.state.keyring = ring
+    app.state.realname_providers = realname_providers(settings)
     # Revoked access tokens: every session can record one (applied here at commit), the feed
     # brings in those of other processes, and both the proxy and the gateway's routes ask.
     denylist = app.state.denylist = DenyList()
@@ -71,7 +78,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     proxy = Proxy(settings.upstreams, ring, settings.max_body_bytes, settings.upstream_timeout,
                   connect_timeout=settings.connect_timeout, limiter=limiter,
                   breaker_failures=settings.breaker_failures, breaker_cooldown=settings.breaker_cooldown_seconds,
-                  metrics=_edge_metrics(app), denylist=denylist)
+                  metrics=app.state.metrics, denylist=denylist)
     app.state.proxy = proxy
     app.state.openapi_aggregator = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds,
                                                      settings.connect_timeout)
@@ -81,16 +88,6 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
         proxy.close()
         await gossip.stop()
         await feed.stop()
-
-
-SERVICE = ServiceDefinition(
-    name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
-    metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
-    server_protocol="tongban.gateway.proxy.server:GatewayProtocol", follows_revocations=False,
-    # Revocations only: none refuses anything once its tokens have expired (minutes), and services
-    # replay the last hour at start. A day, so the stream does not grow for ever.
-    stream_max_age=86_400.0,
-)
 
 
 async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
@@ -105,21 +102,19 @@ async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
                             headers={"Retry-After": str(exc.retry_after)}, **extra)
 
 
-def _quiet_access_log() -> None:
-    """uvicorn formats every access-log line's arguments whenever its logger has a handler, even
-    when the level drops the line: with access logging off by level, drop the handler too."""
-    access = logging.getLogger("uvicorn.access")
-    if not access.isEnabledFor(logging.INFO):
-        access.handlers.clear()
-        access.propagate = False
+SERVICE = ServiceDefinition(
+    name="gateway", title="Tongban gateway", settings=Settings, root=Path(__file__).resolve().parents[3],
+    metadata=Base.metadata, tables=platform, publishes=True, lifespan=gateway_lifespan,
+    server_protocol="tongban.gateway.proxy.server:GatewayProtocol", follows_revocations=False,
+    # Revocations only: none refuses anything once its tokens have expired (minutes), and services
+    # replay the last hour at start. A day, so the stream does not grow for ever.
+    stream_max_age=86_400.0,
+    root_routers=[token_router, account_router, delegation_router, realname_router, docs_router],
+    exception_handlers={Unauthorized: _unauthorized, RateLimited: _rate_limited},
+    # `/api/v1/<service>/...` goes straight to the proxy, around the FastAPI app.
+    outer=GatewayASGI,
+)
 
 
 def create_app(settings: Settings | None = None) -> GatewayASGI:
-    app = build_app(SERVICE, settings)
-    app.include_router(token_router)
-    app.include_router(account_router)
-    app.include_router(delegation_router)
-    app.include_router(docs_router)
-    app.add_exception_handler(Unauthorized, _unauthorized)  # type: ignore[arg-type]
-    app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
-    return GatewayASGI(app)
+    return cast(GatewayASGI, create_service_app(SERVICE, settings))

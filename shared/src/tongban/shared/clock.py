@@ -7,11 +7,16 @@ would only make the library and the platform disagree.
 
 A pinned clock keeps ticking from the instant it was pinned to, so timeouts and ordering inside
 a test behave as in real life; `tick=False` freezes it.
+
+A whole process can start as on another day: `TONGBAN_CLOCK_START=2026-12-20T10:00:00+08:00`,
+honoured only with `TONGBAN_ENV=development` or `test` (a deployment's legal clock is never
+moved by an environment variable). The end-to-end calendar story runs the platform that way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,3 +74,15 @@ def pinned(at: dt.datetime | dt.date, tick: bool = True) -> Iterator[None]:
         yield
     finally:
         set_source(previous)
+
+
+def _from_environment() -> None:
+    start = os.environ.get("TONGBAN_CLOCK_START")
+    if not start:
+        return
+    if os.environ.get("TONGBAN_ENV") not in ("development", "test"):
+        raise RuntimeError("TONGBAN_CLOCK_START is honoured only with TONGBAN_ENV=development or test")
+    set_source(pinned_source(dt.datetime.fromisoformat(start)))
+
+
+_from_environment()

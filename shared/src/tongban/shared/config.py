@@ -1,9 +1,45 @@
-"""Settings base: every service reads its environment through a subclass with its own prefix."""
+"""Settings base: every service reads its environment through a subclass with its own prefix.
+
+Secrets have no default outside development: a development value is used only when
+`TONGBAN_ENV=development` is set explicitly (`make run` and the test suite set it); otherwise a
+missing secret stops the service at start, naming the variable to set.
+"""
 
 from __future__ import annotations
 
-from pydantic import model_validator
+import os
+from typing import Any, TypeVar
+
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_VARIABLE = "TONGBAN_ENV"
+S = TypeVar("S", bound=BaseSettings)
+
+
+def development() -> bool:
+    """True only when the environment says so explicitly (TONGBAN_ENV=development)."""
+    return os.environ.get(ENV_VARIABLE, "").strip().lower() == "development"
+
+
+def secret_or_dev(value: SecretStr | None, variable: str, dev_value: str) -> SecretStr:
+    """`value`, or in development `dev_value`; otherwise a clear refusal to start."""
+    if value is not None and value.get_secret_value():
+        return value
+    if development():
+        return SecretStr(dev_value)
+    raise ValueError(f"set {variable} (a secret; there is no default outside {ENV_VARIABLE}=development)")
+
+
+def load_settings(cls: type[S], service: str, **values: Any) -> S:
+    """The service's settings from its environment, or SystemExit with one line per problem (a
+    missing secret, a malformed value) instead of a traceback."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                             for e in exc.errors())
+        raise SystemExit(f"tongban {service}: cannot start: {problems}") from None
 
 
 class ServiceSettings(BaseSettings):
@@ -14,6 +50,10 @@ class ServiceSettings(BaseSettings):
 
     database_url: str
     nats_url: str = "nats://127.0.0.1:4222"
+    # This service's own NATS identity (tongban.shared.events.identity): it may publish only its
+    # own subjects; a server with authorization refuses a connection without one.
+    nats_user: str | None = None
+    nats_password: SecretStr = SecretStr("")
     # Where the gateway publishes its signing keys; a static JWKS (JSON) may be given instead.
     jwks_url: str | None = None
     jwks_json: str | None = None

@@ -146,15 +146,22 @@ _PG_CONNECTION_ERRORS = {"CannotConnectNowError", "ConnectionDoesNotExistError",
                          "TooManyConnectionsError", "PostgresConnectionError"}
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def unexpected_response(exc: BaseException, method: str, path: str) -> JSONResponse:
+    """The answer to an exception no handler took: 503 + Retry-After for a database that cannot
+    serve (load, not a bug; logged in one line), else 500 with the traceback logged (as JSON,
+    masked, by the platform's formatter)."""
     if (busy := database_unavailable(exc)) is not None:
-        # A full pool or a database restart is load, not a bug: 503 + Retry-After, logged briefly.
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, busy[0])
-        return problem_response(503, busy[0], "Service temporarily unavailable", busy[1], request.url.path,
+        log.warning("database unavailable on %s %s: %s", method, path, busy[0])
+        return problem_response(503, busy[0], "Service temporarily unavailable", busy[1], path,
                                 headers={"Retry-After": "1"})
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return problem_response(500, "internal_error", "Internal error", "the error was logged with this request id",
-                            request.url.path)
+                            path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Reached only by an app without the platform's edge middleware (which answers first).
+    return unexpected_response(exc, request.method, request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -52,6 +52,13 @@ def credit_code_check_char(first17: str) -> str:
     return CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 
+def credit_code_in_region(code: str, region: str) -> str:
+    """The credit code with its region (characters 3-8, GB/T 2260) replaced and its check character
+    recomputed: the same synthetic organisation in another city, for demo data and tests."""
+    first17 = code[:2] + region + code[8:17]
+    return first17 + credit_code_check_char(first17)
+
+
 def organisation_code_ok(credit_code: str) -> bool:
     """The inner GB 11714 organisation code (characters 9-17). Some real codes fail it: warn only."""
     body, check = credit_code[8:16], credit_code[16]

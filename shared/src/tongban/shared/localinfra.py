@@ -151,24 +151,44 @@ def nats_server_binary() -> str:
 
 
 class NatsProcess:
-    """A nats-server with JetStream (file storage in `storedir`) on 127.0.0.1:`port`."""
+    """A nats-server with JetStream (file storage in `storedir`) on 127.0.0.1:`port`.
+
+    `authorization`: a nats-server `authorization` block (tongban.shared.events.identity), written
+    to a config file beside the store (mode 0600); the server then refuses anonymous clients.
+    `client`: the (user, password) that `url` carries, for helpers that connect with it."""
 
     def __init__(self, storedir: Path, port: int | None = None, extra_args: list[str] | None = None,
-                 log_file: Path | None = None) -> None:
+                 log_file: Path | None = None, authorization: str | None = None,
+                 client: tuple[str, str] | None = None) -> None:
         self.storedir = storedir.resolve()
         self.port = port or free_port()
         self.extra_args = extra_args or []
         self.log_file = log_file
+        self.authorization = authorization
+        self.client = client
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
+        """The server's URL without credentials (each service brings its own identity)."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        if self.client is None:
+            return self.address
+        user, password = self.client
+        return f"nats://{user}:{password}@127.0.0.1:{self.port}"
 
     def start(self) -> "NatsProcess":
         self.storedir.mkdir(parents=True, exist_ok=True)
         args = [nats_server_binary(), "-js", "-sd", str(self.storedir), "-a", "127.0.0.1", "-p", str(self.port),
                 *self.extra_args]
+        if self.authorization is not None:
+            conf = self.storedir.parent / f"{self.storedir.name}-auth.conf"
+            conf.touch(mode=0o600)
+            conf.write_text(self.authorization)
+            args += ["-c", str(conf)]
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(args, start_new_session=True, stdout=log, stderr=log)
         _wait_port(self.port, self.proc, "nats-server")
@@ -239,12 +259,14 @@ class ServiceProcess:
 class NatsCluster:
     """Three nats-servers with JetStream clustered on loopback (routes between them)."""
 
-    def __init__(self, root: Path, size: int = 3) -> None:
+    def __init__(self, root: Path, size: int = 3, authorization: str | None = None,
+                 client: tuple[str, str] | None = None) -> None:
         client_ports = [free_port() for _ in range(size)]
         route_ports = [free_port() for _ in range(size)]
         routes = ",".join(f"nats://127.0.0.1:{p}" for p in route_ports)
         self.nodes = [
-            NatsProcess(root / f"n{i}", port=client_ports[i], log_file=root / f"n{i}.log", extra_args=[
+            NatsProcess(root / f"n{i}", port=client_ports[i], log_file=root / f"n{i}.log",
+                        authorization=authorization, client=client, extra_args=[
                 "--server_name", f"n{i}", "--cluster_name", "tongban", "--cluster", f"nats://127.0.0.1:{route_ports[i]}",
                 "--routes", routes])
             for i in range(size)
@@ -253,6 +275,10 @@ class NatsCluster:
     @property
     def url(self) -> str:
         return ",".join(n.url for n in self.nodes)
+
+    @property
+    def address(self) -> str:
+        return ",".join(n.address for n in self.nodes)
 
     def start(self) -> "NatsCluster":
         for node in self.nodes:

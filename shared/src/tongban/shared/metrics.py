@@ -3,11 +3,14 @@ outbox backlog and age, consumer lag and dead letters (the last three read when 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.shared.events.bus import stream_name
 from tongban.shared.events.outbox import Outbox
@@ -18,9 +21,20 @@ if TYPE_CHECKING:
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A service's own gauge, read on each scrape with a database session (never on a timer)."""
+
+    name: str
+    help: str
+    read: Callable[[AsyncSession], Awaitable[float]]
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.probes: dict[str, Gauge] = {}
+        self._own: dict[str, Counter] = {}
         self.requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -35,6 +49,13 @@ class Metrics:
         self.dead_letters = Gauge("dead_letters", "Events given up on, per consumer", ["consumer"],
                                   registry=self.registry)
 
+    def counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        """A service's own counter in the same registry (made once, then the same one)."""
+        existing = self._own.get(name)
+        if existing is None:
+            existing = self._own[name] = Counter(name, documentation, list(labels), registry=self.registry)
+        return existing
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
@@ -47,6 +68,10 @@ class Metrics:
                 count, age = await Outbox(d.tables.outbox).backlog(session)
                 self.outbox_backlog.set(count)
                 self.outbox_age.set(age)
+            for probe in d.probes:
+                if probe.name not in self.probes:
+                    self.probes[probe.name] = Gauge(probe.name, probe.help, registry=self.registry)
+                self.probes[probe.name].set(await probe.read(session))
             dl = d.tables.dead_letter
             for consumer, n in (await session.execute(
                     select(dl.c.consumer, func.count()).group_by(dl.c.consumer))).all():

@@ -16,6 +16,7 @@ Three kinds of entry, each kept until every token it can refuse has expired:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -24,16 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from tongban.shared.contracts.gateway import TOKEN_REVOKED, TokenRevokedV1
-from tongban.shared.events.bus import Listener
+from tongban.shared.events.bus import Listener, stream_name
 from tongban.shared.events.envelope import Envelope
 
 log = logging.getLogger("tongban.revocation")
 KINDS = ("sid", "delegation", "subject")
+GATEWAY_STREAM = stream_name("gateway")
 
 
 class Revocable(Protocol):
@@ -127,13 +129,23 @@ def revoked_entries(data: bytes) -> list[Revoked] | None:
 
 
 class RevocationFollower(Listener):
-    """Keeps a service process's deny list current from `gateway.token.revoked`.
+    """Keeps a process's deny list current from `gateway.token.revoked`.
 
-    An ordered consumer (ephemeral, one per process: every process must see every event)
-    starting `replay` seconds back, longer than any access token lives, so the revocations
-    still in force are all there at start; the NATS client resumes it after a reconnect. Until
-    the gateway has made its stream, the follower keeps trying in the background and the service
-    serves meanwhile (with nothing revoked yet there is nothing to refuse)."""
+    Every process must see every event, so each follows with a consumer of its own: ephemeral,
+    filtered to that one subject, without acks, starting `replay` seconds back (longer than any
+    access token lives, so the revocations still in force are all there at start; 0: only what
+    comes after). The follower remembers the stream sequence it has reached and, whenever the
+    consumer is gone (a NATS restart, an outage longer than `INACTIVE`) or a fetch fails, makes a
+    new one from the next sequence. nats.py's ordered consumer does the same by itself, but
+    asks for the start sequence while keeping the start time (server error 10094), so it never
+    recovered from a restart. Until the gateway has made its stream, the follower keeps trying
+    in the background and the process serves meanwhile (nothing revoked yet: nothing to refuse).
+    """
+
+    IDLE_POLL = 1.0      # seconds a fetch waits for the next event
+    CHECK_EVERY = 5      # idle polls between two checks that the consumer still exists
+    INACTIVE = 60.0      # seconds after which the server drops a consumer nobody pulls from
+    BATCH = 100
 
     def __init__(self, denylist: DenyList, js: Callable[[], Any], replay: float, retry: float = 2.0,
                  prune_every: float = 60.0) -> None:
@@ -143,29 +155,93 @@ class RevocationFollower(Listener):
         self.retry = retry
         self.prune_every = prune_every
         self.received = 0
+        self.consumers_made = 0
         self.following = asyncio.Event()
+        self._next_seq: int | None = None  # the first stream sequence not yet seen
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="revocation-follower")
+        self._spawn(self._follow(), "revocation-follower")
+        self._spawn(self._prune(), "revocation-prune")
+
+    async def _replay_from(self) -> dt.datetime:
+        """`replay` seconds before now, with now read off the NATS server's clock when this
+        process's clock runs ahead of it (a skewed host, a test run under faketime): the newest
+        revocation's timestamp is server time, and starting from before it never misses one."""
+        now = dt.datetime.now(dt.UTC)
+        try:
+            newest = (await self.js().get_last_msg(GATEWAY_STREAM, TOKEN_REVOKED)).time
+        except Exception:  # noqa: BLE001 - no stream or no revocation yet: this clock is all there is
+            newest = None
+        if newest is not None and newest.tzinfo is not None:
+            now = min(now, newest)
+        return now - dt.timedelta(seconds=self.replay)
+
+    def _config(self, since: dt.datetime | None = None) -> ConsumerConfig:
+        if self._next_seq is not None:
+            start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": self._next_seq}
+        elif since is not None:
+            start = {"deliver_policy": DeliverPolicy.BY_START_TIME, "opt_start_time": since}
+        else:
+            start = {"deliver_policy": DeliverPolicy.NEW}
+        return ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=self.INACTIVE, mem_storage=True,
+                              **start)
+
+    async def _subscribe(self) -> Any:
+        old, self._sub = self._sub, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.unsubscribe()
+        since = await self._replay_from() if self._next_seq is None and self.replay > 0 else None
+        psub = await self.js().pull_subscribe(TOKEN_REVOKED, stream=GATEWAY_STREAM, config=self._config(since))
+        if self._next_seq is None:
+            # From here on a new consumer resumes by sequence: NEW and a start time mean nothing twice.
+            info = await psub.consumer_info()
+            self._next_seq = info.delivered.stream_seq + 1
+        self._sub = psub
+        self.consumers_made += 1
+        return psub
+
+    async def _follow(self) -> None:
+        psub = None
+        idle = 0
+        while True:
+            try:
+                if psub is None:
+                    psub = await self._subscribe()
+                    self.following.set()
+                    idle = 0
+                try:
+                    msgs = await psub.fetch(self.BATCH, timeout=self.IDLE_POLL)
+                except TimeoutError:
+                    idle += 1
+                    if idle % self.CHECK_EVERY == 0:
+                        await psub.consumer_info()  # NotFoundError when the server lost it
+                    continue
+                for msg in msgs:
+                    await self._on_message(msg)
+            except asyncio.CancelledError:
+                raise
+            except NotFoundError:
+                if self._sub is None:
+                    log.info("no gateway stream yet: revocations are followed once the gateway has made it")
+                else:
+                    log.warning("revocation consumer gone (NATS restarted?); following again from %s",
+                                self._next_seq)
+                psub = None
+                await asyncio.sleep(self.retry)
+            except Exception as exc:  # noqa: BLE001 - NATS may be briefly away; keep trying
+                log.warning("cannot follow revocations now (%s: %s); retrying", type(exc).__name__, exc)
+                psub = None
+                await asyncio.sleep(self.retry)
 
     async def _on_message(self, msg: Any) -> None:
+        metadata = getattr(msg, "metadata", None)
+        if metadata is not None:
+            self._next_seq = max(self._next_seq or 0, metadata.sequence.stream + 1)
         if self.denylist.apply(msg.data):
             self.received += 1
 
-    async def _run(self) -> None:
-        while self._sub is None:
-            since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.replay)
-            try:
-                self._sub = await self.js().subscribe(
-                    TOKEN_REVOKED, cb=self._on_message, ordered_consumer=True,
-                    deliver_policy=DeliverPolicy.BY_START_TIME, config=ConsumerConfig(opt_start_time=since))
-            except NotFoundError:
-                log.info("no gateway stream yet: revocations are followed once the gateway has made it")
-                await asyncio.sleep(self.retry)
-            except Exception as exc:  # noqa: BLE001 - NATS may be briefly away; keep trying
-                log.warning("cannot follow revocations yet: %s", exc)
-                await asyncio.sleep(self.retry)
-        self.following.set()
+    async def _prune(self) -> None:
         while True:
             await asyncio.sleep(self.prune_every)
             self.denylist.prune(time.time())

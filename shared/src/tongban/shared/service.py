@@ -1,11 +1,13 @@
 """One shape for every service: `ServiceDefinition` says what a service is (its settings, tables,
-routers, event subscriptions); `build_app` and `run_worker` wire it the same way everywhere.
+routers, middleware, event subscriptions, background tasks); `build_app` and `run_worker` wire it
+the same way everywhere, so no service wires itself by hand.
 
 The lifespan opens the engine, the NATS connection and the token verifier, provisions the
-service's own stream, and (unless `RUN_WORKER=false`) runs the outbox relay and the event
-consumers as background tasks of the web process. A service that holds more than that (the
-gateway's signing keys and upstream client) gives its own `lifespan`, entered once the runtime
-has started and left before it closes.
+service's own stream, and (unless `RUN_WORKER=false`) runs the outbox relay, the event consumers,
+the periodic tasks and the definition's background tasks in the web process. A service that holds
+more than that (the gateway's signing keys, svc-interop's key ring and partner clients) gives its
+own `lifespan`, entered once the runtime has started and left before it closes; with
+`lifespan_in_worker` the worker process enters it too (its `app` is then a bare holder of `state`).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
 from nats.aio.client import Client as NATS
 from opentelemetry.trace import SpanKind
 from sqlalchemy import MetaData, text
@@ -31,21 +35,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tongban.shared.audit import audit_router
 from tongban.shared.auth import TokenVerifier
-from tongban.shared.config import ServiceSettings
+from tongban.shared.config import ServiceSettings, load_settings
 from tongban.shared.db import make_engine, make_sessionmaker
-from tongban.shared.errors import PayloadTooLarge, install_error_handlers, problem_response
+from tongban.shared.errors import (AppError, PayloadTooLarge, install_error_handlers, problem_response,
+                                   unexpected_response)
 from tongban.shared.events import bus
 from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.framing import FramingCheck
-from tongban.shared.logging import configure_logging, request_id_var
-from tongban.shared.metrics import Metrics, install_metrics_endpoint, route_template
+from tongban.shared.logging import AccessLog, configure_logging, request_id_var
+from tongban.shared.metrics import Metrics, Probe, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.revocation import DenyList, RevocationFollower
 from tongban.shared.tables import PlatformTables
 from tongban.shared.tracing import span
 
 log = logging.getLogger("tongban.service")
+
+
+@dataclass(frozen=True)
+class BackgroundTask:
+    """A long-running coroutine of the worker that needs what the service's lifespan opened:
+    `start(state, runtime)` returns it; it ends when `runtime.stop` is set. Run wherever the
+    relay and consumers run (the web process unless RUN_WORKER=false, and `run_worker`)."""
+
+    name: str
+    start: Callable[[Any, "Runtime"], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -64,12 +79,27 @@ class ServiceDefinition:
     lifespan: Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]] | None = None
     # Run by the worker beside the relay and the consumers (see tongban.shared.periodic).
     periodic: list[PeriodicTask] = field(default_factory=list)
+    # Gauges read from the database on each scrape of /metrics (see tongban.shared.metrics.Probe).
+    probes: list[Probe] = field(default_factory=list)
     # uvicorn's `--http`: its own protocol, or a class of the service's (the gateway's proxy path).
     server_protocol: str = "httptools"
     # Refuse revoked access tokens (tongban.shared.revocation); the gateway keeps its own list.
     follows_revocations: bool = True
     # Seconds the service's stream keeps an event (None: for ever, the default for business events).
     stream_max_age: float | None = None
+    # Routers mounted at the root, not under /api/v1/<name> (the gateway's /auth, /.well-known).
+    root_routers: list[APIRouter] = field(default_factory=list)
+    # The service's own ASGI middleware, outermost first, inside the platform's edge (request id,
+    # body limit, access log, metrics) and outside FastAPI's error handlers.
+    middleware: list[Middleware] = field(default_factory=list)
+    # Exception handlers beyond the platform's problem+json ones (exception class -> handler).
+    exception_handlers: dict[type[Exception], Callable[..., Any]] = field(default_factory=dict)
+    # Worker tasks that need the lifespan's state (svc-interop's deliverer and partner pulls).
+    background: list[BackgroundTask] = field(default_factory=list)
+    # Enter `lifespan` in `run_worker` too (its background tasks or consumers need what it opens).
+    lifespan_in_worker: bool = False
+    # What the server runs: the FastAPI app, or this wrapped around it (the gateway's proxy path).
+    outer: Callable[[FastAPI], Any] | None = None
 
     @property
     def prefix(self) -> str:
@@ -100,7 +130,9 @@ class Runtime:
         return self.nc.jetstream()
 
     async def start(self, with_worker: bool) -> None:
-        self.nc = await _connect_with_retry(self.settings.nats_url, f"tongban-{self.definition.name}")
+        s = self.settings
+        self.nc = await _connect_with_retry(s.nats_url, f"tongban-{self.definition.name}", s.nats_user,
+                                            s.nats_password.get_secret_value() or None)
         if self.definition.publishes:
             await bus.ensure_stream(self.js(), self.definition.name, self.settings.stream_replicas,
                                     max_age=self.definition.stream_max_age)
@@ -145,10 +177,11 @@ class Runtime:
         return checks
 
 
-async def _connect_with_retry(url: str, name: str, attempts: int = 40) -> NATS:
+async def _connect_with_retry(url: str, name: str, user: str | None = None, password: str | None = None,
+                              attempts: int = 40) -> NATS:
     for i in range(attempts):
         try:
-            return await bus.connect(url, name)
+            return await bus.connect(url, name, user, password)
         except Exception as exc:  # noqa: BLE001 - nats raises plain Exception subclasses here
             if i == attempts - 1:
                 raise
@@ -166,6 +199,7 @@ class EdgeMiddleware:
         self.max_body = max_body
         self.metrics = metrics
         self.service = service
+        self.access = AccessLog()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -174,8 +208,10 @@ class EdgeMiddleware:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
         carrier = {"traceparent": headers[b"traceparent"].decode("latin-1")} if b"traceparent" in headers else None
         rtoken = request_id_var.set(rid)
+        record = self.access.begin()
         started = time.perf_counter()
         status = 500
+        started_response = False
         received = 0
 
         async def limited_receive() -> dict[str, Any]:
@@ -187,9 +223,9 @@ class EdgeMiddleware:
             return message
 
         async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
@@ -200,15 +236,38 @@ class EdgeMiddleware:
                     resp = problem_response(413, PayloadTooLarge.code, PayloadTooLarge.title,
                                             f"the limit is {self.max_body} bytes", scope.get("path"))
                     return await resp(scope, receive, send_with_id)
-                await self.app(scope, limited_receive, send_with_id)
+                try:
+                    await self.app(scope, limited_receive, send_with_id)
+                except Exception as exc:  # noqa: BLE001 - answered here, inside the request id and metrics
+                    # Whatever escaped FastAPI's handlers (a database outage in a dependency, a
+                    # bug) is answered here, so the answer carries the request id and is counted
+                    # with the status sent, and the traceback goes through the JSON formatter.
+                    if started_response:
+                        log.exception("error after the response started on %s %s", scope["method"], scope["path"])
+                        return
+                    if isinstance(exc, AppError):  # raised by raw middleware (a body over the limit)
+                        resp = problem_response(exc.status, exc.code, exc.title, exc.detail, scope.get("path"),
+                                                **exc.extra)
+                    else:
+                        resp = unexpected_response(exc, scope["method"], scope.get("path", ""))
+                    await resp(scope, receive, send_with_id)
         finally:
-            self.metrics.observe(scope["method"], route_template(scope), status, time.perf_counter() - started)
+            route, seconds = route_template(scope), time.perf_counter() - started
+            self.metrics.observe(scope["method"], route, status, seconds)
+            self.access.end(record, scope["method"], route, status, seconds)
             request_id_var.reset(rtoken)
 
 
+def start_background(definition: ServiceDefinition, state: Any, runtime: Runtime) -> None:
+    """The definition's background tasks, beside the relay and the consumers (worker only)."""
+    for task in definition.background:
+        runtime.tasks.append(asyncio.create_task(task.start(state, runtime), name=f"background-{task.name}"))
+
+
 def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
-    settings = settings or definition.settings()
+    settings = settings or load_settings(definition.settings, definition.name)
     configure_logging(definition.name, settings.log_level)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -217,6 +276,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
         app.state.settings = settings
         app.state.sessionmaker = runtime.sessionmaker
         app.state.platform_tables = definition.tables
+        app.state.metrics = metrics
         denylist = DenyList() if definition.follows_revocations else None
         app.state.token_verifier = TokenVerifier(definition.name, settings.token_issuer, settings.jwks_url,
                                                  settings.jwks_json, denylist=denylist)
@@ -228,6 +288,8 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
                                                                       settings.revocation_replay_seconds)
                 await follower.start()
             async with (definition.lifespan(app, runtime) if definition.lifespan else contextlib.nullcontext()):
+                if settings.run_worker:
+                    start_background(definition, app.state, runtime)
                 yield
         finally:
             if follower is not None:
@@ -237,8 +299,12 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
     app = FastAPI(title=definition.title, lifespan=lifespan, version="1.0.0",
                   openapi_url=f"{definition.prefix}/openapi.json", docs_url=f"{definition.prefix}/docs")
     install_error_handlers(app)
+    for exc_class, handler in definition.exception_handlers.items():
+        app.add_exception_handler(exc_class, handler)
     for router in [*definition.routers, audit_router(definition.tables)]:
         app.include_router(router, prefix=definition.prefix)
+    for router in definition.root_routers:
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -250,25 +316,52 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
-    metrics = Metrics()
     install_metrics_endpoint(app, metrics)
+    app.user_middleware.extend(definition.middleware)
     app.add_middleware(FramingCheck)  # inside the edge: a refusal is counted and carries the request id
     app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, metrics=metrics, service=definition.name)
     return app
 
 
+def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> Any:
+    """What a service's `create_app` returns: the app, wrapped as the definition says."""
+    app = build_app(definition, settings)
+    return definition.outer(app) if definition.outer else app
+
+
 def run_worker(definition: ServiceDefinition) -> None:
-    """Entry point of `python -m tongban.<svc>.worker`: relay and consumers without the web API."""
-    settings = definition.settings()
+    """Entry point of `python -m tongban.<svc>.worker`: relay, consumers, periodic and background
+    tasks without the web API (and the service's lifespan, if `lifespan_in_worker`)."""
+    settings = load_settings(definition.settings, definition.name, run_worker=True)
     configure_logging(f"{definition.name}-worker", settings.log_level)
+    asyncio.run(serve_worker(definition, settings))
 
-    async def main() -> None:
-        runtime = Runtime(definition, settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runtime.stop.set)
+
+async def serve_worker(definition: ServiceDefinition, settings: ServiceSettings,
+                       stop: asyncio.Event | None = None) -> None:
+    """The worker until SIGINT/SIGTERM (or `stop`, for tests)."""
+    runtime = Runtime(definition, settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.stop.set)
+    # Without the web app, a bare holder keeps what the lifespan puts on `app.state`.
+    holder = SimpleNamespace(state=SimpleNamespace(runtime=runtime, settings=settings,
+                                                   sessionmaker=runtime.sessionmaker,
+                                                   platform_tables=definition.tables))
+    entered = definition.lifespan if definition.lifespan and definition.lifespan_in_worker else None
+    try:
         await runtime.start(with_worker=True)
-        await runtime.stop.wait()
+        async with (entered(holder, runtime) if entered else contextlib.nullcontext()):  # type: ignore[arg-type]
+            start_background(definition, holder.state, runtime)
+            waits = [asyncio.create_task(runtime.stop.wait())]
+            if stop is not None:
+                waits.append(asyncio.create_task(stop.wait()))
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            # The tasks end before the lifespan closes what they use (its clients).
+            runtime.stop.set()
+            if runtime.tasks:
+                await asyncio.wait(runtime.tasks, timeout=5)
+    finally:
         await runtime.close()
-
-    asyncio.run(main())

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from tongban.cases import calendar_flow
 from tongban.cases.bundle.router import router as bundle_router
 from tongban.cases.case import checker
 from tongban.cases.case.router import router as case_router
@@ -12,7 +13,7 @@ from tongban.cases.config import Settings
 from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.cases.consumers.credentials import SUBSCRIPTIONS as CREDENTIALS_SUBSCRIPTIONS
 from tongban.cases.consumers.interop import SUBSCRIPTIONS as INTEROP_SUBSCRIPTIONS
-from tongban.cases.db import Base, platform
+from tongban.cases.db import Base, audit, platform
 from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
 from tongban.cases.material.router import router as material_router
@@ -20,8 +21,10 @@ from tongban.cases.rating.router import router as rating_router
 from tongban.cases.rule.router import router as rule_router
 from tongban.cases.statistics.router import router as statistics_router
 from tongban.cases.ticket.router import router as ticket_router
+from tongban.cases.workday.router import calendar_router
 from tongban.cases.workday.router import router as workday_router
 from tongban.shared.periodic import PeriodicTask
+from tongban.shared.policy import audit_refusals
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
 
@@ -45,12 +48,16 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata, tables=platform,
     # material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
     routers=[item_router, material_router, statistics_router, case_router, item_config_router, rule_router,
-             workday_router, rating_router, ticket_router, bundle_router, forwarding_router],
+             workday_router, calendar_router, rating_router, ticket_router, bundle_router, forwarding_router],
     subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS],
-    periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run)],
+    periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),
+              PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run)],
+    probes=[calendar_flow.PROBE],
     lifespan=lifespan,
 )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app(SERVICE, settings)
+    app = build_app(SERVICE, settings)
+    audit_refusals(app, audit)  # every refusal of staff and agents is in the audit trail
+    return app

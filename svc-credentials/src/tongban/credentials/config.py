@@ -1,9 +1,11 @@
-import tempfile
 from pathlib import Path
 
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
-from tongban.shared.config import ServiceSettings, service_config
+from tongban.shared.config import ServiceSettings, secret_or_dev, service_config
+
+DEV_PASSPHRASE = "dev-only-change-me"
 
 
 class KeyStoreSettings(BaseSettings):
@@ -12,9 +14,20 @@ class KeyStoreSettings(BaseSettings):
 
     model_config = service_config("CREDENTIALS_")
 
-    # The file key store's folder (issuers' private keys, one 0600 file each). Point it at a
-    # persistent, backed-up volume in production; an HSM-backed KeyStore can replace it.
-    key_dir: Path = Path(tempfile.gettempdir()) / "tongban-credentials-keys"
+    # The service's data folder: a persistent, backed-up volume in production.
+    data_dir: Path = Path(".data") / "credentials"
+    # The file key store's folder (issuers' private keys, one encrypted 0600 file each); default
+    # `<data_dir>/keys`. An HSM-backed KeyStore can replace it.
+    key_dir: Path | None = None
+    # Encrypts the private keys at rest; required outside TONGBAN_ENV=development.
+    key_passphrase: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _key_store(self) -> "KeyStoreSettings":
+        if self.key_dir is None:
+            self.key_dir = self.data_dir / "keys"
+        self.key_passphrase = secret_or_dev(self.key_passphrase, "CREDENTIALS_KEY_PASSPHRASE", DEV_PASSPHRASE)
+        return self
 
 
 class Settings(ServiceSettings, KeyStoreSettings):

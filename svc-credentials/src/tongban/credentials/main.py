@@ -30,7 +30,7 @@ from tongban.shared.service import Runtime, ServiceDefinition, build_app
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     # The consumers run in this process too (RUN_WORKER), so the store is installed module-wide.
     settings = runtime.settings
-    keystore.install(keystore.FileKeyStore(settings.key_dir))  # type: ignore[attr-defined]
+    keystore.install(keystore.open_store(settings))
     # The platform's own signers (status lists, time-stamps) get their keys now, not at first use,
     # so the keys partners pull include them from the start.
     async with runtime.sessionmaker() as session, session.begin():
@@ -49,7 +49,7 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata, tables=platform,
     routers=[licence_type_router, licence_router, presentation_router, consent_router, signing_router,
              seal_router, trust_router, holder_access_router],
-    subscriptions=[*CASES_SUBSCRIPTIONS], lifespan=lifespan,
+    subscriptions=[*CASES_SUBSCRIPTIONS], lifespan=lifespan, lifespan_in_worker=True,
     periodic=[PeriodicTask("presentation-replay-purge", presentations.PURGE_INTERVAL,
                            presentations.purge_replay_records)],
 )

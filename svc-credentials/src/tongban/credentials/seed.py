@@ -32,6 +32,7 @@ from tongban.credentials.seal import service as seal_service
 from tongban.credentials.seal.schemas import SealCreate
 from tongban.credentials.signing import keystore
 from tongban.shared.auth import Principal
+from tongban.shared.ids import credit_code_in_region
 
 SEED_ACTOR = Principal(sub="system:seed", role="admin", scopes=frozenset({"credentials:admin"}),
                        name="demo data")
@@ -105,12 +106,12 @@ def _ensure_key_store() -> None:
     # earlier caller in this process installed. Otherwise (the service and its tests) the lifespan
     # installed the store to use.
     if os.environ.get("CREDENTIALS_KEY_DIR"):
-        keystore.install(keystore.FileKeyStore(KeyStoreSettings().key_dir))
+        keystore.install(keystore.open_store(KeyStoreSettings()))
         return
     try:
         keystore.current()
     except RuntimeError:
-        keystore.install(keystore.FileKeyStore(KeyStoreSettings().key_dir))
+        keystore.install(keystore.open_store(KeyStoreSettings()))
 
 
 async def _holds(session: AsyncSession, type_code: str, holder_id: str) -> bool:
@@ -118,17 +119,29 @@ async def _holds(session: AsyncSession, type_code: str, holder_id: str) -> bool:
         Licence.type_code == type_code, Licence.holder_id == holder_id)))).scalar())
 
 
+CITY_NAMES = {"442000": "中山市", "440300": "深圳市"}
+
+
+def issuer_for(code: str, region: str) -> tuple[str, str]:
+    """(credit code, name) of the issuing department `code` names, as `region`'s own department:
+    each city's licences are issued by its departments, which the other city trusts by region."""
+    return credit_code_in_region(code, region), DEPARTMENTS[code].replace("中山市", CITY_NAMES.get(region, "中山市"), 1)
+
+
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Create what is missing (types by code, licences by type and holder, seals by kind);
-    returns how many records were added."""
+    returns how many records were added. The issuing departments are the city's own
+    (TONGBAN_SEED_REGION, Zhongshan by default)."""
     _ensure_key_store()
+    region = os.environ.get("TONGBAN_SEED_REGION", "442000")
     added = 0
     async with sessionmaker() as session, session.begin():
         for code, (name, issuer, holder_type, validity, years, fields) in LICENCE_TYPES.items():
             if await type_repository.get(session, code) is not None:
                 continue
+            issuer_code, issuer_name = issuer_for(issuer, region)
             await type_service.create(session, LicenceTypeCreate(
-                code=code, name=name, issuer_code=issuer, issuer_name=DEPARTMENTS[issuer],
+                code=code, name=name, issuer_code=issuer_code, issuer_name=issuer_name,
                 holder_type=holder_type, fields=fields, validity=validity, validity_years=years),  # type: ignore[arg-type]
                 SEED_ACTOR)
             added += 1

@@ -1,8 +1,6 @@
-from tongban.credentials.config import Settings
 from tongban.credentials.main import SERVICE
-from tongban.credentials.signing import keystore
 from tongban.shared.service import run_worker
 
 if __name__ == "__main__":
-    keystore.install(keystore.FileKeyStore(Settings().key_dir))
+    # The lifespan (entered by the worker too) installs the key store.
     run_worker(SERVICE)

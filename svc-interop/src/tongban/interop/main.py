@@ -1,7 +1,7 @@
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -31,7 +31,7 @@ from tongban.interop.referral import service as referrals
 from tongban.interop.referral.router import router as referral_router
 from tongban.interop.trust.router import router as trust_router
 from tongban.shared.periodic import PeriodicTask, run_periodic
-from tongban.shared.service import Runtime, ServiceDefinition, build_app
+from tongban.shared.service import BackgroundTask, Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
 
 # What to do when a partner accepts a message of each type (the partner's answer in hand).
@@ -44,9 +44,10 @@ ON_FAILED = {"case.forward": forwarding.on_forward_failed, "company.migrate": fo
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    """Our key ring, the clients of our own services and the partner wire (what the exchange
+    endpoints, the deliverer and the partner pulls use); entered by the worker process too."""
     settings: Settings = runtime.settings  # type: ignore[assignment]
-    if hasattr(app, "user_middleware") and not any(m.cls is SignedExchange for m in app.user_middleware):
-        raise RuntimeError("build svc-interop with tongban.interop.main:create_app (responses must be signed)")
+    assert settings.key_passphrase is not None  # the settings refuse to start without one
     passphrase = settings.key_passphrase.get_secret_value().encode()
     app.state.keyring = await identity.load_ring(runtime.sessionmaker, settings.region_code, settings.city_name,
                                                  passphrase)
@@ -57,25 +58,11 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     app.state.credentials = (service_client(settings.credentials_url, source, timeout)
                              if settings.credentials_url else None)
     try:
-        async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds) as http:
+        async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False) as http:
             tokens = PartnerTokens(http, settings.partner_secrets)
-            wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
-                        timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
-            app.state.partner_client = PartnerClient(wire)
-            if settings.run_worker:
-                dsn = runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                deliverer = Deliverer(runtime.sessionmaker, wire, ON_DELIVERED, dsn, poll=settings.delivery_poll_seconds,
-                                      timeout=settings.delivery_timeout_seconds,
-                                      max_attempts=settings.delivery_max_attempts, on_failed=ON_FAILED)
-                app.state.deliverer = deliverer
-                runtime.tasks.append(asyncio.create_task(deliverer.run(runtime.stop), name="interop-delivery"))
-                # A shared periodic task, started here rather than in ServiceDefinition.periodic
-                # because it needs this lifespan's clients (partners, svc-credentials).
-                pull = PeriodicTask("partner-sync", settings.partner_sync_seconds,
-                                    lambda sm: partner_sync.pull_all(sm, app.state.partner_client,
-                                                                     app.state.credentials))
-                runtime.tasks.append(asyncio.create_task(run_periodic(pull, runtime.sessionmaker, runtime.stop),
-                                                         name="periodic-partner-sync"))
+            app.state.wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
+                                  timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
+            app.state.partner_client = PartnerClient(app.state.wire)
             yield
     finally:
         for client in (app.state.cases, app.state.credentials):
@@ -83,18 +70,38 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
                 await client.aclose()
 
 
+async def _deliver(state: Any, runtime: Runtime) -> None:
+    """Queued messages to partners (LISTEN/NOTIFY + poll)."""
+    settings: Settings = runtime.settings  # type: ignore[assignment]
+    dsn = runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    deliverer = state.deliverer = Deliverer(
+        runtime.sessionmaker, state.wire, ON_DELIVERED, dsn, poll=settings.delivery_poll_seconds,
+        timeout=settings.delivery_timeout_seconds, max_attempts=settings.delivery_max_attempts, on_failed=ON_FAILED)
+    await deliverer.run(runtime.stop)
+
+
+async def _pull_partners(state: Any, runtime: Runtime) -> None:
+    """Each partner's issuer keys and items, every INTEROP_PARTNER_SYNC_SECONDS."""
+    settings: Settings = runtime.settings  # type: ignore[assignment]
+    pull = PeriodicTask("partner-sync", settings.partner_sync_seconds,
+                        lambda sm: partner_sync.pull_all(sm, state.partner_client, state.credentials,
+                                                         settings.region_code, settings.allow_private_partner_urls,
+                                                         settings.partner_url_bases))
+    await run_periodic(pull, runtime.sessionmaker, runtime.stop)
+
+
 SERVICE = ServiceDefinition(
     name="interop", title="Tongban svc-interop", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     routers=[identity_router, partner_router, partner_item_router, discovery_router, forwarding_router, trust_router,
              referral_router, partner_licence_router, delivery_router, ledger_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CASES_SUBSCRIPTIONS], lifespan=lifespan,
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CASES_SUBSCRIPTIONS], lifespan=lifespan, lifespan_in_worker=True,
+    # Inside the edge (request id, body limit), outside FastAPI's error handlers: every answer on
+    # the exchange is signed, and partners are authenticated before anything is stored.
+    middleware=[Middleware(SignedExchange, prefix="/api/v1/interop/exchange/")],
+    background=[BackgroundTask("interop-delivery", _deliver), BackgroundTask("partner-sync", _pull_partners)],
 )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = build_app(SERVICE, settings)
-    # Innermost of the platform's middleware: inside the edge (request id, body limit), outside
-    # FastAPI's error handlers, so refusals are signed and logged like any other answer.
-    app.user_middleware.append(Middleware(SignedExchange, prefix=f"{SERVICE.prefix}/exchange/"))
-    return app
+    return build_app(SERVICE, settings)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tongban.queue.appointment import service as appointments
 from tongban.queue.appointment.router import router as appointment_router
 from tongban.queue.config import Settings
+from tongban.queue.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.queue.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.queue.counter.router import router as counter_router
 from tongban.queue.db import Base, platform
@@ -66,7 +67,7 @@ SERVICE = ServiceDefinition(
     name="queue", title="Tongban svc-queue", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     routers=[hall_router, counter_router, ticket_router, appointment_router, live_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS], lifespan=lifespan,
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CASES_SUBSCRIPTIONS], lifespan=lifespan,
     periodic=[PeriodicTask("appointment-sweep", SWEEP_SECONDS, _sweep)],
 )
 

@@ -4,6 +4,11 @@ appointment slots, created through the service layer (audited). Running it again
 The city is TONGBAN_SEED_REGION (442000 Zhongshan by default, 440300 Shenzhen for
 `make run-two-cities`).
 
+Demo halls only: every demo hall is open round the clock on every day of the year, weekends and
+public holidays included (`open_on_rest_days`, hours 00:00-23:59:59), so a newcomer trying
+`make run` on a Sunday night can still take a ticket and book a slot. Real halls keep their own
+hours and the working-day calendar.
+
 Each city's main hall has a fixed id: the demo clerk's account (gateway seed) names it in its
 `hall` claim, so the clerk can sign in to its counters.
 """
@@ -29,8 +34,9 @@ from tongban.shared.db import make_engine, make_sessionmaker
 SEED_ACTOR = Principal(sub="system:seed", role="admin", scopes=frozenset({"queue:admin"}))
 MAIN_HALL_ID = uuid.UUID("0b0a4420-0001-4000-8000-000000000001")
 
-WEEKDAYS = {d: OpeningHours(opens=dt.time(8, 30), closes=dt.time(17, 30)) for d in range(1, 6)}
-WITH_SATURDAY = WEEKDAYS | {6: OpeningHours(opens=dt.time(9, 0), closes=dt.time(12, 0))}
+# Demo only (see above): every day, all day.
+EVERY_DAY = {d: OpeningHours(opens=dt.time(0, 0), closes=dt.time(23, 59, 59)) for d in range(1, 8)}
+WEEKDAYS = WITH_SATURDAY = EVERY_DAY
 CATEGORIES = [CategoryCreate(code="A", name="综合受理"), CategoryCreate(code="B", name="企业开办"),
               CategoryCreate(code="C", name="深中通办（跨城）"), CategoryCreate(code="D", name="不动产登记")]
 
@@ -85,7 +91,7 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
                 continue
             hall = await hall_service.create_hall(session, HallCreate(
                 name=name, region_code=region, address=address, latitude=lat, longitude=lng,
-                opening_hours=hours, categories=CATEGORIES), SEED_ACTOR, hall_id=hall_id)
+                opening_hours=hours, open_on_rest_days=True, categories=CATEGORIES), SEED_ACTOR, hall_id=hall_id)
             for number, kind, skills in counters:
                 await counter_service.create_counter(session, hall.id, CounterCreate(
                     number=number, kind=kind, skills=[Skill(category=c, weight=w) for c, w in skills]), SEED_ACTOR)

@@ -35,12 +35,10 @@ class Caller:
     @classmethod
     def of(cls, principal: Principal, epoch: int, now: float) -> "Caller":
         claims = principal.claims
-        agent_for = claims.get("agent_for")
-        delegations = agent_for.get("delegations") if isinstance(agent_for, dict) else None
         sid = claims.get("sid")
         return cls(sub=principal.sub, role=principal.role, iat=float(claims.get("iat", 0)),
                    sid=sid if isinstance(sid, str) else None,
-                   delegations=tuple(str(d) for d in delegations) if isinstance(delegations, list) else (),
+                   delegations=principal.delegations,
                    expires=min(float(claims["exp"]), now + CACHE_SECONDS), epoch=epoch)
 
 

@@ -1,10 +1,11 @@
 """Keeps this process's deny list current: every revocation still in force is loaded from the
 database at start, and each `gateway.token.revoked` event is added as it arrives.
 
-Every process must see every event, so the subscription is an ordered consumer: ephemeral,
-one per process, starting with the messages published after it was made (what came before is
-in the database, which is read after subscribing, so nothing falls in between), and resumed
-from its last sequence by the client after a NATS reconnect. Never a shared durable consumer,
+Every process must see every event, so the subscription is the shared follower's consumer
+(tongban.shared.revocation): ephemeral, one per process, starting with the messages published
+after it was made (what came before is in the database, which is read after subscribing, so
+nothing falls in between), and made again from its next sequence after a NATS restart. Never a
+shared durable consumer,
 which would hand each event to one process only. As a safety net against a long NATS outage,
 the database is re-read every `resync_seconds` for rows recorded since the last read.
 """
@@ -12,22 +13,22 @@ the database is re-read every `resync_seconds` for rows recorded since the last 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from nats.js.api import DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.gateway.revocation.service import load_live
-from tongban.shared.contracts.gateway import TOKEN_REVOKED
 from tongban.shared.revocation import DenyList, RevocationFollower
 
 log = logging.getLogger("tongban.gateway.revocation")
 # A transaction's rows carry its start time: re-read a margin back so a slow commit is not missed.
 RESYNC_MARGIN = dt.timedelta(seconds=120)
+FOLLOW_WAIT = 10.0  # seconds the start waits for the feed's consumer
 
 
 class DenyListFeed(RevocationFollower):
@@ -40,12 +41,15 @@ class DenyListFeed(RevocationFollower):
         self.resync_seconds = resync_seconds
 
     async def start(self) -> None:
-        self._sub = await self.js().subscribe(TOKEN_REVOKED, cb=self._on_message, ordered_consumer=True,
-                                              deliver_policy=DeliverPolicy.NEW)
+        self._spawn(self._follow(), "denylist-feed")
+        # The stream is there (the runtime made it before this): the consumer comes at once unless
+        # NATS is away, and then the re-reads below cover what the feed would have brought.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.following.wait(), FOLLOW_WAIT)
         read_at = dt.datetime.now(dt.UTC)
         count = await load_live(self.sessionmaker, self.denylist)
         log.info("deny list loaded: %d revocations in force", count)
-        self._task = asyncio.create_task(self._resync(read_at), name="denylist-resync")
+        self._spawn(self._resync(read_at), "denylist-resync")
 
     async def _resync(self, read_at: dt.datetime) -> None:
         while True:

@@ -195,3 +195,52 @@ class TicketChangedV1(BaseModel):
     referral_id: uuid.UUID | None = None
     reply: str | None = None
     at: dt.datetime
+
+
+# --- The working-day calendar ------------------------------------------------------------------
+
+CASE_DEADLINE_CHANGED = "cases.case.deadline_changed"
+
+
+class CaseDeadlineChangedV1(BaseModel):
+    """A case's deadline moved (or stopped being provisional) because the calendar changed: a
+    year's official schedule was imported or corrected."""
+
+    case_id: uuid.UUID
+    case_number: str
+    item_basic_code: str
+    department: str | None = None
+    state: str
+    previous_deadline_on: dt.date | None
+    deadline_on: dt.date | None
+    deadline_provisional: bool
+    reason: str
+    at: dt.datetime
+
+
+CALENDAR_SCHEDULE_IMPORTED = "cases.calendar.schedule_imported"
+
+
+class CalendarScheduleImportedV1(BaseModel):
+    """A year's official holiday schedule (国务院办公厅 notice) was imported or replaced. Every
+    service that counts working days (svc-queue's hall opening days) keeps a read copy."""
+
+    year: int
+    notice_number: str
+    notice_date: dt.date
+    holidays: list[dt.date]
+    adjusted_workdays: list[dt.date]            # 调休: weekend days worked
+    revision: int
+    at: dt.datetime
+
+
+CALENDAR_NEXT_YEAR_MISSING = "cases.calendar.next_year_missing"
+
+
+class CalendarNextYearMissingV1(BaseModel):
+    """From 1 November, once a day while next year's official schedule is not imported: deadlines
+    reaching into it are provisional until an admin imports it."""
+
+    year: int
+    on: dt.date
+    provisional_cases: int

@@ -18,18 +18,24 @@ DUPLICATE_WINDOW = 600.0  # seconds in which JetStream drops a repeated Nats-Msg
 
 
 class Listener:
-    """A NATS subscription with a background task beside it (a revocation follower, the gateway's
-    deny-list feed, its rate-limit gossip). Subclasses set `_sub` and `_task`; `stop()` ends the
-    task, then the subscription."""
+    """A NATS subscription with background tasks beside it (a revocation follower, the gateway's
+    deny-list feed, its rate-limit gossip). Subclasses set `_sub` and start their tasks with
+    `_spawn` (or set `_task`); `stop()` ends the tasks, then the subscription."""
 
     _sub: Any = None
     _task: asyncio.Task[None] | None = None
+    _tasks: list[asyncio.Task[None]] | None = None
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        if self._tasks is None:
+            self._tasks = []
+        self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*(self._tasks or ()), *([self._task] if self._task is not None else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._sub is not None:
             with contextlib.suppress(Exception):  # the connection may be closing already
                 await self._sub.unsubscribe()
@@ -39,11 +45,16 @@ def stream_name(service: str) -> str:
     return service.upper().replace("-", "_")
 
 
-async def connect(url: str, name: str) -> Client:
+async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
     """Connect and keep reconnecting forever: a NATS restart must never kill a service.
 
     `url` may list several servers of a cluster, comma-separated; the client fails over.
+    `user`/`password`: the process's own NATS identity (tongban.shared.events.identity); its
+    inboxes then live under `_INBOX.<user>`, the only ones it may subscribe to.
     """
+    credentials: dict[str, Any] = {}
+    if user:
+        credentials = {"user": user, "password": password or "", "inbox_prefix": f"_INBOX.{user}"}
 
     async def _disconnected() -> None:
         log.warning("NATS disconnected")
@@ -58,6 +69,7 @@ async def connect(url: str, name: str) -> Client:
         servers=[u.strip() for u in url.split(",") if u.strip()], name=name, max_reconnect_attempts=-1,
         reconnect_time_wait=0.5, connect_timeout=2,
         allow_reconnect=True, disconnected_cb=_disconnected, reconnected_cb=_reconnected, error_cb=_error,
+        **credentials,
     )
 
 

@@ -32,7 +32,8 @@ from tongban.shared.tracing import span
 log = logging.getLogger("tongban.inbox")
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 IDLE_POLL = 1.0     # seconds a quiet consumer's long poll lasts before it checks `stop` again
-DRAIN_WAIT = 0.005  # how long a busy consumer's batch fetch waits for more than is already there
+DRAIN_WAIT = 0.005
+CHECK_EVERY = 30    # idle polls between two checks that the durable consumer still exists  # how long a busy consumer's batch fetch waits for more than is already there
 
 
 class PoisonMessage(Exception):
@@ -63,6 +64,7 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         psub = None
+        idle = 0
         while not stop.is_set():
             try:
                 if psub is None:
@@ -80,9 +82,16 @@ class Consumer:
                     except TimeoutError:  # nats.errors.TimeoutError or asyncio's: nothing more now
                         msgs = []
             except TimeoutError:
+                idle += 1
+                if idle % CHECK_EVERY == 0 and psub is not None and not await _consumer_exists(psub):
+                    log.warning("consumer %s is gone (a new NATS server?); creating it again", self.sub.durable)
+                    psub = None
                 continue
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                # Bind again next time (the durable is created if a new server lost it): a pull
+                # subscription to a consumer that is gone would otherwise time out for ever.
                 log.warning("consumer %s cannot fetch yet: %s", self.sub.durable, exc)
+                psub = None
                 await _sleep_or_stop(stop, 0.5)
                 continue
 
@@ -136,6 +145,16 @@ class Consumer:
                 consumer=self.sub.durable, event_id=str(event.id) if event else None, subject=msg.subject,
                 payload=msg.data.decode("utf-8", errors="replace"), error=error[:4000], deliveries=deliveries))
         await msg.term()
+
+
+async def _consumer_exists(psub: JetStreamContext.PullSubscription) -> bool:
+    try:
+        await psub.consumer_info()
+    except nats.js.errors.NotFoundError:
+        return False
+    except (nats.errors.Error, nats.js.errors.Error, OSError, TimeoutError):
+        return True  # cannot tell now: the next fetch or check will
+    return True
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import itertools
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -28,11 +29,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tongban.shared import migrations
-from tongban.shared.events import bus
+from tongban.shared.events import bus, identity
 from tongban.shared.localinfra import NatsProcess, PostgresProcess
 from tongban.shared.service import ServiceDefinition, build_app
 
 ISSUER = "tongban-gateway"
+TEST_USER = "tester"
 
 
 class Infra:
@@ -41,9 +43,22 @@ class Infra:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.pg = PostgresProcess(root / "pg", fast=True).start()
-        self.nats = NatsProcess(root / "nats", log_file=root / "nats.log").start()
+        # NATS with the platform's authorization: each service connects as itself; `nats.url`
+        # carries the test helpers' identity (every right), for publishing and inspecting.
+        self.nats_identities = {i.user: i for i in identity.platform_identities()}
+        self.nats_passwords = {u: uuid.uuid4().hex for u in [*self.nats_identities, TEST_USER]}
+        self.nats_authorization = identity.authorization(
+            [*self.nats_identities.values(), identity.everything(TEST_USER)], self.nats_passwords)
+        self.nats = NatsProcess(root / "nats", log_file=root / "nats.log", authorization=self.nats_authorization,
+                                client=(TEST_USER, self.nats_passwords[TEST_USER])).start()
         self._templates: dict[str, str] = {}
         self._counter = itertools.count()
+
+    def nats_settings(self, name: str) -> dict[str, str]:
+        """The NATS identity of service `name` as settings (none for a name the platform lacks)."""
+        if name not in self.nats_identities:
+            return {}
+        return {"nats_user": name, "nats_password": self.nats_passwords[name]}
 
     def template_for(self, definition: ServiceDefinition) -> str:
         name = f"tpl_{definition.name}"
@@ -87,6 +102,11 @@ class TokenIssuer:
         return jwt.encode(payload, self.key, algorithm="ES256", headers={"kid": self.kid})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Secrets take their development values in tests (a test of the refusal unsets this).
+    os.environ.setdefault("TONGBAN_ENV", "development")
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     root = Path(tempfile.mkdtemp(prefix="tongban-test-"))
@@ -117,8 +137,9 @@ def service_env(definition: ServiceDefinition, database_url: str, infra: Infra, 
                 **extra: Any) -> dict[str, str]:
     """Environment variables that configure one service for a test (also used for subprocesses)."""
     prefix = definition.env_prefix
-    env = {f"{prefix}DATABASE_URL": database_url, f"{prefix}NATS_URL": infra.nats.url,
-           f"{prefix}JWKS_JSON": issuer.jwks_json, f"{prefix}LOG_LEVEL": "WARNING"}
+    env = {f"{prefix}DATABASE_URL": database_url, f"{prefix}NATS_URL": infra.nats.address,
+           f"{prefix}JWKS_JSON": issuer.jwks_json, f"{prefix}LOG_LEVEL": "WARNING", "TONGBAN_ENV": "development"}
+    env.update({f"{prefix}{k.upper()}": v for k, v in infra.nats_settings(definition.name).items()})
     env.update({f"{prefix}{k.upper()}": str(v) for k, v in extra.items()})
     return env
 
@@ -128,8 +149,8 @@ async def running_service(definition: ServiceDefinition, infra: Infra, issuer: T
                           database_url: str | None = None, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The service's app with its lifespan (engine, NATS, workers), and a client talking to it."""
     url = database_url or infra.fresh_database(definition)
-    values = {"database_url": url, "nats_url": infra.nats.url, "jwks_json": issuer.jwks_json,
-              "log_level": "WARNING", **settings}
+    values = {"database_url": url, "nats_url": infra.nats.address, "jwks_json": issuer.jwks_json,
+              "log_level": "WARNING", **infra.nats_settings(definition.name), **settings}
     # Build it as its own entry point does (create_app may wrap the FastAPI app, as the gateway's
     # and svc-interop's do); the wrapped FastAPI app carries the lifespan and the state.
     module = importlib.import_module(f"tongban.{definition.name}.main")

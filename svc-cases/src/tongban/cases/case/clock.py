@@ -20,6 +20,7 @@ def start(case: Case, today: dt.date, overrides: Mapping[dt.date, bool]) -> None
     case.received_on = calendar.receipt_day(today, overrides)
     case.paused_since = None
     case.deadline_on = calendar.add_days(case.received_on, case.limit_days, case.limit_unit, overrides)
+    mark_basis(case, today, overrides)
 
 
 def pause(case: Case, today: dt.date) -> None:
@@ -46,6 +47,26 @@ def _recompute(case: Case, overrides: Mapping[dt.date, bool]) -> None:
     if case.received_on is not None:
         case.deadline_on = calendar.add_days(case.received_on, total(case) + case.paused_days, case.limit_unit,
                                              overrides)
+        mark_basis(case, case.received_on, overrides)
+
+
+def mark_basis(case: Case, since: dt.date, overrides: Mapping[dt.date, bool]) -> None:
+    """Record whether the deadline rests on estimated days (a year without an official schedule)."""
+    if case.deadline_on is None:
+        case.deadline_basis = None
+        return
+    case.deadline_basis = calendar.provisional_basis(since, case.deadline_on, overrides)
+
+
+def recompute(case: Case, overrides: Mapping[dt.date, bool]) -> bool:
+    """Recompute a running or paused case's deadline against a changed calendar; True if it moved
+    or stopped being provisional."""
+    before = (case.deadline_on, case.deadline_basis)
+    if case.paused_since is None:
+        _recompute(case, overrides)
+    elif case.received_on is not None:
+        mark_basis(case, case.received_on, overrides)
+    return (case.deadline_on, case.deadline_basis) != before
 
 
 def total(case: Case) -> int:

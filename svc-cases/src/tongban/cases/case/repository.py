@@ -1,20 +1,21 @@
 import datetime as dt
 import uuid
-
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, false, func, or_, outerjoin, select, true
+from sqlalchemy import Select, and_, false, or_, outerjoin, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-
 from tongban.cases.case.clock import RUNNING
 from tongban.cases.case.models import Case, CaseNumberSequence, CaseTimelineEntry
 from tongban.cases.catalog_copy.models import CatalogImplementation, CatalogItem
 from tongban.cases.item_config.models import ItemConfig
+from tongban.cases.policy import POLICY
 from tongban.cases.rule.models import ApprovalRule
-from tongban.cases.workday.models import WorkdayOverride
+from tongban.cases.workday.repository import days_json, parse_days
 from tongban.shared.auth import Principal
+from tongban.shared.errors import AppError
+from tongban.shared.policy import Clause, admit
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,7 @@ async def submission_context(session: AsyncSession, basic_code: str, implementat
     where = (CatalogImplementation.code == implementation_code if implementation_code else
              and_(CatalogImplementation.basic_code == basic_code, CatalogImplementation.city_code == city_code))
     impl = select(CatalogImplementation).where(where).order_by(CatalogImplementation.version.desc()).limit(1).subquery()
-    overrides = (select(func.jsonb_object_agg(WorkdayOverride.on_date, WorkdayOverride.is_workday))
-                 .where(WorkdayOverride.on_date >= today).scalar_subquery())
+    overrides = days_json(today)
     joined = outerjoin(outerjoin(CatalogItem.__table__, config, true()), impl, true())
     entities = [CatalogItem, aliased(ItemConfig, config), aliased(CatalogImplementation, impl)]
     if with_rule:
@@ -53,7 +53,7 @@ async def submission_context(session: AsyncSession, basic_code: str, implementat
         return SubmissionContext(None, None, None, None, {})
     found_rule = row[3] if with_rule else None
     return SubmissionContext(row[0], row[1], row[2], found_rule if found_rule is not None and found_rule.active
-                             else None, {dt.date.fromisoformat(d): bool(w) for d, w in (row[-1] or {}).items()})
+                             else None, parse_days(row[-1]))
 
 
 async def next_number(session: AsyncSession, city_code: str, day: dt.date) -> int:
@@ -93,21 +93,29 @@ async def by_partner_case(session: AsyncSession, region: str, number: str) -> Ca
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def visible_to(p: Principal):  # noqa: ANN201 - a SQL expression
-    """The cases a caller may see: their own, their company's, their department's, or all for
-    clerks, admins and auditors."""
-    if p.role == "approver":
-        return Case.department == p.department if p.department else false()
-    if p.role in ("clerk", "admin", "auditor"):
-        return Case.id.is_not(None)
-    if p.role == "service":
-        return Case.channel == "partner" if p.has("cases:forward") else false()
-    own = []
-    if p.id_number:
-        own.append(and_(Case.applicant_type == "person", Case.applicant_id == p.id_number))
-    if p.credit_code:
-        own.append(and_(Case.applicant_type == "company", Case.applicant_id == p.credit_code))
-    return or_(*own) if own else false()
+def visible_to(p: Principal, permission: str = "case.read"):
+    """The cases the policy lets the caller reach (tongban.cases.policy), as one WHERE: the OR of
+    its clauses (own cases, a principal's for delegated items, a hall's and departments')."""
+    try:
+        clauses = admit(POLICY, permission, p).reach()
+    except AppError:
+        return false()
+    return or_(*(_clause(c) for c in clauses)) if clauses else false()
+
+
+def _clause(c: Clause):
+    parts = []
+    if c.owner is not None:
+        parts.append(Case.applicant_id == c.owner)
+    if c.items is not None:
+        parts.append(Case.basic_code.in_(sorted(c.items)))
+    if c.halls is not None:  # a case taken online has no hall: a clerk reaches it by department
+        parts.append(or_(Case.hall.is_(None), Case.hall.in_(sorted(c.halls))))
+    if c.departments is not None:
+        parts.append(Case.department.in_(sorted(c.departments)))
+    if c.channel is not None:
+        parts.append(Case.channel == c.channel)
+    return and_(*parts) if parts else true()
 
 
 def list_query(p: Principal, state: str | None, basic_code: str | None) -> Select[tuple[Case]]:
@@ -122,7 +130,7 @@ def list_query(p: Principal, state: str | None, basic_code: str | None) -> Selec
 def worklist_query(p: Principal, states: frozenset[str]) -> Select[tuple[Case]]:
     """Cases waiting for staff, the least remaining time first (the deadline order is the same
     as the order of remaining working days); paused clocks last."""
-    return (select(Case).where(visible_to(p), Case.state.in_(states))
+    return (select(Case).where(visible_to(p, "case.worklist"), Case.state.in_(states))
             .order_by(Case.paused_since.is_not(None), Case.deadline_on.asc().nulls_last(), Case.id))
 
 
@@ -154,4 +162,20 @@ async def gaps_due_soon(session: AsyncSession, today: dt.date, horizon: dt.date,
     stmt = (select(Case).where(Case.state.in_(("accepted", "in_review")), Case.gaps_due_on >= today,
                                Case.gaps_due_on <= horizon, Case.gaps_reminded_at.is_(None))
             .order_by(Case.gaps_due_on).limit(limit).with_for_update(skip_locked=True))
+    return list((await session.execute(stmt)).scalars())
+
+
+# States in which a case's clock runs or is paused: their deadlines move with the calendar.
+CLOCKED_STATES = ("submitted", "accepted", "in_review", "supplement_requested", "suspended")
+
+
+async def deadlines_to_recompute(session: AsyncSession, since: dt.date, after: uuid.UUID | None,
+                                 size: int) -> list[Case]:
+    """Open cases whose deadline is provisional or lies on or after `since`, by id after `after`,
+    locked (a step on one of them waits for the batch)."""
+    stmt = (select(Case).where(or_(Case.deadline_basis.is_not(None), Case.deadline_on >= since),
+                               Case.state.in_(CLOCKED_STATES))
+            .order_by(Case.id).limit(size).with_for_update())
+    if after is not None:
+        stmt = stmt.where(Case.id > after)
     return list((await session.execute(stmt)).scalars())

@@ -6,7 +6,6 @@ from tongban.cases.case.errors import ItemNotAvailable
 from tongban.cases.case.schemas import CaseRead
 from tongban.cases.forwarding import service
 from tongban.cases.forwarding.schemas import ForwardedCaseCreate
-from tongban.cases.workday.errors import UnknownCalendarDate
 from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
@@ -18,7 +17,7 @@ Forwarder = Annotated[Principal, Depends(Requires("cases:forward"))]
 
 @router.post("/forwarded-cases", status_code=201, response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, InvalidField, ItemNotAvailable, service.AlreadyForwarded,
-                                 BadIdempotencyKey, IdempotencyKeyReused, UnknownCalendarDate))
+                                 BadIdempotencyKey, IdempotencyKeyReused))
 async def forward_case(body: ForwardedCaseCreate, request: Request, session: SessionDep, actor: Forwarder,
                        idem: IdempotencyDep):
     """A partner city's case, relayed by svc-interop (scope `cases:forward`). `Idempotency-Key`

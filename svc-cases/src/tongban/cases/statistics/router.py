@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Query
 from tongban.cases.case.errors import NotAllowedForRole
 from tongban.cases.statistics import service
 from tongban.cases.statistics.schemas import CaseStatistic
-from tongban.cases.workday.errors import UnknownCalendarDate
 from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
@@ -17,7 +16,7 @@ CaseReader = Annotated[Principal, Depends(Requires("cases:read"))]
 
 
 @router.get("/statistics/cases", response_model=Page[CaseStatistic],
-            responses=responses(*AUTH_ERRORS, NotAllowedForRole, InvalidField, UnknownCalendarDate))
+            responses=responses(*AUTH_ERRORS, NotAllowedForRole, InvalidField))
 async def case_statistics(session: SessionDep, page: PageDep, actor: CaseReader,
                           group_by: Literal["item", "department"] = "item",
                           start: Annotated[dt.date | None, Query(alias="from")] = None,

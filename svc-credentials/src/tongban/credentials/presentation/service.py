@@ -39,9 +39,9 @@ ANONYMOUS = "anonymous"
 OURS = ""            # the replay record's origin for our own presentations (partners': their region code)
 ISSUER_NAME_TTL = 60.0
 _issuer_names: dict[str, tuple[float, str | None]] = {}
-# Public keys never change once made (rotation adds keys), so verifiers can keep them.
-# Trusted partner keys never change under a kid either (the trust list refuses that); only
-# their status does, and a retired key still verifies what it signed before.
+# Our public keys never change once made (rotation adds keys), so verifiers can keep them.
+# Trusted partner keys are read on each use: their status changes (a retired key verifies only
+# what it signed before its retirement).
 _key_cache: dict[str, tuple[str, bytes, str, str | None]] = {}
 
 
@@ -81,18 +81,21 @@ async def create(session: AsyncSession, licence_id: uuid.UUID, data: Presentatio
     return row, token.encode(document, signature)
 
 
-async def _public_key(session: AsyncSession, kid: str) -> tuple[str, bytes, str, str | None] | None:
-    """(algorithm, public key, issuer code, partner region or None for our own issuers)."""
-    if kid not in _key_cache:
-        key = await keys.get_key(session, kid)
-        if key is not None:
-            _key_cache[kid] = (key.algorithm, key.public_key, key.issuer_code, None)
-        elif (trusted := await trust.trusted_public_key(session, kid)) is not None:
-            _key_cache[kid] = (trusted[0].algorithm, trusted[0].public_key, trusted[0].issuer_code,
-                               trusted[1].region_code)
-        else:
-            return None
-    return _key_cache[kid]
+async def _public_key(session: AsyncSession, kid: str) -> tuple[str, bytes, str, str | None, float | None] | None:
+    """(algorithm, public key, issuer code, partner region or None for our own issuers, when a
+    partner key was retired or None)."""
+    if kid in _key_cache:
+        return (*_key_cache[kid], None)
+    key = await keys.get_key(session, kid)
+    if key is not None:
+        _key_cache[kid] = (key.algorithm, key.public_key, key.issuer_code, None)
+        return (*_key_cache[kid], None)
+    trusted = await trust.trusted_public_key(session, kid)
+    if trusted is None:
+        return None
+    # A partner key can be retired by the next sync: it is read on every use, not kept.
+    retired = trusted[0].retired_at.timestamp() if trusted[0].status == "retired" and trusted[0].retired_at else None
+    return trusted[0].algorithm, trusted[0].public_key, trusted[0].issuer_code, trusted[1].region_code, retired
 
 
 async def _issuer_name(session: AsyncSession, code: str) -> str | None:
@@ -156,6 +159,10 @@ async def _judge(session: AsyncSession, document: dict, signed: bytes, signature
     if not algorithms.verify(key[0], key[1], signed, signature):
         return VerificationResult(result="forged", reason="the signature does not match")
     if key[3] is not None:
+        # A retired key verifies only what it signed while it was current.
+        iat = document.get("iat")
+        if key[4] is not None and (not isinstance(iat, int) or isinstance(iat, bool) or iat > key[4]):
+            return VerificationResult(result="forged", reason="signed by a partner key after it was retired")
         return await _judge_partner(session, document, key[3], verifier, partner_lists)
     found = await repository.with_licence(session, document["pid"])
     if found is None or found[1].identifier != document["lid"]:

@@ -35,6 +35,15 @@ from tongban.shared.errors import InvalidField
 TRUST_SCOPES = ("credentials:trust", "credentials:admin")
 
 
+def issuer_in_region(issuer_code: str, region_code: str) -> bool:
+    """Characters 3-8 of a unified social credit code (GB 32100) name the region of its
+    registration authority; a city's code (440300) covers its districts (4403xx)."""
+    prefix = region_code
+    while prefix.endswith("00") and len(prefix) > 2:
+        prefix = prefix[:-2]
+    return issuer_code[2:8].startswith(prefix)
+
+
 def ensure_trust_manager(principal: Principal) -> None:
     if not any(principal.has(s) for s in TRUST_SCOPES):
         raise InsufficientScope("needs credentials:trust or credentials:admin")
@@ -62,6 +71,10 @@ async def put_region(session: AsyncSession, region_code: str, data: TrustedIssue
     for i, key in enumerate(data.keys):
         if await own_keys.get_key(session, key.kid) is not None:
             raise InvalidField(f"keys[{i}].kid", "is one of our own issuers' keys")
+        # A partner vouches for its own region's issuers only (svc-interop, which knows our
+        # region, also refuses keys claiming issuers of ours).
+        if not issuer_in_region(key.issuer_code, region_code):
+            raise InvalidField(f"keys[{i}].issuer_code", f"is not an issuer registered in {region_code}")
         old = known.get(key.kid)
         if old is None:
             await repository.add(session, TrustedKey(

@@ -28,7 +28,13 @@ class Exchange:
     async def __call__(self, request: Request, session: SessionDep,
                        principal: Annotated[Principal, Depends(Requires("interop:exchange"))]) -> service.Inbound:
         settings = request.app.state.settings
-        target = settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        body = await request.body()
-        return await service.admit(session, principal, self.service_name, request.method, target, request.headers,
-                                   body, settings.clock_skew_seconds)
+        # The edge (SignedExchange) authenticated the sender and its signature before anything
+        # was stored; what is left is the message id, the grant and the nonce.
+        auth: service.Authenticated | None = getattr(request.state, "interop_sender", None)
+        if auth is None:
+            target = settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            body = await request.body()
+            auth = await service.authenticate(session, principal, request.method, target, request.headers, body,
+                                              settings.clock_skew_seconds)
+        return await service.admit_authenticated(session, auth, self.service_name, request.headers,
+                                                 settings.clock_skew_seconds)

@@ -37,9 +37,20 @@ class Inbound:
         return f"partner:{self.partner.region_code}"
 
 
-async def admit(session: AsyncSession, principal: Principal, service: str, method: str, target_uri: str,
-                headers: Mapping[str, str], body: bytes, skew: int) -> Inbound:
-    """Check an inbound message against the contract; raises the refusal that applies."""
+@dataclass(frozen=True)
+class Authenticated:
+    """A message whose sender is an active partner holding a partner token, and whose signature
+    (by one of that partner's unretired keys, over this body, within the clock skew) holds."""
+
+    partner: Partner
+    principal: Principal
+    verified: signing.Verified
+
+
+async def authenticate(session: AsyncSession, principal: Principal, method: str, target_uri: str,
+                       headers: Mapping[str, str], body: bytes, skew: int) -> Authenticated:
+    """Who sent it and whether its signature holds: reads only, so that nothing an anonymous or
+    forging caller sends is stored. Raises the refusal that applies."""
     if principal.role != "partner" or not principal.partner:
         raise NotAPartner()
     sender = headers.get(signing.SENDER)
@@ -50,6 +61,14 @@ async def admit(session: AsyncSession, principal: Principal, service: str, metho
         raise UnknownPartner(f"{sender} is not an active partner")
     keys = {k.kid: public_from_b64url(k.public_key) for k in active_keys}
     verified = signing.verify_request(method, target_uri, headers, body, keys.get, skew=skew)
+    return Authenticated(partner, principal, verified)
+
+
+async def admit_authenticated(session: AsyncSession, auth: Authenticated, service: str,
+                              headers: Mapping[str, str], skew: int) -> Inbound:
+    """The rest of the contract for an authenticated message: its message id, the grant, and a
+    nonce never used before (remembered now, in the request's transaction)."""
+    sender, verified = auth.partner.region_code, auth.verified
     message_id = headers.get(signing.MESSAGE_ID, "")
     try:
         uuid.UUID(message_id)
@@ -58,9 +77,16 @@ async def admit(session: AsyncSession, principal: Principal, service: str, metho
     key = headers.get(signing.IDEMPOTENCY_KEY)
     if key is not None and key != message_id:
         raise BadMessageId("Idempotency-Key must equal X-Interop-Message-Id")
-    if service not in partner.services:
+    if service not in auth.partner.services:
         raise ServiceNotGranted(f"{sender} may not call {service}")
     expires = dt.datetime.fromtimestamp(verified.created + 2 * skew, dt.UTC)
     if not await repository.claim_nonce(session, sender, verified.nonce, expires):
         raise NonceReplayed(f"nonce {verified.nonce!r} from {sender} was already used")
-    return Inbound(partner, message_id, headers.get(signing.ON_BEHALF_OF), headers.get(signing.CASE), verified)
+    return Inbound(auth.partner, message_id, headers.get(signing.ON_BEHALF_OF), headers.get(signing.CASE), verified)
+
+
+async def admit(session: AsyncSession, principal: Principal, service: str, method: str, target_uri: str,
+                headers: Mapping[str, str], body: bytes, skew: int) -> Inbound:
+    """Check an inbound message against the whole contract; raises the refusal that applies."""
+    auth = await authenticate(session, principal, method, target_uri, headers, body, skew)
+    return await admit_authenticated(session, auth, service, headers, skew)

@@ -26,6 +26,8 @@ class MessageLog(Base):
     target: Mapped[str] = mapped_column(Text)
     request_headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
     request_body: Mapped[bytes] = mapped_column(LargeBinary)
+    # Set when the body was not kept (a refusal): the digest the chain covers instead.
+    request_body_sha256: Mapped[str | None] = mapped_column(String(64))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
     response_body: Mapped[bytes] = mapped_column(LargeBinary)

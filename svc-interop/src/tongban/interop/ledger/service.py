@@ -1,9 +1,10 @@
 """The append-only, hash-chained log of every message in and out.
 
 Each entry's hash is sha256(previous hash + "\\n" + the canonical entry), the canonical entry
-being sorted-key compact JSON of its fields with the bodies replaced by their sha-256 (the
-bodies themselves are kept, so the evidence export can show them and the check recomputes
-their digests). Sequence numbers are gapless, so a deleted row breaks the chain as surely as
+being sorted-key compact JSON of its fields with the bodies replaced by their sha-256. Bodies
+are kept (the evidence export shows them and the check recomputes their digests), except the
+request body of a refusal: there only its digest is kept (`request_body_sha256`), so a partner's
+refused junk costs the log a few bytes. Sequence numbers are gapless, so a deleted row breaks the chain as surely as
 an edited one. The log is not a business record: it is written even when the message was
 refused, and never rolled back with the business transaction of a refusal.
 """
@@ -46,6 +47,7 @@ class Exchange:
     response_headers: dict[str, str] | None = None
     response_body: bytes = b""
     reason: str | None = None
+    keep_request_body: bool = True
 
 
 def kept(headers: Any) -> dict[str, str]:
@@ -57,7 +59,7 @@ def canonical(entry: MessageLog) -> bytes:
         "seq": entry.seq, "at_us": (entry.at - EPOCH) // dt.timedelta(microseconds=1),
         "direction": entry.direction, "partner": entry.partner, "message_id": entry.message_id,
         "method": entry.method, "target": entry.target, "request_headers": entry.request_headers,
-        "request_body_sha256": hashlib.sha256(entry.request_body).hexdigest(),
+        "request_body_sha256": entry.request_body_sha256 or hashlib.sha256(entry.request_body).hexdigest(),
         "response_status": entry.response_status, "response_headers": entry.response_headers,
         "response_body_sha256": hashlib.sha256(entry.response_body).hexdigest(),
         "outcome": entry.outcome, "reason": entry.reason,
@@ -71,12 +73,15 @@ def chain_hash(prev_hash: str, entry: MessageLog) -> str:
 
 async def append(session: AsyncSession, x: Exchange) -> MessageLog:
     """Append one exchange to the chain (in the caller's transaction)."""
+    kept_body = x.request_body if x.keep_request_body else b""
+    digest = None if x.keep_request_body else hashlib.sha256(x.request_body).hexdigest()
     await repository.lock_head(session)
     last = await repository.head(session)
     entry = MessageLog(
         seq=(last[0] + 1) if last else 1, at=clock.now(), direction=x.direction, partner=x.partner,
         message_id=x.message_id, method=x.method, target=x.target, request_headers=x.request_headers,
-        request_body=x.request_body, response_status=x.response_status, response_headers=x.response_headers or {},
+        request_body=kept_body, request_body_sha256=digest, response_status=x.response_status,
+        response_headers=x.response_headers or {},
         response_body=x.response_body, outcome=x.outcome, reason=x.reason,
         prev_hash=last[1] if last else GENESIS)
     entry.hash = chain_hash(entry.prev_hash, entry)
@@ -120,6 +125,7 @@ def evidence_entry(row: MessageLog) -> dict[str, Any]:
         "seq": row.seq, "at": row.at.isoformat(), "direction": row.direction, "partner": row.partner,
         "message_id": row.message_id, "method": row.method, "target": row.target,
         "request_headers": row.request_headers, "request_body_b64": base64.b64encode(row.request_body).decode(),
+        "request_body_kept": row.request_body_sha256 is None,
         "response_status": row.response_status, "response_headers": row.response_headers,
         "response_body_b64": base64.b64encode(row.response_body).decode(), "outcome": row.outcome,
         "reason": row.reason, "prev_hash": row.prev_hash, "hash": row.hash,

@@ -24,7 +24,8 @@ async def register_partner(body: PartnerCreate, request: Request, session: Sessi
     """Register a partner city with its public keys, granted services and items (admins)."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    partner = await service.register(session, body, request.app.state.settings.region_code, actor)
+    settings = request.app.state.settings
+    partner = await service.register(session, body, settings.region_code, actor, settings.allow_private_partner_urls)
     return await idem.remember(session, 201, await service.read(session, partner))
 
 
@@ -44,9 +45,11 @@ async def get_partner(region_code: str, session: SessionDep, _: InteropAdmin) ->
 
 
 @router.patch("/{region_code}", response_model=PartnerRead, responses=responses(*AUTH_ERRORS, PartnerNotFound))
-async def update_partner(region_code: str, body: PartnerUpdate, session: SessionDep, actor: InteropAdmin) -> PartnerRead:
+async def update_partner(region_code: str, body: PartnerUpdate, request: Request, session: SessionDep,
+                         actor: InteropAdmin) -> PartnerRead:
     """Change a partner's address, grants or contacts, or suspend it (admins; `reason` is audited)."""
-    return await service.read(session, await service.update(session, region_code, body, actor))
+    allow = request.app.state.settings.allow_private_partner_urls
+    return await service.read(session, await service.update(session, region_code, body, actor, allow))
 
 
 @router.post("/{region_code}/keys", status_code=201, response_model=PartnerRead,

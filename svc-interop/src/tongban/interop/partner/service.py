@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.db import audit, outbox
-from tongban.interop.partner import repository
+from tongban.interop.partner import repository, urls
 from tongban.interop.partner.errors import KeyExists, OwnRegion, PartnerExists, PartnerKeyNotFound, PartnerNotFound
 from tongban.interop.partner.models import Partner, PartnerKey
 from tongban.interop.partner.schemas import PartnerCreate, PartnerKeyCreate, PartnerKeyRead, PartnerRead, PartnerUpdate
@@ -38,10 +38,13 @@ async def _announce(session: AsyncSession, partner: Partner, event_type: str) ->
     await outbox.add(session, make_event("interop", event_type, data, subject=partner.region_code))
 
 
-async def register(session: AsyncSession, body: PartnerCreate, own_region: str, actor: Principal) -> Partner:
+async def register(session: AsyncSession, body: PartnerCreate, own_region: str, actor: Principal,
+                   allow_private_urls: bool = False) -> Partner:
     """Register a partner city with its first keys."""
     if body.region_code == own_region:
         raise OwnRegion(body.region_code)
+    urls.check_registered("base_url", body.base_url, allow_private_urls)
+    urls.check_registered("token_url", body.token_url, allow_private_urls)
     if await repository.get(session, body.region_code) is not None:
         raise PartnerExists(f"{body.region_code} is already registered")
     for i, key in enumerate(body.keys):
@@ -68,10 +71,13 @@ async def get(session: AsyncSession, region_code: str, for_update: bool = False)
     return partner
 
 
-async def update(session: AsyncSession, region_code: str, body: PartnerUpdate, actor: Principal) -> Partner:
+async def update(session: AsyncSession, region_code: str, body: PartnerUpdate, actor: Principal,
+                 allow_private_urls: bool = False) -> Partner:
     """Change what a partner may call, where it lives, or suspend it."""
     partner = await get(session, region_code, for_update=True)
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    for field in ("base_url", "token_url"):
+        urls.check_registered(field, changes.get(field), allow_private_urls)
     for field, value in changes.items():
         if field == "base_url":
             value = value.rstrip("/")

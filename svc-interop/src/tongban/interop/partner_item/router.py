@@ -34,7 +34,10 @@ async def sync_partner(region_code: str, request: Request, session: SessionDep, 
     await partners.get(session, region_code)
     state = request.app.state
     await service.pull_items(state.sessionmaker, state.partner_client, region_code, actor)
-    await service.pull_issuer_keys(state.sessionmaker, state.partner_client, state.credentials, region_code, actor)
+    await service.pull_issuer_keys(state.sessionmaker, state.partner_client, state.credentials, region_code, actor,
+                                   own_region=state.settings.region_code,
+                                   allow_private_urls=state.settings.allow_private_partner_urls,
+                                   url_bases=state.settings.partner_url_bases.get(region_code, []))
     return [SyncRead.model_validate(s) for s in await repository.syncs_of(session, region_code)]
 
 

@@ -22,6 +22,8 @@ class TrustedKey(BaseModel):
     issuer_code: str
     algorithm: Literal["Ed25519", "SM2"]
     public_key: str
+    # As the partner publishes it: a retired key verifies only what it signed before retirement.
+    status: Literal["active", "retired"] = "active"
 
 
 class VerificationAsk(BaseModel):

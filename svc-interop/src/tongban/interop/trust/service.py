@@ -36,18 +36,40 @@ def _unb64u(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
-def trusted_key(jwk: dict[str, Any]) -> TrustedKey | None:
-    """A published issuer JWK as a trust-list key; None for a key we cannot use (logged by the caller)."""
+def region_prefix(region_code: str) -> str:
+    """The part of a GB/T 2260 code its subdivisions share: 440300 → 4403, 442000 → 4420, 440000 → 44."""
+    code = region_code
+    while code.endswith("00") and len(code) > 2:
+        code = code[:-2]
+    return code
+
+
+def issuer_in_region(issuer_code: str, region_code: str) -> bool:
+    """Was the issuer registered in `region_code`? A unified social credit code (GB 32100) names
+    its registration authority's region in characters 3-8."""
+    return len(issuer_code) == 18 and issuer_code[2:8].isdigit() \
+        and issuer_code[2:8].startswith(region_prefix(region_code))
+
+
+def trusted_key(jwk: dict[str, Any], partner_region: str | None = None, own_region: str | None = None
+                ) -> TrustedKey | None:
+    """A published issuer JWK as a trust-list key; None for a key we cannot use (logged by the
+    caller), or one claiming an issuer outside the partner's region or inside ours."""
     try:
         kid, issuer = str(jwk["kid"]), str(jwk["issuer"])
+        if partner_region is not None and not issuer_in_region(issuer, partner_region):
+            return None
+        if own_region is not None and issuer_in_region(issuer, own_region):
+            return None
+        status = "active" if jwk.get("status", "active") == "active" else "retired"
         if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
             raw = _unb64u(str(jwk["x"]))
-            return TrustedKey(kid=kid, issuer_code=issuer, algorithm="Ed25519", public_key=_b64u(raw)) \
-                if len(raw) == 32 else None
+            return TrustedKey(kid=kid, issuer_code=issuer, algorithm="Ed25519", public_key=_b64u(raw),
+                              status=status) if len(raw) == 32 else None
         if jwk.get("kty") == "EC" and jwk.get("crv") == "SM2":
             x, y = _unb64u(str(jwk["x"])), _unb64u(str(jwk["y"]))
-            return TrustedKey(kid=kid, issuer_code=issuer, algorithm="SM2", public_key=_b64u(b"\x04" + x + y)) \
-                if len(x) == 32 and len(y) == 32 else None
+            return TrustedKey(kid=kid, issuer_code=issuer, algorithm="SM2", public_key=_b64u(b"\x04" + x + y),
+                              status=status) if len(x) == 32 and len(y) == 32 else None
     except (KeyError, ValueError, TypeError):
         return None
     return None

@@ -15,7 +15,7 @@ from tongban.queue.appointment.schemas import (
 )
 from tongban.queue.clock import SettingsDep
 from tongban.queue.counter.errors import NotYourHall
-from tongban.queue.hall.errors import CalendarUnknown, CategoryNotFound, HallNotFound
+from tongban.queue.hall.errors import CategoryNotFound, HallNotFound
 from tongban.queue.hall.service import get_hall
 from tongban.queue.ticket import service as tickets
 from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
@@ -29,8 +29,7 @@ router = APIRouter(tags=["appointments"])
 QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
 Booker = Annotated[Principal, Depends(Requires("queue:book"))]
 Staff = Annotated[Principal, Depends(Requires())]
-BOOKING_ERRORS = (*AUTH_ERRORS, SlotTemplateNotFound, SlotFull, AlreadyBooked, BookingSuspended, InvalidField,
-                  CalendarUnknown)
+BOOKING_ERRORS = (*AUTH_ERRORS, SlotTemplateNotFound, SlotFull, AlreadyBooked, BookingSuspended, InvalidField)
 
 
 def read(appt, actor: Principal) -> AppointmentRead:  # noqa: ANN001
@@ -59,7 +58,7 @@ async def list_templates(hall_id: uuid.UUID, session: SessionDep, page: PageDep)
     return await paginate(session, repository.templates_query(hall_id), page, SlotTemplateRead.model_validate)
 
 
-@router.get("/halls/{hall_id}/slots", response_model=Page[SlotRead], responses=responses(HallNotFound, CalendarUnknown))
+@router.get("/halls/{hall_id}/slots", response_model=Page[SlotRead], responses=responses(HallNotFound))
 async def list_slots(hall_id: uuid.UUID, day: dt.date, session: SessionDep, page: PageDep,
                      settings: SettingsDep) -> Page[SlotRead]:
     """A hall's slots on a day with the places left (public)."""

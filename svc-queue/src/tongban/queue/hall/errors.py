@@ -1,4 +1,4 @@
-from tongban.shared.errors import AppError, Conflict, NotFound
+from tongban.shared.errors import Conflict, NotFound
 
 
 class HallNotFound(NotFound):
@@ -15,9 +15,3 @@ class CategoryTaken(Conflict):
 
 class HallClosed(Conflict):
     code, title = "hall_closed", "The hall is not open now"
-
-
-class CalendarUnknown(AppError):
-    """Neither the override table nor chinese-calendar knows the date: refuse rather than guess."""
-
-    code, status, title = "calendar_unknown", 503, "Working-day calendar does not cover this date"

@@ -1,11 +1,11 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.queue.hall.models import CalendarOverride, Hall, HallCategory, HallClosure
+from tongban.queue.hall.models import CalendarOverride, Hall, HallCategory, HallClosure, OfficialDay
 
 
 async def get(session: AsyncSession, hall_id: uuid.UUID) -> Hall | None:
@@ -77,3 +77,22 @@ async def upsert_override(session: AsyncSession, values: dict) -> CalendarOverri
 
 def overrides_query() -> Select[tuple[CalendarOverride]]:
     return select(CalendarOverride).order_by(CalendarOverride.day)
+
+
+async def official_day(session: AsyncSession, day: dt.date) -> tuple[bool | None, bool]:
+    """(the official schedule's word on `day` or None, whether `day`'s year has an imported schedule)."""
+    row = await session.get(OfficialDay, day)
+    if row is not None:
+        return row.is_working_day, True
+    known = (await session.execute(select(OfficialDay.day).where(OfficialDay.year == day.year).limit(1))).first()
+    return None, known is not None
+
+
+async def official_revision(session: AsyncSession, year: int) -> int | None:
+    return (await session.execute(select(func.max(OfficialDay.revision)).where(OfficialDay.year == year))).scalar()
+
+
+async def replace_official_year(session: AsyncSession, year: int, revision: int, days: dict[dt.date, bool]) -> None:
+    await session.execute(delete(OfficialDay).where(OfficialDay.year == year))
+    await session.execute(insert(OfficialDay), [{"day": d, "year": year, "is_working_day": w, "revision": revision}
+                                                for d, w in days.items()])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from tongban.queue.clock import SettingsDep
 from tongban.queue.hall import calendar, repository, service
-from tongban.queue.hall.errors import CalendarUnknown, CategoryTaken, HallNotFound
+from tongban.queue.hall.errors import CategoryTaken, HallNotFound
 from tongban.queue.hall.schemas import (
     CalendarOverrideCreate, CalendarOverrideRead, CategoryCreate, CategoryRead, ClosureCreate, ClosureRead,
     DayRead, HallCreate, HallRead, HallUpdate,
@@ -101,8 +101,9 @@ async def list_overrides(session: SessionDep, page: PageDep) -> Page[CalendarOve
     return await paginate(session, repository.overrides_query(), page, CalendarOverrideRead.model_validate)
 
 
-@router.get("/calendar/{day}", response_model=DayRead, responses=responses(CalendarUnknown))
+@router.get("/calendar/{day}", response_model=DayRead)
 async def get_day(day: dt.date, session: SessionDep) -> DayRead:
-    """Is this date a working day, and who says so (public). 503 when nobody knows."""
+    """Is this date a working day, and who says so (public): `estimate` for a year whose official
+    schedule is not imported yet (provisional)."""
     working, source = await calendar.working_day(session, day)
-    return DayRead(day=day, is_working_day=working, source=source)
+    return DayRead(day=day, is_working_day=working, source=source, provisional=source == "estimate")

@@ -51,6 +51,8 @@ class HallCreate(BaseModel):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     opening_hours: dict[int, OpeningHours] = Field(description="ISO weekday (1 = Monday) → hours on working days")
+    open_on_rest_days: bool = Field(default=False, description="全年无休: also open on weekends and public holidays, "
+                                                               "by that weekday's hours")
     categories: list[CategoryCreate] = Field(default_factory=list, max_length=26)
 
     _hours = field_validator("opening_hours")(_check_hours)
@@ -71,6 +73,7 @@ class HallUpdate(BaseModel):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     opening_hours: dict[int, OpeningHours] | None = None
+    open_on_rest_days: bool | None = None
 
     _hours = field_validator("opening_hours")(lambda v: v if v is None else _check_hours(v))
 
@@ -85,6 +88,7 @@ class HallRead(BaseModel):
     latitude: float
     longitude: float
     opening_hours: dict[int, OpeningHours]
+    open_on_rest_days: bool = False
     categories: list[CategoryRead] = Field(default_factory=list)
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -137,4 +141,5 @@ class CalendarOverrideRead(BaseModel):
 class DayRead(BaseModel):
     day: dt.date
     is_working_day: bool
-    source: str
+    source: str = Field(description="override, official (the imported schedule), chinese-calendar or estimate")
+    provisional: bool = Field(default=False, description="estimated: the year's official schedule is not imported yet")

@@ -43,7 +43,8 @@ async def create_hall(session: AsyncSession, data: HallCreate, actor: Principal,
     """Create a hall with its ticket categories (`hall_id`: a known id, for demo data that clerks'
     accounts already name)."""
     hall = Hall(id=hall_id or uuid.uuid4(), name=data.name, region_code=data.region_code, address=data.address, latitude=data.latitude,
-                longitude=data.longitude, opening_hours=_hours_json(data.opening_hours), created_by=actor.sub)
+                longitude=data.longitude, opening_hours=_hours_json(data.opening_hours),
+                open_on_rest_days=data.open_on_rest_days, created_by=actor.sub)
     await repository.add(session, hall)
     for c in data.categories:
         await repository.add(session, HallCategory(hall_id=hall.id, code=c.code, name=c.name))
@@ -80,11 +81,11 @@ async def add_category(session: AsyncSession, hall_id: uuid.UUID, data: Category
     return category
 
 
-def hours_on(hall: Hall, day: dt.date) -> tuple[dt.time, dt.time] | None:
-    """The hall's hours on a working day. A make-up working weekend day without its own hours
-    takes Monday's (that is the timetable such a day replaces)."""
+def hours_on(hall: Hall, day: dt.date, working: bool = True) -> tuple[dt.time, dt.time] | None:
+    """The hall's hours on `day`. A make-up working weekend day without its own hours takes
+    Monday's (that is the timetable such a day replaces); a rest day has only its weekday's own."""
     hours = hall.opening_hours.get(str(day.isoweekday()))
-    if hours is None and day.isoweekday() >= 6:
+    if hours is None and working and day.isoweekday() >= 6:
         hours = hall.opening_hours.get("1")
     return (dt.time.fromisoformat(hours["opens"]), dt.time.fromisoformat(hours["closes"])) if hours else None
 
@@ -92,9 +93,10 @@ def hours_on(hall: Hall, day: dt.date) -> tuple[dt.time, dt.time] | None:
 async def open_between(session: AsyncSession, settings: Settings, hall: Hall,
                        day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
     """The hall's opening interval on `day` (local), or None when it does not open that day."""
-    if not await calendar.is_working_day(session, day):
+    working = await calendar.is_working_day(session, day)
+    if not working and not hall.open_on_rest_days:
         return None
-    hours = hours_on(hall, day)
+    hours = hours_on(hall, day, working)
     if hours is None:
         return None
     return clock.at_local(settings, day, hours[0]), clock.at_local(settings, day, hours[1])

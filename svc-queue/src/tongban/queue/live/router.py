@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from tongban.queue import clock
 from tongban.queue.clock import SettingsDep
 from tongban.queue.counter.errors import NotYourHall
-from tongban.queue.hall.errors import CalendarUnknown, HallNotFound
+from tongban.queue.hall.errors import HallNotFound
 from tongban.queue.hall.service import get_hall
 from tongban.queue.live import service
 from tongban.queue.live.board import board_page
@@ -28,7 +28,7 @@ Staff = Annotated[Principal, Depends(Requires())]
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.get("/halls/{hall_id}/live", response_model=HallLive, responses=responses(HallNotFound, CalendarUnknown))
+@router.get("/halls/{hall_id}/live", response_model=HallLive, responses=responses(HallNotFound))
 async def hall_live(hall_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> HallLive:
     """Waiting per category with estimated waits, each counter's current number, the last calls
     (public: numbers only)."""
@@ -40,7 +40,7 @@ def _sse(kind: str, data: object) -> str:
 
 
 @router.get("/halls/{hall_id}/events", responses={200: {"content": {"text/event-stream": {}}},
-                                                  **responses(HallNotFound, CalendarUnknown)})
+                                                  **responses(HallNotFound)})
 async def hall_events(hall_id: uuid.UUID, request: Request, session: SessionDep,
                       settings: SettingsDep) -> StreamingResponse:
     """Server-Sent Events of a hall (public: numbers only): a `snapshot` first, then `called`,
@@ -80,7 +80,7 @@ async def board(hall_id: uuid.UUID, session: SessionDep, request: Request) -> HT
     return HTMLResponse(board_page(hall.id, hall.name, request.app.state.prefix))
 
 
-@router.get("/nearest-halls", response_model=Page[NearbyHall], responses=responses(CalendarUnknown))
+@router.get("/nearest-halls", response_model=Page[NearbyHall], )
 async def nearest_halls(
     session: SessionDep, settings: SettingsDep, page: PageDep,
     latitude: Annotated[float, Query(ge=-90, le=90)], longitude: Annotated[float, Query(ge=-180, le=180)],
