@@ -16,6 +16,7 @@ from tongban.gateway.delegation import models as _delegation_models  # noqa: F40
 from tongban.gateway.delegation.router import router as delegation_router
 from tongban.gateway.docs.router import router as docs_router
 from tongban.gateway.docs.service import OpenApiAggregator
+from tongban.gateway.protection import hashing
 from tongban.gateway.protection.gossip import LimitGossip
 from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
 from tongban.gateway.proxy.asgi import GatewayASGI
@@ -66,7 +67,11 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     app.state.token_verifier = CheckedVerifier(ring, SERVICE.name, denylist)
     app.state.login_throttle = LoginThrottle(
         runtime.sessionmaker, settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
-        settings.login_failure_window_seconds, settings.login_lockout_seconds)
+        settings.login_failure_window_seconds, settings.login_lockout_seconds,
+        free_per_address=settings.login_free_failures_per_address, backoff=settings.login_backoff_seconds,
+        account_lockout=settings.login_account_lockout_seconds, registrations_per_ip=settings.registrations_per_ip,
+        registration_window=settings.registration_window_seconds)
+    hashing.configure(settings.password_hash_slots, settings.password_hash_queue)
     limiter = app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     gossip = app.state.limit_gossip = LimitGossip(limiter, runtime.nc, settings.rate_limit_share_seconds)
     await gossip.start()

@@ -50,6 +50,12 @@ class InvalidToken(Unauthorized):
     code, title = "invalid_token", "Invalid or expired access token"
 
 
+class TokenExpired(InvalidToken):
+    """The token was good but its `exp` has passed: refresh it (distinct from a bad token)."""
+
+    code, title = "token_expired", "The access token has expired"
+
+
 class TokenRevoked(InvalidToken):
     """The token verifies, but the login, delegation or account it rests on was revoked."""
 
@@ -306,9 +312,46 @@ def ensure_owner(
     raise NotOwner()
 
 
+# People (citizens, company users) reach some services only on a few routes: their tokens carry
+# the narrower audience `<service>:people`, never the service's own, and the service (and the
+# gateway before it) accepts them on these routes only. Anything else of svc-interop is for staff,
+# partner systems and services.
+PEOPLE_ROUTES: dict[str, tuple[str, ...]] = {"interop": ("/outgoing-cases", "/partner-licences")}
+
+
+def people_audience(service: str) -> str:
+    return f"{service}:people"
+
+
+def people_route_refused(principal: Principal, path: str) -> str | None:
+    """The service whose people-only audience is all this token has for `path`, when `path` is not
+    one of that service's people routes; None when the token may be used there."""
+    aud = principal.claims.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    for service, routes in PEOPLE_ROUTES.items():
+        prefix = f"/api/v1/{service}"
+        rest = path[len(prefix):]
+        if (path == prefix or path.startswith(prefix + "/")) and service not in auds and (
+                "/." in rest or not any(rest == r or rest.startswith(r + "/") for r in routes)):
+            return service
+    return None
+
+
+def parse_bearer(value: str) -> str:
+    """The token of an `Authorization` value: one rule for the gateway and every service."""
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("use 'Authorization: Bearer <token>'")
+    return token
+
+
 def _b64json(segment: str) -> dict[str, Any]:
     padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded))
+    value = json.loads(base64.urlsafe_b64decode(padded))
+    if not isinstance(value, dict):
+        raise ValueError("the JOSE header is not a JSON object")
+    return value
 
 
 class TokenVerifier:
@@ -317,6 +360,8 @@ class TokenVerifier:
     def __init__(self, audience: str, issuer: str, jwks_url: str | None = None, jwks_json: str | None = None,
                  denylist: DenyList | None = None):
         self.audience = audience
+        # PyJWT accepts a token naming any of these; a people-only one is held to PEOPLE_ROUTES.
+        self.audiences = [audience, people_audience(audience)] if audience in PEOPLE_ROUTES else [audience]
         self.denylist = denylist      # revoked tokens are refused after the signature (never cached)
         self.issuer = issuer
         self.jwks_url = jwks_url
@@ -361,7 +406,7 @@ class TokenVerifier:
             return hit[1]
         try:
             header = _b64json(token.split(".", 1)[0])
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError, RecursionError) as exc:
             raise InvalidToken("the token is not a JWS") from exc
         kid = header.get("kid")
         if header.get("alg") not in ALGORITHMS or not isinstance(kid, str):
@@ -373,12 +418,19 @@ class TokenVerifier:
             raise InvalidToken("the token was signed with an unknown key")
         try:
             claims = jwt.decode(
-                token, key=key, algorithms=[key.algorithm_name], audience=self.audience, issuer=self.issuer,
+                token, key=key, algorithms=[key.algorithm_name], audience=self.audiences, issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired("the access token has expired; refresh it or sign in again") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        principal = Principal.from_claims(claims)
+        except (ValueError, TypeError, RecursionError) as exc:  # claims PyJWT itself cannot read
+            raise InvalidToken("the token's claims cannot be read") from exc
+        try:
+            principal = Principal.from_claims(claims)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidToken("the token's claims cannot be read") from exc
         if len(self._cache) >= CACHE_MAX:
             self._cache = {t: v for t, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= CACHE_MAX:
@@ -388,13 +440,12 @@ class TokenVerifier:
 
 
 def bearer_token(request: Request) -> str | None:
+    # A repeated Authorization never gets here (tongban.shared.framing refuses it); an empty one
+    # is refused as the gateway refuses it, not taken for no header.
     value = request.headers.get("authorization")
-    if not value:
+    if value is None:
         return None
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise InvalidToken("use 'Authorization: Bearer <token>'")
-    return token.strip()
+    return parse_bearer(value)
 
 
 async def optional_principal(request: Request) -> Principal | None:
@@ -402,6 +453,8 @@ async def optional_principal(request: Request) -> Principal | None:
     if token is None:
         return None
     principal = await request.app.state.token_verifier.verify(token)
+    if (service := people_route_refused(principal, request.scope["path"])) is not None:
+        raise InsufficientScope(f"people reach only {', '.join(PEOPLE_ROUTES[service])} of {service}")
     note_caller(principal.sub)  # the access-log line names the verified caller
     return principal
 

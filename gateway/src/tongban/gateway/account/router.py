@@ -8,6 +8,8 @@ from tongban.gateway.account import service
 from tongban.gateway.account.errors import (
     AccountNotFound, CannotDeactivateSelf, NotACitizen, NotStaff, PersonHasAccount, UsernameTaken,
 )
+from tongban.gateway.protection.hashing import HashingBusy
+from tongban.gateway.protection.limits import RateLimited, registration_allowed
 from tongban.gateway.account.schemas import (
     AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification,
     RegistrationAccepted, Role, StaffScope, UserInfo,
@@ -39,7 +41,8 @@ async def userinfo(caller: AnyPrincipal) -> UserInfo:
 
 
 @router.post("/register", status_code=202, response_model=RegistrationAccepted,
-             responses=responses(*IDEMPOTENCY_ERRORS))
+             dependencies=[Depends(registration_allowed)],
+             responses=responses(RateLimited, HashingBusy, *IDEMPOTENCY_ERRORS))
 async def register(data: CitizenRegistration, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
     """Citizen self-registration (public): name, resident ID number, phone and password.
 

@@ -1,7 +1,6 @@
 """Account rules: passwords are argon2id hashes, checked off the event loop; a wrong username
 costs as much time as a wrong password, so response times do not tell which usernames exist."""
 
-import asyncio
 import functools
 import uuid
 
@@ -27,6 +26,7 @@ from tongban.gateway.account.schemas import (
     StaffScope,
 )
 from tongban.gateway.db import audit
+from tongban.gateway.protection import hashing
 from tongban.gateway.realname import service as realname
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.token import repository as tokens
@@ -40,7 +40,7 @@ _hasher = PasswordHasher()
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await hashing.run(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -64,9 +64,9 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> A
     """The active account with this username and password, or None. Upgrades an outdated hash."""
     account = await repository.get_by_username(session, username)
     if account is None:
-        await asyncio.to_thread(_verify_nobody, password)
+        await hashing.run(_verify_nobody, password)
         return None
-    if not await asyncio.to_thread(_verify, account.password_hash, password) or not account.active:
+    if not await hashing.run(_verify, account.password_hash, password) or not account.active:
         return None
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = await hash_password(password)
@@ -200,6 +200,6 @@ async def active_account(session: AsyncSession, account_id: uuid.UUID) -> Accoun
 async def check_secret(secret_hash: str | None, secret: str) -> bool:
     """Check a client secret against its argon2 hash; an unknown client costs the same time."""
     if secret_hash is None:
-        await asyncio.to_thread(_verify_nobody, secret)
+        await hashing.run(_verify_nobody, secret)
         return False
-    return await asyncio.to_thread(_verify, secret_hash, secret)
+    return await hashing.run(_verify, secret_hash, secret)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from tongban.gateway.token.keys import KeyRing
-from tongban.shared.auth import InvalidToken, Principal
+from tongban.shared.auth import Principal, parse_bearer
 
 CACHE_SECONDS = 300.0
 CACHE_MAX = 50_000
@@ -59,10 +59,7 @@ class VerifiedTokens:
 
     async def verify(self, authorization: bytes) -> Caller:
         """Check the signature, issuer, audience and expiry; raises InvalidToken."""
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise InvalidToken("use 'Authorization: Bearer <token>'")
+        token = parse_bearer(authorization.decode("latin-1"))  # the services' rule, to the letter
         principal = await self.ring.verify(token, self.audience)
         now = time.time()
         caller = Caller.of(principal, self.ring.epoch, now)

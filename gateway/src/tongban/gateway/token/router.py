@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.gateway.protection.hashing import HashingBusy
 from tongban.gateway.protection.limits import LoginLocked, RateLimited
 from tongban.gateway.token import service
 from tongban.gateway.token.errors import (
@@ -95,7 +96,7 @@ def _basic_client(request: Request, form: dict[str, str]) -> None:
 
 @router.post("/auth/token", response_model=TokenResponse,
              responses=responses(InvalidRequest, InvalidGrant, UnsupportedGrantType, InvalidScope, InvalidClient,
-                                 RateLimited, LoginLocked),
+                                 RateLimited, LoginLocked, HashingBusy),
              openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": _TOKEN_FORM}}}})
 async def issue_token(request: Request) -> JSONResponse:
     """OAuth 2.0 token endpoint (form-encoded):
@@ -141,7 +142,7 @@ async def issue_token(request: Request) -> JSONResponse:
     except (InvalidGrant, InvalidClient):
         await throttle.failed(who, ip)
         raise
-    await throttle.succeeded(who)
+    await throttle.succeeded(who, ip)
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
 

@@ -6,6 +6,8 @@ delegate items to agents (company users; only the legal representative succeeds)
 create accounts (admins; auditors read). Partner systems get the scopes of their client
 record, always within PARTNER_SCOPES, and reach only the interop service."""
 
+from tongban.shared.auth import PEOPLE_ROUTES, people_audience
+
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "citizen": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "queue:book", "accounts:delegate"),
     "company": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "credentials:seal", "queue:book",
@@ -21,9 +23,11 @@ PARTNER_SCOPES = ("interop:exchange", "interop:verify")
 
 ALL_AUDIENCES = ("gateway", "catalog", "cases", "credentials", "queue", "interop")
 # svc-interop is mostly for staff and partner systems; people reach only the routes that show
-# them their own cross-city business (PEOPLE_INTEROP_ROUTES), checked at the door.
-_PUBLIC_AUDIENCES = ALL_AUDIENCES
-PEOPLE_INTEROP_ROUTES = ("/outgoing-cases", "/partner-licences")
+# them their own cross-city business (PEOPLE_INTEROP_ROUTES): their tokens carry the audience
+# `interop:people`, never `interop`, and both the gateway and svc-interop hold that audience to
+# those routes (tongban.shared.auth.PEOPLE_ROUTES).
+PEOPLE_INTEROP_ROUTES = PEOPLE_ROUTES["interop"]
+_PUBLIC_AUDIENCES = (*(a for a in ALL_AUDIENCES if a != "interop"), people_audience("interop"))
 
 ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "citizen": _PUBLIC_AUDIENCES,
