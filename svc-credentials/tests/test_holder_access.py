@@ -2,6 +2,7 @@
 holder asks from the partner city (深中通办): ownership, bad ids, scope, idempotency, audit, and a
 presentation that verifies exactly like the holder's own."""
 
+import datetime as dt
 from contextlib import asynccontextmanager
 
 import httpx
@@ -44,11 +45,34 @@ def interop(tokens, scopes: str = INTEROP_SCOPES) -> dict[str, str]:  # noqa: AN
     return tokens.headers("service", scopes, sub="service:interop", service="interop")
 
 
+async def consent(svc, holder: dict[str, str], partner: str = SHENZHEN) -> dict[str, str]:  # noqa: ANN001
+    """The holder's signed consent for the partner city, as the header svc-interop forwards."""
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    r = await svc.post(f"{API}/me/partner-consents", headers=holder,
+                       json={"partner": partner, "purpose": "深圳办事查验证照", "expires_at": until})
+    assert r.status_code == 201, r.text
+    return {"X-Holder-Consent": r.json()["token"]}
+
+
 async def test_interop_lists_and_presents_a_holders_licence(svc, tokens, k) -> None:
     await k.setup_type(svc, tokens)
     lic = await k.issue(svc, tokens)
     await k.issue(svc, tokens, holder=k.OTHER_CITIZEN)
-    svc_h = interop(tokens)
+    bare = interop(tokens)
+    # Without the holder's signed consent for this partner city: 403 consent_required.
+    r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN}, headers=bare)
+    assert r.status_code == 403 and r.json()["code"] == "consent_required"
+    for wrong in (await consent(svc, tokens.citizen, "441900"), await consent(svc, tokens.other_citizen),
+                  {"X-Holder-Consent": "TBC1.e30.AAAA"}):
+        r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN},
+                          headers={**bare, **wrong})
+        assert r.status_code == 403 and r.json()["code"] == "consent_required", r.text
+    given = await consent(svc, tokens.citizen)
+    document = given["X-Holder-Consent"].split(".")[1]
+    forged = {"X-Holder-Consent": f"TBC1.{document}.{'A' * 86}"}
+    r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN}, headers={**bare, **forged})
+    assert r.status_code == 403 and r.json()["code"] == "consent_required"
+    svc_h = {**bare, **given}
 
     r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN}, headers=svc_h)
     assert r.status_code == 200, r.text
@@ -97,19 +121,20 @@ async def test_interop_lists_and_presents_a_holders_licence(svc, tokens, k) -> N
 async def test_ownership_bad_ids_scope_and_state(svc, tokens, k) -> None:
     await k.setup_type(svc, tokens)
     lic = await k.issue(svc, tokens)
-    svc_h = interop(tokens)
+    svc_h = {**interop(tokens), **await consent(svc, tokens.citizen)}
+    other_h = {**interop(tokens), **await consent(svc, tokens.other_citizen)}
     body = {"partner": SHENZHEN, "purpose": "核验"}
     url = f"{API}/holders/{{holder}}/licences/{{ref}}/presentations"
 
     # Someone else's licence, or none, is 404 alike.
-    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["identifier"]), json=body, headers=svc_h)
+    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["identifier"]), json=body, headers=other_h)
     assert r.status_code == 404 and r.json()["code"] == "licence_not_found"
-    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["id"]), json=body, headers=svc_h)
+    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["id"]), json=body, headers=other_h)
     assert r.status_code == 404
     r = await svc.post(url.format(holder=k.CITIZEN, ref="00000000-0000-4000-8000-000000000000"), json=body,
                        headers=svc_h)
     assert r.status_code == 404
-    r = await svc.get(f"{API}/holders/{k.OTHER_CITIZEN}/licences", params={"partner": SHENZHEN}, headers=svc_h)
+    r = await svc.get(f"{API}/holders/{k.OTHER_CITIZEN}/licences", params={"partner": SHENZHEN}, headers=other_h)
     assert r.status_code == 200 and r.json()["total"] == 0
 
     # Bad ids and bodies: 422 problem+json.
@@ -134,7 +159,7 @@ async def test_ownership_bad_ids_scope_and_state(svc, tokens, k) -> None:
     r = await svc.post(url.format(holder=k.CITIZEN, ref=lic["id"]), json=body,
                        headers=tokens.headers("citizen", "credentials:read credentials:present", sub="c",
                                               id_number=k.CITIZEN))
-    assert r.status_code == 403 and r.json()["code"] == "not_a_service"
+    assert r.status_code == 403 and r.json()["code"] == "not_permitted"
     r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN})
     assert r.status_code == 401
 
@@ -152,7 +177,9 @@ async def test_a_company_holders_licences(svc, tokens, k) -> None:
     r = await svc.post(f"{API}/licences", headers=tokens.approver, json={
         **k.licence(holder=k.COMPANY), "type_code": k.DEPT + "002", "holder_name": "中山某食品有限公司"})
     assert r.status_code == 201, r.text
-    svc_h = interop(tokens)
+    rep = tokens.headers("company", "credentials:read", sub="rep-1", credit_code=k.COMPANY,
+                         company_role="legal_representative")
+    svc_h = {**interop(tokens), **await consent(svc, rep)}
     r = await svc.get(f"{API}/holders/{k.COMPANY}/licences", params={"partner": SHENZHEN}, headers=svc_h)
     assert r.status_code == 200 and r.json()["items"][0]["holder_type"] == "001"
     r = await svc.post(f"{API}/holders/{k.COMPANY}/licences/{r.json()['items'][0]['identifier']}/presentations",
