@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from tongban.queue import flows
 from tongban.queue.counter import repository, service
 from tongban.queue.counter.errors import (
     ClerkElsewhere, CounterBusy, CounterNotFound, CounterNotOpen, CounterNumberTaken, CounterTaken, NotYourHall,
@@ -60,7 +61,7 @@ async def sign_in(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> C
              responses=responses(*OPERATE_ERRORS, CounterBusy))
 async def sign_out(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> CounterRead:
     """The clerk leaves the counter (refused while a ticket is at it)."""
-    return (await service.read(session, [await service.sign_out(session, counter_id, actor)]))[0]
+    return (await service.read(session, [await flows.sign_out(session, counter_id, actor)]))[0]
 
 
 @router.post("/counters/{counter_id}/pause", response_model=CounterRead, responses=responses(*OPERATE_ERRORS))

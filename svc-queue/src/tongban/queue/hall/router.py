@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from tongban.queue import flows
 from tongban.queue.clock import SettingsDep
 from tongban.queue.hall import calendar, repository, service
 from tongban.queue.hall.errors import CalendarUnknown, CategoryTaken, HallNotFound
@@ -71,7 +72,7 @@ async def close_hall(hall_id: uuid.UUID, body: ClosureCreate, session: SessionDe
     told; a closure that has begun also cancels today's waiting tickets."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    closure, cancelled, tickets_cancelled = await service.close_hall(session, settings, hall_id, body, actor)
+    closure, cancelled, tickets_cancelled = await flows.close_hall(session, settings, hall_id, body, actor)
     read = ClosureRead.model_validate(closure).model_copy(update={"cancelled_appointments": cancelled,
                                                                   "cancelled_tickets": tickets_cancelled})
     return await idem.remember(session, 201, read)

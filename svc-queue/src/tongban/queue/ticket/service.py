@@ -17,7 +17,7 @@ from tongban.queue.db import audit, outbox
 from tongban.queue.hall import repository as halls
 from tongban.queue.hall import service as hall_service
 from tongban.queue.hall.errors import CategoryNotFound, HallClosed
-from tongban.queue.live.notify import notify
+from tongban.queue.notify import notify
 from tongban.queue.ticket import repository
 from tongban.queue.ticket.errors import (
     AlreadyQueued, AlreadyRated, CannotTakeTicket, TicketClosed, TicketNotFound, TicketNotHere,
