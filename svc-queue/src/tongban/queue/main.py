@@ -13,13 +13,14 @@ from tongban.queue.appointment.router import router as appointment_router
 from tongban.queue.config import Settings
 from tongban.queue.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.queue.counter.router import router as counter_router
-from tongban.queue.db import Base, platform
+from tongban.queue.db import Base, audit, platform
 from tongban.queue.hall.router import router as hall_router
 from tongban.queue.live import service as live
 from tongban.queue.live.hub import LiveHub
 from tongban.queue.live.router import router as live_router
 from tongban.queue.ticket.router import router as ticket_router
 from tongban.shared.periodic import PeriodicTask
+from tongban.shared.policy import audit_refusals
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 
 SWEEP_SECONDS = 60.0
@@ -72,4 +73,6 @@ SERVICE = ServiceDefinition(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app(SERVICE, settings)
+    app = build_app(SERVICE, settings)
+    audit_refusals(getattr(app, "app", app), audit)
+    return app

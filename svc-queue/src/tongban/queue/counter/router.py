@@ -1,7 +1,6 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from tongban.queue import flows
 from tongban.queue.counter import repository, service
@@ -11,15 +10,15 @@ from tongban.queue.counter.errors import (
 from tongban.queue.counter.schemas import CounterCreate, CounterRead, SkillsUpdate
 from tongban.queue.hall.errors import HallNotFound
 from tongban.queue.hall.service import get_hall
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["counters"])
-QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
-Clerk = Annotated[Principal, Depends(Requires("queue:operate"))]
+QueueAdmin = Caller("hall.manage")
+Clerk = Caller("counter.operate")
 OPERATE_ERRORS = (*AUTH_ERRORS, CounterNotFound, NotYourHall, CounterTaken, CounterNotOpen)
 
 
@@ -34,7 +33,7 @@ async def create_counter(hall_id: uuid.UUID, body: CounterCreate, session: Sessi
     return await idem.remember(session, 201, (await service.read(session, [counter]))[0])
 
 
-@router.get("/halls/{hall_id}/counters", response_model=Page[CounterRead], responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/counters", dependencies=[Public("hall.read")], response_model=Page[CounterRead], responses=responses(HallNotFound))
 async def list_counters(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[CounterRead]:
     """A hall's counters with their state and skills (public)."""
     await get_hall(session, hall_id)

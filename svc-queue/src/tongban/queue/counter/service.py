@@ -89,8 +89,8 @@ async def set_skills(session: AsyncSession, counter_id: uuid.UUID, skills: list[
 
 
 def ensure_operator(actor: Principal, counter: Counter) -> None:
-    """A clerk operates only the counters of the hall named in their token."""
-    if actor.hall != str(counter.hall_id):
+    """A clerk operates only the counters of the halls named in their token (policy: scope "hall")."""
+    if str(counter.hall_id) not in actor.halls:
         raise NotYourHall()
 
 

@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from tongban.queue import flows
 from tongban.queue.clock import SettingsDep
@@ -12,14 +12,14 @@ from tongban.queue.hall.schemas import (
     CalendarOverrideCreate, CalendarOverrideRead, CategoryCreate, CategoryRead, ClosureCreate, ClosureRead,
     DayRead, HallCreate, HallRead, HallUpdate,
 )
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["halls"])
-QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
+QueueAdmin = Caller("hall.manage")
 
 
 @router.post("/halls", status_code=201, response_model=HallRead,
@@ -32,7 +32,7 @@ async def create_hall(body: HallCreate, session: SessionDep, actor: QueueAdmin, 
     return await idem.remember(session, 201, (await service.read(session, [hall]))[0])
 
 
-@router.get("/halls", response_model=Page[HallRead])
+@router.get("/halls", dependencies=[Public("hall.read")], response_model=Page[HallRead])
 async def list_halls(session: SessionDep, page: PageDep,
                      region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[HallRead]:
     """Browse the halls (public)."""
@@ -40,7 +40,7 @@ async def list_halls(session: SessionDep, page: PageDep,
     return page_of(await service.read(session, raw.items), raw.total, page)
 
 
-@router.get("/halls/{hall_id}", response_model=HallRead, responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}", dependencies=[Public("hall.read")], response_model=HallRead, responses=responses(HallNotFound))
 async def get_hall(hall_id: uuid.UUID, session: SessionDep) -> HallRead:
     """One hall (public)."""
     return (await service.read(session, [await service.get_hall(session, hall_id)]))[0]
@@ -78,7 +78,7 @@ async def close_hall(hall_id: uuid.UUID, body: ClosureCreate, session: SessionDe
     return await idem.remember(session, 201, read)
 
 
-@router.get("/halls/{hall_id}/closures", response_model=Page[ClosureRead], responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/closures", dependencies=[Public("hall.read")], response_model=Page[ClosureRead], responses=responses(HallNotFound))
 async def list_closures(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[ClosureRead]:
     """A hall's closures, latest first (public)."""
     await service.get_hall(session, hall_id)
@@ -96,13 +96,13 @@ async def set_override(body: CalendarOverrideCreate, session: SessionDep, actor:
     return await idem.remember(session, 201, CalendarOverrideRead.model_validate(override))
 
 
-@router.get("/calendar-overrides", response_model=Page[CalendarOverrideRead])
+@router.get("/calendar-overrides", dependencies=[Public("hall.read")], response_model=Page[CalendarOverrideRead])
 async def list_overrides(session: SessionDep, page: PageDep) -> Page[CalendarOverrideRead]:
     """The overrides, by date (public)."""
     return await paginate(session, repository.overrides_query(), page, CalendarOverrideRead.model_validate)
 
 
-@router.get("/calendar/{day}", response_model=DayRead, responses=responses(CalendarUnknown))
+@router.get("/calendar/{day}", dependencies=[Public("hall.read")], response_model=DayRead, responses=responses(CalendarUnknown))
 async def get_day(day: dt.date, session: SessionDep) -> DayRead:
     """Is this date a working day, and who says so (public). 503 when nobody knows."""
     working, source = await calendar.working_day(session, day)
