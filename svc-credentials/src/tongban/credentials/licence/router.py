@@ -26,7 +26,7 @@ from tongban.shared.errors import AppError, InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.ids import InvalidIdentifier
 from tongban.shared.pagination import Page, PageDep, paginate
-from tongban.shared.policy import Target
+from tongban.shared.policy import Access, Target
 
 router = APIRouter(tags=["licences"])
 Issuer = Can("licence.issue")
@@ -44,6 +44,14 @@ class NotAHolder(AppError):
 def licence_record(licence) -> Target:  # noqa: ANN001 - a Licence
     """What the policy sees of a licence: whose it is and which department issued it."""
     return Target(owner=licence.holder_id, department=licence.issuer_code)
+
+
+async def _of_department(session, access: Access, licence_id: uuid.UUID) -> None:  # noqa: ANN001
+    """The policy's department scope, on the licence's issuing department (404 when there is none)."""
+    licence = await repository.get(session, licence_id)
+    if licence is None:
+        raise LicenceNotFound()
+    access.check(Target(department=licence.issuer_code))
 
 
 def base_url(request: Request) -> str:
@@ -101,6 +109,7 @@ async def change_licence(licence_id: uuid.UUID, body: LicenceChange, request: Re
                          access: Changer, idem: IdempotencyDep):
     """Change a licence: issues version n+1; version n stays verifiable as superseded."""
     actor = access.principal
+    await _of_department(session, access, licence_id)
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
     licence = await service.change(session, licence_id, body, actor)
@@ -110,6 +119,7 @@ async def change_licence(licence_id: uuid.UUID, body: LicenceChange, request: Re
 def _status_route(action: str, doc: str):  # noqa: ANN202 - a route factory
     async def route(licence_id: uuid.UUID, body: StatusChange, request: Request, session: SessionDep,
                     access: StatusSetter) -> LicenceRead:
+        await _of_department(session, access, licence_id)
         licence = await service.set_status(session, licence_id, action, body.reason, access.principal)
         return service.to_read(licence, access.principal, base_url(request))
 

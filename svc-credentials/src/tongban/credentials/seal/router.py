@@ -35,19 +35,27 @@ from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, NotFound, problem_response, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
-from tongban.shared.policy import Target
+from tongban.shared.policy import Access, Target
 
 router = APIRouter(tags=["seals"])
 Creator = Caller("seal.create")
 Reader = Can("seal.read")
-Manager = Caller("seal.manage")
-Delegator = Caller("seal.delegate")
+Manager = Can("seal.manage")
+Delegator = Can("seal.delegate")
 Applier = Can("seal.apply")
 LogReader = Can("seal_use.list")
 Admin = Caller("registration_item.manage")
 Public = [Public("seal.verify")]
 BasicCode = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,40}$")]
 MANAGE_ERRORS = (*AUTH_ERRORS, SealNotFound, NotOwner, NotLegalRepresentative)
+
+
+async def _of_company(session, access: Access, seal_id: uuid.UUID) -> None:  # noqa: ANN001
+    """The policy, on the seal's company (404 when there is no such seal)."""
+    seal = await repository.get(session, seal_id)
+    if seal is None:
+        raise SealNotFound()
+    access.check(Target(owner=seal.company_code))
 
 
 @router.post("/seals", status_code=201, response_model=SealRead,
@@ -89,16 +97,19 @@ async def get_seal(seal_id: uuid.UUID, session: SessionDep, access: Reader) -> S
 
 
 @router.post("/seals/{seal_id}/revoke", response_model=SealRead, responses=responses(*MANAGE_ERRORS, SealRevoked))
-async def revoke_seal(seal_id: uuid.UUID, body: SealRevoke, session: SessionDep, actor: Manager) -> SealRead:
+async def revoke_seal(seal_id: uuid.UUID, body: SealRevoke, session: SessionDep, access: Manager) -> SealRead:
     """Revoke a seal for good, with a reason (legal representative, admins); old stamps still verify."""
-    return SealRead.model_validate(await service.revoke(session, seal_id, body.reason, actor))
+    await _of_company(session, access, seal_id)
+    return SealRead.model_validate(await service.revoke(session, seal_id, body.reason, access.principal))
 
 
 @router.post("/seals/{seal_id}/delegations", status_code=201, response_model=DelegationRead,
              responses=responses(*MANAGE_ERRORS, SealRevoked, InvalidField, IdempotencyKeyReused))
-async def delegate_seal(seal_id: uuid.UUID, body: DelegationCreate, session: SessionDep, actor: Delegator,
+async def delegate_seal(seal_id: uuid.UUID, body: DelegationCreate, session: SessionDep, access: Delegator,
                         idem: IdempotencyDep):
     """Let a named staff member apply this seal until a time (the legal representative)."""
+    actor = access.principal
+    await _of_company(session, access, seal_id)
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
     delegation = await service.delegate(session, seal_id, body, actor)
@@ -107,20 +118,22 @@ async def delegate_seal(seal_id: uuid.UUID, body: DelegationCreate, session: Ses
 
 @router.get("/seals/{seal_id}/delegations", response_model=Page[DelegationRead], responses=responses(*MANAGE_ERRORS))
 async def list_delegations(seal_id: uuid.UUID, session: SessionDep, page: PageDep,
-                           viewer: Manager) -> Page[DelegationRead]:
+                           access: Manager) -> Page[DelegationRead]:
     """Who may apply this seal, until when (legal representative, admins), newest first."""
-    seal = await service.get_visible(session, seal_id, viewer)
-    service.ensure_manager(viewer, seal.company_code)
+    await _of_company(session, access, seal_id)
+    seal = await service.get_visible(session, seal_id, access.principal)
+    service.ensure_manager(access.principal, seal.company_code)
     return await paginate(session, repository.delegations_query(seal_id), page, DelegationRead.model_validate)
 
 
 @router.post("/seals/{seal_id}/delegations/{delegation_id}/revoke", response_model=DelegationRead,
              responses=responses(*MANAGE_ERRORS, DelegationNotFound, DelegationRevoked))
 async def revoke_delegation(seal_id: uuid.UUID, delegation_id: uuid.UUID, body: SealRevoke, session: SessionDep,
-                            actor: Manager) -> DelegationRead:
+                            access: Manager) -> DelegationRead:
     """End a delegation now, with a reason (legal representative, admins)."""
+    await _of_company(session, access, seal_id)
     return DelegationRead.model_validate(await service.revoke_delegation(session, seal_id, delegation_id,
-                                                                         body.reason, actor))
+                                                                         body.reason, access.principal))
 
 
 @router.post("/seals/{seal_id}/applications", status_code=201, response_model=SealApplied,
