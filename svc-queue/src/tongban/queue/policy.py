@@ -47,7 +47,7 @@ POLICY = Policy("queue", {
     "appointment.mine": PEOPLE,
     "appointment.read": (*PEOPLE, HALL_CLERK, ADMIN),
     "appointment.change": PEOPLE,
-    "appointment.check_in": (*PEOPLE, HALL_CLERK, ADMIN),
+    "appointment.check_in": (*PEOPLE, HALL_CLERK),
     "hall_appointment.list": (HALL_CLERK, ADMIN),
     "appointment.sweep": (ADMIN,),
     # Statistics: a hall's for its clerks and admins, the city's for admins.
@@ -56,6 +56,12 @@ POLICY = Policy("queue", {
     # The shared audit trail route.
     "audit.read": (Rule("admin", scopes=("audit:read",)), Rule("auditor", scopes=("audit:read",))),
 })
+
+# People reach, under these permissions, only the records their own account made (a ticket's or an
+# appointment's `person_sub`, or its ID number); checked where the record is read (ticket/ and
+# appointment/ `get_visible`). Staff reach them by the hall scope above.
+OWNED_BY_ACCOUNT = frozenset({"ticket.read", "ticket.cancel", "ticket.rate", "appointment.read",
+                              "appointment.change", "appointment.check_in"})
 
 PLATFORM_ROUTES = {"GET /api/v1/queue/audit-events": "audit.read"}
 ERRORS = (Unauthorized, InsufficientScope, NotPermitted, RealNameRequired, OutsideScope, NotOwner)

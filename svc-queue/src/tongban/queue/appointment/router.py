@@ -134,7 +134,8 @@ async def cancel(appointment_id: uuid.UUID, session: SessionDep, actor: Changer)
 @router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentRead,
              responses=responses(*BOOKING_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed,
                                  IdempotencyKeyReused))
-async def reschedule(appointment_id: uuid.UUID, body: AppointmentCreate, session: SessionDep, access: Booker,
+async def reschedule(appointment_id: uuid.UUID, body: AppointmentCreate, session: SessionDep,
+                     access: Can("appointment.change"),
                      settings: SettingsDep, idem: IdempotencyDep):
     """Move a confirmed booking to another slot of the same hall and category (a new booking:
     send an Idempotency-Key to retry safely)."""
