@@ -137,7 +137,7 @@ async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k, fake_c
     r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "department": k.DEPT},
                        headers=clerk)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "department"
-    refusals = (await svc.get(f"{API}/audit-events", params={"action": "policy.refused"},
+    refusals = (await svc.get(f"{API}/audit-events", params={"entity": "route"},
                               headers=tokens.admin)).json()["items"]
     assert any(e["actor"] == "clerk-1" and e["reason"] == "outside_scope" for e in refusals)
 
