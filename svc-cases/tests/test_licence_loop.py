@@ -125,7 +125,7 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
     def applicant(id_number: str) -> dict[str, str]:
         return {"Authorization": "Bearer " + token_issuer.mint(
             "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"],
-            sub=f"citizen-{id_number}", id_number=id_number, name="张三")}
+            sub=f"citizen-{id_number}", id_number=id_number, name="张三", real_name_level="verified")}
 
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
@@ -187,7 +187,7 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
                                                            ["credentials"], sub="admin-1")}
     clerk = {"Authorization": "Bearer " + token_issuer.mint(
         "clerk", "cases:read cases:process credentials:read", ["cases", "credentials"], sub="clerk-7",
-        name="王五", hall="zs-1", counter="A03")}
+        name="王五", hall="zs-1", counter="A03", departments=[kit.DEPT])}
     holder = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
                                                              sub="citizen-h", id_number=kit.ADULT)}
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \

@@ -41,6 +41,11 @@ class Settings(ServiceSettings):
     openapi_cache_seconds: float = 30.0
     # Revoked access tokens arrive by event; the database is re-read this often in case NATS was away.
     revocation_resync_seconds: float = 30.0
+    # Real-name providers (realname/provider.py): the local stand-in (never in production), and
+    # the real ones' Ed25519 public keys, raw and base64-encoded, by provider name.
+    realname_local_provider: bool | None = None   # None: on, except in production
+    realname_local_seed: SecretStr = SecretStr("dev-only-realname-provider")
+    realname_provider_keys: dict[str, str] = {}
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
@@ -48,6 +53,10 @@ class Settings(ServiceSettings):
     def _needs_keys(self) -> "Settings":
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
+        if self.realname_local_provider is None:
+            self.realname_local_provider = self.environment != "production"
+        elif self.environment == "production" and self.realname_local_provider:
+            raise ValueError("GATEWAY_REALNAME_LOCAL_PROVIDER signs any face: it is refused in production")
         positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",
                     "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
                     "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",

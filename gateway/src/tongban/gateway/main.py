@@ -1,9 +1,11 @@
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -17,6 +19,9 @@ from tongban.gateway.docs.service import OpenApiAggregator
 from tongban.gateway.protection.gossip import LimitGossip
 from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
 from tongban.gateway.proxy.asgi import GatewayASGI
+from tongban.gateway.realname import models as _realname_models  # noqa: F401 - registers the table
+from tongban.gateway.realname.provider import LocalProvider, RealNameProvider, SignedAnswerProvider
+from tongban.gateway.realname.router import router as realname_router
 from tongban.gateway.proxy.forward import Proxy
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.revocation.feed import DenyListFeed
@@ -30,6 +35,16 @@ from tongban.shared.revocation import DenyList
 from tongban.shared.service import EdgeMiddleware, Runtime, ServiceDefinition, build_app
 
 log = logging.getLogger("tongban.gateway")
+
+
+def realname_providers(settings: Settings) -> dict[str, RealNameProvider]:
+    """The real-name providers whose signed answers this gateway accepts."""
+    known: dict[str, RealNameProvider] = {
+        name: SignedAnswerProvider(name, Ed25519PublicKey.from_public_bytes(base64.b64decode(key)))
+        for name, key in settings.realname_provider_keys.items()}
+    if settings.realname_local_provider:
+        known["local"] = LocalProvider(settings.realname_local_seed.get_secret_value())
+    return known
 
 
 def _edge_metrics(app: FastAPI) -> Metrics | None:
@@ -49,6 +64,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     ring = await token_service.open_key_ring(runtime.sessionmaker, settings.token_issuer,
                                              settings.key_passphrase.get_secret_value().encode())
     app.state.keyring = ring
+    app.state.realname_providers = realname_providers(settings)
     # Revoked access tokens: every session can record one (applied here at commit), the feed
     # brings in those of other processes, and both the proxy and the gateway's routes ask.
     denylist = app.state.denylist = DenyList()
@@ -114,6 +130,7 @@ def create_app(settings: Settings | None = None) -> GatewayASGI:
     app.include_router(token_router)
     app.include_router(account_router)
     app.include_router(delegation_router)
+    app.include_router(realname_router)
     app.include_router(docs_router)
     app.add_exception_handler(Unauthorized, _unauthorized)  # type: ignore[arg-type]
     app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]

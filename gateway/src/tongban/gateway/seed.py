@@ -26,7 +26,8 @@ DEMO_ACCOUNTS = [
                   phone="13900139000"),
     AccountCreate(username="clerk", password="Clerk#2026", role="clerk",
                   display_name="王五（中山市政务服务中心 1 号窗口）",
-                  hall="0b0a4420-0001-4000-8000-000000000001"),  # svc-queue seed: MAIN_HALL_ID
+                  hall="0b0a4420-0001-4000-8000-000000000001",  # svc-queue seed: MAIN_HALL_ID
+                  departments=["11442000MB0000002B"]),
     AccountCreate(username="approver", password="Approver#2026", role="approver",
                   display_name="赵六（中山市市场监督管理局）", department="11442000MB0000002B"),
     AccountCreate(username="admin", password="Admin#2026", role="admin", display_name="平台管理员"),
@@ -44,7 +45,11 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         try:
             async with sessionmaker() as session, session.begin():
                 if await repository.get_by_username(session, data.username) is None:
-                    await service.create_account(session, data, SEED_ACTOR)
+                    account = await service.create_account(session, data, SEED_ACTOR)
+                    if account.role == "citizen":
+                        # The demo citizen has shown her ID card at a counter, so `make run` shows
+                        # her cases and licences at once (a new registration starts self_declared).
+                        account.real_name_level = "counter_verified"
                     added += 1
         except (UsernameTaken, PersonHasAccount, IntegrityError):
             pass  # another seeder created it meanwhile

@@ -57,7 +57,7 @@ class NotPermitted(Forbidden):
 class Rule:
     """One way to hold a permission.
 
-    who      a role (ROLES); "anonymous" is a call without a token.
+    who      a role (ROLES); "anonymous" is a call without a token, "anyone" any caller at all.
     scopes   token scopes the caller must hold.
     level    citizens: the least real-name level.
     own      the record must be the caller's own; with `action`, also its principal's under a
@@ -90,6 +90,8 @@ class Rule:
 
     def admits(self, p: Principal | None) -> AppError | None:
         """The caller-only half: None when it holds, else the refusal it would give."""
+        if self.who == "anyone":
+            return None
         if p is None:
             return None if self.who == "anonymous" else Unauthorized("this needs an access token")
         if self.who != p.role:
@@ -153,7 +155,7 @@ class Policy:
         for name, rules in self.permissions.items():
             row = {"permission": name}
             for role in roles:
-                mine = [r.describe().removeprefix(role).strip() or "yes" for r in rules if r.who == role]
+                mine = [r.describe().removeprefix(r.who).strip() or "yes" for r in rules if r.who in (role, "anyone")]
                 row[role] = "; ".join(mine) if mine else "—"
             rows.append(row)
         return rows
@@ -188,8 +190,8 @@ class Access:
         refusals: list[AppError] = []
         p = self.principal
         for rule in self.rules:
-            if p is None:
-                return Decision(Principal(sub="anonymous", role="anonymous", scopes=frozenset()), None, rule)
+            if p is None or rule.who == "anyone":
+                return Decision(p or Principal(sub="anonymous", role="anonymous", scopes=frozenset()), None, rule)
             if rule.channel and target.channel != rule.channel:
                 refusals.append(NotOwner())
                 continue
@@ -218,7 +220,7 @@ class Access:
         p = self.principal
         out: list[Clause] = []
         for rule in self.rules:
-            if p is None:
+            if p is None or rule.who == "anyone":
                 out.append(Clause(channel=rule.channel))
                 continue
             halls = departments = None

@@ -6,10 +6,11 @@ from fastapi.responses import JSONResponse
 
 from tongban.gateway.account import service
 from tongban.gateway.account.errors import (
-    AccountNotFound, CannotDeactivateSelf, NotACitizen, PersonHasAccount, UsernameTaken,
+    AccountNotFound, CannotDeactivateSelf, NotACitizen, NotStaff, PersonHasAccount, UsernameTaken,
 )
 from tongban.gateway.account.schemas import (
-    AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification, Role, UserInfo,
+    AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification,
+    RegistrationAccepted, Role, StaffScope, UserInfo,
 )
 from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
 from tongban.shared.db import SessionDep
@@ -32,20 +33,23 @@ async def userinfo(caller: AnyPrincipal) -> UserInfo:
     return UserInfo(sub=caller.sub, role=caller.role, name=caller.name, scope=claims.get("scope", ""),
                     id_number=caller.id_number, credit_code=caller.credit_code, department=caller.department,
                     hall=caller.hall, counter=claims.get("counter"), real_name_level=claims.get("real_name_level"),
+                    halls=sorted(caller.halls) or None, departments=sorted(caller.departments) or None,
                     company_role=claims.get("company_role"), agent_for=claims.get("agent_for"),
                     partner=caller.partner)
 
 
-@router.post("/register", status_code=201, response_model=AccountRead,
-             responses=responses(UsernameTaken, PersonHasAccount, *IDEMPOTENCY_ERRORS))
+@router.post("/register", status_code=202, response_model=RegistrationAccepted,
+             responses=responses(*IDEMPOTENCY_ERRORS))
 async def register(data: CitizenRegistration, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
     """Citizen self-registration (public): name, resident ID number, phone and password.
 
-    The real-name level starts as `self_declared`; a clerk raises it after checking the ID card."""
+    Always 202 with the same body, whether or not the username or the ID number is taken (that
+    is not told to whoever asks). The real-name level starts as `self_declared`: verify it with
+    a real-name provider (`/auth/real-name/verifications`) or at a counter."""
     if (replay := await idem.claim(session, "public:register")) is not None:
         return replay
-    account = await service.register_citizen(session, data)
-    return await idem.remember(session, 201, AccountRead.of(account, owner=True))
+    await service.register_citizen(session, data)
+    return await idem.remember(session, 202, RegistrationAccepted())
 
 
 @router.post("/accounts", status_code=201, response_model=AccountRead,
@@ -81,8 +85,18 @@ async def get_account(account_id: uuid.UUID, session: SessionDep, caller: AnyPri
              responses=responses(*AUTH_ERRORS, AccountNotFound, NotACitizen))
 async def verify_real_name(account_id: uuid.UUID, data: RealNameVerification, session: SessionDep,
                            clerk: RealNameVerifier) -> AccountRead:
-    """A clerk, having checked the ID card at the counter, raises the level to `verified_at_counter`."""
+    """A clerk, having checked the ID card at the counter, raises the level to `counter_verified`."""
     return AccountRead.of(await service.verify_real_name(session, account_id, clerk, data), owner=False)
+
+
+@router.put("/accounts/{account_id}/scope", response_model=AccountRead,
+            responses=responses(*AUTH_ERRORS, AccountNotFound, NotStaff))
+async def set_staff_scope(account_id: uuid.UUID, data: StaffScope, session: SessionDep,
+                          admin: AccountAdmin) -> AccountRead:
+    """An admin sets a clerk's halls and departments or an approver's departments, with the
+    reason. The scope travels in the access token, so the account's current tokens are refused
+    from the next request on and its next login carries the new scope."""
+    return AccountRead.of(await service.set_scope(session, account_id, admin, data), owner=False)
 
 
 @router.post("/accounts/{account_id}/{action}", response_model=AccountRead,

@@ -7,7 +7,7 @@ create accounts (admins; auditors read). Partner systems get the scopes of their
 record, always within PARTNER_SCOPES, and reach only the interop service."""
 
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
-    "citizen": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "queue:book"),
+    "citizen": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "queue:book", "accounts:delegate"),
     "company": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "credentials:seal", "queue:book",
                 "accounts:delegate"),
     "clerk": ("catalog:read", "cases:read", "cases:process", "credentials:read", "queue:operate",

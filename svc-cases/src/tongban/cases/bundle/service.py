@@ -59,7 +59,8 @@ async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, de
     city = body.city_code or bundle.city_code or default_city
     first = CaseCreate.model_validate({"basic_code": bundle.item_codes[0], "city_code": city,
                                        "form_data": body.form_data, "applicant": body.applicant})
-    applicant_type, applicant_id, _, _ = cases.applicant_of(first, p)
+    origin = cases.applicant_of(first, p)
+    applicant_type, applicant_id = origin.applicant_type, origin.applicant_id
     seq = await cases_repo.next_number(session, city, today)
     parent = BundleCase(id=uuid.uuid4(), case_number=f"{city}{today:%Y%m%d}{seq:05d}", bundle_code=bundle.code,
                         name=bundle.name, applicant_type=applicant_type, applicant_id=applicant_id,
@@ -127,4 +128,7 @@ def can_see(parent: BundleCase, p: Principal) -> bool:
 
 
 def owned_ids(p: Principal) -> list[str]:
-    return [x for x in (p.id_number, p.credit_code) if x]
+    """The applicant ids whose bundles the caller owns: a citizen's only from `verified` up."""
+    person = p.id_number if p.verified else None
+    company = p.credit_code if p.role == "company" and p.company_role != "agent" else None
+    return [x for x in (person, company) if x]

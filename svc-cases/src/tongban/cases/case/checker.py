@@ -10,7 +10,6 @@ import datetime as dt
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.cases.case import clock, repository, service
 from tongban.cases.case.models import Case
 from tongban.cases.db import outbox

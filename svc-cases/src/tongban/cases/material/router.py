@@ -3,24 +3,32 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-
 from tongban.cases.case import service as cases
 from tongban.cases.case.errors import CaseNotFound, NotAllowedForRole, WrongCaseState
 from tongban.cases.case.schemas import CaseRead
 from tongban.cases.credentials_client import CredentialsClient
 from tongban.cases.material import repository, service
-from tongban.cases.material.errors import CredentialsNotConfigured, DocumentNotFound, DocumentTooLarge, \
-    DocumentUnusable, LicenceNotUsable, UnsupportedDocumentType
+from tongban.cases.material.errors import (
+    CredentialsNotConfigured,
+    DocumentNotFound,
+    DocumentTooLarge,
+    DocumentUnusable,
+    LicenceNotUsable,
+    UnsupportedDocumentType,
+)
 from tongban.cases.material.schemas import DocumentRead, MaterialIn, MaterialRead
-from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
+from tongban.cases.policy import POLICY
+from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.policy import Access, Authorize
 from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(tags=["materials"])
-CaseReader = Annotated[Principal, Depends(Requires("cases:read"))]
+MaterialReader = Annotated[Access, Depends(Authorize(POLICY, "case.materials.read"))]
+MaterialAdder = Annotated[Access, Depends(Authorize(POLICY, "case.materials.add"))]
 LICENCE_ERRORS = (LicenceNotUsable, CredentialsNotConfigured, UpstreamUnavailable)
 
 
@@ -78,9 +86,9 @@ async def download_document(document_id: uuid.UUID, session: SessionDep, actor: 
 @router.get("/cases/{case_id}/materials", response_model=Page[MaterialRead],
             responses=responses(*AUTH_ERRORS, CaseNotFound))
 async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
-                         actor: CaseReader) -> Page[MaterialRead]:
+                         access: MaterialReader) -> Page[MaterialRead]:
     """The case's materials: uploaded documents and licences used (免证办), oldest first."""
-    await cases.get_visible(session, case_id, actor)
+    await cases.get_visible(session, case_id, access.principal)
     return await paginate(session, repository.materials_query(case_id), page, MaterialRead.model_validate)
 
 
@@ -88,9 +96,10 @@ async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
              responses=responses(*AUTH_ERRORS, CaseNotFound, WrongCaseState, NotAllowedForRole, DocumentUnusable,
                                  *LICENCE_ERRORS))
 async def add_materials(case_id: uuid.UUID, body: MaterialsAdd, request: Request, session: SessionDep,
-                        actor: CaseReader) -> CaseRead:
+                        access: MaterialAdder) -> CaseRead:
     """Add materials to an open case (a supplement, or materials accepted with gaps): the
     applicant, or a clerk for a counter case. The timeline records it."""
+    actor = access.principal
     plan = service.SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
                                        credentials(request))
     case = await cases.add_materials(session, case_id, plan, body.reason, actor)

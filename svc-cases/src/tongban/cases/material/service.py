@@ -62,16 +62,12 @@ async def upload(session: AsyncSession, content: bytes, mime_type: str, filename
 
 
 def can_read(doc: Document, case: Case | None, p: Principal) -> bool:
-    """The uploader; once attached: the applicant, clerks and the handling department's approvers."""
+    """The uploader; once attached: whoever may read the case's materials (tongban.cases.policy)."""
     if doc.uploaded_by == p.sub:
         return True
     if case is None:
         return False
-    if cases_service.is_owner(case, p):
-        return True
-    if p.role == "clerk" and p.has("cases:process"):
-        return True
-    return p.role == "approver" and p.department is not None and p.department == case.department
+    return cases_service.may("case.materials.read", case, p)
 
 
 async def readable_document(session: AsyncSession, document_id: uuid.UUID, p: Principal,
