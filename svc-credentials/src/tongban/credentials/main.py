@@ -8,6 +8,7 @@ from tongban.credentials.config import Settings
 from tongban.credentials.consent.router import router as consent_router
 from tongban.credentials.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.credentials.db import Base, audit, platform
+from tongban.credentials.holder_access.consent import CONSENT_ACTOR
 from tongban.credentials.holder_access.router import router as holder_access_router
 from tongban.credentials.licence.router import router as licence_router
 from tongban.credentials.licence.service import STATUS_LIST_SIGNER
@@ -38,6 +39,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         await signing.platform_key(session, settings.status_list_signer_code,  # type: ignore[attr-defined]
                                    settings.status_list_signer_name, STATUS_LIST_SIGNER)  # type: ignore[attr-defined]
         await signing.platform_key(session, settings.tsa_code, settings.tsa_name, TSA_ACTOR)  # type: ignore[attr-defined]
+        await signing.platform_key(session, settings.consent_signer_code,  # type: ignore[attr-defined]
+                                   settings.consent_signer_name, CONSENT_ACTOR)  # type: ignore[attr-defined]
     # svc-cases, asked as this service whether a case exists (counter consents); None when unset.
     cases_url = settings.cases_url  # type: ignore[attr-defined]
     cases = (service_client(cases_url, token_source(settings), settings.cases_timeout_seconds)  # type: ignore[attr-defined]

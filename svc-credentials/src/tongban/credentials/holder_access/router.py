@@ -47,7 +47,7 @@ async def list_holder_licences(holder_id: HolderId, request: Request, session: S
     for the partner city where the holder asked (svc-interop, `credentials:present`), under her signed
     consent for that city (`X-Holder-Consent`); audited."""
     return await service.list_licences(session, caller, holder_id, partner, page, consent_token,
-                                       request.app.state.settings.consent_signer_code)
+                                       request.app.state.settings.region_code)
 
 
 @router.post("/holders/{holder_id}/licences/{licence}/presentations", status_code=201,
@@ -63,7 +63,7 @@ async def present_for_holder(holder_id: HolderId, licence: LicenceRef, body: Hol
         return replay
     settings = request.app.state.settings
     made = await service.present(session, caller, holder_id, licence, body, settings.presentation_ttl_seconds,
-                                 consent_token, settings.consent_signer_code)
+                                 consent_token, settings.region_code)
     return await idem.remember(session, 201, made)
 
 
@@ -71,12 +71,14 @@ async def present_for_holder(holder_id: HolderId, licence: LicenceRef, body: Hol
              responses=responses(*AUTH_ERRORS, InvalidField))
 async def give_partner_consent(body: PartnerConsentCreate, request: Request, session: SessionDep,
                                access: ConsentGiver) -> PartnerConsentRead:
-    """Let a partner city list your licences (深中通办) for a purpose, until a time (≤ 7 days): a token
-    signed by this platform, which you hand to the partner city's app (verified real name)."""
+    """Let this city's services see the licences a partner city issued you (深中通办), for a purpose,
+    until a time (≤ 7 days): a token signed by this platform that our svc-interop carries to the
+    partner city, whose svc-credentials checks it against its trust list (verified real name)."""
     holder_type, holder_id = caller_holder(access.principal)
     access.check(holder_record(holder_type, holder_id))
     settings = request.app.state.settings
-    cid, token = await consent.issue(session, access.principal, holder_type, holder_id, body.partner, body.purpose,
-                                     body.expires_at, settings.consent_signer_code, settings.consent_signer_name)
+    cid, token = await consent.issue(session, access.principal, holder_type, holder_id, settings.region_code,
+                                     body.partner, body.purpose, body.expires_at, settings.consent_signer_code,
+                                     settings.consent_signer_name)
     return PartnerConsentRead(id=cid, token=token, partner=body.partner, purpose=body.purpose,
                               expires_at=body.expires_at)

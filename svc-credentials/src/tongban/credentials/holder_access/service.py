@@ -61,12 +61,12 @@ def acting_for(caller: Principal, partner: str | None, holder_type: str, holder_
 
 
 async def list_licences(session: AsyncSession, caller: Principal, holder_id: str, partner: str | None,
-                        page: PageParams, consent_token: str | None, signer_code: str) -> Page[HolderLicenceRead]:
+                        page: PageParams, consent_token: str | None, our_region: str) -> Page[HolderLicenceRead]:
     """The holder's current licences, newest first, without field values, under her signed consent
     for the partner city; the disclosure is audited (a list of someone's licences is personal data too)."""
     holder_type, holder = holder_of(holder_id)
     actor = acting_for(caller, partner, holder_type, holder)
-    given = await consent.verify(session, consent_token, holder, partner, signer_code)
+    given = await consent.verify(session, consent_token, holder, partner, our_region)
 
     def read(row: Any) -> HolderLicenceRead:
         lic: Licence = row["Licence"]
@@ -99,13 +99,13 @@ async def _licence(session: AsyncSession, ref: str) -> Licence | None:
 
 async def present(session: AsyncSession, caller: Principal, holder_id: str, ref: str,
                   data: HolderPresentationCreate, ttl_seconds: int, consent_token: str | None,
-                  signer_code: str) -> HolderPresentationRead:
+                  our_region: str) -> HolderPresentationRead:
     """A presentation of the holder's licence, made as the holder's own would be (signed by the
     issuer's key, short-lived), for the partner city that asked. Someone else's licence, or none,
     is 404 alike: the caller learns nothing about licences that are not the holder's."""
     holder_type, holder = holder_of(holder_id)
     actor = acting_for(caller, data.partner, holder_type, holder)
-    given = await consent.verify(session, consent_token, holder, data.partner, signer_code)
+    given = await consent.verify(session, consent_token, holder, data.partner, our_region)
     licence = await _licence(session, ref)
     if licence is None or licence.holder_type != holder_type or licence.holder_id != holder:
         raise LicenceNotFound()
