@@ -19,6 +19,9 @@ from typing import Any
 
 from tongban.credentials.main import SERVICE
 from tongban.credentials.policy import PLATFORM_ROUTES, POLICY
+from sqlalchemy import select
+
+from tongban.credentials.db import platform
 from tongban.shared.auth import Principal
 from tongban.shared.errors import AppError
 from tongban.shared.policy import Target, admit, declared_permission
@@ -256,6 +259,14 @@ async def test_matrix(svc, tokens, k, fake_cases, token_issuer) -> None:  # noqa
                                       f"{'allow' if want else 'refuse'}, got {r.status_code} "
                                       f"{body.get('code') if isinstance(body, dict) else ''}")
     assert not mismatches, f"{len(mismatches)} of {calls} calls disagree with the policy:\n" + "\n".join(mismatches)
+    # Every refusal of staff and agents is in the audit trail; people refused for themselves are not.
+    async with svc.app.state.sessionmaker() as session:
+        table = platform.audit_event
+        refused_actors = set((await session.execute(
+            select(table.c.actor).where(table.c.entity == "route").distinct())).scalars())
+    assert {"clerk-out", "approver-out", "auditor-1", "agent-without-delegation",
+            "company-agent-without-delegation"} <= refused_actors, refused_actors
+    assert not refused_actors & {"citizen-self-declared", "another-citizen"}
 
 
 def jwt_for(issuer, caller: Caller) -> str:  # noqa: ANN001

@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 from queue_helpers import ALL_WEEK, BASE, open_today
 from tongban.queue.main import SERVICE
 from tongban.queue.policy import OWNED_BY_ACCOUNT, PLATFORM_ROUTES, POLICY
+from sqlalchemy import select
+
+from tongban.queue.db import platform
 from tongban.shared.auth import Principal
 from tongban.shared.errors import AppError
 from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
@@ -262,6 +265,13 @@ async def test_matrix(client, tokens, token_issuer) -> None:  # noqa: ANN001
                                       f"{'allow' if want else 'refuse'}, got {r.status_code} "
                                       f"{body.get('code') if isinstance(body, dict) else ''}")
     assert not mismatches, f"{len(mismatches)} of {calls} calls disagree with the policy:\n" + "\n".join(mismatches)
+    # Every refusal of staff and agents is in the audit trail; people refused for themselves are not.
+    async with client.app.state.sessionmaker() as session:
+        table = platform.audit_event
+        refused_actors = set((await session.execute(
+            select(table.c.actor).where(table.c.entity == "route").distinct())).scalars())
+    assert {"clerk-out", "approver-1", "auditor-1"} <= refused_actors, refused_actors
+    assert not refused_actors & {"citizen-self-declared", "another-citizen"}
 
 
 def test_live_events_are_public() -> None:

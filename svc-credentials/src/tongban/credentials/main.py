@@ -5,16 +5,20 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from tongban.credentials.config import Settings
+from tongban.credentials.consent.errors import NotAtCounter
 from tongban.credentials.consent.router import router as consent_router
 from tongban.credentials.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.credentials.db import Base, audit, platform
 from tongban.credentials.holder_access.consent import CONSENT_ACTOR
+from tongban.credentials.holder_access.errors import NotAServiceCaller
 from tongban.credentials.holder_access.router import router as holder_access_router
+from tongban.credentials.licence.errors import NotIssuer
 from tongban.credentials.licence.router import router as licence_router
 from tongban.credentials.licence.service import STATUS_LIST_SIGNER
 from tongban.credentials.licence_type.router import router as licence_type_router
 from tongban.credentials.presentation import service as presentations
 from tongban.credentials.presentation.router import router as presentation_router
+from tongban.credentials.seal.errors import NotLegalRepresentative
 from tongban.credentials.seal.router import router as seal_router
 from tongban.credentials.seal.timestamp import TSA_ACTOR
 from tongban.credentials.signing import keystore
@@ -22,8 +26,9 @@ from tongban.credentials.signing import service as signing
 from tongban.credentials.signing.router import router as signing_router
 from tongban.credentials.trust.router import router as trust_router
 from tongban.credentials.trust.status_lists import PartnerStatusLists
+from tongban.shared.auth import InsufficientScope, OutsideScope
 from tongban.shared.periodic import PeriodicTask
-from tongban.shared.policy import audit_refusals
+from tongban.shared.policy import NotPermitted, audit_refusals
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
 
@@ -70,5 +75,11 @@ SERVICE = ServiceDefinition(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = build_app(SERVICE, settings)
-    audit_refusals(getattr(app, "app", app), audit)
+    inner = getattr(app, "app", app)
+    audit_refusals(inner, audit)
+    # The same audit for this service's other refusals of a caller: every refusal of staff or of an
+    # agent is kept (the shared handler skips citizens and anonymous callers).
+    handler = inner.exception_handlers[OutsideScope]
+    for kind in (NotPermitted, InsufficientScope, NotIssuer, NotLegalRepresentative, NotAtCounter, NotAServiceCaller):
+        inner.add_exception_handler(kind, handler)
     return app
