@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import func, select, update
 
 from tongban.credentials.consent.models import Consent
+from tongban.shared.ids import mask_resident_id
 
 API = "/api/v1/credentials"
 
@@ -163,6 +164,10 @@ async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k, fake_c
     assert k.CITIZEN not in str(event) and event["detail"]["hall"] == "zs-hall-1"
     # The holder may withdraw it like any of their consents.
     assert (await svc.post(f"{API}/consents/{consent['id']}/withdraw", headers=tokens.citizen)).status_code == 200
+    # svc-cases may mask the applicant's ID number for a service caller: the masked form matches too.
+    masked = fake_cases.add(k.OTHER_DEPT, "zs-hall-1", mask_resident_id(k.CITIZEN))
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "case_id": masked}, headers=clerk)
+    assert r.status_code == 201, r.text
 
 
 async def test_counter_consent_needs_svc_cases(svc, tokens, k) -> None:

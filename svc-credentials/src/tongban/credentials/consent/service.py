@@ -99,7 +99,7 @@ async def give(session: AsyncSession, data: ConsentCreate, access: Access, cases
         access.check(Target(owner=holder_id, hall=case.hall, department=case.department))
         if case.hall is None or case.hall not in giver.halls:
             raise OutsideScope("a counter consent is taken for a case of your own hall")
-        if case.applicant_id is not None and case.applicant_id.upper() != holder_id:
+        if case.applicant_id is not None and case.applicant_id.upper() not in (holder_id, mask_resident_id(holder_id)):
             raise UnknownCase("the case is not this applicant's")
         if department is not None and department != case.department:
             raise InvalidField("department", f"the case is handled by {case.department}")
