@@ -220,8 +220,11 @@ async def test_our_resident_gives_her_consent_in_our_app(svc, tokens, k) -> None
     signed by our platform's consent key, published in GET /keys for Shenzhen's trust list."""
     until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
     body = {"partner": SHENZHEN, "purpose": "查看深圳证照", "expires_at": until}
-    r = await svc.post(f"{API}/me/partner-consents", headers=tokens.citizen, json=body)
+    key = {"Idempotency-Key": "consent-1"}
+    r = await svc.post(f"{API}/me/partner-consents", headers={**tokens.citizen, **key}, json=body)
     assert r.status_code == 201, r.text
+    again = await svc.post(f"{API}/me/partner-consents", headers={**tokens.citizen, **key}, json=body)
+    assert again.json()["token"] == r.json()["token"]        # a retry gets the same consent
     document, signed, signature = FORMAT.decode(r.json()["token"])
     assert (document["holder"], document["asker"], document["holder_city"]) == (k.CITIZEN, ZHONGSHAN, SHENZHEN)
     keys = (await svc.get(f"{API}/keys")).json()["keys"]

@@ -68,17 +68,19 @@ async def present_for_holder(holder_id: HolderId, licence: LicenceRef, body: Hol
 
 
 @router.post("/me/partner-consents", status_code=201, response_model=PartnerConsentRead,
-             responses=responses(*AUTH_ERRORS, InvalidField))
+             responses=responses(*AUTH_ERRORS, InvalidField, IdempotencyKeyReused))
 async def give_partner_consent(body: PartnerConsentCreate, request: Request, session: SessionDep,
-                               access: ConsentGiver) -> PartnerConsentRead:
+                               access: ConsentGiver, idem: IdempotencyDep):
     """Let this city's services see the licences a partner city issued you (深中通办), for a purpose,
     until a time (≤ 7 days): a token signed by this platform that our svc-interop carries to the
     partner city, whose svc-credentials checks it against its trust list (verified real name)."""
     holder_type, holder_id = caller_holder(access.principal)
     access.check(holder_record(holder_type, holder_id))
+    if (replay := await idem.claim(session, access.principal.sub)) is not None:
+        return replay
     settings = request.app.state.settings
     cid, token = await consent.issue(session, access.principal, holder_type, holder_id, settings.region_code,
                                      body.partner, body.purpose, body.expires_at, settings.consent_signer_code,
                                      settings.consent_signer_name)
-    return PartnerConsentRead(id=cid, token=token, partner=body.partner, purpose=body.purpose,
-                              expires_at=body.expires_at)
+    return await idem.remember(session, 201, PartnerConsentRead(id=cid, token=token, partner=body.partner,
+                                                                purpose=body.purpose, expires_at=body.expires_at))
