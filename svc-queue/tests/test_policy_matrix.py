@@ -60,8 +60,8 @@ def test_every_route_declares_a_permission(client) -> None:  # noqa: ANN001
     table = declared()
     missing = [f"{m} {p}" for m, p in operations(client.app) if f"{m} {p}" not in table]
     assert not missing, f"routes without a declared permission: {missing}"
-    assert set(table.values()) - {"appointment.book_for_case"} <= set(POLICY.permissions)
-    unused = set(POLICY.permissions) - set(table.values()) - {"appointment.book_for_case"}
+    assert set(table.values()) - {"case_linked.book"} <= set(POLICY.permissions)
+    unused = set(POLICY.permissions) - set(table.values()) - {"case_linked.book"}
     assert not unused, f"permissions no route uses: {unused}"
 
 
@@ -279,12 +279,12 @@ def test_live_events_are_public() -> None:
     assert admit(POLICY, "live.read", None) is not None
 
 
-async def test_an_appointment_for_a_case_needs_a_verified_name(client, tokens) -> None:  # noqa: ANN001
+async def test_what_is_tied_to_a_case_needs_a_verified_name(client, tokens) -> None:  # noqa: ANN001
     await open_today(client, tokens)
     r = await client.post(f"{BASE}/calendar-overrides", headers=tokens.admin(),
                           json={"day": TOMORROW.isoformat(), "is_working_day": True, "reason": "matrix"})
     assert r.status_code == 201
-    _, template, _ = await hall_with_slots(client, tokens.admin())
+    hall, template, _ = await hall_with_slots(client, tokens.admin())
     self_declared = tokens.citizen(resident(11), level="self_declared")
     body = {"template_id": template, "day": TOMORROW.isoformat(), "case_id": "draft-1"}
     r = await client.post(f"{BASE}/appointments", headers=self_declared, json=body)
@@ -292,6 +292,11 @@ async def test_an_appointment_for_a_case_needs_a_verified_name(client, tokens) -
     r = await client.post(f"{BASE}/appointments", headers=self_declared, json={**body, "case_id": None})
     assert r.status_code == 201, r.text           # booking alone needs no verified name
     r = await client.post(f"{BASE}/appointments", headers=tokens.citizen(resident(12)), json=body)
+    assert r.status_code == 201, r.text
+    # So does a ticket tied to a case.
+    r = await client.post(f"{BASE}/halls/{hall}/tickets", headers=self_declared, json={"category": "A", "case_id": "draft-2"})
+    assert r.status_code == 403 and r.json()["code"] == "real_name_required"
+    r = await client.post(f"{BASE}/halls/{hall}/tickets", headers=self_declared, json={"category": "A"})
     assert r.status_code == 201, r.text
 
 

@@ -42,7 +42,8 @@ POLICY = Policy("queue", {
     "counter.operate": (HALL_CLERK,),
     # Appointments (云预约).
     "appointment.book": BOOKERS,
-    "appointment.book_for_case": (Rule("citizen", scopes=("queue:book",), level="verified"),
+    # Booking or taking a number tied to a case (`case_id`): the case is keyed by the ID number.
+    "case_linked.book": (Rule("citizen", scopes=("queue:book",), level="verified"),
                                   Rule("company", scopes=("queue:book",))),
     "appointment.mine": PEOPLE,
     "appointment.read": (*PEOPLE, HALL_CLERK, ADMIN),

@@ -36,9 +36,9 @@ BOOKING_ERRORS = (*AUTH_ERRORS, SlotTemplateNotFound, SlotFull, AlreadyBooked, B
 
 
 def booker(access: Access, body: AppointmentCreate) -> Principal:
-    """The caller; a booking tied to a case needs `appointment.book_for_case` (a verified real name)."""
+    """The caller; a booking tied to a case needs `case_linked.book` (a verified real name)."""
     if body.case_id is not None:
-        admit(POLICY, "appointment.book_for_case", access.principal)
+        admit(POLICY, "case_linked.book", access.principal)
     return access.principal
 
 

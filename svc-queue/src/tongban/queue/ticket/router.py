@@ -14,12 +14,12 @@ from tongban.queue.ticket.errors import (
     AlreadyQueued, AlreadyRated, CannotTakeTicket, TicketClosed, TicketNotFound, TicketNotHere,
 )
 from tongban.queue.ticket.schemas import CallNext, CaseLink, RatingCreate, TicketCreate, TicketRead, Transfer
-from tongban.queue.policy import ERRORS as AUTH_ERRORS, Can, Caller
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, POLICY, Can, Caller
 from tongban.shared.auth import NotOwner
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
-from tongban.shared.policy import Target
+from tongban.shared.policy import Target, admit
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["tickets"])
@@ -37,6 +37,8 @@ async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDe
     actor = access.principal
     if actor.role == "clerk":
         access.check(Target(hall=str(hall_id)))
+    elif body.case_id is not None:
+        admit(POLICY, "case_linked.book", actor)   # a ticket tied to a case: a verified name
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
     ticket = await service.issue(session, settings, hall_id, body, actor)
