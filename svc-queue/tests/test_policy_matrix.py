@@ -162,7 +162,8 @@ async def seed(client, issuer, tokens) -> tuple[Records, list[Caller]]:  # noqa:
     r = await client.post(f"{BASE}/halls/{h2}/tickets", headers=stranger, json={"category": "A"})
     assert r.status_code == 201, r.text
     stranger_ticket = r.json()["id"]
-    r = await client.post(f"{BASE}/appointments", headers=stranger, json={"template_id": t2, "day": TOMORROW.isoformat()})
+    r = await client.post(f"{BASE}/appointments", headers=stranger,
+                          json={"template_id": t2, "day": TOMORROW.isoformat()})
     assert r.status_code == 201, r.text
     stranger_appointment = r.json()["id"]
     # A ticket and an appointment in the first hall: each person's own, one walk-in's for staff.
@@ -294,7 +295,8 @@ async def test_what_is_tied_to_a_case_needs_a_verified_name(client, tokens) -> N
     r = await client.post(f"{BASE}/appointments", headers=tokens.citizen(resident(12)), json=body)
     assert r.status_code == 201, r.text
     # So does a ticket tied to a case.
-    r = await client.post(f"{BASE}/halls/{hall}/tickets", headers=self_declared, json={"category": "A", "case_id": "draft-2"})
+    r = await client.post(f"{BASE}/halls/{hall}/tickets", headers=self_declared,
+                          json={"category": "A", "case_id": "draft-2"})
     assert r.status_code == 403 and r.json()["code"] == "real_name_required"
     r = await client.post(f"{BASE}/halls/{hall}/tickets", headers=self_declared, json={"category": "A"})
     assert r.status_code == 201, r.text
