@@ -4,9 +4,10 @@ caller × the principal's record and a stranger's. The expected answer is the de
 permission fails. One app, records seeded once, every call in one test (fast).
 
 An answer counts as "refused by the policy" when it is 401 or a 403 naming one of the policy's
-refusals (or a rule of the service that is the policy's own, such as `not_issuer`). Anything else — 2xx, 409, 422, or a refusal the
-policy lets the service make after it (a licence use without consent, a seal without delegation,
-a partner without the holder's consent token) — counts as admitted.
+refusals (or a rule of the service that is the policy's own, such as `not_issuer`). Anything
+else — 2xx, 404, 409, 422, or a refusal the policy lets the service make after it (a licence use
+without consent, a seal without delegation, a partner without the holder's consent token) —
+counts as admitted.
 """
 
 from __future__ import annotations

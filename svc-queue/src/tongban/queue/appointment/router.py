@@ -60,7 +60,8 @@ async def create_template(hall_id: uuid.UUID, body: SlotTemplateCreate, session:
     return await idem.remember(session, 201, SlotTemplateRead.model_validate(template))
 
 
-@router.get("/halls/{hall_id}/slot-templates", dependencies=[Public("hall.read")], response_model=Page[SlotTemplateRead],
+@router.get("/halls/{hall_id}/slot-templates", dependencies=[Public("hall.read")],
+            response_model=Page[SlotTemplateRead],
             responses=responses(HallNotFound))
 async def list_templates(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[SlotTemplateRead]:
     """A hall's recurring slots (public)."""
@@ -68,7 +69,8 @@ async def list_templates(hall_id: uuid.UUID, session: SessionDep, page: PageDep)
     return await paginate(session, repository.templates_query(hall_id), page, SlotTemplateRead.model_validate)
 
 
-@router.get("/halls/{hall_id}/slots", dependencies=[Public("hall.read")], response_model=Page[SlotRead], responses=responses(HallNotFound, CalendarUnknown))
+@router.get("/halls/{hall_id}/slots", dependencies=[Public("hall.read")],
+            response_model=Page[SlotRead], responses=responses(HallNotFound, CalendarUnknown))
 async def list_slots(hall_id: uuid.UUID, day: dt.date, session: SessionDep, page: PageDep,
                      settings: SettingsDep) -> Page[SlotRead]:
     """A hall's slots on a day with the places left (public)."""
@@ -112,7 +114,8 @@ async def hall_appointments(hall_id: uuid.UUID, session: SessionDep, page: PageD
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentRead,
             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner))
-async def get_appointment(appointment_id: uuid.UUID, session: SessionDep, actor: Caller("appointment.read")) -> AppointmentRead:
+async def get_appointment(appointment_id: uuid.UUID, session: SessionDep,
+                          actor: Caller("appointment.read")) -> AppointmentRead:
     """One appointment (its holder, the hall's clerks, admins)."""
     return read(await service.get_visible(session, appointment_id, actor), actor)
 

@@ -33,7 +33,8 @@ async def create_counter(hall_id: uuid.UUID, body: CounterCreate, session: Sessi
     return await idem.remember(session, 201, (await service.read(session, [counter]))[0])
 
 
-@router.get("/halls/{hall_id}/counters", dependencies=[Public("hall.read")], response_model=Page[CounterRead], responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/counters", dependencies=[Public("hall.read")],
+            response_model=Page[CounterRead], responses=responses(HallNotFound))
 async def list_counters(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[CounterRead]:
     """A hall's counters with their state and skills (public)."""
     await get_hall(session, hall_id)

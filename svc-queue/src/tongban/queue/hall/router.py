@@ -40,7 +40,8 @@ async def list_halls(session: SessionDep, page: PageDep,
     return page_of(await service.read(session, raw.items), raw.total, page)
 
 
-@router.get("/halls/{hall_id}", dependencies=[Public("hall.read")], response_model=HallRead, responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}", dependencies=[Public("hall.read")],
+            response_model=HallRead, responses=responses(HallNotFound))
 async def get_hall(hall_id: uuid.UUID, session: SessionDep) -> HallRead:
     """One hall (public)."""
     return (await service.read(session, [await service.get_hall(session, hall_id)]))[0]
@@ -78,7 +79,8 @@ async def close_hall(hall_id: uuid.UUID, body: ClosureCreate, session: SessionDe
     return await idem.remember(session, 201, read)
 
 
-@router.get("/halls/{hall_id}/closures", dependencies=[Public("hall.read")], response_model=Page[ClosureRead], responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/closures", dependencies=[Public("hall.read")],
+            response_model=Page[ClosureRead], responses=responses(HallNotFound))
 async def list_closures(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[ClosureRead]:
     """A hall's closures, latest first (public)."""
     await service.get_hall(session, hall_id)
@@ -102,7 +104,8 @@ async def list_overrides(session: SessionDep, page: PageDep) -> Page[CalendarOve
     return await paginate(session, repository.overrides_query(), page, CalendarOverrideRead.model_validate)
 
 
-@router.get("/calendar/{day}", dependencies=[Public("hall.read")], response_model=DayRead, responses=responses(CalendarUnknown))
+@router.get("/calendar/{day}", dependencies=[Public("hall.read")],
+            response_model=DayRead, responses=responses(CalendarUnknown))
 async def get_day(day: dt.date, session: SessionDep) -> DayRead:
     """Is this date a working day, and who says so (public). 503 when nobody knows."""
     working, source = await calendar.working_day(session, day)

@@ -28,7 +28,8 @@ Staff = Can("hall_stats.read")
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.get("/halls/{hall_id}/live", dependencies=[Public("live.read")], response_model=HallLive, responses=responses(HallNotFound, CalendarUnknown))
+@router.get("/halls/{hall_id}/live", dependencies=[Public("live.read")],
+            response_model=HallLive, responses=responses(HallNotFound, CalendarUnknown))
 async def hall_live(hall_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> HallLive:
     """Waiting per category with estimated waits, each counter's current number, the last calls
     (public: numbers only)."""
@@ -39,7 +40,8 @@ def _sse(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-@router.get("/halls/{hall_id}/events", dependencies=[Public("live.read")], responses={200: {"content": {"text/event-stream": {}}},
+@router.get("/halls/{hall_id}/events", dependencies=[Public("live.read")],
+            responses={200: {"content": {"text/event-stream": {}}},
                                                   **responses(HallNotFound, CalendarUnknown)})
 async def hall_events(hall_id: uuid.UUID, request: Request, session: SessionDep,
                       settings: SettingsDep) -> StreamingResponse:
@@ -73,14 +75,16 @@ async def hall_events(hall_id: uuid.UUID, request: Request, session: SessionDep,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/halls/{hall_id}/board", dependencies=[Public("live.read")], response_class=HTMLResponse, responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/board", dependencies=[Public("live.read")],
+            response_class=HTMLResponse, responses=responses(HallNotFound))
 async def board(hall_id: uuid.UUID, session: SessionDep, request: Request) -> HTMLResponse:
     """The hall's display board (public web page), updated live over SSE."""
     hall = await get_hall(session, hall_id)
     return HTMLResponse(board_page(hall.id, hall.name, request.app.state.prefix))
 
 
-@router.get("/nearest-halls", dependencies=[Public("live.read")], response_model=Page[NearbyHall], responses=responses(CalendarUnknown))
+@router.get("/nearest-halls", dependencies=[Public("live.read")],
+            response_model=Page[NearbyHall], responses=responses(CalendarUnknown))
 async def nearest_halls(
     session: SessionDep, settings: SettingsDep, page: PageDep,
     latitude: Annotated[float, Query(ge=-90, le=90)], longitude: Annotated[float, Query(ge=-180, le=180)],
