@@ -3,8 +3,9 @@ item and its department, the materials required, the case's number, then its cre
 (and instant approval, 秒批, applied before the row is written).
 
 Licence-backed materials are checked at svc-credentials by `Materials.prepare` before the case
-takes its number; what svc-credentials recorded is undone if this transaction rolls back
-(tongban.cases.material.service.SubmissionMaterials)."""
+takes its number (tongban.cases.material.service.SubmissionMaterials). Those calls still run while
+this request's transaction is open, and a consent or use recorded there is not withdrawn when the
+transaction rolls back: see the README's "Not done"."""
 
 from __future__ import annotations
 
