@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from tongban.cases import calendar_flow
 from tongban.cases.bundle.router import router as bundle_router
-from tongban.cases.case import checker
+from tongban.cases import checker
 from tongban.cases.case.router import router as case_router
 from tongban.cases.catalog_copy.router import router as item_router
 from tongban.cases.config import Settings

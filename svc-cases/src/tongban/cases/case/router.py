@@ -2,7 +2,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from tongban.cases.case import repository, service
+from tongban.cases import flows
+from tongban.cases.case import repository, service, submission
+from tongban.cases.case.access import get_visible
 from tongban.cases.case.errors import (
     CaseNotFound,
     ImplementationNotFound,
@@ -59,7 +61,7 @@ async def submit_case(body: CaseCreate, request: Request, session: SessionDep, a
         return replay
     materials = SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
                                     CredentialsClient(getattr(request.app.state, "credentials", None)))
-    case = await service.submit(session, body, actor, request.app.state.settings.default_city_code,
+    case = await submission.submit(session, body, actor, request.app.state.settings.default_city_code,
                                 materials=materials)
     return await idem.remember(session, 201, case)
 
@@ -96,7 +98,7 @@ async def follow_progress(session: SessionDep, _: Public,
 async def get_case(case_id: uuid.UUID, session: SessionDep, access: Reader) -> CaseRead:
     """One case, if the caller may see it (404 otherwise; 403 naming what failed for agents and staff)."""
     actor = access.principal
-    case = await service.get_visible(session, case_id, actor)
+    case = await get_visible(session, case_id, actor)
     return (await service.reader(session, actor))(case)
 
 
@@ -107,7 +109,7 @@ async def case_timeline(case_id: uuid.UUID, session: SessionDep, page: PageDep,
     """Every step of the case: who, for whom (an agent under which delegation), when, why, from
     which state to which; the applicant sees what was done in her name."""
     actor = access.principal
-    await service.get_visible(session, case_id, actor)
+    await get_visible(session, case_id, actor)
     return await paginate(session, repository.timeline_query(case_id), page, TimelineEntryRead.model_validate)
 
 
@@ -121,5 +123,5 @@ async def act_on_case(case_id: uuid.UUID, action: Action, session: SessionDep, a
     deny, extend (`extension_days` + reason), revoke a commitment approval; the applicant submits a
     draft, resubmits, withdraws, fulfil_gaps; staff complete. 409 names the current state."""
     actor = access.principal
-    case = await service.transition(session, case_id, action, body or CaseAction(), actor)
+    case = await flows.transition(session, case_id, action, body or CaseAction(), actor)
     return (await service.reader(session, actor))(case)

@@ -9,24 +9,22 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.cases.case import repository as cases_repo
-from tongban.cases.case import service as cases_service
-from tongban.cases.case.models import Case
 from tongban.cases.config import Settings
 from tongban.cases.credentials_client import CredentialsClient
 from tongban.cases.db import audit
 from tongban.cases.material import repository
-from tongban.cases.material.errors import DocumentNotFound, DocumentTooLarge, DocumentUnusable, \
+from tongban.cases.material.errors import DocumentTooLarge, DocumentUnusable, \
     LicenceNotUsable, UnsupportedDocumentType
 from tongban.cases.material.models import CaseMaterial, Document
 from tongban.cases.material.schemas import MaterialIn
 from tongban.cases.rule import service as rule_service
 from tongban.cases.rule.models import ApprovalRule
 from tongban.shared.auth import Principal
+from tongban.shared.errors import AppError
 
 # What a file must start with to be what its declared type says (a renamed .exe is not a PDF).
 SIGNATURES = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -61,27 +59,24 @@ async def upload(session: AsyncSession, content: bytes, mime_type: str, filename
     return doc
 
 
-def can_read(doc: Document, case: Case | None, p: Principal) -> bool:
-    """The uploader; once attached: whoever may read the case's materials (tongban.cases.policy)."""
-    if doc.uploaded_by == p.sub:
-        return True
-    if case is None:
+class Case(Protocol):
+    """What materials need of their case (the case aggregate sits above this one)."""
+
+    id: uuid.UUID
+    applicant_id: str
+    basic_code: str
+    department: str
+    item_name: str
+    channel: str
+
+
+def _for_applicant(case: Case, p: Principal) -> bool:
+    """The caller is the applicant, or acts for her under a delegation to apply for the case's item."""
+    try:
+        p.acting_for(case.applicant_id, item=case.basic_code, action="apply")
+    except AppError:
         return False
-    return cases_service.may("case.materials.read", case, p)
-
-
-async def readable_document(session: AsyncSession, document_id: uuid.UUID, p: Principal,
-                           with_content: bool = False) -> Document:
-    """The document if `p` may read it through any case that lists it (a bundle's children share one)."""
-    doc = await repository.get_document(session, document_id, with_content)
-    if doc is None:
-        raise DocumentNotFound()
-    if doc.uploaded_by == p.sub:
-        return doc
-    for case_id in await repository.cases_listing(session, doc.id):
-        if can_read(doc, await cases_repo.get(session, case_id), p):
-            return doc
-    raise DocumentNotFound()
+    return True
 
 
 class SubmissionMaterials:
@@ -91,14 +86,14 @@ class SubmissionMaterials:
 
     def __init__(self, session: AsyncSession, items: Sequence[MaterialIn], p: Principal, user_auth: str | None,
                  credentials: CredentialsClient, field: str = "materials", positions: Sequence[int] | None = None,
-                 shared: bool = False) -> None:
+                 shared_with: Sequence[uuid.UUID] = ()) -> None:
         self.session, self.items, self.p, self.user_auth = session, list(items), p, user_auth
         self.credentials, self.field = credentials, field
         # A bundle hands each child the part of the one set of materials its item asks for:
-        # `positions` are their places in the request (for error fields), and `shared` lets the
-        # children of one bundle list the same document.
+        # `positions` are their places in the request (for error fields), and `shared_with` (the
+        # bundle's children so far) lets the children of one bundle list the same document.
         self.positions = list(positions) if positions is not None else list(range(len(self.items)))
-        self.shared = shared
+        self.shared_with = frozenset(shared_with)
         self.rows: list[CaseMaterial] = []
         self.documents: list[uuid.UUID] = []
 
@@ -118,8 +113,8 @@ class SubmissionMaterials:
                 doc = docs.get(m.document_id)
                 if doc is None or doc.uploaded_by != self.p.sub:
                     raise DocumentUnusable(f"{field}.document_id", "no such document of yours")
-                if m.document_id in self.documents or (doc.case_id is not None and not (
-                        self.shared and await repository.attached_to_bundle(self.session, doc, case.bundle_case_id))):
+                if m.document_id in self.documents or (doc.case_id is not None
+                                                       and doc.case_id not in self.shared_with):
                     raise DocumentUnusable(f"{field}.document_id", "already attached to a case")
                 self.documents.append(doc.id)
                 self.rows.append(CaseMaterial(name=m.name, kind="upload", document_id=doc.id, added_by=self.p.sub))
@@ -134,7 +129,7 @@ class SubmissionMaterials:
         """The applicant's consent (their own, or witnessed by the clerk at the counter), then the
         handling department's use through svc-credentials, which confirms the licence is valid."""
         assert m.licence_type_code is not None
-        if self.user_auth is not None and self.p.has("cases:apply") and cases_service.is_owner(case, self.p):
+        if self.user_auth is not None and self.p.has("cases:apply") and _for_applicant(case, self.p):
             holder = None
         elif self.user_auth is not None and self.p.has("cases:process") and case.channel == "counter":
             holder = case.applicant_id
