@@ -142,7 +142,7 @@ def callers() -> list[Caller]:
         Caller("service-interop", {"sub": "service:interop", "role": "service", "service": "interop",
                                    "scope": "catalog:read cases:read cases:forward credentials:read"}),
         Caller("service-credentials", {"sub": "service:credentials", "role": "service", "service": "credentials",
-                                       "scope": "credentials:read"}),
+                                       "scope": "credentials:read cases:lookup"}),
     ]
 
 

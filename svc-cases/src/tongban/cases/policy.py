@@ -51,6 +51,9 @@ POLICY = Policy("cases", {
     # --- cases -----------------------------------------------------------------------------------
     "case.submit": (*_applicant("apply", counter=False), Rule("clerk", ("cases:process",), scope="hall")),
     "case.read": READERS,
+    # One case by its id: its readers, and svc-credentials binding a counter consent to it (its
+    # department, hall and applicant; the ID number masked). Not the lists: it looks up, never browses.
+    "case.lookup": (*READERS, Rule("service", ("cases:lookup",))),
     "case.progress": ANYONE,                     # by number and lookup code, without personal data
     "case.worklist": (Rule("clerk", ("cases:read",), scope="hall"),
                       Rule("approver", ("cases:read",), scope="department"), Rule("admin", ("cases:read",))),

@@ -30,7 +30,7 @@ def decide(permission: str, case: Case, p: Principal, *, hidden: bool = False) -
     try:
         return admit(POLICY, permission, p).check(target(case))
     except (NotOwner, NotPermitted, InsufficientScope) as exc:
-        if hidden or permission == "case.read":
+        if hidden or permission in ("case.read", "case.lookup"):
             raise CaseNotFound() from exc
         raise NotAllowedForRole(f"{p.role} cannot do this to this case") from exc
 

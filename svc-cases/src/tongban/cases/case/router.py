@@ -2,8 +2,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from tongban.cases import flows
-from tongban.cases.case import repository, service, submission
+from tongban.cases import flows, submission_flow
+from tongban.cases.case import repository, service
 from tongban.cases.case.access import get_visible
 from tongban.cases.case.errors import (
     CaseNotFound,
@@ -24,7 +24,7 @@ from tongban.cases.case.schemas import (
 )
 from tongban.cases.credentials_client import CredentialsClient
 from tongban.cases.material.errors import CredentialsNotConfigured, DocumentUnusable, LicenceNotUsable, MaterialsMissing
-from tongban.cases.material.service import SubmissionMaterials
+from tongban.cases.db import Sessions
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import AUTH_ERRORS, OutsideDelegation, OutsideScope, RealNameRequired
 from tongban.shared.db import SessionDep
@@ -37,6 +37,7 @@ from tongban.shared.service_auth import UpstreamUnavailable
 router = APIRouter(prefix="/cases", tags=["cases"])
 Submitter = Annotated[Access, Depends(Authorize(POLICY, "case.submit"))]
 Reader = Annotated[Access, Depends(Authorize(POLICY, "case.read"))]
+LookUp = Annotated[Access, Depends(Authorize(POLICY, "case.lookup"))]
 StaffReader = Annotated[Access, Depends(Authorize(POLICY, "case.worklist"))]
 Actor = Annotated[Access, Depends(Authorize(POLICY, "case.act"))]
 Public = Annotated[Access, Depends(Authorize(POLICY, "case.progress"))]
@@ -49,21 +50,21 @@ WORKLISTS = {"approver": frozenset({"accepted", "in_review"}),
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
                                  ImplementationNotFound, ItemNotOfferedInCity,
                                  IdempotencyKeyReused, DocumentUnusable, LicenceNotUsable,
-                                 MaterialsMissing, CredentialsNotConfigured, UpstreamUnavailable))
-async def submit_case(body: CaseCreate, request: Request, session: SessionDep, access: Submitter,
+                                 MaterialsMissing, CredentialsNotConfigured, UpstreamUnavailable,
+                                 WrongCaseState))
+async def submit_case(body: CaseCreate, request: Request, sessions: Sessions, access: Submitter,
                       idem: IdempotencyDep):
     """Submit a case: citizens and company users (cases:apply) for themselves, clerks (cases:process)
     for a walk-in applicant. Instant-approval items come back already `approved`. Send an
-    `Idempotency-Key`: a retry returns the same case."""
+    `Idempotency-Key`: a retry returns the same answer (409 `submission_in_progress` while the
+    first is still running). With licence-backed materials the case is a draft until
+    svc-credentials has recorded the consent and the use; if it refuses, the answer names the
+    draft (`case_id`), which stays a draft with the reason on its timeline."""
     actor = access.principal
     assert actor is not None  # the policy admits no anonymous submission
-    if (replay := await idem.claim(session, actor.sub)) is not None:
-        return replay
-    materials = SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
-                                    CredentialsClient(getattr(request.app.state, "credentials", None)))
-    case = await submission.submit(session, body, actor, request.app.state.settings.default_city_code,
-                                materials=materials)
-    return await idem.remember(session, 201, case)
+    return await submission_flow.submit(sessions, request, body, actor, idem,
+                                        CredentialsClient(getattr(request.app.state, "credentials", None)),
+                                        request.app.state.settings.default_city_code)
 
 
 @router.get("", response_model=Page[CaseRead], responses=responses(*AUTH_ERRORS, *TRUST_ERRORS))
@@ -95,10 +96,12 @@ async def follow_progress(session: SessionDep, _: Public,
 
 
 @router.get("/{case_id}", response_model=CaseRead, responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
-async def get_case(case_id: uuid.UUID, session: SessionDep, access: Reader) -> CaseRead:
-    """One case, if the caller may see it (404 otherwise; 403 naming what failed for agents and staff)."""
+async def get_case(case_id: uuid.UUID, session: SessionDep, access: LookUp) -> CaseRead:
+    """One case, if the caller may see it (404 otherwise; 403 naming what failed for agents and
+    staff). svc-credentials (scope `cases:lookup`) reads any case this way, to bind a consent
+    taken at a counter to it."""
     actor = access.principal
-    case = await get_visible(session, case_id, actor)
+    case = await get_visible(session, case_id, actor, permission="case.lookup")
     return (await service.reader(session, actor))(case)
 
 

@@ -2,10 +2,11 @@
 item and its department, the materials required, the case's number, then its creation recorded
 (and instant approval, 秒批, applied before the row is written).
 
-Licence-backed materials are checked at svc-credentials by `Materials.prepare` before the case
-takes its number (tongban.cases.material.service.SubmissionMaterials). Those calls still run while
-this request's transaction is open, and a consent or use recorded there is not withdrawn when the
-transaction rolls back: see the README's "Not done"."""
+`open` checks everything this service knows (no remote call); then either `complete` writes the
+case in the same transaction (no licence-backed material: the 秒批 path), or `hold` commits it as
+a draft, svc-credentials records the consents and uses for that real case with no cases
+transaction open, and `finish` submits it in a second transaction (tongban.cases.submission_flow
+runs the three; `fail` records on the draft why it was not submitted)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tongban.cases.case.errors import (
     ItemNotAvailable,
     ItemNotOfferedInCity,
     NotAllowedForRole,
+    WrongCaseState,
 )
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseCreate, CaseRead
@@ -49,9 +51,27 @@ INSTANT = "system:instant-approval"
 class Materials(Protocol):
     """What a submission's materials do around the creation of the case (material/service.py)."""
 
+    session: AsyncSession
+
+    @property
+    def licence_backed(self) -> bool: ...
     def given(self) -> list[required.Given]: ...
-    async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]: ...
+    async def check(self, case: Case) -> None: ...
+    async def confirm(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]: ...
+    async def wallet_facts(self, rule: ApprovalRule | None, known: dict[str, Any]) -> dict[str, Any]: ...
     async def attach(self, case: Case) -> None: ...
+
+
+@dataclass
+class Opened:
+    """A submission checked by `open` and not yet written: the case as it will be and what it needs."""
+
+    case: Case
+    ctx: repository.SubmissionContext
+    origin: Origin
+    draft: bool
+    today: dt.date
+    city: str
 
 
 
@@ -109,12 +129,26 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
                  today: dt.date | None = None, bundle_case_id: uuid.UUID | None = None,
                  origin: Origin | None = None, materials: Materials | None = None,
                  listed_materials: list[dict[str, Any]] | None = None) -> CaseRead:
-    """Create a case (a draft, or submitted with its clock started), then try instant approval;
-    returns it as the submitter sees it. `materials` checks the submission's materials (and the
-    licence facts the rules need) before the case takes its number, and attaches them after.
-    A submission (not a draft) must bring every required material the implementation (else the
-    item) lists, or `listed_materials` for a bundle's child; missing 容缺 ones are kept as
-    `missing_materials` (the case is then accepted only with them as gaps, never instantly)."""
+    """Create a case in one transaction (a draft, or submitted with its clock started, then
+    instant approval tried); returns it as the submitter sees it. Used for a bundle's children
+    and forwarded cases; `POST /cases` goes through tongban.cases.submission_flow, which keeps
+    svc-credentials' writes out of the transaction. A submission (not a draft) must bring every
+    required material the implementation (else the item) lists, or `listed_materials` for a
+    bundle's child; missing 容缺 ones are kept as `missing_materials` (the case is then accepted
+    only with them as gaps, never instantly)."""
+    opened = await open_submission(session, body, p, default_city, today, bundle_case_id, origin, materials,
+                                   listed_materials)
+    facts = await materials.confirm(opened.case, opened.ctx.rule) if materials is not None else {}
+    return await complete(session, opened, p, materials, facts)
+
+
+async def open_submission(session: AsyncSession, body: CaseCreate, p: Principal, default_city: str,
+                          today: dt.date | None = None, bundle_case_id: uuid.UUID | None = None,
+                          origin: Origin | None = None, materials: Materials | None = None,
+                          listed_materials: list[dict[str, Any]] | None = None) -> Opened:
+    """Every check this service can make of a submission (who applies, the item and its
+    department, the form, the required materials, the uploads), with no remote call and nothing
+    written yet."""
     today = today or calendar.today()
     origin = origin or applicant_of(body, p)
     city = body.city_code or default_city
@@ -132,15 +166,63 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
         # A partner city's counter took the forwarded case's materials (the contract carries none).
         _hold_to_required_materials(case, listed_materials if listed_materials is not None
                                     else listed_of(item, ctx.implementation), materials)
-    licence_facts = await materials.prepare(case, ctx.rule) if materials is not None else {}
-    await _number(session, case, city, today)
+    if materials is not None:
+        await materials.check(case)
+    return Opened(case, ctx, origin, body.draft, today, city)
+
+
+async def complete(session: AsyncSession, opened: Opened, p: Principal, materials: Materials | None,
+                   licence_facts: dict[str, Any]) -> CaseRead:
+    """Write the opened case at once: numbered, created (and submitted, perhaps approved), materials attached."""
+    case, ctx, today = opened.case, opened.ctx, opened.today
+    await _number(session, case, opened.city, today)
     # Not flushed yet: the submit step below sets the state first, so the row goes in with one
     # INSERT instead of an INSERT and an UPDATE (the 秒批 path counts its round trips).
     repository.add_unflushed(session, case)
-    await _record_creation(session, case, p, origin, body.draft, ctx, today, licence_facts)
+    await _record_creation(session, case, p, opened.origin, opened.draft, ctx, today, licence_facts)
     if materials is not None:
         await materials.attach(case)
     return to_read(case, p, today, ctx.overrides)
+
+
+AWAITING = "licence-backed materials at svc-credentials"
+
+
+async def hold(session: AsyncSession, opened: Opened, p: Principal, materials: Materials | None) -> None:
+    """Write the opened case as a draft (numbered, its uploads attached), already the real record
+    svc-credentials can be asked to bind consents to; `finish` submits it."""
+    case = opened.case
+    await _number(session, case, opened.city, opened.today)
+    repository.add_unflushed(session, case)
+    await record(session, case, p, "create", None, "draft", None,
+                 _origin_detail(opened.origin) | ({} if opened.draft else {"awaiting": AWAITING}))
+    if materials is not None:
+        await materials.attach(case)
+
+
+async def finish(session: AsyncSession, opened: Opened, p: Principal, materials: Materials | None,
+                 licence_facts: dict[str, Any]) -> CaseRead:
+    """The held draft, its licence-backed materials confirmed: attach them and submit it (instant
+    approval tried), unless a draft was asked for. 409 if the draft moved meanwhile (its applicant
+    submitted or withdrew it)."""
+    case = await repository.get(session, opened.case.id, for_update=True)
+    if case is None or case.state != "draft":
+        raise WrongCaseState("submit", case.state if case is not None else "gone", frozenset({"draft"}))
+    if materials is not None:
+        materials.session = session
+        await materials.attach(case)
+    if not opened.draft:
+        await _submit_now(session, case, p, _origin_detail(opened.origin), opened.ctx, opened.today, licence_facts)
+    return to_read(case, p, opened.today, opened.ctx.overrides)
+
+
+async def fail(session: AsyncSession, case_id: uuid.UUID, p: Principal, reason: str,
+               detail: dict[str, Any]) -> None:
+    """The held draft was not submitted: its timeline says why (and what was undone at
+    svc-credentials), so the applicant or the clerk can fix it and submit the draft again."""
+    case = await repository.get(session, case_id, for_update=True)
+    if case is not None:
+        await record(session, case, p, "submission_failed", case.state, case.state, reason[:500], detail)
 
 
 def _published_item(item: CatalogItem | None, basic_code: str) -> CatalogItem:
@@ -222,16 +304,26 @@ async def _number(session: AsyncSession, case: Case, city: str, today: dt.date) 
     case.case_number = f"{city}{today:%Y%m%d}{seq:05d}"
 
 
-async def _record_creation(session: AsyncSession, case: Case, p: Principal, origin: Origin, draft: bool,
-                           ctx: repository.SubmissionContext, today: dt.date, licence_facts: dict[str, Any]) -> None:
+def _origin_detail(origin: Origin) -> dict[str, Any]:
     detail: dict[str, Any] = {"channel": origin.channel}
     if origin.partner_region:
         detail |= {"partner_region": origin.partner_region, "partner_case_number": origin.partner_case_number}
+    return detail
+
+
+async def _record_creation(session: AsyncSession, case: Case, p: Principal, origin: Origin, draft: bool,
+                           ctx: repository.SubmissionContext, today: dt.date, licence_facts: dict[str, Any]) -> None:
+    detail = _origin_detail(origin)
     if draft:
         await record(session, case, p, "create", None, "draft", None, detail)
         return
-    # Created and submitted in one step: one timeline entry; a matching rule is applied before
-    # anything is written, so the row goes in once, already decided (fewer writes on the 秒批 path).
+    await _submit_now(session, case, p, detail, ctx, today, licence_facts)
+
+
+async def _submit_now(session: AsyncSession, case: Case, p: Principal, detail: dict[str, Any],
+                      ctx: repository.SubmissionContext, today: dt.date, licence_facts: dict[str, Any]) -> None:
+    # Submitted in one step: one timeline entry; a matching rule is applied before anything is
+    # written, so a new row goes in once, already decided (fewer writes on the 秒批 path).
     submitted = apply(case, p, "submit", STEPS["submit"], None, today, ctx.overrides, detail)
     approved = _instant_approval(case, ctx.rule, today, ctx.overrides, licence_facts)
     await emit(session, case, submitted, *([approved] if approved is not None else []))
