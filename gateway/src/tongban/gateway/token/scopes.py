@@ -49,8 +49,9 @@ PARTNER_AUDIENCES = ("interop",)
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
     "cases": ("credentials:read", "credentials:use"),
     "credentials": ("cases:read",),
-    "interop": ("catalog:read", "cases:read", "cases:forward", "credentials:read", "credentials:trust",
-                "credentials:present"),
+    # Not cases:read: svc-interop only opens forwarded cases (and svc-cases lets it read those by
+    # cases:forward); a service holding cases:read reads every case.
+    "interop": ("catalog:read", "cases:forward", "credentials:read", "credentials:trust", "credentials:present"),
 }
 
 
