@@ -42,12 +42,16 @@ PARTNER_AUDIENCES = ("interop",)
 
 # Services are OAuth clients too (client `svc-<name>`, role "service"), for the calls one service
 # makes to another's internal API (tongban.shared.service_auth): svc-cases confirms an applicant's
-# licence and records its use under the consent given with the submission; svc-interop opens
-# forwarded cases, keeps the partner's issuer keys in the trust list and reads the catalogue.
+# licence and records its use under the consent given with the submission; svc-credentials reads
+# the case a counter consent is bound to; svc-interop opens forwarded cases, keeps the partner's
+# issuer keys in the trust list, reads the catalogue and has a holder's licences listed and
+# presented for the partner city.
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
     "cases": ("credentials:read", "credentials:use"),
-    "interop": ("catalog:read", "cases:read", "cases:forward", "credentials:read", "credentials:trust",
-                "credentials:present"),
+    "credentials": ("cases:read",),
+    # Not cases:read: svc-interop only opens forwarded cases (and svc-cases lets it read those by
+    # cases:forward); a service holding cases:read reads every case.
+    "interop": ("catalog:read", "cases:forward", "credentials:read", "credentials:trust", "credentials:present"),
 }
 
 
