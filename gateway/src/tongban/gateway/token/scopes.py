@@ -48,7 +48,7 @@ PARTNER_AUDIENCES = ("interop",)
 # presented for the partner city.
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
     "cases": ("credentials:read", "credentials:use"),
-    "credentials": ("cases:read",),
+    "credentials": ("cases:lookup",),   # reads one case to bind a counter consent (case.lookup)
     # Not cases:read: svc-interop only opens forwarded cases (and svc-cases lets it read those by
     # cases:forward); a service holding cases:read reads every case.
     "interop": ("catalog:read", "cases:forward", "credentials:read", "credentials:trust", "credentials:present"),
