@@ -1,4 +1,4 @@
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from tongban.shared.config import ServiceSettings, secret_or_dev, service_config
 
@@ -62,7 +62,9 @@ class Settings(ServiceSettings):
     # Real-name providers (realname/provider.py): the local stand-in (never in production), and
     # the real ones' Ed25519 public keys, raw and base64-encoded, by provider name.
     realname_local_provider: bool | None = None   # None: on, except in production
-    realname_local_seed: SecretStr = SecretStr("dev-only-realname-provider")
+    # The local stand-in's signing seed: development and tests only (the provider is refused in production).
+    realname_local_seed: SecretStr = Field(default=SecretStr("dev-only-realname-provider"),
+                                           json_schema_extra={"development_only": True})
     realname_provider_keys: dict[str, str] = {}
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
