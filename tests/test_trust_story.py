@@ -214,3 +214,77 @@ async def test_who_may_act_for_whom(gateway_url):
 
 # Someone who delegated nothing to anyone (a valid ID number all the same).
 COMPANY_PERSON = "44200019700101444" + resident_id_check_digit("44200019700101444")
+
+
+# --- svc-credentials' part: licences follow the real name; a counter consent needs a real case ----
+
+SEEDED_CITIZEN = "442000199001011233"     # the holder of svc-credentials' demo licences
+
+
+@pytest.fixture
+async def with_credentials(infra, clean_nats, tmp_path, monkeypatch):
+    """Gateway, svc-cases and svc-credentials as processes; svc-credentials seeded with the demo
+    licences and able to ask svc-cases about a case as itself (its service client)."""
+    from tongban.credentials import seed as credentials_seed
+    from tongban.credentials.main import SERVICE as CREDENTIALS
+
+    definitions = {d.name: d for d in (GATEWAY, CASES, CREDENTIALS)}
+    urls = {name: infra.fresh_database(d) for name, d in definitions.items()}
+    ports = {name: free_port() for name in urls}
+    gateway_at = f"http://127.0.0.1:{ports['gateway']}"
+    keys = {"CREDENTIALS_KEY_DIR": str(tmp_path / "keys"), "CREDENTIALS_KEY_PASSPHRASE": "story-passphrase"}
+    for k, v in keys.items():
+        monkeypatch.setenv(k, v)
+    engine = make_engine(urls["gateway"], 2)
+    await gateway_seed.seed(make_sessionmaker(engine))
+    await gateway_seed.seed_service_clients(make_sessionmaker(engine), {"credentials": "story-client-secret"})
+    await engine.dispose()
+    engine = make_engine(urls["credentials"], 2)
+    await credentials_seed.seed(make_sessionmaker(engine))
+    await engine.dispose()
+    procs = []
+    for name, url in urls.items():
+        p = name.upper() + "_"
+        env = {f"{p}DATABASE_URL": url, f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING",
+               "TONGBAN_ENV": "development"}
+        if name == "gateway":
+            env |= {"GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}",
+                    "GATEWAY_CREDENTIALS_URL": f"http://127.0.0.1:{ports['credentials']}"}
+        else:
+            env[f"{p}JWKS_URL"] = f"{gateway_at}/.well-known/jwks.json"
+        if name == "credentials":
+            env |= keys | {"CREDENTIALS_CASES_URL": f"http://127.0.0.1:{ports['cases']}",
+                           "CREDENTIALS_TOKEN_URL": f"{gateway_at}/auth/token",
+                           "CREDENTIALS_SERVICE_CLIENT_ID": "svc-credentials",
+                           "CREDENTIALS_SERVICE_CLIENT_SECRET": "story-client-secret"}
+        procs.append(ServiceProcess(name, f"tongban.{name}.main:create_app", ports[name], env,
+                                    log_file=tmp_path / f"{name}.log", http=definitions[name].server_protocol).start())
+    try:
+        await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
+        yield gateway_at
+    finally:
+        for p in procs:
+            p.stop()
+
+
+async def test_licences_follow_the_real_name_and_a_counter_consent_needs_a_real_case(with_credentials):
+    async with httpx.AsyncClient(base_url=with_credentials, timeout=15) as client:
+        desk = Desk(client)
+        # Anyone may register with any valid ID number: the account is self_declared and sees none of
+        # the licences issued to that number (the demo citizen's, here), however it asks.
+        claimant, password = await desk.register_and_verify("claimant", SEEDED_CITIZEN, "张三", verify=False)
+        r = await client.get("/api/v1/credentials/me/licences", headers=claimant)
+        assert r.status_code == 403 and r.json()["code"] == "real_name_required", r.text
+        assert "verif" in r.json()["detail"]
+        # Verified through the provider (face + ID number), she sees them.
+        await desk.verify(claimant, SEEDED_CITIZEN, "张三")
+        claimant = await desk.login("claimant", password)
+        wallet = (await client.get("/api/v1/credentials/me/licences", headers=claimant)).json()
+        assert wallet["total"] >= 1 and {w["holder_id"] for w in wallet["items"]} == {SEEDED_CITIZEN}
+
+        # A clerk cannot invent a consent: svc-credentials asks svc-cases, which knows no such case.
+        clerk = await desk.login("clerk", "Clerk#2026")
+        r = await client.post("/api/v1/credentials/consents", headers=clerk, json={
+            "licence_type_code": wallet["items"][0]["type_code"], "case_id": "3f0c1f9e-1d5e-4c0b-9c2a-000000000001",
+            "holder_id": SEEDED_CITIZEN, "expires_at": until(1)})
+        assert r.status_code == 422 and r.json()["code"] == "unknown_case", r.text

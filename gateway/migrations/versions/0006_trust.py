@@ -28,7 +28,7 @@ def upgrade() -> None:
                "CHECK (company_role IN ('legal_representative', 'administrator', 'agent'))")
     op.drop_index("uq_account_citizen_id_number", "account", schema=SCHEMA)
     op.create_index("uq_account_citizen_id_number", "account", ["id_number"], unique=True, schema=SCHEMA,
-                    postgresql_where=sa.text("role = 'citizen' AND real_name_level IN ('verified', 'counter_verified')"))
+                    postgresql_where=sa.text("role = 'citizen' AND active AND real_name_level IN ('verified', 'counter_verified')"))
     op.add_column("account", sa.Column("halls", postgresql.ARRAY(sa.String(50))), schema=SCHEMA)
     op.add_column("account", sa.Column("departments", postgresql.ARRAY(sa.String(50))), schema=SCHEMA)
     op.execute("UPDATE gateway.account SET halls = ARRAY[hall] WHERE hall IS NOT NULL")

@@ -21,10 +21,10 @@ class Account(Base):
         CheckConstraint(f"real_name_level IN ({', '.join(repr(r) for r in REAL_NAME_LEVELS)})",
                         name="real_name_level"),
         CheckConstraint(f"company_role IN ({', '.join(repr(r) for r in COMPANY_ROLES)})", name="company_role"),
-        # One verified account per person. Anyone may register with any well-formed ID number
+        # One active verified account per person. Anyone may register with any well-formed ID number
         # (self_declared); the conflict is settled when one of them proves it (see realname/).
         Index("uq_account_citizen_id_number", "id_number", unique=True,
-              postgresql_where=text("role = 'citizen' AND real_name_level IN ('verified', 'counter_verified')")),
+              postgresql_where=text("role = 'citizen' AND active AND real_name_level IN ('verified', 'counter_verified')")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
