@@ -210,6 +210,10 @@ def apply(case: Case, actor: Principal | str, action: str, step: Step, reason: s
         case.decided_at, case.decision = at, to_state
     if to_state == "completed":
         case.completed_at = at
+    if case.deadline_basis is not None and (action == "submit" or from_state in ("supplement_requested", "suspended")):
+        # The step that set the clock says, on the timeline, that its deadline is provisional.
+        detail = {**detail, "deadline_on": case.deadline_on.isoformat() if case.deadline_on else None,
+                  "deadline_provisional": True, "deadline_basis": case.deadline_basis}
     return Moved(actor, action, step, from_state, to_state, reason, at, detail)
 
 
