@@ -241,6 +241,7 @@ async def publish(session: AsyncSession, case: Case, m: Moved) -> None:
             case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
             department=case.department, from_state=m.from_state, state=m.to_state, actor=actor_of(m.actor)[0],
             reason=m.reason, at=m.at, rule_version=rule_version, deadline_on=case.deadline_on,
+            deadline_provisional=case.deadline_basis is not None,
             **origin_fields(case)), subject=str(case.id)))
 
 
