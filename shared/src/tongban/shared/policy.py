@@ -294,6 +294,32 @@ def declared_permission(route: Any) -> str | None:
     return None
 
 
+def routes_of(app: Any) -> list[tuple[str, frozenset[str], Any]]:
+    """(full path, methods, route) of every route an app serves, through included routers and
+    mounts (FastAPI keeps an included router as one entry of `app.routes`)."""
+    found: list[tuple[str, frozenset[str], Any]] = []
+
+    def walk(routes: Iterable[Any], prefix: str) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes, prefix + route.include_context.prefix)
+            elif getattr(route, "routes", None) is not None and not hasattr(route, "methods"):
+                walk(route.routes, prefix + getattr(route, "path", ""))
+            else:
+                found.append((prefix + route.path, frozenset(getattr(route, "methods", None) or ()), route))
+
+    walk(app.routes, "")
+    return found
+
+
+def platform_public(prefix: str) -> tuple[str, ...]:
+    """Paths every service serves outside its policy, public on purpose: the orchestrator's probes
+    and metrics, and the service's OpenAPI and docs pages (FastAPI's)."""
+    return ("/healthz", "/readyz", "/metrics", f"{prefix}/openapi.json", f"{prefix}/docs", "/docs/oauth2-redirect",
+            "/redoc")
+
+
 def AccessTo(policy: Policy, permission: str) -> Any:
     return Annotated[Access, Depends(Authorize(policy, permission))]
 
