@@ -185,7 +185,7 @@ async def test_the_legal_representative_delegates_items_to_an_agent(gateway):
                                                     .isoformat()}]}
     agent_headers = {"Authorization": f"Bearer {agent_token}"}
     r = await gateway.client.post("/auth/delegations", json={**body, "agent_id": agent_id}, headers=agent_headers)
-    assert r.status_code == 403 and r.json()["code"] == "not_legal_representative"
+    assert r.status_code == 403 and r.json()["code"] == "outside_delegation"  # an agent acts only within its delegations
     listed = (await gateway.client.get("/auth/delegations", headers=agent_headers)).json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == delegation["id"]
 

@@ -130,9 +130,9 @@ async def test_roles_reach_only_their_routes(gateway, upstream):
     """A citizen on admin routes, a partner on citizen routes, a citizen on interop routes: refused."""
     citizen = await gateway.bearer("citizen")
     r = await gateway.client.get("/auth/accounts", headers=citizen)
-    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    assert r.status_code == 403 and r.json()["code"] == "not_permitted"  # the gateway policy: admins only
     r = await gateway.client.post("/auth/signing-keys", json={"reason": "x"}, headers=citizen)
-    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    assert r.status_code == 403 and r.json()["code"] == "not_permitted"
     assert (await gateway.client.get("/api/v1/gateway/audit-events", headers=citizen)).status_code == 403
     r = await gateway.client.get("/api/v1/interop/messages", headers=citizen)
     assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"

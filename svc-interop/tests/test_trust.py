@@ -143,7 +143,7 @@ async def test_issuer_keys_are_exchanged_and_licences_verified_across_cities(inf
         assert r.status_code in (200, 422), r.text
         if r.status_code == 200:
             assert r.json()["result"] != "valid"
-        r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/partner-verifications", headers=admin,
+        r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/partner-verifications", headers=clerk,
                             json={"partner": "440100", "presentation": qr})
         assert r.status_code == 404 and r.json()["code"] == "partner_not_found"
 

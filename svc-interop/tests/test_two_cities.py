@@ -117,7 +117,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         mirrored = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
         assert mirrored["items"][0]["status"] == "approved"
         citizen = {"Authorization": "Bearer " + token_issuer.mint(
-            "citizen", "cases:read", ["interop"], id_number="11010519491231002X")}
+            "citizen", "cases:read", ["interop"], id_number="11010519491231002X", real_name_level="verified")}
         mine = (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases/{case['id']}", headers=citizen))
         assert mine.status_code == 200 and mine.json()["applicant_id_number"] == "11010519491231002X"
 

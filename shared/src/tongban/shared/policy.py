@@ -21,9 +21,9 @@ Refusals of staff and agents are audited in their own transaction (the request's
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -255,6 +255,15 @@ def admit(policy: Policy, permission: str, p: Principal | None) -> Access:
     return Access(p, permission, tuple(rules))
 
 
+def allows(policy: Policy, permission: str, p: Principal | None) -> bool:
+    """Whether the caller half of `permission` admits `p` (for what a route shows, not whether it answers)."""
+    try:
+        admit(policy, permission, p)
+    except AppError:
+        return False
+    return True
+
+
 class Authorize:
     """Route dependency: `Annotated[Access, Depends(Authorize(POLICY, "case.read"))]`.
 
@@ -285,8 +294,70 @@ def declared_permission(route: Any) -> str | None:
     return None
 
 
+def routes_of(app: Any) -> list[tuple[str, frozenset[str], Any]]:
+    """(full path, methods, route) of every route an app serves, through included routers and
+    mounts (FastAPI keeps an included router as one entry of `app.routes`)."""
+    found: list[tuple[str, frozenset[str], Any]] = []
+
+    def walk(routes: Iterable[Any], prefix: str) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes, prefix + route.include_context.prefix)
+            elif getattr(route, "routes", None) is not None and not hasattr(route, "methods"):
+                walk(route.routes, prefix + getattr(route, "path", ""))
+            else:
+                found.append((prefix + route.path, frozenset(getattr(route, "methods", None) or ()), route))
+
+    walk(app.routes, "")
+    return found
+
+
+def platform_public(prefix: str) -> tuple[str, ...]:
+    """Paths every service serves outside its policy, public on purpose: the orchestrator's probes
+    and metrics, and the service's OpenAPI and docs pages (FastAPI's)."""
+    return ("/healthz", "/readyz", "/metrics", f"{prefix}/openapi.json", f"{prefix}/docs", "/docs/oauth2-redirect",
+            "/redoc")
+
+
 def AccessTo(policy: Policy, permission: str) -> Any:
     return Annotated[Access, Depends(Authorize(policy, permission))]
+
+
+def everyone() -> tuple[Rule, ...]:
+    """A public permission: anyone, with a token or without (each role named, so the table shows it)."""
+    return tuple(Rule(role) for role in ROLES)
+
+
+class RouteHelpers(NamedTuple):
+    """A service's three ways for a route to name its permission (`Can, Caller, Public = route_helpers(POLICY)`)."""
+
+    can: Callable[[str], Any]
+    caller: Callable[[str], Any]
+    public: Callable[[str], Any]
+
+
+def route_helpers(policy: Policy) -> RouteHelpers:
+    """`access: Can("licence.read")` — the admitted caller, to check records with;
+    `actor: Caller("issuer.write")` — a route that needs no record, only the admitted Principal;
+    `dependencies=[Public("status.read")]` — the permission of a route that reads no caller."""
+
+    def can(permission: str) -> Any:
+        return Annotated[Access, Depends(Authorize(policy, permission))]
+
+    def caller(permission: str) -> Any:
+        authorize = Authorize(policy, permission)
+
+        # A default, not Annotated: this module's annotations are strings, and `authorize` is local.
+        async def principal(access: Access = Depends(authorize)) -> Principal | None:  # noqa: B008
+            return access.principal
+
+        return Annotated[Principal, Depends(principal)]
+
+    def public(permission: str) -> Any:
+        return Depends(Authorize(policy, permission))
+
+    return RouteHelpers(can, caller, public)
 
 
 REFUSALS = (RealNameRequired, OutsideDelegation, OutsideScope, NotOwner)

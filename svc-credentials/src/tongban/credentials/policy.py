@@ -8,29 +8,21 @@ principal's agent under a live delegation granting `action` (`read`, `present`, 
 `scope="department"`: the caller's departments; `scope="hall"`: a clerk's halls and departments.
 """
 
-from typing import Annotated, Any
 
-from fastapi import Depends
 from tongban.shared.auth import (
     InsufficientScope,
     NotOwner,
     OutsideDelegation,
     OutsideScope,
-    Principal,
     RealNameRequired,
 )
 from tongban.shared.errors import Unauthorized
-from tongban.shared.policy import ROLES, Access, Authorize, NotPermitted, Policy, Rule
+from tongban.shared.policy import NotPermitted, Policy, Rule, everyone, route_helpers
 
 VERIFIED = "verified"
 ADMIN = Rule("admin", scopes=("credentials:admin",))
 ISSUING_STAFF = Rule("approver", scopes=("credentials:issue",), scope="department")
 SEAL = ("credentials:seal",)
-
-
-def everyone() -> tuple[Rule, ...]:
-    """A public route: anyone, with a token or without."""
-    return tuple(Rule(role) for role in ROLES)
 
 
 def holders(action: str, scopes: tuple[str, ...] = ("credentials:read",)) -> tuple[Rule, ...]:
@@ -90,21 +82,5 @@ ERRORS = (Unauthorized, InsufficientScope, NotPermitted, RealNameRequired, Outsi
           NotOwner)
 
 
-def Can(permission: str) -> Any:  # noqa: N802 - reads as a type in route signatures
-    """`access: Can("licence.read")`: the admitted caller, to check records with."""
-    return Annotated[Access, Depends(Authorize(POLICY, permission))]
-
-
-def Caller(permission: str) -> Any:  # noqa: N802
-    """`actor: Caller("issuer.write")`: a route that needs no record, only the admitted Principal."""
-    authorize = Authorize(POLICY, permission)
-
-    async def principal(access: Annotated[Access, Depends(authorize)]) -> Principal | None:
-        return access.principal
-
-    return Annotated[Principal, Depends(principal)]
-
-
-def Public(permission: str) -> Any:  # noqa: N802
-    """`dependencies=[Public("status.read")]`: the route's permission, for a route that reads no caller."""
-    return Depends(Authorize(POLICY, permission))
+# How routes name their permission (tongban.shared.policy.route_helpers).
+Can, Caller, Public = route_helpers(POLICY)

@@ -8,23 +8,16 @@ taking a number need no verified real name — a self-declared account browses, 
 but an appointment tied to a case (`case_id`) does: cases are keyed by the resident's ID number.
 """
 
-from typing import Annotated, Any
 
-from fastapi import Depends
 
-from tongban.shared.auth import InsufficientScope, NotOwner, OutsideScope, Principal, RealNameRequired
+from tongban.shared.auth import InsufficientScope, NotOwner, OutsideScope, RealNameRequired
 from tongban.shared.errors import Unauthorized
-from tongban.shared.policy import ROLES, Access, Authorize, NotPermitted, Policy, Rule
+from tongban.shared.policy import NotPermitted, Policy, Rule, everyone, route_helpers
 
 ADMIN = Rule("admin", scopes=("queue:admin",))
 HALL_CLERK = Rule("clerk", scopes=("queue:operate",), scope="hall")
 PEOPLE = (Rule("citizen"), Rule("company"))
 BOOKERS = (Rule("citizen", scopes=("queue:book",)), Rule("company", scopes=("queue:book",)))
-
-
-def everyone() -> tuple[Rule, ...]:
-    """A public route: anyone, with a token or without."""
-    return tuple(Rule(role) for role in ROLES)
 
 
 POLICY = Policy("queue", {
@@ -68,21 +61,5 @@ PLATFORM_ROUTES = {"GET /api/v1/queue/audit-events": "audit.read"}
 ERRORS = (Unauthorized, InsufficientScope, NotPermitted, RealNameRequired, OutsideScope, NotOwner)
 
 
-def Can(permission: str) -> Any:  # noqa: N802 - reads as a type in route signatures
-    """`access: Can("ticket.read")`: the admitted caller, to check records with."""
-    return Annotated[Access, Depends(Authorize(POLICY, permission))]
-
-
-def Caller(permission: str) -> Any:  # noqa: N802
-    """`actor: Caller("hall.manage")`: a route that needs no record, only the admitted Principal."""
-    authorize = Authorize(POLICY, permission)
-
-    async def principal(access: Annotated[Access, Depends(authorize)]) -> Principal | None:
-        return access.principal
-
-    return Annotated[Principal, Depends(principal)]
-
-
-def Public(permission: str) -> Any:  # noqa: N802
-    """`dependencies=[Public("hall.read")]`: the route's permission, for a route that reads no caller."""
-    return Depends(Authorize(POLICY, permission))
+# How routes name their permission (tongban.shared.policy.route_helpers).
+Can, Caller, Public = route_helpers(POLICY)

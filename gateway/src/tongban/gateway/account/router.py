@@ -14,22 +14,27 @@ from tongban.gateway.account.schemas import (
     AccountCreate, AccountRead, AccountStatusChange, CitizenRegistration, RealNameVerification,
     RegistrationAccepted, Role, StaffScope, UserInfo,
 )
-from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
+from tongban.gateway.policy import ERRORS as AUTH_ERRORS
+from tongban.gateway.policy import POLICY, Caller, Public
+from tongban.shared.auth import NotOwner
+from tongban.shared.policy import allows
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/auth", tags=["accounts"])
-AccountAdmin = Annotated[Principal, Depends(Requires("accounts:admin"))]
-AccountReader = Annotated[Principal, Depends(Requires("accounts:read"))]
-RealNameVerifier = Annotated[Principal, Depends(Requires("accounts:verify"))]
+AccountCreator = Caller("account.create")
+AccountScoper = Caller("account.scope")
+AccountSwitcher = Caller("account.switch")
+AccountReader = Caller("account.list")
+RealNameVerifier = Caller("real_name.counter_verify")
 IDEMPOTENCY_ERRORS = (BadIdempotencyKey, IdempotencyKeyReused)
 
 
 @router.get("/userinfo", response_model=UserInfo, response_model_exclude_none=True,
             responses=responses(*AUTH_ERRORS))
-async def userinfo(caller: AnyPrincipal) -> UserInfo:
+async def userinfo(caller: Caller("userinfo.read")) -> UserInfo:
     """Who the access token says the caller is (OpenID Connect style userinfo)."""
     claims = caller.claims
     return UserInfo(sub=caller.sub, role=caller.role, name=caller.name, scope=claims.get("scope", ""),
@@ -41,7 +46,7 @@ async def userinfo(caller: AnyPrincipal) -> UserInfo:
 
 
 @router.post("/register", status_code=202, response_model=RegistrationAccepted,
-             dependencies=[Depends(registration_allowed)],
+             dependencies=[Public("account.register"), Depends(registration_allowed)],
              responses=responses(RateLimited, HashingBusy, *IDEMPOTENCY_ERRORS))
 async def register(data: CitizenRegistration, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
     """Citizen self-registration (public): name, resident ID number, phone and password.
@@ -58,7 +63,7 @@ async def register(data: CitizenRegistration, session: SessionDep, idem: Idempot
 @router.post("/accounts", status_code=201, response_model=AccountRead,
              responses=responses(*AUTH_ERRORS, UsernameTaken, PersonHasAccount, *IDEMPOTENCY_ERRORS))
 async def create_account(data: AccountCreate, session: SessionDep, idem: IdempotencyDep,
-                         admin: AccountAdmin) -> JSONResponse:
+                         admin: AccountCreator) -> JSONResponse:
     """An admin creates an account of any role: staff (clerk with hall and counter, approver with
     department, admin, auditor), company users (legal representative or agent), citizens."""
     if (replay := await idem.claim(session, admin.sub)) is not None:
@@ -76,10 +81,11 @@ async def list_accounts(session: SessionDep, page: PageDep, caller: AccountReade
 
 @router.get("/accounts/{account_id}", response_model=AccountRead,
             responses=responses(*AUTH_ERRORS, NotOwner, AccountNotFound))
-async def get_account(account_id: uuid.UUID, session: SessionDep, caller: AnyPrincipal) -> AccountRead:
+async def get_account(account_id: uuid.UUID, session: SessionDep,
+                      caller: Caller("account.read")) -> AccountRead:
     """One account: its owner sees it whole, holders of `accounts:read` masked."""
     owner = caller.sub == str(account_id)
-    if not owner and not caller.has("accounts:read"):
+    if not owner and not allows(POLICY, "account.read.any", caller):
         raise NotOwner()
     return AccountRead.of(await service.get_account(session, account_id), owner=owner)
 
@@ -95,7 +101,7 @@ async def verify_real_name(account_id: uuid.UUID, data: RealNameVerification, se
 @router.put("/accounts/{account_id}/scope", response_model=AccountRead,
             responses=responses(*AUTH_ERRORS, AccountNotFound, NotStaff))
 async def set_staff_scope(account_id: uuid.UUID, data: StaffScope, session: SessionDep,
-                          admin: AccountAdmin) -> AccountRead:
+                          admin: AccountScoper) -> AccountRead:
     """An admin sets a clerk's halls and departments or an approver's departments, with the
     reason. The scope travels in the access token, so the account's current tokens are refused
     from the next request on and its next login carries the new scope."""
@@ -105,7 +111,7 @@ async def set_staff_scope(account_id: uuid.UUID, data: StaffScope, session: Sess
 @router.post("/accounts/{account_id}/{action}", response_model=AccountRead,
              responses=responses(*AUTH_ERRORS, AccountNotFound, CannotDeactivateSelf))
 async def switch_account(account_id: uuid.UUID, action: Literal["deactivate", "activate"],
-                         data: AccountStatusChange, session: SessionDep, admin: AccountAdmin) -> AccountRead:
+                         data: AccountStatusChange, session: SessionDep, admin: AccountSwitcher) -> AccountRead:
     """Switch an account off, with the reason: its logins end and the access tokens it holds are
     refused from the next request on, at every gateway. Or switch it back on."""
     account = await service.set_active(session, account_id, action == "activate", admin, data)

@@ -1,7 +1,6 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tongban.gateway.delegation import service
@@ -9,15 +8,17 @@ from tongban.gateway.delegation.errors import (
     DelegationNotFound, DelegationRevoked, NotAnAgentAccount, NotAnAgentOfTheCompany, NotLegalRepresentative,
 )
 from tongban.gateway.delegation.schemas import DelegationCreate, DelegationRead, DelegationRevoke, DelegationWitness
-from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, RealNameRequired, Requires
+from tongban.gateway.policy import ERRORS as AUTH_ERRORS
+from tongban.gateway.policy import Caller
+from tongban.shared.auth import NotOwner, RealNameRequired
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/auth/delegations", tags=["delegations"])
-Delegator = Annotated[Principal, Depends(Requires("accounts:delegate"))]
-Witness = Annotated[Principal, Depends(Requires("accounts:verify"))]
+Delegator = Caller("delegation.grant")
+Witness = Caller("delegation.witness")
 
 
 @router.post("", status_code=201, response_model=DelegationRead,
@@ -47,7 +48,8 @@ async def witness_delegation(data: DelegationWitness, session: SessionDep, idem:
 
 
 @router.get("", response_model=Page[DelegationRead], responses=responses(*AUTH_ERRORS, NotOwner))
-async def list_delegations(session: SessionDep, page: PageDep, caller: AnyPrincipal) -> Page[DelegationRead]:
+async def list_delegations(session: SessionDep, page: PageDep,
+                           caller: Caller("delegation.list")) -> Page[DelegationRead]:
     """Delegations the caller granted (as the principal) or was given (as the agent), newest first."""
     return await service.list_visible(session, caller, page)
 
@@ -55,7 +57,7 @@ async def list_delegations(session: SessionDep, page: PageDep, caller: AnyPrinci
 @router.post("/{delegation_id}/revoke", response_model=DelegationRead,
              responses=responses(*AUTH_ERRORS, NotLegalRepresentative, DelegationNotFound, DelegationRevoked))
 async def revoke_delegation(delegation_id: uuid.UUID, data: DelegationRevoke, session: SessionDep,
-                            caller: AnyPrincipal) -> DelegationRead:
+                            caller: Caller("delegation.revoke")) -> DelegationRead:
     """Revoke a delegation, with the reason (its principal, or a clerk at the counter): the agent's
     tokens that carry it are refused from the next request on."""
     return DelegationRead.model_validate(await service.revoke(session, caller, delegation_id, data))

@@ -8,12 +8,13 @@ from tongban.gateway.realname import service
 from tongban.gateway.realname.errors import AnswerForAnotherPerson, AnswerUsed, InvalidProviderAnswer, UnknownProvider
 from tongban.gateway.realname.provider import LocalProvider
 from tongban.gateway.realname.schemas import LocalAnswer, LocalCheck, RealNameSubmission
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.gateway.policy import ERRORS as AUTH_ERRORS
+from tongban.gateway.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import NotFound, responses
 
 router = APIRouter(prefix="/auth/real-name", tags=["real name"])
-Citizen = Annotated[Principal, Depends(Requires())]
+Citizen = Caller("real_name.verify")
 
 
 def providers(request: Request) -> dict:
@@ -30,7 +31,8 @@ async def verify_real_name(data: RealNameSubmission, session: SessionDep, caller
     return AccountRead.of(await service.verify_with_provider(session, known, caller, data), owner=True)
 
 
-@router.post("/local-provider/checks", response_model=LocalAnswer, responses=responses(NotFound))
+@router.post("/local-provider/checks", response_model=LocalAnswer, responses=responses(NotFound),
+             dependencies=[Public("real_name.local_provider")])
 async def local_provider_check(data: LocalCheck, known: Annotated[dict, Depends(providers)]) -> LocalAnswer:
     """Public, development and tests only: the local stand-in for a real-name provider signs a
     passed face check for this person (a real provider runs in the citizen's app, not here)."""

@@ -12,7 +12,9 @@ from tongban.interop.partner_licence.schemas import (
     HolderLicencesAsk, LicencePage, PartnerLicencePage, PartnerPresentationCreate, PartnerPresentationRead,
     PresentationAsk, PresentationMade,
 )
-from tongban.shared.auth import AUTH_ERRORS, InsufficientScope, Principal, RealNameRequired, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Caller
+from tongban.shared.auth import RealNameRequired
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
@@ -24,17 +26,8 @@ REGION = r"^\d{6}$"
 Presenting = Annotated[Inbound, Depends(Exchange("credentials.present"))]
 
 
-async def _holder(principal: Annotated[Principal, Depends(Requires())]) -> Principal:
-    """A resident reading their own things: `cases:read` or `credentials:read` will do. Licences
-    keyed by a resident's ID number are hers only from a verified real name up."""
-    if not (principal.has("credentials:read") or principal.has("cases:read")):
-        raise InsufficientScope("this needs credentials:read or cases:read")
-    if principal.role == "citizen" and not principal.verified:
-        raise RealNameRequired()
-    return principal
-
-
-Holder = Annotated[Principal, Depends(_holder)]
+Holder = Caller("partner_licence.read")
+Presenter = Caller("partner_licence.present")
 HolderConsent = Annotated[str | None, Header(alias=consent.HEADER, max_length=4000, description=(
     "the consent you gave in this city's app for the partner city (TBC1..., from POST "
     "/api/v1/credentials/me/partner-consents): carried, signed, to the partner, which checks it"))]
@@ -85,7 +78,7 @@ async def present_my_partner_licence(partner: Annotated[str, Path(pattern=REGION
                                      licence: Annotated[str, Path(min_length=1, max_length=80,
                                                                   pattern=r"^[0-9A-Za-z.\-]+$")],
                                      body: PartnerPresentationCreate, request: Request, session: SessionDep,
-                                     holder: Holder, idem: IdempotencyDep, holder_consent: HolderConsent = None):
+                                     holder: Presenter, idem: IdempotencyDep, holder_consent: HolderConsent = None):
     """Show one of my partner-city licences (亮证), under the consent I gave in this city's app
     (`X-Holder-Consent`): the partner makes the signed, short-lived presentation; its QR payload
     verifies here once the partner's issuer keys are trusted."""
