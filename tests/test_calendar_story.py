@@ -4,7 +4,6 @@ applies for a 20-working-day item; the deadline lands in January 2027, a year ch
 does not know, so it is computed by the estimate and marked provisional. An admin imports the
 2027 schedule; the deadline moves by it and the case's timeline says why."""
 
-import asyncio
 
 import httpx
 import pytest
@@ -14,8 +13,7 @@ from tongban.catalog.main import SERVICE as CATALOG
 from tongban.gateway import seed as gateway_seed
 from tongban.gateway.main import SERVICE as GATEWAY
 from tongban.shared.db import make_engine, make_sessionmaker
-from tongban.shared.localinfra import ServiceProcess, free_port
-from tongban.shared.testing.plugin import wait_for
+from tongban.shared.testing.plugin import platform_processes, wait_for
 
 AS_OF = "2026-12-20T10:00:00+08:00"      # a Sunday: received on Monday 12-21
 DEPARTMENT = "11442000MB0000002B"        # the demo approver's department (gateway seed)
@@ -33,32 +31,16 @@ SCHEDULE = {"notice_number": "国办发明电〔2026〕（测试）", "notice_da
 
 @pytest.fixture
 async def platform(infra, clean_nats, tmp_path):
-    definitions = {d.name: d for d in (GATEWAY, CATALOG, CASES)}
-    urls = {name: infra.fresh_database(d) for name, d in definitions.items()}
+    definitions = [GATEWAY, CATALOG, CASES]
+    urls = {d.name: infra.fresh_database(d) for d in definitions}
     engine = make_engine(urls["gateway"], 2)
     await gateway_seed.seed(make_sessionmaker(engine))
     await engine.dispose()
-    ports = {name: free_port() for name in urls}
-    procs = []
-    for name, url in urls.items():
-        p = name.upper() + "_"
-        env = {f"{p}DATABASE_URL": url, f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING",
-               "TONGBAN_ENV": "development", "TONGBAN_CLOCK_START": AS_OF}
-        if name == "gateway":
-            env |= {"GATEWAY_CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}",
-                    "GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}"}
-        else:
-            env[f"{p}JWKS_URL"] = f"http://127.0.0.1:{ports['gateway']}/.well-known/jwks.json"
-        procs.append(ServiceProcess(name, f"tongban.{name}.main:create_app", ports[name], env,
-                                    log_file=tmp_path / f"{name}.log",
-                                    http=definitions[name].server_protocol).start())
-    try:
-        await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=10) as client:
+    # Every process starts its shared clock as on AS_OF (development only).
+    async with platform_processes(infra, definitions, urls, tmp_path,
+                                  extra=lambda name, at: {"TONGBAN_CLOCK_START": AS_OF}) as at:
+        async with httpx.AsyncClient(base_url=at["gateway"], timeout=10) as client:
             yield client
-    finally:
-        for p in procs:
-            p.stop()
 
 
 async def login(client, username, password):

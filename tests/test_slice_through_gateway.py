@@ -3,7 +3,6 @@ account, publish a catalogue item through the gateway, and find it in svc-cases'
 also through the gateway. Every process is real: gateway, svc-catalog and svc-cases under
 uvicorn, the services verifying the gateway's tokens against its JWKS."""
 
-import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -14,8 +13,7 @@ from tongban.catalog.main import SERVICE as CATALOG
 from tongban.gateway import seed as gateway_seed
 from tongban.gateway.main import SERVICE as GATEWAY
 from tongban.shared.db import make_engine, make_sessionmaker
-from tongban.shared.localinfra import ServiceProcess, free_port
-from tongban.shared.testing.plugin import wait_for
+from tongban.shared.testing.plugin import platform_processes, wait_for
 
 ITEM = {"basic_code": "442020000777", "name": "老年人优待证办理", "exercise_level": 4, "case_type": "immediate"}
 
@@ -32,27 +30,9 @@ async def platform(infra, clean_nats, tmp_path):
     engine = make_engine(urls["gateway"], 2)
     await gateway_seed.seed(make_sessionmaker(engine))
     await engine.dispose()
-    ports = {name: free_port() for name in urls}
-    jwks = f"http://127.0.0.1:{ports['gateway']}/.well-known/jwks.json"
-    procs = []
-    for name, url in urls.items():
-        p = name.upper() + "_"
-        env = {f"{p}DATABASE_URL": url, f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING"}
-        if name == "gateway":
-            env |= {"GATEWAY_CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}",
-                    "GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}"}
-        else:
-            env[f"{p}JWKS_URL"] = jwks
-        definition = {d.name: d for d in (GATEWAY, CATALOG, CASES)}[name]
-        procs.append(ServiceProcess(name, f"tongban.{name}.main:create_app", ports[name], env,
-                                    log_file=tmp_path / f"{name}.log", http=definition.server_protocol).start())
-    try:
-        await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=10) as client:
-            yield Platform(client, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
-    finally:
-        for p in procs:
-            p.stop()
+    async with platform_processes(infra, [GATEWAY, CATALOG, CASES], urls, tmp_path) as at:
+        async with httpx.AsyncClient(base_url=at["gateway"], timeout=10) as client:
+            yield Platform(client, at)
 
 
 async def login(client, username, password):

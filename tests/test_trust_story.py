@@ -4,7 +4,6 @@ process is real: gateway, svc-catalog and svc-cases under uvicorn, tokens verifi
 
 (Licences, consent and the partner's holder access are svc-credentials' part of the story.)"""
 
-import asyncio
 import datetime as dt
 
 import httpx
@@ -15,8 +14,7 @@ from tongban.gateway import seed as gateway_seed
 from tongban.gateway.main import SERVICE as GATEWAY
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
-from tongban.shared.localinfra import ServiceProcess, free_port
-from tongban.shared.testing.plugin import wait_for
+from tongban.shared.testing.plugin import platform_processes, wait_for
 
 D1 = "11442000MB0000002B"                                       # the seeded approver's department
 D2 = "11442000MB0000003" + credit_code_check_char("11442000MB0000003")
@@ -32,26 +30,8 @@ async def gateway_url(infra, clean_nats, tmp_path):
     engine = make_engine(urls["gateway"], 2)
     await gateway_seed.seed(make_sessionmaker(engine))
     await engine.dispose()
-    ports = {name: free_port() for name in urls}
-    jwks = f"http://127.0.0.1:{ports['gateway']}/.well-known/jwks.json"
-    procs = []
-    for name, url in urls.items():
-        p = name.upper() + "_"
-        env = {f"{p}DATABASE_URL": url, f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING"}
-        if name == "gateway":
-            env |= {"GATEWAY_CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}",
-                    "GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}"}
-        else:
-            env[f"{p}JWKS_URL"] = jwks
-        definition = {d.name: d for d in (GATEWAY, CATALOG, CASES)}[name]
-        procs.append(ServiceProcess(name, f"tongban.{name}.main:create_app", ports[name], env,
-                                    log_file=tmp_path / f"{name}.log", http=definition.server_protocol).start())
-    try:
-        await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
-        yield f"http://127.0.0.1:{ports['gateway']}"
-    finally:
-        for p in procs:
-            p.stop()
+    async with platform_processes(infra, [GATEWAY, CATALOG, CASES], urls, tmp_path) as at:
+        yield at["gateway"]
 
 
 class Desk:
@@ -228,10 +208,8 @@ async def with_credentials(infra, clean_nats, tmp_path, monkeypatch):
     from tongban.credentials import seed as credentials_seed
     from tongban.credentials.main import SERVICE as CREDENTIALS
 
-    definitions = {d.name: d for d in (GATEWAY, CASES, CREDENTIALS)}
-    urls = {name: infra.fresh_database(d) for name, d in definitions.items()}
-    ports = {name: free_port() for name in urls}
-    gateway_at = f"http://127.0.0.1:{ports['gateway']}"
+    definitions = [GATEWAY, CASES, CREDENTIALS]
+    urls = {d.name: infra.fresh_database(d) for d in definitions}
     keys = {"CREDENTIALS_KEY_DIR": str(tmp_path / "keys"), "CREDENTIALS_KEY_PASSPHRASE": "story-passphrase"}
     for k, v in keys.items():
         monkeypatch.setenv(k, v)
@@ -242,29 +220,16 @@ async def with_credentials(infra, clean_nats, tmp_path, monkeypatch):
     engine = make_engine(urls["credentials"], 2)
     await credentials_seed.seed(make_sessionmaker(engine))
     await engine.dispose()
-    procs = []
-    for name, url in urls.items():
-        p = name.upper() + "_"
-        env = {f"{p}DATABASE_URL": url, f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING",
-               "TONGBAN_ENV": "development"}
-        if name == "gateway":
-            env |= {"GATEWAY_CASES_URL": f"http://127.0.0.1:{ports['cases']}",
-                    "GATEWAY_CREDENTIALS_URL": f"http://127.0.0.1:{ports['credentials']}"}
-        else:
-            env[f"{p}JWKS_URL"] = f"{gateway_at}/.well-known/jwks.json"
-        if name == "credentials":
-            env |= keys | {"CREDENTIALS_CASES_URL": f"http://127.0.0.1:{ports['cases']}",
-                           "CREDENTIALS_TOKEN_URL": f"{gateway_at}/auth/token",
-                           "CREDENTIALS_SERVICE_CLIENT_ID": "svc-credentials",
-                           "CREDENTIALS_SERVICE_CLIENT_SECRET": "story-client-secret"}
-        procs.append(ServiceProcess(name, f"tongban.{name}.main:create_app", ports[name], env,
-                                    log_file=tmp_path / f"{name}.log", http=definitions[name].server_protocol).start())
-    try:
-        await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in procs))
-        yield gateway_at
-    finally:
-        for p in procs:
-            p.stop()
+
+    def credentials_env(name: str, at: dict[str, str]) -> dict[str, str]:
+        if name != "credentials":
+            return {}
+        return keys | {"CREDENTIALS_CASES_URL": at["cases"], "CREDENTIALS_TOKEN_URL": f"{at['gateway']}/auth/token",
+                       "CREDENTIALS_SERVICE_CLIENT_ID": "svc-credentials",
+                       "CREDENTIALS_SERVICE_CLIENT_SECRET": "story-client-secret"}
+
+    async with platform_processes(infra, definitions, urls, tmp_path, extra=credentials_env) as at:
+        yield at["gateway"]
 
 
 async def test_licences_follow_the_real_name_and_a_counter_consent_needs_a_real_case(with_credentials):

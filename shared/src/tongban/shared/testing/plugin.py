@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tongban.shared import migrations
 from tongban.shared.events import bus, identity
-from tongban.shared.localinfra import NatsProcess, PostgresProcess
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
 from tongban.shared.service import ServiceDefinition, build_app
 
 ISSUER = "tongban-gateway"
@@ -162,6 +162,36 @@ async def running_service(definition: ServiceDefinition, infra: Infra, issuer: T
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+@asynccontextmanager
+async def platform_processes(infra: Infra, definitions: list[ServiceDefinition], databases: dict[str, str],
+                             log_dir: Path, extra: Callable[[str, dict[str, str]], dict[str, str]] | None = None,
+                             ) -> AsyncIterator[dict[str, str]]:
+    """The gateway and services as real processes (uvicorn, each its own protocol), each on its
+    database in `databases` (seeded by the caller beforehand), the gateway routing to every service
+    started and each service verifying tokens against the gateway's JWKS. `extra(name, urls)` adds a
+    process's own settings. Yields each process's base URL by name; stops them all afterwards."""
+    urls = {d.name: f"http://127.0.0.1:{free_port()}" for d in definitions}
+    procs = []
+    for d in definitions:
+        p = d.env_prefix
+        env = {f"{p}DATABASE_URL": databases[d.name], f"{p}NATS_URL": infra.nats.url, f"{p}LOG_LEVEL": "WARNING",
+               "TONGBAN_ENV": "development"}
+        if d.name == "gateway":
+            env |= {f"GATEWAY_{name.upper()}_URL": url for name, url in urls.items() if name != "gateway"}
+        elif "gateway" in urls:
+            env[f"{p}JWKS_URL"] = f"{urls['gateway']}/.well-known/jwks.json"
+        env |= extra(d.name, urls) if extra else {}
+        port = int(urls[d.name].rsplit(":", 1)[1])
+        procs.append(ServiceProcess(d.name, f"tongban.{d.name}.main:create_app", port, env,
+                                    log_file=log_dir / f"{d.name}.log", http=d.server_protocol).start())
+    try:
+        await asyncio.gather(*(asyncio.to_thread(proc.wait_ready) for proc in procs))
+        yield urls
+    finally:
+        for proc in procs:
+            proc.stop()
 
 
 async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
