@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from tongban.catalog.elements import FLAG_NAMES, ServiceObject
-from tongban.catalog.search import cache, repository
+from tongban.catalog.search import cache, index, repository
 from tongban.catalog.search.errors import SearchBusy, SearchTimedOut
 from tongban.catalog.search.schemas import SearchHit, SearchResult
 from tongban.shared.db import SessionDep
@@ -51,7 +51,12 @@ async def search(
     except TimeoutError:
         raise SearchBusy() from None
     try:
-        found = await repository.search(session, filters, page.limit, page.offset, facets, STATEMENT_TIMEOUT_MS)
+        idx = index.of(request.app)
+        if idx.ready:
+            await idx.catch_up(session, gen, index.dsn(request.app.state.settings.database_url))
+            found = await idx.search(session, filters, page.limit, page.offset, facets)
+        else:  # this replica's index is not built (or is switched off): one bounded statement
+            found = await repository.search(session, filters, page.limit, page.offset, facets, STATEMENT_TIMEOUT_MS)
     finally:
         answers.slots.release()
     items = [SearchHit.model_validate(h) for h in found.hits]
