@@ -101,28 +101,28 @@ def disk_line(cost: dict[str, float]) -> str:
 
 # --- the floor app ---------------------------------------------------------------------------------
 
-def create_app():
-    """The floor service. Env: FLOOR_DATABASE_URL, FLOOR_JWKS_JSON, FLOOR_AUDIENCE, FLOOR_ISSUER,
-    FLOOR_SELECT_TABLE (select by key), FLOOR_SIGNER_PUBLIC_KEY (hex Ed25519, for /floor/signed),
-    FLOOR_POOL_SIZE."""
-    from fastapi import Depends, FastAPI, Request
-    from fastapi.responses import JSONResponse, Response
+def create_app(config: dict[str, str] | None = None):  # noqa: ANN201 - for `uvicorn --factory _floor:create_app`
+    """The floor service, configured by `config` or else the environment: FLOOR_DATABASE_URL,
+    FLOOR_JWKS_JSON, FLOOR_AUDIENCE, FLOOR_ISSUER, FLOOR_SELECT_TABLE (select by key),
+    FLOOR_SIGNER_PUBLIC_KEY (hex Ed25519, for /floor/signed), FLOOR_POOL_SIZE."""
     from sqlalchemy import text
+
     from tongban.shared.auth import Requires, TokenVerifier, optional_principal
     from tongban.shared.db import make_engine, make_sessionmaker
     from tongban.shared.errors import install_error_handlers
 
-    url = os.environ["FLOOR_DATABASE_URL"]
-    select_table = os.environ.get("FLOOR_SELECT_TABLE", FLOOR_TABLE)
+    env = config if config is not None else os.environ
+    url = env["FLOOR_DATABASE_URL"]
+    select_table = env.get("FLOOR_SELECT_TABLE", FLOOR_TABLE)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = make_engine(url, pool_size=int(os.environ.get("FLOOR_POOL_SIZE", "10")))
+        engine = make_engine(url, pool_size=int(env.get("FLOOR_POOL_SIZE", "10")))
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.token_verifier = TokenVerifier(os.environ.get("FLOOR_AUDIENCE", "floor"),
-                                                 os.environ.get("FLOOR_ISSUER", "tongban-gateway"),
-                                                 jwks_json=os.environ.get("FLOOR_JWKS_JSON"))
-        signer = os.environ.get("FLOOR_SIGNER_PUBLIC_KEY")
+        app.state.token_verifier = TokenVerifier(env.get("FLOOR_AUDIENCE", "floor"),
+                                                 env.get("FLOOR_ISSUER", "tongban-gateway"),
+                                                 jwks_json=env.get("FLOOR_JWKS_JSON"))
+        signer = env.get("FLOOR_SIGNER_PUBLIC_KEY")
         if signer:
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
