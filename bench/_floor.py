@@ -94,6 +94,23 @@ async def disk_cost(url: str, clients: int = 8, seconds: float = 2.0) -> dict[st
     return out
 
 
+def infra(root: Path, fast: bool = False):  # noqa: ANN201 - tongban.shared.testing.plugin.Infra
+    """The test plugin's servers (PostgreSQL, NATS with the platform's authorization, fresh
+    databases migrated from templates), with PostgreSQL as deployed unless `fast` (the plugin's
+    own are for throw-away test data: fsync off)."""
+    from tongban.shared.localinfra import PostgresProcess
+    from tongban.shared.testing import plugin
+
+    def postgres(datadir: Path, port: int | None = None, **_ignored: Any) -> PostgresProcess:
+        return PostgresProcess(datadir, port, fast=fast)
+
+    plugin.PostgresProcess = postgres
+    try:
+        return plugin.Infra(root)
+    finally:
+        plugin.PostgresProcess = PostgresProcess
+
+
 def disk_line(cost: dict[str, float]) -> str:
     return (f"disk: one-insert transactions/s straight into PostgreSQL, 8 clients: {cost['on']:.0f} durable "
             f"(commit flushed), {cost['off']:.0f} with synchronous_commit=off ({cost['off'] / cost['on']:.1f}x)")
@@ -262,9 +279,11 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
 
 
-async def open_loop(call: Callable[[int], Awaitable[int]], rate: float, seconds: float) -> tuple[list[float], dict]:
+async def open_loop(call: Callable[[int], Awaitable[int]], rate: float, seconds: float,
+                    timeline: list[tuple[float, float, int]] | None = None) -> tuple[list[float], dict]:
     """Request k is due at start + k/rate, its latency (ms) counts from then, so a stall counts
-    against every request it delays. `call(k)` returns the HTTP status; non-2xx are counted."""
+    against every request it delays. `call(k)` returns the HTTP status; non-2xx are counted.
+    `timeline` gets (due s from start, latency ms, status) of each request."""
     latencies: list[float] = []
     statuses: collections.Counter[int] = collections.Counter()
     start = time.perf_counter() + 0.05
@@ -274,6 +293,8 @@ async def open_loop(call: Callable[[int], Awaitable[int]], rate: float, seconds:
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         status = await call(k)
         latencies.append((time.perf_counter() - due) * 1000)
+        if timeline is not None:
+            timeline.append((due - start, latencies[-1], status))
         if not 200 <= status < 300:
             statuses[status] += 1
 
@@ -374,6 +395,16 @@ def print_profile(title: str, frames: Iterable[tuple[str, float, float]]) -> Non
     print(f"\n{title} (py-spy, top frames by own samples: self % / total %)")
     for frame, own, total in frames:
         print(f"  {own:5.1f} {total:5.1f}  {frame[:110]}")
+
+
+def print_timeline(title: str, timeline: list[tuple[float, float, int]], step: float = 1.0) -> None:
+    """Per `step` seconds of schedule: requests due, their p50 / max latency, non-2xx answers."""
+    buckets: dict[int, list[tuple[float, int]]] = collections.defaultdict(list)
+    for due, latency, status in timeline:
+        buckets[int(due / step)].append((latency, status))
+    print(f"\n{title} (per {step:g} s of schedule: requests, p50 ms, max ms, non-2xx)")
+    print("  " + "  ".join(f"{k * step:g}s:{len(v)}/{pct([x for x, _ in v], 50):.0f}/{max(x for x, _ in v):.0f}/"
+                           f"{sum(1 for _, st in v if not 200 <= st < 300)}" for k, v in sorted(buckets.items())))
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:

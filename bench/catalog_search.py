@@ -64,6 +64,7 @@ from _floor import (
     open_loop,
     pct,
     print_profile,
+    print_timeline,
     start_floor,
     start_postgres,
 )
@@ -239,7 +240,7 @@ async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     pg = start_postgres(root, fast=args.fast)
     nats = NatsProcess(root / "nats").start()
-    svc = floor = None
+    svc = svc_sql = floor = None
     try:
         pg.create_database("bench_catalog")
         url = pg.url_for("bench_catalog")
@@ -270,9 +271,17 @@ async def main() -> None:
                "CATALOG_JWKS_JSON": jwks, "CATALOG_RUN_WORKER": "false"}
         svc = ServiceProcess("catalog", "tongban.catalog.main:create_app", port, env,
                              log_file=root / "catalog.log").start()
+        # The same service with its search index off (every search one SQL statement): the "before",
+        # measured closed-loop only (at 200/s open loop it would queue for seconds and slow the rest).
+        sql_port = free_port()
+        svc_sql = ServiceProcess("catalog-sql", "tongban.catalog.main:create_app", sql_port,
+                                 env | {"CATALOG_SEARCH_INDEX": "false"}, log_file=root / "catalog-sql.log").start()
         floor = await asyncio.to_thread(start_floor, root, url, 1, jwks, "catalog", "catalog.item")
+        t = time.perf_counter()
         await asyncio.to_thread(svc.wait_ready)
-        client, floor_client = Http(port), Http(floor.port)
+        print(f"svc-catalog ready (search index built) {time.perf_counter() - t:.1f} s after the floor")
+        await asyncio.to_thread(svc_sql.wait_ready)
+        client, floor_client, sql_client = Http(port), Http(floor.port), Http(sql_port)
         prefix = "/api/v1/catalog"
         rnd = random.Random(3)
         keys = [rnd.choice(ids) for _ in range(2000)]
@@ -290,6 +299,7 @@ async def main() -> None:
         await open_loop(lambda k: client.get((by_key[:100] + searches + warm)[k % 310]), 100, 3.1)
         await open_loop(floor_get, 100, 1)
         results = {}
+        timeline: list[tuple[float, float, int]] = []
         profile = Profile(svc.proc.pid, root / "search.pyspy")
         for label, call, prof in [
             ("floor: select by key (GET /floor/rows/{id})", floor_get, None),
@@ -298,19 +308,27 @@ async def main() -> None:
             ("search, 10 shapes repeated (answer cache)", svc_get(searches), None),
         ]:
             with prof or contextlib.nullcontext():
-                results[label] = await open_loop(call, args.rate, args.seconds)
+                results[label] = await open_loop(call, args.rate, args.seconds,
+                                                 timeline if label == DISTINCT else None)
         meter = CpuMeter(svc.proc.pid, pg.proc.pid)
         floor_meter = CpuMeter(floor.proc.pid, pg.proc.pid)
+        sql_meter = CpuMeter(svc_sql.proc.pid, pg.proc.pid)
+        sql_profile = Profile(svc_sql.proc.pid, root / "sql.pyspy")
+        half = len(fresh) // 2
         capacity = {}
-        for label, call, m, count in [("floor: select by key", floor_get, floor_meter, 800),
-                                      ("service: select by key", svc_get(by_key), meter, 800),
-                                      ("search, distinct", svc_get(fresh), meter, len(fresh))]:
+        for label, call, m, count, prof in [
+                ("floor: select by key", floor_get, floor_meter, 800, None),
+                ("service: select by key", svc_get(by_key), meter, 800, None),
+                ("search, distinct, index", svc_get(fresh[:half]), meter, half, None),
+                ("search, distinct, SQL statement (no index)",
+                 lambda k: sql_client.get(fresh[half + k]), sql_meter, len(fresh) - half, sql_profile)]:
             before = m.read()
-            per_second, lat, _ = await closed_loop(call, count, 4)
+            with prof or contextlib.nullcontext():
+                per_second, lat, _ = await closed_loop(call, count, 4)
             after = m.read()
             capacity[label] = (per_second, lat, *((a - b) * 1000 / count for a, b in zip(after, before, strict=True)))
-        client.close()
-        floor_client.close()
+        for c in (client, floor_client, sql_client):
+            c.close()
 
         floor_p99 = pct(results[FLOOR][0], 99)
         mode = "fast (fsync off)" if args.fast else "durable"
@@ -328,7 +346,10 @@ async def main() -> None:
             print(f"{label:46} {per_second:6.0f} requests/s ({per_second / floor_rate:4.2f}x floor)  "
                   f"p50 {pct(lat, 50):7.2f} ms  p99 {pct(lat, 99):7.2f} ms  "
                   f"CPU service {svc_ms:5.2f} ms + postgres {pg_ms:5.2f} ms")
-        print_profile("svc-catalog during the distinct searches", profile.top(10))
+        print_timeline("distinct searches, open loop", timeline)
+        print_profile("svc-catalog with its index, open loop, distinct searches", profile.top(10))
+        print_profile("svc-catalog without its index (SQL statement), closed loop, distinct searches",
+                      sql_profile.top(10))
         if not args.no_matching:
             await print_matching(pg, rows)
         print(f"catalog_distinct_p99_ms: {pct(results[DISTINCT][0], 99):.1f}")
@@ -338,7 +359,7 @@ async def main() -> None:
                 print(log.read_text()[-3000:])
         raise
     finally:
-        for proc in (svc, floor):
+        for proc in (svc, svc_sql, floor):
             if proc is not None:
                 proc.stop()
         nats.stop()

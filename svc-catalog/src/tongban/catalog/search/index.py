@@ -32,11 +32,10 @@ from typing import Any
 import asyncpg
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.catalog.elements import FLAG_NAMES
 from tongban.catalog.search import repository
 from tongban.catalog.search.repository import SearchFilters, SearchPage, terms
-from tongban.catalog.search.text import is_initials_query, normalise, query_tokens
+from tongban.catalog.search.text import is_initials_query, query_tokens
 
 log = logging.getLogger("tongban.catalog.search")
 REBUILD_AFTER = 2000   # changed items kept out of rank order before a full rebuild
@@ -52,12 +51,19 @@ def _bitmap(positions: np.ndarray, size: int) -> int:
     return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
 
-def _positions(bitmap: int) -> np.ndarray:
-    """The set bits of `bitmap`, ascending."""
+def _positions(bitmap: int, first: int | None = None) -> np.ndarray:
+    """The set bits of `bitmap`, ascending (only the `first` ones if given): only its non-zero
+    bytes are unpacked, so a sparse bitmap costs what it holds, not its length."""
     if not bitmap:
         return np.empty(0, dtype=np.int64)
     raw = np.frombuffer(bitmap.to_bytes((bitmap.bit_length() + 7) // 8, "little"), dtype=np.uint8)
-    return np.flatnonzero(np.unpackbits(raw, bitorder="little"))
+    nonzero = np.flatnonzero(raw)
+    if first is not None:
+        nonzero = nonzero[:first]  # each holds at least one bit: the first `first` bytes hold enough
+    bits = np.unpackbits(raw[nonzero], bitorder="little").reshape(-1, 8)
+    where = np.nonzero(bits)
+    found = nonzero[where[0]] * 8 + where[1]
+    return found if first is None else found[:first]
 
 
 def _initials_bigrams(initials: str) -> set[str]:
@@ -250,35 +256,45 @@ class SearchIndex:
         """The `k` positions of `bitmap` with the shortest names (then basic codes)."""
         if k <= 0 or not bitmap:
             return []
-        ranked = _positions(bitmap & ((1 << self.ranked) - 1))[:k].tolist()
+        ranked = _positions(bitmap & ((1 << self.ranked) - 1), k).tolist()
         later = bitmap >> self.ranked
         if not later:
             return ranked
         merged = ranked + [self.ranked + p for p in _positions(later).tolist()]
         return sorted(merged, key=lambda p: (self.docs[p].name_length, self.docs[p].code, self.docs[p].id))[:k]
 
-    def _score(self, pos: int, words: list[str], tier: int) -> float:
-        d = self.docs[pos]
-        score = tier * 100 - d.name_length * 0.01
-        for t in words:
-            at = d.name_lower.find(t)
-            score += 15 if at == 0 else 10 if at > 0 else 0
-            score += 4 if t in d.aliases else 0
-            score += 2 if t in d.departments else 0
-            if is_initials_query(t):
-                at = d.initials.find(t)
-                score += 8 if at == 0 else 5 if at > 0 else 0
-        return score
-
-    def _ranked(self, positions: list[int], words: list[str], tier: int) -> list[tuple[int, float]]:
-        scored = [(p, self._score(p, words, tier)) for p in positions]
-        return sorted(scored, key=lambda ps: (-ps[1], self.docs[ps[0]].code))
+    def _ranked(self, positions: list[int], words: list[tuple[str, bool]], tier: int) -> list[tuple[int, float]]:
+        """Scored as the SQL statement scores (name over alias over department hits, shorter names
+        first), best first, then by basic code."""
+        docs = self.docs
+        scored = []
+        for p in positions:
+            d = docs[p]
+            score = tier * 100 - d.name_length * 0.01
+            for t, initials in words:
+                at = d.name_lower.find(t)
+                if at == 0:
+                    score += 15
+                elif at > 0:
+                    score += 10
+                if t in d.aliases:
+                    score += 4
+                if t in d.departments:
+                    score += 2
+                if initials:
+                    at = d.initials.find(t)
+                    if at == 0:
+                        score += 8
+                    elif at > 0:
+                        score += 5
+            scored.append((p, score))
+        return sorted(scored, key=lambda ps: (-ps[1], docs[ps[0]].code))
 
     def _counted(self, matched: int, cap: int) -> int:
         """The first `cap` matches (in position order): what the facets describe."""
         if matched.bit_count() <= cap:
             return matched
-        last = int(_positions(matched)[cap - 1])
+        last = int(_positions(matched, cap)[cap - 1])
         return matched & ((1 << (last + 1)) - 1)
 
     def page(self, f: SearchFilters, limit: int, offset: int,
@@ -292,11 +308,12 @@ class SearchIndex:
         for t in words:
             matched &= self._term(t, title=False)
             in_title &= self._term(t, title=True) if in_title else 0
-        first = self._ranked(self._shortest(in_title if words else matched, window), words, 1)
+        scoring = [(t, is_initials_query(t)) for t in words]
+        first = self._ranked(self._shortest(in_title if words else matched, window), scoring, 1)
         hits = first[offset:end]
         if words and end > len(first):
             missing = end - len(first)
-            second = self._ranked(self._shortest(matched & ~in_title, missing), words, 0)
+            second = self._ranked(self._shortest(matched & ~in_title, missing), scoring, 0)
             hits += second[max(0, offset - len(first)):missing]
         facets: dict[str, dict[str, int]] = {"item_type": {}, "city": {}, "audience": {}, "theme": {}, "flag": {}}
         if with_facets:
