@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.catalog.item.models import Item
 from tongban.catalog.search.models import SearchGeneration
 

@@ -62,6 +62,7 @@ class SearchPage:
     total: int
     total_is_exact: bool
     facets: dict[str, dict[str, int]]
+    hits_json: list[bytes] | None = None  # the hits already serialised as SearchHit (the index's)
 
 
 def terms(q: str | None) -> list[str]:
