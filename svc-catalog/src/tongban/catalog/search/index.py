@@ -231,9 +231,10 @@ class SearchIndex:
             if not candidates:
                 return 0
         if len(term) > 2:  # the bigrams are all there; is the run itself? (exact, as LIKE is)
-            for pos in _positions(candidates).tolist():
-                if term not in self.docs[pos][_INITIALS]:
-                    candidates &= ~(1 << pos)
+            docs = self.docs
+            misses = [p for p in _positions(candidates).tolist() if term not in docs[p][_INITIALS]]
+            if misses:
+                candidates &= ~_bitmap(np.array(misses), len(docs))
         return candidates
 
     def _filters(self, f: SearchFilters) -> int:
