@@ -121,7 +121,8 @@ def disk_line(cost: dict[str, float]) -> str:
 def create_app(config: dict[str, str] | None = None):  # noqa: ANN201 - for `uvicorn --factory _floor:create_app`
     """The floor service, configured by `config` or else the environment: FLOOR_DATABASE_URL,
     FLOOR_JWKS_JSON, FLOOR_AUDIENCE, FLOOR_ISSUER, FLOOR_SELECT_TABLE (select by key),
-    FLOOR_SIGNER_PUBLIC_KEY (hex Ed25519, for /floor/signed), FLOOR_POOL_SIZE."""
+    FLOOR_SIGNER_PUBLIC_KEY (hex Ed25519, for /floor/signed), FLOOR_PUBLIC_URL (the base its signed
+    requests name), FLOOR_POOL_SIZE."""
     from sqlalchemy import text
 
     from tongban.shared.auth import Requires, TokenVerifier, optional_principal
@@ -179,7 +180,8 @@ def create_app(config: dict[str, str] | None = None):  # noqa: ANN201 - for `uvi
 
         body = await request.body()
         headers = {k: v for k, v in request.headers.items()}
-        verified = signing.verify_request(request.method, str(request.url), headers, body,
+        target = env.get("FLOOR_PUBLIC_URL", "") + request.url.path  # as the services do: their public URL
+        verified = signing.verify_request(request.method, target, headers, body,
                                           lambda _kid: request.app.state.signer)
         async with request.app.state.sessionmaker() as s, s.begin():
             await s.execute(text(f"INSERT INTO {FLOOR_TABLE} (id, body) VALUES (:id, CAST(:body AS jsonb))"),
@@ -245,9 +247,11 @@ class Http:
             conn = self.idle.pop()
             try:
                 return await self._send(conn, method, path, body, headers)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                if method not in ("GET", "HEAD"):
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:  # the server had begun to answer: not a stale connection
                     raise
+            except ConnectionError:
+                pass  # the server closed an idle keep-alive connection before reading: a fresh one
         return await self._send(await asyncio.open_connection("127.0.0.1", self.port), method, path, body, headers)
 
     async def get(self, path: str, headers: dict[str, str] | None = None) -> int:

@@ -83,6 +83,7 @@ async def serve(app, port):
 
 
 async def main(args: argparse.Namespace) -> None:
+    os.environ.setdefault("TONGBAN_ENV", "development")  # the services' development secrets (key passphrase)
     n = args.n
     root = Path(tempfile.mkdtemp(prefix="bench-interop-"))
     infra = durable_infra(root, fast=args.fast)
@@ -136,7 +137,8 @@ async def main(args: argparse.Namespace) -> None:
         await prepare_floor_table(infra.pg.url_for(floor_db))
         public = ring.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
         floor_app = create_floor({"FLOOR_DATABASE_URL": infra.pg.url_for(floor_db), "FLOOR_JWKS_JSON": issuer.jwks_json,
-                                  "FLOOR_AUDIENCE": "interop", "FLOOR_SIGNER_PUBLIC_KEY": public})
+                                  "FLOOR_AUDIENCE": "interop", "FLOOR_SIGNER_PUBLIC_KEY": public,
+                                  "FLOOR_PUBLIC_URL": urls["floor"]})
         servers += [await serve(floor_app, ports["floor"])]
 
         sessionmaker = apps[ZS].state.sessionmaker
