@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import asyncpg
@@ -77,7 +77,7 @@ async def disk_cost(url: str, clients: int = 8, seconds: float = 2.0) -> dict[st
         done = 0
         deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
+        async def worker(mode: str = mode, deadline: float = deadline) -> None:
             nonlocal done
             c = await asyncpg.connect(url)
             await c.execute(f"SET synchronous_commit = {mode}")
@@ -94,7 +94,7 @@ async def disk_cost(url: str, clients: int = 8, seconds: float = 2.0) -> dict[st
     return out
 
 
-def infra(root: Path, fast: bool = False):  # noqa: ANN201 - tongban.shared.testing.plugin.Infra
+def infra(root: Path, fast: bool = False):
     """The test plugin's servers (PostgreSQL, NATS with the platform's authorization, fresh
     databases migrated from templates), with PostgreSQL as deployed unless `fast` (the plugin's
     own are for throw-away test data: fsync off)."""
@@ -118,13 +118,12 @@ def disk_line(cost: dict[str, float]) -> str:
 
 # --- the floor app ---------------------------------------------------------------------------------
 
-def create_app(config: dict[str, str] | None = None):  # noqa: ANN201 - for `uvicorn --factory _floor:create_app`
+def create_app(config: dict[str, str] | None = None):
     """The floor service, configured by `config` or else the environment: FLOOR_DATABASE_URL,
     FLOOR_JWKS_JSON, FLOOR_AUDIENCE, FLOOR_ISSUER, FLOOR_SELECT_TABLE (select by key),
     FLOOR_SIGNER_PUBLIC_KEY (hex Ed25519, for /floor/signed), FLOOR_PUBLIC_URL (the base its signed
     requests name), FLOOR_POOL_SIZE."""
     from sqlalchemy import text
-
     from tongban.shared.auth import Requires, TokenVerifier, optional_principal
     from tongban.shared.db import make_engine, make_sessionmaker
     from tongban.shared.errors import install_error_handlers
@@ -280,7 +279,7 @@ class Http:
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] if s else float("nan")
 
 
 async def open_loop(call: Callable[[int], Awaitable[int]], rate: float, seconds: float,
@@ -336,7 +335,7 @@ class Profile:
         self.pid, self.out, self.rate = pid, out, rate
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Profile:
+    def __enter__(self) -> Self:
         exe = Path(sys.executable).parent / "py-spy"
         if exe.exists():
             self.proc = subprocess.Popen([str(exe), "record", "--pid", str(self.pid), "--subprocesses", "--nolineno",

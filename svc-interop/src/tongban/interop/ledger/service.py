@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.interop.ledger import repository
 from tongban.interop.ledger.models import MessageLog
 from tongban.shared import clock
