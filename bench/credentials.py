@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import random
 import shutil
 import statistics
@@ -343,6 +344,8 @@ async def issue_cost(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer:
 
 
 async def main() -> None:
+    # The services' development secrets (key passphrases): a bench is a development run.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--large", type=int, default=0, help="also measure a table of this many rows (20000000)")

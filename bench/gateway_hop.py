@@ -183,6 +183,8 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    # The services' development secrets (key passphrases): a bench is a development run.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)

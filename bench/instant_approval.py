@@ -179,6 +179,8 @@ async def prepare_item(cases_url: str, admin: Http, admin_token: str) -> None:
 
 
 async def main() -> None:
+    # The services' development secrets (key passphrases): a bench is a development run.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--seconds", type=float, default=20.0)
