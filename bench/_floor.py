@@ -357,7 +357,8 @@ class Profile:
 
 
 # Leaves of a thread that waits (a pool thread, the event loop's poll): not CPU.
-IDLE = ("Condition.wait (", "Event.wait (", "_worker (", "select (", "poll (", "_wait_for_tstate_lock (")
+IDLE = ("Condition.wait (", "Event.wait (", "_worker (", "select (", "poll (", "_wait_for_tstate_lock (",
+        "_recv (", "main (multiprocessing")
 
 
 def top_frames(path: Path, n: int = 10) -> list[tuple[str, float, float]]:
