@@ -54,7 +54,7 @@ async def tantivy_engine(url: str):
     b = tantivy.SchemaBuilder()
     b.add_text_field("anywhere", tokenizer_name="raw", index_option="basic")
     b.add_text_field("city", tokenizer_name="raw", index_option="basic")
-    b.add_unsigned_field("rank", fast=True, stored=True)
+    b.add_integer_field("rank", fast=True, stored=True)
     idx = tantivy.Index(b.build())
     writer = idx.writer(heap_size=200_000_000)
     t = time.perf_counter()
