@@ -160,10 +160,13 @@ def required_env_names(name: str) -> set[str]:
 
 
 def secret_env_names(name: str) -> set[str]:
-    """Fields that must come from a Secret: the database URL (it holds the password) and SecretStr fields."""
+    """Fields that must come from a Secret: the database URL (it holds the password) and SecretStr
+    fields (optional ones too: outside development a missing one stops the service), but for those
+    a deployment never uses (marked `development_only`, refused in production)."""
     prefix = env_prefix(name)
     return {(prefix + f).upper() for f, info in settings_class(name).model_fields.items()
-            if f == "database_url" or info.annotation is SecretStr}
+            if f == "database_url" or (info.annotation in (SecretStr, SecretStr | None)
+                                       and not (info.json_schema_extra or {}).get("development_only"))}
 
 
 def build_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -85,7 +85,7 @@ async def test_the_gateway_and_the_services_refuse_what_they_must(platform):
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     citizen = await login(client, "citizen", "Citizen#2026")
     r = await client.post("/api/v1/catalog/items", json=ITEM, headers=citizen)
-    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    assert r.status_code == 403 and r.json()["code"] == "not_permitted"  # svc-catalog policy: editing is for admins
     r = await client.post("/api/v1/catalog/items", json=ITEM, headers={"Authorization": "Bearer forged.token.x"})
     assert r.status_code == 401
     admin = await login(client, "admin", "Admin#2026")

@@ -4,13 +4,15 @@ story is driven only through the two gateways, as the mini-programs, the halls a
 approvers would drive it:
 
 a Shenzhen resident applies in Shenzhen for a Zhongshan item -> Zhongshan approves -> the licence
-is issued in Zhongshan -> the applicant sees it through Shenzhen -> a Shenzhen clerk verifies it.
+is issued in Zhongshan -> in Shenzhen's app she consents that Zhongshan show Shenzhen her licences
+-> she sees it through Shenzhen -> a Shenzhen clerk verifies it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.util
 import random
 import socket
@@ -103,9 +105,12 @@ class Gateway:
         return await self.http.request(method, f"{self.city.gateway_url}{path}", headers=headers, **kw)
 
     async def account(self, admin: dict, **body) -> dict:
+        return (await self.account_with_id(admin, **body))[0]
+
+    async def account_with_id(self, admin: dict, **body) -> tuple[dict, str]:
         r = await self.call("POST", "/auth/accounts", {**admin, "Idempotency-Key": str(uuid.uuid4())}, json=body)
         assert r.status_code == 201, r.text
-        return await self.login(body["username"], body["password"])
+        return await self.login(body["username"], body["password"]), r.json()["id"]
 
 
 async def test_cities_are_paired_with_every_service_and_each_trusts_the_others_issuers(cities):
@@ -127,9 +132,15 @@ async def test_a_shenzhen_resident_gets_a_zhongshan_licence_and_a_shenzhen_clerk
     async with httpx.AsyncClient(timeout=30) as http:
         zs, sz = Gateway(zs_city, http), Gateway(sz_city, http)
         zs_admin, sz_admin = await zs.login("admin", "Admin#2026"), await sz.login("admin", "Admin#2026")
-        resident = await sz.account(sz_admin, username="sz-resident", password="Resident#2026", role="citizen",
-                                    display_name="陈小明", id_number=SZ_RESIDENT, phone="13800138111")
+        resident, resident_id = await sz.account_with_id(
+            sz_admin, username="sz-resident", password="Resident#2026", role="citizen", display_name="陈小明",
+            id_number=SZ_RESIDENT, phone="13800138111")
         sz_clerk = await sz.login("clerk", "Clerk#2026")
+        # At the counter the clerk checks her ID card: her real name is counter-verified from her next login.
+        r = await sz.call("POST", f"/auth/accounts/{resident_id}/real-name-verification", sz_clerk,
+                          json={"reason": "居民身份证原件核验（深中通办窗口）"})
+        assert r.status_code == 200 and r.json()["real_name_level"] == "counter_verified", r.text
+        resident = await sz.login("sz-resident", "Resident#2026")
 
         # 1. At a Shenzhen counter (深中通办 window) the resident applies for the Zhongshan item.
         r = await sz.call("POST", "/api/v1/interop/outgoing-cases", {**sz_clerk, "Idempotency-Key": str(uuid.uuid4())},
@@ -182,16 +193,30 @@ async def test_a_shenzhen_resident_gets_a_zhongshan_licence_and_a_shenzhen_clerk
 
         await wait_for(sz_sees_approval, timeout=60)
 
-        # 4. The applicant sees the licence through Shenzhen (their own city's mini-program) ...
+        # 4. In Shenzhen's app she consents that Zhongshan show Shenzhen her licences (Shenzhen's
+        # platform signs it; Zhongshan trusts that key from the pairing's key pull); without it
+        # Shenzhen does not even ask.
         mine = await sz.call("GET", "/api/v1/interop/partner-licences", resident, params={"partner": "442000"})
+        assert mine.status_code == 403 and mine.json()["code"] == "consent_required", mine.text
+        r = await sz.call("POST", "/api/v1/credentials/me/partner-consents",
+                          {**resident, "Idempotency-Key": str(uuid.uuid4())},
+                          json={"partner": "442000", "purpose": "在深圳查看并出示中山证照",
+                                "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()})
+        assert r.status_code == 201, r.text
+        consent = {"X-Holder-Consent": r.json()["token"]}
+
+        # 5. ... and sees the licence through Shenzhen (her own city's mini-program) ...
+        mine = await sz.call("GET", "/api/v1/interop/partner-licences", {**resident, **consent},
+                             params={"partner": "442000"})
         assert mine.status_code == 200, mine.text
         assert identifier in {x["identifier"] for x in mine.json()["items"]}
         r = await sz.call("POST", f"/api/v1/interop/partner-licences/442000/{identifier}/presentations",
-                          {**resident, "Idempotency-Key": str(uuid.uuid4())}, json={"purpose": "办理深圳业务时亮证"})
+                          {**resident, **consent, "Idempotency-Key": str(uuid.uuid4())},
+                          json={"purpose": "办理深圳业务时亮证"})
         assert r.status_code == 201, r.text
         qr = r.json()["qr"]
 
-        # 5. ... and a Shenzhen clerk verifies what they show with Shenzhen's own svc-credentials,
+        # 6. ... and a Shenzhen clerk verifies what they show with Shenzhen's own svc-credentials,
         # which trusts Zhongshan's issuers (keys pulled by the pairing).
         r = await sz.call("POST", "/api/v1/credentials/verifications", sz_clerk, json={"presentation": qr})
         assert r.status_code == 200, r.text

@@ -237,12 +237,18 @@ def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
                     "INTEROP_PUBLIC_URL": city.gateway_url, "INTEROP_PARTNER_SECRETS": json.dumps(partner_secrets)})
     if name == "credentials":
         env["CREDENTIALS_KEY_DIR"] = str(city.data / "credentials-keys")
-        # The platform's own signers (status lists, time stamps) are the city's: the partner trusts
-        # only issuers of our region.
-        for setting, default in (("STATUS_LIST_SIGNER_CODE", "114420000073000016"), ("TSA_CODE", "114420000073000029")):
+        # A counter consent is bound to a case svc-cases knows (read as svc-credentials' own client).
+        env["CREDENTIALS_CASES_URL"] = f"http://127.0.0.1:{city.port('cases')}"
+        # What a partner's consent token must name as the city holding the licences.
+        env["CREDENTIALS_REGION_CODE"] = city.region
+        # The platform's own signers (status lists, time stamps, residents' consents for a partner
+        # city) are the city's: the partner trusts only issuers of our region.
+        for setting, default in (("STATUS_LIST_SIGNER_CODE", "114420000073000016"), ("TSA_CODE", "114420000073000029"),
+                                 ("CONSENT_SIGNER_CODE", "114420000073000037")):
             env[f"CREDENTIALS_{setting}"] = credit_code_in_region(default, city.region)
         env["CREDENTIALS_STATUS_LIST_SIGNER_NAME"] = f"{city.name}政务服务和数据管理局（电子证照状态列表）"
         env["CREDENTIALS_TSA_NAME"] = f"{city.name}政务服务和数据管理局（时间戳服务）"
+        env["CREDENTIALS_CONSENT_SIGNER_NAME"] = f"{city.name}政务服务和数据管理局（跨城授权）"
     return env
 
 

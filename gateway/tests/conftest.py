@@ -128,8 +128,15 @@ class Upstream:
                             headers={"x-upstream": "catalog", "cache-control": "no-cache"})
 
         async def unavailable(request: Request) -> Response:
+            # Not the service's own problem+json: what a dying process or a proxy in front says.
             self.hits += 1
-            return Response(b'{"status":503}', status_code=503, media_type="application/problem+json")
+            return Response(b'{"status":503}', status_code=503, media_type="application/json")
+
+        async def database_blip(request: Request) -> Response:
+            # What a service's error handler answers while its database is away for a moment.
+            self.hits += 1
+            return Response(b'{"status":503,"code":"database_unavailable"}', status_code=503,
+                            media_type="application/problem+json", headers={"retry-after": "1"})
 
         async def slow(request: Request) -> Response:
             await asyncio.wait_for(self.release.wait(), 10)
@@ -147,6 +154,7 @@ class Upstream:
             Route(p + "/stream-out", stream_out), Route(p + "/endless", endless), Route(p + "/problem", problem),
             Route(p + "/small-chunked", small_chunked),
             Route(p + "/slow", slow), Route(p + "/broken", broken), Route(p + "/unavailable", unavailable),
+            Route(p + "/database-blip", database_blip, methods=["GET", "POST"]),
         ])
 
 
@@ -231,7 +239,7 @@ def start_gateway(infra, gateway_db, upstream, monkeypatch, gateway_protocol):
                     **settings: Any) -> AsyncIterator[Gateway]:
         env = {"database_url": gateway_db, "nats_url": infra.nats.url, "log_level": "WARNING",
                "catalog_url": upstream.url, "cases_url": f"http://127.0.0.1:{free_port()}",
-               "upstream_timeout": 10, **settings}
+               "upstream_timeout": 10, "trusted_proxies": forwarded_allow_ips or "", **settings}
         for name, value in env.items():
             monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
         asgi = create_app()

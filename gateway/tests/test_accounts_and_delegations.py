@@ -24,40 +24,114 @@ CITIZEN = {"username": "lily", "password": "Lily#20260", "display_name": "李丽
            "id_number": with_check_digit("44200019850303111"), "phone": "13700137000"}
 
 
-async def test_a_citizen_registers_and_a_clerk_verifies_the_real_name(gateway):
+async def test_registration_tells_nobody_what_is_taken(gateway):
     data = {**CITIZEN, "id_number": with_check_digit("44200019950505432")}
     bad = await gateway.client.post("/auth/register", json={**data, "id_number": data["id_number"][:-1] + (
         "0" if data["id_number"][-1] != "0" else "1")})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "id_number"
     r = await gateway.client.post("/auth/register", json=data, headers={"Idempotency-Key": "reg-1"})
-    assert r.status_code == 201, r.text
-    me = r.json()
-    assert me["real_name_level"] == "self_declared" and me["id_number"] == data["id_number"]  # the owner sees it
+    assert r.status_code == 202, r.text
     again = await gateway.client.post("/auth/register", json=data, headers={"Idempotency-Key": "reg-1"})
-    assert again.status_code == 201 and again.json()["id"] == me["id"]
-    assert again.headers["idempotent-replayed"] == "true"
-    twice = await gateway.client.post("/auth/register", json={**data, "username": "lily2"})
-    assert twice.status_code == 409 and twice.json()["code"] == "person_has_account"
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    # The same ID number under another username, and the same username again: the same answer.
+    same_person = await gateway.client.post("/auth/register", json={**data, "username": "lily2",
+                                                                    "password": "Squat#20260"})
+    same_name = await gateway.client.post("/auth/register", json={**data, "id_number": CITIZEN["id_number"],
+                                                                  "password": "Other#20260"})
+    assert {r.status_code, same_person.status_code, same_name.status_code} == {202}
+    assert r.json() == same_person.json() == same_name.json()
+    assert (await gateway.login("lily", "Other#20260")).status_code == 400  # the taken name stayed its owner's
 
     token = await gateway.login("lily", data["password"])
     assert claims_of(token.json()["access_token"])["real_name_level"] == "self_declared"
     citizen = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    path = f"/auth/accounts/{me['id']}/real-name-verification"
+    me = (await gateway.client.get("/auth/userinfo", headers=citizen)).json()["sub"]
+    path = f"/auth/accounts/{me}/real-name-verification"
     assert (await gateway.client.post(path, json={"reason": "ID card"}, headers=citizen)).status_code == 403
     clerk = await gateway.bearer("clerk")
     r = await gateway.client.post(path, json={"reason": "ID card checked at counter 1"}, headers=clerk)
     assert r.status_code == 200, r.text
-    assert r.json()["real_name_level"] == "verified_at_counter"
+    assert r.json()["real_name_level"] == "counter_verified"
     assert r.json()["id_number"] == data["id_number"][:6] + "********" + data["id_number"][-4:]  # masked for the clerk
-    own = await gateway.client.get(f"/auth/accounts/{me['id']}", headers=citizen)
-    assert own.json()["id_number"] == data["id_number"] and own.json()["real_name_level"] == "verified_at_counter"
-    audit = (await gateway.client.get("/api/v1/gateway/audit-events", params={"entity_id": me["id"]},
+    own = await gateway.client.get(f"/auth/accounts/{me}", headers=citizen)
+    assert own.json()["id_number"] == data["id_number"] and own.json()["real_name_level"] == "counter_verified"
+    # The squatter who only declared the same ID number is switched off: its login fails.
+    assert (await gateway.login("lily2", "Squat#20260")).status_code == 400
+    audit = (await gateway.client.get("/api/v1/gateway/audit-events", params={"entity_id": me},
                                       headers=await gateway.bearer("admin"))).json()["items"]
-    assert audit[0]["action"] == "account.real_name_verified" and audit[0]["reason"] == "ID card checked at counter 1"
-    assert audit[0]["detail"]["hall"] == "0b0a4420-0001-4000-8000-000000000001"
+    assert audit[0]["action"] == "account.real_name_verified" and "ID card checked at counter 1" in audit[0]["reason"]
     missing = await gateway.client.post("/auth/accounts/00000000-0000-0000-0000-000000000000/real-name-verification",
                                         json={"reason": "x"}, headers=clerk)
     assert missing.status_code == 404
+
+
+async def test_a_real_name_provider_answer_verifies_once(gateway):
+    data = {**CITIZEN, "username": "mei", "id_number": with_check_digit("44200019600606222")}
+    assert (await gateway.client.post("/auth/register", json=data)).status_code == 202
+    citizen = {"Authorization": f"Bearer {await gateway.token_for('mei', data['password'])}"}
+    check = {"id_number": data["id_number"], "name": "李梅", "face_image": "aGVsbG8="}
+    answer = (await gateway.client.post("/auth/real-name/local-provider/checks", json=check)).json()
+    forged = answer["answer"][:-4] + ("AAAA" if not answer["answer"].endswith("AAAA") else "BBBB")
+    r = await gateway.client.post("/auth/real-name/verifications", json={"provider": "local", "answer": forged},
+                                  headers=citizen)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_provider_answer"
+    other = (await gateway.client.post("/auth/real-name/local-provider/checks",
+                                       json={**check, "id_number": CITIZEN["id_number"]})).json()
+    r = await gateway.client.post("/auth/real-name/verifications", json=other, headers=citizen)
+    assert r.status_code == 422 and r.json()["code"] == "answer_for_another_person"
+    r = await gateway.client.post("/auth/real-name/verifications", json=answer, headers=citizen)
+    assert r.status_code == 200, r.text
+    assert r.json()["real_name_level"] == "verified" and r.json()["display_name"] == "李梅"
+    again = await gateway.client.post("/auth/real-name/verifications", json=answer, headers=citizen)
+    assert again.status_code == 409 and again.json()["code"] == "provider_answer_used"
+    assert claims_of(await gateway.token_for("mei", data["password"]))["real_name_level"] == "verified"
+
+
+async def test_a_verified_citizen_delegates_to_her_daughter_and_staff_scope_travels(gateway):
+    mum = {**CITIZEN, "username": "mum", "id_number": with_check_digit("44200019500101222")}
+    girl = {**CITIZEN, "username": "girl", "id_number": with_check_digit("44200019800101333")}
+    for person in (mum, girl):
+        assert (await gateway.client.post("/auth/register", json=person)).status_code == 202
+    mum_headers = {"Authorization": f"Bearer {await gateway.token_for('mum', mum['password'])}"}
+    girl_id = claims_of(await gateway.token_for("girl", girl["password"]))["sub"]
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).replace(microsecond=0)
+    body = {"agent_id": girl_id, "items": ["442020000900"], "actions": ["read", "apply"],
+            "expires_at": expires.isoformat()}
+    r = await gateway.client.post("/auth/delegations", json=body, headers=mum_headers)
+    assert r.status_code == 403 and r.json()["code"] == "real_name_required"  # not verified yet
+    check = {"id_number": mum["id_number"], "name": "妈妈", "face_image": "eA=="}
+    answer = (await gateway.client.post("/auth/real-name/local-provider/checks", json=check)).json()
+    assert (await gateway.client.post("/auth/real-name/verifications", json=answer,
+                                      headers=mum_headers)).status_code == 200
+    mum_headers = {"Authorization": f"Bearer {await gateway.token_for('mum', mum['password'])}"}
+    r = await gateway.client.post("/auth/delegations", json={**body, "actions": ["fly"]}, headers=mum_headers)
+    assert r.status_code == 422
+    r = await gateway.client.post("/auth/delegations", json=body, headers=mum_headers)
+    assert r.status_code == 201, r.text
+    assert (r.json()["principal_kind"], r.json()["granted_via"]) == ("person", "online")
+    agent_for = claims_of(await gateway.token_for("girl", girl["password"]))["agent_for"]
+    assert agent_for == {"kind": "person", "id_number": mum["id_number"], "name": "妈妈", "delegations": [
+        {"id": r.json()["id"], "items": ["442020000900"], "actions": ["apply", "read"],
+         "until": dt.datetime.fromisoformat(r.json()["expires_at"]).isoformat()}]}
+
+    # At a counter: a clerk witnesses a written 委托书 for a company, which needs the document.
+    clerk = await gateway.bearer("clerk")
+    witnessed = {**body, "principal_kind": "person", "principal_id": with_check_digit("44200019400101111"),
+                 "principal_name": "外婆"}
+    assert (await gateway.client.post("/auth/delegations/witnessed", json=witnessed, headers=clerk)).status_code == 422
+    r = await gateway.client.post("/auth/delegations/witnessed", json={**witnessed, "document_ref": "WT-2026-001"},
+                                  headers=clerk)
+    assert r.status_code == 201 and r.json()["granted_via"] == "counter" and r.json()["document_ref"] == "WT-2026-001"
+
+    admin = await gateway.bearer("admin")
+    accounts = (await gateway.client.get("/auth/accounts", params={"role": "clerk"}, headers=admin)).json()
+    clerk_id = accounts["items"][0]["id"]
+    r = await gateway.client.put(f"/auth/accounts/{clerk_id}/scope", headers=admin,
+                                 json={"halls": ["H1", "H2"], "departments": ["D1"], "reason": "moved"})
+    assert r.status_code == 200 and r.json()["halls"] == ["H1", "H2"]
+    assert (await gateway.client.get("/auth/userinfo", headers=clerk)).json()["code"] == "token_revoked"
+    claims = claims_of(await gateway.token_for("clerk", "Clerk#2026"))
+    assert (claims["halls"], claims["departments"]) == (["H1", "H2"], ["D1"])
 
 
 async def test_an_admin_creates_staff_and_lists_accounts_masked(gateway):
@@ -104,11 +178,14 @@ async def test_the_legal_representative_delegates_items_to_an_agent(gateway):
     agent_token = await gateway.token_for("agent1", agent["password"])
     claims = claims_of(agent_token)
     assert claims["company_role"] == "agent" and claims["credit_code"] == agent["credit_code"]
-    assert claims["agent_for"] == {"credit_code": agent["credit_code"], "items": delegation["items"],
-                                   "exp": int(expires.timestamp()), "delegations": [delegation["id"]]}
+    assert claims["agent_for"] == {"kind": "company", "credit_code": agent["credit_code"], "name": "李四（中山市通办科技有限公司）",
+                                   "delegations": [{"id": delegation["id"], "items": delegation["items"],
+                                                    "actions": ["apply", "read"],
+                                                    "until": dt.datetime.fromisoformat(delegation["expires_at"])
+                                                    .isoformat()}]}
     agent_headers = {"Authorization": f"Bearer {agent_token}"}
     r = await gateway.client.post("/auth/delegations", json={**body, "agent_id": agent_id}, headers=agent_headers)
-    assert r.status_code == 403 and r.json()["code"] == "not_legal_representative"
+    assert r.status_code == 403 and r.json()["code"] == "outside_delegation"  # an agent acts only within its delegations
     listed = (await gateway.client.get("/auth/delegations", headers=agent_headers)).json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == delegation["id"]
 

@@ -36,14 +36,16 @@ class Tokens:
         return {"Authorization": "Bearer " + self.issuer.mint(role, scopes, ["cases"], sub=sub, **claims)}
 
     def citizen(self, id_number: str = ADULT, name: str = "张三") -> dict[str, str]:
-        return self._h("citizen", "cases:apply cases:read", f"citizen-{id_number}", id_number=id_number, name=name)
+        return self._h("citizen", "cases:apply cases:read", f"citizen-{id_number}", id_number=id_number, name=name,
+                       real_name_level="verified")
 
     def company(self, code: str = COMPANY) -> dict[str, str]:
         return self._h("company", "cases:apply cases:read", f"company-{code}", credit_code=code, name="李四",
-                       company_name="中山某公司")
+                       company_name="中山某公司", company_role="legal_representative")
 
     def clerk(self) -> dict[str, str]:
-        return self._h("clerk", "cases:read cases:process", "clerk-1", hall="zs-1")
+        return self._h("clerk", "cases:read cases:process", "clerk-1", hall="zs-1", halls=["zs-1"],
+                       departments=[DEPT, OTHER_DEPT])
 
     def approver(self, department: str = DEPT) -> dict[str, str]:
         return self._h("approver", "cases:read cases:approve", f"approver-{department}", department=department)

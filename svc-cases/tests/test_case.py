@@ -88,8 +88,8 @@ async def test_who_sees_which_case(infra, token_issuer, tokens, kit):
         # Staff see ID numbers masked; an approver of another department sees nothing.
         seen = (await client.get(f"/api/v1/cases/cases/{mine['id']}", headers=tokens.clerk())).json()
         assert seen["applicant_id"] == kit.ADULT[:6] + "********" + kit.ADULT[-4:]
-        assert (await client.get(f"/api/v1/cases/cases/{mine['id']}",
-                                 headers=tokens.approver(kit.OTHER_DEPT))).status_code == 404
+        out = await client.get(f"/api/v1/cases/cases/{mine['id']}", headers=tokens.approver(kit.OTHER_DEPT))
+        assert out.status_code == 403 and out.json()["code"] == "outside_scope"
         seen = (await client.get(f"/api/v1/cases/cases/{mine['id']}", headers=tokens.approver())).json()
         assert seen["applicant_id"] != kit.ADULT and seen["lookup_code"] is None
         assert (await client.get("/api/v1/cases/cases", headers=tokens.approver(kit.OTHER_DEPT))).json()["total"] == 0
@@ -133,7 +133,7 @@ async def test_the_whole_path_with_wrong_states_and_roles(infra, token_issuer, t
         assert r.json()["form_data"] == {"phone": "13900139000"}
 
         assert (await act(client, cid, "accept", tokens.clerk())).json()["state"] == "accepted"
-        assert (await act(client, cid, "review", tokens.approver(kit.OTHER_DEPT))).status_code == 404
+        assert (await act(client, cid, "review", tokens.approver(kit.OTHER_DEPT))).json()["code"] == "outside_scope"
         assert (await act(client, cid, "review", tokens.approver())).json()["state"] == "in_review"
         assert (await act(client, cid, "extend", tokens.approver(), reason="需现场核查")).status_code == 422
         r = await act(client, cid, "extend", tokens.approver(), reason="需现场核查", extension_days=5)

@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from tongban.cases.case import checker
+from tongban.cases import checker
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.cases.workday import calendar

@@ -31,7 +31,8 @@ async def _instant_item(credentials, cases, tokens, kit, token_issuer, licence_f
 
 async def test_instant_approval_to_licence_and_back(infra, token_issuer, tokens, kit, clean_nats, tmp_path):
     wallet = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
-                                                             sub="citizen-w", id_number=kit.ADULT)}
+                                                             sub="citizen-w", id_number=kit.ADULT,
+                                                             real_name_level="verified")}
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
         await _instant_item(credentials, cases, tokens, kit, token_issuer, [{"name": "service_years", "type": "integer"}])
@@ -103,6 +104,13 @@ async def _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card:
     cases.app.state.credentials = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
         auth=BearerAuth(StaticToken(service_token)))
+    # ... and svc-credentials asking svc-cases as itself (`cases:lookup`, as the gateway grants its
+    # client) which case a counter consent names.
+    lookup_token = token_issuer.mint("service", "cases:lookup", ["cases"], sub="service:credentials",
+                                     service="credentials")
+    credentials.app.state.cases = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=cases.app), base_url="http://cases",
+        auth=BearerAuth(StaticToken(lookup_token)))
     r = await credentials.post("/api/v1/credentials/licence-types", headers=admin, json={
         "code": id_card, "name": "居民身份证", "issuer_code": kit.DEPT, "issuer_name": "中山市公安局",
         "holder_type": "111", "validity": "years", "validity_years": 10,
@@ -125,7 +133,7 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
     def applicant(id_number: str) -> dict[str, str]:
         return {"Authorization": "Bearer " + token_issuer.mint(
             "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"],
-            sub=f"citizen-{id_number}", id_number=id_number, name="张三")}
+            sub=f"citizen-{id_number}", id_number=id_number, name="张三", real_name_level="verified")}
 
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
@@ -160,21 +168,24 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
         assert r.json()["state"] == "approved"
         r = await cases.post("/api/v1/cases/cases", headers=applicant(kit.OTHER_ADULT), json={"basic_code": ITEM})
         assert r.status_code == 201 and r.json()["state"] == "submitted"
-        # a licence the applicant does not hold: 422 naming the material, no case
+        # a licence the applicant does not hold: 422 naming the material; the case stays a draft
         r = await cases.post("/api/v1/cases/cases", headers=applicant(kit.OTHER_ADULT),
                              json={"basic_code": ITEM, "materials": [material]})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "materials[0].licence_type_code"
         assert "no_valid_licence" in r.json()["detail"]
         mine = (await cases.get("/api/v1/cases/cases", headers=applicant(kit.OTHER_ADULT))).json()
-        assert mine["total"] == 1
+        assert sorted(c["state"] for c in mine["items"]) == ["draft", "submitted"]
         await cases.app.state.credentials.aclose()
 
-        # svc-credentials down: 503, no case
+        # svc-credentials down: 503, and no submitted case (the draft says why)
         cases.app.state.credentials = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2)
         r = await cases.post("/api/v1/cases/cases", headers=applicant(kit.ADULT),
                              json={"basic_code": ITEM, "materials": [material]})
         assert r.status_code == 503 and r.json()["code"] == "upstream_unavailable"
-        assert (await cases.get("/api/v1/cases/cases", headers=applicant(kit.ADULT))).json()["total"] == 2
+        draft = (await cases.get(f"/api/v1/cases/cases/{r.json()['case_id']}", headers=applicant(kit.ADULT))).json()
+        assert draft["state"] == "draft"
+        assert (await cases.get("/api/v1/cases/cases", headers=applicant(kit.ADULT),
+                                params={"state": "approved"})).json()["total"] == 2
         await cases.app.state.credentials.aclose()
 
 
@@ -187,9 +198,10 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
                                                            ["credentials"], sub="admin-1")}
     clerk = {"Authorization": "Bearer " + token_issuer.mint(
         "clerk", "cases:read cases:process credentials:read", ["cases", "credentials"], sub="clerk-7",
-        name="王五", hall="zs-1", counter="A03")}
+        name="王五", hall="zs-1", counter="A03", departments=[kit.DEPT])}
     holder = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
-                                                             sub="citizen-h", id_number=kit.ADULT)}
+                                                             sub="citizen-h", id_number=kit.ADULT,
+                                                             real_name_level="verified")}
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
         identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
@@ -213,10 +225,77 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
         [use] = (await credentials.get("/api/v1/credentials/me/licence-uses", headers=holder)).json()["items"]
         assert (use["case_id"], use["department"], use["outcome"]) == (case["id"], kit.DEPT, "granted")
 
-        # a walk-in applicant without that licence: 422 naming the material, no case
+        # a walk-in applicant without that licence: 422 naming the material; no submitted case,
+        # the draft at the counter says why
         other = walk_in | {"id": kit.OTHER_ADULT, "name": "李四"}
         r = await cases.post("/api/v1/cases/cases", headers=clerk,
                              json={"basic_code": ITEM, "applicant": other, "materials": [material]})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "materials[0].licence_type_code"
-        assert (await cases.get("/api/v1/cases/cases", headers=clerk)).json()["total"] == 1
+        listed = (await cases.get("/api/v1/cases/cases", headers=clerk)).json()["items"]
+        assert sorted(c["state"] for c in listed) == ["approved", "draft"]
+        # the consent the clerk witnessed for it is accounted for on the draft: withdrawn, or (while
+        # svc-credentials lets only the holder withdraw) named as left for the holder to withdraw
+        timeline = (await cases.get(f"/api/v1/cases/cases/{r.json()['case_id']}/timeline", headers=clerk)).json()
+        failed = timeline["items"][-1]
+        assert failed["action"] == "submission_failed"
+        assert len(failed["detail"]["consents_withdrawn"] + failed["detail"]["consents_left"]) == 1
         await cases.app.state.credentials.aclose()
+        await credentials.app.state.cases.aclose()
+
+
+async def test_a_refusal_after_the_draft_leaves_no_submitted_case_and_no_consent(infra, token_issuer, tokens, kit,
+                                                                                 tmp_path):
+    """The case is committed as a draft before svc-credentials is asked; when the use is refused
+    (no valid licence) the consent given for it is withdrawn, the draft says why on its timeline,
+    the same Idempotency-Key replays the same refusal, and the draft can be fixed and submitted."""
+    id_card = kit.DEPT + "002"
+    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
+                                                           ["credentials"], sub="admin-1")}
+    applicant = {"Authorization": "Bearer " + token_issuer.mint(
+        "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
+        id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
+    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
+            running_service(CASES, infra, token_issuer) as cases:
+        await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
+        await kit.publish_item(cases)
+        material = {"name": "居民身份证", "licence_type_code": id_card, "consent": True}
+        submit = {"basic_code": ITEM, "materials": [material]}
+        r = await cases.post("/api/v1/cases/cases", headers=applicant | {"Idempotency-Key": "refused-1"}, json=submit)
+        assert r.status_code == 422 and r.json()["code"] == "licence_not_usable", r.text
+        refusal = r.json()
+        case_id = refusal["case_id"]
+
+        # no submitted case: a draft, whose timeline says why and what was undone
+        case = (await cases.get(f"/api/v1/cases/cases/{case_id}", headers=applicant)).json()
+        assert (case["state"], case["submitted_at"]) == ("draft", None)
+        timeline = (await cases.get(f"/api/v1/cases/cases/{case_id}/timeline", headers=applicant)).json()["items"]
+        assert [(e["action"], e["to_state"]) for e in timeline] == [("create", "draft"), ("submission_failed", "draft")]
+        failed = timeline[-1]
+        assert "no_valid_licence" in failed["reason"] and failed["detail"]["code"] == "licence_not_usable"
+        # the consent given for it is withdrawn at svc-credentials; the refused use stays in the log
+        [consent] = (await credentials.get("/api/v1/credentials/me/consents", headers=applicant)).json()["items"]
+        assert consent["case_id"] == case_id and consent["revoked_at"] is not None
+        assert failed["detail"]["consents_withdrawn"] == [consent["id"]] and not failed["detail"]["consents_left"]
+        [use] = (await credentials.get("/api/v1/credentials/me/licence-uses", headers=applicant)).json()["items"]
+        assert (use["case_id"], use["outcome"], use["refusal"]) == (case_id, "refused", "no_valid_licence")
+
+        # the same key replays the same answer, and nothing more is recorded anywhere
+        again = await cases.post("/api/v1/cases/cases", headers=applicant | {"Idempotency-Key": "refused-1"},
+                                 json=submit)
+        assert again.status_code == 422 and again.headers.get("idempotent-replayed") == "true"
+        assert {k: v for k, v in again.json().items() if k != "request_id"} == \
+            {k: v for k, v in refusal.items() if k != "request_id"}
+        assert (await cases.get("/api/v1/cases/cases", headers=applicant)).json()["total"] == 1
+        assert (await credentials.get("/api/v1/credentials/me/consents", headers=applicant)).json()["total"] == 1
+
+        # the applicant gets the licence, adds it to the draft and submits it
+        r = await credentials.post("/api/v1/credentials/licences", headers=admin, json={
+            "type_code": id_card, "holder_id": kit.OTHER_ADULT, "holder_name": "李四", "data": {"address": "中山市"}})
+        assert r.status_code == 201, r.text
+        r = await cases.post(f"/api/v1/cases/cases/{case_id}/materials", headers=applicant,
+                             json={"materials": [material]})
+        assert r.status_code == 200, r.text
+        r = await cases.post(f"/api/v1/cases/cases/{case_id}/submit", headers=applicant, json={})
+        assert r.status_code == 200 and r.json()["state"] == "submitted", r.text
+        await cases.app.state.credentials.aclose()
+        await credentials.app.state.cases.aclose()

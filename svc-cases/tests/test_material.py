@@ -65,9 +65,13 @@ async def test_document_store_limits_and_readers(infra, token_issuer, tokens, ki
         assert content.headers["etag"] == f'"{doc["sha256"]}"'
         assert (await client.get(f"{url}/content", headers=tokens.clerk())).status_code == 200
         assert (await client.get(url, headers=tokens.approver())).status_code == 200
-        assert (await client.get(url, headers=tokens.approver(kit.OTHER_DEPT))).status_code == 404
+        # Staff out of scope are told which question failed; a stranger learns nothing; admins are
+        # not among a document's readers (tongban.cases.policy: document.read).
+        r = await client.get(url, headers=tokens.approver(kit.OTHER_DEPT))
+        assert r.status_code == 403 and r.json()["code"] == "outside_scope"
         assert (await client.get(url, headers=tokens.citizen(kit.OTHER_ADULT))).status_code == 404
-        assert (await client.get(url, headers=tokens.admin())).status_code == 404
+        r = await client.get(url, headers=tokens.admin())
+        assert r.status_code == 403 and r.json()["code"] == "not_permitted"
 
         # later materials (a supplement): the applicant only, on an open case; on the timeline
         add = f"/api/v1/cases/cases/{case['id']}/materials"

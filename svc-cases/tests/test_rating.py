@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from tongban.cases.case import checker
+from tongban.cases import checker
 from tongban.cases.main import SERVICE
 from tongban.cases.workday import calendar
 from tongban.shared.testing.plugin import running_service
@@ -61,8 +61,9 @@ async def test_ratings_remedies_defaults_and_statistics(infra, token_issuer, tok
                                  headers=tokens.approver(kit.OTHER_DEPT))).json()["total"] == 0
         assert (await client.get("/api/v1/cases/remedies", headers=tokens.citizen())).status_code == 403
         close = {"result": "已约谈窗口人员并优化流程", "callback_result": "satisfied"}
-        assert (await client.post(f"/api/v1/cases/remedies/{remedy['id']}/close", json=close,
-                                  headers=tokens.approver(kit.OTHER_DEPT))).status_code == 404
+        r = await client.post(f"/api/v1/cases/remedies/{remedy['id']}/close", json=close,
+                              headers=tokens.approver(kit.OTHER_DEPT))
+        assert r.status_code == 403 and r.json()["code"] == "outside_scope"  # staff are told which question failed
         r = await client.post(f"/api/v1/cases/remedies/{remedy['id']}/close", json=close, headers=tokens.approver())
         assert r.json()["state"] == "closed" and r.json()["callback_result"] == "satisfied"
         r = await client.post(f"/api/v1/cases/remedies/{remedy['id']}/close", json=close, headers=tokens.approver())

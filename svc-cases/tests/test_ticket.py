@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from tongban.cases.case import checker
+from tongban.cases import checker
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.cases.workday import calendar
@@ -42,8 +42,10 @@ async def test_ticket_lifecycle_and_supervision(infra, token_issuer, tokens, kit
         tid = consult["id"]
         url = f"/api/v1/cases/tickets/{tid}"
         r = await client.post(f"{url}/reply", json={"reply": "x"}, headers=tokens.approver())
-        assert r.status_code == 404  # not dispatched to this department yet: invisible to it
+        assert r.status_code == 403 and r.json()["code"] == "outside_scope"  # not dispatched to its department yet
         r = await client.post(f"{url}/handle", json={}, headers=tokens.clerk())
+        assert r.status_code == 403 and r.json()["code"] == "not_allowed_for_role"  # the department's step
+        r = await client.post(f"{url}/close", json={"satisfaction": "satisfied"}, headers=tokens.clerk())
         assert r.status_code == 409 and r.json()["state"] == "received"
         assert (await client.post(f"{url}/dispatch", json={}, headers=tokens.clerk())).status_code == 422
         r = await client.post(f"{url}/dispatch", json={"department": kit.DEPT}, headers=tokens.clerk())

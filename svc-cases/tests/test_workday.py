@@ -156,6 +156,8 @@ async def test_importing_the_schedule_moves_provisional_deadlines(infra, token_i
             assert after["deadline_on"] == "2027-01-26" and after["deadline_provisional"] is False
             timeline = (await client.get(f"/api/v1/cases/cases/{case['id']}/timeline",
                                          headers=tokens.citizen())).json()["items"]
+            submitted = next(e for e in timeline if e["action"] == "submit")
+            assert submitted["detail"]["deadline_provisional"] is True and "2027" in submitted["detail"]["deadline_basis"]
             changes = [e for e in timeline if e["action"] == "deadline_changed"]
             assert [e["detail"]["deadline_on"] for e in changes] == ["2027-01-19", "2027-01-26"]
             assert "revision 2" in changes[-1]["reason"]

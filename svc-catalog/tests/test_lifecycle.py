@@ -65,7 +65,7 @@ async def test_full_item_lifecycle_with_versions_and_events(client, token_issuer
     assert await events(client) == []
     assert (await client.get(f"{API}/items/{item['id']}")).status_code == 404         # drafts are not public
     assert (await client.get(f"{API}/items/{item['id']}", headers=h)).status_code == 200
-    assert (await client.get(f"{API}/items", params={"status": "draft"})).status_code == 403
+    assert (await client.get(f"{API}/items", params={"status": "draft"})).status_code == 401
 
     r = await client.post(f"{API}/items/{item['id']}/publish", json={}, headers=h)
     assert r.status_code == 200 and r.json()["version"] == 1 and r.json()["status"] == "published"

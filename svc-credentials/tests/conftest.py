@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+import uuid
 
+import httpx
 import pytest
+from fastapi import FastAPI, HTTPException, Request
 
 from tongban.credentials.main import SERVICE
 from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
+from tongban.shared.service_auth import StaticToken, service_client
 from tongban.shared.testing.plugin import running_service
 
 
@@ -48,11 +52,13 @@ class Tokens:
 
     @property
     def citizen(self) -> dict[str, str]:
-        return self.headers("citizen", "credentials:read", sub="citizen-1", id_number=CITIZEN)
+        return self.headers("citizen", "credentials:read", sub="citizen-1", id_number=CITIZEN,
+                            real_name_level="verified")
 
     @property
     def other_citizen(self) -> dict[str, str]:
-        return self.headers("citizen", "credentials:read", sub="citizen-2", id_number=OTHER_CITIZEN)
+        return self.headers("citizen", "credentials:read", sub="citizen-2", id_number=OTHER_CITIZEN,
+                            real_name_level="verified")
 
     @property
     def user(self) -> dict[str, str]:
@@ -99,3 +105,39 @@ async def issue(svc, tokens, **extra) -> dict:  # noqa: ANN001, ANN003
 def k():  # noqa: ANN201
     """This module: the tests' identities, payloads and helpers (importlib mode cannot import conftest)."""
     return sys.modules[__name__]
+
+
+class FakeCases:
+    """svc-cases' internal API as svc-credentials asks it (GET /api/v1/cases/cases/{id}), with the
+    cases a test puts in; only the other service's HTTP API is faked, never PostgreSQL or NATS."""
+
+    def __init__(self) -> None:
+        self.cases: dict[str, dict] = {}
+        self.app = FastAPI()
+
+        @self.app.get("/api/v1/cases/cases/{case_id}")
+        async def case(case_id: str, request: Request) -> dict:
+            if not request.headers.get("authorization"):
+                raise HTTPException(401)
+            if case_id not in self.cases:
+                raise HTTPException(404)
+            return self.cases[case_id]
+
+    def add(self, department: str, hall: str | None, applicant_id: str) -> str:
+        case_id = str(uuid.uuid4())
+        self.cases[case_id] = {"id": case_id, "department": department, "hall": hall, "applicant_id": applicant_id,
+                               "state": "submitted"}
+        return case_id
+
+
+@pytest.fixture
+async def fake_cases(svc, token_issuer):  # noqa: ANN001, ANN201
+    """svc-credentials' svc-cases client pointed at a FakeCases app, authenticated as the service."""
+    fake = FakeCases()
+    client = service_client("http://cases", StaticToken(token_issuer.mint("service", "cases:read", ["cases"],
+                                                                           sub="service:credentials")))
+    client._transport = httpx.ASGITransport(app=fake.app)  # noqa: SLF001 - the fake answers in process
+    svc.app.state.cases = client
+    yield fake
+    svc.app.state.cases = None
+    await client.aclose()

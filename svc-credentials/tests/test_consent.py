@@ -3,9 +3,10 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from tongban.credentials.consent.models import Consent
+from tongban.shared.ids import mask_resident_id
 
 API = "/api/v1/credentials"
 
@@ -67,6 +68,10 @@ async def test_expired_consent_and_bad_consents(svc, tokens, k) -> None:
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     r = await svc.post(f"{API}/consents", headers=tokens.citizen,
                        json={"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon.isoformat()})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "department"   # bound to a department
+    r = await svc.post(f"{API}/consents", headers=tokens.citizen,
+                       json={"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon.isoformat(),
+                             "department": k.OTHER_DEPT})
     assert r.status_code == 201
     async with svc.app.state.sessionmaker() as s, s.begin():
         await s.execute(update(Consent).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
@@ -97,13 +102,14 @@ async def test_a_service_uses_a_licence_for_the_department_it_names(svc, tokens,
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "department"
 
 
-async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k) -> None:
+async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k, fake_cases) -> None:
     await k.setup_type(svc, tokens)
     await k.issue(svc, tokens)
-    case_id = str(uuid.uuid4())
+    case_id = fake_cases.add(k.OTHER_DEPT, "zs-hall-1", k.CITIZEN)
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
     body = {"licence_type_code": k.TYPE_CODE, "case_id": case_id, "expires_at": soon, "department": k.OTHER_DEPT}
-    clerk = tokens.headers("clerk", "credentials:read", sub="clerk-1", name="王五", hall="zs-hall-1", counter="3")
+    clerk = tokens.headers("clerk", "credentials:read", sub="clerk-1", name="王五", hall="zs-hall-1", counter="3",
+                           halls=["zs-hall-1"], departments=[k.OTHER_DEPT])
 
     assert (await svc.post(f"{API}/consents", json=body, headers=clerk)).status_code == 422   # whose consent?
     bad = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN[:-1] + "0"}, headers=clerk)
@@ -114,11 +120,33 @@ async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k) -> Non
     # A citizen still consents for themselves only.
     r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.OTHER_CITIZEN}, headers=tokens.citizen)
     assert r.status_code == 403
+    # Bound to a real case: one svc-cases does not know is refused, and so is one of another hall,
+    # another applicant, or another department; a refused clerk is audited.
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "case_id": str(uuid.uuid4())},
+                       headers=clerk)
+    assert r.status_code == 422 and r.json()["code"] == "unknown_case"
+    elsewhere = fake_cases.add(k.OTHER_DEPT, "zs-hall-2", k.CITIZEN)
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "case_id": elsewhere},
+                       headers=clerk)
+    assert r.status_code == 403 and r.json()["code"] == "outside_scope"
+    other_dept = fake_cases.add(k.DEPT, "zs-hall-1", k.CITIZEN)
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "case_id": other_dept},
+                       headers=clerk)
+    assert r.status_code == 403 and r.json()["code"] == "outside_scope"
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.OTHER_CITIZEN}, headers=clerk)
+    assert r.status_code == 422 and r.json()["code"] == "unknown_case"
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "department": k.DEPT},
+                       headers=clerk)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "department"
+    refusals = (await svc.get(f"{API}/audit-events", params={"entity": "route"},
+                              headers=tokens.admin)).json()["items"]
+    assert any(e["actor"] == "clerk-1" and e["reason"] == "outside_scope" for e in refusals)
 
-    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN}, headers=clerk)
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "department": None}, headers=clerk)
     assert r.status_code == 201, r.text
     consent = r.json()
     assert consent["given_at"] == "counter" and consent["witnessed_by"] == "clerk-1"
+    assert consent["department"] == k.OTHER_DEPT and consent["given_by"] == "clerk-1"   # the case's department
     assert (consent["witness_hall"], consent["witness_counter"], consent["witness_name"]) == ("zs-hall-1", "3", "王五")
 
     # The department's use under it is granted, and the holder sees both.
@@ -136,3 +164,19 @@ async def test_clerk_records_a_walk_in_applicants_consent(svc, tokens, k) -> Non
     assert k.CITIZEN not in str(event) and event["detail"]["hall"] == "zs-hall-1"
     # The holder may withdraw it like any of their consents.
     assert (await svc.post(f"{API}/consents/{consent['id']}/withdraw", headers=tokens.citizen)).status_code == 200
+    # svc-cases may mask the applicant's ID number for a service caller: the masked form matches too.
+    masked = fake_cases.add(k.OTHER_DEPT, "zs-hall-1", mask_resident_id(k.CITIZEN))
+    r = await svc.post(f"{API}/consents", json={**body, "holder_id": k.CITIZEN, "case_id": masked}, headers=clerk)
+    assert r.status_code == 201, r.text
+
+
+async def test_counter_consent_needs_svc_cases(svc, tokens, k) -> None:
+    """Without svc-cases to ask, nothing can be bound to a case: 503, nothing written."""
+    await k.setup_type(svc, tokens)
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+    clerk = tokens.headers("clerk", "credentials:read", sub="clerk-1", halls=["zs-hall-1"], departments=[k.OTHER_DEPT])
+    r = await svc.post(f"{API}/consents", headers=clerk, json={
+        "licence_type_code": k.TYPE_CODE, "case_id": str(uuid.uuid4()), "expires_at": soon, "holder_id": k.CITIZEN})
+    assert r.status_code == 503 and r.json()["code"] == "cases_not_configured"
+    async with svc.app.state.sessionmaker() as s:
+        assert (await s.execute(select(func.count()).select_from(Consent))).scalar() == 0

@@ -2,17 +2,22 @@
 holder asks from the partner city (深中通办): ownership, bad ids, scope, idempotency, audit, and a
 presentation that verifies exactly like the holder's own."""
 
+import datetime as dt
+import time
+import uuid
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
 from tongban.credentials.config import Settings
+from tongban.credentials.holder_access.consent import FORMAT
 from tongban.credentials.holder_access.router import router as holder_access_router
 from tongban.credentials.main import SERVICE, create_app
+from tongban.credentials.signing import algorithms
 
 API = "/api/v1/credentials"
-SHENZHEN = "440300"
+SHENZHEN, ZHONGSHAN = "440300", "442000"
 
 
 def with_holder_access(app):  # noqa: ANN001, ANN201
@@ -44,11 +49,60 @@ def interop(tokens, scopes: str = INTEROP_SCOPES) -> dict[str, str]:  # noqa: AN
     return tokens.headers("service", scopes, sub="service:interop", service="interop")
 
 
-async def test_interop_lists_and_presents_a_holders_licence(svc, tokens, k) -> None:
+class Shenzhen:
+    """The partner city's consent signer: its key on our trust list (as svc-interop syncs it), and
+    the consents its residents give in their own city's app, signed as its svc-credentials does."""
+
+    ISSUER = "114403000000000011"
+
+    def __init__(self) -> None:
+        self.kid = f"sz-consent-{uuid.uuid4().hex[:6]}"
+        self.private, self.public = algorithms.generate("Ed25519")
+
+    async def trust(self, svc, tokens) -> None:  # noqa: ANN001
+        r = await svc.put(f"{API}/trusted-issuers/{SHENZHEN}", headers=tokens.admin, json={
+            "name": "深圳市", "keys": [{"kid": self.kid, "issuer_code": self.ISSUER, "algorithm": "Ed25519",
+                                      "public_key": algorithms.b64u(self.public)}]})
+        assert r.status_code == 200, r.text
+
+    def consent(self, holder: str, asker: str = SHENZHEN, holder_city: str = ZHONGSHAN, days: float = 1,
+                **change) -> dict[str, str]:  # noqa: ANN003
+        now = int(time.time())
+        document = {"v": 1, "cid": uuid.uuid4().hex, "holder": holder, "holder_type": "111" if holder[:17].isdigit()
+                    else "001", "asker": asker, "holder_city": holder_city, "purpose": "深圳办事查验证照",
+                    "iat": now, "exp": now + int(days * 86400), "iss": self.ISSUER, "kid": self.kid, **change}
+        token = FORMAT.encode(document, algorithms.sign("Ed25519", self.private, algorithms.canonical(document)))
+        return {"X-Holder-Consent": token}
+
+
+@pytest.fixture
+async def shenzhen(svc, tokens) -> Shenzhen:  # noqa: ANN001
+    city = Shenzhen()
+    await city.trust(svc, tokens)
+    return city
+
+
+async def test_interop_lists_and_presents_a_holders_licence(svc, tokens, k, shenzhen) -> None:
     await k.setup_type(svc, tokens)
     lic = await k.issue(svc, tokens)
     await k.issue(svc, tokens, holder=k.OTHER_CITIZEN)
-    svc_h = interop(tokens)
+    bare = interop(tokens)
+    # Without the holder's signed consent for this partner city: 403 consent_required.
+    r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN}, headers=bare)
+    assert r.status_code == 403 and r.json()["code"] == "consent_required"
+    other_city = Shenzhen()       # a key no one put on our trust list
+    for wrong in (shenzhen.consent(k.CITIZEN, asker="441900"), shenzhen.consent(k.OTHER_CITIZEN),
+                  shenzhen.consent(k.CITIZEN, holder_city="440100"), shenzhen.consent(k.CITIZEN, days=-1),
+                  other_city.consent(k.CITIZEN), {"X-Holder-Consent": "TBC1.e30.AAAA"}):
+        r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN},
+                          headers={**bare, **wrong})
+        assert r.status_code == 403 and r.json()["code"] == "consent_required", r.text
+    given = shenzhen.consent(k.CITIZEN)
+    document = given["X-Holder-Consent"].split(".")[1]
+    forged = {"X-Holder-Consent": f"TBC1.{document}.{'A' * 86}"}
+    r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN}, headers={**bare, **forged})
+    assert r.status_code == 403 and r.json()["code"] == "consent_required"
+    svc_h = {**bare, **given}
 
     r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN}, headers=svc_h)
     assert r.status_code == 200, r.text
@@ -94,22 +148,23 @@ async def test_interop_lists_and_presents_a_holders_licence(svc, tokens, k) -> N
     assert listed["items"][0]["action"] == "licence.listed_for_partner" and k.CITIZEN not in str(listed)
 
 
-async def test_ownership_bad_ids_scope_and_state(svc, tokens, k) -> None:
+async def test_ownership_bad_ids_scope_and_state(svc, tokens, k, shenzhen) -> None:
     await k.setup_type(svc, tokens)
     lic = await k.issue(svc, tokens)
-    svc_h = interop(tokens)
+    svc_h = {**interop(tokens), **shenzhen.consent(k.CITIZEN)}
+    other_h = {**interop(tokens), **shenzhen.consent(k.OTHER_CITIZEN)}
     body = {"partner": SHENZHEN, "purpose": "核验"}
     url = f"{API}/holders/{{holder}}/licences/{{ref}}/presentations"
 
     # Someone else's licence, or none, is 404 alike.
-    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["identifier"]), json=body, headers=svc_h)
+    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["identifier"]), json=body, headers=other_h)
     assert r.status_code == 404 and r.json()["code"] == "licence_not_found"
-    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["id"]), json=body, headers=svc_h)
+    r = await svc.post(url.format(holder=k.OTHER_CITIZEN, ref=lic["id"]), json=body, headers=other_h)
     assert r.status_code == 404
     r = await svc.post(url.format(holder=k.CITIZEN, ref="00000000-0000-4000-8000-000000000000"), json=body,
                        headers=svc_h)
     assert r.status_code == 404
-    r = await svc.get(f"{API}/holders/{k.OTHER_CITIZEN}/licences", params={"partner": SHENZHEN}, headers=svc_h)
+    r = await svc.get(f"{API}/holders/{k.OTHER_CITIZEN}/licences", params={"partner": SHENZHEN}, headers=other_h)
     assert r.status_code == 200 and r.json()["total"] == 0
 
     # Bad ids and bodies: 422 problem+json.
@@ -134,7 +189,7 @@ async def test_ownership_bad_ids_scope_and_state(svc, tokens, k) -> None:
     r = await svc.post(url.format(holder=k.CITIZEN, ref=lic["id"]), json=body,
                        headers=tokens.headers("citizen", "credentials:read credentials:present", sub="c",
                                               id_number=k.CITIZEN))
-    assert r.status_code == 403 and r.json()["code"] == "not_a_service"
+    assert r.status_code == 403 and r.json()["code"] == "not_permitted"
     r = await svc.get(f"{API}/holders/{k.CITIZEN}/licences", params={"partner": SHENZHEN})
     assert r.status_code == 401
 
@@ -147,14 +202,38 @@ async def test_ownership_bad_ids_scope_and_state(svc, tokens, k) -> None:
     assert r.status_code == 409 and r.json()["code"] == "not_presentable"
 
 
-async def test_a_company_holders_licences(svc, tokens, k) -> None:
+async def test_a_company_holders_licences(svc, tokens, k, shenzhen) -> None:
     await k.setup_type(svc, tokens, code=k.DEPT + "002", holder_type="001")
     r = await svc.post(f"{API}/licences", headers=tokens.approver, json={
         **k.licence(holder=k.COMPANY), "type_code": k.DEPT + "002", "holder_name": "中山某食品有限公司"})
     assert r.status_code == 201, r.text
-    svc_h = interop(tokens)
+    svc_h = {**interop(tokens), **shenzhen.consent(k.COMPANY)}
     r = await svc.get(f"{API}/holders/{k.COMPANY}/licences", params={"partner": SHENZHEN}, headers=svc_h)
     assert r.status_code == 200 and r.json()["items"][0]["holder_type"] == "001"
     r = await svc.post(f"{API}/holders/{k.COMPANY}/licences/{r.json()['items'][0]['identifier']}/presentations",
                        json={"partner": SHENZHEN, "purpose": "跨城投标"}, headers=svc_h)
     assert r.status_code == 201, r.text
+
+
+async def test_our_resident_gives_her_consent_in_our_app(svc, tokens, k) -> None:
+    """The other direction: our resident lets us ask Shenzhen for her licences there; the token is
+    signed by our platform's consent key, published in GET /keys for Shenzhen's trust list."""
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    body = {"partner": SHENZHEN, "purpose": "查看深圳证照", "expires_at": until}
+    key = {"Idempotency-Key": "consent-1"}
+    r = await svc.post(f"{API}/me/partner-consents", headers={**tokens.citizen, **key}, json=body)
+    assert r.status_code == 201, r.text
+    again = await svc.post(f"{API}/me/partner-consents", headers={**tokens.citizen, **key}, json=body)
+    assert again.json()["token"] == r.json()["token"]        # a retry gets the same consent
+    document, signed, signature = FORMAT.decode(r.json()["token"])
+    assert (document["holder"], document["asker"], document["holder_city"]) == (k.CITIZEN, ZHONGSHAN, SHENZHEN)
+    keys = (await svc.get(f"{API}/keys")).json()["keys"]
+    key = next(x for x in keys if x["kid"] == document["kid"])
+    assert algorithms.verify("Ed25519", algorithms.unb64u(key["public_key"]), signed, signature)
+    self_declared = tokens.headers("citizen", "credentials:read", sub="c-sd", id_number=k.CITIZEN,
+                                   real_name_level="self_declared")
+    r = await svc.post(f"{API}/me/partner-consents", headers=self_declared, json=body)
+    assert r.status_code == 403 and r.json()["code"] == "real_name_required"
+    for bad in ({**body, "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=9)).isoformat()},
+                {**body, "partner": "SZ"}, {k_: v for k_, v in body.items() if k_ != "purpose"}):
+        assert (await svc.post(f"{API}/me/partner-consents", headers=tokens.citizen, json=bad)).status_code == 422

@@ -57,3 +57,37 @@ def test_identifier_round_trip_and_refusals() -> None:
         parse_identifier("1.2.156.3005.2.nonsense")
     with pytest.raises(InvalidIdentifier, match="check character"):
         check_type_code(DEPT[:-1] + ("0" if DEPT[-1] != "0" else "1") + "001")
+
+
+# Published by real licence systems (GB/T 36904): the check is over the parts after the root.
+REAL_IDENTIFIERS = [
+    "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
+    "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U",
+]
+
+
+@pytest.mark.parametrize("real", REAL_IDENTIFIERS)
+def test_real_identifiers_are_well_formed_and_one_changed_character_is_not(real: str) -> None:
+    parsed = parse_identifier(real)
+    assert not parsed.legacy_check and str(parsed) == real            # leading zeros kept: 001 stays 001
+    assert (parsed.serial_text, parsed.version_text) == tuple(real.split(".")[7:9])
+    check_at = len(real) - 1
+    for i, ch in enumerate(real):
+        if ch == "." or i < len("1.2.156.3005.2."):
+            continue
+        other = "1" if ch != "1" else "2"
+        changed = real[:i] + other + real[i + 1:]
+        with pytest.raises(InvalidIdentifier):
+            parse_identifier(changed)
+    assert check_at
+
+
+def test_identifiers_issued_under_the_former_rule_are_still_read_and_marked() -> None:
+    body = f"1.2.156.3005.2.{TYPE_CODE}.{DEPT}.100000001.1"
+    former = f"{body}.{mod37_36_check(body.replace('.', ''))}"
+    standard = build_identifier(TYPE_CODE, DEPT, 100000001, 1)
+    assert former != standard
+    with pytest.raises(InvalidIdentifier):
+        parse_identifier(former)                                     # not a standard identifier
+    assert parse_identifier(former, legacy=True).legacy_check is True   # but our own, looked up
+    assert parse_identifier(standard, legacy=True).legacy_check is False

@@ -80,7 +80,7 @@ async def test_delegate_apply_verify_and_log(svc, tokens, k) -> None:
     assert again.status_code == 409 and again.json()["code"] == "seal_exists"
     # Only the legal representative asks for seals and delegates them.
     r = await svc.post(f"{API}/seals", json={"kind": "finance", "company_name": "x"}, headers=staff)
-    assert r.status_code == 403 and r.json()["code"] == "not_legal_representative"
+    assert r.status_code == 403 and r.json()["code"] == "outside_delegation"
 
     digest = sm3("采购合同 No.2026-001".encode())
     url = f"{API}/seals/{seal['id']}"

@@ -22,7 +22,8 @@ async def test_seed_is_idempotent_and_its_licences_verify(svc, tokens) -> None: 
     types = (await svc.get(f"{API}/licence-types", params={"limit": 50})).json()
     assert {t["code"] for t in types["items"]} == set(seed.LICENCE_TYPES)
 
-    citizen = tokens.headers("citizen", "credentials:read", sub="zhangsan", id_number=seed.CITIZEN)
+    citizen = tokens.headers("citizen", "credentials:read", sub="zhangsan", id_number=seed.CITIZEN,
+                             real_name_level="verified")
     wallet = (await svc.get(f"{API}/me/licences", headers=citizen)).json()
     assert {lic["type_code"] for lic in wallet["items"]} == {
         "11100000000019211T001", "11100000000019211T002", "111000000000192623001", "11100000000019211T004"}

@@ -30,7 +30,7 @@ from tongban.shared.localinfra import free_port
 
 ZHONGSHAN, SHENZHEN = "442000", "440300"
 DEPT = "11442000MB2C3D4E5" + credit_code_check_char("11442000MB2C3D4E5")
-INTEROP_SCOPES = "catalog:read cases:read cases:forward credentials:read credentials:trust credentials:present"
+INTEROP_SCOPES = "catalog:read cases:forward credentials:read credentials:trust credentials:present"
 
 
 def service_token(issuer) -> StaticToken:

@@ -122,7 +122,9 @@ async def test_company_migration_and_hotline_loop(infra, token_issuer, kit, admi
         assert incoming["total"] == 1
         there = incoming["items"][0]
         assert (there["partner_case_number"], there["case_number"]) == ("ZS-MOVE-2", mine["remote_case_number"])
-        sz_clerk = {"Authorization": "Bearer " + token_issuer.mint("clerk", "cases:read cases:process", ["cases"])}
+        # Shenzhen's clerk acts within its halls and departments: the migration-in item's implementing body.
+        sz_clerk = {"Authorization": "Bearer " + token_issuer.mint("clerk", "cases:read cases:process", ["cases"],
+                                                                     halls=["sz-hall-1"], departments=[kit.DEPT])}
         in_case = (await http.get(f"{cases_b.url}/api/v1/cases/cases/{there['local_case_id']}", headers=sz_clerk)).json()
         assert in_case["applicant_type"] == "company" and in_case["basic_code"] == MIGRATION_IN_ITEM
         assert in_case["form_data"]["origin_city"] == ZHONGSHAN and in_case["form_data"]["new_address"]

@@ -1,11 +1,15 @@
 """深中通办 亮证: a Shenzhen resident's Zhongshan licence, seen and presented through Shenzhen.
 
 Two svc-interop instances (Zhongshan 442000, Shenzhen 440300), each with its own real
-svc-credentials. Zhongshan issues a licence to a Shenzhen resident; the resident lists it and has
-Zhongshan make a presentation of it through Shenzhen's svc-interop (`credentials.present`, signed
-both ways, logged in both chains); Shenzhen's svc-credentials verifies that presentation as valid
-(issuer region 442000) once the trust sync brought Zhongshan's issuer keys and status-list URL."""
+svc-credentials. Zhongshan issues a licence to a Shenzhen resident; in Shenzhen's app she gives her consent for
+Zhongshan (Shenzhen's svc-credentials signs it), then lists the licence and has Zhongshan make a
+presentation of it through Shenzhen's svc-interop (`credentials.present`, her consent carried in the
+signed body, signed both ways, logged in both chains); Zhongshan's svc-credentials checks her consent
+against its trust list (Shenzhen's keys, synced); Shenzhen's svc-credentials verifies the
+presentation as valid (issuer region 442000) once the trust sync brought Zhongshan's issuer keys
+and status-list URL."""
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -27,11 +31,12 @@ CRED, API = "/api/v1/credentials", "/api/v1/interop"
 
 
 def platform_signers(region: str) -> dict[str, str]:
-    """Each city's own status-list signer and time-stamping authority (issuers of its region: a
-    partner's keys are trusted only for issuers of the partner's region)."""
+    """Each city's own status-list signer, time-stamping authority and consent signer (issuers of
+    its region: a partner's keys are trusted only for issuers of the partner's region)."""
     from tongban.shared.ids import credit_code_check_char
 
-    codes = {k: f"11{region}00730000{n}" for k, n in (("status_list_signer_code", "1"), ("tsa_code", "2"))}
+    codes = {k: f"11{region}00730000{n}" for k, n in (("status_list_signer_code", "1"), ("tsa_code", "2"),
+                                                      ("consent_signer_code", "3"))}
     return {k: v + credit_code_check_char(v) for k, v in codes.items()}
 
 
@@ -44,7 +49,7 @@ def credentials_app(infra, issuer, key_dir: Path, region: str = "442000"):
 
     app = create_app(CredentialsSettings(database_url=infra.fresh_database(CREDENTIALS), nats_url=infra.nats.url,
                                          jwks_json=issuer.jwks_json, log_level="WARNING", key_dir=key_dir,
-                                         **platform_signers(region)))
+                                         region_code=region, **platform_signers(region)))
     if not any(getattr(r, "path", "").endswith("/holders/{holder_id}/licences") for r in app.routes):
         app.include_router(holder_access_router, prefix=CREDENTIALS.prefix)
     return app
@@ -91,9 +96,17 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
         cities[me] = await kit.Served(app, ports[me]).start()
     http = httpx.AsyncClient(timeout=15)
 
-    def citizen(id_number, scopes="cases:read credentials:read", sub="sz-citizen"):
-        return {"Authorization": "Bearer " + token_issuer.mint("citizen", scopes, ["interop"], sub=sub,
-                                                               id_number=id_number)}
+    def citizen(id_number, scopes="cases:read credentials:read", sub="sz-citizen", level="verified"):
+        return {"Authorization": "Bearer " + token_issuer.mint("citizen", scopes, ["interop", "credentials"], sub=sub,
+                                                               id_number=id_number, real_name_level=level)}
+
+    async def consent_for_zhongshan(id_number, sub):
+        """In Shenzhen's app the resident agrees that Zhongshan may show Shenzhen her licences."""
+        r = await http.post(f"{creds[SHENZHEN].url}{CRED}/me/partner-consents", headers=citizen(id_number, sub=sub),
+                            json={"partner": ZHONGSHAN, "purpose": "在深圳办事时查看中山证照",
+                                  "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()})
+        assert r.status_code == 201, r.text
+        return {"X-Holder-Consent": r.json()["token"]}
     sz = urls[SHENZHEN]
     try:
         admin_token = admin["Authorization"].split()[1]
@@ -103,11 +116,23 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
         # The status-list signer's key is made with its first list: fetch one before the keys travel.
         list_id = lic["credential_status"]["status_list_credential"].rsplit("/", 1)[1]
         assert (await http.get(f"{creds[ZHONGSHAN].url}{CRED}/status-lists/{list_id}")).status_code == 200
-        r = await http.post(f"{sz}{API}/partners/{ZHONGSHAN}/sync", headers=admin)
-        assert r.status_code == 200 and {s["kind"]: s for s in r.json()}["issuer_keys"]["ok"] is True, r.text
+        # Each city pulls the other's keys: Shenzhen's verifiers need Zhongshan's issuers, and
+        # Zhongshan needs Shenzhen's consent signer to believe a Shenzhen resident's consent.
+        for here, there in ((sz, ZHONGSHAN), (urls[ZHONGSHAN], SHENZHEN)):
+            r = await http.post(f"{here}{API}/partners/{there}/sync", headers=admin)
+            assert r.status_code == 200 and {s["kind"]: s for s in r.json()}["issuer_keys"]["ok"] is True, r.text
+
+        # 0. Without her consent (or her verified real name), nothing is asked of Zhongshan.
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN}, headers=citizen(HOLDER))
+        assert r.status_code == 403 and r.json()["code"] == "consent_required", r.text
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
+                           headers=citizen(HOLDER, level="self_declared"))
+        assert r.status_code == 403 and r.json()["code"] == "real_name_required", r.text
+        given = await consent_for_zhongshan(HOLDER, "sz-citizen")
 
         # 1. The resident sees the Zhongshan licence through Shenzhen (no field values).
-        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN}, headers=citizen(HOLDER))
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
+                           headers={**citizen(HOLDER), **given})
         assert r.status_code == 200, r.text
         page = r.json()
         assert page["total"] == 1 and page["items"][0]["identifier"] == lic["identifier"]
@@ -118,12 +143,12 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
         # 2. ... and has Zhongshan make a presentation of it (idempotent on Shenzhen's side).
         ask = {"purpose": "深圳市民中心窗口核验", "fields": ["business_scope"]}
         url = f"{sz}{API}/partner-licences/{ZHONGSHAN}/{lic['identifier']}/presentations"
-        r = await http.post(url, json=ask, headers={**citizen(HOLDER), "Idempotency-Key": "show-1"})
+        r = await http.post(url, json=ask, headers={**citizen(HOLDER), **given, "Idempotency-Key": "show-1"})
         assert r.status_code == 201, r.text
         shown = r.json()
         assert shown["qr"].startswith("TBP1.") and shown["partner"] == ZHONGSHAN
         assert shown["fields"] == ["business_scope"]
-        again = await http.post(url, json=ask, headers={**citizen(HOLDER), "Idempotency-Key": "show-1"})
+        again = await http.post(url, json=ask, headers={**citizen(HOLDER), **given, "Idempotency-Key": "show-1"})
         assert again.status_code == 201 and again.json()["qr"] == shown["qr"]
         assert again.headers.get("idempotent-replayed") == "true"
 
@@ -139,31 +164,47 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
         assert verdict["issuer_code"] == ZS_AMR and verdict["fields"] == {"business_scope": "预包装食品销售"}
         forget_cached_keys()
 
-        # 4. Someone else, a bad id, no scope, an unknown or unreachable partner.
-        r = await http.post(url, json=ask, headers=citizen(NEIGHBOUR, sub="sz-neighbour"))
+        # 4. Someone else (with her own consent, or with the holder's), a consent Zhongshan does not
+        # believe, a bad id, no scope, an unknown or unreachable partner.
+        neighbour = {**citizen(NEIGHBOUR, sub="sz-neighbour"), **await consent_for_zhongshan(NEIGHBOUR, "sz-neighbour")}
+        r = await http.post(url, json=ask, headers=neighbour)
         assert r.status_code == 404 and r.json()["code"] == "licence_not_found", r.text
-        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
-                           headers=citizen(NEIGHBOUR, sub="sz-neighbour"))
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN}, headers=neighbour)
         assert r.status_code == 200 and r.json()["total"] == 0
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
+                           headers={**citizen(NEIGHBOUR, sub="sz-neighbour"), **given})
+        assert r.status_code == 403 and r.json()["code"] == "consent_required", r.text
+        head, payload, signature = given["X-Holder-Consent"].split(".")
+        forged = {"X-Holder-Consent": f"{head}.{payload}.{'A' * len(signature)}"}
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
+                           headers={**citizen(HOLDER), **forged})
+        assert r.status_code == 403 and r.json()["code"] == "consent_required", r.text
+        assert "trust list" in r.json()["detail"]      # Zhongshan's refusal, signed and logged
         r = await http.post(f"{sz}{API}/partner-licences/{ZHONGSHAN}/1.2.156.nonsense/presentations", json=ask,
-                            headers=citizen(HOLDER))
+                            headers={**citizen(HOLDER), **given})
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
         r = await http.post(f"{sz}{API}/partner-licences/{ZHONGSHAN}/bad%20id/presentations", json=ask,
-                            headers=citizen(HOLDER))
+                            headers={**citizen(HOLDER), **given})
         assert r.status_code == 422
         r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
-                           headers=citizen(HOLDER, scopes="queue:book"))
+                           headers={**citizen(HOLDER, scopes="queue:book"), **given})
         assert r.status_code == 403
-        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": GUANGZHOU}, headers=citizen(HOLDER))
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": GUANGZHOU},
+                           headers={**citizen(HOLDER), **given})
         assert r.status_code == 404 and r.json()["code"] == "partner_not_found"
         r = await http.post(f"{sz}{API}/partners", headers=admin, json={
             "region_code": GUANGZHOU, "name": "广州市", "base_url": f"http://127.0.0.1:{free_port()}",
             "services": CITY_SERVICES, "keys": [kit.PartnerCity(GUANGZHOU, token_issuer).jwk()]})
         assert r.status_code == 201, r.text
-        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": GUANGZHOU}, headers=citizen(HOLDER))
+        guangzhou = await http.post(f"{creds[SHENZHEN].url}{CRED}/me/partner-consents", headers=citizen(HOLDER),
+                                    json={"partner": GUANGZHOU, "purpose": "查看广州证照",
+                                          "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()})
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": GUANGZHOU},
+                           headers={**citizen(HOLDER), "X-Holder-Consent": guangzhou.json()["token"]})
         assert r.status_code == 503 and r.json()["code"] == "partner_unavailable"
 
-        # 5. Audited on both sides, and every exchange is in both chains (the holder masked in headers).
+        # 5. Audited on both sides (with her consent), and every exchange is in both chains (the
+        # holder masked in headers).
         audit = (await http.get(f"{sz}{API}/audit-events", params={"entity": "partner_licence"}, headers=admin)).json()
         assert audit["items"][0]["action"] == "partner_licence.presented"
         assert audit["items"][0]["reason"] == "深圳市民中心窗口核验"
@@ -172,6 +213,7 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
                                        "auditor", "audit:read", ["credentials"])})).json()["items"]
         mine = [a for a in zs_audit if a["action"] == "presentation.created_for_partner"]
         assert mine and mine[0]["actor"].startswith("service:interop for 440300 on behalf of 440300")
+        assert mine[0]["detail"]["consent"]
         assert HOLDER not in str(zs_audit)
         for city in urls.values():
             check = (await http.get(f"{city}{API}/ledger/verify", headers=admin)).json()
@@ -189,7 +231,8 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
         r = await http.patch(f"{urls[ZHONGSHAN]}{API}/partners/{SHENZHEN}", headers=admin, json={
             "services": [s for s in CITY_SERVICES if s != "credentials.present"], "reason": "test"})
         assert r.status_code == 200, r.text
-        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN}, headers=citizen(HOLDER))
+        r = await http.get(f"{sz}{API}/partner-licences", params={"partner": ZHONGSHAN},
+                           headers={**citizen(HOLDER), **given})
         assert r.status_code == 502 and r.json()["code"] == "partner_refused", r.text
     finally:
         await http.aclose()

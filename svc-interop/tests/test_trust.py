@@ -36,11 +36,12 @@ def gateway(issuer):
 
 
 def platform_signers(region: str) -> dict[str, str]:
-    """Each city's own status-list signer and time-stamping authority (issuers of its region: a
-    partner's keys are trusted only for issuers of the partner's region)."""
+    """Each city's own status-list signer, time-stamping authority and consent signer (issuers of
+    its region: a partner's keys are trusted only for issuers of the partner's region)."""
     from tongban.shared.ids import credit_code_check_char
 
-    codes = {k: f"11{region}00730000{n}" for k, n in (("status_list_signer_code", "1"), ("tsa_code", "2"))}
+    codes = {k: f"11{region}00730000{n}" for k, n in (("status_list_signer_code", "1"), ("tsa_code", "2"),
+                                                      ("consent_signer_code", "3"))}
     return {k: v + credit_code_check_char(v) for k, v in codes.items()}
 
 
@@ -52,7 +53,7 @@ def credentials_app(infra, issuer, region: str = "442000"):
     return create_app(CredentialsSettings(database_url=infra.fresh_database(CREDENTIALS), nats_url=infra.nats.url,
                                           jwks_json=issuer.jwks_json, log_level="WARNING",
                                           key_dir=Path(tempfile.mkdtemp(prefix="cred-keys-")),
-                                          **platform_signers(region)))
+                                          region_code=region, **platform_signers(region)))
 
 
 async def has_trust_list(http, url) -> bool:
@@ -82,7 +83,8 @@ async def shenzhen_presentation(http, url, issuer) -> str:
         "data": {"business_scope": "预包装食品销售"}})
     assert r.status_code == 201, r.text
     r = await http.post(f"{url}{API}/licences/{r.json()['id']}/presentations", json={},
-                        headers=h("citizen", "credentials:read", sub="sz-holder", id_number=HOLDER))
+                        headers=h("citizen", "credentials:read", sub="sz-holder", id_number=HOLDER,
+                                  real_name_level="verified"))
     assert r.status_code == 201, r.text
     return r.json()["qr"]
 
@@ -116,7 +118,7 @@ async def test_issuer_keys_are_exchanged_and_licences_verified_across_cities(inf
         assert r.status_code == 200, r.text
         keys = {s["kind"]: s for s in r.json()}["issuer_keys"]
         published = (await http.get(f"{creds[SHENZHEN].url}{API}/keys")).json()["keys"]
-        # The issuer's key, and the platform's own signers' (status lists, time-stamps), made at start.
+        # The issuer's key, and the platform's own signers' (status lists, time-stamps, consents), made at start.
         assert SZ_DEPT in {k["issuer"] for k in published} and len(published) >= 2
         if await has_trust_list(http, creds[ZHONGSHAN].url):
             assert keys["ok"] is True and keys["count"] == len(published), keys
@@ -141,7 +143,7 @@ async def test_issuer_keys_are_exchanged_and_licences_verified_across_cities(inf
         assert r.status_code in (200, 422), r.text
         if r.status_code == 200:
             assert r.json()["result"] != "valid"
-        r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/partner-verifications", headers=admin,
+        r = await http.post(f"{urls[ZHONGSHAN]}/api/v1/interop/partner-verifications", headers=clerk,
                             json={"partner": "440100", "presentation": qr})
         assert r.status_code == 404 and r.json()["code"] == "partner_not_found"
 

@@ -96,8 +96,11 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         assert incoming["total"] == 1 and incoming["items"][0]["case_number"] == accepted["remote_case_number"]
         assert incoming["items"][0]["partner_case_number"] == case["case_number"]
         local_id = incoming["items"][0]["local_case_id"]
+        # Shenzhen's staff act within their halls and departments: the case's department is the
+        # implementing body of Shenzhen's item; a forwarded case has no hall of ours.
         sz_clerk = {"Authorization": "Bearer " + token_issuer.mint("clerk", "cases:read cases:process", ["cases"],
-                                                                     sub="sz-clerk")}
+                                                                     sub="sz-clerk", halls=["sz-hall-1"],
+                                                                     departments=[kit.DEPT])}
         sz_approver = {"Authorization": "Bearer " + token_issuer.mint(
             "approver", "cases:read cases:approve", ["cases"], sub="sz-approver", department=kit.DEPT)}
         in_cases = (await http.get(f"{cases_b.url}/api/v1/cases/cases/{local_id}", headers=sz_clerk)).json()
@@ -114,7 +117,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
         mirrored = (await http.get(f"{urls[SHENZHEN]}/api/v1/interop/incoming-cases", headers=clerk)).json()
         assert mirrored["items"][0]["status"] == "approved"
         citizen = {"Authorization": "Bearer " + token_issuer.mint(
-            "citizen", "cases:read", ["interop"], id_number="11010519491231002X")}
+            "citizen", "cases:read", ["interop"], id_number="11010519491231002X", real_name_level="verified")}
         mine = (await http.get(f"{urls[ZHONGSHAN]}/api/v1/interop/outgoing-cases/{case['id']}", headers=citizen))
         assert mine.status_code == 200 and mine.json()["applicant_id_number"] == "11010519491231002X"
 

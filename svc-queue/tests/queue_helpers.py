@@ -38,8 +38,9 @@ class Tokens:
     def clerk(self, hall_id, sub: str | None = None) -> dict:
         return self._h("clerk", "queue:operate", sub=sub or f"clerk-{uuid.uuid4().hex[:6]}", hall=str(hall_id))
 
-    def citizen(self, id_number: str = YOUNG_ID, sub: str | None = None) -> dict:
-        return self._h("citizen", "queue:book", sub=sub or f"citizen-{id_number}", id_number=id_number)
+    def citizen(self, id_number: str = YOUNG_ID, sub: str | None = None, level: str = "verified") -> dict:
+        return self._h("citizen", "queue:book", sub=sub or f"citizen-{id_number}", id_number=id_number,
+                       real_name_level=level)
 
     def _h(self, role: str, scopes: str, **claims) -> dict:
         return {"Authorization": "Bearer " + self.issuer.mint(role, scopes, ["queue"], **claims)}

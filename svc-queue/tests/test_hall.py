@@ -43,7 +43,7 @@ async def test_bad_halls_are_refused_naming_the_field(client, tokens, patch, fie
 async def test_only_admins_manage_halls(client, tokens):
     hall = await make_hall(client, tokens)
     r = await client.post(f"{BASE}/halls", headers=tokens.clerk(hall["id"]), json={})
-    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
+    assert r.status_code == 403 and r.json()["code"] == "not_permitted"
     assert (await client.post(f"{BASE}/halls", json={})).status_code == 401
 
 
@@ -126,7 +126,7 @@ async def test_clerks_operate_only_counters_of_their_hall(client, tokens):
     counter = r.json()
     assert counter["status"] == "closed"
     stranger = await client.post(f"{BASE}/counters/{counter['id']}/sign-in", headers=tokens.clerk(other["id"]))
-    assert stranger.status_code == 403 and stranger.json()["code"] == "not_your_hall"
+    assert stranger.status_code == 403 and stranger.json()["code"] == "outside_scope"
     clerk = tokens.clerk(hall["id"])
     call = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
     assert call.status_code == 409 and call.json()["code"] == "counter_not_open"

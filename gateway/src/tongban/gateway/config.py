@@ -1,4 +1,4 @@
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from tongban.shared.config import ServiceSettings, secret_or_dev, service_config
 
@@ -21,27 +21,51 @@ class Settings(ServiceSettings):
     # Required outside TONGBAN_ENV=development.
     key_passphrase: SecretStr | None = None
     upstream_timeout: float = 30.0
-    # Failed logins: per account (or partner client) and per client address, within the window;
-    # reaching either limit locks further attempts for `login_lockout_seconds`.
-    login_max_failures_per_account: int = 5
+    # Failed logins (protection/limits.py): per account at one address a back-off (free tries,
+    # then `login_backoff_seconds` doubling up to `login_lockout_seconds`); per account from every
+    # address a short lock only (`login_account_lockout_seconds`: the owner elsewhere waits at most
+    # that); per client address over every account, `login_lockout_seconds`.
+    login_free_failures_per_address: int = 3
+    login_backoff_seconds: float = 1.0
+    login_max_failures_per_account: int = 10
+    login_account_lockout_seconds: float = 60.0
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 900.0
+    # Self-registrations per client address within the window (each costs an argon2 hash).
+    registrations_per_ip: int = 5
+    registration_window_seconds: float = 3600.0
+    # argon2 (64 MiB each) at once per process, and requests allowed to wait for a slot; the rest
+    # are answered 503 server_busy with Retry-After (protection/hashing.py).
+    password_hash_slots: int = 2
+    password_hash_queue: int = 16
     # Proxied requests per caller (token subject, else client address): a token bucket per process,
     # shared with the other processes every `rate_limit_share_seconds` (protection/gossip.py).
     rate_limit_per_second: float = 20.0
     rate_limit_burst: float = 60.0
     # How often each process tells the others which callers it let through (the limit is shared).
     rate_limit_share_seconds: float = 1.0
-    # Circuit breaker per upstream: this many failures in a row (connect errors, timeouts, 502-504)
-    # open it; it answers 503 at once for the cool-down, then lets one request try.
+    # Circuit breaker per upstream: this many failures in a row (connect errors, timeouts, 502-504
+    # not in the service's own problem+json) open it; it answers 503 at once for the cool-down,
+    # then lets one request try. Short: a service back from a blip gets traffic within a second.
     breaker_failures: int = 5
-    breaker_cooldown_seconds: float = 10.0
+    breaker_cooldown_seconds: float = 1.0
     connect_timeout: float = 2.0
+    # The proxies in front whose X-Forwarded-For names the client (comma-separated addresses or
+    # networks, uvicorn's syntax; "" trusts none, as at the edge). Under the gateway's protocol
+    # this alone decides, on both ways; served otherwise, pass the same to --forwarded-allow-ips.
+    trusted_proxies: str = ""
     # Aggregated OpenAPI at /docs: how long the services' documents are cached.
     openapi_cache_seconds: float = 30.0
     # Revoked access tokens arrive by event; the database is re-read this often in case NATS was away.
     revocation_resync_seconds: float = 30.0
+    # Real-name providers (realname/provider.py): the local stand-in (never in production), and
+    # the real ones' Ed25519 public keys, raw and base64-encoded, by provider name.
+    realname_local_provider: bool | None = None   # None: on, except in production
+    # The local stand-in's signing seed: development and tests only (the provider is refused in production).
+    realname_local_seed: SecretStr = Field(default=SecretStr("dev-only-realname-provider"),
+                                           json_schema_extra={"development_only": True})
+    realname_provider_keys: dict[str, str] = {}
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
@@ -50,9 +74,15 @@ class Settings(ServiceSettings):
         self.key_passphrase = secret_or_dev(self.key_passphrase, "GATEWAY_KEY_PASSPHRASE", DEV_PASSPHRASE)
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
+        if self.realname_local_provider is None:
+            self.realname_local_provider = self.environment != "production"
+        elif self.environment == "production" and self.realname_local_provider:
+            raise ValueError("GATEWAY_REALNAME_LOCAL_PROVIDER signs any face: it is refused in production")
         positive = ("access_token_ttl", "refresh_token_ttl", "upstream_timeout", "connect_timeout",
                     "rate_limit_per_second", "rate_limit_burst", "breaker_failures", "breaker_cooldown_seconds",
                     "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",
+                    "login_free_failures_per_address", "login_backoff_seconds", "login_account_lockout_seconds",
+                    "registrations_per_ip", "registration_window_seconds", "password_hash_slots",
                     "rate_limit_share_seconds")
         if bad := [name for name in positive if getattr(self, name) <= 0]:
             raise ValueError(f"must be positive: {', '.join(bad)}")

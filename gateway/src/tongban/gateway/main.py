@@ -1,9 +1,11 @@
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -14,9 +16,13 @@ from tongban.gateway.delegation import models as _delegation_models  # noqa: F40
 from tongban.gateway.delegation.router import router as delegation_router
 from tongban.gateway.docs.router import router as docs_router
 from tongban.gateway.docs.service import OpenApiAggregator
+from tongban.gateway.protection import hashing
 from tongban.gateway.protection.gossip import LimitGossip
 from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
 from tongban.gateway.proxy.asgi import GatewayASGI
+from tongban.gateway.realname import models as _realname_models  # noqa: F401 - registers the table
+from tongban.gateway.realname.provider import LocalProvider, RealNameProvider, SignedAnswerProvider
+from tongban.gateway.realname.router import router as realname_router
 from tongban.gateway.proxy.forward import Proxy
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.revocation.feed import DenyListFeed
@@ -32,6 +38,16 @@ from tongban.shared.service import create_app as create_service_app
 log = logging.getLogger("tongban.gateway")
 
 
+def realname_providers(settings: Settings) -> dict[str, RealNameProvider]:
+    """The real-name providers whose signed answers this gateway accepts."""
+    known: dict[str, RealNameProvider] = {
+        name: SignedAnswerProvider(name, Ed25519PublicKey.from_public_bytes(base64.b64decode(key)))
+        for name, key in settings.realname_provider_keys.items()}
+    if settings.realname_local_provider:
+        known["local"] = LocalProvider(settings.realname_local_seed.get_secret_value())
+    return known
+
+
 @asynccontextmanager
 async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     """Signing keys (one is created if none is active), the proxy with its connection pools,
@@ -40,6 +56,7 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     ring = await token_service.open_key_ring(runtime.sessionmaker, settings.token_issuer,
                                              settings.key_passphrase.get_secret_value().encode())
     app.state.keyring = ring
+    app.state.realname_providers = realname_providers(settings)
     # Revoked access tokens: every session can record one (applied here at commit), the feed
     # brings in those of other processes, and both the proxy and the gateway's routes ask.
     denylist = app.state.denylist = DenyList()
@@ -50,7 +67,11 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
     app.state.token_verifier = CheckedVerifier(ring, SERVICE.name, denylist)
     app.state.login_throttle = LoginThrottle(
         runtime.sessionmaker, settings.login_max_failures_per_account, settings.login_max_failures_per_ip,
-        settings.login_failure_window_seconds, settings.login_lockout_seconds)
+        settings.login_failure_window_seconds, settings.login_lockout_seconds,
+        free_per_address=settings.login_free_failures_per_address, backoff=settings.login_backoff_seconds,
+        account_lockout=settings.login_account_lockout_seconds, registrations_per_ip=settings.registrations_per_ip,
+        registration_window=settings.registration_window_seconds)
+    hashing.configure(settings.password_hash_slots, settings.password_hash_queue)
     limiter = app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     gossip = app.state.limit_gossip = LimitGossip(limiter, runtime.nc, settings.rate_limit_share_seconds)
     await gossip.start()
@@ -88,7 +109,7 @@ SERVICE = ServiceDefinition(
     # Revocations only: none refuses anything once its tokens have expired (minutes), and services
     # replay the last hour at start. A day, so the stream does not grow for ever.
     stream_max_age=86_400.0,
-    root_routers=[token_router, account_router, delegation_router, docs_router],
+    root_routers=[token_router, account_router, delegation_router, realname_router, docs_router],
     exception_handlers={Unauthorized: _unauthorized, RateLimited: _rate_limited},
     # `/api/v1/<service>/...` goes straight to the proxy, around the FastAPI app.
     outer=GatewayASGI,

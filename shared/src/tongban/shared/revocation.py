@@ -128,6 +128,11 @@ def revoked_entries(data: bytes) -> list[Revoked] | None:
     return [Revoked.of(entry) for entry in payload.entries]
 
 
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class RevocationFollower(Listener):
     """Keeps a process's deny list current from `gateway.token.revoked`.
 
@@ -221,18 +226,24 @@ class RevocationFollower(Listener):
                     await self._on_message(msg)
             except asyncio.CancelledError:
                 raise
-            except NotFoundError:
-                if self._sub is None:
-                    log.info("no gateway stream yet: revocations are followed once the gateway has made it")
-                else:
-                    log.warning("revocation consumer gone (NATS restarted?); following again from %s",
-                                self._next_seq)
-                psub = None
-                await asyncio.sleep(self.retry)
-            except Exception as exc:  # noqa: BLE001 - NATS may be briefly away; keep trying
-                log.warning("cannot follow revocations now (%s: %s); retrying", type(exc).__name__, exc)
-                psub = None
-                await asyncio.sleep(self.retry)
+            except Exception as exc:  # noqa: BLE001 - sorted below
+                if _being_cancelled():
+                    # nats.py may turn a cancellation inside a request into its own error: stop anyway.
+                    raise asyncio.CancelledError from exc
+                psub = await self._recover(exc)
+
+    async def _recover(self, exc: Exception) -> None:
+        """Log why following stopped and wait before the next consumer (None: make a new one)."""
+        if isinstance(exc, NotFoundError):
+            if self._sub is None:
+                log.info("no gateway stream yet: revocations are followed once the gateway has made it")
+            else:
+                log.warning("revocation consumer gone (NATS restarted?); following again from %s",
+                            self._next_seq)
+        else:  # NATS may be briefly away; keep trying
+            log.warning("cannot follow revocations now (%s: %s); retrying", type(exc).__name__, exc)
+        await asyncio.sleep(self.retry)
+        return None
 
     async def _on_message(self, msg: Any) -> None:
         metadata = getattr(msg, "metadata", None)

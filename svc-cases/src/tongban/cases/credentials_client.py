@@ -50,25 +50,26 @@ class CredentialsClient:
         return resp
 
     async def give_consent(self, user_auth: str, type_code: str, case_id: uuid.UUID, department: str,
-                           field: str, holder_id: str | None = None) -> uuid.UUID:
+                           field: str, holder_id: str | None = None, key: str | None = None) -> uuid.UUID:
         """The applicant's consent, given with the submission, for this case and department only.
         With `holder_id`, `user_auth` is a clerk's token: the consent the walk-in applicant gave at
-        the counter, recorded at svc-credentials as witnessed by that clerk."""
+        the counter, recorded at svc-credentials as witnessed by that clerk. `key` (Idempotency-Key)
+        names the attempt: a retried call gives the same consent, a new attempt a new one."""
         expires = clock.now() + dt.timedelta(days=CONSENT_DAYS)
         body = {"licence_type_code": type_code, "case_id": str(case_id), "department": department,
                 "expires_at": expires.isoformat()} | ({"holder_id": holder_id} if holder_id else {})
-        resp = await self._call("POST", "/consents", user_auth, headers={"Idempotency-Key": f"{case_id}:{type_code}"},
+        resp = await self._call("POST", "/consents", user_auth, headers={"Idempotency-Key": key or f"{case_id}:{type_code}"},
                                 json=body)
         if resp.status_code != 201:
             raise LicenceNotUsable(field, f"svc-credentials refused the consent: {_why(resp)}")
         return uuid.UUID(resp.json()["id"])
 
     async def use(self, holder_id: str, type_code: str, case_id: uuid.UUID, department: str, purpose: str,
-                  field: str) -> LicenceUse:
+                  field: str, key: str | None = None) -> LicenceUse:
         """Record the handling department's use of the licence (as svc-cases, naming the department).
         A refusal (no valid licence, no consent, an unknown type) is 422 naming the field; svc-cases
         not being let to record uses (scope, department) is a platform fault: 503, not the applicant's."""
-        resp = await self._call("POST", "/licence-uses", headers={"Idempotency-Key": f"{case_id}:{type_code}:use"},
+        resp = await self._call("POST", "/licence-uses", headers={"Idempotency-Key": f"{key or f'{case_id}:{type_code}'}:use"},
                                 json={"holder_id": holder_id, "licence_type_code": type_code,
                                       "case_id": str(case_id), "purpose": purpose, "department": department})
         if resp.status_code == 201:
@@ -79,6 +80,12 @@ class CredentialsClient:
             raise UpstreamUnavailable(f"svc-credentials does not let svc-cases record licence uses: {_why(resp)}")
         raise LicenceNotUsable(field, f"svc-credentials refused the use: {problem.get('refusal') or _why(resp)}",
                                refusal=problem.get("refusal"))
+
+    async def withdraw_consent(self, user_auth: str, consent_id: uuid.UUID) -> bool:
+        """Withdraw a consent with the token that gave it (an undone submission). False when
+        svc-credentials does not let that caller withdraw it; already withdrawn counts as done."""
+        resp = await self._call("POST", f"/consents/{consent_id}/withdraw", user_auth)
+        return resp.status_code == 200 or _problem(resp).get("code") == "consent_already_revoked"
 
     async def valid_licences(self, user_auth: str) -> list[dict[str, Any]]:
         """The applicant's own valid licences (their wallet, read with their token)."""

@@ -6,14 +6,14 @@ from fastapi import FastAPI
 
 from tongban.cases import calendar_flow
 from tongban.cases.bundle.router import router as bundle_router
-from tongban.cases.case import checker
+from tongban.cases import checker
 from tongban.cases.case.router import router as case_router
 from tongban.cases.catalog_copy.router import router as item_router
 from tongban.cases.config import Settings
 from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.cases.consumers.credentials import SUBSCRIPTIONS as CREDENTIALS_SUBSCRIPTIONS
 from tongban.cases.consumers.interop import SUBSCRIPTIONS as INTEROP_SUBSCRIPTIONS
-from tongban.cases.db import Base, platform
+from tongban.cases.db import Base, audit, platform
 from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
 from tongban.cases.material.router import router as material_router
@@ -24,6 +24,7 @@ from tongban.cases.ticket.router import router as ticket_router
 from tongban.cases.workday.router import calendar_router
 from tongban.cases.workday.router import router as workday_router
 from tongban.shared.periodic import PeriodicTask
+from tongban.shared.policy import audit_refusals
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
 
@@ -57,4 +58,6 @@ SERVICE = ServiceDefinition(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app(SERVICE, settings)
+    app = build_app(SERVICE, settings)
+    audit_refusals(app, audit)  # every refusal of staff and agents is in the audit trail
+    return app

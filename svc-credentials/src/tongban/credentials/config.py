@@ -47,3 +47,12 @@ class Settings(ServiceSettings, KeyStoreSettings):
     # A partner city's status lists (深中互认): how long to wait for one, and how long a good copy is kept.
     partner_fetch_timeout_seconds: float = 2.0
     partner_status_list_ttl_seconds: float = 60.0
+    # This city's region code (GB/T 2260): what a partner's consent token must name as the city asked.
+    region_code: str = "442000"
+    # Who signs our residents' consents for a partner city (深中通办, holder access): the platform,
+    # with a key of its own made at startup and published in GET /keys (partners trust it from there).
+    consent_signer_code: str = "114420000073000037"
+    consent_signer_name: str = "中山市政务服务和数据管理局（跨城授权）"
+    # svc-cases' base URL (CREDENTIALS_CASES_URL): a counter consent is bound to a case it knows.
+    cases_url: str | None = None
+    cases_timeout_seconds: float = 5.0

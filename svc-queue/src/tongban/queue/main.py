@@ -7,20 +7,21 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.queue.appointment import service as appointments
 from tongban.queue.appointment.router import router as appointment_router
 from tongban.queue.config import Settings
 from tongban.queue.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.queue.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.queue.counter.router import router as counter_router
-from tongban.queue.db import Base, platform
+from tongban.queue.db import Base, audit, platform
 from tongban.queue.hall.router import router as hall_router
 from tongban.queue.live import service as live
 from tongban.queue.live.hub import LiveHub
 from tongban.queue.live.router import router as live_router
 from tongban.queue.ticket.router import router as ticket_router
+from tongban.shared.auth import InsufficientScope, OutsideScope
 from tongban.shared.periodic import PeriodicTask
+from tongban.shared.policy import NotPermitted, audit_refusals
 from tongban.shared.service import Runtime, ServiceDefinition, build_app
 
 SWEEP_SECONDS = 60.0
@@ -73,4 +74,11 @@ SERVICE = ServiceDefinition(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_app(SERVICE, settings)
+    app = build_app(SERVICE, settings)
+    inner = getattr(app, "app", app)
+    audit_refusals(inner, audit)
+    # Every refusal of staff is kept, a role's too (the shared handler covers the three questions).
+    handler = inner.exception_handlers[OutsideScope]
+    for kind in (NotPermitted, InsufficientScope):
+        inner.add_exception_handler(kind, handler)
+    return app

@@ -19,3 +19,7 @@ class NotACitizen(Conflict):
 
 class CannotDeactivateSelf(Conflict):
     code, title = "cannot_deactivate_self", "An admin cannot switch off their own account"
+
+
+class NotStaff(Conflict):
+    code, title = "not_staff", "Only clerks (halls and departments) and approvers (departments) have a scope"

@@ -2,14 +2,14 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.gateway.db import Base
 
 ROLES = ("citizen", "company", "clerk", "approver", "admin", "auditor")
-REAL_NAME_LEVELS = ("self_declared", "verified_at_counter")
-COMPANY_ROLES = ("legal_representative", "agent")
+REAL_NAME_LEVELS = ("self_declared", "verified", "counter_verified")
+COMPANY_ROLES = ("legal_representative", "administrator", "agent")
 
 
 class Account(Base):
@@ -21,8 +21,10 @@ class Account(Base):
         CheckConstraint(f"real_name_level IN ({', '.join(repr(r) for r in REAL_NAME_LEVELS)})",
                         name="real_name_level"),
         CheckConstraint(f"company_role IN ({', '.join(repr(r) for r in COMPANY_ROLES)})", name="company_role"),
-        # One account per person: a resident ID number belongs to one citizen account.
-        Index("uq_account_citizen_id_number", "id_number", unique=True, postgresql_where=text("role = 'citizen'")),
+        # One active verified account per person. Anyone may register with any well-formed ID number
+        # (self_declared); the conflict is settled when one of them proves it (see realname/).
+        Index("uq_account_citizen_id_number", "id_number", unique=True,
+              postgresql_where=text("role = 'citizen' AND active AND real_name_level IN ('verified', 'counter_verified')")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -33,8 +35,12 @@ class Account(Base):
     id_number: Mapped[str | None] = mapped_column(String(18))       # citizens (GB 11643)
     phone: Mapped[str | None] = mapped_column(String(20))
     credit_code: Mapped[str | None] = mapped_column(String(18))     # company users (GB 32100)
-    department: Mapped[str | None] = mapped_column(String(50))      # approvers
-    hall: Mapped[str | None] = mapped_column(String(50))            # clerks
+    department: Mapped[str | None] = mapped_column(String(50))      # approvers: the first of `departments`
+    hall: Mapped[str | None] = mapped_column(String(50))            # clerks: the first of `halls`
+    # Staff scope, maintained by admins and carried in the token: clerks' halls and departments,
+    # approvers' departments.
+    halls: Mapped[list[str] | None] = mapped_column(ARRAY(String(50)))
+    departments: Mapped[list[str] | None] = mapped_column(ARRAY(String(50)))
     counter: Mapped[str | None] = mapped_column(String(50))         # clerks: their counter in the hall
     real_name_level: Mapped[str | None] = mapped_column(String(30))  # citizens
     company_role: Mapped[str | None] = mapped_column(String(30))    # company users

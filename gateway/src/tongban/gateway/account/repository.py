@@ -15,8 +15,10 @@ async def get_by_username(session: AsyncSession, username: str) -> Account | Non
 
 
 async def citizen_by_id_number(session: AsyncSession, id_number: str) -> Account | None:
-    stmt = select(Account).where(Account.role == "citizen", Account.id_number == id_number)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    """A citizen account that names this ID number (the verified one first)."""
+    stmt = (select(Account).where(Account.role == "citizen", Account.id_number == id_number, Account.active.is_(True))
+            .order_by(Account.real_name_level.desc(), Account.created_at).limit(1))
+    return (await session.execute(stmt)).scalars().first()
 
 
 async def add(session: AsyncSession, account: Account) -> Account:

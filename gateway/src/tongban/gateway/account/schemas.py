@@ -7,8 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from tongban.shared.ids import mask_phone, mask_resident_id, normalize_credit_code, normalize_resident_id
 
 Role = Literal["citizen", "company", "clerk", "approver", "admin", "auditor"]
-RealNameLevel = Literal["self_declared", "verified_at_counter"]
-CompanyRole = Literal["legal_representative", "agent"]
+RealNameLevel = Literal["self_declared", "verified", "counter_verified"]
+CompanyRole = Literal["legal_representative", "administrator", "agent"]
 Username = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")]
 Password = Annotated[SecretStr, Field(min_length=8, max_length=200)]
 Phone = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$")]
@@ -31,6 +31,11 @@ class AccountCreate(BaseModel):
     department: Code | None = Field(default=None, description="approvers: their department's code")
     hall: Code | None = Field(default=None, description="clerks: the hall they work in")
     counter: Code | None = Field(default=None, description="clerks: their counter in the hall")
+    halls: list[Code] | None = Field(default=None, max_length=50,
+                                     description="clerks: every hall they serve (default: `hall`)")
+    departments: list[Code] | None = Field(default=None, max_length=50,
+                                           description="clerks: the departments they take cases for; approvers: "
+                                                       "the departments they decide for (default: `department`)")
     company_role: CompanyRole | None = Field(default=None, description="company users (default: legal_representative)")
 
     @field_validator("id_number")
@@ -55,7 +60,35 @@ class AccountCreate(BaseModel):
             raise ValueError("counter belongs only to clerk accounts")
         if self.company_role is not None and self.role != "company":
             raise ValueError("company_role belongs only to company accounts")
+        if self.halls is not None and self.role != "clerk":
+            raise ValueError("halls belong only to clerk accounts")
+        if self.departments is not None and self.role not in ("clerk", "approver"):
+            raise ValueError("departments belong only to clerk and approver accounts")
+        if self.role == "clerk":
+            self.halls = sorted({self.hall, *(self.halls or ())})  # type: ignore[arg-type]
+            self.departments = sorted(set(self.departments or ()))
+        if self.role == "approver":
+            self.departments = sorted({self.department, *(self.departments or ())})  # type: ignore[arg-type]
         return self
+
+
+class StaffScope(BaseModel):
+    """What an admin sets: a clerk's halls and departments, an approver's departments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    halls: list[Code] = Field(default_factory=list, max_length=50)
+    departments: list[Code] = Field(min_length=1, max_length=50)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RegistrationAccepted(BaseModel):
+    """The same answer to every well-formed registration: whether the username or the ID number
+    is already taken is not told here (it is settled when someone proves the ID number)."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = ("log in with your username and password; to see your cases and licences, verify your "
+                   "real name (POST /api/v1/auth/real-name/verifications) or show your ID card at a counter")
 
 
 class CitizenRegistration(BaseModel):
@@ -101,6 +134,8 @@ class AccountRead(BaseModel):
     department: str | None = None
     hall: str | None = None
     counter: str | None = None
+    halls: list[str] | None = None
+    departments: list[str] | None = None
     real_name_level: RealNameLevel | None = None
     company_role: CompanyRole | None = None
     active: bool
@@ -128,6 +163,8 @@ class UserInfo(BaseModel):
     department: str | None = None
     hall: str | None = None
     counter: str | None = None
+    halls: list[str] | None = None
+    departments: list[str] | None = None
     real_name_level: str | None = None
     company_role: str | None = None
     agent_for: dict[str, Any] | None = None

@@ -1,7 +1,6 @@
 """Account rules: passwords are argon2id hashes, checked off the event loop; a wrong username
 costs as much time as a wrong password, so response times do not tell which usernames exist."""
 
-import asyncio
 import functools
 import uuid
 
@@ -13,7 +12,7 @@ from tongban.gateway.account import repository
 from tongban.gateway.account.errors import (
     AccountNotFound,
     CannotDeactivateSelf,
-    NotACitizen,
+    NotStaff,
     PersonHasAccount,
     UsernameTaken,
 )
@@ -24,8 +23,11 @@ from tongban.gateway.account.schemas import (
     AccountStatusChange,
     CitizenRegistration,
     RealNameVerification,
+    StaffScope,
 )
 from tongban.gateway.db import audit
+from tongban.gateway.protection import hashing
+from tongban.gateway.realname import service as realname
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.token import repository as tokens
 from tongban.shared import clock
@@ -38,7 +40,7 @@ _hasher = PasswordHasher()
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await hashing.run(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -62,9 +64,9 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> A
     """The active account with this username and password, or None. Upgrades an outdated hash."""
     account = await repository.get_by_username(session, username)
     if account is None:
-        await asyncio.to_thread(_verify_nobody, password)
+        await hashing.run(_verify_nobody, password)
         return None
-    if not await asyncio.to_thread(_verify, account.password_hash, password) or not account.active:
+    if not await hashing.run(_verify, account.password_hash, password) or not account.active:
         return None
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = await hash_password(password)
@@ -96,28 +98,58 @@ async def create_account(session: AsyncSession, data: AccountCreate, actor: Prin
     return account
 
 
-async def register_citizen(session: AsyncSession, data: CitizenRegistration) -> Account:
-    """A citizen registers themselves: real-name level `self_declared` until a clerk verifies it."""
-    create = AccountCreate(username=data.username, password=data.password, role="citizen",
-                           display_name=data.display_name, id_number=data.id_number, phone=data.phone)
-    return await create_account(session, create, SELF_REGISTRATION)
+async def register_citizen(session: AsyncSession, data: CitizenRegistration) -> None:
+    """A citizen registers themselves, `self_declared`. Nothing tells the caller whether the
+    username or the ID number was taken: a taken username creates nothing (the password costs
+    the same hashing either way); a second account naming an ID number is created, and the
+    conflict is settled when one of them proves the ID number (realname/service.py)."""
+    password_hash = await hash_password(data.password.get_secret_value())
+    if await repository.get_by_username(session, data.username) is not None:
+        return
+    account = Account(username=data.username, password_hash=password_hash, role="citizen",
+                      display_name=data.display_name, id_number=data.id_number, phone=data.phone,
+                      real_name_level="self_declared", active=True)
+    try:
+        async with session.begin_nested():
+            account = await repository.add(session, account)
+    except IntegrityError:  # a concurrent registration took the username
+        return
+    await audit.record(session, SELF_REGISTRATION, "account.created", "account", str(account.id),
+                       detail={"username": account.username, "role": "citizen"})
 
 
 async def verify_real_name(session: AsyncSession, account_id: uuid.UUID, clerk: Principal,
                            data: RealNameVerification) -> Account:
-    """A clerk saw the citizen's ID card at a counter: the level becomes `verified_at_counter`."""
+    """A clerk saw the citizen's ID card at a counter: the level becomes `counter_verified`."""
+    return await realname.verify_at_counter(session, account_id, clerk, data.reason)
+
+
+async def set_scope(session: AsyncSession, account_id: uuid.UUID, admin: Principal, data: StaffScope) -> Account:
+    """An admin sets a clerk's halls and departments or an approver's departments. Tokens carry
+    the scope, so the account's tokens are refused from the next request on: the next login
+    carries the new scope."""
     account = await repository.get_for_update(session, account_id)
     if account is None:
         raise AccountNotFound()
-    if account.role != "citizen":
-        raise NotACitizen()
-    before = account.real_name_level
-    account.real_name_level = "verified_at_counter"
+    if account.role not in ("clerk", "approver") or (account.role == "approver" and data.halls):
+        raise NotStaff()
+    before = {"halls": account.halls, "departments": account.departments}
+    if account.role == "clerk":
+        if not data.halls:
+            raise NotStaff("a clerk serves at least one hall")
+        account.halls = sorted(set(data.halls))
+        account.hall = account.halls[0] if account.hall not in account.halls else account.hall
+    account.departments = sorted(set(data.departments))
+    if account.role == "approver":
+        account.department = (account.department if account.department in account.departments
+                              else account.departments[0])
+    families = await tokens.revoke_account_tokens(session, account.id, clock.now())
+    await revocations.revoke_logins(session, families, "staff scope changed")
+    await revocations.revoke_subject(session, str(account.id), "staff scope changed")
     await session.flush()
     await session.refresh(account)
-    await audit.record(session, clerk, "account.real_name_verified", "account", str(account.id),
-                       reason=data.reason, detail={"from": before, "to": account.real_name_level,
-                                                   "hall": clerk.hall, "counter": clerk.claims.get("counter")})
+    await audit.record(session, admin, "account.scope_changed", "account", str(account.id), reason=data.reason,
+                       detail={"from": before, "to": {"halls": account.halls, "departments": account.departments}})
     return account
 
 
@@ -168,6 +200,6 @@ async def active_account(session: AsyncSession, account_id: uuid.UUID) -> Accoun
 async def check_secret(secret_hash: str | None, secret: str) -> bool:
     """Check a client secret against its argon2 hash; an unknown client costs the same time."""
     if secret_hash is None:
-        await asyncio.to_thread(_verify_nobody, secret)
+        await hashing.run(_verify_nobody, secret)
         return False
-    return await asyncio.to_thread(_verify, secret_hash, secret)
+    return await hashing.run(_verify, secret_hash, secret)

@@ -6,7 +6,8 @@ class DelegationNotFound(NotFound):
 
 
 class NotLegalRepresentative(Forbidden):
-    code, title = "not_legal_representative", "Only the company's legal representative may delegate"
+    code, title = "not_legal_representative", \
+        "Only the principal may delegate: a company's legal representative or administrator, a verified citizen"
 
 
 class NotAnAgentOfTheCompany(Conflict):
@@ -15,3 +16,7 @@ class NotAnAgentOfTheCompany(Conflict):
 
 class DelegationRevoked(Conflict):
     code, title = "delegation_revoked", "This delegation is already revoked"
+
+
+class NotAnAgentAccount(Conflict):
+    code, title = "not_an_agent_account", "The agent must be another active citizen account"

@@ -17,6 +17,7 @@ import math
 import time
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,47 +43,87 @@ class LoginLocked(RateLimited):
 
 
 class LoginThrottle:
-    """Failed logins counted per account (username or client id) and per client address: either
-    crossing its limit locks further attempts for a while, right or wrong.
+    """Failed logins counted three ways, each row of the gateway's database (`login_failure`,
+    written with the database's clock, so every gateway process sees the same counts and a lock
+    outlives a restart):
 
-    The counts are rows of the gateway's database (`login_failure`), written with the database's
-    clock: every gateway process sees the same counts, so a guesser spread over N processes gets
-    the limit, not N times it, and a lockout outlives a restart. A login costs an argon2 hash
-    already; the two short statements beside it cost far less."""
+    - per account and address (`pair:<account>|<address>`): a back-off. The first `free` failures
+      cost nothing; each one after locks that pair for `backoff` seconds, doubling up to
+      `lockout`. Counting restarts after a quiet window. A guesser at one address is slowed to a
+      crawl; the owner elsewhere is not touched by it.
+    - per account from every address: `per_account` failures in the window lock the account for
+      `account_lockout` only (a minute by default): a guesser spread over many addresses is slowed,
+      and the owner, wherever she is, waits at most that long. (Five wrong passwords used to lock
+      any username for 15 minutes: a weapon against its owner.)
+    - per address over every account (`ip:<address>`): `per_ip` failures lock the address for
+      `lockout`.
+
+    The address is the peer, or what a trusted proxy in front says (GATEWAY_TRUSTED_PROXIES): a
+    client cannot become a new address by writing a new X-Forwarded-For. A login costs an argon2
+    hash already; the short statements beside it cost far less."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], per_account: int, per_ip: int,
-                 window: float, lockout: float) -> None:
+                 window: float, lockout: float, *, free_per_address: int = 3, backoff: float = 1.0,
+                 account_lockout: float = 60.0, registrations_per_ip: int = 5,
+                 registration_window: float = 3600.0) -> None:
         self.sessionmaker = sessionmaker
+        self.registrations_per_ip = registrations_per_ip
+        self.registration_window = dt.timedelta(seconds=registration_window)
         self.limits = {"account": per_account, "ip": per_ip}
         self.window = dt.timedelta(seconds=window)
         self.lockout = dt.timedelta(seconds=lockout)
+        self.account_lockout = dt.timedelta(seconds=account_lockout)
+        self.free = max(1, free_per_address)
+        self.backoff = backoff
+        self.backoff_max = lockout
+
+    @staticmethod
+    def _pair(account: str, ip: str) -> str:
+        return f"pair:{account}|{ip}"
 
     async def check(self, account: str, ip: str) -> None:
-        address = f"ip:{ip}"
+        address, pair = f"ip:{ip}", self._pair(account, ip)
         async with self.sessionmaker() as session:
             rows = (await session.execute(
                 select(LoginFailure.key, func.extract("epoch", LoginFailure.locked_until - func.now()))
-                .where(LoginFailure.key.in_([account, address]), LoginFailure.locked_until > func.now()))).all()
+                .where(LoginFailure.key.in_([account, address, pair]), LoginFailure.locked_until > func.now()))).all()
         waits = {key: float(wait) for key, wait in rows}
         if address in waits:
             raise RateLimited("too many failed logins from this address", waits[address])
+        if pair in waits:
+            raise LoginLocked("too many failed logins for this account from this address", waits[pair])
         if account in waits:
             raise LoginLocked("too many failed logins for this account", waits[account])
 
     async def failed(self, account: str, ip: str) -> None:
         async with self.sessionmaker() as session, session.begin():
-            for key, limit in ((account, self.limits["account"]), (f"ip:{ip}", self.limits["ip"])):
-                await session.execute(self._count(key, limit))
+            await session.execute(self._back_off(self._pair(account, ip)))
+            await session.execute(self._count(account, self.limits["account"], self.account_lockout))
+            await session.execute(self._count(f"ip:{ip}", self.limits["ip"], self.lockout))
             # Forget rows whose window and lockout are both over (the index on window_start finds them).
             await session.execute(delete(LoginFailure).where(
                 LoginFailure.window_start < func.now() - self.window,
                 or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until < func.now())))
 
-    async def succeeded(self, account: str) -> None:
+    async def registering(self, ip: str) -> None:
+        """Count a self-registration from this address (each costs an argon2 hash and a row):
+        `registrations_per_ip` per window pass, then the address waits for the window to end."""
+        key = f"register:{ip}"
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(delete(LoginFailure).where(LoginFailure.key == account))
+            wait = (await session.execute(
+                select(func.extract("epoch", LoginFailure.locked_until - func.now()))
+                .where(LoginFailure.key == key, LoginFailure.locked_until > func.now()))).scalar()
+            if wait is None:
+                await session.execute(self._count(key, self.registrations_per_ip, self.registration_window))
+        if wait is not None:
+            raise RateLimited("too many registrations from this address", float(wait))
 
-    def _count(self, key: str, limit: int) -> Any:
+    async def succeeded(self, account: str, ip: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(delete(LoginFailure).where(
+                LoginFailure.key.in_([account, self._pair(account, ip)])))
+
+    def _count(self, key: str, limit: int, lockout: dt.timedelta) -> Any:
         """One more failure for `key`, in one statement: a new window when the old one is over;
         at the limit, the lockout starts and the count begins again."""
         now = func.now()
@@ -92,12 +133,34 @@ class LoginThrottle:
         reached = count >= limit
         insert = pg_insert(LoginFailure).values(
             key=key, failures=0 if limit <= 1 else 1, window_start=now,
-            locked_until=now + self.lockout if limit <= 1 else None)
+            locked_until=now + lockout if limit <= 1 else None)
         return insert.on_conflict_do_update(index_elements=[table.c.key], set_={
             "failures": case((reached, 0), else_=count),
             "window_start": case((or_(stale, reached), now), else_=table.c.window_start),
-            "locked_until": case((reached, now + self.lockout), else_=table.c.locked_until),
+            "locked_until": case((reached, now + lockout), else_=table.c.locked_until),
         })
+
+    def _back_off(self, key: str) -> Any:
+        """One more failure of an account at one address: from the `free`-th on, a lock of
+        `backoff` × 2^(failures − free) seconds, at most `lockout`. The window slides: counting
+        restarts only after a window without failures."""
+        now = func.now()
+        table = LoginFailure.__table__
+        stale = table.c.window_start < now - self.window
+        count = case((stale, 1), else_=table.c.failures + 1)
+        seconds = func.least(self.backoff_max, self.backoff * func.power(2.0, func.least(count - self.free, 30)))
+        lock = case((count >= self.free, now + func.make_interval(0, 0, 0, 0, 0, 0, seconds)),
+                    else_=table.c.locked_until)
+        first = now + dt.timedelta(seconds=self.backoff) if self.free <= 1 else None
+        insert = pg_insert(LoginFailure).values(key=key, failures=1, window_start=now, locked_until=first)
+        return insert.on_conflict_do_update(index_elements=[table.c.key], set_={
+            "failures": count, "window_start": now, "locked_until": lock})
+
+
+async def registration_allowed(request: Request) -> None:
+    """Route dependency of `POST /auth/register`: refused (429) once the caller's address has
+    registered `GATEWAY_REGISTRATIONS_PER_IP` times within the hour."""
+    await request.app.state.login_throttle.registering(request.client.host if request.client else "unknown")
 
 
 class TokenBuckets:

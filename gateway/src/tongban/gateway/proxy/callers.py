@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from tongban.gateway.token.keys import KeyRing
-from tongban.shared.auth import InvalidToken, Principal
+from tongban.shared.auth import Principal, parse_bearer
 
 CACHE_SECONDS = 300.0
 CACHE_MAX = 50_000
@@ -35,12 +35,10 @@ class Caller:
     @classmethod
     def of(cls, principal: Principal, epoch: int, now: float) -> "Caller":
         claims = principal.claims
-        agent_for = claims.get("agent_for")
-        delegations = agent_for.get("delegations") if isinstance(agent_for, dict) else None
         sid = claims.get("sid")
         return cls(sub=principal.sub, role=principal.role, iat=float(claims.get("iat", 0)),
                    sid=sid if isinstance(sid, str) else None,
-                   delegations=tuple(str(d) for d in delegations) if isinstance(delegations, list) else (),
+                   delegations=principal.delegations,
                    expires=min(float(claims["exp"]), now + CACHE_SECONDS), epoch=epoch)
 
 
@@ -61,10 +59,7 @@ class VerifiedTokens:
 
     async def verify(self, authorization: bytes) -> Caller:
         """Check the signature, issuer, audience and expiry; raises InvalidToken."""
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise InvalidToken("use 'Authorization: Bearer <token>'")
+        token = parse_bearer(authorization.decode("latin-1"))  # the services' rule, to the letter
         principal = await self.ring.verify(token, self.audience)
         now = time.time()
         caller = Caller.of(principal, self.ring.epoch, now)

@@ -28,6 +28,7 @@ from tongban.gateway.proxy.pool import (
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.keys import KeyRing
 from tongban.gateway.token.scopes import PEOPLE_INTEROP_ROUTES
+from tongban.shared import framing
 from tongban.shared.auth import REVOKED_DETAIL, InsufficientScope, InvalidToken, TokenRevoked
 from tongban.shared.errors import problem_response
 from tongban.shared.logging import request_id_var, trace_id_var
@@ -41,6 +42,19 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BREAKER_STATUSES = frozenset({502, 503, 504})
 PEOPLE_ROLES = frozenset({"citizen", "company"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def upstream_failing(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer counts against the service's breaker: a 502/503/504 that did not come
+    from the service's own error handler. Its problem+json (`database_unavailable` during a
+    database blip, say) is the service answering as it should: opening the breaker for it would
+    turn a one-second blip into a cool-down of refusals."""
+    if status not in BREAKER_STATUSES:
+        return False
+    for name, value in headers:
+        if name == b"content-type":
+            return not value.startswith(b"application/problem+json")
+    return True
 
 
 class Refusal(NamedTuple):
@@ -235,12 +249,12 @@ class Proxy:
         if upstream is None:
             return Refusal(404, "unknown_service", "No such service",
                            f"there is no service {service[:50]!r} under /api/v1/")
+        if headers.invalid is not None:
+            # Framing two parsers could read differently: refused, and the connection closed after.
+            return Refusal(400, framing.CODE, framing.TITLE, headers.invalid, {"Connection": "close"})
         if _has_dot_segment(scope["path"]):
             return Refusal(400, "invalid_path", "Invalid path", "a path may not contain '.' or '..' segments")
         length = headers.content_length
-        if length is not None and not length.isdigit():
-            return Refusal(400, "invalid_content_length", "Invalid Content-Length",
-                           "Content-Length must be a number of bytes")
         if length is not None and int(length) > self.max_body:
             return Refusal(413, "payload_too_large", "Request body too large", f"the limit is {self.max_body} bytes")
         return upstream
@@ -355,14 +369,14 @@ class Proxy:
         query = scope.get("query_string", b"")
         target = upstream.prefix + raw_path + (b"?" + query if query else b"")
         method = scope["method"]
-        # The client's Content-Length is forwarded as it is; a body of unknown length goes chunked.
+        # The gateway's own framing, never the client's header: the length it checked, else chunked.
         if headers.content_length is not None:
-            framing = b""
+            frame = b"content-length: %d\r\n" % int(headers.content_length)
         elif has_body:
-            framing = b"transfer-encoding: chunked\r\n"
+            frame = b"transfer-encoding: chunked\r\n"
         else:
-            framing = b"content-length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
-        return request_head(method, target, upstream.host, headers.forward, framing)
+            frame = b"content-length: 0\r\n" if method in ("POST", "PUT", "PATCH") else b""
+        return request_head(method, target, upstream.host, headers.forward, frame)
 
     @staticmethod
     def failure(service: str, exc: UpstreamError) -> Refusal:
@@ -384,7 +398,7 @@ class Proxy:
             await self._relay(conn, receive, send, headers.request_id, watch=watch)
         finally:
             upstream.pool.release(conn)
-        return status not in BREAKER_STATUSES, status
+        return not upstream_failing(status, conn.response_headers), status
 
     async def _relay(self, conn: Connection, receive: Any, send: Any, rid: str, watch: bool) -> None:
         await send({"type": "http.response.start", "status": conn.status,

@@ -6,6 +6,8 @@ import itertools
 import os
 from typing import Any
 
+from tongban.shared.framing import PROTECTED, framing_problem
+
 Headers = list[tuple[bytes, bytes]]
 
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
@@ -68,9 +70,15 @@ def request_id(headers: Headers) -> str:
 
 class RequestHeaders:
     """The client's request headers as the upstream gets them, and what the gateway needs to
-    know, read in one pass over the headers."""
+    know, read in one pass over the headers.
 
-    __slots__ = ("forward", "authorization", "content_length", "chunked", "request_id", "traceparent", "forwarded")
+    The gateway writes the body's framing itself (`Proxy.request_head`): the client's
+    `Content-Length` and `Transfer-Encoding` are read, never forwarded, and `Connection` cannot
+    remove them, `Host` or `Authorization`. A request that two parsers could read differently
+    (`tongban.shared.framing`, the rules every service applies too) is marked `invalid`."""
+
+    __slots__ = ("forward", "authorization", "content_length", "chunked", "request_id", "traceparent", "forwarded",
+                 "invalid")
 
     def __init__(self, scope: dict[str, Any]) -> None:
         forward: Headers = []
@@ -79,32 +87,49 @@ class RequestHeaders:
         self.chunked = False
         self.traceparent: bytes | None = None
         self.forwarded = False         # the client sent X-Forwarded-For or -Proto (see proxy.server)
+        self.invalid: str | None = None  # why the request is refused (400), if it is
         rid: str | None = None
-        host = b""
+        host: bytes | None = None
+        transfer_encoding: bytes | None = None
+        repeated: bytes | None = None
         listed: frozenset[bytes] = frozenset()
         for name, value in scope["headers"]:
             if name in _REQUEST_DROP:
                 if name == b"host":
+                    if host is not None:
+                        repeated = name
                     host = value
                 elif name == b"x-request-id":
                     rid = rid or _sane_request_id(value)
                 elif name == b"transfer-encoding":
-                    self.chunked = True
+                    if transfer_encoding is not None:
+                        repeated = name
+                    transfer_encoding = value
                 elif name == b"connection":
                     listed |= _connection_listed(value)
                 elif name == b"x-forwarded-for" or name == b"x-forwarded-proto":
                     self.forwarded = True
                 continue
             if name == b"content-length":
+                if self.content_length is not None:
+                    repeated = name
                 self.content_length = value
-            elif name == b"authorization":
+                continue               # the gateway writes the framing itself
+            if name == b"authorization":
+                if self.authorization is not None:
+                    repeated = name
                 self.authorization = value
             elif name == b"traceparent":
                 self.traceparent = value
             elif name.startswith(_SPOOFABLE):
                 continue
             forward.append((name, value))
-        if listed:
+        if repeated is not None:
+            self.invalid = f"{repeated.decode('ascii')} may be sent only once"
+        else:
+            self.invalid = framing_problem(self.content_length, transfer_encoding)
+        self.chunked = transfer_encoding is not None
+        if listed := listed - PROTECTED:
             forward = _without(forward, listed)
         self.request_id = rid or new_request_id()
         client = scope.get("client")
@@ -118,7 +143,8 @@ class RequestHeaders:
 
     @property
     def has_body(self) -> bool:
-        return self.chunked or (self.content_length is not None and self.content_length != b"0")
+        length = self.content_length
+        return self.chunked or (length is not None and length.isdigit() and int(length) > 0)
 
 
 def response_headers(raw: Headers, rid: bytes) -> Headers:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 import urllib.parse
@@ -39,10 +40,11 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from tongban.gateway.proxy.asgi import API_PREFIX, OWN_NAME, GatewayASGI
 from tongban.gateway.proxy.forward import (
-    BREAKER_STATUSES, IDEMPOTENT, Proxy, Refusal, Scope, Step, Upstream,
+    IDEMPOTENT, Proxy, Refusal, Scope, Step, Upstream, upstream_failing,
 )
 from tongban.gateway.proxy.headers import RequestHeaders, response_headers
 from tongban.gateway.proxy.pool import Connection, StaleConnection, UpstreamTimeout
+from tongban.shared import framing
 
 log = logging.getLogger("tongban.gateway.proxy")
 # An answer announced up to this size is waited for whole and sent in one write; a larger or
@@ -98,17 +100,50 @@ def _find_gateway(app: Any) -> tuple[GatewayASGI | None, bool]:
     return app, forwarded
 
 
+def _front(gateway: GatewayASGI) -> tuple[Any, _ForwardedHeaders | None]:
+    """What the protocol serves on both ways, built once per process: the gateway, behind the
+    X-Forwarded-* rule of `GATEWAY_TRUSTED_PROXIES` alone. uvicorn's own `--forwarded-allow-ips`
+    defaults to trusting loopback, where a client sending a new X-Forwarded-For each time would
+    be a new address each time to every per-address limit; under this protocol it is not used."""
+    state = gateway.app.state
+    front = getattr(state, "protocol_front", None)
+    if front is None:
+        settings = getattr(state, "settings", None)
+        trusted = getattr(settings, "trusted_proxies", "").strip()
+        if trusted:
+            front = (ProxyHeadersMiddleware(gateway, trusted_hosts=trusted), _ForwardedHeaders(trusted))
+        else:
+            front = (gateway, None)
+        state.protocol_front = front
+    return front
+
+
 class GatewayProtocol(HttpToolsProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.gateway, forwarded = _find_gateway(self.app)
-        self.forwarded = _ForwardedHeaders(config.forwarded_allow_ips) if forwarded else None
+        self.gateway, _ = _find_gateway(self.app)
+        self.forwarded: _ForwardedHeaders | None = None
+        if self.gateway is not None:
+            self.app, self.forwarded = _front(self.gateway)
         self.proxy: Proxy | None = None  # the gateway's, once its lifespan has built it
         self.exchange: FastExchange | None = None
         # The watchdog: idle since (loop time; None while a request is read or served) and its timer.
         self.idle_since: float | None = None
         self.watchdog: asyncio.TimerHandle | None = None
+
+    def send_400_response(self, msg: str) -> None:
+        """What llhttp refuses (a repeated Content-Length, one beside Transfer-Encoding, a coding
+        other than chunked...) is answered in the platform's problem+json, then the connection closes."""
+        body = json.dumps({"type": framing.TYPE, "title": framing.TITLE, "status": 400, "code": framing.CODE,
+                           "detail": "the request is not valid HTTP/1.1: " + msg.rstrip(".")}).encode()
+        out = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            out += [name, b": ", value, b"\r\n"]
+        out += [b"content-type: application/problem+json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+                % len(body), body]
+        self.transport.write(b"".join(out))
+        self.transport.close()
 
     def _find_proxy(self) -> Proxy | None:
         # The lifespan has built it before the server accepts a connection.
@@ -345,8 +380,9 @@ class FastExchange:
         transport = protocol.transport
         if not transport.is_closing():
             transport.write(b"".join(out))
+        failing = upstream_failing(status, conn.response_headers)
         self.upstream.pool.release(conn)
-        if status in BREAKER_STATUSES:
+        if failing:
             self.upstream.breaker.failed()
         else:
             self.upstream.breaker.succeeded()

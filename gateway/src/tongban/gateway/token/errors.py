@@ -34,6 +34,8 @@ def bearer_challenge(code: str) -> str:
     """`WWW-Authenticate` for a 401 (RFC 6750 §3): names the error when a token was sent."""
     if code == "token_revoked":
         return 'Bearer error="invalid_token", error_description="the access token was revoked"'
+    if code == "token_expired":
+        return 'Bearer error="invalid_token", error_description="the access token expired"'
     return 'Bearer error="invalid_token"' if code == "invalid_token" else 'Bearer realm="tongban"'
 
 

@@ -3,14 +3,15 @@ import secrets
 import binascii
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, unquote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.gateway.protection.hashing import HashingBusy
 from tongban.gateway.protection.limits import LoginLocked, RateLimited
 from tongban.gateway.token import service
 from tongban.gateway.token.errors import (
@@ -22,7 +23,8 @@ from tongban.gateway.token.schemas import (
     PasswordGrant, RefreshGrant, Revocation, SigningKeyCreate, SigningKeyRead,
     TokenResponse,
 )
-from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, Principal, Requires
+from tongban.gateway.policy import ERRORS as AUTH_ERRORS
+from tongban.gateway.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
@@ -43,8 +45,10 @@ _TOKEN_FORM: dict[str, Any] = {
                    "client_secret": {"type": "string", "format": "password"},
                    "scope": {"type": "string", "description": "space-separated; default: all granted"}},
 }
-KeyAdmin = Annotated[Principal, Depends(Requires("accounts:admin"))]
-ClientReader = Annotated[Principal, Depends(Requires("accounts:read"))]
+KeyAdmin = Caller("signing_key.manage")
+ClientAdmin = Caller("client.create")
+ClientSwitcher = Caller("client.switch")
+ClientReader = Caller("client.read")
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -95,7 +99,7 @@ def _basic_client(request: Request, form: dict[str, str]) -> None:
 
 @router.post("/auth/token", response_model=TokenResponse,
              responses=responses(InvalidRequest, InvalidGrant, UnsupportedGrantType, InvalidScope, InvalidClient,
-                                 RateLimited, LoginLocked),
+                                 RateLimited, LoginLocked, HashingBusy),
              openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": _TOKEN_FORM}}}})
 async def issue_token(request: Request) -> JSONResponse:
     """OAuth 2.0 token endpoint (form-encoded):
@@ -141,7 +145,7 @@ async def issue_token(request: Request) -> JSONResponse:
     except (InvalidGrant, InvalidClient):
         await throttle.failed(who, ip)
         raise
-    await throttle.succeeded(who)
+    await throttle.succeeded(who, ip)
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
 
@@ -158,7 +162,7 @@ async def revoke(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/auth/logout", status_code=204, responses=responses(*AUTH_ERRORS, InvalidRequest))
-async def logout(request: Request, session: SessionDep, caller: AnyPrincipal) -> Response:
+async def logout(request: Request, session: SessionDep, caller: Caller("session.logout")) -> Response:
     """End this login (send its `refresh_token`, form-encoded) or, with an empty body, every login."""
     raw = None
     if int(request.headers.get("content-length") or 0) > 0:
@@ -191,7 +195,7 @@ async def retire_signing_key(request: Request, kid: str, data: SigningKeyCreate,
     return Response(status_code=204)
 
 
-@router.get("/.well-known/jwks.json", response_model=Jwks)
+@router.get("/.well-known/jwks.json", response_model=Jwks, dependencies=[Public("jwks.read")])
 async def jwks(session: SessionDep, response: Response) -> Jwks:
     """The public keys access tokens are signed with (public: every service fetches it)."""
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -202,7 +206,7 @@ async def jwks(session: SessionDep, response: Response) -> Jwks:
              responses=responses(*AUTH_ERRORS, ClientExists, InvalidRequest, InvalidField, BadIdempotencyKey,
                                  IdempotencyKeyReused))
 async def create_client(data: OAuthClientCreate, session: SessionDep, idem: IdempotencyDep,
-                        admin: KeyAdmin) -> JSONResponse:
+                        admin: ClientAdmin) -> JSONResponse:
     """Register a machine client: a partner city's system (interop scopes only) or one of our
     services (`svc-<name>`, scopes from the gateway's SERVICE_SCOPES). A generated secret is in
     this answer only; a replay of the same Idempotency-Key answers without it."""
@@ -236,7 +240,7 @@ async def list_clients(session: SessionDep, page: PageDep, _: ClientReader) -> P
 @router.post("/auth/clients/{client_id}/{action}", response_model=OAuthClientRead,
              responses=responses(*AUTH_ERRORS, ClientNotFound))
 async def switch_client(client_id: str, action: Literal["deactivate", "activate"], data: OAuthClientStatus,
-                        session: SessionDep, admin: KeyAdmin) -> OAuthClientRead:
+                        session: SessionDep, admin: ClientSwitcher) -> OAuthClientRead:
     """Switch a client off (its next token request is refused) or back on, with a reason."""
     client = await service.set_client_active(session, client_id, action == "activate", data.reason, admin)
     return OAuthClientRead.model_validate(client)

@@ -6,8 +6,10 @@ delegate items to agents (company users; only the legal representative succeeds)
 create accounts (admins; auditors read). Partner systems get the scopes of their client
 record, always within PARTNER_SCOPES, and reach only the interop service."""
 
+from tongban.shared.auth import PEOPLE_ROUTES, people_audience
+
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
-    "citizen": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "queue:book"),
+    "citizen": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "queue:book", "accounts:delegate"),
     "company": ("catalog:read", "cases:apply", "cases:read", "credentials:read", "credentials:seal", "queue:book",
                 "accounts:delegate"),
     "clerk": ("catalog:read", "cases:read", "cases:process", "credentials:read", "queue:operate",
@@ -21,9 +23,11 @@ PARTNER_SCOPES = ("interop:exchange", "interop:verify")
 
 ALL_AUDIENCES = ("gateway", "catalog", "cases", "credentials", "queue", "interop")
 # svc-interop is mostly for staff and partner systems; people reach only the routes that show
-# them their own cross-city business (PEOPLE_INTEROP_ROUTES), checked at the door.
-_PUBLIC_AUDIENCES = ALL_AUDIENCES
-PEOPLE_INTEROP_ROUTES = ("/outgoing-cases", "/partner-licences")
+# them their own cross-city business (PEOPLE_INTEROP_ROUTES): their tokens carry the audience
+# `interop:people`, never `interop`, and both the gateway and svc-interop hold that audience to
+# those routes (tongban.shared.auth.PEOPLE_ROUTES).
+PEOPLE_INTEROP_ROUTES = PEOPLE_ROUTES["interop"]
+_PUBLIC_AUDIENCES = (*(a for a in ALL_AUDIENCES if a != "interop"), people_audience("interop"))
 
 ROLE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "citizen": _PUBLIC_AUDIENCES,
@@ -38,12 +42,16 @@ PARTNER_AUDIENCES = ("interop",)
 
 # Services are OAuth clients too (client `svc-<name>`, role "service"), for the calls one service
 # makes to another's internal API (tongban.shared.service_auth): svc-cases confirms an applicant's
-# licence and records its use under the consent given with the submission; svc-interop opens
-# forwarded cases, keeps the partner's issuer keys in the trust list and reads the catalogue.
+# licence and records its use under the consent given with the submission; svc-credentials reads
+# the case a counter consent is bound to; svc-interop opens forwarded cases, keeps the partner's
+# issuer keys in the trust list, reads the catalogue and has a holder's licences listed and
+# presented for the partner city.
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
     "cases": ("credentials:read", "credentials:use"),
-    "interop": ("catalog:read", "cases:read", "cases:forward", "credentials:read", "credentials:trust",
-                "credentials:present"),
+    "credentials": ("cases:lookup",),   # reads one case to bind a counter consent (case.lookup)
+    # Not cases:read: svc-interop only opens forwarded cases (and svc-cases lets it read those by
+    # cases:forward); a service holding cases:read reads every case.
+    "interop": ("catalog:read", "cases:forward", "credentials:read", "credentials:trust", "credentials:present"),
 }
 
 

@@ -116,7 +116,7 @@ def access_token_claims(account: Account, scopes: tuple[str, ...], ttl: int, iss
         claims["sid"] = str(sid)
     if (field := ROLE_FIELD.get(account.role)) is not None:
         claims[field] = getattr(account, field)
-    for extra in ("real_name_level", "company_role", "counter"):
+    for extra in ("real_name_level", "company_role", "counter", "halls", "departments"):
         if (value := getattr(account, extra)) is not None:
             claims[extra] = value
     if agent_for is not None:

@@ -73,6 +73,7 @@ class CaseTransitionedV1(BaseModel):
     at: dt.datetime
     rule_version: int | None = None         # set when instant approval decided
     deadline_on: dt.date | None = None
+    deadline_provisional: bool = False      # additive: the deadline rests on an estimated year
     channel: str | None = None              # online | counter | partner
     partner_region: str | None = None       # set only for cases forwarded by a partner city (异地受理)
     partner_case_number: str | None = None

@@ -5,6 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.bundle.models import BundleCase, CatalogBundle
 from tongban.cases.case.models import Case
+from tongban.cases.case.repository import visible_to
+from tongban.shared.auth import Principal
 
 
 async def bundle_by_code(session: AsyncSession, code: str) -> CatalogBundle | None:
@@ -32,8 +34,7 @@ async def children(session: AsyncSession, bundle_case_id: uuid.UUID) -> list[Cas
                                        .order_by(Case.case_number))).scalars())
 
 
-def list_query(applicant_ids: list[str], everyone: bool) -> Select[tuple[BundleCase]]:
-    stmt = select(BundleCase)
-    if not everyone:
-        stmt = stmt.where(BundleCase.applicant_id.in_(applicant_ids))
-    return stmt.order_by(BundleCase.created_at.desc(), BundleCase.id)
+def list_query(p: Principal) -> Select[tuple[BundleCase]]:
+    """The bundle cases with a child the caller may reach under `bundle.read` (tongban.cases.policy)."""
+    child = select(Case.id).where(Case.bundle_case_id == BundleCase.id, visible_to(p, "bundle.read"))
+    return select(BundleCase).where(child.exists()).order_by(BundleCase.created_at.desc(), BundleCase.id)

@@ -12,7 +12,10 @@ from tongban.cases.bundle.models import BundleCase, CatalogBundle
 from tongban.cases.bundle.schemas import BundleCaseCreate, BundleCaseRead
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import service as cases
+from tongban.cases.case import submission
+from tongban.cases.case.access import target
 from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable
+from tongban.cases.case.steps import SETTLED
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseCreate
 from tongban.cases.catalog_copy.service import materials_of
@@ -24,7 +27,9 @@ from tongban.cases.material.schemas import MaterialIn
 from tongban.cases.material.service import SubmissionMaterials
 from tongban.cases.workday import calendar
 from tongban.shared import clock
-from tongban.shared.auth import Principal
+from tongban.shared.auth import NotOwner, Principal
+from tongban.shared.errors import AppError
+from tongban.shared.policy import Access
 from tongban.shared.contracts import cases as contract
 from tongban.shared.contracts.catalog import BundlePublishedV1
 from tongban.shared.events.envelope import make_event
@@ -59,7 +64,8 @@ async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, de
     city = body.city_code or bundle.city_code or default_city
     first = CaseCreate.model_validate({"basic_code": bundle.item_codes[0], "city_code": city,
                                        "form_data": body.form_data, "applicant": body.applicant})
-    applicant_type, applicant_id, _, _ = cases.applicant_of(first, p)
+    origin = submission.applicant_of(first, p)
+    applicant_type, applicant_id = origin.applicant_type, origin.applicant_id
     seq = await cases_repo.next_number(session, city, today)
     parent = BundleCase(id=uuid.uuid4(), case_number=f"{city}{today:%Y%m%d}{seq:05d}", bundle_code=bundle.code,
                         name=bundle.name, applicant_type=applicant_type, applicant_id=applicant_id,
@@ -73,8 +79,9 @@ async def submit(session: AsyncSession, body: BundleCaseCreate, p: Principal, de
         mine = [(i, m) for i, m in enumerate(body.materials) if _asked_by(code, m, bundle.materials)]
         # Even without materials: the plan reads the wallet when the child's rule names a licence.
         plan = SubmissionMaterials(session, [m for _, m in mine], p, user_auth, credentials or CredentialsClient(None),
-                                   positions=[i for i, _ in mine], shared=True)
-        children.append(await cases.submit(session, child, p, default_city, today, bundle_case_id=parent.id,
+                                   positions=[i for i, _ in mine],
+                                   shared_with=[c.id for c in children])
+        children.append(await submission.submit(session, child, p, default_city, today, bundle_case_id=parent.id,
                                            materials=plan, listed_materials=required.for_item(bundle.materials, code)))
     await outbox.add(session, make_event("cases", contract.BUNDLE_SUBMITTED, contract.BundleCaseV1(
         bundle_case_id=parent.id, case_number=parent.case_number, bundle_code=parent.bundle_code, state=parent.state,
@@ -96,7 +103,7 @@ async def child_settled(session: AsyncSession, child: Case, actor: Principal | s
     if parent is None or parent.state == "completed":
         return
     children = await repository.children(session, parent.id)
-    if any(c.state not in cases.SETTLED for c in children):
+    if any(c.state not in SETTLED for c in children):
         return
     approved = [c.basic_code for c in children if c.state == "completed" and c.decision == "approved"]
     failed = [{"basic_code": c.basic_code, "case_number": c.case_number, "state": c.state, "decision": c.decision}
@@ -112,19 +119,24 @@ async def child_settled(session: AsyncSession, child: Case, actor: Principal | s
         at=parent.completed_at), subject=str(parent.id)))
 
 
-async def read(session: AsyncSession, bundle_case_id: uuid.UUID, p: Principal) -> BundleCaseRead:
-    """The bundle case with its children, for its applicant and for clerks, admins and auditors."""
+async def read(session: AsyncSession, bundle_case_id: uuid.UUID, access: Access) -> BundleCaseRead:
+    """The bundle case with the children the caller may reach (`bundle.read` asked of each child:
+    its applicant's side, staff in scope). 404 when the caller reaches none of them."""
+    p = access.principal
+    assert p is not None  # the policy admits no anonymous reader
     parent = await repository.get(session, bundle_case_id)
-    if parent is None or not can_see(parent, p):
+    if parent is None:
         raise CaseNotFound()
+    reached, refusal = [], None
+    for child in await repository.children(session, parent.id):
+        try:
+            access.check(target(child))
+            reached.append(child)
+        except NotOwner:
+            continue
+        except AppError as exc:
+            refusal = refusal or exc
+    if not reached:
+        raise refusal or CaseNotFound()
     convert = await cases.reader(session, p)
-    children = [convert(c) for c in await repository.children(session, parent.id)]
-    return BundleCaseRead.model_validate(parent).model_copy(update={"children": children})
-
-
-def can_see(parent: BundleCase, p: Principal) -> bool:
-    return parent.applicant_id in owned_ids(p) or p.role in ("clerk", "admin", "auditor")
-
-
-def owned_ids(p: Principal) -> list[str]:
-    return [x for x in (p.id_number, p.credit_code) if x]
+    return BundleCaseRead.model_validate(parent).model_copy(update={"children": [convert(c) for c in reached]})

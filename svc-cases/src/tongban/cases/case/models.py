@@ -5,7 +5,6 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
-
 from tongban.cases.db import Base
 
 
@@ -29,6 +28,9 @@ class Case(Base):
     submitted_by: Mapped[str] = mapped_column(String(100))           # token subject of the submitter
     submitter_role: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(10))                 # online | counter | partner
+    hall: Mapped[str | None] = mapped_column(String(50), index=True)  # counter cases: where it was taken
+    # The submitter acted for the applicant under this delegation (None: the applicant herself, or staff).
+    delegation_id: Mapped[str | None] = mapped_column(String(36))
     # 异地受理: the partner city's region and case number when the case came forwarded from it.
     partner_region: Mapped[str | None] = mapped_column(String(6))
     partner_case_number: Mapped[str | None] = mapped_column(String(40))
@@ -80,6 +82,9 @@ class CaseTimelineEntry(Base):
     to_state: Mapped[str] = mapped_column(String(30))
     actor: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str] = mapped_column(String(20))
+    # Whom the actor acted for (the applicant, when an agent acted under `delegation_id`).
+    principal: Mapped[str | None] = mapped_column(String(18))
+    delegation_id: Mapped[str | None] = mapped_column(String(36))
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,20 +1,21 @@
 import datetime as dt
 import uuid
-
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, false, or_, outerjoin, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-
 from tongban.cases.case.clock import RUNNING
 from tongban.cases.case.models import Case, CaseNumberSequence, CaseTimelineEntry
 from tongban.cases.catalog_copy.models import CatalogImplementation, CatalogItem
 from tongban.cases.item_config.models import ItemConfig
+from tongban.cases.policy import POLICY
 from tongban.cases.rule.models import ApprovalRule
 from tongban.cases.workday.repository import days_json, parse_days
 from tongban.shared.auth import Principal
+from tongban.shared.errors import AppError
+from tongban.shared.policy import Clause, admit
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,29 @@ async def by_partner_case(session: AsyncSession, region: str, number: str) -> Ca
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def visible_to(p: Principal):  # noqa: ANN201 - a SQL expression
-    """The cases a caller may see: their own, their company's, their department's, or all for
-    clerks, admins and auditors."""
-    if p.role == "approver":
-        return Case.department == p.department if p.department else false()
-    if p.role in ("clerk", "admin", "auditor"):
-        return Case.id.is_not(None)
-    if p.role == "service":
-        return Case.channel == "partner" if p.has("cases:forward") else false()
-    own = []
-    if p.id_number:
-        own.append(and_(Case.applicant_type == "person", Case.applicant_id == p.id_number))
-    if p.credit_code:
-        own.append(and_(Case.applicant_type == "company", Case.applicant_id == p.credit_code))
-    return or_(*own) if own else false()
+def visible_to(p: Principal, permission: str = "case.read"):
+    """The cases the policy lets the caller reach (tongban.cases.policy), as one WHERE: the OR of
+    its clauses (own cases, a principal's for delegated items, a hall's and departments')."""
+    try:
+        clauses = admit(POLICY, permission, p).reach()
+    except AppError:
+        return false()
+    return or_(*(_clause(c) for c in clauses)) if clauses else false()
+
+
+def _clause(c: Clause):
+    parts = []
+    if c.owner is not None:
+        parts.append(Case.applicant_id == c.owner)
+    if c.items is not None:
+        parts.append(Case.basic_code.in_(sorted(c.items)))
+    if c.halls is not None:  # a case taken online has no hall: a clerk reaches it by department
+        parts.append(or_(Case.hall.is_(None), Case.hall.in_(sorted(c.halls))))
+    if c.departments is not None:
+        parts.append(Case.department.in_(sorted(c.departments)))
+    if c.channel is not None:
+        parts.append(Case.channel == c.channel)
+    return and_(*parts) if parts else true()
 
 
 def list_query(p: Principal, state: str | None, basic_code: str | None) -> Select[tuple[Case]]:
@@ -121,7 +130,7 @@ def list_query(p: Principal, state: str | None, basic_code: str | None) -> Selec
 def worklist_query(p: Principal, states: frozenset[str]) -> Select[tuple[Case]]:
     """Cases waiting for staff, the least remaining time first (the deadline order is the same
     as the order of remaining working days); paused clocks last."""
-    return (select(Case).where(visible_to(p), Case.state.in_(states))
+    return (select(Case).where(visible_to(p, "case.worklist"), Case.state.in_(states))
             .order_by(Case.paused_since.is_not(None), Case.deadline_on.asc().nulls_last(), Case.id))
 
 

@@ -3,7 +3,6 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from tongban.cases.material.schemas import MaterialIn
 
 CaseState = Literal["draft", "submitted", "accepted", "refused", "supplement_requested", "in_review", "approved",
@@ -63,6 +62,10 @@ class CaseRead(BaseModel):
     applicant_id: str
     applicant_name: str
     channel: str
+    hall: str | None = None
+    submitted_by: str | None = None          # the actor's account (an agent, a clerk, the applicant)
+    submitter_role: str | None = None
+    delegation_id: str | None = None         # the delegation the submitter acted under
     partner_region: str | None = None
     partner_case_number: str | None = None
     form_data: dict[str, Any]
@@ -100,6 +103,8 @@ class TimelineEntryRead(BaseModel):
     to_state: str
     actor: str
     actor_role: str
+    principal: str | None = None
+    delegation_id: str | None = None
     reason: str | None
     detail: dict[str, Any] | None
     at: dt.datetime

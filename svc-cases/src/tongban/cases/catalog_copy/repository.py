@@ -38,3 +38,9 @@ async def implementation(session: AsyncSession, code: str | None, basic_code: st
              (CatalogImplementation.basic_code == basic_code) & (CatalogImplementation.city_code == city_code))
     return (await session.execute(select(CatalogImplementation).where(where)
                                   .order_by(CatalogImplementation.version.desc()).limit(1))).scalar_one_or_none()
+
+
+async def offered_anywhere(session: AsyncSession, basic_code: str) -> bool:
+    """Whether the read copy holds any city's implementation of the item."""
+    stmt = select(CatalogImplementation.code).where(CatalogImplementation.basic_code == basic_code).limit(1)
+    return (await session.execute(stmt)).first() is not None

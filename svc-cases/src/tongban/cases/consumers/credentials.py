@@ -5,6 +5,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.cases import flows
 from tongban.cases.case import service
 from tongban.shared.contracts.credentials import (
     LICENCE_ISSUE_FAILED, LICENCE_ISSUED, LicenceIssuedV1, LicenceIssueFailedV1,
@@ -29,7 +30,7 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
     if len(data.identifier) > 200:
         raise PoisonMessage(f"licence identifier of {len(data.identifier)} characters")
     try:
-        known = await service.record_licence(session, data.source_case_id, data.identifier, data.type_code,
+        known = await flows.record_licence(session, data.source_case_id, data.identifier, data.type_code,
                                              data.holder_id)
     except service.LicenceMismatch as exc:
         raise PoisonMessage(str(exc)) from exc   # kept for a human; the case is left as it is

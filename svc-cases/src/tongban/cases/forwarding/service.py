@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.case import repository as cases_repo
-from tongban.cases.case import service as cases
+from tongban.cases.case import submission
 from tongban.cases.case.schemas import CaseCreate, CaseRead
 from tongban.cases.forwarding.schemas import ForwardedCaseCreate
 from tongban.shared.auth import Principal
@@ -51,6 +51,6 @@ async def forward(session: AsyncSession, body: ForwardedCaseCreate, p: Principal
                                case_id=str(existing.id), case_number=existing.case_number)
     create = CaseCreate(basic_code=body.basic_code, implementation_code=body.implementation_code,
                         form_data=body.form_data)
-    origin = cases.Origin(applicant_type, applicant_id, body.applicant.name, "partner", body.partner_region,
+    origin = submission.Origin(applicant_type, applicant_id, body.applicant.name, "partner", body.partner_region,
                           body.partner_case_number)
-    return await cases.submit(session, create, p, city, origin=origin)
+    return await submission.submit(session, create, p, city, origin=origin)

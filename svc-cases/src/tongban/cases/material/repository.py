@@ -4,7 +4,6 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from tongban.cases.case.models import Case
 from tongban.cases.material.models import CaseMaterial, Document
 
 
@@ -36,14 +35,6 @@ async def attach(session: AsyncSession, ids: list[uuid.UUID], case_id: uuid.UUID
     if ids:
         await session.execute(update(Document).where(Document.id.in_(ids), Document.case_id.is_(None))
                               .values(case_id=case_id).execution_options(synchronize_session="fetch"))
-
-
-async def attached_to_bundle(session: AsyncSession, doc: Document, bundle_case_id: uuid.UUID | None) -> bool:
-    """Whether the document is attached to a child of this bundle case (so a sibling may list it too)."""
-    if bundle_case_id is None or doc.case_id is None:
-        return False
-    found = await session.execute(select(Case.id).where(Case.id == doc.case_id, Case.bundle_case_id == bundle_case_id))
-    return found.first() is not None
 
 
 async def cases_listing(session: AsyncSession, document_id: uuid.UUID) -> list[uuid.UUID]:

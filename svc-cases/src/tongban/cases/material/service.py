@@ -1,32 +1,31 @@
 """Materials of a case: uploaded files in the document store, and licence-backed materials
 (免证办) confirmed and used at svc-credentials under the consent given with the submission.
 
-Calls to svc-credentials happen before the case takes its number (the number's row lock
-serialises a city's submissions, and must never wait on another service)."""
+Calls to svc-credentials never wait inside the number's row lock (it serialises a city's
+submissions); for a submission they run with no cases transaction open at all, between the
+commit of the draft and the one that submits it (tongban.cases.submission_flow)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.cases.case import repository as cases_repo
-from tongban.cases.case import service as cases_service
-from tongban.cases.case.models import Case
 from tongban.cases.config import Settings
 from tongban.cases.credentials_client import CredentialsClient
 from tongban.cases.db import audit
 from tongban.cases.material import repository
-from tongban.cases.material.errors import DocumentNotFound, DocumentTooLarge, DocumentUnusable, \
+from tongban.cases.material.errors import DocumentTooLarge, DocumentUnusable, \
     LicenceNotUsable, UnsupportedDocumentType
 from tongban.cases.material.models import CaseMaterial, Document
 from tongban.cases.material.schemas import MaterialIn
 from tongban.cases.rule import service as rule_service
 from tongban.cases.rule.models import ApprovalRule
 from tongban.shared.auth import Principal
+from tongban.shared.errors import AppError
 
 # What a file must start with to be what its declared type says (a renamed .exe is not a PDF).
 SIGNATURES = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -61,114 +60,151 @@ async def upload(session: AsyncSession, content: bytes, mime_type: str, filename
     return doc
 
 
-def can_read(doc: Document, case: Case | None, p: Principal) -> bool:
-    """The uploader; once attached: the applicant, clerks and the handling department's approvers."""
-    if doc.uploaded_by == p.sub:
-        return True
-    if case is None:
+class Case(Protocol):
+    """What materials need of their case (the case aggregate sits above this one)."""
+
+    id: uuid.UUID
+    applicant_id: str
+    basic_code: str
+    department: str
+    item_name: str
+    channel: str
+
+
+def _for_applicant(case: Case, p: Principal) -> bool:
+    """The caller is the applicant, or acts for her under a delegation to apply for the case's item."""
+    try:
+        p.acting_for(case.applicant_id, item=case.basic_code, action="apply")
+    except AppError:
         return False
-    if cases_service.is_owner(case, p):
-        return True
-    if p.role == "clerk" and p.has("cases:process"):
-        return True
-    return p.role == "approver" and p.department is not None and p.department == case.department
-
-
-async def readable_document(session: AsyncSession, document_id: uuid.UUID, p: Principal,
-                           with_content: bool = False) -> Document:
-    """The document if `p` may read it through any case that lists it (a bundle's children share one)."""
-    doc = await repository.get_document(session, document_id, with_content)
-    if doc is None:
-        raise DocumentNotFound()
-    if doc.uploaded_by == p.sub:
-        return doc
-    for case_id in await repository.cases_listing(session, doc.id):
-        if can_read(doc, await cases_repo.get(session, case_id), p):
-            return doc
-    raise DocumentNotFound()
+    return True
 
 
 class SubmissionMaterials:
-    """The materials given with one submission (or added to a case later): `prepare` checks them
-    and collects the licence facts instant-approval rules may ask for, before the case row
-    exists; `attach` writes them onto the case in the same transaction."""
+    """The materials given with one submission (or added to a case later), in three parts so the
+    calls to svc-credentials can run with no cases transaction open: `check` (uploads, in the
+    database, before the case row exists), `confirm` (licence-backed materials: the applicant's
+    consent and the department's use at svc-credentials, plus the wallet facts the rules ask
+    for), `attach` (writes what was checked or confirmed onto the case). `undo` withdraws the
+    consents `confirm` gave, when the submission they were for does not go through."""
 
     def __init__(self, session: AsyncSession, items: Sequence[MaterialIn], p: Principal, user_auth: str | None,
                  credentials: CredentialsClient, field: str = "materials", positions: Sequence[int] | None = None,
-                 shared: bool = False) -> None:
+                 shared_with: Sequence[uuid.UUID] = ()) -> None:
         self.session, self.items, self.p, self.user_auth = session, list(items), p, user_auth
         self.credentials, self.field = credentials, field
         # A bundle hands each child the part of the one set of materials its item asks for:
-        # `positions` are their places in the request (for error fields), and `shared` lets the
-        # children of one bundle list the same document.
+        # `positions` are their places in the request (for error fields), and `shared_with` (the
+        # bundle's children so far) lets the children of one bundle list the same document.
         self.positions = list(positions) if positions is not None else list(range(len(self.items)))
-        self.shared = shared
+        self.shared_with = frozenset(shared_with)
         self.rows: list[CaseMaterial] = []
         self.documents: list[uuid.UUID] = []
+        self.consents: list[uuid.UUID] = []      # given at svc-credentials by `confirm`, for `undo`
+        # Each attempt keys its calls to svc-credentials afresh: a retry after an undone attempt
+        # must not replay the withdrawn consent or a refused use.
+        self.attempt = uuid.uuid4().hex[:12]
 
     def given(self) -> list[tuple[str, str | None]]:
         """(name, licence type code) of each material, for the required-materials check."""
         return [(m.name, m.licence_type_code) for m in self.items]
 
+    @property
+    def licence_backed(self) -> bool:
+        """Whether any material is a licence-backed one (免证办): svc-credentials records something."""
+        return any(m.document_id is None for m in self.items)
+
     async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]:
-        """Check every material; returns facts `licence.<type code>` for the rules."""
+        """`check` and `confirm` in one go, inside the caller's transaction (a bundle's children
+        and materials added to an existing case)."""
+        await self.check(case)
+        return await self.confirm(case, rule)
+
+    async def check(self, case: Case) -> None:
+        """Check every uploaded material (the caller's own, not yet attached); no remote call."""
         if len(self.items) > MAX_MATERIALS:
             raise DocumentUnusable(self.field, f"at most {MAX_MATERIALS} materials")
-        facts: dict[str, Any] = {}
-        docs = await repository.documents(self.session, [m.document_id for m in self.items if m.document_id])
+        wanted = [m.document_id for m in self.items if m.document_id]
+        docs = await repository.documents(self.session, wanted) if wanted else {}
         for i, m in zip(self.positions, self.items, strict=True):
+            if m.document_id is None:
+                continue
             field = f"{self.field}[{i}]"
-            if m.document_id is not None:
-                doc = docs.get(m.document_id)
-                if doc is None or doc.uploaded_by != self.p.sub:
-                    raise DocumentUnusable(f"{field}.document_id", "no such document of yours")
-                if m.document_id in self.documents or (doc.case_id is not None and not (
-                        self.shared and await repository.attached_to_bundle(self.session, doc, case.bundle_case_id))):
-                    raise DocumentUnusable(f"{field}.document_id", "already attached to a case")
-                self.documents.append(doc.id)
-                self.rows.append(CaseMaterial(name=m.name, kind="upload", document_id=doc.id, added_by=self.p.sub))
-            else:
-                assert m.licence_type_code is not None
-                self.rows.append(await self._licence(case, m, f"{field}.licence_type_code"))
+            doc = docs.get(m.document_id)
+            if doc is None or doc.uploaded_by != self.p.sub:
+                raise DocumentUnusable(f"{field}.document_id", "no such document of yours")
+            if m.document_id in self.documents or (doc.case_id is not None and doc.case_id not in self.shared_with):
+                raise DocumentUnusable(f"{field}.document_id", "already attached to a case")
+            self.documents.append(doc.id)
+            self.rows.append(CaseMaterial(name=m.name, kind="upload", document_id=doc.id, added_by=self.p.sub))
+
+    async def confirm(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]:
+        """Licence-backed materials through svc-credentials; returns facts `licence.<type code>`
+        for the rules (the materials', then the wallet's for what the rule names besides)."""
+        facts: dict[str, Any] = {}
+        for i, m in zip(self.positions, self.items, strict=True):
+            if m.licence_type_code is not None and m.document_id is None:
+                self.rows.append(await self._licence(case, m, f"{self.field}[{i}].licence_type_code"))
                 facts[f"licence.{m.licence_type_code}"] = True
-        facts |= await self._wallet_facts(rule, facts)
+        facts |= await self.wallet_facts(rule, facts)
         return facts
 
     async def _licence(self, case: Case, m: MaterialIn, field: str) -> CaseMaterial:
         """The applicant's consent (their own, or witnessed by the clerk at the counter), then the
         handling department's use through svc-credentials, which confirms the licence is valid."""
         assert m.licence_type_code is not None
-        if self.user_auth is not None and self.p.has("cases:apply") and cases_service.is_owner(case, self.p):
+        if self.user_auth is not None and self.p.has("cases:apply") and _for_applicant(case, self.p):
             holder = None
         elif self.user_auth is not None and self.p.has("cases:process") and case.channel == "counter":
             holder = case.applicant_id
         else:
             raise LicenceNotUsable(field, "licence-backed materials need the applicant's consent: their own "
                                           "submission, or a clerk's for an applicant at the counter")
+        key = f"{case.id}:{m.licence_type_code}:{self.attempt}"
         consent = await self.credentials.give_consent(self.user_auth, m.licence_type_code, case.id, case.department,
-                                                      field, holder_id=holder)
+                                                      field, holder_id=holder, key=key)
+        self.consents.append(consent)
         use = await self.credentials.use(case.applicant_id, m.licence_type_code, case.id, case.department,
-                                         f"办件 {case.item_name}: {m.name}", field)
+                                         f"办件 {case.item_name}: {m.name}", field, key=key)
         return CaseMaterial(name=m.name, kind="licence", licence_type_code=m.licence_type_code,
                             licence_identifier=use.identifier, consent_id=consent, use_id=use.use_id,
                             verification="licence-use", added_by=self.p.sub)
 
-    async def _wallet_facts(self, rule: ApprovalRule | None, known: dict[str, Any]) -> dict[str, Any]:
+    async def wallet_facts(self, rule: ApprovalRule | None, known: dict[str, Any]) -> dict[str, Any]:
         """Licence facts the item's current rule asks about and the materials did not settle,
         from the applicant's own wallet (only when a rule needs them: no call otherwise)."""
         return await licence_facts(rule, self.p, self.user_auth, self.credentials, known)
 
+    async def undo(self) -> dict[str, list[str]]:
+        """Withdraw the consents this attempt gave (the uses stay in the holder's log: they
+        happened). Returns which were withdrawn and which svc-credentials would not withdraw
+        with the caller's token (the holder still can, from her consents)."""
+        done: dict[str, list[str]] = {"consents_withdrawn": [], "consents_left": []}
+        for consent in self.consents:
+            try:
+                withdrawn = self.user_auth is not None and await self.credentials.withdraw_consent(self.user_auth,
+                                                                                                   consent)
+            except AppError:  # svc-credentials unreachable: the consent stays, and the timeline says so
+                withdrawn = False
+            done["consents_withdrawn" if withdrawn else "consents_left"].append(str(consent))
+        self.consents = []
+        return done
+
     async def attach(self, case: Case) -> None:
-        for row in self.rows:
+        """Write the checked and confirmed materials onto the case (each row once)."""
+        rows, self.rows = self.rows, []
+        documents, self.documents = self.documents, []
+        for row in rows:
             row.case_id = case.id
             self.session.add(row)
-        await repository.attach(self.session, self.documents, case.id)  # a shared one stays with the first child
-        if self.rows:
+        if documents:
+            await repository.attach(self.session, documents, case.id)  # a shared one stays with the first child
+        if rows:
             await self.session.flush()
             await audit.record(self.session, self.p, "case.materials", "case", str(case.id), None,
                                {"materials": [{"name": r.name, "kind": r.kind, "licence": r.licence_identifier,
                                                "document": str(r.document_id) if r.document_id else None}
-                                              for r in self.rows]})
+                                              for r in rows]})
 
 
 async def licence_facts(rule: ApprovalRule | None, p: Principal, user_auth: str | None,

@@ -5,8 +5,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.cases.case import service as cases
-from tongban.cases.case.errors import NotAllowedForRole, WrongCaseState
+from tongban.cases.case.access import get_visible
+from tongban.cases.case.steps import now
+from tongban.cases.case.errors import WrongCaseState
 from tongban.cases.case.models import Case
 from tongban.cases.db import audit, outbox
 from tongban.cases.rating import repository
@@ -18,6 +19,7 @@ from tongban.cases.ticket.schemas import TicketCreate
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import Principal
+from tongban.shared.policy import Access, Target
 from tongban.shared.contracts import cases as contract
 from tongban.shared.errors import Conflict, NotFound
 from tongban.shared.events.envelope import make_event
@@ -45,11 +47,12 @@ async def set_policy(session: AsyncSession, body: RatingPolicy, actor: Principal
     return body
 
 
-async def rate(session: AsyncSession, body: RatingCreate, p: Principal) -> Rating:
-    """The applicant rates their completed case, once; a bad rating opens a remedy task."""
-    case = await cases.get_visible(session, body.case_id, p, for_update=True)
-    if not cases.is_owner(case, p) or not p.has("cases:apply"):
-        raise NotAllowedForRole("only the applicant rates a case")
+async def rate(session: AsyncSession, body: RatingCreate, access: Access) -> Rating:
+    """The applicant (or her agent under a delegation) rates her completed case, once; a bad
+    rating opens a remedy task. 404 for anyone else's case."""
+    p = access.principal
+    assert p is not None  # the policy admits no anonymous rating
+    case = await get_visible(session, body.case_id, p, for_update=True, permission="rating.submit")
     if case.state != "completed":
         raise WrongCaseState("rate", case.state, frozenset({"completed"}))
     return await _add(session, case, body.level, body.comment, False, p, calendar.today())
@@ -66,7 +69,7 @@ async def _add(session: AsyncSession, case: Case, level: int, comment: str | Non
     await repository.add(session, rating)
     await audit.record(session, actor, "rating.add", "rating", str(rating.id), comment,
                        {"case_id": str(case.id), "level": level, "defaulted": defaulted})
-    at = cases.now()
+    at = now()
     await outbox.add(session, make_event("cases", contract.RATING_SUBMITTED, contract.RatingSubmittedV1(
         rating_id=rating.id, case_id=case.id, item_basic_code=case.basic_code, department=case.department,
         level=level, defaulted=defaulted, at=at), subject=str(rating.id)))
@@ -97,16 +100,18 @@ def _remedy_event(remedy: Remedy, at: dt.datetime) -> contract.RemedyV1:
                              result=remedy.result, at=at)
 
 
-async def close_remedy(session: AsyncSession, remedy_id: uuid.UUID, body: RemedyClose, p: Principal) -> Remedy:
-    """The handling department closes its remedy task with what it did and the callback's result."""
+async def close_remedy(session: AsyncSession, remedy_id: uuid.UUID, body: RemedyClose, access: Access) -> Remedy:
+    """The handling department closes its remedy task with what it did and the callback's result
+    (`remedy.close`: approvers of that department, admins)."""
+    p = access.principal
+    assert p is not None  # the policy admits no anonymous caller
     remedy = await repository.get_remedy(session, remedy_id)
-    if remedy is None or (p.role == "approver" and p.department != remedy.department):
+    if remedy is None:
         raise RemedyNotFound()
-    if not (p.has("cases:approve") or p.has("cases:admin")):
-        raise NotAllowedForRole("remedies are closed by the handling department")
+    access.check(Target(department=remedy.department))
     if remedy.state != "open":
         raise WrongCaseState("close", remedy.state, frozenset({"open"}))
-    at = cases.now()
+    at = now()
     remedy.state, remedy.result, remedy.callback_result = "closed", body.result, body.callback_result
     remedy.closed_by, remedy.closed_at = p.sub, at
     await audit.record(session, p, "remedy.close", "remedy", str(remedy.id), body.result,

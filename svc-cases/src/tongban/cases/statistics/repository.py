@@ -22,13 +22,13 @@ async def decided(session: AsyncSession, p: Principal, group_by: str, start: dt.
     decided_on = func.date(func.timezone(CHINA_TZ, Case.decided_at))
     stmt = (select(_key(group_by).label("key"), Case.item_name, Case.received_on, decided_on.label("decided_on"),
                    Case.deadline_on, Case.paused_days)
-            .where(visible_to(p), Case.decided_at.is_not(None), Case.received_on.is_not(None),
+            .where(visible_to(p, "statistics.read"), Case.decided_at.is_not(None), Case.received_on.is_not(None),
                    decided_on >= start, decided_on <= end))
     return list((await session.execute(stmt)).all())
 
 
 async def open_overdue(session: AsyncSession, p: Principal, group_by: str, today: dt.date) -> dict[str, int]:
     key = _key(group_by)
-    stmt = (select(key, func.count()).where(visible_to(p), Case.state.in_(RUNNING), Case.deadline_on < today)
+    stmt = (select(key, func.count()).where(visible_to(p, "statistics.read"), Case.state.in_(RUNNING), Case.deadline_on < today)
             .group_by(key))
     return {k: n for k, n in (await session.execute(stmt)).all()}

@@ -1,11 +1,12 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.ticket.models import HotlineTicket
 from tongban.shared.auth import Principal
+from tongban.shared.policy import Clause
 
 OPEN = ("received", "dispatched", "handling")
 
@@ -20,16 +21,26 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID) -> HotlineTicket | No
             ).scalar_one_or_none()
 
 
-def visible_to(p: Principal):  # noqa: ANN201 - a SQL expression
-    if p.role == "approver":
-        return HotlineTicket.department == p.department if p.department else false()
-    if p.role in ("clerk", "admin", "auditor"):
-        return HotlineTicket.id.is_not(None)
-    return HotlineTicket.citizen_id == p.id_number if p.id_number else false()
+def visible_to(p: Principal | None, reach: tuple[Clause, ...]):  # noqa: ANN201 - a SQL expression
+    """What the policy lets the caller reach (Access.reach): tickets about the caller or her
+    principal, tickets of staff's departments (one not dispatched yet has none: every clerk's),
+    and the tickets the caller's own account opened (policy.OPENER_READS)."""
+    parts = []
+    for c in reach:
+        if c.owner is not None:
+            parts.append(HotlineTicket.citizen_id == c.owner)
+        elif c.departments is not None:
+            mine = HotlineTicket.department.in_(sorted(c.departments))
+            parts.append(or_(HotlineTicket.department.is_(None), mine) if c.halls is not None else mine)
+        else:
+            parts.append(true())
+    if p is not None:
+        parts.append(HotlineTicket.created_by == p.sub)
+    return or_(*parts) if parts else false()
 
 
-def list_query(p: Principal, state: str | None) -> Select[tuple[HotlineTicket]]:
-    stmt = select(HotlineTicket).where(visible_to(p))
+def list_query(p: Principal | None, reach: tuple[Clause, ...], state: str | None) -> Select[tuple[HotlineTicket]]:
+    stmt = select(HotlineTicket).where(visible_to(p, reach))
     if state:
         stmt = stmt.where(HotlineTicket.state == state)
     return stmt.order_by(or_(HotlineTicket.state.in_(OPEN)).desc(), HotlineTicket.due_on, HotlineTicket.id)

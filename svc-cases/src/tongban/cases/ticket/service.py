@@ -17,7 +17,10 @@ from tongban.cases.ticket.schemas import HotlinePolicy, TicketAct, TicketCreate,
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared import clock
-from tongban.shared.auth import InsufficientScope, Principal
+from tongban.cases.policy import OPENER_READS, POLICY
+from tongban.shared.auth import InsufficientScope, NotOwner, Principal
+from tongban.shared.errors import AppError
+from tongban.shared.policy import Access, NotPermitted, Target, admit
 from tongban.shared.contracts import cases as contract
 from tongban.shared.contracts.interop import ReferralV1
 from tongban.shared.errors import InvalidField, NotFound
@@ -32,7 +35,7 @@ from tongban.shared.ids import (
 
 POLICY_KEY = "hotline_policy"
 SEQUENCE_KEY = "12345"
-STEPS: dict[str, tuple[frozenset[str], str, str]] = {   # action: (from states, to state, who)
+STEPS: dict[str, tuple[frozenset[str], str, str]] = {   # action: (from states, to state, side: ticket.act.<side>)
     "dispatch": (frozenset({"received"}), "dispatched", "clerk"),
     "handle": (frozenset({"dispatched"}), "handling", "department"),
     "reply": (frozenset({"handling"}), "replied", "department"),
@@ -81,7 +84,9 @@ async def receive(session: AsyncSession, body: TicketCreate, actor: Principal | 
     """Open a ticket: from a citizen (for themselves), a clerk taking a call, or the platform (a bad rating)."""
     if citizen is None and isinstance(actor, Principal):
         if actor.has("cases:apply") and actor.id_number:
-            citizen, source = (actor.id_number, actor.name or "-"), "citizen"
+            # Keyed by the caller's ID number only once it is proved: a self-declared account asks,
+            # and reads its ticket back as the account that opened it (policy.OPENER_READS).
+            citizen, source = (actor.id_number if actor.verified else None, actor.name or "-"), "citizen"
         elif actor.has("cases:process"):
             source = "clerk"
             ident = None
@@ -149,38 +154,47 @@ async def _publish(session: AsyncSession, ticket: HotlineTicket, event: str, at:
         subject=str(ticket.id)))
 
 
-def _may(who: str, ticket: HotlineTicket, p: Principal) -> bool:
-    if who == "clerk":
-        return p.has("cases:process")
-    if who == "department":
-        return p.has("cases:approve") and p.department is not None and p.department == ticket.department
-    return (p.id_number is not None and p.id_number == ticket.citizen_id) or p.has("cases:process")
+def target(ticket: HotlineTicket) -> Target:
+    """What the policy asks of a ticket: whose it is (the caller it is about), its department."""
+    return Target(owner=ticket.citizen_id, department=ticket.department)
 
 
-def can_see(ticket: HotlineTicket, p: Principal) -> bool:
-    if p.role == "approver":
-        return p.department is not None and p.department == ticket.department
-    if p.role in ("clerk", "admin", "auditor"):
-        return True
-    return p.id_number is not None and p.id_number == ticket.citizen_id
+def decide(access: Access, ticket: HotlineTicket, *, hidden: bool) -> None:
+    """The policy's answer for this ticket; `not_owner` is 404 where existence must not leak."""
+    p = access.principal
+    if access.permission in OPENER_READS and p is not None and ticket.created_by == p.sub:
+        return
+    try:
+        access.check(target(ticket))
+    except (NotOwner, NotPermitted, InsufficientScope) as exc:
+        if hidden:
+            raise TicketNotFound() from exc
+        raise NotAllowedForRole(f"{p.role if p else 'anonymous'} cannot {access.permission} this ticket") from exc
 
 
-async def get_visible(session: AsyncSession, ticket_id: uuid.UUID, p: Principal) -> HotlineTicket:
+async def get_visible(session: AsyncSession, ticket_id: uuid.UUID, access: Access) -> HotlineTicket:
     ticket = await repository.get(session, ticket_id)
-    if ticket is None or not can_see(ticket, p):
+    if ticket is None:
         raise TicketNotFound()
+    decide(access, ticket, hidden=True)
     return ticket
 
 
 async def act(session: AsyncSession, ticket_id: uuid.UUID, action: str, body: TicketAct,
-              p: Principal) -> HotlineTicket:
-    """One step of the ticket's lifecycle (409 naming the state when it does not apply)."""
+              access: Access) -> HotlineTicket:
+    """One step of the ticket's lifecycle: the policy first (`ticket.act` on the ticket, then the
+    step's side `ticket.act.<side>`), then the state (409 naming it when the step does not apply)."""
+    p = access.principal
+    assert p is not None  # the policy admits no anonymous step
     from_states, to_state, who = STEPS[action]
-    ticket = await get_visible(session, ticket_id, p)
+    ticket = await get_visible(session, ticket_id, access)
+    try:
+        side = admit(POLICY, f"ticket.act.{who}", p)
+    except AppError as exc:
+        raise NotAllowedForRole(f"{p.role} cannot {action} a ticket") from exc
+    decide(side, ticket, hidden=False)
     if ticket.state not in from_states:
         raise WrongCaseState(action, ticket.state, from_states)
-    if not _may(who, ticket, p):
-        raise NotAllowedForRole(f"{p.role} cannot {action} this ticket")
     today = calendar.today()
     at = clock.now()
     if action == "dispatch":

@@ -12,14 +12,16 @@ from tongban.cases.workday.errors import ScheduleExists, ScheduleInvalid, Schedu
 from tongban.cases.workday.schemas import (
     CalendarStatus, DeadlineRead, ScheduleCreate, ScheduleRead, WorkdayOverrideRead, WorkdayOverrideUpdate,
 )
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.cases.policy import POLICY
+from tongban.shared.auth import AUTH_ERRORS
+from tongban.shared.policy import Access, Authorize
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, NotFound, responses
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/workdays", tags=["working-day calendar"])
-CasesAdmin = Annotated[Principal, Depends(Requires("cases:admin"))]
-CaseReader = Annotated[Principal, Depends(Requires("cases:read"))]
+CasesAdmin = Annotated[Access, Depends(Authorize(POLICY, "calendar.manage"))]
+CaseReader = Annotated[Access, Depends(Authorize(POLICY, "calendar.read"))]
 
 
 @router.get("/deadline", response_model=DeadlineRead, responses=responses(*AUTH_ERRORS))
@@ -40,13 +42,13 @@ async def list_overrides(session: SessionDep, page: PageDep, _: CaseReader,
 async def set_override(day: dt.date, body: WorkdayOverrideUpdate, session: SessionDep,
                        actor: CasesAdmin) -> WorkdayOverrideRead:
     """Declare a date a working day or a holiday (admins; idempotent by date)."""
-    return WorkdayOverrideRead.model_validate(await service.set_override(session, day, body, actor))
+    return WorkdayOverrideRead.model_validate(await service.set_override(session, day, body, actor.principal))
 
 
 @router.delete("/{day}", status_code=204, responses=responses(*AUTH_ERRORS, NotFound))
 async def remove_override(day: dt.date, session: SessionDep, actor: CasesAdmin) -> Response:
     """Forget the override of a date."""
-    if not await service.remove_override(session, day, actor):
+    if not await service.remove_override(session, day, actor.principal):
         raise NotFound(f"no override for {day.isoformat()}")
     return Response(status_code=204)
 
@@ -110,7 +112,7 @@ async def import_schedule(year: Year, request: Request, session: SessionDep, act
     that year; an adjusted working day must be a weekend day; no day twice; a year already
     imported is refused (replace it with PUT). Open cases' deadlines follow within seconds."""
     body = await _schedule(request, notice_number, notice_date)
-    return ScheduleRead.model_validate(await service.import_schedule(session, year, body, actor, replace=False))
+    return ScheduleRead.model_validate(await service.import_schedule(session, year, body, actor.principal, replace=False))
 
 
 @calendar_router.put("/years/{year}", response_model=ScheduleRead, openapi_extra=SCHEDULE_BODY,
@@ -119,7 +121,7 @@ async def replace_schedule(year: Year, request: Request, session: SessionDep, ac
                            notice_number: NoticeNumber = None, notice_date: dt.date | None = None) -> ScheduleRead:
     """Replace an imported year's schedule with a corrected one (admins); deadlines are recomputed again."""
     body = await _schedule(request, notice_number, notice_date)
-    return ScheduleRead.model_validate(await service.import_schedule(session, year, body, actor, replace=True))
+    return ScheduleRead.model_validate(await service.import_schedule(session, year, body, actor.principal, replace=True))
 
 
 @calendar_router.get("/years", response_model=Page[ScheduleRead], responses=responses(*AUTH_ERRORS))

@@ -1,19 +1,20 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from tongban.catalog.bundle import repository, service
 from tongban.catalog.bundle.errors import BundleCodeTaken, BundleItemRefused, BundleNotFound, StaleBundleVersion
 from tongban.catalog.bundle.schemas import BundleCreate, BundleRead, BundleUpdate
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.catalog.policy import ERRORS as AUTH_ERRORS
+from tongban.catalog.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/bundles", tags=["bundles"])
-CatalogEditor = Annotated[Principal, Depends(Requires("catalog:write"))]
+CatalogEditor = Caller("bundle.write")
 
 
 @router.post("", status_code=201, response_model=BundleRead,
@@ -35,14 +36,15 @@ async def republish_bundle(bundle_id: uuid.UUID, body: BundleUpdate, session: Se
     return BundleRead.model_validate(await service.republish_bundle(session, bundle_id, body, actor))
 
 
-@router.get("", response_model=Page[BundleRead])
+@router.get("", response_model=Page[BundleRead], dependencies=[Public("bundle.read")])
 async def list_bundles(session: SessionDep, page: PageDep,
                        city_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[BundleRead]:
     """Published bundles (public)."""
     return await paginate(session, repository.list_query(city_code), page, BundleRead.model_validate)
 
 
-@router.get("/{bundle_id}", response_model=BundleRead, responses=responses(BundleNotFound))
+@router.get("/{bundle_id}", response_model=BundleRead, responses=responses(BundleNotFound),
+            dependencies=[Public("bundle.read")])
 async def get_bundle(bundle_id: uuid.UUID, session: SessionDep) -> BundleRead:
     """One bundle with its merged form and materials (public)."""
     return BundleRead.model_validate(await service.get(session, bundle_id))

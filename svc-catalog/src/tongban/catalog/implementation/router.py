@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from tongban.catalog.implementation import guide, repository, service
@@ -13,14 +13,15 @@ from tongban.catalog.implementation.schemas import (
 )
 from tongban.catalog.item import repository as item_repository
 from tongban.catalog.item.errors import ItemNotFound, WrongItemStatus
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.catalog.policy import ERRORS as AUTH_ERRORS
+from tongban.catalog.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(tags=["implementations"])
-CatalogEditor = Annotated[Principal, Depends(Requires("catalog:write"))]
+CatalogEditor = Caller("implementation.write")
 City = Annotated[str, Query(pattern=r"^\d{6}$", description="GB/T 2260 region code")]
 
 
@@ -47,7 +48,7 @@ async def update_implementation(implementation_id: uuid.UUID, body: Implementati
         await service.update_implementation(session, implementation_id, body, actor))
 
 
-@router.get("/implementations", response_model=Page[ImplementationRead])
+@router.get("/implementations", response_model=Page[ImplementationRead], dependencies=[Public("implementation.read")])
 async def list_implementations(session: SessionDep, page: PageDep, city_code: City | None = None,
                                basic_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None):
     """Implementations, by basic code then city (public)."""
@@ -56,7 +57,7 @@ async def list_implementations(session: SessionDep, page: PageDep, city_code: Ci
 
 
 @router.get("/implementations/{implementation_id}", response_model=ImplementationRead,
-            responses=responses(ImplementationNotFound))
+            responses=responses(ImplementationNotFound), dependencies=[Public("implementation.read")])
 async def get_implementation(implementation_id: uuid.UUID, session: SessionDep):
     """One implementation (public)."""
     return ImplementationRead.model_validate(await service.get(session, implementation_id))
@@ -70,27 +71,29 @@ async def _guide(session: SessionDep, implementation_id: uuid.UUID) -> dict:
     return guide.build(item, impl)
 
 
-@router.get("/implementations/{implementation_id}/guide", responses=responses(ImplementationNotFound))
+@router.get("/implementations/{implementation_id}/guide", responses=responses(ImplementationNotFound),
+            dependencies=[Public("implementation.read")])
 async def get_guide(implementation_id: uuid.UUID, session: SessionDep) -> dict:
     """The service guide (办事指南) as JSON (public)."""
     return await _guide(session, implementation_id)
 
 
 @router.get("/implementations/{implementation_id}/guide.html", response_class=HTMLResponse,
-            responses=responses(ImplementationNotFound))
+            responses=responses(ImplementationNotFound), dependencies=[Public("implementation.read")])
 async def get_guide_html(implementation_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
     """The service guide as a printable HTML page (public)."""
     return HTMLResponse(guide.render_html(await _guide(session, implementation_id)))
 
 
-@router.get("/benchmark/items/{basic_code}", response_model=Comparison, responses=responses(NotComparable))
+@router.get("/benchmark/items/{basic_code}", response_model=Comparison, responses=responses(NotComparable),
+            dependencies=[Public("benchmark.read")])
 async def compare(basic_code: Annotated[str, Path(pattern=r"^\d{12}$")], session: SessionDep,
                   city_a: City = "442000", city_b: City = "440300"):
     """Compare two cities' implementations of one item on the ten benchmark elements (public)."""
     return await service.compare(session, basic_code, city_a, city_b)
 
 
-@router.get("/benchmark/report", response_model=BenchmarkReport)
+@router.get("/benchmark/report", response_model=BenchmarkReport, dependencies=[Public("benchmark.read")])
 async def report(session: SessionDep, page: PageDep, city_a: City = "442000", city_b: City = "440300",
                  lagging_only: bool = True):
     """Catalogue-wide benchmark between two cities: where each lags (public, paginated)."""

@@ -1,21 +1,27 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tongban.catalog.item import repository, service
 from tongban.catalog.item.errors import BasicCodeTaken, ItemNotFound, WrongItemStatus
 from tongban.catalog.item.schemas import ItemCreate, ItemRead, ItemRetire, ItemStatus, ItemUpdate
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires, optional_principal
+from tongban.catalog.policy import ERRORS as AUTH_ERRORS
+from tongban.catalog.policy import POLICY, Can, Caller, Public
 from tongban.shared.db import SessionDep
-from tongban.shared.errors import Forbidden, responses
+from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.policy import Access, admit, allows
 
 router = APIRouter(prefix="/items", tags=["items"])
-CatalogEditor = Annotated[Principal, Depends(Requires("catalog:write"))]
-MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CatalogEditor = Caller("item.write")
+Reader = Can("item.read")
+
+
+def _sees_drafts(access: Access) -> bool:
+    return allows(POLICY, "item.draft.read", access.principal)
 
 
 class PublishRequest(BaseModel):
@@ -48,20 +54,20 @@ async def publish_item(body: ItemCreate, session: SessionDep, actor: CatalogEdit
     return await idem.remember(session, 201, ItemRead.model_validate(item))
 
 
-@router.get("", response_model=Page[ItemRead], responses=responses(Forbidden))
+@router.get("", response_model=Page[ItemRead], responses=responses(*AUTH_ERRORS))
 async def list_items(
-    session: SessionDep, page: PageDep, who: MaybePrincipal,
+    session: SessionDep, page: PageDep, who: Reader,
     item_type: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     status: ItemStatus = "published",
 ) -> Page[ItemRead]:
     """Browse the catalogue (public: no login needed). Drafts are listed for editors only."""
-    if status == "draft" and (who is None or not who.has("catalog:write")):
-        raise Forbidden("drafts are shown to catalogue editors only")
+    if status == "draft":
+        admit(POLICY, "item.draft.read", who.principal)
     return await paginate(session, repository.list_query(item_type, q, status), page, ItemRead.model_validate)
 
 
-@router.get("/statistics", response_model=Statistics)
+@router.get("/statistics", response_model=Statistics, dependencies=[Public("item.read")])
 async def statistics(session: SessionDep,
                      city_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Statistics:
     """Counts per flag and the share fully online (public): over the standard items, or with
@@ -70,15 +76,16 @@ async def statistics(session: SessionDep,
 
 
 @router.get("/{item_id}", response_model=ItemRead, responses=responses(ItemNotFound))
-async def get_item(item_id: uuid.UUID, session: SessionDep, who: MaybePrincipal) -> ItemRead:
+async def get_item(item_id: uuid.UUID, session: SessionDep, who: Reader) -> ItemRead:
     """One item (public; a draft only for editors)."""
     item = await repository.get(session, item_id)
-    if item is None or (item.status == "draft" and (who is None or not who.has("catalog:write"))):
+    if item is None or (item.status == "draft" and not _sees_drafts(who)):
         raise ItemNotFound()
     return ItemRead.model_validate(item)
 
 
-@router.get("/{item_id}/versions", response_model=Page[ItemVersionRead], responses=responses(ItemNotFound))
+@router.get("/{item_id}/versions", response_model=Page[ItemVersionRead], responses=responses(ItemNotFound),
+            dependencies=[Public("item.read")])
 async def list_versions(item_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[ItemVersionRead]:
     """Every published version of an item as it was announced, newest first (public)."""
     return await paginate(session, repository.versions_query(item_id), page,

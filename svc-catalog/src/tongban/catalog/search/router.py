@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from tongban.catalog.elements import FLAG_NAMES, ServiceObject
+from tongban.catalog.policy import Public
 from tongban.catalog.search import cache, index, repository
 from tongban.catalog.search.errors import SearchBusy, SearchTimedOut
 from tongban.catalog.search.schemas import SearchHit, SearchResult
@@ -18,7 +19,8 @@ STATEMENT_TIMEOUT_MS = 2000
 _NO_ITEMS = b'{"items":[]'  # how SearchResult's JSON starts (items is its first field)
 
 
-@router.get("/search", response_model=SearchResult, responses=responses(InvalidField, SearchBusy, SearchTimedOut))
+@router.get("/search", response_model=SearchResult, responses=responses(InvalidField, SearchBusy, SearchTimedOut),
+            dependencies=[Public("search")])
 async def search(
     request: Request, session: SessionDep, page: PageDep,
     q: Annotated[str | None, Query(max_length=100, description="keywords, or pinyin initials such as `sfz`")] = None,

@@ -17,5 +17,9 @@ class NoDepartment(AppError):
     code, status, title = "no_department", 403, "Only a department's staff may use licences"
 
 
+class UnknownCase(AppError):
+    code, status, title = "unknown_case", 422, "No such case for this consent"
+
+
 class NotAtCounter(Forbidden):
     code, title = "not_at_counter", "Only a clerk at a hall's counter may take an applicant's consent"

@@ -28,6 +28,10 @@ class Consent(Base):
     witness_name: Mapped[str | None] = mapped_column(String(200))
     witness_hall: Mapped[str | None] = mapped_column(String(64))
     witness_counter: Mapped[str | None] = mapped_column(String(64))
+    # Who gave it (the holder, an agent for the holder, or the witnessing clerk), and the
+    # delegation an agent gave it under: the consent names both actor and principal (the holder).
+    given_by: Mapped[str | None] = mapped_column(String(200))
+    delegation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     @property
     def given_at(self) -> str:
@@ -49,6 +53,10 @@ class LicenceUse(Base):
     consent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     actor: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(18))
+    # The person who set the use going for the holder under a delegation (an agent who applied),
+    # as the calling service reports it; the principal is always the holder (`holder_id`).
+    agent: Mapped[str | None] = mapped_column(String(200))
+    delegation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     purpose: Mapped[str] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(10))                      # granted | refused
     refusal: Mapped[str | None] = mapped_column(String(40))

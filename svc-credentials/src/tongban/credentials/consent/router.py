@@ -2,56 +2,88 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-
+from tongban.credentials.cases_client import CasesClient, CasesNotConfigured
 from tongban.credentials.consent import repository, service
-from tongban.credentials.consent.errors import ConsentNotFound, ConsentRevoked, NoDepartment, NotAtCounter, UseRefused
+from tongban.credentials.consent.errors import (
+    ConsentNotFound,
+    ConsentRevoked,
+    NoDepartment,
+    NotAtCounter,
+    UnknownCase,
+    UseRefused,
+)
 from tongban.credentials.consent.schemas import (
-    ConsentCreate, ConsentRead, LicenceUseCreate, LicenceUseGranted, LicenceUseRead,
+    ConsentCreate,
+    ConsentRead,
+    LicenceUseCreate,
+    LicenceUseGranted,
+    LicenceUseRead,
 )
 from tongban.credentials.licence import service as licence_rules
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound
-from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires
+from tongban.credentials.policy import ERRORS as AUTH_ERRORS
+from tongban.credentials.policy import Caller, Can
+from tongban.shared.auth import NotOwner
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, problem_response, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(tags=["consent and use"])
-Holder = Annotated[Principal, Depends(Requires("credentials:read"))]
-User = Annotated[Principal, Depends(Requires("credentials:use"))]
+Giver = Can("consent.give")
+Withdrawer = Can("consent.withdraw")
+ConsentLister = Can("consent.list")
+UseLister = Can("licence_use.list")
+User = Caller("licence_use.create")
+
+
+def cases_client(request: Request) -> CasesClient:
+    return CasesClient(getattr(request.app.state, "cases", None))
+
+
+Cases = Annotated[CasesClient, Depends(cases_client)]
 
 
 @router.post("/consents", status_code=201, response_model=ConsentRead,
-             responses=responses(*AUTH_ERRORS, NotOwner, NotAtCounter, InvalidField, IdempotencyKeyReused))
-async def give_consent(body: ConsentCreate, session: SessionDep, holder: Holder, idem: IdempotencyDep):
+             responses=responses(*AUTH_ERRORS, NotAtCounter, UnknownCase, InvalidField, IdempotencyKeyReused,
+                                 CasesNotConfigured, UpstreamUnavailable))
+async def give_consent(body: ConsentCreate, session: SessionDep, access: Giver, cases: Cases, idem: IdempotencyDep):
     """Consent to a department reading one type of your licences for one case, until a time.
 
     A clerk records a walk-in applicant's consent at the counter: `holder_id` names the applicant,
+    `case_id` a case svc-cases knows at the clerk's hall (its department becomes the consent's),
     and the consent is kept as witnessed by the clerk at their hall and counter."""
-    if (replay := await idem.claim(session, holder.sub)) is not None:
+    if (replay := await idem.claim(session, access.principal.sub)) is not None:
         return replay
-    consent = await service.give(session, body, holder)
+    consent = await service.give(session, body, access, cases)
     return await idem.remember(session, 201, ConsentRead.model_validate(consent))
 
 
 @router.post("/consents/{consent_id}/withdraw", response_model=ConsentRead,
-             responses=responses(*AUTH_ERRORS, ConsentNotFound, NotOwner, ConsentRevoked))
-async def withdraw_consent(consent_id: uuid.UUID, session: SessionDep, holder: Holder) -> ConsentRead:
-    """Withdraw a consent you gave."""
-    return ConsentRead.model_validate(await service.withdraw(session, consent_id, holder))
+             responses=responses(*AUTH_ERRORS, ConsentNotFound, ConsentRevoked))
+async def withdraw_consent(consent_id: uuid.UUID, session: SessionDep, access: Withdrawer) -> ConsentRead:
+    """Withdraw a consent given in your name."""
+    return ConsentRead.model_validate(await service.withdraw(session, consent_id, access))
 
 
 @router.get("/me/consents", response_model=Page[ConsentRead], responses=responses(*AUTH_ERRORS, NotOwner))
-async def my_consents(session: SessionDep, page: PageDep, holder: Holder) -> Page[ConsentRead]:
-    """The consents you gave, newest first."""
-    return await paginate(session, repository.consents_query(service.holder_of(holder)[1]), page,
+async def my_consents(session: SessionDep, page: PageDep, access: ConsentLister) -> Page[ConsentRead]:
+    """The consents given in your name (by you, your agents, or at a counter), newest first; an agent
+    with a delegation granting `consent.read` sees its principal's."""
+    holder_type, holder_id = service.holder_of(access.principal)
+    access.check(service.holder_record(holder_type, holder_id))
+    return await paginate(session, repository.consents_query(holder_id), page,
                           ConsentRead.model_validate)
 
 
 @router.get("/me/licence-uses", response_model=Page[LicenceUseRead], responses=responses(*AUTH_ERRORS, NotOwner))
-async def my_licence_uses(session: SessionDep, page: PageDep, holder: Holder) -> Page[LicenceUseRead]:
-    """Who used (or tried to use) your licences, for which case and why, newest first."""
-    return await paginate(session, repository.uses_query(service.holder_of(holder)[1]), page,
+async def my_licence_uses(session: SessionDep, page: PageDep, access: UseLister) -> Page[LicenceUseRead]:
+    """Who used (or tried to use) your licences, for which case and why, and who acted in your name
+    (an agent, under which delegation), newest first."""
+    holder_type, holder_id = service.holder_of(access.principal)
+    access.check(service.holder_record(holder_type, holder_id))
+    return await paginate(session, repository.uses_query(holder_id), page,
                           LicenceUseRead.model_validate)
 
 

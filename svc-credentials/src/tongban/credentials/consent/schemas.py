@@ -53,6 +53,8 @@ class ConsentRead(BaseModel):
     witness_name: str | None = None
     witness_hall: str | None = None
     witness_counter: str | None = None
+    given_by: str | None = Field(default=None, description="who gave it: the holder, an agent, or the clerk")
+    delegation_id: uuid.UUID | None = Field(default=None, description="the delegation an agent gave it under")
 
 
 class LicenceUseCreate(BaseModel):
@@ -66,7 +68,10 @@ class LicenceUseCreate(BaseModel):
     purpose: Annotated[str, Field(min_length=1, max_length=200)]
     department: Annotated[str | None, Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")] = Field(
         default=None, description="a service caller (svc-cases, for the department handling the case) names "
-                                  "the department it acts for; staff use their own (leave it out)")
+                                  "the department it acts for; staff name one of theirs (or leave it out)")
+    agent: Annotated[str | None, Field(min_length=1, max_length=200)] = Field(
+        default=None, description="a service caller: the account that acted for the holder (an agent)")
+    delegation_id: uuid.UUID | None = Field(default=None, description="the agent's delegation (with `agent`)")
 
     _type = field_validator("licence_type_code")(lambda v: check_type_code(v))
 
@@ -80,6 +85,8 @@ class LicenceUseRead(BaseModel):
     case_id: uuid.UUID
     actor: str
     department: str | None
+    agent: str | None = Field(default=None, description="who acted for the holder (an agent), if anyone")
+    delegation_id: uuid.UUID | None = None
     purpose: str
     outcome: Literal["granted", "refused"]
     refusal: str | None

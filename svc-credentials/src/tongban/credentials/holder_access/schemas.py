@@ -1,9 +1,10 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tongban.credentials.licence.schemas import EffectiveStatus
+from tongban.shared import clock
 
 Region = Annotated[str, Field(pattern=r"^\d{6}$", description="the partner city's region code (GB/T 2260)")]
 Purpose = Annotated[str, Field(min_length=1, max_length=200, description="why the holder shows it (audited)")]
@@ -49,3 +50,32 @@ class HolderPresentationRead(BaseModel):
     identifier: str
     type_code: str
     issuer_code: str
+
+
+class PartnerConsentCreate(BaseModel):
+    """A resident lets a partner city list her licences (and ask for presentations) for a purpose, until a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partner: Region
+    purpose: Purpose
+    expires_at: dt.datetime = Field(description="at most 7 days ahead")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _soon(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("give a time zone")
+        now = clock.now()
+        if v <= now or v > now + dt.timedelta(days=7):
+            raise ValueError("must be in the future and at most 7 days ahead")
+        return v
+
+
+class PartnerConsentRead(BaseModel):
+    id: str
+    token: str = Field(description="TBC1.<base64url RFC 8785 JSON>.<base64url signature>: the partner city's "
+                                   "request carries it in X-Holder-Consent")
+    partner: str
+    purpose: str
+    expires_at: dt.datetime

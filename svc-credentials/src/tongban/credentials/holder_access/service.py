@@ -13,12 +13,13 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.credentials.db import audit
-from tongban.credentials.holder_access import repository
+from tongban.credentials.holder_access import consent, repository
 from tongban.credentials.holder_access.errors import NotAServiceCaller
 from tongban.credentials.holder_access.schemas import (
-    HolderLicenceRead, HolderPresentationCreate, HolderPresentationRead,
+    HolderLicenceRead,
+    HolderPresentationCreate,
+    HolderPresentationRead,
 )
 from tongban.credentials.identifier import parse_identifier
 from tongban.credentials.licence import repository as licences
@@ -60,11 +61,12 @@ def acting_for(caller: Principal, partner: str | None, holder_type: str, holder_
 
 
 async def list_licences(session: AsyncSession, caller: Principal, holder_id: str, partner: str | None,
-                        page: PageParams) -> Page[HolderLicenceRead]:
-    """The holder's current licences, newest first, without field values; the disclosure to a
-    partner city is audited (a list of someone's licences is personal data too)."""
+                        page: PageParams, consent_token: str | None, our_region: str) -> Page[HolderLicenceRead]:
+    """The holder's current licences, newest first, without field values, under her signed consent
+    for the partner city; the disclosure is audited (a list of someone's licences is personal data too)."""
     holder_type, holder = holder_of(holder_id)
     actor = acting_for(caller, partner, holder_type, holder)
+    given = await consent.verify(session, consent_token, holder, partner, our_region)
 
     def read(row: Any) -> HolderLicenceRead:
         lic: Licence = row["Licence"]
@@ -77,7 +79,8 @@ async def list_licences(session: AsyncSession, caller: Principal, holder_id: str
 
     result = await paginate(session, repository.holder_listing(holder_type, holder), page, read, mappings=True)
     await audit.record(session, actor, "licence.listed_for_partner", "holder", mask_resident_id(holder),
-                       detail={"partner": partner, "count": len(result.items), "offset": page.offset})
+                       reason=given["purpose"], detail={"partner": partner, "count": len(result.items),
+                                                        "offset": page.offset, "consent": given["cid"]})
     return result
 
 
@@ -88,19 +91,21 @@ async def _licence(session: AsyncSession, ref: str) -> Licence | None:
     except ValueError:
         pass
     try:
-        parse_identifier(ref)
+        parse_identifier(ref, legacy=True)   # our own licences, found by the exact string below
     except InvalidIdentifier as exc:
         raise InvalidField("licence", f"neither a licence id nor a licence identifier: {exc}") from None
     return await licences.get_by_identifier(session, ref)
 
 
 async def present(session: AsyncSession, caller: Principal, holder_id: str, ref: str,
-                  data: HolderPresentationCreate, ttl_seconds: int) -> HolderPresentationRead:
+                  data: HolderPresentationCreate, ttl_seconds: int, consent_token: str | None,
+                  our_region: str) -> HolderPresentationRead:
     """A presentation of the holder's licence, made as the holder's own would be (signed by the
     issuer's key, short-lived), for the partner city that asked. Someone else's licence, or none,
     is 404 alike: the caller learns nothing about licences that are not the holder's."""
     holder_type, holder = holder_of(holder_id)
     actor = acting_for(caller, data.partner, holder_type, holder)
+    given = await consent.verify(session, consent_token, holder, data.partner, our_region)
     licence = await _licence(session, ref)
     if licence is None or licence.holder_type != holder_type or licence.holder_id != holder:
         raise LicenceNotFound()
@@ -109,7 +114,7 @@ async def present(session: AsyncSession, caller: Principal, holder_id: str, ref:
                                          actor, ttl_seconds)
     await audit.record(session, actor, "presentation.created_for_partner", "licence", str(licence.id),
                        reason=data.purpose, detail={"presentation": row.id, "partner": data.partner,
-                                                    "service": caller.sub})
+                                                    "service": caller.sub, "consent": given["cid"]})
     return HolderPresentationRead(id=row.id, qr=qr, expires_at=row.expires_at, fields=row.fields,
                                   licence_id=str(licence.id), identifier=licence.identifier,
                                   type_code=licence.type_code, issuer_code=licence.issuer_code)

@@ -1,18 +1,19 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-
+from fastapi import APIRouter, Query
 from tongban.credentials.licence_type import repository, service
 from tongban.credentials.licence_type.errors import LicenceTypeNotFound, LicenceTypeTaken
 from tongban.credentials.licence_type.schemas import LicenceTypeCreate, LicenceTypeRead
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.credentials.policy import ERRORS as AUTH_ERRORS
+from tongban.credentials.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/licence-types", tags=["licence types"])
-Admin = Annotated[Principal, Depends(Requires("credentials:admin"))]
+Admin = Caller("licence_type.write")
+Public = [Public("licence_type.read")]
 
 
 @router.post("", status_code=201, response_model=LicenceTypeRead,
@@ -25,7 +26,7 @@ async def create_licence_type(body: LicenceTypeCreate, session: SessionDep, acto
     return await idem.remember(session, 201, LicenceTypeRead.model_validate(row))
 
 
-@router.get("", response_model=Page[LicenceTypeRead])
+@router.get("", response_model=Page[LicenceTypeRead], dependencies=Public)
 async def list_licence_types(
     session: SessionDep, page: PageDep,
     issuer_code: Annotated[str | None, Query(max_length=18)] = None,
@@ -34,7 +35,7 @@ async def list_licence_types(
     return await paginate(session, repository.list_query(issuer_code), page, LicenceTypeRead.model_validate)
 
 
-@router.get("/{code}", response_model=LicenceTypeRead, responses=responses(LicenceTypeNotFound))
+@router.get("/{code}", response_model=LicenceTypeRead, responses=responses(LicenceTypeNotFound), dependencies=Public)
 async def get_licence_type(code: str, session: SessionDep) -> LicenceTypeRead:
     """One licence type (public)."""
     row = await repository.get(session, code)

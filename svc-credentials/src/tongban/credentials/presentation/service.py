@@ -31,8 +31,9 @@ from tongban.credentials.signing import service as signing
 from tongban.credentials.trust import service as trust
 from tongban.credentials.trust.status_lists import PartnerStatusLists, StatusUnknown
 from tongban.shared import clock
-from tongban.shared.auth import NotOwner, Principal
+from tongban.shared.auth import Principal
 from tongban.shared.errors import InvalidField
+from tongban.shared.ids import mask_resident_id
 
 HOLDER_NAME = "holder_name"
 ANONYMOUS = "anonymous"
@@ -47,12 +48,11 @@ _key_cache: dict[str, tuple[str, bytes, str, str | None]] = {}
 
 async def create(session: AsyncSession, licence_id: uuid.UUID, data: PresentationCreate, holder: Principal,
                  ttl_seconds: int) -> tuple[Presentation, str]:
-    """Make a presentation of the holder's own valid licence; returns it and its QR payload."""
+    """Make a presentation of a valid licence; returns it and its QR payload. The caller has
+    decided that `holder` may show it (the policy's `licence.present`, or a partner's consent)."""
     licence = await licences.get(session, licence_id)
     if licence is None:
         raise LicenceNotFound()
-    if not licence_rules.is_owner(holder, licence):
-        raise NotOwner()
     status = licence_rules.effective_status(licence)
     if status != "valid":
         raise NotPresentable(f"this licence is {status}")
@@ -77,7 +77,8 @@ async def create(session: AsyncSession, licence_id: uuid.UUID, data: Presentatio
                                                      single_use=data.single_use, created_by=holder.sub,
                                                      expires_at=expires))
     await audit.record(session, holder, "presentation.created", "licence", str(licence.id),
-                       detail={"presentation": pid, "fields": chosen})
+                       detail={"presentation": pid, "fields": chosen, "principal": licence.holder_id
+                               if licence.holder_type == "001" else mask_resident_id(licence.holder_id)})
     return row, token.encode(document, signature)
 
 

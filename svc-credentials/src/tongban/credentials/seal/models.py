@@ -75,6 +75,9 @@ class SealUse(Base):
     actor: Mapped[str] = mapped_column(String(200))
     actor_name: Mapped[str | None] = mapped_column(String(200))
     delegation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # An agent of the company applying under a gateway delegation (委托) granting `seal.use`: its id.
+    # The principal is always the company (`company_code`); the actor is `actor`.
+    agency_delegation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     hash_algorithm: Mapped[str] = mapped_column(String(8))
     document_hash: Mapped[str] = mapped_column(String(64))
     document_name: Mapped[str | None] = mapped_column(String(200))

@@ -97,6 +97,8 @@ class SealUseRead(BaseModel):
     actor: str
     actor_name: str | None
     delegation_id: uuid.UUID | None
+    agency_delegation_id: uuid.UUID | None = Field(
+        default=None, description="the gateway delegation (委托) an agent applied under; the company is the principal")
     hash_algorithm: str
     document_hash: str
     document_name: str | None

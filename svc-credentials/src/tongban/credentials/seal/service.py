@@ -223,8 +223,29 @@ async def revoke_delegation(session: AsyncSession, seal_id: uuid.UUID, delegatio
     return delegation
 
 
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
 async def _refusal(session: AsyncSession, seal: Seal, actor: Principal,
-                   now: dt.datetime) -> tuple[str | None, SealDelegation | None]:
+                   now: dt.datetime) -> tuple[str | None, SealDelegation | None, str | None]:
+    """Why the actor may not apply the seal (None: it may), the seal delegation it applies under,
+    and the gateway delegation (委托, action `seal.use`) an agent of the company applies under."""
+    refusal, delegation = await _seal_refusal(session, seal, actor, now)
+    if refusal in ("no_delegation", "delegation_revoked", "delegation_expired") \
+            and actor.agent_for is not None and actor.agent_for.id == seal.company_code:
+        agency = actor.agent_for.covering(None, "seal", clock.now())
+        if agency is not None:
+            return None, None, agency.id
+        refusal = "outside_delegation"
+    return refusal, delegation, None
+
+
+async def _seal_refusal(session: AsyncSession, seal: Seal, actor: Principal,
+                        now: dt.datetime) -> tuple[str | None, SealDelegation | None]:
     if seal.status != "active":
         return "seal_revoked", None
     if actor.role != "company" or actor.credit_code != seal.company_code:
@@ -254,9 +275,10 @@ async def apply(session: AsyncSession, seal_id: uuid.UUID, data: SealApply, acto
     if seal is None:
         raise SealNotFound()
     now = _now().replace(microsecond=0)
-    refusal, delegation = await _refusal(session, seal, actor, now)
+    refusal, delegation, agency = await _refusal(session, seal, actor, now)
     use = SealUse(seal_id=seal.id, company_code=seal.company_code, actor=actor.sub, actor_name=actor.name,
-                  delegation_id=delegation.id if delegation else None, hash_algorithm=data.hash_algorithm,
+                  delegation_id=delegation.id if delegation else None,
+                  agency_delegation_id=_uuid_or_none(agency), hash_algorithm=data.hash_algorithm,
                   document_hash=data.document_hash, document_name=data.document_name,
                   outcome="refused" if refusal else "applied", refusal=refusal, at=now)
     await repository.add(session, use)
@@ -272,7 +294,8 @@ async def apply(session: AsyncSession, seal_id: uuid.UUID, data: SealApply, acto
         stamp = token.encode(document, signature)
     await audit.record(session, actor, "seal.applied" if refusal is None else "seal.use_refused", "seal_use",
                        str(use.id), detail={"seal": str(seal.id), "refusal": refusal,
-                                            "delegation": str(delegation.id) if delegation else None})
+                                            "delegation": str(delegation.id) if delegation else None,
+                                            "agency_delegation": agency, "principal": seal.company_code})
     return use, stamp
 
 

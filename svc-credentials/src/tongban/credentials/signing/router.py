@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
-
+from fastapi import APIRouter, Path, Response
+from tongban.credentials.policy import ERRORS as AUTH_ERRORS
+from tongban.credentials.policy import Caller, Public
 from tongban.credentials.signing import repository, service
 from tongban.credentials.signing.errors import IssuerNotFound
 from tongban.credentials.signing.schemas import IssuerRead, IssuerUpdate, KeyRead, KeySet
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
@@ -13,18 +13,18 @@ from tongban.shared.ids import CREDIT_ALPHABET
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(tags=["keys"])
-Admin = Annotated[Principal, Depends(Requires("credentials:admin"))]
+Admin = Caller("issuer.write")
 IssuerCode = Annotated[str, Path(pattern=rf"^[{CREDIT_ALPHABET}]{{18}}$")]
 
 
-@router.get("/keys", response_model=KeySet)
+@router.get("/keys", response_model=KeySet, dependencies=[Public("status.read")])
 async def published_keys(session: SessionDep, response: Response) -> KeySet:
     """Every issuer's public keys (public, cacheable): what offline verifiers check signatures with."""
     response.headers["Cache-Control"] = "public, max-age=300"
     return KeySet.model_validate(await service.key_set(session))
 
 
-@router.get("/issuers", response_model=Page[IssuerRead])
+@router.get("/issuers", response_model=Page[IssuerRead], dependencies=[Public("issuer.read")])
 async def list_issuers(session: SessionDep, page: PageDep) -> Page[IssuerRead]:
     """Issuing departments and the algorithm each signs with (public)."""
     return await paginate(session, repository.issuers_query(), page, IssuerRead.model_validate)

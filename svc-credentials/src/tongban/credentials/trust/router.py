@@ -1,37 +1,44 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-
+from fastapi import APIRouter, Path, Query, Response
+from tongban.credentials.policy import ERRORS as AUTH_ERRORS
+from tongban.credentials.policy import Caller, Public
 from tongban.credentials.trust import repository, service
 from tongban.credentials.trust.errors import MappingExists, MappingNotFound
 from tongban.credentials.trust.schemas import (
-    MappingCreate, MappingRead, RegionCode, Satisfaction, TrustedIssuersPut, TrustedRegionRead, TypeCode,
+    MappingCreate,
+    MappingRead,
+    RegionCode,
+    Satisfaction,
+    TrustedIssuersPut,
+    TrustedRegionRead,
+    TypeCode,
 )
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["mutual recognition"])
-# `credentials:trust` (svc-interop's service client) or `credentials:admin`: checked in the service.
-Caller = Annotated[Principal, Depends(Requires())]
-Admin = Annotated[Principal, Depends(Requires("credentials:admin"))]
+TrustWriter = Caller("trust.write")
+TrustReader = Caller("trust.read")
+Admin = Caller("mapping.write")
+Public = [Public("mapping.read")]
 RegionPath = Annotated[str, Path(pattern=r"^\d{6}$", description="GB/T 2260 region code, e.g. 440300")]
 
 
 @router.put("/trusted-issuers/{region_code}", response_model=TrustedRegionRead,
             responses=responses(*AUTH_ERRORS, InvalidField))
 async def put_trusted_issuers(region_code: RegionPath, body: TrustedIssuersPut, session: SessionDep,
-                              actor: Caller) -> TrustedRegionRead:
+                              actor: TrustWriter) -> TrustedRegionRead:
     """Replace a partner region's trusted issuer keys (idempotent). Keys left out are retired, not
     deleted: they still verify what they signed before."""
     return await service.put_region(session, region_code, body, actor)
 
 
 @router.get("/trusted-issuers", response_model=Page[TrustedRegionRead], responses=responses(*AUTH_ERRORS))
-async def list_trusted_issuers(session: SessionDep, page: PageDep, viewer: Caller) -> Page[TrustedRegionRead]:
+async def list_trusted_issuers(session: SessionDep, page: PageDep, viewer: TrustReader) -> Page[TrustedRegionRead]:
     """The trust list: each partner region with its keys, active and retired."""
     service.ensure_trust_manager(viewer)
     regions = await paginate(session, repository.regions_query(), page)
@@ -48,7 +55,7 @@ async def add_mapping(body: MappingCreate, session: SessionDep, admin: Admin, id
     return await idem.remember(session, 201, MappingRead.model_validate(mapping))
 
 
-@router.get("/licence-type-mappings", response_model=Page[MappingRead])
+@router.get("/licence-type-mappings", response_model=Page[MappingRead], dependencies=Public)
 async def list_mappings(session: SessionDep, page: PageDep, region_code: RegionCode | None = None,
                         our_type_code: TypeCode | None = None,
                         partner_type_code: TypeCode | None = None) -> Page[MappingRead]:
@@ -65,7 +72,7 @@ async def delete_mapping(mapping_id: uuid.UUID, session: SessionDep, admin: Admi
     return Response(status_code=204)
 
 
-@router.get("/licence-type-mappings/satisfies", response_model=Satisfaction)
+@router.get("/licence-type-mappings/satisfies", response_model=Satisfaction, dependencies=Public)
 async def satisfies(session: SessionDep, type_code: Annotated[TypeCode, Query()],
                     required_type_code: Annotated[TypeCode, Query()],
                     region_code: Annotated[RegionCode | None, Query()] = None) -> Satisfaction:

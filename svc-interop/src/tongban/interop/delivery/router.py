@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from tongban.interop.delivery import repository
 from tongban.interop.delivery.schemas import OutboundMessageRead
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Caller
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.pagination import Page, PageDep, paginate
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/outbound-messages", tags=["delivery"])
 
 
 @router.get("", response_model=Page[OutboundMessageRead], responses=responses(*AUTH_ERRORS))
-async def list_outbound(session: SessionDep, page: PageDep, _: Annotated[Principal, Depends(Requires("interop:admin"))],
+async def list_outbound(session: SessionDep, page: PageDep, _: Caller("delivery.read"),
                         partner: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
                         state: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
                         ) -> Page[OutboundMessageRead]:

@@ -61,6 +61,7 @@ class PartnerClient:
                     raise PartnerUnavailable(f"{region} answered {status} ({code})")
                 refused = PartnerRefused(f"{region} answered {status} ({code})", partner_status=status,
                                          partner_code=code,
+                                         partner_detail=answer.get("detail") if isinstance(answer, dict) else None,
                                          errors=answer.get("errors") if isinstance(answer, dict) else None)
                 if status in (400, 422):
                     refused.status = 422  # the partner says what we sent is wrong: the caller's input, not us

@@ -1,5 +1,6 @@
 """The route dependency every exchange endpoint uses: `Depends(Exchange("case.forward"))`."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,30 +12,34 @@ from tongban.interop.exchange.errors import (
 from tongban.interop.signing import (
     BadSignature, DigestMismatch, MalformedSignature, SignatureMissing, StaleTimestamp, UnknownKey,
 )
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import POLICY
 from tongban.shared.db import SessionDep
+from tongban.shared.policy import Access, Authorize
 
 EXCHANGE_ERRORS = (*AUTH_ERRORS, NotAPartner, SenderMismatch, UnknownPartner, SignatureMissing, MalformedSignature,
                    UnknownKey, BadSignature, DigestMismatch, StaleTimestamp, BadMessageId, ServiceNotGranted,
                    NonceReplayed)
 
 
-class Exchange:
-    """Admit a signed partner message for `service`, or refuse it (the middleware logs both)."""
+def Exchange(service_name: str) -> Callable[..., Awaitable[service.Inbound]]:  # noqa: N802 - reads as a guard
+    """Admit a signed partner message for `service_name`, or refuse it (the middleware logs both).
+    The caller half is the policy's `exchange.<service_name>` (a partner system's token)."""
+    authorize = Authorize(POLICY, f"exchange.{service_name}")
 
-    def __init__(self, service_name: str) -> None:
-        self.service_name = service_name
-
-    async def __call__(self, request: Request, session: SessionDep,
-                       principal: Annotated[Principal, Depends(Requires("interop:exchange"))]) -> service.Inbound:
+    async def admitted(request: Request, session: SessionDep,
+                       access: Annotated[Access, Depends(authorize)]) -> service.Inbound:
         settings = request.app.state.settings
         # The edge (SignedExchange) authenticated the sender and its signature before anything
         # was stored; what is left is the message id, the grant and the nonce.
         auth: service.Authenticated | None = getattr(request.state, "interop_sender", None)
         if auth is None:
+            assert access.principal is not None  # the partner rule admits no anonymous caller
             target = settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
             body = await request.body()
-            auth = await service.authenticate(session, principal, request.method, target, request.headers, body,
-                                              settings.clock_skew_seconds)
-        return await service.admit_authenticated(session, auth, self.service_name, request.headers,
+            auth = await service.authenticate(session, access.principal, request.method, target, request.headers,
+                                              body, settings.clock_skew_seconds)
+        return await service.admit_authenticated(session, auth, service_name, request.headers,
                                                  settings.clock_skew_seconds)
+
+    return admitted

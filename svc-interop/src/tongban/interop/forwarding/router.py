@@ -15,7 +15,10 @@ from tongban.interop.forwarding.schemas import (
     OutgoingCaseRead, StatusAck,
 )
 from tongban.interop.partner.errors import PartnerNotFound
-from tongban.shared.auth import AUTH_ERRORS, NotOwner, Principal, Requires, ensure_owner
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Can, Caller
+from tongban.shared.auth import Principal
+from tongban.shared.policy import Target
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
@@ -24,17 +27,11 @@ from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(tags=["case forwarding"])
-Clerk = Annotated[Principal, Depends(Requires("cases:process"))]
-Reader = Annotated[Principal, Depends(Requires("cases:read"))]
+Clerk = Caller("outgoing_case.forward")
 REGION = r"^\d{6}$"
 
 
 KIND = Query(pattern="^(case|company_migration)$", description="forwarded cases or company migrations")
-
-
-def _owner(case: OutgoingCase | IncomingCase) -> dict[str, str]:
-    """ensure_owner's argument: a person's case by ID number, a company's migration by credit code."""
-    return {"company" if case.kind == migration.KIND else "person": case.applicant_id_number}
 
 
 def _owns(case: OutgoingCase | IncomingCase, viewer: Principal) -> bool:
@@ -71,43 +68,43 @@ async def forward_case(body: OutgoingCaseCreate, request: Request, session: Sess
     return await idem.remember(session, 201, _outgoing(case, actor))
 
 
-@router.get("/outgoing-cases", response_model=Page[OutgoingCaseRead], responses=responses(*AUTH_ERRORS, NotOwner))
-async def list_outgoing_cases(session: SessionDep, page: PageDep, viewer: Reader,
+@router.get("/outgoing-cases", response_model=Page[OutgoingCaseRead], responses=responses(*AUTH_ERRORS))
+async def list_outgoing_cases(session: SessionDep, page: PageDep, viewer: Caller("outgoing_case.list"),
                               partner: Annotated[str | None, Query(pattern=REGION)] = None,
                               kind: Annotated[str | None, KIND] = None) -> Page[OutgoingCaseRead]:
     """Cases forwarded to partner cities and companies moving to them, newest first (staff)."""
-    ensure_owner(viewer, staff_scope="cases:read")
     return await paginate(session, repository.outgoing_query(partner, kind), page, lambda c: _outgoing(c, viewer))
 
 
 @router.get("/outgoing-cases/{case_id}", response_model=OutgoingCaseRead,
-            responses=responses(*AUTH_ERRORS, NotOwner, OutgoingCaseNotFound))
-async def get_outgoing_case(case_id: uuid.UUID, session: SessionDep, viewer: Reader) -> OutgoingCaseRead:
+            responses=responses(*AUTH_ERRORS, OutgoingCaseNotFound))
+async def get_outgoing_case(case_id: uuid.UUID, session: SessionDep,
+                            access: Can("outgoing_case.read")) -> OutgoingCaseRead:
     """A forwarded case with the partner's case number and progress (the applicant, or staff)."""
     case = await repository.get_outgoing(session, case_id)
     if case is None:
         raise OutgoingCaseNotFound()
-    ensure_owner(viewer, **_owner(case), staff_scope="cases:read")
-    return _outgoing(case, viewer)
+    access.check(Target(owner=case.applicant_id_number, item=case.item_code))
+    assert access.principal is not None  # no rule of outgoing_case.read admits an anonymous caller
+    return _outgoing(case, access.principal)
 
 
-@router.get("/incoming-cases", response_model=Page[IncomingCaseRead], responses=responses(*AUTH_ERRORS, NotOwner))
-async def list_incoming_cases(session: SessionDep, page: PageDep, viewer: Reader,
+@router.get("/incoming-cases", response_model=Page[IncomingCaseRead], responses=responses(*AUTH_ERRORS))
+async def list_incoming_cases(session: SessionDep, page: PageDep, viewer: Caller("incoming_case.read"),
                               partner: Annotated[str | None, Query(pattern=REGION)] = None,
                               kind: Annotated[str | None, KIND] = None) -> Page[IncomingCaseRead]:
     """Cases partner cities forwarded to us and companies moving here, newest first (staff)."""
-    ensure_owner(viewer, staff_scope="cases:read")
     return await paginate(session, repository.incoming_query(partner, kind), page, lambda c: _incoming(c, viewer))
 
 
 @router.get("/incoming-cases/{case_id}", response_model=IncomingCaseRead,
-            responses=responses(*AUTH_ERRORS, NotOwner, IncomingCaseNotFound))
-async def get_incoming_case(case_id: uuid.UUID, session: SessionDep, viewer: Reader) -> IncomingCaseRead:
-    """One case a partner forwarded to us (the applicant, or staff)."""
+            responses=responses(*AUTH_ERRORS, IncomingCaseNotFound))
+async def get_incoming_case(case_id: uuid.UUID, session: SessionDep,
+                            viewer: Caller("incoming_case.read")) -> IncomingCaseRead:
+    """One case a partner forwarded to us (staff; its applicant follows it in svc-cases)."""
     case = await repository.get_incoming(session, case_id)
     if case is None:
         raise IncomingCaseNotFound()
-    ensure_owner(viewer, **_owner(case), staff_scope="cases:read")
     return _incoming(case, viewer)
 
 

@@ -2,6 +2,7 @@ from fastapi import APIRouter, Request
 
 from tongban.interop.identity import service
 from tongban.interop.identity.schemas import IdentityRead
+from tongban.interop.policy import Public
 
 router = APIRouter(tags=["identity"])
 
@@ -11,7 +12,7 @@ def _read(request: Request) -> IdentityRead:
     return IdentityRead(region_code=ring.region_code, name=ring.name, signing_kid=ring.kid, keys=ring.keys)
 
 
-@router.get("/identity", response_model=IdentityRead)
+@router.get("/identity", response_model=IdentityRead, dependencies=[Public("identity.read")])
 async def get_identity(request: Request) -> IdentityRead:
     """Our city's identity and public signing keys (public: partners fetch them to register us)."""
     return _read(request)

@@ -2,28 +2,22 @@ import dataclasses
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from tongban.interop.ledger import repository, service
 from tongban.interop.ledger.errors import MessageNotLogged
 from tongban.interop.ledger.schemas import ChainCheckRead, MessageLogRead
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Caller
 from tongban.shared.db import SessionDep
-from tongban.shared.errors import Forbidden, responses
+from tongban.shared.errors import responses
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
 
-async def auditor(principal: Annotated[Principal, Depends(Requires())]) -> Principal:
-    """Auditors (audit:read) and interop admins (interop:admin) read the log."""
-    if not (principal.has("audit:read") or principal.has("interop:admin")):
-        raise Forbidden("reading the message log needs audit:read or interop:admin")
-    return principal
-
-
-Auditor = Annotated[Principal, Depends(auditor)]
+Auditor = Caller("ledger.read")
 
 
 @router.get("/verify", response_model=ChainCheckRead, responses=responses(*AUTH_ERRORS))

@@ -1,20 +1,22 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from tongban.interop.partner import repository, service
 from tongban.interop.partner.errors import (
     KeyExists, OwnRegion, PartnerExists, PartnerKeyNotFound, PartnerNotFound,
 )
 from tongban.interop.partner.schemas import PartnerCreate, PartnerKeyCreate, PartnerRead, PartnerUpdate
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Caller
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/partners", tags=["partners"])
-InteropAdmin = Annotated[Principal, Depends(Requires("interop:admin"))]
+InteropAdmin = Caller("partner.manage")
+PartnerReader = Caller("partner.read")
 
 
 @router.post("", status_code=201, response_model=PartnerRead,
@@ -30,7 +32,7 @@ async def register_partner(body: PartnerCreate, request: Request, session: Sessi
 
 
 @router.get("", response_model=Page[PartnerRead], responses=responses(*AUTH_ERRORS))
-async def list_partners(session: SessionDep, page: PageDep, _: InteropAdmin,
+async def list_partners(session: SessionDep, page: PageDep, _: PartnerReader,
                         status: Annotated[str | None, Query(pattern="^(active|suspended)$")] = None) -> Page[PartnerRead]:
     """Registered partner cities (admins)."""
     result = await paginate(session, repository.list_query(status), page)
@@ -39,7 +41,7 @@ async def list_partners(session: SessionDep, page: PageDep, _: InteropAdmin,
 
 
 @router.get("/{region_code}", response_model=PartnerRead, responses=responses(*AUTH_ERRORS, PartnerNotFound))
-async def get_partner(region_code: str, session: SessionDep, _: InteropAdmin) -> PartnerRead:
+async def get_partner(region_code: str, session: SessionDep, _: PartnerReader) -> PartnerRead:
     """One partner city with its keys (admins)."""
     return await service.read(session, await service.get(session, region_code))
 

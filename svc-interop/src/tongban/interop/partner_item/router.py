@@ -1,23 +1,24 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from tongban.interop.exchange.client import PartnerRefused, PartnerUnavailable
 from tongban.interop.partner import service as partners
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.interop.partner_item import repository, service
 from tongban.interop.partner_item.schemas import PartnerItemRead, SyncRead
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(tags=["partner items and sync"])
-Admin = Annotated[Principal, Depends(Requires("interop:admin"))]
+Admin = Caller("partner.sync")
 Region = Annotated[str, Query(pattern=r"^\d{6}$")]
 
 
-@router.get("/partner-items", response_model=Page[PartnerItemRead])
+@router.get("/partner-items", response_model=Page[PartnerItemRead], dependencies=[Public("partner_item.read")])
 async def list_partner_items(session: SessionDep, page: PageDep, partner: Region | None = None,
                              include_withdrawn: bool = False) -> Page[PartnerItemRead]:
     """Partner cities' cross-city items, as each partner lists them (public, like the catalogue):

@@ -15,6 +15,9 @@ LicenceRef = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[0-9A-
 Purpose = Annotated[str, Field(min_length=1, max_length=200, description="why the holder shows it (audited)")]
 Fields = Annotated[list[Annotated[str, Field(max_length=64)]] | None, Field(max_length=100)]
 Status = Literal["valid", "suspended", "revoked", "expired", "superseded"]
+Consent = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^TBC1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$",
+                               description="the holder's consent for the asking city (TBC1, signed by the "
+                                           "asking city's svc-credentials); the holding city checks it")]
 
 
 class HolderLicencesAsk(BaseModel):
@@ -23,6 +26,7 @@ class HolderLicencesAsk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     holder_id: HolderId
+    consent: Consent
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
 
@@ -33,6 +37,7 @@ class PresentationAsk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     holder_id: HolderId
+    consent: Consent
     licence: LicenceRef
     purpose: Purpose
     fields: Fields = None

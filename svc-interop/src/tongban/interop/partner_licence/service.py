@@ -1,13 +1,15 @@
 """A resident's licences from the partner city, seen and presented through their own city
 (深中通办, `credentials.present`).
 
-Resident's city (A): the citizen or company user asks here; we call the issuing partner over
-the signed wire with the holder's number in the signed body (masked in the on-behalf-of
-header), and hand back the partner's answer: the list, or a presentation whose QR payload any
+Resident's city (A): the citizen or company user asks here, with the consent she gave in this
+city's app (`consent.py`); we call the issuing partner over the signed wire with the holder's
+number and her consent token in the signed body (the number masked in the on-behalf-of header),
+and hand back the partner's answer: the list, or a presentation whose QR payload any
 verifier that trusts the partner's issuer keys accepts (our svc-credentials does, after the
 trust sync). Issuing city (B): the partner's signed request is answered by our svc-credentials'
-holder endpoints, called with our service token (`credentials:present`), which check that the
-licence is the holder's and audit the disclosure (the service, the partner, the masked holder).
+holder endpoints, called with our service token (`credentials:present`) and her consent in
+`X-Holder-Consent`, which check the consent against the trust list, that the licence is the
+holder's, and audit the disclosure (the service, the partner, the masked holder, the consent).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tongban.interop.db import audit
 from tongban.interop.exchange.client import PartnerClient, PartnerRefused, PartnerUnavailable
 from tongban.interop.exchange.service import Inbound
 from tongban.interop.partner import service as partners
+from tongban.interop.partner_licence import consent as consents
 from tongban.interop.partner_licence.errors import LicenceNotFound, NotAHolder, NotPresentable, OnBehalfOfMismatch
 from tongban.interop.partner_licence.schemas import (
     HolderLicencesAsk, LicencePage, PartnerLicencePage, PartnerLicenceRead, PartnerPresentationCreate,
@@ -68,6 +71,8 @@ def _refusal(resp: httpx.Response, what: str) -> Exception:
         return LicenceNotFound(str(data.get("detail") or "no such licence of this holder"))
     if resp.status_code == 409:
         return NotPresentable(str(data.get("detail") or "the licence cannot be presented"))
+    if resp.status_code == 403 and data.get("code") == "consent_required":
+        return consents.PartnerConsentRequired(str(data.get("detail") or "the holder's consent does not hold here"))
     if resp.status_code == 422:
         first = (data.get("errors") or [{}])[0]
         return InvalidField(str(first.get("field") or "body"), str(first.get("message") or data.get("detail")
@@ -80,7 +85,8 @@ async def list_for_partner(http: httpx.AsyncClient | None, inbound: Inbound, ask
     _check_on_behalf_of(inbound, ask.holder_id)
     try:
         resp = await _need(http).get(HOLDER_LICENCES.format(holder=ask.holder_id), params={
-            "partner": inbound.partner.region_code, "limit": ask.limit, "offset": ask.offset})
+            "partner": inbound.partner.region_code, "limit": ask.limit, "offset": ask.offset},
+            headers={consents.HEADER: ask.consent})
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(f"svc-credentials unreachable: {type(exc).__name__}") from exc
     if resp.status_code != 200:
@@ -99,7 +105,7 @@ async def present_for_partner(http: httpx.AsyncClient | None, inbound: Inbound,
     key = f"{inbound.partner.region_code}:{inbound.message_id}"
     try:
         resp = await _need(http).post(HOLDER_PRESENT.format(holder=ask.holder_id, licence=ask.licence), json=body,
-                                      headers={"Idempotency-Key": key})
+                                      headers={"Idempotency-Key": key, consents.HEADER: ask.consent})
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(f"svc-credentials unreachable: {type(exc).__name__}") from exc
     if resp.status_code not in (200, 201):
@@ -128,17 +134,22 @@ def _partner_answer(exc: PartnerRefused) -> Exception:
     if status == 409:
         return NotPresentable("the partner city says this licence cannot be presented (suspended, revoked "
                               "or expired)")
+    if status == 403 and exc.extra.get("partner_code") == "consent_required":
+        return consents.PartnerConsentRequired(f"the partner city does not accept your consent: "
+                                               f"{exc.extra.get('partner_detail') or 'refused'}; {consents.ASK}")
     return exc
 
 
 async def list_partner_licences(session: AsyncSession, client: PartnerClient, principal: Principal, partner: str,
-                                page: PageParams) -> PartnerLicencePage:
-    """The caller's licences issued by `partner`, from the partner itself (signed and logged)."""
+                                page: PageParams, consent_token: str | None, our_region: str) -> PartnerLicencePage:
+    """The caller's licences issued by `partner`, from the partner itself (signed and logged),
+    under the consent she gave here for that partner."""
     await partners.get(session, partner)
     holder = holder_of(principal)
+    consents.claims(consent_token, holder, our_region, partner)
+    ask = HolderLicencesAsk(holder_id=holder, consent=consent_token, limit=page.limit, offset=page.offset)
     try:
-        answer = await client.call(partner, "POST", EXCHANGE_LIST,
-                                   {"holder_id": holder, "limit": page.limit, "offset": page.offset},
+        answer = await client.call(partner, "POST", EXCHANGE_LIST, ask.model_dump(mode="json"),
                                    on_behalf_of=mask_resident_id(holder))
     except PartnerRefused as exc:
         raise _partner_answer(exc) from None
@@ -148,14 +159,16 @@ async def list_partner_licences(session: AsyncSession, client: PartnerClient, pr
 
 
 async def present_partner_licence(session: AsyncSession, client: PartnerClient, principal: Principal, partner: str,
-                                  licence: str, body: PartnerPresentationCreate,
-                                  idempotency_key: str | None) -> PartnerPresentationRead:
-    """A presentation of one of the caller's licences issued by `partner`, made there; audited here."""
+                                  licence: str, body: PartnerPresentationCreate, idempotency_key: str | None,
+                                  consent_token: str | None, our_region: str) -> PartnerPresentationRead:
+    """A presentation of one of the caller's licences issued by `partner`, made there under the
+    consent she gave here; audited here (with the consent's id)."""
     await partners.get(session, partner)
     holder = holder_of(principal)
+    given = consents.claims(consent_token, holder, our_region, partner)
     message_id = (str(uuid.uuid5(MESSAGE_IDS, f"{principal.sub}\n{partner}\n{idempotency_key}"))
                   if idempotency_key else None)
-    ask = PresentationAsk(holder_id=holder, licence=licence, purpose=body.purpose, fields=body.fields,
+    ask = PresentationAsk(holder_id=holder, consent=consent_token, licence=licence, purpose=body.purpose, fields=body.fields,
                           single_use=body.single_use)
     try:
         answer = await client.call(partner, "POST", EXCHANGE_PRESENT, ask.model_dump(mode="json", exclude_none=True),
@@ -165,7 +178,8 @@ async def present_partner_licence(session: AsyncSession, client: PartnerClient, 
     made = _validated(PresentationMade, answer.body, partner)
     await audit.record(session, principal, "partner_licence.presented", "partner_licence", made.identifier[:200],
                        reason=body.purpose, detail={"partner": partner, "presentation": made.id,
-                                                    "message_id": answer.message_id})
+                                                    "message_id": answer.message_id,
+                                                    "consent": given.get("cid")})
     return PartnerPresentationRead(**made.model_dump(), partner=partner)
 
 

@@ -8,18 +8,37 @@ from tongban.interop.exchange.service import Inbound
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.interop.referral import repository, service
 from tongban.interop.referral.errors import ReferralNotFound
+from tongban.interop.referral.models import Referral
 from tongban.interop.referral.schemas import (
     HotlineReferral, ReferralAck, ReferralCreate, ReferralRead, ReferralStatusAck, ReferralStatusChange,
 )
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import POLICY, Caller
+from tongban.shared.auth import Principal
+from tongban.shared.ids import mask_phone
+from tongban.shared.policy import allows
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
 
 router = APIRouter(tags=["hotline referrals"])
-Clerk = Annotated[Principal, Depends(Requires("cases:process"))]
-Reader = Annotated[Principal, Depends(Requires("cases:read"))]
+Clerk = Caller("referral.create")
+Reader = Caller("referral.read")
+
+
+def _shown(referral: Referral, viewer: Principal) -> ReferralRead:
+    """The referral; its hotline caller's name and phone only for staff in scope (`referral.caller`:
+    the clerk who referred it, admins, auditors), masked for everyone else."""
+    out = ReferralRead.model_validate(referral)
+    in_scope = allows(POLICY, "referral.caller", viewer) and (
+        viewer.role != "clerk" or (referral.direction == "outbound" and referral.created_by == viewer.sub))
+    caller = out.payload.get("caller")
+    if not in_scope and isinstance(caller, dict):
+        name, phone = str(caller.get("name") or ""), caller.get("phone")
+        out.payload = {**out.payload, "caller": {"name": name[:1] + "*" * max(len(name) - 1, 0),
+                                                 "phone": mask_phone(phone) if phone else None}}
+    return out
 
 
 @router.post("/referrals", status_code=201, response_model=ReferralRead,
@@ -31,24 +50,24 @@ async def refer_ticket(body: ReferralCreate, request: Request, session: SessionD
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
     referral = await service.refer(session, body, request.app.state.settings.region_code, actor)
-    return await idem.remember(session, 201, ReferralRead.model_validate(referral))
+    return await idem.remember(session, 201, _shown(referral, actor))
 
 
 @router.get("/referrals", response_model=Page[ReferralRead], responses=responses(*AUTH_ERRORS))
-async def list_referrals(session: SessionDep, page: PageDep, _: Reader,
+async def list_referrals(session: SessionDep, page: PageDep, viewer: Reader,
                          direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
                          partner: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[ReferralRead]:
     """Referrals sent to and received from partner cities, newest first (staff)."""
-    return await paginate(session, repository.list_query(direction, partner), page, ReferralRead.model_validate)
+    return await paginate(session, repository.list_query(direction, partner), page, lambda r: _shown(r, viewer))
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralRead, responses=responses(*AUTH_ERRORS,
                                                                                         ReferralNotFound))
-async def get_referral(referral_id: uuid.UUID, session: SessionDep, _: Reader) -> ReferralRead:
+async def get_referral(referral_id: uuid.UUID, session: SessionDep, viewer: Reader) -> ReferralRead:
     referral = await repository.get(session, referral_id)
     if referral is None:
         raise ReferralNotFound()
-    return ReferralRead.model_validate(referral)
+    return _shown(referral, viewer)
 
 
 @router.post("/exchange/referrals", status_code=202, response_model=ReferralAck,

@@ -9,13 +9,14 @@ from tongban.interop.partner import service as partners
 from tongban.interop.partner.errors import PartnerNotFound
 from tongban.interop.trust import service
 from tongban.interop.trust.schemas import IssuerKeysRead, PartnerVerificationCreate, VerificationAsk
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.interop.policy import ERRORS as AUTH_ERRORS
+from tongban.interop.policy import Caller
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(tags=["licence trust (深中互认)"])
-Clerk = Annotated[Principal, Depends(Requires("cases:process"))]
+Clerk = Caller("partner_verification.ask")
 
 
 @router.get("/exchange/credential-keys", response_model=IssuerKeysRead,

@@ -156,7 +156,7 @@ async def get_visible(session: AsyncSession, appointment_id: uuid.UUID, actor: P
     appt = await repository.get(session, appointment_id)
     if appt is None:
         raise AppointmentNotFound()
-    if appt.person_sub == actor.sub or (actor.has("queue:operate") and actor.hall == str(appt.hall_id)):
+    if appt.person_sub == actor.sub or (actor.has("queue:operate") and str(appt.hall_id) in actor.halls):
         return appt
     ensure_owner(actor, person=appt.id_number or "", staff_scope="queue:admin")
     return appt
@@ -223,7 +223,7 @@ async def check_in(session: AsyncSession, settings: Settings, appointment_id: uu
     appt = await repository.get(session, appointment_id, lock=True)
     if appt is None:
         raise AppointmentNotFound()
-    if appt.person_sub != actor.sub and not (actor.has("queue:operate") and actor.hall == str(appt.hall_id)):
+    if appt.person_sub != actor.sub and not (actor.has("queue:operate") and str(appt.hall_id) in actor.halls):
         ensure_owner(actor, person=appt.id_number or "")
     if appt.status != "confirmed":
         raise AppointmentClosed(f"the appointment is {appt.status}")

@@ -1,4 +1,5 @@
-from tongban.shared.errors import Conflict, Forbidden, NotFound
+from tongban.shared.auth import OutsideScope
+from tongban.shared.errors import Conflict, NotFound
 
 
 class CounterNotFound(NotFound):
@@ -9,8 +10,10 @@ class CounterNumberTaken(Conflict):
     code, title = "counter_number_taken", "The hall already has a counter with this number"
 
 
-class NotYourHall(Forbidden):
-    code, title = "not_your_hall", "Clerks operate only the counters of their own hall"
+class NotYourHall(OutsideScope):
+    """A clerk outside their halls (the policy's scope "hall"): audited like every staff refusal."""
+
+    title = "Clerks act only within their own halls"
 
 
 class CounterNotOpen(Conflict):

@@ -1,8 +1,8 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
+from tongban.queue import flows
 from tongban.queue.counter import repository, service
 from tongban.queue.counter.errors import (
     ClerkElsewhere, CounterBusy, CounterNotFound, CounterNotOpen, CounterNumberTaken, CounterTaken, NotYourHall,
@@ -10,15 +10,15 @@ from tongban.queue.counter.errors import (
 from tongban.queue.counter.schemas import CounterCreate, CounterRead, SkillsUpdate
 from tongban.queue.hall.errors import HallNotFound
 from tongban.queue.hall.service import get_hall
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["counters"])
-QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
-Clerk = Annotated[Principal, Depends(Requires("queue:operate"))]
+QueueAdmin = Caller("hall.manage")
+Clerk = Caller("counter.operate")
 OPERATE_ERRORS = (*AUTH_ERRORS, CounterNotFound, NotYourHall, CounterTaken, CounterNotOpen)
 
 
@@ -33,7 +33,8 @@ async def create_counter(hall_id: uuid.UUID, body: CounterCreate, session: Sessi
     return await idem.remember(session, 201, (await service.read(session, [counter]))[0])
 
 
-@router.get("/halls/{hall_id}/counters", response_model=Page[CounterRead], responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/counters", dependencies=[Public("hall.read")],
+            response_model=Page[CounterRead], responses=responses(HallNotFound))
 async def list_counters(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[CounterRead]:
     """A hall's counters with their state and skills (public)."""
     await get_hall(session, hall_id)
@@ -60,7 +61,7 @@ async def sign_in(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> C
              responses=responses(*OPERATE_ERRORS, CounterBusy))
 async def sign_out(counter_id: uuid.UUID, session: SessionDep, actor: Clerk) -> CounterRead:
     """The clerk leaves the counter (refused while a ticket is at it)."""
-    return (await service.read(session, [await service.sign_out(session, counter_id, actor)]))[0]
+    return (await service.read(session, [await flows.sign_out(session, counter_id, actor)]))[0]
 
 
 @router.post("/counters/{counter_id}/pause", response_model=CounterRead, responses=responses(*OPERATE_ERRORS))

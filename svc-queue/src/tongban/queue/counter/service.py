@@ -17,7 +17,6 @@ from tongban.queue.counter.schemas import CounterCreate, CounterRead, Skill
 from tongban.queue.db import audit, outbox
 from tongban.queue.hall import repository as halls
 from tongban.queue.hall import service as hall_service
-from tongban.queue.ticket import repository as tickets
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.queue import (
     COUNTER_PAUSED, COUNTER_RESUMED, COUNTER_SIGNED_IN, COUNTER_SIGNED_OUT, CounterChangedV1,
@@ -90,8 +89,8 @@ async def set_skills(session: AsyncSession, counter_id: uuid.UUID, skills: list[
 
 
 def ensure_operator(actor: Principal, counter: Counter) -> None:
-    """A clerk operates only the counters of the hall named in their token."""
-    if actor.hall != str(counter.hall_id):
+    """A clerk operates only the counters of the halls named in their token (policy: scope "hall")."""
+    if str(counter.hall_id) not in actor.halls:
         raise NotYourHall()
 
 
@@ -134,7 +133,8 @@ async def sign_in(session: AsyncSession, counter_id: uuid.UUID, actor: Principal
 
 
 async def sign_out(session: AsyncSession, counter_id: uuid.UUID, actor: Principal) -> Counter:
-    """The clerk leaves; refused while a ticket is still at the counter."""
+    """The clerk leaves; refused while a ticket is still at the counter (flows.sign_out also sends
+    the tickets transferred to it back to their line)."""
     counter = await get_counter(session, counter_id, lock=True)
     ensure_operator(actor, counter)
     if counter.status != "closed" and counter.clerk_sub != actor.sub:
@@ -144,10 +144,6 @@ async def sign_out(session: AsyncSession, counter_id: uuid.UUID, actor: Principa
     counter.status, counter.clerk_sub, counter.signed_in_at = "closed", None, None
     await session.flush()
     await _changed(session, counter, COUNTER_SIGNED_OUT, actor, "counter.signed_out")
-    # Tickets transferred to this counter would wait for nobody: back to their category's line.
-    for ticket in await tickets.release_targeted(session, counter.id):
-        await audit.record(session, actor, "ticket.released", "ticket", str(ticket.id),
-                           reason=f"counter {counter.number} signed out")
     return counter
 
 

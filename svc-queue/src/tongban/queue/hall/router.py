@@ -2,8 +2,9 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
+from tongban.queue import flows
 from tongban.queue.clock import SettingsDep
 from tongban.queue.hall import calendar, repository, service
 from tongban.queue.hall.errors import CategoryTaken, HallNotFound
@@ -11,14 +12,14 @@ from tongban.queue.hall.schemas import (
     CalendarOverrideCreate, CalendarOverrideRead, CategoryCreate, CategoryRead, ClosureCreate, ClosureRead,
     DayRead, HallCreate, HallRead, HallUpdate,
 )
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["halls"])
-QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
+QueueAdmin = Caller("hall.manage")
 
 
 @router.post("/halls", status_code=201, response_model=HallRead,
@@ -31,7 +32,7 @@ async def create_hall(body: HallCreate, session: SessionDep, actor: QueueAdmin, 
     return await idem.remember(session, 201, (await service.read(session, [hall]))[0])
 
 
-@router.get("/halls", response_model=Page[HallRead])
+@router.get("/halls", dependencies=[Public("hall.read")], response_model=Page[HallRead])
 async def list_halls(session: SessionDep, page: PageDep,
                      region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[HallRead]:
     """Browse the halls (public)."""
@@ -39,7 +40,8 @@ async def list_halls(session: SessionDep, page: PageDep,
     return page_of(await service.read(session, raw.items), raw.total, page)
 
 
-@router.get("/halls/{hall_id}", response_model=HallRead, responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}", dependencies=[Public("hall.read")],
+            response_model=HallRead, responses=responses(HallNotFound))
 async def get_hall(hall_id: uuid.UUID, session: SessionDep) -> HallRead:
     """One hall (public)."""
     return (await service.read(session, [await service.get_hall(session, hall_id)]))[0]
@@ -71,13 +73,14 @@ async def close_hall(hall_id: uuid.UUID, body: ClosureCreate, session: SessionDe
     told; a closure that has begun also cancels today's waiting tickets."""
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    closure, cancelled, tickets_cancelled = await service.close_hall(session, settings, hall_id, body, actor)
+    closure, cancelled, tickets_cancelled = await flows.close_hall(session, settings, hall_id, body, actor)
     read = ClosureRead.model_validate(closure).model_copy(update={"cancelled_appointments": cancelled,
                                                                   "cancelled_tickets": tickets_cancelled})
     return await idem.remember(session, 201, read)
 
 
-@router.get("/halls/{hall_id}/closures", response_model=Page[ClosureRead], responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/closures", dependencies=[Public("hall.read")],
+            response_model=Page[ClosureRead], responses=responses(HallNotFound))
 async def list_closures(hall_id: uuid.UUID, session: SessionDep, page: PageDep) -> Page[ClosureRead]:
     """A hall's closures, latest first (public)."""
     await service.get_hall(session, hall_id)
@@ -95,13 +98,14 @@ async def set_override(body: CalendarOverrideCreate, session: SessionDep, actor:
     return await idem.remember(session, 201, CalendarOverrideRead.model_validate(override))
 
 
-@router.get("/calendar-overrides", response_model=Page[CalendarOverrideRead])
+@router.get("/calendar-overrides", dependencies=[Public("hall.read")], response_model=Page[CalendarOverrideRead])
 async def list_overrides(session: SessionDep, page: PageDep) -> Page[CalendarOverrideRead]:
     """The overrides, by date (public)."""
     return await paginate(session, repository.overrides_query(), page, CalendarOverrideRead.model_validate)
 
 
-@router.get("/calendar/{day}", response_model=DayRead)
+@router.get("/calendar/{day}", dependencies=[Public("hall.read")],
+            response_model=DayRead)
 async def get_day(day: dt.date, session: SessionDep) -> DayRead:
     """Is this date a working day, and who says so (public): `estimate` for a year whose official
     schedule is not imported yet (provisional)."""

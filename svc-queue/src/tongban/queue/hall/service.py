@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.queue import clock
 from tongban.queue.config import Settings
-from tongban.queue.db import audit, outbox
+from tongban.queue.db import audit
 from tongban.queue.hall import calendar, repository
 from tongban.queue.hall.errors import CategoryTaken, HallNotFound
 from tongban.queue.hall.models import CalendarOverride, Hall, HallCategory, HallClosure
@@ -16,8 +16,6 @@ from tongban.queue.hall.schemas import (
     CalendarOverrideCreate, CategoryCreate, ClosureCreate, HallCreate, HallRead, HallUpdate,
 )
 from tongban.shared.auth import Principal
-from tongban.shared.contracts.queue import HALL_CLOSED, HallClosedV1
-from tongban.shared.events.envelope import make_event
 
 
 async def get_hall(session: AsyncSession, hall_id: uuid.UUID) -> Hall:
@@ -117,29 +115,14 @@ async def open_state(session: AsyncSession, settings: Settings, hall: Hall,
     return True, "open"
 
 
-async def close_hall(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, data: ClosureCreate,
-                     actor: Principal) -> tuple[HallClosure, int, int]:
-    """Record a closure and cancel the bookings inside it, telling each person (events). A closure
-    that has begun also cancels today's waiting tickets (their holders are told too)."""
-    from tongban.queue.appointment import service as appointments  # appointments depend on halls
-    from tongban.queue.ticket import service as tickets  # tickets depend on halls
-
+async def add_closure(session: AsyncSession, hall_id: uuid.UUID, data: ClosureCreate,
+                      actor: Principal) -> HallClosure:
+    """Record a closure of the hall (what it cancels is `flows.close_hall`'s business)."""
     await get_hall(session, hall_id)
     closure = HallClosure(hall_id=hall_id, starts_at=data.starts_at, ends_at=data.ends_at, reason=data.reason,
                           created_by=actor.sub)
     await repository.add(session, closure)
-    cancelled = await appointments.cancel_for_closure(session, settings, hall_id, data.starts_at, data.ends_at,
-                                                      data.reason, actor)
-    tickets_cancelled = 0
-    if data.starts_at <= clock.now() < data.ends_at:
-        tickets_cancelled = await tickets.cancel_for_closure(session, settings, hall_id, data.reason, actor)
-    await outbox.add(session, make_event("queue", HALL_CLOSED, HallClosedV1(
-        hall_id=hall_id, closure_id=closure.id, starts_at=data.starts_at, ends_at=data.ends_at, reason=data.reason,
-        cancelled_appointments=cancelled, cancelled_tickets=tickets_cancelled), subject=str(hall_id)))
-    await audit.record(session, actor, "hall.closed", "hall", str(hall_id), reason=data.reason,
-                       detail={"closure_id": str(closure.id), "cancelled_appointments": cancelled,
-                               "cancelled_tickets": tickets_cancelled})
-    return closure, cancelled, tickets_cancelled
+    return closure
 
 
 async def set_override(session: AsyncSession, data: CalendarOverrideCreate, actor: Principal) -> CalendarOverride:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 
-from tongban.queue.live.notify import CHANNEL
+from tongban.queue.notify import CHANNEL
 from tongban.shared.db import listen
 
 log = logging.getLogger("tongban.queue.live")

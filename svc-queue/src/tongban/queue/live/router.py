@@ -5,7 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from tongban.queue import clock
@@ -16,19 +16,20 @@ from tongban.queue.hall.service import get_hall
 from tongban.queue.live import service
 from tongban.queue.live.board import board_page
 from tongban.queue.live.schemas import CityStats, HallDayStats, HallLive, NearbyHall
-from tongban.queue.ticket.service import ensure_staff_of
-from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, Can, Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
+from tongban.shared.policy import Target
 from tongban.shared.pagination import Page, PageDep, page_of
 
 router = APIRouter(tags=["live"])
-QueueAdmin = Annotated[Principal, Depends(Requires("queue:admin"))]
-Staff = Annotated[Principal, Depends(Requires())]
+QueueAdmin = Caller("city_stats.read")
+Staff = Can("hall_stats.read")
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.get("/halls/{hall_id}/live", response_model=HallLive, responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/live", dependencies=[Public("live.read")],
+            response_model=HallLive, responses=responses(HallNotFound))
 async def hall_live(hall_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> HallLive:
     """Waiting per category with estimated waits, each counter's current number, the last calls
     (public: numbers only)."""
@@ -39,7 +40,8 @@ def _sse(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-@router.get("/halls/{hall_id}/events", responses={200: {"content": {"text/event-stream": {}}},
+@router.get("/halls/{hall_id}/events", dependencies=[Public("live.read")],
+            responses={200: {"content": {"text/event-stream": {}}},
                                                   **responses(HallNotFound)})
 async def hall_events(hall_id: uuid.UUID, request: Request, session: SessionDep,
                       settings: SettingsDep) -> StreamingResponse:
@@ -73,14 +75,16 @@ async def hall_events(hall_id: uuid.UUID, request: Request, session: SessionDep,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/halls/{hall_id}/board", response_class=HTMLResponse, responses=responses(HallNotFound))
+@router.get("/halls/{hall_id}/board", dependencies=[Public("live.read")],
+            response_class=HTMLResponse, responses=responses(HallNotFound))
 async def board(hall_id: uuid.UUID, session: SessionDep, request: Request) -> HTMLResponse:
     """The hall's display board (public web page), updated live over SSE."""
     hall = await get_hall(session, hall_id)
     return HTMLResponse(board_page(hall.id, hall.name, request.app.state.prefix))
 
 
-@router.get("/nearest-halls", response_model=Page[NearbyHall], )
+@router.get("/nearest-halls", dependencies=[Public("live.read")],
+            response_model=Page[NearbyHall])
 async def nearest_halls(
     session: SessionDep, settings: SettingsDep, page: PageDep,
     latitude: Annotated[float, Query(ge=-90, le=90)], longitude: Annotated[float, Query(ge=-180, le=180)],
@@ -94,11 +98,11 @@ async def nearest_halls(
 
 @router.get("/halls/{hall_id}/stats", response_model=HallDayStats,
             responses=responses(*AUTH_ERRORS, HallNotFound, NotYourHall))
-async def hall_stats(hall_id: uuid.UUID, session: SessionDep, settings: SettingsDep, actor: Staff,
+async def hall_stats(hall_id: uuid.UUID, session: SessionDep, settings: SettingsDep, access: Staff,
                      day: dt.date | None = None) -> HallDayStats:
     """A hall's statistics of a day (admins, or the hall's clerks)."""
     await get_hall(session, hall_id)
-    ensure_staff_of(actor, hall_id)
+    access.check(Target(hall=str(hall_id)))
     return (await service.day_stats(session, day or clock.today(settings), hall_id)).per_hall[0]
 
 

@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from tongban.queue import clock
 from tongban.queue.clock import SettingsDep
@@ -14,24 +14,31 @@ from tongban.queue.ticket.errors import (
     AlreadyQueued, AlreadyRated, CannotTakeTicket, TicketClosed, TicketNotFound, TicketNotHere,
 )
 from tongban.queue.ticket.schemas import CallNext, CaseLink, RatingCreate, TicketCreate, TicketRead, Transfer
-from tongban.shared.auth import AUTH_ERRORS, AnyPrincipal, NotOwner, Principal, Requires
+from tongban.queue.policy import ERRORS as AUTH_ERRORS, POLICY, Can, Caller
+from tongban.shared.auth import NotOwner
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.policy import Target, admit
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["tickets"])
-Clerk = Annotated[Principal, Depends(Requires("queue:operate"))]
+Clerk = Caller("counter.operate")
 OPERATE_ERRORS = (*AUTH_ERRORS, CounterNotFound, NotYourHall, CounterTaken, CounterNotOpen)
 
 
 @router.post("/halls/{hall_id}/tickets", status_code=201, response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, HallNotFound, CategoryNotFound, HallClosed, AlreadyQueued,
                                  CannotTakeTicket, InvalidField, IdempotencyKeyReused))
-async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDep, actor: AnyPrincipal,
+async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDep, access: Can("ticket.take"),
                       settings: SettingsDep, idem: IdempotencyDep):
     """Take a number: on site (a clerk of the hall, or its kiosk) or remote (a citizen, queue:book,
     while the hall is open)."""
+    actor = access.principal
+    if actor.role == "clerk":
+        access.check(Target(hall=str(hall_id)))
+    elif body.case_id is not None:
+        admit(POLICY, "case_linked.book", actor)   # a ticket tied to a case: a verified name
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
     ticket = await service.issue(session, settings, hall_id, body, actor)
@@ -39,7 +46,7 @@ async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDe
 
 
 @router.get("/tickets/mine", response_model=Page[TicketRead])
-async def my_tickets(session: SessionDep, page: PageDep, actor: AnyPrincipal) -> Page[TicketRead]:
+async def my_tickets(session: SessionDep, page: PageDep, actor: Caller("ticket.mine")) -> Page[TicketRead]:
     """The caller's own tickets, newest first."""
     raw = await paginate(session, repository.person_query(actor.sub), page)
     return page_of([await service.view(session, t, actor) for t in raw.items], raw.total, page)
@@ -47,14 +54,14 @@ async def my_tickets(session: SessionDep, page: PageDep, actor: AnyPrincipal) ->
 
 @router.get("/tickets/{ticket_id}", response_model=TicketRead,
             responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, NotYourHall))
-async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal) -> TicketRead:
+async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: Caller("ticket.read")) -> TicketRead:
     """A ticket, with how many are ahead and the estimated wait (its holder, the hall's clerks)."""
     return await service.view(session, await service.get_visible(session, ticket_id, actor), actor)
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed))
-async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPrincipal,
+async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: Caller("ticket.cancel"),
                         settings: SettingsDep) -> TicketRead:
     """Give up a waiting ticket."""
     return await service.view(session, await service.cancel(session, settings, ticket_id, actor), actor)
@@ -63,7 +70,7 @@ async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: AnyPri
 @router.post("/tickets/{ticket_id}/rating", response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed, AlreadyRated,
                                  IdempotencyKeyReused))
-async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: SessionDep, actor: AnyPrincipal,
+async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: SessionDep, actor: Caller("ticket.rate"),
                       idem: IdempotencyDep):
     """Rate the counter after being served (the ticket's holder, once; a retry with the same
     Idempotency-Key gets the first answer rather than 409)."""
@@ -75,12 +82,14 @@ async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: Session
 
 @router.get("/halls/{hall_id}/tickets", response_model=Page[TicketRead],
             responses=responses(*AUTH_ERRORS, HallNotFound, NotYourHall))
-async def hall_tickets(hall_id: uuid.UUID, session: SessionDep, page: PageDep, actor: Clerk, settings: SettingsDep,
+async def hall_tickets(hall_id: uuid.UUID, session: SessionDep, page: PageDep, access: Can("hall_ticket.list"),
+                       settings: SettingsDep,
                        day: dt.date | None = None,
                        status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,10}$")] = None) -> Page[TicketRead]:
     """A hall's tickets of a day (its clerks)."""
     await get_hall(session, hall_id)
-    service.ensure_clerk_of(actor, hall_id)
+    access.check(Target(hall=str(hall_id)))
+    actor = access.principal
     raw = await paginate(session, repository.hall_query(hall_id, day or clock.today(settings), status), page)
     return page_of([await service.view(session, t, actor) for t in raw.items], raw.total, page)
 

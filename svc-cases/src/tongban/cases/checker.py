@@ -10,8 +10,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from tongban.cases.case import clock, repository, service
+from tongban.cases.case import clock, repository, steps
 from tongban.cases.case.models import Case
 from tongban.cases.db import outbox
 from tongban.cases.rating import service as ratings
@@ -35,7 +34,7 @@ async def check(session: AsyncSession, today: dt.date, at: dt.datetime | None = 
     if not (await session.execute(select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar():
         return counts
     overrides = await workdays.overrides_from(session, today - dt.timedelta(days=800))
-    at = at or service.now()
+    at = at or steps.now()
     for case in await repository.clocks_to_check(session):
         assert case.deadline_on is not None
         if today > case.deadline_on:
@@ -55,10 +54,10 @@ async def check(session: AsyncSession, today: dt.date, at: dt.datetime | None = 
             await outbox.add(session, make_event("cases", contract.CASE_GAPS_REMINDER, contract.CaseGapsReminderV1(
                 case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
                 department=case.department, state=case.state, gaps=list(case.gaps), gaps_due_on=case.gaps_due_on,
-                days_left=left, at=at, **service.origin_fields(case)), subject=str(case.id)))
+                days_left=left, at=at, **steps.origin_fields(case)), subject=str(case.id)))
             counts["gaps_reminders"] += 1
     for case in await repository.gaps_overdue(session, today):
-        await service.record_system_step(session, case, CHECKER, "suspend", "suspended",
+        await steps.record_system_step(session, case, CHECKER, "suspend", "suspended",
                                          f"missing materials not received by {case.gaps_due_on}", today, overrides,
                                          contract.CASE_SUSPENDED)
         counts["suspended"] += 1
@@ -75,7 +74,7 @@ async def _flag(session: AsyncSession, case: Case, level: str, today: dt.date, o
         case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code, department=case.department,
         level=level, deadline_on=case.deadline_on, limit_working_days=clock.total(case),  # type: ignore[arg-type]
         used_working_days=clock.used(case, today, overrides), at=at, state=case.state,
-        **service.origin_fields(case)), subject=str(case.id)))
+        **steps.origin_fields(case)), subject=str(case.id)))
 
 
 async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
