@@ -1,56 +1,73 @@
-"""Search latency of svc-catalog over a 100,000-item catalogue, at a fixed request rate.
+"""Search latency of svc-catalog over a 100,000-item catalogue when every query is distinct,
+at a fixed request rate, against the floor measured in the same run.
 
-Starts a throw-away PostgreSQL (migrated with svc-catalog's own migrations) and NATS, loads
-100,000 synthetic items with COPY (search keys computed by the service's own functions),
-runs svc-catalog under uvicorn (one worker) and drives it open-loop at a fixed rate (default
-200 requests/s: latency is measured from each request's scheduled time, so a stall counts
-against every request it delays). The baseline, in the same run, is `GET /items/{id}` (one
-select by primary key) at the same rate. Scenarios:
+Starts a throw-away PostgreSQL as deployed (fsync, synchronous_commit, full_page_writes on;
+`--fast` turns them off and is said so on every line), migrated with svc-catalog's own
+migrations, and NATS; loads 100,000 synthetic items with COPY (search keys computed by the
+service's own functions); runs svc-catalog under uvicorn (one worker) and the floor app
+(bench/_floor.py: a minimal FastAPI endpoint, one worker, the shared engine's pool, one select
+by primary key of the same items) and drives both open-loop at a fixed rate (default 200
+requests/s; latency from each request's scheduled time, so a stall counts against every request
+it delays):
 
-- search, 10 query shapes (the goal figure): what a public portal sees, the same popular
-  searches again and again; after the first, answers come from the service's answer cache
-  (validated against the catalogue's search generation on every request).
-- search, every request distinct: no answer can come from the cache; at the same open-loop rate,
-  for `--distinct-seconds`. If the service cannot keep up, the queue shows in these figures.
-- closed loop, 4 at a time: the service's capacity (requests/s) for each kind, with no queue,
-  and the CPU each request cost the service process and the PostgreSQL backends (user + system
-  time over the run / requests): on a shared machine the figure that moves least with the noise.
+- floor: `GET /floor/rows/{id}`, one select by key of catalog.item;
+- the service's own `GET /items/{id}` (one select by key through the service's stack);
+- search, every request distinct (the goal figure): no two requests alike, so no answer can come
+  from a cache; with py-spy installed the service is sampled meanwhile (top frames printed);
+- search, 10 popular shapes repeated (what the answer cache serves), for comparison only;
+- closed loop, 4 at a time: capacity (requests/s) and CPU ms per request of the service process
+  and of PostgreSQL's backends (the figure that moves least with the machine's noise).
 
-A last table answers the issue's "segmentation or trigrams": on the same items, in a database
-whose LC_CTYPE is C.utf8 (with C, pg_trgm extracts no trigrams from CJK text), a pg_trgm GIN
-index, the service's bigram tokens and jieba's search-mode words (needs `jieba`, optional),
-each with its latency, what it finds and its recall against a LIKE scan.
+A last table compares ways of matching Chinese text on the same items (pg_trgm, the service's
+bigram tokens, jieba's words, and tantivy's index when installed): latency, what each finds and
+its recall against a LIKE scan.
 
-    .venv/bin/python bench/catalog_search.py [--items 100000] [--rate 200] [--seconds 15] [--no-matching]
+    .venv/bin/python bench/catalog_search.py [--items 100000] [--rate 200] [--seconds 15] [--fast]
 
-The last line is the goal figure alone: `catalog_search_p99_ms: <p99 of search, 10 shapes>`.
+The last line is the goal figure: `catalog_distinct_p99_ms: <p99 of distinct searches>`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 import asyncpg
-import jwt  # noqa: F401 - the service needs it; imported here to fail fast if missing
+import jwt
 import psutil
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from tongban.catalog.main import SERVICE
-from tongban.catalog.seed_data import DEPARTMENTS, ITEMS, M
 from tongban.catalog.search.text import initials, query_tokens, tokens
+from tongban.catalog.seed_data import DEPARTMENTS, ITEMS, M
 from tongban.shared import migrations
 from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _floor import (
+    Http,
+    Profile,
+    closed_loop,
+    disk_cost,
+    disk_line,
+    durability,
+    open_loop,
+    pct,
+    print_profile,
+    print_timeline,
+    start_floor,
+    start_postgres,
+)
 
 DISTRICTS = ["石岐", "东区", "西区", "南区", "五桂山", "火炬", "小榄", "古镇", "横栏", "南头", "东凤", "黄圃", "三角", "民众",
              "福田", "罗湖", "南山", "宝安", "龙岗", "盐田", "龙华", "坪山", "光明", "大鹏"]
@@ -60,8 +77,8 @@ SEARCHES = ["/search?q=身份证", "/search?q=sfz", "/search?q=公积金+贷款"
             "/search?theme=开办企业&city=440300", "/search?q=社会保障卡&item_type=20", "/search?q=食品经营许可"]
 
 
-BASE = "select by key (GET /items/{id})"
-GOAL = "search (10 query shapes, facets)"
+FLOOR = "floor: select by key (GET /floor/rows/{id})"
+DISTINCT = "search, every request distinct (goal)"
 
 
 def distinct_searches(prefix: str, n: int, seed: int = 11) -> list[str]:
@@ -113,61 +130,6 @@ COLUMNS = ["id", "basic_code", "name", "aliases", "exercise_level", "case_type",
            "search_tokens", "title_tokens", "initials"]
 
 
-class Http:
-    """A minimal HTTP/1.1 keep-alive client (a free list of connections): the load generator
-    must cost far less than what it measures, which httpx's pool does not."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def get(self, path: str) -> int:
-        if self.idle:
-            try:
-                return await self._get(self.idle.pop(), path)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass  # the server closed an idle keep-alive connection: use a fresh one
-        return await self._get(await asyncio.open_connection("127.0.0.1", self.port), path)
-
-    async def _get(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], path: str) -> int:
-        reader, writer = conn
-        writer.write(f"GET {quote(path, safe='/?=&+')} HTTP/1.1\r\nhost: bench\r\n\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
-                      if line.startswith(b"content-length:"))
-        await reader.readexactly(length)
-        self.idle.append(conn)
-        return status
-
-    def close(self) -> None:
-        for _, w in self.idle:
-            w.close()
-
-
-async def drive(client: Http, paths: list[str], rate: float, seconds: float) -> tuple[list[float], int]:
-    """Open loop: request k is due at start + k/rate; its latency counts from then."""
-    latencies: list[float] = []
-    errors = 0
-    statuses: dict[int, int] = {}
-    start = time.perf_counter() + 0.05
-
-    async def one(k: int, path: str) -> None:
-        nonlocal errors
-        due = start + k / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        status = await client.get(path)
-        latencies.append((time.perf_counter() - due) * 1000)
-        if status != 200:
-            errors += 1
-            statuses[status] = statuses.get(status, 0) + 1
-
-    await asyncio.gather(*(one(k, paths[k % len(paths)]) for k in range(int(rate * seconds))))
-    if statuses:
-        print(f"  non-200 answers by status: {dict(sorted(statuses.items()))}")
-    return latencies, errors
-
-
 class CpuMeter:
     """CPU seconds (user + system) used by the service process and by PostgreSQL's backends."""
 
@@ -186,34 +148,6 @@ class CpuMeter:
             except psutil.NoSuchProcess:
                 pass
         return t.user + t.system, pg
-
-
-async def closed_loop(client: Http, paths: list[str], workers: int,
-                      meter: CpuMeter) -> tuple[list[float], float, float, float]:
-    """Each worker sends its next request when the previous answer arrives: the capacity of the
-    service for these requests, with no queue building up; and the CPU ms per request spent by
-    the service and by PostgreSQL."""
-    latencies: list[float] = []
-    queue = list(reversed(paths))
-    svc0, pg0 = meter.read()
-    start = time.perf_counter()
-
-    async def worker() -> None:
-        while queue:
-            path = queue.pop()
-            t = time.perf_counter()
-            await client.get(path)
-            latencies.append((time.perf_counter() - t) * 1000)
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    per_second = len(paths) / (time.perf_counter() - start)
-    svc1, pg1 = meter.read()
-    return latencies, per_second, (svc1 - svc0) * 1000 / len(paths), (pg1 - pg0) * 1000 / len(paths)
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 TERMS = ["身份证", "份证", "公积金贷款", "营业执照", "不动产登记", "新生儿", "社保", "结婚证", "食品经营许可", "医保"]
@@ -300,16 +234,18 @@ async def main() -> None:
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--distinct-seconds", type=float, default=5.0)
-    ap.add_argument("--no-matching", action="store_true", help="skip the trigram / bigram / jieba table")
+    ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    ap.add_argument("--no-matching", action="store_true", help="skip the matching comparison table")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
-    pg = PostgresProcess(root / "pg", fast=True).start()
+    pg = start_postgres(root, fast=args.fast)
     nats = NatsProcess(root / "nats").start()
-    svc = None
+    svc = svc_sql = floor = None
     try:
         pg.create_database("bench_catalog")
         url = pg.url_for("bench_catalog")
+        print(f"PostgreSQL: {await durability(url)}" + (" (--fast: not a deployment's figure)" if args.fast else ""))
+        print(disk_line(await disk_cost(url)))
         await asyncio.to_thread(migrations.upgrade, SERVICE.root, url)
         t = time.perf_counter()
         rows, ids = await asyncio.to_thread(make_rows, args.items)
@@ -329,84 +265,124 @@ async def main() -> None:
 
         key = ec.generate_private_key(ec.SECP256R1())
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())) | {"kid": "bench", "alg": "ES256"}
+        jwks = json.dumps({"keys": [jwk]})
         port = free_port()
         env = {"CATALOG_DATABASE_URL": url, "CATALOG_NATS_URL": nats.url, "CATALOG_LOG_LEVEL": "WARNING",
-               "CATALOG_JWKS_JSON": json.dumps({"keys": [jwk]}), "CATALOG_RUN_WORKER": "false"}
+               "CATALOG_JWKS_JSON": jwks, "CATALOG_RUN_WORKER": "false"}
         svc = ServiceProcess("catalog", "tongban.catalog.main:create_app", port, env,
                              log_file=root / "catalog.log").start()
+        # The same service with its search index off (every search one SQL statement): the "before",
+        # measured closed-loop only (at 200/s open loop it would queue for seconds and slow the rest).
+        sql_port = free_port()
+        svc_sql = ServiceProcess("catalog-sql", "tongban.catalog.main:create_app", sql_port,
+                                 env | {"CATALOG_SEARCH_INDEX": "false"}, log_file=root / "catalog-sql.log").start()
+        floor = await asyncio.to_thread(start_floor, root, url, 1, jwks, "catalog", "catalog.item")
+        t = time.perf_counter()
         await asyncio.to_thread(svc.wait_ready)
-        client = Http(port)
+        print(f"svc-catalog ready (search index built) {time.perf_counter() - t:.1f} s after the floor")
+        await asyncio.to_thread(svc_sql.wait_ready)
+        client, floor_client, sql_client = Http(port), Http(floor.port), Http(sql_port)
         prefix = "/api/v1/catalog"
         rnd = random.Random(3)
-        by_key = [f"{prefix}/items/{rnd.choice(ids)}" for _ in range(500)]
+        keys = [rnd.choice(ids) for _ in range(2000)]
         searches = [prefix + s for s in SEARCHES]
-        await drive(client, by_key[:100] + searches * 10, 100, 2)  # warm-up: connections, plans, caches
-        results = {}
-        distinct = distinct_searches(prefix, int(args.rate * args.distinct_seconds))
-        for label, paths, seconds in [
-            (BASE, by_key, args.seconds),
-            (GOAL, searches, args.seconds),
-            ("search, every request distinct (no cache)", distinct, args.distinct_seconds),
-        ]:
-            lat, errors = await drive(client, paths, args.rate, seconds)
-            results[label] = (lat, errors)
-        fresh = distinct_searches(prefix, 600, seed=12)
-        meter = CpuMeter(svc.proc.pid, pg.proc.pid)
-        capacity = {
-            "select by key": await closed_loop(client, by_key[:400], 4, meter),
-            "search, 10 shapes (cached)": await closed_loop(client, (searches * 40)[:400], 4, meter),
-            "search, distinct (no cache)": await closed_loop(
-                client, [p for p in fresh if p not in set(distinct)][:400], 4, meter),
-        }
-        per_query = {}
-        for s in SEARCHES:
-            lat, _ = await drive(client, [prefix + s], 50, 2)
-            per_query[s] = lat
-        client.close()
+        n = int(args.rate * args.seconds)
+        distinct = distinct_searches(prefix, n + 1400)
+        warm, distinct, fresh = distinct[:200], distinct[200:200 + n], distinct[200 + n:]
 
-        base_p99 = pct(results[BASE][0], 99)
-        print(f"\nopen loop at {args.rate:.0f} requests/s for {args.seconds:.0f} s each, svc-catalog under uvicorn "
-              f"(1 worker), {args.items} items")
-        print(f"{'scenario':42} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-              f"{'max ms':>8} {'p99/base':>8}")
-        for label, (lat, errors) in results.items():
-            print(f"{label:42} {len(lat):8d} {errors:6d} {pct(lat, 50):8.2f} {pct(lat, 90):8.2f} {pct(lat, 99):8.2f} "
-                  f"{max(lat):8.2f} {pct(lat, 99) / base_p99:8.2f}")
-        print("\nclosed loop, 4 requests at a time, 400 requests (capacity, no queue; CPU ms per request):")
-        for label, (closed, per_second, svc_ms, pg_ms) in capacity.items():
-            print(f"{label:42} {per_second:6.0f} requests/s  p50 {pct(closed, 50):7.2f} ms  "
-                  f"p99 {pct(closed, 99):7.2f} ms  CPU service {svc_ms:5.2f} ms + postgres {pg_ms:5.2f} ms")
-        print("\nper query shape, 50 requests/s for 2 s:")
-        print(f"{'query':48} {'p50 ms':>8} {'p99 ms':>8}")
-        for s, lat in per_query.items():
-            print(f"{s:48} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f}")
+        def svc_get(paths: list[str]):
+            return lambda k: client.get(paths[k % len(paths)])
+
+        floor_get = lambda k: floor_client.get(f"/floor/rows/{keys[k % len(keys)]}")
+        by_key = [f"{prefix}/items/{i}" for i in keys]
+        # warm-up: connections, plans, caches of both apps
+        await open_loop(lambda k: client.get((by_key[:100] + searches + warm)[k % 310]), 100, 3.1)
+        await open_loop(floor_get, 100, 1)
+        results = {}
+        timelines: dict[str, list[tuple[float, float, int]]] = {}
+        profile = Profile(svc.proc.pid, root / "search.pyspy")
+        for label, call, prof in [
+            ("floor: select by key (GET /floor/rows/{id})", floor_get, None),
+            ("service: select by key (GET /items/{id})", svc_get(by_key), None),
+            (DISTINCT, svc_get(distinct), profile),
+            ("search, 10 shapes repeated (answer cache)", svc_get(searches), None),
+        ]:
+            with prof or contextlib.nullcontext():
+                results[label] = await open_loop(call, args.rate, args.seconds, timelines.setdefault(label, []))
+        meter = CpuMeter(svc.proc.pid, pg.proc.pid)
+        floor_meter = CpuMeter(floor.proc.pid, pg.proc.pid)
+        sql_meter = CpuMeter(svc_sql.proc.pid, pg.proc.pid)
+        sql_profile = Profile(svc_sql.proc.pid, root / "sql.pyspy")
+        half = len(fresh) // 2
+        capacity = {}
+        for label, call, m, count, prof in [
+                ("floor: select by key", floor_get, floor_meter, 800, None),
+                ("service: select by key", svc_get(by_key), meter, 800, None),
+                ("search, distinct, index", svc_get(fresh[:half]), meter, half, None),
+                ("search, distinct, SQL statement (no index)",
+                 lambda k: sql_client.get(fresh[half + k]), sql_meter, len(fresh) - half, sql_profile)]:
+            before = m.read()
+            with prof or contextlib.nullcontext():
+                per_second, lat, _ = await closed_loop(call, count, 4)
+            after = m.read()
+            capacity[label] = (per_second, lat, *((a - b) * 1000 / count for a, b in zip(after, before, strict=True)))
+        for c in (client, floor_client, sql_client):
+            c.close()
+
+        floor_p99 = pct(results[FLOOR][0], 99)
+        mode = "fast (fsync off)" if args.fast else "durable"
+        print(f"\nopen loop at {args.rate:.0f} requests/s for {args.seconds:.0f} s each, one uvicorn worker each, "
+              f"{args.items} items, PostgreSQL {mode}")
+        print(f"{'scenario':46} {'requests':>8} {'non-2xx':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+              f"{'max ms':>8} {'p99/floor':>9}")
+        for label, (lat, statuses) in results.items():
+            print(f"{label:46} {len(lat):8d} {sum(statuses.values()):7d} {pct(lat, 50):8.2f} {pct(lat, 90):8.2f} "
+                  f"{pct(lat, 99):8.2f} {max(lat):8.2f} {pct(lat, 99) / floor_p99:9.2f}"
+                  + (f"  {statuses}" if statuses else ""))
+        print("\nclosed loop, 4 requests at a time (capacity, no queue; CPU ms per request):")
+        floor_rate = capacity["floor: select by key"][0]
+        for label, (per_second, lat, svc_ms, pg_ms) in capacity.items():
+            print(f"{label:46} {per_second:6.0f} requests/s ({per_second / floor_rate:4.2f}x floor)  "
+                  f"p50 {pct(lat, 50):7.2f} ms  p99 {pct(lat, 99):7.2f} ms  "
+                  f"CPU service {svc_ms:5.2f} ms + postgres {pg_ms:5.2f} ms")
+        for label, timeline in timelines.items():
+            if label == DISTINCT or pct(results[label][0], 99) > 10 * floor_p99:  # where the time went
+                print_timeline(f"{label}, open loop", timeline)
+        print_profile("svc-catalog with its index, open loop, distinct searches", profile.top(10))
+        print_profile("svc-catalog without its index (SQL statement), closed loop, distinct searches",
+                      sql_profile.top(10))
         if not args.no_matching:
-            matching = await compare_matching(pg, rows)
-            _, segmented, built = matching.pop()
-            print("\nmatching Chinese text, same items, database LC_CTYPE=C.utf8 (median of 15 count(*) per term;"
-                  " found / of which really contain the term; truth = LIKE scan):")
-            print(f"{'term':12} {'truth':>6} | {'trigram ms':>10} {'found':>6} {'real':>6} | "
-                  f"{'bigram ms':>9} {'found':>6} {'real':>6} | {'jieba ms':>8} {'found':>6} {'real':>6}")
-            for term, truth, *cells in matching:
-                parts = []
-                for ms, n, real in zip(cells[0::3], cells[1::3], cells[2::3], strict=True):
-                    parts.append("        -      -      -" if ms is None else f"{ms:10.2f} {n:6d} {real:6d}")
-                print(f"{term:12} {truth:6d} | " + " | ".join(parts))
-            sizes = ", ".join(f"{k} {v[0]:.1f} s {v[1] / 1e6:.1f} MB" for k, v in built.items())
-            print(f"index build s / size MB: {sizes}; jieba segmentation of the texts {segmented:.1f} s "
-                  "(memoised per distinct text)")
-        print(f"catalog_search_p99_ms: {pct(results[GOAL][0], 99):.1f}")
+            await print_matching(pg, rows)
+        print(f"catalog_distinct_p99_ms: {pct(results[DISTINCT][0], 99):.1f}")
     except Exception:
-        log = root / "catalog.log"
-        if log.exists():
-            print(log.read_text()[-3000:])
+        for log in (root / "catalog.log", root / "floor.log"):
+            if log.exists():
+                print(log.read_text()[-3000:])
         raise
     finally:
-        if svc is not None:
-            svc.stop()
+        for proc in (svc, svc_sql, floor):
+            if proc is not None:
+                proc.stop()
         nats.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def print_matching(pg: PostgresProcess, rows: list[tuple]) -> None:
+    matching = await compare_matching(pg, rows)
+    _, segmented, built = matching.pop()
+    print("\nmatching Chinese text, same items, database LC_CTYPE=C.utf8 (median of 15 count(*) per term;"
+          " found / of which really contain the term; truth = LIKE scan):")
+    print(f"{'term':12} {'truth':>6} | {'trigram ms':>10} {'found':>6} {'real':>6} | "
+          f"{'bigram ms':>9} {'found':>6} {'real':>6} | {'jieba ms':>8} {'found':>6} {'real':>6}")
+    for term, truth, *cells in matching:
+        parts = []
+        for ms, n, real in zip(cells[0::3], cells[1::3], cells[2::3], strict=True):
+            parts.append("        -      -      -" if ms is None else f"{ms:10.2f} {n:6d} {real:6d}")
+        print(f"{term:12} {truth:6d} | " + " | ".join(parts))
+    sizes = ", ".join(f"{k} {v[0]:.1f} s {v[1] / 1e6:.1f} MB" for k, v in built.items())
+    print(f"index build s / size MB: {sizes}; jieba segmentation of the texts {segmented:.1f} s "
+          "(memoised per distinct text)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""svc-credentials benchmark: presentation verification vs a raw select-by-key, and holder lookup p99.
+"""svc-credentials benchmark: presentation verification vs the floor's select by key, and holder lookup p99.
 
     .venv/bin/python bench/credentials.py                 # 20,000 licences
     .venv/bin/python bench/credentials.py --large 20000000  # also the 20M-row table (slow: COPY + index)
@@ -8,9 +8,12 @@ Starts its own PostgreSQL and NATS (from the wheels), svc-credentials under uvic
 and the gateway in front of it (one worker: the machine has two cores). In each of three rounds,
 back to back: verification through the gateway (what a verifier's app does), the raw
 select-by-key endpoint called directly, and, for context, each of them the other way. The ratio
-is the median over the rounds of (verify through the gateway) / (select-by-key direct):
+is the median over the rounds of (verify through the gateway) / (the floor's select by key):
   verify:   POST /verifications (decode, signature check, presentation + licence lookup, audit row)
-  baseline: GET  /licence-status/<identifier> (identifier check + one select by unique key)
+  floor:    GET  /floor/rows/<licence id> (bench/_floor.py: a minimal FastAPI endpoint, one worker,
+            one select by primary key of credentials.licence)
+  for context: GET /licence-status/<identifier> (the service's own select by unique key)
+PostgreSQL runs as deployed (fsync, synchronous_commit, full_page_writes on; `--fast`: off).
 The client is a small raw HTTP/1.1 keep-alive client, so client cost stays low on both sides.
 Prints tables; the last line is `verify_ratio: <value>`.
 
@@ -25,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import os
 import random
 import shutil
 import statistics
@@ -38,11 +43,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
 from tongban.credentials.main import SERVICE
 from tongban.shared import migrations
 from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
 from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _floor import Profile, disk_cost, disk_line, durability, print_profile, start_floor, start_postgres
 from tongban.shared.testing.plugin import TokenIssuer
 
 API = "/api/v1/credentials"
@@ -91,7 +98,7 @@ class RawClient:
             self.writer.close()
 
 
-async def throughput(port: int, make, seconds: float, concurrency: int = 16) -> float:  # noqa: ANN001
+async def throughput(port: int, make, seconds: float, concurrency: int = 16) -> float:
     """Requests per second for `seconds` with `concurrency` keep-alive connections."""
     done = 0
     deadline = time.perf_counter() + seconds
@@ -178,7 +185,7 @@ async def table_size(dsn: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def rss_mb(proc) -> float:  # noqa: ANN001
+def rss_mb(proc) -> float:
     import psutil
 
     return psutil.Process(proc.pid).memory_info().rss / 2 ** 20
@@ -235,21 +242,29 @@ async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: T
         out["table_bytes"], out["index_bytes"] = await table_size(dsn)
         if verify_round:
             gateway = await asyncio.to_thread(start_gateway, root, pg, nats, port)
+            floor = await asyncio.to_thread(start_floor, root, dsn, 1, issuer.jwks_json, "credentials",
+                                            "credentials.licence")
+            profile = Profile(svc.proc.pid, root / "credentials.pyspy")
             try:
                 body = json.dumps({"presentation": qr}).encode()
                 verify = ("POST", f"{API}/verifications", body, None)
                 raw = ("GET", f"{API}/licence-status/{lic['identifier']}", b"", None)
-                runs = {"verify_gw": (gateway.port, verify), "select_direct": (port, raw),
+                runs = {"floor": (floor.port, ("GET", f"/floor/rows/{lic['id']}", b"", None)),
+                        "verify_gw": (gateway.port, verify), "select_direct": (port, raw),
                         "verify_direct": (port, verify), "select_gw": (gateway.port, raw)}
                 for target, request in runs.values():  # warm-up: connections, caches
                     await throughput(target, lambda request=request: request, 1.0)
                 rounds = []
-                for _ in range(3):
-                    rounds.append({name: await throughput(target, lambda request=request: request, seconds)
-                                   for name, (target, request) in runs.items()})
+                for i in range(3):
+                    rounds.append({})
+                    for name, (target, request) in runs.items():
+                        with profile if i == 1 and name == "verify_direct" else contextlib.nullcontext():
+                            rounds[-1][name] = await throughput(target, lambda request=request: request, seconds)
                 out["rounds"] = rounds
+                out["profile"] = profile.top(10)
             finally:
                 gateway.stop()
+                floor.stop()
         tokens = [issuer.mint("citizen", "credentials:read", ["credentials"], ttl=3600,
                               id_number=resident(random.randrange(max(1, rows // 4)))) for _ in range(300)]
         await lookup_p99(port, tokens, 200)  # warm-up
@@ -262,7 +277,6 @@ async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: T
 
 async def issue_cost(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: TokenIssuer, n: int) -> dict:
     import psutil
-
     from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
     from tongban.shared.events import bus
     from tongban.shared.events.envelope import make_event
@@ -330,15 +344,20 @@ async def issue_cost(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer:
 
 
 async def main() -> None:
+    # The services' development secrets (key passphrases): a bench is a development run.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--large", type=int, default=0, help="also measure a table of this many rows (20000000)")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--issue-cost", type=int, default=0, metavar="N",
                         help="only measure the service's CPU per licence issued from N approvals")
+    parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-credentials-"))
-    pg = PostgresProcess(root / "pg", fast=True).start()
+    pg = start_postgres(root, fast=args.fast)
+    print(f"PostgreSQL: {await durability(pg.url)}" + (" (--fast: not a deployment's figure)" if args.fast else ""))
+    print(disk_line(await disk_cost(pg.url)))
     nats = NatsProcess(root / "nats").start()
     issuer = TokenIssuer()
     if args.issue_cost:
@@ -364,15 +383,19 @@ async def main() -> None:
 
     print("\nPresentation verification vs raw select-by-key (req/s; svc-credentials and gateway 1 uvicorn worker "
           "each, 16 keep-alive connections)")
-    print(f"{'round':>5} | {'verify via gw':>13} | {'select direct':>13} | {'ratio':>6} | {'verify direct':>13} | "
-          f"{'select via gw':>13}")
-    ratios = []
+    print(f"{'round':>5} | {'floor select':>12} | {'verify via gw':>13} | {'ratio':>6} | {'select direct':>13} | "
+          f"{'verify direct':>13} | {'ratio':>6} | {'select via gw':>13}")
+    ratios, direct = [], []
     for i, r in enumerate(small["rounds"], 1):
-        ratios.append(r["verify_gw"] / r["select_direct"])
-        print(f"{i:>5} | {r['verify_gw']:>13.0f} | {r['select_direct']:>13.0f} | {ratios[-1]:>6.2f} | "
-              f"{r['verify_direct']:>13.0f} | {r['select_gw']:>13.0f}")
+        ratios.append(r["verify_gw"] / r["floor"])
+        direct.append(r["verify_direct"] / r["floor"])
+        print(f"{i:>5} | {r['floor']:>12.0f} | {r['verify_gw']:>13.0f} | {ratios[-1]:>6.2f} | "
+              f"{r['select_direct']:>13.0f} | {r['verify_direct']:>13.0f} | {direct[-1]:>6.2f} | {r['select_gw']:>13.0f}")
     ratio = statistics.median(ratios)
-    print("ratio = verify through the gateway / select-by-key direct (goal >= 0.5)")
+    print("ratio = verify (through the gateway; direct) / the floor's select by key (bench/_floor.py: a minimal "
+          "FastAPI endpoint, one worker, one select by primary key of the licence table); goal >= 0.5; "
+          f"direct median {statistics.median(direct):.2f}")
+    print_profile("svc-credentials during verify direct, round 2", small["profile"])
 
     print("\nHolder lookup (GET /me/licences?limit=20, one at a time, random holders, 2000 requests)")
     print(f"{'licences':>12} | {'p50 ms':>7} | {'p99 ms':>7} | {'table MiB':>9} | {'indexes MiB':>11} | "

@@ -3,7 +3,8 @@ nginx is installed) through nginx, back to back in one run, with the same load g
 
     .venv/bin/python bench/gateway_hop.py [--duration 10] [--connections 64] [--rounds 2]
 
-Everything is real: a throw-away PostgreSQL and NATS (the gateway needs its database for the
+Everything is real: a throw-away PostgreSQL as deployed (fsync and synchronous commit on; `--fast`
+turns them off) and NATS (the gateway needs its database for the
 signing keys), the upstream (a minimal raw ASGI app) under uvicorn with 2 workers, the gateway
 under uvicorn with 2 workers, a real access token (the gateway verifies it, through its cache)
 and a revoked login in the gateway's deny list (checked on every request).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -32,11 +34,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _floor import Profile, print_profile
+
 PATH = "/api/v1/catalog/ping"
 BODY = b'{"pong":true}'
 
 
-def fastapi_app():  # noqa: ANN201
+def fastapi_app():
     """The trivial endpoint as the platform's services serve it: FastAPI (the default upstream)."""
     from fastapi import FastAPI
     from fastapi.responses import Response
@@ -50,7 +55,7 @@ def fastapi_app():  # noqa: ANN201
     return app
 
 
-async def upstream_app(scope, receive, send):  # noqa: ANN001, ANN201 - the raw ASGI signature
+async def upstream_app(scope, receive, send):
     """The trivial endpoint with no framework at all (`--raw-upstream`)."""
     if scope["type"] != "http":
         if scope["type"] == "lifespan":
@@ -72,7 +77,7 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status < 500:
                     return
         except OSError:
@@ -115,7 +120,7 @@ def run_wrk(url: str, token: str, duration: int, connections: int) -> tuple[floa
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def pct(p: str) -> float:
-        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
         value, unit = float(m.group(1)), m.group(2)
         return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
@@ -178,10 +183,13 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    # The services' development secrets (key passphrases): a bench is a development run.
+    os.environ.setdefault("TONGBAN_ENV", "development")
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (the gateway's keys only)")
     parser.add_argument("--raw-upstream", action="store_true",
                         help="a raw ASGI upstream instead of FastAPI (the hop then weighs far more in the ratio)")
     parser.add_argument("--asgi-gateway", action="store_true",
@@ -198,7 +206,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gwbench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o777)  # embedded PostgreSQL runs as its own user when we are root
-        pg = PostgresProcess(work / "pg", fast=True).start()
+        pg = PostgresProcess(work / "pg", fast=args.fast).start()
+        print("PostgreSQL: " + " ".join(f"{n}={pg.psql(f'SHOW {n}')}" for n in
+                                        ("fsync", "synchronous_commit", "full_page_writes")))
         nats = NatsProcess(work / "nats").start()
         try:
             pg.create_database("gateway")
@@ -227,12 +237,12 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{up_port}{PATH}")
             wait_http(f"http://127.0.0.1:{gw_port}/readyz")
             form = urllib.parse.urlencode({"grant_type": "password", "username": "admin", "password": "Admin#2026"})
-            with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:
                 token = json.load(r)["access_token"]
             # A login ended before the run: the deny list is not empty, so each request pays its lookups.
-            with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/token", form.encode(), timeout=10) as r:
                 ended = json.load(r)["refresh_token"]
-            urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/revoke",  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/auth/revoke",
                                    urllib.parse.urlencode({"token": ended}).encode(), timeout=10).close()
             paths = {"direct": f"http://127.0.0.1:{up_port}{PATH}", "gateway": f"http://127.0.0.1:{gw_port}{PATH}"}
             if ng is not None:
@@ -247,15 +257,18 @@ def main() -> None:
             servers = {"direct": procs[0].pid, "gateway": procs[1].pid, "nginx": procs[-1].pid}
             cpu: dict[str, list[float]] = {name: [] for name in paths}
             kernel: dict[str, list[float]] = {name: [] for name in paths}
-            for _ in range(args.rounds):
+            profile = Profile(procs[1].pid, work / "gateway.pyspy")
+            for i in range(args.rounds):
                 for name, url in paths.items():
                     before, started = cpu_seconds(servers[name]), time.monotonic()
-                    rps, p50, p99 = load(url, token, args.duration, args.connections)
+                    with profile if i == 0 and name == "gateway" else contextlib.nullcontext():
+                        rps, p50, p99 = load(url, token, args.duration, args.connections)
                     requests = rps * (time.monotonic() - started if shutil.which("wrk") is None else args.duration)
                     results[name].append((rps, p50, p99))
                     after = cpu_seconds(servers[name])
                     cpu[name].append((after[0] + after[1] - before[0] - before[1]) * 1e6 / max(requests, 1))
                     kernel[name].append((after[1] - before[1]) * 1e6 / max(requests, 1))
+            top = profile.top(10)
         finally:
             for p in procs:
                 p.terminate()
@@ -283,6 +296,7 @@ def main() -> None:
         ratios[name] = ratio
         print(f"{name:<10}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}{ratio:>8.2f}{p99x:>8.2f}"
               f"{statistics.median(cpu[name]):>12.1f}{statistics.median(kernel[name]):>14.1f}")
+    print_profile("the gateway (2 workers) during round 1", top)
     print(f"gateway_hop_ratio: {ratios['gateway']:.2f}")
 
 

@@ -14,13 +14,17 @@ svc-queue under uvicorn (one worker, its outbox relay in-process) and drives it 
 3. SSE fan-out: 500 display clients follow the hall's event stream; for each of 20 calls, the
    time from sending the call to each client reading it.
 
-Both rates go through the same stack (HTTP, token check, one transaction), so their ratio says
-what claiming a ticket atomically costs over a plain insert. A raw asyncpg insert rate (no
-HTTP) is printed for scale.
+The floor, in every round, before the two: the same 50 clients POST to a minimal FastAPI endpoint
+(bench/_floor.py: one uvicorn worker, the shared engine's pool of the same size, the same token
+check) doing one insert transaction. PostgreSQL runs as deployed (fsync, synchronous_commit,
+full_page_writes on; `--fast` turns them off and says so). The ratios are each rate over the
+floor's in the same round, medians over the rounds. A raw asyncpg insert rate (no HTTP) and the
+disk's cost (durable vs synchronous_commit=off) are printed for scale; with py-spy installed,
+svc-queue's top frames during one round.
 
-    .venv/bin/python bench/queue_calls.py [--tickets 10000] [--counters 50] [--sse-clients 500]
+    .venv/bin/python bench/queue_calls.py [--tickets 10000] [--counters 50] [--sse-clients 500] [--fast]
 
-The last line is `double_calls: <n> lost: <n> calls_ratio: <median of calls/s ÷ tickets/s>`.
+The last line is `queue_floor_ratio: <min of the two median ratios> double_calls: <n> lost: <n>`.
 """
 
 from __future__ import annotations
@@ -28,20 +32,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
 import httpx
-
 from tongban.queue.main import SERVICE
 from tongban.shared import migrations
-from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+from tongban.shared.localinfra import NatsProcess, ServiceProcess, free_port
 from tongban.shared.testing.plugin import TokenIssuer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _floor import (
+    Profile,
+    disk_cost,
+    disk_line,
+    durability,
+    prepare_floor_table,
+    print_profile,
+    start_floor,
+    start_postgres,
+)
 
 BASE = "/api/v1/queue"
 ALL_WEEK = {str(d): {"opens": "00:00", "closes": "23:59:59"} for d in range(1, 8)}
@@ -119,6 +136,19 @@ async def take_tickets(http: httpx.AsyncClient, hall: str, kiosk: dict, n: int, 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     return issued, len(issued) / (time.perf_counter() - started)
+
+
+async def floor_inserts(http: httpx.AsyncClient, kiosk: dict, n: int, clients: int) -> float:
+    """The floor: the same clients, the same token, one insert transaction per POST."""
+    todo = iter(range(n))
+
+    async def worker() -> None:
+        for i in todo:
+            (await http.post("/floor/insert", headers=kiosk, json={"category": CATEGORIES[i % 3]})).raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return n / (time.perf_counter() - started)
 
 
 async def call_all(http: httpx.AsyncClient, counters: list[tuple[str, dict]]) -> tuple[list[str], float, list[float]]:
@@ -203,22 +233,28 @@ async def fan_out(http: httpx.AsyncClient, port: int, hall: str, kiosk: dict, co
 async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     root.chmod(0o755)
-    pg = PostgresProcess(root / "pg", fast=True).start()
+    pg = start_postgres(root, fast=args.fast)
     nats = NatsProcess(root / "nats").start()
-    svc = None
+    svc = floor = None
     try:
         pg.create_database("queue")
         url = pg.url_for("queue")
+        print(f"PostgreSQL: {await durability(url)}" + (" (--fast: not a deployment's figure)" if args.fast else ""))
+        print(disk_line(await disk_cost(url)))
         await asyncio.to_thread(migrations.upgrade, SERVICE.root, url)
+        await prepare_floor_table(url)
         issuer = TokenIssuer()
         port = free_port()
         env = {"QUEUE_DATABASE_URL": url, "QUEUE_NATS_URL": nats.url, "QUEUE_JWKS_JSON": issuer.jwks_json,
                "QUEUE_LOG_LEVEL": "WARNING", "QUEUE_DB_POOL_SIZE": "30"}
         svc = ServiceProcess("queue", "tongban.queue.main:create_app", port, env, log_file=root / "queue.log")
         svc.start()
+        floor = await asyncio.to_thread(start_floor, root, url, 1, issuer.jwks_json, "queue", None, None, 30)
         await asyncio.to_thread(svc.wait_ready)
+        profile = Profile(svc.proc.pid, root / "queue.pyspy")
         limits = httpx.Limits(max_connections=args.counters + 10, max_keepalive_connections=args.counters + 10)
-        async with httpx.AsyncClient(base_url=svc.url, timeout=60, limits=limits) as http:
+        async with httpx.AsyncClient(base_url=svc.url, timeout=60, limits=limits) as http, \
+                httpx.AsyncClient(base_url=floor.url, timeout=60, limits=limits) as floor_http:
             hall, counters = await setup(http, issuer, args.counters)
             kiosk = {"Authorization": "Bearer " + issuer.mint("clerk", "queue:operate", ["queue"], sub="kiosk",
                                                               hall=hall, ttl=3600)}
@@ -227,12 +263,14 @@ async def main(args: argparse.Namespace) -> None:
             per_round = args.tickets // args.rounds
             for r in range(args.rounds):
                 n = per_round if r < args.rounds - 1 else args.tickets - per_round * (args.rounds - 1)
-                got, insert_rate = await take_tickets(http, hall, kiosk, n, args.counters)
-                answered, call_rate, lat = await call_all(http, counters)
+                floor_rate = await floor_inserts(floor_http, kiosk, n, args.counters)
+                with profile if r == 1 else contextlib.nullcontext():
+                    got, insert_rate = await take_tickets(http, hall, kiosk, n, args.counters)
+                    answered, call_rate, lat = await call_all(http, counters)
                 issued += got
                 calls += answered
                 latencies += lat
-                rounds.append((r + 1, len(got), insert_rate, len(answered), call_rate))
+                rounds.append((r + 1, floor_rate, len(got), insert_rate, len(answered), call_rate))
 
             conn = await asyncpg.connect(url)
             db_called = await conn.fetch("SELECT envelope->'data'->>'ticket_id' AS id FROM queue.outbox "
@@ -246,11 +284,15 @@ async def main(args: argparse.Namespace) -> None:
 
             every, slowest = await fan_out(http, port, hall, kiosk, counters[0], args.sse_clients, args.sse_calls)
 
-        ratio = statistics.median(c / t for _, _, t, _, c in rounds)
-        table(f"Throughput per round ({args.counters} concurrent clients; raw asyncpg INSERT transactions, no HTTP: "
-              f"{raw:,.0f}/s, for scale only)",
-              ["round", "tickets", "take ticket/s (baseline)", "calls", "call next/s", "ratio"],
-              [[n, t, f"{tr:,.1f}", c, f"{cr:,.1f}", f"{cr / tr:.2f}"] for n, t, tr, c, cr in rounds])
+        take_ratio = statistics.median(tr / fr for _, fr, _, tr, _, _ in rounds)
+        call_ratio = statistics.median(cr / fr for _, fr, _, _, _, cr in rounds)
+        mode = "fast (fsync off)" if args.fast else "durable"
+        table(f"Throughput per round ({args.counters} concurrent clients, PostgreSQL {mode}; raw asyncpg INSERT "
+              f"transactions, no HTTP: {raw:,.0f}/s, for scale only)",
+              ["round", "floor insert/s", "tickets", "take ticket/s", "ratio", "calls", "call next/s", "ratio"],
+              [[n, f"{fr:,.1f}", t, f"{tr:,.1f}", f"{tr / fr:.2f}", c, f"{cr:,.1f}", f"{cr / fr:.2f}"]
+               for n, fr, t, tr, c, cr in rounds])
+        print(f"median ratios to the floor: take ticket {take_ratio:.2f}, call next {call_ratio:.2f}")
         table("Correctness", ["check", "value"], [
             ["tickets issued", len(issued)], ["calls answered", len(calls)],
             ["tickets called twice (answers + outbox events)", double_calls],
@@ -264,10 +306,12 @@ async def main(args: argparse.Namespace) -> None:
             ["call sent → all clients have it, p50", f"{statistics.median(slowest) * 1000:.1f}"],
             ["call sent → all clients have it, p99 (max)", f"{p(slowest, 0.99) * 1000:.1f}"],
         ])
-        print(f"double_calls: {double_calls} lost: {lost} calls_ratio: {ratio:.2f}")
+        print_profile("svc-queue during round 2 (take tickets, then call them)", profile.top(10))
+        print(f"queue_floor_ratio: {min(take_ratio, call_ratio):.2f} double_calls: {double_calls} lost: {lost}")
     finally:
-        if svc is not None:
-            svc.stop()
+        for proc in (svc, floor):
+            if proc is not None:
+                proc.stop()
         nats.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -280,4 +324,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sse-clients", type=int, default=500)
     parser.add_argument("--sse-calls", type=int, default=20)
+    parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
     asyncio.run(main(parser.parse_args()))

@@ -259,3 +259,32 @@ async def test_search_answers_follow_every_change(client, token_issuer):
     assert (await client.get(f"{API}/search", params={"q": "gaqz"})).json()["items"][0]["version"] == 2
     deep = await client.get(f"{API}/search", params={"q": "签注", "offset": 990, "limit": 20})
     assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "offset"
+
+
+@pytest.mark.parametrize("rebuild_after", [2000, 0])
+async def test_another_replicas_index_follows_every_change(client, infra, token_issuer, monkeypatch, rebuild_after):
+    """A second replica on the same database: its index catches up with a change made through
+    the first at its next search once its generation is read (here: every search), item by item
+    or, past REBUILD_AFTER changed items, by a rebuild."""
+    from tongban.catalog.search import cache, index
+
+    monkeypatch.setattr(cache, "GENERATION_MAX_AGE", -1.0)
+    monkeypatch.setattr(index, "REBUILD_AFTER", rebuild_after)
+    url = client.app.state.settings.database_url
+    async with running_service(SERVICE, infra, token_issuer, database_url=url, run_worker=False) as other:
+        async def names(q):
+            r = await other.get(f"{API}/search", params={"q": q})
+            assert r.status_code == 200, r.text
+            return [i["name"] for i in r.json()["items"]]
+
+        assert index.of(other.app).ready and await names("港澳签注") == []
+        h = admin_headers(token_issuer)
+        item = (await client.post(f"{API}/items", json=FULL, headers=h)).json()
+        assert await names("港澳签注") == ["港澳通行证签注"]
+        assert await names("gatxzqz") == ["港澳通行证签注"]          # its initials
+        await client.post(f"{API}/items/{item['id']}/retire", json={"reason": "停办"}, headers=h)
+        assert await names("港澳签注") == []
+        await client.post(f"{API}/items/{item['id']}/publish", json={}, headers=h)
+        r = (await other.get(f"{API}/search", params={"q": "签注"})).json()
+        assert [(i["name"], i["version"]) for i in r["items"]] == [("港澳通行证签注", 2)] and r["total"] == 1
+        assert r["facets"]["city"] == {c: 1 for c in r["items"][0]["cities"]}

@@ -2,6 +2,7 @@
 partner registry, admission and refusals (each signed, logged and explained), idempotent
 resends, the hash-chained log and discovery of our cross-city items."""
 
+import asyncio
 import time
 import uuid
 
@@ -9,7 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, text
 
+from tongban.interop import signing
 from tongban.interop.identity.models import SigningKey
+from tongban.interop.ledger import service as ledger_service
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ITEM_RETIRED, ItemPublishedV1, ItemRetiredV1
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
@@ -231,3 +234,36 @@ async def test_discovery_lists_our_cross_city_items_from_catalogue_events(infra,
 
 async def _handled(client, n):
     return sum(c.handled for c in client.app.state.runtime.consumers) >= n
+
+
+async def test_concurrent_exchanges_share_appends_and_the_chain_holds(infra, token_issuer, admin, kit, monkeypatch):
+    """Messages arriving together: their log entries are appended in batches (one lock, one
+    commit each) and every answer leaves only after its own entry is committed; the chain of all
+    of them verifies, gapless."""
+    PartnerCity, interop = kit.PartnerCity, kit.interop
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
+            interop(infra, token_issuer, cases_url=cases.url) as zs:
+        await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)
+        writer = zs.app.state.ledger
+        batches = []
+        real = ledger_service.append_many
+
+        async def counted(session, xs):
+            # Inbound entries only: the background partner sync logs its outbound calls meanwhile.
+            batches.append(sum(1 for x in xs if x.direction == "inbound"))
+            return await real(session, xs)
+
+        monkeypatch.setattr(ledger_service, "append_many", counted)
+        calls = [sz.request("POST", PUBLIC + CASES, forwarded()) for _ in range(12)]
+        answers = await asyncio.gather(*(zs.post(CASES, content=raw, headers=headers) for headers, raw, _ in calls))
+        monkeypatch.setattr(ledger_service, "append_many", real)
+        assert [a.status_code for a in answers] == [202] * 12
+        assert sum(batches) == 12 and writer._pending == []
+        async with zs.app.state.sessionmaker() as s:
+            logged = set((await s.execute(text(
+                "SELECT message_id FROM interop.message_log WHERE direction = 'inbound'"))).scalars())
+        assert {h[signing.MESSAGE_ID] for h, _, _ in calls} <= logged
+        check = (await zs.get("/api/v1/interop/ledger/verify", headers=admin)).json()
+        listed = (await zs.get("/api/v1/interop/ledger/entries", headers=admin)).json()["total"]
+        assert check["ok"] is True and check["entries"] == listed >= 12

@@ -63,7 +63,9 @@ class PostgresProcess:
         self.bin = POSTGRES_BIN_PATH
         self.datadir = datadir.resolve()
         self.port = port or free_port()
-        self.fast = fast  # fsync off: for throw-away test data only
+        # fast: fsync, synchronous_commit and full_page_writes off, for throw-away test data only;
+        # otherwise all three are on, said explicitly (a deployment's settings whatever the conf says).
+        self.fast = fast
         self.proc: subprocess.Popen[bytes] | None = None
         self.run_as: str | None = PG_USER if os.geteuid() == 0 else None
 
@@ -103,8 +105,8 @@ class PostgresProcess:
         args = [str(self.bin / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
                 "-c", "max_connections=400", "-c", "log_min_messages=warning"]
-        if self.fast:
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        durable = "off" if self.fast else "on"
+        args += ["-c", f"fsync={durable}", "-c", f"synchronous_commit={durable}", "-c", f"full_page_writes={durable}"]
         # Own session: a Ctrl-C at the terminal reaches our launcher, which stops postgres in order.
         self.proc = subprocess.Popen(args, user=self.run_as, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=open(self.datadir / "server.log", "ab"))

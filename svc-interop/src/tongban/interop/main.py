@@ -22,6 +22,7 @@ from tongban.interop.forwarding import service as forwarding
 from tongban.interop.forwarding.router import router as forwarding_router
 from tongban.interop.identity import service as identity
 from tongban.interop.identity.router import router as identity_router
+from tongban.interop.ledger import service as ledger
 from tongban.interop.ledger.router import router as ledger_router
 from tongban.interop.partner.router import router as partner_router
 from tongban.interop.partner_item import service as partner_sync
@@ -49,6 +50,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     settings: Settings = runtime.settings  # type: ignore[assignment]
     assert settings.key_passphrase is not None  # the settings refuse to start without one
     passphrase = settings.key_passphrase.get_secret_value().encode()
+    # The exchange edge's log appends, batched while the log's lock is held (ledger.LedgerWriter).
+    app.state.ledger = ledger.LedgerWriter(runtime.sessionmaker)
     app.state.keyring = await identity.load_ring(runtime.sessionmaker, settings.region_code, settings.city_name,
                                                  passphrase)
     # Our own services, called as svc-interop (tests put a StaticToken on app.state.service_token).

@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, Boolean, Computed, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,6 +59,8 @@ class Item(Base):
     search_tokens: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     title_tokens: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)  # name and aliases only
     initials: Mapped[str] = mapped_column(Text, default="")
+    # The search generation of the last write (search.cache.bump): what a search index reads to catch up.
+    search_seq: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),

@@ -46,14 +46,14 @@ def versions_query(item_id: uuid.UUID) -> Select[tuple[ItemVersion]]:
 async def add(session: AsyncSession, item: Item) -> Item:
     session.add(item)
     await session.flush()
-    await search_cache.bump(session)
+    await search_cache.bump(session, item.id)
     await session.refresh(item)
     return item
 
 
 async def flush(session: AsyncSession, item: Item) -> Item:
     await session.flush()
-    await search_cache.bump(session)
+    await search_cache.bump(session, item.id)
     await session.refresh(item)
     return item
 

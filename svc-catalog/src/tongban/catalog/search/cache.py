@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-
+from tongban.catalog.item.models import Item
 from tongban.catalog.search.models import SearchGeneration
 
 MAX_ENTRIES = 4096
@@ -30,12 +31,15 @@ GENERATION_MAX_AGE = 1.0  # seconds a replica trusts the generation it last read
 _local_writes = 0         # writes begun in this process: re-read the generation at once
 
 
-async def bump(session: AsyncSession) -> None:
-    """Mark every cached answer stale once this transaction commits."""
+async def bump(session: AsyncSession, item_id: uuid.UUID) -> None:
+    """Mark every cached answer stale once this transaction commits, and stamp the item with the
+    new generation (what the search index reads to catch up). The generation row stays locked
+    until the commit, so generations commit in order."""
     global _local_writes
     _local_writes += 1
-    await session.execute(update(SearchGeneration).where(SearchGeneration.id == 1)
-                          .values(n=SearchGeneration.n + 1))
+    n = (await session.execute(update(SearchGeneration).where(SearchGeneration.id == 1)
+                               .values(n=SearchGeneration.n + 1).returning(SearchGeneration.n))).scalar_one()
+    await session.execute(update(Item).where(Item.id == item_id).values(search_seq=n))
 
 
 class AnswerCache:

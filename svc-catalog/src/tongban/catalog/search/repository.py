@@ -38,10 +38,10 @@ COUNT_CAP = 1000  # matches counted exactly; beyond, "1000+"
 TITLE_SCAN = 1000  # first-tier matches read at most (then sorted by name length); see the README
 
 # The hit as the API shows it (ItemSummary plus the score), built in the database.
-_HIT = ("json_build_object('id', i.id, 'basic_code', i.basic_code, 'item_type', i.item_type, 'name', i.name, "
-        "'aliases', i.aliases, 'implementing_body', i.implementing_body, 'service_objects', i.service_objects, "
-        "'themes', i.themes, 'cities', i.cities, 'flags', i.flags, 'status', i.status, 'version', i.version, "
-        "'score', p.score)")
+HIT_COLUMNS = ("json_build_object('id', i.id, 'basic_code', i.basic_code, 'item_type', i.item_type, 'name', i.name, "
+               "'aliases', i.aliases, 'implementing_body', i.implementing_body, 'service_objects', i.service_objects, "
+               "'themes', i.themes, 'cities', i.cities, 'flags', i.flags, 'status', i.status, 'version', i.version")
+_HIT = HIT_COLUMNS + ", 'score', p.score)"
 _FLAG_COUNTS = ", ".join(f"'{n}', count(*) FILTER (WHERE (flags ->> '{n}')::boolean)" for n in FLAG_NAMES)
 
 
@@ -62,6 +62,7 @@ class SearchPage:
     total: int
     total_is_exact: bool
     facets: dict[str, dict[str, int]]
+    hits_json: list[bytes] | None = None  # the hits already serialised as SearchHit (the index's)
 
 
 def terms(q: str | None) -> list[str]:

@@ -131,8 +131,7 @@ class SignedExchange:
                 response_headers=ledger.kept(Headers(raw=headers)), response_body=payload, reason=reason,
                 # A refusal keeps its request's digest, not the body (the answer, ours, is kept).
                 keep_request_body=not refused)
-            async with app.state.sessionmaker() as session, session.begin():
-                await ledger.append(session, entry)
+            await app.state.ledger.append(entry)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload, "more_body": False})
 

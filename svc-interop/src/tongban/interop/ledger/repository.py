@@ -18,8 +18,8 @@ async def head(session: AsyncSession) -> tuple[int, str] | None:
     return (row.seq, row.hash) if row else None
 
 
-async def add(session: AsyncSession, entry: MessageLog) -> None:
-    session.add(entry)
+async def add_all(session: AsyncSession, entries: list[MessageLog]) -> None:
+    session.add_all(entries)
     await session.flush()
 
 

@@ -11,6 +11,7 @@ refused, and never rolled back with the business transaction of a refusal.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -18,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tongban.interop.ledger import repository
 from tongban.interop.ledger.models import MessageLog
 from tongban.shared import clock
@@ -73,20 +74,65 @@ def chain_hash(prev_hash: str, entry: MessageLog) -> str:
 
 async def append(session: AsyncSession, x: Exchange) -> MessageLog:
     """Append one exchange to the chain (in the caller's transaction)."""
-    kept_body = x.request_body if x.keep_request_body else b""
-    digest = None if x.keep_request_body else hashlib.sha256(x.request_body).hexdigest()
+    return (await append_many(session, [x]))[0]
+
+
+async def append_many(session: AsyncSession, xs: list[Exchange]) -> list[MessageLog]:
+    """Append exchanges to the chain in this order (in the caller's transaction): one lock, one
+    read of the head and one insert for all of them."""
     await repository.lock_head(session)
     last = await repository.head(session)
-    entry = MessageLog(
-        seq=(last[0] + 1) if last else 1, at=clock.now(), direction=x.direction, partner=x.partner,
-        message_id=x.message_id, method=x.method, target=x.target, request_headers=x.request_headers,
-        request_body=kept_body, request_body_sha256=digest, response_status=x.response_status,
-        response_headers=x.response_headers or {},
-        response_body=x.response_body, outcome=x.outcome, reason=x.reason,
-        prev_hash=last[1] if last else GENESIS)
-    entry.hash = chain_hash(entry.prev_hash, entry)
-    await repository.add(session, entry)
-    return entry
+    seq, prev_hash = last if last else (0, GENESIS)
+    entries = []
+    for x in xs:
+        kept_body = x.request_body if x.keep_request_body else b""
+        digest = None if x.keep_request_body else hashlib.sha256(x.request_body).hexdigest()
+        seq += 1
+        entry = MessageLog(
+            seq=seq, at=clock.now(), direction=x.direction, partner=x.partner,
+            message_id=x.message_id, method=x.method, target=x.target, request_headers=x.request_headers,
+            request_body=kept_body, request_body_sha256=digest, response_status=x.response_status,
+            response_headers=x.response_headers or {},
+            response_body=x.response_body, outcome=x.outcome, reason=x.reason, prev_hash=prev_hash)
+        entry.hash = prev_hash = chain_hash(prev_hash, entry)
+        entries.append(entry)
+    await repository.add_all(session, entries)
+    return entries
+
+
+class LedgerWriter:
+    """Appends of entries that share their transaction with nothing else (the exchange edge's log
+    of every inbound message): while one append transaction holds the log's lock and waits for
+    its commit to reach the disk, the entries arriving meanwhile gather and go together in the
+    next (one lock, one head read, one insert, one commit). Each caller still returns only once
+    its own entry is committed; a busy log costs a commit per batch instead of one per message."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self._pending: list[tuple[Exchange, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def append(self, x: Exchange) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((x, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        await asyncio.shield(done)  # a caller that goes away does not take its entry out of a batch
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await append_many(session, [x for x, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the failure
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
 
 @dataclass
