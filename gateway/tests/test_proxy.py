@@ -183,3 +183,32 @@ async def test_a_service_that_breaks_off_mid_body_aborts_the_response(gateway, u
             await r.aread()
     # The gateway itself is fine afterwards.
     assert (await gateway.client.get("/api/v1/catalog/echo/after")).status_code == 200
+
+
+async def test_each_proxied_request_writes_one_access_log_line(gateway, upstream):
+    """Either way through the gateway: method, the service's route (never the raw path), status,
+    duration and the request id the service saw."""
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    access = logging.getLogger("tongban.access")
+    handler, level = Keep(), access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        r = await gateway.client.get("/api/v1/catalog/echo/4420001990010112X3")
+        assert r.status_code == 200
+        await asyncio.sleep(0.05)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    lines = [rec.fields for rec in seen if getattr(rec, "fields", {}).get("route", "").startswith("/api/v1/catalog")]
+    assert len(lines) == 1, seen
+    line = lines[0]
+    assert (line["method"], line["status"], line["request_id"]) == ("GET", 200, r.headers["x-request-id"])
+    assert "4420001990010112X3" not in line["route"] and line["duration_ms"] >= 0

@@ -72,11 +72,18 @@ class AccessLog:
         return record
 
     def end(self, record: dict[str, Any], method: str, route: str, status: int, seconds: float) -> None:
+        self.proxied(method, route, status, seconds, record.get("subject"))
+
+    def proxied(self, method: str, route: str, status: int, seconds: float, subject: str | None,
+                request_id: str | None = None) -> None:
+        """The line itself; the gateway's proxy, which answers outside any request context, names
+        the request id explicitly."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        sub = record.get("subject")
         fields = {"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 2),
-                  "subject": mask_subject(sub) if sub else None}
+                  "subject": mask_subject(subject) if subject else None}
+        if request_id is not None:
+            fields["request_id"] = request_id
         self.logger.info("%s %s %d", method, route, status, extra={"fields": fields})
 
 

@@ -31,11 +31,12 @@ from tongban.gateway.token.scopes import PEOPLE_INTEROP_ROUTES
 from tongban.shared import framing
 from tongban.shared.auth import REVOKED_DETAIL, InsufficientScope, InvalidToken, TokenRevoked
 from tongban.shared.errors import problem_response
-from tongban.shared.logging import request_id_var, trace_id_var
+from tongban.shared.logging import AccessLog, request_id_var, trace_id_var
 from tongban.shared.metrics import Metrics
 from tongban.shared.revocation import DenyList
 
 log = logging.getLogger("tongban.gateway.proxy")
+ACCESS = AccessLog()
 Scope = dict[str, Any]
 # A request without a body that met a closed idle connection may be sent again (RFC 9110 §9.2.2).
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -211,17 +212,20 @@ class Proxy:
             status = 502
             raise
         finally:
-            self.observe(scope["method"], service, status, started)
+            self.observe(scope, service, status, started, headers.request_id)
             request_id_var.reset(rtoken)
             if ttoken is not None:
                 trace_id_var.reset(ttoken)
 
-    def observe(self, method: str, service: str, status: int, started: float) -> None:
+    def observe(self, scope: Scope, service: str, status: int, started: float, request_id: str | None) -> None:
+        """Metrics and the access-log line of one proxied request (either way through the gateway)."""
+        # One series per service, never per raw path (that would be unbounded).
+        upstream = self.upstreams.get(service)
+        route = upstream.route if upstream is not None else "/api/v1/unknown/*"
+        seconds = time.perf_counter() - started
         if self.metrics is not None:
-            # One series per service, never per raw path (that would be unbounded).
-            upstream = self.upstreams.get(service)
-            route = upstream.route if upstream is not None else "/api/v1/unknown/*"
-            self.metrics.observe(method, route, status or 499, time.perf_counter() - started)
+            self.metrics.observe(scope["method"], route, status or 499, seconds)
+        ACCESS.proxied(scope["method"], route, status or 499, seconds, scope.get("tongban.subject"), request_id)
 
     async def refuse(self, scope: Scope, receive: Any, send: Any, refusal: Refusal) -> int:
         response = problem_response(refusal.status, refusal.code, refusal.title, refusal.detail, scope["path"],
@@ -271,6 +275,7 @@ class Proxy:
                 return Refusal(403, InsufficientScope.code, InsufficientScope.title,
                                f"people reach only {', '.join(PEOPLE_INTEROP_ROUTES)} of {upstream.name}")
             key = caller.sub
+            scope["tongban.subject"] = caller.sub     # for the access log line (masked there)
         if self.limiter is not None:
             if key is None:
                 client = scope.get("client")

@@ -408,4 +408,4 @@ class FastExchange:
     def _done(self, status: int) -> None:
         self.response_complete = True
         self.protocol.exchange = None
-        self.proxy.observe(self.scope["method"], self.upstream.name, status, self.started)
+        self.proxy.observe(self.scope, self.upstream.name, status, self.started, self.headers.request_id)
