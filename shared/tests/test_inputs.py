@@ -124,3 +124,15 @@ def test_the_checks_alone():
     assert json_problems(b'{"a": 1.23456789012345678901}') == []
     assert query_problems(b"a=1&b=%E4%B8%AD") == [] and query_problems(b"a=%00")[0]["field"] == "a"
     assert path_problems("/x/y") == [] and path_problems("/x/\x00")[0]["message"].startswith("segment 2")
+
+
+def test_a_local_time_has_no_offset():
+    from pydantic import TypeAdapter, ValidationError
+
+    from tongban.shared.fields import LocalTime
+
+    adapter = TypeAdapter(LocalTime)
+    assert adapter.validate_python("08:30").isoformat() == "08:30:00"
+    for bad in (0, "08:30+08:00"):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(bad)
