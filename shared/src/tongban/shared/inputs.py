@@ -29,9 +29,15 @@ from tongban.shared.errors import problem_response
 MAX_JSON_DEPTH = 32
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-# What may need a closer look in a JSON body: an escaped NUL or surrogate, or a run of 19 digits
-# (every integer of 18 digits or fewer is inside the 64-bit range).
-_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\d{19}")
+# What sends a JSON body to the full parse: an escaped NUL or surrogate, a run of 19 digits (every
+# integer of 18 digits or fewer is inside the 64-bit range), or brackets nested too deep. Each is
+# looked for with C-speed bytes operations (a literal-prefixed regex, translate, find).
+_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
+_STRING = re.compile(rb'"[^"]*"')
+_PAIR = re.compile(rb"\[\]|\{\}")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _JSON_TYPES = (b"application/json", b"+json")
 _FORM_TYPE = b"application/x-www-form-urlencoded"
@@ -49,7 +55,8 @@ def text_problem(value: str) -> str | None:
 def json_problems(body: bytes) -> list[dict[str, str]]:
     """What in this JSON body no service may receive, as [{field, message}] (empty if nothing).
     A body that is not JSON at all is left to the route (its 400 malformed_json)."""
-    if _SUSPECT.search(body) is None and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+    if (_ESCAPE.search(body) is None and _LONG_NUMBER not in body.translate(_DIGITS_AS_ZERO)
+            and not _may_nest_deeper(body, MAX_JSON_DEPTH)):
         return []
     try:
         value = json.loads(body)
@@ -58,6 +65,20 @@ def json_problems(body: bytes) -> list[dict[str, str]]:
     except ValueError:
         return []
     return _walk(value)
+
+
+def _may_nest_deeper(body: bytes, limit: int) -> bool:
+    """Whether the brackets outside strings nest deeper than `limit` (exact for valid JSON)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    # Keep brackets, quotes and backslashes; drop escaped backslashes and quotes, then strings.
+    s = body.translate(None, _NOT_STRUCTURE).replace(b"\\\\", b"").replace(b'\\"', b"").replace(b"\\", b"")
+    s = _STRING.sub(b"", s)
+    for _ in range(limit):  # each pass takes away the innermost level
+        s, found = _PAIR.subn(b"", s)
+        if not s or not found:
+            return False  # nested no deeper (or not JSON: the route refuses it)
+    return True
 
 
 def _walk(root: Any) -> list[dict[str, str]]:
