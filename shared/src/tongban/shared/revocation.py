@@ -222,6 +222,7 @@ class RevocationFollower(Listener):
             except asyncio.CancelledError:
                 raise
             except NotFoundError:
+                _raise_if_cancelling()
                 if self._sub is None:
                     log.info("no gateway stream yet: revocations are followed once the gateway has made it")
                 else:
@@ -230,6 +231,7 @@ class RevocationFollower(Listener):
                 psub = None
                 await asyncio.sleep(self.retry)
             except Exception as exc:  # noqa: BLE001 - NATS may be briefly away; keep trying
+                _raise_if_cancelling()
                 log.warning("cannot follow revocations now (%s: %s); retrying", type(exc).__name__, exc)
                 psub = None
                 await asyncio.sleep(self.retry)
@@ -245,3 +247,11 @@ class RevocationFollower(Listener):
         while True:
             await asyncio.sleep(self.prune_every)
             self.denylist.prune(time.time())
+
+
+def _raise_if_cancelling() -> None:
+    """nats-py turns a cancellation inside some of its calls into its own error (a timeout, not
+    found): a follower being stopped must stop, not sleep and retry for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
