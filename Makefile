@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DISTS := shared gateway svc-catalog svc-cases svc-credentials svc-queue svc-interop
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-two-cities test test-dates test-cluster bench clean-data
+.PHONY: install run run-two-cities test test-dates test-cluster fuzz bench clean-data
 
 install: $(STAMP)
 
@@ -34,6 +34,16 @@ test-dates: install
 
 test-cluster: install
 	$(PY) -m pytest tests/cluster -m cluster -s
+
+# The fuzzing of tests/test_fuzz.py for longer (fifteen minutes by default, shared evenly by the
+# operations): many more coverage cases and Hypothesis examples per operation; override any of
+# the three on the command line.
+FUZZ_SECONDS ?= 900
+FUZZ_EXAMPLES ?= 2000
+FUZZ_COVERAGE ?= 1000
+fuzz: install
+	TONGBAN_FUZZ_SECONDS=$(FUZZ_SECONDS) TONGBAN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TONGBAN_FUZZ_COVERAGE=$(FUZZ_COVERAGE) \
+		$(PY) -m pytest tests/test_fuzz.py -s -o timeout=$$(( $(FUZZ_SECONDS) + 600 ))
 
 bench: install
 	$(PY) bench/gateway_hop.py

@@ -24,6 +24,23 @@ async def test_hall_is_created_with_categories_and_audited(client, tokens):
     assert [a["action"] for a in audits["items"]] == ["hall.created"]
 
 
+async def test_a_hall_is_changed_and_the_answer_shows_the_change(client, tokens):
+    """A real change used to be a 500 (MissingGreenlet reading the refreshed `updated_at`) and was
+    lost with the rolled-back transaction."""
+    hall = await make_hall(client, tokens)
+    change = {"name": "中山市民服务中心（东区）", "latitude": 22.52,
+              "opening_hours": {"1": {"opens": "08:30", "closes": "17:30"}}}
+    r = await client.patch(f"{BASE}/halls/{hall['id']}", headers=tokens.admin(), json=change)
+    assert r.status_code == 200, r.text
+    changed = r.json()
+    assert changed["name"] == change["name"] and changed["latitude"] == 22.52
+    assert changed["opening_hours"] == {"1": {"opens": "08:30:00", "closes": "17:30:00"}}
+    assert changed["updated_at"] >= hall["updated_at"] and changed["address"] == hall["address"]
+    assert (await client.get(f"{BASE}/halls/{hall['id']}")).json() == changed
+    audits = (await client.get(f"{BASE}/audit-events", headers=tokens.admin())).json()
+    assert audits["items"][0]["action"] == "hall.updated"
+
+
 @pytest.mark.parametrize("patch, field", [
     ({"latitude": 91}, "latitude"),
     ({"longitude": -180.5}, "longitude"),

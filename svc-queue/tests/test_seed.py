@@ -34,3 +34,13 @@ async def test_demo_halls_are_usable_and_seeding_twice_adds_nothing(client, toke
     assert r.status_code == 201, r.text
     r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk, json={})
     assert r.status_code == 200 and r.json()["number"] == "C001", r.text
+
+
+async def test_seeding_again_after_the_main_hall_was_renamed_adds_nothing(client, tokens):
+    """The main hall has a fixed id: a renamed one is still there (seeding by name re-inserted the
+    id, and `make run` stopped at the duplicate key)."""
+    sessionmaker = client.app.state.sessionmaker
+    await seed.seed(sessionmaker)
+    r = await client.patch(f"{BASE}/halls/{seed.MAIN_HALL_ID}", headers=tokens.admin(), json={"name": "新名字"})
+    assert r.status_code == 200, r.text
+    assert await seed.seed(sessionmaker) == 0

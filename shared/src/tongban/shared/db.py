@@ -23,6 +23,13 @@ NAMING_CONVENTION = {
 }
 
 
+# Every service's declarative base takes these (`__mapper_args__ = MAPPER_ARGS`): what the database
+# computes on a flush (an `updated_at` with `onupdate=func.now()`) comes back with RETURNING, so
+# building the answer after an update reads no expired attribute (a lazy load is MissingGreenlet
+# under asyncio).
+MAPPER_ARGS = {"eager_defaults": True}
+
+
 def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 

@@ -1,4 +1,4 @@
-"""Every list is paginated the same way: `limit` (1-200, default 50) and `offset`, answered
+"""Every list is paginated the same way: `limit` (1-200, default 50) and `offset` (bounded), answered
 with the page's items, the total and the next offset."""
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 MAX_LIMIT = 200
+# Far past any list of the platform, and small enough that `offset + limit` stays a 32-bit integer
+# wherever a repository hands it to the database.
+MAX_OFFSET = 2**31 - 1 - MAX_LIMIT
 
 
 class PageParams(BaseModel):
@@ -22,7 +25,7 @@ class PageParams(BaseModel):
 
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

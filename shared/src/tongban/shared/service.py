@@ -43,6 +43,7 @@ from tongban.shared.events import bus
 from tongban.shared.events.inbox import Consumer, Subscription
 from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.framing import FramingCheck
+from tongban.shared.inputs import InputCheck
 from tongban.shared.logging import AccessLog, configure_logging, request_id_var
 from tongban.shared.metrics import Metrics, Probe, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
@@ -318,6 +319,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
 
     install_metrics_endpoint(app, metrics)
     app.user_middleware.extend(definition.middleware)
+    app.add_middleware(InputCheck)  # what no field may carry (NUL, lone surrogates, huge integers, deep JSON)
     app.add_middleware(FramingCheck)  # inside the edge: a refusal is counted and carries the request id
     app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, metrics=metrics, service=definition.name)
     return app

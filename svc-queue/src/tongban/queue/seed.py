@@ -82,12 +82,13 @@ def demo_halls(region: str | None = None) -> list:
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Create the city's demo halls that are not there yet (by name); returns how many were added."""
+    """Create the city's demo halls that are not there yet (by id where the hall has a fixed one,
+    else by name: an admin may since have renamed it); returns how many were added."""
     added = 0
     region = os.environ.get("TONGBAN_SEED_REGION", "442000")
     for hall_id, name, address, lat, lng, hours, counters in demo_halls(region):
         async with sessionmaker() as session, session.begin():
-            if any(h.name == name for h in await hall_repository.all_halls(session)):
+            if any(h.id == hall_id if hall_id else h.name == name for h in await hall_repository.all_halls(session)):
                 continue
             hall = await hall_service.create_hall(session, HallCreate(
                 name=name, region_code=region, address=address, latitude=lat, longitude=lng,

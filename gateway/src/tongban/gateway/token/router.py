@@ -149,7 +149,7 @@ async def issue_token(request: Request) -> JSONResponse:
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
 
-@router.post("/auth/revoke", status_code=200, responses=responses(InvalidRequest),
+@router.post("/auth/revoke", status_code=200, response_class=Response, responses=responses(InvalidRequest),
              openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": {
                  "type": "object", "required": ["token"],
                  "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}}}}}})

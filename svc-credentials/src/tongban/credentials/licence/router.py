@@ -25,6 +25,7 @@ from tongban.shared.db import SessionDep
 from tongban.shared.errors import AppError, InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.ids import InvalidIdentifier
+from tongban.shared.fields import Id32
 from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.policy import Access, Target
 
@@ -152,7 +153,7 @@ async def licence_status(identifier: str, session: SessionDep) -> LicenceStatusR
 
 
 @router.get("/status-lists/{list_id}", responses=responses(StatusListNotFound), dependencies=[Public])
-async def status_list(list_id: int, request: Request, response: Response, session: SessionDep,
+async def status_list(list_id: Id32, request: Request, response: Response, session: SessionDep,
                       purpose: Annotated[Literal["revocation", "suspension"], Query()] = "revocation") -> dict:
     """A W3C Bitstring Status List (public, cacheable for a minute), signed with a Data Integrity
     proof (eddsa-jcs-2022; the key is in GET /keys), so a cached or relayed copy can be trusted."""

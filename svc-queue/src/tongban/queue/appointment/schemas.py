@@ -2,8 +2,8 @@ import datetime as dt
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from tongban.queue.ticket.schemas import CaseId, TicketRead
+from tongban.shared.fields import LocalTime
 
 
 class SlotTemplateCreate(BaseModel):
@@ -11,8 +11,8 @@ class SlotTemplateCreate(BaseModel):
 
     category: str = Field(pattern=r"^[A-Z]$")
     weekday: int = Field(ge=1, le=7, description="ISO weekday, 1 = Monday")
-    starts: dt.time
-    ends: dt.time
+    starts: LocalTime
+    ends: LocalTime
     capacity: int = Field(ge=1, le=1000)
 
     @model_validator(mode="after")
@@ -29,8 +29,8 @@ class SlotTemplateRead(BaseModel):
     hall_id: uuid.UUID
     category: str
     weekday: int
-    starts: dt.time
-    ends: dt.time
+    starts: LocalTime
+    ends: LocalTime
     capacity: int
 
 
@@ -38,8 +38,8 @@ class SlotRead(BaseModel):
     template_id: uuid.UUID
     category: str
     day: dt.date
-    starts: dt.time
-    ends: dt.time
+    starts: LocalTime
+    ends: LocalTime
     capacity: int
     available: int
 
@@ -61,8 +61,8 @@ class AppointmentRead(BaseModel):
     template_id: uuid.UUID
     category: str
     day: dt.date
-    starts: dt.time
-    ends: dt.time
+    starts: LocalTime
+    ends: LocalTime
     id_number: str | None
     status: str
     hold_expires_at: dt.datetime | None

@@ -3,6 +3,7 @@ import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from tongban.shared.fields import LocalTime
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 CategoryCode = Annotated[str, Field(pattern=r"^[A-Z]$", description="one capital letter: the number prefix")]
@@ -11,8 +12,8 @@ CategoryCode = Annotated[str, Field(pattern=r"^[A-Z]$", description="one capital
 class OpeningHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    opens: dt.time
-    closes: dt.time
+    opens: LocalTime
+    closes: LocalTime
 
     @model_validator(mode="after")
     def _order(self) -> "OpeningHours":
