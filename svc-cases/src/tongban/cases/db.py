@@ -5,13 +5,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from tongban.shared.audit import AuditTrail
-from tongban.shared.db import service_metadata
+from tongban.shared.db import MAPPER_ARGS, service_metadata
 from tongban.shared.events.outbox import Outbox
 from tongban.shared.tables import PlatformTables
 
 
 class Base(DeclarativeBase):
     metadata = service_metadata("cases")
+    __mapper_args__ = MAPPER_ARGS
 
 
 platform = PlatformTables(Base.metadata)

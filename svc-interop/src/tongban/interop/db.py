@@ -1,13 +1,14 @@
 from sqlalchemy.orm import DeclarativeBase
 
 from tongban.shared.audit import AuditTrail
-from tongban.shared.db import service_metadata
+from tongban.shared.db import MAPPER_ARGS, service_metadata
 from tongban.shared.events.outbox import Outbox
 from tongban.shared.tables import PlatformTables
 
 
 class Base(DeclarativeBase):
     metadata = service_metadata("interop")
+    __mapper_args__ = MAPPER_ARGS
 
 
 platform = PlatformTables(Base.metadata)

@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tongban.interop.identity.service import public_from_b64url
 
@@ -75,6 +75,16 @@ class PartnerUpdate(BaseModel):
     contacts: list[Contact] | None = Field(default=None, max_length=20)
     status: Literal["active", "suspended"] | None = None
     reason: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _no_null_for_what_a_partner_always_has(self) -> "PartnerUpdate":
+        # Left out means unchanged; null would clear what every partner must have (token_url and
+        # client_id may be cleared).
+        nulled = [f for f in ("name", "base_url", "services", "items", "contacts", "status")
+                  if f in self.model_fields_set and getattr(self, f) is None]
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null: leave a field out to keep it")
+        return self
 
 
 class PartnerRead(BaseModel):
