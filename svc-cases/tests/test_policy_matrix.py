@@ -11,7 +11,6 @@ mechanism; a route that declares no permission fails. One app, records seeded on
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -27,131 +26,80 @@ from tongban.cases.policy import OPENER_READS, PLATFORM_ROUTES, POLICY, UPLOADER
 from tongban.cases.rating import service as ratings
 from tongban.cases.ticket.service import STEPS as TICKET_STEPS
 from tongban.cases.workday import calendar
+
 from tongban.shared.auth import InsufficientScope, NotOwner, Principal
 from tongban.shared.contracts.catalog import BundlePublishedV1
 from tongban.shared.errors import AppError
-from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
-from tongban.shared.policy import NotPermitted, Target, admit, declared_permission
+from tongban.shared.policy import NotPermitted, Target, admit
+from tongban.shared.testing.matrix import (
+    Caller, Tally, audited_refusals, company, credit, declared, delegation, numbered, operations, person, service,
+    staff, undeclared,
+)
 from tongban.shared.testing.plugin import running_service
 
 API = SERVICE.prefix
 I1, I2, I3 = "442020000901", "442020000902", "442020000903"
 H1, H3 = "zs-1", "zs-3"
 PDF = b"%PDF-1.4 matrix"
+D1, D3 = credit("11442000MB2C3D4E5"), credit("11442000MB2C3D4E7")
+COMPANY = credit("91442000MA4UH0AB1")
+P, STRANGER = numbered(2), numbered(99)
+APPLY, PROCESS, APPROVE = "cases:apply cases:read", "cases:read cases:process", "cases:read cases:approve"
+# The steps' sides: permissions no route names, asked of a step once the route admits the caller.
+STEP_PERMISSIONS = {f"{prefix}.{side}" for prefix, sides in (("case.act", ("applicant", "clerk", "approver", "staff")),
+                                                             ("ticket.act", ("clerk", "department", "caller")))
+                    for side in sides}
 
 
-def resident(n: int) -> str:
-    first = f"44200019900101{n:03d}"
-    return first + resident_id_check_digit(first)
-
-
-def code(body: str) -> str:
-    return body + credit_code_check_char(body)
-
-
-D1, D3 = code("11442000MB2C3D4E5"), code("11442000MB2C3D4E7")
-COMPANY = code("91442000MA4UH0AB1")
-P, STRANGER = resident(2), resident(99)
-
-
-def declared() -> dict[str, str]:
-    """`METHOD path` → the permission it declares (the shared audit route through PLATFORM_ROUTES)."""
-    found = dict(PLATFORM_ROUTES)
-    for router in SERVICE.routers:
-        for route in router.routes:
-            name = declared_permission(route)
-            if name is not None:
-                for method in route.methods:
-                    found[f"{method} {API}{route.path}"] = name
-    return found
-
-
-def operations(app: Any) -> list[tuple[str, str, list[str]]]:
+def steps(app: Any) -> list[tuple[str, str, list[str]]]:
     """(method, path, values of an `{action}` path parameter) of every operation in the OpenAPI."""
+    spec = app.openapi()
     out = []
-    for path, ops in app.openapi()["paths"].items():
-        for method, op in ops.items():
-            actions = [""]
-            for param in op.get("parameters", []):
-                if param["name"] == "action":
-                    schema = param["schema"]
-                    actions = schema.get("enum") or app.openapi()["components"]["schemas"][
-                        schema["$ref"].rsplit("/", 1)[-1]]["enum"]
-            out.append((method.upper(), path, actions))
+    for method, path in operations(app):
+        actions = [""]
+        for param in spec["paths"][path][method.lower()].get("parameters", []):
+            if param["name"] == "action":
+                schema = param["schema"]
+                actions = schema.get("enum") or spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]["enum"]
+        out.append((method, path, actions))
     return out
 
 
-@dataclass(frozen=True)
-class Caller:
-    name: str
-    claims: dict[str, Any] | None
-
-    def principal(self) -> Principal | None:
-        return Principal.from_claims(self.claims) if self.claims is not None else None
-
-    @property
-    def role(self) -> str:
-        return self.claims["role"] if self.claims else "anonymous"
-
-    @property
-    def sub(self) -> str | None:
-        return self.claims["sub"] if self.claims else None
-
-
 def callers() -> list[Caller]:
-    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    def citizen(name: str, n: int, level: str = "verified", **claims: Any) -> Caller:
+        return person(name, numbered(n), APPLY, level, name="市民", **claims)
 
-    def delegation(item: str) -> list[dict[str, Any]]:
-        return [{"id": str(uuid.uuid4()), "items": [item], "actions": ["read", "apply"], "until": until}]
+    def firm(name: str, role: str, **claims: Any) -> Caller:
+        return company(name, role, APPLY, COMPANY, company_name="中山某公司", **claims)
 
-    def person(sub: str, n: int, level: str = "verified", **extra: Any) -> Caller:
-        return Caller(sub, {"sub": sub, "role": "citizen", "scope": "cases:apply cases:read", "id_number": resident(n),
-                            "real_name_level": level, "name": "市民", **extra})
-
-    def company(sub: str, role: str, **extra: Any) -> Caller:
-        return Caller(sub, {"sub": sub, "role": "company", "scope": "cases:apply cases:read", "credit_code": COMPANY,
-                            "company_role": role, "company_name": "中山某公司", **extra})
+    def mandate(item: str) -> list[dict[str, Any]]:
+        return delegation([item], ("read", "apply"))
 
     principal = {"kind": "person", "id_number": P, "name": "张三"}
-    firm = {"kind": "company", "credit_code": COMPANY, "name": "中山某公司"}
-    staff = "cases:read cases:process"
+    firm_for = {"kind": "company", "credit_code": COMPANY, "name": "中山某公司"}
     return [
         Caller("anonymous", None),
-        person("citizen-self-declared", 1, "self_declared"),
-        person("citizen-verified", 2),
-        person("citizen-counter-verified", 3, "counter_verified"),
-        person("another-citizen", 4),
-        person("agent-in-items", 5, agent_for={**principal, "delegations": delegation(I1)}),
-        person("agent-out-of-items", 6, agent_for={**principal, "delegations": delegation(I2)}),
-        person("agent-without-delegation", 7, agent_for={**principal, "delegations": []}),
-        company("company-legal-representative", "legal_representative"),
-        company("company-agent-in-items", "agent", agent_for={**firm, "delegations": delegation(I1)}),
-        company("company-agent-out-of-items", "agent", agent_for={**firm, "delegations": delegation(I2)}),
-        company("company-agent-without-delegation", "agent"),
-        Caller("clerk-in-scope", {"sub": "clerk-in", "role": "clerk", "scope": staff, "hall": H1, "halls": [H1],
-                                  "departments": [D1]}),
-        Caller("clerk-out-of-scope", {"sub": "clerk-out", "role": "clerk", "scope": staff, "hall": H3,
-                                      "halls": [H3], "departments": [D3]}),
-        Caller("approver-in-department", {"sub": "approver-in", "role": "approver",
-                                          "scope": "cases:read cases:approve", "departments": [D1]}),
-        Caller("approver-out-of-department", {"sub": "approver-out", "role": "approver",
-                                              "scope": "cases:read cases:approve", "departments": [D3]}),
-        Caller("admin", {"sub": "admin-1", "role": "admin", "scope": "cases:read cases:admin audit:read"}),
-        Caller("auditor", {"sub": "auditor-1", "role": "auditor", "scope": "cases:read audit:read"}),
-        Caller("partner", {"sub": "partner-sz", "role": "partner", "scope": "interop:exchange"}),
-        Caller("service-interop", {"sub": "service:interop", "role": "service", "service": "interop",
-                                   "scope": "catalog:read cases:read cases:forward credentials:read"}),
-        Caller("service-credentials", {"sub": "service:credentials", "role": "service", "service": "credentials",
-                                       "scope": "credentials:read cases:lookup"}),
+        citizen("citizen-self-declared", 1, "self_declared"),
+        citizen("citizen-verified", 2),
+        citizen("citizen-counter-verified", 3, "counter_verified"),
+        citizen("another-citizen", 4),
+        citizen("agent-in-items", 5, agent_for={**principal, "delegations": mandate(I1)}),
+        citizen("agent-out-of-items", 6, agent_for={**principal, "delegations": mandate(I2)}),
+        citizen("agent-without-delegation", 7, agent_for={**principal, "delegations": []}),
+        firm("company-legal-representative", "legal_representative"),
+        firm("company-agent-in-items", "agent", agent_for={**firm_for, "delegations": mandate(I1)}),
+        firm("company-agent-out-of-items", "agent", agent_for={**firm_for, "delegations": mandate(I2)}),
+        firm("company-agent-without-delegation", "agent"),
+        staff("clerk-in-scope", "clerk", PROCESS, hall=H1, halls=[H1], departments=[D1]),
+        staff("clerk-out-of-scope", "clerk", PROCESS, hall=H3, halls=[H3], departments=[D3]),
+        staff("approver-in-department", "approver", APPROVE, departments=[D1]),
+        staff("approver-out-of-department", "approver", APPROVE, departments=[D3]),
+        staff("admin", "admin", "cases:read cases:admin audit:read"),
+        staff("auditor", "auditor", "cases:read audit:read"),
+        staff("partner", "partner", "interop:exchange", sub="partner-sz"),
+        service("interop", "catalog:read cases:read cases:forward credentials:read", service="interop"),
+        service("credentials", "credentials:read cases:lookup", service="credentials"),
     ]
-
-
-def bearer(issuer: Any, caller: Caller) -> dict[str, str]:
-    if caller.claims is None:
-        return {}
-    extra = {k: v for k, v in caller.claims.items() if k not in ("sub", "role", "scope")}
-    return {"Authorization": "Bearer " + issuer.mint(caller.role, caller.claims["scope"], ["cases"],
-                                                     sub=caller.claims["sub"], **extra)}
 
 
 @dataclass
@@ -174,10 +122,9 @@ async def seed(client: Any, issuer: Any, people: list[Caller]) -> Records:
     by_name = {c.name: c for c in people}
 
     def h(name: str, **extra: str) -> dict[str, str]:
-        return bearer(issuer, by_name[name]) | extra
+        return by_name[name].token(issuer, ["cases"]) | extra
 
-    stranger = bearer(issuer, Caller("stranger", {"sub": "stranger", "role": "citizen", "scope": "cases:apply cases:read",
-                                                  "id_number": STRANGER, "real_name_level": "verified"}))
+    stranger = person("stranger", STRANGER, APPLY).token(issuer, ["cases"])
 
     async def submit(headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         r = await client.post(f"{API}/cases", headers=headers, json=body)
@@ -186,7 +133,7 @@ async def seed(client: Any, issuer: Any, people: list[Caller]) -> Records:
 
     mine = await submit(h("citizen-verified"), {"basic_code": I1})
     counter = await submit(h("clerk-in-scope"), {"basic_code": I1, "applicant": {
-        "type": "person", "id": resident(1), "name": "李四"}})
+        "type": "person", "id": numbered(1), "name": "李四"}})
     own = {"citizen-self-declared": counter["id"], "citizen-verified": mine["id"]}
     for n, name in ((3, "citizen-counter-verified"), (4, "another-citizen")):
         own[name] = (await submit(h(name), {"basic_code": I1}))["id"]
@@ -194,7 +141,7 @@ async def seed(client: Any, issuer: Any, people: list[Caller]) -> Records:
     other = (await submit(stranger, {"basic_code": I3}))["id"]
     r = await client.post(f"{API}/forwarded-cases", headers=h("service-interop", **{"Idempotency-Key": "m-1"}), json={
         "partner_region": "440300", "partner_case_number": "4403002026112900001", "basic_code": I1,
-        "form_data": {}, "applicant": {"type": "person", "id_number": resident(8), "name": "王五"}})
+        "form_data": {}, "applicant": {"type": "person", "id_number": numbered(8), "name": "王五"}})
     assert r.status_code == 201, r.text
     forwarded = r.json()["id"]
     case = {}
@@ -236,8 +183,7 @@ async def seed(client: Any, issuer: Any, people: list[Caller]) -> Records:
 
     # Hotline tickets: the verified citizen's, dispatched to department 1; the stranger's, to 3.
     ticket = {}
-    dispatcher = bearer(issuer, Caller("seed-clerk", {"sub": "seed-clerk", "role": "clerk", "halls": [H1],
-                                                      "scope": "cases:read cases:process", "departments": [D1, D3]}))
+    dispatcher = staff("seed-clerk", "clerk", PROCESS, halls=[H1], departments=[D1, D3]).token(issuer, ["cases"])
     for whose, headers, department in (("mine", h("citizen-verified"), D1), ("stranger", stranger, D3)):
         r = await client.post(f"{API}/tickets", headers=headers, json={"category": "consultation", "content": "问"})
         assert r.status_code == 201, r.text
@@ -400,19 +346,13 @@ async def test_matrix(infra, token_issuer, kit) -> None:  # noqa: ANN001
     async with running_service(SERVICE, infra, token_issuer) as client:
         for basic_code, department in ((I1, D1), (I2, D1), (I3, D3)):
             await kit.publish_item(client, basic_code, department=department, name=f"事项{basic_code[-1]}")
-        table = declared()
-        missing = [f"{m} {p}" for m, p, _ in operations(client.app) if f"{m} {p}" not in table]
-        assert not missing, f"routes without a declared permission: {missing}"
-        unused = set(POLICY.permissions) - set(table.values()) - {
-            f"{prefix}.{side}" for prefix, sides in (("case.act", ("applicant", "clerk", "approver", "staff")),
-                                                     ("ticket.act", ("clerk", "department", "caller")))
-            for side in sides}
-        assert not unused, f"permissions no route uses: {unused}"
+        assert not undeclared(client.app, POLICY, PLATFORM_ROUTES, STEP_PERMISSIONS)
+        table = declared(client.app, PLATFORM_ROUTES)
 
         rec = await seed(client, token_issuer, people)
-        headers = {c.name: bearer(token_issuer, c) for c in people}
-        mismatches, calls, seen = [], 0, Counter()
-        for method, path, actions in operations(client.app):
+        headers = {c.name: c.token(token_issuer, ["cases"]) for c in people}
+        tally, seen = Tally(), Counter()
+        for method, path, actions in steps(client.app):
             key = f"{method} {path}"
             permission = table[key]
             platform_route = key in PLATFORM_ROUTES
@@ -422,29 +362,23 @@ async def test_matrix(infra, token_issuer, kit) -> None:  # noqa: ANN001
                     for whose in whoses:
                         url, kwargs = request_of(method, path, action, caller, whose, rec)
                         extra = kwargs.pop("headers", {})
-                        r = await client.request(method, url, headers=headers[caller.name] | extra, **kwargs)
-                        calls += 1
-                        assert r.status_code < 500, (method, url, caller.name, r.text)
-                        body = r.json() if r.headers.get("content-type", "").endswith("json") else None
+                        status, body = await tally.call(client, method, url, headers=headers[caller.name] | extra,
+                                                        **kwargs)
                         want = expected(method, path, action, permission, caller, whose, rec)
-                        got = answered(r.status_code, body)
+                        got = answered(status, body)
                         seen[got] += 1
                         if platform_route:  # the shared route refuses with its own code: compare the status
                             want, got = want.split(":")[0], got.split(":")[0]
-                        if want != got:
-                            mismatches.append(f"{method} {path} {action} [{permission}] {caller.name}/{whose}: "
-                                              f"policy says {want}, service answered {r.status_code} {got}")
-        assert not mismatches, f"{len(mismatches)} of {calls} calls disagree with the policy:\n" + "\n".join(mismatches)
+                        tally.compare(f"{method} {path} {action} [{permission}] {caller.name}/{whose}", want, got,
+                                      status, body)
+        tally.verdict()
         # The matrix reaches every kind of answer the policy gives.
         assert {"allowed", "401", "404", "403:not_permitted", "403:real_name_required", "403:outside_delegation",
                 "403:outside_scope", "403:not_allowed_for_role"} <= set(seen), seen
 
         # Every refusal of staff and agents is in the audit trail; people refused for themselves are not.
-        async with client.app.state.sessionmaker() as session:
-            audit = platform.audit_event
-            refused = set((await session.execute(
-                select(audit.c.actor).where(audit.c.entity == "route").distinct())).scalars())
-        assert {"clerk-out", "approver-out", "agent-without-delegation"} <= refused, refused
+        refused = await audited_refusals(client.app, platform)
+        assert {"clerk-out-of-scope", "approver-out-of-department", "agent-without-delegation"} <= refused, refused
         assert not refused & {"citizen-self-declared", "another-citizen"}
 
 

@@ -17,107 +17,37 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-
+from tongban.credentials.db import platform
 from tongban.credentials.main import SERVICE
 from tongban.credentials.policy import PLATFORM_ROUTES, POLICY
-from sqlalchemy import select
 
-from tongban.credentials.db import platform
-from tongban.shared.auth import Principal
-from tongban.shared.errors import AppError
-from tongban.shared.policy import Target, admit, declared_permission
+from tongban.shared.policy import Target
+from tongban.shared.testing.matrix import (
+    HALL, OTHER_COMPANY, Caller, Tally, audited_refusals, callers, declared, expected, operations, refused,
+    undeclared,
+)
 
 API = SERVICE.prefix
-REFUSAL_CODES = {"not_permitted", "insufficient_scope", "real_name_required", "outside_delegation", "outside_scope",
-                 "not_owner", "not_issuer", "not_legal_representative", "not_a_service", "not_a_holder",
-                 "not_at_counter", "invalid_token", "token_revoked"}
-HALL, OTHER_HALL = "zs-hall-1", "zs-hall-9"
-ITEM, OTHER_ITEM = "442000000001", "442000000002"
-ALL_ACTIONS = ["read", "apply", "act", "present", "consent", "seal"]
-
-
-def declared(app: Any) -> dict[str, str]:
-    """"METHOD /path" → the permission its Authorize dependency names (and the shared routes')."""
-    found = dict(PLATFORM_ROUTES)
-    for router in SERVICE.routers:
-        for route in router.routes:
-            name = declared_permission(route)
-            if name is not None:
-                for method in route.methods:
-                    found[f"{method} {API}{route.path}"] = name
-    return found
-
-
-def operations(app: Any) -> list[tuple[str, str]]:
-    spec = app.openapi()
-    return [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops]
+# Refusals of the service's own that are the policy's rules too.
+OWN_REFUSALS = {"not_issuer", "not_legal_representative", "not_a_service", "not_a_holder", "not_at_counter",
+                "token_revoked"}
+# The scopes each role's token carries for svc-credentials.
+SCOPES = {"citizen": "credentials:read queue:book", "company": "credentials:read credentials:seal queue:book",
+          "clerk": "credentials:read queue:operate", "approver": "credentials:issue credentials:use",
+          "admin": "credentials:admin queue:admin audit:read", "auditor": "audit:read", "partner": "interop:exchange"}
+SERVICES = {"cases": "credentials:read credentials:use",
+            "interop": "credentials:read credentials:trust credentials:present"}
 
 
 def test_every_route_declares_a_permission(svc) -> None:  # noqa: ANN001
-    table = declared(svc.app)
-    missing = [f"{m} {p}" for m, p in operations(svc.app) if f"{m} {p}" not in table]
-    assert not missing, f"routes without a declared permission: {missing}"
-    assert set(table.values()) <= set(POLICY.permissions), "a route names a permission the policy lacks"
-    unused = set(POLICY.permissions) - set(table.values())
-    assert not unused, f"permissions no route uses: {unused}"
+    assert not undeclared(svc.app, POLICY, PLATFORM_ROUTES)
 
 
-@dataclass(frozen=True)
-class Caller:
-    name: str
-    claims: dict[str, Any] | None     # None: anonymous
-
-    def principal(self) -> Principal | None:
-        return Principal.from_claims(self.claims) if self.claims is not None else None
-
-
-def callers(k: Any) -> list[Caller]:
-    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
-    daughter = k.resident("44200020000101002")
-
-    def delegation(items: list[str]) -> list[dict]:
-        return [{"id": str(uuid.uuid4()), "items": items, "actions": ALL_ACTIONS, "until": until}]
-
-    def person(sub: str, id_number: str, level: str = "verified", **extra: Any) -> Caller:
-        return Caller(sub, {"sub": sub, "role": "citizen", "scope": "credentials:read queue:book",
-                            "id_number": id_number, "real_name_level": level, **extra})
-
-    def company(sub: str, role: str, **extra: Any) -> Caller:
-        return Caller(sub, {"sub": sub, "role": "company", "credit_code": k.COMPANY, "company_role": role,
-                            "scope": "credentials:read credentials:seal queue:book", **extra})
-
-    agent_for = {"kind": "person", "id_number": k.CITIZEN, "name": "张三"}
-    company_for = {"kind": "company", "credit_code": k.COMPANY, "name": "某公司"}
-    return [
-        Caller("anonymous", None),
-        person("citizen-self-declared", k.CITIZEN, "self_declared"),
-        person("citizen-verified", k.CITIZEN),
-        person("citizen-counter-verified", k.CITIZEN, "counter_verified"),
-        person("another-citizen", k.OTHER_CITIZEN),
-        person("agent-with-delegation", daughter, agent_for={**agent_for, "delegations": delegation([ITEM])}),
-        person("agent-other-item", daughter, agent_for={**agent_for, "delegations": delegation([OTHER_ITEM])}),
-        person("agent-without-delegation", daughter, agent_for={**agent_for, "delegations": []}),
-        company("company-legal-representative", "legal_representative"),
-        company("company-agent-with-delegation", "agent",
-                agent_for={**company_for, "delegations": delegation([ITEM])}),
-        company("company-agent-without-delegation", "agent"),
-        Caller("clerk-in-hall", {"sub": "clerk-in", "role": "clerk", "scope": "credentials:read queue:operate",
-                                 "halls": [HALL], "departments": [k.DEPT], "hall": HALL}),
-        Caller("clerk-out-of-hall", {"sub": "clerk-out", "role": "clerk", "scope": "credentials:read queue:operate",
-                                     "halls": [OTHER_HALL], "departments": [k.OTHER_DEPT], "hall": OTHER_HALL}),
-        Caller("approver-in-department", {"sub": "approver-in", "role": "approver",
-                                          "scope": "credentials:issue credentials:use", "departments": [k.DEPT]}),
-        Caller("approver-out-of-department", {"sub": "approver-out", "role": "approver",
-                                              "scope": "credentials:issue credentials:use",
-                                              "departments": [k.OTHER_DEPT]}),
-        Caller("admin", {"sub": "admin-1", "role": "admin", "scope": "credentials:admin queue:admin audit:read"}),
-        Caller("auditor", {"sub": "auditor-1", "role": "auditor", "scope": "audit:read"}),
-        Caller("partner", {"sub": "partner-sz", "role": "partner", "scope": "interop:exchange", "partner": "440300"}),
-        Caller("service-cases", {"sub": "service:cases", "role": "service",
-                                 "scope": "credentials:read credentials:use"}),
-        Caller("service-interop", {"sub": "service:interop", "role": "service",
-                                   "scope": "credentials:read credentials:trust credentials:present"}),
-    ]
+def people(k: Any) -> list[Caller]:
+    """The kit's callers, with the residents and departments the seeded licences name."""
+    return [c for c in callers(SCOPES, SERVICES, citizen=k.CITIZEN, other_citizen=k.OTHER_CITIZEN,
+                               department=k.DEPT, other_department=k.OTHER_DEPT)
+            if c.name != "company-administrator"]
 
 
 @dataclass
@@ -132,10 +62,9 @@ class Seeded:
 async def seed(svc, tokens, k, fake_cases) -> Seeded:  # noqa: ANN001
     await k.setup_type(svc, tokens)
     await k.setup_type(svc, tokens, code=k.DEPT + "002", holder_type="001")
-    other_company = k.credit("91442000MA4UAB99X")
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
     licence, seal, consent = {}, {}, {}
-    for kind, mine, stranger in (("person", k.CITIZEN, k.OTHER_CITIZEN), ("company", k.COMPANY, other_company)):
+    for kind, mine, stranger in (("person", k.CITIZEN, k.OTHER_CITIZEN), ("company", k.COMPANY, OTHER_COMPANY)):
         for who, holder in (("mine", mine), ("stranger", stranger)):
             extra = {"type_code": k.DEPT + "002"} if kind == "company" else {}
             lic = await k.issue(svc, tokens, holder=holder, **extra)
@@ -160,7 +89,7 @@ async def seed(svc, tokens, k, fake_cases) -> Seeded:  # noqa: ANN001
 
 
 def kind_of(caller: Caller) -> str:
-    return "company" if caller.claims and caller.claims["role"] == "company" else "person"
+    return "company" if caller.role == "company" else "person"
 
 
 def own_target(caller: Caller) -> Target | None:
@@ -172,7 +101,7 @@ def plan(method: str, path: str, caller: Caller, whose: str, s: Seeded, k: Any) 
     """(url, request kwargs, the record the policy is asked about) for one call."""
     kind = kind_of(caller)
     record_owner = {("person", "mine"): k.CITIZEN, ("person", "stranger"): k.OTHER_CITIZEN,
-                    ("company", "mine"): k.COMPANY, ("company", "stranger"): k.credit("91442000MA4UAB99X")}
+                    ("company", "mine"): k.COMPANY, ("company", "stranger"): OTHER_COMPANY}
     owner = record_owner[(kind, whose)]
     lic = s.licence[f"{kind}/{whose}"]
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
@@ -220,64 +149,33 @@ def plan(method: str, path: str, caller: Caller, whose: str, s: Seeded, k: Any) 
     return url, ({"json": body} if body is not None else {}), target
 
 
-def expected(permission: str, caller: Caller, target: Target | None) -> bool:
-    try:
-        access = admit(POLICY, permission, caller.principal())
-        if target is not None:
-            access.check(target)
-    except AppError:
-        return False
-    return True
-
-
-def refused(status: int, body: Any) -> bool:
-    code = body.get("code") if isinstance(body, dict) else None
-    return status == 401 or (status == 403 and code in REFUSAL_CODES)
-
-
 RECORD_ROUTES = ("{licence_id}", "{consent_id}", "{seal_id}", "{holder_id}")
 
 
 async def test_matrix(svc, tokens, k, fake_cases, token_issuer) -> None:  # noqa: ANN001
     s = await seed(svc, tokens, k, fake_cases)
-    table = declared(svc.app)
-    mismatches, calls = [], 0
-    people = callers(k)
-    headers = {c.name: ({"Authorization": "Bearer " + jwt_for(token_issuer, c)} if c.claims else {}) for c in people}
+    table = declared(svc.app, PLATFORM_ROUTES)
+    tally = Tally()
+    everyone = people(k)
+    headers = {c.name: c.token(token_issuer, ["credentials"]) for c in everyone}
     for method, path in operations(svc.app):
         permission = table[f"{method} {path}"]
         whoses = ("mine", "stranger") if any(x in path for x in RECORD_ROUTES) else ("mine",)
-        for caller in people:
+        for caller in everyone:
             for whose in whoses:
                 url, kwargs, target = plan(method, path, caller, whose, s, k)
-                r = await svc.request(method, url, headers=headers[caller.name], **kwargs)
-                calls += 1
-                assert r.status_code < 500, (method, path, caller.name, r.text)
-                body = r.json() if r.headers.get("content-type", "").endswith("json") else None
-                want, got = expected(permission, caller, target), not refused(r.status_code, body)
-                if want != got:
-                    mismatches.append(f"{method} {path} [{permission}] {caller.name}/{whose}: policy says "
-                                      f"{'allow' if want else 'refuse'}, got {r.status_code} "
-                                      f"{body.get('code') if isinstance(body, dict) else ''}")
-    assert not mismatches, f"{len(mismatches)} of {calls} calls disagree with the policy:\n" + "\n".join(mismatches)
+                status, body = await tally.call(svc, method, url, headers=headers[caller.name], **kwargs)
+                tally.compare(f"{method} {path} [{permission}] {caller.name}/{whose}",
+                              expected(POLICY, permission, caller, target), not refused(status, body, OWN_REFUSALS),
+                              status, body)
+    tally.verdict()
     # Every refusal of staff and agents is in the audit trail; people refused for themselves are not.
-    async with svc.app.state.sessionmaker() as session:
-        table = platform.audit_event
-        refused_actors = set((await session.execute(
-            select(table.c.actor).where(table.c.entity == "route").distinct())).scalars())
-    assert {"clerk-out", "approver-out", "auditor-1", "agent-without-delegation",
+    refused_actors = await audited_refusals(svc.app, platform)
+    assert {"clerk-out-of-hall", "approver-out-of-department", "auditor", "agent-without-delegation",
             "company-agent-without-delegation"} <= refused_actors, refused_actors
     assert not refused_actors & {"citizen-self-declared", "another-citizen"}
-
-
-def jwt_for(issuer, caller: Caller) -> str:  # noqa: ANN001
-    claims = {k: v for k, v in caller.claims.items() if k not in ("sub", "role", "scope")}
-    return issuer.mint(caller.claims["role"], caller.claims["scope"], ["credentials"], sub=caller.claims["sub"],
-                       **claims)
 
 
 def test_readme_carries_the_table() -> None:
     readme = (SERVICE.root / "README.md").read_text()
     assert POLICY.markdown() in readme, "regenerate the README's table: POLICY.markdown()"
-
-

@@ -17,110 +17,48 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from queue_helpers import ALL_WEEK, BASE, open_today
+from tongban.queue.db import platform
 from tongban.queue.main import SERVICE
 from tongban.queue.policy import OWNED_BY_ACCOUNT, PLATFORM_ROUTES, POLICY
-from sqlalchemy import select
 
-from tongban.queue.db import platform
-from tongban.shared.auth import Principal
-from tongban.shared.errors import AppError
-from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
-from tongban.shared.policy import Target, admit, declared_permission
+from tongban.shared.policy import Target, admit
+from tongban.shared.testing.matrix import (
+    COMPANY, ITEM, Caller, Tally, audited_refusals, company, declared, delegation, expected, numbered, operations,
+    person, refused, service, staff, undeclared,
+)
 
-REFUSAL_CODES = {"not_permitted", "insufficient_scope", "real_name_required", "outside_delegation", "outside_scope",
-                 "not_owner", "invalid_token"}
 PEOPLE = ("citizen", "company")
 TOMORROW = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + dt.timedelta(days=1)
 
 
-def resident(n: int) -> str:
-    first = f"44200019900101{n:03d}"
-    return first + resident_id_check_digit(first)
-
-
-COMPANY = "91442000MA4UAB12C" + credit_code_check_char("91442000MA4UAB12C")
-
-
-def declared() -> dict[str, str]:
-    found = dict(PLATFORM_ROUTES)
-    for router in SERVICE.routers:
-        for route in router.routes:
-            name = declared_permission(route)
-            if name is not None:
-                for method in route.methods:
-                    found[f"{method} {SERVICE.prefix}{route.path}"] = name
-    return found
-
-
-def operations(app: Any) -> list[tuple[str, str]]:
-    return [(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops]
-
-
 def test_every_route_declares_a_permission(client) -> None:  # noqa: ANN001
-    table = declared()
-    missing = [f"{m} {p}" for m, p in operations(client.app) if f"{m} {p}" not in table]
-    assert not missing, f"routes without a declared permission: {missing}"
-    assert set(table.values()) - {"case_linked.book"} <= set(POLICY.permissions)
-    unused = set(POLICY.permissions) - set(table.values()) - {"case_linked.book"}
-    assert not unused, f"permissions no route uses: {unused}"
-
-
-@dataclass(frozen=True)
-class Caller:
-    name: str
-    claims: dict[str, Any] | None
-
-    def principal(self) -> Principal | None:
-        return Principal.from_claims(self.claims) if self.claims is not None else None
-
-    @property
-    def role(self) -> str:
-        return self.claims["role"] if self.claims else "anonymous"
+    assert not undeclared(client.app, POLICY, PLATFORM_ROUTES, {"case_linked.book"})
 
 
 def callers(hall: str, other_hall: str) -> list[Caller]:
-    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
-    delegation = [{"id": str(uuid.uuid4()), "items": ["442000000001"], "actions": ["read", "apply"], "until": until}]
-
-    def person(sub: str, n: int, level: str = "verified", **extra: Any) -> Caller:
-        return Caller(sub, {"sub": sub, "role": "citizen", "scope": "queue:book", "id_number": resident(n),
-                            "real_name_level": level, **extra})
-
-    def company(sub: str, role: str, **extra: Any) -> Caller:
-        return Caller(sub, {"sub": sub, "role": "company", "scope": "queue:book", "credit_code": COMPANY,
-                            "company_role": role, **extra})
-
-    principal = {"kind": "person", "id_number": resident(2), "name": "张三"}
+    book = "queue:book"
+    mandate = delegation([ITEM], ("read", "apply"))
+    principal = {"kind": "person", "id_number": numbered(2), "name": "张三"}
     return [
         Caller("anonymous", None),
-        person("citizen-self-declared", 1, "self_declared"),
-        person("citizen-verified", 2),
-        person("citizen-counter-verified", 3, "counter_verified"),
-        person("another-citizen", 4),
-        person("agent-with-delegation", 5, agent_for={**principal, "delegations": delegation}),
-        person("agent-without-delegation", 6, agent_for={**principal, "delegations": []}),
-        company("company-legal-representative", "legal_representative"),
-        company("company-agent-with-delegation", "agent",
-                agent_for={"kind": "company", "credit_code": COMPANY, "delegations": delegation}),
-        company("company-agent-without-delegation", "agent"),
-        Caller("clerk-in-hall", {"sub": "clerk-in", "role": "clerk", "scope": "queue:operate", "halls": [hall]}),
-        Caller("clerk-out-of-hall", {"sub": "clerk-out", "role": "clerk", "scope": "queue:operate",
-                                     "halls": [other_hall]}),
-        Caller("approver", {"sub": "approver-1", "role": "approver", "scope": "cases:approve",
-                            "departments": ["11442000007234512"]}),
-        Caller("admin", {"sub": "admin-1", "role": "admin", "scope": "queue:admin audit:read"}),
-        Caller("auditor", {"sub": "auditor-1", "role": "auditor", "scope": "audit:read"}),
-        Caller("partner", {"sub": "partner-sz", "role": "partner", "scope": "interop:exchange"}),
-        Caller("service-cases", {"sub": "service:cases", "role": "service", "scope": "credentials:use"}),
+        person("citizen-self-declared", numbered(1), book, "self_declared"),
+        person("citizen-verified", numbered(2), book),
+        person("citizen-counter-verified", numbered(3), book, "counter_verified"),
+        person("another-citizen", numbered(4), book),
+        person("agent-with-delegation", numbered(5), book, agent_for={**principal, "delegations": mandate}),
+        person("agent-without-delegation", numbered(6), book, agent_for={**principal, "delegations": []}),
+        company("company-legal-representative", "legal_representative", book),
+        company("company-agent-with-delegation", "agent", book,
+                agent_for={"kind": "company", "credit_code": COMPANY, "delegations": mandate}),
+        company("company-agent-without-delegation", "agent", book),
+        staff("clerk-in-hall", "clerk", "queue:operate", halls=[hall]),
+        staff("clerk-out-of-hall", "clerk", "queue:operate", halls=[other_hall]),
+        staff("approver", "approver", "cases:approve", departments=["11442000007234512"]),
+        staff("admin", "admin", "queue:admin audit:read"),
+        staff("auditor", "auditor", "audit:read"),
+        staff("partner", "partner", "interop:exchange", sub="partner-sz"),
+        service("cases", "credentials:use"),
     ]
-
-
-def bearer(issuer, caller: Caller) -> dict[str, str]:  # noqa: ANN001
-    if caller.claims is None:
-        return {}
-    extra = {k: v for k, v in caller.claims.items() if k not in ("sub", "role", "scope")}
-    return {"Authorization": "Bearer " + issuer.mint(caller.role, caller.claims["scope"], ["queue"],
-                                                     sub=caller.claims["sub"], **extra)}
 
 
 async def hall_with_slots(client, admin: dict) -> tuple[str, str, str]:  # noqa: ANN001
@@ -157,7 +95,7 @@ async def seed(client, issuer, tokens) -> tuple[Records, list[Caller]]:  # noqa:
     h1, t1, c1 = await hall_with_slots(client, admin)
     h2, t2, c2 = await hall_with_slots(client, admin)
     people = callers(h1, h2)
-    stranger = tokens.citizen(resident(99), sub="stranger")
+    stranger = tokens.citizen(numbered(99), sub="stranger")
     tickets, appointments = {}, {}
     r = await client.post(f"{BASE}/halls/{h2}/tickets", headers=stranger, json={"category": "A"})
     assert r.status_code == 201, r.text
@@ -171,7 +109,7 @@ async def seed(client, issuer, tokens) -> tuple[Records, list[Caller]]:  # noqa:
     r = await client.post(f"{BASE}/halls/{h1}/tickets", headers=walk_in_clerk, json={"category": "A"})
     assert r.status_code == 201, r.text
     staff_ticket = r.json()["id"]
-    r = await client.post(f"{BASE}/appointments", headers=tokens.citizen(resident(98), sub="walk-in"),
+    r = await client.post(f"{BASE}/appointments", headers=tokens.citizen(numbered(98), sub="walk-in"),
                           json={"template_id": t1, "day": TOMORROW.isoformat()})
     assert r.status_code == 201, r.text
     staff_appointment = r.json()["id"]
@@ -179,7 +117,7 @@ async def seed(client, issuer, tokens) -> tuple[Records, list[Caller]]:  # noqa:
         tickets[(caller.name, "stranger")] = stranger_ticket
         appointments[(caller.name, "stranger")] = stranger_appointment
         if caller.role in PEOPLE:
-            headers = bearer(issuer, caller)
+            headers = caller.token(issuer, ["queue"])
             r = await client.post(f"{BASE}/halls/{h1}/tickets", headers=headers, json={"category": "A"})
             assert r.status_code == 201, (caller.name, r.text)
             tickets[(caller.name, "mine")] = r.json()["id"]
@@ -223,21 +161,10 @@ def plan(method: str, path: str, caller: Caller, whose: str, rec: Records) -> tu
     return url, kwargs, Target(hall=hall)
 
 
-def expected(permission: str, caller: Caller, whose: str, target: Target) -> bool:
-    p = caller.principal()
-    try:
-        access = admit(POLICY, permission, p)
-        access.check(target)
-    except AppError:
-        return False
-    if permission in OWNED_BY_ACCOUNT and caller.role in PEOPLE:
-        return whose == "mine"
-    return True
-
-
-def refused(status: int, body: Any) -> bool:
-    code = body.get("code") if isinstance(body, dict) else None
-    return status == 401 or (status == 403 and code in REFUSAL_CODES)
+def allowed(permission: str, caller: Caller, whose: str, target: Target) -> bool:
+    """The policy's answer, then OWNED_BY_ACCOUNT: a person reaches only its own account's records."""
+    owned = permission in OWNED_BY_ACCOUNT and caller.role in PEOPLE
+    return expected(POLICY, permission, caller, target) and (not owned or whose == "mine")
 
 
 RECORD_PARTS = ("{hall_id}", "{counter_id}", "{ticket_id}", "{appointment_id}")
@@ -245,9 +172,9 @@ RECORD_PARTS = ("{hall_id}", "{counter_id}", "{ticket_id}", "{appointment_id}")
 
 async def test_matrix(client, tokens, token_issuer) -> None:  # noqa: ANN001
     rec, people = await seed(client, token_issuer, tokens)
-    table = declared()
-    headers = {c.name: bearer(token_issuer, c) for c in people}
-    mismatches, calls = [], 0
+    table = declared(client.app, PLATFORM_ROUTES)
+    headers = {c.name: c.token(token_issuer, ["queue"]) for c in people}
+    tally = Tally()
     for method, path in operations(client.app):
         if path.endswith("/events"):
             continue  # a server-sent event stream never ends: its permission is checked in the next test
@@ -256,27 +183,18 @@ async def test_matrix(client, tokens, token_issuer) -> None:  # noqa: ANN001
         for caller in people:
             for whose in whoses:
                 url, kwargs, target = plan(method, path, caller, whose, rec)
-                r = await client.request(method, url, headers=headers[caller.name], **kwargs)
-                calls += 1
-                assert r.status_code < 500, (method, path, caller.name, r.text)
-                body = r.json() if r.headers.get("content-type", "").endswith("json") else None
-                want, got = expected(permission, caller, whose, target), not refused(r.status_code, body)
-                if want != got:
-                    mismatches.append(f"{method} {path} [{permission}] {caller.name}/{whose}: policy says "
-                                      f"{'allow' if want else 'refuse'}, got {r.status_code} "
-                                      f"{body.get('code') if isinstance(body, dict) else ''}")
-    assert not mismatches, f"{len(mismatches)} of {calls} calls disagree with the policy:\n" + "\n".join(mismatches)
+                status, body = await tally.call(client, method, url, headers=headers[caller.name], **kwargs)
+                tally.compare(f"{method} {path} [{permission}] {caller.name}/{whose}",
+                              allowed(permission, caller, whose, target), not refused(status, body), status, body)
+    tally.verdict()
     # Every refusal of staff and agents is in the audit trail; people refused for themselves are not.
-    async with client.app.state.sessionmaker() as session:
-        table = platform.audit_event
-        refused_actors = set((await session.execute(
-            select(table.c.actor).where(table.c.entity == "route").distinct())).scalars())
-    assert {"clerk-out", "approver-1", "auditor-1"} <= refused_actors, refused_actors
+    refused_actors = await audited_refusals(client.app, platform)
+    assert {"clerk-out-of-hall", "approver", "auditor"} <= refused_actors, refused_actors
     assert not refused_actors & {"citizen-self-declared", "another-citizen"}
 
 
-def test_live_events_are_public() -> None:
-    assert declared()[f"GET {SERVICE.prefix}/halls/{{hall_id}}/events"] == "live.read"
+def test_live_events_are_public(client) -> None:  # noqa: ANN001
+    assert declared(client.app, PLATFORM_ROUTES)[f"GET {SERVICE.prefix}/halls/{{hall_id}}/events"] == "live.read"
     assert admit(POLICY, "live.read", None) is not None
 
 
@@ -286,13 +204,13 @@ async def test_what_is_tied_to_a_case_needs_a_verified_name(client, tokens) -> N
                           json={"day": TOMORROW.isoformat(), "is_working_day": True, "reason": "matrix"})
     assert r.status_code == 201
     hall, template, _ = await hall_with_slots(client, tokens.admin())
-    self_declared = tokens.citizen(resident(11), level="self_declared")
+    self_declared = tokens.citizen(numbered(11), level="self_declared")
     body = {"template_id": template, "day": TOMORROW.isoformat(), "case_id": "draft-1"}
     r = await client.post(f"{BASE}/appointments", headers=self_declared, json=body)
     assert r.status_code == 403 and r.json()["code"] == "real_name_required" and "verify" in r.json()["detail"]
     r = await client.post(f"{BASE}/appointments", headers=self_declared, json={**body, "case_id": None})
     assert r.status_code == 201, r.text           # booking alone needs no verified name
-    r = await client.post(f"{BASE}/appointments", headers=tokens.citizen(resident(12)), json=body)
+    r = await client.post(f"{BASE}/appointments", headers=tokens.citizen(numbered(12)), json=body)
     assert r.status_code == 201, r.text
     # So does a ticket tied to a case.
     r = await client.post(f"{BASE}/halls/{hall}/tickets", headers=self_declared,

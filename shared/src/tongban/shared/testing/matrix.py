@@ -13,15 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from tongban.shared.auth import Principal
 from tongban.shared.errors import AppError
 from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
 from tongban.shared.policy import Policy, Target, admit, declared_permission, routes_of
+from tongban.shared.tables import PlatformTables
 
 POLICY_REFUSALS = frozenset({"not_permitted", "insufficient_scope", "real_name_required", "outside_delegation",
                              "outside_scope", "not_owner", "invalid_token"})
@@ -37,6 +39,11 @@ def resident(first17: str) -> str:
 
 def credit(first17: str) -> str:
     return first17 + credit_code_check_char(first17)
+
+
+def numbered(n: int) -> str:
+    """The n-th resident of the test town: a valid id number for a service that gives each caller its own."""
+    return resident(f"44200019900101{n:03d}")
 
 
 CITIZEN, OTHER_CITIZEN, DAUGHTER = resident("44200019900101001"), resident("44200019900101002"), \
@@ -84,6 +91,10 @@ class Caller:
     def role(self) -> str:
         return self.claims["role"] if self.claims else "anonymous"
 
+    @property
+    def sub(self) -> str | None:
+        return self.claims["sub"] if self.claims else None
+
     def token(self, issuer: Any, audience: str | list[str]) -> dict[str, str]:
         if self.claims is None:
             return {}
@@ -92,49 +103,63 @@ class Caller:
                                                          sub=self.claims["sub"], **extra)}
 
 
-def callers(scopes: Mapping[str, str], services: Mapping[str, str]) -> list[Caller]:
-    """Every kind of caller: `scopes` maps a role to the scopes its token carries (as the gateway
-    gives them), `services` a service client's name to its scopes."""
+def delegation(items: Iterable[str], actions: Iterable[str] = ALL_ACTIONS) -> list[dict[str, Any]]:
+    """One delegation for the given items, valid for thirty days."""
     until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    return [{"id": str(uuid.uuid4()), "items": list(items), "actions": list(actions), "until": until}]
 
-    def delegation(items: list[str]) -> list[dict[str, Any]]:
-        return [{"id": str(uuid.uuid4()), "items": items, "actions": ALL_ACTIONS, "until": until}]
 
-    def person(name: str, id_number: str, level: str = "verified", **extra: Any) -> Caller:
-        return Caller(name, {"sub": name, "role": "citizen", "scope": scopes["citizen"], "id_number": id_number,
-                             "real_name_level": level, **extra})
+# A caller's name is positional only, so a claim may be called `name` too; its `sub` is its name
+# unless a claim says otherwise.
+def person(name: str, id_number: str, scope: str, level: str = "verified", /, **claims: Any) -> Caller:
+    return Caller(name, {"sub": name, "role": "citizen", "scope": scope, "id_number": id_number,
+                         "real_name_level": level, **claims})
 
-    def company(name: str, role: str, **extra: Any) -> Caller:
-        return Caller(name, {"sub": name, "role": "company", "scope": scopes["company"], "credit_code": COMPANY,
-                             "company_role": role, **extra})
 
-    def staff(name: str, role: str, **extra: Any) -> Caller:
-        return Caller(name, {"sub": name, "role": role, "scope": scopes[role], **extra})
+def company(name: str, company_role: str, scope: str, credit_code: str = COMPANY, /, **claims: Any) -> Caller:
+    return Caller(name, {"sub": name, "role": "company", "scope": scope, "credit_code": credit_code,
+                         "company_role": company_role, **claims})
 
-    parent = {"kind": "person", "id_number": CITIZEN, "name": "张三"}
+
+def staff(name: str, role: str, scope: str, /, **claims: Any) -> Caller:
+    return Caller(name, {"sub": name, "role": role, "scope": scope, **claims})
+
+
+def service(name: str, scope: str, /, **claims: Any) -> Caller:
+    return Caller(f"service-{name}", {"sub": f"service:{name}", "role": "service", "scope": scope, **claims})
+
+
+def callers(scopes: Mapping[str, str], services: Mapping[str, str], *, citizen: str = CITIZEN,
+            other_citizen: str = OTHER_CITIZEN, department: str = DEPT, other_department: str = OTHER_DEPT,
+            ) -> list[Caller]:
+    """Every kind of caller: `scopes` maps a role to the scopes its token carries (as the gateway
+    gives them), `services` a service client's name to its scopes. The people and departments are
+    the kit's unless a service's records name its own."""
+    parent = {"kind": "person", "id_number": citizen, "name": "张三"}
     firm = {"kind": "company", "credit_code": COMPANY, "name": "某公司"}
+    people, firms = scopes["citizen"], scopes["company"]
     return [
         Caller("anonymous", None),
-        person("citizen-self-declared", CITIZEN, "self_declared"),
-        person("citizen-verified", CITIZEN),
-        person("citizen-counter-verified", CITIZEN, "counter_verified"),
-        person("another-citizen", OTHER_CITIZEN),
-        person("agent-with-delegation", DAUGHTER, agent_for={**parent, "delegations": delegation([ITEM])}),
-        person("agent-other-item", DAUGHTER, agent_for={**parent, "delegations": delegation([OTHER_ITEM])}),
-        person("agent-without-delegation", DAUGHTER, agent_for={**parent, "delegations": []}),
-        company("company-legal-representative", "legal_representative"),
-        company("company-administrator", "administrator"),
-        company("company-agent-with-delegation", "agent", agent_for={**firm, "delegations": delegation([ITEM])}),
-        company("company-agent-without-delegation", "agent"),
-        staff("clerk-in-hall", "clerk", halls=[HALL], departments=[DEPT], hall=HALL),
-        staff("clerk-out-of-hall", "clerk", halls=[OTHER_HALL], departments=[OTHER_DEPT], hall=OTHER_HALL),
-        staff("approver-in-department", "approver", departments=[DEPT]),
-        staff("approver-out-of-department", "approver", departments=[OTHER_DEPT]),
-        staff("admin", "admin"),
-        staff("auditor", "auditor"),
-        Caller("partner", {"sub": "partner-sz", "role": "partner", "scope": scopes["partner"], "partner": "440300"}),
-        *(Caller(f"service-{name}", {"sub": f"service:{name}", "role": "service", "scope": scope})
-          for name, scope in services.items()),
+        person("citizen-self-declared", citizen, people, "self_declared"),
+        person("citizen-verified", citizen, people),
+        person("citizen-counter-verified", citizen, people, "counter_verified"),
+        person("another-citizen", other_citizen, people),
+        person("agent-with-delegation", DAUGHTER, people, agent_for={**parent, "delegations": delegation([ITEM])}),
+        person("agent-other-item", DAUGHTER, people, agent_for={**parent, "delegations": delegation([OTHER_ITEM])}),
+        person("agent-without-delegation", DAUGHTER, people, agent_for={**parent, "delegations": []}),
+        company("company-legal-representative", "legal_representative", firms),
+        company("company-administrator", "administrator", firms),
+        company("company-agent-with-delegation", "agent", firms, agent_for={**firm, "delegations": delegation([ITEM])}),
+        company("company-agent-without-delegation", "agent", firms),
+        staff("clerk-in-hall", "clerk", scopes["clerk"], halls=[HALL], departments=[department], hall=HALL),
+        staff("clerk-out-of-hall", "clerk", scopes["clerk"], halls=[OTHER_HALL], departments=[other_department],
+              hall=OTHER_HALL),
+        staff("approver-in-department", "approver", scopes["approver"], departments=[department]),
+        staff("approver-out-of-department", "approver", scopes["approver"], departments=[other_department]),
+        staff("admin", "admin", scopes["admin"]),
+        staff("auditor", "auditor", scopes["auditor"]),
+        staff("partner", "partner", scopes["partner"], sub="partner-sz", partner="440300"),
+        *(service(name, scope) for name, scope in services.items()),
     ]
 
 
@@ -152,3 +177,36 @@ def expected(policy: Policy, permission: str, caller: Caller, target: Target | N
 def refused(status: int, body: Any, codes: Iterable[str] = ()) -> bool:
     code = body.get("code") if isinstance(body, dict) else None
     return status == 401 or (status == 403 and (code in POLICY_REFUSALS or code in set(codes)))
+
+
+@dataclass
+class Tally:
+    """The calls a matrix test made and the answers that disagree with the policy."""
+    calls: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    async def call(self, client: Any, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+        """One call: its status and its JSON body (None if it has none); a 5xx fails at once."""
+        r = await client.request(method, url, **kwargs)
+        self.calls += 1
+        assert r.status_code < 500, (method, url, r.text)
+        return r.status_code, (r.json() if r.headers.get("content-type", "").endswith("json") else None)
+
+    def compare(self, what: str, want: bool | str, got: bool | str, status: int, body: Any) -> None:
+        """Note a call whose answer (`got`) is not the policy's (`want`): booleans are "admitted"."""
+        if want != got:
+            code = body.get("code") if isinstance(body, dict) else ""
+            said = ("allow" if want else "refuse") if isinstance(want, bool) else want
+            self.mismatches.append(f"{what}: policy says {said}, got {status} {code or ''}".rstrip())
+
+    def verdict(self) -> None:
+        assert not self.mismatches, (f"{len(self.mismatches)} of {self.calls} calls disagree with the policy:\n"
+                                     + "\n".join(self.mismatches))
+
+
+async def audited_refusals(app: Any, platform: PlatformTables) -> set[str]:
+    """The callers (token subjects) whose refusal by a route's policy is in the service's audit trail."""
+    audit = platform.audit_event
+    async with app.state.sessionmaker() as session:
+        return set((await session.execute(
+            select(audit.c.actor).where(audit.c.entity == "route").distinct())).scalars())
