@@ -68,9 +68,19 @@ def check_licence_type(value: str | None) -> str | None:
     return v
 
 
+# GB/T 2260 province-level codes (the first two digits of every region code): 34 in all.
+PROVINCES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+                       "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+                       "65", "71", "81", "82"})
+
+
 def check_region(value: str) -> str:
     if not _REGION.match(value):
         raise ValueError("a GB/T 2260 region code has 6 digits (442000 Zhongshan, 440300 Shenzhen)")
+    if value[:2] not in PROVINCES:
+        raise ValueError(f"{value[:2]!r} is no province of GB/T 2260 (44 is Guangdong)")
+    if value[2:4] == "00" and value[4:] != "00":
+        raise ValueError("a GB/T 2260 code with 00 in digits 3-4 is a province: its last two digits are 00")
     return value
 
 
