@@ -7,20 +7,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from tongban.cases import flows
-from tongban.cases.case import service as cases
+from tongban.cases import flows, submission_flow
 from tongban.cases.case.access import get_visible
 from tongban.cases.case.errors import CaseNotFound, WrongCaseState
 from tongban.cases.case.schemas import CaseRead
 from tongban.cases.credentials_client import CredentialsClient
+from tongban.cases.db import Sessions
 from tongban.cases.material import repository
 from tongban.cases.material.errors import CredentialsNotConfigured, DocumentNotFound, DocumentUnusable, LicenceNotUsable
 from tongban.cases.material.schemas import DocumentRead, MaterialIn, MaterialRead
-from tongban.cases.material.service import MAX_MATERIALS, SubmissionMaterials
+from tongban.cases.material.service import MAX_MATERIALS
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import AUTH_ERRORS, OutsideDelegation, OutsideScope, RealNameRequired
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
+from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.policy import Access, Authorize
 from tongban.shared.service_auth import UpstreamUnavailable
@@ -71,13 +72,15 @@ async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
 
 @router.post("/cases/{case_id}/materials", response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound, WrongCaseState, DocumentUnusable,
-                                 *LICENCE_ERRORS))
-async def add_materials(case_id: uuid.UUID, body: MaterialsAdd, request: Request, session: SessionDep,
-                        access: MaterialAdder) -> CaseRead:
+                                 IdempotencyKeyReused, *LICENCE_ERRORS))
+async def add_materials(case_id: uuid.UUID, body: MaterialsAdd, request: Request, sessions: Sessions,
+                        access: MaterialAdder, idem: IdempotencyDep):
     """Add materials to an open case (a supplement, or materials accepted with gaps): the
-    applicant, or a clerk for a counter case. The timeline records it."""
+    applicant, or a clerk for a counter case. The timeline records it. Licence-backed ones are
+    recorded at svc-credentials with no cases transaction open; if it refuses, nothing is added,
+    the consents given are withdrawn and the timeline says why. An `Idempotency-Key` replays the
+    answer (409 `submission_in_progress` while the first is still running)."""
     actor = access.principal
-    plan = SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
-                                       credentials(request))
-    case = await flows.add_materials(session, case_id, plan, body.reason, actor)
-    return (await cases.reader(session, actor))(case)
+    assert actor is not None  # the policy admits no anonymous caller
+    return await submission_flow.add_materials(sessions, request, case_id, body.materials, body.reason, actor,
+                                               idem, credentials(request))
