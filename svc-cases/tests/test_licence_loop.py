@@ -1,10 +1,14 @@
 """证照联办 end to end with the real svc-credentials: an instant approval becomes a licence in the
-holder's wallet, and the licence identifier comes back onto the completed case."""
+holder's wallet, and the licence identifier comes back onto the completed case; 免证办: licence-backed
+materials of a submission, of materials added later and of a bundle, recorded and undone there."""
+
+import uuid
 
 import httpx
-
+from tongban.cases.bundle import service as bundles
 from tongban.cases.main import SERVICE as CASES
 from tongban.credentials.main import SERVICE as CREDENTIALS
+from tongban.shared.contracts.catalog import BundlePublishedV1
 from tongban.shared.service_auth import BearerAuth, StaticToken
 from tongban.shared.testing.plugin import running_service, wait_for
 
@@ -297,5 +301,151 @@ async def test_a_refusal_after_the_draft_leaves_no_submitted_case_and_no_consent
         assert r.status_code == 200, r.text
         r = await cases.post(f"/api/v1/cases/cases/{case_id}/submit", headers=applicant, json={})
         assert r.status_code == 200 and r.json()["state"] == "submitted", r.text
+        await cases.app.state.credentials.aclose()
+        await credentials.app.state.cases.aclose()
+
+
+async def test_licence_backed_materials_added_later(infra, token_issuer, tokens, kit, tmp_path):
+    """`POST /cases/{id}/materials` with a licence-backed material records consent and use at
+    svc-credentials outside the cases transaction: a refusal adds nothing, withdraws the consent
+    and says so on the timeline (the key replays it); once the licence is held, it is added."""
+    id_card = kit.DEPT + "002"
+    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
+                                                           ["credentials"], sub="admin-1")}
+    applicant = {"Authorization": "Bearer " + token_issuer.mint(
+        "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
+        id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
+    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
+            running_service(CASES, infra, token_issuer) as cases:
+        await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
+        await kit.publish_item(cases)
+        r = await cases.post("/api/v1/cases/cases", headers=applicant, json={"basic_code": ITEM})
+        assert r.status_code == 201 and r.json()["state"] == "submitted", r.text
+        case_id = r.json()["id"]
+        add = {"materials": [{"name": "居民身份证", "licence_type_code": id_card, "consent": True}],
+               "reason": "补充身份证"}
+        url = f"/api/v1/cases/cases/{case_id}/materials"
+
+        r = await cases.post(url, headers=applicant | {"Idempotency-Key": "add-1"}, json=add)
+        assert r.status_code == 422 and r.json()["code"] == "licence_not_usable", r.text
+        refusal = r.json()
+        assert refusal["case_id"] == case_id and refusal["errors"][0]["field"] == "materials[0].licence_type_code"
+        # nothing added, the case as it was, the timeline says why and what was undone
+        assert (await cases.get(url, headers=applicant)).json()["total"] == 0
+        assert (await cases.get(f"/api/v1/cases/cases/{case_id}", headers=applicant)).json()["state"] == "submitted"
+        timeline = (await cases.get(f"/api/v1/cases/cases/{case_id}/timeline", headers=applicant)).json()["items"]
+        failed = timeline[-1]
+        assert (failed["action"], failed["from_state"], failed["to_state"]) == \
+            ("add_materials_failed", "submitted", "submitted")
+        [consent] = (await credentials.get("/api/v1/credentials/me/consents", headers=applicant)).json()["items"]
+        assert consent["case_id"] == case_id and consent["revoked_at"] is not None
+        assert failed["detail"] == {"code": "licence_not_usable", "consents_withdrawn": [consent["id"]],
+                                    "consents_left": []}
+        assert refusal["consents_withdrawn"] == [consent["id"]]
+        # the same key replays the refusal; nothing more is asked of svc-credentials
+        again = await cases.post(url, headers=applicant | {"Idempotency-Key": "add-1"}, json=add)
+        assert again.status_code == 422 and again.headers.get("idempotent-replayed") == "true"
+        assert {k: v for k, v in again.json().items() if k != "request_id"} == \
+            {k: v for k, v in refusal.items() if k != "request_id"}
+        assert (await credentials.get("/api/v1/credentials/me/consents", headers=applicant)).json()["total"] == 1
+
+        # with the licence issued, the material is added, consent and use recorded for the case
+        r = await credentials.post("/api/v1/credentials/licences", headers=admin, json={
+            "type_code": id_card, "holder_id": kit.OTHER_ADULT, "holder_name": "李四", "data": {"address": "中山市"}})
+        assert r.status_code == 201, r.text
+        identifier = r.json()["identifier"]
+        r = await cases.post(url, headers=applicant | {"Idempotency-Key": "add-2"}, json=add)
+        assert r.status_code == 200 and r.json()["id"] == case_id, r.text
+        [m] = (await cases.get(url, headers=applicant)).json()["items"]
+        assert (m["kind"], m["licence_identifier"], m["verification"]) == ("licence", identifier, "licence-use")
+        consents = (await credentials.get("/api/v1/credentials/me/consents", headers=applicant)).json()["items"]
+        assert sorted(c["revoked_at"] is None for c in consents) == [False, True]
+        assert m["consent_id"] in [c["id"] for c in consents if c["revoked_at"] is None]
+        timeline = (await cases.get(f"/api/v1/cases/cases/{case_id}/timeline", headers=applicant)).json()["items"]
+        assert (timeline[-1]["action"], timeline[-1]["reason"]) == ("add_materials", "补充身份证")
+        again = await cases.post(url, headers=applicant | {"Idempotency-Key": "add-2"}, json=add)
+        assert again.status_code == 200 and again.headers.get("idempotent-replayed") == "true"
+        assert (await cases.get(url, headers=applicant)).json()["total"] == 1
+
+        # svc-credentials down: 503, nothing added, the timeline says so
+        await cases.app.state.credentials.aclose()
+        cases.app.state.credentials = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2)
+        r = await cases.post(url, headers=applicant, json=add)
+        assert r.status_code == 503 and r.json()["code"] == "upstream_unavailable"
+        assert (await cases.get(url, headers=applicant)).json()["total"] == 1
+        timeline = (await cases.get(f"/api/v1/cases/cases/{case_id}/timeline", headers=applicant)).json()["items"]
+        assert timeline[-1]["action"] == "add_materials_failed"
+        await cases.app.state.credentials.aclose()
+        await credentials.app.state.cases.aclose()
+
+
+async def test_bundle_with_licence_backed_materials(infra, token_issuer, tokens, kit, tmp_path):
+    """A bundle's children are committed as drafts before svc-credentials is asked, so a clerk's
+    counter consent binds to each child; a refusal leaves the bundle and its children drafts,
+    withdraws what may be withdrawn and says why on each child (the key replays it)."""
+    id_card = kit.DEPT + "002"
+    first, second = "442020000910", "442020000911"
+    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
+                                                           ["credentials"], sub="admin-1")}
+    clerk = {"Authorization": "Bearer " + token_issuer.mint(
+        "clerk", "cases:read cases:process credentials:read", ["cases", "credentials"], sub="clerk-7",
+        name="王五", hall="zs-1", counter="A03", departments=[kit.DEPT])}
+    holder = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
+                                                             sub="citizen-h", id_number=kit.ADULT,
+                                                             real_name_level="verified")}
+    other = {"Authorization": "Bearer " + token_issuer.mint(
+        "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
+        id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
+    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
+            running_service(CASES, infra, token_issuer) as cases:
+        identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
+        await kit.publish_item(cases, first, name="出生医学证明")
+        await kit.publish_item(cases, second, name="户口登记")
+        async with cases.app.state.sessionmaker() as session, session.begin():
+            await bundles.apply_bundle_published(session, BundlePublishedV1(
+                bundle_id=uuid.uuid4(), code="YJS-CS", name="出生一件事", version=1, item_codes=[first, second],
+                city_code="442000"))
+        material = {"name": "居民身份证", "licence_type_code": id_card, "consent": True}
+        walk_in = {"type": "person", "id": kit.ADULT, "name": "张三"}
+
+        # at the counter: each child gets the walk-in applicant's consent (witnessed, bound to it) and the use
+        r = await cases.post("/api/v1/cases/bundle-cases", headers=clerk,
+                             json={"bundle_code": "YJS-CS", "applicant": walk_in, "materials": [material]})
+        assert r.status_code == 201, r.text
+        bundle = r.json()
+        assert bundle["state"] == "in_progress"
+        children = [c["id"] for c in bundle["children"]]
+        assert [c["state"] for c in bundle["children"]] == ["submitted", "submitted"]
+        for child in children:
+            [m] = (await cases.get(f"/api/v1/cases/cases/{child}/materials", headers=clerk)).json()["items"]
+            assert (m["kind"], m["licence_identifier"]) == ("licence", identifier)
+        consents = (await credentials.get("/api/v1/credentials/me/consents", headers=holder)).json()["items"]
+        assert sorted((c["case_id"], c["given_at"], c["witnessed_by"]) for c in consents) == \
+            sorted((child, "counter", "clerk-7") for child in children)
+
+        # a citizen without the licence: refused; the bundle and its children stay drafts, her
+        # consent withdrawn, each child's timeline says why; the key replays the refusal
+        body = {"bundle_code": "YJS-CS", "materials": [material]}
+        r = await cases.post("/api/v1/cases/bundle-cases", headers=other | {"Idempotency-Key": "b-refused"},
+                             json=body)
+        assert r.status_code == 422 and r.json()["code"] == "licence_not_usable", r.text
+        refusal = r.json()
+        assert refusal["errors"][0]["field"] == "materials[0].licence_type_code"
+        [consent] = (await credentials.get("/api/v1/credentials/me/consents", headers=other)).json()["items"]
+        assert consent["revoked_at"] is not None and refusal["consents_withdrawn"] == [consent["id"]]
+        parent = (await cases.get(f"/api/v1/cases/bundle-cases/{refusal['bundle_case_id']}", headers=other)).json()
+        assert parent["state"] == "draft"
+        assert sorted(c["id"] for c in parent["children"]) == sorted(refusal["case_ids"])
+        assert [c["state"] for c in parent["children"]] == ["draft", "draft"]
+        for child in refusal["case_ids"]:
+            timeline = (await cases.get(f"/api/v1/cases/cases/{child}/timeline", headers=other)).json()["items"]
+            assert [e["action"] for e in timeline] == ["create", "submission_failed"]
+            assert timeline[-1]["detail"]["consents_withdrawn"] == [consent["id"]]
+        again = await cases.post("/api/v1/cases/bundle-cases", headers=other | {"Idempotency-Key": "b-refused"},
+                                 json=body)
+        assert again.status_code == 422 and again.headers.get("idempotent-replayed") == "true"
+        assert {k: v for k, v in again.json().items() if k != "request_id"} == \
+            {k: v for k, v in refusal.items() if k != "request_id"}
+        assert (await credentials.get("/api/v1/credentials/me/consents", headers=other)).json()["total"] == 1
         await cases.app.state.credentials.aclose()
         await credentials.app.state.cases.aclose()

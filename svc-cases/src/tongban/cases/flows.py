@@ -53,9 +53,10 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
     return case
 
 
-async def add_materials(session: AsyncSession, case_id: uuid.UUID, materials: MaterialsPlan, reason: str | None,
+async def add_materials(session: AsyncSession, case: Case, materials: MaterialsPlan, reason: str | None,
                         p: Principal) -> Case:
-    return await cases.add_materials(session, case_id, materials, reason, p, listed=listed_for)
+    """Materials onto an open case, what is still missing measured against the list it is held to."""
+    return await cases.add_materials(session, case, materials, reason, p, listed=listed_for)
 
 
 async def record_licence(session: AsyncSession, case_id: uuid.UUID, identifier: str, type_code: str,

@@ -3,11 +3,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-
-from tongban.cases import calendar_flow
+from tongban.cases import calendar_flow, checker
 from tongban.cases.bundle.router import router as bundle_router
-from tongban.cases import checker
 from tongban.cases.case.router import router as case_router
+from tongban.cases.case_material_router import router as case_material_router
 from tongban.cases.catalog_copy.router import router as item_router
 from tongban.cases.config import Settings
 from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
@@ -46,8 +45,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
 SERVICE = ServiceDefinition(
     name="cases", title="Tongban svc-cases", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
-    # material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
-    routers=[item_router, material_router, statistics_router, case_router, item_config_router, rule_router,
+    # case_material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
+    routers=[item_router, material_router, case_material_router, statistics_router, case_router, item_config_router, rule_router,
              workday_router, calendar_router, rating_router, ticket_router, bundle_router, forwarding_router],
     subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),

@@ -39,7 +39,7 @@ class BundleCase(Base):
     applicant_type: Mapped[str] = mapped_column(String(10))
     applicant_id: Mapped[str] = mapped_column(String(18), index=True)
     submitted_by: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(20))             # in_progress | completed
+    state: Mapped[str] = mapped_column(String(20))             # draft | in_progress | completed
     outcome: Mapped[str | None] = mapped_column(String(20))    # approved | partial | denied
     outcome_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

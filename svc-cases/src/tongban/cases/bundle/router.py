@@ -2,21 +2,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-
+from tongban.cases import submission_flow
 from tongban.cases.bundle import repository, service
 from tongban.cases.bundle.schemas import BundleCaseCreate, BundleCaseRead
-from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowedForRole
+from tongban.cases.case.errors import CaseNotFound, ItemNotAvailable, NotAllowedForRole, WrongCaseState
 from tongban.cases.credentials_client import CredentialsClient
-from tongban.cases.material.errors import CredentialsNotConfigured, DocumentUnusable, LicenceNotUsable, \
-    MaterialsMissing
-from tongban.shared.service_auth import UpstreamUnavailable
+from tongban.cases.db import Sessions
+from tongban.cases.material.errors import CredentialsNotConfigured, DocumentUnusable, LicenceNotUsable, MaterialsMissing
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import AUTH_ERRORS, OutsideDelegation, OutsideScope, RealNameRequired
-from tongban.shared.policy import Access, Authorize
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.pagination import Page, PageDep, paginate
+from tongban.shared.policy import Access, Authorize
+from tongban.shared.service_auth import UpstreamUnavailable
 
 router = APIRouter(prefix="/bundle-cases", tags=["bundle cases"])
 Submitter = Annotated[Access, Depends(Authorize(POLICY, "bundle.submit"))]
@@ -27,19 +27,19 @@ TRUST_ERRORS = (RealNameRequired, OutsideDelegation, OutsideScope)
 @router.post("", status_code=201, response_model=BundleCaseRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
                                  IdempotencyKeyReused, MaterialsMissing, DocumentUnusable, LicenceNotUsable,
-                                 CredentialsNotConfigured, UpstreamUnavailable))
-async def submit_bundle_case(body: BundleCaseCreate, request: Request, session: SessionDep, access: Submitter,
+                                 CredentialsNotConfigured, UpstreamUnavailable, WrongCaseState))
+async def submit_bundle_case(body: BundleCaseCreate, request: Request, sessions: Sessions, access: Submitter,
                              idem: IdempotencyDep):
     """Apply for a one-thing bundle with one form: a child case per item goes to each department
-    at once. Same roles and `Idempotency-Key` behaviour as a single case."""
+    at once. Same roles and `Idempotency-Key` behaviour as a single case: with licence-backed
+    materials the bundle and its cases are drafts until svc-credentials has recorded every consent
+    and use; if it refuses, the answer names them (`bundle_case_id`, `case_ids`), and they stay
+    drafts with the reason on each case's timeline."""
     actor = access.principal
     assert actor is not None  # the policy admits no anonymous submission
-    if (replay := await idem.claim(session, actor.sub)) is not None:
-        return replay
-    parent = await service.submit(session, body, actor, request.app.state.settings.default_city_code,
-                                  request.headers.get("authorization"),
-                                  CredentialsClient(getattr(request.app.state, "credentials", None)))
-    return await idem.remember(session, 201, parent)
+    return await submission_flow.submit_bundle(sessions, request, body, actor, idem,
+                                               CredentialsClient(getattr(request.app.state, "credentials", None)),
+                                               request.app.state.settings.default_city_code)
 
 
 @router.get("", response_model=Page[BundleCaseRead], responses=responses(*AUTH_ERRORS))

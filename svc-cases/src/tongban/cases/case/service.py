@@ -29,25 +29,37 @@ from tongban.shared.ids import mask_resident_id, mask_text
 class MaterialsPlan(Protocol):
     """What materials added to a case do (tongban.cases.material.service.SubmissionMaterials)."""
 
-    async def prepare(self, case: Case) -> dict[str, Any]: ...
     async def attach(self, case: Case) -> None: ...
 
 
-async def add_materials(session: AsyncSession, case_id: uuid.UUID, materials: MaterialsPlan, reason: str | None,
-                        p: Principal, today: dt.date | None = None, listed: Listed = item_listed) -> Case:
-    """Materials added to an open case by its applicant (or a clerk for a counter case)."""
-    today = today or calendar.today()
+async def open_for_materials(session: AsyncSession, case_id: uuid.UUID, p: Principal) -> Case:
+    """The case, locked, if the caller may add materials to it and it is still open (409 otherwise)."""
     case = await get_visible(session, case_id, p, for_update=True, permission="case.materials.add")
     allowed = OPEN | {"suspended"}
     if case.state not in allowed:
         raise WrongCaseState("add materials to", case.state, allowed)
-    await materials.prepare(case)
+    return case
+
+
+async def add_materials(session: AsyncSession, case: Case, materials: MaterialsPlan, reason: str | None,
+                        p: Principal, listed: Listed = item_listed) -> Case:
+    """Materials checked (and confirmed at svc-credentials) for a case from `open_for_materials`,
+    written onto it by its applicant (or a clerk for a counter case); the timeline records it."""
     await materials.attach(case)
     if case.missing_materials:  # 容缺 materials arriving: what is still missing now
         short = required.shortfall(await listed(session, case), await materials_repo.given(session, case.id))
         case.missing_materials = (short.gaps + short.missing) or None
     await record(session, case, p, "add_materials", case.state, case.state, reason, {})
     return case
+
+
+async def materials_not_added(session: AsyncSession, case_id: uuid.UUID, p: Principal, reason: str,
+                              detail: dict[str, Any]) -> None:
+    """Materials confirmed at svc-credentials could not be added: the timeline says why and what
+    was undone there (the case itself is as it was)."""
+    case = await repository.get(session, case_id, for_update=True)
+    if case is not None:
+        await record(session, case, p, "add_materials_failed", case.state, case.state, reason[:500], detail)
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -130,9 +130,9 @@ async def submit(session: AsyncSession, body: CaseCreate, p: Principal, default_
                  origin: Origin | None = None, materials: Materials | None = None,
                  listed_materials: list[dict[str, Any]] | None = None) -> CaseRead:
     """Create a case in one transaction (a draft, or submitted with its clock started, then
-    instant approval tried); returns it as the submitter sees it. Used for a bundle's children
-    and forwarded cases; `POST /cases` goes through tongban.cases.submission_flow, which keeps
-    svc-credentials' writes out of the transaction. A submission (not a draft) must bring every
+    instant approval tried); returns it as the submitter sees it. Used for forwarded cases and
+    a bundle's children without licence-backed materials; `POST /cases` and the other bundles go
+    through tongban.cases.submission_flow, which keeps svc-credentials' writes out of the transaction. A submission (not a draft) must bring every
     required material the implementation (else the item) lists, or `listed_materials` for a
     bundle's child; missing 容缺 ones are kept as `missing_materials` (the case is then accepted
     only with them as gaps, never instantly)."""

@@ -1,49 +1,20 @@
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
-from tongban.cases import flows
-from tongban.cases.case import service as cases
-from tongban.cases.case.access import get_visible
-from tongban.cases.case.errors import CaseNotFound, WrongCaseState
-from tongban.cases.case.schemas import CaseRead
-from tongban.cases.credentials_client import CredentialsClient
-from tongban.cases.material import repository, service
-from tongban.cases.material.errors import (
-    CredentialsNotConfigured,
-    DocumentNotFound,
-    DocumentTooLarge,
-    DocumentUnusable,
-    LicenceNotUsable,
-    UnsupportedDocumentType,
-)
-from tongban.cases.material.schemas import DocumentRead, MaterialIn, MaterialRead
+from fastapi import APIRouter, Depends, Query, Request
+from tongban.cases.material import service
+from tongban.cases.material.errors import DocumentTooLarge, DocumentUnusable, UnsupportedDocumentType
+from tongban.cases.material.schemas import DocumentRead
 from tongban.cases.policy import POLICY
-from tongban.shared.auth import AUTH_ERRORS, OutsideDelegation, OutsideScope, RealNameRequired
+from tongban.shared.auth import AUTH_ERRORS, RealNameRequired
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
-from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.policy import Access, Authorize
-from tongban.shared.service_auth import UpstreamUnavailable
 
+# Only the upload is this aggregate's own: reading a document, and a case's materials, go through
+# the cases that list them (tongban.cases.case_material_router, above both aggregates).
 router = APIRouter(tags=["materials"])
-MaterialReader = Annotated[Access, Depends(Authorize(POLICY, "case.materials.read"))]
-MaterialAdder = Annotated[Access, Depends(Authorize(POLICY, "case.materials.add"))]
 Uploader = Annotated[Access, Depends(Authorize(POLICY, "document.upload"))]
-DocumentReader = Annotated[Access, Depends(Authorize(POLICY, "document.read"))]
-TRUST_ERRORS = (RealNameRequired, OutsideDelegation, OutsideScope)
-LICENCE_ERRORS = (LicenceNotUsable, CredentialsNotConfigured, UpstreamUnavailable)
-
-
-def credentials(request: Request) -> CredentialsClient:
-    return CredentialsClient(getattr(request.app.state, "credentials", None))
-
-
-class MaterialsAdd(BaseModel):
-    materials: list[MaterialIn] = Field(min_length=1, max_length=service.MAX_MATERIALS)
-    reason: str | None = Field(default=None, max_length=2000)
 
 
 @router.post("/documents", status_code=201, response_model=DocumentRead,
@@ -68,44 +39,3 @@ async def upload_document(request: Request, session: SessionDep, access: Uploade
     mime_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     doc = await service.upload(session, await request.body(), mime_type, filename, actor, settings)
     return await idem.remember(session, 201, DocumentRead.model_validate(doc))
-
-
-@router.get("/documents/{document_id}", response_model=DocumentRead,
-            responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, DocumentNotFound))
-async def get_document(document_id: uuid.UUID, session: SessionDep, access: DocumentReader) -> DocumentRead:
-    """A document's metadata: for its uploader, and once attached for the case's applicant,
-    clerks and the handling department."""
-    return DocumentRead.model_validate(await flows.readable_document(session, document_id, access.principal))
-
-
-@router.get("/documents/{document_id}/content", response_class=Response,
-            responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, DocumentNotFound))
-async def download_document(document_id: uuid.UUID, session: SessionDep, access: DocumentReader) -> Response:
-    """The file itself (same readers as the metadata); `ETag` is its SHA-256."""
-    doc = await flows.readable_document(session, document_id, access.principal, with_content=True)
-    return Response(doc.content, media_type=doc.mime_type, headers={
-        "ETag": f'"{doc.sha256}"', "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": "attachment"})
-
-
-@router.get("/cases/{case_id}/materials", response_model=Page[MaterialRead],
-            responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
-async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
-                         access: MaterialReader) -> Page[MaterialRead]:
-    """The case's materials: uploaded documents and licences used (免证办), oldest first."""
-    await get_visible(session, case_id, access.principal, permission="case.materials.read")
-    return await paginate(session, repository.materials_query(case_id), page, MaterialRead.model_validate)
-
-
-@router.post("/cases/{case_id}/materials", response_model=CaseRead,
-             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound, WrongCaseState, DocumentUnusable,
-                                 *LICENCE_ERRORS))
-async def add_materials(case_id: uuid.UUID, body: MaterialsAdd, request: Request, session: SessionDep,
-                        access: MaterialAdder) -> CaseRead:
-    """Add materials to an open case (a supplement, or materials accepted with gaps): the
-    applicant, or a clerk for a counter case. The timeline records it."""
-    actor = access.principal
-    plan = service.SubmissionMaterials(session, body.materials, actor, request.headers.get("authorization"),
-                                       credentials(request))
-    case = await flows.add_materials(session, case_id, plan, body.reason, actor)
-    return (await cases.reader(session, actor))(case)

@@ -114,11 +114,13 @@ class SubmissionMaterials:
         """Whether any material is a licence-backed one (免证办): svc-credentials records something."""
         return any(m.document_id is None for m in self.items)
 
-    async def prepare(self, case: Case, rule: ApprovalRule | None = None) -> dict[str, Any]:
-        """`check` and `confirm` in one go, inside the caller's transaction (a bundle's children
-        and materials added to an existing case)."""
+    async def recheck(self, session: AsyncSession, case: Case) -> None:
+        """`check` again in a later transaction, under its locks (another request may have attached
+        an upload since the first check); the licence-backed materials `confirm` gave are kept."""
+        licences = [r for r in self.rows if r.kind == "licence"]
+        self.session, self.rows, self.documents = session, [], []
         await self.check(case)
-        return await self.confirm(case, rule)
+        self.rows += licences
 
     async def check(self, case: Case) -> None:
         """Check every uploaded material (the caller's own, not yet attached); no remote call."""
