@@ -32,7 +32,6 @@ import importlib
 import importlib.util
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from tongban.shared import migrations
 from tongban.shared.ids import credit_code_in_region
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.events import identity
-from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, kept_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("TONGBAN_DATA", ROOT / ".data"))
@@ -152,17 +151,6 @@ def _seed_each(urls: dict[str, str], city: City) -> None:
         say(f"{city.key}: demo data for {name}: {asyncio.run(run())} added")
 
 
-def _kept_secrets(path: Path, names: list[str]) -> dict[str, str]:
-    """Secrets generated once and kept in the data folder, readable by the owner only."""
-    known = json.loads(path.read_text()) if path.exists() else {}
-    wanted = {name: known.get(name) or secrets.token_urlsafe(32) for name in names}
-    if wanted != known:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(wanted))
-        path.chmod(0o600)
-    return wanted
-
-
 def _with_gateway_db(gateway_db_url: str, work) -> int:  # noqa: ANN001 - async fn of a sessionmaker
     async def run() -> int:
         engine = make_engine(gateway_db_url, 2)
@@ -180,7 +168,7 @@ def service_clients(city: City, gateway_db_url: str) -> dict[str, dict[str, str]
     from tongban.gateway import seed as gateway_seed
     from tongban.gateway.token.scopes import SERVICE_SCOPES
 
-    secrets_ = _kept_secrets(city.data / "service-clients.json", list(SERVICE_SCOPES))
+    secrets_ = kept_secrets(city.data / "service-clients.json", list(SERVICE_SCOPES))
     _with_gateway_db(gateway_db_url, lambda sm: gateway_seed.seed_service_clients(sm, secrets_))
     return {name: {f"{name.upper()}_TOKEN_URL": f"{city.gateway_url}/auth/token",
                    f"{name.upper()}_SERVICE_CLIENT_ID": f"svc-{name}",
@@ -206,7 +194,7 @@ def partner_client(city: City, gateway_db_url: str, partner: City) -> str:
     the partner's svc-interop uses to get tokens here)."""
     from tongban.gateway import seed as gateway_seed
 
-    secret = _kept_secrets(city.data / "partner-clients.json", [partner.key])[partner.key]
+    secret = kept_secrets(city.data / "partner-clients.json", [partner.key])[partner.key]
     _with_gateway_db(gateway_db_url, lambda sm: gateway_seed.seed_partner_client(
         sm, f"{partner.key}-interop", secret, f"{partner.name}政务服务平台（深中通办）", partner.region))
     return secret

@@ -15,6 +15,18 @@ from tongban.shared.testing.plugin import running_service, wait_for
 ITEM = "442020000900"
 
 
+def credentials_admin(token_issuer) -> dict[str, str]:
+    return {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
+                                                           ["credentials"], sub="admin-1")}
+
+
+def other_applicant(token_issuer, kit) -> dict[str, str]:
+    """A verified citizen who holds no licence yet (李四)."""
+    return {"Authorization": "Bearer " + token_issuer.mint(
+        "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
+        id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
+
+
 async def _instant_item(credentials, cases, tokens, kit, token_issuer, licence_fields: list[dict]) -> str:  # noqa: ANN001
     """An item approved instantly for adults whose result is a licence type with `licence_fields`;
     the form asks for `service_years`. Returns the type code."""
@@ -131,8 +143,7 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
     recorded at svc-credentials, confirms the licence and keeps it as a material; the rule "holds a
     valid resident ID licence and is 18+" approves instantly and records its version."""
     id_card = kit.DEPT + "002"
-    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
-                                                           ["credentials"], sub="admin-1")}
+    admin = credentials_admin(token_issuer)
 
     def applicant(id_number: str) -> dict[str, str]:
         return {"Authorization": "Bearer " + token_issuer.mint(
@@ -198,8 +209,7 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
     with the clerk's token (witnessed at the counter), the use goes through as svc-cases for the
     handling department, and a rule on the licence approves instantly at the counter too."""
     id_card = kit.DEPT + "002"
-    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
-                                                           ["credentials"], sub="admin-1")}
+    admin = credentials_admin(token_issuer)
     clerk = {"Authorization": "Bearer " + token_issuer.mint(
         "clerk", "cases:read cases:process credentials:read", ["cases", "credentials"], sub="clerk-7",
         name="王五", hall="zs-1", counter="A03", departments=[kit.DEPT])}
@@ -253,11 +263,8 @@ async def test_a_refusal_after_the_draft_leaves_no_submitted_case_and_no_consent
     (no valid licence) the consent given for it is withdrawn, the draft says why on its timeline,
     the same Idempotency-Key replays the same refusal, and the draft can be fixed and submitted."""
     id_card = kit.DEPT + "002"
-    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
-                                                           ["credentials"], sub="admin-1")}
-    applicant = {"Authorization": "Bearer " + token_issuer.mint(
-        "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
-        id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
+    admin = credentials_admin(token_issuer)
+    applicant = other_applicant(token_issuer, kit)
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
         await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
@@ -310,11 +317,8 @@ async def test_licence_backed_materials_added_later(infra, token_issuer, tokens,
     svc-credentials outside the cases transaction: a refusal adds nothing, withdraws the consent
     and says so on the timeline (the key replays it); once the licence is held, it is added."""
     id_card = kit.DEPT + "002"
-    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
-                                                           ["credentials"], sub="admin-1")}
-    applicant = {"Authorization": "Bearer " + token_issuer.mint(
-        "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
-        id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
+    admin = credentials_admin(token_issuer)
+    applicant = other_applicant(token_issuer, kit)
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
         await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
@@ -385,8 +389,7 @@ async def test_bundle_with_licence_backed_materials(infra, token_issuer, tokens,
     withdraws what may be withdrawn and says why on each child (the key replays it)."""
     id_card = kit.DEPT + "002"
     first, second = "442020000910", "442020000911"
-    admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin credentials:issue",
-                                                           ["credentials"], sub="admin-1")}
+    admin = credentials_admin(token_issuer)
     clerk = {"Authorization": "Bearer " + token_issuer.mint(
         "clerk", "cases:read cases:process credentials:read", ["cases", "credentials"], sub="clerk-7",
         name="王五", hall="zs-1", counter="A03", departments=[kit.DEPT])}

@@ -9,8 +9,10 @@ the unprivileged `embedded_postgres` user, since postgres refuses to run as root
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +21,7 @@ import sys
 import sysconfig
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 PG_USER = "embedded_postgres"
@@ -290,3 +293,15 @@ class NatsCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def kept_secrets(path: Path, names: Iterable[str], nbytes: int = 32) -> dict[str, str]:
+    """One generated secret per name, kept in `path` (readable by its owner only) and reused on the
+    next run: the local launcher's service-client secrets and NATS passwords."""
+    known = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {name: known.get(name) or secrets.token_urlsafe(nbytes) for name in names}
+    if wanted != known:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(wanted))
+        path.chmod(0o600)
+    return wanted

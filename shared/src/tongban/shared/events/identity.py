@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tongban.shared.contracts.gateway import TOKEN_REVOKED
+from tongban.shared.localinfra import kept_secrets
 from tongban.shared.events.bus import stream_name
 
 if TYPE_CHECKING:
@@ -88,13 +88,7 @@ def everything(user: str) -> Identity:
 
 def kept_passwords(path: Path, users: Iterable[str]) -> dict[str, str]:
     """One generated password per user, kept in `path` (mode 0600) and reused on the next run."""
-    known = json.loads(path.read_text()) if path.exists() else {}
-    wanted = {u: known.get(u) or secrets.token_urlsafe(24) for u in users}
-    if wanted != known:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(wanted))
-        path.chmod(0o600)
-    return wanted
+    return kept_secrets(path, users, 24)
 
 
 def password_variable(user: str) -> str:
