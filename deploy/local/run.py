@@ -178,7 +178,7 @@ def service_clients(city: City, gateway_db_url: str) -> dict[str, dict[str, str]
 def nats_users(city: City) -> dict[str, str]:
     """Each process's NATS password (generated once, kept in the data folder), and the server's
     authorization block written beside it for a server to include."""
-    passwords = identity.kept_passwords(city.data / "nats-users.json", [*identity.PLATFORM, OPERATOR])
+    passwords = kept_secrets(city.data / "nats-users.json", [*identity.PLATFORM, OPERATOR], 24)
     conf = city.data / "nats-auth.conf"
     conf.touch(mode=0o600)
     conf.write_text(nats_authorization(passwords))

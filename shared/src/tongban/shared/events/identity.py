@@ -22,11 +22,9 @@ import importlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tongban.shared.contracts.gateway import TOKEN_REVOKED
-from tongban.shared.localinfra import kept_secrets
 from tongban.shared.events.bus import stream_name
 
 if TYPE_CHECKING:
@@ -84,11 +82,6 @@ def platform_identities(names: Iterable[str] = PLATFORM) -> list[Identity]:
 def everything(user: str) -> Identity:
     """A user with every right: tests' helpers and operators' tools, never a service."""
     return Identity(user, (">",), (">",))
-
-
-def kept_passwords(path: Path, users: Iterable[str]) -> dict[str, str]:
-    """One generated password per user, kept in `path` (mode 0600) and reused on the next run."""
-    return kept_secrets(path, users, 24)
 
 
 def password_variable(user: str) -> str:
