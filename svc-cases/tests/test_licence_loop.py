@@ -3,6 +3,7 @@ holder's wallet, and the licence identifier comes back onto the completed case; 
 materials of a submission, of materials added later and of a bundle, recorded and undone there."""
 
 import uuid
+from contextlib import asynccontextmanager
 
 import httpx
 from tongban.cases.bundle import service as bundles
@@ -13,6 +14,14 @@ from tongban.shared.service_auth import BearerAuth, StaticToken
 from tongban.shared.testing.plugin import running_service, wait_for
 
 ITEM = "442020000900"
+
+
+@asynccontextmanager
+async def both_services(infra, token_issuer, tmp_path):  # noqa: ANN001, ANN201
+    """The real svc-credentials (its keys in the test's folder) beside svc-cases."""
+    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
+            running_service(CASES, infra, token_issuer) as cases:
+        yield credentials, cases
 
 
 def credentials_admin(token_issuer) -> dict[str, str]:
@@ -49,8 +58,7 @@ async def test_instant_approval_to_licence_and_back(infra, token_issuer, tokens,
     wallet = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
                                                              sub="citizen-w", id_number=kit.ADULT,
                                                              real_name_level="verified")}
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         await _instant_item(credentials, cases, tokens, kit, token_issuer, [{"name": "service_years", "type": "integer"}])
         r = await cases.post("/api/v1/cases/cases", json={"basic_code": ITEM, "form_data": {"service_years": 8}},
                              headers=tokens.citizen())
@@ -71,8 +79,7 @@ async def test_a_licence_that_cannot_be_issued_is_told_on_the_case(infra, token_
                                                                    tmp_path):
     """The licence type needs a field neither the form nor the approval gives: svc-credentials
     cannot issue it, and the case's timeline says why instead of waiting for a licence forever."""
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         type_code = await _instant_item(credentials, cases, tokens, kit, token_issuer,
                                         [{"name": "service_years", "type": "integer"},
                                          {"name": "grade", "type": "string"}])
@@ -150,8 +157,7 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
             "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"],
             sub=f"citizen-{id_number}", id_number=id_number, name="张三", real_name_level="verified")}
 
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases)
         r = await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(), json={
@@ -216,8 +222,7 @@ async def test_counter_submission_with_a_licence_witnessed_by_the_clerk(infra, t
     holder = {"Authorization": "Bearer " + token_issuer.mint("citizen", "credentials:read", ["credentials"],
                                                              sub="citizen-h", id_number=kit.ADULT,
                                                              real_name_level="verified")}
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases, materials=[{"name": "居民身份证", "licence_type_code": id_card}])
         await cases.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", headers=tokens.admin(), json={
@@ -265,8 +270,7 @@ async def test_a_refusal_after_the_draft_leaves_no_submitted_case_and_no_consent
     id_card = kit.DEPT + "002"
     admin = credentials_admin(token_issuer)
     applicant = other_applicant(token_issuer, kit)
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases)
         material = {"name": "居民身份证", "licence_type_code": id_card, "consent": True}
@@ -319,8 +323,7 @@ async def test_licence_backed_materials_added_later(infra, token_issuer, tokens,
     id_card = kit.DEPT + "002"
     admin = credentials_admin(token_issuer)
     applicant = other_applicant(token_issuer, kit)
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases)
         r = await cases.post("/api/v1/cases/cases", headers=applicant, json={"basic_code": ITEM})
@@ -399,8 +402,7 @@ async def test_bundle_with_licence_backed_materials(infra, token_issuer, tokens,
     other = {"Authorization": "Bearer " + token_issuer.mint(
         "citizen", "cases:apply cases:read credentials:read", ["cases", "credentials"], sub="citizen-other",
         id_number=kit.OTHER_ADULT, name="李四", real_name_level="verified")}
-    async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
-            running_service(CASES, infra, token_issuer) as cases:
+    async with both_services(infra, token_issuer, tmp_path) as (credentials, cases):
         identifier = await _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card, admin)
         await kit.publish_item(cases, first, name="出生医学证明")
         await kit.publish_item(cases, second, name="户口登记")
