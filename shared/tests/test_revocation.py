@@ -73,3 +73,38 @@ async def test_a_service_that_starts_before_the_gateway_catches_up(infra, clean_
     finally:
         await follower.stop()
         await nc.close()
+
+
+
+class PublishesAfterLooking:
+    """The real JetStream context, except that the gateway publishes a revocation just after the
+    follower has looked for the newest one and before its consumer exists: the window in which
+    a start time taken from a clock (this process's, running weeks ahead under `make
+    test-dates`, or a skewed host's) lost the revocation for good."""
+
+    def __init__(self, js) -> None:  # noqa: ANN001
+        self.js = js
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.js, name)
+
+    async def get_last_msg(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        try:
+            return await self.js.get_last_msg(*args, **kwargs)
+        finally:
+            await revoke(self.js, entry("sid", "login-4"))
+
+
+async def test_a_revocation_published_while_the_consumer_is_made_is_not_lost(infra, clean_nats):
+    nc = await bus.connect(infra.nats.url, "test-gateway")
+    js = nc.jetstream()
+    await bus.ensure_stream(js, "gateway")
+    racing = PublishesAfterLooking(js)
+    denylist = DenyList()
+    follower = RevocationFollower(denylist, lambda: racing, replay=3600)
+    await follower.start()
+    try:
+        await wait_for(refuses(denylist, principal("u4", sid="login-4")), timeout=10)
+    finally:
+        await follower.stop()
+        await nc.close()

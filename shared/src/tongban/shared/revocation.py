@@ -168,26 +168,32 @@ class RevocationFollower(Listener):
         self._spawn(self._follow(), "revocation-follower")
         self._spawn(self._prune(), "revocation-prune")
 
-    async def _replay_from(self) -> dt.datetime:
-        """`replay` seconds before now, with now read off the NATS server's clock when this
-        process's clock runs ahead of it (a skewed host, a test run under faketime): the newest
-        revocation's timestamp is server time, and starting from before it never misses one."""
-        now = dt.datetime.now(dt.UTC)
+    async def _replay_from(self) -> dt.datetime | None:
+        """Where replay starts, on the NATS server's clock only: `replay` seconds before the newest
+        revocation (everything still in force was published within `replay` of the server's now,
+        which is not earlier than that message). None when no revocation was ever published: the
+        consumer then takes all, so one published while it is being made is not missed. This
+        process's own clock is never used: a host that runs ahead (skew, a test run under
+        faketime) would otherwise start after revocations that are still in force."""
         try:
             newest = (await self.js().get_last_msg(GATEWAY_STREAM, TOKEN_REVOKED)).time
-        except Exception:  # noqa: BLE001 - no stream or no revocation yet: this clock is all there is
-            newest = None
-        if newest is not None and newest.tzinfo is not None:
-            now = min(now, newest)
-        return now - dt.timedelta(seconds=self.replay)
+        except NotFoundError:
+            return None
+        if newest is None:
+            return None
+        if newest.tzinfo is None:
+            newest = newest.replace(tzinfo=dt.UTC)
+        return newest - dt.timedelta(seconds=self.replay)
 
     def _config(self, since: dt.datetime | None = None) -> ConsumerConfig:
         if self._next_seq is not None:
             start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": self._next_seq}
+        elif self.replay <= 0:
+            start = {"deliver_policy": DeliverPolicy.NEW}
         elif since is not None:
             start = {"deliver_policy": DeliverPolicy.BY_START_TIME, "opt_start_time": since}
         else:
-            start = {"deliver_policy": DeliverPolicy.NEW}
+            start = {"deliver_policy": DeliverPolicy.ALL}
         return ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=self.INACTIVE, mem_storage=True,
                               **start)
 

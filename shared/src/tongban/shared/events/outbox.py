@@ -84,10 +84,10 @@ class OutboxRelay:
         try:
             while not stop.is_set():
                 try:
-                    sent, more_due, next_due = await self.publish_due()
+                    _, more_due, next_due = await self.publish_due()
                 except Exception:  # noqa: BLE001 - the relay must outlive a database hiccup; it is logged
                     log.exception("outbox relay pass failed")
-                    sent, more_due, next_due = 0, False, 1.0
+                    more_due, next_due = False, 1.0
                 if more_due:
                     continue
                 self._wake.clear()
