@@ -27,7 +27,7 @@ async def test_request_event_and_consumer_share_one_trace(infra, token_issuer, c
     admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "catalog:write", ["catalog"]),
              "traceparent": TRACEPARENT}
     async with running_service(CATALOG, infra, token_issuer) as catalog, \
-            running_service(CASES, infra, token_issuer) as cases:
+            running_service(CASES, infra, token_issuer):
         r = await catalog.post("/api/v1/catalog/items", headers=admin, json={
             "basic_code": "442000008000", "name": "就业登记", "exercise_level": 4, "case_type": "immediate"})
         assert r.status_code == 201

@@ -40,7 +40,7 @@ def forwarded(case_ref=None, case_number=None):
 
 
 async def test_partner_registry(infra, token_issuer, admin, kit):
-    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    PartnerCity, interop = kit.PartnerCity, kit.interop
     sz = PartnerCity(SHENZHEN, token_issuer)
     async with interop(infra, token_issuer) as zs:
         idem = {**admin, "Idempotency-Key": "p-1"}
@@ -80,7 +80,7 @@ async def test_partner_registry(infra, token_issuer, admin, kit):
 
 
 async def test_identity_key_is_generated_once_and_kept(infra, token_issuer, kit):
-    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    interop = kit.interop
     url = infra.fresh_database(__import__("tongban.interop.main", fromlist=["SERVICE"]).SERVICE)
     async with interop(infra, token_issuer, database_url=url) as zs:
         first = (await zs.get("/api/v1/interop/identity")).json()
@@ -151,7 +151,7 @@ async def test_refusals_are_explained_signed_and_logged(infra, token_issuer, adm
 
 
 async def test_a_resent_message_id_gets_the_first_answer(infra, token_issuer, admin, kit):
-    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    PartnerCity, interop = kit.PartnerCity, kit.interop
     sz = PartnerCity(SHENZHEN, token_issuer)
     async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
             interop(infra, token_issuer, cases_url=cases.url) as zs:
@@ -175,7 +175,7 @@ async def test_a_resent_message_id_gets_the_first_answer(infra, token_issuer, ad
 
 
 async def test_the_chain_verifies_and_catches_a_changed_row(infra, token_issuer, admin, kit):
-    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    PartnerCity, interop = kit.PartnerCity, kit.interop
     sz = PartnerCity(SHENZHEN, token_issuer)
     async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
             interop(infra, token_issuer, cases_url=cases.url) as zs:
@@ -205,7 +205,7 @@ async def test_the_chain_verifies_and_catches_a_changed_row(infra, token_issuer,
 
 
 async def test_discovery_lists_our_cross_city_items_from_catalogue_events(infra, token_issuer, admin, kit):
-    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    PartnerCity, interop = kit.PartnerCity, kit.interop
     sz = PartnerCity(SHENZHEN, token_issuer)
     events = []
     for code, flag in (("442000000101", True), ("442000000102", False), ("442000000103", True)):
