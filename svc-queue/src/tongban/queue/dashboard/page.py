@@ -37,7 +37,7 @@ _PAGE = """<!doctype html>
   td.hot { color: var(--bad); font-weight: bold; } td.warm { color: var(--warn); }
   .closed { color: var(--muted); }
   #hours { display: flex; align-items: flex-end; gap: .4vw; height: 8vw; padding: .4vw 0; }
-  #hours .bar { flex: 1; background: #3a86ff; position: relative; min-height: 2px; }
+  #hours .bar { flex: 1; max-width: 5vw; background: #3a86ff; position: relative; min-height: 2px; }
   #hours .bar span { position: absolute; bottom: -1.4vw; width: 100%; text-align: center; color: var(--muted);
                      font-size: .8vw; }
   #hours .bar b { position: absolute; top: -1.3vw; width: 100%; text-align: center; font-size: .8vw; }
@@ -104,7 +104,7 @@ function row(attr, id, cells) {
 }
 function render(d) {
   const t = d.totals;
-  set("clock", d.day + " " + new Date(d.at).toLocaleTimeString("zh-CN", {hour12: false}));
+  set("clock", d.day + " " + new Date(d.at).toLocaleTimeString("zh-CN", {hour12: false, timeZone: "Asia/Shanghai"}));
   set("t-waiting", t.waiting); set("t-counters", t.counters_open); set("t-tickets", t.tickets + " / " + t.served);
   set("t-appointments", t.appointments_kept + " / " + t.appointments_missed);
   set("t-received", t.received); set("t-decided", t.decided); set("t-instant", t.instant);
@@ -145,7 +145,7 @@ async function refresh() {
     }
     if (!r.ok) throw new Error(String(r.status));
     render(await r.json());
-    set("status", "实时 · 更新于 " + new Date().toLocaleTimeString("zh-CN", {hour12: false}));
+    set("status", "实时 · 更新于 " + new Date().toLocaleTimeString("zh-CN", {hour12: false, timeZone: "Asia/Shanghai"}));
     $("status").className = "live";
   } catch (e) {
     set("status", "连接中断，重试中"); $("status").className = "error";

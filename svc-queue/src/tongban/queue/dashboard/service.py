@@ -20,6 +20,7 @@ from tongban.queue.live import repository as live
 from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import Envelope
 
+OPENING_HOUR = 8
 DECISIONS = {"approved", "denied", "refused"}
 # The steps that move a case (CaseTransitionedV1); the others carry payloads of their own.
 TRANSITIONS = frozenset({
@@ -114,7 +115,8 @@ async def dashboard(session: AsyncSession, settings: Settings) -> Dashboard:
                                       "on_time_rate": _rate(d.get("on_time", 0), d.get("decided", 0))})
                  for name, d in sorted(departments.items())]
     per_hour = await repository.tickets_per_hour(session, day, settings.timezone)
-    hours = range(min(per_hour, default=8), max(max(per_hour, default=0), clock.local(settings, now).hour) + 1)
+    # From the usual opening hour (or the first ticket, if earlier) to now (or the last ticket).
+    hours = range(min([OPENING_HOUR, *per_hour]), max([clock.local(settings, now).hour, *per_hour]) + 1)
 
     def total(rows: list, key: str) -> int:
         return sum(getattr(r, key) for r in rows)
