@@ -124,6 +124,9 @@ async def test_figures_are_for_city_managers_and_admins_only(client, tokens, tok
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json", r.text
     for role in ("auditor", "admin"):
         assert (await client.get(url, headers=dashboard_token(token_issuer, role))).status_code == 200
+    # The live stream answers to the same permission (its figures are followed in the browser test).
+    assert (await client.get(f"{BASE}/dashboard/events")).status_code == 401
+    assert (await client.get(f"{BASE}/dashboard/events", headers=tokens.clerk(hall["id"]))).status_code == 403
     page = await client.get(f"{BASE}/dashboard")
     assert page.status_code == 200 and "城市政务服务实时看板" in page.text and DEPT not in page.text
 
@@ -174,7 +177,7 @@ async def test_wall_screen_follows_a_call_and_an_instant_approval_in_headless_ch
                     bare = await asyncio.to_thread(browser.open, f"{base}{BASE}/dashboard")
                     await asyncio.to_thread(browser.wait_for, bare, "document.getElementById('status').textContent",
                                             "缺少令牌：请以 #token=… 打开本页")
-                    tab = await asyncio.to_thread(browser.open, f"{base}{BASE}/dashboard?every=1#token={token}")
+                    tab = await asyncio.to_thread(browser.open, f"{base}{BASE}/dashboard#token={token}")
                     await asyncio.to_thread(browser.send, "Emulation.setDeviceMetricsOverride", {
                         "width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False}, tab)
                     row = f"document.querySelector('[data-hall=\"{hall['id']}\"]')"

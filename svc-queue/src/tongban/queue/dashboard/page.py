@@ -1,7 +1,7 @@
 """The city's service dashboard page (城市政务服务实时看板) for a wall screen: a static page with no
 figures in it. It takes its token from the address's fragment (`#token=…`, which browsers never
-send to a server, so it stays out of access logs), keeps it for the tab only, and fetches
-`/dashboard/figures` with it every few seconds (`?every=N`, 1–300, default 10)."""
+send to a server, so it stays out of access logs), keeps it for the tab only, and follows
+`/dashboard/events` (Server-Sent Events, read with fetch so the token goes in a header)."""
 
 import json
 
@@ -75,18 +75,15 @@ _PAGE = """<!doctype html>
       <th>逾期</th><th>评价</th><th>差评</th><th>待整改</th></tr></thead><tbody id="departments"></tbody></table>
   </section>
 </main>
-<footer>数据每 <span id="every"></span> 秒刷新 · <span id="status">连接中</span></footer>
+<footer>数据实时推送 · <span id="status">连接中</span></footer>
 <script>
 const base = __BASE__;
-const params = new URLSearchParams(location.search);
-const every = Math.min(300, Math.max(1, parseInt(params.get("every") || "10", 10) || 10));
 const fragment = new URLSearchParams(location.hash.slice(1));
 if (fragment.get("token")) {
   sessionStorage.setItem("tongban.dashboard.token", fragment.get("token"));
   history.replaceState(null, "", location.pathname + location.search);   // the token leaves the address bar
 }
 const token = sessionStorage.getItem("tongban.dashboard.token");
-document.getElementById("every").textContent = every;
 
 function $(id) { return document.getElementById(id); }
 function set(id, value) { $(id).textContent = value; }
@@ -135,24 +132,44 @@ function render(d) {
     bar.append(n, label); return bar;
   }));
 }
-async function refresh() {
-  if (!token) { set("status", "缺少令牌：请以 #token=… 打开本页"); $("status").className = "error"; return; }
-  try {
-    const r = await fetch(base + "/dashboard/figures", {headers: {"Authorization": "Bearer " + token},
-                                                        cache: "no-store"});
-    if (r.status === 401 || r.status === 403) {
-      set("status", "令牌无效或无权查看 (" + r.status + ")"); $("status").className = "error"; return;
+function fail(text) { set("status", text); $("status").className = "error"; }
+// EventSource cannot send a token: the stream is read with fetch, and its events parsed here.
+async function follow() {
+  const r = await fetch(base + "/dashboard/events", {headers: {"Authorization": "Bearer " + token},
+                                                     cache: "no-store"});
+  if (r.status === 401 || r.status === 403) { fail("令牌无效或无权查看 (" + r.status + ")"); return false; }
+  if (!r.ok || !r.body) throw new Error(String(r.status));
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) return true;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\\n\\n")) >= 0) {
+      const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+      const lines = block.split("\\n");
+      const kind = (lines.find(l => l.startsWith("event: ")) || "").slice(7);
+      const data = lines.filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\\n");
+      if (kind === "figures") {
+        render(JSON.parse(data));
+        set("status", "实时 · 更新于 " + new Date().toLocaleTimeString("zh-CN", {hour12: false, timeZone: "Asia/Shanghai"}));
+        $("status").className = "live";
+      }
     }
-    if (!r.ok) throw new Error(String(r.status));
-    render(await r.json());
-    set("status", "实时 · 更新于 " + new Date().toLocaleTimeString("zh-CN", {hour12: false, timeZone: "Asia/Shanghai"}));
-    $("status").className = "live";
-  } catch (e) {
-    set("status", "连接中断，重试中"); $("status").className = "error";
   }
 }
-refresh();
-setInterval(refresh, every * 1000);
+async function run() {
+  if (!token) { fail("缺少令牌：请以 #token=… 打开本页"); return; }
+  for (;;) {
+    try {
+      if (await follow() === false) return;     // refused: retrying would not help
+    } catch (e) { /* the network or the service went away: reconnect */ }
+    fail("连接中断，重连中");
+    await new Promise(resolve => setTimeout(resolve, 3000));
+  }
+}
+run();
 </script>
 </body>
 </html>

@@ -1,22 +1,31 @@
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from tongban.queue.clock import SettingsDep
 from tongban.queue.dashboard import service
 from tongban.queue.dashboard.page import dashboard_page
 from tongban.queue.dashboard.schemas import Dashboard
+from tongban.queue.live.hub import EVERY_HALL
 from tongban.queue.policy import ERRORS as AUTH_ERRORS, Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import responses
 
 router = APIRouter(tags=["dashboard"])
 CityManager = Caller("dashboard.read")
+# After an update, wait this long for more before recomputing (a busy city sends many per second).
+SETTLE_SECONDS = 0.5
+# Figures are sent again at least this often (waits grow while nothing happens; the day turns).
+RESEND_SECONDS = 30.0
 
 
 @router.get("/dashboard", dependencies=[Public("dashboard.page")], response_class=HTMLResponse)
 async def page(request: Request) -> HTMLResponse:
-    """The city's service dashboard (a public page with no figures in it: it fetches them with the
-    token the wall screen was given, see `GET /dashboard/figures`)."""
+    """The city's service dashboard (a public page with no figures in it: it reads them, with the
+    token the wall screen was given, from `GET /dashboard/events`)."""
     return HTMLResponse(dashboard_page(request.app.state.prefix), headers={"Cache-Control": "no-store"})
 
 
@@ -26,3 +35,40 @@ async def figures(session: SessionDep, settings: SettingsDep, actor: CityManager
     missed, tickets per hour) and department (cases received, decided, overdue, on-time rate,
     instant approvals, ratings and bad ones still open): city managers and admins."""
     return await service.dashboard(session, settings)
+
+
+@router.get("/dashboard/events", responses={200: {"content": {"text/event-stream": {}}}, **responses(*AUTH_ERRORS)})
+async def events(request: Request, settings: SettingsDep, actor: CityManager) -> StreamingResponse:
+    """Server-Sent Events of the dashboard: a `figures` event (the body of `GET /dashboard/figures`)
+    at once, again shortly after any hall or case figure changes, and at least every 30 s."""
+    hub = request.app.state.live_hub
+    sessionmaker = request.app.state.sessionmaker
+    queue = hub.subscribe(EVERY_HALL)
+
+    async def current() -> str:
+        async with sessionmaker() as session, session.begin():
+            body = (await service.dashboard(session, settings)).model_dump_json()
+        return f"event: figures\ndata: {body}\n\n"
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield await current()
+            while True:
+                try:
+                    update = await asyncio.wait_for(queue.get(), timeout=RESEND_SECONDS)
+                except TimeoutError:
+                    yield await current()
+                    continue
+                if update is None:  # too slow: dropped by the hub; the page reconnects
+                    return
+                await asyncio.sleep(SETTLE_SECONDS)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while True:  # what arrived meanwhile is in the figures computed now
+                        if queue.get_nowait() is None:
+                            return
+                yield await current()
+        finally:
+            hub.unsubscribe(EVERY_HALL, queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -17,6 +17,7 @@ from tongban.queue.dashboard.schemas import Dashboard, DepartmentFigures, HallFi
 from tongban.queue.hall import repository as halls
 from tongban.queue.hall import service as hall_service
 from tongban.queue.live import repository as live
+from tongban.queue.notify import notify_city
 from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import Envelope
 
@@ -64,17 +65,20 @@ async def apply_case_event(session: AsyncSession, event: Envelope) -> bool:
                                      facts=facts)
     else:
         return False
+    await notify_city(session, "cases")
     return True
 
 
 async def apply_rating(session: AsyncSession, data: contract.RatingSubmittedV1) -> None:
     await repository.upsert_rating(session, data.rating_id, data.case_id, data.department,
                                    {"level": data.level, "rated_at": data.at})
+    await notify_city(session, "ratings")
 
 
 async def apply_remedy(session: AsyncSession, data: contract.RemedyV1) -> None:
     await repository.upsert_rating(session, data.rating_id, data.case_id, data.department,
                                    {"remedy_state": data.state, "remedy_at": data.at}, remedy_at=data.at)
+    await notify_city(session, "ratings")
 
 
 def _rate(part: int, whole: int) -> float | None:
