@@ -124,7 +124,12 @@ async def test_figures_are_for_city_managers_and_admins_only(client, tokens, tok
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json", r.text
     for role in ("auditor", "admin"):
         assert (await client.get(url, headers=dashboard_token(token_issuer, role))).status_code == 200
-    # The live stream answers to the same permission (its figures are followed in the browser test).
+    # The live stream answers to the same permission, and ends when the token does (this one lives
+    # two seconds; the browser test follows a longer one).
+    short = {"Authorization": "Bearer " + token_issuer.mint("auditor", "queue:dashboard", ["queue"], ttl=2)}
+    r = await client.get(f"{BASE}/dashboard/events", headers=short)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.text.startswith("event: figures\ndata: {") and '"totals"' in r.text
     assert (await client.get(f"{BASE}/dashboard/events")).status_code == 401
     assert (await client.get(f"{BASE}/dashboard/events", headers=tokens.clerk(hall["id"]))).status_code == 403
     page = await client.get(f"{BASE}/dashboard")

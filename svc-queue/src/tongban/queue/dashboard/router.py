@@ -1,5 +1,6 @@
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -40,10 +41,12 @@ async def figures(session: SessionDep, settings: SettingsDep, actor: CityManager
 @router.get("/dashboard/events", responses={200: {"content": {"text/event-stream": {}}}, **responses(*AUTH_ERRORS)})
 async def events(request: Request, settings: SettingsDep, actor: CityManager) -> StreamingResponse:
     """Server-Sent Events of the dashboard: a `figures` event (the body of `GET /dashboard/figures`)
-    at once, again shortly after any hall or case figure changes, and at least every 30 s."""
+    at once, again shortly after any hall or case figure changes, and at least every 30 s; the
+    stream ends when the caller's token expires."""
     hub = request.app.state.live_hub
     sessionmaker = request.app.state.sessionmaker
-    queue = hub.subscribe(EVERY_HALL)
+    # The stream ends when the token does (the page reconnects, and a stale token is refused then).
+    expires = float(actor.claims.get("exp", time.time() + RESEND_SECONDS))
 
     async def current() -> str:
         async with sessionmaker() as session, session.begin():
@@ -51,12 +54,15 @@ async def events(request: Request, settings: SettingsDep, actor: CityManager) ->
         return f"event: figures\ndata: {body}\n\n"
 
     async def stream() -> AsyncIterator[str]:
+        queue = hub.subscribe(EVERY_HALL)  # before the first figures: no change falls in between
         try:
             yield await current()
-            while True:
+            while (left := expires - time.time()) > 0:
                 try:
-                    update = await asyncio.wait_for(queue.get(), timeout=RESEND_SECONDS)
+                    update = await asyncio.wait_for(queue.get(), timeout=min(RESEND_SECONDS, left))
                 except TimeoutError:
+                    if time.time() >= expires:
+                        return
                     yield await current()
                     continue
                 if update is None:  # too slow: dropped by the hub; the page reconnects
