@@ -15,6 +15,8 @@ from tongban.queue.ticket.models import Ticket
 
 # A case in one of these states is finished: it can no longer run late.
 CLOSED_STATES = ("approved", "denied", "refused", "completed", "withdrawn", "revoked")
+# The legal clock stands still in these (svc-cases' clock.pause): the deadline is not running.
+PAUSED_STATES = ("supplement_requested", "suspended")
 # 好差评: 1 very dissatisfied, 2 dissatisfied are the bad ones that need a remedy.
 BAD_LEVEL = 2
 
@@ -65,7 +67,9 @@ async def department_figures(session: AsyncSession, start: dt.datetime, end: dt.
     received = and_(c.submitted_at >= start, c.submitted_at < end)
     decided = and_(c.decided_at >= start, c.decided_at < end)
     is_open = c.state.not_in(CLOSED_STATES)
-    overdue = and_(is_open, or_(c.overdue_at.is_not(None), c.deadline_on < day))
+    # Past its deadline day and still running (a paused clock's deadline moves when it resumes),
+    # or reported overdue by svc-cases' checker.
+    overdue = and_(is_open, or_(c.overdue_at.is_not(None), and_(c.deadline_on < day, c.state.not_in(PAUSED_STATES))))
     rows = (await session.execute(select(
         _department(c.department).label("department"),
         func.count().filter(received).label("received"),
