@@ -73,7 +73,11 @@ async def test_read_model_counts_cases_deadlines_and_ratings_per_department(clie
             await feed(client, on_case_event, kind, contract.CaseDeadlineV1(
                 case_id=case_id, case_number="ZS3", item_basic_code=ITEM, department=OTHER_DEPT, level=level,
                 deadline_on=today + dt.timedelta(days=2), limit_working_days=20, used_working_days=18, at=MONDAY))
-        # A rating reminder the dashboard does not count changes nothing.
+        # Waiting for the applicant's supplement, the clock stands: its old deadline is not overdue.
+        await feed(client, on_case_event, contract.CASE_SUPPLEMENT_REQUESTED, moved(
+            uuid.uuid4(), "supplement_requested", MONDAY - dt.timedelta(days=9), department=OTHER_DEPT,
+            deadline_on=today - dt.timedelta(days=3)))
+        # A 容缺 reminder, which the dashboard does not count, changes nothing.
         await feed(client, on_case_event, contract.CASE_GAPS_REMINDER, contract.CaseGapsReminderV1(
             case_id=ok, case_number="ZS1", item_basic_code=ITEM, state="accepted", gaps=["x"],
             gaps_due_on=today, days_left=1, at=MONDAY))
