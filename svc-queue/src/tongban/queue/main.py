@@ -13,6 +13,7 @@ from tongban.queue.config import Settings
 from tongban.queue.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.queue.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.queue.counter.router import router as counter_router
+from tongban.queue.dashboard.router import router as dashboard_router
 from tongban.queue.db import Base, audit, platform
 from tongban.queue.hall.router import router as hall_router
 from tongban.queue.live import service as live
@@ -67,7 +68,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
 SERVICE = ServiceDefinition(
     name="queue", title="Tongban svc-queue", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
-    routers=[hall_router, counter_router, ticket_router, appointment_router, live_router],
+    routers=[hall_router, counter_router, ticket_router, appointment_router, live_router,
+             dashboard_router],
     subscriptions=[*CATALOG_SUBSCRIPTIONS, *CASES_SUBSCRIPTIONS], lifespan=lifespan,
     periodic=[PeriodicTask("appointment-sweep", SWEEP_SECONDS, _sweep)],
 )

@@ -15,3 +15,9 @@ async def notify(session: AsyncSession, hall_id: uuid.UUID, kind: str, data: dic
     """Queue a live update for the hall's boards; sent when the transaction commits."""
     payload = json.dumps({"hall_id": str(hall_id), "kind": kind, **data}, ensure_ascii=False, default=str)
     await session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+
+
+async def notify_city(session: AsyncSession, kind: str) -> None:
+    """Queue a city-wide update (no hall: the case and rating figures changed) for the dashboard."""
+    payload = json.dumps({"hall_id": "", "kind": kind})
+    await session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})

@@ -47,6 +47,12 @@ POLICY = Policy("queue", {
     # Statistics: a hall's for its clerks and admins, the city's for admins.
     "hall_stats.read": (HALL_CLERK, ADMIN),
     "city_stats.read": (ADMIN,),
+    # The city's service dashboard: its page is public (it holds no figures), its figures are for
+    # those who run the city's service — admins, and auditor accounts (the platform's read-only
+    # oversight role: city managers) — by the scope `queue:dashboard`, which a wall screen's token
+    # may carry alone (the gateway narrows a token to the scopes asked for).
+    "dashboard.page": everyone(),
+    "dashboard.read": (Rule("admin", scopes=("queue:dashboard",)), Rule("auditor", scopes=("queue:dashboard",))),
     # The shared audit trail route.
     "audit.read": (Rule("admin", scopes=("audit:read",)), Rule("auditor", scopes=("audit:read",))),
 })

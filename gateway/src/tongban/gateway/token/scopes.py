@@ -16,8 +16,9 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
               "accounts:verify"),
     "approver": ("catalog:read", "cases:read", "cases:approve", "credentials:issue", "credentials:use"),
     "admin": ("catalog:read", "catalog:write", "cases:read", "cases:admin", "credentials:admin", "queue:admin",
-              "interop:admin", "audit:read", "accounts:read", "accounts:admin"),
-    "auditor": ("catalog:read", "cases:read", "audit:read", "accounts:read"),
+              "queue:dashboard", "interop:admin", "audit:read", "accounts:read", "accounts:admin"),
+    # Auditors oversee (the city's managers among them): they read the city's service dashboard.
+    "auditor": ("catalog:read", "cases:read", "audit:read", "accounts:read", "queue:dashboard"),
 }
 PARTNER_SCOPES = ("interop:exchange", "interop:verify")
 

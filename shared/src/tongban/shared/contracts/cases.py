@@ -35,6 +35,10 @@ class CaseApprovedV1(BaseModel):
     channel: str | None = None              # online | counter | partner
     partner_region: str | None = None       # set only for cases forwarded by a partner city (异地受理)
     partner_case_number: str | None = None
+    # Additive (v1): for the city dashboard (svc-queue), which counts instant approvals (秒批) and
+    # decisions made by the deadline without reading svc-cases' tables.
+    rule_version: int | None = None        # set when instant approval decided
+    deadline_on: dt.date | None = None
 
 
 # --- Published by svc-cases for every other step of a case's life --------------------------------

@@ -265,7 +265,8 @@ def approved_payload(case: Case, at: dt.datetime,
         implementation_code=case.implementation_code, applicant_type=case.applicant_type,  # type: ignore[arg-type]
         applicant_id=case.applicant_id, applicant_name=case.applicant_name,
         result_licence_type_code=case.result_licence_type, department=case.department, approved_at=at,
-        data={**(case.form_data or {}), **(licence_data or {})}, state=case.state, **origin_fields(case))
+        data={**(case.form_data or {}), **(licence_data or {})}, state=case.state,
+        rule_version=case.decided_by_rule_version, deadline_on=case.deadline_on, **origin_fields(case))
 
 
 def actor_of(actor: Principal | str) -> tuple[str, str]:

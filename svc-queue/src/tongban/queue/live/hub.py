@@ -20,6 +20,8 @@ from tongban.shared.db import listen
 
 log = logging.getLogger("tongban.queue.live")
 CLIENT_QUEUE = 256
+# The key of clients that follow every update of every hall, and the city's (the dashboard).
+EVERY_HALL = "*"
 
 
 class LiveHub:
@@ -39,16 +41,17 @@ class LiveHub:
         except ValueError:
             log.warning("unreadable live update dropped: %r", payload[:200])
             return
-        for q in list(self.clients.get(update.get("hall_id", ""), ())):
-            try:
-                q.put_nowait(update)
-            except asyncio.QueueFull:
-                self.clients[update["hall_id"]].discard(q)
-                q.get_nowait()
-                q.put_nowait(None)  # tells that client's stream to end
+        for key in (update.get("hall_id", ""), EVERY_HALL):
+            for q in list(self.clients.get(key, ())):
+                try:
+                    q.put_nowait(update)
+                except asyncio.QueueFull:
+                    self.clients[key].discard(q)
+                    q.get_nowait()
+                    q.put_nowait(None)  # tells that client's stream to end
 
     def subscribe(self, hall_id: str) -> asyncio.Queue[dict[str, Any] | None]:
-        """A new client of the hall's updates; pair with `unsubscribe`."""
+        """A new client of the hall's updates (EVERY_HALL: of all); pair with `unsubscribe`."""
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(CLIENT_QUEUE)
         self.clients[hall_id].add(q)
         return q
