@@ -47,7 +47,7 @@ def certificate(kid: str, subject_name: str, organisation_code: str, serial: int
         "version": "v3", "serial_number": serial, "signature": {"algorithm": "ed25519"},
         "issuer": name, "subject": name,
         "validity": {"not_before": x509.Time({"utc_time": now - dt.timedelta(days=1)}),
-                     "not_after": x509.Time({"generalized_time": now + dt.timedelta(days=365 * years)})},
+                     "not_after": x509.Time({"general_time": now + dt.timedelta(days=365 * years)})},
         "subject_public_key_info": keys.PublicKeyInfo({"algorithm": {"algorithm": "ed25519"},
                                                        "public_key": public_key}),
         "extensions": [
