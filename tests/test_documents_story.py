@@ -43,7 +43,9 @@ async def publish_item(cases) -> None:  # noqa: ANN001
 
 
 def first_page_png(pdf: bytes, path: Path) -> Image.Image:
-    page = pypdfium2.PdfDocument(pdf)[0]
+    document = pypdfium2.PdfDocument(pdf)
+    document.init_forms()   # the seal is the signature field's appearance: drawn with the forms
+    page = document[0]
     image = page.render(scale=2).to_pil()
     image.save(path)
     return image

@@ -30,7 +30,7 @@ BASIS = {
 }
 APPEAL = ("如不服本{doc}，可以自收到本{doc}之日起六十日内依照《中华人民共和国行政复议法》申请行政复议，"
           "或者自收到本{doc}之日起六个月内依照《中华人民共和国行政诉讼法》第四十六条向人民法院提起行政诉讼。")
-UNITS = {"working_days": "个工作日", "calendar_days": "日", "natural_days": "日"}
+UNITS = {"working_day": "个工作日", "natural_day": "日", "calendar_day": "日"}
 
 
 def _latest(entries: list[CaseTimelineEntry], *actions: str) -> CaseTimelineEntry | None:

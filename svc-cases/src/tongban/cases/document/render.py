@@ -61,7 +61,7 @@ def pdf(facts: dict[str, Any], department_line: str, document_id: str) -> bytes:
                         Paragraph(escape(f"办件编号：{facts['case_number']}　事项：{facts['item']}"), s["small"]),
                         Spacer(1, 8)]
     story += [Paragraph(escape(p), s["body"]) for p in facts["paragraphs"]]
-    if facts.get("materials_heading"):
+    if facts.get("materials_heading") and facts["materials"]:
         story.append(Paragraph(escape(facts["materials_heading"] + "："), s["plain"]))
         story += [Paragraph(escape(f"{i}. {m}"), s["item"]) for i, m in enumerate(facts["materials"], 1)]
     story.append(Spacer(1, 6))

@@ -86,10 +86,10 @@ def seal_picture(name: str, px: int = 480) -> Image.Image:
              c + px * 0.16 * math.sin(math.radians(-90 + i * 36)) * (1 if i % 2 == 0 else 0.38)) for i in range(10)]
     draw.polygon(star, fill=red)
     text = name[:16]
-    size = int(px * 0.085)
+    size = int(px * 0.12)
     font = ImageFont.truetype(str(cjk_font.path()), size)
-    radius = px / 2 - ring * 2.6 - size / 2
-    span = min(240.0, 17.0 * len(text))
+    radius = px / 2 - ring * 2 - size * 0.62
+    span = min(250.0, 23.0 * len(text))
     for i, ch in enumerate(text):
         angle = -90 - span / 2 + (span * (i + 0.5) / len(text))
         glyph = Image.new("RGBA", (size * 2, size * 2), (255, 255, 255, 0))
