@@ -27,6 +27,8 @@ from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
 router = APIRouter(tags=["document seals"])
 Sealer = Caller("document.seal")
 PublicCheck = [Public("document.verify")]
+# A PDF as generic clients send files too (the content is what is checked, not the label).
+UPLOAD_TYPES = ("application/pdf", "application/octet-stream")
 
 
 @router.post("/document-seals", status_code=201, response_model=DocumentSealed,
@@ -45,11 +47,12 @@ async def seal_document(body: DocumentSealCreate, session: SessionDep, actor: Se
 @router.post("/document-verifications", response_model=DocumentVerification,
              responses=responses(NotAPdf, DocumentTooLarge), dependencies=PublicCheck,
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+                 t: {"schema": {"type": "string", "format": "binary"}} for t in UPLOAD_TYPES}}})
 async def verify_document(request: Request, session: SessionDep) -> DocumentVerification:
-    """Upload a sealed notice or decision (the body is the PDF): is it authentic, unaltered, and by
+    """Upload a sealed notice or decision (the body is the PDF, `application/pdf` or
+    `application/octet-stream`): is it authentic, unaltered, and by
     which seal? Public: no login (a logged-in verifier is recorded as such)."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/pdf":
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() not in UPLOAD_TYPES:
         raise NotAPdf("send the document as the request body with Content-Type: application/pdf")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_PDF:
