@@ -19,6 +19,7 @@ from tongban.shared.errors import AppError
 CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",)
 # Characters every document prints: if the font lacks one of them it is not a CJK font.
 PROBE = "受理通知书电子证照中山市"
+NONCHARACTER = "\ufffe"
 
 
 class CjkFontMissing(AppError, RuntimeError):
@@ -42,7 +43,9 @@ def _check_glyphs(font: Path) -> None:
     from PIL import ImageFont
 
     face = ImageFont.truetype(str(font), 16)
-    missing = [ch for ch in PROBE if face.getmask(ch).getbbox() is None]
+    # A glyph the font lacks is drawn as its .notdef box (or nothing): what a noncharacter draws.
+    notdef = bytes(face.getmask(NONCHARACTER))
+    missing = [ch for ch in PROBE if face.getmask(ch).getbbox() is None or bytes(face.getmask(ch)) == notdef]
     if missing:
         raise CjkFontMissing(f"{font} has no glyphs for {''.join(missing)}: not a CJK font")
 
