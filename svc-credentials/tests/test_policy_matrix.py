@@ -35,7 +35,7 @@ OWN_REFUSALS = {"not_issuer", "not_legal_representative", "not_a_service", "not_
 SCOPES = {"citizen": "credentials:read queue:book", "company": "credentials:read credentials:seal queue:book",
           "clerk": "credentials:read queue:operate", "approver": "credentials:issue credentials:use",
           "admin": "credentials:admin queue:admin audit:read", "auditor": "audit:read", "partner": "interop:exchange"}
-SERVICES = {"cases": "credentials:read credentials:use",
+SERVICES = {"cases": "credentials:read credentials:use credentials:seal_documents",
             "interop": "credentials:read credentials:trust credentials:present"}
 
 
@@ -116,6 +116,7 @@ def plan(method: str, path: str, caller: Caller, whose: str, s: Seeded, k: Any) 
     bodies: dict[str, tuple[dict | None, Target | None]] = {
         "GET /licences/{licence_id}": (None, Target(owner=owner, department=k.DEPT)),
         "POST /licences/{licence_id}/presentations": ({}, Target(owner=owner, department=k.DEPT)),
+        "GET /licences/{licence_id}/picture": (None, Target(owner=owner, department=k.DEPT)),
         "POST /licences/{licence_id}/versions": (reason, Target(department=k.DEPT)),
         "POST /licences/{licence_id}/suspend": (reason, Target(department=k.DEPT)),
         "POST /licences/{licence_id}/reinstate": (reason, Target(department=k.DEPT)),

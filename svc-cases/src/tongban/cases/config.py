@@ -11,6 +11,9 @@ class Settings(ServiceSettings):
     # rules on the applicant's licences. Unset: both are refused with 503, the rest works.
     credentials_url: str | None = None
     credentials_timeout_seconds: float = 5.0
+    # What the QR code on a sealed notice points to (svc-credentials' public document check, through
+    # the gateway): CASES_DOCUMENT_VERIFY_URL, the document id appended.
+    document_verify_url: str = "http://127.0.0.1:8000/api/v1/credentials/document-verifications"
     # The document store: uploaded materials (CASES_DOCUMENT_MAX_BYTES, CASES_DOCUMENT_MIME_TYPES).
     document_max_bytes: int = 5 * 1024 * 1024
     document_mime_types: list[str] = ["application/pdf", "image/jpeg", "image/png", "application/ofd"]

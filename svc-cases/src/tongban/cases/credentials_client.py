@@ -8,6 +8,7 @@ made in the lifespan (main.py) and lives on `app.state.credentials`.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -93,6 +94,31 @@ class CredentialsClient:
         if resp.status_code != 200:
             return []  # not a holder (a clerk, say): no licences to count on
         return [x for x in resp.json()["items"] if x.get("status") == "valid" and not x.get("superseded_by")]
+
+    async def seal_document(self, document_id: uuid.UUID, title: str, reference: str, department: str,
+                            pdf: bytes) -> SealedDocument:
+        """Have the department's seal pressed on a notice or decision (as svc-cases; the document id
+        is the Idempotency-Key, so a retry gets the same sealed PDF). Any refusal is the platform's
+        fault, not the caller's: 503."""
+        resp = await self._call("POST", "/document-seals", headers={"Idempotency-Key": f"document:{document_id}"},
+                                json={"document_id": str(document_id), "title": title, "reference": reference,
+                                      "department": department, "pdf": base64.b64encode(pdf).decode()})
+        if resp.status_code != 201:
+            raise UpstreamUnavailable(f"svc-credentials did not seal the document: {_why(resp)}")
+        body = resp.json()
+        return SealedDocument(uuid.UUID(body["seal_id"]), body["seal_name"], body["seal_use_id"],
+                              dt.datetime.fromisoformat(body["sealed_at"]), body["sha256"],
+                              base64.b64decode(body["pdf"]))
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    seal_id: uuid.UUID
+    seal_name: str
+    seal_use_id: int
+    sealed_at: dt.datetime
+    sha256: str
+    pdf: bytes
 
 
 def _problem(resp: httpx.Response) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIO
 from tongban.cases.consumers.credentials import SUBSCRIPTIONS as CREDENTIALS_SUBSCRIPTIONS
 from tongban.cases.consumers.interop import SUBSCRIPTIONS as INTEROP_SUBSCRIPTIONS
 from tongban.cases.db import Base, audit, platform
+from tongban.cases.document.router import router as document_router
 from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
 from tongban.cases.material.router import router as material_router
@@ -46,7 +47,8 @@ SERVICE = ServiceDefinition(
     name="cases", title="Tongban svc-cases", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     # case_material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
-    routers=[item_router, material_router, case_material_router, statistics_router, case_router, item_config_router, rule_router,
+    # document_router too: `POST /cases/{id}/documents` is not an action either.
+    routers=[item_router, material_router, case_material_router, document_router, statistics_router, case_router, item_config_router, rule_router,
              workday_router, calendar_router, rating_router, ticket_router, bundle_router, forwarding_router],
     subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),

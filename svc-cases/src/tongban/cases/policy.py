@@ -72,6 +72,10 @@ POLICY = Policy("cases", {
     "document.upload": (Rule("citizen", ("cases:apply",), level="verified"), Rule("company", ("cases:apply",)),
                         Rule("clerk", ("cases:process",))),
     "document.read": READERS[:4],
+    # Notices and decisions (受理通知书 ... 决定书): issued and sealed by the case's staff, read by
+    # its applicant side and its staff.
+    "case_document.produce": (CLERK, APPROVER),
+    "case_document.read": READERS[:4],
     # --- one-thing bundles: a bundle case is reached through its child cases -----------------------
     "bundle.submit": (*_applicant("apply", counter=False), Rule("clerk", ("cases:process",), scope="hall")),
     "bundle.read": READERS[:6],

@@ -9,6 +9,7 @@ from tongban.credentials.consent.errors import NotAtCounter
 from tongban.credentials.consent.router import router as consent_router
 from tongban.credentials.consumers.cases import SUBSCRIPTIONS as CASES_SUBSCRIPTIONS
 from tongban.credentials.db import Base, audit, platform
+from tongban.credentials.document.router import router as document_router
 from tongban.credentials.holder_access.consent import CONSENT_ACTOR
 from tongban.credentials.holder_access.errors import NotAServiceCaller
 from tongban.credentials.holder_access.router import router as holder_access_router
@@ -16,6 +17,7 @@ from tongban.credentials.licence.errors import NotIssuer
 from tongban.credentials.licence.router import router as licence_router
 from tongban.credentials.licence.service import STATUS_LIST_SIGNER
 from tongban.credentials.licence_type.router import router as licence_type_router
+from tongban.credentials.picture.router import router as picture_router
 from tongban.credentials.presentation import service as presentations
 from tongban.credentials.presentation.router import router as presentation_router
 from tongban.credentials.seal.errors import NotLegalRepresentative
@@ -66,7 +68,7 @@ SERVICE = ServiceDefinition(
     name="credentials", title="Tongban svc-credentials", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     routers=[licence_type_router, licence_router, presentation_router, consent_router, signing_router,
-             seal_router, trust_router, holder_access_router],
+             seal_router, trust_router, holder_access_router, document_router, picture_router],
     subscriptions=[*CASES_SUBSCRIPTIONS], lifespan=lifespan, lifespan_in_worker=True,
     periodic=[PeriodicTask("presentation-replay-purge", presentations.PURGE_INTERVAL,
                            presentations.purge_replay_records)],

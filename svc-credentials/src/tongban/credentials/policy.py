@@ -63,6 +63,10 @@ POLICY = Policy("credentials", {
     "seal.apply": (Rule("company", scopes=SEAL),),
     "seal_use.list": (Rule("company", scopes=SEAL), ADMIN),
     "seal.verify": everyone(),
+    # Notices and decisions (受理通知书, 决定书 ...): svc-cases has them sealed with the department's
+    # seal (as itself, naming the case's department); anyone checks a sealed PDF.
+    "document.seal": (Rule("service", scopes=("credentials:seal_documents",)),),
+    "document.verify": everyone(),
     "registration_item.manage": (ADMIN,),
     # Mutual recognition (深中互认).
     "trust.write": (Rule("service", scopes=("credentials:trust",)), ADMIN),

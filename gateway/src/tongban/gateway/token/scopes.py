@@ -48,7 +48,7 @@ PARTNER_AUDIENCES = ("interop",)
 # issuer keys in the trust list, reads the catalogue and has a holder's licences listed and
 # presented for the partner city.
 SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
-    "cases": ("credentials:read", "credentials:use"),
+    "cases": ("credentials:read", "credentials:use", "credentials:seal_documents"),
     "credentials": ("cases:lookup",),   # reads one case to bind a counter consent (case.lookup)
     # Not cases:read: svc-interop only opens forwarded cases (and svc-cases lets it read those by
     # cases:forward); a service holding cases:read reads every case.

@@ -20,6 +20,8 @@ class LicenceType(Base):
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     validity: Mapped[str] = mapped_column(String(10))                     # permanent | years | given
     validity_years: Mapped[int | None] = mapped_column(Integer)
+    # The picture's layout (LicenceTemplate); None: the fields in order under the type's name.
+    template: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),

@@ -23,7 +23,8 @@ async def create(session: AsyncSession, data: LicenceTypeCreate, actor: Principa
     await signing.ensure_issuer(session, data.issuer_code, data.issuer_name, actor)
     row = LicenceType(code=data.code, name=data.name, issuer_code=data.issuer_code, holder_type=data.holder_type,
                       fields=[f.model_dump() for f in data.fields], validity=data.validity,
-                      validity_years=data.validity_years, created_by=actor.sub)
+                      validity_years=data.validity_years, created_by=actor.sub,
+                      template=data.template.model_dump() if data.template is not None else None)
     try:
         async with session.begin_nested():
             await repository.add(session, row)
