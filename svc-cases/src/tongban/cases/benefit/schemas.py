@@ -1,0 +1,119 @@
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tongban.cases.benefit.rules import AmountRule, Condition, Definition
+
+SubjectId = Field(default=None, pattern=r"^[0-9A-Za-z]{18}$")
+
+
+class BenefitPolicyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["subsidy", "tax_relief", "grant", "benefit"]
+    subject_type: Literal["company", "person"]
+    mode: Literal["apply", "auto"]
+    basic_code: str = Field(pattern=r"^\d{12}$")
+    city_code: Literal["442000", "440300"] = "442000"
+    department: str = Field(pattern=r"^[0-9A-Z]{18}$")
+    eligibility: list[Condition] = Field(min_length=1, max_length=30)
+    definitions: dict[str, Definition] = Field(default_factory=dict, max_length=20)
+    amount: AmountRule
+    starts_on: dt.date
+    ends_on: dt.date
+    budget: int = Field(ge=0, le=10**12, description="yuan; never below zero")
+
+
+class BenefitPolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    subject_type: str
+    mode: str
+    basic_code: str
+    city_code: str
+    department: str
+    eligibility: list[Condition]
+    definitions: dict[str, Definition]
+    amount_rule: AmountRule
+    starts_on: dt.date
+    ends_on: dt.date
+    budget_total: int
+    budget_used: int
+    state: str
+    published_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class PublishResult(BaseModel):
+    policy: BenefitPolicyRead
+    evaluated: int = Field(description="subjects evaluated (免申即享); 0 for 即申即享")
+    eligible: int
+    granted: int
+    budget_exhausted: bool
+
+
+class FactsDeclare(BaseModel):
+    """Facts the subject declares of itself (kept as declared, never as verified)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = SubjectId
+    name: str | None = Field(default=None, max_length=200)
+    facts: dict[str, str | int] = Field(min_length=1, max_length=20)
+
+
+class FactRead(BaseModel):
+    name: str
+    value: Any
+    source: str = Field(description="declared (never verified) | licence | credit | registry")
+
+
+class FactsRead(BaseModel):
+    subject_id: str
+    subject_type: str
+    facts: list[FactRead]
+    regranted: int = Field(0, description="免申即享 policies granted by this change of facts")
+
+
+class PolicyMatch(BaseModel):
+    policy_id: uuid.UUID
+    name: str
+    mode: str
+    amount: int
+    matched: list[str]
+    missing: list[str]
+    granted: bool
+
+
+class MatchesRead(BaseModel):
+    subject_id: str
+    eligible: list[PolicyMatch]
+    near: list[PolicyMatch] = Field(description="policies missing at most two conditions, with what is missing")
+
+
+class ApplicationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = SubjectId
+
+
+class GrantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    policy_id: uuid.UUID
+    subject_id: str
+    subject_type: str
+    basic_code: str
+    department: str
+    amount: int
+    mode: str
+    case_id: uuid.UUID
+    matched: list[str]
+    created_at: dt.datetime
