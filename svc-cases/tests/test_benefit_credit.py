@@ -180,6 +180,20 @@ async def test_policies_and_credit(infra, token_issuer, tokens, kit, clean_nats)
             assert record["effective_level"] == "D" and record["commitment_allowed"] is False
             assert record["entries"][0]["list"] == "black" and record["entries"][0]["source"] == "告知承诺核查"
 
+            # Good credit (level A on the platform) waives the 容缺 material the item names.
+            await kit.publish_item(client, "442020000960", materials=[{"name": "场地证明", "required": True,
+                                                                      "accept_with_gaps": True}])
+            firm_case = (await client.post(f"{API}/cases", headers=firm, json={"basic_code": "442020000960"})).json()
+            assert firm_case["missing_materials"] == ["场地证明"]
+            r = await client.post(f"{API}/cases/{firm_case['id']}/accept", headers=tokens.clerk(), json={})
+            assert r.status_code == 200 and r.json()["gaps"] is None and r.json()["missing_materials"] is None, r.text
+            steps = (await client.get(f"{API}/cases/{firm_case['id']}/timeline", headers=firm)).json()["items"]
+            assert steps[1]["action"] == "waive_gaps" and steps[1]["detail"]["waived"] == ["场地证明"]
+            # ... the black-listed citizen's 容缺 material is not waived: the clerk names it as a gap.
+            r = await client.post(f"{API}/cases", headers=citizen, json={"basic_code": "442020000960"})
+            r = await client.post(f"{API}/cases/{r.json()['id']}/accept", headers=tokens.clerk(), json={})
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "gaps"
+
             second = await committed_case()
             r = await client.post(f"{API}/cases/{second}/approve", headers=tokens.approver(), json={"commitment": True})
             assert r.status_code == 409 and r.json()["code"] == "commitment_refused", r.text

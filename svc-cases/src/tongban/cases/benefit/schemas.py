@@ -1,11 +1,12 @@
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tongban.cases.benefit.rules import AmountRule, Condition, Definition
 
+DefinitionName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 SubjectId = Field(default=None, pattern=r"^[0-9A-Za-z]{18}$")
 
 
@@ -20,7 +21,7 @@ class BenefitPolicyCreate(BaseModel):
     city_code: Literal["442000", "440300"] = "442000"
     department: str = Field(pattern=r"^[0-9A-Z]{18}$")
     eligibility: list[Condition] = Field(min_length=1, max_length=30)
-    definitions: dict[str, Definition] = Field(default_factory=dict, max_length=20)
+    definitions: dict[DefinitionName, Definition] = Field(default_factory=dict, max_length=20)
     amount: AmountRule
     starts_on: dt.date
     ends_on: dt.date

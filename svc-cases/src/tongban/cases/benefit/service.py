@@ -296,6 +296,10 @@ async def reevaluate(session: AsyncSession, row: BenefitSubject) -> int:
     return count
 
 
+async def known_subject(session: AsyncSession, subject_id: str) -> bool:
+    return await repository.subject(session, subject_id) is not None
+
+
 async def facts(session: AsyncSession, subject_id: str, subject_type: str) -> FactsRead:
     return facts_read(await repository.subject(session, subject_id), subject_id, subject_type)
 

@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 
@@ -51,7 +51,7 @@ async def add_list_entry(subject_id: SubjectId, body: ListEntryCreate, session: 
 
 @router.get("/commitment-checks", response_model=Page[CheckRead], responses=responses(*AUTH_ERRORS))
 async def list_checks(session: SessionDep, page: PageDep, access: CheckReader,
-                      state: str | None = None) -> Page[CheckRead]:
+                      state: Literal["pending", "due", "kept", "broken"] | None = None) -> Page[CheckRead]:
     """Follow-up checks of commitments in your departments, soonest due first."""
     return await paginate(session, repository.checks_query(access.reach(), state), page, CheckRead.model_validate)
 

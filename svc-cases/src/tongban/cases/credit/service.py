@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tongban.cases.benefit import service as benefits
 from tongban.cases.case import steps
 from tongban.cases.case import repository as cases_repo
+from tongban.cases.case.access import get_visible, may
 from tongban.cases.case.models import Case
 from tongban.cases.credit import repository
 from tongban.cases.credit.errors import CheckNotFound, CommitmentRefused
@@ -73,7 +74,9 @@ async def ensure_record(session: AsyncSession, platform: CreditPlatform, subject
         await repository.add(session, CreditListEntry(
             id=uuid.uuid4(), subject_id=subject_id, list=e.list, source=e.source, reason=e.reason,
             listed_on=e.listed_on, until=e.until, created_by=f"platform:{platform.name}"))
-    await _publish_level(session, subject_id, f"platform:{platform.name}")
+    if await benefits.known_subject(session, subject_id):
+        # Only a subject the platform knows already: reading a record never makes one up.
+        await _publish_level(session, subject_id, f"platform:{platform.name}")
     return row
 
 
@@ -113,6 +116,24 @@ async def _publish_level(session: AsyncSession, subject_id: str, actor: Principa
     s = await standing(session, subject_id)
     await benefits.set_facts(session, subject_id, subject_type_of(subject_id), {"credit.level": s.effective_level},
                              "credit", actor)
+
+
+# --- 容缺 waived by good credit ----------------------------------------------------------------------
+
+async def waive_gaps(session: AsyncSession, case_id: uuid.UUID, p: Principal) -> None:
+    """Before a clerk accepts a case: the 容缺 materials it lacks are waived when the applicant's
+    credit allows it (level A, off the black list), so it is accepted without gaps to chase; the
+    timeline says which and why. Anyone else, or another state, leaves the case to the step's own
+    checks (the policy is asked first: a stranger learns nothing here)."""
+    case = await get_visible(session, case_id, p, for_update=True, permission="case.act")
+    if case.state != "submitted" or not case.missing_materials or not may("case.act.clerk", case, p):
+        return
+    s = await standing(session, case.applicant_id)
+    if not s.waives_gaps:
+        return
+    waived, case.missing_materials = case.missing_materials, None
+    await steps.record(session, case, p, "waive_gaps", case.state, case.state, f"credit level {s.level}: 容缺 waived",
+                       {"waived": waived, "credit_level": s.level})
 
 
 # --- 告知承诺制 -------------------------------------------------------------------------------------
