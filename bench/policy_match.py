@@ -79,7 +79,9 @@ async def seed(url: str, companies: int, policies: int) -> None:
     rng = random.Random(22)
     conn = await asyncpg.connect(url)
     try:
-        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        # COPY is binary: jsonb's binary form is a version byte (1) and the text.
+        await conn.set_type_codec("jsonb", encoder=lambda v: b"\x01" + json.dumps(v).encode(),
+                                  decoder=lambda b: json.loads(b[1:]), schema="pg_catalog", format="binary")
         rows = []
         for n in range(companies):
             f = facts(rng)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from tongban.cases import calendar_flow, checker
 from tongban.cases.benefit.licences import SUBSCRIPTIONS as BENEFIT_SUBSCRIPTIONS
 from tongban.cases.benefit.router import router as benefit_router
+from tongban.cases.benefit.service import PolicyCache
 from tongban.cases.bundle.router import router as bundle_router
 from tongban.cases.case.router import router as case_router
 from tongban.cases.case_material_router import router as case_material_router
@@ -41,6 +42,7 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
               if settings.credentials_url else None)
     app.state.credentials = client
     app.state.credit_platform = LocalCreditPlatform()  # the city's credit platform: its local source
+    app.state.benefit_policies = PolicyCache()         # published benefit policies, compiled once
     try:
         yield
     finally:

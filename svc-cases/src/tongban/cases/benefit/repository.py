@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, and_, false, or_, select, true, update
+from sqlalchemy import Select, and_, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,18 @@ async def open_policies(session: AsyncSession, subject_type: str, today: dt.date
     if mode is not None:
         stmt = stmt.where(BenefitPolicy.mode == mode)
     return list((await session.execute(stmt.order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
+
+
+async def published_stamp(session: AsyncSession) -> tuple[int, dt.datetime | None]:
+    """What changes whenever a policy is published (published policies are never amended)."""
+    row = (await session.execute(select(func.count(), func.max(BenefitPolicy.published_at))
+                                 .where(BenefitPolicy.state == "published"))).one()
+    return int(row[0]), row[1]
+
+
+async def published(session: AsyncSession) -> list[BenefitPolicy]:
+    return list((await session.execute(select(BenefitPolicy).where(BenefitPolicy.state == "published")
+                                       .order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
 
 
 async def take_budget(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> bool:

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from tongban.cases.benefit import repository, service
 from tongban.cases.benefit.errors import AlreadyGranted, BudgetExhausted, NotEligible, PolicyNotFound, PolicyNotOpen
@@ -29,6 +29,13 @@ Applicant = Annotated[Access, Depends(Authorize(POLICY, "benefit.apply"))]
 GrantReader = Annotated[Access, Depends(Authorize(POLICY, "benefit.grant.read"))]
 SubjectQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z]{18}$",
                                            description="whom for (default: yourself, or your principal)")]
+
+
+def _cache(request: Request) -> service.PolicyCache:
+    return request.app.state.benefit_policies  # type: ignore[no-any-return]
+
+
+Cache = Annotated[service.PolicyCache, Depends(_cache)]
 SUBJECT_ERRORS = (NotOwner, OutsideDelegation, RealNameRequired, NotAllowedForRole)
 
 
@@ -96,10 +103,11 @@ async def declare_facts(body: FactsDeclare, session: SessionDep, access: Declare
 
 
 @router.get("/benefit-matches", response_model=MatchesRead, responses=responses(*AUTH_ERRORS, *SUBJECT_ERRORS))
-async def what_do_i_qualify_for(session: SessionDep, access: FactsReader, subject: SubjectQuery = None) -> MatchesRead:
+async def what_do_i_qualify_for(session: SessionDep, access: FactsReader, cache: Cache,
+                                subject: SubjectQuery = None) -> MatchesRead:
     """The open policies you qualify for (with the reasons) and those you almost do (with what is missing)."""
     s = resolve(access, subject)
-    return await service.matches(session, s.id, s.type)
+    return await service.matches(session, cache, s.id, s.type)
 
 
 @router.get("/benefit-grants", response_model=Page[GrantRead], responses=responses(*AUTH_ERRORS))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -131,8 +132,6 @@ def _no_cycle(name: str, definitions: dict[str, Definition], path: tuple[str, ..
 
 # --- evaluation -------------------------------------------------------------------------------
 
-_MISSING = object()
-
 
 @dataclass
 class Verdict:
@@ -166,54 +165,24 @@ def describe(c: Condition) -> str:
     return f"{c.fact} {c.op} {c.value}"
 
 
-def holds(c: Condition, known: dict[str, Any], definitions: dict[str, Definition]) -> bool:
-    if c.rule is not None:
-        d = definitions[c.rule]
-        results = (holds(x, known, definitions) for x in d.conditions)
-        return all(results) if d.mode == "all" else any(results)
-    value = known.get(c.fact or "", _MISSING)
-    if c.op == "present":
-        return value is not _MISSING and value is not False
-    if c.op == "absent":
-        return value is _MISSING or value is False
-    if value is _MISSING:
-        return False
-    try:
-        match c.op:
-            case "eq":
-                return bool(value == c.value)
-            case "ne":
-                return bool(value != c.value)
-            case "in":
-                return value in c.value
-            case "gt":
-                return bool(value > c.value)
-            case "gte":
-                return bool(value >= c.value)
-            case "lt":
-                return bool(value < c.value)
-            case "lte":
-                return bool(value <= c.value)
-    except TypeError:
-        return False
-    return False
+Check = tuple[str, "Test", str | None]     # (the condition in words, its test, the fact it asks)
 
 
-def evaluate(eligibility: list[Condition], definitions: dict[str, Definition], known: dict[str, Any]) -> Verdict:
+def compile_checks(eligibility: list[Condition], definitions: dict[str, Definition]) -> list[Check]:
+    """Each condition compiled once (a policy is evaluated for many subjects)."""
+    return [(describe(c), _compile(c, definitions), c.fact) for c in eligibility]
+
+
+def evaluate(checks: list[Check], known: dict[str, Any]) -> Verdict:
     """Every condition asked (not only up to the first failure): the reasons and what is missing."""
     v = Verdict(True)
-    for c in eligibility:
-        if holds(c, known, definitions):
-            v.matched.append(describe(c))
+    for words, test, fact in checks:
+        if test(known):
+            v.matched.append(words)
         else:
             v.eligible = False
-            v.missing.append(describe(c) + ("" if c.fact is None or c.fact in known else " (not known)"))
+            v.missing.append(words if fact is None or fact in known else words + " (not known)")
     return v
-
-
-def eligible(eligibility: list[Condition], definitions: dict[str, Definition], known: dict[str, Any]) -> bool:
-    """The fast path: stops at the first condition that fails."""
-    return all(holds(c, known, definitions) for c in eligibility)
 
 
 class AmountRule(BaseModel):
@@ -240,3 +209,43 @@ class AmountRule(BaseModel):
         n = known.get(self.per or "")
         total = (n if isinstance(n, int) and n > 0 else 0) * (self.rate or 0)
         return min(total, self.cap) if self.cap is not None else total
+
+
+# --- compiled: conditions as closures (a publish asks them of 100,000 subjects) ----------------------
+
+Test = Callable[[dict[str, Any]], bool]
+
+
+def compile_rule(eligibility: list[Condition], definitions: dict[str, Definition]) -> Test:
+    """One function saying whether `known` satisfies every condition (stops at the first that fails)."""
+    tests = [_compile(c, definitions) for c in eligibility]
+    return lambda known: all(t(known) for t in tests)
+
+
+def _compile(c: Condition, definitions: dict[str, Definition]) -> Test:
+    if c.rule is not None:
+        d = definitions[c.rule]
+        parts = [_compile(x, definitions) for x in d.conditions]
+        if d.mode == "all":
+            return lambda known: all(t(known) for t in parts)
+        return lambda known: any(t(known) for t in parts)
+    fact, value = c.fact or "", c.value
+    if c.op == "present":
+        return lambda known: known.get(fact, False) is not False
+    if c.op == "absent":
+        return lambda known: known.get(fact, False) is False
+    if c.op == "in":
+        allowed = value if isinstance(value, list) else []
+        return lambda known: fact in known and _safe(lambda: known[fact] in allowed)
+    compare: dict[str, Callable[[Any], bool]] = {
+        "eq": lambda v: v == value, "ne": lambda v: v != value, "gt": lambda v: v > value,
+        "gte": lambda v: v >= value, "lt": lambda v: v < value, "lte": lambda v: v <= value}
+    check = compare[c.op]
+    return lambda known: fact in known and _safe(lambda: bool(check(known[fact])))
+
+
+def _safe(test: Callable[[], bool]) -> bool:
+    try:
+        return test()
+    except TypeError:
+        return False

@@ -39,12 +39,15 @@ class Parsed:
     eligibility: list[rules.Condition]
     definitions: dict[str, rules.Definition]
     amount: rules.AmountRule
+    test: rules.Test
+    checks: list[rules.Check]
 
 
 def parse(policy: BenefitPolicy) -> Parsed:
-    return Parsed(policy, [rules.Condition.model_validate(c) for c in policy.eligibility],
-                  {k: rules.Definition.model_validate(v) for k, v in policy.definitions.items()},
-                  rules.AmountRule.model_validate(policy.amount_rule))
+    eligibility = [rules.Condition.model_validate(c) for c in policy.eligibility]
+    definitions = {k: rules.Definition.model_validate(v) for k, v in policy.definitions.items()}
+    return Parsed(policy, eligibility, definitions, rules.AmountRule.model_validate(policy.amount_rule),
+                  rules.compile_rule(eligibility, definitions), rules.compile_checks(eligibility, definitions))
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -107,12 +110,12 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
             if subject_id in already:
                 continue
             known = rules.known_facts(facts, today)
-            if not rules.eligible(parsed.eligibility, parsed.definitions, known):
+            if not parsed.test(known):
                 continue
             out.eligible += 1
             if out.budget_exhausted:
                 continue
-            verdict = rules.evaluate(parsed.eligibility, parsed.definitions, known)
+            verdict = rules.evaluate(parsed.checks, known)
             try:
                 await grant(session, parsed, subject_id, name, known, verdict, None, ctx)
                 out.granted += 1
@@ -197,7 +200,7 @@ async def apply(session: AsyncSession, policy_id: uuid.UUID, subject_id: str, su
     row = await repository.subject(session, subject_id)
     known = rules.known_facts(_facts_of(row, subject_id, subject_type), today)
     parsed = parse(policy)
-    verdict = rules.evaluate(parsed.eligibility, parsed.definitions, known)
+    verdict = rules.evaluate(parsed.checks, known)
     if not verdict.eligible:
         raise NotEligible(verdict.missing, matched=verdict.matched)
     return await grant(session, parsed, subject_id, name or (row.name if row else None), known, verdict, p,
@@ -283,7 +286,7 @@ async def reevaluate(session: AsyncSession, row: BenefitSubject) -> int:
         if policy.id in granted:
             continue
         parsed = parse(policy)
-        verdict = rules.evaluate(parsed.eligibility, parsed.definitions, known)
+        verdict = rules.evaluate(parsed.checks, known)
         if not verdict.eligible:
             continue
         ctx = ctx or await _CaseContext.load(session, today)
@@ -306,7 +309,23 @@ async def facts(session: AsyncSession, subject_id: str, subject_type: str) -> Fa
 
 # --- what do I qualify for -------------------------------------------------------------------------
 
-async def matches(session: AsyncSession, subject_id: str, subject_type: str) -> MatchesRead:
+class PolicyCache:
+    """The published policies, parsed and compiled once per process: published policies are never
+    amended, so one cheap query (how many, the latest publication) says when to read them again."""
+
+    def __init__(self) -> None:
+        self._stamp: tuple[int, dt.datetime | None] | None = None
+        self._parsed: list[Parsed] = []
+
+    async def published(self, session: AsyncSession) -> list[Parsed]:
+        stamp = await repository.published_stamp(session)
+        if stamp != self._stamp:
+            self._parsed = [parse(p) for p in await repository.published(session)]
+            self._stamp = stamp
+        return self._parsed
+
+
+async def matches(session: AsyncSession, cache: PolicyCache, subject_id: str, subject_type: str) -> MatchesRead:
     """Every open policy of this kind of subject: those it qualifies for, with why, and those it
     almost does, with what is missing."""
     today = calendar.today()
@@ -314,9 +333,11 @@ async def matches(session: AsyncSession, subject_id: str, subject_type: str) -> 
     known = rules.known_facts(_facts_of(row, subject_id, subject_type), today)
     granted = await repository.granted_policies(session, subject_id)
     eligible, near = [], []
-    for policy in await repository.open_policies(session, subject_type, today):
-        parsed = parse(policy)
-        verdict = rules.evaluate(parsed.eligibility, parsed.definitions, known)
+    for parsed in await cache.published(session):
+        policy = parsed.policy
+        if policy.subject_type != subject_type or not policy.starts_on <= today <= policy.ends_on:
+            continue
+        verdict = rules.evaluate(parsed.checks, known)
         if not verdict.eligible and len(verdict.missing) > NEAR:
             continue
         m = PolicyMatch(policy_id=policy.id, name=policy.name, mode=policy.mode, amount=parsed.amount.amount(known),
