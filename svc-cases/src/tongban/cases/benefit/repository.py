@@ -76,6 +76,11 @@ async def insert_grant(session: AsyncSession, values: dict[str, Any]) -> bool:
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
+async def insert_grants(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Grants of one publish (the policy locked: none of these subjects can have it already)."""
+    await session.execute(insert(BenefitGrant), rows)
+
+
 async def get_grant(session: AsyncSession, policy_id: uuid.UUID, subject_id: str) -> BenefitGrant | None:
     return (await session.execute(select(BenefitGrant).where(
         BenefitGrant.policy_id == policy_id, BenefitGrant.subject_id == subject_id))).scalar_one_or_none()

@@ -21,7 +21,7 @@ from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import steps
 from tongban.cases.case.models import Case
 from tongban.cases.case.submission import LOOKUP_ALPHABET
-from tongban.cases.db import audit
+from tongban.cases.db import audit, outbox
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import Principal
@@ -103,7 +103,8 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
         return out
     parsed = parse(policy)
     already = await repository.granted_subjects(session, policy.id)
-    ctx = await _CaseContext.load(session, today)
+    chosen: list[tuple[str, str | None, dict[str, Any], int]] = []
+    room = policy.budget_total - policy.budget_used
     async for batch in repository.stream_subjects(session, policy.subject_type):
         for subject_id, name, facts in batch:
             out.evaluated += 1
@@ -113,18 +114,49 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
             if not parsed.test(known):
                 continue
             out.eligible += 1
-            if out.budget_exhausted:
+            amount = parsed.amount.amount(known)
+            if out.budget_exhausted or amount > room:
+                out.budget_exhausted = True   # first come (by subject id), first served; then it stops
                 continue
-            verdict = rules.evaluate(parsed.checks, known)
-            try:
-                await grant(session, parsed, subject_id, name, known, verdict, None, ctx)
-                out.granted += 1
-            except BudgetExhausted:
-                out.budget_exhausted = True
+            room -= amount
+            chosen.append((subject_id, name, known, amount))
+    await _grant_many(session, parsed, chosen, today)
+    out.granted = len(chosen)
     await audit.record(session, actor, "benefit_policy.evaluate", "benefit_policy", str(policy.id), None,
                        {"evaluated": out.evaluated, "eligible": out.eligible, "granted": out.granted,
                         "budget_exhausted": out.budget_exhausted})
     return out
+
+
+async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[str, str | None, dict[str, Any], int]],
+                      today: dt.date) -> None:
+    """The grants of a publish, written together: the policy's row is locked for the whole
+    publish, so the budget is taken once (still conditionally), the case numbers reserved as one
+    block, and the cases, timelines, audit records, events and grants go in as multi-row INSERTs."""
+    if not chosen:
+        return
+    policy = parsed.policy
+    if not await repository.take_budget(session, policy.id, sum(c[3] for c in chosen)):
+        raise BudgetExhausted("the budget changed under a locked policy")
+    first = await cases_repo.reserve_numbers(session, policy.city_code, today, len(chosen))
+    if first + len(chosen) - 1 > 99_999:
+        raise Conflict(f"city {policy.city_code} would pass 99999 case numbers today")
+    ctx = await _CaseContext.load(session, today)
+    grants = []
+    async with audit.batched(session), outbox.batched(session):
+        for n, (subject_id, name, known, amount) in enumerate(chosen):
+            verdict = rules.evaluate(parsed.checks, known)
+            case = await _open_case(session, policy, subject_id, name, amount, verdict, None, ctx, first + n)
+            grants.append(_grant_values(policy, subject_id, amount, case.id, verdict))
+        await session.flush()
+    await repository.insert_grants(session, grants)
+
+
+def _grant_values(policy: BenefitPolicy, subject_id: str, amount: int, case_id: uuid.UUID,
+                  verdict: rules.Verdict) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "policy_id": policy.id, "subject_id": subject_id,
+            "subject_type": policy.subject_type, "basic_code": policy.basic_code, "department": policy.department,
+            "amount": amount, "mode": policy.mode, "case_id": case_id, "matched": verdict.matched}
 
 
 # --- granting ----------------------------------------------------------------------------------
@@ -147,23 +179,21 @@ async def grant(session: AsyncSession, parsed: Parsed, subject_id: str, name: st
     amount = parsed.amount.amount(known)
     if not await repository.take_budget(session, policy.id, amount):
         raise BudgetExhausted(f"the budget of {policy.name} cannot cover {amount}")
-    case = await _open_case(session, policy, subject_id, name, amount, verdict, applicant, ctx)
-    values = {"id": uuid.uuid4(), "policy_id": policy.id, "subject_id": subject_id,
-              "subject_type": policy.subject_type, "basic_code": policy.basic_code, "department": policy.department,
-              "amount": amount, "mode": policy.mode, "case_id": case.id, "matched": verdict.matched}
+    seq = await cases_repo.next_number(session, policy.city_code, ctx.today)
+    if seq > 99_999:
+        raise Conflict(f"city {policy.city_code} has issued 99999 case numbers today")
+    case = await _open_case(session, policy, subject_id, name, amount, verdict, applicant, ctx, seq)
+    values = _grant_values(policy, subject_id, amount, case.id, verdict)
     if not await repository.insert_grant(session, values):
         raise AlreadyGranted()   # the caller's transaction rolls back: budget and case with it
     return BenefitGrant(**values, created_at=steps.now())
 
 
 async def _open_case(session: AsyncSession, policy: BenefitPolicy, subject_id: str, name: str | None, amount: int,
-                     verdict: rules.Verdict, applicant: Principal | None, ctx: _CaseContext) -> Case:
+                     verdict: rules.Verdict, applicant: Principal | None, ctx: _CaseContext, seq: int) -> Case:
     """A case of the policy's item, submitted (by the applicant's one tap, or by the platform for
     免申即享) and approved by the rules in the same step; the timeline carries the verdict."""
     today = ctx.today
-    seq = await cases_repo.next_number(session, policy.city_code, today)
-    if seq > 99_999:
-        raise Conflict(f"city {policy.city_code} has issued 99999 case numbers today")
     auto = applicant is None
     case = Case(
         id=uuid.uuid4(), case_number=f"{policy.city_code}{today:%Y%m%d}{seq:05d}",
