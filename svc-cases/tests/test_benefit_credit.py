@@ -7,7 +7,10 @@ import asyncio
 import datetime as dt
 import uuid
 
+from sqlalchemy import func, select
+
 from tongban.cases.benefit import licences
+from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared import clock
 from tongban.shared.contracts.credentials import LICENCE_ISSUED, LICENCE_REVOKED, LicenceIssuedV1, LicenceStatusChangedV1
@@ -61,13 +64,16 @@ async def test_policies_and_credit(infra, token_issuer, tokens, kit, clean_nats)
                 await licences.on_licence_event(s, make_event("credentials", LICENCE_ISSUED, LicenceIssuedV1(
                     licence_id=uuid.uuid4(), identifier="JY1", type_code=FOOD, issuer_code="x", version=1,
                     holder_type="001", holder_id=kit.COMPANY, valid_from=today)))
+            assert (await client.get(f"{API}/benefit-matches", headers=firm)).json()["near"] == []  # two short
+            r = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"company.size": "micro"}})
+            assert r.status_code == 200, r.text
             r = await client.get(f"{API}/benefit-matches", headers=firm)
             near = r.json()["near"]
             assert r.json()["eligible"] == [] and len(near) == 1
             assert "company.district eq 石岐街道 (not known)" in near[0]["missing"]
             assert f"licence.{FOOD} present" in near[0]["matched"]
             r = await client.put(f"{API}/benefit-facts", headers=firm,
-                                 json={"facts": {"company.district": "石岐街道", "company.size": "micro"}})
+                                 json={"facts": {"company.district": "石岐街道"}})
             assert r.status_code == 200, r.text
             sources = {f["name"]: f["source"] for f in r.json()["facts"]}
             assert sources == {f"licence.{FOOD}": "licence", "company.district": "declared", "company.size": "declared"}
@@ -118,6 +124,16 @@ async def test_policies_and_credit(infra, token_issuer, tokens, kit, clean_nats)
             grants = (await client.get(f"{API}/benefit-grants", headers=tokens.approver(),
                                        params={"policy_id": pid})).json()
             assert grants["total"] == 3 and {g["mode"] for g in grants["items"]} == {"auto"}
+            # Written in bulk: every granted case has its approval in the audit trail and the outbox.
+            case_ids = [g["case_id"] for g in grants["items"]]
+            async with client.app.state.sessionmaker() as s:
+                audited = (await s.execute(select(func.count()).select_from(platform.audit_event).where(
+                    platform.audit_event.c.action == "case.approve",
+                    platform.audit_event.c.entity_id.in_(case_ids)))).scalar_one()
+                events = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.case.approved"))).scalars().all()
+            assert audited == 3
+            assert set(case_ids) <= {e["data"]["case_id"] for e in events}
             assert (await client.get(f"{API}/benefit-grants", headers=tokens.approver(kit.OTHER_DEPT),
                                      params={"policy_id": pid})).json()["total"] == 0
             assert (await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)).status_code == 409
@@ -213,3 +229,24 @@ async def give_food_licence(client, holder: str, today: dt.date) -> None:
         await licences.on_licence_event(s, make_event("credentials", LICENCE_ISSUED, LicenceIssuedV1(
             licence_id=LICENCES[holder], identifier=f"JY{holder}", type_code=FOOD, issuer_code="x", version=1,
             holder_type="001", holder_id=holder, valid_from=today)))
+
+
+def test_rules_read_facts_as_configured() -> None:
+    from tongban.cases.benefit import rules  # noqa: PLC0415
+
+    conds = [rules.Condition(fact="company.employees", op="gte", value=10),
+             rules.Condition(fact=f"licence.{FOOD}", op="present"), rules.Condition(rule="where")]
+    defs = {"where": rules.Definition(mode="any", conditions=[
+        rules.Condition(fact="company.district", op="in", value=["石岐街道"]),
+        rules.Condition(fact="company.size", op="eq", value="micro")])}
+    checks, test = rules.compile_checks(conds, defs), rules.compile_rule(conds, defs)
+    yes = {"company.employees": 12, f"licence.{FOOD}": True, "company.size": "micro"}
+    assert test(yes) and rules.evaluate(checks, yes).eligible
+    # Text where a number is compared, a licence taken away, nothing known: no error, no match.
+    for no in ({**yes, "company.employees": "many"}, {**yes, f"licence.{FOOD}": False}, {}):
+        assert not test(no) and not rules.evaluate(checks, no).eligible
+    near = rules.shortfall(checks, {**yes, "company.employees": 3}, 1)
+    assert near is not None and near.missing == ["company.employees gte 10"]
+    assert rules.shortfall(checks, {}, 1) is None
+    assert rules.evaluate(checks, {}).missing[0] == "company.employees gte 10 (not known)"
+    assert rules.known_facts({"company.established_on": "2020-06-01"}, dt.date(2026, 5, 31))["company.age_years"] == 5

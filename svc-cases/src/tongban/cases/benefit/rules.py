@@ -173,6 +173,20 @@ def compile_checks(eligibility: list[Condition], definitions: dict[str, Definiti
     return [(describe(c), _compile(c, definitions), c.fact) for c in eligibility]
 
 
+def shortfall(checks: list[Check], known: dict[str, Any], limit: int) -> Verdict | None:
+    """The verdict when at most `limit` conditions fail, else None (stops counting past the limit)."""
+    v = Verdict(True)
+    for words, test, fact in checks:
+        if test(known):
+            v.matched.append(words)
+        else:
+            v.eligible = False
+            v.missing.append(words if fact is None or fact in known else words + " (not known)")
+            if len(v.missing) > limit:
+                return None
+    return v
+
+
 def evaluate(checks: list[Check], known: dict[str, Any]) -> Verdict:
     """Every condition asked (not only up to the first failure): the reasons and what is missing."""
     v = Verdict(True)
@@ -234,18 +248,22 @@ def _compile(c: Condition, definitions: dict[str, Definition]) -> Test:
         return lambda known: known.get(fact, False) is not False
     if c.op == "absent":
         return lambda known: known.get(fact, False) is False
-    if c.op == "in":
+    if c.op == "in":   # list membership compares with ==: never a TypeError
         allowed = value if isinstance(value, list) else []
-        return lambda known: fact in known and _safe(lambda: known[fact] in allowed)
-    compare: dict[str, Callable[[Any], bool]] = {
-        "eq": lambda v: v == value, "ne": lambda v: v != value, "gt": lambda v: v > value,
-        "gte": lambda v: v >= value, "lt": lambda v: v < value, "lte": lambda v: v <= value}
-    check = compare[c.op]
-    return lambda known: fact in known and _safe(lambda: bool(check(known[fact])))
+        return lambda known: fact in known and known[fact] in allowed
+    if c.op == "eq":
+        return lambda known: fact in known and known[fact] == value
+    if c.op == "ne":
+        return lambda known: fact in known and known[fact] != value
+    order: dict[str, Callable[[Any], bool]] = {
+        "gt": lambda v: v > value, "gte": lambda v: v >= value, "lt": lambda v: v < value, "lte": lambda v: v <= value}
+    check = order[c.op]
 
-
-def _safe(test: Callable[[], bool]) -> bool:
-    try:
-        return test()
-    except TypeError:
-        return False
+    def ordered(known: dict[str, Any]) -> bool:
+        if fact not in known:
+            return False
+        try:
+            return bool(check(known[fact]))
+        except TypeError:   # a number compared with text: the condition does not hold
+            return False
+    return ordered

@@ -95,7 +95,8 @@ class PolicyMatch(BaseModel):
 class MatchesRead(BaseModel):
     subject_id: str
     eligible: list[PolicyMatch]
-    near: list[PolicyMatch] = Field(description="policies missing at most two conditions, with what is missing")
+    near: list[PolicyMatch] = Field(description="policies missing one condition, with what is missing (the 20 of "
+                                                "the highest amounts)")
 
 
 class ApplicationCreate(BaseModel):

@@ -28,7 +28,8 @@ from tongban.shared.auth import Principal
 from tongban.shared.errors import Conflict, InvalidField
 
 RULES = "system:benefit-rules"
-NEAR = 2   # a policy missing at most this many conditions is shown as a near match
+NEAR = 1        # a policy missing this many conditions is shown as a near match ...
+NEAR_SHOWN = 20  # ... the 20 of the highest amounts
 
 
 @dataclass
@@ -41,13 +42,21 @@ class Parsed:
     amount: rules.AmountRule
     test: rules.Test
     checks: list[rules.Check]
+    # Plain copies of what matching reads for every policy (no ORM attribute access in the loop).
+    id: uuid.UUID
+    name: str
+    mode: str
+    subject_type: str
+    starts_on: dt.date
+    ends_on: dt.date
 
 
 def parse(policy: BenefitPolicy) -> Parsed:
     eligibility = [rules.Condition.model_validate(c) for c in policy.eligibility]
     definitions = {k: rules.Definition.model_validate(v) for k, v in policy.definitions.items()}
     return Parsed(policy, eligibility, definitions, rules.AmountRule.model_validate(policy.amount_rule),
-                  rules.compile_rule(eligibility, definitions), rules.compile_checks(eligibility, definitions))
+                  rules.compile_rule(eligibility, definitions), rules.compile_checks(eligibility, definitions),
+                  policy.id, policy.name, policy.mode, policy.subject_type, policy.starts_on, policy.ends_on)
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -364,13 +373,15 @@ async def matches(session: AsyncSession, cache: PolicyCache, subject_id: str, su
     granted = await repository.granted_policies(session, subject_id)
     eligible, near = [], []
     for parsed in await cache.published(session):
-        policy = parsed.policy
-        if policy.subject_type != subject_type or not policy.starts_on <= today <= policy.ends_on:
+        if parsed.subject_type != subject_type or not parsed.starts_on <= today <= parsed.ends_on:
             continue
-        verdict = rules.evaluate(parsed.checks, known)
-        if not verdict.eligible and len(verdict.missing) > NEAR:
+        if parsed.test(known):
+            verdict = rules.Verdict(True, [words for words, _, _ in parsed.checks])
+        elif (verdict := rules.shortfall(parsed.checks, known, NEAR)) is None:
             continue
-        m = PolicyMatch(policy_id=policy.id, name=policy.name, mode=policy.mode, amount=parsed.amount.amount(known),
-                        matched=verdict.matched, missing=verdict.missing, granted=policy.id in granted)
+        m = PolicyMatch(policy_id=parsed.id, name=parsed.name, mode=parsed.mode, amount=parsed.amount.amount(known),
+                        matched=verdict.matched, missing=verdict.missing, granted=parsed.id in granted)
         (eligible if verdict.eligible else near).append(m)
+    near.sort(key=lambda m: -m.amount)
+    del near[NEAR_SHOWN:]
     return MatchesRead(subject_id=subject_id, eligible=eligible, near=near)
