@@ -40,7 +40,7 @@ from tongban.shared.localinfra import NatsProcess, ServiceProcess, free_port
 from tongban.shared.testing.plugin import TokenIssuer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _floor import Http, disk_cost, disk_line, durability, open_loop, pct, prepare_floor_table, start_floor, start_postgres
+from _floor import Http, closed_loop, disk_cost, disk_line, durability, open_loop, pct, prepare_floor_table, start_floor, start_postgres
 
 DEPT = "11442000MB0000002B"
 FOOD = "11100000000019238J002"
@@ -192,6 +192,13 @@ async def main() -> None:
                   f"{max(lat):8.2f} {pct(lat, 50) / base:9.1f}")
         if sizes:
             print(f"(eligible policies per company: mean {sum(sizes) / len(sizes):.1f}, max {max(sizes)})")
+        # Capacity without a queue: what one request costs when the open loop above saturates.
+        print(f"\nclosed loop, 4 clients, 300 requests each scenario: {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+        for label, call in (("floor", floor_get), ("what do I qualify for", match)):
+            rps, lat, _ = await closed_loop(call, 300, 4)
+            print(f"{label:52} {rps:8.1f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f}")
+        print("machine load (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " on "
+              f"{os.cpu_count()} cores")
         print(f"policy_publish_seconds: {publish_s:.2f}")
     finally:
         for p in procs:
