@@ -138,6 +138,16 @@ async def test_policies_and_credit(infra, token_issuer, tokens, kit, clean_nats)
                                      params={"policy_id": pid})).json()["total"] == 0
             assert (await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)).status_code == 409
 
+            # The grantee says where to pay (masked in every answer); nobody else may.
+            theirs = grants["items"][0]
+            url = f"{API}/benefit-grants/{theirs['id']}/bank-account"
+            account = {"bank_name": "中国工商银行中山分行", "bank_account": "6222020000001234567"}
+            owner = tokens.company(theirs["subject_id"])
+            r = await client.put(url, headers=owner, json=account)
+            assert r.status_code == 200 and r.json()["bank_account"] == "***************4567", r.text
+            stranger = code("91442000MA4UH9999")
+            assert (await client.put(url, headers=tokens.company(stranger), json=account)).status_code == 404
+
             # A fact change re-evaluates that company only, against open 免申即享 policies.
             roomy = auto | {"name": "新迁入企业奖励", "budget": 100_000,
                             "eligibility": [{"fact": "company.district", "op": "eq", "value": "东区街道"}]}

@@ -71,6 +71,9 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(10), nullable=False),
         sa.Column("case_id", UUID(as_uuid=True), nullable=False),
         sa.Column("matched", JSONB, nullable=False),
+        sa.Column("bank_name", sa.String(60)),
+        sa.Column("bank_account", sa.String(34)),
+        sa.Column("account_given_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.UniqueConstraint("policy_id", "subject_id"),
         schema=SCHEMA)

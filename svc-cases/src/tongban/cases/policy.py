@@ -120,6 +120,8 @@ POLICY = Policy("cases", {
                               Rule("company", ("cases:apply",), own=True, action="apply")),
     "benefit.apply": (Rule("citizen", ("cases:apply",), level="verified", own=True, action="apply"),
                       Rule("company", ("cases:apply",), own=True, action="apply")),
+    "benefit.grant.account": (Rule("citizen", ("cases:apply",), level="verified", own=True, action="apply"),
+                              Rule("company", ("cases:apply",), own=True, action="apply")),
     "benefit.grant.read": (Rule("citizen", ("cases:read",), level="verified", own=True, action="read"),
                            Rule("company", ("cases:read",), own=True, action="read"), *STAFF_VIEW),
     # --- credit (信用): a subject reads its own record, staff any (it decides how they handle a case);

@@ -24,3 +24,7 @@ class AlreadyGranted(Conflict):
 
 class BudgetExhausted(Conflict):
     code, title = "budget_exhausted", "The policy's budget cannot cover this grant"
+
+
+class GrantNotFound(NotFound):
+    code, title = "benefit_grant_not_found", "No such grant"

@@ -81,4 +81,8 @@ class BenefitGrant(Base):
     mode: Mapped[str] = mapped_column(String(10))
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     matched: Mapped[list[str]] = mapped_column(JSONB)
+    # What the platform cannot know: where to pay, given by the grantee afterwards.
+    bank_name: Mapped[str | None] = mapped_column(String(60))
+    bank_account: Mapped[str | None] = mapped_column(String(34))
+    account_given_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

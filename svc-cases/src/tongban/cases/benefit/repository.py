@@ -81,6 +81,11 @@ async def insert_grants(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     await session.execute(insert(BenefitGrant), rows)
 
 
+async def grant_by_id(session: AsyncSession, grant_id: uuid.UUID) -> BenefitGrant | None:
+    return (await session.execute(select(BenefitGrant).where(BenefitGrant.id == grant_id)
+                                  .with_for_update())).scalar_one_or_none()
+
+
 async def get_grant(session: AsyncSession, policy_id: uuid.UUID, subject_id: str) -> BenefitGrant | None:
     return (await session.execute(select(BenefitGrant).where(
         BenefitGrant.policy_id == policy_id, BenefitGrant.subject_id == subject_id))).scalar_one_or_none()

@@ -4,10 +4,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from tongban.cases.benefit import repository, service
-from tongban.cases.benefit.errors import AlreadyGranted, BudgetExhausted, NotEligible, PolicyNotFound, PolicyNotOpen
+from tongban.cases.benefit.errors import (
+    AlreadyGranted, BudgetExhausted, GrantNotFound, NotEligible, PolicyNotFound, PolicyNotOpen,
+)
 from tongban.cases.benefit.rules import RuleInvalid
 from tongban.cases.benefit.schemas import (
-    ApplicationCreate, BenefitPolicyCreate, BenefitPolicyRead, FactsDeclare, FactsRead, GrantRead, MatchesRead,
+    ApplicationCreate, BankAccountGive, BenefitPolicyCreate, BenefitPolicyRead, FactsDeclare, FactsRead, GrantRead, MatchesRead,
     PublishResult,
 )
 from tongban.cases.benefit.subjects import resolve
@@ -26,6 +28,7 @@ Manager = Annotated[Access, Depends(Authorize(POLICY, "benefit.manage"))]
 FactsReader = Annotated[Access, Depends(Authorize(POLICY, "benefit.facts.read"))]
 Declarer = Annotated[Access, Depends(Authorize(POLICY, "benefit.facts.declare"))]
 Applicant = Annotated[Access, Depends(Authorize(POLICY, "benefit.apply"))]
+Grantee = Annotated[Access, Depends(Authorize(POLICY, "benefit.grant.account"))]
 GrantReader = Annotated[Access, Depends(Authorize(POLICY, "benefit.grant.read"))]
 SubjectQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z]{18}$",
                                            description="whom for (default: yourself, or your principal)")]
@@ -116,3 +119,12 @@ async def list_grants(session: SessionDep, page: PageDep, access: GrantReader,
     """Grants you may see: your own (an agent: its principal's, for the items delegated), your
     departments' (staff), every one (admins, auditors)."""
     return await paginate(session, repository.grants_query(access.reach(), policy_id), page, GrantRead.model_validate)
+
+
+@router.put("/benefit-grants/{grant_id}/bank-account", response_model=GrantRead,
+            responses=responses(*AUTH_ERRORS, OutsideDelegation, RealNameRequired, GrantNotFound))
+async def give_bank_account(grant_id: uuid.UUID, body: BankAccountGive, session: SessionDep,
+                            access: Grantee) -> GrantRead:
+    """Say where your grant is paid: the one thing a grant without application asks of you."""
+    found = await service.give_account(session, grant_id, body.bank_name, body.bank_account, access)
+    return GrantRead.model_validate(found)

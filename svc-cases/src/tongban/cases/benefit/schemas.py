@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tongban.cases.benefit.rules import AmountRule, Condition, Definition
 
@@ -105,6 +105,15 @@ class ApplicationCreate(BaseModel):
     subject: str | None = SubjectId
 
 
+class BankAccountGive(BaseModel):
+    """Where the grant is paid: the one thing a 免申即享 grant asks of its grantee."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bank_name: str = Field(min_length=1, max_length=60)
+    bank_account: str = Field(pattern=r"^[0-9]{8,34}$")
+
+
 class GrantRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -118,4 +127,12 @@ class GrantRead(BaseModel):
     mode: str
     case_id: uuid.UUID
     matched: list[str]
+    bank_name: str | None = None
+    bank_account: str | None = Field(default=None, description="masked: the last four digits")
+    account_given_at: dt.datetime | None = None
     created_at: dt.datetime
+
+    @field_validator("bank_account")
+    @classmethod
+    def _masked(cls, v: str | None) -> str | None:
+        return None if v is None else "*" * (len(v) - 4) + v[-4:]

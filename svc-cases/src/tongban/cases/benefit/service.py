@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.benefit import repository, rules
-from tongban.cases.benefit.errors import AlreadyGranted, BudgetExhausted, NotEligible, PolicyNotFound, PolicyNotOpen
+from tongban.cases.benefit.errors import (
+    AlreadyGranted, BudgetExhausted, GrantNotFound, NotEligible, PolicyNotFound, PolicyNotOpen,
+)
 from tongban.cases.benefit.models import BenefitGrant, BenefitPolicy, BenefitSubject
 from tongban.cases.benefit.schemas import BenefitPolicyCreate, FactRead, FactsRead, MatchesRead, PolicyMatch
 from tongban.cases.case import repository as cases_repo
@@ -24,8 +26,9 @@ from tongban.cases.case.submission import LOOKUP_ALPHABET
 from tongban.cases.db import audit, outbox
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
-from tongban.shared.auth import Principal
+from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import Conflict, InvalidField
+from tongban.shared.policy import Access, Target
 
 RULES = "system:benefit-rules"
 NEAR = 1        # a policy missing this many conditions is shown as a near match ...
@@ -244,6 +247,22 @@ async def apply(session: AsyncSession, policy_id: uuid.UUID, subject_id: str, su
         raise NotEligible(verdict.missing, matched=verdict.matched)
     return await grant(session, parsed, subject_id, name or (row.name if row else None), known, verdict, p,
                        await _CaseContext.load(session, today))
+
+
+async def give_account(session: AsyncSession, grant_id: uuid.UUID, bank_name: str, bank_account: str,
+                       access: Access) -> BenefitGrant:
+    """The grantee (or its agent for the policy's item) says where to pay: 404 for anyone else."""
+    found = await repository.grant_by_id(session, grant_id)
+    if found is None:
+        raise GrantNotFound()
+    try:
+        access.check(Target(owner=found.subject_id, item=found.basic_code))
+    except NotOwner as exc:
+        raise GrantNotFound() from exc
+    found.bank_name, found.bank_account, found.account_given_at = bank_name, bank_account, steps.now()
+    await audit.record(session, access.principal or "anonymous", "benefit_grant.account", "benefit_grant",
+                       str(found.id), None, {"bank_name": bank_name, "bank_account_last4": bank_account[-4:]})
+    return found
 
 
 # --- facts ---------------------------------------------------------------------------------------
