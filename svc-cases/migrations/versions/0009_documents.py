@@ -1,7 +1,7 @@
 """notices and decisions issued on cases, sealed by the department at svc-credentials
 
 Revision ID: 0009_documents
-Revises: 0006
+Revises: 0008_benefit_credit
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0009_documents"
-down_revision = "0006"
+down_revision = "0008_benefit_credit"
 branch_labels = None
 depends_on = None
 S = "cases"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -21,14 +23,35 @@ from tongban.shared.tables import PlatformTables
 class AuditTrail:
     def __init__(self, tables: PlatformTables) -> None:
         self.table = tables.audit_event
+        self._key = f"audit_batch_{self.table.schema}"
 
     async def record(self, session: AsyncSession, actor: Principal | str, action: str, entity: str,
                      entity_id: str, reason: str | None = None, detail: dict[str, Any] | None = None) -> None:
         """Record a state change. `detail` must hold no unmasked personal numbers."""
         sub, role = (actor.sub, actor.role) if isinstance(actor, Principal) else (actor, "system")
-        await session.execute(self.table.insert().values(
-            actor=sub, actor_role=role, action=action, entity=entity, entity_id=entity_id, reason=reason,
-            request_id=request_id_var.get(), detail=detail))
+        row = {"actor": sub, "actor_role": role, "action": action, "entity": entity, "entity_id": entity_id,
+               "reason": reason, "request_id": request_id_var.get(), "detail": detail}
+        pending = session.info.get(self._key)
+        if pending is not None:
+            pending.append(row)
+            return
+        await session.execute(self.table.insert().values(**row))
+
+    @contextlib.asynccontextmanager
+    async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
+        """Within the block, records are kept and written with one multi-row INSERT at its end (a
+        flow recording thousands of changes in one transaction saves a round trip each). An error
+        in the block writes nothing: the transaction is rolled back anyway."""
+        if self._key in session.info:
+            yield
+            return
+        session.info[self._key] = rows = []
+        try:
+            yield
+        finally:
+            session.info.pop(self._key, None)
+        if rows:
+            await session.execute(self.table.insert(), rows)
 
 
 class AuditEventRead(BaseModel):

@@ -20,6 +20,7 @@ from tongban.cases.case.access import target
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseAction
 from tongban.cases.case.service import MaterialsPlan
+from tongban.cases.credit import service as credit
 from tongban.cases.material import repository as materials_repo
 from tongban.cases.material import required
 from tongban.cases.material.errors import DocumentNotFound
@@ -48,7 +49,11 @@ async def settle_bundle(session: AsyncSession, case: Case, actor: Principal | st
 async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, body: CaseAction,
                      p: Principal) -> Case:
     """A step of a case (steps.transition), then of its bundle if it settled the last child."""
+    if action == "accept" and not body.gaps:
+        await credit.waive_gaps(session, case_id, p)  # good credit: 容缺 materials need not follow
     case = await steps.transition(session, case_id, action, body, p, listed=listed_for)
+    if action == "approve" and body.commitment:
+        await credit.on_commitment_approval(session, case)  # refused by credit: the step rolls back
     await settle_bundle(session, case, p)
     return case
 

@@ -4,11 +4,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from tongban.cases import calendar_flow, checker
+from tongban.cases.benefit.licences import SUBSCRIPTIONS as BENEFIT_SUBSCRIPTIONS
+from tongban.cases.benefit.router import router as benefit_router
+from tongban.cases.benefit.service import PolicyCache
 from tongban.cases.bundle.router import router as bundle_router
 from tongban.cases.case.router import router as case_router
 from tongban.cases.case_material_router import router as case_material_router
 from tongban.cases.catalog_copy.router import router as item_router
 from tongban.cases.config import Settings
+from tongban.cases.credit import service as credit
+from tongban.cases.credit.platform import LocalCreditPlatform
+from tongban.cases.credit.router import router as credit_router
 from tongban.cases.consumers.catalog import SUBSCRIPTIONS as CATALOG_SUBSCRIPTIONS
 from tongban.cases.consumers.credentials import SUBSCRIPTIONS as CREDENTIALS_SUBSCRIPTIONS
 from tongban.cases.consumers.interop import SUBSCRIPTIONS as INTEROP_SUBSCRIPTIONS
@@ -36,6 +42,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     client = (service_client(settings.credentials_url, token_source(settings), settings.credentials_timeout_seconds)
               if settings.credentials_url else None)
     app.state.credentials = client
+    app.state.credit_platform = LocalCreditPlatform()  # the city's credit platform: its local source
+    app.state.benefit_policies = PolicyCache()         # published benefit policies, compiled once
     try:
         yield
     finally:
@@ -48,11 +56,13 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata, tables=platform,
     # case_material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
     # document_router too: `POST /cases/{id}/documents` is not an action either.
-    routers=[item_router, material_router, case_material_router, document_router, statistics_router, case_router, item_config_router, rule_router,
-             workday_router, calendar_router, rating_router, ticket_router, bundle_router, forwarding_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS],
+    routers=[item_router, material_router, case_material_router, document_router, statistics_router, case_router,
+             item_config_router, rule_router, workday_router, calendar_router, rating_router, ticket_router,
+             bundle_router, forwarding_router, benefit_router, credit_router],
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS, *BENEFIT_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),
-              PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run)],
+              PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run),
+              PeriodicTask("commitment-checks", credit.INTERVAL, credit.run)],
     probes=[calendar_flow.PROBE],
     lifespan=lifespan,
 )

@@ -113,6 +113,30 @@ POLICY = Policy("cases", {
     # --- the working-day calendar is no one's personal data: anyone signed in to cases reads it -------
     "calendar.read": _signed_in("cases:read"),
     "calendar.manage": (ADMIN,),
+    # --- benefit policies (惠企/惠民政策: 免申即享, 即申即享): the policies are public knowledge to
+    # anyone signed in; facts, matches and applications are the subject's own (an agent's within
+    # its delegations: `read`, `apply` on the policy's item); grants by owner, department, or all.
+    "benefit.read": _signed_in("cases:read"),
+    "benefit.manage": (ADMIN,),
+    "benefit.facts.read": (Rule("citizen", ("cases:read",), level="verified", own=True, action="read"),
+                           Rule("company", ("cases:read",), own=True, action="read")),
+    "benefit.facts.declare": (Rule("citizen", ("cases:apply",), level="verified", own=True, action="apply"),
+                              Rule("company", ("cases:apply",), own=True, action="apply")),
+    "benefit.apply": (Rule("citizen", ("cases:apply",), level="verified", own=True, action="apply"),
+                      Rule("company", ("cases:apply",), own=True, action="apply")),
+    "benefit.grant.account": (Rule("citizen", ("cases:apply",), level="verified", own=True, action="apply"),
+                              Rule("company", ("cases:apply",), own=True, action="apply")),
+    "benefit.grant.read": (Rule("citizen", ("cases:read",), level="verified", own=True, action="read"),
+                           Rule("company", ("cases:read",), own=True, action="read"), *STAFF_VIEW),
+    # --- credit (信用): a subject reads its own record, staff any (it decides how they handle a case);
+    # admins add list entries; the follow-up checks of commitments by department.
+    "credit.read": (Rule("citizen", ("cases:read",), level="verified", own=True, action="read"),
+                    Rule("company", ("cases:read",), own=True, action="read"),
+                    Rule("clerk", ("cases:read",)), Rule("approver", ("cases:read",)),
+                    Rule("admin", ("cases:read",)), Rule("auditor", ("cases:read",))),
+    "credit.manage": (ADMIN,),
+    "commitment_check.read": STAFF_VIEW,
+    "commitment_check.decide": (APPROVER, ADMIN),
     # --- the audit trail (the shared route, tongban.shared.audit) -------------------------------------
     "audit.read": (Rule("admin", ("audit:read",)), Rule("auditor", ("audit:read",))),
 })

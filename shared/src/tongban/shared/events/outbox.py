@@ -12,10 +12,11 @@ failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
@@ -43,19 +44,41 @@ class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.channel = f"{NOTIFY_CHANNEL}_{table.schema}"
+        self._key = f"outbox_batch_{table.schema}"
 
     async def add(self, session: AsyncSession, event: Envelope) -> None:
         """Add `event` to the current transaction; it is published only if the transaction commits."""
         if event.correlationid is None:
             event.correlationid = request_id_var.get()
-        await session.execute(self.table.insert().values(
-            id=event.id, subject=event.type, envelope=event.model_dump(mode="json")))
+        row = {"id": event.id, "subject": event.type, "envelope": event.model_dump(mode="json")}
+        pending = session.info.get(self._key)
+        if pending is not None:
+            pending.append(row)
+            return
+        await session.execute(self.table.insert().values(**row))
         # One NOTIFY per transaction is enough to wake the relay (it publishes every due row):
         # a second one would only cost another round trip.
         tx = session.get_transaction()
         if tx is None or session.info.get(self.channel) is not tx:
             await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
             session.info[self.channel] = tx
+
+    @contextlib.asynccontextmanager
+    async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
+        """Within the block, events are kept and written with one multi-row INSERT (and one NOTIFY)
+        at its end, still in the business transaction. An error in the block writes nothing."""
+        if self._key in session.info:
+            yield
+            return
+        session.info[self._key] = rows = []
+        try:
+            yield
+        finally:
+            session.info.pop(self._key, None)
+        if rows:
+            await session.execute(self.table.insert(), rows)
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+            session.info[self.channel] = session.get_transaction()
 
     async def backlog(self, session: AsyncSession) -> tuple[int, float]:
         """Unpublished events and the age in seconds of the oldest one."""

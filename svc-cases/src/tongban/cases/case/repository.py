@@ -70,6 +70,16 @@ async def add(session: AsyncSession, case: Case) -> None:
     await session.flush()
 
 
+async def reserve_numbers(session: AsyncSession, city_code: str, day: dt.date, count: int) -> int:
+    """`count` consecutive numbers of the city's day at once (a flow opening many cases); the first."""
+    t = CaseNumberSequence.__table__
+    stmt = (insert(t).values(city_code=city_code, on_date=day, last_value=count)
+            .on_conflict_do_update(index_elements=[t.c.city_code, t.c.on_date],
+                                   set_={"last_value": t.c.last_value + count})
+            .returning(t.c.last_value))
+    return int((await session.execute(stmt)).scalar_one()) - count + 1
+
+
 def add_unflushed(session: AsyncSession, case: Case) -> None:
     """Goes in with the next statement's flush (the caller sets its state first)."""
     session.add(case)

@@ -1,0 +1,166 @@
+"""Every query of benefit policies, subjects' facts and grants; never commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import Select, and_, false, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.cases.benefit.models import BenefitGrant, BenefitLicence, BenefitPolicy, BenefitSubject
+from tongban.shared.policy import Clause
+
+BATCH = 5000
+
+
+async def get_policy(session: AsyncSession, policy_id: uuid.UUID, for_update: bool = False) -> BenefitPolicy | None:
+    stmt = select(BenefitPolicy).where(BenefitPolicy.id == policy_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, row: Any) -> None:
+    session.add(row)
+    await session.flush()
+
+
+def policies_query() -> Select[tuple[BenefitPolicy]]:
+    return select(BenefitPolicy).order_by(BenefitPolicy.created_at.desc(), BenefitPolicy.id)
+
+
+async def open_policies(session: AsyncSession, subject_type: str, today: dt.date,
+                        mode: str | None = None) -> list[BenefitPolicy]:
+    """Published policies for this kind of subject whose period includes `today`."""
+    stmt = select(BenefitPolicy).where(BenefitPolicy.state == "published", BenefitPolicy.subject_type == subject_type,
+                                       BenefitPolicy.starts_on <= today, BenefitPolicy.ends_on >= today)
+    if mode is not None:
+        stmt = stmt.where(BenefitPolicy.mode == mode)
+    return list((await session.execute(stmt.order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
+
+
+async def published_stamp(session: AsyncSession) -> tuple[int, dt.datetime | None]:
+    """What changes whenever a policy is published (published policies are never amended)."""
+    row = (await session.execute(select(func.count(), func.max(BenefitPolicy.published_at))
+                                 .where(BenefitPolicy.state == "published"))).one()
+    return int(row[0]), row[1]
+
+
+async def published(session: AsyncSession) -> list[BenefitPolicy]:
+    return list((await session.execute(select(BenefitPolicy).where(BenefitPolicy.state == "published")
+                                       .order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
+
+
+async def take_budget(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> bool:
+    """Take `amount` from the budget if it still covers it: one conditional update, so concurrent
+    grants queue on the row and none can pass the total."""
+    stmt = (update(BenefitPolicy).where(BenefitPolicy.id == policy_id,
+                                        BenefitPolicy.budget_used + amount <= BenefitPolicy.budget_total)
+            .values(budget_used=BenefitPolicy.budget_used + amount).returning(BenefitPolicy.budget_used))
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def give_back(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> None:
+    await session.execute(update(BenefitPolicy).where(BenefitPolicy.id == policy_id)
+                          .values(budget_used=BenefitPolicy.budget_used - amount))
+
+
+async def insert_grant(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when the subject already has this policy (a concurrent grant won)."""
+    stmt = (insert(BenefitGrant).values(**values).on_conflict_do_nothing(
+        index_elements=[BenefitGrant.policy_id, BenefitGrant.subject_id]).returning(BenefitGrant.id))
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def insert_grants(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Grants of one publish (the policy locked: none of these subjects can have it already)."""
+    await session.execute(insert(BenefitGrant), rows)
+
+
+async def grant_by_id(session: AsyncSession, grant_id: uuid.UUID) -> BenefitGrant | None:
+    return (await session.execute(select(BenefitGrant).where(BenefitGrant.id == grant_id)
+                                  .with_for_update())).scalar_one_or_none()
+
+
+async def get_grant(session: AsyncSession, policy_id: uuid.UUID, subject_id: str) -> BenefitGrant | None:
+    return (await session.execute(select(BenefitGrant).where(
+        BenefitGrant.policy_id == policy_id, BenefitGrant.subject_id == subject_id))).scalar_one_or_none()
+
+
+async def granted_policies(session: AsyncSession, subject_id: str) -> set[uuid.UUID]:
+    return set((await session.execute(select(BenefitGrant.policy_id)
+                                      .where(BenefitGrant.subject_id == subject_id))).scalars())
+
+
+async def granted_subjects(session: AsyncSession, policy_id: uuid.UUID) -> set[str]:
+    return set((await session.execute(select(BenefitGrant.subject_id)
+                                      .where(BenefitGrant.policy_id == policy_id))).scalars())
+
+
+def grants_query(reach: tuple[Clause, ...], policy_id: uuid.UUID | None) -> Select[tuple[BenefitGrant]]:
+    """The grants a caller may list: OR of its clauses (owner, delegated items, departments)."""
+    ors = []
+    for c in reach:
+        conds = []
+        if c.owner is not None:
+            conds.append(BenefitGrant.subject_id == c.owner)
+        if c.items is not None:
+            conds.append(BenefitGrant.basic_code.in_(c.items))
+        if c.departments is not None:
+            conds.append(BenefitGrant.department.in_(c.departments))
+        ors.append(and_(*conds) if conds else true())
+    stmt = select(BenefitGrant).where(or_(*ors) if ors else false())
+    if policy_id is not None:
+        stmt = stmt.where(BenefitGrant.policy_id == policy_id)
+    return stmt.order_by(BenefitGrant.created_at.desc(), BenefitGrant.id)
+
+
+async def subject(session: AsyncSession, subject_id: str, for_update: bool = False) -> BenefitSubject | None:
+    stmt = select(BenefitSubject).where(BenefitSubject.subject_id == subject_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def subject_for_update(session: AsyncSession, subject_id: str, subject_type: str) -> BenefitSubject:
+    """The subject's row, made if new, locked (concurrent changes of one subject's facts queue)."""
+    await session.execute(insert(BenefitSubject).values(subject_id=subject_id, subject_type=subject_type, facts={},
+                                                        sources={}).on_conflict_do_nothing())
+    found = await subject(session, subject_id, for_update=True)
+    assert found is not None
+    return found
+
+
+async def stream_subjects(session: AsyncSession, subject_type: str) -> AsyncIterator[list[tuple[str, str | None, dict[str, Any]]]]:
+    """Every subject of this kind, in batches by id (keyset: no long cursor, no OFFSET)."""
+    after = ""
+    while True:
+        rows = (await session.execute(
+            select(BenefitSubject.subject_id, BenefitSubject.name, BenefitSubject.facts)
+            .where(BenefitSubject.subject_type == subject_type, BenefitSubject.subject_id > after)
+            .order_by(BenefitSubject.subject_id).limit(BATCH))).all()
+        if not rows:
+            return
+        yield [(r[0], r[1], r[2]) for r in rows]
+        after = rows[-1][0]
+
+
+async def put_licence(session: AsyncSession, licence_id: uuid.UUID, holder_id: str, type_code: str,
+                      status: str) -> None:
+    stmt = insert(BenefitLicence).values(licence_id=licence_id, holder_id=holder_id, type_code=type_code,
+                                         status=status)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[BenefitLicence.licence_id],
+                                                     set_={"status": status}))
+
+
+async def licence(session: AsyncSession, licence_id: uuid.UUID) -> BenefitLicence | None:
+    return await session.get(BenefitLicence, licence_id)
+
+
+async def valid_licence_types(session: AsyncSession, holder_id: str) -> set[str]:
+    return set((await session.execute(select(BenefitLicence.type_code).where(
+        BenefitLicence.holder_id == holder_id, BenefitLicence.status == "valid"))).scalars())

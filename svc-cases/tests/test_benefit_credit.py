@@ -1,0 +1,262 @@
+"""Benefit policies (免申即享 / 即申即享) and credit (信用) in svc-cases: rules checked at
+configuration, matching with reasons, one-tap grants decided by the rules, grants without an
+application on publish and on a fact change, a budget never exceeded under concurrency, and a
+broken commitment black-listing its subject so the next commitment is refused."""
+
+import asyncio
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
+
+from tongban.cases.benefit import licences
+from tongban.cases.db import platform
+from tongban.cases.main import SERVICE
+from tongban.shared import clock
+from tongban.shared.contracts.credentials import LICENCE_ISSUED, LICENCE_REVOKED, LicenceIssuedV1, LicenceStatusChangedV1
+from tongban.shared.events.envelope import make_event
+from tongban.shared.ids import credit_code_check_char
+from tongban.shared.testing.plugin import running_service
+
+API = "/api/v1/cases"
+BENEFIT_ITEM = "442020000950"
+FOOD = "11100000000013338W002"
+
+
+def policy(today: dt.date, dept: str, **over):
+    body = {"name": "餐饮小微企业补贴", "kind": "subsidy", "subject_type": "company", "mode": "apply",
+            "basic_code": BENEFIT_ITEM, "department": dept,
+            "eligibility": [{"fact": f"licence.{FOOD}", "op": "present"},
+                            {"fact": "company.district", "op": "eq", "value": "石岐街道"},
+                            {"rule": "small"}],
+            "definitions": {"small": {"mode": "any", "conditions": [{"fact": "company.size", "op": "in",
+                                                                      "value": ["micro", "small"]},
+                                                                     {"fact": "company.employees", "op": "lt",
+                                                                      "value": 20}]}},
+            "amount": {"fixed": 1000}, "starts_on": str(today - dt.timedelta(days=1)),
+            "ends_on": str(today + dt.timedelta(days=90)), "budget": 2500}
+    return body | over
+
+
+async def test_policies_and_credit(infra, token_issuer, tokens, kit, clean_nats):
+    with clock.pinned(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)):
+        today = clock.today()
+        async with running_service(SERVICE, infra, token_issuer) as client:
+            admin = tokens.admin()
+            # --- configuration: bad rules are 422, a citizen may not configure --------------------
+            base = policy(today, kit.DEPT)
+            for bad, field in (({"eligibility": [{"fact": "company.colour", "op": "eq", "value": "red"}]}, "eligibility[0]"),
+                               ({"definitions": {"small": {"conditions": [{"rule": "small"}]}}}, "definitions.small"),
+                               ({"budget": -1}, "budget"),
+                               ({"ends_on": str(today - dt.timedelta(days=5))}, "ends_on")):
+                r = await client.post(f"{API}/benefit-policies", headers=admin, json=base | bad)
+                assert r.status_code == 422, r.text
+                assert r.json()["errors"][0]["field"].startswith(field), r.json()
+            assert (await client.post(f"{API}/benefit-policies", headers=tokens.citizen(), json=base)).status_code == 403
+            r = await client.post(f"{API}/benefit-policies", headers=admin | {"Idempotency-Key": "p-1"}, json=base)
+            assert r.status_code == 201, r.text
+            one_tap = r.json()["id"]
+            assert (await client.post(f"{API}/benefit-policies/{one_tap}/publish", headers=admin)).status_code == 200
+
+            # --- facts: a licence from svc-credentials' event, the rest declared -------------------
+            firm = tokens.company()
+            async with client.app.state.sessionmaker() as s, s.begin():
+                await licences.on_licence_event(s, make_event("credentials", LICENCE_ISSUED, LicenceIssuedV1(
+                    licence_id=uuid.uuid4(), identifier="JY1", type_code=FOOD, issuer_code="x", version=1,
+                    holder_type="001", holder_id=kit.COMPANY, valid_from=today)))
+            assert (await client.get(f"{API}/benefit-matches", headers=firm)).json()["near"] == []  # two short
+            r = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"company.size": "micro"}})
+            assert r.status_code == 200, r.text
+            r = await client.get(f"{API}/benefit-matches", headers=firm)
+            near = r.json()["near"]
+            assert r.json()["eligible"] == [] and len(near) == 1
+            assert "company.district eq 石岐街道 (not known)" in near[0]["missing"]
+            assert f"licence.{FOOD} present" in near[0]["matched"]
+            r = await client.put(f"{API}/benefit-facts", headers=firm,
+                                 json={"facts": {"company.district": "石岐街道"}})
+            assert r.status_code == 200, r.text
+            sources = {f["name"]: f["source"] for f in r.json()["facts"]}
+            assert sources == {f"licence.{FOOD}": "licence", "company.district": "declared", "company.size": "declared"}
+            bad = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"credit.level": "A"}})
+            assert bad.status_code == 422
+            matches = (await client.get(f"{API}/benefit-matches", headers=firm)).json()
+            assert [m["name"] for m in matches["eligible"]] == ["餐饮小微企业补贴"]
+            assert "rule small" in matches["eligible"][0]["matched"]
+
+            # --- 即申即享: one tap, approved by the rules, the verdict on the timeline ----------------
+            r = await client.post(f"{API}/benefit-policies/{one_tap}/applications", headers=firm, json={})
+            assert r.status_code == 201, r.text
+            case_id = r.json()["case_id"]
+            case = (await client.get(f"{API}/cases/{case_id}", headers=firm)).json()
+            assert case["state"] == "approved" and case["applicant_id"] == kit.COMPANY
+            timeline = (await client.get(f"{API}/cases/{case_id}/timeline", headers=firm)).json()["items"]
+            assert [e["action"] for e in timeline] == ["submit", "approve"]
+            assert timeline[1]["detail"]["matched"] and timeline[1]["actor"] == "system:benefit-rules"
+            again = await client.post(f"{API}/benefit-policies/{one_tap}/applications", headers=firm, json={})
+            assert again.status_code == 409 and again.json()["code"] == "already_granted"
+            r = await client.get(f"{API}/benefit-matches", headers=firm, params={"subject": "91440300MA5FXXXX0X"})
+            assert r.status_code == 403 and r.json()["code"] == "not_owner"
+
+            # Concurrent one-tap applications: the budget (2500, 1000 each) grants one more, never two.
+            firms = [code(f"91442000MA4UH{n:04d}") for n in range(6)]
+            for c in firms:
+                await give_food_licence(client, c, today)
+                r = await client.put(f"{API}/benefit-facts", headers=tokens.company(c),
+                                     json={"facts": {"company.district": "石岐街道", "company.employees": 5}})
+                assert r.status_code == 200, r.text
+            answers = await asyncio.gather(*(client.post(f"{API}/benefit-policies/{one_tap}/applications",
+                                                         headers=tokens.company(c), json={}) for c in firms))
+            codes = sorted(a.status_code for a in answers)
+            assert codes == [201] + [409] * 5, [a.text for a in answers]
+            assert {a.json()["code"] for a in answers if a.status_code == 409} == {"budget_exhausted"}
+            got = (await client.get(f"{API}/benefit-policies/{one_tap}", headers=firm)).json()
+            assert got["budget_used"] == 2000 and got["budget_total"] == 2500
+
+            # --- 免申即享: publishing evaluates every company once and stops at the budget -----------
+            auto = policy(today, kit.DEPT, name="石岐街道稳岗补贴", mode="auto", budget=3000,
+                          eligibility=[{"fact": "company.district", "op": "eq", "value": "石岐街道"}], definitions={})
+            pid = (await client.post(f"{API}/benefit-policies", headers=admin, json=auto)).json()["id"]
+            r = await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)
+            assert r.status_code == 200, r.text
+            out = r.json()
+            assert (out["evaluated"], out["eligible"], out["granted"], out["budget_exhausted"]) == (7, 7, 3, True)
+            assert out["policy"]["budget_used"] == 3000
+            grants = (await client.get(f"{API}/benefit-grants", headers=tokens.approver(),
+                                       params={"policy_id": pid})).json()
+            assert grants["total"] == 3 and {g["mode"] for g in grants["items"]} == {"auto"}
+            # Written in bulk: every granted case has its approval in the audit trail and the outbox.
+            case_ids = [g["case_id"] for g in grants["items"]]
+            async with client.app.state.sessionmaker() as s:
+                audited = (await s.execute(select(func.count()).select_from(platform.audit_event).where(
+                    platform.audit_event.c.action == "case.approve",
+                    platform.audit_event.c.entity_id.in_(case_ids)))).scalar_one()
+                events = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.case.approved"))).scalars().all()
+            assert audited == 3
+            assert set(case_ids) <= {e["data"]["case_id"] for e in events}
+            assert (await client.get(f"{API}/benefit-grants", headers=tokens.approver(kit.OTHER_DEPT),
+                                     params={"policy_id": pid})).json()["total"] == 0
+            assert (await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)).status_code == 409
+
+            # The grantee says where to pay (masked in every answer); nobody else may.
+            theirs = grants["items"][0]
+            url = f"{API}/benefit-grants/{theirs['id']}/bank-account"
+            account = {"bank_name": "中国工商银行中山分行", "bank_account": "6222020000001234567"}
+            owner = tokens.company(theirs["subject_id"])
+            r = await client.put(url, headers=owner, json=account)
+            assert r.status_code == 200 and r.json()["bank_account"] == "***************4567", r.text
+            stranger = code("91442000MA4UH9999")
+            assert (await client.put(url, headers=tokens.company(stranger), json=account)).status_code == 404
+
+            # A fact change re-evaluates that company only, against open 免申即享 policies.
+            roomy = auto | {"name": "新迁入企业奖励", "budget": 100_000,
+                            "eligibility": [{"fact": "company.district", "op": "eq", "value": "东区街道"}]}
+            pid2 = (await client.post(f"{API}/benefit-policies", headers=admin, json=roomy)).json()["id"]
+            assert (await client.post(f"{API}/benefit-policies/{pid2}/publish", headers=admin)).json()["granted"] == 0
+            r = await client.put(f"{API}/benefit-facts", headers=tokens.company(firms[0]),
+                                 json={"facts": {"company.district": "东区街道"}})
+            assert r.json()["regranted"] == 1
+            mine = (await client.get(f"{API}/benefit-grants", headers=tokens.company(firms[0]),
+                                     params={"policy_id": pid2})).json()["items"]
+            assert len(mine) == 1 and mine[0]["subject_id"] == firms[0]
+            # The same declaration again changes nothing and grants nothing twice.
+            r = await client.put(f"{API}/benefit-facts", headers=tokens.company(firms[0]),
+                                 json={"facts": {"company.district": "东区街道"}})
+            assert r.json()["regranted"] == 0
+
+            # A revoked licence is no longer a fact.
+            async with client.app.state.sessionmaker() as s, s.begin():
+                await licences.on_licence_event(s, make_event("credentials", LICENCE_REVOKED, LicenceStatusChangedV1(
+                    licence_id=LICENCES[firms[1]], identifier="JY", status="revoked", reason="注销")))
+            facts = (await client.get(f"{API}/benefit-facts", headers=tokens.company(firms[1]))).json()["facts"]
+            assert f"licence.{FOOD}" not in {f["name"] for f in facts}
+
+            # --- credit: a broken commitment black-lists; the next commitment is refused ------------
+            await kit.publish_item(client)
+            citizen = tokens.citizen()
+            r = await client.get(f"{API}/credit-records/{kit.ADULT}", headers=citizen)
+            assert r.status_code == 200 and r.json()["level"] == "B" and r.json()["commitment_allowed"] is True
+            assert (await client.get(f"{API}/credit-records/{kit.OTHER_ADULT}", headers=citizen)).status_code == 403
+            good = (await client.get(f"{API}/credit-records/{kit.COMPANY}", headers=tokens.clerk())).json()
+            assert good["level"] == "A" and good["waives_gaps"] is True
+
+            async def committed_case() -> str:
+                r = await client.post(f"{API}/cases", headers=citizen,
+                                      json={"basic_code": kit.ITEM, "commitment_signed": True})
+                assert r.status_code == 201, r.text
+                cid = r.json()["id"]
+                r = await client.post(f"{API}/cases/{cid}/accept", headers=tokens.clerk(), json={})
+                assert r.status_code == 200, r.text
+                return cid
+
+            first = await committed_case()
+            r = await client.post(f"{API}/cases/{first}/approve", headers=tokens.approver(), json={"commitment": True})
+            assert r.status_code == 200 and r.json()["commitment_approval"] is True, r.text
+            checks = (await client.get(f"{API}/commitment-checks", headers=tokens.approver())).json()["items"]
+            assert len(checks) == 1 and checks[0]["due_on"] == str(today + dt.timedelta(days=30))
+            check_id = checks[0]["id"]
+            r = await client.post(f"{API}/commitment-checks/{check_id}/outcome", headers=tokens.approver(kit.OTHER_DEPT),
+                                  json={"kept": False, "reason": "x"})
+            assert r.status_code == 403 and r.json()["code"] == "outside_scope"
+            r = await client.post(f"{API}/commitment-checks/{check_id}/outcome", headers=tokens.approver(),
+                                  json={"kept": False, "reason": "现场核查无经营场所"})
+            assert r.status_code == 200 and r.json()["state"] == "broken", r.text
+            assert (await client.get(f"{API}/cases/{first}", headers=citizen)).json()["state"] == "revoked"
+            record = (await client.get(f"{API}/credit-records/{kit.ADULT}", headers=citizen)).json()
+            assert record["effective_level"] == "D" and record["commitment_allowed"] is False
+            assert record["entries"][0]["list"] == "black" and record["entries"][0]["source"] == "告知承诺核查"
+
+            # Good credit (level A on the platform) waives the 容缺 material the item names.
+            await kit.publish_item(client, "442020000960", materials=[{"name": "场地证明", "required": True,
+                                                                      "accept_with_gaps": True}])
+            firm_case = (await client.post(f"{API}/cases", headers=firm, json={"basic_code": "442020000960"})).json()
+            assert firm_case["missing_materials"] == ["场地证明"]
+            r = await client.post(f"{API}/cases/{firm_case['id']}/accept", headers=tokens.clerk(), json={})
+            assert r.status_code == 200 and r.json()["gaps"] is None and r.json()["missing_materials"] is None, r.text
+            steps = (await client.get(f"{API}/cases/{firm_case['id']}/timeline", headers=firm)).json()["items"]
+            assert steps[1]["action"] == "waive_gaps" and steps[1]["detail"]["waived"] == ["场地证明"]
+            # ... the black-listed citizen's 容缺 material is not waived: the clerk names it as a gap.
+            r = await client.post(f"{API}/cases", headers=citizen, json={"basic_code": "442020000960"})
+            r = await client.post(f"{API}/cases/{r.json()['id']}/accept", headers=tokens.clerk(), json={})
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "gaps"
+
+            second = await committed_case()
+            r = await client.post(f"{API}/cases/{second}/approve", headers=tokens.approver(), json={"commitment": True})
+            assert r.status_code == 409 and r.json()["code"] == "commitment_refused", r.text
+            assert (await client.get(f"{API}/cases/{second}", headers=citizen)).json()["state"] == "accepted"
+
+
+LICENCES: dict[str, uuid.UUID] = {}
+
+
+def code(body: str) -> str:
+    return body + credit_code_check_char(body)
+
+
+async def give_food_licence(client, holder: str, today: dt.date) -> None:
+    LICENCES[holder] = uuid.uuid4()
+    async with client.app.state.sessionmaker() as s, s.begin():
+        await licences.on_licence_event(s, make_event("credentials", LICENCE_ISSUED, LicenceIssuedV1(
+            licence_id=LICENCES[holder], identifier=f"JY{holder}", type_code=FOOD, issuer_code="x", version=1,
+            holder_type="001", holder_id=holder, valid_from=today)))
+
+
+def test_rules_read_facts_as_configured() -> None:
+    from tongban.cases.benefit import rules  # noqa: PLC0415
+
+    conds = [rules.Condition(fact="company.employees", op="gte", value=10),
+             rules.Condition(fact=f"licence.{FOOD}", op="present"), rules.Condition(rule="where")]
+    defs = {"where": rules.Definition(mode="any", conditions=[
+        rules.Condition(fact="company.district", op="in", value=["石岐街道"]),
+        rules.Condition(fact="company.size", op="eq", value="micro")])}
+    checks, test = rules.compile_checks(conds, defs), rules.compile_rule(conds, defs)
+    yes = {"company.employees": 12, f"licence.{FOOD}": True, "company.size": "micro"}
+    assert test(yes) and rules.evaluate(checks, yes).eligible
+    # Text where a number is compared, a licence taken away, nothing known: no error, no match.
+    for no in ({**yes, "company.employees": "many"}, {**yes, f"licence.{FOOD}": False}, {}):
+        assert not test(no) and not rules.evaluate(checks, no).eligible
+    near = rules.shortfall(checks, {**yes, "company.employees": 3}, 1)
+    assert near is not None and near.missing == ["company.employees gte 10"]
+    assert rules.shortfall(checks, {}, 1) is None
+    assert rules.evaluate(checks, {}).missing[0] == "company.employees gte 10 (not known)"
+    assert rules.known_facts({"company.established_on": "2020-06-01"}, dt.date(2026, 5, 31))["company.age_years"] == 5
