@@ -92,6 +92,17 @@ async def test_bundles_merge_forms_and_materials(client):
     ("公积金 贷款", "住房公积金贷款"),
     ("刻章", "公章刻制备案"),            # an alias
     ("出生医学证明", "出生医学证明签发"),
+    # forgiving: the pinyin initials and full pinyin of a known word (营业执照), also with spaces
+    ("yyzz", "企业设立登记"),
+    ("yingyezhizhao", "企业设立登记"),
+    ("ying ye zhi zhao", "企业设立登记"),
+    ("jiehundengji", "结婚登记"),               # full pinyin of a name
+    ("jie hun deng ji", "结婚登记"),
+    ("身分证 换领", "居民身份证换领"),            # a common wrong character (forgiving.json)
+    ("营业直照", "企业设立登记"),
+    ("社保卡", "社会保障卡申领（新生儿）"),          # 俗称 (forgiving.json)
+    ("低保", "最低生活保障审批"),
+    ("房产证", "不动产登记（首次登记）"),
 ])
 async def test_search_finds_by_keyword_alias_and_initials(client, q, expected):
     r = await client.get(f"{API}/search", params={"q": q})
@@ -273,7 +284,8 @@ QUERIES = [{"q": "身份证"}, {"q": "sfz"}, {"q": "公积金 贷款"}, {"q": "�
            {"q": "登记", "city": "442000"}, {"q": "办理", "audience": "company", "offset": 20},
            {"department": "深圳市公安局", "limit": 200}, {"flag": ["instant_approval", "cross_city"]},
            {"item_type": "01", "audience": "company"}, {"theme": "新生儿出生"}, {"q": "火星移民"}, {"limit": 10},
-           {"q": "gjj", "facets": "false"}]
+           {"q": "gjj", "facets": "false"}, {"q": "yyzz"}, {"q": "ying ye zhi zhao"}, {"q": "身分证 换领"},
+           {"q": "社保"}, {"q": "jiehundengji", "city": "442000"}]
 
 
 async def test_the_index_answers_as_the_sql_statement_does(client):
