@@ -102,7 +102,8 @@ async def test_bundles_merge_forms_and_materials(client):
     ("营业直照", "企业设立登记"),
     ("社保卡", "社会保障卡申领（新生儿）"),          # 俗称 (forgiving.json)
     ("低保", "最低生活保障审批"),
-    ("房产证", "不动产登记（首次登记）"),
+    ("个税", "个人所得税综合所得汇算"),           # found only through the synonym data
+    ("失业金", "失业保险金申领"),
 ])
 async def test_search_finds_by_keyword_alias_and_initials(client, q, expected):
     r = await client.get(f"{API}/search", params={"q": q})
@@ -304,3 +305,13 @@ async def test_the_index_answers_as_the_sql_statement_does(client):
         idx.generation = generation
     for q, a, b in zip(QUERIES, by_index, by_sql, strict=True):
         assert a == b, q
+
+
+def test_forgiving_data_reads_words_by_pinyin_synonym_and_correction():
+    from tongban.catalog.search.text import alternatives, joined_pinyin, syllables, variants
+
+    assert syllables("yingyezhizhao") == ["ying", "ye", "zhi", "zhao"] and syllables("yyzz") is None
+    assert joined_pinyin(["ying", "ye", "zhi", "zhao", "sfz"]) == ["yingyezhizhao", "sfz"]
+    assert "营业执照" in variants("yyzz") and "营业执照" in variants("yingyezhizhao")
+    assert "居民身份证" in variants("身份证") and "身份证" in variants("身分证")
+    assert ("py:yezhi", "py:yingye", "py:zhizhao") in alternatives("yingyezhizhao")
