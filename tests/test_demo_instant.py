@@ -12,11 +12,14 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import httpx
+
 from tongban.cases.main import SERVICE as CASES
 from tongban.catalog import seed as catalog_seed
 from tongban.catalog.main import SERVICE as CATALOG
 from tongban.credentials import seed as credentials_seed
 from tongban.credentials.main import SERVICE as CREDENTIALS
+from tongban.shared.service_auth import BearerAuth, StaticToken
 from tongban.shared.testing.plugin import running_service, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +30,21 @@ _spec.loader.exec_module(launcher)
 
 MARRIAGE = "440600142000"                   # 结婚登记: 秒批, issues 结婚证
 MARRIAGE_CERT = "1110000000001922XJ001"
+# A one-pixel PNG: the photo the item asks for (an upload beside the two licence-backed materials).
+PHOTO = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                      "0000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082")
+
+
+def wired(cases, credentials, token_issuer) -> None:  # noqa: ANN001
+    """Each service calling the other as itself (as `make run` configures them by URL)."""
+    for client, target, scopes, audience, name in (
+            (cases, credentials, "credentials:read credentials:use", "credentials", "cases"),
+            (credentials, cases, "cases:lookup", "cases", "credentials")):
+        token = token_issuer.mint("service", scopes, [audience], sub=f"service:{name}", service=name)
+        attribute = "credentials" if name == "cases" else "cases"
+        setattr(client.app.state, attribute, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=target.app), base_url=f"http://{audience}",
+            auth=BearerAuth(StaticToken(token))))
 
 
 async def test_every_instant_item_is_configured_and_the_citizen_gets_a_licence_at_once(
@@ -65,9 +83,17 @@ async def test_every_instant_item_is_configured_and_the_citizen_gets_a_licence_a
         form = {"applicant_name": "张三", "id_number": credentials_seed.CITIZEN, "spouse_name": "李梅",
                 "registered_on": "2026-12-01", "registration_office": "中山市民政局婚姻登记处"}
 
+        wired(cases, credentials, token_issuer)
+        r = await cases.post("/api/v1/cases/documents", params={"filename": "photo.png"}, content=PHOTO,
+                             headers=citizen | {"Content-Type": "image/png", "Idempotency-Key": "photo-1"})
+        assert r.status_code == 201, r.text
+        materials = [{"name": "居民身份证", "licence_type_code": "11100000000019211T001", "consent": True},
+                     {"name": "居民户口簿", "licence_type_code": "11100000000019211T002", "consent": True},
+                     {"name": "近期免冠彩色照片", "document_id": r.json()["id"]}]
+
         async def applied():  # once the catalogue's events have reached svc-cases' read copy
             r = await cases.post("/api/v1/cases/cases", headers=citizen,
-                                 json={"basic_code": MARRIAGE, "form_data": form})
+                                 json={"basic_code": MARRIAGE, "form_data": form, "materials": materials})
             return r if r.status_code == 201 else None
 
         r = await wait_for(applied, timeout=20, interval=0.5)
@@ -82,3 +108,5 @@ async def test_every_instant_item_is_configured_and_the_citizen_gets_a_licence_a
         mine = (await credentials.get("/api/v1/credentials/me/licences", headers=citizen)).json()
         [licence] = [x for x in mine["items"] if x["identifier"] == case["licence_identifier"]]
         assert licence["type_code"] == MARRIAGE_CERT
+        for client in (cases.app.state.credentials, credentials.app.state.cases):
+            await client.aclose()
