@@ -382,26 +382,30 @@ async def configure_instant_items(catalog: httpx.AsyncClient, credentials: httpx
         offset += len(page["items"])
         if not page["items"] or offset >= page["total"]:
             break
-    configured = []
-    for hit in hits:
+    at_once = asyncio.Semaphore(4)
+
+    async def configure(hit: dict) -> str | None:
         code = hit["basic_code"]
         rules = f"/api/v1/cases/item-configs/{code}/approval-rules"
-        if (await cases.get(rules, headers=admin)).raise_for_status().json()["items"]:
-            continue
-        item = (await catalog.get(f"/api/v1/catalog/items/{hit['id']}")).raise_for_status().json()
-        licence_type = None
-        if type_code := item.get("result_licence_type"):
-            r = await credentials.get(f"/api/v1/credentials/licence-types/{type_code}")
-            licence_type = r.json() if r.status_code == 200 else None
-        config = {"form_fields": instant_form(item, licence_type)}
-        if licence_type is not None:
-            # The licence's issuer handles the case, so its approval issues the licence.
-            config |= {"result_licence_type": licence_type["code"], "department": licence_type["issuer_code"]}
-        (await cases.put(f"/api/v1/cases/item-configs/{code}", headers=admin, json=config)).raise_for_status()
-        r = await cases.post(rules, headers=admin | {"Idempotency-Key": f"demo-instant-{code}"},
-                             json={"conditions": instant_conditions(item), "note": DEMO_RULE_NOTE})
-        r.raise_for_status()
-        configured.append(code)
+        async with at_once:
+            if (await cases.get(rules, headers=admin)).raise_for_status().json()["items"]:
+                return None
+            item = (await catalog.get(f"/api/v1/catalog/items/{hit['id']}")).raise_for_status().json()
+            licence_type = None
+            if type_code := item.get("result_licence_type"):
+                r = await credentials.get(f"/api/v1/credentials/licence-types/{type_code}")
+                licence_type = r.json() if r.status_code == 200 else None
+            config = {"form_fields": instant_form(item, licence_type)}
+            if licence_type is not None:
+                # The licence's issuer handles the case, so its approval issues the licence.
+                config |= {"result_licence_type": licence_type["code"], "department": licence_type["issuer_code"]}
+            (await cases.put(f"/api/v1/cases/item-configs/{code}", headers=admin, json=config)).raise_for_status()
+            r = await cases.post(rules, headers=admin | {"Idempotency-Key": f"demo-instant-{code}"},
+                                 json={"conditions": instant_conditions(item), "note": DEMO_RULE_NOTE})
+            r.raise_for_status()
+            return code
+
+    configured = [code for code in await asyncio.gather(*(configure(hit) for hit in hits)) if code]
     return configured
 
 
