@@ -123,7 +123,8 @@ def _forgiving() -> tuple[list[list[str]], dict[str, str], dict[str, str]]:
     """The data: synonym groups, corrections, and every known word by its full pinyin and its
     initials (`yyzz` and `yingyezhizhao` → 营业执照)."""
     data = json.loads((Path(__file__).with_name("forgiving.json")).read_text(encoding="utf-8"))
-    groups = [[normalise(w) for w in group] for group in data["synonyms"]]
+    # each group longest member first (a term holding 居民身份证 is read as that, not as 身份证)
+    groups = [sorted((normalise(w) for w in group), key=len, reverse=True) for group in data["synonyms"]]
     corrections = {normalise(k): normalise(v) for k, v in data["corrections"].items()}
     by_sound: dict[str, str] = {}
     for word in [w for g in groups for w in g] + list(corrections.values()):
@@ -148,7 +149,7 @@ def variants(term: str) -> list[str]:
     for b in base:
         out.append(b)
         for group in groups:
-            member = next((m for m in sorted(group, key=len, reverse=True) if m in b), None)
+            member = next((m for m in group if m in b), None)
             if member is not None:
                 out += [b.replace(member, other, 1) for other in group if other != member]
     seen = dict.fromkeys(o for o in out if o != t)
