@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,11 +95,13 @@ def syllables(word: str) -> list[str] | None:
     return list(found) if found else None
 
 
-def _pinyin(run: str) -> list[str]:
-    return [p for p in lazy_pinyin(run, errors="ignore") if p.isalpha()]
+@lru_cache(maxsize=65536)
+def _pinyin(run: str) -> tuple[str, ...]:
+    """The syllables of a CJK run (names share their runs: remembered)."""
+    return tuple(p for p in lazy_pinyin(run, errors="ignore") if p.isalpha())
 
 
-def _syllable_pairs(sounds: list[str]) -> set[str]:
+def _syllable_pairs(sounds: Sequence[str]) -> set[str]:
     return {PINYIN_KEY + sounds[i] + sounds[i + 1] for i in range(len(sounds) - 1)}
 
 
