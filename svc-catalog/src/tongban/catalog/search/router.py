@@ -23,8 +23,9 @@ _NO_ITEMS = b'{"items":[]'  # how SearchResult's JSON starts (items is its first
             dependencies=[Public("search")])
 async def search(
     request: Request, session: SessionDep, page: PageDep,
-    q: Annotated[str | None, Query(max_length=100, description="keywords, pinyin initials (`sfz`) or full pinyin (`yingyezhizhao`, also with spaces); "
-                                             "common synonyms and wrong characters are forgiven")] = None,
+    q: Annotated[str | None, Query(max_length=100, description=(
+        "keywords, pinyin initials (`sfz`) or full pinyin (`yingyezhizhao`, also with spaces); "
+        "common synonyms and wrong characters are forgiven"))] = None,
     city: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
     audience: ServiceObject | None = None,
