@@ -21,6 +21,9 @@ DATABASE_URL (a PostgreSQL server URL whose user may create databases) and NATS_
 use those servers instead of starting its own (NATS_URL: Zhongshan's; Shenzhen's NATS is always
 its own). A NATS server of your own must know the platform's users: include the generated
 <data>/nats-auth.conf in its configuration. `--no-demo` skips the demo data (accounts included).
+Once the services are up, the demo data's 秒批 items get their svc-cases forms and instant-approval
+rules through the admin APIs (`configure_instant_items`): the demo citizen's application for one
+is approved at once and its licence issued (the README's first steps).
 """
 
 from __future__ import annotations
