@@ -48,7 +48,7 @@ import jwt
 import psutil
 from cryptography.hazmat.primitives.asymmetric import ec
 from tongban.catalog.main import SERVICE
-from tongban.catalog.search.text import initials, query_tokens, tokens
+from tongban.catalog.search.text import initials, pinyin_keys, query_tokens, title_keys, tokens
 from tongban.catalog.seed_data import DEPARTMENTS, ITEMS, M
 from tongban.shared import migrations
 from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
@@ -120,7 +120,8 @@ def make_rows(n: int, seed: int = 7) -> tuple[list[tuple], list[uuid.UUID]]:
         texts = [name, *aliases, dept_name, *(m["name"] for m in materials)]
         rows.append((item_id, f"44{itype}{i // 1000:05d}{i % 1000:03d}", name, aliases, 4, "immediate", 1,
                      "bench", "published", json.dumps(flags), json.dumps(materials), dept_name, [audience],
-                     themes[:1], cities, [dept_name, rnd.choice(depts)], tokens(texts), tokens([name, *aliases]),
+                     themes[:1], cities, [dept_name, rnd.choice(depts)],
+                     sorted({*tokens(texts), *pinyin_keys([name, *aliases])}), title_keys([name, *aliases]),
                      initials([name, *aliases])))
     return rows, ids
 

@@ -21,6 +21,9 @@ DATABASE_URL (a PostgreSQL server URL whose user may create databases) and NATS_
 use those servers instead of starting its own (NATS_URL: Zhongshan's; Shenzhen's NATS is always
 its own). A NATS server of your own must know the platform's users: include the generated
 <data>/nats-auth.conf in its configuration. `--no-demo` skips the demo data (accounts included).
+Once the services are up, the demo data's 秒批 items get their svc-cases forms and instant-approval
+rules through the admin APIs (`configure_instant_items`): the demo citizen's application for one
+is approved at once and its licence issued (the README's first steps).
 """
 
 from __future__ import annotations
@@ -332,6 +335,92 @@ def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partne
     return children
 
 
+DEMO_RULE_NOTE = "演示数据：秒批规则（make run）"
+_FORM_TYPES = {"string", "integer", "number", "boolean", "date"}
+
+
+def _form_field(name: str, label: str | None, kind: str, required: bool, max_length: int | None = None) -> dict:
+    field = {"name": name, "label": label, "type": kind if kind in _FORM_TYPES else "string", "required": required}
+    return field | ({"max_length": max_length} if max_length else {})
+
+
+def instant_form(item: dict, licence_type: dict | None) -> list[dict]:
+    """An item's application form: the catalogue's form fields, then every field of the licence
+    the item issues that they lack (required as the licence type requires it), so the licence an
+    approval issues is complete."""
+    schema = item.get("form_schema") or {}
+    required = set(schema.get("required") or [])
+    fields = {name: _form_field(name, spec.get("title"), "date" if spec.get("format") == "date" else spec.get("type"),
+                                name in required)
+              for name, spec in (schema.get("properties") or {}).items()}
+    for spec in (licence_type or {}).get("fields", []):
+        if spec["name"] in fields:
+            fields[spec["name"]]["required"] = fields[spec["name"]]["required"] or spec.get("required", True)
+        else:
+            fields[spec["name"]] = _form_field(spec["name"], spec.get("label"), spec.get("type", "string"),
+                                               spec.get("required", True), spec.get("max_length"))
+    return list(fields.values())
+
+
+def instant_conditions(item: dict) -> list[dict]:
+    """Who the demo rule approves at once: the item's audience (an adult, for a person)."""
+    if "person" in (item.get("service_objects") or []):
+        return [{"field": "applicant.type", "op": "eq", "value": "person"},
+                {"field": "applicant.age", "op": "gte", "value": 18}]
+    return [{"field": "applicant.type", "op": "eq", "value": "company"}]
+
+
+async def configure_instant_items(catalog: httpx.AsyncClient, credentials: httpx.AsyncClient,
+                                  cases: httpx.AsyncClient, admin: dict[str, str]) -> list[str]:
+    """Every 秒批 item of the catalogue (flag `instant_approval`) gets, in svc-cases, a form
+    carrying its licence type's fields and an instant-approval rule, through the admin APIs (as an
+    administrator would set them up). An item that already has a rule is left as it is. Returns
+    the basic codes configured now."""
+    hits, offset = [], 0
+    while True:
+        r = await catalog.get("/api/v1/catalog/search", params={"flag": "instant_approval", "limit": 50,
+                                                                "offset": offset, "facets": "false"})
+        page = r.raise_for_status().json()
+        hits += page["items"]
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            break
+    at_once = asyncio.Semaphore(4)
+
+    async def configure(hit: dict) -> str | None:
+        code = hit["basic_code"]
+        rules = f"/api/v1/cases/item-configs/{code}/approval-rules"
+        async with at_once:
+            if (await cases.get(rules, headers=admin)).raise_for_status().json()["items"]:
+                return None
+            item = (await catalog.get(f"/api/v1/catalog/items/{hit['id']}")).raise_for_status().json()
+            licence_type = None
+            if type_code := item.get("result_licence_type"):
+                r = await credentials.get(f"/api/v1/credentials/licence-types/{type_code}")
+                licence_type = r.json() if r.status_code == 200 else None
+            config = {"form_fields": instant_form(item, licence_type)}
+            if licence_type is not None:
+                # The licence's issuer handles the case, so its approval issues the licence.
+                config |= {"result_licence_type": licence_type["code"], "department": licence_type["issuer_code"]}
+            (await cases.put(f"/api/v1/cases/item-configs/{code}", headers=admin, json=config)).raise_for_status()
+            r = await cases.post(rules, headers=admin | {"Idempotency-Key": f"demo-instant-{code}"},
+                                 json={"conditions": instant_conditions(item), "note": DEMO_RULE_NOTE})
+            r.raise_for_status()
+            return code
+
+    configured = [code for code in await asyncio.gather(*(configure(hit) for hit in hits)) if code]
+    return configured
+
+
+async def configure_demo(city: City) -> list[str]:
+    """`configure_instant_items` through the city's gateway, as its demo administrator."""
+    async with httpx.AsyncClient(base_url=city.gateway_url, timeout=30) as http:
+        r = await http.post("/auth/token", data={"grant_type": "password", "username": "admin",
+                                                 "password": "Admin#2026"})
+        admin = {"Authorization": "Bearer " + r.raise_for_status().json()["access_token"]}
+        return await configure_instant_items(http, http, http, admin)
+
+
 async def pair(a: City, b: City) -> None:
     """Make `a` and `b` each other's partner (every exchange service granted) and pull each
     other's issuer keys and items at once, through both gateways' admin APIs."""
@@ -403,6 +492,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.two_cities:
             asyncio.run(pair(*cities))
             say("zhongshan and shenzhen are each other's partner (every exchange service granted)")
+        if not args.no_demo:
+            for city in cities:
+                configured = asyncio.run(configure_demo(city))
+                say(f"{city.key}: 秒批 forms and rules set in svc-cases for {len(configured)} more items")
         say(f"up in {time.monotonic() - started:.1f}s")
         for city in cities:
             say(f"{city.key} ({city.region}) gateway:  {city.gateway_url}   "

@@ -92,6 +92,18 @@ async def test_bundles_merge_forms_and_materials(client):
     ("公积金 贷款", "住房公积金贷款"),
     ("刻章", "公章刻制备案"),            # an alias
     ("出生医学证明", "出生医学证明签发"),
+    # forgiving: the pinyin initials and full pinyin of a known word (营业执照), also with spaces
+    ("yyzz", "企业设立登记"),
+    ("yingyezhizhao", "企业设立登记"),
+    ("ying ye zhi zhao", "企业设立登记"),
+    ("jiehundengji", "结婚登记"),               # full pinyin of a name
+    ("jie hun deng ji", "结婚登记"),
+    ("身分证 换领", "居民身份证换领"),            # a common wrong character (forgiving.json)
+    ("营业直照", "企业设立登记"),
+    ("社保卡", "社会保障卡申领（新生儿）"),          # 俗称 (forgiving.json)
+    ("低保", "最低生活保障审批"),
+    ("个税", "个人所得税综合所得汇算"),           # found only through the synonym data
+    ("失业金", "失业保险金申领"),
 ])
 async def test_search_finds_by_keyword_alias_and_initials(client, q, expected):
     r = await client.get(f"{API}/search", params={"q": q})
@@ -273,7 +285,8 @@ QUERIES = [{"q": "身份证"}, {"q": "sfz"}, {"q": "公积金 贷款"}, {"q": "�
            {"q": "登记", "city": "442000"}, {"q": "办理", "audience": "company", "offset": 20},
            {"department": "深圳市公安局", "limit": 200}, {"flag": ["instant_approval", "cross_city"]},
            {"item_type": "01", "audience": "company"}, {"theme": "新生儿出生"}, {"q": "火星移民"}, {"limit": 10},
-           {"q": "gjj", "facets": "false"}]
+           {"q": "gjj", "facets": "false"}, {"q": "yyzz"}, {"q": "ying ye zhi zhao"}, {"q": "身分证 换领"},
+           {"q": "社保"}, {"q": "jiehundengji", "city": "442000"}]
 
 
 async def test_the_index_answers_as_the_sql_statement_does(client):
@@ -292,3 +305,13 @@ async def test_the_index_answers_as_the_sql_statement_does(client):
         idx.generation = generation
     for q, a, b in zip(QUERIES, by_index, by_sql, strict=True):
         assert a == b, q
+
+
+def test_forgiving_data_reads_words_by_pinyin_synonym_and_correction():
+    from tongban.catalog.search.text import alternatives, joined_pinyin, syllables, variants
+
+    assert syllables("yingyezhizhao") == ["ying", "ye", "zhi", "zhao"] and syllables("yyzz") is None
+    assert joined_pinyin(["ying", "ye", "zhi", "zhao", "sfz"]) == ["yingyezhizhao", "sfz"]
+    assert "营业执照" in variants("yyzz") and "营业执照" in variants("yingyezhizhao")
+    assert "居民身份证" in variants("身份证") and "身份证" in variants("身分证")
+    assert ("py:yezhi", "py:yingye", "py:zhizhao") in alternatives("yingyezhizhao")

@@ -13,7 +13,7 @@ from tongban.catalog.item import repository
 from tongban.catalog.item.errors import BasicCodeTaken, ItemNotFound, WrongItemStatus
 from tongban.catalog.item.models import Item, ItemVersion
 from tongban.catalog.item.schemas import ItemCreate, ItemElements, ItemRead, ItemUpdate
-from tongban.catalog.search.text import initials, tokens
+from tongban.catalog.search.text import initials, pinyin_keys, title_keys, tokens
 from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ITEM_RETIRED, ItemPublishedV1, ItemRetiredV1
@@ -40,8 +40,10 @@ async def reindex(session: AsyncSession, item: Item) -> None:
     item.cities = sorted({i.city_code for i in impls})
     item.departments = sorted({d for d in [item.implementing_body, *(i.implementing_body for i in impls)] if d})
     materials = [m["name"] for m in item.materials] + [m["name"] for i in impls for m in i.materials]
-    item.search_tokens = tokens([item.name, *item.aliases, *item.departments, *materials, item.basic_code])
-    item.title_tokens = tokens([item.name, *item.aliases])
+    title = [item.name, *item.aliases]
+    item.search_tokens = sorted({*tokens([*title, *item.departments, *materials, item.basic_code]),
+                                 *pinyin_keys(title)})
+    item.title_tokens = title_keys(title)
     item.initials = initials([item.name, *item.aliases])
 
 

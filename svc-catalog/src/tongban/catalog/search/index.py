@@ -35,7 +35,7 @@ from tongban.catalog.elements import FLAG_NAMES
 from tongban.catalog.item.schemas import ItemSummary
 from tongban.catalog.search import repository
 from tongban.catalog.search.repository import SearchFilters, SearchPage, terms
-from tongban.catalog.search.text import is_initials_query, query_tokens
+from tongban.catalog.search.text import alternatives, is_initials_query
 
 log = logging.getLogger("tongban.catalog.search")
 REBUILD_AFTER = 2000   # changed items kept out of rank order before a full rebuild
@@ -211,15 +211,17 @@ class SearchIndex:
     # --- searching -------------------------------------------------------------------------------
 
     def _term(self, term: str, title: bool) -> int:
-        """Positions holding `term`: every key of its text in the title's (or all) tokens, or as
-        pinyin initials."""
-        keys = query_tokens(term)
+        """Positions holding `term`: every key of its text (or of another spelling of it) in the
+        title's (or all) tokens, or as pinyin initials."""
         source = self.title if title else self.anywhere
-        found = self.live if keys else 0
-        for key in keys:
-            found &= source.get(key, 0)
-            if not found:
-                break
+        found = 0
+        for keys in alternatives(term):  # its own keys, or those of another spelling of it
+            one = self.live
+            for key in keys:
+                one &= source.get(key, 0)
+                if not one:
+                    break
+            found |= one
         if is_initials_query(term):
             found |= self._initials_match(term)
         return found

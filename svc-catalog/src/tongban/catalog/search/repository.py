@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.catalog.elements import FLAG_NAMES
 from tongban.catalog.search.errors import SearchTimedOut
-from tongban.catalog.search.text import is_initials_query, normalise, query_tokens
+from tongban.catalog.search.text import alternatives, is_initials_query, joined_pinyin, normalise
 
 WINDOW = 200      # first-tier candidates ranked precisely for the first pages
 MAX_DEPTH = 1000  # offset + limit may not go past this (refine the query); the second tier reads as many
@@ -66,7 +66,8 @@ class SearchPage:
 
 
 def terms(q: str | None) -> list[str]:
-    return [t for t in normalise(q or "").split() if t][:8]
+    """The query's words (pinyin typed with spaces joined into one), at most eight."""
+    return joined_pinyin([t for t in normalise(q or "").split() if t])[:8]
 
 
 class _Statement:
@@ -102,13 +103,16 @@ def _filters(s: _Statement, f: SearchFilters) -> list[str]:
 
 
 def _matches(s: _Statement, f: SearchFilters, column: str) -> list[str]:
-    """Every term found in `column` (the title's or all the texts' tokens), or as pinyin initials."""
+    """Every term found in `column` (the title's or all the texts' tokens) by its own keys or
+    those of another spelling of it (its pinyin, a synonym, a corrected character), or as pinyin
+    initials."""
     conds = []
     for term in terms(f.q):
-        keys = query_tokens(term)
-        by_tokens = f"i.{column} @> {s.p(keys, '::text[]')}" if keys else "false"
+        # The term's own keys or those of one of its other spellings (text.alternatives).
+        by_tokens = " OR ".join(f"i.{column} @> {s.p(list(keys), '::text[]')}" for keys in alternatives(term)) \
+            or "false"
         conds.append(f"(i.initials LIKE {s.p(f'%{term}%', '::text')} OR {by_tokens})" if is_initials_query(term)
-                     else by_tokens)
+                     else f"({by_tokens})")
     return conds
 
 

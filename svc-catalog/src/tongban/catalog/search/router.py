@@ -23,7 +23,9 @@ _NO_ITEMS = b'{"items":[]'  # how SearchResult's JSON starts (items is its first
             dependencies=[Public("search")])
 async def search(
     request: Request, session: SessionDep, page: PageDep,
-    q: Annotated[str | None, Query(max_length=100, description="keywords, or pinyin initials such as `sfz`")] = None,
+    q: Annotated[str | None, Query(max_length=100, description=(
+        "keywords, pinyin initials (`sfz`) or full pinyin (`yingyezhizhao`, also with spaces); "
+        "common synonyms and wrong characters are forgiven"))] = None,
     city: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
     audience: ServiceObject | None = None,
@@ -32,8 +34,9 @@ async def search(
     flag: Annotated[list[str], Query(description="only items with every flag given")] = [],  # noqa: B006
     facets: bool = True,
 ) -> Response:
-    """Search the published catalogue by keywords (names, aliases, departments, materials) or
-    pinyin initials, with filters, relevance ranking and facet counts (public)."""
+    """Search the published catalogue by keywords (names, aliases, departments, materials), pinyin
+    initials or full pinyin, forgiving common synonyms (俗称) and wrong characters, with filters,
+    relevance ranking and facet counts (public)."""
     for f in flag:
         if f not in FLAG_NAMES:
             raise InvalidField("flag", f"{f!r} is not one of {', '.join(FLAG_NAMES)}")
