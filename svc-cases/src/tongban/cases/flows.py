@@ -24,6 +24,7 @@ from tongban.cases.material import repository as materials_repo
 from tongban.cases.material import required
 from tongban.cases.material.errors import DocumentNotFound
 from tongban.cases.material.models import Document
+from tongban.cases.payment import service as payments
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import AppError
@@ -47,8 +48,16 @@ async def settle_bundle(session: AsyncSession, case: Case, actor: Principal | st
 
 async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, body: CaseAction,
                      p: Principal) -> Case:
-    """A step of a case (steps.transition), then of its bundle if it settled the last child."""
+    """A step of a case (steps.transition), then of its bundle if it settled the last child.
+    Unified payment: 先缴后审 accepts only a paid case; 先审后缴 holds an unpaid case's approval
+    (and so its licence) until it is paid (tongban.cases.payment.service)."""
+    if action == "accept":
+        found = await cases_repo.get(session, case_id)
+        if found is not None:
+            await payments.require_paid(session, found)
     case = await steps.transition(session, case_id, action, body, p, listed=listed_for)
+    if action == "approve":
+        await payments.hold_approval(session, case)
     await settle_bundle(session, case, p)
     return case
 

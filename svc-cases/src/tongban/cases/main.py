@@ -16,6 +16,9 @@ from tongban.cases.db import Base, audit, platform
 from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
 from tongban.cases.material.router import router as material_router
+from tongban.cases.consumers.payment import SUBSCRIPTIONS as PAYMENT_SUBSCRIPTIONS
+from tongban.cases.payment import follower as payment_follower
+from tongban.cases.payment.router import router as payment_router
 from tongban.cases.rating.router import router as rating_router
 from tongban.cases.rule.router import router as rule_router
 from tongban.cases.statistics.router import router as statistics_router
@@ -46,11 +49,12 @@ SERVICE = ServiceDefinition(
     name="cases", title="Tongban svc-cases", settings=Settings, root=Path(__file__).resolve().parents[3],
     metadata=Base.metadata, tables=platform,
     # case_material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
-    routers=[item_router, material_router, case_material_router, statistics_router, case_router, item_config_router, rule_router,
+    routers=[item_router, material_router, case_material_router, payment_router, statistics_router, case_router, item_config_router, rule_router,
              workday_router, calendar_router, rating_router, ticket_router, bundle_router, forwarding_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS],
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS, *PAYMENT_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),
-              PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run)],
+              PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run),
+              PeriodicTask("payment-follower", payment_follower.INTERVAL, payment_follower.run)],
     probes=[calendar_flow.PROBE],
     lifespan=lifespan,
 )
