@@ -30,10 +30,15 @@ class PaymentConfig:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-@functools.cache
-def load(path: str | None = None) -> PaymentConfig:
-    path = path or os.environ.get("CASES_PAYMENT_CONFIG")
+def load() -> PaymentConfig:
+    """The configuration CASES_PAYMENT_CONFIG names (read once it exists; none until then)."""
+    path = os.environ.get("CASES_PAYMENT_CONFIG")
     if not path or not Path(path).is_file():
         return PaymentConfig(None)
+    return _read(path)
+
+
+@functools.cache
+def _read(path: str) -> PaymentConfig:
     raw = json.loads(Path(path).read_text())
     return PaymentConfig(raw.get("base_url"), providers.from_config(raw), raw)
