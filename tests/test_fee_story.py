@@ -62,7 +62,7 @@ async def platform(infra, clean_nats, tmp_path, monkeypatch):
     def extra(name: str, at: dict[str, str]) -> dict[str, str]:
         if name == "cases":
             return {"CASES_PAYMENT_CONFIG": str(config_file), "CASES_PAYMENT_NOTIFY_BASE_URL": at["gateway"],
-                    "CASES_PAYMENT_QUERY_AFTER_SECONDS": "2"}
+                    "CASES_PAYMENT_QUERY_AFTER_SECONDS": "1", "CASES_PAYMENT_FOLLOWER_SECONDS": "0.5"}
         return keys if name == "credentials" else {}
 
     try:

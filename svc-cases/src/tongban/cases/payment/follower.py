@@ -19,7 +19,8 @@ from tongban.cases.payment.errors import CallbackRefused, ProviderUnavailable
 from tongban.shared import clock
 
 log = logging.getLogger("tongban.cases.payment")
-INTERVAL = 2.0
+# Seconds between passes (CASES_PAYMENT_FOLLOWER_SECONDS): refunds and lost callbacks are minutes-scale business.
+INTERVAL = float(os.environ.get("CASES_PAYMENT_FOLLOWER_SECONDS", "5"))
 ACTOR = "system:payment-follower"
 _RECONCILE_LOCK = 7_202_611_221
 
