@@ -133,7 +133,11 @@ class WeChatPay:
         _rsa_verify(self._platform, signature, message)
         if not timestamp.isdigit():
             raise CallbackRefused("malformed", "Wechatpay-Timestamp is not a number")
-        _fresh(dt.datetime.fromtimestamp(int(timestamp), dt.UTC), "Wechatpay-Timestamp")
+        try:
+            sent = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise CallbackRefused("malformed", "Wechatpay-Timestamp is out of range") from exc
+        _fresh(sent, "Wechatpay-Timestamp")
         try:
             envelope = json.loads(body)
             res = envelope["resource"]
@@ -150,7 +154,7 @@ class WeChatPay:
                           dt.datetime.fromisoformat(at_text) if at_text else None)
         except InvalidTag as exc:
             raise CallbackRefused("bad_signature", "the resource does not decrypt with our APIv3 key", 401) from exc
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise CallbackRefused("malformed", f"not a WeChat Pay notification: {type(exc).__name__}") from exc
 
     def acknowledgement(self) -> tuple[int, bytes, str]:

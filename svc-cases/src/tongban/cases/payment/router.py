@@ -55,7 +55,7 @@ async def get_payment(case_id: uuid.UUID, session: SessionDep, access: Reader) -
     and every verified provider notification (a duplicate shows as such)."""
     assert access.principal is not None
     case = await get_visible(session, case_id, access.principal, permission="payment.read")
-    order = await repository.by_case(session, case.id)
+    order = await service.order_for(session, case)
     if order is None:
         raise PaymentOrderNotFound(f"case {case.case_number} has no payment order (no fee, or not submitted yet)")
     return await _read(session, order)
@@ -79,7 +79,7 @@ async def pay(case_id: uuid.UUID, body: PaymentStart, session: SessionDep, acces
     if (replay := await idem.claim(session, p.sub)) is not None:
         return replay
     case = await get_visible(session, case_id, p, for_update=True, permission="payment.pay")
-    order = await repository.by_case(session, case.id, for_update=True)
+    order = await service.order_for(session, case, for_update=True)
     if order is None:
         raise PaymentOrderNotFound(f"case {case.case_number} has no payment order (no fee, or not submitted yet)")
     if order.state != "unpaid" or order.expires_at <= clock.now():

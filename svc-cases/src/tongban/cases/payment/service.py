@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.cases.bundle import repository as bundles_repo
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import steps
 from tongban.cases.case.models import Case
@@ -89,6 +90,24 @@ async def fee_of(session: AsyncSession, case: Case) -> tuple[int, list[dict[str,
     return sum(line["amount_fen"] for line in lines), lines
 
 
+def key_of(case: Case) -> uuid.UUID:
+    """Whose order pays for the case: its bundle case's (一件事: one order, one total), else its own."""
+    return case.bundle_case_id or case.id
+
+
+async def cases_of(session: AsyncSession, order: PaymentOrder) -> list[Case]:
+    """The cases an order pays for (locked): its case, or every child of its bundle case."""
+    case = await cases_repo.get(session, order.case_id, for_update=True)
+    if case is not None:
+        return [case]
+    return [await cases_repo.get(session, c.id, for_update=True) or c
+            for c in await bundles_repo.children(session, order.case_id)]
+
+
+async def order_for(session: AsyncSession, case: Case, for_update: bool = False) -> PaymentOrder | None:
+    return await repo.by_case(session, key_of(case), for_update)
+
+
 def payload(order: PaymentOrder) -> contract.PaymentOrderV1:
     return contract.PaymentOrderV1(
         order_id=order.id, order_number=order.order_number, case_id=order.case_id, case_number=order.case_number,
@@ -107,29 +126,40 @@ async def _announce(session: AsyncSession, order: PaymentOrder, event_type: str,
 
 async def open_order(session: AsyncSession, case_id: uuid.UUID) -> PaymentOrder | None:
     """The case's order, opened if its implementation charges a fee (once: a second submission of
-    the same case finds it). None for a case without a fee or unknown here."""
-    existing = await repo.by_case(session, case_id)
-    if existing is not None:
-        return existing
+    the same case finds it). A bundle child's order is its bundle case's: one order whose total is
+    every child's fees, its lines per department (the children are submitted together, so the
+    first child heard finds them all). None for a case without a fee or unknown here."""
     case = await cases_repo.get(session, case_id, for_update=True)
     if case is None:
         return None
-    amount, lines = await fee_of(session, case)
+    key = key_of(case)
+    existing = await repo.by_case(session, key)
+    if existing is not None:
+        return existing
+    number, members = case.case_number, [case]
+    if case.bundle_case_id is not None:
+        parent = await bundles_repo.get(session, case.bundle_case_id)
+        members = await bundles_repo.children(session, case.bundle_case_id) or [case]
+        number = parent.case_number if parent is not None else case.case_number
+    lines: list[dict[str, Any]] = []
+    for member in members:
+        lines += (await fee_of(session, member))[1]
+    amount = sum(line["amount_fen"] for line in lines)
     if amount == 0:
         return None
     mode, _, _ = await rule_of(session, case.basic_code)
-    today = clock.today()
-    code = await codes.payment_code(session, case.city_code, today)
-    order = PaymentOrder(order_number=codes.order_number(code), case_id=case.id, case_number=case.case_number,
+    code = await codes.payment_code(session, case.city_code, clock.today())
+    order = PaymentOrder(order_number=codes.order_number(code), case_id=key, case_number=number,
                          basic_code=case.basic_code, department=case.department, city_code=case.city_code,
                          payment_code=code, amount_fen=amount, lines=lines, mode=mode, state="unpaid",
                          expires_at=clock.now() + dt.timedelta(hours=ORDER_TTL_HOURS))
     await repo.add(session, order)
-    await steps.record(session, case, SYSTEM, "payment_due", case.state, case.state, None,
-                       {"payment_code": code, "amount_fen": amount, "mode": mode,
-                        "expires_at": order.expires_at.isoformat()})
+    for member in members:
+        await steps.record(session, member, SYSTEM, "payment_due", member.state, member.state, None,
+                           {"payment_code": code, "amount_fen": amount, "mode": mode,
+                            "expires_at": order.expires_at.isoformat()})
     await _announce(session, order, contract.PAYMENT_DUE, SYSTEM, "due")
-    if case.state in steps.SETTLED:
+    if all(m.state in steps.SETTLED for m in members):
         await _settle_unpaid(session, order, f"case {case.state} before its order was opened")
     return order
 
@@ -139,7 +169,7 @@ async def require_paid(session: AsyncSession, case: Case) -> None:
     mode, _, _ = await rule_of(session, case.basic_code)
     if mode != "pay_first":
         return
-    order = await repo.by_case(session, case.id)
+    order = await order_for(session, case)
     if order is not None and order.state in PAID:
         return
     amount, _ = await fee_of(session, case) if order is None else (order.amount_fen, [])
@@ -154,7 +184,7 @@ async def hold_approval(session: AsyncSession, case: Case) -> bool:
     mode, _, _ = await rule_of(session, case.basic_code)
     if mode != "review_first":
         return False
-    order = await repo.by_case(session, case.id)
+    order = await order_for(session, case)
     if order is not None and order.state in PAID:
         return False
     if order is None and (await fee_of(session, case))[0] == 0:
@@ -217,8 +247,7 @@ async def apply_notice(session: AsyncSession, notice: Notice, via: str, expected
         order.state, order.refunded_at = "refunded", clock.now()
         await _announce(session, order, contract.PAYMENT_REFUNDED, f"system:{notice.provider}", "refunded",
                         order.refund_reason, {"refund_number": order.refund_number})
-        case = await cases_repo.get(session, order.case_id, for_update=True)
-        if case is not None:
+        for case in await cases_of(session, order):
             await steps.record(session, case, SYSTEM, "payment_refunded", case.state, case.state, order.refund_reason,
                                {"refund_number": order.refund_number, "amount_fen": order.amount_fen})
     return "applied"
@@ -232,21 +261,21 @@ async def _paid(session: AsyncSession, order: PaymentOrder, notice: Notice, via:
     order.receipt_number = await codes.receipt_number(session, order.city_code, order.paid_on)
     await _announce(session, order, contract.PAYMENT_RECEIVED, f"system:{notice.provider}", "received", None,
                     {"via": via, "transaction_id": notice.transaction_id, "receipt_number": order.receipt_number})
-    case = await cases_repo.get(session, order.case_id, for_update=True)
-    if case is None:
-        return
-    await steps.record(session, case, f"system:{notice.provider}", "payment_received", case.state, case.state, None,
-                       {"payment_code": order.payment_code, "amount_fen": order.amount_fen,
-                        "receipt_number": order.receipt_number, "provider": notice.provider})
-    if case.state in steps.SETTLED or was in ("expired", "cancelled"):
+    members = await cases_of(session, order)
+    for case in members:
+        await steps.record(session, case, f"system:{notice.provider}", "payment_received", case.state, case.state,
+                           None, {"payment_code": order.payment_code, "amount_fen": order.amount_fen,
+                                  "receipt_number": order.receipt_number, "provider": notice.provider})
+    if (members and all(c.state in steps.SETTLED for c in members)) or was in ("expired", "cancelled"):
         # Money for a case that no longer wants it (withdrawn, refused, or the order lapsed): back at once.
-        await _refund(session, order, f"paid after the case was {case.state if case.state in steps.SETTLED else was}")
+        await _refund(session, order, f"paid after the case was {members[0].state if was == 'unpaid' else was}")
         return
-    envelope = await repo.release(session, case.id)
-    if envelope is not None:
-        await outbox.add(session, Envelope.model_validate(envelope))
-        await steps.record(session, case, SYSTEM, "licence_released", case.state, case.state,
-                           "先审后缴: paid, the licence is issued", {})
+    for case in members:
+        envelope = await repo.release(session, case.id)
+        if envelope is not None:
+            await outbox.add(session, Envelope.model_validate(envelope))
+            await steps.record(session, case, SYSTEM, "licence_released", case.state, case.state,
+                               "先审后缴: paid, the licence is issued", {})
 
 
 async def _refund(session: AsyncSession, order: PaymentOrder, reason: str) -> None:
@@ -265,9 +294,16 @@ async def _settle_unpaid(session: AsyncSession, order: PaymentOrder, reason: str
 
 async def case_settled(session: AsyncSession, case_id: uuid.UUID, state: str) -> None:
     """A case was refused, denied or withdrawn: an unpaid order is cancelled; a paid one refunded
-    where the item's rule says so."""
-    order = await repo.by_case(session, case_id, for_update=True)
+    where the item's rule says so. A bundle's order only once none of its children goes on (a
+    child refused while others are approved keeps the bundle's payment: partial refunds are not done)."""
+    case = await cases_repo.get(session, case_id)
+    if case is None:
+        return
+    order = await order_for(session, case, for_update=True)
     if order is None:
+        return
+    members = await cases_of(session, order)
+    if not all(m.state in steps.SETTLED for m in members) or any(m.state == "completed" for m in members):
         return
     _, on_refusal, on_withdrawal = await rule_of(session, order.basic_code)
     if order.state == "unpaid":
