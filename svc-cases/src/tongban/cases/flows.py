@@ -16,7 +16,7 @@ from tongban.cases.bundle import service as bundles
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import service as cases
 from tongban.cases.case import steps
-from tongban.cases.case.access import target
+from tongban.cases.case.access import decide, get_visible, target
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseAction
 from tongban.cases.case.service import MaterialsPlan
@@ -52,9 +52,11 @@ async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, bod
     Unified payment: 先缴后审 accepts only a paid case; 先审后缴 holds an unpaid case's approval
     (and so its licence) until it is paid (tongban.cases.payment.service)."""
     if action == "accept":
-        found = await cases_repo.get(session, case_id)
-        if found is not None:
-            await payments.require_paid(session, found)
+        # The policy first (404 for a stranger, 403 for the wrong side), as steps.transition asks it:
+        # whether a fee is outstanding is the case's business.
+        found = await get_visible(session, case_id, p, for_update=True, permission="case.act")
+        decide(f"case.act.{steps.STEPS[action].who}", found, p)
+        await payments.require_paid(session, found)
     case = await steps.transition(session, case_id, action, body, p, listed=listed_for)
     if action == "approve":
         await payments.hold_approval(session, case)
