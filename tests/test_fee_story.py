@@ -19,7 +19,6 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from tongban.cases.main import SERVICE as CASES
 from tongban.cases.payment import codes, simulator
 from tongban.cases.payment.providers import sign_alipay, sign_wechat
@@ -66,10 +65,10 @@ async def platform(infra, clean_nats, tmp_path, monkeypatch):
         return keys if name == "credentials" else {}
 
     try:
-        async with platform_processes(infra, definitions, urls, tmp_path, extra=extra) as at:
-            async with httpx.AsyncClient(base_url=at["gateway"], timeout=15) as gw, \
-                    httpx.AsyncClient(base_url=sim_url, timeout=15) as sim:
-                yield gw, sim, json.loads((tmp_path / "pay" / simulator.PRIVATE_FILE).read_text())
+        async with platform_processes(infra, definitions, urls, tmp_path, extra=extra) as at, \
+                httpx.AsyncClient(base_url=at["gateway"], timeout=15) as gw, \
+                httpx.AsyncClient(base_url=sim_url, timeout=15) as sim:
+            yield gw, sim, json.loads((tmp_path / "pay" / simulator.PRIVATE_FILE).read_text())
     finally:
         server.should_exit = True
         await serving

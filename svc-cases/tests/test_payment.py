@@ -10,7 +10,6 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
 from tongban.cases.catalog_copy import service as catalog_copy
 from tongban.cases.main import SERVICE
 from tongban.cases.payment import codes, providers, service

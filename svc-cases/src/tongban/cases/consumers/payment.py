@@ -4,7 +4,6 @@ like any consumer, so a redelivery opens or refunds nothing twice; kept apart fr
 transaction so a submission (and instant approval) costs nothing more."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.cases.payment import service
 from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import Envelope

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
 from tongban.cases.payment import config
 from tongban.cases.payment.errors import ProviderUnavailable, UnknownProvider
 from tongban.cases.payment.providers import Notice, Provider

@@ -12,7 +12,6 @@ import os
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tongban.cases.payment import client, config, service
 from tongban.cases.payment import repository as repo
 from tongban.cases.payment.errors import CallbackRefused, ProviderUnavailable

@@ -35,7 +35,6 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from tongban.cases.payment.errors import CallbackRefused
 from tongban.shared import clock
 
@@ -75,7 +74,7 @@ class Provider(Protocol):
 def public_key(pem: str) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem.encode())
     if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("a payment provider's key must be RSA")
+        raise TypeError("a payment provider's key must be RSA")
     return key
 
 

@@ -9,9 +9,13 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from tongban.cases.payment.models import PaymentHeldEvent, PaymentNotification, PaymentOrder, PaymentRule, \
-    Reconciliation
+from tongban.cases.payment.models import (
+    PaymentHeldEvent,
+    PaymentNotification,
+    PaymentOrder,
+    PaymentRule,
+    Reconciliation,
+)
 
 
 async def rule(session: AsyncSession, basic_code: str) -> PaymentRule | None:

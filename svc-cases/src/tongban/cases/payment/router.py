@@ -9,16 +9,29 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-
 from tongban.cases.case.access import get_visible
 from tongban.cases.case.errors import CaseNotFound, NotAllowedForRole
 from tongban.cases.payment import client, config, repository, service
-from tongban.cases.payment.errors import CallbackRefused, OrderNotPayable, PaymentOrderNotFound, \
-    ProviderUnavailable, ReconciliationNotFound, UnknownProvider
+from tongban.cases.payment.errors import (
+    CallbackRefused,
+    OrderNotPayable,
+    PaymentOrderNotFound,
+    ProviderUnavailable,
+    ReconciliationNotFound,
+    UnknownProvider,
+)
 from tongban.cases.payment.models import PaymentOrder, Reconciliation
 from tongban.cases.payment.providers import PROVIDERS
-from tongban.cases.payment.schemas import NotificationRead, PaymentOrderRead, PaymentRuleIn, PaymentRuleRead, \
-    PaymentStart, PaymentStarted, ReconciliationCreate, ReconciliationRead
+from tongban.cases.payment.schemas import (
+    NotificationRead,
+    PaymentOrderRead,
+    PaymentRuleIn,
+    PaymentRuleRead,
+    PaymentStart,
+    PaymentStarted,
+    ReconciliationCreate,
+    ReconciliationRead,
+)
 from tongban.cases.policy import POLICY
 from tongban.shared import clock
 from tongban.shared.auth import AUTH_ERRORS, OutsideDelegation, OutsideScope, RealNameRequired
@@ -41,7 +54,7 @@ TRUST_ERRORS = (RealNameRequired, OutsideDelegation, OutsideScope)
 BasicCode = Annotated[str, Path(pattern=r"^\d{12}$")]
 
 
-async def _read(session, order: PaymentOrder) -> PaymentOrderRead:  # noqa: ANN001
+async def _read(session, order: PaymentOrder) -> PaymentOrderRead:
     found = PaymentOrderRead.model_validate(order)
     found.notifications = [NotificationRead.model_validate(n)
                            for n in await repository.notifications(session, order.order_number)]

@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tongban.cases.bundle import repository as bundles_repo
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import steps

@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, HTTPException, Response
 from pydantic import BaseModel, Field
-
 from tongban.cases.payment import providers
 from tongban.cases.payment.providers import BEIJING, sign_alipay, sign_unionpay, sign_wechat, yuan
 from tongban.shared import clock
