@@ -17,6 +17,7 @@ from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
 from tongban.cases.material.router import router as material_router
 from tongban.cases.consumers.payment import SUBSCRIPTIONS as PAYMENT_SUBSCRIPTIONS
+from tongban.cases.payment import config as payment_config
 from tongban.cases.payment import follower as payment_follower
 from tongban.cases.payment.router import router as payment_router
 from tongban.cases.rating.router import router as rating_router
@@ -35,6 +36,7 @@ from tongban.shared.service_auth import service_client, token_source
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     """svc-credentials' client (CASES_CREDENTIALS_URL), authenticated as svc-cases; None when unset."""
     settings: Settings = app.state.settings
+    payment_config.load()   # a bad payment provider configuration (CASES_PAYMENT_CONFIG) fails here, not at a payment
     client = (service_client(settings.credentials_url, token_source(settings), settings.credentials_timeout_seconds)
               if settings.credentials_url else None)
     app.state.credentials = client
