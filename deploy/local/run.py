@@ -81,7 +81,7 @@ class City:
 
     def port(self, name: str) -> int:
         if name == PAYMENT_SIMULATOR:
-            return self.base_port + 9
+            return self.base_port + 1 + len(SERVICES)     # the port after the services'
         return self.base_port + (["gateway", *SERVICES].index(name))
 
     @property
