@@ -35,7 +35,7 @@ class PaymentOrderV1(BaseModel):
     case_number: str
     payment_code: str                     # 非税缴款码
     amount_fen: int
-    mode: str                             # pay_first (先缴后审) | review_first (先审后缴)
+    mode: str                             # pay_first (先缴后审) | review_first (先审后缴) | unspecified
     state: str                            # unpaid | paid | refund_pending | refunded | expired | cancelled
     provider: str | None = None
     receipt_number: str | None = None     # 电子票据号码, once paid

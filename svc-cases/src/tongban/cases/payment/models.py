@@ -11,8 +11,8 @@ from tongban.cases.db import Base
 class PaymentRule(Base):
     """How an item is paid for, set by admins: 先缴后审 (`pay_first`: the case waits for payment
     before it is accepted) or 先审后缴 (`review_first`: the licence is issued only once paid), and
-    whether a refusal or a withdrawal refunds what was paid. An item without a rule: review_first,
-    refunds on both."""
+    whether a refusal or a withdrawal refunds what was paid. An item without a rule: `unspecified`
+    (payable any time, gating nothing), refunds on both."""
 
     __tablename__ = "payment_rule"
 

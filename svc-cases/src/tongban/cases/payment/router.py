@@ -130,7 +130,8 @@ async def callback(provider: str, request: Request, session: SessionDep, _: Prov
 
 @router.get("/payment-rules", response_model=Page[PaymentRuleRead], responses=responses(*AUTH_ERRORS))
 async def list_rules(session: SessionDep, page: PageDep, _: RuleReader) -> Page[PaymentRuleRead]:
-    """How each item is paid for (items without a rule: review_first, refunds on refusal and withdrawal)."""
+    """How each item is paid for (items without a rule: unspecified — payable any time, gating nothing —
+    refunds on refusal and withdrawal)."""
     return await paginate(session, repository.rules_query(), page, PaymentRuleRead.model_validate)
 
 

@@ -35,7 +35,7 @@ class PaymentOrderRead(BaseModel):
     payment_code: str = Field(description="非税缴款码: region (6), YYMMDD, serial (7), Luhn check digit")
     amount_fen: int
     lines: list[PaymentLine]
-    mode: Mode
+    mode: Literal["pay_first", "review_first", "unspecified"]
     state: str
     provider: str | None
     expires_at: dt.datetime

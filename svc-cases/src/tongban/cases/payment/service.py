@@ -47,7 +47,9 @@ from tongban.shared.events.envelope import Envelope, make_event
 log = logging.getLogger("tongban.cases.payment")
 SYSTEM = "system:payment"
 PAID = frozenset({"paid", "refund_pending", "refunded"})
-DEFAULT_RULE = ("review_first", True, True)
+# An item whose rule says nothing: its fee is payable at any time and gates neither acceptance nor
+# the licence (the platform's fee-bearing items ran that way before payment existed).
+DEFAULT_RULE = ("unspecified", True, True)
 
 
 async def rule_of(session: AsyncSession, basic_code: str) -> tuple[str, bool, bool]:
