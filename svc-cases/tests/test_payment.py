@@ -130,6 +130,26 @@ async def test_pay_first_waits_for_a_verified_payment_and_a_bundle_pays_once(inf
         r = await client.post(f"/api/v1/cases/cases/{case_id}/accept", json={}, headers=tokens.clerk())
         assert r.status_code == 200, r.text
 
+        # Money that arrives for a withdrawn case goes back by itself.
+        r = await client.post("/api/v1/cases/cases", json={"basic_code": single, "form_data": {}},
+                              headers=tokens.citizen() | {"Idempotency-Key": "late-1"})
+        late_id = r.json()["id"]
+
+        async def late_order(state):
+            r = await client.get(f"/api/v1/cases/cases/{late_id}/payment", headers=tokens.citizen())
+            return r.json() if r.status_code == 200 and r.json()["state"] == state else None
+
+        late = await wait_for(lambda: late_order("unpaid"))
+        r = await client.post(f"/api/v1/cases/cases/{late_id}/withdraw", json={}, headers=tokens.citizen())
+        assert r.status_code == 200, r.text
+        await wait_for(lambda: late_order("cancelled"))
+        resource = {**resource, "out_trade_no": late["order_number"], "transaction_id": "42002"}
+        notice = WECHAT.verify(*providers.sign_wechat(KEY, APIV3, "SERIAL1", "TRANSACTION.SUCCESS", resource))
+        async with client.app.state.sessionmaker() as session, session.begin():
+            assert await service.apply_notice(session, notice, "callback", "1900000109") == "applied"
+        owed = await late_order("refund_pending")
+        assert owed and owed["refund_reason"] == "paid after the case was withdrawn"
+
         # A bundle: one order, one total, a line per department.
         nc = await bus.connect(infra.nats.url, "test-publisher")
         await bus.ensure_stream(nc.jetstream(), "catalog")

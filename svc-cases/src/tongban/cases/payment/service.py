@@ -269,7 +269,9 @@ async def _paid(session: AsyncSession, order: PaymentOrder, notice: Notice, via:
                                   "receipt_number": order.receipt_number, "provider": notice.provider})
     if (members and all(c.state in steps.SETTLED for c in members)) or was in ("expired", "cancelled"):
         # Money for a case that no longer wants it (withdrawn, refused, or the order lapsed): back at once.
-        await _refund(session, order, f"paid after the case was {members[0].state if was == 'unpaid' else was}")
+        settled = members and members[0].state in steps.SETTLED
+        await _refund(session, order, f"paid after the case was {members[0].state}" if settled
+                      else f"paid after the order was {was}")
         return
     for case in members:
         envelope = await repo.release(session, case.id)
