@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("TONGBAN_DATA", ROOT / ".data"))
 BASE_PORT = int(os.environ.get("TONGBAN_PORT_BASE", "8000"))
 SERVICES = ["catalog", "cases", "credentials", "queue", "interop"]
+# The local payment provider (WeChat Pay / Alipay / UnionPay in one: tongban.cases.payment.simulator).
+PAYMENT_SIMULATOR = "payment-provider"
 COLOURS = ["36", "32", "33", "35", "34", "31", "96"]
 OPERATOR = "operator"  # every right on NATS: for the nats CLI, never a service
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
@@ -81,7 +83,13 @@ class City:
         return f"http://127.0.0.1:{self.base_port}"
 
     def port(self, name: str) -> int:
+        if name == PAYMENT_SIMULATOR:
+            return self.base_port + 1 + len(SERVICES)     # the port after the services'
         return self.base_port + (["gateway", *SERVICES].index(name))
+
+    @property
+    def payment_keys(self) -> Path:
+        return self.data / "payment-provider"
 
 
 def zhongshan(data: Path = DATA, base_port: int = BASE_PORT) -> City:
@@ -221,6 +229,10 @@ def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
     if name == "cases":
         env["CASES_CREDENTIALS_URL"] = f"http://127.0.0.1:{city.port('credentials')}"
         env["CASES_DEFAULT_CITY_CODE"] = city.region
+        # Unified payment: the local provider's public keys and merchant ids; callbacks come back
+        # through the gateway, like a real provider's would.
+        env["CASES_PAYMENT_CONFIG"] = str(city.payment_keys / "providers.json")
+        env["CASES_PAYMENT_NOTIFY_BASE_URL"] = city.gateway_url
     if name == "interop":
         env.update({"INTEROP_CASES_URL": f"http://127.0.0.1:{city.port('cases')}",
                     "INTEROP_CREDENTIALS_URL": f"http://127.0.0.1:{city.port('credentials')}",
@@ -322,6 +334,10 @@ def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partne
           log_dir: Path | None = None) -> list[Child]:
     """Start `city`'s gateway and services (`partner_secrets`: region -> our secret at that
     partner's gateway). Output goes to this terminal, or to files under `log_dir`."""
+    from tongban.cases.payment.simulator import ensure_keys
+
+    # The local payment provider's keys (made once) and the configuration svc-cases reads, before svc-cases starts.
+    ensure_keys(city.payment_keys, f"http://127.0.0.1:{city.port(PAYMENT_SIMULATOR)}", city.gateway_url)
     children = []
     for i, name in enumerate(["gateway", *SERVICES]):
         env = service_env(city, name, urls, nats_url, clients, partner_secrets, nats_passwords)
@@ -332,6 +348,7 @@ def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partne
         child = Child(proc, f"{city.tag}-{name}" if city.tag else name, COLOURS[(i + colour_offset) % len(COLOURS)])
         child.launch()
         children.append(child)
+    children.append(start_payment_provider(city, log_dir, colour_offset))
     return children
 
 
@@ -419,6 +436,17 @@ async def configure_demo(city: City) -> list[str]:
                                                  "password": "Admin#2026"})
         admin = {"Authorization": "Bearer " + r.raise_for_status().json()["access_token"]}
         return await configure_instant_items(http, http, http, admin)
+
+
+def start_payment_provider(city: City, log_dir: Path | None = None, colour_offset: int = 0) -> Child:
+    """The local payment provider of `city`, with the keys `start` made in the city's data folder."""
+    log_file = log_dir / f"{city.key}-{PAYMENT_SIMULATOR}.log" if log_dir else None
+    proc = ServiceProcess(PAYMENT_SIMULATOR, "tongban.cases.payment.simulator:create_app", city.port(PAYMENT_SIMULATOR),
+                          {"SIM_KEY_DIR": str(city.payment_keys), "PYTHONUNBUFFERED": "1"}, log_file=log_file)
+    child = Child(proc, f"{city.tag}-{PAYMENT_SIMULATOR}" if city.tag else PAYMENT_SIMULATOR,
+                  COLOURS[(len(SERVICES) + 1 + colour_offset) % len(COLOURS)])
+    child.launch()
+    return child
 
 
 async def pair(a: City, b: City) -> None:

@@ -320,6 +320,8 @@ def request_of(method: str, path: str, action: str, caller: Caller, whose: str, 
         kwargs["json"] = {"materials": [{"name": "照片", "document_id": str(uuid.uuid4())}]}
     elif op == "/cases/{case_id}/documents" and method == "POST":
         kwargs["json"] = {"kind": "acceptance"}
+    elif op == "/cases/{case_id}/payment" and method == "POST":
+        kwargs["json"] = {"provider": "wechat"}
     elif op == "/remedies/{remedy_id}/close":
         kwargs["json"] = {"result": "已整改", "callback_result": "satisfied"}
     elif op == "/tickets/{ticket_id}/{action}":

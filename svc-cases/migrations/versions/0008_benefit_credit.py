@@ -2,7 +2,7 @@
 and the follow-up checks of commitments (告知承诺制)
 
 Revision ID: 0008_benefit_credit
-Revises: 0006
+Revises: 0007_payment
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0008_benefit_credit"
-down_revision = "0006"
+down_revision = "0007_payment"
 branch_labels = None
 depends_on = None
 SCHEMA = "cases"

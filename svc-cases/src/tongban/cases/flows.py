@@ -16,7 +16,7 @@ from tongban.cases.bundle import service as bundles
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import service as cases
 from tongban.cases.case import steps
-from tongban.cases.case.access import target
+from tongban.cases.case.access import decide, get_visible, target
 from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseAction
 from tongban.cases.case.service import MaterialsPlan
@@ -25,6 +25,7 @@ from tongban.cases.material import repository as materials_repo
 from tongban.cases.material import required
 from tongban.cases.material.errors import DocumentNotFound
 from tongban.cases.material.models import Document
+from tongban.cases.payment import service as payments
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import NotOwner, Principal
 from tongban.shared.errors import AppError
@@ -48,12 +49,23 @@ async def settle_bundle(session: AsyncSession, case: Case, actor: Principal | st
 
 async def transition(session: AsyncSession, case_id: uuid.UUID, action: str, body: CaseAction,
                      p: Principal) -> Case:
-    """A step of a case (steps.transition), then of its bundle if it settled the last child."""
-    if action == "accept" and not body.gaps:
-        await credit.waive_gaps(session, case_id, p)  # good credit: 容缺 materials need not follow
+    """A step of a case (steps.transition), then of its bundle if it settled the last child.
+    Unified payment: 先缴后审 accepts only a paid case; 先审后缴 holds an unpaid case's approval
+    (and so its licence) until it is paid (tongban.cases.payment.service). Credit: good credit
+    waives 容缺 materials at acceptance; an approval on a commitment asks the credit record."""
+    if action == "accept":
+        # The policy first (404 for a stranger, 403 for the wrong side), as steps.transition asks it:
+        # whether a fee is outstanding is the case's business.
+        found = await get_visible(session, case_id, p, for_update=True, permission="case.act")
+        decide(f"case.act.{steps.STEPS[action].who}", found, p)
+        await payments.require_paid(session, found)
+        if not body.gaps:
+            await credit.waive_gaps(session, case_id, p)  # good credit: 容缺 materials need not follow
     case = await steps.transition(session, case_id, action, body, p, listed=listed_for)
-    if action == "approve" and body.commitment:
-        await credit.on_commitment_approval(session, case)  # refused by credit: the step rolls back
+    if action == "approve":
+        if body.commitment:
+            await credit.on_commitment_approval(session, case)  # refused by credit: the step rolls back
+        await payments.hold_approval(session, case)
     await settle_bundle(session, case, p)
     return case
 

@@ -23,6 +23,10 @@ from tongban.cases.document.router import router as document_router
 from tongban.cases.forwarding.router import router as forwarding_router
 from tongban.cases.item_config.router import router as item_config_router
 from tongban.cases.material.router import router as material_router
+from tongban.cases.consumers.payment import SUBSCRIPTIONS as PAYMENT_SUBSCRIPTIONS
+from tongban.cases.payment import config as payment_config
+from tongban.cases.payment import follower as payment_follower
+from tongban.cases.payment.router import router as payment_router
 from tongban.cases.rating.router import router as rating_router
 from tongban.cases.rule.router import router as rule_router
 from tongban.cases.statistics.router import router as statistics_router
@@ -39,6 +43,7 @@ from tongban.shared.service_auth import service_client, token_source
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     """svc-credentials' client (CASES_CREDENTIALS_URL), authenticated as svc-cases; None when unset."""
     settings: Settings = app.state.settings
+    payment_config.load()   # a bad payment provider configuration (CASES_PAYMENT_CONFIG) fails here, not at a payment
     client = (service_client(settings.credentials_url, token_source(settings), settings.credentials_timeout_seconds)
               if settings.credentials_url else None)
     app.state.credentials = client
@@ -56,13 +61,15 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata, tables=platform,
     # case_material_router before case_router: `POST /cases/{id}/materials` must not be taken for an action.
     # document_router too: `POST /cases/{id}/documents` is not an action either.
-    routers=[item_router, material_router, case_material_router, document_router, statistics_router, case_router,
-             item_config_router, rule_router, workday_router, calendar_router, rating_router, ticket_router,
-             bundle_router, forwarding_router, benefit_router, credit_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS, *BENEFIT_SUBSCRIPTIONS],
+    routers=[item_router, material_router, case_material_router, document_router, payment_router, statistics_router,
+             case_router, item_config_router, rule_router, workday_router, calendar_router, rating_router,
+             ticket_router, bundle_router, forwarding_router, benefit_router, credit_router],
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS, *BENEFIT_SUBSCRIPTIONS,
+                   *PAYMENT_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),
               PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run),
-              PeriodicTask("commitment-checks", credit.INTERVAL, credit.run)],
+              PeriodicTask("commitment-checks", credit.INTERVAL, credit.run),
+              PeriodicTask("payment-follower", payment_follower.INTERVAL, payment_follower.run)],
     probes=[calendar_flow.PROBE],
     lifespan=lifespan,
 )

@@ -36,6 +36,9 @@ CLERK = Rule("clerk", ("cases:process",), scope="hall")
 APPROVER = Rule("approver", ("cases:approve",), scope="department")
 ADMIN = Rule("admin", ("cases:admin",))
 ANYONE = (Rule("anyone"),)
+# Finance staff: whoever holds `cases:finance` (admins by default; a finance officer's account is
+# an admin-side account given that scope at the gateway).
+FINANCE = (Rule("admin", ("cases:finance",)), Rule("approver", ("cases:finance",)))
 READERS = (Rule("citizen", ("cases:read",), level="verified", own=True, action="read"),
            Rule("company", ("cases:read",), own=True, action="read"),
            Rule("clerk", ("cases:read",), scope="hall"),
@@ -107,6 +110,17 @@ POLICY = Policy("cases", {
     "item_config.manage": (ADMIN,),
     "rule.read": _signed_in("cases:read", ("clerk", "approver", "admin", "auditor")),
     "rule.manage": (ADMIN,),
+    # --- unified payment (统一支付) ----------------------------------------------------------------------
+    # A case's order: whoever reads the case; paying it: the applicant's side (a clerk at the counter).
+    "payment.read": READERS[:6],
+    "payment.pay": _applicant("apply"),
+    # Providers' notifications: public, authenticated by the provider's signature only (payment/providers.py).
+    "payment.callback": ANYONE,
+    "payment.rule.read": _signed_in("cases:read", ("clerk", "approver", "admin", "auditor")),
+    "payment.rule.manage": (ADMIN,),
+    # 对账: finance staff (the `cases:finance` scope) run it; they and auditors read the results.
+    "payment.reconcile": FINANCE,
+    "payment.reconciliation.read": (*FINANCE, Rule("auditor", ("cases:read",))),
     # --- settings: the rating and hotline policies ------------------------------------------------
     "setting.read": _signed_in("cases:read"),
     "setting.manage": (ADMIN,),

@@ -15,8 +15,9 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "clerk": ("catalog:read", "cases:read", "cases:process", "credentials:read", "queue:operate",
               "accounts:verify"),
     "approver": ("catalog:read", "cases:read", "cases:approve", "credentials:issue", "credentials:use"),
-    "admin": ("catalog:read", "catalog:write", "cases:read", "cases:admin", "credentials:admin", "queue:admin",
-              "queue:dashboard", "interop:admin", "audit:read", "accounts:read", "accounts:admin"),
+    # cases:finance: unified payment's reconciliation (对账) in svc-cases.
+    "admin": ("catalog:read", "catalog:write", "cases:read", "cases:admin", "cases:finance", "credentials:admin",
+              "queue:admin", "queue:dashboard", "interop:admin", "audit:read", "accounts:read", "accounts:admin"),
     # Auditors oversee (the city's managers among them): they read the city's service dashboard.
     "auditor": ("catalog:read", "cases:read", "audit:read", "accounts:read", "queue:dashboard"),
 }

@@ -50,6 +50,9 @@ class CatalogImplementation(Base):
     city_code: Mapped[str] = mapped_column(String(6))
     department: Mapped[str | None] = mapped_column(String(18))
     materials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # The city's fees as the catalogue lists them ({name, amount (yuan, a string), basis}); None:
+    # the event did not say (older events). What a payment order charges (tongban.cases.payment).
+    fees: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     version: Mapped[int] = mapped_column(Integer)
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                    onupdate=func.now())

@@ -44,7 +44,7 @@ async def apply_implementation_published(session: AsyncSession, data: Implementa
     record = data.record or {}
     values = {"code": data.code, "basic_code": data.basic_code, "city_code": data.city_code, "version": data.version,
               "department": _from_record(record)["department"] or data.code[:18],
-              "materials": materials_of(record)}
+              "materials": materials_of(record), "fees": fees_of(record)}
     if current is None:
         await repository.add(session, CatalogImplementation(implementation_id=data.implementation_id, **values))
     elif data.version > current.version:
@@ -58,6 +58,15 @@ def materials_of(record: dict | None) -> list[dict[str, Any]] | None:
     if not isinstance(materials, list):
         return None
     return [m for m in materials if isinstance(m, dict) and isinstance(m.get("name"), str)]
+
+
+def fees_of(record: dict | None) -> list[dict[str, Any]] | None:
+    """The fees a catalogue record carries ({name, amount, basis}), None when it carries none."""
+    fees = (record or {}).get("fees")
+    if not isinstance(fees, list):
+        return None
+    return [f for f in fees if isinstance(f, dict) and isinstance(f.get("name"), str)
+            and isinstance(f.get("amount"), (str, int, float))]
 
 
 def _from_record(record: dict | None) -> dict:

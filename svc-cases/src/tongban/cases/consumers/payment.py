@@ -1,0 +1,25 @@
+"""svc-cases hears its own case events for payment: a submitted case of a fee-bearing item gets its
+order; a refused, denied or withdrawn one has its order cancelled or refunded. Through the inbox,
+like any consumer, so a redelivery opens or refunds nothing twice; kept apart from the case
+transaction so a submission (and instant approval) costs nothing more."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from tongban.cases.payment import service
+from tongban.shared.contracts import cases as contract
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.events.inbox import Subscription
+
+SETTLING = {contract.CASE_REFUSED: "refused", contract.CASE_DENIED: "denied", contract.CASE_WITHDRAWN: "withdrawn"}
+
+
+async def on_case_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type in (contract.CASE_SUBMITTED, contract.CASE_RESUBMITTED):
+        data = contract.CaseTransitionedV1.model_validate(event.data)
+        await service.open_order(session, data.case_id)
+    elif event.type in SETTLING:
+        data = contract.CaseTransitionedV1.model_validate(event.data)
+        await service.case_settled(session, data.case_id, SETTLING[event.type])
+
+
+SUBSCRIPTIONS = [Subscription(source="cases", subject="cases.case.>", durable="cases-payment-case",
+                              handler=on_case_event)]
