@@ -84,7 +84,7 @@ class Settings(ServiceSettings):
         self.key_passphrase = secret_or_dev(self.key_passphrase, "GATEWAY_KEY_PASSPHRASE", DEV_PASSPHRASE)
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
-        if not self.wechat_apps and development():
+        if not self.wechat_apps and development() and self.environment != "production":
             self.wechat_apps = {appid: SecretStr(secret) for appid, secret in DEV_WECHAT_APPS.items()}
         dev_secrets = set(DEV_WECHAT_APPS.values())
         if self.environment == "production" and any(s.get_secret_value() in dev_secrets for s in self.wechat_apps.values()):

@@ -55,7 +55,7 @@ async def rate(session: AsyncSession, body: RatingCreate, access: Access) -> Rat
     case = await get_visible(session, body.case_id, p, for_update=True, permission="rating.submit")
     if case.state != "completed":
         raise WrongCaseState("rate", case.state, frozenset({"completed"}))
-    return await _add(session, case, body.level, body.comment, False, p, calendar.today())
+    return await _add(session, case, body.rating, body.comment, False, p, calendar.today())
 
 
 async def _add(session: AsyncSession, case: Case, level: int, comment: str | None, defaulted: bool,
