@@ -325,16 +325,20 @@ def supervise(children: list[Child], stop: threading.Event, tick: float = 0.2) -
         stop.wait(tick)
 
 
+def wechat_simulator(city: City, log_dir: Path | None = None) -> ServiceProcess:
+    """The local WeChat simulator of `city` (not started), with the demo mini-programs."""
+    return ServiceProcess("wechat", "tongban.gateway.wechat.simulator:create_app", city.base_port + WECHAT_PORT_OFFSET,
+                          {"PYTHONUNBUFFERED": "1"}, log_file=log_dir / f"{city.key}-wechat.log" if log_dir else None)
+
+
 def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partner_secrets: dict[str, str],
           nats_passwords: dict[str, str] | None = None, colour_offset: int = 0,
           log_dir: Path | None = None) -> list[Child]:
     """Start `city`'s gateway and services (`partner_secrets`: region -> our secret at that
     partner's gateway). Output goes to this terminal, or to files under `log_dir`."""
     children = []
-    wechat = ServiceProcess("wechat", "tongban.gateway.wechat.simulator:create_app",
-                            city.base_port + WECHAT_PORT_OFFSET, {"PYTHONUNBUFFERED": "1"},
-                            log_file=log_dir / f"{city.key}-wechat.log" if log_dir else None)
-    child = Child(wechat, f"{city.tag}-wechat" if city.tag else "wechat", COLOURS[(6 + colour_offset) % len(COLOURS)])
+    child = Child(wechat_simulator(city, log_dir), f"{city.tag}-wechat" if city.tag else "wechat",
+                  COLOURS[(6 + colour_offset) % len(COLOURS)])
     child.launch()
     children.append(child)
     for i, name in enumerate(["gateway", *SERVICES]):
