@@ -40,7 +40,9 @@ class RatingRead(BaseModel):
     basic_code: str
     department: str
     counter: str | None
-    level: int = Field(description="the old name of `rating`, kept for existing clients", deprecated=True)
+    # Marked deprecated in the OpenAPI only (pydantic's `deprecated=` would warn on every read).
+    level: int = Field(description="the old name of `rating`, kept for existing clients",
+                       json_schema_extra={"deprecated": True})
     comment: str | None
     defaulted: bool
     created_at: dt.datetime
