@@ -76,7 +76,7 @@ async def test_ratings_remedies_defaults_and_statistics(infra, token_issuer, tok
         # The default rating, after the (admin-set) number of days.
         r = await client.put("/api/v1/cases/settings/rating-policy", headers=tokens.admin(),
                              json={"default_level": 5, "default_after_days": 1, "remedy_working_days": 5})
-        assert r.status_code == 200
+        assert r.status_code == 200 and r.json()["default_rating"] == 5   # the old name, still understood
         async with client.app.state.sessionmaker() as session, session.begin():
             assert (await checker.check(session, today))["default_ratings"] == 0
         async with client.app.state.sessionmaker() as session, session.begin():

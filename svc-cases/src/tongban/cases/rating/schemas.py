@@ -83,6 +83,18 @@ class RatingStatistic(BaseModel):
 class RatingPolicy(BaseModel):
     """When an unrated completed case takes the default, and how long a remedy may take."""
 
-    default_level: int = Field(default=5, ge=1, le=5)
+    default_rating: int = Field(default=5, ge=1, le=5, description="the rating an unrated case takes")
     default_after_days: int = Field(default=15, ge=1, le=365, description="natural days after completion")
     remedy_working_days: int = Field(default=5, ge=1, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        # Policies stored, and admins' clients written, before `rating` was the one name.
+        if isinstance(data, dict) and "default_level" in data:
+            data = dict(data)
+            level = data.pop("default_level")
+            if "default_rating" in data and data["default_rating"] != level:
+                raise ValueError("send `default_rating` (the old name `default_level` is accepted alone)")
+            data["default_rating"] = level
+        return data

@@ -126,6 +126,6 @@ async def apply_defaults(session: AsyncSession, now: dt.datetime, today: dt.date
     rules = await policy(session)
     done = 0
     for case in await repository.unrated_completed(session, now - dt.timedelta(days=rules.default_after_days)):
-        await _add(session, case, rules.default_level, None, True, SYSTEM, today)
+        await _add(session, case, rules.default_rating, None, True, SYSTEM, today)
         done += 1
     return done
