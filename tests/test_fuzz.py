@@ -51,6 +51,7 @@ def city(infra, tmp_path_factory):
     procs: list[ServiceProcess] = []
     try:
         urls, clients, _ = launcher.prepare(city, infra.pg.url_for("postgres"))
+        procs.append(launcher.wechat_simulator(city, data).start())   # the mini-programs' WeChat, as in make run
         for name in ["gateway", *launcher.SERVICES]:
             env = launcher.service_env(city, name, urls, nats.url, clients, {})
             env |= UNTHROTTLED if name == "gateway" else {}

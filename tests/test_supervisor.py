@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["gateway", "catalog", "cases", "credentials", "queue", "interop"]
 
 
-def free_block(size: int = 6) -> int:
-    """A base port with `size` free ports above it (the launcher's gateway and services)."""
+def free_block(size: int = 8) -> int:
+    """A base port with `size` free ports above it (the launcher's gateway, services and WeChat simulator)."""
     for _ in range(200):
         base = free_port()
         if base + size >= 65535:

@@ -38,7 +38,7 @@ ITEM = "440600125000"
 PROPERTY_CERT = "111000000000192548001"
 
 
-def _free_block(size: int = 7) -> int:
+def _free_block(size: int = 8) -> int:
     """A base port with `size` free ports above it, below the kernel's ephemeral range: outgoing
     connections (to PostgreSQL, NATS, the other city) take their ports from that range, and one
     could take a port of the block before the service meant for it binds it."""

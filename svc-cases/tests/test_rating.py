@@ -41,9 +41,13 @@ async def test_ratings_remedies_defaults_and_statistics(infra, token_issuer, tok
                                   headers=tokens.citizen(kit.OTHER_ADULT))).status_code == 404
         assert (await client.post("/api/v1/cases/ratings", json={"case_id": good, "level": 6},
                                   headers=tokens.citizen())).status_code == 422
-        r = await client.post("/api/v1/cases/ratings", json={"case_id": good, "level": 5, "comment": "很快"},
+        # `rating` is the one name (as for hall tickets); the old `level` is still accepted, alone.
+        r = await client.post("/api/v1/cases/ratings", json={"case_id": good, "rating": 5, "level": 4},
+                              headers=tokens.citizen())
+        assert r.status_code == 422
+        r = await client.post("/api/v1/cases/ratings", json={"case_id": good, "rating": 5, "comment": "很快"},
                               headers=tokens.citizen() | {"Idempotency-Key": "rate-1"})
-        assert r.status_code == 201
+        assert r.status_code == 201 and r.json()["rating"] == 5 and r.json()["level"] == 5
         r = await client.post("/api/v1/cases/ratings", json={"case_id": good, "level": 4},
                               headers=tokens.citizen())
         assert r.status_code == 409 and r.json()["code"] == "already_rated"
@@ -72,7 +76,7 @@ async def test_ratings_remedies_defaults_and_statistics(infra, token_issuer, tok
         # The default rating, after the (admin-set) number of days.
         r = await client.put("/api/v1/cases/settings/rating-policy", headers=tokens.admin(),
                              json={"default_level": 5, "default_after_days": 1, "remedy_working_days": 5})
-        assert r.status_code == 200
+        assert r.status_code == 200 and r.json()["default_rating"] == 5   # the old name, still understood
         async with client.app.state.sessionmaker() as session, session.begin():
             assert (await checker.check(session, today))["default_ratings"] == 0
         async with client.app.state.sessionmaker() as session, session.begin():

@@ -31,8 +31,11 @@ async def test_a_self_declared_account_is_told_to_verify(svc, tokens, k) -> None
         assert "verif" in r.json()["detail"] and r.headers["content-type"].startswith("application/problem+json")
     r = await svc.post(f"{API}/licences/{lic['id']}/presentations", json={}, headers=self_declared)
     assert r.status_code == 403 and r.json()["code"] == "real_name_required"
-    # The same person, verified, sees and shows them; public routes stay open to everyone.
-    assert (await svc.get(f"{API}/me/licences", headers=tokens.citizen)).json()["total"] == 1
+    # The same person, verified, sees and shows them (the wallet names each licence's type);
+    # public routes stay open to everyone.
+    wallet = (await svc.get(f"{API}/me/licences", headers=tokens.citizen)).json()
+    assert wallet["total"] == 1 and wallet["items"][0]["type_name"] == "食品经营许可证"
+    assert (await svc.get(f"{API}/licences/{lic['id']}", headers=tokens.citizen)).json()["type_name"] == "食品经营许可证"
     assert (await svc.get(f"{API}/licence-types", headers=self_declared)).status_code == 200
 
 

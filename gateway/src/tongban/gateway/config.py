@@ -1,6 +1,7 @@
 from pydantic import Field, SecretStr, model_validator
 
-from tongban.shared.config import ServiceSettings, secret_or_dev, service_config
+from tongban.gateway.wechat.simulator import DEV_APPS as DEV_WECHAT_APPS
+from tongban.shared.config import ServiceSettings, development, secret_or_dev, service_config
 
 DEV_PASSPHRASE = "dev-only-change-me"
 UPSTREAMS = ("catalog", "cases", "credentials", "queue", "interop")
@@ -17,6 +18,9 @@ class Settings(ServiceSettings):
     interop_url: str = "http://127.0.0.1:8005"
     access_token_ttl: int = 600
     refresh_token_ttl: int = 30 * 24 * 3600
+    # A rotated refresh token presented again this soon, while its successor is unused, gets the
+    # same answer (several pages refreshing at once); later it is a reuse (token/grace.py). 0: none.
+    refresh_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     # Encrypts the signing keys' private halves at rest (PKCS#8, BestAvailableEncryption).
     # Required outside TONGBAN_ENV=development.
     key_passphrase: SecretStr | None = None
@@ -66,6 +70,12 @@ class Settings(ServiceSettings):
     realname_local_seed: SecretStr = Field(default=SecretStr("dev-only-realname-provider"),
                                            json_schema_extra={"development_only": True})
     realname_provider_keys: dict[str, str] = {}
+    # WeChat (wechat/client.py): the API's base URL (make run and the tests: the local simulator,
+    # wechat/simulator.py) and the city's mini-programs, appid -> AppSecret (JSON). Outside
+    # development none is configured unless given; in development the demo mini-programs.
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_apps: dict[str, SecretStr] = {}
+    wechat_timeout: float = 5.0
 
     # Replaces the base class's check of the same name: the gateway issues the tokens, so it
     # verifies them with its own keys from its own database, not with a JWKS from elsewhere.
@@ -74,6 +84,11 @@ class Settings(ServiceSettings):
         self.key_passphrase = secret_or_dev(self.key_passphrase, "GATEWAY_KEY_PASSPHRASE", DEV_PASSPHRASE)
         if self.environment == "production" and self.key_passphrase.get_secret_value() == DEV_PASSPHRASE:
             raise ValueError("set GATEWAY_KEY_PASSPHRASE: the development passphrase is refused in production")
+        if not self.wechat_apps and development() and self.environment != "production":
+            self.wechat_apps = {appid: SecretStr(secret) for appid, secret in DEV_WECHAT_APPS.items()}
+        dev_secrets = set(DEV_WECHAT_APPS.values())
+        if self.environment == "production" and any(s.get_secret_value() in dev_secrets for s in self.wechat_apps.values()):
+            raise ValueError("set GATEWAY_WECHAT_APPS: the development WeChat secrets are refused in production")
         if self.realname_local_provider is None:
             self.realname_local_provider = self.environment != "production"
         elif self.environment == "production" and self.realname_local_provider:
@@ -83,7 +98,7 @@ class Settings(ServiceSettings):
                     "login_max_failures_per_account", "login_max_failures_per_ip", "revocation_resync_seconds",
                     "login_free_failures_per_address", "login_backoff_seconds", "login_account_lockout_seconds",
                     "registrations_per_ip", "registration_window_seconds", "password_hash_slots",
-                    "rate_limit_share_seconds")
+                    "rate_limit_share_seconds", "wechat_timeout")
         if bad := [name for name in positive if getattr(self, name) <= 0]:
             raise ValueError(f"must be positive: {', '.join(bad)}")
         return self

@@ -30,6 +30,10 @@ from tongban.gateway.revocation.verifier import CheckedVerifier
 from tongban.gateway.token import service as token_service
 from tongban.gateway.token.errors import bearer_challenge
 from tongban.gateway.token.router import router as token_router
+from tongban.gateway.wechat import models as _wechat_models  # noqa: F401 - registers the table
+from tongban.gateway.wechat.client import WeChatClient
+from tongban.gateway.wechat.router import router as wechat_router
+from tongban.gateway.wechat.service import Tickets
 from tongban.shared.errors import Unauthorized, problem_response
 from tongban.shared.revocation import DenyList
 from tongban.shared.service import Runtime, ServiceDefinition
@@ -80,12 +84,15 @@ async def gateway_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None
                   breaker_failures=settings.breaker_failures, breaker_cooldown=settings.breaker_cooldown_seconds,
                   metrics=app.state.metrics, denylist=denylist)
     app.state.proxy = proxy
+    wechat = app.state.wechat = WeChatClient(settings.wechat_api_url, settings.wechat_apps, settings.wechat_timeout)
+    app.state.wechat_tickets = Tickets.from_passphrase(settings.key_passphrase.get_secret_value().encode())
     app.state.openapi_aggregator = OpenApiAggregator(settings.upstreams, settings.openapi_cache_seconds,
                                                      settings.connect_timeout)
     try:
         yield
     finally:
         proxy.close()
+        await wechat.close()
         await gossip.stop()
         await feed.stop()
 
@@ -109,7 +116,7 @@ SERVICE = ServiceDefinition(
     # Revocations only: none refuses anything once its tokens have expired (minutes), and services
     # replay the last hour at start. A day, so the stream does not grow for ever.
     stream_max_age=86_400.0,
-    root_routers=[token_router, account_router, delegation_router, realname_router, docs_router],
+    root_routers=[token_router, account_router, delegation_router, realname_router, wechat_router, docs_router],
     exception_handlers={Unauthorized: _unauthorized, RateLimited: _rate_limited},
     # `/api/v1/<service>/...` goes straight to the proxy, around the FastAPI app.
     outer=GatewayASGI,

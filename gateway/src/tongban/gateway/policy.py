@@ -49,6 +49,11 @@ POLICY = Policy("gateway", {
     "real_name.counter_verify": (WITNESS,),
     # The development stand-in of the real-name provider (404 where none is configured).
     "real_name.local_provider": everyone(),
+    # WeChat (wechat/): a citizen binds a WeChat user or confirms a phone number once her real
+    # name is verified (a WeChat login then reaches what her password does); she lists and
+    # removes her own bindings.
+    "wechat.bind": (Rule("citizen", level="verified"),),
+    "wechat.own": (Rule("citizen"),),
     # Delegations (委托): granted online by the principal, witnessed by a clerk at the counter;
     # listed by principals and agents; revoked by the principal or at a counter.
     "delegation.grant": PRINCIPALS,

@@ -69,9 +69,22 @@ async def _idempotency(request: Request) -> Idempotency:
     key = request.headers.get("idempotency-key")
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         raise BadIdempotencyKey(f"the key must be 1-{MAX_KEY_LENGTH} printable characters")
-    body = await request.body()
+    body = _without_boundary(request.headers.get("content-type", ""), await request.body())
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
     return Idempotency(request, key, digest)
+
+
+def _without_boundary(content_type: str, body: bytes) -> bytes:
+    """A multipart body with its boundary replaced by a fixed one: a client retrying an upload
+    (wx.uploadFile) draws a new random boundary each time, and the retry is the same request."""
+    kind, _, params = content_type.partition(";")
+    if kind.strip().lower() != "multipart/form-data":
+        return body
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "boundary" and (boundary := value.strip().strip('"')):
+            return body.replace(b"--" + boundary.encode("latin-1", "replace"), b"--tongban-boundary")
+    return body
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

@@ -25,6 +25,9 @@ class Account(Base):
         # (self_declared); the conflict is settled when one of them proves it (see realname/).
         Index("uq_account_citizen_id_number", "id_number", unique=True,
               postgresql_where=text("role = 'citizen' AND active AND real_name_level IN ('verified', 'counter_verified')")),
+        # A phone number WeChat confirmed logs in to one account only (wechat/service.py).
+        Index("uq_account_verified_phone", "phone", unique=True,
+              postgresql_where=text("active AND phone_verified_at IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -34,6 +37,8 @@ class Account(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     id_number: Mapped[str | None] = mapped_column(String(18))       # citizens (GB 11643)
     phone: Mapped[str | None] = mapped_column(String(20))
+    # When WeChat confirmed `phone` as this person's (getPhoneNumber); None: only declared.
+    phone_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     credit_code: Mapped[str | None] = mapped_column(String(18))     # company users (GB 32100)
     department: Mapped[str | None] = mapped_column(String(50))      # approvers: the first of `departments`
     hall: Mapped[str | None] = mapped_column(String(50))            # clerks: the first of `halls`

@@ -26,7 +26,9 @@ class RefreshToken(Base):
     """One refresh token of a login session (its family); only its SHA-256 is stored.
 
     Each use rotates it: the used one gets `rotated_at` and a new one joins the family. A second
-    use of a rotated token means it was copied, so the whole family is revoked."""
+    use of a rotated token means it was copied, so the whole family is revoked, except within the
+    short grace window after the rotation, while its successor is still unused: the same answer
+    again (several pages of a mini-program refreshing at once)."""
 
     __tablename__ = "refresh_token"
 
@@ -39,6 +41,10 @@ class RefreshToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The grace window (token/grace.py): the token that replaced this one, and the answer that
+    # carried it, sealed with this token's own raw value (only its holder can open it).
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    successor_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class OAuthClient(Base):

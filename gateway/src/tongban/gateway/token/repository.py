@@ -45,6 +45,11 @@ async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> Refre
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def refresh_token_by_id(session: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None:
+    """A refresh token by id, locked."""
+    return await session.get(RefreshToken, token_id, with_for_update=True, populate_existing=True)
+
+
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, at: dt.datetime) -> int:
     """Revoke every token of a login session; returns how many were still live."""
     stmt = (update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))

@@ -24,6 +24,11 @@ from tongban.gateway.token.schemas import (
     TokenResponse,
 )
 from tongban.gateway.policy import ERRORS as AUTH_ERRORS
+from tongban.gateway.wechat import service as wechat
+from tongban.gateway.wechat.errors import (
+    PhoneNotBound, UnknownMiniProgram, WeChatCodeRefused, WeChatNotBound, WeChatUnavailable,
+)
+from tongban.gateway.wechat.schemas import WeChatGrant, WeChatPhoneGrant
 from tongban.gateway.policy import Caller, Public
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
@@ -33,7 +38,7 @@ from tongban.shared.pagination import Page, PageDep
 router = APIRouter(tags=["auth"])
 M = TypeVar("M", bound=BaseModel)
 FORM = "application/x-www-form-urlencoded"
-GRANTS = ("password", "refresh_token", "client_credentials")
+GRANTS = ("password", "refresh_token", "client_credentials", "wechat", "wechat_phone")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _TOKEN_FORM: dict[str, Any] = {
     "type": "object", "required": ["grant_type"],
@@ -43,6 +48,9 @@ _TOKEN_FORM: dict[str, Any] = {
                    "refresh_token": {"type": "string", "description": "refresh_token grant"},
                    "client_id": {"type": "string", "description": "client_credentials (or HTTP Basic)"},
                    "client_secret": {"type": "string", "format": "password"},
+                   "appid": {"type": "string", "description": "wechat, wechat_phone: the mini-program's appid"},
+                   "code": {"type": "string", "description": "wechat: the wx.login code; wechat_phone: the "
+                                                             "getPhoneNumber code"},
                    "scope": {"type": "string", "description": "space-separated; default: all granted"}},
 }
 KeyAdmin = Caller("signing_key.manage")
@@ -99,22 +107,31 @@ def _basic_client(request: Request, form: dict[str, str]) -> None:
 
 @router.post("/auth/token", response_model=TokenResponse,
              responses=responses(InvalidRequest, InvalidGrant, UnsupportedGrantType, InvalidScope, InvalidClient,
-                                 RateLimited, LoginLocked, HashingBusy),
+                                 RateLimited, LoginLocked, HashingBusy, WeChatNotBound, PhoneNotBound,
+                                 WeChatCodeRefused, UnknownMiniProgram, WeChatUnavailable),
              openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": _TOKEN_FORM}}}})
 async def issue_token(request: Request) -> JSONResponse:
     """OAuth 2.0 token endpoint (form-encoded):
 
     - `grant_type=password` with `username` and `password`: people (mini-program, hall staff);
     - `grant_type=refresh_token` with `refresh_token`: single use, answered with a new one;
-    - `grant_type=client_credentials`: partner systems (HTTP Basic or `client_id`/`client_secret`).
+    - `grant_type=client_credentials`: partner systems (HTTP Basic or `client_id`/`client_secret`);
+    - `grant_type=wechat` with `appid` and `code` (微信登录, the `wx.login` code): the account bound
+      to that WeChat user; unbound, 400 `wechat_not_bound` with a `bind_ticket` to bind it after a
+      password login (`POST /auth/wechat/bindings`);
+    - `grant_type=wechat_phone` with `appid` and `code` (手机号登录, the `getPhoneNumber` code): the
+      account that confirmed that number (`POST /auth/wechat/phone`); else 400 `phone_not_bound`.
 
+    A refresh repeated within a few seconds with the same refresh token (several pages at once)
+    gets the same answer; later, a used refresh token ends the whole login.
     Repeated failures lock the account (or client) and the caller's address for a while (429)."""
     form = await _read_form(request)
     grant_type = form.pop("grant_type", None)
     if not grant_type:
         raise InvalidRequest("grant_type is missing")
     state = request.app.state
-    lifetimes = service.TokenLifetimes(state.settings.access_token_ttl, state.settings.refresh_token_ttl)
+    lifetimes = service.TokenLifetimes(state.settings.access_token_ttl, state.settings.refresh_token_ttl,
+                                       state.settings.refresh_grace_seconds)
     ring = await state.keyring.fresh()
     ip = request.client.host if request.client else "unknown"
     if grant_type == "refresh_token":
@@ -125,6 +142,8 @@ async def issue_token(request: Request) -> JSONResponse:
         if isinstance(outcome, InvalidGrant):
             raise outcome
         return JSONResponse(outcome.model_dump(exclude_none=True), headers=NO_STORE)
+    if grant_type in ("wechat", "wechat_phone"):
+        return await _wechat_grant(request, grant_type, form, lifetimes, ring, ip)
     if grant_type == "password":
         grant = _parse(PasswordGrant, form)
         who = f"account:{grant.username.lower()}"
@@ -143,6 +162,29 @@ async def issue_token(request: Request) -> JSONResponse:
             else:
                 token = await service.client_credentials_grant(session, ring, grant, lifetimes.access)
     except (InvalidGrant, InvalidClient):
+        await throttle.failed(who, ip)
+        raise
+    await throttle.succeeded(who, ip)
+    return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
+
+
+async def _wechat_grant(request: Request, grant_type: str, form: dict[str, str],
+                        lifetimes: service.TokenLifetimes, ring: Any, ip: str) -> JSONResponse:
+    """The WeChat grants, under the same back-off as passwords: a code WeChat refuses counts as a
+    failed login of this address (`wechat:<address>`); an unbound user does not."""
+    state = request.app.state
+    throttle = state.login_throttle
+    who = f"wechat:{ip}"
+    await throttle.check(who, ip)
+    try:
+        async with _transaction(request) as session:
+            if grant_type == "wechat":
+                token = await wechat.login(session, state.wechat, state.wechat_tickets, ring,
+                                           _parse(WeChatGrant, form), lifetimes)
+            else:
+                token = await wechat.phone_login(session, state.wechat, ring, _parse(WeChatPhoneGrant, form),
+                                                 lifetimes)
+    except (WeChatCodeRefused, InvalidGrant):
         await throttle.failed(who, ip)
         raise
     await throttle.succeeded(who, ip)

@@ -17,7 +17,7 @@ from tongban.gateway.account import service as account_service
 from tongban.gateway.account.models import Account
 from tongban.gateway.account.schemas import ROLE_FIELD
 from tongban.gateway.db import audit
-from tongban.gateway.token import repository
+from tongban.gateway.token import grace, repository
 from tongban.gateway.delegation import service as delegations
 from tongban.gateway.revocation import service as revocations
 from tongban.gateway.token.errors import (
@@ -32,6 +32,7 @@ from tongban.gateway.token.schemas import (
 from tongban.gateway.token.scopes import (
     ALL_AUDIENCES, PARTNER_AUDIENCES, PARTNER_SCOPES, ROLE_AUDIENCES, ROLE_SCOPES, SERVICE_SCOPES, audiences_of,
 )
+from tongban.shared import clock
 from tongban.shared.auth import Principal
 from tongban.shared.pagination import Page, PageParams, paginate
 
@@ -40,6 +41,7 @@ from tongban.shared.pagination import Page, PageParams, paginate
 class TokenLifetimes:
     access: int
     refresh: int
+    grace: float = 0.0    # seconds a rotated refresh token still gets its answer again (token/grace.py)
 
 
 async def add_signing_key(session: AsyncSession, passphrase: bytes, actor: Principal | str = "system:gateway",
@@ -129,17 +131,24 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("ascii", "replace")).hexdigest()
 
 
-async def _issue(session: AsyncSession, ring: KeyRing, account: Account, scopes: tuple[str, ...],
-                 lifetimes: TokenLifetimes, family_id: uuid.UUID | None) -> TokenResponse:
+async def _issue_row(session: AsyncSession, ring: KeyRing, account: Account, scopes: tuple[str, ...],
+                     lifetimes: TokenLifetimes, family_id: uuid.UUID | None) -> tuple[TokenResponse, RefreshToken]:
     """An access token and a new refresh token of the family (a new family for a new login)."""
     agent_for = await delegations.agent_claim(session, account)
     family_id = family_id or uuid.uuid4()
     token = ring.sign(access_token_claims(account, scopes, lifetimes.access, ring.issuer, agent_for, family_id))
     raw = secrets.token_urlsafe(32)
-    await repository.add_refresh_token(session, RefreshToken(
-        family_id=family_id, account_id=account.id, token_hash=_hash(raw), scope=" ".join(scopes),
-        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lifetimes.refresh)))
-    return TokenResponse(access_token=token, expires_in=lifetimes.access, scope=" ".join(scopes), refresh_token=raw)
+    row = await repository.add_refresh_token(session, RefreshToken(
+        id=uuid.uuid4(), family_id=family_id, account_id=account.id, token_hash=_hash(raw), scope=" ".join(scopes),
+        expires_at=clock.now() + dt.timedelta(seconds=lifetimes.refresh)))
+    answer = TokenResponse(access_token=token, expires_in=lifetimes.access, scope=" ".join(scopes), refresh_token=raw)
+    return answer, row
+
+
+async def issue_login(session: AsyncSession, ring: KeyRing, account: Account, scopes: tuple[str, ...],
+                      lifetimes: TokenLifetimes) -> TokenResponse:
+    """A new login (refresh-token family) of an account that proved who it is."""
+    return (await _issue_row(session, ring, account, scopes, lifetimes, None))[0]
 
 
 async def password_grant(session: AsyncSession, ring: KeyRing, grant: PasswordGrant,
@@ -149,7 +158,7 @@ async def password_grant(session: AsyncSession, ring: KeyRing, grant: PasswordGr
     if account is None:
         raise InvalidGrant()
     scopes = granted_scopes(account.role, grant.scope)
-    return await _issue(session, ring, account, scopes, lifetimes, None)
+    return await issue_login(session, ring, account, scopes, lifetimes)
 
 
 async def refresh_grant(session: AsyncSession, ring: KeyRing, grant: RefreshGrant,
@@ -157,11 +166,14 @@ async def refresh_grant(session: AsyncSession, ring: KeyRing, grant: RefreshGran
     """Rotate a refresh token: the presented one is used up and a new one joins its family.
 
     A token used a second time means someone else holds a copy: the whole family is revoked and
-    the error is *returned*, so the caller commits the revocation before refusing."""
-    now = dt.datetime.now(dt.UTC)
+    the error is *returned*, so the caller commits the revocation before refusing. Within the
+    grace window after a rotation (token/grace.py) the rotated token gets its first answer again."""
+    now = clock.now()
     stored = await repository.refresh_token_by_hash(session, _hash(grant.refresh_token))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         return InvalidGrant("the refresh token is unknown, expired or revoked")
+    if stored.rotated_at is not None and (again := await _within_grace(session, stored, grant, lifetimes, now)):
+        return again
     if stored.rotated_at is not None:
         await repository.revoke_family(session, stored.family_id, now)
         await revocations.revoke_logins(session, [stored.family_id], "refresh token reused")
@@ -177,7 +189,29 @@ async def refresh_grant(session: AsyncSession, ring: KeyRing, grant: RefreshGran
     if set(scopes) - set(stored.scope.split()):
         raise InvalidScope("a refresh may narrow the scopes, never widen them")
     stored.rotated_at = now
-    return await _issue(session, ring, account, scopes, lifetimes, stored.family_id)
+    answer, successor = await _issue_row(session, ring, account, scopes, lifetimes, stored.family_id)
+    stored.replaced_by = successor.id
+    if lifetimes.grace > 0:
+        stored.successor_sealed = grace.seal(grant.refresh_token, answer)
+    return answer
+
+
+async def _within_grace(session: AsyncSession, stored: RefreshToken, grant: RefreshGrant,
+                        lifetimes: TokenLifetimes, now: dt.datetime) -> TokenResponse | None:
+    """The answer the rotated token got, when asked again within the grace window, with the same
+    scope, while its successor is unused and not revoked; else None (a reuse)."""
+    assert stored.rotated_at is not None
+    elapsed = (now - stored.rotated_at).total_seconds()
+    if stored.successor_sealed is None or stored.replaced_by is None or not 0 <= elapsed <= lifetimes.grace:
+        return None
+    successor = await repository.refresh_token_by_id(session, stored.replaced_by)
+    if successor is None or successor.rotated_at is not None or successor.revoked_at is not None:
+        return None
+    answer = grace.unseal(grant.refresh_token, stored.successor_sealed)
+    if answer is None or (grant.scope and set(grant.scope.split()) != set(answer.scope.split())):
+        return None
+    answer.expires_in = max(1, answer.expires_in - int(elapsed))
+    return answer
 
 
 async def revoke_refresh_token(session: AsyncSession, raw: str, actor: Principal | str) -> bool:

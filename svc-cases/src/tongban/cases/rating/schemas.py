@@ -2,15 +2,34 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
+RATING_DESCRIPTION = "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"
+
+
 class RatingCreate(BaseModel):
+    """A rating is `rating` everywhere on the platform (cases here, hall tickets at svc-queue);
+    the old name `level` is still accepted."""
+
     case_id: uuid.UUID
-    level: int = Field(ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
+    rating: int = Field(ge=1, le=5, description=RATING_DESCRIPTION)
     comment: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "level" in data:
+            data = dict(data)
+            level = data.pop("level")
+            if "rating" in data and data["rating"] != level:
+                raise ValueError("send `rating` (the old name `level` is accepted alone, not beside it)")
+            data["rating"] = level
+        return data
 
 
 class RatingRead(BaseModel):
@@ -21,10 +40,17 @@ class RatingRead(BaseModel):
     basic_code: str
     department: str
     counter: str | None
-    level: int
+    # Marked deprecated in the OpenAPI only (pydantic's `deprecated=` would warn on every read).
+    level: int = Field(description="the old name of `rating`, kept for existing clients",
+                       json_schema_extra={"deprecated": True})
     comment: str | None
     defaulted: bool
     created_at: dt.datetime
+
+    @computed_field(description=RATING_DESCRIPTION)  # type: ignore[prop-decorator]
+    @property
+    def rating(self) -> int:
+        return self.level
 
 
 class RemedyRead(BaseModel):
@@ -57,6 +83,18 @@ class RatingStatistic(BaseModel):
 class RatingPolicy(BaseModel):
     """When an unrated completed case takes the default, and how long a remedy may take."""
 
-    default_level: int = Field(default=5, ge=1, le=5)
+    default_rating: int = Field(default=5, ge=1, le=5, description="the rating an unrated case takes")
     default_after_days: int = Field(default=15, ge=1, le=365, description="natural days after completion")
     remedy_working_days: int = Field(default=5, ge=1, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        # Policies stored, and admins' clients written, before `rating` was the one name.
+        if isinstance(data, dict) and "default_level" in data:
+            data = dict(data)
+            level = data.pop("default_level")
+            if "default_rating" in data and data["default_rating"] != level:
+                raise ValueError("send `default_rating` (the old name `default_level` is accepted alone)")
+            data["default_rating"] = level
+        return data

@@ -55,7 +55,7 @@ async def rate(session: AsyncSession, body: RatingCreate, access: Access) -> Rat
     case = await get_visible(session, body.case_id, p, for_update=True, permission="rating.submit")
     if case.state != "completed":
         raise WrongCaseState("rate", case.state, frozenset({"completed"}))
-    return await _add(session, case, body.level, body.comment, False, p, calendar.today())
+    return await _add(session, case, body.rating, body.comment, False, p, calendar.today())
 
 
 async def _add(session: AsyncSession, case: Case, level: int, comment: str | None, defaulted: bool,
@@ -126,6 +126,6 @@ async def apply_defaults(session: AsyncSession, now: dt.datetime, today: dt.date
     rules = await policy(session)
     done = 0
     for case in await repository.unrated_completed(session, now - dt.timedelta(days=rules.default_after_days)):
-        await _add(session, case, rules.default_level, None, True, SYSTEM, today)
+        await _add(session, case, rules.default_rating, None, True, SYSTEM, today)
         done += 1
     return done

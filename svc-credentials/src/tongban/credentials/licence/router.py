@@ -88,7 +88,9 @@ async def my_licences(request: Request, session: SessionDep, page: PageDep, acce
     else:
         raise NotAHolder()
     url = base_url(request)
-    return await paginate(session, stmt, page, lambda lic: service.to_read(lic, holder, url))
+    wallet = await paginate(session, stmt, page, lambda lic: service.to_read(lic, holder, url))
+    await service.with_type_names(session, wallet.items)
+    return wallet
 
 
 @router.get("/licences/{licence_id}", response_model=LicenceRead,
@@ -100,7 +102,7 @@ async def get_licence(licence_id: uuid.UUID, request: Request, session: SessionD
     if licence is None:
         raise LicenceNotFound()
     access.check(licence_record(licence))
-    return service.to_read(licence, access.principal, base_url(request))
+    return (await service.with_type_names(session, [service.to_read(licence, access.principal, base_url(request))]))[0]
 
 
 @router.post("/licences/{licence_id}/versions", status_code=201, response_model=LicenceRead,

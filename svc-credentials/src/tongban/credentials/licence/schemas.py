@@ -56,6 +56,7 @@ class LicenceRead(BaseModel):
     id: uuid.UUID
     identifier: str
     type_code: str
+    type_name: str | None = Field(default=None, description="the licence type's name (营业执照), for a wallet to show")
     issuer_code: str
     serial: int
     version: int

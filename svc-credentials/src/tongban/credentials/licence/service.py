@@ -114,6 +114,14 @@ def to_read(licence: Licence, viewer: Principal | None, base_url: str) -> Licenc
                                           id=licence.status_list_id)))
 
 
+async def with_type_names(session: AsyncSession, reads: list[LicenceRead]) -> list[LicenceRead]:
+    """The licence type's name on each view (a wallet shows 营业执照, not its code)."""
+    names = await types.names(session, {r.type_code for r in reads})
+    for read in reads:
+        read.type_name = names.get(read.type_code)
+    return reads
+
+
 async def _licence_type(session: AsyncSession, code: str) -> LicenceType:
     lt = await types.get(session, code)
     if lt is None:

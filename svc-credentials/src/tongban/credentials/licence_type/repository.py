@@ -9,6 +9,14 @@ async def get(session: AsyncSession, code: str) -> LicenceType | None:
     return await session.get(LicenceType, code)
 
 
+async def names(session: AsyncSession, codes: set[str]) -> dict[str, str]:
+    """The names of these licence types, by code (one query for a page of licences)."""
+    if not codes:
+        return {}
+    rows = await session.execute(select(LicenceType.code, LicenceType.name).where(LicenceType.code.in_(codes)))
+    return {code: name for code, name in rows.all()}
+
+
 async def get_with_key(session: AsyncSession, code: str) -> tuple[LicenceType, SigningKey | None] | None:
     """A licence type and its issuer's active signing key (None before the first), in one query:
     issuing needs both."""
