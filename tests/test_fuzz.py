@@ -67,6 +67,8 @@ def city(infra, tmp_path_factory):
         nats.stop()
 
 
+# pytest's timeout covers the fixture too: starting the city's seven processes, then the fuzzing.
+@pytest.mark.timeout(int(_setting("SECONDS", 240)) + 360)
 def test_no_operation_answers_a_server_error_or_breaks_its_schema(city):
     report = fuzzing.fuzz(city.gateway_url, ROLES, examples=int(_setting("EXAMPLES", 5)),
                           coverage_cases=int(_setting("COVERAGE", 25)), seconds=_setting("SECONDS", 240),
