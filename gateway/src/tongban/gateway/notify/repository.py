@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +49,7 @@ async def holders(session: AsyncSession, holder_type: str, holder_id: str) -> li
 
 async def approvers_of(session: AsyncSession, department: str) -> list[uuid.UUID]:
     stmt = select(Account.id).where(Account.role == "approver", Account.active.is_(True),
-                                    Account.departments.any(department))
+                                    any_(Account.departments) == department)
     return list((await session.execute(stmt)).scalars())
 
 
