@@ -20,3 +20,7 @@ class SinkNotConfigured(NotFound):
 class ContactAccountUnfit(InvalidField):
     def __init__(self, message: str) -> None:
         super().__init__("account_id", message)
+
+
+class AccountGone(NotFound):
+    code, title = "account_not_found", "The caller's account is not there (or switched off)"

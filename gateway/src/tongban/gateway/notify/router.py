@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from tongban.gateway.notify import repository, service
 from tongban.gateway.notify.config import NotifySettings
-from tongban.gateway.notify.errors import (ContactAccountUnfit, DeliveryNotFailed, DeliveryNotFound, MessageNotFound,
+from tongban.gateway.notify.errors import (AccountGone, ContactAccountUnfit, DeliveryNotFailed, DeliveryNotFound, MessageNotFound,
                                            SinkNotConfigured)
 from tongban.gateway.notify.schemas import (ContactCreate, ContactRead, DeliveryRead, GrantCreate, GrantRead,
                                             MessageRead, PreferenceRead, PreferenceUpdate, ReadAll, Retry, SinkRead,
@@ -79,7 +79,7 @@ async def preferences(request: Request, session: SessionDep, caller: PreferenceO
     return _preference_read(await repository.preference(session, uuid.UUID(caller.sub)), _settings(request))
 
 
-@router.put("/preferences", response_model=PreferenceRead, responses=responses(*AUTH_ERRORS))
+@router.put("/preferences", response_model=PreferenceRead, responses=responses(*AUTH_ERRORS, AccountGone))
 async def set_preferences(data: PreferenceUpdate, request: Request, session: SessionDep,
                           caller: PreferenceOwner) -> PreferenceRead:
     """Change the caller's preferences (only the fields given). A phone that is not a mainland
@@ -88,7 +88,7 @@ async def set_preferences(data: PreferenceUpdate, request: Request, session: Ses
 
 
 @router.post("/wechat-authorisations", status_code=201, response_model=GrantRead,
-             responses=responses(*AUTH_ERRORS, *IDEMPOTENCY_ERRORS))
+             responses=responses(*AUTH_ERRORS, AccountGone, *IDEMPOTENCY_ERRORS))
 async def authorise_wechat(data: GrantCreate, session: SessionDep, idem: IdempotencyDep,
                            caller: Caller("notify.wechat_authorise")) -> JSONResponse:
     """Record the resident's one-time authorisation (订阅消息) of one template: the next message of

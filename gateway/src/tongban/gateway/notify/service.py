@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.gateway.db import audit
 from tongban.gateway.notify import repository
 from tongban.gateway.notify.config import NotifySettings
-from tongban.gateway.notify.errors import ContactAccountUnfit, DeliveryNotFound, DeliveryNotFailed, MessageNotFound
+from tongban.gateway.notify.errors import AccountGone, ContactAccountUnfit, DeliveryNotFound, DeliveryNotFailed, MessageNotFound
 from tongban.gateway.notify.models import EscalationContact, Message, Preference, WeChatGrant
 from tongban.gateway.notify.schemas import ContactCreate, GrantCreate, PreferenceUpdate
 from tongban.gateway.notify.templates import BOOK, TemplateBook
@@ -165,8 +165,16 @@ async def mark_all_read(session: AsyncSession, caller: Principal) -> int:
     return count
 
 
-async def update_preferences(session: AsyncSession, caller: Principal, data: PreferenceUpdate) -> Preference:
+async def own_account(session: AsyncSession, caller: Principal) -> uuid.UUID:
+    """The caller's account, which must exist and be active to keep preferences or authorisations."""
     account_id = uuid.UUID(caller.sub)
+    if account_id not in await repository.accounts(session, [account_id]):
+        raise AccountGone()
+    return account_id
+
+
+async def update_preferences(session: AsyncSession, caller: Principal, data: PreferenceUpdate) -> Preference:
+    account_id = await own_account(session, caller)
     pref = await repository.preference(session, account_id, for_update=True)
     if pref is None:
         pref = Preference(account_id=account_id, sms=True, wechat=True, muted=[])
@@ -183,7 +191,7 @@ async def update_preferences(session: AsyncSession, caller: Principal, data: Pre
 
 async def record_grant(session: AsyncSession, caller: Principal, data: GrantCreate) -> WeChatGrant:
     """The resident allowed one message of this template (wx.requestSubscribeMessage said "accept")."""
-    grant = WeChatGrant(id=uuid.uuid4(), account_id=uuid.UUID(caller.sub), template_id=data.template_id,
+    grant = WeChatGrant(id=uuid.uuid4(), account_id=await own_account(session, caller), template_id=data.template_id,
                         granted_at=clock.now())
     session.add(grant)
     await session.flush()
