@@ -19,7 +19,7 @@ Measured from the events' own times (the envelope's `time`, set when published):
 - the floor, in the same run and at the same rate: a minimal JetStream durable pull consumer
   doing one transaction per event (an inbox row and one insert), by asyncpg, no framework.
 
-    .venv/bin/python bench/notify.py [--events 10000] [--rate 250] [--accounts 1000] [--fast]
+    .venv/bin/python bench/notify.py [--events 10000] [--rate 100] [--accounts 1000] [--fast]
 
 The last line: `notify_p99_ms: <p99 of event -> SMS recorded by the sink>`.
 """
@@ -148,7 +148,7 @@ async def main() -> None:
     os.environ.setdefault("TONGBAN_ENV", "development")
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=10_000)
-    ap.add_argument("--rate", type=float, default=250.0)
+    ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--accounts", type=int, default=1000)
     ap.add_argument("--floor-events", type=int, default=3000)
     ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")

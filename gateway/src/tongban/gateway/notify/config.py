@@ -26,6 +26,8 @@ class NotifySettings(BaseSettings):
     retry_seconds: float = 30.0
     # The dispatcher looks for due deliveries at least this often (it is woken at once by new ones).
     poll_seconds: float = 1.0
+    # Once woken, how long the dispatcher lets more deliveries gather into its batch.
+    gather_seconds: float = 0.05
     batch: int = 200
     # Days before a licence's end that its holder is reminded.
     licence_reminder_days: int = 30

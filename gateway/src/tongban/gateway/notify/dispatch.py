@@ -17,11 +17,13 @@ import datetime as dt
 import logging
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.gateway.notify import consumers, repository
 from tongban.gateway.notify.channels import Outgoing, Provider, providers
 from tongban.gateway.notify.config import NotifySettings
+from tongban.gateway.notify.models import Delivery
 from tongban.gateway.notify.service import Notice, tell
 from tongban.gateway.notify.wakeup import WAKEUP
 from tongban.shared import clock
@@ -52,6 +54,9 @@ class Dispatcher:
                 busy = False
             if not busy:
                 await WAKEUP.wait(self.settings.poll_seconds)
+                # A moment for the deliveries committed meanwhile to join this pass (one batch, a
+                # few commits, rather than a few commits per delivery).
+                await asyncio.sleep(self.settings.gather_seconds)
 
     async def once(self) -> bool:
         """One pass: send what is due, then collect receipts. True if there may be more to do."""
@@ -62,6 +67,7 @@ class Dispatcher:
     async def _send_due(self) -> int:
         now = clock.now()
         async with self.sessionmaker() as session, session.begin():
+            await relaxed(session)
             due = await repository.claim_due(session, now, self.settings.batch)
             if not due:
                 return 0
@@ -83,6 +89,8 @@ class Dispatcher:
                     log.warning("%s provider failed on a batch of %d: %r", channel, len(batch), exc)
         at = clock.now()
         async with self.sessionmaker() as session, session.begin():
+            await relaxed(session)
+            sent: list[Delivery] = []
             for did, channel, address, template, _, attempts in work:
                 d = await repository.delivery(session, did, for_update=True)
                 if d is None or d.status != "scheduled":
@@ -91,6 +99,7 @@ class Dispatcher:
                 d.updated_at = at
                 if outcome is not None and outcome.accepted:
                     d.status, d.provider_ref, d.sent_at, d.last_error = "sent", outcome.ref, at, None
+                    sent.append(d)
                     log.info("notification sent: %s to %s, template %s", channel, _masked(channel, address), template)
                     continue
                 error = (outcome.error if outcome is not None else "provider unavailable") or "refused"
@@ -103,26 +112,37 @@ class Dispatcher:
                 else:
                     d.not_before = at + dt.timedelta(seconds=self.settings.retry_seconds * 2 ** (attempts - 1))
                     d.deferred = "retry"
+            await self._apply_receipts(sent, at)
         return len(work)
+
+    async def _apply_receipts(self, waiting: list[Delivery], at: dt.datetime) -> None:
+        for channel, provider in self.providers.items():
+            mine = [d for d in waiting if d.channel == channel and d.provider_ref]
+            if not mine:
+                continue
+            receipts = await provider.receipts([d.provider_ref for d in mine if d.provider_ref])
+            for d in mine:
+                state = receipts.get(d.provider_ref or "")
+                if state == "delivered":
+                    d.status, d.delivered_at, d.updated_at = "delivered", at, at
+                elif state == "failed":
+                    d.status, d.last_error, d.updated_at = "failed", "the provider reported it undelivered", at
 
     async def _collect_receipts(self) -> int:
         async with self.sessionmaker() as session, session.begin():
             waiting = await repository.awaiting_receipt(session, self.settings.batch)
             if not waiting:
                 return 0
-            at = clock.now()
-            for channel, provider in self.providers.items():
-                mine = [d for d in waiting if d.channel == channel and d.provider_ref]
-                if not mine:
-                    continue
-                receipts = await provider.receipts([d.provider_ref for d in mine if d.provider_ref])
-                for d in mine:
-                    state = receipts.get(d.provider_ref or "")
-                    if state == "delivered":
-                        d.status, d.delivered_at, d.updated_at = "delivered", at, at
-                    elif state == "failed":
-                        d.status, d.last_error, d.updated_at = "failed", "the provider reported it undelivered", at
+            await relaxed(session)
+            await self._apply_receipts(waiting, clock.now())
             return len(waiting)
+
+
+async def relaxed(session: AsyncSession) -> None:
+    """The dispatcher's own bookkeeping commits without waiting for the disk: losing it in a crash
+    only means the delivery is sent again under the same OutId (the provider keeps one message per
+    OutId), or its receipt asked again. The message itself was committed durably by the consumer."""
+    await session.execute(text("SET LOCAL synchronous_commit TO off"))
 
 
 async def remind_expiring_licences(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
