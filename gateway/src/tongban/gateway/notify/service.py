@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tongban.gateway.db import audit
 from tongban.gateway.notify import repository
@@ -137,7 +138,18 @@ async def _planned(session: AsyncSession, account_id: uuid.UUID, message_id: uui
 
 def _wake_after_commit(session: AsyncSession) -> None:
     """Wake this process's dispatcher once the new deliveries are committed (visible to it)."""
-    sa_event.listen(session.sync_session, "after_commit", lambda _s: WAKEUP.poke(), once=True)
+    session.sync_session.info[WAKE_FLAG] = True
+
+
+WAKE_FLAG = "notify_wake"
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    # One listener for every session of the process (a per-session listener costs more than the
+    # work it announces); only sessions that planned deliveries carry the flag.
+    if session.info.pop(WAKE_FLAG, False):
+        WAKEUP.poke()
 
 
 # --- the account's own: inbox, preferences, WeChat authorisations -------------------------------
