@@ -193,7 +193,7 @@ async def update_preferences(session: AsyncSession, caller: Principal, data: Pre
         session.add(pref)
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        setattr(pref, name, sorted(set(value)) if name == "muted" else value)
+        setattr(pref, name, sorted(set(value or ())) if name == "muted" else value)
     pref.updated_at = clock.now()
     await session.flush()
     detail = {k: (v if k != "phone" else "changed") for k, v in data.model_dump(exclude_unset=True, mode="json").items()}
