@@ -60,8 +60,8 @@ class PreferenceUpdate(BaseModel):
 class PreferenceRead(BaseModel):
     sms: bool = True
     wechat: bool = True
-    quiet_start: dt.time
-    quiet_end: dt.time
+    quiet_start: LocalTime
+    quiet_end: LocalTime
     phone: str | None = None          # the owner's own, shown masked
     muted: list[str] = Field(default_factory=list)
 
