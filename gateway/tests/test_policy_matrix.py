@@ -42,7 +42,8 @@ def sub_of(caller: Caller) -> str:
 
 def url_of(path: str, account: str) -> str:
     return path.replace("{account_id}", account).replace("{delegation_id}", str(uuid.uuid4())) \
-        .replace("{client_id}", "no-such-client").replace("{kid}", "no-such-key").replace("{action}", "activate")
+        .replace("{client_id}", "no-such-client").replace("{kid}", "no-such-key").replace("{action}", "activate") \
+        .replace("{message_id}", str(uuid.uuid4())).replace("{delivery_id}", str(uuid.uuid4()))
 
 
 async def test_every_route_declares_a_permission(gateway) -> None:  # noqa: ANN001

@@ -161,6 +161,15 @@ async def test_the_whole_path_with_wrong_states_and_roles(infra, token_issuer, t
             subjects = (await s.execute(select(platform.outbox.c.subject).order_by(platform.outbox.c.created_at))
                         ).scalars().all()
         assert "cases.case.approved" in subjects and "cases.case.supplement_requested" in subjects
+        # A notifier learns whom to tell (her account, no personal number) and what is missing.
+        async with client.app.state.sessionmaker() as s:
+            asked = (await s.execute(select(platform.outbox.c.envelope).where(
+                platform.outbox.c.subject == "cases.case.supplement_requested"))).scalar_one()
+            accepted = (await s.execute(select(platform.outbox.c.envelope).where(
+                platform.outbox.c.subject == "cases.case.accepted"))).scalar_one()
+        assert asked["data"]["applicant_sub"] == case["submitted_by"] is not None
+        assert asked["data"]["missing_materials"] == ["身份证复印件不清晰"]
+        assert accepted["data"]["applicant_sub"] == case["submitted_by"] and accepted["data"]["missing_materials"] is None
 
 
 async def test_draft_withdraw_refuse_gaps_and_commitment(infra, token_issuer, tokens, kit):

@@ -16,6 +16,10 @@ from tongban.gateway.delegation import models as _delegation_models  # noqa: F40
 from tongban.gateway.delegation.router import router as delegation_router
 from tongban.gateway.docs.router import router as docs_router
 from tongban.gateway.docs.service import OpenApiAggregator
+from tongban.gateway.notify.consumers import SUBSCRIPTIONS as NOTIFY_SUBSCRIPTIONS
+from tongban.gateway.notify.dispatch import DISPATCHER as NOTIFY_DISPATCHER
+from tongban.gateway.notify.dispatch import LICENCE_REMINDERS
+from tongban.gateway.notify.router import router as notify_router
 from tongban.gateway.protection import hashing
 from tongban.gateway.protection.gossip import LimitGossip
 from tongban.gateway.protection.limits import LoginThrottle, RateLimited, TokenBuckets
@@ -117,6 +121,9 @@ SERVICE = ServiceDefinition(
     # replay the last hour at start. A day, so the stream does not grow for ever.
     stream_max_age=86_400.0,
     root_routers=[token_router, account_router, delegation_router, realname_router, wechat_router, docs_router],
+    # Notifications (notify/): events in, messages and deliveries out, the inbox under /api/v1/gateway/notify.
+    routers=[notify_router], subscriptions=NOTIFY_SUBSCRIPTIONS, background=[NOTIFY_DISPATCHER],
+    periodic=[LICENCE_REMINDERS],
     exception_handlers={Unauthorized: _unauthorized, RateLimited: _rate_limited},
     # `/api/v1/<service>/...` goes straight to the proxy, around the FastAPI app.
     outer=GatewayASGI,

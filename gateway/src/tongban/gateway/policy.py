@@ -20,6 +20,7 @@ ADMIN = Rule("admin", scopes=("accounts:admin",))
 READERS = (Rule("admin", scopes=("accounts:read",)), Rule("auditor", scopes=("accounts:read",)))
 WITNESS = Rule("clerk", scopes=("accounts:verify",))
 SIGNED_IN = tuple(Rule(role) for role in ROLES if role != "anonymous")
+ACCOUNTS = tuple(Rule(role) for role in ("citizen", "company", "clerk", "approver", "admin", "auditor"))
 PRINCIPALS = (Rule("citizen", scopes=("accounts:delegate",), level="verified", own=True),
               Rule("company", scopes=("accounts:delegate",), own=True))
 
@@ -62,6 +63,17 @@ POLICY = Policy("gateway", {
     "delegation.revoke": (*PRINCIPALS, WITNESS),
     # The merged OpenAPI of every service and its docs page.
     "docs.read": everyone(),
+    # Notifications (notify/): every account reads its own inbox and sets its own preferences;
+    # residents record their one-time WeChat subscribe authorisations; admins see deliveries (auditors
+    # read them), retry dead letters, name who hears of overdue cases, and read the local sink.
+    "notify.inbox": ACCOUNTS,
+    "notify.preferences": ACCOUNTS,
+    "notify.wechat_authorise": (Rule("citizen"), Rule("company")),
+    "notify.delivery.read": READERS,
+    "notify.delivery.retry": (ADMIN,),
+    "notify.escalation.read": READERS,
+    "notify.escalation.manage": (ADMIN,),
+    "notify.sink.read": (ADMIN,),
     # The shared audit trail route.
     "audit.read": (Rule("admin", scopes=("audit:read",)), Rule("auditor", scopes=("audit:read",))),
 })

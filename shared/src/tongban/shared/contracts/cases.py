@@ -39,6 +39,9 @@ class CaseApprovedV1(BaseModel):
     # decisions made by the deadline without reading svc-cases' tables.
     rule_version: int | None = None        # set when instant approval decided
     deadline_on: dt.date | None = None
+    # Additive (v1): the applicant's account (token subject) when she applied online herself, so a
+    # notifier can tell her without a personal number.
+    applicant_sub: str | None = None
 
 
 # --- Published by svc-cases for every other step of a case's life --------------------------------
@@ -81,6 +84,10 @@ class CaseTransitionedV1(BaseModel):
     channel: str | None = None              # online | counter | partner
     partner_region: str | None = None       # set only for cases forwarded by a partner city (异地受理)
     partner_case_number: str | None = None
+    # Additive (v1): the applicant's account (token subject) when she applied online herself, and on
+    # a supplement request the materials still missing (补正: what to bring, told once).
+    applicant_sub: str | None = None
+    missing_materials: list[str] | None = None
 
 
 class CaseDeadlineV1(BaseModel):
@@ -200,6 +207,8 @@ class TicketChangedV1(BaseModel):
     referral_id: uuid.UUID | None = None
     reply: str | None = None
     at: dt.datetime
+    # Additive (v1): the account (token subject) of the citizen who opened it online, to tell her of replies.
+    citizen_sub: str | None = None
 
 
 # --- The working-day calendar ------------------------------------------------------------------

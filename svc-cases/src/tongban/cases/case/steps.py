@@ -241,8 +241,8 @@ async def publish(session: AsyncSession, case: Case, m: Moved) -> None:
             case_id=case.id, case_number=case.case_number, item_basic_code=case.basic_code,
             department=case.department, from_state=m.from_state, state=m.to_state, actor=actor_of(m.actor)[0],
             reason=m.reason, at=m.at, rule_version=rule_version, deadline_on=case.deadline_on,
-            deadline_provisional=case.deadline_basis is not None,
-            **origin_fields(case)), subject=str(case.id)))
+            deadline_provisional=case.deadline_basis is not None, applicant_sub=applicant_sub(case),
+            missing_materials=supplement_list(case, m), **origin_fields(case)), subject=str(case.id)))
 
 
 async def move(session: AsyncSession, case: Case, actor: Principal | str, action: str, step: Step,
@@ -257,6 +257,19 @@ def origin_fields(case: Case) -> dict[str, str | None]:
             "partner_case_number": case.partner_case_number}
 
 
+def applicant_sub(case: Case) -> str | None:
+    """The applicant's own account, when she submitted online herself (not a clerk at a counter,
+    not a partner city): what a notifier tells, without any personal number on the event."""
+    return case.submitted_by if case.submitter_role in ("citizen", "company") else None
+
+
+def supplement_list(case: Case, m: Moved) -> list[str] | None:
+    """On a supplement request (补正), the materials still missing: told to the applicant once."""
+    if m.to_state != "supplement_requested":
+        return None
+    return list(case.missing_materials or []) or ([m.reason] if m.reason else None)
+
+
 def approved_payload(case: Case, at: dt.datetime,
                      licence_data: dict[str, Any] | None = None) -> contract.CaseApprovedV1:
     """The approval event: `data` is the form, with the department's licence fields over it."""
@@ -265,7 +278,7 @@ def approved_payload(case: Case, at: dt.datetime,
         implementation_code=case.implementation_code, applicant_type=case.applicant_type,  # type: ignore[arg-type]
         applicant_id=case.applicant_id, applicant_name=case.applicant_name,
         result_licence_type_code=case.result_licence_type, department=case.department, approved_at=at,
-        data={**(case.form_data or {}), **(licence_data or {})}, state=case.state,
+        data={**(case.form_data or {}), **(licence_data or {})}, state=case.state, applicant_sub=applicant_sub(case),
         rule_version=case.decided_by_rule_version, deadline_on=case.deadline_on, **origin_fields(case))
 
 

@@ -150,7 +150,8 @@ async def _publish(session: AsyncSession, ticket: HotlineTicket, event: str, at:
     await outbox.add(session, make_event("cases", event, contract.TicketChangedV1(
         ticket_id=ticket.id, ticket_number=ticket.ticket_number, source=ticket.source, category=ticket.category,
         state=ticket.state, department=ticket.department, referral_id=ticket.referral_id,
-        reply=ticket.reply if event in (contract.TICKET_REPLIED, contract.TICKET_CLOSED) else None, at=at),
+        reply=ticket.reply if event in (contract.TICKET_REPLIED, contract.TICKET_CLOSED) else None, at=at,
+        citizen_sub=ticket.created_by if ticket.source == "citizen" and ticket.citizen_id else None),
         subject=str(ticket.id)))
 
 

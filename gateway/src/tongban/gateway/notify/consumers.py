@@ -1,0 +1,183 @@
+"""Events in: what svc-cases, svc-credentials and svc-queue publish becomes notices for the
+accounts concerned (each handled once, in the gateway's inbox, with the messages it makes).
+
+Residents and company users hear of their own cases (by the account that applied, carried on the
+event), licences (the holder's accounts), appointments and tickets (by account); the hotline's
+citizen of replies. Staff hear of deadlines: the yellow warning goes to the department's
+approvers; an overdue (red) case to them, and escalates to the department's head and the
+supervising office (督办) named in `notify_escalation_contact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tongban.gateway.notify import repository
+from tongban.gateway.notify.config import NotifySettings
+from tongban.gateway.notify.service import Notice, tell
+from tongban.shared.contracts import cases as case_events
+from tongban.shared.contracts import credentials as licence_events
+from tongban.shared.contracts import queue as queue_events
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.events.inbox import Subscription
+
+log = logging.getLogger("tongban.gateway.notify")
+STATUS = {"case.received": "已收件", "case.accepted": "已受理", "case.supplement_requested": "待补正",
+          "case.approved": "已通过", "case.refused": "未通过", "case.completed": "已办结"}
+CASE_KINDS = {case_events.CASE_SUBMITTED: "case.received", case_events.CASE_ACCEPTED: "case.accepted",
+              case_events.CASE_SUPPLEMENT_REQUESTED: "case.supplement_requested",
+              case_events.CASE_REFUSED: "case.refused", case_events.CASE_DENIED: "case.refused",
+              case_events.CASE_COMPLETED: "case.completed"}
+_settings: NotifySettings | None = None
+
+
+def configure(settings: NotifySettings) -> None:
+    global _settings
+    _settings = settings
+
+
+def settings() -> NotifySettings:
+    global _settings
+    if _settings is None:
+        _settings = NotifySettings()
+    return _settings
+
+
+def account_of(sub: str | None) -> uuid.UUID | None:
+    """An account's token subject is its id; anything else (a service, a partner) has no inbox."""
+    if not sub:
+        return None
+    try:
+        return uuid.UUID(sub)
+    except ValueError:
+        return None
+
+
+def _notice(account: uuid.UUID, kind: str, values: dict, key: str, event: Envelope) -> Notice:
+    return Notice(account, kind, values, key, str(event.id), event.type, event.time)
+
+
+async def on_case_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type in (case_events.CASE_DEADLINE_WARNING, case_events.CASE_OVERDUE):
+        await _deadline(session, event)
+        return
+    if event.type == case_events.CASE_APPROVED:
+        approved = case_events.CaseApprovedV1.model_validate(event.data)
+        account = account_of(approved.applicant_sub)
+        if account is None and approved.applicant_type == "person":
+            found = await repository.holders(session, "111", approved.applicant_id)
+            account = found[0] if found else None
+        if account is not None:
+            values = {"case_number": approved.case_number, "status": STATUS["case.approved"], "note": "审批通过"}
+            await tell(session, [_notice(account, "case.approved", values,
+                                         f"case.approved:{approved.case_id}", event)], settings())
+        return
+    kind = CASE_KINDS.get(event.type)
+    if kind is None:
+        return   # steps nobody needs telling of (review started, resubmitted, ...)
+    moved = case_events.CaseTransitionedV1.model_validate(event.data)
+    account = account_of(moved.applicant_sub)
+    if account is None:
+        return   # a counter or partner case: the hall or the partner city tells the applicant
+    values: dict[str, object] = {"case_number": moved.case_number, "item": moved.item_basic_code,
+                                 "status": STATUS[kind], "note": (moved.reason or STATUS[kind])[:20]}
+    if kind == "case.accepted":
+        values["deadline"] = moved.deadline_on.isoformat() if moved.deadline_on else "按承诺时限"
+    elif kind == "case.supplement_requested":
+        values["missing"] = "、".join(moved.missing_materials or []) or (moved.reason or "见办件详情")
+    elif kind == "case.refused":
+        values["reason"] = moved.reason or "见办件详情"
+    key = f"{kind}:{moved.case_id}:{moved.at.isoformat()}"
+    await tell(session, [_notice(account, kind, values, key, event)], settings())
+
+
+async def _deadline(session: AsyncSession, event: Envelope) -> None:
+    warning = case_events.CaseDeadlineV1.model_validate(event.data)
+    if warning.department is None:
+        log.warning("deadline %s of case %s names no department: nobody to tell", warning.level, warning.case_id)
+        return
+    values = {"case_number": warning.case_number, "item_code": warning.item_basic_code,
+              "used": warning.used_working_days, "limit": warning.limit_working_days,
+              "deadline": warning.deadline_on.isoformat(),
+              "level_text": "已超期" if warning.level == "red" else "即将到期"}
+    kind = f"deadline.{warning.level}"
+    base = f"{kind}:{warning.case_id}:{warning.deadline_on.isoformat()}"
+    notices = [_notice(a, kind, values, base, event) for a in await repository.approvers_of(session, warning.department)]
+    if warning.level == "red":
+        contacts = await repository.escalation_contacts(session, warning.department)
+        escalation = {"case_number": warning.case_number, "department": warning.department,
+                      "deadline": warning.deadline_on.isoformat()}
+        for account in dict.fromkeys(contacts["head"] + contacts["supervision"]):
+            notices.append(_notice(account, "deadline.escalated", escalation,
+                                   f"deadline.escalated:{warning.case_id}:{warning.deadline_on.isoformat()}", event))
+        if not contacts["head"] and not contacts["supervision"]:
+            log.warning("overdue case %s of %s: no head or supervising office is named", warning.case_id,
+                        warning.department)
+    await tell(session, notices, settings())
+
+
+async def on_hotline_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type not in (case_events.TICKET_REPLIED, case_events.TICKET_CLOSED):
+        return
+    changed = case_events.TicketChangedV1.model_validate(event.data)
+    account = account_of(changed.citizen_sub)
+    if account is None or not changed.reply:
+        return
+    values = {"ticket_number": changed.ticket_number, "reply": changed.reply[:500], "note": "诉求已答复"}
+    key = f"hotline.replied:{changed.ticket_id}:{changed.at.isoformat()}"
+    await tell(session, [_notice(account, "hotline.replied", values, key, event)], settings())
+
+
+async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
+    if event.type != licence_events.LICENCE_ISSUED:
+        return
+    issued = licence_events.LicenceIssuedV1.model_validate(event.data)
+    accounts = await repository.holders(session, issued.holder_type, issued.holder_id)
+    values = {"licence_type": issued.type_code, "valid_from": issued.valid_from.isoformat()}
+    notices = [_notice(a, "licence.issued", values, f"licence.issued:{issued.licence_id}", event) for a in accounts]
+    if issued.valid_until is not None and accounts:   # reminded before it ends, through its first account
+        await repository.watch_licence(session, {"licence_id": issued.licence_id, "account_id": accounts[0],
+                                                 "type_code": issued.type_code, "valid_until": issued.valid_until})
+    await tell(session, notices, settings())
+
+
+async def on_queue_event(session: AsyncSession, event: Envelope) -> None:
+    notices: list[Notice] = []
+    if event.type in (queue_events.APPOINTMENT_CONFIRMED, queue_events.APPOINTMENT_REMINDED):
+        appt = queue_events.AppointmentV1.model_validate(event.data)
+        if (account := account_of(appt.person_sub)) is not None:
+            kind = "appointment.confirmed" if event.type == queue_events.APPOINTMENT_CONFIRMED else "appointment.reminded"
+            values = {"day": appt.day.isoformat(), "starts": appt.starts.strftime("%H:%M"), "category": appt.category}
+            notices.append(_notice(account, kind, values, f"{kind}:{appt.appointment_id}", event))
+    elif event.type == queue_events.TICKET_APPROACHING:
+        near = queue_events.TicketApproachingV1.model_validate(event.data)
+        if (account := account_of(near.person_sub)) is not None:
+            kind = "ticket.next" if near.ahead == 0 else "ticket.ahead"
+            values = {"number": near.number, "ahead": near.ahead,
+                      "note": "您是下一位" if near.ahead == 0 else f"前面还有{near.ahead}人"}
+            notices.append(_notice(account, kind, values, f"ticket.ahead:{near.ticket_id}:{near.ahead}", event))
+    elif event.type == queue_events.TICKET_CALLED:
+        ticket = queue_events.TicketV1.model_validate(event.data)
+        if (account := account_of(ticket.person_sub)) is not None and ticket.counter_number:
+            values = {"number": ticket.number, "counter": ticket.counter_number,
+                      "note": f"请到{ticket.counter_number}号窗口"}
+            notices.append(_notice(account, "ticket.called", values,
+                                   f"ticket.called:{ticket.ticket_id}:{ticket.call_count}", event))
+    if notices:
+        await tell(session, notices, settings())
+
+
+SUBSCRIPTIONS = [
+    Subscription(source="cases", subject="cases.case.>", durable="gateway-notify-cases", handler=on_case_event),
+    Subscription(source="cases", subject="cases.ticket.>", durable="gateway-notify-hotline",
+                 handler=on_hotline_event),
+    Subscription(source="credentials", subject="credentials.licence.>", durable="gateway-notify-licences",
+                 handler=on_licence_event),
+    Subscription(source="queue", subject="queue.ticket.>", durable="gateway-notify-queue-tickets",
+                 handler=on_queue_event),
+    Subscription(source="queue", subject="queue.appointment.>", durable="gateway-notify-appointments",
+                 handler=on_queue_event),
+]

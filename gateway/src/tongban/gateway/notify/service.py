@@ -1,0 +1,242 @@
+"""The rules: who is told what, on which channels and when.
+
+`tell` turns notices (an account, a kind of news, its variables, a de-duplication key) into one
+in-app message each and a delivery per outside channel the account accepts: SMS to its mobile
+number, a WeChat subscribe message only while it holds an unused authorisation of that template
+(which the message consumes). Non-urgent deliveries wait out the account's quiet hours and its
+hourly limit per channel (deferred, never dropped); urgent ones ("you are next", "go to window 3")
+go at once. The same news told twice to the same account is one message. Never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from tongban.gateway.db import audit
+from tongban.gateway.notify import repository
+from tongban.gateway.notify.config import NotifySettings
+from tongban.gateway.notify.errors import AccountGone, ContactAccountUnfit, DeliveryNotFound, DeliveryNotFailed, MessageNotFound
+from tongban.gateway.notify.models import EscalationContact, Message, Preference, WeChatGrant
+from tongban.gateway.notify.schemas import ContactCreate, GrantCreate, PreferenceUpdate
+from tongban.gateway.notify.templates import BOOK, TemplateBook
+from tongban.gateway.notify.wakeup import WAKEUP
+from tongban.shared import clock
+from tongban.shared.auth import Principal
+
+log = logging.getLogger("tongban.gateway.notify")
+
+
+@dataclass(frozen=True)
+class Notice:
+    account_id: uuid.UUID
+    kind: str
+    values: dict[str, Any]
+    dedup_key: str
+    event_id: str | None = None
+    event_type: str | None = None
+    event_at: dt.datetime | None = None
+
+
+@dataclass
+class Told:
+    messages: int = 0
+    deliveries: int = 0
+    duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def in_quiet_hours(at: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime | None:
+    """When the quiet hours holding `at` end (Beijing time), or None outside them. start == end: none."""
+    if start == end:
+        return None
+    local = at.astimezone(clock.CHINA)
+    t = local.time().replace(tzinfo=None)
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if (start < end or t < end) else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=clock.CHINA).astimezone(dt.UTC)
+
+
+def quiet_hours_of(pref: Preference | None, settings: NotifySettings) -> tuple[dt.time, dt.time]:
+    if pref is not None and pref.quiet_start is not None and pref.quiet_end is not None:
+        return pref.quiet_start, pref.quiet_end
+    return settings.quiet_start, settings.quiet_end
+
+
+async def tell(session: AsyncSession, notices: Iterable[Notice], settings: NotifySettings,
+               book: TemplateBook = BOOK) -> Told:
+    notices = list(notices)
+    told = Told()
+    ids = list({n.account_id for n in notices})
+    people = await repository.accounts(session, ids)
+    prefs = await repository.preferences(session, ids)
+    now = clock.now()
+    for notice in notices:
+        account = people.get(notice.account_id)
+        if account is None:
+            told.skipped.append(f"{notice.kind}: no active account")
+            continue
+        pref = prefs.get(account.id)
+        kind = book.kind(notice.kind)
+        if pref is not None and kind.key in (pref.muted or []):
+            told.skipped.append(f"{notice.kind}: muted")
+            continue
+        values = book.values_for(kind, notice.values)
+        title, body = kind.render(values)
+        message_id = await repository.add_message(session, {
+            "id": uuid.uuid4(), "account_id": account.id, "kind": kind.key, "dedup_key": notice.dedup_key[:200],
+            "urgent": kind.urgent, "title": title, "body": body, "variables": values, "event_id": notice.event_id,
+            "event_type": notice.event_type, "event_at": notice.event_at, "created_at": now})
+        if message_id is None:
+            told.duplicates += 1
+            continue
+        told.messages += 1
+        rows: list[dict[str, Any]] = []
+        phone = (pref.phone if pref is not None and pref.phone else None) or account.phone
+        if kind.sms and phone and (pref is None or pref.sms):
+            rows.append(await _planned(session, account.id, message_id, "sms", phone, kind.sms, kind.urgent,
+                                       pref, settings, now))
+        if kind.wechat and (pref is None or pref.wechat) and account.role in ("citizen", "company"):
+            grant = await repository.take_grant(session, account.id, kind.wechat)
+            if grant is not None:   # no authorisation: nothing on this channel (WeChat would refuse it)
+                grant.consumed_at, grant.message_id = now, message_id
+                # The mini-program user's openid would be bound at WeChat login; the account stands for it here.
+                rows.append(await _planned(session, account.id, message_id, "wechat", str(account.id), kind.wechat,
+                                           kind.urgent, pref, settings, now))
+        await repository.add_deliveries(session, rows)
+        told.deliveries += len(rows)
+    if told.deliveries:
+        _wake_after_commit(session)
+    return told
+
+
+async def _planned(session: AsyncSession, account_id: uuid.UUID, message_id: uuid.UUID, channel: str, address: str,
+                   template_id: str, urgent: bool, pref: Preference | None, settings: NotifySettings,
+                   now: dt.datetime) -> dict[str, Any]:
+    not_before, deferred = now, None
+    if not urgent:
+        if (quiet_end := in_quiet_hours(now, *quiet_hours_of(pref, settings))) is not None:
+            not_before, deferred = quiet_end, "quiet_hours"
+        window_start = not_before - dt.timedelta(hours=1)
+        count, earliest = await repository.recent_count(session, account_id, channel, window_start)
+        if count >= settings.per_hour and earliest is not None:
+            not_before, deferred = max(not_before, earliest + dt.timedelta(hours=1)), "rate_limit"
+    return {"id": uuid.uuid4(), "message_id": message_id, "account_id": account_id, "channel": channel,
+            "address": address, "template_id": template_id, "status": "scheduled", "not_before": not_before,
+            "deferred": deferred, "attempts": 0, "created_at": now, "updated_at": now}
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
+    """Wake this process's dispatcher once the new deliveries are committed (visible to it)."""
+    session.sync_session.info[WAKE_FLAG] = True
+
+
+WAKE_FLAG = "notify_wake"
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    # One listener for every session of the process (a per-session listener costs more than the
+    # work it announces); only sessions that planned deliveries carry the flag.
+    if session.info.pop(WAKE_FLAG, False):
+        WAKEUP.poke()
+
+
+# --- the account's own: inbox, preferences, WeChat authorisations -------------------------------
+
+async def get_message(session: AsyncSession, caller: Principal, message_id: uuid.UUID,
+                      for_update: bool = False) -> Message:
+    found = await repository.message(session, message_id, for_update)
+    if found is None or str(found.account_id) != caller.sub:
+        raise MessageNotFound()   # another account's message does not exist for the caller
+    return found
+
+
+async def mark_read(session: AsyncSession, caller: Principal, message_id: uuid.UUID) -> Message:
+    found = await get_message(session, caller, message_id, for_update=True)
+    if found.read_at is None:
+        found.read_at = clock.now()
+        await audit.record(session, caller, "notify.message_read", "notify_message", str(found.id))
+    return found
+
+
+async def mark_all_read(session: AsyncSession, caller: Principal) -> int:
+    count = await repository.mark_all_read(session, uuid.UUID(caller.sub), clock.now())
+    if count:
+        await audit.record(session, caller, "notify.inbox_read", "account", caller.sub, detail={"messages": count})
+    return count
+
+
+async def own_account(session: AsyncSession, caller: Principal) -> uuid.UUID:
+    """The caller's account, which must exist and be active to keep preferences or authorisations."""
+    account_id = uuid.UUID(caller.sub)
+    if account_id not in await repository.accounts(session, [account_id]):
+        raise AccountGone()
+    return account_id
+
+
+async def update_preferences(session: AsyncSession, caller: Principal, data: PreferenceUpdate) -> Preference:
+    account_id = await own_account(session, caller)
+    pref = await repository.preference(session, account_id, for_update=True)
+    if pref is None:
+        pref = Preference(account_id=account_id, sms=True, wechat=True, muted=[])
+        session.add(pref)
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        setattr(pref, name, sorted(set(value or ())) if name == "muted" else value)
+    pref.updated_at = clock.now()
+    await session.flush()
+    detail = {k: (v if k != "phone" else "changed") for k, v in data.model_dump(exclude_unset=True, mode="json").items()}
+    await audit.record(session, caller, "notify.preferences_changed", "account", caller.sub, detail=detail)
+    return pref
+
+
+async def record_grant(session: AsyncSession, caller: Principal, data: GrantCreate) -> WeChatGrant:
+    """The resident allowed one message of this template (wx.requestSubscribeMessage said "accept")."""
+    grant = WeChatGrant(id=uuid.uuid4(), account_id=await own_account(session, caller), template_id=data.template_id,
+                        granted_at=clock.now())
+    session.add(grant)
+    await session.flush()
+    await audit.record(session, caller, "notify.wechat_authorised", "notify_wechat_grant", str(grant.id),
+                       detail={"template_id": data.template_id})
+    return grant
+
+
+# --- staff and admins: escalation contacts, dead letters ----------------------------------------
+
+async def add_contact(session: AsyncSession, admin: Principal, data: ContactCreate) -> EscalationContact:
+    people = await repository.accounts(session, [data.account_id])
+    account = people.get(data.account_id)
+    if account is None or account.role not in ("approver", "admin", "auditor", "clerk"):
+        raise ContactAccountUnfit(f"account {data.account_id} is no active staff account")
+    contact = EscalationContact(id=uuid.uuid4(), account_id=data.account_id, role=data.role,
+                                department=data.department, created_at=clock.now())
+    if await repository.add_contact(session, contact):
+        await audit.record(session, admin, "notify.escalation_contact_added", "notify_escalation_contact",
+                           str(contact.id), data.reason, {"role": data.role, "department": data.department,
+                                                          "account_id": str(data.account_id)})
+    return contact
+
+
+async def retry(session: AsyncSession, admin: Principal, delivery_id: uuid.UUID, reason: str) -> Any:
+    """Put a dead letter back in the line (after the provider or the number was fixed)."""
+    found = await repository.delivery(session, delivery_id, for_update=True)
+    if found is None:
+        raise DeliveryNotFound()
+    if found.status != "failed":
+        raise DeliveryNotFailed(f"the delivery is {found.status}; only failed ones are retried")
+    now = clock.now()
+    found.status, found.attempts, found.not_before, found.deferred, found.updated_at = "scheduled", 0, now, None, now
+    await audit.record(session, admin, "notify.delivery_retried", "notify_delivery", str(found.id), reason)
+    _wake_after_commit(session)
+    return found
