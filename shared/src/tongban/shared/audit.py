@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.shared.auth import AUTH_ERRORS, Principal, Requires
-from tongban.shared.db import SessionDep
+from tongban.shared.db import BatchedInsert, SessionDep
 from tongban.shared.errors import responses
 from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.logging import request_id_var
@@ -23,7 +23,7 @@ from tongban.shared.tables import PlatformTables
 class AuditTrail:
     def __init__(self, tables: PlatformTables) -> None:
         self.table = tables.audit_event
-        self._key = f"audit_batch_{self.table.schema}"
+        self._rows = BatchedInsert(self.table, f"audit_batch_{self.table.schema}")
 
     async def record(self, session: AsyncSession, actor: Principal | str, action: str, entity: str,
                      entity_id: str, reason: str | None = None, detail: dict[str, Any] | None = None) -> None:
@@ -31,27 +31,13 @@ class AuditTrail:
         sub, role = (actor.sub, actor.role) if isinstance(actor, Principal) else (actor, "system")
         row = {"actor": sub, "actor_role": role, "action": action, "entity": entity, "entity_id": entity_id,
                "reason": reason, "request_id": request_id_var.get(), "detail": detail}
-        pending = session.info.get(self._key)
-        if pending is not None:
-            pending.append(row)
-            return
-        await session.execute(self.table.insert().values(**row))
+        await self._rows.insert(session, row)
 
     @contextlib.asynccontextmanager
     async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
-        """Within the block, records are kept and written with one multi-row INSERT at its end (a
-        flow recording thousands of changes in one transaction saves a round trip each). An error
-        in the block writes nothing: the transaction is rolled back anyway."""
-        if self._key in session.info:
+        """Within the block, records are written with one multi-row INSERT at its end."""
+        async with self._rows.batched(session):
             yield
-            return
-        session.info[self._key] = rows = []
-        try:
-            yield
-        finally:
-            session.info.pop(self._key, None)
-        if rows:
-            await session.execute(self.table.insert(), rows)
 
 
 class AuditEventRead(BaseModel):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
@@ -94,3 +94,38 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None], stop:
                 on_connected(False)
             if conn is not None and not conn.is_closed():
                 await conn.close()
+
+
+class BatchedInsert:
+    """Rows for one table, inserted one by one, or kept within `batched` and written with one
+    multi-row INSERT at its end (a flow writing thousands of rows in one transaction saves a round
+    trip each). The audit trail and the outbox write their rows this way. An error in the block
+    writes nothing: the transaction is rolled back anyway."""
+
+    def __init__(self, table: Any, key: str) -> None:
+        self.table = table
+        self._key = key
+
+    async def insert(self, session: AsyncSession, row: dict[str, Any]) -> bool:
+        """Insert `row` now, or keep it for the open batch; True when it was inserted now."""
+        pending = session.info.get(self._key)
+        if pending is not None:
+            pending.append(row)
+            return False
+        await session.execute(self.table.insert().values(**row))
+        return True
+
+    @contextlib.asynccontextmanager
+    async def batched(self, session: AsyncSession) -> AsyncIterator[list[dict[str, Any]]]:
+        """Keep the rows inserted within the block; write them at its end. Yields the kept rows
+        (empty in a nested block, whose rows go to the outer one)."""
+        if self._key in session.info:
+            yield []
+            return
+        session.info[self._key] = rows = []
+        try:
+            yield rows
+        finally:
+            session.info.pop(self._key, None)
+        if rows:
+            await session.execute(self.table.insert(), rows)

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tongban.shared.db import listen
+from tongban.shared.db import BatchedInsert, listen
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.logging import request_id_var
 from tongban.shared.tracing import current_traceparent, span
@@ -44,18 +44,15 @@ class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.channel = f"{NOTIFY_CHANNEL}_{table.schema}"
-        self._key = f"outbox_batch_{table.schema}"
+        self._rows = BatchedInsert(table, f"outbox_batch_{table.schema}")
 
     async def add(self, session: AsyncSession, event: Envelope) -> None:
         """Add `event` to the current transaction; it is published only if the transaction commits."""
         if event.correlationid is None:
             event.correlationid = request_id_var.get()
         row = {"id": event.id, "subject": event.type, "envelope": event.model_dump(mode="json")}
-        pending = session.info.get(self._key)
-        if pending is not None:
-            pending.append(row)
-            return
-        await session.execute(self.table.insert().values(**row))
+        if not await self._rows.insert(session, row):
+            return  # kept for the batch, which notifies once at its end
         # One NOTIFY per transaction is enough to wake the relay (it publishes every due row):
         # a second one would only cost another round trip.
         tx = session.get_transaction()
@@ -65,18 +62,11 @@ class Outbox:
 
     @contextlib.asynccontextmanager
     async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
-        """Within the block, events are kept and written with one multi-row INSERT (and one NOTIFY)
-        at its end, still in the business transaction. An error in the block writes nothing."""
-        if self._key in session.info:
+        """Within the block, events are written with one multi-row INSERT (and one NOTIFY) at its
+        end, still in the business transaction. An error in the block writes nothing."""
+        async with self._rows.batched(session) as rows:
             yield
-            return
-        session.info[self._key] = rows = []
-        try:
-            yield
-        finally:
-            session.info.pop(self._key, None)
         if rows:
-            await session.execute(self.table.insert(), rows)
             await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
             session.info[self.channel] = session.get_transaction()
 
