@@ -33,6 +33,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tongban.shared.apidocs import docs_router, install_openapi
 from tongban.shared.audit import audit_router
 from tongban.shared.auth import TokenVerifier
 from tongban.shared.config import ServiceSettings, load_settings
@@ -297,8 +298,11 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
                 await follower.stop()
             await runtime.close()
 
+    # Swagger UI and ReDoc from the pinned package's files (tongban.shared.apidocs), not a CDN.
     app = FastAPI(title=definition.title, lifespan=lifespan, version="1.0.0",
-                  openapi_url=f"{definition.prefix}/openapi.json", docs_url=f"{definition.prefix}/docs")
+                  openapi_url=f"{definition.prefix}/openapi.json", docs_url=None, redoc_url=None)
+    install_openapi(app)
+    app.include_router(docs_router(definition.prefix, definition.title))
     install_error_handlers(app)
     for exc_class, handler in definition.exception_handlers.items():
         app.add_exception_handler(exc_class, handler)
