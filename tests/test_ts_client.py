@@ -41,8 +41,7 @@ def npm(*args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def built_client() -> Path:
+def build_client() -> Path:
     """`npm ci` (the lock file's exact versions; the npm cache serves them when it has them), the
     types generated from the checked-in document, and the smoke script compiled against them."""
     npm("ci", "--prefer-offline")
@@ -52,17 +51,23 @@ def built_client() -> Path:
 
 
 @pytest.fixture
-async def gateway_url(infra, clean_nats, tmp_path):
-    definitions = (GATEWAY, CATALOG, CASES, CREDENTIALS)
-    urls = {d.name: infra.fresh_database(d) for d in definitions}
-    engine = make_engine(urls["gateway"], 2)
-    await gateway_seed.seed(make_sessionmaker(engine))
-    await engine.dispose()
-    keys = tmp_path / "keys"
-    async with platform_processes(infra, list(definitions), urls, tmp_path,
-                                  extra=lambda name, at: {"CREDENTIALS_KEY_DIR": str(keys)}
-                                  if name == "credentials" else {}) as at:
-        yield at["gateway"]
+async def platform(infra, clean_nats, tmp_path):
+    """(the gateway's URL, the compiled smoke script): the client is built while the processes start."""
+    building = asyncio.ensure_future(asyncio.to_thread(build_client))
+    try:
+        definitions = (GATEWAY, CATALOG, CASES, CREDENTIALS)
+        urls = {d.name: infra.fresh_database(d) for d in definitions}
+        engine = make_engine(urls["gateway"], 2)
+        await gateway_seed.seed(make_sessionmaker(engine))
+        await engine.dispose()
+        keys = tmp_path / "keys"
+        async with platform_processes(infra, list(definitions), urls, tmp_path,
+                                      extra=lambda name, at: {"CREDENTIALS_KEY_DIR": str(keys)}
+                                      if name == "credentials" else {}) as at:
+            yield at["gateway"], await building
+    finally:
+        if not building.done():
+            await asyncio.wait([building])
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
@@ -100,12 +105,13 @@ async def an_instant_item_with_a_licence(client: httpx.AsyncClient) -> None:
     assert r.status_code == 201, r.text
 
 
-async def test_the_generated_client_walks_a_residents_journey(built_client, gateway_url):
+async def test_the_generated_client_walks_a_residents_journey(platform):
+    gateway_url, smoke = platform
     async with httpx.AsyncClient(base_url=gateway_url, timeout=15) as client:
         await an_instant_item_with_a_licence(client)
     env = {"TONGBAN_URL": gateway_url, "TONGBAN_USERNAME": "citizen", "TONGBAN_PASSWORD": "Citizen#2026",
            "TONGBAN_QUERY": "优待证", "TONGBAN_ITEM": ITEM["basic_code"], "TONGBAN_FORM": '{"service_years": 8}'}
-    done = await asyncio.to_thread(subprocess.run, ["node", str(built_client)], cwd=CLIENT, capture_output=True,
+    done = await asyncio.to_thread(subprocess.run, ["node", str(smoke)], cwd=CLIENT, capture_output=True,
                                    text=True, timeout=60, env={**os.environ, **env})
     assert done.returncode == 0, f"smoke failed:\n{done.stdout}\n{done.stderr}"
     report = json.loads(done.stdout.strip().splitlines()[-1])
