@@ -41,6 +41,8 @@ AUDIENCE_TAGS = [
     {"name": "公开", "description": "Public: no token needed (无需登录)."},
 ]
 PUBLIC_TAG = "公开"
+# The tags of a route every caller uses, whose own check reads no policy (the gateway's /auth/token).
+EVERYONE_TAGS = [t["name"] for t in AUDIENCE_TAGS]
 PUBLIC_ROLES = frozenset({"anonymous", "anyone"})
 _ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
            "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
@@ -141,6 +143,10 @@ def describe(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
             route = by_operation.get((path, method))
             found = _audiences(route) if route is not None else None
             if found is None:
+                mine = [t for t in op.get("tags", []) if t in EVERYONE_TAGS]
+                if mine:
+                    op["tags"] = [*mine, *[t for t in op["tags"] if t not in mine]]
+                used.update(mine)
                 continue
             audiences, public, scopes = found
             tags = [*audiences, PUBLIC_TAG] if public else audiences

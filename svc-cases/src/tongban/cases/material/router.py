@@ -17,7 +17,7 @@ router = APIRouter(tags=["materials"])
 Uploader = Annotated[Access, Depends(Authorize(POLICY, "document.upload"))]
 
 
-@router.post("/documents", status_code=201, response_model=DocumentRead,
+@router.post("/documents", summary="上传材料", status_code=201, response_model=DocumentRead,
              responses=responses(*AUTH_ERRORS, RealNameRequired, DocumentTooLarge, UnsupportedDocumentType,
                                  DocumentUnusable, IdempotencyKeyReused),
              openapi_extra={"requestBody": {"required": True, "content": {
