@@ -46,6 +46,7 @@ from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.framing import FramingCheck
 from tongban.shared.inputs import InputCheck
 from tongban.shared.logging import AccessLog, configure_logging, request_id_var
+from tongban.shared.messages import language_var, negotiate
 from tongban.shared.metrics import Metrics, Probe, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.revocation import DenyList, RevocationFollower
@@ -210,6 +211,7 @@ class EdgeMiddleware:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
         carrier = {"traceparent": headers[b"traceparent"].decode("latin-1")} if b"traceparent" in headers else None
         rtoken = request_id_var.set(rid)
+        ltoken = language_var.set(negotiate(headers.get(b"accept-language", b"").decode("latin-1")))
         record = self.access.begin()
         started = time.perf_counter()
         status = 500
@@ -257,6 +259,7 @@ class EdgeMiddleware:
             route, seconds = route_template(scope), time.perf_counter() - started
             self.metrics.observe(scope["method"], route, status, seconds)
             self.access.end(record, scope["method"], route, status, seconds)
+            language_var.reset(ltoken)
             request_id_var.reset(rtoken)
 
 
