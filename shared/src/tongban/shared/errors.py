@@ -81,10 +81,10 @@ class Problem(BaseModel):
 
 def problem_response(
     status: int, code: str, title: str, detail: str | None = None, instance: str | None = None,
-    headers: dict[str, str] | None = None, **extra: Any,
+    headers: dict[str, str] | None = None, language: str | None = None, **extra: Any,
 ) -> JSONResponse:
     # In the request's language (tongban.shared.messages): the code stays, the words change.
-    title, detail, errors = localize(status, code, title, detail, extra.pop("errors", None))
+    title, detail, errors = localize(status, code, title, detail, extra.pop("errors", None), language)
     if errors is not None:
         extra["errors"] = errors
     body: dict[str, Any] = {

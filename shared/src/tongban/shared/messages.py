@@ -251,19 +251,28 @@ def negotiate(accept_language: str | None) -> str:
     return best
 
 
+def language_of(headers: Any) -> str:
+    """The language an ASGI scope's raw headers ask for (paths outside the edge middleware)."""
+    for key, value in headers or ():
+        if key.lower() == b"accept-language":
+            return negotiate(value.decode("latin-1"))
+    return negotiate(None)
+
+
 def label(field: str) -> str:
     """A field's Chinese label (its last part: `applicant.id_number` → 身份证号码), else its name."""
     last = field.rsplit(".", 1)[-1]
     return LABELS.get(last, LABELS.get(field, field))
 
 
-def localize(status: int, code: str, title: str, detail: str | None,
-             errors: list[dict[str, Any]] | None = None) -> tuple[str, str | None, list[dict[str, Any]] | None]:
-    """(title, detail, errors) in the request's language: as given in English, or from the
-    catalogue in Chinese (validation errors field by field, each with its `label`)."""
+def localize(status: int, code: str, title: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
+             language: str | None = None) -> tuple[str, str | None, list[dict[str, Any]] | None]:
+    """(title, detail, errors) in the request's language (`language`, else the one the edge
+    negotiated): as given in English, or from the catalogue in Chinese (validation errors
+    field by field, each with its `label`)."""
     kinds = [str(e.get(ERROR_TYPE, "")) for e in errors] if errors else []
     errors = [{k: v for k, v in e.items() if k != ERROR_TYPE} for e in errors] if errors else errors
-    if language_var.get() != ZH:
+    if (language or language_var.get()) != ZH:
         return title, detail, errors
     zh_title, zh_detail = CATALOGUE.get(code) or BY_STATUS.get(status) or BY_STATUS[500 if status >= 500 else 400]
     if errors:

@@ -2,8 +2,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tongban.shared.messages import language_var, negotiate
-
 API_PREFIX = "/api/v1/"
 OWN_NAME = "gateway"
 
@@ -22,17 +20,5 @@ class GatewayASGI:
             if path.startswith(API_PREFIX):
                 service = path[len(API_PREFIX):].partition("/")[0]
                 if service != OWN_NAME:
-                    # The proxy's own refusals (a bad token, a body too large) in the caller's language.
-                    token = language_var.set(negotiate(_header(scope, b"accept-language")))
-                    try:
-                        return await self.app.state.proxy(scope, receive, send, service)
-                    finally:
-                        language_var.reset(token)
+                    return await self.app.state.proxy(scope, receive, send, service)
         await self.app(scope, receive, send)
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return ""
