@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
@@ -70,30 +70,31 @@ def redoc_page(openapi_url: str, assets_url: str, title: str) -> HTMLResponse:
 
 def docs_router(prefix: str, title: str, openapi_url: str | None = None) -> APIRouter:
     """`<prefix>/docs` (Swagger UI), `<prefix>/redoc`, the OAuth2 redirect page and the assets,
-    all public (tongban.shared.policy.platform_public lists them)."""
+    all public (tongban.shared.policy.platform_public lists them). Plain routes, as FastAPI's own
+    docs pages are: no models, no dependencies, nothing in the document."""
     openapi_url = openapi_url or f"{prefix}/openapi.json"
     assets_url = f"{prefix}/docs/assets"
     redirect_url = f"{prefix}/docs/oauth2-redirect"
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter()
 
-    @router.get(f"{prefix}/docs")
-    async def swagger() -> HTMLResponse:
+    async def swagger(request: Request) -> Response:
         return swagger_page(openapi_url, assets_url, title, redirect_url)
 
-    @router.get(f"{prefix}/redoc")
-    async def redoc() -> HTMLResponse:
+    async def redoc(request: Request) -> Response:
         return redoc_page(openapi_url, assets_url, title)
 
-    @router.get(redirect_url)
-    async def oauth2_redirect() -> HTMLResponse:
+    async def oauth2_redirect(request: Request) -> Response:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @router.get(assets_url + "/{name}")
-    async def assets(name: str) -> Response:
+    async def assets(request: Request) -> Response:
+        name = request.path_params["name"]
         if name not in _ASSETS:
             raise HTTPException(404)
         return Response(asset(name), media_type=_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})
 
+    for path, endpoint in ((f"{prefix}/docs", swagger), (f"{prefix}/redoc", redoc), (redirect_url, oauth2_redirect),
+                           (assets_url + "/{name}", assets)):
+        router.add_route(path, endpoint, methods=["GET"], include_in_schema=False)
     return router
 
 
