@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DISTS := shared gateway svc-catalog svc-cases svc-credentials svc-queue svc-interop
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-two-cities test test-dates test-cluster fuzz bench clean-data
+.PHONY: install run run-two-cities test test-dates test-cluster fuzz bench clean-data openapi
 
 install: $(STAMP)
 
@@ -44,6 +44,11 @@ FUZZ_COVERAGE ?= 1000
 fuzz: install
 	TONGBAN_FUZZ_SECONDS=$(FUZZ_SECONDS) TONGBAN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TONGBAN_FUZZ_COVERAGE=$(FUZZ_COVERAGE) \
 		$(PY) -m pytest tests/test_fuzz.py -s -o timeout=$$(( $(FUZZ_SECONDS) + 600 ))
+
+# The checked-in OpenAPI documents (openapi/): one per service and the gateway's aggregate.
+# Run after changing any route or model; tests/test_openapi_files.py fails until then.
+openapi: install
+	$(PY) openapi/generate.py
 
 bench: install
 	$(PY) bench/gateway_hop.py

@@ -3,11 +3,6 @@
 import asyncio
 import contextlib
 import datetime as dt
-import fcntl
-import json
-import os
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
@@ -19,9 +14,9 @@ from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ItemPublishedV1
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import make_event
 from tongban.shared.localinfra import free_port
+from tongban.shared.testing.chromium import Chromium  # noqa: F401 - test_live imports it from here
 
 BASE = "/api/v1/queue"
-CHROMIUM = "/usr/bin/chromium"
 ALL_WEEK = {str(d): {"opens": "00:00", "closes": "23:59:59"} for d in range(1, 8)}
 # Valid GB 11643 numbers: a person born in 1990, and one born in 1950 (elderly: green channel).
 YOUNG_ID = "442000199001010011"
@@ -108,82 +103,3 @@ async def serve_http(app) -> AsyncIterator[str]:
         await task
 
 
-class Chromium:
-    """Headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
-    it reads commands on fd 3 and writes answers on fd 4, NUL-separated JSON), so no websocket
-    library is needed. Blocking: call it from a thread."""
-
-    def __init__(self, profile_dir: str) -> None:
-        to_chrome_r, to_chrome_w = os.pipe()
-        from_chrome_r, from_chrome_w = os.pipe()
-
-        def wire_fds() -> None:
-            # Park both ends above the low numbers first: dup2 onto 3 and 4 must not clobber them.
-            a = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 100)
-            b = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 100)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile_dir}",
-             "--remote-debugging-pipe", "about:blank"],
-            preexec_fn=wire_fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        self.out, self.inp = to_chrome_w, from_chrome_r
-        self.buffer = b""
-        self.last_id = 0
-
-    def _read(self) -> dict:
-        while b"\0" not in self.buffer:
-            chunk = os.read(self.inp, 65536)
-            if not chunk:
-                raise RuntimeError("chromium closed the DevTools pipe")
-            self.buffer += chunk
-        message, _, self.buffer = self.buffer.partition(b"\0")
-        return json.loads(message)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        self.last_id += 1
-        msg = {"id": self.last_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        os.write(self.out, json.dumps(msg).encode() + b"\0")
-        while True:
-            answer = self._read()
-            if answer.get("id") == self.last_id:
-                if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
-                return answer["result"]
-
-    def open(self, url: str) -> str:
-        """Open a tab at `url`; returns its session id."""
-        target = self.send("Target.createTarget", {"url": url})["targetId"]
-        return self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-
-    def evaluate(self, session: str, expression: str):  # noqa: ANN201
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
-        return result["result"].get("value")
-
-    def wait_for(self, session: str, expression: str, expected, timeout: float = 15.0):  # noqa: ANN001, ANN201
-        """Poll a JS expression until it equals `expected` (blocking; this runs in a thread)."""
-        deadline = time.monotonic() + timeout
-        value = None
-        while time.monotonic() < deadline:
-            value = self.evaluate(session, expression)
-            if value == expected:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"{expression} stayed {value!r}, expected {expected!r}")
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, OSError):
-            self.send("Browser.close")
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        os.close(self.out)
-        os.close(self.inp)

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongban.shared.logging import request_id_var
+from tongban.shared.messages import ERROR_TYPE, localize
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://tongban.gov.cn/problems/"
@@ -80,8 +81,12 @@ class Problem(BaseModel):
 
 def problem_response(
     status: int, code: str, title: str, detail: str | None = None, instance: str | None = None,
-    headers: dict[str, str] | None = None, **extra: Any,
+    headers: dict[str, str] | None = None, language: str | None = None, **extra: Any,
 ) -> JSONResponse:
+    # In the request's language (tongban.shared.messages): the code stays, the words change.
+    title, detail, errors = localize(status, code, title, detail, extra.pop("errors", None), language)
+    if errors is not None:
+        extra["errors"] = errors
     body: dict[str, Any] = {
         "type": TYPE_BASE + code, "title": title, "status": status, "code": code,
         "detail": detail, "instance": instance, "request_id": request_id_var.get(),
@@ -113,7 +118,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     if any(e.get("type") == "json_invalid" for e in errs):
         return problem_response(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON",
                                 request.url.path)
-    fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errs]
+    fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid"),
+               ERROR_TYPE: e.get("type")} for e in errs]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
     return problem_response(422, "validation_failed", "Invalid request", detail, request.url.path, errors=fields)
 

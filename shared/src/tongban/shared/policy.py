@@ -315,9 +315,9 @@ def routes_of(app: Any) -> list[tuple[str, frozenset[str], Any]]:
 
 def platform_public(prefix: str) -> tuple[str, ...]:
     """Paths every service serves outside its policy, public on purpose: the orchestrator's probes
-    and metrics, and the service's OpenAPI and docs pages (FastAPI's)."""
-    return ("/healthz", "/readyz", "/metrics", f"{prefix}/openapi.json", f"{prefix}/docs", "/docs/oauth2-redirect",
-            "/redoc")
+    and metrics, and the service's OpenAPI and docs pages (tongban.shared.apidocs)."""
+    return ("/healthz", "/readyz", "/metrics", f"{prefix}/openapi.json", f"{prefix}/docs", f"{prefix}/redoc",
+            f"{prefix}/docs/oauth2-redirect", f"{prefix}/docs/assets/{{name}}")
 
 
 def AccessTo(policy: Policy, permission: str) -> Any:

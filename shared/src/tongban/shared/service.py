@@ -33,6 +33,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tongban.shared.apidocs import docs_router, install_openapi
 from tongban.shared.audit import audit_router
 from tongban.shared.auth import TokenVerifier
 from tongban.shared.config import ServiceSettings, load_settings
@@ -45,6 +46,7 @@ from tongban.shared.events.outbox import Outbox, OutboxRelay
 from tongban.shared.framing import FramingCheck
 from tongban.shared.inputs import InputCheck
 from tongban.shared.logging import AccessLog, configure_logging, request_id_var
+from tongban.shared.messages import language_var, negotiate
 from tongban.shared.metrics import Metrics, Probe, install_metrics_endpoint, route_template
 from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.revocation import DenyList, RevocationFollower
@@ -209,6 +211,7 @@ class EdgeMiddleware:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
         carrier = {"traceparent": headers[b"traceparent"].decode("latin-1")} if b"traceparent" in headers else None
         rtoken = request_id_var.set(rid)
+        ltoken = language_var.set(negotiate(headers.get(b"accept-language", b"").decode("latin-1")))
         record = self.access.begin()
         started = time.perf_counter()
         status = 500
@@ -256,6 +259,7 @@ class EdgeMiddleware:
             route, seconds = route_template(scope), time.perf_counter() - started
             self.metrics.observe(scope["method"], route, status, seconds)
             self.access.end(record, scope["method"], route, status, seconds)
+            language_var.reset(ltoken)
             request_id_var.reset(rtoken)
 
 
@@ -297,8 +301,11 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
                 await follower.stop()
             await runtime.close()
 
+    # Swagger UI and ReDoc from the pinned package's files (tongban.shared.apidocs), not a CDN.
     app = FastAPI(title=definition.title, lifespan=lifespan, version="1.0.0",
-                  openapi_url=f"{definition.prefix}/openapi.json", docs_url=f"{definition.prefix}/docs")
+                  openapi_url=f"{definition.prefix}/openapi.json", docs_url=None, redoc_url=None)
+    install_openapi(app)
+    app.include_router(docs_router(definition.prefix, definition.title))
     install_error_handlers(app)
     for exc_class, handler in definition.exception_handlers.items():
         app.add_exception_handler(exc_class, handler)

@@ -43,7 +43,7 @@ class MaterialsAdd(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("/documents/{document_id}", response_model=DocumentRead,
+@router.get("/documents/{document_id}", summary="材料详情", response_model=DocumentRead,
             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, DocumentNotFound))
 async def get_document(document_id: uuid.UUID, session: SessionDep, access: DocumentReader) -> DocumentRead:
     """A document's metadata: for its uploader, and once attached for the case's applicant,
@@ -51,7 +51,7 @@ async def get_document(document_id: uuid.UUID, session: SessionDep, access: Docu
     return DocumentRead.model_validate(await flows.readable_document(session, document_id, access.principal))
 
 
-@router.get("/documents/{document_id}/content", response_class=Response,
+@router.get("/documents/{document_id}/content", summary="下载材料", response_class=Response,
             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, DocumentNotFound))
 async def download_document(document_id: uuid.UUID, session: SessionDep, access: DocumentReader) -> Response:
     """The file itself (same readers as the metadata); `ETag` is its SHA-256."""
@@ -61,7 +61,7 @@ async def download_document(document_id: uuid.UUID, session: SessionDep, access:
         "Content-Disposition": "attachment"})
 
 
-@router.get("/cases/{case_id}/materials", response_model=Page[MaterialRead],
+@router.get("/cases/{case_id}/materials", summary="办件的材料", response_model=Page[MaterialRead],
             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
 async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
                          access: MaterialReader) -> Page[MaterialRead]:
@@ -70,7 +70,7 @@ async def list_materials(case_id: uuid.UUID, session: SessionDep, page: PageDep,
     return await paginate(session, repository.materials_query(case_id), page, MaterialRead.model_validate)
 
 
-@router.post("/cases/{case_id}/materials", response_model=CaseRead,
+@router.post("/cases/{case_id}/materials", summary="补交材料", response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound, WrongCaseState, DocumentUnusable,
                                  IdempotencyKeyReused, *LICENCE_ERRORS))
 async def add_materials(case_id: uuid.UUID, body: MaterialsAdd, request: Request, sessions: Sessions,

@@ -32,7 +32,7 @@ RealNameVerifier = Caller("real_name.counter_verify")
 IDEMPOTENCY_ERRORS = (BadIdempotencyKey, IdempotencyKeyReused)
 
 
-@router.get("/userinfo", response_model=UserInfo, response_model_exclude_none=True,
+@router.get("/userinfo", summary="我的账号信息", response_model=UserInfo, response_model_exclude_none=True,
             responses=responses(*AUTH_ERRORS))
 async def userinfo(caller: Caller("userinfo.read")) -> UserInfo:
     """Who the access token says the caller is (OpenID Connect style userinfo)."""
@@ -45,7 +45,7 @@ async def userinfo(caller: Caller("userinfo.read")) -> UserInfo:
                     partner=caller.partner)
 
 
-@router.post("/register", status_code=202, response_model=RegistrationAccepted,
+@router.post("/register", summary="注册账号", status_code=202, response_model=RegistrationAccepted,
              dependencies=[Public("account.register"), Depends(registration_allowed)],
              responses=responses(RateLimited, HashingBusy, *IDEMPOTENCY_ERRORS))
 async def register(data: CitizenRegistration, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:

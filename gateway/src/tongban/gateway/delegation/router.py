@@ -21,7 +21,7 @@ Delegator = Caller("delegation.grant")
 Witness = Caller("delegation.witness")
 
 
-@router.post("", status_code=201, response_model=DelegationRead,
+@router.post("", summary="委托他人代办", status_code=201, response_model=DelegationRead,
              responses=responses(*AUTH_ERRORS, NotLegalRepresentative, NotAnAgentOfTheCompany, NotAnAgentAccount,
                                  RealNameRequired, BadIdempotencyKey, IdempotencyKeyReused))
 async def create_delegation(data: DelegationCreate, session: SessionDep, idem: IdempotencyDep,
@@ -47,14 +47,14 @@ async def witness_delegation(data: DelegationWitness, session: SessionDep, idem:
     return await idem.remember(session, 201, DelegationRead.model_validate(delegation))
 
 
-@router.get("", response_model=Page[DelegationRead], responses=responses(*AUTH_ERRORS, NotOwner))
+@router.get("", summary="我的委托", response_model=Page[DelegationRead], responses=responses(*AUTH_ERRORS, NotOwner))
 async def list_delegations(session: SessionDep, page: PageDep,
                            caller: Caller("delegation.list")) -> Page[DelegationRead]:
     """Delegations the caller granted (as the principal) or was given (as the agent), newest first."""
     return await service.list_visible(session, caller, page)
 
 
-@router.post("/{delegation_id}/revoke", response_model=DelegationRead,
+@router.post("/{delegation_id}/revoke", summary="撤销委托", response_model=DelegationRead,
              responses=responses(*AUTH_ERRORS, NotLegalRepresentative, DelegationNotFound, DelegationRevoked))
 async def revoke_delegation(delegation_id: uuid.UUID, data: DelegationRevoke, session: SessionDep,
                             caller: Caller("delegation.revoke")) -> DelegationRead:

@@ -1,12 +1,15 @@
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from tongban.gateway.policy import Public
+from tongban.shared.apidocs import redoc_page, swagger_page
 
 router = APIRouter(tags=["docs"])
+# The pages' files are the gateway app's own (tongban.shared.apidocs, served at its prefix).
+ASSETS = "/api/v1/gateway/docs/assets"
+TITLE = "Tongban API"
 
 
 @router.get("/openapi.json", include_in_schema=False, dependencies=[Public("docs.read")])
@@ -17,5 +20,11 @@ async def openapi(request: Request) -> dict[str, Any]:
 
 @router.get("/docs", include_in_schema=False, dependencies=[Public("docs.read")])
 async def docs() -> HTMLResponse:
-    """Swagger UI over the aggregated document (public)."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Tongban API")
+    """Swagger UI over the aggregated document (public), with no CDN."""
+    return swagger_page("/openapi.json", ASSETS, TITLE, "/api/v1/gateway/docs/oauth2-redirect")
+
+
+@router.get("/redoc", include_in_schema=False, dependencies=[Public("docs.read")])
+async def redoc() -> HTMLResponse:
+    """ReDoc over the aggregated document (public), with no CDN."""
+    return redoc_page("/openapi.json", ASSETS, TITLE)

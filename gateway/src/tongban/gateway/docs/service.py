@@ -3,7 +3,7 @@
 Each service already serves its own document under its public prefix
 (`/api/v1/<name>/openapi.json`), so its paths are kept as they are. Component names are
 prefixed with the service's name (`catalog.ItemRead`) and every `$ref` is rewritten to match,
-so two services' `ItemRead` never clash. Documents are cached for a short while; a service that
+so two services' `ItemRead` never clash (the security schemes, shared by all, keep their names). Documents are cached for a short while; a service that
 cannot be reached is listed under `x-unavailable` and asked again on the next request.
 """
 
@@ -19,6 +19,7 @@ import httpx
 
 log = logging.getLogger("tongban.gateway.docs")
 REF = "#/components/"
+TITLE = "Tongban API (through the gateway)"
 
 
 def _rewrite_refs(node: Any, prefix: str) -> Any:
@@ -53,7 +54,9 @@ def merge(title: str, documents: dict[str, dict[str, Any]], unavailable: list[st
         for kind, entries in doc.get("components", {}).items():
             target = merged["components"].setdefault(kind, {})
             for key, value in entries.items():
-                target[f"{name}.{key}"] = value
+                # Security requirements name their scheme, not a $ref: the schemes (the same in
+                # every document, tongban.shared.apidocs) keep their names.
+                target[key if kind == "securitySchemes" else f"{name}.{key}"] = value
         for tag in doc.get("tags", []):
             if tag.get("name") not in seen_tags:
                 seen_tags.add(tag.get("name"))
@@ -94,7 +97,7 @@ class OpenApiAggregator:
             docs = {"gateway": own}
             docs.update({name: doc for name, doc in zip(self.upstreams, fetched, strict=True) if doc is not None})
             unavailable = [name for name, doc in zip(self.upstreams, fetched, strict=True) if doc is None]
-            merged = merge("Tongban API (through the gateway)", docs, unavailable)
+            merged = merge(TITLE, docs, unavailable)
             # A document missing a service is kept only briefly, so it fills in once the service is up.
             self._cached = (now + (self.ttl if not unavailable else min(self.ttl, 2.0)), merged)
             return merged

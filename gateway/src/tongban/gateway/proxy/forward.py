@@ -31,6 +31,7 @@ from tongban.gateway.token.scopes import PEOPLE_INTEROP_ROUTES
 from tongban.shared import framing
 from tongban.shared.auth import REVOKED_DETAIL, InsufficientScope, InvalidToken, TokenRevoked
 from tongban.shared.errors import problem_response
+from tongban.shared.messages import language_of
 from tongban.shared.logging import AccessLog, request_id_var, trace_id_var
 from tongban.shared.metrics import Metrics
 from tongban.shared.revocation import DenyList
@@ -228,8 +229,10 @@ class Proxy:
         ACCESS.proxied(scope["method"], route, status or 499, seconds, scope.get("tongban.subject"), request_id)
 
     async def refuse(self, scope: Scope, receive: Any, send: Any, refusal: Refusal) -> int:
+        # In the caller's language (both paths come here, neither through the edge middleware).
         response = problem_response(refusal.status, refusal.code, refusal.title, refusal.detail, scope["path"],
-                                    headers={"x-request-id": request_id_var.get() or "", **(refusal.headers or {})})
+                                    headers={"x-request-id": request_id_var.get() or "", **(refusal.headers or {})},
+                                    language=language_of(scope.get("headers")))
         await response(scope, receive, send)
         return refusal.status
 

@@ -21,7 +21,7 @@ def providers(request: Request) -> dict:
     return request.app.state.realname_providers
 
 
-@router.post("/verifications", response_model=AccountRead,
+@router.post("/verifications", summary="实名认证", response_model=AccountRead,
              responses=responses(*AUTH_ERRORS, NotACitizen, AccountNotFound, UnknownProvider, InvalidProviderAnswer,
                                  AnswerForAnotherPerson, AnswerUsed))
 async def verify_real_name(data: RealNameSubmission, session: SessionDep, caller: Citizen,
@@ -31,7 +31,8 @@ async def verify_real_name(data: RealNameSubmission, session: SessionDep, caller
     return AccountRead.of(await service.verify_with_provider(session, known, caller, data), owner=True)
 
 
-@router.post("/local-provider/checks", response_model=LocalAnswer, responses=responses(NotFound),
+@router.post("/local-provider/checks", summary="实名核验（本地模拟服务）",
+             response_model=LocalAnswer, responses=responses(NotFound),
              dependencies=[Public("real_name.local_provider")])
 async def local_provider_check(data: LocalCheck, known: Annotated[dict, Depends(providers)]) -> LocalAnswer:
     """Public, development and tests only: the local stand-in for a real-name provider signs a

@@ -30,6 +30,7 @@ from tongban.gateway.wechat.errors import (
 )
 from tongban.gateway.wechat.schemas import WeChatGrant, WeChatPhoneGrant
 from tongban.gateway.policy import Caller, Public
+from tongban.shared.apidocs import EVERYONE_TAGS
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
@@ -105,7 +106,8 @@ def _basic_client(request: Request, form: dict[str, str]) -> None:
     form["client_id"], form["client_secret"] = unquote(client_id), unquote(secret)
 
 
-@router.post("/auth/token", response_model=TokenResponse,
+@router.post("/auth/token", summary="登录与刷新令牌（密码、刷新令牌、客户端凭证）", tags=EVERYONE_TAGS,
+             response_model=TokenResponse,
              responses=responses(InvalidRequest, InvalidGrant, UnsupportedGrantType, InvalidScope, InvalidClient,
                                  RateLimited, LoginLocked, HashingBusy, WeChatNotBound, PhoneNotBound,
                                  WeChatCodeRefused, UnknownMiniProgram, WeChatUnavailable),
@@ -191,7 +193,8 @@ async def _wechat_grant(request: Request, grant_type: str, form: dict[str, str],
     return JSONResponse(token.model_dump(exclude_none=True), headers=NO_STORE)
 
 
-@router.post("/auth/revoke", status_code=200, response_class=Response, responses=responses(InvalidRequest),
+@router.post("/auth/revoke", summary="吊销令牌",
+             status_code=200, response_class=Response, responses=responses(InvalidRequest),
              openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": {
                  "type": "object", "required": ["token"],
                  "properties": {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}}}}}})
@@ -203,7 +206,7 @@ async def revoke(request: Request, session: SessionDep) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.post("/auth/logout", status_code=204, responses=responses(*AUTH_ERRORS, InvalidRequest))
+@router.post("/auth/logout", summary="退出登录", status_code=204, responses=responses(*AUTH_ERRORS, InvalidRequest))
 async def logout(request: Request, session: SessionDep, caller: Caller("session.logout")) -> Response:
     """End this login (send its `refresh_token`, form-encoded) or, with an empty body, every login."""
     raw = None

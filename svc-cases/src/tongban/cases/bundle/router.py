@@ -24,7 +24,7 @@ Reader = Annotated[Access, Depends(Authorize(POLICY, "bundle.read"))]
 TRUST_ERRORS = (RealNameRequired, OutsideDelegation, OutsideScope)
 
 
-@router.post("", status_code=201, response_model=BundleCaseRead,
+@router.post("", summary="申请“一件事”", status_code=201, response_model=BundleCaseRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
                                  IdempotencyKeyReused, MaterialsMissing, DocumentUnusable, LicenceNotUsable,
                                  CredentialsNotConfigured, UpstreamUnavailable, WrongCaseState))
@@ -42,14 +42,14 @@ async def submit_bundle_case(body: BundleCaseCreate, request: Request, sessions:
                                                request.app.state.settings.default_city_code)
 
 
-@router.get("", response_model=Page[BundleCaseRead], responses=responses(*AUTH_ERRORS))
+@router.get("", summary="我的“一件事”办件", response_model=Page[BundleCaseRead], responses=responses(*AUTH_ERRORS))
 async def list_bundle_cases(session: SessionDep, page: PageDep, access: Reader) -> Page[BundleCaseRead]:
     """The bundle cases the caller may reach (its own, its principal's, its halls' and departments'),
     newest first, without children."""
     return await paginate(session, repository.list_query(access.principal), page, BundleCaseRead.model_validate)
 
 
-@router.get("/{bundle_case_id}", response_model=BundleCaseRead,
+@router.get("/{bundle_case_id}", summary="“一件事”办件详情", response_model=BundleCaseRead,
             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
 async def get_bundle_case(bundle_case_id: uuid.UUID, session: SessionDep, access: Reader) -> BundleCaseRead:
     """A bundle case with the child cases the caller may reach and, once complete, its outcome

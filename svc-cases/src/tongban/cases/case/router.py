@@ -46,7 +46,7 @@ WORKLISTS = {"approver": frozenset({"accepted", "in_review"}),
              "clerk": frozenset({"submitted", "supplement_requested", "approved", "denied"})}
 
 
-@router.post("", status_code=201, response_model=CaseRead,
+@router.post("", summary="申请办事", status_code=201, response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, InvalidField, ItemNotAvailable, NotAllowedForRole,
                                  ImplementationNotFound, ItemNotOfferedInCity,
                                  IdempotencyKeyReused, DocumentUnusable, LicenceNotUsable,
@@ -67,7 +67,7 @@ async def submit_case(body: CaseCreate, request: Request, sessions: Sessions, ac
                                         request.app.state.settings.default_city_code)
 
 
-@router.get("", response_model=Page[CaseRead], responses=responses(*AUTH_ERRORS, *TRUST_ERRORS))
+@router.get("", summary="我的办件", response_model=Page[CaseRead], responses=responses(*AUTH_ERRORS, *TRUST_ERRORS))
 async def list_cases(session: SessionDep, page: PageDep, access: Reader, state: CaseState | None = None,
                      basic_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> Page[CaseRead]:
     """The cases the caller may see (their own, their principal's for delegated items, their
@@ -87,7 +87,7 @@ async def worklist(session: SessionDep, page: PageDep, access: StaffReader) -> P
                           await service.reader(session, actor))
 
 
-@router.get("/progress", response_model=ProgressRead, responses=responses(CaseNotFound))
+@router.get("/progress", summary="凭受理编号查询办件进度", response_model=ProgressRead, responses=responses(CaseNotFound))
 async def follow_progress(session: SessionDep, _: Public,
                           case_number: Annotated[str, Query(pattern=r"^\d{19}$")],
                           lookup_code: Annotated[str, Query(pattern=r"^[0-9A-Za-z]{8}$")]) -> ProgressRead:
@@ -95,7 +95,8 @@ async def follow_progress(session: SessionDep, _: Public,
     return await service.progress(session, case_number, lookup_code)
 
 
-@router.get("/{case_id}", response_model=CaseRead, responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
+@router.get("/{case_id}", summary="办件详情与状态",
+            response_model=CaseRead, responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
 async def get_case(case_id: uuid.UUID, session: SessionDep, access: LookUp) -> CaseRead:
     """One case, if the caller may see it (404 otherwise; 403 naming what failed for agents and
     staff). svc-credentials (scope `cases:lookup`) reads any case this way, to bind a consent
@@ -105,7 +106,7 @@ async def get_case(case_id: uuid.UUID, session: SessionDep, access: LookUp) -> C
     return (await service.reader(session, actor))(case)
 
 
-@router.get("/{case_id}/timeline", response_model=Page[TimelineEntryRead],
+@router.get("/{case_id}/timeline", summary="办件办理过程", response_model=Page[TimelineEntryRead],
             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound))
 async def case_timeline(case_id: uuid.UUID, session: SessionDep, page: PageDep,
                         access: Reader) -> Page[TimelineEntryRead]:
@@ -116,7 +117,7 @@ async def case_timeline(case_id: uuid.UUID, session: SessionDep, page: PageDep,
     return await paginate(session, repository.timeline_query(case_id), page, TimelineEntryRead.model_validate)
 
 
-@router.post("/{case_id}/{action}", response_model=CaseRead,
+@router.post("/{case_id}/{action}", summary="办件操作（撤回、补正、受理、审批等）", response_model=CaseRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound, WrongCaseState, NotAllowedForRole,
                                  InvalidField, MaterialsMissing))
 async def act_on_case(case_id: uuid.UUID, action: Action, session: SessionDep, access: Actor,

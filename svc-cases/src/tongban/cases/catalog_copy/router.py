@@ -13,7 +13,7 @@ router = APIRouter(prefix="/items", tags=["items"])
 Public = Annotated[Access, Depends(Authorize(POLICY, "item.read"))]
 
 
-@router.get("", response_model=Page[CatalogItemRead])
+@router.get("", summary="可申请的事项", response_model=Page[CatalogItemRead])
 async def list_items(session: SessionDep, page: PageDep, _: Public) -> Page[CatalogItemRead]:
     """Items this service accepts applications for, as last heard from svc-catalog (public)."""
     return await paginate(session, repository.list_query(), page, CatalogItemRead.model_validate)

@@ -24,7 +24,8 @@ async def list_configs(session: SessionDep, page: PageDep, _: CaseReader) -> Pag
     return await paginate(session, repository.list_query(), page, ItemConfigRead.model_validate)
 
 
-@router.get("/{basic_code}", response_model=ItemConfigRead, responses=responses(*AUTH_ERRORS, NotFound))
+@router.get("/{basic_code}", summary="事项的申请表单",
+            response_model=ItemConfigRead, responses=responses(*AUTH_ERRORS, NotFound))
 async def get_config(basic_code: BasicCode, session: SessionDep, _: Public) -> ItemConfigRead:
     """One item's form and handling configuration (public: applicants need the form)."""
     row = await repository.get(session, basic_code)

@@ -55,7 +55,7 @@ async def _multipart_file(request: Request, limit: int) -> tuple[bytes, str, str
         await form.close()
 
 
-@router.post("/documents", status_code=201, response_model=DocumentRead,
+@router.post("/documents", summary="上传材料", status_code=201, response_model=DocumentRead,
              responses=responses(*AUTH_ERRORS, RealNameRequired, DocumentTooLarge, UnsupportedDocumentType,
                                  DocumentUnusable, IdempotencyKeyReused),
              openapi_extra={"requestBody": {"required": True, "content": {

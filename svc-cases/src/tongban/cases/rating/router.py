@@ -25,7 +25,7 @@ SettingManager = Annotated[Access, Depends(Authorize(POLICY, "setting.manage"))]
 TRUST_ERRORS = (RealNameRequired, OutsideDelegation, OutsideScope)
 
 
-@router.post("/ratings", status_code=201, response_model=RatingRead,
+@router.post("/ratings", summary="评价办件（好差评）", status_code=201, response_model=RatingRead,
              responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, CaseNotFound, WrongCaseState, service.AlreadyRated,
                                  IdempotencyKeyReused))
 async def rate_case(body: RatingCreate, session: SessionDep, access: Rater, idem: IdempotencyDep):
@@ -38,7 +38,7 @@ async def rate_case(body: RatingCreate, session: SessionDep, access: Rater, idem
     return await idem.remember(session, 201, RatingRead.model_validate(rating))
 
 
-@router.get("/ratings", response_model=Page[RatingRead], responses=responses(*AUTH_ERRORS))
+@router.get("/ratings", summary="我的评价", response_model=Page[RatingRead], responses=responses(*AUTH_ERRORS))
 async def list_ratings(session: SessionDep, page: PageDep, access: RatingReader) -> Page[RatingRead]:
     """Ratings (staff, of their departments; admins and auditors all), newest first."""
     return await paginate(session, repository.list_query(access.reach()), page, RatingRead.model_validate)

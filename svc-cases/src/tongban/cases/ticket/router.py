@@ -23,7 +23,7 @@ SettingManager = Annotated[Access, Depends(Authorize(POLICY, "setting.manage"))]
 TRUST_ERRORS = (RealNameRequired, OutsideDelegation, OutsideScope)
 
 
-@router.post("/tickets", status_code=201, response_model=TicketRead,
+@router.post("/tickets", summary="咨询、投诉与建议（12345 工单）", status_code=201, response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, InvalidField, IdempotencyKeyReused))
 async def open_ticket(body: TicketCreate, session: SessionDep, access: Opener, idem: IdempotencyDep):
     """A 12345 ticket or 办不成事 report (`category: unresolved`): by a citizen, or a clerk taking a call."""
@@ -35,7 +35,7 @@ async def open_ticket(body: TicketCreate, session: SessionDep, access: Opener, i
     return await idem.remember(session, 201, service.to_read(ticket, actor))
 
 
-@router.get("/tickets", response_model=Page[TicketRead], responses=responses(*AUTH_ERRORS))
+@router.get("/tickets", summary="我的工单", response_model=Page[TicketRead], responses=responses(*AUTH_ERRORS))
 async def list_tickets(session: SessionDep, page: PageDep, access: Reader,
                        state: Annotated[str | None, Query(max_length=20)] = None) -> Page[TicketRead]:
     """Tickets the caller may see (its own, its halls' and departments'); open ones first, earliest due first."""
@@ -44,7 +44,7 @@ async def list_tickets(session: SessionDep, page: PageDep, access: Reader,
                           lambda t: service.to_read(t, actor))
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketRead,
+@router.get("/tickets/{ticket_id}", summary="工单详情", response_model=TicketRead,
             responses=responses(*AUTH_ERRORS, *TRUST_ERRORS, service.TicketNotFound))
 async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, access: Reader) -> TicketRead:
     """One ticket (404 for anyone who may not see it)."""

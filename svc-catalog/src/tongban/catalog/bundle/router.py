@@ -36,14 +36,14 @@ async def republish_bundle(bundle_id: uuid.UUID, body: BundleUpdate, session: Se
     return BundleRead.model_validate(await service.republish_bundle(session, bundle_id, body, actor))
 
 
-@router.get("", response_model=Page[BundleRead], dependencies=[Public("bundle.read")])
+@router.get("", summary="“一件事”列表", response_model=Page[BundleRead], dependencies=[Public("bundle.read")])
 async def list_bundles(session: SessionDep, page: PageDep,
                        city_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[BundleRead]:
     """Published bundles (public)."""
     return await paginate(session, repository.list_query(city_code), page, BundleRead.model_validate)
 
 
-@router.get("/{bundle_id}", response_model=BundleRead, responses=responses(BundleNotFound),
+@router.get("/{bundle_id}", summary="“一件事”详情", response_model=BundleRead, responses=responses(BundleNotFound),
             dependencies=[Public("bundle.read")])
 async def get_bundle(bundle_id: uuid.UUID, session: SessionDep) -> BundleRead:
     """One bundle with its merged form and materials (public)."""

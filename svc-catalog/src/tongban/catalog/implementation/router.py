@@ -48,7 +48,8 @@ async def update_implementation(implementation_id: uuid.UUID, body: Implementati
         await service.update_implementation(session, implementation_id, body, actor))
 
 
-@router.get("/implementations", response_model=Page[ImplementationRead], dependencies=[Public("implementation.read")])
+@router.get("/implementations", summary="实施清单列表",
+            response_model=Page[ImplementationRead], dependencies=[Public("implementation.read")])
 async def list_implementations(session: SessionDep, page: PageDep, city_code: City | None = None,
                                basic_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None):
     """Implementations, by basic code then city (public)."""
@@ -56,7 +57,7 @@ async def list_implementations(session: SessionDep, page: PageDep, city_code: Ci
                           ImplementationRead.model_validate)
 
 
-@router.get("/implementations/{implementation_id}", response_model=ImplementationRead,
+@router.get("/implementations/{implementation_id}", summary="实施清单详情", response_model=ImplementationRead,
             responses=responses(ImplementationNotFound), dependencies=[Public("implementation.read")])
 async def get_implementation(implementation_id: uuid.UUID, session: SessionDep):
     """One implementation (public)."""
@@ -71,14 +72,14 @@ async def _guide(session: SessionDep, implementation_id: uuid.UUID) -> dict:
     return guide.build(item, impl)
 
 
-@router.get("/implementations/{implementation_id}/guide", responses=responses(ImplementationNotFound),
+@router.get("/implementations/{implementation_id}/guide", summary="办事指南", responses=responses(ImplementationNotFound),
             dependencies=[Public("implementation.read")])
 async def get_guide(implementation_id: uuid.UUID, session: SessionDep) -> dict:
     """The service guide (办事指南) as JSON (public)."""
     return await _guide(session, implementation_id)
 
 
-@router.get("/implementations/{implementation_id}/guide.html", response_class=HTMLResponse,
+@router.get("/implementations/{implementation_id}/guide.html", summary="办事指南（网页）", response_class=HTMLResponse,
             responses=responses(ImplementationNotFound), dependencies=[Public("implementation.read")])
 async def get_guide_html(implementation_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
     """The service guide as a printable HTML page (public)."""

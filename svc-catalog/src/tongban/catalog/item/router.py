@@ -54,7 +54,7 @@ async def publish_item(body: ItemCreate, session: SessionDep, actor: CatalogEdit
     return await idem.remember(session, 201, ItemRead.model_validate(item))
 
 
-@router.get("", response_model=Page[ItemRead], responses=responses(*AUTH_ERRORS))
+@router.get("", summary="事项列表", response_model=Page[ItemRead], responses=responses(*AUTH_ERRORS))
 async def list_items(
     session: SessionDep, page: PageDep, who: Reader,
     item_type: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
@@ -75,7 +75,7 @@ async def statistics(session: SessionDep,
     return Statistics(**await service.statistics(session, city_code))
 
 
-@router.get("/{item_id}", response_model=ItemRead, responses=responses(ItemNotFound))
+@router.get("/{item_id}", summary="事项详情", response_model=ItemRead, responses=responses(ItemNotFound))
 async def get_item(item_id: uuid.UUID, session: SessionDep, who: Reader) -> ItemRead:
     """One item (public; a draft only for editors)."""
     item = await repository.get(session, item_id)

@@ -19,7 +19,8 @@ STATEMENT_TIMEOUT_MS = 2000
 _NO_ITEMS = b'{"items":[]'  # how SearchResult's JSON starts (items is its first field)
 
 
-@router.get("/search", response_model=SearchResult, responses=responses(InvalidField, SearchBusy, SearchTimedOut),
+@router.get("/search", summary="搜索办事事项",
+            response_model=SearchResult, responses=responses(InvalidField, SearchBusy, SearchTimedOut),
             dependencies=[Public("search")])
 async def search(
     request: Request, session: SessionDep, page: PageDep,

@@ -45,7 +45,7 @@ def cases_client(request: Request) -> CasesClient:
 Cases = Annotated[CasesClient, Depends(cases_client)]
 
 
-@router.post("/consents", status_code=201, response_model=ConsentRead,
+@router.post("/consents", summary="授权使用证照", status_code=201, response_model=ConsentRead,
              responses=responses(*AUTH_ERRORS, NotAtCounter, UnknownCase, InvalidField, IdempotencyKeyReused,
                                  CasesNotConfigured, UpstreamUnavailable))
 async def give_consent(body: ConsentCreate, session: SessionDep, access: Giver, cases: Cases, idem: IdempotencyDep):
@@ -60,14 +60,15 @@ async def give_consent(body: ConsentCreate, session: SessionDep, access: Giver, 
     return await idem.remember(session, 201, ConsentRead.model_validate(consent))
 
 
-@router.post("/consents/{consent_id}/withdraw", response_model=ConsentRead,
+@router.post("/consents/{consent_id}/withdraw", summary="撤回授权", response_model=ConsentRead,
              responses=responses(*AUTH_ERRORS, ConsentNotFound, ConsentRevoked))
 async def withdraw_consent(consent_id: uuid.UUID, session: SessionDep, access: Withdrawer) -> ConsentRead:
     """Withdraw a consent given in your name."""
     return ConsentRead.model_validate(await service.withdraw(session, consent_id, access))
 
 
-@router.get("/me/consents", response_model=Page[ConsentRead], responses=responses(*AUTH_ERRORS, NotOwner))
+@router.get("/me/consents", summary="我的授权",
+            response_model=Page[ConsentRead], responses=responses(*AUTH_ERRORS, NotOwner))
 async def my_consents(session: SessionDep, page: PageDep, access: ConsentLister) -> Page[ConsentRead]:
     """The consents given in your name (by you, your agents, or at a counter), newest first; an agent
     with a delegation granting `consent.read` sees its principal's."""
@@ -77,7 +78,8 @@ async def my_consents(session: SessionDep, page: PageDep, access: ConsentLister)
                           ConsentRead.model_validate)
 
 
-@router.get("/me/licence-uses", response_model=Page[LicenceUseRead], responses=responses(*AUTH_ERRORS, NotOwner))
+@router.get("/me/licence-uses", summary="我的证照使用记录",
+            response_model=Page[LicenceUseRead], responses=responses(*AUTH_ERRORS, NotOwner))
 async def my_licence_uses(session: SessionDep, page: PageDep, access: UseLister) -> Page[LicenceUseRead]:
     """Who used (or tried to use) your licences, for which case and why, and who acted in your name
     (an agent, under which delegation), newest first."""

@@ -73,7 +73,8 @@ async def issue_licence(body: LicenceCreate, request: Request, session: SessionD
     return await idem.remember(session, 201, service.to_read(licence, actor, base_url(request)))
 
 
-@router.get("/me/licences", response_model=Page[LicenceRead], responses=responses(*AUTH_ERRORS, NotAHolder))
+@router.get("/me/licences", summary="我的电子证照（证照夹）",
+            response_model=Page[LicenceRead], responses=responses(*AUTH_ERRORS, NotAHolder))
 async def my_licences(request: Request, session: SessionDep, page: PageDep, access: Wallet,
                       include_superseded: bool = False) -> Page[LicenceRead]:
     """The caller's own licences (the wallet), newest first; a company's agent sees the company's
@@ -93,7 +94,7 @@ async def my_licences(request: Request, session: SessionDep, page: PageDep, acce
     return wallet
 
 
-@router.get("/licences/{licence_id}", response_model=LicenceRead,
+@router.get("/licences/{licence_id}", summary="电子证照详情", response_model=LicenceRead,
             responses=responses(*AUTH_ERRORS, LicenceNotFound))
 async def get_licence(licence_id: uuid.UUID, request: Request, session: SessionDep, access: Reader) -> LicenceRead:
     """One licence version: for its holder (or an agent under a delegation), the issuing department
@@ -139,7 +140,7 @@ for _action, _doc in (("suspend", "Suspend a licence, with a reason (issuing dep
                          responses=responses(*AUTH_ERRORS, LicenceNotFound, NotIssuer, InvalidTransition))
 
 
-@router.get("/licence-status/{identifier}", response_model=LicenceStatusRead,
+@router.get("/licence-status/{identifier}", summary="查询证照状态", response_model=LicenceStatusRead,
             responses=responses(LicenceNotFound, InvalidField), dependencies=[Public])
 async def licence_status(identifier: str, session: SessionDep) -> LicenceStatusRead:
     """The status of a licence version by its identifier (public; no personal data)."""

@@ -26,7 +26,7 @@ async def create_licence_type(body: LicenceTypeCreate, session: SessionDep, acto
     return await idem.remember(session, 201, LicenceTypeRead.model_validate(row))
 
 
-@router.get("", response_model=Page[LicenceTypeRead], dependencies=Public)
+@router.get("", summary="证照类型列表", response_model=Page[LicenceTypeRead], dependencies=Public)
 async def list_licence_types(
     session: SessionDep, page: PageDep,
     issuer_code: Annotated[str | None, Query(max_length=18)] = None,
@@ -35,7 +35,8 @@ async def list_licence_types(
     return await paginate(session, repository.list_query(issuer_code), page, LicenceTypeRead.model_validate)
 
 
-@router.get("/{code}", response_model=LicenceTypeRead, responses=responses(LicenceTypeNotFound), dependencies=Public)
+@router.get("/{code}", summary="证照类型详情",
+            response_model=LicenceTypeRead, responses=responses(LicenceTypeNotFound), dependencies=Public)
 async def get_licence_type(code: str, session: SessionDep) -> LicenceTypeRead:
     """One licence type (public)."""
     row = await repository.get(session, code)

@@ -23,7 +23,8 @@ router = APIRouter(tags=["presentations"])
 Presenter = Can("licence.present")
 
 
-@router.post("/licences/{licence_id}/presentations", status_code=201, response_model=PresentationRead,
+@router.post("/licences/{licence_id}/presentations", summary="亮证（出示电子证照）",
+             status_code=201, response_model=PresentationRead,
              responses=responses(*AUTH_ERRORS, LicenceNotFound, NotPresentable, InvalidField,
                                  IdempotencyKeyReused))
 async def present_licence(licence_id: uuid.UUID, body: PresentationCreate, request: Request, session: SessionDep,
@@ -43,7 +44,8 @@ async def present_licence(licence_id: uuid.UUID, body: PresentationCreate, reque
                                                               fields=row.fields))
 
 
-@router.post("/verifications", response_model=VerificationResult, responses=responses(MalformedPresentation),
+@router.post("/verifications", summary="核验电子证照",
+             response_model=VerificationResult, responses=responses(MalformedPresentation),
              dependencies=[Public("presentation.verify")])
 async def verify_presentation(body: VerificationRequest, request: Request, session: SessionDep) -> VerificationResult:
     """Verify a presentation (public: no login; a logged-in verifier is recorded as such)."""

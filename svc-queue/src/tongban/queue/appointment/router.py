@@ -68,7 +68,7 @@ async def list_templates(hall_id: uuid.UUID, session: SessionDep, page: PageDep)
     return await paginate(session, repository.templates_query(hall_id), page, SlotTemplateRead.model_validate)
 
 
-@router.get("/halls/{hall_id}/slots", dependencies=[Public("hall.read")],
+@router.get("/halls/{hall_id}/slots", summary="可预约时段", dependencies=[Public("hall.read")],
             response_model=Page[SlotRead], responses=responses(HallNotFound))
 async def list_slots(hall_id: uuid.UUID, day: dt.date, session: SessionDep, page: PageDep,
                      settings: SettingsDep) -> Page[SlotRead]:
@@ -77,7 +77,7 @@ async def list_slots(hall_id: uuid.UUID, day: dt.date, session: SessionDep, page
     return page_of(slots[page.offset:page.offset + page.limit], len(slots), page)
 
 
-@router.post("/appointments", status_code=201, response_model=AppointmentRead,
+@router.post("/appointments", summary="预约办事", status_code=201, response_model=AppointmentRead,
              responses=responses(*BOOKING_ERRORS, IdempotencyKeyReused))
 async def hold(body: AppointmentCreate, session: SessionDep, access: Booker, settings: SettingsDep,
                idem: IdempotencyDep):
@@ -90,7 +90,7 @@ async def hold(body: AppointmentCreate, session: SessionDep, access: Booker, set
     return await idem.remember(session, 201, read(appt, actor))
 
 
-@router.get("/appointments/mine", response_model=Page[AppointmentRead])
+@router.get("/appointments/mine", summary="我的预约", response_model=Page[AppointmentRead])
 async def mine(session: SessionDep, page: PageDep, actor: Caller("appointment.mine")) -> Page[AppointmentRead]:
     """The caller's own appointments."""
     return await paginate(session, repository.person_query(actor.sub), page, lambda a: read(a, actor))
@@ -111,7 +111,7 @@ async def hall_appointments(hall_id: uuid.UUID, session: SessionDep, page: PageD
     return await paginate(session, query, page, lambda a: read(a, actor))
 
 
-@router.get("/appointments/{appointment_id}", response_model=AppointmentRead,
+@router.get("/appointments/{appointment_id}", summary="预约详情", response_model=AppointmentRead,
             responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner))
 async def get_appointment(appointment_id: uuid.UUID, session: SessionDep,
                           actor: Caller("appointment.read")) -> AppointmentRead:
@@ -126,14 +126,14 @@ async def confirm(appointment_id: uuid.UUID, session: SessionDep, actor: Changer
     return read(await service.confirm(session, appointment_id, actor), actor)
 
 
-@router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentRead,
+@router.post("/appointments/{appointment_id}/cancel", summary="取消预约", response_model=AppointmentRead,
              responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed))
 async def cancel(appointment_id: uuid.UUID, session: SessionDep, actor: Changer) -> AppointmentRead:
     """Cancel a booking."""
     return read(await service.cancel(session, appointment_id, actor), actor)
 
 
-@router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentRead,
+@router.post("/appointments/{appointment_id}/reschedule", summary="改约", response_model=AppointmentRead,
              responses=responses(*BOOKING_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed,
                                  IdempotencyKeyReused))
 async def reschedule(appointment_id: uuid.UUID, body: AppointmentCreate, session: SessionDep,
@@ -148,7 +148,7 @@ async def reschedule(appointment_id: uuid.UUID, body: AppointmentCreate, session
     return await idem.remember(session, 200, read(appt, actor))
 
 
-@router.post("/appointments/{appointment_id}/check-in", response_model=CheckInRead,
+@router.post("/appointments/{appointment_id}/check-in", summary="预约签到取号", response_model=CheckInRead,
              responses=responses(*AUTH_ERRORS, AppointmentNotFound, NotOwner, AppointmentClosed, NotCheckInTime,
                                  IdempotencyKeyReused))
 async def check_in(appointment_id: uuid.UUID, session: SessionDep, actor: Caller("appointment.check_in"),

@@ -32,7 +32,7 @@ async def create_hall(body: HallCreate, session: SessionDep, actor: QueueAdmin, 
     return await idem.remember(session, 201, (await service.read(session, [hall]))[0])
 
 
-@router.get("/halls", dependencies=[Public("hall.read")], response_model=Page[HallRead])
+@router.get("/halls", summary="办事大厅列表", dependencies=[Public("hall.read")], response_model=Page[HallRead])
 async def list_halls(session: SessionDep, page: PageDep,
                      region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None) -> Page[HallRead]:
     """Browse the halls (public)."""
@@ -40,7 +40,7 @@ async def list_halls(session: SessionDep, page: PageDep,
     return page_of(await service.read(session, raw.items), raw.total, page)
 
 
-@router.get("/halls/{hall_id}", dependencies=[Public("hall.read")],
+@router.get("/halls/{hall_id}", summary="办事大厅详情", dependencies=[Public("hall.read")],
             response_model=HallRead, responses=responses(HallNotFound))
 async def get_hall(hall_id: uuid.UUID, session: SessionDep) -> HallRead:
     """One hall (public)."""

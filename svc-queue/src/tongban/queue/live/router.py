@@ -28,7 +28,7 @@ Staff = Can("hall_stats.read")
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.get("/halls/{hall_id}/live", dependencies=[Public("live.read")],
+@router.get("/halls/{hall_id}/live", summary="大厅实时排队情况", dependencies=[Public("live.read")],
             response_model=HallLive, responses=responses(HallNotFound))
 async def hall_live(hall_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> HallLive:
     """Waiting per category with estimated waits, each counter's current number, the last calls
@@ -83,7 +83,7 @@ async def board(hall_id: uuid.UUID, session: SessionDep, request: Request) -> HT
     return HTMLResponse(board_page(hall.id, hall.name, request.app.state.prefix))
 
 
-@router.get("/nearest-halls", dependencies=[Public("live.read")],
+@router.get("/nearest-halls", summary="附近的办事大厅", dependencies=[Public("live.read")],
             response_model=Page[NearbyHall])
 async def nearest_halls(
     session: SessionDep, settings: SettingsDep, page: PageDep,

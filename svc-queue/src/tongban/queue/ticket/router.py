@@ -27,7 +27,7 @@ Clerk = Caller("counter.operate")
 OPERATE_ERRORS = (*AUTH_ERRORS, CounterNotFound, NotYourHall, CounterTaken, CounterNotOpen)
 
 
-@router.post("/halls/{hall_id}/tickets", status_code=201, response_model=TicketRead,
+@router.post("/halls/{hall_id}/tickets", summary="取号", status_code=201, response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, HallNotFound, CategoryNotFound, HallClosed, AlreadyQueued,
                                  CannotTakeTicket, InvalidField, IdempotencyKeyReused))
 async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDep, access: Can("ticket.take"),
@@ -45,21 +45,21 @@ async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDe
     return await idem.remember(session, 201, await service.view(session, ticket, actor))
 
 
-@router.get("/tickets/mine", response_model=Page[TicketRead])
+@router.get("/tickets/mine", summary="我的排队号", response_model=Page[TicketRead])
 async def my_tickets(session: SessionDep, page: PageDep, actor: Caller("ticket.mine")) -> Page[TicketRead]:
     """The caller's own tickets, newest first."""
     raw = await paginate(session, repository.person_query(actor.sub), page)
     return page_of([await service.view(session, t, actor) for t in raw.items], raw.total, page)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketRead,
+@router.get("/tickets/{ticket_id}", summary="排队号详情", response_model=TicketRead,
             responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, NotYourHall))
 async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: Caller("ticket.read")) -> TicketRead:
     """A ticket, with how many are ahead and the estimated wait (its holder, the hall's clerks)."""
     return await service.view(session, await service.get_visible(session, ticket_id, actor), actor)
 
 
-@router.post("/tickets/{ticket_id}/cancel", response_model=TicketRead,
+@router.post("/tickets/{ticket_id}/cancel", summary="取消排队号", response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed))
 async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: Caller("ticket.cancel"),
                         settings: SettingsDep) -> TicketRead:
@@ -67,7 +67,7 @@ async def cancel_ticket(ticket_id: uuid.UUID, session: SessionDep, actor: Caller
     return await service.view(session, await service.cancel(session, settings, ticket_id, actor), actor)
 
 
-@router.post("/tickets/{ticket_id}/rating", response_model=TicketRead,
+@router.post("/tickets/{ticket_id}/rating", summary="评价窗口服务", response_model=TicketRead,
              responses=responses(*AUTH_ERRORS, TicketNotFound, NotOwner, TicketClosed, AlreadyRated,
                                  IdempotencyKeyReused))
 async def rate_ticket(ticket_id: uuid.UUID, body: RatingCreate, session: SessionDep, actor: Caller("ticket.rate"),
