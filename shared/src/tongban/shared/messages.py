@@ -188,6 +188,43 @@ internal_error|系统错误|系统出现错误，已记录，请稍后再试；�
 database_busy|系统繁忙|系统繁忙，请稍后再试。
 database_unavailable|服务暂不可用|服务暂时不可用，请稍后再试。
 method_not_allowed|不支持的操作|该地址不支持这种请求方式。
+account_has_other_wechat|账号已绑定其他微信|该账号已绑定另一个微信用户，请先解除原绑定。
+wechat_bound_elsewhere|微信已绑定其他账号|该微信用户已绑定另一个账号。
+wechat_binding_not_found|微信绑定不存在|找不到该微信绑定。
+wechat_code_invalid|微信登录码无效|微信登录码无效或已过期，请重新进入小程序后再试。
+wechat_not_bound|微信尚未绑定账号|请先用账号登录或注册并完成实名认证，再绑定微信。
+wechat_unavailable|微信服务暂不可用|暂时无法连接微信服务，请稍后再试。
+unknown_mini_program|小程序未登记|该小程序未在本平台登记。
+invalid_bind_ticket|绑定凭证无效|绑定凭证无效或已过期，请重新用微信登录。
+phone_bound_elsewhere|手机号已绑定其他账号|该手机号已绑定另一个账号。
+phone_not_bound|手机号尚未绑定账号|该手机号尚未绑定已实名的账号，请先登录并绑定手机号。
+already_granted|已享受该政策|您已享受过该政策，不能重复申请。
+benefit_grant_not_found|政策兑现记录不存在|找不到该政策兑现记录。
+benefit_policy_not_found|政策不存在|找不到该政策。
+benefit_policy_not_open|政策不在申报期内|该政策尚未发布或不在申报期内。
+budget_exhausted|政策额度已用完|该政策的资金额度已用完。
+not_eligible|不符合政策条件|您暂不符合该政策的条件，请查看缺少的条件。
+rule_invalid|政策规则有误|政策的条件或金额规则有误，请检查后重新配置。
+commitment_check_not_found|承诺核查不存在|找不到该告知承诺核查记录。
+commitment_refused|不适用告知承诺制|根据信用记录，该申请人不适用告知承诺制，请按常规方式提交材料。
+callback_refused|支付通知被拒绝|支付平台的通知未通过校验，未作任何改动。
+order_not_payable|订单不可支付|该缴费订单已支付、已过期或已关闭。
+payment_order_not_found|缴费订单不存在|找不到该缴费订单。
+payment_outstanding|尚未缴费|该办件需先缴费，缴费后才能受理。
+payment_provider_unavailable|支付平台暂不可用|暂时无法连接支付平台，请稍后再试。
+unknown_payment_provider|支付方式不支持|不支持所选的支付方式。
+reconciliation_not_found|对账记录不存在|找不到该对账记录。
+case_document_not_found|文书不存在|找不到该办件文书。
+document_already_sealed|文书已盖章|该文书已经加盖电子印章。
+document_not_due|文书尚不能出具|办件尚未到达出具该文书的环节。
+document_not_sealed|文书尚未盖章|该文书尚未加盖电子印章，暂不能下载。
+sealed_document_not_found|盖章文书不存在|找不到该盖章文书的记录。
+not_a_pdf|文件不是 PDF|请上传 PDF 格式的文书。
+cjk_font_missing|缺少中文字体|服务器缺少中文字体，暂时无法生成文书，请联系管理员。
+delivery_not_failed|消息未失败|只有发送失败的消息才能重新发送。
+delivery_not_found|消息发送记录不存在|找不到该消息发送记录。
+message_not_found|消息不存在|找不到该消息。
+local_sink_off|本地消息记录未开启|本地消息记录只在开发环境中开启。
 """
 CATALOGUE: dict[str, tuple[str, str]] = {
     code: (title, detail) for code, title, detail in
