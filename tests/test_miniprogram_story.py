@@ -18,6 +18,7 @@ from tongban.gateway.wechat.simulator import DEV_APPS
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.ids import resident_id_check_digit
 from tongban.shared.localinfra import ServiceProcess, free_port
+from tongban.shared.messages import CATALOGUE
 from tongban.shared.testing.plugin import platform_processes, wait_for
 
 RESIDENT_APP, HALL_APP = sorted(DEV_APPS)
@@ -153,3 +154,27 @@ async def test_a_resident_logs_in_with_wechat_applies_with_an_upload_and_refresh
         assert r.status_code == 200 and r.json()["id"] == case["id"]
         nxt = await token(client, grant_type="refresh_token", refresh_token=first.json()["refresh_token"])
         assert nxt.status_code == 200, nxt.text
+
+        # 7. Five common mistakes, answered in words she can read (Accept-Language: zh-CN), the
+        # codes unchanged for the mini-program's own logic.
+        zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+        mistakes = [
+            ("invalid_grant", await client.post("/auth/token", headers=zh, data={
+                "grant_type": "password", "username": "mei", "password": "wrong-password"})),
+            ("unauthorized", await client.get("/api/v1/cases/cases", headers=zh)),
+            ("invalid_token", await client.get("/api/v1/cases/cases", headers=zh | {"Authorization": "Bearer x.y.z"})),
+            ("case_not_found", await client.get("/api/v1/cases/cases/00000000-0000-4000-8000-000000000000",
+                                                headers=zh | bearer(second))),
+            ("validation_failed", await client.post("/api/v1/cases/cases", json={"materials": []},
+                                                    headers=zh | bearer(second) | {"Idempotency-Key": "apply-2"})),
+        ]
+        for code, answer in mistakes:
+            problem = answer.json()
+            assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
+            assert problem["code"] == code, (code, answer.text)
+            assert (problem["title"], problem["detail"]) == CATALOGUE[code] or code == "validation_failed", problem
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in problem["title"] + problem["detail"]), problem
+        invalid = mistakes[-1][1].json()   # the field she left out, named and explained in Chinese
+        assert invalid["title"] == CATALOGUE["validation_failed"][0]
+        assert all(e["message"] and e["label"] for e in invalid["errors"]), invalid
+        assert all(f"{e['label']}：{e['message']}" in invalid["detail"] for e in invalid["errors"]), invalid

@@ -168,8 +168,10 @@ async def refresh_grant(session: AsyncSession, ring: KeyRing, grant: RefreshGran
     A token used a second time means someone else holds a copy: the whole family is revoked and
     the error is *returned*, so the caller commits the revocation before refusing. Within the
     grace window after a rotation (token/grace.py) the rotated token gets its first answer again."""
+    stored = await repository.refresh_token_by_hash(session, _hash(grant.refresh_token))  # locks the row
+    # Read after the lock: a concurrent refresh that rotated the token first committed before this
+    # one read its row, so no "now" here is earlier than its rotation (see _within_grace).
     now = clock.now()
-    stored = await repository.refresh_token_by_hash(session, _hash(grant.refresh_token))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         return InvalidGrant("the refresh token is unknown, expired or revoked")
     if stored.rotated_at is not None and (again := await _within_grace(session, stored, grant, lifetimes, now)):
@@ -201,8 +203,10 @@ async def _within_grace(session: AsyncSession, stored: RefreshToken, grant: Refr
     """The answer the rotated token got, when asked again within the grace window, with the same
     scope, while its successor is unused and not revoked; else None (a reuse)."""
     assert stored.rotated_at is not None
-    elapsed = (now - stored.rotated_at).total_seconds()
-    if stored.successor_sealed is None or stored.replaced_by is None or not 0 <= elapsed <= lifetimes.grace:
+    # Never below zero: two processes' clocks may differ by a little, and the row lock already
+    # proved this request came after the rotation.
+    elapsed = max(0.0, (now - stored.rotated_at).total_seconds())
+    if stored.successor_sealed is None or stored.replaced_by is None or elapsed > lifetimes.grace:
         return None
     successor = await repository.refresh_token_by_id(session, stored.replaced_by)
     if successor is None or successor.rotated_at is not None or successor.revoked_at is not None:
