@@ -84,8 +84,9 @@ async def test_every_instant_item_is_configured_and_the_citizen_gets_a_licence_a
                 "registered_on": "2026-12-01", "registration_office": "中山市民政局婚姻登记处"}
 
         wired(cases, credentials, token_issuer)
-        r = await cases.post("/api/v1/cases/documents", params={"filename": "photo.png"}, content=PHOTO,
-                             headers=citizen | {"Content-Type": "image/png", "Idempotency-Key": "photo-1"})
+        # The photo uploaded as a mini-program's wx.uploadFile sends it (multipart/form-data).
+        r = await cases.post("/api/v1/cases/documents", files={"file": ("wxfile_photo.png", PHOTO, "image/png")},
+                             headers=citizen | {"Idempotency-Key": "photo-1"})
         assert r.status_code == 201, r.text
         materials = [{"name": "居民身份证", "licence_type_code": "11100000000019211T001", "consent": True},
                      {"name": "居民户口簿", "licence_type_code": "11100000000019211T002", "consent": True},
@@ -107,6 +108,6 @@ async def test_every_instant_item_is_configured_and_the_citizen_gets_a_licence_a
         case = await wait_for(completed, timeout=20)
         mine = (await credentials.get("/api/v1/credentials/me/licences", headers=citizen)).json()
         [licence] = [x for x in mine["items"] if x["identifier"] == case["licence_identifier"]]
-        assert licence["type_code"] == MARRIAGE_CERT
+        assert licence["type_code"] == MARRIAGE_CERT and licence["type_name"], licence
         for client in (cases.app.state.credentials, credentials.app.state.cases):
             await client.aclose()
