@@ -93,10 +93,10 @@ async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token
                        {"name": "red_list_entries", "type": "integer"}]})
         assert r.status_code == 201, r.text
 
-    async def report(holder, subject, level="A", black=0, type_code=REPORT):
+    async def report(holder, subject, level="A", black=0, type_code=REPORT, days=90):
         r = await http.post(f"{creds[SHENZHEN].url}{CRED}/licences", headers=sz_issuer, json={
             "type_code": type_code, "holder_id": holder, "holder_name": "王五",
-            "valid_until": (clock.today() + dt.timedelta(days=90)).isoformat(),
+            "valid_until": (clock.today() + dt.timedelta(days=days)).isoformat(),
             "data": {"subject_code": subject, "credit_level": level, "black_list_entries": black,
                      "red_list_entries": 1}})
         assert r.status_code == 201, r.text
@@ -195,13 +195,22 @@ async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token
         with clock.pinned(clock.now() + dt.timedelta(minutes=10)):
             refused(await submit(HOLDER, "zs-citizen", late), "invalid")
 
+        # 7. Expired: a report valid until today, presented today (Shenzhen's presentations made to
+        # last three days here) and handed in two days later: its end of validity has passed.
+        ending = await report(HOLDER, HOLDER, days=0)
+        creds[SHENZHEN].app.state.settings.presentation_ttl_seconds = 3 * 86400
+        lasting = await present(HOLDER, "zs-citizen", ending["identifier"], "show-7")
+        with clock.pinned(clock.now() + dt.timedelta(days=2)):
+            problem = refused(await submit(HOLDER, "zs-citizen", lasting), "expired")
+        assert "the licence is expired" in problem["detail"]
+
         # Each verification is audited at Zhongshan's svc-credentials, with its answer.
         auditor = h("auditor", "audit:read", ["credentials"])
         events = (await http.get(f"{creds[ZHONGSHAN].url}{CRED}/audit-events", params={"entity": "presentation",
                                                                                       "limit": 100},
                                  headers=auditor)).json()["items"]
         results = [e["detail"]["result"] for e in events if e["action"] == "presentation.verified"]
-        assert results.count("forged") == 2 and results.count("valid") >= 4, results
+        assert results.count("forged") == 2 and results.count("expired") == 1 and results.count("valid") >= 4, results
     finally:
         await http.aclose()
         await cases.app.state.credentials.aclose()
