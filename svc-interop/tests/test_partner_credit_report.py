@@ -14,6 +14,7 @@ draft, the refusal on its timeline and in the log, the verification audited at s
 import base64
 import datetime as dt
 import json
+import logging
 import tempfile
 from pathlib import Path
 
@@ -51,6 +52,10 @@ def _wallet_test():
 
 
 async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token_issuer, kit, admin):
+    refusals: list[str] = []
+    collect = logging.Handler()
+    collect.emit = lambda record: refusals.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("tongban.cases.material").addHandler(collect)
     wallet = _wallet_test()
     credentials_app, forget_cached_keys = wallet.credentials_app, wallet.forget_cached_keys
     gw = await kit.Served(kit.token_endpoint(token_issuer, CLIENTS, SECRET)).start()
@@ -204,7 +209,10 @@ async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token
             problem = refused(await submit(HOLDER, "zs-citizen", lasting), "expired")
         assert "the licence is expired" in problem["detail"]
 
-        # Each verification is audited at Zhongshan's svc-credentials, with its answer.
+        # Each refusal is logged by svc-cases (which report, why) ...
+        assert sum("presentation refused" in m for m in refusals) == 8, refusals
+        assert any("not_clean" in m and dirty["identifier"] in m for m in refusals), refusals
+        # ... and each verification is audited at Zhongshan's svc-credentials, with its answer.
         auditor = h("auditor", "audit:read", ["credentials"])
         events = (await http.get(f"{creds[ZHONGSHAN].url}{CRED}/audit-events", params={"entity": "presentation",
                                                                                       "limit": 100},
@@ -212,6 +220,7 @@ async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token
         results = [e["detail"]["result"] for e in events if e["action"] == "presentation.verified"]
         assert results.count("forged") == 2 and results.count("expired") == 1 and results.count("valid") >= 4, results
     finally:
+        logging.getLogger("tongban.cases.material").removeHandler(collect)
         await http.aclose()
         await cases.app.state.credentials.aclose()
         for served in (cases, *cities.values(), *creds.values(), gw):
