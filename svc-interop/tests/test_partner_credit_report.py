@@ -195,6 +195,13 @@ async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token
         short = await report(HOLDER, HOLDER, type_code=OTHER)
         refused(await submit(HOLDER, "zs-citizen", await present(HOLDER, "zs-citizen", short["identifier"],
                                                                  "show-5")), "wrong_type")
+        # A presentation without the type it stands for (beside an upload, say), or not a TBP1 payload: 422.
+        for material in ({"name": "无违法违规证明", "document_id": "00000000-0000-0000-0000-000000000001",
+                          "presentation": partial},
+                         {"name": "无违法违规证明", "licence_type_code": certificate, "presentation": "TBC1.x.y"}):
+            r = await http.post(f"{cases.url}{CASES}/cases", headers=citizen(HOLDER, "zs-citizen"),
+                                json={"basic_code": ITEM, "materials": [material]})
+            assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
         # 6. Expired: a presentation handed in after its few minutes.
         late = await present(HOLDER, "zs-citizen", clean["identifier"], "show-6")
         with clock.pinned(clock.now() + dt.timedelta(minutes=10)):

@@ -39,6 +39,8 @@ class MaterialIn(BaseModel):
         if (self.document_id is None) == (self.licence_type_code is None):
             raise ValueError("give either document_id or licence_type_code")
         if self.presentation is not None:
+            if self.licence_type_code is None:
+                raise ValueError("a presentation needs the licence_type_code it stands for")
             return self  # the holder made the presentation and handed it over: that is her consent
         if self.licence_type_code is not None and not self.consent:
             raise ValueError("a licence-backed material needs consent: true")
