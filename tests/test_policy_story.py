@@ -7,8 +7,8 @@ applies with one tap and is approved at once (即申即享); a 免申即享 poli
 reaches every eligible company without an application and stops at its budget; a company whose
 commitment was found untrue is black-listed and refused 告知承诺制 after.
 
-Not built yet: a Shenzhen credit report standing in for a certificate (issue 22, partner credit
-reports through svc-interop)."""
+A Shenzhen credit report standing in for a certificate needs two cities' svc-interop and
+svc-credentials: it is told in svc-interop/tests/test_partner_credit_report.py, not here."""
 
 import datetime as dt
 

@@ -82,6 +82,18 @@ class CredentialsClient:
         raise LicenceNotUsable(field, f"svc-credentials refused the use: {problem.get('refusal') or _why(resp)}",
                                refusal=problem.get("refusal"))
 
+    async def verify_presentation(self, qr: str, field: str) -> dict[str, Any]:
+        """svc-credentials' verdict on a presentation (亮证; a partner city's is checked against the
+        trust list: signature, expiry, replay, validity, the partner's status lists). A presentation
+        it cannot read is the applicant's fault (422 naming the field); the verdict itself (valid,
+        forged, expired, ...) is the caller's to judge."""
+        resp = await self._call("POST", "/verifications", json={"presentation": qr})
+        if resp.status_code != 200:
+            raise LicenceNotUsable(field, f"svc-credentials could not read the presentation: {_why(resp)}",
+                                   refusal="malformed")
+        body = resp.json()
+        return body if isinstance(body, dict) else {}
+
     async def withdraw_consent(self, user_auth: str, consent_id: uuid.UUID) -> bool:
         """Withdraw a consent with the token that gave it (an undone submission). False when
         svc-credentials does not let that caller withdraw it; already withdrawn counts as done."""

@@ -40,6 +40,6 @@ class CaseMaterial(Base):
     licence_identifier: Mapped[str | None] = mapped_column(String(200))
     consent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     use_id: Mapped[int | None] = mapped_column(Integer)
-    verification: Mapped[str | None] = mapped_column(String(30))      # licence-use | wallet-status
+    verification: Mapped[str | None] = mapped_column(String(30))      # licence-use | wallet-status | presentation[-<region>]
     added_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -8,6 +8,7 @@ commit of the draft and the one that submits it (tongban.cases.submission_flow).
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -31,6 +32,12 @@ from tongban.shared.errors import AppError
 SIGNATURES = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
               "application/ofd": (b"PK\x03\x04",)}
 MAX_MATERIALS = 30
+log = logging.getLogger("tongban.cases.material")
+# A presentation stands in for a material only when it shows whose it is and, being a credit
+# report (信用报告, today the only kind taken this way), the level and the black-list entries:
+# a presenter who leaves a field out is refused, not trusted.
+SHOWN = ("subject_code", "credit_level", "black_list_entries")
+CLEAN_LEVELS = frozenset({"A", "B"})
 
 
 def check_upload(content: bytes, mime_type: str, settings: Settings) -> None:
@@ -145,7 +152,10 @@ class SubmissionMaterials:
         for the rules (the materials', then the wallet's for what the rule names besides)."""
         facts: dict[str, Any] = {}
         for i, m in zip(self.positions, self.items, strict=True):
-            if m.licence_type_code is not None and m.document_id is None:
+            if m.presentation is not None:
+                self.rows.append(await self._presented(case, m, f"{self.field}[{i}].presentation"))
+                facts[f"licence.{m.licence_type_code}"] = True
+            elif m.licence_type_code is not None and m.document_id is None:
                 self.rows.append(await self._licence(case, m, f"{self.field}[{i}].licence_type_code"))
                 facts[f"licence.{m.licence_type_code}"] = True
         facts |= await self.wallet_facts(rule, facts)
@@ -171,6 +181,38 @@ class SubmissionMaterials:
         return CaseMaterial(name=m.name, kind="licence", licence_type_code=m.licence_type_code,
                             licence_identifier=use.identifier, consent_id=consent, use_id=use.use_id,
                             verification="licence-use", added_by=self.p.sub)
+
+    async def _presented(self, case: Case, m: MaterialIn, field: str) -> CaseMaterial:
+        """A presentation standing in for the material: svc-credentials verifies it (a partner
+        city's against the partner's keys on our trust list); it must be valid, of the type the
+        material asks for or one the licence-type mappings make stand for it, show the applicant as
+        its subject, and be clean (level A or B, no black-list entry). Any refusal is 422 naming
+        the field, logged here and on the case's timeline (svc-credentials audits the verification)."""
+        assert m.presentation is not None and m.licence_type_code is not None
+        verdict = await self.credentials.verify_presentation(m.presentation, field)
+        shown = verdict.get("fields") if isinstance(verdict.get("fields"), dict) else {}
+        why: str | None = None
+        refusal = str(verdict.get("result"))
+        if refusal != "valid":
+            why = f"the presentation is {refusal}: {verdict.get('reason')}"
+        elif m.licence_type_code != verdict.get("type_code") and \
+                m.licence_type_code not in (verdict.get("recognised_as") or []):
+            why, refusal = f"a {verdict.get('type_code')} does not stand for {m.licence_type_code}", "wrong_type"
+        elif missing := [f for f in SHOWN if f not in shown]:
+            why, refusal = f"the presentation must show {', '.join(missing)}", "fields_not_shown"
+        elif str(shown["subject_code"]).upper() != case.applicant_id.upper():
+            why, refusal = "the presented report is about someone other than the applicant", "not_the_applicant"
+        elif str(shown["credit_level"]) not in CLEAN_LEVELS or shown["black_list_entries"] not in (0, "0"):
+            why, refusal = (f"the credit report is not clean (level {shown['credit_level']}, "
+                            f"{shown['black_list_entries']} black-list entries)"), "not_clean"
+        if why is not None:
+            log.warning("presentation refused for case %s (%s): %s; issuer %s, identifier %s", case.id, field,
+                        refusal, verdict.get("issuer_code"), verdict.get("identifier"))
+            raise LicenceNotUsable(field, why, refusal=refusal)
+        region = verdict.get("issuer_region")
+        return CaseMaterial(name=m.name, kind="licence", licence_type_code=m.licence_type_code,
+                            licence_identifier=str(verdict.get("identifier"))[:200],
+                            verification=f"presentation-{region}" if region else "presentation", added_by=self.p.sub)
 
     async def wallet_facts(self, rule: ApprovalRule | None, known: dict[str, Any]) -> dict[str, Any]:
         """Licence facts the item's current rule asks about and the materials did not settle,
