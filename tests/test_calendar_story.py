@@ -39,7 +39,7 @@ async def platform(infra, clean_nats, tmp_path):
     # Every process starts its shared clock as on AS_OF (development only).
     async with platform_processes(infra, definitions, urls, tmp_path,
                                   extra=lambda name, at: {"TONGBAN_CLOCK_START": AS_OF}) as at:
-        async with httpx.AsyncClient(base_url=at["gateway"], timeout=10) as client:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=at["gateway"], timeout=10) as client:
             yield client
 
 

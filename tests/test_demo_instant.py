@@ -42,7 +42,7 @@ def wired(cases, credentials, token_issuer) -> None:  # noqa: ANN001
             (credentials, cases, "cases:lookup", "cases", "credentials")):
         token = token_issuer.mint("service", scopes, [audience], sub=f"service:{name}", service=name)
         attribute = "credentials" if name == "cases" else "cases"
-        setattr(client.app.state, attribute, httpx.AsyncClient(
+        setattr(client.app.state, attribute, httpx.AsyncClient(headers={"Accept-Language": "en"},
             transport=httpx.ASGITransport(app=target.app), base_url=f"http://{audience}",
             auth=BearerAuth(StaticToken(token))))
 

@@ -65,7 +65,7 @@ async def test_sealed_notices_and_a_licence_picture(infra, token_issuer, clean_n
     async with running_service(CREDENTIALS, infra, token_issuer, key_dir=tmp_path / "keys") as credentials, \
             running_service(CASES, infra, token_issuer) as cases:
         # svc-cases calls svc-credentials as itself, with the scopes the gateway grants it.
-        cases.app.state.credentials = httpx.AsyncClient(
+        cases.app.state.credentials = httpx.AsyncClient(headers={"Accept-Language": "en"},
             transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
             auth=BearerAuth(StaticToken(token_issuer.mint(
                 "service", "credentials:read credentials:use credentials:seal_documents", ["credentials"],

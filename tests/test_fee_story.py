@@ -66,8 +66,8 @@ async def platform(infra, clean_nats, tmp_path, monkeypatch):
 
     try:
         async with platform_processes(infra, definitions, urls, tmp_path, extra=extra) as at, \
-                httpx.AsyncClient(base_url=at["gateway"], timeout=15) as gw, \
-                httpx.AsyncClient(base_url=sim_url, timeout=15) as sim:
+                httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=at["gateway"], timeout=15) as gw, \
+                httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=sim_url, timeout=15) as sim:
             yield gw, sim, json.loads((tmp_path / "pay" / simulator.PRIVATE_FILE).read_text())
     finally:
         server.should_exit = True

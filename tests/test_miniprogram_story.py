@@ -78,8 +78,8 @@ def bearer(answer: httpx.Response) -> dict[str, str]:
 
 async def test_a_resident_logs_in_with_wechat_applies_with_an_upload_and_refreshes_from_two_pages(platform):
     gateway_url, wechat_url = platform
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=15) as client, \
-            httpx.AsyncClient(base_url=wechat_url, timeout=5) as wechat:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=gateway_url, timeout=15) as client, \
+            httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=wechat_url, timeout=5) as wechat:
         admin = bearer(await token(client, grant_type="password", username="admin", password="Admin#2026"))
         r = await client.post("/api/v1/catalog/items", headers=admin, json={
             "basic_code": ITEM, "name": "个体工商户设立登记", "exercise_level": 4, "case_type": "promised",

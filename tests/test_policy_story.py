@@ -66,7 +66,7 @@ def policy(name: str, mode: str, eligibility: list[dict], budget: int) -> dict:
 
 
 async def test_policies_find_the_company_and_credit_changes_handling(gateway_url):
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=20) as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=gateway_url, timeout=20) as client:
         admin = await login(client, "admin", "Admin#2026")
         company = await login(client, "company", "Company#2026")
         clerk = await login(client, "clerk", "Clerk#2026")

@@ -37,7 +37,7 @@ async def test_a_token_logged_out_after_a_nats_restart_is_refused_by_a_service(i
                            log_file=tmp_path / "cases.log").start()
     try:
         await asyncio.gather(asyncio.to_thread(gateway.wait_ready), asyncio.to_thread(cases.wait_ready))
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=10) as http:
             r = await http.post(f"{gateway.url}/auth/token", data={
                 "grant_type": "password", "username": "citizen", "password": "Citizen#2026"})
             assert r.status_code == 200, r.text

@@ -31,7 +31,7 @@ async def platform(infra, clean_nats, tmp_path):
     await gateway_seed.seed(make_sessionmaker(engine))
     await engine.dispose()
     async with platform_processes(infra, [GATEWAY, CATALOG, CASES], urls, tmp_path) as at:
-        async with httpx.AsyncClient(base_url=at["gateway"], timeout=10) as client:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=at["gateway"], timeout=10) as client:
             yield Platform(client, at)
 
 
@@ -81,7 +81,7 @@ async def test_a_service_reached_directly_refuses_a_token_revoked_at_the_gateway
     """Defence in depth: the services refuse a revoked access token themselves (each process
     follows `gateway.token.revoked`), not only the gateway at the door."""
     citizen = await login(platform.client, "citizen", "Citizen#2026")
-    async with httpx.AsyncClient(base_url=platform.urls["cases"], timeout=10) as direct:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=platform.urls["cases"], timeout=10) as direct:
         assert (await direct.get("/api/v1/cases/cases", headers=citizen)).status_code == 200
         assert (await platform.client.post("/auth/logout", headers=citizen)).status_code == 204
 

@@ -39,7 +39,7 @@ async def test_no_event_lost_or_applied_twice_across_kills(infra, token_issuer, 
             return (await conn.execute(stmt)).scalar()
 
     try:
-        async with httpx.AsyncClient(base_url=catalog.url, timeout=10) as client:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=catalog.url, timeout=10) as client:
             for i in range(N):
                 body = {"basic_code": f"4420{i // 1000:01d}{i:07d}", "name": f"事项 {i}", "exercise_level": 4,
                         "case_type": "immediate"}

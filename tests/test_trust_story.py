@@ -73,7 +73,7 @@ def until(days: int = 30) -> str:
 
 
 async def test_who_may_act_for_whom(gateway_url):
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=15) as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=gateway_url, timeout=15) as client:
         desk = Desk(client)
         admin = await desk.login("admin", "Admin#2026")
         for code, dept in ((X1, D1), (X2, D1), (Y, D2)):
@@ -233,7 +233,7 @@ async def with_credentials(infra, clean_nats, tmp_path, monkeypatch):
 
 
 async def test_licences_follow_the_real_name_and_a_counter_consent_needs_a_real_case(with_credentials):
-    async with httpx.AsyncClient(base_url=with_credentials, timeout=15) as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=with_credentials, timeout=15) as client:
         desk = Desk(client)
         # Anyone may register with any valid ID number: the account is self_declared and sees none of
         # the licences issued to that number (the demo citizen's, here), however it asks.

@@ -107,7 +107,7 @@ async def an_instant_item_with_a_licence(client: httpx.AsyncClient) -> None:
 
 async def test_the_generated_client_walks_a_residents_journey(platform):
     gateway_url, smoke = platform
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=15) as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=gateway_url, timeout=15) as client:
         await an_instant_item_with_a_licence(client)
     env = {"TONGBAN_URL": gateway_url, "TONGBAN_USERNAME": "citizen", "TONGBAN_PASSWORD": "Citizen#2026",
            "TONGBAN_QUERY": "优待证", "TONGBAN_ITEM": ITEM["basic_code"], "TONGBAN_FORM": '{"service_years": 8}'}

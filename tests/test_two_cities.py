@@ -115,7 +115,7 @@ class Gateway:
 
 async def test_cities_are_paired_with_every_service_and_each_trusts_the_others_issuers(cities):
     zs, sz = cities
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=30) as http:
         for here, there in ((zs, sz), (sz, zs)):
             gw = Gateway(here, http)
             admin = await gw.login("admin", "Admin#2026")
@@ -129,7 +129,7 @@ async def test_cities_are_paired_with_every_service_and_each_trusts_the_others_i
 
 async def test_a_shenzhen_resident_gets_a_zhongshan_licence_and_a_shenzhen_clerk_verifies_it(cities):
     zs_city, sz_city = cities
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=30) as http:
         zs, sz = Gateway(zs_city, http), Gateway(sz_city, http)
         zs_admin, sz_admin = await zs.login("admin", "Admin#2026"), await sz.login("admin", "Admin#2026")
         resident, resident_id = await sz.account_with_id(

@@ -146,7 +146,7 @@ async def test_a_body_that_is_a_request_never_reaches_the_service_as_one(gateway
     [(status, _, body)], _ = await exchange(port, raw)
     assert status == 200 and json.loads(body)["body"] == SMUGGLED.decode()
     # A request after it on a kept-alive upstream connection would come after the smuggled one.
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=f"http://127.0.0.1:{port}") as client:
         for _ in range(3):
             assert (await client.get("/api/v1/catalog/record/after")).status_code == 200
 
@@ -217,7 +217,7 @@ async def test_a_service_called_directly_refuses_the_same(catalog):
 
 async def test_a_service_answers_malformed_and_expired_tokens_401(catalog, token_issuer):
     audit = "/api/v1/catalog/audit-events"
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{catalog}") as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=f"http://127.0.0.1:{catalog}") as client:
         for token in MALFORMED_TOKENS:
             r = await client.get(audit, headers={"Authorization": f"Bearer {token}".encode()})
             assert r.status_code == 401, (token, r.text)

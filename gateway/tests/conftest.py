@@ -244,7 +244,8 @@ def start_gateway(infra, gateway_db, upstream, monkeypatch, gateway_protocol):
             monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(value))
         asgi = create_app()
         async with serve(asgi, http=gateway_protocol, forwarded_allow_ips=forwarded_allow_ips,
-                         timeout_keep_alive=timeout_keep_alive) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+                         timeout_keep_alive=timeout_keep_alive) as url, httpx.AsyncClient(
+                             base_url=url, timeout=20, headers={"Accept-Language": "en"}) as client:
             yield Gateway(asgi, url, client)
 
     return start

@@ -29,7 +29,7 @@ async def platform(serve_app, start_gateway, **settings):
     """The simulator, and a gateway configured with its URL and the mini-programs' secrets."""
     apps = {**DEV_APPS, OTHER_APP: "secret-of-another-platform"}
     sim = WeChatSimulator(apps, open_platform=frozenset(DEV_APPS))
-    async with serve_app(simulator_app(sim), lifespan="off") as url, httpx.AsyncClient(base_url=url) as device:
+    async with serve_app(simulator_app(sim), lifespan="off") as url, httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=url) as device:
         async with start_gateway(wechat_api_url=url, wechat_apps=json.dumps(apps), **settings) as gw:
             yield sim, device, gw
 

@@ -54,7 +54,7 @@ def _app(engine, metrics: Metrics, issuer) -> FastAPI:  # noqa: ANN001
 
 async def _get(app: FastAPI, path: str, **headers: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, transport=transport, base_url="http://t") as client:
         return await client.get(path, headers=headers)
 
 

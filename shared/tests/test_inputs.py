@@ -3,21 +3,33 @@ surrogates in JSON and form bodies, query strings and paths; integers past 64 bi
 and the bounded integers of tongban.shared.fields."""
 
 import json
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
-
 from tongban.shared.errors import install_error_handlers
 from tongban.shared.fields import Id32
 from tongban.shared.inputs import MAX_JSON_DEPTH, InputCheck, json_problems, path_problems, query_problems
+from tongban.shared.messages import language_of, language_var
 from tongban.shared.pagination import MAX_OFFSET, PageDep
 
 
 class Form(BaseModel):
     name: str
     form_data: dict = {}
+
+
+def _languaged(app: Any) -> Any:
+    """The request's language set as the platform's edge middleware sets it (this bare app has none)."""
+    async def outer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        token = language_var.set(language_of(scope.get("headers")))
+        try:
+            await app(scope, receive, send)
+        finally:
+            language_var.reset(token)
+    return outer
 
 
 def _app() -> FastAPI:
@@ -46,7 +58,8 @@ def _app() -> FastAPI:
 
 @pytest.fixture
 async def client():
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t") as c:
+    async with httpx.AsyncClient(headers={"Accept-Language": "en"}, transport=httpx.ASGITransport(app=_languaged(_app())),
+                                 base_url="http://t") as c:
         yield c
 
 
@@ -128,7 +141,6 @@ def test_the_checks_alone():
 
 def test_a_local_time_has_no_offset():
     from pydantic import TypeAdapter, ValidationError
-
     from tongban.shared.fields import LocalTime
 
     adapter = TypeAdapter(LocalTime)

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from tongban.shared.auth import Principal, Requires, TokenVerifier
-from tongban.shared.errors import AppError, install_error_handlers
+from tongban.shared.errors import AppError, NotFound, install_error_handlers
 from tongban.shared.messages import CATALOGUE, EN, ZH, negotiate
 from tongban.shared.metrics import Metrics
 from tongban.shared.service import EdgeMiddleware
@@ -46,8 +46,8 @@ def test_every_code_of_every_service_has_chinese_words(monkeypatch):
 
 @pytest.mark.parametrize(("header", "language"), [
     ("zh-CN", ZH), ("zh", ZH), ("zh-Hans-CN,zh;q=0.9,en;q=0.8", ZH), ("en-US,en;q=0.9", EN), ("en", EN),
-    ("en;q=0.5, zh-CN;q=0.8", ZH), ("zh-CN;q=0.2, en;q=0.9", EN), ("zh;q=0", EN), ("fr-FR", EN), ("", EN),
-    (None, EN), ("zh;q=abc, en", EN), ("*", EN),
+    ("en;q=0.5, zh-CN;q=0.8", ZH), ("zh-CN;q=0.2, en;q=0.9", EN), ("zh;q=0", EN), ("fr-FR", EN), ("", ZH),
+    (None, ZH), ("zh;q=abc, en", EN), ("*", ZH), ("fr-FR, *;q=0.1", EN),
 ])
 def test_accept_language_picks_the_language(header, language):
     assert negotiate(header) == language
@@ -71,6 +71,10 @@ def app_with_edge(issuer) -> FastAPI:
     @app.get("/mine")
     async def mine(who: Principal = Depends(Requires())) -> dict:
         return {}
+
+    @app.get("/mine/{number}")
+    async def one_of_mine(number: str, who: Principal = Depends(Requires())) -> dict:
+        raise NotFound(f"nothing numbered {number} here")
 
     app.add_middleware(EdgeMiddleware, max_body=1000, metrics=Metrics(), service="cases")
     return app
@@ -101,3 +105,25 @@ async def test_a_resident_reads_the_problem_in_chinese_and_a_client_keeps_englis
         r = await client.post("/applicants", content=b"{", headers={"Accept-Language": "zh",
                                                                     "Content-Type": "application/json"})
         assert r.json()["code"] == "malformed_json" and chinese(r.json()["detail"])
+
+
+async def test_no_accept_language_reads_chinese_for_a_citizen_a_clerk_and_no_one(token_issuer):
+    """The rule (messages.DEFAULT): without Accept-Language every caller reads Chinese, a resident,
+    a company, the hall's clerk and a caller with no token alike (the language is chosen before the
+    token is read); `en` keeps English; the code is the same either way."""
+    app = app_with_edge(token_issuer)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for role in ("citizen", "company", "clerk"):
+            bearer = {"Authorization": f"Bearer {token_issuer.mint(role, '', ['cases'])}"}
+            r = await client.get("/mine/X1", headers=bearer)
+            assert "accept-language" not in {k.lower() for k in r.request.headers}
+            assert r.status_code == 404 and r.json()["code"] == "not_found", role
+            assert r.json()["title"] == "未找到" and r.json()["detail"] == "找不到您要的内容。", role
+            r = await client.get("/mine/X1", headers={**bearer, "Accept-Language": "en"})
+            assert r.json()["code"] == "not_found" and r.json()["detail"] == "nothing numbered X1 here", role
+        r = await client.get("/mine")
+        assert r.status_code == 401 and r.json()["code"] == "unauthorized" and r.json()["title"] == "请先登录"
+        r = await client.get("/mine", headers={"Accept-Language": "en"})
+        assert r.json()["code"] == "unauthorized" and not chinese(r.json()["title"])
+        r = await client.get("/mine", headers={"Accept-Language": "fr-FR"})
+        assert r.json()["code"] == "unauthorized" and not chinese(r.json()["title"])

@@ -124,14 +124,14 @@ async def _wired_with_an_id_card(credentials, cases, token_issuer, kit, id_card:
     applicant's ID card issued; returns its identifier."""
     service_token = token_issuer.mint("service", "credentials:read credentials:use", ["credentials"],
                                       sub="service:cases", service="cases")
-    cases.app.state.credentials = httpx.AsyncClient(
+    cases.app.state.credentials = httpx.AsyncClient(headers={"Accept-Language": "en"},
         transport=httpx.ASGITransport(app=credentials.app), base_url="http://credentials",
         auth=BearerAuth(StaticToken(service_token)))
     # ... and svc-credentials asking svc-cases as itself (`cases:lookup`, as the gateway grants its
     # client) which case a counter consent names.
     lookup_token = token_issuer.mint("service", "cases:lookup", ["cases"], sub="service:credentials",
                                      service="credentials")
-    credentials.app.state.cases = httpx.AsyncClient(
+    credentials.app.state.cases = httpx.AsyncClient(headers={"Accept-Language": "en"},
         transport=httpx.ASGITransport(app=cases.app), base_url="http://cases",
         auth=BearerAuth(StaticToken(lookup_token)))
     r = await credentials.post("/api/v1/credentials/licence-types", headers=admin, json={
@@ -199,7 +199,7 @@ async def test_licence_backed_material_and_rule_on_a_valid_licence(infra, token_
         await cases.app.state.credentials.aclose()
 
         # svc-credentials down: 503, and no submitted case (the draft says why)
-        cases.app.state.credentials = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2)
+        cases.app.state.credentials = httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url="http://127.0.0.1:9", timeout=2)
         r = await cases.post("/api/v1/cases/cases", headers=applicant(kit.ADULT),
                              json={"basic_code": ITEM, "materials": [material]})
         assert r.status_code == 503 and r.json()["code"] == "upstream_unavailable"
@@ -376,7 +376,7 @@ async def test_licence_backed_materials_added_later(infra, token_issuer, tokens,
 
         # svc-credentials down: 503, nothing added, the timeline says so
         await cases.app.state.credentials.aclose()
-        cases.app.state.credentials = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2)
+        cases.app.state.credentials = httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url="http://127.0.0.1:9", timeout=2)
         r = await cases.post(url, headers=applicant, json=add)
         assert r.status_code == 503 and r.json()["code"] == "upstream_unavailable"
         assert (await cases.get(url, headers=applicant)).json()["total"] == 1

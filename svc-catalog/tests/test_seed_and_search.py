@@ -315,3 +315,30 @@ def test_forgiving_data_reads_words_by_pinyin_synonym_and_correction():
     assert "营业执照" in variants("yyzz") and "营业执照" in variants("yingyezhizhao")
     assert "居民身份证" in variants("身份证") and "身份证" in variants("身分证")
     assert ("py:yezhi", "py:yingye", "py:zhizhao") in alternatives("yingyezhizhao")
+
+
+async def test_the_summary_view_lists_fifty_items_in_a_fraction_of_the_bytes(client):
+    """`?view=summary`: a mini-program's list rows (id, code, name, limit, the flags that are on,
+    links to the item and its cities' implementations with their guides), paginated as the full view."""
+    full = await client.get(f"{API}/items", params={"limit": 50})
+    summary = await client.get(f"{API}/items", params={"limit": 50, "view": "summary"})
+    assert full.status_code == summary.status_code == 200, summary.text
+    f, s = full.json(), summary.json()
+    assert len(s["items"]) == len(f["items"]) == 50
+    assert (s["total"], s["limit"], s["offset"], s["next_offset"]) == (f["total"], 50, 0, 50)
+    assert [i["id"] for i in s["items"]] == [i["id"] for i in f["items"]]
+    # Measured on the demo catalogue: 50 items are 112,547 bytes in full and 25,376 as list rows.
+    assert len(summary.content) * 4 < len(full.content), (len(summary.content), len(full.content))
+    for row, item in zip(s["items"], f["items"], strict=True):
+        assert set(row) == {"id", "basic_code", "item_type", "name", "implementing_body", "promised_limit",
+                            "promised_limit_unit", "visits", "flags", "cities", "status", "links"}
+        assert row["flags"] == [k for k, v in item["flags"].items() if v is True]
+        assert row["links"] == {"self": f"/api/v1/catalog/items/{item['id']}",
+                                "implementations": f"/api/v1/catalog/implementations?basic_code={item['basic_code']}"}
+    guide = await client.get(s["items"][0]["links"]["implementations"])
+    assert guide.status_code == 200 and all(i["basic_code"] == s["items"][0]["basic_code"]
+                                            for i in guide.json()["items"])
+    second = (await client.get(f"{API}/items", params={"limit": 50, "offset": 50, "view": "summary"})).json()
+    assert second["offset"] == 50 and not {i["id"] for i in second["items"]} & {i["id"] for i in s["items"]}
+    r = await client.get(f"{API}/items", params={"view": "tiny"})
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"

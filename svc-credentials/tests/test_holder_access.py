@@ -32,7 +32,7 @@ async def running(infra, issuer, key_dir):  # noqa: ANN001
     app = with_holder_access(create_app(Settings(database_url=infra.fresh_database(SERVICE), nats_url=infra.nats.url,
                                                  jwks_json=issuer.jwks_json, log_level="WARNING", key_dir=key_dir)))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
             yield client
 
 

@@ -86,7 +86,7 @@ def shenzhen(svc) -> ShenzhenLists:  # noqa: ANN001
     lists = ShenzhenLists()
     for purpose in ("revocation", "suspension"):
         lists.publish(1, purpose, [])
-    svc.app.state.partner_status_lists.http = httpx.AsyncClient(transport=httpx.MockTransport(lists.handler))
+    svc.app.state.partner_status_lists.http = httpx.AsyncClient(headers={"Accept-Language": "en"}, transport=httpx.MockTransport(lists.handler))
     return lists
 
 

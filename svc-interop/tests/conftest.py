@@ -133,7 +133,7 @@ async def interop(infra, issuer, **settings: Any):
     settings.setdefault("public_url", "http://zs.test")
     app = build(infra, issuer, **settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings["public_url"]) as c:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, transport=httpx.ASGITransport(app=app), base_url=settings["public_url"]) as c:
             c.app = app  # type: ignore[attr-defined]
             yield c
 

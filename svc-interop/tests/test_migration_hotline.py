@@ -84,7 +84,7 @@ async def test_company_migration_and_hotline_loop(infra, token_issuer, kit, admi
                                    cases_url=cases_b.url), ports[SHENZHEN]).start()
     await kit.publish_items(nats_b.url, MIGRATION_IN_ITEM)
     await wait_for(lambda: kit.true(kit.handled(cases_b.app) >= 1))
-    http = httpx.AsyncClient(timeout=10)
+    http = httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=10)
     try:
         admin_token = admin["Authorization"].split()[1]
         # Shenzhen grants Zhongshan everything but company.migrate (for now); Zhongshan grants Shenzhen the answers.

@@ -94,7 +94,7 @@ async def test_a_resident_sees_and_presents_a_partner_licence(infra, token_issue
                         # No gateway here: the partner's status lists are served beside its base URL.
                         partner_url_bases={other: [creds[other].url]})
         cities[me] = await kit.Served(app, ports[me]).start()
-    http = httpx.AsyncClient(timeout=15)
+    http = httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=15)
 
     def citizen(id_number, scopes="cases:read credentials:read", sub="sz-citizen", level="verified"):
         return {"Authorization": "Bearer " + token_issuer.mint("citizen", scopes, ["interop", "credentials"], sub=sub,

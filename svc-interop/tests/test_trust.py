@@ -99,7 +99,7 @@ async def test_issuer_keys_are_exchanged_and_licences_verified_across_cities(inf
         app = kit.build(infra, token_issuer, region_code=me, public_url=urls[me], partner_secrets={other: SECRET},
                         credentials_url=creds[me].url)
         cities[me] = await kit.Served(app, ports[me]).start()
-    http = httpx.AsyncClient(timeout=10)
+    http = httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=10)
     try:
         qr = await shenzhen_presentation(http, creds[SHENZHEN].url, token_issuer)
         ids = {r: (await http.get(f"{u}/api/v1/interop/identity")).json() for r, u in urls.items()}

@@ -47,7 +47,7 @@ async def test_two_cities_forward_a_case_both_ways(infra, token_issuer, kit, adm
     # Shenzhen's catalogue publishes its cross-city item: its svc-cases and svc-interop both take it.
     await kit.publish_items(nats_b.url, ITEM)
     await wait_for(lambda: kit.true(kit.handled(cases_b.app) >= 1 and kit.handled(b.app) >= 1))
-    http = httpx.AsyncClient(timeout=10)
+    http = httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=10)
     try:
         ids = {r: (await http.get(f"{u}/api/v1/interop/identity")).json() for r, u in urls.items()}
         assert ids[ZHONGSHAN]["keys"][0]["kid"] != ids[SHENZHEN]["keys"][0]["kid"]

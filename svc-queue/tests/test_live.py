@@ -35,7 +35,7 @@ async def test_a_call_on_one_replica_reaches_sse_clients_of_another(infra, token
         hall = await make_hall(b, tokens)
         counter, clerk = await make_counter(b, tokens, hall["id"], "3", [{"category": "A"}])
         await b.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "A"})
-        async with serve_http(a.app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http, \
+        async with serve_http(a.app) as base, httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=base, timeout=10) as http, \
                 http.stream("GET", f"{BASE}/halls/{hall['id']}/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.aiter_lines()

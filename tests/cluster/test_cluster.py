@@ -113,7 +113,7 @@ async def test_cluster_loses_nothing_and_handles_nothing_twice(infra, token_issu
         _, cases_a, _, credentials_a, credentials_b = procs
 
         admin = {"Authorization": "Bearer " + token_issuer.mint("admin", "credentials:admin", ["credentials"])}
-        async with httpx.AsyncClient(base_url=credentials_b.url) as client:
+        async with httpx.AsyncClient(headers={"Accept-Language": "en"}, base_url=credentials_b.url) as client:
             r = await client.post("/api/v1/credentials/licence-types", headers=admin, json={
                 "code": TYPE_CODE, "name": "食品经营许可证", "issuer_code": DEPT, "issuer_name": "中山市市场监督管理局",
                 "holder_type": "111", "validity": "years", "validity_years": 5,

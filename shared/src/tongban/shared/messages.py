@@ -3,8 +3,13 @@ title and a detail a resident can read (the catalogue below), chosen by the requ
 Accept-Language. Codes never change; only `title`, `detail` and the validation errors' words do.
 
 `negotiate(accept_language)` picks the language of a request (the platform's edge middleware
-sets it for the request; `problem_response` reads it). A request that asks for no language gets
-`DEFAULT` (English for now, while the suites' English assertions move to `Accept-Language: en`).
+sets it for the request; `problem_response` reads it). A request that asks for no language (no
+header, an empty one, or only `*`) gets `DEFAULT`, Chinese, whoever the caller is: the language
+is chosen before (and without) the token, so a 401 for a missing or expired token reads the same
+as a 403 after it; the people this serves (residents, companies, and the hall's own clerks) read
+Chinese; and machines (the platform's own service clients, partner cities) branch on `code` and
+send `Accept-Language: en` for English words in their logs. A request that names only languages
+the platform has no words in (`fr-FR`) gets English, the nearer of the two for a foreign reader.
 In Chinese, a validation error names each field by its Chinese label where one is known
 (`LABELS`), else by the field's name, and says what is wrong in Chinese.
 """
@@ -15,7 +20,7 @@ from contextvars import ContextVar
 from typing import Any
 
 ZH, EN = "zh-CN", "en"
-DEFAULT = EN
+DEFAULT = ZH
 language_var: ContextVar[str] = ContextVar("language", default=DEFAULT)
 # A validation error's kind (pydantic's `type`), carried to `localize` and never sent.
 ERROR_TYPE = "_type"
@@ -267,11 +272,14 @@ _TYPES = {
 
 def negotiate(accept_language: str | None) -> str:
     """The language of a request's answer: zh-CN or en, whichever its Accept-Language prefers
-    (q-values honoured; `*` and anything else give `DEFAULT`)."""
+    (q-values honoured). No preference at all (no header, empty, only `*`) gives `DEFAULT`
+    (Chinese); only languages without words here (`fr`) give English."""
     best, best_q = DEFAULT, -1.0
+    named = False
     for part in (accept_language or "").split(","):
         tag, _, params = part.strip().partition(";")
         tag = tag.strip().lower()
+        named = named or tag not in ("", "*")
         q = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
@@ -285,7 +293,7 @@ def negotiate(accept_language: str | None) -> str:
         lang = ZH if tag == "zh" or tag.startswith("zh-") else EN if tag == "en" or tag.startswith("en-") else None
         if lang is not None and q > best_q:
             best, best_q = lang, q
-    return best
+    return best if best_q >= 0 or not named else EN
 
 
 def language_of(headers: Any) -> str:

@@ -113,6 +113,8 @@ def token_source(settings: ServiceSettings) -> TokenSource | None:
 def service_client(base_url: str, source: TokenSource | None, timeout: float = 5.0) -> httpx.AsyncClient:
     """An http client for another service's API that authenticates as this service. The caller
     closes it in its lifespan. Without a token source, calls go out unauthenticated and the
-    callee refuses anything but its public routes."""
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout,
+    callee refuses anything but its public routes. It asks for English problem words (the
+    callee's default is Chinese, for people): a service branches on `code` and logs or passes on
+    the `detail`, and the edge puts a passed-on problem into its own caller's language by code."""
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, headers={"Accept-Language": "en"},
                              auth=BearerAuth(source) if source is not None else None)

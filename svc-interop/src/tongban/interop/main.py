@@ -61,7 +61,10 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     app.state.credentials = (service_client(settings.credentials_url, source, timeout)
                              if settings.credentials_url else None)
     try:
-        async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False) as http:
+        # English problem words from partner cities (their default is Chinese): they go into logs
+        # and into details this city passes on, which the edge puts into Chinese by code.
+        async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False,
+                                     headers={"Accept-Language": "en"}) as http:
             tokens = PartnerTokens(http, settings.partner_secrets)
             app.state.wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
                                   timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)

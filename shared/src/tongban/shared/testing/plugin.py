@@ -159,7 +159,10 @@ async def running_service(definition: ServiceDefinition, infra: Infra, issuer: T
     app = getattr(outer, "app", outer)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=outer)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        # English problem words, which the suites assert (the platform's default is Chinese;
+        # a test for that sends its own Accept-Language or builds its own client).
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc",
+                                     headers={"Accept-Language": "en"}) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
 

@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 
 from tongban.catalog.item import repository, service
 from tongban.catalog.item.errors import BasicCodeTaken, ItemNotFound, WrongItemStatus
-from tongban.catalog.item.schemas import ItemCreate, ItemRead, ItemRetire, ItemStatus, ItemUpdate
+from tongban.catalog.item.schemas import (
+    ItemCreate, ItemListRow, ItemRead, ItemRetire, ItemStatus, ItemUpdate, ItemView,
+)
 from tongban.catalog.policy import ERRORS as AUTH_ERRORS
 from tongban.catalog.policy import POLICY, Can, Caller, Public
 from tongban.shared.db import SessionDep
@@ -54,17 +56,22 @@ async def publish_item(body: ItemCreate, session: SessionDep, actor: CatalogEdit
     return await idem.remember(session, 201, ItemRead.model_validate(item))
 
 
-@router.get("", summary="事项列表", response_model=Page[ItemRead], responses=responses(*AUTH_ERRORS))
+@router.get("", summary="事项列表", response_model=Page[ItemRead] | Page[ItemListRow],
+            responses=responses(*AUTH_ERRORS))
 async def list_items(
     session: SessionDep, page: PageDep, who: Reader,
     item_type: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     status: ItemStatus = "published",
-) -> Page[ItemRead]:
-    """Browse the catalogue (public: no login needed). Drafts are listed for editors only."""
+    view: Annotated[ItemView, Query(description="`full`: every element of each item (ItemRead); `summary`: "
+                                                "a list row (ItemListRow), for a mini-program's list")] = "full",
+) -> Page[ItemRead] | Page[ItemListRow]:
+    """Browse the catalogue (public: no login needed). Drafts are listed for editors only.
+    `?view=summary` gives each item as a short list row with links to the rest."""
     if status == "draft":
         admit(POLICY, "item.draft.read", who.principal)
-    return await paginate(session, repository.list_query(item_type, q, status), page, ItemRead.model_validate)
+    convert = ItemListRow.of if view == "summary" else ItemRead.model_validate
+    return await paginate(session, repository.list_query(item_type, q, status), page, convert)
 
 
 @router.get("/statistics", response_model=Statistics, dependencies=[Public("item.read")])

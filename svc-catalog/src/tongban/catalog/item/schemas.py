@@ -9,9 +9,12 @@ from tongban.catalog.elements import (
     Question, ServiceObject, Step, Strict, check_basic_code, check_credit_code, check_licence_type, json_schema_object,
 )
 
-__all__ = ["ITEM_TYPES", "ItemCreate", "ItemRead", "ItemUpdate", "ItemRetire", "ItemStatus", "ItemSummary"]
+__all__ = ["ITEM_TYPES", "ItemCreate", "ItemRead", "ItemUpdate", "ItemRetire", "ItemStatus", "ItemSummary",
+           "ItemListRow", "ItemLinks", "ItemView"]
 
 ItemStatus = Literal["draft", "published", "retired"]
+# The item list's views: `full` (ItemRead, every element) or `summary` (ItemListRow, a list row).
+ItemView = Literal["full", "summary"]
 
 
 class ItemElements(Limits):
@@ -138,3 +141,41 @@ class ItemSummary(BaseModel):
     flags: Flags
     status: ItemStatus
     version: int
+
+
+class ItemLinks(BaseModel):
+    """Where a list row leads (paths through the gateway)."""
+
+    self: str = Field(description="the item in full: GET /api/v1/catalog/items/{id}")
+    implementations: str = Field(description="the item's implementations, one per city, each with its 办事指南 "
+                                             "(GET /api/v1/catalog/implementations/{id}/guide): the guide is a "
+                                             "city's, so a list row links the cities' implementations of the item")
+
+
+class ItemListRow(BaseModel):
+    """An item as a mini-program's list shows it (`?view=summary`): its name, code, limit and the
+    flags that are on, with links to the rest; a fraction of ItemRead's size."""
+
+    id: uuid.UUID
+    basic_code: str
+    item_type: str
+    name: str
+    implementing_body: str | None
+    promised_limit: int | None
+    promised_limit_unit: LimitUnit | None
+    visits: int | None
+    flags: list[str] = Field(description="the names of the flags that are on (Flags), e.g. fully_online, nearby")
+    cities: list[str]
+    status: ItemStatus
+    links: ItemLinks
+
+    @classmethod
+    def of(cls, item: Any) -> "ItemListRow":
+        flags = Flags.model_validate(item.flags or {})
+        on = [name for name, value in flags.model_dump().items() if value is True]
+        return cls(id=item.id, basic_code=item.basic_code, item_type=item.item_type, name=item.name,
+                   implementing_body=item.implementing_body, promised_limit=item.promised_limit,
+                   promised_limit_unit=item.promised_limit_unit, visits=item.visits, flags=on,
+                   cities=list(item.cities or []), status=item.status,
+                   links=ItemLinks(self=f"/api/v1/catalog/items/{item.id}",
+                                   implementations=f"/api/v1/catalog/implementations?basic_code={item.basic_code}"))
