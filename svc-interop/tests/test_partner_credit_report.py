@@ -73,8 +73,9 @@ async def test_a_shenzhen_credit_report_stands_in_for_a_certificate(infra, token
     cases = await kit.start_cases(infra, token_issuer, ZHONGSHAN, items=(ITEM,))
     service = token_issuer.mint("service", "credentials:read", ["credentials"], sub="service:cases", service="cases")
     cases.app.state.credentials = httpx.AsyncClient(base_url=creds[ZHONGSHAN].url, timeout=15,
+                                                    headers={"Accept-Language": "en"},
                                                     auth=BearerAuth(StaticToken(service)))
-    http = httpx.AsyncClient(timeout=15)
+    http = httpx.AsyncClient(headers={"Accept-Language": "en"}, timeout=15)
     certificate = kit.DEPT + "009"
 
     def h(role, scopes, audience, **claims):
