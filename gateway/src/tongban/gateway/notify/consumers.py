@@ -203,16 +203,22 @@ async def on_payment_event(session: AsyncSession, event: Envelope) -> None:
     await tell(session, [_notice(account, kind, values, f"{kind}:{order.order_id}", event)], settings())
 
 
+# A backlog's messages share a transaction, up to TOGETHER at a time (the shared inbox's `together`:
+# inbox rows in one insert, one commit for the group, acked after it; a failing group is redone
+# message by message). One event's work here is a few small statements; its commit was most of it.
+TOGETHER = 50
+
 SUBSCRIPTIONS = [
-    Subscription(source="cases", subject="cases.case.>", durable="gateway-notify-cases", handler=on_case_event),
+    Subscription(source="cases", subject="cases.case.>", durable="gateway-notify-cases", handler=on_case_event,
+                 together=TOGETHER),
     Subscription(source="cases", subject="cases.ticket.>", durable="gateway-notify-hotline",
-                 handler=on_hotline_event),
+                 handler=on_hotline_event, together=TOGETHER),
     Subscription(source="cases", subject="cases.payment.>", durable="gateway-notify-payments",
-                 handler=on_payment_event),
+                 handler=on_payment_event, together=TOGETHER),
     Subscription(source="credentials", subject="credentials.licence.>", durable="gateway-notify-licences",
-                 handler=on_licence_event),
+                 handler=on_licence_event, together=TOGETHER),
     Subscription(source="queue", subject="queue.ticket.>", durable="gateway-notify-queue-tickets",
-                 handler=on_queue_event),
+                 handler=on_queue_event, together=TOGETHER),
     Subscription(source="queue", subject="queue.appointment.>", durable="gateway-notify-appointments",
-                 handler=on_queue_event),
+                 handler=on_queue_event, together=TOGETHER),
 ]

@@ -132,6 +132,14 @@ async def delivery(session: AsyncSession, delivery_id: uuid.UUID, for_update: bo
     return await session.get(Delivery, delivery_id, with_for_update=for_update)
 
 
+async def deliveries_locked(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
+    """These deliveries, locked for this transaction, by id (in one query)."""
+    if not ids:
+        return {}
+    stmt = select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id).with_for_update()
+    return {d.id: d for d in (await session.execute(stmt)).scalars()}
+
+
 async def claim_due(session: AsyncSession, now: dt.datetime, limit: int) -> list[Delivery]:
     """Scheduled deliveries whose time has come, locked (other dispatchers skip them)."""
     stmt = (select(Delivery).where(Delivery.status == "scheduled", Delivery.not_before <= now)
