@@ -253,3 +253,16 @@ async def test_a_fee_is_paid_once_refunded_when_refused_and_reconciled(platform)
     assert r.status_code == 200 and r.json()["total"] >= 1
     r = await gw.get("/api/v1/cases/payment/reconciliations", headers=citizen)
     assert r.status_code == 403
+
+    # She was told (the gateway's notifier, through the payment events svc-cases published): each
+    # order's amount and 非税缴款码, case A's receipt number, and both refunds.
+    async def told(kind, count):
+        r = await gw.get("/api/v1/gateway/notify/inbox", params={"limit": 200}, headers=citizen)
+        found = [m for m in r.json()["items"] if m["kind"] == kind]
+        return found if len(found) >= count else None
+
+    due = await wait_for(lambda: told("payment.due", 3), timeout=20)
+    assert any(order["payment_code"] in m["body"] and "80.00元" in m["body"] for m in due)
+    received_a = await wait_for(lambda: told("payment.received", 2), timeout=20)
+    assert any(receipt in m["body"] for m in received_a)
+    await wait_for(lambda: told("payment.refunded", 2), timeout=20)

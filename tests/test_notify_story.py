@@ -18,6 +18,7 @@ from tongban.gateway.notify.templates import Kind, SmsTemplate, TemplateBook, Te
 from tongban.shared import clock
 from tongban.shared.contracts import cases as ce
 from tongban.shared.contracts import credentials as le
+from tongban.shared.contracts import payments as pe
 from tongban.shared.contracts import queue as qe
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.events import bus
@@ -268,6 +269,68 @@ async def test_journeys_tell_the_right_people_on_the_right_channels(gateway, cap
     # Logs name the masked number, never the whole number or the content.
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "138****8000" in logged and "13800138000" not in logged and "营业执照" not in logged
+
+
+def order(state: str, applicant: str | None, **extra) -> pe.PaymentOrderV1:
+    return pe.PaymentOrderV1(
+        order_id=ORDER_ID, order_number="PO2026120700001", case_id=uuid.UUID(int=7), case_number="CN2026120700007",
+        payment_code="4420261207000123", amount_fen=12050, mode="pay_first", state=state,
+        expires_at=dt.datetime(2026, 12, 9, 2, 0, tzinfo=dt.UTC), at=clock.now(), applicant_sub=applicant,
+        lines=[pe.PaymentLineV1(department=D1, basic_code="442020000901", name="工本费", amount_fen=12050)], **extra)
+
+
+ORDER_ID = uuid.uuid4()
+
+
+async def test_payment_due_received_and_refunded_reach_the_applicant(gateway):
+    """统一支付's events become messages: due (amount, 非税缴款码, expiry in Beijing time), received
+    (amount, 电子票据号), refunded; on her inbox, SMS and (once authorised) WeChat; told once however
+    often the event comes; a counter case's order tells nobody; a muted kind is not told."""
+    client = gateway
+    admin, _ = await login(client, "admin", "Admin#2026")
+    citizen, citizen_sub = await login(client, "citizen", "Citizen#2026")
+    company, company_sub = await login(client, "company", "Company#2026")
+    sink = Sink(client, admin)
+    base = "/api/v1/gateway/notify"
+    r = await client.post(f"{base}/wechat-authorisations", headers={**citizen, "Idempotency-Key": "wx-pay"},
+                          json={"template_id": "wx-payment"})
+    assert r.status_code == 201, r.text
+    r = await client.put(f"{base}/preferences", headers=company, json={"muted": ["payment.due"]})
+    assert r.status_code == 200 and r.json()["muted"] == ["payment.due"]
+
+    due = order("unpaid", citizen_sub)
+    await publish(client, "cases", pe.PAYMENT_DUE, due)
+    await publish(client, "cases", pe.PAYMENT_DUE, due)                 # a relay's second copy
+    await publish(client, "cases", pe.PAYMENT_DUE, order("unpaid", None))   # a counter case: the hall collects
+    told = (await wait_inbox(client, citizen, "payment.due"))[0]
+    assert "120.50元" in told["body"] and "4420261207000123" in told["body"] and "2026-12-09 10:00" in told["body"]
+    sms = (await sink.wait("SMS_TB_PAYMENT_DUE"))[0]
+    assert sms["address"] == "138****8000"
+    assert "非税缴款码4420261207000123" in sms["content"] and "120.50元" in sms["content"]
+    wechat = (await sink.wait("wx-payment"))[0]
+    assert '"value": "120.50元"' in wechat["content"]
+
+    await publish(client, "cases", pe.PAYMENT_RECEIVED, order("paid", citizen_sub, provider="wechat",
+                                                              receipt_number="44000126120700000042"))
+    paid = (await wait_inbox(client, citizen, "payment.received"))[0]
+    assert "44000126120700000042" in paid["body"] and "120.50元" in paid["body"]
+    assert "电子票据号44000126120700000042" in (await sink.wait("SMS_TB_PAYMENT_RECEIVED"))[0]["content"]
+    await publish(client, "cases", pe.PAYMENT_REFUNDED, order("refunded", citizen_sub, provider="wechat"))
+    refunded = (await wait_inbox(client, citizen, "payment.refunded"))[0]
+    assert "已退款" in refunded["body"]
+    await sink.wait("SMS_TB_PAYMENT_REFUNDED")
+
+    # The company user muted "payment due" but hears that her payment was received.
+    company_order = order("unpaid", company_sub).model_copy(update={"order_id": uuid.uuid4()})
+    await publish(client, "cases", pe.PAYMENT_DUE, company_order)
+    await publish(client, "cases", pe.PAYMENT_RECEIVED, company_order.model_copy(
+        update={"state": "paid", "receipt_number": "44000126120700000043"}))
+    await wait_inbox(client, company, "payment.received")
+    assert not [m for m in await inbox(client, company) if m["kind"] == "payment.due"]
+    mine = [m["kind"] for m in await inbox(client, citizen)]
+    assert sorted(mine) == ["payment.due", "payment.received", "payment.refunded"]   # each once
+    assert len([s for s in await sink.records() if s["template_id"] == "SMS_TB_PAYMENT_DUE"]) == 1
+    assert len([s for s in await sink.records() if s["channel"] == "wechat"]) == 1     # one authorisation, one message
 
 
 async def _has(sink: Sink, text: str) -> bool:

@@ -19,7 +19,9 @@ from tongban.gateway.notify import repository
 from tongban.gateway.notify.config import NotifySettings
 from tongban.gateway.notify.service import Notice, tell
 from tongban.shared.contracts import cases as case_events
+from tongban.shared.clock import CHINA
 from tongban.shared.contracts import credentials as licence_events
+from tongban.shared.contracts import payments as payment_events
 from tongban.shared.contracts import queue as queue_events
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.inbox import Subscription
@@ -170,14 +172,53 @@ async def on_queue_event(session: AsyncSession, event: Envelope) -> None:
         await tell(session, notices, settings())
 
 
+PAYMENT_KINDS = {payment_events.PAYMENT_DUE: "payment.due", payment_events.PAYMENT_RECEIVED: "payment.received",
+                 payment_events.PAYMENT_REFUNDED: "payment.refunded"}
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}元"
+
+
+async def on_payment_event(session: AsyncSession, event: Envelope) -> None:
+    """Payment due (amount, 非税缴款码, expiry), received (amount, 电子票据号) and refunded, told to
+    the account that applied online; an expired order or a reconciliation tells nobody."""
+    kind = PAYMENT_KINDS.get(event.type)
+    if kind is None:
+        return
+    order = payment_events.PaymentOrderV1.model_validate(event.data)
+    account = account_of(order.applicant_sub)
+    if account is None:
+        return   # a counter or partner case (or an event from before applicant_sub): the hall collects the fee
+    values: dict[str, object] = {"case_number": order.case_number, "amount": yuan(order.amount_fen)}
+    if kind == "payment.due":
+        values |= {"payment_code": order.payment_code,
+                   "expires": order.expires_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"), "note": "待缴费"}
+    elif kind == "payment.received":
+        if not order.receipt_number:
+            log.warning("payment received for order %s without a receipt number", order.order_id)
+        values |= {"receipt_number": order.receipt_number or "开具中", "note": "缴费成功"}
+    else:
+        values["note"] = "已退款"
+    await tell(session, [_notice(account, kind, values, f"{kind}:{order.order_id}", event)], settings())
+
+
+# A backlog's messages share a transaction, up to TOGETHER at a time (the shared inbox's `together`:
+# inbox rows in one insert, one commit for the group, acked after it; a failing group is redone
+# message by message). One event's work here is a few small statements; its commit was most of it.
+TOGETHER = 50
+
 SUBSCRIPTIONS = [
-    Subscription(source="cases", subject="cases.case.>", durable="gateway-notify-cases", handler=on_case_event),
+    Subscription(source="cases", subject="cases.case.>", durable="gateway-notify-cases", handler=on_case_event,
+                 together=TOGETHER),
     Subscription(source="cases", subject="cases.ticket.>", durable="gateway-notify-hotline",
-                 handler=on_hotline_event),
+                 handler=on_hotline_event, together=TOGETHER),
+    Subscription(source="cases", subject="cases.payment.>", durable="gateway-notify-payments",
+                 handler=on_payment_event, together=TOGETHER),
     Subscription(source="credentials", subject="credentials.licence.>", durable="gateway-notify-licences",
-                 handler=on_licence_event),
+                 handler=on_licence_event, together=TOGETHER),
     Subscription(source="queue", subject="queue.ticket.>", durable="gateway-notify-queue-tickets",
-                 handler=on_queue_event),
+                 handler=on_queue_event, together=TOGETHER),
     Subscription(source="queue", subject="queue.appointment.>", durable="gateway-notify-appointments",
-                 handler=on_queue_event),
+                 handler=on_queue_event, together=TOGETHER),
 ]

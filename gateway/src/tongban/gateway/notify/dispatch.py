@@ -91,8 +91,9 @@ class Dispatcher:
         async with self.sessionmaker() as session, session.begin():
             await relaxed(session)
             sent: list[Delivery] = []
+            locked = await repository.deliveries_locked(session, [w[0] for w in work])   # one query, not one each
             for did, channel, address, template, _, attempts in work:
-                d = await repository.delivery(session, did, for_update=True)
+                d = locked.get(did)
                 if d is None or d.status != "scheduled":
                     continue
                 outcome = outcomes.get(did)

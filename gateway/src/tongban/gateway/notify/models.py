@@ -69,6 +69,7 @@ class Delivery(Base):
         UniqueConstraint("message_id", "channel", name="uq_notify_delivery_channel"),
         Index("ix_notify_delivery_due", "not_before", postgresql_where=text("status IN ('scheduled', 'sent')")),
         Index("ix_notify_delivery_status", "status", "updated_at"),
+        Index("ix_notify_delivery_recent", "account_id", "channel", "not_before"),   # the hourly limit's look-up
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

@@ -29,6 +29,20 @@ async def preferences(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.
     return {p.account_id: p for p in rows}
 
 
+async def recipients(session: AsyncSession, ids: list[uuid.UUID]
+                     ) -> dict[uuid.UUID, tuple[Account, Preference | None, frozenset[str]]]:
+    """The active accounts among `ids`, each with its preferences and the WeChat templates it holds
+    an unused authorisation of, in one query (what `tell` needs of each recipient)."""
+    if not ids:
+        return {}
+    open_grants = (select(func.array_agg(WeChatGrant.template_id.distinct()))
+                   .where(WeChatGrant.account_id == Account.id, WeChatGrant.consumed_at.is_(None))
+                   .correlate(Account).scalar_subquery())
+    stmt = (select(Account, Preference, open_grants).outerjoin(Preference, Preference.account_id == Account.id)
+            .where(Account.id.in_(ids), Account.active.is_(True)))
+    return {a.id: (a, p, frozenset(g or ())) for a, p, g in (await session.execute(stmt)).all()}
+
+
 async def preference(session: AsyncSession, account_id: uuid.UUID, for_update: bool = False) -> Preference | None:
     return await session.get(Preference, account_id, with_for_update=for_update)
 
@@ -130,6 +144,14 @@ def deliveries_stmt(status: str | None, account_id: uuid.UUID | None) -> Select[
 
 async def delivery(session: AsyncSession, delivery_id: uuid.UUID, for_update: bool = False) -> Delivery | None:
     return await session.get(Delivery, delivery_id, with_for_update=for_update)
+
+
+async def deliveries_locked(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
+    """These deliveries, locked for this transaction, by id (in one query)."""
+    if not ids:
+        return {}
+    stmt = select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id).with_for_update()
+    return {d.id: d for d in (await session.execute(stmt)).scalars()}
 
 
 async def claim_due(session: AsyncSession, now: dt.datetime, limit: int) -> list[Delivery]:

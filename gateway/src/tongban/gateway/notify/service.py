@@ -78,15 +78,13 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
     notices = list(notices)
     told = Told()
     ids = list({n.account_id for n in notices})
-    people = await repository.accounts(session, ids)
-    prefs = await repository.preferences(session, ids)
+    people = await repository.recipients(session, ids)
     now = clock.now()
     for notice in notices:
-        account = people.get(notice.account_id)
-        if account is None:
+        if notice.account_id not in people:
             told.skipped.append(f"{notice.kind}: no active account")
             continue
-        pref = prefs.get(account.id)
+        account, pref, open_grants = people[notice.account_id]
         kind = book.kind(notice.kind)
         if pref is not None and kind.key in (pref.muted or []):
             told.skipped.append(f"{notice.kind}: muted")
@@ -106,7 +104,8 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
         if kind.sms and phone and (pref is None or pref.sms):
             rows.append(await _planned(session, account.id, message_id, "sms", phone, kind.sms, kind.urgent,
                                        pref, settings, now))
-        if kind.wechat and (pref is None or pref.wechat) and account.role in ("citizen", "company"):
+        if (kind.wechat and (pref is None or pref.wechat) and account.role in ("citizen", "company")
+                and kind.wechat in open_grants):   # no unused authorisation read with the account: none to take
             grant = await repository.take_grant(session, account.id, kind.wechat)
             if grant is not None:   # no authorisation: nothing on this channel (WeChat would refuse it)
                 grant.consumed_at, grant.message_id = now, message_id

@@ -148,6 +148,9 @@ SMS_TEMPLATES = [
     SmsTemplate("SMS_TB_TICKET_CALLED", "请${number}号到${counter}号窗口办理。"),
     SmsTemplate("SMS_TB_HOTLINE_REPLY", "您的12345诉求${ticket_number}已有答复，请登录查看。"),
     SmsTemplate("SMS_TB_DEADLINE", "办件${case_number}（${item_code}）${level_text}，法定期限${deadline}，请及时处理。"),
+    SmsTemplate("SMS_TB_PAYMENT_DUE", "您的办件${case_number}需缴费${amount}，非税缴款码${payment_code}，请于${expires}前缴纳。"),
+    SmsTemplate("SMS_TB_PAYMENT_RECEIVED", "您的办件${case_number}已缴费${amount}，电子票据号${receipt_number}。"),
+    SmsTemplate("SMS_TB_PAYMENT_REFUNDED", "您的办件${case_number}所缴${amount}已退款，请留意原支付账户。"),
     SmsTemplate("SMS_TB_OVERDUE_ESCALATED", "督办：${department}办件${case_number}已超期（期限${deadline}），请督促办理。"),
 ]
 
@@ -157,6 +160,7 @@ WECHAT_TEMPLATES = [
     WeChatTemplate("wx-licence-issued", {"thing1": "licence_type", "date2": "valid_from"}),
     WeChatTemplate("wx-appointment", {"date1": "day", "time2": "starts", "thing3": "category"}),
     WeChatTemplate("wx-queue-call", {"character_string1": "number", "thing2": "note"}),
+    WeChatTemplate("wx-payment", {"character_string1": "case_number", "amount2": "amount", "thing3": "note"}),
     WeChatTemplate("wx-hotline-reply", {"character_string1": "ticket_number", "thing2": "note"}),
 ]
 
@@ -192,6 +196,14 @@ KINDS = [
          ("number", "counter", "note"), "applicant", urgent=True, sms="SMS_TB_TICKET_CALLED", wechat="wx-queue-call"),
     Kind("hotline.replied", "诉求已答复", "您的12345诉求{ticket_number}已答复：{reply}",
          ("ticket_number", "reply", "note"), "applicant", sms="SMS_TB_HOTLINE_REPLY", wechat="wx-hotline-reply"),
+    Kind("payment.due", "请缴费", "办件{case_number}需缴费{amount}，非税缴款码{payment_code}，请于{expires}前缴纳。",
+         ("case_number", "amount", "payment_code", "expires", "note"), "applicant", sms="SMS_TB_PAYMENT_DUE",
+         wechat="wx-payment"),
+    Kind("payment.received", "缴费成功", "办件{case_number}已缴费{amount}，电子票据号{receipt_number}。",
+         ("case_number", "amount", "receipt_number", "note"), "applicant", sms="SMS_TB_PAYMENT_RECEIVED",
+         wechat="wx-payment"),
+    Kind("payment.refunded", "已退款", "办件{case_number}所缴{amount}已退款。",
+         ("case_number", "amount", "note"), "applicant", sms="SMS_TB_PAYMENT_REFUNDED", wechat="wx-payment"),
     Kind("deadline.yellow", "办件临近期限", "办件{case_number}（{item_code}）已用{used}/{limit}个工作日，期限{deadline}。",
          ("case_number", "item_code", "used", "limit", "deadline", "level_text"), "staff", sms="SMS_TB_DEADLINE"),
     Kind("deadline.red", "办件已超期", "办件{case_number}（{item_code}）已超过法定期限{deadline}。",

@@ -2,8 +2,10 @@
 Version 1: only additive changes.
 
 A payment order belongs to one case; its `lines` split the total per department for the books.
-Amounts are in fen (分), never floats. No personal numbers: consumers that need the applicant read
-`cases.case.approved` or ask svc-cases."""
+Amounts are in fen (分), never floats. No personal numbers: `applicant_sub` (added in v1, optional)
+is the account that applied online (a token subject, as on `cases.case.*`), so a notifier can tell
+her; None for a counter or partner case. Consumers needing more read `cases.case.approved` or ask
+svc-cases."""
 
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class PaymentOrderV1(BaseModel):
     expires_at: dt.datetime
     at: dt.datetime
     lines: list[PaymentLineV1] = Field(default_factory=list)
+    applicant_sub: str | None = None      # the applying account (online applicants only), as on cases.case.*
 
 
 class ReconciliationV1(BaseModel):

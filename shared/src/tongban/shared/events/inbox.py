@@ -5,6 +5,15 @@ For each message: open a transaction, insert `(consumer, event_id)` into the inb
 the ack is repeated; otherwise run the handler in the same transaction. Ack only after the
 commit. A transient failure is nak'ed with a delay; a poison message (unparseable, or one
 that keeps failing until `max_deliver`) is terminated and kept as a dead letter.
+
+A subscription may let several fetched messages share one transaction (`together` > 1: the
+gateway's notifier, whose per-event work is a few small inserts and whose commit is most of the
+cost). Their inbox rows go in with one insert and their handlers run in order in that one
+transaction; all are acked only after its commit. So a crash anywhere before the commit leaves
+no inbox row and no effect (every message is delivered again), and after it every message is
+found in the inbox (acked again, never applied twice). If any handler of the group fails, the
+whole group is rolled back and each message is applied on its own, as above, so one poison
+message costs the others nothing but a second try.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ class Subscription:
     handler: Handler
     max_deliver: int = 10
     ack_wait: float = 30.0
+    together: int = 1  # fetched messages that may share one transaction (see the module's note)
 
 
 class Consumer:
@@ -74,8 +84,12 @@ class Consumer:
                 # up to the deadline once a message came): up to a second on every quiet moment.
                 msgs = await psub.fetch(1, timeout=IDLE_POLL)
                 while msgs:
-                    for msg in msgs:
-                        await self.handle(msg)
+                    if self.sub.together > 1 and len(msgs) > 1:
+                        for k in range(0, len(msgs), self.sub.together):
+                            await self.handle_together(msgs[k:k + self.sub.together])
+                    else:
+                        for msg in msgs:
+                            await self.handle(msg)
                     # Busy: take what is already waiting, without lingering for more.
                     try:
                         msgs = await psub.fetch(self.batch, timeout=DRAIN_WAIT)
@@ -128,6 +142,36 @@ class Consumer:
             return
         self.handled += 1
         await msg.ack()
+
+    async def handle_together(self, msgs: list[Msg]) -> None:
+        """Apply a group of messages in one transaction, then ack them all; if anything in it fails
+        (or a message is unreadable), roll it all back and handle each message alone."""
+        try:
+            events = [Envelope.model_validate_json(m.data) for m in msgs]
+        except ValidationError:
+            for msg in msgs:
+                await self.handle(msg)
+            return
+        try:
+            with span(f"consume {len(msgs)} of {self.sub.subject}", SpanKind.CONSUMER):
+                async with self.sessionmaker() as session, session.begin():
+                    inbox = self.tables.inbox
+                    rows = [{"consumer": self.sub.durable, "event_id": e.id, "subject": m.subject}
+                            for e, m in zip(events, msgs, strict=True)]
+                    first = set((await session.execute(
+                        insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id))).scalars())
+                    for event in events:
+                        if event.id in first:
+                            first.discard(event.id)   # the same event twice in one group: applied once
+                            await self.sub.handler(session, event)
+        except Exception as exc:  # noqa: BLE001 - rolled back: each message gets its own transaction and verdict
+            log.info("group of %d on %s rolled back (%r); handling each alone", len(msgs), self.sub.durable, exc)
+            for msg in msgs:
+                await self.handle(msg)
+            return
+        self.handled += len(msgs)
+        for msg in msgs:
+            await msg.ack()
 
     async def _apply(self, event: Envelope, subject: str) -> None:
         async with self.sessionmaker() as session, session.begin():

@@ -109,17 +109,28 @@ async def order_for(session: AsyncSession, case: Case, for_update: bool = False)
     return await repo.by_case(session, key_of(case), for_update)
 
 
-def payload(order: PaymentOrder) -> contract.PaymentOrderV1:
-    return contract.PaymentOrderV1(
+def payload(order: PaymentOrder, applicant_sub: str | None = None) -> contract.PaymentOrderV1:
+    return contract.PaymentOrderV1(applicant_sub=applicant_sub,
         order_id=order.id, order_number=order.order_number, case_id=order.case_id, case_number=order.case_number,
         payment_code=order.payment_code, amount_fen=order.amount_fen, mode=order.mode, state=order.state,
         provider=order.provider, receipt_number=order.receipt_number, expires_at=order.expires_at, at=clock.now(),
         lines=[contract.PaymentLineV1(**line) for line in order.lines])
 
 
+async def applicant_sub_of(session: AsyncSession, order: PaymentOrder) -> str | None:
+    """The account told of the order: its case's online applicant, or (a bundle's order) the
+    first child's, since one applicant submits a bundle's children together."""
+    case = await cases_repo.get(session, order.case_id)
+    if case is None:
+        children = await bundles_repo.children(session, order.case_id)
+        case = children[0] if children else None
+    return steps.applicant_sub(case) if case is not None else None
+
+
 async def _announce(session: AsyncSession, order: PaymentOrder, event_type: str, actor: Principal | str,
                     action: str, reason: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    await outbox.add(session, make_event("cases", event_type, payload(order), subject=str(order.case_id)))
+    await outbox.add(session, make_event("cases", event_type, payload(order, await applicant_sub_of(session, order)),
+                                         subject=str(order.case_id)))
     await audit.record(session, actor, f"payment.{action}", "payment_order", str(order.id), reason,
                        {"order_number": order.order_number, "case_number": order.case_number, "state": order.state,
                         "amount_fen": order.amount_fen, **(detail or {})})
