@@ -18,6 +18,7 @@ from tongban.cases.main import SERVICE as CASES
 from tongban.catalog.main import SERVICE as CATALOG
 from tongban.gateway import seed as gateway_seed
 from tongban.gateway.main import SERVICE as GATEWAY
+from tongban.shared import clock
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.ids import credit_code_check_char
 from tongban.shared.testing.plugin import platform_processes, wait_for
@@ -58,7 +59,7 @@ async def login(client: httpx.AsyncClient, username: str, password: str) -> dict
 
 
 def policy(name: str, mode: str, eligibility: list[dict], budget: int) -> dict:
-    today = dt.date.today()
+    today = clock.today()   # the services run on the same shared clock (China date), unpinned
     return {"name": name, "kind": "subsidy", "subject_type": "company", "mode": mode, "basic_code": SUBSIDY,
             "department": D1, "eligibility": eligibility, "amount": {"fixed": 5000},
             "starts_on": str(today - dt.timedelta(days=1)), "ends_on": str(today + dt.timedelta(days=180)),
