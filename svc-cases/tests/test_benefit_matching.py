@@ -7,7 +7,7 @@ import json
 import random
 import uuid
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tongban.cases.benefit import matching, rules
 from tongban.cases.benefit.schemas import MatchesRead, PolicyMatch
@@ -164,6 +164,19 @@ async def test_compiled_policies_follow_every_change_of_a_published_policy(infra
             assert await names() == (["甲"], []) and cache.compiled == compiled
             assert (await client.post(f"{API}/benefit-policies/{draft}/publish", headers=admin)).status_code == 200
             assert await names() == (["甲"], ["乙"])
+            # Compiled and current: one statement reads the generation, the facts and the grants.
+            asked: list[str] = []
+
+            def count(conn, cursor, statement, *args) -> None:
+                if "benefit_" in statement:
+                    asked.append(statement)
+            engine = client.app.state.runtime.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                assert await names() == (["甲"], ["乙"])
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert len(asked) == 1, asked
             # Taking budget (a grant) changes nothing matching answers: no recompiling.
             compiled = cache.compiled
             r = await client.post(f"{API}/benefit-policies/{first}/applications", headers=firm | {"Idempotency-Key": "a"},

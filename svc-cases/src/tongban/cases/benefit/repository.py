@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,17 +45,19 @@ async def open_policies(session: AsyncSession, subject_type: str, today: dt.date
     return list((await session.execute(stmt.order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
 
 
-def _match_inputs(subject_id: str) -> Select[Any]:
-    return select(
-        select(BenefitPolicyGeneration.n).where(BenefitPolicyGeneration.id == 1).scalar_subquery(),
-        select(BenefitSubject.facts).where(BenefitSubject.subject_id == subject_id).scalar_subquery(),
-        select(func.array_agg(BenefitGrant.policy_id)).where(BenefitGrant.subject_id == subject_id).scalar_subquery())
+# Built once: a request binds the subject and reuses the statement's compiled form.
+_MATCH_INPUTS = select(
+    select(BenefitPolicyGeneration.n).where(BenefitPolicyGeneration.id == 1).scalar_subquery(),
+    select(BenefitSubject.facts).where(BenefitSubject.subject_id == bindparam("subject_id")).scalar_subquery(),
+    select(func.array_agg(BenefitGrant.policy_id)).where(BenefitGrant.subject_id == bindparam("subject_id"))
+    .scalar_subquery())
 
 
 async def match_inputs(session: AsyncSession, subject_id: str) -> tuple[int | None, dict[str, Any] | None, set[uuid.UUID]]:
     """What "what do I qualify for" reads, in one statement (one snapshot): the published
     policies' generation, the subject's facts (None if unknown) and the policies granted to it."""
-    generation, facts, granted = (await session.execute(_match_inputs(subject_id))).one()
+    conn = await session.connection()   # a Core statement: no ORM work around it
+    generation, facts, granted = (await conn.execute(_MATCH_INPUTS, {"subject_id": subject_id})).one()
     return generation, facts, set(granted or ())
 
 
