@@ -7,11 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.cases.benefit.models import BenefitGrant, BenefitLicence, BenefitPolicy, BenefitSubject
+from tongban.cases.benefit.models import (
+    BenefitGrant, BenefitLicence, BenefitPolicy, BenefitPolicyGeneration, BenefitSubject,
+)
 from tongban.shared.policy import Clause
 
 BATCH = 5000
@@ -43,11 +45,20 @@ async def open_policies(session: AsyncSession, subject_type: str, today: dt.date
     return list((await session.execute(stmt.order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
 
 
-async def published_stamp(session: AsyncSession) -> tuple[int, dt.datetime | None]:
-    """What changes whenever a policy is published (published policies are never amended)."""
-    row = (await session.execute(select(func.count(), func.max(BenefitPolicy.published_at))
-                                 .where(BenefitPolicy.state == "published"))).one()
-    return int(row[0]), row[1]
+# Built once: a request binds the subject and reuses the statement's compiled form.
+_MATCH_INPUTS = select(
+    select(BenefitPolicyGeneration.n).where(BenefitPolicyGeneration.id == 1).scalar_subquery(),
+    select(BenefitSubject.facts).where(BenefitSubject.subject_id == bindparam("subject_id")).scalar_subquery(),
+    select(func.array_agg(BenefitGrant.policy_id)).where(BenefitGrant.subject_id == bindparam("subject_id"))
+    .scalar_subquery())
+
+
+async def match_inputs(session: AsyncSession, subject_id: str) -> tuple[int | None, dict[str, Any] | None, set[uuid.UUID]]:
+    """What "what do I qualify for" reads, in one statement (one snapshot): the published
+    policies' generation, the subject's facts (None if unknown) and the policies granted to it."""
+    conn = await session.connection()   # a Core statement: no ORM work around it
+    generation, facts, granted = (await conn.execute(_MATCH_INPUTS, {"subject_id": subject_id})).one()
+    return generation, facts, set(granted or ())
 
 
 async def published(session: AsyncSession) -> list[BenefitPolicy]:

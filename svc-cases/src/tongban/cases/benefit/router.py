@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tongban.cases.benefit import repository, service
 from tongban.cases.benefit.errors import (
@@ -107,10 +107,11 @@ async def declare_facts(body: FactsDeclare, session: SessionDep, access: Declare
 
 @router.get("/benefit-matches", response_model=MatchesRead, responses=responses(*AUTH_ERRORS, *SUBJECT_ERRORS))
 async def what_do_i_qualify_for(session: SessionDep, access: FactsReader, cache: Cache,
-                                subject: SubjectQuery = None) -> MatchesRead:
+                                subject: SubjectQuery = None) -> Response:
     """The open policies you qualify for (with the reasons) and those you almost do (with what is missing)."""
     s = resolve(access, subject)
-    return await service.matches(session, cache, s.id, s.type)
+    # MatchesRead, its items written when the policies were compiled: spliced, not serialised again
+    return Response(await service.matches(session, cache, s.id, s.type), media_type="application/json")
 
 
 @router.get("/benefit-grants", response_model=Page[GrantRead], responses=responses(*AUTH_ERRORS))

@@ -236,6 +236,11 @@ def compile_rule(eligibility: list[Condition], definitions: dict[str, Definition
     return lambda known: all(t(known) for t in tests)
 
 
+def compile_condition(c: Condition, definitions: dict[str, Definition]) -> Test:
+    """One condition (a definition it names expanded) as a test of the known facts."""
+    return _compile(c, definitions)
+
+
 def _compile(c: Condition, definitions: dict[str, Definition]) -> Test:
     if c.rule is not None:
         d = definitions[c.rule]

@@ -5,6 +5,7 @@ timeline carries the rules' verdict. A change of one subject's facts re-evaluate
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 import uuid
@@ -13,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.cases.benefit import repository, rules
+from tongban.cases.benefit import matching, repository, rules
 from tongban.cases.benefit.errors import (
     AlreadyGranted, BudgetExhausted, GrantNotFound, NotEligible, PolicyNotFound, PolicyNotOpen,
 )
 from tongban.cases.benefit.models import BenefitGrant, BenefitPolicy, BenefitSubject
-from tongban.cases.benefit.schemas import BenefitPolicyCreate, FactRead, FactsRead, MatchesRead, PolicyMatch
+from tongban.cases.benefit.schemas import BenefitPolicyCreate, FactRead, FactsRead
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import steps
 from tongban.cases.case.models import Case
@@ -268,7 +269,11 @@ async def give_account(session: AsyncSession, grant_id: uuid.UUID, bank_name: st
 # --- facts ---------------------------------------------------------------------------------------
 
 def _facts_of(row: BenefitSubject | None, subject_id: str, subject_type: str) -> dict[str, Any]:
-    facts = dict(row.facts) if row is not None else {}
+    return _facts_from(row.facts if row is not None else None, subject_id, subject_type)
+
+
+def _facts_from(stored: dict[str, Any] | None, subject_id: str, subject_type: str) -> dict[str, Any]:
+    facts = dict(stored) if stored is not None else {}
     if subject_type == "person" and len(subject_id) == 18 and subject_id[:17].isdigit():
         facts.setdefault("person.birth_date", f"{subject_id[6:10]}-{subject_id[10:12]}-{subject_id[12:14]}")
     return facts
@@ -368,39 +373,40 @@ async def facts(session: AsyncSession, subject_id: str, subject_type: str) -> Fa
 # --- what do I qualify for -------------------------------------------------------------------------
 
 class PolicyCache:
-    """The published policies, parsed and compiled once per process: published policies are never
-    amended, so one cheap query (how many, the latest publication) says when to read them again."""
+    """The published policies compiled together (matching.Matcher), per process, kept while the
+    policies' generation (bumped by the database on any change to a published policy) is the
+    one they were read at. The generation is read with the subject's facts, in the same statement."""
 
     def __init__(self) -> None:
-        self._stamp: tuple[int, dt.datetime | None] | None = None
-        self._parsed: list[Parsed] = []
+        self._generation: int | None = None
+        self._matcher = matching.Matcher([], NEAR, NEAR_SHOWN)
+        self._lock = asyncio.Lock()   # one request compiles; the others wait for it
+        self.compiled = 0             # how many times (what the invalidation test reads)
 
-    async def published(self, session: AsyncSession) -> list[Parsed]:
-        stamp = await repository.published_stamp(session)
-        if stamp != self._stamp:
-            self._parsed = [parse(p) for p in await repository.published(session)]
-            self._stamp = stamp
-        return self._parsed
+    async def matcher(self, session: AsyncSession, generation: int | None) -> matching.Matcher:
+        """The policies compiled at `generation` or later: read again when it moved (read after
+        the generation, so they are never older than it; a missing generation is never trusted)."""
+        if generation is not None and generation == self._generation:
+            return self._matcher
+        async with self._lock:
+            if generation is None or generation != self._generation:
+                parsed = [parse(p) for p in await repository.published(session)]
+                self._matcher = matching.Matcher([_source(p) for p in parsed], NEAR, NEAR_SHOWN)
+                self._generation = generation
+                self.compiled += 1
+            return self._matcher
 
 
-async def matches(session: AsyncSession, cache: PolicyCache, subject_id: str, subject_type: str) -> MatchesRead:
+def _source(p: Parsed) -> matching.Source:
+    return matching.Source(p.id, p.name, p.mode, p.subject_type, p.starts_on, p.ends_on, p.eligibility,
+                           p.definitions, p.amount)
+
+
+async def matches(session: AsyncSession, cache: PolicyCache, subject_id: str, subject_type: str) -> bytes:
     """Every open policy of this kind of subject: those it qualifies for, with why, and those it
-    almost does, with what is missing."""
+    almost does, with what is missing (MatchesRead, as JSON)."""
     today = calendar.today()
-    row = await repository.subject(session, subject_id)
-    known = rules.known_facts(_facts_of(row, subject_id, subject_type), today)
-    granted = await repository.granted_policies(session, subject_id)
-    eligible, near = [], []
-    for parsed in await cache.published(session):
-        if parsed.subject_type != subject_type or not parsed.starts_on <= today <= parsed.ends_on:
-            continue
-        if parsed.test(known):
-            verdict = rules.Verdict(True, [words for words, _, _ in parsed.checks])
-        elif (verdict := rules.shortfall(parsed.checks, known, NEAR)) is None:
-            continue
-        m = PolicyMatch(policy_id=parsed.id, name=parsed.name, mode=parsed.mode, amount=parsed.amount.amount(known),
-                        matched=verdict.matched, missing=verdict.missing, granted=parsed.id in granted)
-        (eligible if verdict.eligible else near).append(m)
-    near.sort(key=lambda m: -m.amount)
-    del near[NEAR_SHOWN:]
-    return MatchesRead(subject_id=subject_id, eligible=eligible, near=near)
+    generation, facts, granted = await repository.match_inputs(session, subject_id)
+    known = rules.known_facts(_facts_from(facts, subject_id, subject_type), today)
+    matcher = await cache.matcher(session, generation)
+    return matcher.answer(subject_id, subject_type, known, granted, today)
