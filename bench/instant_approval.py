@@ -412,6 +412,12 @@ async def main() -> None:
         cpu_per_case["system"] = sum(cpu_per_case[k] for k in system)
         per_case_db = {db: {k: (stats_after[db][k] - v) / n_cases for k, v in stats_before[db].items()}
                        for db in stats_before}
+        event_lat = [(seen[c] - due_of[c]) * 1000 for c in due_of if c in seen]
+        results["submit -> approved event on NATS"] = (event_lat, len(due_of) - len(event_lat))
+        licence_lat = [(issued[c] - due_of[c]) * 1000 for c in due_of if c in issued]
+        results["submit -> licence issued (event)"] = (licence_lat, len(due_of) - len(licence_lat))
+        wallet_lat = [(visible[c] - due_of[c]) * 1000 for c in due_of if c in visible]
+        results["submit -> licence in holder's wallet"] = (wallet_lat, len(due_of) - len(wallet_lat))
         profiles: dict[str, Profile] = {}
         if args.profile_seconds > 0:  # a pass of its own, after the measured one
             profiles = {p.name: Profile(p.proc.pid, root / f"{p.name}.pyspy") for p in procs[:3] if p.proc}
@@ -419,12 +425,6 @@ async def main() -> None:
                 for profile in profiles.values():
                     stack.enter_context(profile)
                 await open_loop(submitter(gateway), args.rate, args.profile_seconds)
-        event_lat = [(seen[c] - due_of[c]) * 1000 for c in due_of if c in seen]
-        results["submit -> approved event on NATS"] = (event_lat, len(due_of) - len(event_lat))
-        licence_lat = [(issued[c] - due_of[c]) * 1000 for c in due_of if c in issued]
-        results["submit -> licence issued (event)"] = (licence_lat, len(due_of) - len(licence_lat))
-        wallet_lat = [(visible[c] - due_of[c]) * 1000 for c in due_of if c in visible]
-        results["submit -> licence in holder's wallet"] = (wallet_lat, len(due_of) - len(wallet_lat))
         await nc.close()
         wallet.close()
         await pool.close()
