@@ -3,7 +3,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Date, Select, String, and_, bindparam, false, or_, outerjoin, select, true
+from sqlalchemy import Date, Select, String, and_, bindparam, exists, false, or_, outerjoin, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -28,13 +28,15 @@ class SubmissionContext:
     implementation: CatalogImplementation | None  # by the code given, else the city's
     rule: ApprovalRule | None                     # the current rule if active (None for drafts)
     overrides: dict[dt.date, bool]                # working-day overrides from `today` on
+    offered_anywhere: bool = False                # some city implements the item (read copy)
 
 
 async def submission_context(session: AsyncSession, basic_code: str, implementation_code: str | None,
                              city_code: str, today: dt.date, with_rule: bool) -> SubmissionContext:
     """The item, its configuration, its implementation, its current rule and the calendar's
     overrides in one round trip (the 秒批 path counts its round trips): each part a one-row
-    subquery left-joined to the item, the overrides aggregated into one JSON column. The
+    subquery left-joined to the item, the overrides aggregated into one JSON column, and whether
+    any city implements the item (`offered_anywhere`). The
     statement is built once per shape, its values bound per call (`_context_statement`)."""
     params = {"basic_code": basic_code, "city_code": city_code, "today": today}
     if implementation_code:
@@ -44,7 +46,7 @@ async def submission_context(session: AsyncSession, basic_code: str, implementat
         return SubmissionContext(None, None, None, None, {})
     found_rule = row[3] if with_rule else None
     return SubmissionContext(row[0], row[1], row[2], found_rule if found_rule is not None and found_rule.active
-                             else None, parse_days(row[-1]))
+                             else None, parse_days(row[-2]), bool(row[-1]))
 
 
 @functools.cache
@@ -66,7 +68,10 @@ def _context_statement(by_implementation_code: bool, with_rule: bool) -> Select:
                 .order_by(ApprovalRule.version.desc()).limit(1).subquery())
         joined = outerjoin(joined, rule, true())
         entities.append(aliased(ApprovalRule, rule))
-    return (select(*entities, overrides).select_from(joined).where(CatalogItem.basic_code == basic_code)
+    # Whether any city implements the item: asked only when this city has no implementation, but
+    # answered here by an index probe instead of a second round trip then.
+    anywhere = exists().where(CatalogImplementation.basic_code == basic_code)
+    return (select(*entities, overrides, anywhere).select_from(joined).where(CatalogItem.basic_code == basic_code)
             .order_by(CatalogItem.version.desc()).limit(1))
 
 
