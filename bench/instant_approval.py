@@ -473,7 +473,11 @@ async def main() -> None:
         for name, profile in profiles.items():
             print_profile(f"{name} during the gateway submissions", profile.top(10))
         story = results["submit -> licence in holder's wallet"][0]
-        print(f"instant_approval_durable_p99_ms: {pct(story, 99):.1f} cpu_ms: {cpu_per_case['system']:.1f}")
+        if args.fast:  # a column beside the goal, never the goal figure
+            print(f"instant_approval_fast_p99_ms: {pct(story, 99):.1f} cpu_ms: {cpu_per_case['system']:.1f} "
+                  "(--fast: PostgreSQL without fsync, not the goal figure)")
+        else:
+            print(f"instant_approval_durable_p99_ms: {pct(story, 99):.1f} cpu_ms: {cpu_per_case['system']:.1f}")
     except Exception:
         for name in ("gateway", "cases", "credentials"):
             log = root / f"{name}.log"
