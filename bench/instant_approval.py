@@ -403,6 +403,7 @@ async def main() -> None:
             await asyncio.sleep(0.05)
         while len([c for c in due_of if c in visible]) < len(due_of) and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
+        refused = list(statuses)
         cpu_after = {k: tree_cpu_seconds(pid) for k, pid in system.items()} | {
             "bench client": own_cpu_seconds(), "machine": machine_cpu_seconds()}
         await asyncio.sleep(1.1)  # PostgreSQL publishes its statistics at most once a second
@@ -462,7 +463,7 @@ async def main() -> None:
                                             if k.endswith(" seq_scan") and x >= 0.05))
         wal = per_case_db["cases"]
         print(f"  WAL per submission (whole server): {wal['wal_records']:.0f} records, {wal['wal_bytes'] / 1024:.1f} KiB")
-        errors_by = collections.Counter(statuses)
+        errors_by = collections.Counter(refused)
         if errors_by:
             print("  refused gateway submissions (measured pass) by status: " + ", ".join(f"{k}: {v}" for k, v in errors_by.most_common()))
         if args.profile_dir:
