@@ -47,9 +47,13 @@ async def add_once(session: AsyncSession, licence: Licence) -> bool:
     """Insert a licence version unless a licence of its source case exists (then False): one
     statement where a savepoint and a retry would take four. Other conflicts still raise."""
     values = {c.key: v for c in Licence.__table__.columns if (v := getattr(licence, c.key)) is not None}
-    done = (await session.execute(insert(Licence).values(values).on_conflict_do_nothing(
-        index_elements=[Licence.source_case_id]).returning(Licence.id))).first()
+    done = (await session.execute(_ADD_ONCE, values)).first()
     return done is not None
+
+
+# Built once: the values are bound per call (the columns given decide the compiled form, cached).
+_ADD_ONCE = (insert(Licence.__table__).on_conflict_do_nothing(index_elements=[Licence.__table__.c.source_case_id])
+             .returning(Licence.__table__.c.id))
 
 
 # One round trip for the usual case: lock the open list, count the position in, and say whether
