@@ -449,6 +449,11 @@ async def main() -> None:
         print("CPU per gateway submission (ms; submit -> licence -> wallet check, from the measured pass's start "
               "until every licence was seen): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu_per_case.items()
                                                           if k not in ("machine", "system", "bench client")))
+        attempted = len(due_of) + len(refused)
+        if refused:
+            print(f"  ({len(refused)} of {attempted} gateway submissions refused: their CPU is in the figures above, "
+                  f"divided over the {len(due_of)} that went through; per attempt the system's is "
+                  f"{cpu_per_case['system'] * len(due_of) / attempted:.1f})")
         print(f"  system (goal figure: services + PostgreSQL + NATS) {cpu_per_case['system']:.1f}; load generator "
               f"(this process) {cpu_per_case['bench client']:.1f}; whole machine {cpu_per_case['machine']:.1f} "
               f"(every process on both cores, other users' included); load average {os.getloadavg()[0]:.2f}")
