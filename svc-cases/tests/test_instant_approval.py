@@ -103,3 +103,46 @@ async def test_rule_versions_decide_on_submission(infra, token_issuer, tokens, k
         assert case["licence_identifier"] == issued.identifier
         timeline = (await client.get(f"/api/v1/cases/cases/{adult['id']}/timeline", headers=tokens.citizen())).json()
         assert [e["action"] for e in timeline["items"]].count("complete") == 1
+
+
+async def test_the_one_context_statement_answers_every_shape(infra, token_issuer, tokens, kit, clean_nats):
+    """The submission's item, configuration, implementation, rule and calendar come from one
+    statement built once per shape (named implementation or not, rule or not) with the values
+    bound per call: each call sees its own item and city, and whether any city implements it."""
+    from tongban.cases.catalog_copy import service as catalog_copy
+    from tongban.shared.contracts.catalog import ImplementationPublishedV1
+
+    elsewhere = "442020000901"   # implemented in Shenzhen only
+    async with running_service(SERVICE, infra, token_issuer) as client:
+        await kit.publish_item(client)                 # implemented nowhere: the item's department handles it
+        await kit.publish_item(client, elsewhere)
+        async with client.app.state.sessionmaker() as session, session.begin():
+            await catalog_copy.apply_implementation_published(session, ImplementationPublishedV1(
+                implementation_id=uuid.uuid4(), code=kit.DEPT + "4" + elsewhere, item_id=uuid.uuid4(),
+                basic_code=elsewhere, city_code="440300", version=1,
+                record={"implementing_body_credit_code": kit.DEPT}))
+        await client.put(f"/api/v1/cases/item-configs/{ITEM}", headers=tokens.admin(), json={
+            "form_fields": [{"name": "purpose", "type": "string", "required": True}]})
+        r = await client.post(f"/api/v1/cases/item-configs/{ITEM}/approval-rules", json=ADULT_RULE,
+                              headers=tokens.admin())
+        assert r.status_code == 201
+
+        async def submit(body):
+            return await client.post("/api/v1/cases/cases", json=body, headers=tokens.citizen())
+
+        for _ in range(2):  # the second time from the cached statements
+            r = await submit({"basic_code": ITEM, "form_data": {"purpose": "self"}})
+            assert r.status_code == 201 and r.json()["state"] == "approved", r.text
+            r = await submit({"basic_code": ITEM, "form_data": {"purpose": "self"}, "draft": True})
+            assert r.status_code == 201 and r.json()["state"] == "draft", r.text
+            r = await submit({"basic_code": elsewhere})
+            assert r.status_code == 422 and r.json()["code"] == "item_not_offered_in_city", r.text
+            r = await submit({"basic_code": elsewhere, "city_code": "440300"})
+            assert r.status_code == 201 and r.json()["state"] == "submitted", r.text
+            r = await submit({"basic_code": elsewhere, "city_code": "440300",
+                              "implementation_code": kit.DEPT + "4" + elsewhere})
+            assert r.status_code == 201 and r.json()["department"] == kit.DEPT, r.text
+            r = await submit({"basic_code": elsewhere, "implementation_code": kit.DEPT + "4" + elsewhere})
+            assert r.json()["code"] == "implementation_not_found", r.text   # Shenzhen's, not Zhongshan's
+            r = await submit({"basic_code": "442020000999"})
+            assert r.status_code == 422 and r.json()["code"] == "item_not_available", r.text

@@ -95,3 +95,78 @@ async def test_registration_gets_licence_and_seals_each_failing_alone(svc, infra
     assert await scalar(svc, select(func.count()).select_from(Seal).where(Seal.company_code == other)) == 4
     errors = await scalar(svc, select(func.string_agg(platform.dead_letter.c.error, "|")))
     assert errors.count("licence:") == 1 and "data.address" in errors and "seals:" not in errors
+
+
+class Delivered:
+    """A fetched JetStream message as the inbox sees it (data, subject, metadata), its ack and nak
+    recorded: the group's transaction is what is tested, not NATS."""
+
+    def __init__(self, event, raw: bytes | None = None) -> None:  # noqa: ANN001
+        self.data = raw if raw is not None else event.model_dump_json().encode()
+        self.subject, self.headers, self.metadata = CASE_APPROVED, None, None
+        self.acked = self.naked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.naked = True
+
+
+async def test_approvals_handled_together_give_one_licence_each(svc, tokens, k) -> None:
+    """Approvals fetched together share one transaction (the subscription's `together`): every
+    case gets its own licence, serial, signature, event and audit row, once; a duplicate in the
+    group or delivered again later adds nothing; an approval that can never give a licence is
+    dead-lettered in the group; a transient failure rolls the group back and each approval is
+    then handled alone, the failing one retried later."""
+    from tongban.credentials.consumers import cases as consumer_module
+    from tongban.credentials.main import SERVICE
+    from tongban.shared.contracts.credentials import LICENCE_ISSUED
+    from tongban.shared.events.inbox import Consumer, Subscription
+
+    assert consumer_module.SUBSCRIPTIONS[0].together > 1
+    await k.setup_type(svc, tokens)
+    sessionmaker = svc.app.state.sessionmaker
+    fail_on: set[uuid.UUID] = set()
+
+    async def handler(session, event):  # noqa: ANN001
+        if event.id in fail_on:
+            raise ConnectionError("a transient failure")
+        await consumer_module.on_case_event(session, event)
+
+    sub = Subscription(source="cases", subject=CASE_APPROVED, durable="credentials-together-test",
+                       handler=handler, together=20)
+    consumer = Consumer(sub, sessionmaker, SERVICE.tables, lambda: None)
+    cases = [uuid.uuid4() for _ in range(3)]
+    events = [make_event("cases", CASE_APPROVED, approved(k, c), subject=str(c)) for c in cases]
+    again = make_event("cases", CASE_APPROVED, approved(k, cases[0]), subject=str(cases[0]))
+    bad = json.loads(make_event("cases", CASE_APPROVED, approved(k, uuid.uuid4())).model_dump_json())
+    del bad["data"]["data"]["address"]
+    group = [Delivered(events[0]), Delivered(events[0]), Delivered(again), Delivered(events[1]),
+             Delivered(None, json.dumps(bad).encode()), Delivered(events[2])]
+    await consumer.handle_together(group)
+
+    async def issued() -> list:
+        return list(await scalar(svc, select(func.array_agg(Licence.source_case_id))) or [])
+
+    assert sorted(map(str, await issued())) == sorted(map(str, cases))
+    assert all(m.acked for m in group)
+    assert await scalar(svc, select(func.count()).select_from(platform.dead_letter)) == 1
+    assert await scalar(svc, select(func.count(func.distinct(Licence.serial)))) == 3
+    assert await scalar(svc, select(func.count()).select_from(platform.outbox)
+                        .where(platform.outbox.c.subject == LICENCE_ISSUED)) == 3
+
+    # Delivered again (acks lost): found in the inbox, acked, nothing issued twice.
+    replay = [Delivered(e) for e in events]
+    await consumer.handle_together(replay)
+    assert len(await issued()) == 3 and all(m.acked for m in replay)
+
+    # A transient failure in a group: rolled back, each handled alone; the failing one is nak'ed
+    # (retried later), the others issued once.
+    later = [uuid.uuid4() for _ in range(3)]
+    fresh = [make_event("cases", CASE_APPROVED, approved(k, c), subject=str(c)) for c in later]
+    fail_on.add(fresh[1].id)
+    msgs = [Delivered(e) for e in fresh]
+    await consumer.handle_together(msgs)
+    assert [m.acked for m in msgs] == [True, False, True] and msgs[1].naked
+    assert sorted(map(str, await issued())) == sorted(map(str, cases + [later[0], later[2]]))

@@ -30,7 +30,6 @@ from tongban.cases.case.models import Case
 from tongban.cases.case.schemas import CaseCreate, CaseRead
 from tongban.cases.case.service import to_read
 from tongban.cases.case.steps import STEPS, Moved, apply, emit, listed_of, record
-from tongban.cases.catalog_copy import repository as catalog
 from tongban.cases.catalog_copy.models import CatalogItem
 from tongban.cases.item_config.service import validate_form
 from tongban.cases.material import required
@@ -245,7 +244,7 @@ async def _department(session: AsyncSession, body: CaseCreate, ctx: repository.S
             raise ImplementationNotFound(f"{body.implementation_code} is not in the catalogue")
         if impl.basic_code != body.basic_code or impl.city_code != city:
             raise ImplementationNotFound(f"{body.implementation_code} is not item {body.basic_code} in city {city}")
-    elif impl is None and await catalog.offered_anywhere(session, body.basic_code):
+    elif impl is None and ctx.offered_anywhere:
         raise ItemNotOfferedInCity(body.basic_code, city)
     department = (impl.department if impl is not None else None) \
         or (ctx.config.department if ctx.config else None) or ctx.item.department  # type: ignore[union-attr]

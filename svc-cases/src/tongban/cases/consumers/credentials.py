@@ -38,5 +38,8 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
         log.warning("licence %s names case %s, which svc-cases does not know", data.licence_id, data.source_case_id)
 
 
+# Licences issued together (svc-credentials' own groups) come back onto their cases in one
+# transaction and one durable commit; a failing group is redone one event at a time.
+TOGETHER = 20
 SUBSCRIPTIONS = [Subscription(source="credentials", subject="credentials.licence.>",
-                              durable="cases-credentials-licence", handler=on_licence_event)]
+                              durable="cases-credentials-licence", handler=on_licence_event, together=TOGETHER)]

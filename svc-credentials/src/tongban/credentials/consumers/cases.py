@@ -100,4 +100,10 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
 # Only approvals: the wider `cases.case.>` cost a transaction and an inbox row for every other step
 # of every case (two or three per instant approval) for nothing. A consumer created earlier with the
 # wider filter keeps it (JetStream binds the existing durable); its other events are skipped below.
-SUBSCRIPTIONS = [Subscription(source="cases", subject=CASE_APPROVED, durable=DURABLE, handler=on_case_event)]
+# Approvals arriving together (a busy minute of 秒批) share one transaction and one durable commit:
+# the inbox rows go in with one insert and each approval is handled in order; a group that fails
+# anywhere is rolled back and each approval handled alone (tongban.shared.events.inbox). Every
+# licence keeps its own serial, status position, signature, outbox event and audit row.
+TOGETHER = 20
+SUBSCRIPTIONS = [Subscription(source="cases", subject=CASE_APPROVED, durable=DURABLE, handler=on_case_event,
+                              together=TOGETHER)]

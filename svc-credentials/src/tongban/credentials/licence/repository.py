@@ -1,10 +1,11 @@
 import uuid
 
-from sqlalchemy import Select, exists, select, text
+from sqlalchemy import Select, bindparam, exists, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.licence.models import SERIAL, Licence, StatusList
+from tongban.credentials.licence_type.models import LicenceType
 
 STATUS_LIST_SIZE = 131_072   # 16 KiB: the W3C minimum, so one position says little about whom it is
 FILL_LIMIT = STATUS_LIST_SIZE // 2
@@ -15,6 +16,17 @@ async def get(session: AsyncSession, licence_id: uuid.UUID, lock: bool = False) 
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+_WITH_TYPE_NAME = (select(Licence, LicenceType.name).outerjoin(LicenceType, LicenceType.code == Licence.type_code)
+                   .where(Licence.id == bindparam("licence_id")))
+
+
+async def get_with_type_name(session: AsyncSession, licence_id: uuid.UUID) -> tuple[Licence, str | None] | None:
+    """A licence version and its type's name in one round trip (the holder's wallet view shows
+    营业执照, not its code); the statement is built once."""
+    row = (await session.execute(_WITH_TYPE_NAME, {"licence_id": licence_id})).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def get_by_identifier(session: AsyncSession, identifier: str) -> Licence | None:
@@ -35,9 +47,13 @@ async def add_once(session: AsyncSession, licence: Licence) -> bool:
     """Insert a licence version unless a licence of its source case exists (then False): one
     statement where a savepoint and a retry would take four. Other conflicts still raise."""
     values = {c.key: v for c in Licence.__table__.columns if (v := getattr(licence, c.key)) is not None}
-    done = (await session.execute(insert(Licence).values(values).on_conflict_do_nothing(
-        index_elements=[Licence.source_case_id]).returning(Licence.id))).first()
+    done = (await session.execute(_ADD_ONCE, values)).first()
     return done is not None
+
+
+# Built once: the values are bound per call (the columns given decide the compiled form, cached).
+_ADD_ONCE = (insert(Licence.__table__).on_conflict_do_nothing(index_elements=[Licence.__table__.c.source_case_id])
+             .returning(Licence.__table__.c.id))
 
 
 # One round trip for the usual case: lock the open list, count the position in, and say whether

@@ -99,11 +99,14 @@ async def my_licences(request: Request, session: SessionDep, page: PageDep, acce
 async def get_licence(licence_id: uuid.UUID, request: Request, session: SessionDep, access: Reader) -> LicenceRead:
     """One licence version: for its holder (or an agent under a delegation), the issuing department
     and admins."""
-    licence = await repository.get(session, licence_id)
-    if licence is None:
+    found = await repository.get_with_type_name(session, licence_id)
+    if found is None:
         raise LicenceNotFound()
+    licence, type_name = found
     access.check(licence_record(licence))
-    return (await service.with_type_names(session, [service.to_read(licence, access.principal, base_url(request))]))[0]
+    read = service.to_read(licence, access.principal, base_url(request))
+    read.type_name = type_name
+    return read
 
 
 @router.post("/licences/{licence_id}/versions", status_code=201, response_model=LicenceRead,
