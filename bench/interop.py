@@ -330,6 +330,10 @@ async def main(args: argparse.Namespace) -> None:
             server.should_exit = True
             await task
         infra.stop()
+        if args.keep_profiles:
+            for name in ("interop.pyspy", "cases.pyspy"):
+                if (root / name).exists():
+                    shutil.copy(root / name, Path(args.keep_profiles) / name)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -337,5 +341,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--keep-profiles", metavar="DIR", help="copy the raw py-spy profiles into DIR")
     ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
     asyncio.run(main(ap.parse_args()))

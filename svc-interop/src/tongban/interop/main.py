@@ -31,6 +31,7 @@ from tongban.interop.partner_licence.router import router as partner_licence_rou
 from tongban.interop.referral import service as referrals
 from tongban.interop.referral.router import router as referral_router
 from tongban.interop.trust.router import router as trust_router
+from tongban.shared.db import make_sessionmaker
 from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.service import BackgroundTask, Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
@@ -52,6 +53,9 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     passphrase = settings.key_passphrase.get_secret_value().encode()
     # The exchange edge's log appends, batched while the log's lock is held (ledger.LedgerWriter).
     app.state.ledger = ledger.LedgerWriter(runtime.sessionmaker)
+    # Reads that need no transaction (the exchange edge's look-up of the sender and its keys: one
+    # statement): no BEGIN and ROLLBACK round trips around it. The same pool.
+    app.state.reads = make_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
     app.state.keyring = await identity.load_ring(runtime.sessionmaker, settings.region_code, settings.city_name,
                                                  passphrase)
     # Our own services, called as svc-interop (tests put a StaticToken on app.state.service_token).
