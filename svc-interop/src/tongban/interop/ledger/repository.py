@@ -24,7 +24,8 @@ COLUMNS = tuple(c.key for c in MessageLog.__table__.columns)
 async def add_all(session: AsyncSession, entries: list[MessageLog]) -> None:
     """One INSERT (Core: the entries are built for their hashes and never change, so the ORM's
     unit of work has nothing to track)."""
-    await session.execute(MessageLog.__table__.insert(), [{c: getattr(e, c) for c in COLUMNS} for e in entries])
+    rows = [{c: getattr(e, c) for c in COLUMNS} for e in entries]
+    await (await session.connection()).execute(MessageLog.__table__.insert(), rows)
 
 
 async def batch_after(session: AsyncSession, seq: int, size: int) -> Sequence[MessageLog]:
