@@ -270,7 +270,11 @@ async def main(args: argparse.Namespace) -> None:
                 if count:
                     for name in (SZ, "cases"):
                         await http.delete(urls[name] + "/bench/statements")
-                sampling = [profiles[SZ], profiles["cases"]] if i == 1 and label == SIGNED else []
+                sampling = [profiles[SZ], profiles["cases"]] if i == 1 and label == SIGNED and not args.cprofile else []
+                deterministic = i == 1 and label == SIGNED and args.cprofile
+                if deterministic:
+                    for name in (SZ, "cases"):
+                        await http.delete(urls[name] + "/bench/cprofile")
                 for profile in sampling:
                     profile.__enter__()
                 before = {p: cpu_seconds(pid) for p, pid in pids.items()}
@@ -281,6 +285,10 @@ async def main(args: argparse.Namespace) -> None:
                     split.append(used)
                 for profile in sampling:
                     profile.__exit__(None, None, None)
+                if deterministic:
+                    for name in (SZ, "cases"):
+                        text = (await http.get(urls[name] + "/bench/cprofile")).text
+                        Path(args.cprofile, f"{name}.cprofile.txt").write_text(text)
                 if count:
                     for name, label_ in ((SZ, "svc-interop (Shenzhen)"), ("cases", "svc-cases (Shenzhen)")):
                         statements[label_] = (await http.get(urls[name] + "/bench/statements")).json()
@@ -313,11 +321,15 @@ async def main(args: argparse.Namespace) -> None:
         print(f"(calls resent after a 503: {resent[0]})")
         print("\nSQL statements per signed exchange (SQLAlchemy's; BEGIN/COMMIT are not statements here):")
         for label, counter in statements.items():
-            print(f"  {label}: {sum(counter.values()) / n:.1f}")
+            gc_ = {k: v for k, v in counter.items() if k.startswith("(gc ")}
+            counter = {k: v for k, v in counter.items() if k not in gc_}
+            print(f"  {label}: {sum(counter.values()) / n:.1f}; garbage collector per call: " + ", ".join(
+                f"{k[4:-1]} {v / n:.2f}" for k, v in sorted(gc_.items())))
             for statement, k in sorted(counter.items(), key=lambda kv: -kv[1])[:12]:
                 print(f"    {k / n:5.2f}  {statement}")
-        print_profile("Shenzhen's svc-interop during signed exchanges", profiles[SZ].top(10))
-        print_profile("Shenzhen's svc-cases during signed exchanges", profiles["cases"].top(10))
+        if not args.cprofile:
+            print_profile("Shenzhen's svc-interop during signed exchanges", profiles[SZ].top(10))
+            print_profile("Shenzhen's svc-cases during signed exchanges", profiles["cases"].top(10))
         print(f"interop_roundtrip_p99_ms: {pct(trip, 99) * 1000:.0f}")
         print(f"interop_signed_ratio: {ratios[SIGNED]:.2f}")
     finally:
@@ -342,5 +354,7 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--keep-profiles", metavar="DIR", help="copy the raw py-spy profiles into DIR")
+    ap.add_argument("--cprofile", metavar="DIR", help="profile round 2's signed exchanges with cProfile (instead of "
+                    "py-spy) inside Shenzhen's svc-interop and svc-cases; pstats text into DIR")
     ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
     asyncio.run(main(ap.parse_args()))
