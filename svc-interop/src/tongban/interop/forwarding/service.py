@@ -204,7 +204,7 @@ async def open_incoming(session: AsyncSession, inbound: Inbound, cases_http: htt
                             applicant_id_number=identifier, applicant_name=applicant["name"],
                             form=form if kept is None else kept,
                             status=opened.state, created_at=clock.now())
-    await repository.add(session, incoming)
+    await repository.insert_incoming(session, incoming)
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
                        str(incoming.id), detail={"kind": kind, "partner_case_number": partner_case_number,
                                                  "case_number": opened.case_number, "message_id": inbound.message_id})
