@@ -1,3 +1,4 @@
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +32,7 @@ from tongban.interop.partner_licence.router import router as partner_licence_rou
 from tongban.interop.referral import service as referrals
 from tongban.interop.referral.router import router as referral_router
 from tongban.interop.trust.router import router as trust_router
+from tongban.shared.db import make_sessionmaker
 from tongban.shared.periodic import PeriodicTask, run_periodic
 from tongban.shared.service import BackgroundTask, Runtime, ServiceDefinition, build_app
 from tongban.shared.service_auth import service_client, token_source
@@ -43,6 +45,25 @@ ON_FAILED = {"case.forward": forwarding.on_forward_failed, "company.migrate": fo
              "hotline.refer": referrals.on_referral_failed}
 
 
+_SETTLED: list[bool] = []
+
+
+def settle_heap() -> bool:
+    """Once started: everything built so far (modules, routes, models, schemas, the key ring) lives
+    as long as the process, so the garbage collector stops scanning it (gc.freeze). Measured in
+    bench/interop.py (its garbage-collector line, Shenzhen's svc-interop): without it each older-
+    generation collection walked the whole start-up heap on a request's way. Cyclic garbage made
+    by requests is still collected as before. Once per process (the first start-up): a process
+    that starts apps again and again (the test suite) does not pin each one's objects for good.
+    True if this call froze the heap."""
+    if _SETTLED:
+        return False
+    _SETTLED.append(True)
+    gc.collect()
+    gc.freeze()
+    return True
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     """Our key ring, the clients of our own services and the partner wire (what the exchange
@@ -52,6 +73,9 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     passphrase = settings.key_passphrase.get_secret_value().encode()
     # The exchange edge's log appends, batched while the log's lock is held (ledger.LedgerWriter).
     app.state.ledger = ledger.LedgerWriter(runtime.sessionmaker)
+    # Reads that need no transaction (the exchange edge's look-up of the sender and its keys: one
+    # statement): no BEGIN and ROLLBACK round trips around it. The same pool.
+    app.state.reads = make_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
     app.state.keyring = await identity.load_ring(runtime.sessionmaker, settings.region_code, settings.city_name,
                                                  passphrase)
     # Our own services, called as svc-interop (tests put a StaticToken on app.state.service_token).
@@ -69,6 +93,7 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
             app.state.wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
                                   timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
             app.state.partner_client = PartnerClient(app.state.wire)
+            settle_heap()
             yield
     finally:
         for client in (app.state.cases, app.state.credentials):

@@ -54,7 +54,7 @@ class SignedExchange:
         settings = app.state.settings
         target = settings.public_url + _path(scope)
         try:
-            async with app.state.sessionmaker() as session:
+            async with app.state.reads() as session:  # one statement, outside a transaction
                 auth = await service.authenticate(session, principal, scope["method"], target, headers, body,
                                                   settings.clock_skew_seconds)
         except AppError as exc:

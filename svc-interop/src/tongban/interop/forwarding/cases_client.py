@@ -33,6 +33,9 @@ class OpenedCase:
     id: str
     case_number: str
     state: str
+    # svc-cases opened it for this call (201, not an idempotent replay, not a case it already
+    # held): no record of ours can name it yet, so the caller need not look for one.
+    new: bool = False
 
 
 def _our_field(field: str) -> str:
@@ -55,7 +58,8 @@ async def open_forwarded_case(http: httpx.AsyncClient | None, message_id: str, b
     except ValueError:
         data = {}
     if resp.status_code in (200, 201):
-        return OpenedCase(str(data["id"]), str(data["case_number"]), str(data["state"]))
+        new = resp.status_code == 201 and resp.headers.get("idempotent-replayed") != "true"
+        return OpenedCase(str(data["id"]), str(data["case_number"]), str(data["state"]), new)
     if resp.status_code == 409 and data.get("code") == "case_already_forwarded":
         # The same partner case under another message id (a partner resending with a new id):
         # svc-cases names the case it already opened.

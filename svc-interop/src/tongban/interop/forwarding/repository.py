@@ -1,6 +1,6 @@
 import uuid
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.shared import clock
@@ -15,6 +15,18 @@ async def next_reference(session: AsyncSession, region: str, kind: str) -> str:
 async def add(session: AsyncSession, row: OutgoingCase | IncomingCase) -> None:
     session.add(row)
     await session.flush()
+
+
+_INSERT_INCOMING = insert(IncomingCase.__table__)
+
+
+async def insert_incoming(session: AsyncSession, case: IncomingCase) -> None:
+    """The partner's case, with one Core INSERT on the session's connection (the same transaction),
+    not through the ORM's unit of work: on the exchange's path, and nothing changes the row
+    afterwards in this transaction (the object stays outside the session; its columns the database
+    defaults, `updated_at`, are not read from it). Unset attributes take the column defaults."""
+    values = {c.name: value for c in IncomingCase.__table__.columns if (value := getattr(case, c.key)) is not None}
+    await session.execute(_INSERT_INCOMING, values)
 
 
 async def get_outgoing(session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> OutgoingCase | None:

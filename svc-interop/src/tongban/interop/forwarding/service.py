@@ -191,7 +191,9 @@ async def open_incoming(session: AsyncSession, inbound: Inbound, cases_http: htt
         "partner_region": inbound.partner.region_code, "partner_case_number": partner_case_number,
         "basic_code": item_code, "implementation_code": implementation_code, "applicant": applicant,
         "form_data": form})
-    if (other := await repository.get_by_local_case(session, uuid.UUID(opened.id))) is not None:
+    # A case svc-cases opened just now is named by no record of ours (local_case_id is unique,
+    # so the insert below would refuse it anyway): only a case it found again is looked up.
+    if not opened.new and (other := await repository.get_by_local_case(session, uuid.UUID(opened.id))) is not None:
         # svc-cases already holds this partner case number, under another of the partner's case refs.
         raise PartnerCaseNumberReused(f"{partner_case_number} was forwarded before as case {other.partner_case_ref}",
                                       case_number=other.case_number)
@@ -202,7 +204,7 @@ async def open_incoming(session: AsyncSession, inbound: Inbound, cases_http: htt
                             applicant_id_number=identifier, applicant_name=applicant["name"],
                             form=form if kept is None else kept,
                             status=opened.state, created_at=clock.now())
-    await repository.add(session, incoming)
+    await repository.insert_incoming(session, incoming)
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
                        str(incoming.id), detail={"kind": kind, "partner_case_number": partner_case_number,
                                                  "case_number": opened.case_number, "message_id": inbound.message_id})

@@ -18,9 +18,14 @@ async def head(session: AsyncSession) -> tuple[int, str] | None:
     return (row.seq, row.hash) if row else None
 
 
+COLUMNS = tuple(c.key for c in MessageLog.__table__.columns)
+
+
 async def add_all(session: AsyncSession, entries: list[MessageLog]) -> None:
-    session.add_all(entries)
-    await session.flush()
+    """One INSERT (Core: the entries are built for their hashes and never change, so the ORM's
+    unit of work has nothing to track)."""
+    rows = [{c: getattr(e, c) for c in COLUMNS} for e in entries]
+    await (await session.connection()).execute(MessageLog.__table__.insert(), rows)
 
 
 async def batch_after(session: AsyncSession, seq: int, size: int) -> Sequence[MessageLog]:
