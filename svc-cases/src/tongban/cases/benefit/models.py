@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,10 +33,28 @@ class BenefitPolicy(Base):
     ends_on: Mapped[dt.date] = mapped_column(Date)
     budget_total: Mapped[int] = mapped_column(BigInteger)
     budget_used: Mapped[int] = mapped_column(BigInteger, default=0)
-    state: Mapped[str] = mapped_column(String(12), index=True)  # draft | published
+    state: Mapped[str] = mapped_column(String(12), index=True)  # draft | published | closed
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Amended in versions: each amendment keeps the configuration it replaced (BenefitPolicyVersion).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    amended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    close_reason: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BenefitPolicyVersion(Base):
+    """The configuration a policy had before an amendment replaced it (its grants name their version)."""
+
+    __tablename__ = "benefit_policy_version"
+
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benefit_policy.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    replaced_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    replaced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class BenefitSubject(Base):
@@ -81,6 +99,7 @@ class BenefitGrant(Base):
     mode: Mapped[str] = mapped_column(String(10))
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     matched: Mapped[list[str]] = mapped_column(JSONB)
+    policy_version: Mapped[int] = mapped_column(Integer, default=1)   # the rules it was granted under
     # What the platform cannot know: where to pay, given by the grantee afterwards.
     bank_name: Mapped[str | None] = mapped_column(String(60))
     bank_account: Mapped[str | None] = mapped_column(String(34))

@@ -43,11 +43,12 @@ async def open_policies(session: AsyncSession, subject_type: str, today: dt.date
     return list((await session.execute(stmt.order_by(BenefitPolicy.created_at, BenefitPolicy.id))).scalars())
 
 
-async def published_stamp(session: AsyncSession) -> tuple[int, dt.datetime | None]:
-    """What changes whenever a policy is published (published policies are never amended)."""
-    row = (await session.execute(select(func.count(), func.max(BenefitPolicy.published_at))
+async def published_stamp(session: AsyncSession) -> tuple[int, dt.datetime | None, int]:
+    """What changes whenever a policy is published, closed (the count) or amended (a version more)."""
+    row = (await session.execute(select(func.count(), func.max(BenefitPolicy.published_at),
+                                        func.coalesce(func.sum(BenefitPolicy.version), 0))
                                  .where(BenefitPolicy.state == "published"))).one()
-    return int(row[0]), row[1]
+    return int(row[0]), row[1], int(row[2])
 
 
 async def published(session: AsyncSession) -> list[BenefitPolicy]:
@@ -56,12 +57,19 @@ async def published(session: AsyncSession) -> list[BenefitPolicy]:
 
 
 async def take_budget(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> bool:
-    """Take `amount` from the budget if it still covers it: one conditional update, so concurrent
-    grants queue on the row and none can pass the total."""
-    stmt = (update(BenefitPolicy).where(BenefitPolicy.id == policy_id,
+    """Take `amount` from the budget if it still covers it and the policy is still published: one
+    conditional update, so concurrent grants queue on the row (behind an amendment or a closing
+    too) and none can pass the total or land after the policy closed."""
+    stmt = (update(BenefitPolicy).where(BenefitPolicy.id == policy_id, BenefitPolicy.state == "published",
                                         BenefitPolicy.budget_used + amount <= BenefitPolicy.budget_total)
             .values(budget_used=BenefitPolicy.budget_used + amount).returning(BenefitPolicy.budget_used))
     return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def state_now(session: AsyncSession, policy_id: uuid.UUID) -> str | None:
+    """The policy's state as committed now (not the copy this session holds)."""
+    return (await session.execute(select(BenefitPolicy.state).where(BenefitPolicy.id == policy_id)
+                                  .execution_options(populate_existing=True))).scalar_one_or_none()
 
 
 async def give_back(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> None:

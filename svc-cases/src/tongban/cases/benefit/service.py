@@ -1,5 +1,5 @@
 """Benefit policies: configured (rules checked), published (免申即享: every subject evaluated
-once), matched ("what do I qualify for"), applied for with one tap (即申即享), and granted —
+once), amended in versions (evaluated again) and closed, matched ("what do I qualify for"), applied for with one tap (即申即享), and granted —
 each grant takes its amount from the budget with one conditional update and opens a case whose
 timeline carries the rules' verdict. A change of one subject's facts re-evaluates that subject only."""
 
@@ -17,8 +17,10 @@ from tongban.cases.benefit import repository, rules
 from tongban.cases.benefit.errors import (
     AlreadyGranted, BudgetExhausted, GrantNotFound, NotEligible, PolicyNotFound, PolicyNotOpen,
 )
-from tongban.cases.benefit.models import BenefitGrant, BenefitPolicy, BenefitSubject
-from tongban.cases.benefit.schemas import BenefitPolicyCreate, FactRead, FactsRead, MatchesRead, PolicyMatch
+from tongban.cases.benefit.models import BenefitGrant, BenefitPolicy, BenefitPolicyVersion, BenefitSubject
+from tongban.cases.benefit.schemas import (
+    BenefitPolicyAmend, BenefitPolicyCreate, FactRead, FactsRead, MatchesRead, PolicyMatch,
+)
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import steps
 from tongban.cases.case.models import Case
@@ -67,11 +69,7 @@ def parse(policy: BenefitPolicy) -> Parsed:
 async def create(session: AsyncSession, body: BenefitPolicyCreate, actor: Principal) -> BenefitPolicy:
     """A draft policy, its rules checked: 422 for an unknown fact, a circular rule, a period
     ending before it starts (a negative budget never passes the schema)."""
-    if body.ends_on < body.starts_on:
-        raise InvalidField("ends_on", "the period ends before it starts")
-    rules.validate(body.eligibility, body.definitions, body.subject_type)
-    if body.amount.per is not None and not body.amount.per.startswith(body.subject_type + "."):
-        raise InvalidField("amount.per", f"{body.amount.per} is not a fact about a {body.subject_type}")
+    _check_config(body.eligibility, body.definitions, body.amount, body.starts_on, body.ends_on, body.subject_type)
     policy = BenefitPolicy(
         id=uuid.uuid4(), name=body.name, kind=body.kind, subject_type=body.subject_type, mode=body.mode,
         basic_code=body.basic_code, city_code=body.city_code, department=body.department,
@@ -83,6 +81,15 @@ async def create(session: AsyncSession, body: BenefitPolicyCreate, actor: Princi
     await audit.record(session, actor, "benefit_policy.create", "benefit_policy", str(policy.id), body.name,
                        {"mode": body.mode, "budget": body.budget})
     return policy
+
+
+def _check_config(eligibility: list[rules.Condition], definitions: dict[str, rules.Definition],
+                  amount: rules.AmountRule, starts_on: dt.date, ends_on: dt.date, subject_type: str) -> None:
+    if ends_on < starts_on:
+        raise InvalidField("ends_on", "the period ends before it starts")
+    rules.validate(eligibility, definitions, subject_type)
+    if amount.per is not None and not amount.per.startswith(subject_type + "."):
+        raise InvalidField("amount.per", f"{amount.per} is not a fact about a {subject_type}")
 
 
 async def get(session: AsyncSession, policy_id: uuid.UUID, for_update: bool = False) -> BenefitPolicy:
@@ -110,9 +117,17 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
     policy.state, policy.published_at = "published", steps.now()
     await audit.record(session, actor, "benefit_policy.publish", "benefit_policy", str(policy.id), None, {})
     out = Published(policy)
+    await _evaluate_all(session, policy, actor, out)
+    return out
+
+
+async def _evaluate_all(session: AsyncSession, policy: BenefitPolicy, actor: Principal, out: Published) -> None:
+    """A published 免申即享 policy (its row locked) against every subject of its kind it has not
+    been granted to, granting each eligible one until the budget runs out."""
     today = calendar.today()
-    if policy.mode != "auto" or not policy.starts_on <= today <= policy.ends_on:
-        return out
+    if policy.state != "published" or policy.mode != "auto" or not policy.starts_on <= today <= policy.ends_on:
+        return
+    await session.flush()
     parsed = parse(policy)
     already = await repository.granted_subjects(session, policy.id)
     chosen: list[tuple[str, str | None, dict[str, Any], int]] = []
@@ -136,8 +151,74 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
     out.granted = len(chosen)
     await audit.record(session, actor, "benefit_policy.evaluate", "benefit_policy", str(policy.id), None,
                        {"evaluated": out.evaluated, "eligible": out.eligible, "granted": out.granted,
-                        "budget_exhausted": out.budget_exhausted})
+                        "budget_exhausted": out.budget_exhausted, "version": policy.version})
+
+
+# --- amending and closing ------------------------------------------------------------------------
+
+def _config(policy: BenefitPolicy) -> dict[str, Any]:
+    """What an amendment may change, as stored (kept with the version it replaces)."""
+    return {"name": policy.name, "eligibility": policy.eligibility, "definitions": policy.definitions,
+            "amount_rule": policy.amount_rule, "starts_on": policy.starts_on.isoformat(),
+            "ends_on": policy.ends_on.isoformat(), "budget_total": policy.budget_total}
+
+
+async def amend(session: AsyncSession, policy_id: uuid.UUID, body: BenefitPolicyAmend, actor: Principal) -> Published:
+    """Change a draft or published policy (its row locked, so no grant runs meanwhile): a new
+    version, the replaced configuration kept with the reason. The rules are checked as at
+    creation (422); the budget cannot go below what is granted, nor a published period end
+    before today (close it instead). Grants made stay as granted, under their version; a
+    published 免申即享 policy whose rules, amount, period or budget changed is evaluated again
+    for every subject it has not been granted to."""
+    policy = await get(session, policy_id, for_update=True)
+    if policy.state == "closed":
+        raise PolicyNotOpen("the policy is closed: it cannot be amended")
+    eligibility = body.eligibility if body.eligibility is not None else [
+        rules.Condition.model_validate(c) for c in policy.eligibility]
+    definitions = body.definitions if body.definitions is not None else {
+        k: rules.Definition.model_validate(v) for k, v in policy.definitions.items()}
+    amount = body.amount or rules.AmountRule.model_validate(policy.amount_rule)
+    starts_on, ends_on = body.starts_on or policy.starts_on, body.ends_on or policy.ends_on
+    budget = policy.budget_total if body.budget is None else body.budget
+    _check_config(eligibility, definitions, amount, starts_on, ends_on, policy.subject_type)
+    if budget < policy.budget_used:
+        raise InvalidField("budget", f"{policy.budget_used} yuan is already granted")
+    if policy.state == "published" and ends_on < calendar.today():
+        raise InvalidField("ends_on", "a published policy's period cannot end before today: close it instead")
+    before = _config(policy)
+    after = {"name": body.name or policy.name,
+             "eligibility": [c.model_dump(mode="json", exclude_none=True) for c in eligibility],
+             "definitions": {k: v.model_dump(mode="json", exclude_none=True) for k, v in definitions.items()},
+             "amount_rule": amount.model_dump(mode="json", exclude_none=True), "starts_on": starts_on.isoformat(),
+             "ends_on": ends_on.isoformat(), "budget_total": budget}
+    changed = sorted(k for k in after if after[k] != before[k])
+    out = Published(policy)
+    if not changed:
+        return out
+    session.add(BenefitPolicyVersion(policy_id=policy.id, version=policy.version, config=before,
+                                     replaced_by=actor.sub, reason=body.reason))
+    policy.name, policy.eligibility, policy.definitions = after["name"], after["eligibility"], after["definitions"]
+    policy.amount_rule, policy.starts_on, policy.ends_on = after["amount_rule"], starts_on, ends_on
+    policy.budget_total, policy.version, policy.amended_at = budget, policy.version + 1, steps.now()
+    await audit.record(session, actor, "benefit_policy.amend", "benefit_policy", str(policy.id), body.reason,
+                       {"version": policy.version, "changed": changed, "before": {k: before[k] for k in changed}})
+    if changed != ["name"]:
+        await _evaluate_all(session, policy, actor, out)
     return out
+
+
+async def close(session: AsyncSession, policy_id: uuid.UUID, reason: str, actor: Principal) -> BenefitPolicy:
+    """Close (withdraw) a draft or published policy: no grant or application after this (a grant
+    racing it queues on the row and then finds it closed); the grants made stay; matching no
+    longer shows it. Closing a closed policy is a conflict."""
+    policy = await get(session, policy_id, for_update=True)
+    if policy.state == "closed":
+        raise PolicyNotOpen("the policy is already closed")
+    was = policy.state
+    policy.state, policy.closed_at, policy.close_reason = "closed", steps.now(), reason
+    await audit.record(session, actor, "benefit_policy.close", "benefit_policy", str(policy.id), reason,
+                       {"was": was, "version": policy.version, "budget_used": policy.budget_used})
+    return policy
 
 
 async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[str, str | None, dict[str, Any], int]],
@@ -148,8 +229,7 @@ async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[
     if not chosen:
         return
     policy = parsed.policy
-    if not await repository.take_budget(session, policy.id, sum(c[3] for c in chosen)):
-        raise BudgetExhausted("the budget changed under a locked policy")
+    await _take_budget(session, policy, sum(c[3] for c in chosen))
     first = await cases_repo.reserve_numbers(session, policy.city_code, today, len(chosen))
     if first + len(chosen) - 1 > 99_999:
         raise Conflict(f"city {policy.city_code} would pass 99999 case numbers today")
@@ -164,11 +244,21 @@ async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[
     await repository.insert_grants(session, grants)
 
 
+async def _take_budget(session: AsyncSession, policy: BenefitPolicy, amount: int) -> None:
+    """BudgetExhausted when the budget cannot cover it, PolicyNotOpen when the policy closed meanwhile."""
+    if await repository.take_budget(session, policy.id, amount):
+        return
+    if await repository.state_now(session, policy.id) != "published":
+        raise PolicyNotOpen("the policy closed")
+    raise BudgetExhausted(f"the budget of {policy.name} cannot cover {amount}")
+
+
 def _grant_values(policy: BenefitPolicy, subject_id: str, amount: int, case_id: uuid.UUID,
                   verdict: rules.Verdict) -> dict[str, Any]:
     return {"id": uuid.uuid4(), "policy_id": policy.id, "subject_id": subject_id,
             "subject_type": policy.subject_type, "basic_code": policy.basic_code, "department": policy.department,
-            "amount": amount, "mode": policy.mode, "case_id": case_id, "matched": verdict.matched}
+            "amount": amount, "mode": policy.mode, "case_id": case_id, "matched": verdict.matched,
+            "policy_version": policy.version}
 
 
 # --- granting ----------------------------------------------------------------------------------
@@ -189,8 +279,7 @@ async def grant(session: AsyncSession, parsed: Parsed, subject_id: str, name: st
     subject (AlreadyGranted if a concurrent one won) and open its case, decided by the rules."""
     policy = parsed.policy
     amount = parsed.amount.amount(known)
-    if not await repository.take_budget(session, policy.id, amount):
-        raise BudgetExhausted(f"the budget of {policy.name} cannot cover {amount}")
+    await _take_budget(session, policy, amount)
     seq = await cases_repo.next_number(session, policy.city_code, ctx.today)
     if seq > 99_999:
         raise Conflict(f"city {policy.city_code} has issued 99999 case numbers today")
@@ -352,7 +441,7 @@ async def reevaluate(session: AsyncSession, row: BenefitSubject) -> int:
             async with session.begin_nested():
                 await grant(session, parsed, row.subject_id, row.name, known, verdict, None, ctx)
             count += 1
-        except (BudgetExhausted, AlreadyGranted):
+        except (BudgetExhausted, AlreadyGranted, PolicyNotOpen):
             continue
     return count
 
@@ -368,11 +457,12 @@ async def facts(session: AsyncSession, subject_id: str, subject_type: str) -> Fa
 # --- what do I qualify for -------------------------------------------------------------------------
 
 class PolicyCache:
-    """The published policies, parsed and compiled once per process: published policies are never
-    amended, so one cheap query (how many, the latest publication) says when to read them again."""
+    """The published policies, parsed and compiled once per process: one cheap query (how many,
+    the latest publication, the sum of their versions) says when to read them again — a closing
+    changes the count, an amendment the versions."""
 
     def __init__(self) -> None:
-        self._stamp: tuple[int, dt.datetime | None] | None = None
+        self._stamp: tuple[int, dt.datetime | None, int] | None = None
         self._parsed: list[Parsed] = []
 
     async def published(self, session: AsyncSession) -> list[Parsed]:
