@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from tongban.cases.benefit import licences
 from tongban.cases.benefit.models import BenefitPolicyVersion
+from tongban.cases import checker
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared import clock
@@ -373,3 +374,27 @@ async def test_policies_amended_and_closed(infra, token_issuer, tokens, kit, cle
                     BenefitPolicyVersion.policy_id == uuid.UUID(pid)).order_by(BenefitPolicyVersion.version))).all()
             assert actions.count("benefit_policy.amend") == 3 and actions.count("benefit_policy.close") == 1
             assert [tuple(k) for k in kept] == [(1, "追加预算"), (2, "更名"), (3, "扩大范围")]
+
+            # --- the grantees are told (events for the gateway's notifications) -----------------------
+            async with client.app.state.sessionmaker() as s:
+                told = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.benefit.granted"))).scalars().all()
+            ours = [e["data"] for e in told if e["data"]["policy_id"] == pid]
+            assert sorted(e["subject_id"] for e in ours) == sorted([*west, south])
+            assert {(e["mode"], tuple(e["needs"]), e["applicant_sub"]) for e in ours} == {("auto", ("bank_account",), None)}
+            taps = [e["data"] for e in told if e["data"]["policy_id"] == tap]
+            assert len(taps) == granted and all(e["mode"] == "apply" and e["applicant_sub"] for e in taps)
+            # One grantee gives its account; the others are reminded once, days later.
+            mine = (await client.get(f"{API}/benefit-grants", headers=tokens.company(south),
+                                     params={"policy_id": pid})).json()["items"][0]
+            r = await client.put(f"{API}/benefit-grants/{mine['id']}/bank-account", headers=tokens.company(south),
+                                 json={"bank_name": "中国银行中山分行", "bank_account": "6216600000001234"})
+            assert r.status_code == 200, r.text
+            for at, reminded in ((clock.now() + dt.timedelta(days=1), 0), (clock.now() + dt.timedelta(days=4), 3 + granted),
+                                 (clock.now() + dt.timedelta(days=9), 0)):
+                async with client.app.state.sessionmaker() as s, s.begin():
+                    assert (await checker.check(s, at.date(), at))["account_reminders"] == reminded
+            async with client.app.state.sessionmaker() as s:
+                missing = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.benefit.account_missing"))).scalars().all()
+            assert south not in {e["data"]["subject_id"] for e in missing} and len(missing) == 3 + granted

@@ -22,7 +22,7 @@ async def run_checker(client, today: dt.date) -> dict[str, int]:
 
 def counts(**raised: int) -> dict[str, int]:
     return {"yellow": 0, "red": 0, "suspended": 0, "gaps_reminders": 0, "default_ratings": 0,
-            "supervised_tickets": 0} | raised
+            "supervised_tickets": 0, "account_reminders": 0} | raised
 
 
 async def test_warnings_overdue_and_suspension(infra, token_issuer, tokens, kit):

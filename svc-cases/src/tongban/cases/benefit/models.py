@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -87,7 +87,10 @@ class BenefitGrant(Base):
     """A policy granted to one subject, once: the amount taken from the budget and its case."""
 
     __tablename__ = "benefit_grant"
-    __table_args__ = (UniqueConstraint("policy_id", "subject_id"),)
+    __table_args__ = (UniqueConstraint("policy_id", "subject_id"),
+                      # The reminder's sweep: grants still without a bank account, oldest first.
+                      Index("ix_benefit_grant_no_account", "created_at",
+                            postgresql_where=text("bank_account IS NULL AND account_reminded_at IS NULL")))
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benefit_policy.id"), index=True)
@@ -104,4 +107,5 @@ class BenefitGrant(Base):
     bank_name: Mapped[str | None] = mapped_column(String(60))
     bank_account: Mapped[str | None] = mapped_column(String(34))
     account_given_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    account_reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.benefit.models import BenefitGrant, BenefitLicence, BenefitPolicy, BenefitSubject
+from tongban.cases.case.models import Case
 from tongban.shared.policy import Clause
 
 BATCH = 5000
@@ -87,6 +88,19 @@ async def insert_grant(session: AsyncSession, values: dict[str, Any]) -> bool:
 async def insert_grants(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Grants of one publish (the policy locked: none of these subjects can have it already)."""
     await session.execute(insert(BenefitGrant), rows)
+
+
+async def grants_without_account(session: AsyncSession, granted_before: dt.datetime,
+                                 limit: int = 500) -> list[tuple[BenefitGrant, str, str]]:
+    """Grants still without a bank account, granted before then and never reminded (locked; a
+    replica's concurrent sweep skips them), with their policy's name and their case's number."""
+    stmt = (select(BenefitGrant, BenefitPolicy.name, Case.case_number)
+            .join(BenefitPolicy, BenefitPolicy.id == BenefitGrant.policy_id)
+            .join(Case, Case.id == BenefitGrant.case_id)
+            .where(BenefitGrant.bank_account.is_(None), BenefitGrant.account_reminded_at.is_(None),
+                   BenefitGrant.created_at <= granted_before)
+            .order_by(BenefitGrant.created_at).limit(limit).with_for_update(of=BenefitGrant, skip_locked=True))
+    return [(r[0], r[1], r[2]) for r in (await session.execute(stmt)).all()]
 
 
 async def grant_by_id(session: AsyncSession, grant_id: uuid.UUID) -> BenefitGrant | None:

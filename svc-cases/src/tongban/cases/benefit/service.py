@@ -26,6 +26,8 @@ from tongban.cases.case import steps
 from tongban.cases.case.models import Case
 from tongban.cases.case.submission import LOOKUP_ALPHABET
 from tongban.cases.db import audit, outbox
+from tongban.shared.contracts import cases as contract
+from tongban.shared.events.envelope import make_event
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import NotOwner, Principal
@@ -33,6 +35,7 @@ from tongban.shared.errors import Conflict, InvalidField
 from tongban.shared.policy import Access, Target
 
 RULES = "system:benefit-rules"
+ACCOUNT_REMINDER_DAYS = 3   # a grantee who has not said where to pay is reminded once, this long after
 NEAR = 1        # a policy missing this many conditions is shown as a near match ...
 NEAR_SHOWN = 20  # ... the 20 of the highest amounts
 
@@ -240,6 +243,7 @@ async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[
             verdict = rules.evaluate(parsed.checks, known)
             case = await _open_case(session, policy, subject_id, name, amount, verdict, None, ctx, first + n)
             grants.append(_grant_values(policy, subject_id, amount, case.id, verdict))
+            await _announce(session, contract.BENEFIT_GRANTED, policy.name, grants[-1], case.case_number, None)
         await session.flush()
     await repository.insert_grants(session, grants)
 
@@ -258,7 +262,19 @@ def _grant_values(policy: BenefitPolicy, subject_id: str, amount: int, case_id: 
     return {"id": uuid.uuid4(), "policy_id": policy.id, "subject_id": subject_id,
             "subject_type": policy.subject_type, "basic_code": policy.basic_code, "department": policy.department,
             "amount": amount, "mode": policy.mode, "case_id": case_id, "matched": verdict.matched,
-            "policy_version": policy.version}
+            "policy_version": policy.version, "created_at": steps.now()}
+
+
+async def _announce(session: AsyncSession, event_type: str, policy_name: str, grant: dict[str, Any],
+                    case_number: str, applicant: Principal | None) -> None:
+    """The grantee is told (by the gateway's notifications) of a grant, or that its bank account is still missing."""
+    own = applicant is not None and applicant.role in ("citizen", "company")
+    await outbox.add(session, make_event("cases", event_type, contract.BenefitGrantV1(
+        grant_id=grant["id"], policy_id=grant["policy_id"], policy_name=policy_name,
+        policy_version=grant["policy_version"], mode=grant["mode"], subject_type=grant["subject_type"],
+        subject_id=grant["subject_id"], amount=grant["amount"], case_id=grant["case_id"], case_number=case_number,
+        department=grant["department"], needs=["bank_account"], applicant_sub=applicant.sub if own else None,
+        at=steps.now()), subject=str(grant["id"])))
 
 
 # --- granting ----------------------------------------------------------------------------------
@@ -286,8 +302,9 @@ async def grant(session: AsyncSession, parsed: Parsed, subject_id: str, name: st
     case = await _open_case(session, policy, subject_id, name, amount, verdict, applicant, ctx, seq)
     values = _grant_values(policy, subject_id, amount, case.id, verdict)
     if not await repository.insert_grant(session, values):
-        raise AlreadyGranted()   # the caller's transaction rolls back: budget and case with it
-    return BenefitGrant(**values, created_at=steps.now())
+        raise AlreadyGranted()   # the caller's transaction rolls back: budget, case and event with it
+    await _announce(session, contract.BENEFIT_GRANTED, policy.name, values, case.case_number, applicant)
+    return BenefitGrant(**values)
 
 
 async def _open_case(session: AsyncSession, policy: BenefitPolicy, subject_id: str, name: str | None, amount: int,
@@ -352,6 +369,19 @@ async def give_account(session: AsyncSession, grant_id: uuid.UUID, bank_name: st
     await audit.record(session, access.principal or "anonymous", "benefit_grant.account", "benefit_grant",
                        str(found.id), None, {"bank_name": bank_name, "bank_account_last4": bank_account[-4:]})
     return found
+
+
+async def remind_missing_accounts(session: AsyncSession, at: dt.datetime) -> int:
+    """Once per grant: a grantee that has not said where to pay, ACCOUNT_REMINDER_DAYS after the
+    grant, is told again (run by the periodic checker)."""
+    due = await repository.grants_without_account(session, at - dt.timedelta(days=ACCOUNT_REMINDER_DAYS))
+    for found, policy_name, case_number in due:
+        found.account_reminded_at = at
+        values = {"id": found.id, "policy_id": found.policy_id, "policy_version": found.policy_version,
+                  "mode": found.mode, "subject_type": found.subject_type, "subject_id": found.subject_id,
+                  "amount": found.amount, "case_id": found.case_id, "department": found.department}
+        await _announce(session, contract.BENEFIT_ACCOUNT_MISSING, policy_name, values, case_number, None)
+    return len(due)
 
 
 # --- facts ---------------------------------------------------------------------------------------
