@@ -7,16 +7,18 @@ import asyncio
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from tongban.cases.benefit import licences
+from tongban.cases.benefit import licences, registry
 from tongban.cases.benefit.models import BenefitPolicyVersion
+from tongban.cases.case.models import Case
 from tongban.cases import checker
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared import clock
 from tongban.shared.contracts.credentials import LICENCE_ISSUED, LICENCE_REVOKED, LicenceIssuedV1, LicenceStatusChangedV1
-from tongban.shared.events.envelope import make_event
+from tongban.shared.contracts.cases import CASE_APPROVED, CASE_REVOKED, CaseApprovedV1, CaseTransitionedV1
+from tongban.shared.events.envelope import Envelope, make_event
 from tongban.shared.ids import credit_code_check_char
 from tongban.shared.testing.plugin import running_service
 
@@ -398,3 +400,90 @@ async def test_policies_amended_and_closed(infra, token_issuer, tokens, kit, cle
                 missing = (await s.execute(select(platform.outbox.c.envelope).where(
                     platform.outbox.c.subject == "cases.benefit.account_missing"))).scalars().all()
             assert south not in {e["data"]["subject_id"] for e in missing} and len(missing) == 3 + granted
+
+
+async def test_facts_from_registration_and_completed_cases(infra, token_issuer, tokens, kit, clean_nats):
+    """Registration facts come from the approval of a business-licence case (source `registry`,
+    verified, not declarable over); `case.completed.<item>` from the subject's completed cases
+    (source `case`); each change re-evaluates that subject alone, so 免申即享 grants follow."""
+    with clock.pinned(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)):
+        today = clock.today()
+        async with running_service(SERVICE, infra, token_issuer) as client:
+            admin, firm = tokens.admin(), tokens.company()
+            young = policy(today, kit.DEPT, name="石岐新办企业补贴", mode="auto", budget=10_000, definitions={},
+                           eligibility=[{"fact": "company.district", "op": "eq", "value": "石岐街道"},
+                                        {"fact": "company.age_years", "op": "lt", "value": 3}])
+            done = policy(today, kit.DEPT, name="优待证办结奖励", mode="auto", budget=10_000, definitions={},
+                          eligibility=[{"fact": f"case.completed.{kit.ITEM}", "op": "present"}])
+            bad = done | {"eligibility": [{"fact": "case.completed.123", "op": "present"}]}
+            assert (await client.post(f"{API}/benefit-policies", headers=admin, json=bad)).status_code == 422
+            ids = []
+            for body in (young, done):
+                pid = (await client.post(f"{API}/benefit-policies", headers=admin, json=body)).json()["id"]
+                assert (await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)).json()["granted"] == 0
+                ids.append(pid)
+
+            # --- a registration (企业设立登记 approved, its business licence's fields) -------------------
+            async def hear(event_type, payload) -> None:
+                async with client.app.state.sessionmaker() as s, s.begin():
+                    await registry.on_case_event(s, make_event("cases", event_type, payload))
+
+            await hear(CASE_APPROVED, CaseApprovedV1(
+                case_id=uuid.uuid4(), case_number="442000202612070099", item_basic_code="442020000101",
+                applicant_type="company", applicant_id=kit.COMPANY, applicant_name="中山市通办科技有限公司",
+                result_licence_type_code=registry.BUSINESS_LICENCE, department=kit.DEPT, approved_at=clock.now(),
+                data={"company_name": "中山市通办科技有限公司", "established_on": "2025-06-01",
+                      "address": "中山市石岐街道民生路1号", "industry_code": "I65"}))
+            facts = {f["name"]: f for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert {k: (f["value"], f["source"], f["verified"]) for k, f in facts.items()} == {
+                "company.established_on": ("2025-06-01", "registry", True),
+                "company.district": ("石岐街道", "registry", True),
+                "company.industry_code": ("I65", "registry", True)}
+            mine = (await client.get(f"{API}/benefit-grants", headers=firm)).json()["items"]
+            assert [g["policy_id"] for g in mine] == [ids[0]]
+            r = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"company.district": "东区街道"}})
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "facts.company.district"
+            r = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"company.employees": 8}})
+            assert {f["name"]: f["verified"] for f in r.json()["facts"]}["company.employees"] is False
+            # An approval of another kind of case (no business licence) says nothing of the register.
+            await hear(CASE_APPROVED, CaseApprovedV1(
+                case_id=uuid.uuid4(), case_number="442000202612070098", item_basic_code=kit.ITEM,
+                applicant_type="company", applicant_id=kit.COMPANY, applicant_name="x", department=kit.DEPT,
+                approved_at=clock.now(), data={"address": "中山市东区街道1号"}))
+            facts = {f["name"]: f["value"] for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert facts["company.district"] == "石岐街道"
+
+            # --- a completed case of an item: the fact, and the policy asking for it granted ----------
+            await kit.publish_item(client)
+            case_id = (await client.post(f"{API}/cases", headers=firm, json={"basic_code": kit.ITEM})).json()["id"]
+            for action, who in (("accept", tokens.clerk()), ("review", tokens.approver()), ("approve", tokens.approver()),
+                                ("complete", tokens.clerk())):
+                r = await client.post(f"{API}/cases/{case_id}/{action}", headers=who, json={})
+                assert r.status_code == 200, (action, r.text)
+            async with client.app.state.sessionmaker() as s:
+                envelope = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.case.completed"))).scalar_one()
+            async with client.app.state.sessionmaker() as s, s.begin():
+                await registry.on_case_event(s, Envelope.model_validate(envelope))
+            facts = {f["name"]: f for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert (facts[f"case.completed.{kit.ITEM}"]["source"], facts[f"case.completed.{kit.ITEM}"]["verified"]) \
+                == ("case", True)
+            mine = (await client.get(f"{API}/benefit-grants", headers=firm)).json()["items"]
+            assert sorted(g["policy_id"] for g in mine) == sorted(ids)
+            # Revoked (as a broken commitment's case is): no completed case of that item remains, the
+            # fact goes (the grant made stays).
+            async with client.app.state.sessionmaker() as s, s.begin():
+                await s.execute(update(Case).where(Case.id == uuid.UUID(case_id)).values(state="revoked"))
+                await registry.on_case_event(s, make_event("cases", CASE_REVOKED, CaseTransitionedV1(
+                    case_id=uuid.UUID(case_id), case_number="x", item_basic_code=kit.ITEM, from_state="completed",
+                    state="revoked", actor="approver", at=clock.now())))
+            facts = {f["name"] for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert f"case.completed.{kit.ITEM}" not in facts
+            assert len((await client.get(f"{API}/benefit-grants", headers=firm)).json()["items"]) == 2
+
+
+def test_the_registered_district_is_read_from_the_address() -> None:
+    assert [registry.district_of(a) for a in ("中山市石岐街道民生路1号", "中山市东区街道1号", "深圳市南山区粤海街道科技园",
+                                              "广东省中山市小榄镇升平路", "中山市")] == [
+        "石岐街道", "东区街道", "粤海街道", "小榄镇", None]
+    assert registry.registration_facts({"established_on": "2099-01-01", "address": "x"}, dt.date(2026, 12, 7)) == {}

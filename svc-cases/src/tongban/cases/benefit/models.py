@@ -67,7 +67,7 @@ class BenefitSubject(Base):
     subject_type: Mapped[str] = mapped_column(String(10), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    sources: Mapped[dict[str, str]] = mapped_column(JSONB)    # fact → declared | licence | credit | registry
+    sources: Mapped[dict[str, str]] = mapped_column(JSONB)    # fact → declared | licence | credit | registry | case
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                     onupdate=func.now())
 

@@ -171,6 +171,13 @@ async def stream_subjects(session: AsyncSession, subject_type: str) -> AsyncIter
         after = rows[-1][0]
 
 
+async def has_completed(session: AsyncSession, applicant_id: str, basic_code: str) -> bool:
+    """Whether the subject has a completed case of this item (a revoked one no longer counts)."""
+    stmt = select(Case.id).where(Case.applicant_id == applicant_id, Case.basic_code == basic_code,
+                                 Case.state == "completed").limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
 async def put_licence(session: AsyncSession, licence_id: uuid.UUID, holder_id: str, type_code: str,
                       status: str) -> None:
     stmt = insert(BenefitLicence).values(licence_id=licence_id, holder_id=holder_id, type_code=type_code,

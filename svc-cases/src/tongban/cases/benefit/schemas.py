@@ -103,7 +103,8 @@ class FactsDeclare(BaseModel):
 class FactRead(BaseModel):
     name: str
     value: Any
-    source: str = Field(description="declared (never verified) | licence | credit | registry")
+    source: str = Field(description="declared (never verified) | licence | credit | registry | case")
+    verified: bool = Field(True, description="known from the platform's own records (events), not declared")
 
 
 class FactsRead(BaseModel):

@@ -397,7 +397,9 @@ def facts_read(row: BenefitSubject | None, subject_id: str, subject_type: str, r
     facts = _facts_of(row, subject_id, subject_type)
     sources = row.sources if row is not None else {}
     return FactsRead(subject_id=subject_id, subject_type=subject_type, regranted=regranted,
-                     facts=[FactRead(name=k, value=v, source=sources.get(k, "registry")) for k, v in sorted(facts.items())])
+                     facts=[FactRead(name=k, value=v, source=sources.get(k, "registry"),
+                                     verified=sources.get(k, "registry") != "declared")
+                            for k, v in sorted(facts.items())])
 
 
 def _check_declared(subject_type: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -426,6 +428,10 @@ async def declare(session: AsyncSession, subject_id: str, subject_type: str, nam
     """Facts the subject declares (recorded as declared, never verified); a licence or credit
     fact cannot be declared. Then its 免申即享 policies are evaluated again, for it alone."""
     checked = _check_declared(subject_type, facts)
+    known = await repository.subject(session, subject_id)
+    for name in checked:
+        if known is not None and known.sources.get(name) == "registry":
+            raise InvalidField(f"facts.{name}", "known from the company register: it is not declared")
     regranted = await set_facts(session, subject_id, subject_type, checked, "declared", actor, name=name)
     return facts_read(await repository.subject(session, subject_id), subject_id, subject_type, regranted)
 
