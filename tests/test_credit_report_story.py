@@ -24,8 +24,10 @@ from tongban.shared.ids import credit_code_check_char
 from tongban.shared.testing.plugin import wait_for
 
 sys.path.insert(0, str(Path(__file__).parent))
+import test_two_cities  # noqa: E402
 from test_two_cities import Gateway  # noqa: E402
-from test_two_cities import cities as two_cities  # noqa: E402,F401  (the fixture `cities`)
+
+cities = test_two_cities.cities   # the fixture: two cities as `make run-two-cities` starts them
 
 ZHONGSHAN, SHENZHEN = "442000", "440300"
 COMPANY = "91442000MA4W12346R"                                                     # Zhongshan's seeded company

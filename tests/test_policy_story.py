@@ -10,8 +10,9 @@ budget raise (a new version of the policy) reaches the companies the budget left
 policy takes no more applications; a company whose commitment was found untrue is black-listed
 and refused 告知承诺制 after.
 
-A Shenzhen credit report standing in for a certificate needs two cities' svc-interop and
-svc-credentials: it is told in svc-interop/tests/test_partner_credit_report.py, not here."""
+A Shenzhen credit report standing in for a certificate needs two cities: it is told through both
+gateways, for a company's report, in tests/test_credit_report_story.py (and for a person's, with
+every refusal, in svc-interop/tests/test_partner_credit_report.py)."""
 
 import datetime as dt
 
