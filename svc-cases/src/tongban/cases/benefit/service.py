@@ -1,7 +1,9 @@
 """Benefit policies: configured (rules checked), published (免申即享: every subject evaluated
-once), amended in versions (evaluated again) and closed, matched ("what do I qualify for"), applied for with one tap (即申即享), and granted —
-each grant takes its amount from the budget with one conditional update and opens a case whose
-timeline carries the rules' verdict. A change of one subject's facts re-evaluates that subject only."""
+once), amended in versions (evaluated again) and closed, matched ("what do I qualify for"),
+applied for with one tap (即申即享), and granted — each grant takes its amount from the budget
+with one conditional update, opens a case whose timeline carries the rules' verdict and tells the
+grantee (an event for the gateway's notifications). A change of one subject's facts re-evaluates
+that subject only."""
 
 from __future__ import annotations
 
@@ -26,11 +28,11 @@ from tongban.cases.case import steps
 from tongban.cases.case.models import Case
 from tongban.cases.case.submission import LOOKUP_ALPHABET
 from tongban.cases.db import audit, outbox
-from tongban.shared.contracts import cases as contract
-from tongban.shared.events.envelope import make_event
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import NotOwner, Principal
+from tongban.shared.contracts import cases as contract
+from tongban.shared.events.envelope import make_event
 from tongban.shared.errors import Conflict, InvalidField
 from tongban.shared.policy import Access, Target
 
