@@ -81,6 +81,8 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
         if case is None or len(case.applicant_id) != 18 or case.applicant_type not in ("company", "person"):
             return
         held = await repository.has_completed(session, case.applicant_id, case.basic_code)
+        if not held and await repository.subject(session, case.applicant_id) is None:
+            return   # nothing to take away from a subject never heard of
         await service.set_facts(session, case.applicant_id, case.applicant_type,
                                 {f"case.completed.{case.basic_code}": True if held else None}, "case", SOURCE)
 
