@@ -399,7 +399,7 @@ async def test_policies_amended_and_closed(infra, token_issuer, tokens, kit, cle
             async with client.app.state.sessionmaker() as s:
                 missing = (await s.execute(select(platform.outbox.c.envelope).where(
                     platform.outbox.c.subject == "cases.benefit.account_missing"))).scalars().all()
-            assert south not in {e["data"]["subject_id"] for e in missing} and len(missing) == 3 + granted
+            assert mine["id"] not in {e["data"]["grant_id"] for e in missing} and len(missing) == 3 + granted
 
 
 async def test_facts_from_registration_and_completed_cases(infra, token_issuer, tokens, kit, clean_nats):
