@@ -87,5 +87,7 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
                                 {f"case.completed.{case.basic_code}": True if held else None}, "case", SOURCE)
 
 
-SUBSCRIPTIONS = [Subscription(source="cases", subject="cases.case.>", durable="cases-benefit-case",
-                              handler=on_case_event)]
+# Only the three steps that say something of a subject's facts (not every step of every case).
+SUBSCRIPTIONS = [Subscription(source="cases", subject=subject, durable=f"cases-benefit-{subject.rsplit('.', 1)[1]}",
+                              handler=on_case_event)
+                 for subject in (contract.CASE_APPROVED, contract.CASE_COMPLETED, contract.CASE_REVOKED)]
