@@ -4,11 +4,15 @@ uvicorn; the licences come to svc-cases as svc-credentials' events over NATS.
 
 A Zhongshan company holding a food-business licence sees the policy it qualifies for and why,
 applies with one tap and is approved at once (即申即享); a 免申即享 policy published afterwards
-reaches every eligible company without an application and stops at its budget; a company whose
-commitment was found untrue is black-listed and refused 告知承诺制 after.
+reaches every eligible company without an application and stops at its budget; each grant is
+told to the company in its inbox (the gateway's notifications), asking for its bank account; a
+budget raise (a new version of the policy) reaches the companies the budget left out; a closed
+policy takes no more applications; a company whose commitment was found untrue is black-listed
+and refused 告知承诺制 after.
 
-A Shenzhen credit report standing in for a certificate needs two cities' svc-interop and
-svc-credentials: it is told in svc-interop/tests/test_partner_credit_report.py, not here."""
+A Shenzhen credit report standing in for a certificate needs two cities: it is told through both
+gateways, for a company's report, in tests/test_credit_report_story.py (and for a person's, with
+every refusal, in svc-interop/tests/test_partner_credit_report.py)."""
 
 import datetime as dt
 
@@ -132,6 +136,34 @@ async def test_policies_find_the_company_and_credit_changes_handling(gateway_url
         for g in grants["items"]:
             steps = (await client.get(f"{cases}/cases/{g['case_id']}/timeline", headers=approver)).json()["items"]
             assert [s["action"] for s in steps] == ["submit", "approve"] and steps[0]["actor"] == "system:benefit-rules"
+
+        # The company is told of both grants in its inbox, each asking for its bank account.
+        async def told(kind: str):
+            r = await client.get("/api/v1/gateway/notify/inbox", params={"limit": 100}, headers=company)
+            found = [m for m in r.json()["items"] if m["kind"] == kind]
+            return found or None
+
+        approved = (await wait_for(lambda: told("benefit.approved"), timeout=30))[0]
+        assert "餐饮业纾困补贴" in approved["body"] and "收款银行账户" in approved["body"]
+        granted = (await wait_for(lambda: told("benefit.granted"), timeout=30))[0]
+        assert "食品安全提升奖励" in granted["body"] and "5000元" in granted["body"]
+
+        # A budget raise is a new version: the two companies the budget left out get it now.
+        r = await client.patch(f"{cases}/benefit-policies/{p2}", headers=admin,
+                               json={"reason": "追加预算", "budget": 20_000})
+        assert r.status_code == 200, r.text
+        assert (r.json()["policy"]["version"], r.json()["granted"], r.json()["budget_exhausted"]) == (2, 2, False)
+        grants = (await client.get(f"{cases}/benefit-grants", headers=approver, params={"policy_id": p2})).json()
+        assert sorted(g["policy_version"] for g in grants["items"]) == [1, 1, 2, 2]
+        # Closed: the one-tap policy no longer shows, nor takes applications; its grant stays.
+        r = await client.post(f"{cases}/benefit-policies/{p1}/close", headers=admin, json={"reason": "资金用完"})
+        assert r.status_code == 200 and r.json()["state"] == "closed", r.text
+        assert p1 not in {m["policy_id"] for m in (await client.get(f"{cases}/benefit-matches",
+                                                                    headers=company)).json()["eligible"]}
+        assert (await client.post(f"{cases}/benefit-policies/{p1}/close", headers=admin,
+                                  json={"reason": "again"})).status_code == 409
+        assert (await client.get(f"{cases}/benefit-grants", headers=company,
+                                 params={"policy_id": p1})).json()["total"] == 1
 
         # Credit: a commitment found untrue black-lists the company; its next commitment is refused.
         r = await client.post("/api/v1/catalog/items", headers=admin, json={

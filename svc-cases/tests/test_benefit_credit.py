@@ -7,14 +7,18 @@ import asyncio
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from tongban.cases.benefit import licences
+from tongban.cases.benefit import licences, registry
+from tongban.cases.benefit.models import BenefitPolicyVersion
+from tongban.cases.case.models import Case
+from tongban.cases import checker
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared import clock
 from tongban.shared.contracts.credentials import LICENCE_ISSUED, LICENCE_REVOKED, LicenceIssuedV1, LicenceStatusChangedV1
-from tongban.shared.events.envelope import make_event
+from tongban.shared.contracts.cases import CASE_APPROVED, CASE_REVOKED, CaseApprovedV1, CaseTransitionedV1
+from tongban.shared.events.envelope import Envelope, make_event
 from tongban.shared.ids import credit_code_check_char
 from tongban.shared.testing.plugin import running_service
 
@@ -260,3 +264,226 @@ def test_rules_read_facts_as_configured() -> None:
     assert rules.shortfall(checks, {}, 1) is None
     assert rules.evaluate(checks, {}).missing[0] == "company.employees gte 10 (not known)"
     assert rules.known_facts({"company.established_on": "2020-06-01"}, dt.date(2026, 5, 31))["company.age_years"] == 5
+
+
+async def test_policies_amended_and_closed(infra, token_issuer, tokens, kit, clean_nats):
+    """A published policy amended in versions (re-evaluated; grants made stay under theirs), closed
+    (no grant after, matches drop it), with 409 for what its state forbids, 422 for bad values,
+    every change audited, and the budget never passed while applications race an amendment."""
+    with clock.pinned(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)):
+        today = clock.today()
+        async with running_service(SERVICE, infra, token_issuer) as client:
+            admin = tokens.admin()
+            west = [code(f"91442000MA4UJ{n:04d}") for n in range(3)]
+            south = code("91442000MA4UJ0100")
+            for c, district in [(c, "西区街道") for c in west] + [(south, "南区街道")]:
+                r = await client.put(f"{API}/benefit-facts", headers=tokens.company(c),
+                                     json={"facts": {"company.district": district}})
+                assert r.status_code == 200, r.text
+            auto = policy(today, kit.DEPT, name="西区稳岗补贴", mode="auto", budget=1000, definitions={},
+                          eligibility=[{"fact": "company.district", "op": "eq", "value": "西区街道"}])
+            pid = (await client.post(f"{API}/benefit-policies", headers=admin, json=auto)).json()["id"]
+            out = (await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)).json()
+            assert (out["granted"], out["budget_exhausted"], out["policy"]["version"]) == (1, True, 1)
+            url = f"{API}/benefit-policies/{pid}"
+
+            # --- bad amendments: 422 naming the field, nothing changed ---------------------------
+            for bad, field in (({"budget": 500}, "budget"),
+                               ({"eligibility": [{"fact": "company.colour", "op": "eq", "value": "red"}]},
+                                "eligibility[0]"),
+                               ({"ends_on": str(today - dt.timedelta(days=3))}, "ends_on"),
+                               ({"budget": -1}, "budget"), ({"mode": "apply"}, "mode"), ({}, "reason")):
+                r = await client.patch(url, headers=admin, json={"reason": "调整"} | bad if field != "reason" else bad)
+                assert r.status_code == 422, (bad, r.text)
+                assert r.json()["errors"][0]["field"].startswith(field), r.json()
+            assert (await client.patch(url, headers=tokens.citizen(), json={"reason": "x", "budget": 9})).status_code == 403
+            assert (await client.get(url, headers=admin)).json()["version"] == 1
+
+            # --- a budget raise: a new version, evaluated again, the first grant stays under v1 -----
+            r = await client.patch(url, headers=admin, json={"reason": "追加预算", "budget": 3000})
+            assert r.status_code == 200, r.text
+            assert (r.json()["policy"]["version"], r.json()["granted"], r.json()["budget_exhausted"]) == (2, 2, False)
+            assert r.json()["policy"]["budget_used"] == 3000
+            grants = (await client.get(f"{API}/benefit-grants", headers=admin, params={"policy_id": pid})).json()
+            assert sorted(g["policy_version"] for g in grants["items"]) == [1, 2, 2]
+            assert {g["subject_id"] for g in grants["items"]} == set(west)
+            # Text alone: a version, nobody evaluated. The same values again: no version at all.
+            r = await client.patch(url, headers=admin, json={"reason": "更名", "name": "西区稳岗补贴（2027）"})
+            assert (r.json()["policy"]["version"], r.json()["evaluated"]) == (3, 0)
+            r = await client.patch(url, headers=admin, json={"reason": "重复", "name": "西区稳岗补贴（2027）"})
+            assert r.status_code == 200 and r.json()["policy"]["version"] == 3
+            # New rules (and a longer period): the southern company now qualifies and gets it.
+            matches = (await client.get(f"{API}/benefit-matches", headers=tokens.company(south))).json()
+            assert pid not in {m["policy_id"] for m in matches["eligible"]}
+            r = await client.patch(url, headers=admin, json={
+                "reason": "扩大范围", "budget": 5000, "ends_on": str(today + dt.timedelta(days=365)),
+                "eligibility": [{"fact": "company.district", "op": "in", "value": ["西区街道", "南区街道"]}]})
+            assert r.status_code == 200, r.text
+            assert (r.json()["policy"]["version"], r.json()["evaluated"], r.json()["granted"]) == (4, 4, 1)
+            matches = (await client.get(f"{API}/benefit-matches", headers=tokens.company(south))).json()
+            assert [(m["policy_id"], m["granted"]) for m in matches["eligible"]] == [(pid, True)]
+
+            # --- closing: existing grants stay; no grant after; matches drop it; 409 thereafter -----
+            late = code("91442000MA4UJ0200")
+            r = await client.post(f"{url}/close", headers=admin, json={"reason": "政策到期提前收回"})
+            assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["close_reason"], r.text
+            assert (await client.post(f"{url}/close", headers=admin, json={"reason": "again"})).json()["code"] \
+                == "benefit_policy_not_open"
+            assert (await client.patch(url, headers=admin, json={"reason": "x", "budget": 9000})).status_code == 409
+            assert (await client.post(f"{url}/publish", headers=admin)).status_code == 409
+            r = await client.put(f"{API}/benefit-facts", headers=tokens.company(late),
+                                 json={"facts": {"company.district": "西区街道"}})
+            assert r.json()["regranted"] == 0
+            matches = (await client.get(f"{API}/benefit-matches", headers=tokens.company(south))).json()
+            assert pid not in {m["policy_id"] for m in matches["eligible"] + matches["near"]}
+            assert (await client.get(f"{API}/benefit-grants", headers=admin, params={"policy_id": pid})).json()["total"] == 4
+            # A draft is withdrawn the same way.
+            draft = (await client.post(f"{API}/benefit-policies", headers=admin, json=auto)).json()["id"]
+            r = await client.post(f"{API}/benefit-policies/{draft}/close", headers=admin, json={"reason": "撤回"})
+            assert r.status_code == 200 and r.json()["published_at"] is None
+
+            # --- 即申即享 applications racing an amendment of the budget and then a closing ---------
+            one_tap = policy(today, kit.DEPT, name="西区即申即享", budget=3000, definitions={},
+                             eligibility=[{"fact": "company.district", "op": "in", "value": ["西区街道", "南区街道"]}])
+            tap = (await client.post(f"{API}/benefit-policies", headers=admin, json=one_tap)).json()["id"]
+            assert (await client.post(f"{API}/benefit-policies/{tap}/publish", headers=admin)).status_code == 200
+            applicants = [*west, south, late]
+            answers = await asyncio.gather(
+                *(client.post(f"{API}/benefit-policies/{tap}/applications", headers=tokens.company(c), json={})
+                  for c in applicants),
+                client.patch(f"{API}/benefit-policies/{tap}", headers=admin, json={"reason": "压缩预算", "budget": 2000}))
+            amended = answers[-1]
+            assert amended.status_code in (200, 422), amended.text
+            got = (await client.get(f"{API}/benefit-policies/{tap}", headers=admin)).json()
+            granted = sum(a.status_code == 201 for a in answers[:-1])
+            assert got["budget_used"] == granted * 1000 <= got["budget_total"]
+            assert {a.json()["code"] for a in answers[:-1] if a.status_code != 201} <= {"budget_exhausted"}
+            closing = await asyncio.gather(
+                client.post(f"{API}/benefit-policies/{tap}/close", headers=admin, json={"reason": "停止受理"}),
+                *(client.post(f"{API}/benefit-policies/{tap}/applications", headers=tokens.company(c), json={})
+                  for c in applicants))
+            assert closing[0].status_code == 200
+            assert {a.json()["code"] for a in closing[1:]} <= {"benefit_policy_not_open", "already_granted",
+                                                               "budget_exhausted"}
+            after = (await client.get(f"{API}/benefit-policies/{tap}", headers=admin)).json()
+            assert after["budget_used"] == got["budget_used"]
+
+            # --- every change audited; the replaced configurations kept -----------------------------
+            async with client.app.state.sessionmaker() as s:
+                actions = (await s.execute(select(platform.audit_event.c.action).where(
+                    platform.audit_event.c.entity_id == pid))).scalars().all()
+                kept = (await s.execute(select(BenefitPolicyVersion.version, BenefitPolicyVersion.reason).where(
+                    BenefitPolicyVersion.policy_id == uuid.UUID(pid)).order_by(BenefitPolicyVersion.version))).all()
+            assert actions.count("benefit_policy.amend") == 3 and actions.count("benefit_policy.close") == 1
+            assert [tuple(k) for k in kept] == [(1, "追加预算"), (2, "更名"), (3, "扩大范围")]
+
+            # --- the grantees are told (events for the gateway's notifications) -----------------------
+            async with client.app.state.sessionmaker() as s:
+                told = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.benefit.granted"))).scalars().all()
+            ours = [e["data"] for e in told if e["data"]["policy_id"] == pid]
+            assert sorted(e["subject_id"] for e in ours) == sorted([*west, south])
+            assert {(e["mode"], tuple(e["needs"]), e["applicant_sub"]) for e in ours} == {("auto", ("bank_account",), None)}
+            taps = [e["data"] for e in told if e["data"]["policy_id"] == tap]
+            assert len(taps) == granted and all(e["mode"] == "apply" and e["applicant_sub"] for e in taps)
+            # One grantee gives its account; the others are reminded once, days later.
+            mine = (await client.get(f"{API}/benefit-grants", headers=tokens.company(south),
+                                     params={"policy_id": pid})).json()["items"][0]
+            r = await client.put(f"{API}/benefit-grants/{mine['id']}/bank-account", headers=tokens.company(south),
+                                 json={"bank_name": "中国银行中山分行", "bank_account": "6216600000001234"})
+            assert r.status_code == 200, r.text
+            for at, reminded in ((clock.now() + dt.timedelta(days=1), 0), (clock.now() + dt.timedelta(days=4), 3 + granted),
+                                 (clock.now() + dt.timedelta(days=9), 0)):
+                async with client.app.state.sessionmaker() as s, s.begin():
+                    assert (await checker.check(s, at.date(), at))["account_reminders"] == reminded
+            async with client.app.state.sessionmaker() as s:
+                missing = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.benefit.account_missing"))).scalars().all()
+            assert mine["id"] not in {e["data"]["grant_id"] for e in missing} and len(missing) == 3 + granted
+
+
+async def test_facts_from_registration_and_completed_cases(infra, token_issuer, tokens, kit, clean_nats):
+    """Registration facts come from the approval of a business-licence case (source `registry`,
+    verified, not declarable over); `case.completed.<item>` from the subject's completed cases
+    (source `case`); each change re-evaluates that subject alone, so 免申即享 grants follow."""
+    with clock.pinned(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)):
+        today = clock.today()
+        async with running_service(SERVICE, infra, token_issuer) as client:
+            admin, firm = tokens.admin(), tokens.company()
+            young = policy(today, kit.DEPT, name="石岐新办企业补贴", mode="auto", budget=10_000, definitions={},
+                           eligibility=[{"fact": "company.district", "op": "eq", "value": "石岐街道"},
+                                        {"fact": "company.age_years", "op": "lt", "value": 3}])
+            done = policy(today, kit.DEPT, name="优待证办结奖励", mode="auto", budget=10_000, definitions={},
+                          eligibility=[{"fact": f"case.completed.{kit.ITEM}", "op": "present"}])
+            bad = done | {"eligibility": [{"fact": "case.completed.123", "op": "present"}]}
+            assert (await client.post(f"{API}/benefit-policies", headers=admin, json=bad)).status_code == 422
+            ids = []
+            for body in (young, done):
+                pid = (await client.post(f"{API}/benefit-policies", headers=admin, json=body)).json()["id"]
+                assert (await client.post(f"{API}/benefit-policies/{pid}/publish", headers=admin)).json()["granted"] == 0
+                ids.append(pid)
+
+            # --- a registration (企业设立登记 approved, its business licence's fields) -------------------
+            async def hear(event_type, payload) -> None:
+                async with client.app.state.sessionmaker() as s, s.begin():
+                    await registry.on_case_event(s, make_event("cases", event_type, payload))
+
+            await hear(CASE_APPROVED, CaseApprovedV1(
+                case_id=uuid.uuid4(), case_number="442000202612070099", item_basic_code="442020000101",
+                applicant_type="company", applicant_id=kit.COMPANY, applicant_name="中山市通办科技有限公司",
+                result_licence_type_code=registry.BUSINESS_LICENCE, department=kit.DEPT, approved_at=clock.now(),
+                data={"company_name": "中山市通办科技有限公司", "established_on": "2025-06-01",
+                      "address": "中山市石岐街道民生路1号", "industry_code": "I65"}))
+            facts = {f["name"]: f for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert {k: (f["value"], f["source"], f["verified"]) for k, f in facts.items()} == {
+                "company.established_on": ("2025-06-01", "registry", True),
+                "company.district": ("石岐街道", "registry", True),
+                "company.industry_code": ("I65", "registry", True)}
+            mine = (await client.get(f"{API}/benefit-grants", headers=firm)).json()["items"]
+            assert [g["policy_id"] for g in mine] == [ids[0]]
+            r = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"company.district": "东区街道"}})
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "facts.company.district"
+            r = await client.put(f"{API}/benefit-facts", headers=firm, json={"facts": {"company.employees": 8}})
+            assert {f["name"]: f["verified"] for f in r.json()["facts"]}["company.employees"] is False
+            # An approval of another kind of case (no business licence) says nothing of the register.
+            await hear(CASE_APPROVED, CaseApprovedV1(
+                case_id=uuid.uuid4(), case_number="442000202612070098", item_basic_code=kit.ITEM,
+                applicant_type="company", applicant_id=kit.COMPANY, applicant_name="x", department=kit.DEPT,
+                approved_at=clock.now(), data={"address": "中山市东区街道1号"}))
+            facts = {f["name"]: f["value"] for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert facts["company.district"] == "石岐街道"
+
+            # --- a completed case of an item: the fact, and the policy asking for it granted ----------
+            await kit.publish_item(client)
+            case_id = (await client.post(f"{API}/cases", headers=firm, json={"basic_code": kit.ITEM})).json()["id"]
+            for action, who in (("accept", tokens.clerk()), ("review", tokens.approver()), ("approve", tokens.approver()),
+                                ("complete", tokens.clerk())):
+                r = await client.post(f"{API}/cases/{case_id}/{action}", headers=who, json={})
+                assert r.status_code == 200, (action, r.text)
+            async with client.app.state.sessionmaker() as s:
+                envelope = (await s.execute(select(platform.outbox.c.envelope).where(
+                    platform.outbox.c.subject == "cases.case.completed"))).scalar_one()
+            async with client.app.state.sessionmaker() as s, s.begin():
+                await registry.on_case_event(s, Envelope.model_validate(envelope))
+            facts = {f["name"]: f for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert (facts[f"case.completed.{kit.ITEM}"]["source"], facts[f"case.completed.{kit.ITEM}"]["verified"]) \
+                == ("case", True)
+            mine = (await client.get(f"{API}/benefit-grants", headers=firm)).json()["items"]
+            assert sorted(g["policy_id"] for g in mine) == sorted(ids)
+            # Revoked (as a broken commitment's case is): no completed case of that item remains, the
+            # fact goes (the grant made stays).
+            async with client.app.state.sessionmaker() as s, s.begin():
+                await s.execute(update(Case).where(Case.id == uuid.UUID(case_id)).values(state="revoked"))
+                await registry.on_case_event(s, make_event("cases", CASE_REVOKED, CaseTransitionedV1(
+                    case_id=uuid.UUID(case_id), case_number="x", item_basic_code=kit.ITEM, from_state="completed",
+                    state="revoked", actor="approver", at=clock.now())))
+            facts = {f["name"] for f in (await client.get(f"{API}/benefit-facts", headers=firm)).json()["facts"]}
+            assert f"case.completed.{kit.ITEM}" not in facts
+            assert len((await client.get(f"{API}/benefit-grants", headers=firm)).json()["items"]) == 2
+
+
+def test_the_registered_district_is_read_from_the_address() -> None:
+    assert [registry.district_of(a) for a in ("中山市石岐街道民生路1号", "中山市东区街道1号", "深圳市南山区粤海街道科技园",
+                                              "广东省中山市小榄镇升平路", "中山市")] == [
+        "石岐街道", "东区街道", "粤海街道", "小榄镇", None]
+    assert registry.registration_facts({"established_on": "2099-01-01", "address": "x"}, dt.date(2026, 12, 7)) == {}

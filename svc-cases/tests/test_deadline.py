@@ -2,6 +2,7 @@
 materials, and worklists sorted by remaining working time."""
 
 import datetime as dt
+import uuid
 
 from sqlalchemy import select
 
@@ -10,7 +11,7 @@ from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.cases.workday import calendar
 from tongban.shared.contracts.cases import CaseDeadlineV1
-from tongban.shared.testing.plugin import running_service
+from tongban.shared.testing.plugin import running_service, wait_for
 
 ITEM, QUICK = "442020000900", "442020000901"
 
@@ -20,9 +21,26 @@ async def run_checker(client, today: dt.date) -> dict[str, int]:
         return await checker.check(session, today)
 
 
+async def handled_by_payment(client, subject: str) -> None:
+    """Wait until svc-cases' payment consumer has handled the case's latest `subject` event: it locks
+    the case row while it does, and the checker skips locked rows (SKIP LOCKED), so a checker
+    run racing it would find nothing to remind."""
+    async with client.app.state.sessionmaker() as s:
+        envelope = (await s.execute(select(platform.outbox.c.envelope).where(platform.outbox.c.subject == subject)
+                                    .order_by(platform.outbox.c.created_at.desc()).limit(1))).scalar_one()
+    event_id = uuid.UUID(envelope["id"])
+
+    async def handled():
+        async with client.app.state.sessionmaker() as s:
+            return (await s.execute(select(platform.inbox.c.event_id).where(
+                platform.inbox.c.consumer == "cases-payment-case",
+                platform.inbox.c.event_id == event_id))).first() is not None or None
+    await wait_for(handled, timeout=30)
+
+
 def counts(**raised: int) -> dict[str, int]:
     return {"yellow": 0, "red": 0, "suspended": 0, "gaps_reminders": 0, "default_ratings": 0,
-            "supervised_tickets": 0} | raised
+            "supervised_tickets": 0, "account_reminders": 0} | raised
 
 
 async def test_warnings_overdue_and_suspension(infra, token_issuer, tokens, kit):
@@ -74,6 +92,7 @@ async def test_warnings_overdue_and_suspension(infra, token_issuer, tokens, kit)
 
         # Resubmitted after the pause: the paused working days move the deadline.
         await client.post(f"/api/v1/cases/cases/{gappy['id']}/resubmit", json={}, headers=tokens.citizen())
+        await handled_by_payment(client, "cases.case.resubmitted")
         resumed = (await client.get(f"/api/v1/cases/cases/{gappy['id']}", headers=tokens.clerk())).json()
         assert resumed["paused"] is False and resumed["deadline_on"] >= slow["deadline_on"]
         r = await client.post(f"/api/v1/cases/cases/{gappy['id']}/accept",

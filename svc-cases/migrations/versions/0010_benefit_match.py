@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_benefit_match"
-down_revision = "0009_documents"
+down_revision = "0010_policy_rest"
 branch_labels = None
 depends_on = None
 S = "cases"

@@ -1,7 +1,8 @@
 """The periodic deadline checker (run by the worker every INTERVAL seconds):
 yellow warnings at 80 % of the limit, red when overdue, and suspension of cases whose missing
-materials (容缺) did not come by their due date, default ratings for cases left unrated, and
-supervision (督办) of overdue hotline tickets. Each flag is set once, in the same transaction as
+materials (容缺) did not come by their due date, default ratings for cases left unrated,
+supervision (督办) of overdue hotline tickets, and one reminder to grantees of a benefit policy who
+have not said where to pay. Each flag is set once, in the same transaction as
 its event, so replicas and reruns never warn twice."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tongban.cases.benefit import service as benefits
 from tongban.cases.case import clock, repository, steps
 from tongban.cases.case.models import Case
 from tongban.cases.db import outbox
@@ -30,7 +32,7 @@ async def check(session: AsyncSession, today: dt.date, at: dt.datetime | None = 
     """One pass as of `today` (and the instant `at`, default now): returns how many warnings,
     overdues, suspensions and default ratings it raised."""
     counts = {"yellow": 0, "red": 0, "suspended": 0, "gaps_reminders": 0, "default_ratings": 0,
-              "supervised_tickets": 0}
+              "supervised_tickets": 0, "account_reminders": 0}
     if not (await session.execute(select(func.pg_try_advisory_xact_lock(_LOCK)))).scalar():
         return counts
     overrides = await workdays.overrides_from(session, today - dt.timedelta(days=800))
@@ -63,6 +65,7 @@ async def check(session: AsyncSession, today: dt.date, at: dt.datetime | None = 
         counts["suspended"] += 1
     counts["default_ratings"] = await ratings.apply_defaults(session, at, today)
     counts["supervised_tickets"] = await tickets.supervise_overdue(session, today, at)
+    counts["account_reminders"] = await benefits.remind_missing_accounts(session, at)
     return counts
 
 

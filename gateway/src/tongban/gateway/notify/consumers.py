@@ -3,7 +3,8 @@ accounts concerned (each handled once, in the gateway's inbox, with the messages
 
 Residents and company users hear of their own cases (by the account that applied, carried on the
 event), licences (the holder's accounts), appointments and tickets (by account); the hotline's
-citizen of replies. Staff hear of deadlines: the yellow warning goes to the department's
+citizen of replies; a grantee of a benefit policy (the account that tapped for 即申即享, else the
+holder's accounts) of its grant and, later, that its bank account is still missing. Staff hear of deadlines: the yellow warning goes to the department's
 approvers; an overdue (red) case to them, and escalates to the department's head and the
 supervising office (督办) named in `notify_escalation_contact`.
 """
@@ -203,6 +204,32 @@ async def on_payment_event(session: AsyncSession, event: Envelope) -> None:
     await tell(session, [_notice(account, kind, values, f"{kind}:{order.order_id}", event)], settings())
 
 
+BENEFIT_NOTES = {"benefit.granted": "免申即享，请填写收款账户", "benefit.approved": "申请已通过，请填写收款账户",
+                 "benefit.account_missing": "请填写收款银行账户"}
+
+
+async def on_benefit_event(session: AsyncSession, event: Envelope) -> None:
+    """A benefit policy granted (免申即享, or a one-tap application approved), or its bank account
+    still missing: told to the grantee, asking for the one thing the platform cannot know."""
+    if event.type == case_events.BENEFIT_GRANTED:
+        granted = case_events.BenefitGrantV1.model_validate(event.data)
+        kind = "benefit.granted" if granted.mode == "auto" else "benefit.approved"
+    elif event.type == case_events.BENEFIT_ACCOUNT_MISSING:
+        granted = case_events.BenefitGrantV1.model_validate(event.data)
+        kind = "benefit.account_missing"
+    else:
+        return
+    own = account_of(granted.applicant_sub)
+    accounts = [own] if own is not None else await repository.holders(
+        session, "111" if granted.subject_type == "person" else "001", granted.subject_id)
+    if not accounts:
+        log.info("%s of %s: the grantee has no account to tell", kind, granted.grant_id)
+        return
+    values = {"case_number": granted.case_number, "policy": granted.policy_name[:40],
+              "amount": f"{granted.amount}元", "note": BENEFIT_NOTES[kind]}
+    await tell(session, [_notice(a, kind, values, f"{kind}:{granted.grant_id}", event) for a in accounts], settings())
+
+
 # A backlog's messages share a transaction, up to TOGETHER at a time (the shared inbox's `together`:
 # inbox rows in one insert, one commit for the group, acked after it; a failing group is redone
 # message by message). One event's work here is a few small statements; its commit was most of it.
@@ -215,6 +242,8 @@ SUBSCRIPTIONS = [
                  handler=on_hotline_event, together=TOGETHER),
     Subscription(source="cases", subject="cases.payment.>", durable="gateway-notify-payments",
                  handler=on_payment_event, together=TOGETHER),
+    Subscription(source="cases", subject="cases.benefit.>", durable="gateway-notify-benefits",
+                 handler=on_benefit_event, together=TOGETHER),
     Subscription(source="credentials", subject="credentials.licence.>", durable="gateway-notify-licences",
                  handler=on_licence_event, together=TOGETHER),
     Subscription(source="queue", subject="queue.ticket.>", durable="gateway-notify-queue-tickets",

@@ -151,6 +151,9 @@ SMS_TEMPLATES = [
     SmsTemplate("SMS_TB_PAYMENT_DUE", "您的办件${case_number}需缴费${amount}，非税缴款码${payment_code}，请于${expires}前缴纳。"),
     SmsTemplate("SMS_TB_PAYMENT_RECEIVED", "您的办件${case_number}已缴费${amount}，电子票据号${receipt_number}。"),
     SmsTemplate("SMS_TB_PAYMENT_REFUNDED", "您的办件${case_number}所缴${amount}已退款，请留意原支付账户。"),
+    SmsTemplate("SMS_TB_BENEFIT_GRANTED", "您已免申请获得${policy}${amount}（办件${case_number}），请登录通办填写收款银行账户。"),
+    SmsTemplate("SMS_TB_BENEFIT_APPROVED", "您申请的${policy}已通过，金额${amount}（办件${case_number}），请登录通办填写收款银行账户。"),
+    SmsTemplate("SMS_TB_BENEFIT_ACCOUNT", "您获得的${policy}${amount}尚缺收款银行账户（办件${case_number}），请登录通办填写。"),
     SmsTemplate("SMS_TB_OVERDUE_ESCALATED", "督办：${department}办件${case_number}已超期（期限${deadline}），请督促办理。"),
 ]
 
@@ -204,6 +207,12 @@ KINDS = [
          wechat="wx-payment"),
     Kind("payment.refunded", "已退款", "办件{case_number}所缴{amount}已退款。",
          ("case_number", "amount", "note"), "applicant", sms="SMS_TB_PAYMENT_REFUNDED", wechat="wx-payment"),
+    Kind("benefit.granted", "政策免申即享", "您已免申请获得「{policy}」{amount}（办件{case_number}），请填写收款银行账户。",
+         ("case_number", "policy", "amount", "note"), "applicant", sms="SMS_TB_BENEFIT_GRANTED", wechat="wx-payment"),
+    Kind("benefit.approved", "政策申请已通过", "您申请的「{policy}」已通过，金额{amount}（办件{case_number}），请填写收款银行账户。",
+         ("case_number", "policy", "amount", "note"), "applicant", sms="SMS_TB_BENEFIT_APPROVED", wechat="wx-payment"),
+    Kind("benefit.account_missing", "请填写收款账户", "您获得的「{policy}」{amount}尚缺收款银行账户（办件{case_number}），请尽快填写。",
+         ("case_number", "policy", "amount", "note"), "applicant", sms="SMS_TB_BENEFIT_ACCOUNT", wechat="wx-payment"),
     Kind("deadline.yellow", "办件临近期限", "办件{case_number}（{item_code}）已用{used}/{limit}个工作日，期限{deadline}。",
          ("case_number", "item_code", "used", "limit", "deadline", "level_text"), "staff", sms="SMS_TB_DEADLINE"),
     Kind("deadline.red", "办件已超期", "办件{case_number}（{item_code}）已超过法定期限{deadline}。",

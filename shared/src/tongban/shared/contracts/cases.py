@@ -258,3 +258,31 @@ class CalendarNextYearMissingV1(BaseModel):
     year: int
     on: dt.date
     provisional_cases: int
+
+
+BENEFIT_GRANTED = "cases.benefit.granted"
+BENEFIT_ACCOUNT_MISSING = "cases.benefit.account_missing"
+
+
+class BenefitGrantV1(BaseModel):
+    """A benefit policy (惠企/惠民政策) was granted to a company or resident — without an
+    application (`mode` auto, 免申即享) or on a one-tap application approved by the rules (`apply`,
+    即申即享) — or (on `account_missing`) its grantee has still not said where to pay it. `needs`
+    names what the grantee must still give (the bank account); `subject_id` is the grantee's
+    credit code or resident ID number, so a notifier can find its accounts (`applicant_sub` names
+    the account that tapped, for 即申即享)."""
+
+    grant_id: uuid.UUID
+    policy_id: uuid.UUID
+    policy_name: str
+    policy_version: int = 1
+    mode: Literal["apply", "auto"]
+    subject_type: Literal["person", "company"]
+    subject_id: str
+    amount: int                             # yuan
+    case_id: uuid.UUID
+    case_number: str
+    department: str
+    needs: list[str] = Field(default_factory=list)
+    applicant_sub: str | None = None
+    at: dt.datetime

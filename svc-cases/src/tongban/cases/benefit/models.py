@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, SmallInteger, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,10 +33,28 @@ class BenefitPolicy(Base):
     ends_on: Mapped[dt.date] = mapped_column(Date)
     budget_total: Mapped[int] = mapped_column(BigInteger)
     budget_used: Mapped[int] = mapped_column(BigInteger, default=0)
-    state: Mapped[str] = mapped_column(String(12), index=True)  # draft | published
+    state: Mapped[str] = mapped_column(String(12), index=True)  # draft | published | closed
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Amended in versions: each amendment keeps the configuration it replaced (BenefitPolicyVersion).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    amended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    close_reason: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BenefitPolicyVersion(Base):
+    """The configuration a policy had before an amendment replaced it (its grants name their version)."""
+
+    __tablename__ = "benefit_policy_version"
+
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benefit_policy.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    replaced_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    replaced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class BenefitSubject(Base):
@@ -49,7 +67,7 @@ class BenefitSubject(Base):
     subject_type: Mapped[str] = mapped_column(String(10), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    sources: Mapped[dict[str, str]] = mapped_column(JSONB)    # fact → declared | licence | credit | registry
+    sources: Mapped[dict[str, str]] = mapped_column(JSONB)    # fact → declared | licence | credit | registry | case
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                     onupdate=func.now())
 
@@ -69,7 +87,10 @@ class BenefitGrant(Base):
     """A policy granted to one subject, once: the amount taken from the budget and its case."""
 
     __tablename__ = "benefit_grant"
-    __table_args__ = (UniqueConstraint("policy_id", "subject_id"),)
+    __table_args__ = (UniqueConstraint("policy_id", "subject_id"),
+                      # The reminder's sweep: grants still without a bank account, oldest first.
+                      Index("ix_benefit_grant_no_account", "created_at",
+                            postgresql_where=text("bank_account IS NULL AND account_reminded_at IS NULL")))
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benefit_policy.id"), index=True)
@@ -81,10 +102,12 @@ class BenefitGrant(Base):
     mode: Mapped[str] = mapped_column(String(10))
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     matched: Mapped[list[str]] = mapped_column(JSONB)
+    policy_version: Mapped[int] = mapped_column(Integer, default=1)   # the rules it was granted under
     # What the platform cannot know: where to pay, given by the grantee afterwards.
     bank_name: Mapped[str | None] = mapped_column(String(60))
     bank_account: Mapped[str | None] = mapped_column(String(34))
     account_given_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    account_reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.cases.benefit.models import (
     BenefitGrant, BenefitLicence, BenefitPolicy, BenefitPolicyGeneration, BenefitSubject,
 )
+from tongban.cases.case.models import Case
 from tongban.shared.policy import Clause
 
 BATCH = 5000
@@ -67,12 +68,19 @@ async def published(session: AsyncSession) -> list[BenefitPolicy]:
 
 
 async def take_budget(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> bool:
-    """Take `amount` from the budget if it still covers it: one conditional update, so concurrent
-    grants queue on the row and none can pass the total."""
-    stmt = (update(BenefitPolicy).where(BenefitPolicy.id == policy_id,
+    """Take `amount` from the budget if it still covers it and the policy is still published: one
+    conditional update, so concurrent grants queue on the row (behind an amendment or a closing
+    too) and none can pass the total or land after the policy closed."""
+    stmt = (update(BenefitPolicy).where(BenefitPolicy.id == policy_id, BenefitPolicy.state == "published",
                                         BenefitPolicy.budget_used + amount <= BenefitPolicy.budget_total)
             .values(budget_used=BenefitPolicy.budget_used + amount).returning(BenefitPolicy.budget_used))
     return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def state_now(session: AsyncSession, policy_id: uuid.UUID) -> str | None:
+    """The policy's state as committed now (not the copy this session holds)."""
+    return (await session.execute(select(BenefitPolicy.state).where(BenefitPolicy.id == policy_id)
+                                  .execution_options(populate_existing=True))).scalar_one_or_none()
 
 
 async def give_back(session: AsyncSession, policy_id: uuid.UUID, amount: int) -> None:
@@ -90,6 +98,19 @@ async def insert_grant(session: AsyncSession, values: dict[str, Any]) -> bool:
 async def insert_grants(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Grants of one publish (the policy locked: none of these subjects can have it already)."""
     await session.execute(insert(BenefitGrant), rows)
+
+
+async def grants_without_account(session: AsyncSession, granted_before: dt.datetime,
+                                 limit: int = 500) -> list[tuple[BenefitGrant, str, str]]:
+    """Grants still without a bank account, granted before then and never reminded (locked; a
+    replica's concurrent sweep skips them), with their policy's name and their case's number."""
+    stmt = (select(BenefitGrant, BenefitPolicy.name, Case.case_number)
+            .join(BenefitPolicy, BenefitPolicy.id == BenefitGrant.policy_id)
+            .join(Case, Case.id == BenefitGrant.case_id)
+            .where(BenefitGrant.bank_account.is_(None), BenefitGrant.account_reminded_at.is_(None),
+                   BenefitGrant.created_at <= granted_before)
+            .order_by(BenefitGrant.created_at).limit(limit).with_for_update(of=BenefitGrant, skip_locked=True))
+    return [(r[0], r[1], r[2]) for r in (await session.execute(stmt)).all()]
 
 
 async def grant_by_id(session: AsyncSession, grant_id: uuid.UUID) -> BenefitGrant | None:
@@ -158,6 +179,13 @@ async def stream_subjects(session: AsyncSession, subject_type: str) -> AsyncIter
             return
         yield [(r[0], r[1], r[2]) for r in rows]
         after = rows[-1][0]
+
+
+async def has_completed(session: AsyncSession, applicant_id: str, basic_code: str) -> bool:
+    """Whether the subject has a completed case of this item (a revoked one no longer counts)."""
+    stmt = select(Case.id).where(Case.applicant_id == applicant_id, Case.basic_code == basic_code,
+                                 Case.state == "completed").limit(1)
+    return (await session.execute(stmt)).first() is not None
 
 
 async def put_licence(session: AsyncSession, licence_id: uuid.UUID, holder_id: str, type_code: str,

@@ -9,7 +9,7 @@ from tongban.cases.benefit.errors import (
 )
 from tongban.cases.benefit.rules import RuleInvalid
 from tongban.cases.benefit.schemas import (
-    ApplicationCreate, BankAccountGive, BenefitPolicyCreate, BenefitPolicyRead, FactsDeclare, FactsRead, GrantRead, MatchesRead,
+    ApplicationCreate, BankAccountGive, BenefitPolicyAmend, BenefitPolicyClose, BenefitPolicyCreate, BenefitPolicyRead, FactsDeclare, FactsRead, GrantRead, MatchesRead,
     PublishResult,
 )
 from tongban.cases.benefit.subjects import resolve
@@ -72,6 +72,28 @@ async def publish_policy(policy_id: uuid.UUID, session: SessionDep, actor: Manag
     out = await service.publish(session, policy_id, actor.principal)
     return PublishResult(policy=BenefitPolicyRead.model_validate(out.policy), evaluated=out.evaluated,
                          eligible=out.eligible, granted=out.granted, budget_exhausted=out.budget_exhausted)
+
+
+@router.patch("/benefit-policies/{policy_id}", response_model=PublishResult,
+              responses=responses(*AUTH_ERRORS, PolicyNotFound, PolicyNotOpen, RuleInvalid, InvalidField))
+async def amend_policy(policy_id: uuid.UUID, body: BenefitPolicyAmend, session: SessionDep,
+                       actor: Manager) -> PublishResult:
+    """Amend a draft or published policy (admins): budget, period, name, rules or amount, with the
+    reason. A new version (the one replaced is kept); grants made stay. A published 免申即享 policy
+    is evaluated again for everyone not granted yet. 409 once closed; 422 for a bad rule, a budget
+    below what is granted, a published period ending before today."""
+    out = await service.amend(session, policy_id, body, actor.principal)
+    return PublishResult(policy=BenefitPolicyRead.model_validate(out.policy), evaluated=out.evaluated,
+                         eligible=out.eligible, granted=out.granted, budget_exhausted=out.budget_exhausted)
+
+
+@router.post("/benefit-policies/{policy_id}/close", response_model=BenefitPolicyRead,
+             responses=responses(*AUTH_ERRORS, PolicyNotFound, PolicyNotOpen))
+async def close_policy(policy_id: uuid.UUID, body: BenefitPolicyClose, session: SessionDep,
+                       actor: Manager) -> BenefitPolicyRead:
+    """Close (withdraw) a policy (admins): no grant or application after this, the grants made
+    stay, matches no longer show it. 409 if already closed."""
+    return BenefitPolicyRead.model_validate(await service.close(session, policy_id, body.reason, actor.principal))
 
 
 @router.post("/benefit-policies/{policy_id}/applications", status_code=201, response_model=GrantRead,

@@ -39,6 +39,7 @@ DECLARABLE = {
     "person": {"person.residence", "person.household", "person.status"},
 }
 LICENCE_PREFIX = "licence."
+CASE_PREFIX = "case.completed."     # `case.completed.<item code>`: has a completed case of that item
 MAX_DEPTH = 8
 
 
@@ -77,6 +78,9 @@ def fact_kind(name: str) -> str | None:
     if name.startswith(LICENCE_PREFIX):
         code = name.removeprefix(LICENCE_PREFIX)
         return "licence" if 4 <= len(code) <= 40 and code.isalnum() else None
+    if name.startswith(CASE_PREFIX):
+        code = name.removeprefix(CASE_PREFIX)
+        return "licence" if len(code) == 12 and code.isdigit() else None   # held or not, like a licence
     return FACTS.get(name)
 
 
@@ -100,13 +104,14 @@ def _check(c: Condition, where: str, definitions: dict[str, Definition], subject
     assert c.fact is not None
     kind = fact_kind(c.fact)
     if kind is None:
-        raise RuleInvalid(where, f"unknown fact {c.fact!r} (known: {', '.join(sorted(FACTS))}, licence.<type>)")
+        raise RuleInvalid(where, f"unknown fact {c.fact!r} (known: {', '.join(sorted(FACTS))}, licence.<type>, "
+                                f"case.completed.<item code>)")
     side = c.fact.split(".", 1)[0]
     if side in ("company", "person") and side != subject_type:
         raise RuleInvalid(where, f"{c.fact} is not a fact about a {subject_type}")
     if kind == "licence":
         if c.op not in ("present", "absent"):
-            raise RuleInvalid(where, "a licence condition takes `present` or `absent`")
+            raise RuleInvalid(where, "a licence or completed-case condition takes `present` or `absent`")
         return
     if c.op in ("present", "absent"):
         return

@@ -28,6 +28,31 @@ class BenefitPolicyCreate(BaseModel):
     budget: int = Field(ge=0, le=10**12, description="yuan; never below zero")
 
 
+class BenefitPolicyAmend(BaseModel):
+    """What an amendment changes (the rest stays). Mode, kind, subject type, item and department
+    never change: a different policy is a new one. Changing a published policy makes a new version;
+    a 免申即享 policy is then evaluated again for every subject it has not been granted to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="why (kept with the version it replaces)")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    eligibility: list[Condition] | None = Field(default=None, min_length=1, max_length=30)
+    definitions: dict[DefinitionName, Definition] | None = Field(default=None, max_length=20)
+    amount: AmountRule | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    budget: int | None = Field(default=None, ge=0, le=10**12, description="yuan; never below what is granted")
+
+
+class BenefitPolicyClose(BaseModel):
+    """Close (withdraw) a policy: no new grants or applications; the grants made stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class BenefitPolicyRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -46,14 +71,20 @@ class BenefitPolicyRead(BaseModel):
     ends_on: dt.date
     budget_total: int
     budget_used: int
-    state: str
+    state: str = Field(description="draft | published | closed")
     published_at: dt.datetime | None
+    version: int = 1
+    amended_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    close_reason: str | None = None
     created_at: dt.datetime
 
 
 class PublishResult(BaseModel):
+    """A publication's or an amendment's outcome."""
+
     policy: BenefitPolicyRead
-    evaluated: int = Field(description="subjects evaluated (免申即享); 0 for 即申即享")
+    evaluated: int = Field(description="subjects evaluated (免申即享); 0 for 即申即享 or when nothing needs it")
     eligible: int
     granted: int
     budget_exhausted: bool
@@ -72,7 +103,8 @@ class FactsDeclare(BaseModel):
 class FactRead(BaseModel):
     name: str
     value: Any
-    source: str = Field(description="declared (never verified) | licence | credit | registry")
+    source: str = Field(description="declared (never verified) | licence | credit | registry | case")
+    verified: bool = Field(True, description="known from the platform's own records (events), not declared")
 
 
 class FactsRead(BaseModel):
@@ -127,6 +159,7 @@ class GrantRead(BaseModel):
     mode: str
     case_id: uuid.UUID
     matched: list[str]
+    policy_version: int = Field(1, description="the version of the policy's rules it was granted under")
     bank_name: str | None = None
     bank_account: str | None = Field(default=None, description="masked: the last four digits")
     account_given_at: dt.datetime | None = None

@@ -1,7 +1,9 @@
 """Benefit policies: configured (rules checked), published (免申即享: every subject evaluated
-once), matched ("what do I qualify for"), applied for with one tap (即申即享), and granted —
-each grant takes its amount from the budget with one conditional update and opens a case whose
-timeline carries the rules' verdict. A change of one subject's facts re-evaluates that subject only."""
+once), amended in versions (evaluated again) and closed, matched ("what do I qualify for"),
+applied for with one tap (即申即享), and granted — each grant takes its amount from the budget
+with one conditional update, opens a case whose timeline carries the rules' verdict and tells the
+grantee (an event for the gateway's notifications). A change of one subject's facts re-evaluates
+that subject only."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from tongban.cases.benefit import matching, repository, rules
 from tongban.cases.benefit.errors import (
     AlreadyGranted, BudgetExhausted, GrantNotFound, NotEligible, PolicyNotFound, PolicyNotOpen,
 )
-from tongban.cases.benefit.models import BenefitGrant, BenefitPolicy, BenefitSubject
-from tongban.cases.benefit.schemas import BenefitPolicyCreate, FactRead, FactsRead
+from tongban.cases.benefit.models import BenefitGrant, BenefitPolicy, BenefitPolicyVersion, BenefitSubject
+from tongban.cases.benefit.schemas import (
+    BenefitPolicyAmend, BenefitPolicyCreate, FactRead, FactsRead,
+)
 from tongban.cases.case import repository as cases_repo
 from tongban.cases.case import steps
 from tongban.cases.case.models import Case
@@ -28,10 +32,13 @@ from tongban.cases.db import audit, outbox
 from tongban.cases.workday import calendar
 from tongban.cases.workday import repository as workdays
 from tongban.shared.auth import NotOwner, Principal
+from tongban.shared.contracts import cases as contract
+from tongban.shared.events.envelope import make_event
 from tongban.shared.errors import Conflict, InvalidField
 from tongban.shared.policy import Access, Target
 
 RULES = "system:benefit-rules"
+ACCOUNT_REMINDER_DAYS = 3   # a grantee who has not said where to pay is reminded once, this long after
 NEAR = 1        # a policy missing this many conditions is shown as a near match ...
 NEAR_SHOWN = 20  # ... the 20 of the highest amounts
 
@@ -68,11 +75,7 @@ def parse(policy: BenefitPolicy) -> Parsed:
 async def create(session: AsyncSession, body: BenefitPolicyCreate, actor: Principal) -> BenefitPolicy:
     """A draft policy, its rules checked: 422 for an unknown fact, a circular rule, a period
     ending before it starts (a negative budget never passes the schema)."""
-    if body.ends_on < body.starts_on:
-        raise InvalidField("ends_on", "the period ends before it starts")
-    rules.validate(body.eligibility, body.definitions, body.subject_type)
-    if body.amount.per is not None and not body.amount.per.startswith(body.subject_type + "."):
-        raise InvalidField("amount.per", f"{body.amount.per} is not a fact about a {body.subject_type}")
+    _check_config(body.eligibility, body.definitions, body.amount, body.starts_on, body.ends_on, body.subject_type)
     policy = BenefitPolicy(
         id=uuid.uuid4(), name=body.name, kind=body.kind, subject_type=body.subject_type, mode=body.mode,
         basic_code=body.basic_code, city_code=body.city_code, department=body.department,
@@ -84,6 +87,15 @@ async def create(session: AsyncSession, body: BenefitPolicyCreate, actor: Princi
     await audit.record(session, actor, "benefit_policy.create", "benefit_policy", str(policy.id), body.name,
                        {"mode": body.mode, "budget": body.budget})
     return policy
+
+
+def _check_config(eligibility: list[rules.Condition], definitions: dict[str, rules.Definition],
+                  amount: rules.AmountRule, starts_on: dt.date, ends_on: dt.date, subject_type: str) -> None:
+    if ends_on < starts_on:
+        raise InvalidField("ends_on", "the period ends before it starts")
+    rules.validate(eligibility, definitions, subject_type)
+    if amount.per is not None and not amount.per.startswith(subject_type + "."):
+        raise InvalidField("amount.per", f"{amount.per} is not a fact about a {subject_type}")
 
 
 async def get(session: AsyncSession, policy_id: uuid.UUID, for_update: bool = False) -> BenefitPolicy:
@@ -111,9 +123,17 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
     policy.state, policy.published_at = "published", steps.now()
     await audit.record(session, actor, "benefit_policy.publish", "benefit_policy", str(policy.id), None, {})
     out = Published(policy)
+    await _evaluate_all(session, policy, actor, out)
+    return out
+
+
+async def _evaluate_all(session: AsyncSession, policy: BenefitPolicy, actor: Principal, out: Published) -> None:
+    """A published 免申即享 policy (its row locked) against every subject of its kind it has not
+    been granted to, granting each eligible one until the budget runs out."""
     today = calendar.today()
-    if policy.mode != "auto" or not policy.starts_on <= today <= policy.ends_on:
-        return out
+    if policy.state != "published" or policy.mode != "auto" or not policy.starts_on <= today <= policy.ends_on:
+        return
+    await session.flush()
     parsed = parse(policy)
     already = await repository.granted_subjects(session, policy.id)
     chosen: list[tuple[str, str | None, dict[str, Any], int]] = []
@@ -137,8 +157,74 @@ async def publish(session: AsyncSession, policy_id: uuid.UUID, actor: Principal)
     out.granted = len(chosen)
     await audit.record(session, actor, "benefit_policy.evaluate", "benefit_policy", str(policy.id), None,
                        {"evaluated": out.evaluated, "eligible": out.eligible, "granted": out.granted,
-                        "budget_exhausted": out.budget_exhausted})
+                        "budget_exhausted": out.budget_exhausted, "version": policy.version})
+
+
+# --- amending and closing ------------------------------------------------------------------------
+
+def _config(policy: BenefitPolicy) -> dict[str, Any]:
+    """What an amendment may change, as stored (kept with the version it replaces)."""
+    return {"name": policy.name, "eligibility": policy.eligibility, "definitions": policy.definitions,
+            "amount_rule": policy.amount_rule, "starts_on": policy.starts_on.isoformat(),
+            "ends_on": policy.ends_on.isoformat(), "budget_total": policy.budget_total}
+
+
+async def amend(session: AsyncSession, policy_id: uuid.UUID, body: BenefitPolicyAmend, actor: Principal) -> Published:
+    """Change a draft or published policy (its row locked, so no grant runs meanwhile): a new
+    version, the replaced configuration kept with the reason. The rules are checked as at
+    creation (422); the budget cannot go below what is granted, nor a published period end
+    before today (close it instead). Grants made stay as granted, under their version; a
+    published 免申即享 policy whose rules, amount, period or budget changed is evaluated again
+    for every subject it has not been granted to."""
+    policy = await get(session, policy_id, for_update=True)
+    if policy.state == "closed":
+        raise PolicyNotOpen("the policy is closed: it cannot be amended")
+    eligibility = body.eligibility if body.eligibility is not None else [
+        rules.Condition.model_validate(c) for c in policy.eligibility]
+    definitions = body.definitions if body.definitions is not None else {
+        k: rules.Definition.model_validate(v) for k, v in policy.definitions.items()}
+    amount = body.amount or rules.AmountRule.model_validate(policy.amount_rule)
+    starts_on, ends_on = body.starts_on or policy.starts_on, body.ends_on or policy.ends_on
+    budget = policy.budget_total if body.budget is None else body.budget
+    _check_config(eligibility, definitions, amount, starts_on, ends_on, policy.subject_type)
+    if budget < policy.budget_used:
+        raise InvalidField("budget", f"{policy.budget_used} yuan is already granted")
+    if policy.state == "published" and ends_on < calendar.today():
+        raise InvalidField("ends_on", "a published policy's period cannot end before today: close it instead")
+    before = _config(policy)
+    after = {"name": body.name or policy.name,
+             "eligibility": [c.model_dump(mode="json", exclude_none=True) for c in eligibility],
+             "definitions": {k: v.model_dump(mode="json", exclude_none=True) for k, v in definitions.items()},
+             "amount_rule": amount.model_dump(mode="json", exclude_none=True), "starts_on": starts_on.isoformat(),
+             "ends_on": ends_on.isoformat(), "budget_total": budget}
+    changed = sorted(k for k in after if after[k] != before[k])
+    out = Published(policy)
+    if not changed:
+        return out
+    session.add(BenefitPolicyVersion(policy_id=policy.id, version=policy.version, config=before,
+                                     replaced_by=actor.sub, reason=body.reason))
+    policy.name, policy.eligibility, policy.definitions = after["name"], after["eligibility"], after["definitions"]
+    policy.amount_rule, policy.starts_on, policy.ends_on = after["amount_rule"], starts_on, ends_on
+    policy.budget_total, policy.version, policy.amended_at = budget, policy.version + 1, steps.now()
+    await audit.record(session, actor, "benefit_policy.amend", "benefit_policy", str(policy.id), body.reason,
+                       {"version": policy.version, "changed": changed, "before": {k: before[k] for k in changed}})
+    if changed != ["name"]:
+        await _evaluate_all(session, policy, actor, out)
     return out
+
+
+async def close(session: AsyncSession, policy_id: uuid.UUID, reason: str, actor: Principal) -> BenefitPolicy:
+    """Close (withdraw) a draft or published policy: no grant or application after this (a grant
+    racing it queues on the row and then finds it closed); the grants made stay; matching no
+    longer shows it. Closing a closed policy is a conflict."""
+    policy = await get(session, policy_id, for_update=True)
+    if policy.state == "closed":
+        raise PolicyNotOpen("the policy is already closed")
+    was = policy.state
+    policy.state, policy.closed_at, policy.close_reason = "closed", steps.now(), reason
+    await audit.record(session, actor, "benefit_policy.close", "benefit_policy", str(policy.id), reason,
+                       {"was": was, "version": policy.version, "budget_used": policy.budget_used})
+    return policy
 
 
 async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[str, str | None, dict[str, Any], int]],
@@ -149,8 +235,7 @@ async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[
     if not chosen:
         return
     policy = parsed.policy
-    if not await repository.take_budget(session, policy.id, sum(c[3] for c in chosen)):
-        raise BudgetExhausted("the budget changed under a locked policy")
+    await _take_budget(session, policy, sum(c[3] for c in chosen))
     first = await cases_repo.reserve_numbers(session, policy.city_code, today, len(chosen))
     if first + len(chosen) - 1 > 99_999:
         raise Conflict(f"city {policy.city_code} would pass 99999 case numbers today")
@@ -161,15 +246,38 @@ async def _grant_many(session: AsyncSession, parsed: Parsed, chosen: list[tuple[
             verdict = rules.evaluate(parsed.checks, known)
             case = await _open_case(session, policy, subject_id, name, amount, verdict, None, ctx, first + n)
             grants.append(_grant_values(policy, subject_id, amount, case.id, verdict))
+            await _announce(session, contract.BENEFIT_GRANTED, policy.name, grants[-1], case.case_number, None)
         await session.flush()
     await repository.insert_grants(session, grants)
+
+
+async def _take_budget(session: AsyncSession, policy: BenefitPolicy, amount: int) -> None:
+    """BudgetExhausted when the budget cannot cover it, PolicyNotOpen when the policy closed meanwhile."""
+    if await repository.take_budget(session, policy.id, amount):
+        return
+    if await repository.state_now(session, policy.id) != "published":
+        raise PolicyNotOpen("the policy closed")
+    raise BudgetExhausted(f"the budget of {policy.name} cannot cover {amount}")
 
 
 def _grant_values(policy: BenefitPolicy, subject_id: str, amount: int, case_id: uuid.UUID,
                   verdict: rules.Verdict) -> dict[str, Any]:
     return {"id": uuid.uuid4(), "policy_id": policy.id, "subject_id": subject_id,
             "subject_type": policy.subject_type, "basic_code": policy.basic_code, "department": policy.department,
-            "amount": amount, "mode": policy.mode, "case_id": case_id, "matched": verdict.matched}
+            "amount": amount, "mode": policy.mode, "case_id": case_id, "matched": verdict.matched,
+            "policy_version": policy.version, "created_at": steps.now()}
+
+
+async def _announce(session: AsyncSession, event_type: str, policy_name: str, grant: dict[str, Any],
+                    case_number: str, applicant: Principal | None) -> None:
+    """The grantee is told (by the gateway's notifications) of a grant, or that its bank account is still missing."""
+    own = applicant is not None and applicant.role in ("citizen", "company")
+    await outbox.add(session, make_event("cases", event_type, contract.BenefitGrantV1(
+        grant_id=grant["id"], policy_id=grant["policy_id"], policy_name=policy_name,
+        policy_version=grant["policy_version"], mode=grant["mode"], subject_type=grant["subject_type"],
+        subject_id=grant["subject_id"], amount=grant["amount"], case_id=grant["case_id"], case_number=case_number,
+        department=grant["department"], needs=["bank_account"], applicant_sub=applicant.sub if own else None,
+        at=steps.now()), subject=str(grant["id"])))
 
 
 # --- granting ----------------------------------------------------------------------------------
@@ -190,16 +298,16 @@ async def grant(session: AsyncSession, parsed: Parsed, subject_id: str, name: st
     subject (AlreadyGranted if a concurrent one won) and open its case, decided by the rules."""
     policy = parsed.policy
     amount = parsed.amount.amount(known)
-    if not await repository.take_budget(session, policy.id, amount):
-        raise BudgetExhausted(f"the budget of {policy.name} cannot cover {amount}")
+    await _take_budget(session, policy, amount)
     seq = await cases_repo.next_number(session, policy.city_code, ctx.today)
     if seq > 99_999:
         raise Conflict(f"city {policy.city_code} has issued 99999 case numbers today")
     case = await _open_case(session, policy, subject_id, name, amount, verdict, applicant, ctx, seq)
     values = _grant_values(policy, subject_id, amount, case.id, verdict)
     if not await repository.insert_grant(session, values):
-        raise AlreadyGranted()   # the caller's transaction rolls back: budget and case with it
-    return BenefitGrant(**values, created_at=steps.now())
+        raise AlreadyGranted()   # the caller's transaction rolls back: budget, case and event with it
+    await _announce(session, contract.BENEFIT_GRANTED, policy.name, values, case.case_number, applicant)
+    return BenefitGrant(**values)
 
 
 async def _open_case(session: AsyncSession, policy: BenefitPolicy, subject_id: str, name: str | None, amount: int,
@@ -266,6 +374,19 @@ async def give_account(session: AsyncSession, grant_id: uuid.UUID, bank_name: st
     return found
 
 
+async def remind_missing_accounts(session: AsyncSession, at: dt.datetime) -> int:
+    """Once per grant: a grantee that has not said where to pay, ACCOUNT_REMINDER_DAYS after the
+    grant, is told again (run by the periodic checker)."""
+    due = await repository.grants_without_account(session, at - dt.timedelta(days=ACCOUNT_REMINDER_DAYS))
+    for found, policy_name, case_number in due:
+        found.account_reminded_at = at
+        values = {"id": found.id, "policy_id": found.policy_id, "policy_version": found.policy_version,
+                  "mode": found.mode, "subject_type": found.subject_type, "subject_id": found.subject_id,
+                  "amount": found.amount, "case_id": found.case_id, "department": found.department}
+        await _announce(session, contract.BENEFIT_ACCOUNT_MISSING, policy_name, values, case_number, None)
+    return len(due)
+
+
 # --- facts ---------------------------------------------------------------------------------------
 
 def _facts_of(row: BenefitSubject | None, subject_id: str, subject_type: str) -> dict[str, Any]:
@@ -283,7 +404,9 @@ def facts_read(row: BenefitSubject | None, subject_id: str, subject_type: str, r
     facts = _facts_of(row, subject_id, subject_type)
     sources = row.sources if row is not None else {}
     return FactsRead(subject_id=subject_id, subject_type=subject_type, regranted=regranted,
-                     facts=[FactRead(name=k, value=v, source=sources.get(k, "registry")) for k, v in sorted(facts.items())])
+                     facts=[FactRead(name=k, value=v, source=sources.get(k, "registry"),
+                                     verified=sources.get(k, "registry") != "declared")
+                            for k, v in sorted(facts.items())])
 
 
 def _check_declared(subject_type: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +435,10 @@ async def declare(session: AsyncSession, subject_id: str, subject_type: str, nam
     """Facts the subject declares (recorded as declared, never verified); a licence or credit
     fact cannot be declared. Then its 免申即享 policies are evaluated again, for it alone."""
     checked = _check_declared(subject_type, facts)
+    known = await repository.subject(session, subject_id)
+    for name in checked:
+        if known is not None and known.sources.get(name) == "registry":
+            raise InvalidField(f"facts.{name}", "known from the company register: it is not declared")
     regranted = await set_facts(session, subject_id, subject_type, checked, "declared", actor, name=name)
     return facts_read(await repository.subject(session, subject_id), subject_id, subject_type, regranted)
 
@@ -357,7 +484,7 @@ async def reevaluate(session: AsyncSession, row: BenefitSubject) -> int:
             async with session.begin_nested():
                 await grant(session, parsed, row.subject_id, row.name, known, verdict, None, ctx)
             count += 1
-        except (BudgetExhausted, AlreadyGranted):
+        except (BudgetExhausted, AlreadyGranted, PolicyNotOpen):
             continue
     return count
 
