@@ -175,6 +175,30 @@ async def test_policies_and_credit(infra, token_issuer, tokens, kit, clean_nats)
             facts = (await client.get(f"{API}/benefit-facts", headers=tokens.company(firms[1]))).json()["facts"]
             assert f"licence.{FOOD}" not in {f["name"] for f in facts}
 
+            # A holder of two licences of one type keeps the fact until the second goes too.
+            second, third = uuid.uuid4(), uuid.uuid4()
+
+            async def licence_event(kind: str, data) -> None:
+                async with client.app.state.sessionmaker() as s, s.begin():
+                    await licences.on_licence_event(s, make_event("credentials", kind, data))
+
+            for lid in (second, third):
+                await licence_event(LICENCE_ISSUED, LicenceIssuedV1(
+                    licence_id=lid, identifier=f"JY-{lid.hex[:6]}", type_code=FOOD, issuer_code="x", version=1,
+                    holder_type="001", holder_id=firms[1], valid_from=today))
+
+            async def holds_food() -> bool:
+                r = await client.get(f"{API}/benefit-facts", headers=tokens.company(firms[1]))
+                return f"licence.{FOOD}" in {f["name"] for f in r.json()["facts"]}
+
+            assert await holds_food()
+            await licence_event(LICENCE_REVOKED, LicenceStatusChangedV1(
+                licence_id=second, identifier="JY", status="revoked", reason="注销"))
+            assert await holds_food()
+            await licence_event(LICENCE_REVOKED, LicenceStatusChangedV1(
+                licence_id=third, identifier="JY", status="revoked", reason="注销"))
+            assert not await holds_food()
+
             # --- credit: a broken commitment black-lists; the next commitment is refused ------------
             await kit.publish_item(client)
             citizen = tokens.citizen()

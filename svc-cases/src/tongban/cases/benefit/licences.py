@@ -23,7 +23,8 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
         if len(data.holder_id) > 18 or len(data.type_code) > 40:
             raise PoisonMessage("licence holder or type longer than any known")
         await repository.put_licence(session, data.licence_id, data.holder_id, data.type_code, "valid")
-        await _refresh(session, data.holder_id, HOLDER_TYPES.get(data.holder_type, "company"), data.type_code)
+        # The licence just kept is valid: its holder holds the type, with no need to ask.
+        await _set(session, data.holder_id, HOLDER_TYPES.get(data.holder_type, "company"), data.type_code, True)
     elif event.type in (LICENCE_SUSPENDED, LICENCE_REVOKED, LICENCE_REINSTATED):
         change = LicenceStatusChangedV1.model_validate(event.data)
         known = await repository.licence(session, change.licence_id)
@@ -31,11 +32,11 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
             return  # issued before this copy was kept: nothing to take away
         await repository.put_licence(session, change.licence_id, known.holder_id, known.type_code, change.status)
         subject = await repository.subject(session, known.holder_id)
-        await _refresh(session, known.holder_id, subject.subject_type if subject else "company", known.type_code)
+        held = await repository.holds_valid(session, known.holder_id, known.type_code)
+        await _set(session, known.holder_id, subject.subject_type if subject else "company", known.type_code, held)
 
 
-async def _refresh(session: AsyncSession, holder_id: str, holder_type: str, type_code: str) -> None:
-    held = type_code in await repository.valid_licence_types(session, holder_id)
+async def _set(session: AsyncSession, holder_id: str, holder_type: str, type_code: str, held: bool) -> None:
     await service.set_facts(session, holder_id, holder_type, {f"licence.{type_code}": True if held else None},
                             "licence", SOURCE)
 

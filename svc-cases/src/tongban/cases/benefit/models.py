@@ -76,9 +76,11 @@ class BenefitLicence(Base):
     """A licence heard of from svc-credentials (its status events name the licence only)."""
 
     __tablename__ = "benefit_licence"
+    # A status change asks whether the holder still has a valid licence of the type: one probe.
+    __table_args__ = (Index("ix_benefit_licence_holder_type", "holder_id", "type_code"),)
 
     licence_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    holder_id: Mapped[str] = mapped_column(String(18), index=True)
+    holder_id: Mapped[str] = mapped_column(String(18))
     type_code: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(12))
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, exists, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -200,6 +200,9 @@ async def licence(session: AsyncSession, licence_id: uuid.UUID) -> BenefitLicenc
     return await session.get(BenefitLicence, licence_id)
 
 
-async def valid_licence_types(session: AsyncSession, holder_id: str) -> set[str]:
-    return set((await session.execute(select(BenefitLicence.type_code).where(
-        BenefitLicence.holder_id == holder_id, BenefitLicence.status == "valid"))).scalars())
+async def holds_valid(session: AsyncSession, holder_id: str, type_code: str) -> bool:
+    """Whether the holder still has a valid licence of this type (one index probe, however many
+    licences the holder has)."""
+    return bool((await session.execute(select(exists().where(
+        BenefitLicence.holder_id == holder_id, BenefitLicence.type_code == type_code,
+        BenefitLicence.status == "valid")))).scalar())
