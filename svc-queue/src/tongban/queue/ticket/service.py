@@ -261,9 +261,7 @@ async def view(session: AsyncSession, ticket: Ticket, actor: Principal) -> Ticke
     if ticket.id_number and actor.id_number != ticket.id_number:
         read.id_number = mask_resident_id(ticket.id_number)
     if ticket.status == "waiting":
-        read.ahead = await repository.ahead_of(session, ticket)
-        avg = await repository.average_service_seconds(session, ticket.hall_id, ticket.category)
-        serving = (await counters.open_per_category(session, ticket.hall_id)).get(ticket.category, 0)
+        read.ahead, avg, serving = await repository.wait_figures(session, ticket)
         if avg is not None and serving:  # no estimate while no open counter serves the category
             read.estimated_wait_seconds = round((read.ahead + 1) * avg / serving, 1)
     return read
