@@ -381,6 +381,8 @@ async def main(args: argparse.Namespace) -> None:
             ["call sent → all clients have it, p99 (max)", f"{p(slowest, 0.99) * 1000:.1f}"],
         ])
         print_profile("svc-queue during round 2 (take tickets, then call them)", profile.top(10))
+        if args.profile_out and (root / "queue.pyspy").exists():
+            shutil.copy(root / "queue.pyspy", args.profile_out)
         print(f"queue_floor_ratio: {min(take_ratio, call_ratio):.2f} double_calls: {double_calls} lost: {lost}")
     finally:
         for client in (lean, floor_http):
@@ -402,4 +404,5 @@ if __name__ == "__main__":
     parser.add_argument("--sse-clients", type=int, default=500)
     parser.add_argument("--sse-calls", type=int, default=20)
     parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    parser.add_argument("--profile-out", help="keep py-spy's raw samples of round 2 here")
     asyncio.run(main(parser.parse_args()))

@@ -130,7 +130,14 @@ async def _current(session: AsyncSession, counter: Counter, states: tuple[str, .
 async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
                     previous: str = "done") -> Ticket | None:
     """Close the counter's current ticket (done or no-show) and call the next one, or None when
-    nobody waits for this counter. Counter row lock, then ticket row lock: one transaction."""
+    nobody waits for this counter. Counter row lock, then ticket row lock: one transaction. The
+    closing and the call write their events and audit records together, one INSERT each."""
+    async with outbox.batched(session), audit.batched(session):
+        return await _call_next(session, settings, counter_id, actor, previous)
+
+
+async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
+                     previous: str) -> Ticket | None:
     counter = await counter_service.operated_counter(session, counter_id, actor)
     if counter.current_ticket_id is not None:
         current = await repository.get(session, counter.current_ticket_id, lock=True)
