@@ -44,6 +44,7 @@ async def test_take_ticket_and_call_next_statements(client, tokens):
     call = counted.take()
     print("\ntake ticket:", len(take), collections.Counter(take).most_common())
     print("call next:", len(call), collections.Counter(call).most_common())
-    # The shape today (see bench/queue_calls.py): upper bounds, so that one more round trip shows.
-    assert len(take) <= 11, take
-    assert len(call) <= 13, call
+    # Upper bounds, so that one more round trip shows (before issue 19: 12 and 15, NOTIFYs included;
+    # now each also sends one NOTIFY after its commit, outside SQLAlchemy).
+    assert len(take) <= 8, take
+    assert len(call) <= 11, call

@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -11,12 +11,20 @@ from tongban.queue.ticket.models import Ticket, TicketSequence
 CALL_ORDER = (Ticket.priority.desc(), Ticket.queued_at, Ticket.id)
 
 
+# Built once, values bound apart: SQLAlchemy keeps their cache keys and compiled forms (building
+# them per call was a visible share of svc-queue's CPU under load, profiled).
+_GET = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
+_GET_LOCKED = _GET.with_for_update()
+_FRONT = (select(Ticket.id, Ticket.person_sub, Ticket.approach_notified_at)
+          .where(Ticket.hall_id == bindparam("hall_id"), Ticket.day == bindparam("day"),
+                 Ticket.category == bindparam("category"), Ticket.status == "waiting",
+                 Ticket.target_counter_id.is_(None))
+          .order_by(Ticket.priority.desc(), Ticket.queued_at, Ticket.id).limit(bindparam("n")))
+
+
 async def get(session: AsyncSession, ticket_id: uuid.UUID, lock: bool = False) -> Ticket | None:
     """One ticket; `lock` takes its row lock."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_GET_LOCKED if lock else _GET, {"ticket_id": ticket_id})).scalar_one_or_none()
 
 
 async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
@@ -143,9 +151,7 @@ async def front_of_line(session: AsyncSession, hall_id: uuid.UUID, day: dt.date,
                         n: int) -> list[tuple[uuid.UUID, str | None, dt.datetime | None]]:
     """The first `n` waiting tickets of a category in calling order: (id, person, notified at).
     Not locked: locking the head of the line would make every other counter skip it."""
-    return list((await session.execute(select(Ticket.id, Ticket.person_sub, Ticket.approach_notified_at).where(
-        Ticket.hall_id == hall_id, Ticket.day == day, Ticket.category == category, Ticket.status == "waiting",
-        Ticket.target_counter_id.is_(None)).order_by(*CALL_ORDER).limit(n))).all())
+    return list((await session.execute(_FRONT, {"hall_id": hall_id, "day": day, "category": category, "n": n})).all())
 
 
 async def mark_notified(session: AsyncSession, ticket_id: uuid.UUID, at: dt.datetime) -> Ticket | None:
