@@ -69,8 +69,10 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
                 holder: tuple[str, str | None] | None = None) -> Ticket:
     """Take a number. On site: a clerk of the hall (any time). Remote: a citizen with queue:book,
     only while the hall is open, one open ticket per category. Appointment check-ins come first."""
-    hall = await hall_service.get_hall(session, hall_id)
+    # A category belongs to its hall (foreign key): when it is found, the hall exists, and only a
+    # remote ticket reads the hall itself (its opening hours), below.
     if await halls.get_category(session, hall_id, data.category) is None:
+        await hall_service.get_hall(session, hall_id)  # HallNotFound first, as before
         raise CategoryNotFound(f"the hall has no category {data.category}")
     if data.item_code and not await catalog.known_codes(session, {data.item_code}):
         raise InvalidField("item_code", f"{data.item_code} is not an item of the catalogue")
@@ -85,7 +87,7 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
             priority, reason = PRIORITY_GREEN, data.green_reason
     elif actor.has("queue:book"):
         channel = "remote"
-        is_open, why = await hall_service.open_state(session, settings, hall)
+        is_open, why = await hall_service.open_state(session, settings, await hall_service.get_hall(session, hall_id))
         if not is_open:
             raise HallClosed(f"remote tickets are taken only while the hall is open ({why})")
         if data.green_reason is not None:
