@@ -20,7 +20,12 @@ check) doing one insert transaction. PostgreSQL runs as deployed (fsync, synchro
 full_page_writes on; `--fast` turns them off and says so). The ratios are each rate over the
 floor's in the same round, medians over the rounds. A raw asyncpg insert rate (no HTTP) and the
 disk's cost (durable vs synchronous_commit=off) are printed for scale; with py-spy installed,
-svc-queue's top frames during one round.
+svc-queue's top frames during one round (`--profile-out FILE` keeps the raw samples).
+
+The floor, take-ticket and call-next load all goes through one lean generator (`_floor.Http`; httpx
+only sets up and drives the SSE part), and each phase's machine CPU per operation (the server
+process and every PostgreSQL process, from /proc via psutil) is printed beside the rates: on a
+shared machine it moves far less than they do.
 
     .venv/bin/python bench/queue_calls.py [--tickets 10000] [--counters 50] [--sse-clients 500] [--fast]
 
