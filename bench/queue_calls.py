@@ -20,7 +20,12 @@ check) doing one insert transaction. PostgreSQL runs as deployed (fsync, synchro
 full_page_writes on; `--fast` turns them off and says so). The ratios are each rate over the
 floor's in the same round, medians over the rounds. A raw asyncpg insert rate (no HTTP) and the
 disk's cost (durable vs synchronous_commit=off) are printed for scale; with py-spy installed,
-svc-queue's top frames during one round.
+svc-queue's top frames during one round (`--profile-out FILE` keeps the raw samples).
+
+The floor, take-ticket and call-next load all goes through one lean generator (`_floor.Http`; httpx
+only sets up and drives the SSE part), and each phase's machine CPU per operation (the server
+process and every PostgreSQL process, from /proc via psutil) is printed beside the rates: on a
+shared machine it moves far less than they do.
 
     .venv/bin/python bench/queue_calls.py [--tickets 10000] [--counters 50] [--sse-clients 500] [--fast]
 
@@ -43,6 +48,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from tongban.queue.main import SERVICE
 from tongban.shared import migrations
 from tongban.shared.localinfra import NatsProcess, ServiceProcess, free_port
@@ -50,6 +56,7 @@ from tongban.shared.testing.plugin import TokenIssuer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _floor import (
+    Http,
     Profile,
     disk_cost,
     disk_line,
@@ -122,36 +129,95 @@ async def setup(http: httpx.AsyncClient, issuer: TokenIssuer, counters: int) -> 
     return hall, out
 
 
-async def take_tickets(http: httpx.AsyncClient, hall: str, kiosk: dict, n: int, clients: int) -> tuple[list[str], float]:
+JSON = {"content-type": "application/json"}
+
+
+class Lean(Http):
+    """`_floor.Http`, reading a 204 (no Content-Length: nobody waits) as an empty answer."""
+
+    async def _send(self, conn, method, path, body, headers):  # noqa: ANN001, ANN202
+        reader, writer = conn
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        writer.write(f"{method} {path} HTTP/1.1\r\nhost: bench\r\n{self.headers}{extra}"
+                     f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        size = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                     if line.startswith(b"content-length:")), 0)
+        answer = await reader.readexactly(size) if size else b""
+        self.idle.append(conn)
+        return status, answer
+
+
+def ok(status: int, body: bytes) -> bytes:
+    if not 200 <= status < 300:
+        raise SystemExit(f"HTTP {status}: {body[:300]!r}")
+    return body
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of a server process and of PostgreSQL (every process of the
+    instance: backends, WAL writer, checkpointer): the machine's cost of a phase, less noisy than
+    its rate on a shared machine."""
+
+    def __init__(self, server_pid: int, postmaster_pid: int) -> None:
+        self.server, self.postmaster = psutil.Process(server_pid), psutil.Process(postmaster_pid)
+
+    def read(self) -> tuple[float, float]:
+        t = self.server.cpu_times()
+        pg = 0.0
+        for proc in [self.postmaster, *self.postmaster.children()]:
+            try:
+                c = proc.cpu_times()
+                pg += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return t.user + t.system, pg
+
+
+async def metered(meter: CpuMeter, run, ops_of):  # noqa: ANN001, ANN201
+    """`run()`'s result and the (server, PostgreSQL) CPU ms per operation it used."""
+    a = meter.read()
+    out = await run()
+    b = meter.read()
+    n = max(1, ops_of(out))
+    return out, ((b[0] - a[0]) * 1000 / n, (b[1] - a[1]) * 1000 / n)
+
+
+async def take_tickets(http: Http, hall: str, kiosk: dict, n: int, clients: int) -> tuple[list[str], float]:
     issued: list[str] = []
     counter = iter(range(n))
+    headers = {**kiosk, **JSON}
 
     async def worker() -> None:
         for i in counter:
-            r = await http.post(f"{BASE}/halls/{hall}/tickets", headers=kiosk,
-                                json={"category": CATEGORIES[i % 3], **({"green_reason": "elderly"} if i % 9 == 0 else {})})
-            r.raise_for_status()
-            issued.append(r.json()["id"])
+            body = json.dumps({"category": CATEGORIES[i % 3],
+                               **({"green_reason": "elderly"} if i % 9 == 0 else {})}).encode()
+            issued.append(json.loads(ok(*await http.request("POST", f"{BASE}/halls/{hall}/tickets", body,
+                                                             headers)))["id"])
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     return issued, len(issued) / (time.perf_counter() - started)
 
 
-async def floor_inserts(http: httpx.AsyncClient, kiosk: dict, n: int, clients: int) -> float:
-    """The floor: the same clients, the same token, one insert transaction per POST."""
+async def floor_inserts(http: Http, kiosk: dict, n: int, clients: int) -> float:
+    """The floor: the same clients, the same load generator, the same token, one insert
+    transaction per POST."""
     todo = iter(range(n))
+    headers = {**kiosk, **JSON}
 
     async def worker() -> None:
         for i in todo:
-            (await http.post("/floor/insert", headers=kiosk, json={"category": CATEGORIES[i % 3]})).raise_for_status()
+            ok(*await http.request("POST", "/floor/insert", json.dumps({"category": CATEGORIES[i % 3]}).encode(),
+                                   headers))
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     return n / (time.perf_counter() - started)
 
 
-async def call_all(http: httpx.AsyncClient, counters: list[tuple[str, dict]]) -> tuple[list[str], float, list[float]]:
+async def call_all(http: Http, counters: list[tuple[str, dict]]) -> tuple[list[str], float, list[float]]:
     calls: list[str] = []
     latencies: list[float] = []
     gate = asyncio.Event()
@@ -160,12 +226,12 @@ async def call_all(http: httpx.AsyncClient, counters: list[tuple[str, dict]]) ->
         await gate.wait()
         while True:
             t = time.perf_counter()
-            r = await http.post(f"{BASE}/counters/{counter_id}/call-next", headers=clerk)
-            if r.status_code == 204:
+            status, body = await http.request("POST", f"{BASE}/counters/{counter_id}/call-next", b"", clerk)
+            if status == 204:
                 return
-            r.raise_for_status()
+            ok(status, body)
             latencies.append(time.perf_counter() - t)
-            calls.append(r.json()["id"])
+            calls.append(json.loads(body)["id"])
 
     tasks = [asyncio.create_task(counter_loop(c, h)) for c, h in counters]
     await asyncio.sleep(0)
@@ -235,7 +301,7 @@ async def main(args: argparse.Namespace) -> None:
     root.chmod(0o755)
     pg = start_postgres(root, fast=args.fast)
     nats = NatsProcess(root / "nats").start()
-    svc = floor = None
+    svc = floor = lean = floor_http = None
     try:
         pg.create_database("queue")
         url = pg.url_for("queue")
@@ -253,8 +319,12 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(svc.wait_ready)
         profile = Profile(svc.proc.pid, root / "queue.pyspy")
         limits = httpx.Limits(max_connections=args.counters + 10, max_keepalive_connections=args.counters + 10)
-        async with httpx.AsyncClient(base_url=svc.url, timeout=60, limits=limits) as http, \
-                httpx.AsyncClient(base_url=floor.url, timeout=60, limits=limits) as floor_http:
+        # The measured load (floor, take, call) goes through one lean generator (_floor.Http):
+        # httpx's own CPU would compete with the servers on this machine's cores.
+        lean, floor_http = Lean(port), Lean(int(floor.url.rsplit(":", 1)[1]))
+        meter, floor_meter = CpuMeter(svc.proc.pid, pg.proc.pid), CpuMeter(floor.proc.pid, pg.proc.pid)
+        cpu: list[tuple[float, float, float, float, float, float]] = []
+        async with httpx.AsyncClient(base_url=svc.url, timeout=60, limits=limits) as http:
             hall, counters = await setup(http, issuer, args.counters)
             kiosk = {"Authorization": "Bearer " + issuer.mint("clerk", "queue:operate", ["queue"], sub="kiosk",
                                                               hall=hall, ttl=3600)}
@@ -263,10 +333,14 @@ async def main(args: argparse.Namespace) -> None:
             per_round = args.tickets // args.rounds
             for r in range(args.rounds):
                 n = per_round if r < args.rounds - 1 else args.tickets - per_round * (args.rounds - 1)
-                floor_rate = await floor_inserts(floor_http, kiosk, n, args.counters)
+                floor_rate, fc = await metered(floor_meter, lambda n=n: floor_inserts(floor_http, kiosk, n, args.counters),
+                                               lambda _: n)
                 with profile if r == 1 else contextlib.nullcontext():
-                    got, insert_rate = await take_tickets(http, hall, kiosk, n, args.counters)
-                    answered, call_rate, lat = await call_all(http, counters)
+                    (got, insert_rate), tc = await metered(
+                        meter, lambda n=n: take_tickets(lean, hall, kiosk, n, args.counters), lambda o: len(o[0]))
+                    (answered, call_rate, lat), cc = await metered(
+                        meter, lambda: call_all(lean, counters), lambda o: len(o[0]))
+                cpu.append((*fc, *tc, *cc))
                 issued += got
                 calls += answered
                 latencies += lat
@@ -293,6 +367,11 @@ async def main(args: argparse.Namespace) -> None:
               [[n, f"{fr:,.1f}", t, f"{tr:,.1f}", f"{tr / fr:.2f}", c, f"{cr:,.1f}", f"{cr / fr:.2f}"]
                for n, fr, t, tr, c, cr in rounds])
         print(f"median ratios to the floor: take ticket {take_ratio:.2f}, call next {call_ratio:.2f}")
+        table("Machine CPU per operation, ms (server process + PostgreSQL, medians over the rounds)",
+              ["operation", "server", "PostgreSQL", "total"],
+              [[name, f"{statistics.median(c[i] for c in cpu):.2f}", f"{statistics.median(c[i + 1] for c in cpu):.2f}",
+                f"{statistics.median(c[i] + c[i + 1] for c in cpu):.2f}"]
+               for name, i in (("floor insert", 0), ("take ticket", 2), ("call next", 4))])
         table("Correctness", ["check", "value"], [
             ["tickets issued", len(issued)], ["calls answered", len(calls)],
             ["tickets called twice (answers + outbox events)", double_calls],
@@ -307,8 +386,13 @@ async def main(args: argparse.Namespace) -> None:
             ["call sent → all clients have it, p99 (max)", f"{p(slowest, 0.99) * 1000:.1f}"],
         ])
         print_profile("svc-queue during round 2 (take tickets, then call them)", profile.top(10))
+        if args.profile_out and (root / "queue.pyspy").exists():
+            shutil.copy(root / "queue.pyspy", args.profile_out)
         print(f"queue_floor_ratio: {min(take_ratio, call_ratio):.2f} double_calls: {double_calls} lost: {lost}")
     finally:
+        for client in (lean, floor_http):
+            if client is not None:
+                client.close()
         for proc in (svc, floor):
             if proc is not None:
                 proc.stop()
@@ -325,4 +409,5 @@ if __name__ == "__main__":
     parser.add_argument("--sse-clients", type=int, default=500)
     parser.add_argument("--sse-calls", type=int, default=20)
     parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    parser.add_argument("--profile-out", help="keep py-spy's raw samples of round 2 here")
     asyncio.run(main(parser.parse_args()))

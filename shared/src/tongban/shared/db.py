@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_only
 
 log = logging.getLogger("tongban.db")
 NAMING_CONVENTION = {
@@ -96,6 +98,54 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None], stop:
                 await conn.close()
 
 
+# --- NOTIFY after commit ----------------------------------------------------------------------------
+#
+# A transaction that has sent NOTIFY takes PostgreSQL's one database-wide notify lock at commit and
+# holds it until its commit record is flushed to disk, so with durable commits every notifying
+# transaction commits alone, one flush after another, and group commit is lost: 50 clients doing
+# insert+NOTIFY transactions made 450-720 commits/s where insert+SELECT made 1,570-1,780 and
+# insert, commit, then NOTIFY outside the transaction 1,600-2,400 (bench/queue_calls.py's machine,
+# durable). So the platform's NOTIFYs (the outbox relay's wake-up, svc-queue's live boards) are
+# kept with the session and sent right after its commit, on the same connection, outside any
+# transaction (one round trip, no flush): never for work that was rolled back, as before. A crash
+# between the commit and the NOTIFY loses only the wake-up: the relay polls anyway (IDLE_POLL),
+# and a board catches up with the next update or its next snapshot.
+
+_NOTIFY_KEY = "tongban_notify_after_commit"
+_NOTIFY_SQL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
+
+
+async def notify_after_commit(session: AsyncSession, channel: str, payload: str = "") -> None:
+    """Send `NOTIFY channel, payload` once the session's transaction commits (the same pair twice
+    is sent once); nothing when it rolls back."""
+    pending = session.info.get(_NOTIFY_KEY)
+    if pending is None:
+        conn = await session.connection()
+        pending = session.info[_NOTIFY_KEY] = (conn.sync_connection, {})
+    pending[1][(channel, payload)] = None
+
+
+@event.listens_for(Session, "after_commit")
+def _send_notifies(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction itself commits later
+    pending = session.info.pop(_NOTIFY_KEY, None)
+    if not pending:
+        return
+    conn, pairs = pending
+    try:
+        raw = conn.connection.driver_connection
+        await_only(raw.execute(_NOTIFY_SQL, [c for c, _ in pairs], [p for _, p in pairs]))
+    except Exception:  # noqa: BLE001 - the work is committed; a lost wake-up is caught up by polling
+        log.warning("NOTIFY after commit failed: %s", ", ".join(sorted({c for c, _ in pairs})), exc_info=True)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_notifies(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NOTIFY_KEY, None)  # rolled back (after a commit it is already sent)
+
+
 class BatchedInsert:
     """Rows for one table, inserted one by one, or kept within `batched` and written with one
     multi-row INSERT at its end (a flow writing thousands of rows in one transaction saves a round
@@ -105,6 +155,10 @@ class BatchedInsert:
     def __init__(self, table: Any, key: str) -> None:
         self.table = table
         self._key = key
+        # One statement object for every row, its values bound apart: SQLAlchemy then keeps its
+        # cache key and compiled form (a fresh `insert().values(**row)` rebuilt both each time:
+        # profiled, cache-key work was the first SQLAlchemy frame of svc-queue's calls).
+        self._insert = table.insert()
 
     async def insert(self, session: AsyncSession, row: dict[str, Any]) -> bool:
         """Insert `row` now, or keep it for the open batch; True when it was inserted now."""
@@ -112,7 +166,7 @@ class BatchedInsert:
         if pending is not None:
             pending.append(row)
             return False
-        await session.execute(self.table.insert().values(**row))
+        await session.execute(self._insert, row)
         return True
 
     @contextlib.asynccontextmanager
@@ -128,4 +182,4 @@ class BatchedInsert:
         finally:
             session.info.pop(self._key, None)
         if rows:
-            await session.execute(self.table.insert(), rows)
+            await session.execute(self._insert, rows)

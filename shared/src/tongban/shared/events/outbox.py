@@ -1,8 +1,9 @@
 """Transactional outbox: an event is written in the same transaction as the change it reports,
 and a relay publishes it to JetStream afterwards.
 
-`Outbox.add` inserts the row and a NOTIFY (delivered only at commit), so the relay wakes at
-once after the business transaction commits instead of polling slowly. The relay claims rows
+`Outbox.add` inserts the row and asks for a NOTIFY sent right after the commit (never for a
+rolled-back transaction; `db.notify_after_commit`), so the relay wakes at once after the business
+transaction commits instead of polling slowly. The relay claims rows
 with `FOR UPDATE SKIP LOCKED` (so replicas share the work), publishes each with
 `Nats-Msg-Id = event id` (so a retry after a crash between publish and mark is dropped by
 JetStream's duplicate window, and by the consumers' inbox after it), and backs off per row on
@@ -20,10 +21,10 @@ from collections.abc import AsyncIterator, Callable
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tongban.shared.db import BatchedInsert, listen
+from tongban.shared.db import BatchedInsert, listen, notify_after_commit
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.logging import request_id_var
 from tongban.shared.tracing import current_traceparent, span
@@ -53,12 +54,9 @@ class Outbox:
         row = {"id": event.id, "subject": event.type, "envelope": event.model_dump(mode="json")}
         if not await self._rows.insert(session, row):
             return  # kept for the batch, which notifies once at its end
-        # One NOTIFY per transaction is enough to wake the relay (it publishes every due row):
-        # a second one would only cost another round trip.
-        tx = session.get_transaction()
-        if tx is None or session.info.get(self.channel) is not tx:
-            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
-            session.info[self.channel] = tx
+        # One NOTIFY per transaction wakes the relay (it publishes every due row), sent after the
+        # commit (db.notify_after_commit: a NOTIFY inside the transaction serialises commits).
+        await notify_after_commit(session, self.channel)
 
     @contextlib.asynccontextmanager
     async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
@@ -67,8 +65,7 @@ class Outbox:
         async with self._rows.batched(session) as rows:
             yield
         if rows:
-            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
-            session.info[self.channel] = session.get_transaction()
+            await notify_after_commit(session, self.channel)
 
     async def backlog(self, session: AsyncSession) -> tuple[int, float]:
         """Unpublished events and the age in seconds of the oldest one."""

@@ -1,17 +1,21 @@
 import uuid
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.queue.counter.models import Counter, CounterSkill
 
 
+# Built once, values bound apart: SQLAlchemy keeps their cache keys and compiled forms.
+_GET = select(Counter).where(Counter.id == bindparam("counter_id"))
+_GET_LOCKED = _GET.with_for_update()
+_SKILLS = (select(CounterSkill).where(CounterSkill.counter_id.in_(bindparam("ids", expanding=True)))
+           .order_by(CounterSkill.kind, CounterSkill.value))
+
+
 async def get(session: AsyncSession, counter_id: uuid.UUID, lock: bool = False) -> Counter | None:
     """One counter; `lock` takes its row lock (one call at a time per counter)."""
-    stmt = select(Counter).where(Counter.id == counter_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_GET_LOCKED if lock else _GET, {"counter_id": counter_id})).scalar_one_or_none()
 
 
 async def get_by_number(session: AsyncSession, hall_id: uuid.UUID, number: str) -> Counter | None:
@@ -42,8 +46,7 @@ async def in_hall(session: AsyncSession, hall_id: uuid.UUID) -> list[Counter]:
 async def skills(session: AsyncSession, counter_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CounterSkill]]:
     """The skills of the given counters."""
     out: dict[uuid.UUID, list[CounterSkill]] = {c: [] for c in counter_ids}
-    rows = (await session.execute(select(CounterSkill).where(CounterSkill.counter_id.in_(counter_ids))
-                                  .order_by(CounterSkill.kind, CounterSkill.value))).scalars()
+    rows = (await session.execute(_SKILLS, {"ids": list(counter_ids)})).scalars()
     for s in rows:
         out[s.counter_id].append(s)
     return out

@@ -1,27 +1,37 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tongban.queue.counter.models import Counter, CounterSkill
 from tongban.queue.ticket.models import Ticket, TicketSequence
 
 CALL_ORDER = (Ticket.priority.desc(), Ticket.queued_at, Ticket.id)
 
 
+# Built once, values bound apart: SQLAlchemy keeps their cache keys and compiled forms (building
+# them per call was a visible share of svc-queue's CPU under load, profiled).
+_GET = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
+_GET_LOCKED = _GET.with_for_update()
+_FRONT = (select(Ticket.id, Ticket.person_sub, Ticket.approach_notified_at)
+          .where(Ticket.hall_id == bindparam("hall_id"), Ticket.day == bindparam("day"),
+                 Ticket.category == bindparam("category"), Ticket.status == "waiting",
+                 Ticket.target_counter_id.is_(None))
+          .order_by(Ticket.priority.desc(), Ticket.queued_at, Ticket.id).limit(bindparam("n")))
+
+
 async def get(session: AsyncSession, ticket_id: uuid.UUID, lock: bool = False) -> Ticket | None:
     """One ticket; `lock` takes its row lock."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_GET_LOCKED if lock else _GET, {"ticket_id": ticket_id})).scalar_one_or_none()
 
 
 async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
+    """Insert the ticket; what the database fills in (queued_at, created_at) comes back with the
+    INSERT's RETURNING (the base's eager defaults), so no second read."""
     session.add(ticket)
     await session.flush()
-    await session.refresh(ticket)
     return ticket
 
 
@@ -39,6 +49,10 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
     async with engine.begin() as conn:
+        # The number's own commit need not wait for the disk: only a ticket carries it, and the
+        # ticket's (durable) commit comes later in the WAL, so flushing it flushes this one too. A
+        # crash before that may give the number again, to a ticket issued after the one that was lost.
+        await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return (await conn.execute(stmt)).scalar_one()
 
 
@@ -105,22 +119,39 @@ async def release_targeted(session: AsyncSession, counter_id: uuid.UUID) -> list
 
 async def ahead_of(session: AsyncSession, ticket: Ticket) -> int:
     """Waiting tickets of the same category before this one in calling order."""
-    return (await session.execute(select(func.count()).select_from(Ticket).where(
+    return (await session.execute(_ahead_stmt(ticket))).scalar_one()
+
+
+def _ahead_stmt(ticket: Ticket) -> Select[tuple[int]]:
+    return select(func.count()).select_from(Ticket).where(
         Ticket.hall_id == ticket.hall_id, Ticket.day == ticket.day, Ticket.category == ticket.category,
         Ticket.status == "waiting", Ticket.target_counter_id.is_(None), Ticket.id != ticket.id,
         or_(Ticket.priority > ticket.priority,
             and_(Ticket.priority == ticket.priority,
                  or_(Ticket.queued_at < ticket.queued_at,
-                     and_(Ticket.queued_at == ticket.queued_at, Ticket.id < ticket.id))))))).scalar_one()
+                     and_(Ticket.queued_at == ticket.queued_at, Ticket.id < ticket.id)))))
+
+
+async def wait_figures(session: AsyncSession, ticket: Ticket) -> tuple[int, float | None, int]:
+    """What a waiting ticket's view shows, in one statement: (`ahead_of`, the category's
+    `average_service_seconds`, the open counters serving the category (`open_per_category`))."""
+    avg = select(func.extract("epoch", Ticket.finished_at - func.coalesce(Ticket.started_at, Ticket.called_at))
+                 .label("s")).where(Ticket.hall_id == ticket.hall_id, Ticket.status == "done",
+                                    Ticket.finished_at.is_not(None), Ticket.category == ticket.category
+                                    ).order_by(Ticket.finished_at.desc()).limit(30).subquery()
+    serving = (select(func.count(func.distinct(Counter.id))).join(CounterSkill, Counter.id == CounterSkill.counter_id)
+               .where(Counter.hall_id == ticket.hall_id, Counter.status == "open", CounterSkill.kind == "category",
+                      CounterSkill.value == ticket.category, CounterSkill.weight > 0).scalar_subquery())
+    row = (await session.execute(select(_ahead_stmt(ticket).scalar_subquery(),
+                                        select(func.avg(avg.c.s)).scalar_subquery(), serving))).one()
+    return int(row[0]), float(row[1]) if row[1] is not None else None, int(row[2])
 
 
 async def front_of_line(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, category: str,
                         n: int) -> list[tuple[uuid.UUID, str | None, dt.datetime | None]]:
     """The first `n` waiting tickets of a category in calling order: (id, person, notified at).
     Not locked: locking the head of the line would make every other counter skip it."""
-    return list((await session.execute(select(Ticket.id, Ticket.person_sub, Ticket.approach_notified_at).where(
-        Ticket.hall_id == hall_id, Ticket.day == day, Ticket.category == category, Ticket.status == "waiting",
-        Ticket.target_counter_id.is_(None)).order_by(*CALL_ORDER).limit(n))).all())
+    return list((await session.execute(_FRONT, {"hall_id": hall_id, "day": day, "category": category, "n": n})).all())
 
 
 async def mark_notified(session: AsyncSession, ticket_id: uuid.UUID, at: dt.datetime) -> Ticket | None:

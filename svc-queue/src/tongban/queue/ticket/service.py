@@ -69,8 +69,10 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
                 holder: tuple[str, str | None] | None = None) -> Ticket:
     """Take a number. On site: a clerk of the hall (any time). Remote: a citizen with queue:book,
     only while the hall is open, one open ticket per category. Appointment check-ins come first."""
-    hall = await hall_service.get_hall(session, hall_id)
+    # A category belongs to its hall (foreign key): when it is found, the hall exists, and only a
+    # remote ticket reads the hall itself (its opening hours), below.
     if await halls.get_category(session, hall_id, data.category) is None:
+        await hall_service.get_hall(session, hall_id)  # HallNotFound first, as before
         raise CategoryNotFound(f"the hall has no category {data.category}")
     if data.item_code and not await catalog.known_codes(session, {data.item_code}):
         raise InvalidField("item_code", f"{data.item_code} is not an item of the catalogue")
@@ -85,7 +87,7 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
             priority, reason = PRIORITY_GREEN, data.green_reason
     elif actor.has("queue:book"):
         channel = "remote"
-        is_open, why = await hall_service.open_state(session, settings, hall)
+        is_open, why = await hall_service.open_state(session, settings, await hall_service.get_hall(session, hall_id))
         if not is_open:
             raise HallClosed(f"remote tickets are taken only while the hall is open ({why})")
         if data.green_reason is not None:
@@ -130,7 +132,14 @@ async def _current(session: AsyncSession, counter: Counter, states: tuple[str, .
 async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
                     previous: str = "done") -> Ticket | None:
     """Close the counter's current ticket (done or no-show) and call the next one, or None when
-    nobody waits for this counter. Counter row lock, then ticket row lock: one transaction."""
+    nobody waits for this counter. Counter row lock, then ticket row lock: one transaction. The
+    closing and the call write their events and audit records together, one INSERT each."""
+    async with outbox.batched(session), audit.batched(session):
+        return await _call_next(session, settings, counter_id, actor, previous)
+
+
+async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
+                     previous: str) -> Ticket | None:
     counter = await counter_service.operated_counter(session, counter_id, actor)
     if counter.current_ticket_id is not None:
         current = await repository.get(session, counter.current_ticket_id, lock=True)
@@ -261,9 +270,7 @@ async def view(session: AsyncSession, ticket: Ticket, actor: Principal) -> Ticke
     if ticket.id_number and actor.id_number != ticket.id_number:
         read.id_number = mask_resident_id(ticket.id_number)
     if ticket.status == "waiting":
-        read.ahead = await repository.ahead_of(session, ticket)
-        avg = await repository.average_service_seconds(session, ticket.hall_id, ticket.category)
-        serving = (await counters.open_per_category(session, ticket.hall_id)).get(ticket.category, 0)
+        read.ahead, avg, serving = await repository.wait_figures(session, ticket)
         if avg is not None and serving:  # no estimate while no open counter serves the category
             read.estimated_wait_seconds = round((read.ahead + 1) * avg / serving, 1)
     return read
