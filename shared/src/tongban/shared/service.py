@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -263,6 +264,26 @@ class EdgeMiddleware:
             request_id_var.reset(rtoken)
 
 
+
+_SETTLED: list[bool] = []
+
+
+def settle_heap() -> bool:
+    """Once started, everything built so far (modules, routes, models, schemas, key rings) lives as
+    long as the process, so the garbage collector stops scanning it (gc.freeze). Measured in
+    bench/interop.py (its garbage-collector line): without it each older-generation collection
+    walked the whole start-up heap on some request's way (svc-cases: 3.6 ms of collection per call,
+    0.55 ms frozen). Cyclic garbage made by requests is still collected as before. Once per process
+    (the first start-up): a process that starts apps again and again (the test suite) does not pin
+    each one's objects for good. True if this call froze the heap."""
+    if _SETTLED:
+        return False
+    _SETTLED.append(True)
+    gc.collect()
+    gc.freeze()
+    return True
+
+
 def start_background(definition: ServiceDefinition, state: Any, runtime: Runtime) -> None:
     """The definition's background tasks, beside the relay and the consumers (worker only)."""
     for task in definition.background:
@@ -295,6 +316,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings | None = 
             async with (definition.lifespan(app, runtime) if definition.lifespan else contextlib.nullcontext()):
                 if settings.run_worker:
                     start_background(definition, app.state, runtime)
+                settle_heap()
                 yield
         finally:
             if follower is not None:
@@ -367,6 +389,7 @@ async def serve_worker(definition: ServiceDefinition, settings: ServiceSettings,
         await runtime.start(with_worker=True)
         async with (entered(holder, runtime) if entered else contextlib.nullcontext()):  # type: ignore[arg-type]
             start_background(definition, holder.state, runtime)
+            settle_heap()
             waits = [asyncio.create_task(runtime.stop.wait())]
             if stop is not None:
                 waits.append(asyncio.create_task(stop.wait()))

@@ -1,4 +1,3 @@
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,24 +44,6 @@ ON_FAILED = {"case.forward": forwarding.on_forward_failed, "company.migrate": fo
              "hotline.refer": referrals.on_referral_failed}
 
 
-_SETTLED: list[bool] = []
-
-
-def settle_heap() -> bool:
-    """Once started: everything built so far (modules, routes, models, schemas, the key ring) lives
-    as long as the process, so the garbage collector stops scanning it (gc.freeze). Measured in
-    bench/interop.py (its garbage-collector line, Shenzhen's svc-interop): without it each older-
-    generation collection walked the whole start-up heap on a request's way. Cyclic garbage made
-    by requests is still collected as before. Once per process (the first start-up): a process
-    that starts apps again and again (the test suite) does not pin each one's objects for good.
-    True if this call froze the heap."""
-    if _SETTLED:
-        return False
-    _SETTLED.append(True)
-    gc.collect()
-    gc.freeze()
-    return True
-
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
@@ -93,7 +74,6 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
             app.state.wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
                                   timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
             app.state.partner_client = PartnerClient(app.state.wire)
-            settle_heap()
             yield
     finally:
         for client in (app.state.cases, app.state.credentials):

@@ -2,19 +2,20 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.delivery.models import OutboundMessage
-from tongban.shared import clock
+from tongban.shared import clock, db
 
 NOTIFY_CHANNEL = "interop_delivery"
 
 
 async def add(session: AsyncSession, message: OutboundMessage) -> None:
-    """Insert, and wake the deliverer when the transaction commits (NOTIFY is held until then)."""
+    """Insert, and wake the deliverer once the transaction has committed (a NOTIFY inside it would
+    hold PostgreSQL's notify lock across the commit's flush; the deliverer also polls)."""
     session.add(message)
     await session.flush()
-    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+    await db.notify_after_commit(session, NOTIFY_CHANNEL)
 
 
 async def claim_due(session: AsyncSession, batch: int, lease: dt.timedelta) -> Sequence[OutboundMessage]:

@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = """
 import gc
-from tongban.interop import main
+from tongban.shared import service as main
 gc.unfreeze()
 first = main.settle_heap()
 frozen = gc.get_freeze_count()
