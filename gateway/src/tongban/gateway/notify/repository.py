@@ -111,18 +111,19 @@ async def preference(session: AsyncSession, account_id: uuid.UUID, for_update: b
     return await session.get(Preference, account_id, with_for_update=for_update)
 
 
+_HOLDER_PERSON = (select(_ACCOUNT.c.id).where(_ACCOUNT.c.role == "citizen", _ACCOUNT.c.id_number == bindparam("holder"),
+                                              _ACCOUNT.c.active.is_(True))
+                  .order_by(_ACCOUNT.c.real_name_level.desc(), _ACCOUNT.c.created_at).limit(1))
+_HOLDER_COMPANY = select(_ACCOUNT.c.id).where(_ACCOUNT.c.role == "company", _ACCOUNT.c.credit_code == bindparam("holder"),
+                                              _ACCOUNT.c.active.is_(True),
+                                              _ACCOUNT.c.company_role.in_(("legal_representative", "administrator")))
+
+
 async def holders(session: AsyncSession, holder_type: str, holder_id: str) -> list[uuid.UUID]:
     """The accounts a licence holder reads it with: the citizen (resident ID), or the company's
     legal representative and administrators (credit code)."""
-    if holder_type == "111":
-        stmt = (select(Account.id).where(Account.role == "citizen", Account.id_number == holder_id,
-                                         Account.active.is_(True))
-                .order_by(Account.real_name_level.desc(), Account.created_at).limit(1))
-    else:
-        stmt = select(Account.id).where(Account.role == "company", Account.credit_code == holder_id,
-                                        Account.active.is_(True),
-                                        Account.company_role.in_(("legal_representative", "administrator")))
-    return list((await session.execute(stmt)).scalars())
+    stmt = _HOLDER_PERSON if holder_type == "111" else _HOLDER_COMPANY
+    return list((await session.execute(stmt, {"holder": holder_id})).scalars())
 
 
 async def approvers_of(session: AsyncSession, department: str) -> list[uuid.UUID]:
@@ -268,8 +269,11 @@ async def add_contact(session: AsyncSession, contact: EscalationContact) -> bool
     return (await session.execute(stmt.on_conflict_do_nothing().returning(EscalationContact.id))).first() is not None
 
 
+_WATCH_LICENCE = insert(LicenceWatch.__table__).on_conflict_do_nothing()
+
+
 async def watch_licence(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(LicenceWatch).values(**values).on_conflict_do_nothing())
+    await session.execute(_WATCH_LICENCE, values)
 
 
 async def licences_expiring(session: AsyncSession, by: dt.date, limit: int) -> list[LicenceWatch]:
