@@ -104,3 +104,25 @@ async def test_an_authorisation_is_taken_only_by_a_message_that_went_in(told):
                                                                                         WeChatGrant.id))).scalars().all()
         channels = sorted((await s.execute(select(Delivery.channel))).scalars())
     assert sorted(grants) == [False, True] and channels == ["sms", "wechat"]
+
+
+async def test_the_limit_in_quiet_hours_counts_the_window_after_them(told):
+    """In quiet hours a delivery's window is the hour before they end, later than what `tell`
+    reads first (the last hour, up to the limit): read again, the deliveries waiting for the
+    morning still fill it."""
+    sessionmaker, citizen = told
+    evening = dt.datetime(2026, 12, 7, 21, 30, tzinfo=clock.CHINA)
+    morning = dt.datetime(2026, 12, 8, 8, 0, tzinfo=clock.CHINA)
+    with clock.pinned(evening):                    # before the quiet hours: five go at once
+        async with sessionmaker() as s, s.begin():
+            await tell(s, [received(citizen, n) for n in range(5)], SETTINGS)
+    with clock.pinned(evening + dt.timedelta(minutes=40)):   # in them: five wait for the morning
+        async with sessionmaker() as s, s.begin():
+            await tell(s, [received(citizen, n) for n in range(5, 10)], SETTINGS)
+    with clock.pinned(evening + dt.timedelta(minutes=50)):   # the morning's hour is full: an hour later
+        async with sessionmaker() as s, s.begin():
+            await tell(s, [received(citizen, 10)], SETTINGS)
+    planned = {key: (at, deferred) for key, at, deferred in await sms_of(sessionmaker)}
+    assert all(planned[f"case.received:{n}"][1] is None for n in range(5))
+    assert all(planned[f"case.received:{n}"] == (morning, "quiet_hours") for n in range(5, 10))
+    assert planned["case.received:10"] == (morning + dt.timedelta(hours=1), "rate_limit")

@@ -8,7 +8,7 @@ from typing import Any
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, any_, bindparam, exists, func, select, update
+from sqlalchemy import Integer, Select, any_, bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,7 +48,8 @@ class Wishes:
 class Recipient:
     """One active account as `tell` needs it: its number and role, its wishes (None: it set none),
     the WeChat templates it holds an unused authorisation of, and, per outside channel, when its
-    non-urgent, not failed deliveries planned since `since` go (sorted): the hourly limit's input."""
+    non-urgent, not failed deliveries planned since `since` go (sorted; the first `limit` of them,
+    `full` if there may be more): the hourly limit's input."""
 
     id: uuid.UUID
     phone: str | None
@@ -56,6 +57,7 @@ class Recipient:
     pref: Wishes | None
     open_grants: frozenset[str]
     recent: dict[str, list[dt.datetime]]
+    full: set[str]
 
 
 _ACCOUNT = Account.__table__
@@ -70,12 +72,16 @@ _DELIVERY_COLUMNS = ("id", "message_id", "account_id", "channel", "address", "te
 
 
 def _recent_of(channel: str) -> Any:
-    return (select(func.array_agg(aggregate_order_by(_DELIVERY.c.not_before, _DELIVERY.c.not_before)))
-            .select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
-            .where(_DELIVERY.c.account_id == _ACCOUNT.c.id, _DELIVERY.c.channel == channel,
-                   _DELIVERY.c.not_before >= bindparam("since"), _MESSAGE.c.urgent.is_(False),
-                   _DELIVERY.c.status != "failed")
-            .correlate(_ACCOUNT).scalar_subquery())
+    # The first `limit` (the hourly limit) of the window: enough to tell whether it is full and
+    # when its earliest goes, however many wait behind them (an index range, never the backlog).
+    first = (select(_DELIVERY.c.not_before.label("at"))
+             .select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
+             .where(_DELIVERY.c.account_id == _ACCOUNT.c.id, _DELIVERY.c.channel == channel,
+                    _DELIVERY.c.not_before >= bindparam("since"), _MESSAGE.c.urgent.is_(False),
+                    _DELIVERY.c.status != "failed")
+             .order_by(_DELIVERY.c.not_before).limit(bindparam("limit", type_=Integer))
+             .correlate(_ACCOUNT).subquery())
+    return select(func.array_agg(aggregate_order_by(first.c.at, first.c.at))).correlate(_ACCOUNT).scalar_subquery()
 
 
 # Built once (Core, bound values): the recipients with their preferences, open authorisations and
@@ -93,18 +99,32 @@ _RECIPIENTS = (
            _ACCOUNT.c.active.is_(True)))
 
 
-async def recipients(session: AsyncSession, ids: list[uuid.UUID], since: dt.datetime) -> dict[uuid.UUID, Recipient]:
+async def recipients(session: AsyncSession, ids: list[uuid.UUID], since: dt.datetime,
+                     limit: int) -> dict[uuid.UUID, Recipient]:
     """The active accounts among `ids`, each with its preferences, the WeChat templates it holds an
-    unused authorisation of and its non-urgent deliveries planned since `since`, in one query."""
+    unused authorisation of and the first `limit` of its non-urgent deliveries planned since
+    `since` on each channel, in one query."""
     if not ids:
         return {}
     found: dict[uuid.UUID, Recipient] = {}
-    for r in (await session.execute(_RECIPIENTS, {"ids": ids, "since": since})).all():
+    for r in (await session.execute(_RECIPIENTS, {"ids": ids, "since": since, "limit": limit})).all():
         pref = (Wishes(r.sms, r.wechat, r.quiet_start, r.quiet_end, r.pref_phone, r.muted or [])
                 if r.has_pref is not None else None)
-        found[r.id] = Recipient(r.id, r.phone, r.role, pref, frozenset(r.grants or ()),
-                                {"sms": list(r.recent_sms or ()), "wechat": list(r.recent_wechat or ())})
+        recent = {"sms": list(r.recent_sms or ()), "wechat": list(r.recent_wechat or ())}
+        found[r.id] = Recipient(r.id, r.phone, r.role, pref, frozenset(r.grants or ()), recent,
+                                {c for c, at in recent.items() if len(at) >= limit})
     return found
+
+
+async def recent(session: AsyncSession, account_id: uuid.UUID, channel: str, since: dt.datetime,
+                 limit: int) -> list[dt.datetime]:
+    """The first `limit` non-urgent, not failed deliveries of the channel planned for the account
+    since `since`, in order (when a window starts later than `recipients` read from)."""
+    stmt = (select(_DELIVERY.c.not_before).select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
+            .where(_DELIVERY.c.account_id == account_id, _DELIVERY.c.channel == channel,
+                   _DELIVERY.c.not_before >= since, _MESSAGE.c.urgent.is_(False), _DELIVERY.c.status != "failed")
+            .order_by(_DELIVERY.c.not_before).limit(limit))
+    return list((await session.execute(stmt)).scalars())
 
 
 async def preference(session: AsyncSession, account_id: uuid.UUID, for_update: bool = False) -> Preference | None:
