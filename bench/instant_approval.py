@@ -183,6 +183,22 @@ async def db_counters(url: str) -> dict[str, float]:
                                           for k in ("seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch")}
 
 
+async def notify_groups(url: str) -> str:
+    """How many events the gateway's notification consumers handled per transaction (the inbox's
+    `together` groups), over the whole run: an inbox row's `handled_at` is its transaction's start."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT consumer, count(*) AS events, count(DISTINCT handled_at) AS xacts, "
+                                "max(n) AS biggest FROM (SELECT consumer, handled_at, count(*) OVER "
+                                "(PARTITION BY consumer, handled_at) AS n FROM gateway.inbox "
+                                "WHERE consumer LIKE 'gateway-notify-%') g GROUP BY consumer ORDER BY consumer")
+    finally:
+        await conn.close()
+    return "gateway notify events per transaction (whole run): " + (", ".join(
+        f"{r['consumer'].removeprefix('gateway-notify-')} {r['events'] / max(1, r['xacts']):.2f} "
+        f"(max {r['biggest']}, {r['events']} events)" for r in rows) or "none")
+
+
 async def open_loop(op, rate: float, seconds: float) -> tuple[list[float], int]:
     """Request k is due at start + k/rate; its latency counts from then (a stall counts against all it delays)."""
     latencies: list[float] = []
@@ -394,7 +410,7 @@ async def main() -> None:
         system = {p.name: p.proc.pid for p in procs if p.proc and p.name != "floor"} | {
             "postgresql": pg.proc.pid, "nats": nats_server.proc.pid}
         statuses.clear()
-        stats_before = {db: await db_counters(url) for db, url in (("cases", cases_db), ("credentials", cred_db))}
+        stats_before = {db: await db_counters(url) for db, url in (("cases", cases_db), ("credentials", cred_db), ("gateway", gw_db))}
         cpu_before = {k: tree_cpu_seconds(pid) for k, pid in system.items()} | {
             "bench client": own_cpu_seconds(), "machine": machine_cpu_seconds()}
         results["submit -> approved, via gateway"] = await open_loop(submitter(gateway), args.rate, args.seconds)
@@ -407,7 +423,7 @@ async def main() -> None:
         cpu_after = {k: tree_cpu_seconds(pid) for k, pid in system.items()} | {
             "bench client": own_cpu_seconds(), "machine": machine_cpu_seconds()}
         await asyncio.sleep(1.1)  # PostgreSQL publishes its statistics at most once a second
-        stats_after = {db: await db_counters(url) for db, url in (("cases", cases_db), ("credentials", cred_db))}
+        stats_after = {db: await db_counters(url) for db, url in (("cases", cases_db), ("credentials", cred_db), ("gateway", gw_db))}
         n_cases = max(1, len(due_of))
         cpu_per_case = {k: (cpu_after[k] - v) * 1000 / n_cases for k, v in cpu_before.items()}
         cpu_per_case["system"] = sum(cpu_per_case[k] for k in system)
@@ -468,6 +484,7 @@ async def main() -> None:
                                             if k.endswith(" seq_scan") and x >= 0.05))
         wal = per_case_db["cases"]
         print(f"  WAL per submission (whole server): {wal['wal_records']:.0f} records, {wal['wal_bytes'] / 1024:.1f} KiB")
+        print("  " + await notify_groups(gw_db))
         errors_by = collections.Counter(refused)
         if errors_by:
             print("  refused gateway submissions (measured pass) by status: " + ", ".join(f"{k}: {v}" for k, v in errors_by.most_common()))

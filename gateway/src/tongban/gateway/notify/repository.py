@@ -6,8 +6,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, any_, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, Select, any_, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.gateway.account.models import Account
@@ -29,36 +32,118 @@ async def preferences(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.
     return {p.account_id: p for p in rows}
 
 
-async def recipients(session: AsyncSession, ids: list[uuid.UUID]
-                     ) -> dict[uuid.UUID, tuple[Account, Preference | None, frozenset[str]]]:
-    """The active accounts among `ids`, each with its preferences and the WeChat templates it holds
-    an unused authorisation of, in one query (what `tell` needs of each recipient)."""
+@dataclass(frozen=True)
+class Wishes:
+    """What `tell` reads of an account's preferences (a plain copy: no ORM object per message)."""
+
+    sms: bool
+    wechat: bool
+    quiet_start: dt.time | None
+    quiet_end: dt.time | None
+    phone: str | None
+    muted: list[str]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One active account as `tell` needs it: its number and role, its wishes (None: it set none),
+    the WeChat templates it holds an unused authorisation of, and, per outside channel, when its
+    non-urgent, not failed deliveries planned since `since` go (sorted; the first `limit` of them,
+    `full` if there may be more): the hourly limit's input."""
+
+    id: uuid.UUID
+    phone: str | None
+    role: str
+    pref: Wishes | None
+    open_grants: frozenset[str]
+    recent: dict[str, list[dt.datetime]]
+    full: set[str]
+
+
+_ACCOUNT = Account.__table__
+_PREFERENCE = Preference.__table__
+_GRANT = WeChatGrant.__table__
+_MESSAGE = Message.__table__
+_DELIVERY = Delivery.__table__
+_MESSAGE_COLUMNS = ("id", "account_id", "kind", "dedup_key", "urgent", "title", "body", "variables", "event_id",
+                    "event_type", "event_at", "created_at")
+_DELIVERY_COLUMNS = ("id", "message_id", "account_id", "channel", "address", "template_id", "status", "not_before",
+                     "deferred", "attempts", "created_at", "updated_at")
+
+
+def _recent_of(channel: str) -> Any:
+    # The first `limit` (the hourly limit) of the window: enough to tell whether it is full and
+    # when its earliest goes, however many wait behind them (an index range, never the backlog).
+    first = (select(_DELIVERY.c.not_before.label("at"))
+             .select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
+             .where(_DELIVERY.c.account_id == _ACCOUNT.c.id, _DELIVERY.c.channel == channel,
+                    _DELIVERY.c.not_before >= bindparam("since"), _MESSAGE.c.urgent.is_(False),
+                    _DELIVERY.c.status != "failed")
+             .order_by(_DELIVERY.c.not_before).limit(bindparam("limit", type_=Integer))
+             .correlate(_ACCOUNT).subquery())
+    return select(func.array_agg(aggregate_order_by(first.c.at, first.c.at))).correlate(_ACCOUNT).scalar_subquery()
+
+
+# Built once (Core, bound values): the recipients with their preferences, open authorisations and
+# recent deliveries per channel, in one statement.
+_RECIPIENTS = (
+    select(_ACCOUNT.c.id, _ACCOUNT.c.phone, _ACCOUNT.c.role, _PREFERENCE.c.account_id.label("has_pref"),
+           _PREFERENCE.c.sms, _PREFERENCE.c.wechat, _PREFERENCE.c.quiet_start, _PREFERENCE.c.quiet_end,
+           _PREFERENCE.c.phone.label("pref_phone"), _PREFERENCE.c.muted,
+           select(func.array_agg(_GRANT.c.template_id.distinct()))
+           .where(_GRANT.c.account_id == _ACCOUNT.c.id, _GRANT.c.consumed_at.is_(None))
+           .correlate(_ACCOUNT).scalar_subquery().label("grants"),
+           _recent_of("sms").label("recent_sms"), _recent_of("wechat").label("recent_wechat"))
+    .select_from(_ACCOUNT.outerjoin(_PREFERENCE, _PREFERENCE.c.account_id == _ACCOUNT.c.id))
+    .where(_ACCOUNT.c.id == any_(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))),
+           _ACCOUNT.c.active.is_(True)))
+
+
+async def recipients(session: AsyncSession, ids: list[uuid.UUID], since: dt.datetime,
+                     limit: int) -> dict[uuid.UUID, Recipient]:
+    """The active accounts among `ids`, each with its preferences, the WeChat templates it holds an
+    unused authorisation of and the first `limit` of its non-urgent deliveries planned since
+    `since` on each channel, in one query."""
     if not ids:
         return {}
-    open_grants = (select(func.array_agg(WeChatGrant.template_id.distinct()))
-                   .where(WeChatGrant.account_id == Account.id, WeChatGrant.consumed_at.is_(None))
-                   .correlate(Account).scalar_subquery())
-    stmt = (select(Account, Preference, open_grants).outerjoin(Preference, Preference.account_id == Account.id)
-            .where(Account.id.in_(ids), Account.active.is_(True)))
-    return {a.id: (a, p, frozenset(g or ())) for a, p, g in (await session.execute(stmt)).all()}
+    found: dict[uuid.UUID, Recipient] = {}
+    for r in (await session.execute(_RECIPIENTS, {"ids": ids, "since": since, "limit": limit})).all():
+        pref = (Wishes(r.sms, r.wechat, r.quiet_start, r.quiet_end, r.pref_phone, r.muted or [])
+                if r.has_pref is not None else None)
+        recent = {"sms": list(r.recent_sms or ()), "wechat": list(r.recent_wechat or ())}
+        found[r.id] = Recipient(r.id, r.phone, r.role, pref, frozenset(r.grants or ()), recent,
+                                {c for c, at in recent.items() if len(at) >= limit})
+    return found
+
+
+async def recent(session: AsyncSession, account_id: uuid.UUID, channel: str, since: dt.datetime,
+                 limit: int) -> list[dt.datetime]:
+    """The first `limit` non-urgent, not failed deliveries of the channel planned for the account
+    since `since`, in order (when a window starts later than `recipients` read from)."""
+    stmt = (select(_DELIVERY.c.not_before).select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
+            .where(_DELIVERY.c.account_id == account_id, _DELIVERY.c.channel == channel,
+                   _DELIVERY.c.not_before >= since, _MESSAGE.c.urgent.is_(False), _DELIVERY.c.status != "failed")
+            .order_by(_DELIVERY.c.not_before).limit(limit))
+    return list((await session.execute(stmt)).scalars())
 
 
 async def preference(session: AsyncSession, account_id: uuid.UUID, for_update: bool = False) -> Preference | None:
     return await session.get(Preference, account_id, with_for_update=for_update)
 
 
+_HOLDER_PERSON = (select(_ACCOUNT.c.id).where(_ACCOUNT.c.role == "citizen", _ACCOUNT.c.id_number == bindparam("holder"),
+                                              _ACCOUNT.c.active.is_(True))
+                  .order_by(_ACCOUNT.c.real_name_level.desc(), _ACCOUNT.c.created_at).limit(1))
+_HOLDER_COMPANY = select(_ACCOUNT.c.id).where(_ACCOUNT.c.role == "company", _ACCOUNT.c.credit_code == bindparam("holder"),
+                                              _ACCOUNT.c.active.is_(True),
+                                              _ACCOUNT.c.company_role.in_(("legal_representative", "administrator")))
+
+
 async def holders(session: AsyncSession, holder_type: str, holder_id: str) -> list[uuid.UUID]:
     """The accounts a licence holder reads it with: the citizen (resident ID), or the company's
     legal representative and administrators (credit code)."""
-    if holder_type == "111":
-        stmt = (select(Account.id).where(Account.role == "citizen", Account.id_number == holder_id,
-                                         Account.active.is_(True))
-                .order_by(Account.real_name_level.desc(), Account.created_at).limit(1))
-    else:
-        stmt = select(Account.id).where(Account.role == "company", Account.credit_code == holder_id,
-                                        Account.active.is_(True),
-                                        Account.company_role.in_(("legal_representative", "administrator")))
-    return list((await session.execute(stmt)).scalars())
+    stmt = _HOLDER_PERSON if holder_type == "111" else _HOLDER_COMPANY
+    return list((await session.execute(stmt, {"holder": holder_id})).scalars())
 
 
 async def approvers_of(session: AsyncSession, department: str) -> list[uuid.UUID]:
@@ -80,26 +165,39 @@ async def escalation_contacts(session: AsyncSession, department: str) -> dict[st
     return found
 
 
-async def add_message(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """Insert one message; None if the account already has one with this de-duplication key."""
-    stmt = insert(Message).values(**values).on_conflict_do_nothing(
-        constraint="uq_notify_message_dedup").returning(Message.id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+_ADD_MESSAGES = (insert(_MESSAGE).on_conflict_do_nothing(constraint="uq_notify_message_dedup")
+                 .returning(_MESSAGE.c.id))
+_ADD_DELIVERIES = insert(_DELIVERY)
+# One message and its one delivery in one round trip: the delivery goes in only if the message
+# did (a message already told, the same de-duplication key, gets none).
+_NEW_MESSAGE = (insert(_MESSAGE).values({c: bindparam(f"m_{c}", type_=_MESSAGE.c[c].type) for c in _MESSAGE_COLUMNS})
+                .on_conflict_do_nothing(constraint="uq_notify_message_dedup").returning(_MESSAGE.c.id).cte("m"))
+_WITH_DELIVERY = (select(_NEW_MESSAGE.c.id).add_cte(
+    insert(_DELIVERY).from_select(
+        _DELIVERY_COLUMNS,
+        select(*[bindparam(f"d_{c}", type_=_DELIVERY.c[c].type).label(c) for c in _DELIVERY_COLUMNS])
+        .where(exists(select(_NEW_MESSAGE.c.id))))
+    .cte("d")))
+
+
+async def add_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert messages (one statement); the ids of those inserted (not those whose account already
+    has one with the same de-duplication key)."""
+    if not rows:
+        return set()
+    return set((await session.execute(_ADD_MESSAGES, rows)).scalars())
+
+
+async def add_message_with_delivery(session: AsyncSession, message: dict[str, Any], delivery: dict[str, Any]) -> bool:
+    """One message and its delivery (one statement); False, and nothing written, if the message
+    was a duplicate."""
+    params = {f"m_{c}": message[c] for c in _MESSAGE_COLUMNS} | {f"d_{c}": delivery[c] for c in _DELIVERY_COLUMNS}
+    return (await session.execute(_WITH_DELIVERY, params)).first() is not None
 
 
 async def add_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(Delivery).values(rows))
-
-
-async def recent_count(session: AsyncSession, account_id: uuid.UUID, channel: str,
-                       since: dt.datetime) -> tuple[int, dt.datetime | None]:
-    """Non-urgent deliveries of the channel planned for the account since `since`, and the earliest."""
-    stmt = (select(func.count(), func.min(Delivery.not_before)).join(Message, Message.id == Delivery.message_id)
-            .where(Delivery.account_id == account_id, Delivery.channel == channel, Delivery.not_before >= since,
-                   Message.urgent.is_(False), Delivery.status != "failed"))
-    count, earliest = (await session.execute(stmt)).one()
-    return int(count), earliest
+        await session.execute(_ADD_DELIVERIES, rows)
 
 
 async def take_grant(session: AsyncSession, account_id: uuid.UUID, template_id: str) -> WeChatGrant | None:
@@ -191,8 +289,11 @@ async def add_contact(session: AsyncSession, contact: EscalationContact) -> bool
     return (await session.execute(stmt.on_conflict_do_nothing().returning(EscalationContact.id))).first() is not None
 
 
+_WATCH_LICENCE = insert(LicenceWatch.__table__).on_conflict_do_nothing()
+
+
 async def watch_licence(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(LicenceWatch).values(**values).on_conflict_do_nothing())
+    await session.execute(_WATCH_LICENCE, values)
 
 
 async def licences_expiring(session: AsyncSession, by: dt.date, limit: int) -> list[LicenceWatch]:

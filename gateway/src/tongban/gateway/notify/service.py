@@ -10,6 +10,7 @@ go at once. The same news told twice to the same account is one message. Never c
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import uuid
@@ -27,7 +28,7 @@ from tongban.gateway.notify.config import NotifySettings
 from tongban.gateway.notify.errors import AccountGone, ContactAccountUnfit, DeliveryNotFound, DeliveryNotFailed, MessageNotFound
 from tongban.gateway.notify.models import EscalationContact, Message, Preference, WeChatGrant
 from tongban.gateway.notify.schemas import ContactCreate, GrantCreate, PreferenceUpdate
-from tongban.gateway.notify.templates import BOOK, TemplateBook
+from tongban.gateway.notify.templates import BOOK, Kind, TemplateBook
 from tongban.gateway.notify.wakeup import WAKEUP
 from tongban.shared import clock
 from tongban.shared.auth import Principal
@@ -67,7 +68,7 @@ def in_quiet_hours(at: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime
     return dt.datetime.combine(day, end, tzinfo=clock.CHINA).astimezone(dt.UTC)
 
 
-def quiet_hours_of(pref: Preference | None, settings: NotifySettings) -> tuple[dt.time, dt.time]:
+def quiet_hours_of(pref: Preference | repository.Wishes | None, settings: NotifySettings) -> tuple[dt.time, dt.time]:
     if pref is not None and pref.quiet_start is not None and pref.quiet_end is not None:
         return pref.quiet_start, pref.quiet_end
     return settings.quiet_start, settings.quiet_end
@@ -75,62 +76,108 @@ def quiet_hours_of(pref: Preference | None, settings: NotifySettings) -> tuple[d
 
 async def tell(session: AsyncSession, notices: Iterable[Notice], settings: NotifySettings,
                book: TemplateBook = BOOK) -> Told:
+    """One read of the recipients (preferences, authorisations, recent deliveries), then the
+    messages and their deliveries: one statement for a lone message and its SMS, else one for the
+    messages and one for the deliveries (plus one per WeChat authorisation taken)."""
     notices = list(notices)
     told = Told()
-    ids = list({n.account_id for n in notices})
-    people = await repository.recipients(session, ids)
     now = clock.now()
+    # Every delivery window starts at or after now - 1 h (a delivery waits, never goes early).
+    people = await repository.recipients(session, list({n.account_id for n in notices}), now - HOUR, settings.per_hour)
+    chosen: list[tuple[repository.Recipient, Kind, dict[str, Any]]] = []
     for notice in notices:
-        if notice.account_id not in people:
+        person = people.get(notice.account_id)
+        if person is None:
             told.skipped.append(f"{notice.kind}: no active account")
             continue
-        account, pref, open_grants = people[notice.account_id]
         kind = book.kind(notice.kind)
-        if pref is not None and kind.key in (pref.muted or []):
+        if person.pref is not None and kind.key in person.pref.muted:
             told.skipped.append(f"{notice.kind}: muted")
             continue
         values = book.values_for(kind, notice.values)
         title, body = kind.render(values)
-        message_id = await repository.add_message(session, {
-            "id": uuid.uuid4(), "account_id": account.id, "kind": kind.key, "dedup_key": notice.dedup_key[:200],
+        chosen.append((person, kind, {
+            "id": uuid.uuid4(), "account_id": person.id, "kind": kind.key, "dedup_key": notice.dedup_key[:200],
             "urgent": kind.urgent, "title": title, "body": body, "variables": values, "event_id": notice.event_id,
-            "event_type": notice.event_type, "event_at": notice.event_at, "created_at": now})
-        if message_id is None:
-            told.duplicates += 1
-            continue
-        told.messages += 1
+            "event_type": notice.event_type, "event_at": notice.event_at, "created_at": now}))
+    if len(chosen) == 1 and not _wants_wechat(*chosen[0][:2]):
+        # The usual case (one event, one account): the message and its SMS in one statement.
+        person, kind, message = chosen[0]
+        sms = await _sms(session, person, kind, message["id"], settings, now)
+        inserted = (await repository.add_message_with_delivery(session, message, sms) if sms is not None
+                    else bool(await repository.add_messages(session, [message])))
+        if inserted:
+            told.messages, told.deliveries = 1, int(sms is not None)
+        else:
+            told.duplicates = 1
+    elif chosen:
+        inserted_ids = await repository.add_messages(session, [m for _, _, m in chosen])
         rows: list[dict[str, Any]] = []
-        phone = (pref.phone if pref is not None and pref.phone else None) or account.phone
-        if kind.sms and phone and (pref is None or pref.sms):
-            rows.append(await _planned(session, account.id, message_id, "sms", phone, kind.sms, kind.urgent,
-                                       pref, settings, now))
-        if (kind.wechat and (pref is None or pref.wechat) and account.role in ("citizen", "company")
-                and kind.wechat in open_grants):   # no unused authorisation read with the account: none to take
-            grant = await repository.take_grant(session, account.id, kind.wechat)
-            if grant is not None:   # no authorisation: nothing on this channel (WeChat would refuse it)
-                grant.consumed_at, grant.message_id = now, message_id
-                # The mini-program user's openid would be bound at WeChat login; the account stands for it here.
-                rows.append(await _planned(session, account.id, message_id, "wechat", str(account.id), kind.wechat,
-                                           kind.urgent, pref, settings, now))
+        for person, kind, message in chosen:   # in the notices' order: each counts toward the next's hourly limit
+            message_id = message["id"]
+            if message_id not in inserted_ids:
+                told.duplicates += 1
+                continue
+            told.messages += 1
+            if (sms := await _sms(session, person, kind, message_id, settings, now)) is not None:
+                rows.append(sms)
+            if _wants_wechat(person, kind):
+                grant = await repository.take_grant(session, person.id, kind.wechat or "")
+                if grant is not None:   # no authorisation: nothing on this channel (WeChat would refuse it)
+                    grant.consumed_at, grant.message_id = now, message_id
+                    # The mini-program user's openid would be bound at WeChat login; the account stands for it here.
+                    rows.append(await _planned(session, person, message_id, "wechat", str(person.id), kind.wechat or "",
+                                               kind.urgent, settings, now))
         await repository.add_deliveries(session, rows)
-        told.deliveries += len(rows)
+        told.deliveries = len(rows)
     if told.deliveries:
         _wake_after_commit(session)
     return told
 
 
-async def _planned(session: AsyncSession, account_id: uuid.UUID, message_id: uuid.UUID, channel: str, address: str,
-                   template_id: str, urgent: bool, pref: Preference | None, settings: NotifySettings,
+HOUR = dt.timedelta(hours=1)
+
+
+def _wants_wechat(person: repository.Recipient, kind: Kind) -> bool:
+    """A WeChat message is possible (an unused authorisation was read with the account: none to
+    take otherwise)."""
+    return bool(kind.wechat and (person.pref is None or person.pref.wechat) and person.role in ("citizen", "company")
+                and kind.wechat in person.open_grants)
+
+
+async def _sms(session: AsyncSession, person: repository.Recipient, kind: Kind, message_id: uuid.UUID,
+               settings: NotifySettings, now: dt.datetime) -> dict[str, Any] | None:
+    pref = person.pref
+    phone = (pref.phone if pref is not None and pref.phone else None) or person.phone
+    if kind.sms and phone and (pref is None or pref.sms):
+        return await _planned(session, person, message_id, "sms", phone, kind.sms, kind.urgent, settings, now)
+    return None
+
+
+async def _planned(session: AsyncSession, person: repository.Recipient, message_id: uuid.UUID, channel: str,
+                   address: str, template_id: str, urgent: bool, settings: NotifySettings,
                    now: dt.datetime) -> dict[str, Any]:
+    """A delivery's row, its time set by quiet hours and the hourly limit (the account's recent
+    non-urgent deliveries on the channel, read with it, plus those planned since, kept in order)."""
     not_before, deferred = now, None
     if not urgent:
-        if (quiet_end := in_quiet_hours(now, *quiet_hours_of(pref, settings))) is not None:
+        if (quiet_end := in_quiet_hours(now, *quiet_hours_of(person.pref, settings))) is not None:
             not_before, deferred = quiet_end, "quiet_hours"
-        window_start = not_before - dt.timedelta(hours=1)
-        count, earliest = await repository.recent_count(session, account_id, channel, window_start)
-        if count >= settings.per_hour and earliest is not None:
-            not_before, deferred = max(not_before, earliest + dt.timedelta(hours=1)), "rate_limit"
-    return {"id": uuid.uuid4(), "message_id": message_id, "account_id": account_id, "channel": channel,
+        since = not_before - HOUR
+        recent = person.recent[channel]
+        start = bisect.bisect_left(recent, since)
+        if start and channel in person.full:
+            # The window starts after what was read from, and the read stopped at the limit: more
+            # of this window may lie beyond it. Read the window itself (once: the next notice of
+            # this call has the same window).
+            person.full.discard(channel)
+            recent[:] = await repository.recent(session, person.id, channel, since, settings.per_hour)
+            start = 0
+        window = recent[start:]
+        if len(window) >= settings.per_hour and window:
+            not_before, deferred = max(not_before, window[0] + HOUR), "rate_limit"
+        bisect.insort(recent, not_before)   # counts toward the next message's limit
+    return {"id": uuid.uuid4(), "message_id": message_id, "account_id": person.id, "channel": channel,
             "address": address, "template_id": template_id, "status": "scheduled", "not_before": not_before,
             "deferred": deferred, "attempts": 0, "created_at": now, "updated_at": now}
 
