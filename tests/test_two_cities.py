@@ -182,7 +182,11 @@ async def test_a_shenzhen_resident_gets_a_zhongshan_licence_and_a_shenzhen_clerk
             got = (await zs.call("GET", f"/api/v1/cases/cases/{case['id']}", approver)).json()
             return got if got.get("licence_identifier") else None
 
-        decided = await wait_for(licence_on_case, timeout=60)
+        try:
+            decided = await wait_for(licence_on_case, timeout=60)
+        except AssertionError as exc:  # say where the chain stopped (the case's timeline, its state)
+            timeline = (await zs.call("GET", f"/api/v1/cases/cases/{case['id']}/timeline", approver)).json()
+            raise AssertionError(f"{exc}; the case's timeline: {timeline}") from None
         identifier = decided["licence_identifier"]
         assert identifier.startswith(f"1.2.156.3005.2.{PROPERTY_CERT}.")
 
