@@ -63,8 +63,11 @@ def _free_block(size: int = 8) -> int:
 @pytest.fixture(scope="module")
 def cities(infra, tmp_path_factory):
     data = tmp_path_factory.mktemp("two-cities")
-    zs = launcher.City("zhongshan", "442000", "中山市", _free_block(), "t2c_zs_", data / "zs")
-    sz = launcher.City("shenzhen", "440300", "深圳市", _free_block(), "t2c_sz_", data / "sz")
+    # Databases of their own for each module using the fixture: the key store lives in `data`, and a
+    # city's database kept from an earlier module would name department keys that store never had.
+    run = data.name.removeprefix("two-cities")
+    zs = launcher.City("zhongshan", "442000", "中山市", _free_block(), f"t2c{run}_zs_", data / "zs")
+    sz = launcher.City("shenzhen", "440300", "深圳市", _free_block(), f"t2c{run}_sz_", data / "sz")
     server = infra.pg.url_for("postgres")
     nats = [NatsProcess(data / f"nats-{c.key}", log_file=data / f"nats-{c.key}.log").start() for c in (zs, sz)]
     procs = []
