@@ -53,21 +53,13 @@ class Parsed:
     amount: rules.AmountRule
     test: rules.Test
     checks: list[rules.Check]
-    # Plain copies of what matching reads for every policy (no ORM attribute access in the loop).
-    id: uuid.UUID
-    name: str
-    mode: str
-    subject_type: str
-    starts_on: dt.date
-    ends_on: dt.date
 
 
 def parse(policy: BenefitPolicy) -> Parsed:
     eligibility = [rules.Condition.model_validate(c) for c in policy.eligibility]
     definitions = {k: rules.Definition.model_validate(v) for k, v in policy.definitions.items()}
     return Parsed(policy, eligibility, definitions, rules.AmountRule.model_validate(policy.amount_rule),
-                  rules.compile_rule(eligibility, definitions), rules.compile_checks(eligibility, definitions),
-                  policy.id, policy.name, policy.mode, policy.subject_type, policy.starts_on, policy.ends_on)
+                  rules.compile_rule(eligibility, definitions), rules.compile_checks(eligibility, definitions))
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -525,8 +517,10 @@ class PolicyCache:
 
 
 def _source(p: Parsed) -> matching.Source:
-    return matching.Source(p.id, p.name, p.mode, p.subject_type, p.starts_on, p.ends_on, p.eligibility,
-                           p.definitions, p.amount)
+    """What the compiled matcher keeps of a policy (read once per compilation, not per request)."""
+    policy = p.policy
+    return matching.Source(policy.id, policy.name, policy.mode, policy.subject_type, policy.starts_on,
+                           policy.ends_on, p.eligibility, p.definitions, p.amount)
 
 
 async def matches(session: AsyncSession, cache: PolicyCache, subject_id: str, subject_type: str) -> bytes:
