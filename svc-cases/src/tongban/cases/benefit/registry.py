@@ -1,5 +1,6 @@
 """Facts from svc-cases' own cases, kept from its events like any read copy (the case transaction
-costs nothing more; the inbox makes a redelivery change nothing twice):
+costs nothing more; the inbox makes a redelivery change nothing twice; the events come through
+svc-cases' one consumer of its own case events, tongban.cases.consumers.payment):
 
 - **Company registration** (`source: registry`): the approval of a case whose result is a business
   licence (营业执照: 企业设立登记, 变更登记, 跨市迁移登记（迁入）) carries the company's registered
@@ -25,7 +26,6 @@ from tongban.cases.benefit import repository, service
 from tongban.cases.case import repository as cases_repo
 from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import Envelope
-from tongban.shared.events.inbox import Subscription
 
 SOURCE = "system:cases"
 BUSINESS_LICENCE = "11100000000019238J001"     # 营业执照
@@ -87,7 +87,6 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
                                 {f"case.completed.{case.basic_code}": True if held else None}, "case", SOURCE)
 
 
-# Only the three steps that say something of a subject's facts (not every step of every case).
-SUBSCRIPTIONS = [Subscription(source="cases", subject=subject, durable=f"cases-benefit-{subject.rsplit('.', 1)[1]}",
-                              handler=on_case_event)
-                 for subject in (contract.CASE_APPROVED, contract.CASE_COMPLETED, contract.CASE_REVOKED)]
+# The three steps that say something of a subject's facts (not every step of every case): heard
+# through svc-cases' one consumer of its own case events (tongban.cases.consumers.payment).
+HEARS = frozenset({contract.CASE_APPROVED, *SETTLED})
