@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.benefit import repository, service
-from tongban.cases.case import repository as cases_repo
 from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import Envelope
 
@@ -77,10 +76,10 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
                                     name=str(approved.data.get("company_name") or approved.applicant_name)[:200])
     elif event.type in SETTLED:
         moved = contract.CaseTransitionedV1.model_validate(event.data)
-        case = await cases_repo.get(session, moved.case_id)
+        case = await repository.settled_case(session, moved.case_id)
         if case is None or len(case.applicant_id) != 18 or case.applicant_type not in ("company", "person"):
             return
-        held = await repository.has_completed(session, case.applicant_id, case.basic_code)
+        held = case.held
         if not held and await repository.subject(session, case.applicant_id) is None:
             return   # nothing to take away from a subject never heard of
         await service.set_facts(session, case.applicant_id, case.applicant_type,
