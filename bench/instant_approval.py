@@ -207,9 +207,15 @@ async def statements(url: str, limit: int) -> list[dict]:
                                 "s.shared_blks_hit + s.shared_blks_read AS blks, s.query "
                                 "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
                                 "ORDER BY s.total_exec_time DESC LIMIT $1", limit)
+        # Every statement a client sent (BEGIN and COMMIT included), per database.
+        totals = await conn.fetch("SELECT d.datname AS db, sum(s.calls) AS calls, sum(s.total_exec_time) AS ms, "
+                                  "sum(s.rows) AS rows, sum(s.shared_blks_hit + s.shared_blks_read) AS blks, "
+                                  "'(all statements)' AS query FROM pg_stat_statements s "
+                                  "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname IN "
+                                  "('cases', 'credentials', 'gateway') GROUP BY d.datname ORDER BY d.datname")
     finally:
         await conn.close()
-    return [dict(r) for r in rows]
+    return [dict(r) for r in totals] + [dict(r) for r in rows]
 
 
 async def open_loop(op, rate: float, seconds: float) -> tuple[list[float], int]:
