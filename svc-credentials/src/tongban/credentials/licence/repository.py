@@ -58,41 +58,15 @@ _ADD_ONCE = (insert(Licence.__table__).on_conflict_do_nothing(index_elements=[Li
 
 # One round trip for the usual case: lock the open list, count the position in, and say whether
 # the random position is taken (the list row stays locked, so no one else takes it meanwhile).
-_POSITION_SQL = """
+_TAKE_POSITION = text("""
     WITH open_list AS (
         SELECT id FROM credentials.status_list WHERE allocated < :fill ORDER BY id LIMIT 1 FOR UPDATE),
     bumped AS (
         UPDATE credentials.status_list s SET allocated = s.allocated + 1 FROM open_list
         WHERE s.id = open_list.id RETURNING s.id, s.size)
     SELECT bumped.id, bumped.size, EXISTS (SELECT 1 FROM credentials.licence l
-        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken{serial}
-    FROM bumped"""
-_TAKE_POSITION = text(_POSITION_SQL.format(serial=""))
-
-
-# The same, with the next licence serial drawn in that round trip (a new licence needs both).
-_TAKE_POSITION_AND_SERIAL = text(_POSITION_SQL.format(serial=", nextval('credentials.licence_serial') AS serial"))
-
-
-async def serial_and_position(session: AsyncSession, random_index) -> tuple[int, int, int]:  # noqa: ANN001
-    """A new licence's serial and a free random position in the open status list (as
-    `allocate_status_position`): one round trip in the usual case instead of two."""
-    index = random_index(STATUS_LIST_SIZE)
-    row = (await session.execute(_TAKE_POSITION_AND_SERIAL, {"fill": FILL_LIMIT, "index": index})).first()
-    if row is None:
-        list_id, index = await _position_in_new_list(session, random_index)
-        return await next_serial(session), list_id, index
-    list_id, size, taken, serial = row
-    return int(serial), list_id, await _free_index(session, list_id, size, index, taken, random_index)
-
-
-async def _free_index(session: AsyncSession, list_id: int, size: int, index: int, taken: bool,
-                      random_index) -> int:  # noqa: ANN001
-    while taken or index >= size:
-        index = random_index(size)
-        taken = (await session.execute(select(exists().where(Licence.status_list_id == list_id,
-                                                             Licence.status_index == index)))).scalar()
-    return index
+        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken
+    FROM bumped""")
 
 
 async def allocate_status_position(session: AsyncSession, random_index) -> tuple[int, int]:  # noqa: ANN001
@@ -104,7 +78,11 @@ async def allocate_status_position(session: AsyncSession, random_index) -> tuple
     row = (await session.execute(_TAKE_POSITION, {"fill": FILL_LIMIT, "index": index})).first()
     if row is not None:
         list_id, size, taken = row
-        return list_id, await _free_index(session, list_id, size, index, taken, random_index)
+        while taken or index >= size:
+            index = random_index(size)
+            taken = (await session.execute(select(exists().where(Licence.status_list_id == list_id,
+                                                                 Licence.status_index == index)))).scalar()
+        return list_id, index
     return await _position_in_new_list(session, random_index)
 
 

@@ -140,13 +140,9 @@ async def _type_and_key(session: AsyncSession, code: str) -> tuple[LicenceType, 
 
 async def _sign(session: AsyncSession, licence: Licence, key: SigningKey) -> None:
     """Give the version its status-list position and its issuer's signature."""
-    _seal(licence, key, *await repository.allocate_status_position(session, secrets.randbelow))
-
-
-def _seal(licence: Licence, key: SigningKey, status_list_id: int, status_index: int) -> None:
-    """Put the version at its status-list position and sign it with its issuer's key."""
     licence.kid, licence.algorithm = key.kid, key.algorithm
-    licence.status_list_id, licence.status_index = status_list_id, status_index
+    licence.status_list_id, licence.status_index = await repository.allocate_status_position(
+        session, secrets.randbelow)
     licence.signature = signing.sign(key, signed_document(licence))
 
 
@@ -168,14 +164,14 @@ async def _issue(session: AsyncSession, lt: LicenceType, key: SigningKey | None,
     valid_from = data.valid_from or today()
     valid_until = type_rules.valid_until(lt, valid_from, data.valid_until)
     key = key or await signing.signing_key_for(session, lt.issuer_code, actor)
-    serial, status_list_id, status_index = await repository.serial_and_position(session, secrets.randbelow)
+    serial = await repository.next_serial(session)
     licence = Licence(
         id=uuid.uuid4(), identifier=build_identifier(lt.code, lt.issuer_code, serial, 1), type_code=lt.code,
         issuer_code=lt.issuer_code, serial=serial, version=1, holder_type=lt.holder_type, holder_id=holder_id,
         holder_name=data.holder_name, data=fields, valid_from=valid_from, valid_until=valid_until,
         issued_at=clock.now().replace(microsecond=0), status="valid", source_case_id=source_case_id,
         created_by=actor.sub if isinstance(actor, Principal) else actor)
-    _seal(licence, key, status_list_id, status_index)
+    await _sign(session, licence, key)
     if not await repository.add_once(session, licence):
         # The case has its licence (a republished approval, or a concurrent delivery that won).
         # Its serial and status-list count are spent for nothing, which is harmless.
