@@ -21,6 +21,13 @@ scheduled time). PostgreSQL runs as deployed (fsync, synchronous_commit, full_pa
   wallet, `GET /api/v1/credentials/me/licences`).
 
     .venv/bin/python bench/instant_approval.py [--rate 50] [--seconds 20] [--fast] [--profile-seconds 5]
+                                               [--statements 20]
+
+`--statements N` loads pg_stat_statements (PostgreSQL restarted once before the run) and prints,
+for the measured pass, each database's statements per submission (BEGIN and COMMIT included) and
+the top N statements by total time: where PostgreSQL's share goes, and lock waits (a statement
+whose time is far above its blocks is waiting for a row lock). It costs a little CPU: a diagnosis,
+not the goal figure's run.
 
 The goal (p99 <= 200 ms, machine CPU <= 12 ms per submission) is about the whole story: submit ->
 approved -> licence visible to the holder. The CPU figure is the system's, measured over the
