@@ -77,7 +77,7 @@ class Delivery(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("gateway.notify_message.id"))
-    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))   # indexed first in ix_notify_delivery_recent
     channel: Mapped[str] = mapped_column(String(10))
     address: Mapped[str] = mapped_column(String(100))          # the mobile number, or the WeChat recipient
     template_id: Mapped[str] = mapped_column(String(100))
