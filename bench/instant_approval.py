@@ -21,6 +21,13 @@ scheduled time). PostgreSQL runs as deployed (fsync, synchronous_commit, full_pa
   wallet, `GET /api/v1/credentials/me/licences`).
 
     .venv/bin/python bench/instant_approval.py [--rate 50] [--seconds 20] [--fast] [--profile-seconds 5]
+                                               [--statements 20]
+
+`--statements N` loads pg_stat_statements (PostgreSQL restarted once before the run) and prints,
+for the measured pass, each database's statements per submission (BEGIN and COMMIT included) and
+the top N statements by total time: where PostgreSQL's share goes, and lock waits (a statement
+whose time is far above its blocks is waiting for a row lock). It costs a little CPU: a diagnosis,
+not the goal figure's run.
 
 The goal (p99 <= 200 ms, machine CPU <= 12 ms per submission) is about the whole story: submit ->
 approved -> licence visible to the holder. The CPU figure is the system's, measured over the
@@ -199,6 +206,25 @@ async def notify_groups(url: str) -> str:
         f"(max {r['biggest']}, {r['events']} events)" for r in rows) or "none")
 
 
+async def statements(url: str, limit: int) -> list[dict]:
+    """The server's top `limit` statements by total execution time since the last reset."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT d.datname AS db, s.calls, s.total_exec_time AS ms, s.rows, "
+                                "s.shared_blks_hit + s.shared_blks_read AS blks, s.query "
+                                "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                                "ORDER BY s.total_exec_time DESC LIMIT $1", limit)
+        # Every statement a client sent (BEGIN and COMMIT included), per database.
+        totals = await conn.fetch("SELECT d.datname AS db, sum(s.calls) AS calls, sum(s.total_exec_time) AS ms, "
+                                  "sum(s.rows) AS rows, sum(s.shared_blks_hit + s.shared_blks_read) AS blks, "
+                                  "'(all statements)' AS query FROM pg_stat_statements s "
+                                  "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname IN "
+                                  "('cases', 'credentials', 'gateway') GROUP BY d.datname ORDER BY d.datname")
+    finally:
+        await conn.close()
+    return [dict(r) for r in totals] + [dict(r) for r in rows]
+
+
 async def open_loop(op, rate: float, seconds: float) -> tuple[list[float], int]:
     """Request k is due at start + k/rate; its latency counts from then (a stall counts against all it delays)."""
     latencies: list[float] = []
@@ -258,18 +284,29 @@ async def main() -> None:
                          "(<NAME>_RUN_WORKER=false on the web process) instead of inside it")
     ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
     ap.add_argument("--profile-dir", type=Path, help="keep the py-spy raw profiles (folded stacks) here")
+    ap.add_argument("--statements", type=int, default=0, metavar="N",
+                    help="load pg_stat_statements (a restart before the run) and print each database's top N "
+                         "statements of the measured pass by total time (diagnosis: it costs a little CPU)")
     ap.add_argument("--profile-seconds", type=float, default=5.0,
                     help="with py-spy in the venv: a profiled pass of this length after the measured one")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-instant-"))
     os.chmod(root, 0o777)  # embedded PostgreSQL runs as its own user when we are root
     pg = start_postgres(root, fast=args.fast)
+    if args.statements:
+        pg.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        pg.psql("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+        pg.stop()
+        pg.start()
     nats_server = NatsProcess(root / "nats").start()
     procs: list[ServiceProcess] = []
     try:
         for name in ("gateway", "cases", "credentials"):
             pg.create_database(name)
         gw_db, cases_db, cred_db = pg.url_for("gateway"), pg.url_for("cases"), pg.url_for("credentials")
+        if args.statements:
+            for name in ("gateway", "cases", "credentials"):
+                pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", name)
         print(f"PostgreSQL: {await durability(cases_db)}" + (" (--fast: not a deployment's figure)" if args.fast else ""))
         print(disk_line(await disk_cost(cases_db)))
         await asyncio.to_thread(migrations.upgrade, GATEWAY.root, gw_db)
@@ -410,6 +447,8 @@ async def main() -> None:
         system = {p.name: p.proc.pid for p in procs if p.proc and p.name != "floor"} | {
             "postgresql": pg.proc.pid, "nats": nats_server.proc.pid}
         statuses.clear()
+        if args.statements:
+            pg.psql("SELECT pg_stat_statements_reset()", "cases")
         stats_before = {db: await db_counters(url) for db, url in (("cases", cases_db), ("credentials", cred_db), ("gateway", gw_db))}
         cpu_before = {k: tree_cpu_seconds(pid) for k, pid in system.items()} | {
             "bench client": own_cpu_seconds(), "machine": machine_cpu_seconds()}
@@ -424,6 +463,7 @@ async def main() -> None:
             "bench client": own_cpu_seconds(), "machine": machine_cpu_seconds()}
         await asyncio.sleep(1.1)  # PostgreSQL publishes its statistics at most once a second
         stats_after = {db: await db_counters(url) for db, url in (("cases", cases_db), ("credentials", cred_db), ("gateway", gw_db))}
+        top_statements = await statements(cases_db, args.statements) if args.statements else []
         n_cases = max(1, len(due_of))
         cpu_per_case = {k: (cpu_after[k] - v) * 1000 / n_cases for k, v in cpu_before.items()}
         cpu_per_case["system"] = sum(cpu_per_case[k] for k in system)
@@ -485,6 +525,13 @@ async def main() -> None:
         wal = per_case_db["cases"]
         print(f"  WAL per submission (whole server): {wal['wal_records']:.0f} records, {wal['wal_bytes'] / 1024:.1f} KiB")
         print("  " + await notify_groups(gw_db))
+        if top_statements:
+            n = n_cases   # the measured pass's submissions (the profiled pass adds its own to due_of)
+            print("  top statements of the measured pass by total time (pg_stat_statements; per submission):")
+            print(f"    {'db':12} {'calls':>6} {'ms':>6} {'rows':>7} {'blks':>7}  statement")
+            for r in top_statements:
+                print(f"    {r['db']:12} {r['calls'] / n:6.2f} {r['ms'] / n:6.3f} {r['rows'] / n:7.1f} "
+                      f"{r['blks'] / n:7.1f}  {' '.join(r['query'].split())[:150]}")
         errors_by = collections.Counter(refused)
         if errors_by:
             print("  refused gateway submissions (measured pass) by status: " + ", ".join(f"{k}: {v}" for k, v in errors_by.most_common()))

@@ -126,3 +126,30 @@ async def test_the_limit_in_quiet_hours_counts_the_window_after_them(told):
     assert all(planned[f"case.received:{n}"][1] is None for n in range(5))
     assert all(planned[f"case.received:{n}"] == (morning, "quiet_hours") for n in range(5, 10))
     assert planned["case.received:10"] == (morning + dt.timedelta(hours=1), "rate_limit")
+
+
+async def test_the_dispatcher_is_woken_only_for_deliveries_due_now(told):
+    """A delivery that waits (the hourly limit, quiet hours) is the dispatcher's poll's; one due
+    now wakes it after the commit."""
+    from tongban.gateway.notify.wakeup import WAKEUP
+
+    sessionmaker, citizen = told
+    WAKEUP.reset()
+
+    async def tell_and_commit(notices: list[Notice]) -> bool:
+        async with sessionmaker() as s, s.begin():
+            await tell(s, notices, SETTINGS)
+        woken = WAKEUP.poked()
+        WAKEUP.reset()
+        return woken
+
+    assert await tell_and_commit([received(citizen, 1)])                           # a lone message, due now
+    assert await tell_and_commit([received(citizen, n) for n in range(2, 6)])      # the hour's other four
+    assert not await tell_and_commit([received(citizen, 6)])                       # the sixth waits
+    assert not await tell_and_commit([received(citizen, n) for n in range(7, 9)])  # so do the next
+    assert await tell_and_commit([received(citizen, 9), called(citizen, 1)])       # urgent: at once
+    with clock.pinned(MONDAY.replace(hour=23)):                                     # quiet hours
+        assert not await tell_and_commit([Notice(citizen, "case.received", received(citizen, 10).values,
+                                                 "case.received:10")])
+    waiting = [d for _, _, d in await sms_of(sessionmaker)]
+    assert waiting.count("rate_limit") == 4 and waiting.count("quiet_hours") == 1

@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy import select
 
+from tongban.cases.benefit.models import BenefitSubject
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
@@ -103,6 +104,24 @@ async def test_rule_versions_decide_on_submission(infra, token_issuer, tokens, k
         assert case["licence_identifier"] == issued.identifier
         timeline = (await client.get(f"/api/v1/cases/cases/{adult['id']}/timeline", headers=tokens.citizen())).json()
         assert [e["action"] for e in timeline["items"]].count("complete") == 1
+
+        # The benefit facts come through the same two consumers: the licence's (a licence fact of
+        # its holder) and the case events' (the completed case of the item).
+        async def facts_of(subject_id):
+            async with client.app.state.sessionmaker() as s:
+                return (await s.execute(select(BenefitSubject.facts)
+                                        .where(BenefitSubject.subject_id == subject_id))).scalar() or {}
+
+        async def adult_facts():
+            facts = await facts_of(kit.ADULT)
+            return facts if {f"case.completed.{ITEM}", "licence.11100000000013338W001"} <= set(facts) else None
+
+        await wait_for(adult_facts)
+        # The stray licence: its part for the case was dead-lettered alone, its facts part committed.
+        assert (await facts_of(kit.OTHER_ADULT)).get("licence.11100000000013338W001") is True
+        async with client.app.state.sessionmaker() as s:
+            letters = (await s.execute(select(platform.dead_letter.c.consumer, platform.dead_letter.c.error))).all()
+        assert [(c, e.split(":")[1].strip()) for c, e in letters] == [("cases-credentials-licence", "case")]
 
 
 async def test_the_one_context_statement_answers_every_shape(infra, token_issuer, tokens, kit, clean_nats):

@@ -4,8 +4,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from tongban.cases import calendar_flow, checker
-from tongban.cases.benefit.licences import SUBSCRIPTIONS as BENEFIT_SUBSCRIPTIONS
-from tongban.cases.benefit.registry import SUBSCRIPTIONS as REGISTRY_SUBSCRIPTIONS
 from tongban.cases.benefit.router import router as benefit_router
 from tongban.cases.benefit.service import PolicyCache
 from tongban.cases.bundle.router import router as bundle_router
@@ -65,8 +63,8 @@ SERVICE = ServiceDefinition(
     routers=[item_router, material_router, case_material_router, document_router, payment_router, statistics_router,
              case_router, item_config_router, rule_router, workday_router, calendar_router, rating_router,
              ticket_router, bundle_router, forwarding_router, benefit_router, credit_router],
-    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS, *BENEFIT_SUBSCRIPTIONS,
-                   *PAYMENT_SUBSCRIPTIONS, *REGISTRY_SUBSCRIPTIONS],
+    subscriptions=[*CATALOG_SUBSCRIPTIONS, *CREDENTIALS_SUBSCRIPTIONS, *INTEROP_SUBSCRIPTIONS,
+                   *PAYMENT_SUBSCRIPTIONS],
     periodic=[PeriodicTask("deadline-checker", checker.INTERVAL, checker.run),
               PeriodicTask("calendar", calendar_flow.INTERVAL, calendar_flow.run),
               PeriodicTask("commitment-checks", credit.INTERVAL, credit.run),

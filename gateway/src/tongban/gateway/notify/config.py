@@ -24,7 +24,7 @@ class NotifySettings(BaseSettings):
     # Delivery attempts before a delivery is failed for good (the dead letters), and the first back-off.
     max_attempts: int = 5
     retry_seconds: float = 30.0
-    # The dispatcher looks for due deliveries at least this often (it is woken at once by new ones).
+    # The dispatcher looks for due deliveries at least this often (it is woken at once by new ones due now).
     poll_seconds: float = 1.0
     # Once woken, how long the dispatcher lets more deliveries gather into its batch.
     gather_seconds: float = 0.05

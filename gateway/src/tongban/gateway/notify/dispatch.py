@@ -5,8 +5,8 @@ growing back-off until `max_attempts`, then failed for good (the dead letters, l
 Each pass claims a batch with `FOR UPDATE SKIP LOCKED` (several gateway workers share the work),
 marks it attempted and commits before anything leaves, so a crash never loses a delivery (the
 next pass sends it again, under the same `OutId`, which the provider recognises). It is woken at
-once when this process commits new deliveries, and otherwise looks every `poll_seconds` (quiet
-hours ending, rate limits, back-offs, other processes' deliveries). Logs name the channel, the
+once when this process commits new deliveries due now, and otherwise looks every `poll_seconds`
+(quiet hours ending, rate limits, back-offs, other processes' deliveries). Logs name the channel, the
 masked number and the template, never the content.
 """
 

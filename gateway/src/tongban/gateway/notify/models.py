@@ -67,14 +67,17 @@ class Delivery(Base):
         CheckConstraint(f"channel IN ({', '.join(repr(c) for c in CHANNELS)})", name="channel"),
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
         UniqueConstraint("message_id", "channel", name="uq_notify_delivery_channel"),
-        Index("ix_notify_delivery_due", "not_before", postgresql_where=text("status IN ('scheduled', 'sent')")),
+        # The dispatcher's claim (due scheduled deliveries by time) and its receipts (sent ones by
+        # time): each an ordered range of its own status only, never the deferred backlog.
+        Index("ix_notify_delivery_scheduled", "not_before", postgresql_where=text("status = 'scheduled'")),
+        Index("ix_notify_delivery_sent", "sent_at", postgresql_where=text("status = 'sent'")),
         Index("ix_notify_delivery_status", "status", "updated_at"),
         Index("ix_notify_delivery_recent", "account_id", "channel", "not_before"),   # the hourly limit's look-up
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("gateway.notify_message.id"))
-    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))   # indexed first in ix_notify_delivery_recent
     channel: Mapped[str] = mapped_column(String(10))
     address: Mapped[str] = mapped_column(String(100))          # the mobile number, or the WeChat recipient
     template_id: Mapped[str] = mapped_column(String(100))

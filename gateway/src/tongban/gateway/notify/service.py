@@ -81,6 +81,7 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
     messages and one for the deliveries (plus one per WeChat authorisation taken)."""
     notices = list(notices)
     told = Told()
+    due_now = False
     now = clock.now()
     # Every delivery window starts at or after now - 1 h (a delivery waits, never goes early).
     people = await repository.recipients(session, list({n.account_id for n in notices}), now - HOUR, settings.per_hour)
@@ -108,6 +109,7 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
                     else bool(await repository.add_messages(session, [message])))
         if inserted:
             told.messages, told.deliveries = 1, int(sms is not None)
+            due_now = sms is not None and sms["not_before"] <= now
         else:
             told.duplicates = 1
     elif chosen:
@@ -130,7 +132,10 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
                                                kind.urgent, settings, now))
         await repository.add_deliveries(session, rows)
         told.deliveries = len(rows)
-    if told.deliveries:
+        due_now = any(row["not_before"] <= now for row in rows)
+    if due_now:
+        # Deliveries that wait (quiet hours, the hourly limit) are the dispatcher's poll's: waking it
+        # for them cost two empty passes (transactions) per consumer commit.
         _wake_after_commit(session)
     return told
 
@@ -183,7 +188,7 @@ async def _planned(session: AsyncSession, person: repository.Recipient, message_
 
 
 def _wake_after_commit(session: AsyncSession) -> None:
-    """Wake this process's dispatcher once the new deliveries are committed (visible to it)."""
+    """Wake this process's dispatcher once the new deliveries due now are committed (visible to it)."""
     session.sync_session.info[WAKE_FLAG] = True
 
 

@@ -16,6 +16,10 @@ class Wakeup:
     def poke(self) -> None:
         self._get().set()
 
+    def poked(self) -> bool:
+        """Whether a poke waits for the dispatcher (it clears once the dispatcher wakes)."""
+        return self._get().is_set()
+
     async def wait(self, timeout: float) -> None:
         event = self._get()
         with contextlib.suppress(TimeoutError):

@@ -1,6 +1,8 @@
 """Licences as facts for matching (`licence.<type code>`): a read copy kept from svc-credentials'
 events. An issued licence is a fact of its holder; a suspension or revocation takes it away
-(unless another valid licence of that type remains). Each change re-evaluates that holder only."""
+(unless another valid licence of that type remains). Each change re-evaluates that holder only.
+The events come through svc-cases' one consumer of svc-credentials' licence events
+(tongban.cases.consumers.credentials)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from tongban.shared.contracts.credentials import (
     LICENCE_ISSUED, LICENCE_REINSTATED, LICENCE_REVOKED, LICENCE_SUSPENDED, LicenceIssuedV1, LicenceStatusChangedV1,
 )
 from tongban.shared.events.envelope import Envelope
-from tongban.shared.events.inbox import PoisonMessage, Subscription
+from tongban.shared.events.inbox import PoisonMessage
 
 SOURCE = "system:credentials"
 HOLDER_TYPES = {"111": "person", "001": "company"}
@@ -39,7 +41,3 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
 async def _set(session: AsyncSession, holder_id: str, holder_type: str, type_code: str, held: bool) -> None:
     await service.set_facts(session, holder_id, holder_type, {f"licence.{type_code}": True if held else None},
                             "licence", SOURCE)
-
-
-SUBSCRIPTIONS = [Subscription(source="credentials", subject="credentials.licence.>",
-                              durable="cases-benefit-licence", handler=on_licence_event)]

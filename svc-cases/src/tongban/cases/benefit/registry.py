@@ -1,5 +1,6 @@
 """Facts from svc-cases' own cases, kept from its events like any read copy (the case transaction
-costs nothing more; the inbox makes a redelivery change nothing twice):
+costs nothing more; the inbox makes a redelivery change nothing twice; the events come through
+svc-cases' one consumer of its own case events, tongban.cases.consumers.payment):
 
 - **Company registration** (`source: registry`): the approval of a case whose result is a business
   licence (营业执照: 企业设立登记, 变更登记, 跨市迁移登记（迁入）) carries the company's registered
@@ -22,10 +23,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases.benefit import repository, service
-from tongban.cases.case import repository as cases_repo
 from tongban.shared.contracts import cases as contract
 from tongban.shared.events.envelope import Envelope
-from tongban.shared.events.inbox import Subscription
 
 SOURCE = "system:cases"
 BUSINESS_LICENCE = "11100000000019238J001"     # 营业执照
@@ -77,17 +76,16 @@ async def on_case_event(session: AsyncSession, event: Envelope) -> None:
                                     name=str(approved.data.get("company_name") or approved.applicant_name)[:200])
     elif event.type in SETTLED:
         moved = contract.CaseTransitionedV1.model_validate(event.data)
-        case = await cases_repo.get(session, moved.case_id)
+        case = await repository.settled_case(session, moved.case_id)
         if case is None or len(case.applicant_id) != 18 or case.applicant_type not in ("company", "person"):
             return
-        held = await repository.has_completed(session, case.applicant_id, case.basic_code)
+        held = case.held
         if not held and await repository.subject(session, case.applicant_id) is None:
             return   # nothing to take away from a subject never heard of
         await service.set_facts(session, case.applicant_id, case.applicant_type,
                                 {f"case.completed.{case.basic_code}": True if held else None}, "case", SOURCE)
 
 
-# Only the three steps that say something of a subject's facts (not every step of every case).
-SUBSCRIPTIONS = [Subscription(source="cases", subject=subject, durable=f"cases-benefit-{subject.rsplit('.', 1)[1]}",
-                              handler=on_case_event)
-                 for subject in (contract.CASE_APPROVED, contract.CASE_COMPLETED, contract.CASE_REVOKED)]
+# The three steps that say something of a subject's facts (not every step of every case): heard
+# through svc-cases' one consumer of its own case events (tongban.cases.consumers.payment).
+HEARS = frozenset({contract.CASE_APPROVED, *SETTLED})

@@ -159,7 +159,11 @@ async def subject(session: AsyncSession, subject_id: str, for_update: bool = Fal
 
 
 async def subject_for_update(session: AsyncSession, subject_id: str, subject_type: str) -> BenefitSubject:
-    """The subject's row, made if new, locked (concurrent changes of one subject's facts queue)."""
+    """The subject's row, made if new, locked (concurrent changes of one subject's facts queue):
+    one statement for a subject heard of before, three the first time."""
+    found = await subject(session, subject_id, for_update=True)
+    if found is not None:
+        return found
     await session.execute(insert(BenefitSubject).values(subject_id=subject_id, subject_type=subject_type, facts={},
                                                         sources={}).on_conflict_do_nothing())
     found = await subject(session, subject_id, for_update=True)
@@ -181,11 +185,21 @@ async def stream_subjects(session: AsyncSession, subject_type: str) -> AsyncIter
         after = rows[-1][0]
 
 
-async def has_completed(session: AsyncSession, applicant_id: str, basic_code: str) -> bool:
-    """Whether the subject has a completed case of this item (a revoked one no longer counts)."""
-    stmt = select(Case.id).where(Case.applicant_id == applicant_id, Case.basic_code == basic_code,
-                                 Case.state == "completed").limit(1)
-    return (await session.execute(stmt)).first() is not None
+_CASE = Case.__table__
+_OTHER = _CASE.alias("other")
+# Built once (Core, bound values): a settled case's applicant and item, and whether the applicant
+# has a completed case of that item (this one or another), in one round trip.
+_SETTLED_CASE = select(
+    _CASE.c.applicant_id, _CASE.c.applicant_type, _CASE.c.basic_code,
+    exists().where(_OTHER.c.applicant_id == _CASE.c.applicant_id, _OTHER.c.basic_code == _CASE.c.basic_code,
+                   _OTHER.c.state == "completed").label("held"),
+).where(_CASE.c.id == bindparam("case_id"))
+
+
+async def settled_case(session: AsyncSession, case_id: uuid.UUID) -> Any:
+    """The case's `applicant_id`, `applicant_type`, `basic_code` and `held`: whether the subject
+    has a completed case of this item (a revoked one no longer counts); None for a case unknown here."""
+    return (await session.execute(_SETTLED_CASE, {"case_id": case_id})).first()
 
 
 async def put_licence(session: AsyncSession, licence_id: uuid.UUID, holder_id: str, type_code: str,

@@ -219,14 +219,17 @@ def apply(case: Case, actor: Principal | str, action: str, step: Step, reason: s
 
 async def emit(session: AsyncSession, case: Case, *moves: Moved) -> None:
     """Record applied steps: timeline entries first (they go in with one batched INSERT at the next
-    flush), then each step's audit record and event."""
+    flush), then each step's audit record and event (one INSERT each for all the steps)."""
     for m in moves:
         await repository.add_entry(session, entry(case, m.actor, m.action, m.from_state, m.to_state, m.reason,
                                                    m.detail))
-    for m in moves:
-        await audit.record(session, m.actor, f"case.{m.action}", "case", str(case.id), m.reason,
-                           {"from": m.from_state, "to": m.to_state, "case_number": case.case_number, **m.detail})
-        await publish(session, case, m)
+    # The steps' audit records go in with one INSERT and their events with another (a 秒批
+    # submission's two steps: two round trips fewer, inside the case number's row lock).
+    async with audit.batched(session), outbox.batched(session):
+        for m in moves:
+            await audit.record(session, m.actor, f"case.{m.action}", "case", str(case.id), m.reason,
+                               {"from": m.from_state, "to": m.to_state, "case_number": case.case_number, **m.detail})
+            await publish(session, case, m)
 
 
 async def publish(session: AsyncSession, case: Case, m: Moved) -> None:

@@ -1,12 +1,23 @@
-"""Handlers of svc-credentials' events: the issued licence comes back onto its case (证照联办), or,
-when it cannot be issued, the reason goes on the case's timeline."""
+"""Handlers of svc-credentials' events, one durable consumer for both parts:
+
+- the case: the issued licence comes back onto its case (证照联办), or, when it cannot be issued,
+  the reason goes on the case's timeline;
+- benefit facts (tongban.cases.benefit.licences): an issued licence is a fact of its holder, a
+  suspension or revocation takes it away.
+
+One consumer instead of one per part saves every licence a transaction, an inbox row and a durable
+commit. The parts stay independent: each refuses a poison event before its first write, so one
+part's refusal is dead-lettered on its own (no savepoint) while the other's work commits; both
+refusing dead-letter the event as before."""
 
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.cases import flows
+from tongban.cases.benefit import licences as facts
 from tongban.cases.case import service
+from tongban.cases.db import platform
 from tongban.shared.contracts.credentials import (
     LICENCE_ISSUE_FAILED, LICENCE_ISSUED, LicenceIssuedV1, LicenceIssueFailedV1,
 )
@@ -14,9 +25,26 @@ from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.inbox import PoisonMessage, Subscription
 
 log = logging.getLogger("tongban.cases.credentials")
+DURABLE = "cases-credentials-licence"
 
 
 async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
+    faults = []
+    for name, part in (("case", _on_case), ("facts", facts.on_licence_event)):
+        try:
+            await part(session, event)
+        except PoisonMessage as exc:
+            faults.append(f"{name}: {exc}")
+    if len(faults) == 2:
+        raise PoisonMessage("; ".join(faults))
+    for fault in faults:
+        # Committed with the other part's work; the inbox row keeps a redelivery from redoing it.
+        await session.execute(platform.dead_letter.insert().values(
+            consumer=DURABLE, event_id=str(event.id), subject=event.type, payload=event.model_dump_json(),
+            error=f"PoisonMessage: {fault}"[:4000], deliveries=1))
+
+
+async def _on_case(session: AsyncSession, event: Envelope) -> None:
     if event.type == LICENCE_ISSUE_FAILED:
         failed = LicenceIssueFailedV1.model_validate(event.data)
         if not await service.record_licence_failure(session, failed.case_id, failed.reason):
@@ -42,4 +70,4 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
 # transaction and one durable commit; a failing group is redone one event at a time.
 TOGETHER = 20
 SUBSCRIPTIONS = [Subscription(source="credentials", subject="credentials.licence.>",
-                              durable="cases-credentials-licence", handler=on_licence_event, together=TOGETHER)]
+                              durable=DURABLE, handler=on_licence_event, together=TOGETHER)]

@@ -6,9 +6,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, case, delete, exists, func, select
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from tongban.cases.case.models import Case
+from tongban.cases.catalog_copy.models import CatalogImplementation
 from tongban.cases.payment.models import (
     PaymentHeldEvent,
     PaymentNotification,
@@ -16,6 +19,33 @@ from tongban.cases.payment.models import (
     PaymentRule,
     Reconciliation,
 )
+
+
+_CASE = Case.__table__
+_IMPL = CatalogImplementation.__table__
+
+
+def _fees_where(where: Any) -> Any:
+    return (select(_IMPL.c.fees).where(where).order_by(_IMPL.c.version.desc()).limit(1)
+            .correlate(_CASE).scalar_subquery())
+
+
+# Built once (Core, bound values): whether a case may need an order, without locking or loading it.
+_ORDER_NEED = select(
+    _CASE.c.bundle_case_id.is_not(None).label("bundled"),
+    exists().where(PaymentOrder.__table__.c.case_id == func.coalesce(_CASE.c.bundle_case_id, _CASE.c.id))
+    .label("ordered"),
+    case((_CASE.c.implementation_code.is_not(None), _fees_where(_IMPL.c.code == _CASE.c.implementation_code)),
+         else_=_fees_where((_IMPL.c.basic_code == _CASE.c.basic_code) & (_IMPL.c.city_code == _CASE.c.city_code)))
+    .label("fees"),
+).where(_CASE.c.id == bindparam("case_id", type_=PG_UUID(as_uuid=True)))
+
+
+async def order_need(session: AsyncSession, case_id: uuid.UUID) -> Any:
+    """One row for a case known here: `bundled` (its order is its bundle case's), `ordered` (an
+    order exists for it or its bundle case) and `fees` (its implementation's fee list, the one
+    `fee_of` reads); None for an unknown case."""
+    return (await session.execute(_ORDER_NEED, {"case_id": case_id})).first()
 
 
 async def rule(session: AsyncSession, basic_code: str) -> PaymentRule | None:

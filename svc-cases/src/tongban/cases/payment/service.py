@@ -91,6 +91,11 @@ async def fee_of(session: AsyncSession, case: Case) -> tuple[int, list[dict[str,
     return sum(line["amount_fen"] for line in lines), lines
 
 
+def _charged(fees: list[dict[str, Any]] | None) -> bool:
+    """Whether a fee list (the implementation's, as `fee_of` reads it) charges anything."""
+    return any(_fen(f.get("amount")) > 0 for f in fees or [])
+
+
 def key_of(case: Case) -> uuid.UUID:
     """Whose order pays for the case: its bundle case's (一件事: one order, one total), else its own."""
     return case.bundle_case_id or case.id
@@ -141,6 +146,10 @@ async def open_order(session: AsyncSession, case_id: uuid.UUID) -> PaymentOrder 
     the same case finds it). A bundle child's order is its bundle case's: one order whose total is
     every child's fees, its lines per department (the children are submitted together, so the
     first child heard finds them all). None for a case without a fee or unknown here."""
+    need = await repo.order_need(session, case_id)
+    if need is None or (not need.bundled and not need.ordered and not _charged(need.fees)):
+        # Most cases charge nothing: one read says so, with nothing locked, loaded or written.
+        return None
     case = await cases_repo.get(session, case_id, for_update=True)
     if case is None:
         return None
