@@ -282,3 +282,29 @@ async def test_calling_locks_only_the_ticket_it_calls(client, tokens):
             held = (await s2.execute(text("SELECT id FROM queue.ticket WHERE id = :id FOR UPDATE SKIP LOCKED"),
                                      {"id": uuid.UUID(a["id"])})).scalar()
         assert str(free) == b["id"] and held is None
+
+
+async def test_a_number_is_committed_at_once_whether_or_not_the_transaction_has_begun(client, tokens):
+    """The number's own statement commits before the request's transaction does (the sequence
+    row's lock is never held to that commit), on the request's connection or on a second one."""
+    from sqlalchemy import text
+
+    from tongban.queue.ticket import repository
+
+    hall = await make_hall(client, tokens)
+    h = uuid.UUID(hall["id"])
+    day = dt.date(2026, 1, 5)
+    read_last = text("SELECT last FROM queue.ticket_sequence WHERE hall_id = :h AND day = :d AND prefix = 'A'")
+    maker = client.app.state.sessionmaker
+    async with maker() as s1, s1.begin():
+        assert await repository.next_number(s1, h, day, "A") == 1  # before any statement of s1
+        async with maker() as s2:
+            assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 1
+        assert (await s1.execute(text("SELECT 1"))).scalar() == 1  # s1's transaction has begun
+        assert await repository.next_number(s1, h, day, "A") == 2
+        async with maker() as s2:
+            assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 2
+        assert await repository.next_number(s1, h, day, "Z") is None  # no such category
+        await s1.rollback()
+    async with maker() as s2:
+        assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 2  # kept: a gap, never a repeat

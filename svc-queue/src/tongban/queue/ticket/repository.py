@@ -34,26 +34,36 @@ async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
     return ticket
 
 
-_TAKE_NUMBER = text("SELECT queue.take_ticket_number(:hall_id, :day, :prefix)")
+_TAKE_NUMBER = "SELECT queue.take_ticket_number($1, $2, $3)"
+_TAKE_NUMBER_STMT = text("SELECT queue.take_ticket_number(:hall_id, :day, :prefix)")
 
 
 async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, prefix: str) -> int | None:
     """The next number of a prefix (a category of the hall) in a hall on a day, or None when the
-    hall has no such category: one round trip on its own connection, committed at once.
+    hall has no such category: one statement, committed at once, outside the request's transaction.
 
     Inside the request's transaction the sequence row's lock would be held until that commit,
     and every other taker of the prefix would queue behind it (measured: 50 kiosks fell to a
     few tickets per second). Committed on its own, a number is never given twice; a take that
     fails afterwards leaves a gap in the numbers, as a paper roll's torn ticket does. The SQL
-    function (migration 0006_queue_hot) checks the category, upserts the counter row and commits
+    function (migration 0006_queue_hot) checks the category, upserts the sequence row and commits
     without waiting for the disk (only a ticket carries the number, and the ticket's durable
-    commit comes later in the WAL), all in one autocommit statement.
+    commit comes later in the WAL).
+
+    It runs on the request's own connection while its transaction has not begun yet (asyncpg
+    begins it with the first statement; a raw call there is its own transaction): no second
+    pooled connection. After an earlier statement of the request (an Idempotency-Key's claim), on
+    a second connection in autocommit.
     """
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if raw is not None and not raw.is_in_transaction():
+        return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        return (await conn.execute(_TAKE_NUMBER, {"hall_id": hall_id, "day": day, "prefix": prefix})).scalar()
+    async with engine.connect() as other:
+        other = await other.execution_options(isolation_level="AUTOCOMMIT")
+        return (await other.execute(_TAKE_NUMBER_STMT, {"hall_id": hall_id, "day": day, "prefix": prefix})).scalar()
 
 
 # A new ticket and what its view shows, in one statement: the INSERT (its queued_at from the
