@@ -134,11 +134,12 @@ WITH c AS (
 )
 SELECT c.id AS c_id, c.hall_id AS c_hall_id, c.number AS c_number, c.status AS c_status,
        c.clerk_sub AS c_clerk_sub,
-       (SELECT array_agg(s.kind) FROM queue.counter_skill s WHERE s.counter_id = c.id) AS c_skill_kinds,
-       (SELECT array_agg(s.value) FROM queue.counter_skill s WHERE s.counter_id = c.id) AS c_skill_values,
-       (SELECT array_agg(s.weight) FROM queue.counter_skill s WHERE s.counter_id = c.id) AS c_skill_weights,
-       closed.*
-  FROM c LEFT JOIN closed ON true
+       sk.c_skill_kinds, sk.c_skill_values, sk.c_skill_weights, closed.*
+  FROM c
+  CROSS JOIN LATERAL (SELECT array_agg(s.kind) AS c_skill_kinds, array_agg(s.value) AS c_skill_values,
+                             array_agg(s.weight) AS c_skill_weights
+                        FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
+  LEFT JOIN closed ON true
 """)
 
 
