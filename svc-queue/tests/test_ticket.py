@@ -273,9 +273,9 @@ async def test_calling_locks_only_the_ticket_it_calls(client, tokens):
     b = await take(client, h, clerk, "B")
     maker = client.app.state.sessionmaker
     async with maker() as s1, s1.begin():
-        row = await repository.call_next(s1, uuid.UUID(h), dt.date.fromisoformat(a["day"]), uuid.UUID(counter["id"]),
-                                         {"A": 3, "B": 1}, {}, clock.now(), 4)
-        assert str(row.id) == a["id"]
+        rows = await repository.call_next(s1, uuid.UUID(h), dt.date.fromisoformat(a["day"]),
+                                          uuid.UUID(counter["id"]), None, "done", {"A": 3, "B": 1}, {}, clock.now(), 4)
+        assert [(r.role, str(r.id)) for r in rows] == [("called", a["id"])]
         async with maker() as s2, s2.begin():  # B is free; A is held by the first transaction
             free = (await s2.execute(text("SELECT id FROM queue.ticket WHERE id = :id FOR UPDATE NOWAIT"),
                                      {"id": uuid.UUID(b["id"])})).scalar()

@@ -115,41 +115,26 @@ async def open_remote_ticket(session: AsyncSession, hall_id: uuid.UUID, day: dt.
         Ticket.status.in_(("waiting", "called"))).limit(1))).scalar_one_or_none()
 
 
-# 下一位, first statement: the counter, locked (one call at a time per counter), its skills, and
-# the ticket still at it closed (done, or no_show when `previous` says so and serving had not
-# started). The close happens only when the caller is the counter's clerk (the checks in Python
-# raise otherwise, and the transaction is rolled back anyway). Counter columns come as c_*.
-_LOCK_AND_CLOSE = text("""
+# 下一位, first statement: the counter, locked (one call at a time per counter), with its skills.
+# The ticket still at it is closed by the second statement: only a statement that begins after
+# this lock is held sees that ticket as it is (a second press of 下一位 waits here for the first
+# to commit, and must then close the ticket the first one called).
+_LOCK_COUNTER = text("""
 WITH c AS (
     SELECT id, hall_id, number, status, clerk_sub, current_ticket_id FROM queue.counter
      WHERE id = :counter_id FOR UPDATE
-), closed AS (
-    UPDATE queue.ticket t
-       SET status = CASE WHEN :previous = 'done' OR t.status = 'serving' THEN 'done' ELSE 'no_show' END,
-           finished_at = :now
-      FROM c
-     WHERE t.id = c.current_ticket_id AND t.status IN ('called', 'serving')
-       AND c.status = 'open' AND c.clerk_sub = :clerk AND c.hall_id::text = ANY(CAST(:halls AS text[]))
-    RETURNING t.*
 )
-SELECT c.id AS c_id, c.hall_id AS c_hall_id, c.number AS c_number, c.status AS c_status,
-       c.clerk_sub AS c_clerk_sub,
-       sk.c_skill_kinds, sk.c_skill_values, sk.c_skill_weights, closed.*
-  FROM c
-  CROSS JOIN LATERAL (SELECT array_agg(s.kind) AS c_skill_kinds, array_agg(s.value) AS c_skill_values,
-                             array_agg(s.weight) AS c_skill_weights
-                        FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
-  LEFT JOIN closed ON true
+SELECT c.*, sk.skill_kinds, sk.skill_values, sk.skill_weights
+  FROM c CROSS JOIN LATERAL (
+      SELECT array_agg(s.kind) AS skill_kinds, array_agg(s.value) AS skill_values, array_agg(s.weight) AS skill_weights
+        FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
 """)
 
 
-async def lock_counter_and_close(session: AsyncSession, counter_id: uuid.UUID, clerk: str, halls: list[str],
-                                 previous: str, now: dt.datetime) -> Row | None:
-    """The counter row (c_* columns, its skills as three arrays) and, when the caller is its
-    clerk and it is open, its current ticket closed (the ticket's columns; `id` is None when no
-    ticket was at the counter). None when there is no such counter."""
-    return (await session.execute(_LOCK_AND_CLOSE, {
-        "counter_id": counter_id, "clerk": clerk, "halls": halls, "previous": previous, "now": now})).first()
+async def lock_counter(session: AsyncSession, counter_id: uuid.UUID) -> Row | None:
+    """The counter row, locked, and its skills as three arrays (skill_kinds, skill_values,
+    skill_weights; None when it has none). None when there is no such counter."""
+    return (await session.execute(_LOCK_COUNTER, {"counter_id": counter_id})).first()
 
 
 _FIRST = ("SELECT id FROM queue.ticket WHERE hall_id = :hall_id AND day = :day AND status = 'waiting' AND {} "
@@ -174,7 +159,13 @@ def _call_statement(level: str) -> str:
     pick = ",\n".join(["(" + _FIRST.format("target_counter_id = :counter_id") + ")",
                         *("(" + _FIRST.format(level.format(w=w)) + ")" for w in (3, 2, 1))])
     return f"""
-WITH called AS (
+WITH closed AS (
+    UPDATE queue.ticket t
+       SET status = CASE WHEN :previous = 'done' OR t.status = 'serving' THEN 'done' ELSE 'no_show' END,
+           finished_at = :now
+     WHERE t.id = :current_id AND t.status IN ('called', 'serving')
+    RETURNING t.*
+), called AS (
     UPDATE queue.ticket
        SET status = 'called', counter_id = :counter_id, target_counter_id = NULL, called_at = :now, call_count = 1
      WHERE id = COALESCE({pick})
@@ -197,14 +188,11 @@ WITH called AS (
 ), told AS (
     UPDATE queue.ticket t SET approach_notified_at = :now FROM front, due
      WHERE t.id = front.id AND t.id = due.id AND t.approach_notified_at IS NULL
-    RETURNING t.id, t.number, t.person_sub, front.ahead
+    RETURNING front.ahead AS told_ahead, t.*
 )
-SELECT called.*, tl.told_ids, tl.told_numbers, tl.told_subs, tl.told_ahead
-  FROM (SELECT 1) one
-  LEFT JOIN called ON true
-  LEFT JOIN LATERAL (SELECT array_agg(id ORDER BY ahead) AS told_ids, array_agg(number ORDER BY ahead) AS told_numbers,
-                            array_agg(person_sub ORDER BY ahead) AS told_subs,
-                            array_agg(ahead ORDER BY ahead) AS told_ahead FROM told) tl ON true
+SELECT 'closed' AS role, NULL::bigint AS told_ahead, closed.* FROM closed
+UNION ALL SELECT 'called', NULL, called.* FROM called
+UNION ALL (SELECT 'told', told.* FROM told ORDER BY told_ahead)
 """
 
 
@@ -213,19 +201,20 @@ _CALL_ANY_SKILLS = text(_call_statement(_ANY_SKILLS))
 
 
 async def call_next(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, counter_id: uuid.UUID,
-                    category_weights: dict[str, int], item_weights: dict[str, int], now: dt.datetime,
-                    front: int) -> Row:
-    """Claim the ticket this counter should call, mark it called and put it at the counter (the
-    counter row is already locked), and mark the first `front` of its line who hold a remote
-    ticket and were not told yet as told. One row: the called ticket's columns (`id` None when
-    nobody waits for this counter), and the told ones as arrays (told_ids, told_numbers,
-    told_subs, told_ahead; None when nobody).
+                    current_id: uuid.UUID | None, previous: str, category_weights: dict[str, int],
+                    item_weights: dict[str, int], now: dt.datetime, front: int) -> list[Row]:
+    """At a counter whose row this transaction has locked: close the ticket still at it
+    (`current_id`, when it is called or serving: done, or no_show when `previous` says so and
+    serving had not started), claim the ticket the counter should call, mark it called and put it
+    at the counter, and mark the first `front` of its line who hold a remote ticket and were not
+    told yet as told. The rows changed, in that order, each with its `role` (closed, called, told;
+    a told row's place in the line in `told_ahead`) and the ticket's columns.
 
     Tickets transferred to this counter come first; then, from the highest skill weight down
     (an item's own weight beating its category's), the first waiting ticket in calling order:
     priority, then arrival."""
     params: dict[str, object] = {"hall_id": hall_id, "day": day, "counter_id": counter_id, "now": now,
-                                 "front": front}
+                                 "front": front, "current_id": current_id, "previous": previous}
     levels = {w: [c for c, cw in category_weights.items() if cw == w] for w in (3, 2, 1)}
     if not item_weights and all(len(cats) <= 1 for cats in levels.values()):
         stmt = _CALL_ONE_CATEGORY
@@ -236,7 +225,7 @@ async def call_next(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, cou
         for w, cats in levels.items():
             params[f"cats{w}"] = cats
             params[f"items{w}"] = [code for code, iw in item_weights.items() if iw == w]
-    return (await session.execute(stmt, params)).one()
+    return list((await session.execute(stmt, params)).all())
 
 
 async def waiting_of_day(session: AsyncSession, hall_id: uuid.UUID, day: dt.date) -> list[Ticket]:

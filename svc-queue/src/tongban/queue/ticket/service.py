@@ -182,37 +182,38 @@ async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.
 
 async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
                      previous: str) -> TicketLike | None:
-    # Two statements: the counter locked with its skills and its ticket closed; then the next
-    # ticket claimed and called, the counter pointed at it, and the approaching ones marked.
-    # The events and audit records are written after them, one INSERT each (call_next's batch).
-    now = clock.now()
-    row = await repository.lock_counter_and_close(session, counter_id, actor.sub, list(actor.halls), previous, now)
+    # Two statements: the counter locked, with its skills; then its ticket closed, the next one
+    # claimed and called, the counter pointed at it, and the approaching ones marked. The events
+    # and audit records are written after them, one INSERT each (call_next's batch).
+    row = await repository.lock_counter(session, counter_id)
     if row is None:
         raise CounterNotFound()
-    counter = CounterSeen(id=row.c_id, hall_id=row.c_hall_id, number=row.c_number)
+    counter = CounterSeen(id=row.id, hall_id=row.hall_id, number=row.number)
     counter_service.ensure_operator(actor, counter)  # type: ignore[arg-type]
-    if row.c_status != "open":
-        raise CounterNotOpen(f"counter {row.c_number} is {row.c_status}")
-    if row.c_clerk_sub != actor.sub:
-        raise CounterTaken(f"counter {row.c_number} is operated by another clerk")
-    if row.id is not None:
-        # No board update of its own: the call that follows replaces it on the screens.
-        await _closed(session, counter, row, actor, live=False)
-    skills = list(zip(row.c_skill_kinds or (), row.c_skill_values or (), row.c_skill_weights or ()))
-    called = await repository.call_next(
-        session, counter.hall_id, clock.today(settings), counter.id,
+    if row.status != "open":
+        raise CounterNotOpen(f"counter {row.number} is {row.status}")
+    if row.clerk_sub != actor.sub:
+        raise CounterTaken(f"counter {row.number} is operated by another clerk")
+    skills = list(zip(row.skill_kinds or (), row.skill_values or (), row.skill_weights or ()))
+    changed = await repository.call_next(
+        session, counter.hall_id, clock.today(settings), counter.id, row.current_ticket_id, previous,
         {value: weight for kind, value, weight in skills if kind == "category" and weight > 0},
-        {value: weight for kind, value, weight in skills if kind == "item"}, now, settings.approach_position + 1)
-    if called.id is None:
-        return None
-    await _emit(session, called, TICKET_CALLED, counter)
-    await audit.record(session, actor, "ticket.called", "ticket", str(called.id),
-                       detail={"counter_id": str(counter.id), "number": called.number})
-    for ticket_id, number, person_sub, ahead in zip(called.told_ids or (), called.told_numbers or (),
-                                                    called.told_subs or (), called.told_ahead or ()):
-        await outbox.add(session, make_event("queue", TICKET_APPROACHING, TicketApproachingV1(
-            ticket_id=ticket_id, hall_id=called.hall_id, number=number, person_sub=person_sub, ahead=ahead),
-            subject=str(ticket_id)))
+        {value: weight for kind, value, weight in skills if kind == "item"}, clock.now(),
+        settings.approach_position + 1)
+    called = None
+    for ticket in changed:
+        if ticket.role == "closed":
+            # No board update of its own: the call that follows replaces it on the screens.
+            await _closed(session, counter, ticket, actor, live=False)
+        elif ticket.role == "called":
+            called = ticket
+            await _emit(session, ticket, TICKET_CALLED, counter)
+            await audit.record(session, actor, "ticket.called", "ticket", str(ticket.id),
+                               detail={"counter_id": str(counter.id), "number": ticket.number})
+        else:  # told: now this few ahead of a remote ticket, told once
+            await outbox.add(session, make_event("queue", TICKET_APPROACHING, TicketApproachingV1(
+                ticket_id=ticket.id, hall_id=ticket.hall_id, number=ticket.number, person_sub=ticket.person_sub,
+                ahead=ticket.told_ahead), subject=str(ticket.id)))
     return called
 
 
