@@ -3,7 +3,7 @@ transaction, so no ticket is ever called twice), and what happens at the counter
 
 import datetime as dt
 import uuid
-from typing import NamedTuple, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from tongban.queue.counter import repository as counters
 from tongban.queue.counter import service as counter_service
 from tongban.queue.counter.errors import CounterNotFound, CounterNotOpen, CounterTaken, NotYourHall
 from tongban.queue.counter.models import Counter
+from tongban.queue.counter.service import CounterSeen
 from tongban.queue.db import audit, outbox
 from tongban.queue.hall import repository as halls
 from tongban.queue.hall import service as hall_service
@@ -41,14 +42,6 @@ ELDERLY_AGE = 60
 TicketLike = Ticket | Row
 # (waiting tickets ahead, the category's recent average service seconds, open counters serving it)
 WaitFigures = tuple[int, float | None, int]
-
-
-class CounterSeen(NamedTuple):
-    """What 下一位 reads of its counter row (locked by the same statement that closes its ticket)."""
-
-    id: uuid.UUID
-    hall_id: uuid.UUID
-    number: str
 
 
 def _age(id_number: str, today: dt.date) -> int:
@@ -189,7 +182,7 @@ async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid
     if row is None:
         raise CounterNotFound()
     counter = CounterSeen(id=row.id, hall_id=row.hall_id, number=row.number)
-    counter_service.ensure_operator(actor, counter)  # type: ignore[arg-type]
+    counter_service.ensure_operator(actor, counter)
     if row.status != "open":
         raise CounterNotOpen(f"counter {row.number} is {row.status}")
     if row.clerk_sub != actor.sub:
