@@ -308,3 +308,28 @@ async def test_a_number_is_committed_at_once_whether_or_not_the_transaction_has_
         await s1.rollback()
     async with maker() as s2:
         assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 2  # kept: a gap, never a repeat
+
+
+async def test_a_number_on_a_lost_connection_is_a_503_and_the_connection_leaves_the_pool(client, tokens):
+    """The number's raw statement meets a connection the database dropped (a restart): the
+    request answers 503 (retry), that connection leaves the pool, and a retry gets a number."""
+    from sqlalchemy import text
+
+    hall = await make_hall(client, tokens)
+    clerk = tokens.clerk(hall["id"])
+    engine = client.app.state.runtime.engine
+    async with engine.connect() as killer:
+        async with engine.connect() as pooled:  # back to the pool, its backend about to be ended
+            await pooled.execute(text("SELECT 1"))
+        killed = (await killer.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"))).scalar()
+        assert killed >= 1
+        answers = []
+        while not answers or answers[-1].status_code != 201:
+            assert len(answers) <= killed, [a.status_code for a in answers]  # each dead connection fails once
+            answers.append(await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk,
+                                             json={"category": "A"}))
+    assert len(answers) >= 2  # the first took the dead connection
+    assert all(a.status_code == 503 and a.headers["retry-after"] == "1" for a in answers[:-1]), \
+        [(a.status_code, a.text) for a in answers]

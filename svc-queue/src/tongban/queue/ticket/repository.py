@@ -1,6 +1,7 @@
 import datetime as dt
 import uuid
 
+import asyncpg
 from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -58,7 +59,13 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     if raw is not None and not raw.is_in_transaction():
-        return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
+        try:
+            return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+            # A lost connection (a database restart): dropped from the pool now, as SQLAlchemy
+            # drops one its own statement found dead, and answered 503 + Retry-After (errors).
+            await conn.invalidate()
+            raise ConnectionError(f"the database connection was lost: {exc}") from exc
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
     async with engine.connect() as other:
