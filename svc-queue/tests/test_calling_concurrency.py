@@ -69,3 +69,30 @@ async def test_fifty_counters_calling_at_once_never_share_or_lose_a_ticket(infra
         # The call that found nobody waiting closed each counter's last ticket too.
         assert statuses == {"done": TICKETS}
         assert len(called_events) == TICKETS
+
+
+async def test_a_double_press_on_one_counter_closes_the_first_call_before_the_second(infra, token_issuer,
+                                                                                        clean_nats):
+    """Two 下一位 presses on the same counter at once: the second waits for the counter's lock and
+    then closes the ticket the first one called (it must see it, though it was called after the
+    second press began); no ticket is left called at a counter that has moved on."""
+    tokens = Tokens(token_issuer)
+    async with running_service(SERVICE, infra, token_issuer, run_worker=False, db_pool_size=10) as client:
+        hall = await make_hall(client, tokens)
+        h = hall["id"]
+        clerk = tokens.clerk(h)
+        r = await client.post(f"{BASE}/halls/{h}/counters", headers=tokens.admin(),
+                              json={"number": "1", "skills": [{"category": "A"}]})
+        counter = r.json()["id"]
+        assert (await client.post(f"{BASE}/counters/{counter}/sign-in", headers=clerk)).status_code == 200
+        for _ in range(12):
+            assert (await client.post(f"{BASE}/halls/{h}/tickets", headers=clerk,
+                                      json={"category": "A"})).status_code == 201
+        for _ in range(5):
+            answers = await asyncio.gather(*(client.post(f"{BASE}/counters/{counter}/call-next", headers=clerk)
+                                             for _ in range(2)))
+            assert [a.status_code for a in answers] == [200, 200]
+        async with client.app.state.sessionmaker() as s:
+            statuses = Counter((await s.execute(select(Ticket.status))).scalars())
+        # Ten calls: nine closed by the call after them, the last one at the counter.
+        assert statuses == {"done": 9, "called": 1, "waiting": 2}, statuses

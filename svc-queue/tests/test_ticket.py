@@ -1,5 +1,6 @@
 """Tickets: numbers, priority, skill weights, what a counter does with a ticket, positions."""
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import select
@@ -217,3 +218,118 @@ async def test_transfer_needs_someone_at_the_counter_and_sign_out_releases_its_t
     assert back["target_counter_id"] is None and back["ahead"] == 0
     assert (await call(client, c1["id"], clerk1))["id"] == first["id"]
     assert (await call(client, c1["id"], clerk1))["id"] == second["id"]
+
+
+async def test_an_item_weight_beats_its_category_and_a_level_may_name_several_categories(client, tokens):
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    async with client.app.state.sessionmaker() as s, s.begin():  # as the catalogue consumer would
+        s.add(CatalogItem(item_id=uuid.uuid4(), basic_code="442020000888", name="x", item_type="20", version=1))
+    # Two categories at one weight and an item skill: the general form of the calling statement.
+    counter, clerk = await make_counter(client, tokens, h, "9", [
+        {"category": "A", "weight": "normal"}, {"category": "B", "weight": "normal"},
+        {"item_code": "442020000888", "weight": "high"}])
+    a = await take(client, h, clerk, "A")
+    b_green = await take(client, h, clerk, "B", green_reason="disabled")
+    c_plain = await take(client, h, clerk, "C")
+    c_item = await take(client, h, clerk, "C", item_code="442020000888")
+    first = await call(client, counter["id"], clerk)
+    second = await call(client, counter["id"], clerk, previous="no_show")  # the first did not come
+    third = await call(client, counter["id"], clerk)
+    assert [first["id"], second["id"], third["id"]] == [c_item["id"], b_green["id"], a["id"]]
+    assert first["status"] == "called" and first["call_count"] == 1 and first["counter_id"] == counter["id"]
+    assert await call(client, counter["id"], clerk) is None  # C itself is not a skill
+    tickets = {t["id"]: t for t in (await client.get(f"{BASE}/halls/{h}/tickets", headers=clerk)).json()["items"]}
+    assert [tickets[t["id"]]["status"] for t in (c_item, b_green, a, c_plain)] == ["no_show", "done", "done",
+                                                                                    "waiting"]
+    async with client.app.state.sessionmaker() as s:
+        counted = (await s.execute(select(platform.outbox.c.subject).where(
+            platform.outbox.c.subject.in_(("queue.ticket.called", "queue.ticket.skipped", "queue.ticket.finished")))
+        )).scalars().all()
+        actions = (await s.execute(select(platform.audit_event.c.action).where(
+            platform.audit_event.c.entity == "ticket", platform.audit_event.c.action != "ticket.issued")
+            .order_by(platform.audit_event.c.id))).scalars().all()
+    assert sorted(counted) == sorted(["queue.ticket.called"] * 3 + ["queue.ticket.skipped", "queue.ticket.finished",
+                                                                    "queue.ticket.finished"])
+    assert actions == ["ticket.called", "ticket.skipped", "ticket.called", "ticket.finished", "ticket.called",
+                       "ticket.finished"]
+    counter_now = (await client.get(f"{BASE}/halls/{h}/counters")).json()["items"][0]
+    assert counter_now["current_ticket_id"] is None
+
+
+async def test_calling_locks_only_the_ticket_it_calls(client, tokens):
+    """The weight levels are tried in turn inside one statement: a lower level's ticket is never
+    locked when a higher level found one (another counter may call it meanwhile)."""
+    from sqlalchemy import text
+
+    from tongban.queue import clock
+    from tongban.queue.ticket import repository
+
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    counter, clerk = await make_counter(client, tokens, h, "1", [
+        {"category": "A", "weight": "high"}, {"category": "B", "weight": "low"}])
+    a = await take(client, h, clerk, "A")
+    b = await take(client, h, clerk, "B")
+    maker = client.app.state.sessionmaker
+    async with maker() as s1, s1.begin():
+        rows = await repository.call_next(s1, uuid.UUID(h), dt.date.fromisoformat(a["day"]),
+                                          uuid.UUID(counter["id"]), None, "done", {"A": 3, "B": 1}, {}, clock.now(), 4)
+        assert [(r.role, str(r.id)) for r in rows] == [("called", a["id"])]
+        async with maker() as s2, s2.begin():  # B is free; A is held by the first transaction
+            free = (await s2.execute(text("SELECT id FROM queue.ticket WHERE id = :id FOR UPDATE NOWAIT"),
+                                     {"id": uuid.UUID(b["id"])})).scalar()
+            held = (await s2.execute(text("SELECT id FROM queue.ticket WHERE id = :id FOR UPDATE SKIP LOCKED"),
+                                     {"id": uuid.UUID(a["id"])})).scalar()
+        assert str(free) == b["id"] and held is None
+
+
+async def test_a_number_is_committed_at_once_whether_or_not_the_transaction_has_begun(client, tokens):
+    """The number's own statement commits before the request's transaction does (the sequence
+    row's lock is never held to that commit), on the request's connection or on a second one."""
+    from sqlalchemy import text
+
+    from tongban.queue.ticket import repository
+
+    hall = await make_hall(client, tokens)
+    h = uuid.UUID(hall["id"])
+    day = dt.date(2026, 1, 5)
+    read_last = text("SELECT last FROM queue.ticket_sequence WHERE hall_id = :h AND day = :d AND prefix = 'A'")
+    maker = client.app.state.sessionmaker
+    async with maker() as s1, s1.begin():
+        assert await repository.next_number(s1, h, day, "A") == 1  # before any statement of s1
+        async with maker() as s2:
+            assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 1
+        assert (await s1.execute(text("SELECT 1"))).scalar() == 1  # s1's transaction has begun
+        assert await repository.next_number(s1, h, day, "A") == 2
+        async with maker() as s2:
+            assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 2
+        assert await repository.next_number(s1, h, day, "Z") is None  # no such category
+        await s1.rollback()
+    async with maker() as s2:
+        assert (await s2.execute(read_last, {"h": h, "d": day})).scalar() == 2  # kept: a gap, never a repeat
+
+
+async def test_a_number_on_a_lost_connection_is_a_503_and_the_connection_leaves_the_pool(client, tokens):
+    """The number's raw statement meets a connection the database dropped (a restart): the
+    request answers 503 (retry), that connection leaves the pool, and a retry gets a number."""
+    from sqlalchemy import text
+
+    hall = await make_hall(client, tokens)
+    clerk = tokens.clerk(hall["id"])
+    engine = client.app.state.runtime.engine
+    async with engine.connect() as killer:
+        async with engine.connect() as pooled:  # back to the pool, its backend about to be ended
+            await pooled.execute(text("SELECT 1"))
+        killed = (await killer.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"))).scalar()
+        assert killed >= 1
+        answers = []
+        while not answers or answers[-1].status_code != 201:
+            assert len(answers) <= killed, [a.status_code for a in answers]  # each dead connection fails once
+            answers.append(await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk,
+                                             json={"category": "A"}))
+    assert len(answers) >= 2  # the first took the dead connection
+    assert all(a.status_code == 503 and a.headers["retry-after"] == "1" for a in answers[:-1]), \
+        [(a.status_code, a.text) for a in answers]

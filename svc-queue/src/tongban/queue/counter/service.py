@@ -2,6 +2,7 @@
 operates it, and only the clerk signed in to it calls from it."""
 
 import uuid
+from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,14 @@ from tongban.shared.contracts.queue import (
 )
 from tongban.shared.errors import InvalidField
 from tongban.shared.events.envelope import make_event
+
+
+class CounterSeen(NamedTuple):
+    """What 下一位 reads of its counter row (locked by a prebuilt statement, no mapped object)."""
+
+    id: uuid.UUID
+    hall_id: uuid.UUID
+    number: str
 
 
 async def read(session: AsyncSession, counters: list[Counter]) -> list[CounterRead]:
@@ -88,7 +97,7 @@ async def set_skills(session: AsyncSession, counter_id: uuid.UUID, skills: list[
     return counter
 
 
-def ensure_operator(actor: Principal, counter: Counter) -> None:
+def ensure_operator(actor: Principal, counter: Counter | CounterSeen) -> None:
     """A clerk operates only the counters of the halls named in their token (policy: scope "hall")."""
     if str(counter.hall_id) not in actor.halls:
         raise NotYourHall()

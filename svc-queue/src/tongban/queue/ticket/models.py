@@ -24,6 +24,9 @@ class Ticket(Base):
               postgresql_where=text("status = 'waiting'")),
         Index("ix_ticket_targeted", "target_counter_id", postgresql_where=text("status = 'waiting'")),
         Index("ix_ticket_hall_day_status", "hall_id", "day", "status"),
+        # The wait estimate's rolling average: a category's last services, newest first.
+        Index("ix_ticket_done_recent", "hall_id", "category", text("finished_at DESC"),
+              postgresql_where=text("status = 'done'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

@@ -1,12 +1,12 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+import asyncpg
+from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tongban.queue.counter.models import Counter, CounterSkill
-from tongban.queue.ticket.models import Ticket, TicketSequence
+from tongban.queue.ticket.models import Ticket
 
 CALL_ORDER = (Ticket.priority.desc(), Ticket.queued_at, Ticket.id)
 
@@ -35,25 +35,83 @@ async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
     return ticket
 
 
-async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, prefix: str) -> int:
-    """The next number of a prefix in a hall on a day, in its own short transaction.
+_TAKE_NUMBER = "SELECT queue.take_ticket_number($1, $2, $3)"
+_TAKE_NUMBER_STMT = text("SELECT queue.take_ticket_number(:hall_id, :day, :prefix)")
+
+
+async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, prefix: str) -> int | None:
+    """The next number of a prefix (a category of the hall) in a hall on a day, or None when the
+    hall has no such category: one statement, committed at once, outside the request's transaction.
 
     Inside the request's transaction the sequence row's lock would be held until that commit,
     and every other taker of the prefix would queue behind it (measured: 50 kiosks fell to a
     few tickets per second). Committed on its own, a number is never given twice; a take that
-    fails afterwards leaves a gap in the numbers, as a paper roll's torn ticket does.
+    fails afterwards leaves a gap in the numbers, as a paper roll's torn ticket does. The SQL
+    function (migration 0006_queue_hot) checks the category, upserts the sequence row and commits
+    without waiting for the disk (only a ticket carries the number, and the ticket's durable
+    commit comes later in the WAL).
+
+    It runs on the request's own connection while its transaction has not begun yet (asyncpg
+    begins it with the first statement; a raw call there is its own transaction): no second
+    pooled connection. After an earlier statement of the request (an Idempotency-Key's claim), on
+    a second connection in autocommit.
     """
-    stmt = insert(TicketSequence).values(hall_id=hall_id, day=day, prefix=prefix, last=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["hall_id", "day", "prefix"],
-                                      set_={"last": TicketSequence.last + 1}).returning(TicketSequence.last)
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if raw is not None and not raw.is_in_transaction():
+        try:
+            return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+            # A lost connection (a database restart): dropped from the pool now, as SQLAlchemy
+            # drops one its own statement found dead, and answered 503 + Retry-After (errors).
+            await conn.invalidate()
+            raise ConnectionError(f"the database connection was lost: {exc}") from exc
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
-    async with engine.begin() as conn:
-        # The number's own commit need not wait for the disk: only a ticket carries it, and the
-        # ticket's (durable) commit comes later in the WAL, so flushing it flushes this one too. A
-        # crash before that may give the number again, to a ticket issued after the one that was lost.
-        await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        return (await conn.execute(stmt)).scalar_one()
+    async with engine.connect() as other:
+        other = await other.execution_options(isolation_level="AUTOCOMMIT")
+        return (await other.execute(_TAKE_NUMBER_STMT, {"hall_id": hall_id, "day": day, "prefix": prefix})).scalar()
+
+
+# A new ticket and what its view shows, in one statement: the INSERT (its queued_at from the
+# RETURNING), the waiting tickets ahead of it, the category's recent average service time and the
+# open counters serving the category (as `wait_figures` reads them for a stored ticket). The new
+# row is not visible to the counts of its own statement, and it is not ahead of itself anyway.
+_INSERT_WITH_FIGURES = text("""
+WITH ins AS (
+    INSERT INTO queue.ticket (id, hall_id, day, category, number, item_code, priority, priority_reason, channel,
+                              person_sub, id_number, status, appointment_id, case_id, call_count)
+    VALUES (:id, :hall_id, :day, :category, :number, :item_code, :priority, :priority_reason, :channel,
+            :person_sub, :id_number, 'waiting', :appointment_id, :case_id, 0)
+    RETURNING queued_at, created_at
+)
+SELECT ins.queued_at, ins.created_at,
+    (SELECT count(*) FROM queue.ticket t
+      WHERE t.hall_id = :hall_id AND t.day = :day AND t.category = :category AND t.status = 'waiting'
+        AND t.target_counter_id IS NULL
+        AND (t.priority > :priority OR (t.priority = :priority AND (t.queued_at < ins.queued_at
+             OR (t.queued_at = ins.queued_at AND t.id < :id))))) AS ahead,
+    (SELECT avg(extract(epoch FROM r.finished_at - coalesce(r.started_at, r.called_at))) FROM (
+        SELECT finished_at, started_at, called_at FROM queue.ticket
+         WHERE hall_id = :hall_id AND category = :category AND status = 'done' AND finished_at IS NOT NULL
+         ORDER BY finished_at DESC LIMIT 30) r) AS avg_seconds,
+    (SELECT count(DISTINCT c.id) FROM queue.counter c JOIN queue.counter_skill s ON s.counter_id = c.id
+      WHERE c.hall_id = :hall_id AND c.status = 'open' AND s.kind = 'category' AND s.value = :category
+        AND s.weight > 0) AS serving
+FROM ins
+""")
+
+
+async def insert_with_figures(session: AsyncSession, ticket: Ticket) -> tuple[int, float | None, int]:
+    """Insert `ticket` (a transient object: no ORM flush) and fill in what the database set
+    (queued_at, created_at); returns its `wait_figures`, from the same statement."""
+    row = (await session.execute(_INSERT_WITH_FIGURES, {
+        "id": ticket.id, "hall_id": ticket.hall_id, "day": ticket.day, "category": ticket.category,
+        "number": ticket.number, "item_code": ticket.item_code, "priority": ticket.priority,
+        "priority_reason": ticket.priority_reason, "channel": ticket.channel, "person_sub": ticket.person_sub,
+        "id_number": ticket.id_number, "appointment_id": ticket.appointment_id, "case_id": ticket.case_id})).one()
+    ticket.queued_at, ticket.created_at = row.queued_at, row.created_at
+    return int(row.ahead), float(row.avg_seconds) if row.avg_seconds is not None else None, int(row.serving)
 
 
 async def open_remote_ticket(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, category: str,
@@ -64,42 +122,117 @@ async def open_remote_ticket(session: AsyncSession, hall_id: uuid.UUID, day: dt.
         Ticket.status.in_(("waiting", "called"))).limit(1))).scalar_one_or_none()
 
 
-async def claim_next(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, counter_id: uuid.UUID,
-                     category_weights: dict[str, int], item_weights: dict[str, int]) -> Ticket | None:
-    """Lock and return the ticket this counter should call, or None.
+# 下一位, first statement: the counter, locked (one call at a time per counter), with its skills.
+# The ticket still at it is closed by the second statement: only a statement that begins after
+# this lock is held sees that ticket as it is (a second press of 下一位 waits here for the first
+# to commit, and must then close the ticket the first one called).
+_LOCK_COUNTER = text("""
+WITH c AS (
+    SELECT id, hall_id, number, status, clerk_sub, current_ticket_id FROM queue.counter
+     WHERE id = :counter_id FOR UPDATE
+)
+SELECT c.*, sk.skill_kinds, sk.skill_values, sk.skill_weights
+  FROM c CROSS JOIN LATERAL (
+      SELECT array_agg(s.kind) AS skill_kinds, array_agg(s.value) AS skill_values, array_agg(s.weight) AS skill_weights
+        FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
+""")
 
-    Tickets transferred to this counter come first; then, from the highest skill weight down,
-    the first waiting ticket in calling order. `SKIP LOCKED` lets concurrent counters pass over
-    a ticket another is claiming, and PostgreSQL re-checks `status = 'waiting'` on the row it
-    locks, so a ticket another counter called meanwhile is never returned: no ticket is called
-    twice.
-    """
-    base = select(Ticket).where(Ticket.hall_id == hall_id, Ticket.day == day, Ticket.status == "waiting")
 
-    async def first(stmt: Select[tuple[Ticket]]) -> Ticket | None:
-        stmt = stmt.order_by(*CALL_ORDER).limit(1).with_for_update(skip_locked=True)
-        return (await session.execute(stmt)).scalar_one_or_none()
+async def lock_counter(session: AsyncSession, counter_id: uuid.UUID) -> Row | None:
+    """The counter row, locked, and its skills as three arrays (skill_kinds, skill_values,
+    skill_weights; None when it has none). None when there is no such counter."""
+    return (await session.execute(_LOCK_COUNTER, {"counter_id": counter_id})).first()
 
-    ticket = await first(base.where(Ticket.target_counter_id == counter_id))
-    if ticket is not None:
-        return ticket
-    for weight in (3, 2, 1):
-        items = [code for code, w in item_weights.items() if w == weight]
-        categories = [code for code, w in category_weights.items() if w == weight]
-        conditions = []
-        if items:
-            conditions.append(Ticket.item_code.in_(items))
-        if categories:
-            by_category = Ticket.category.in_(categories)
-            if item_weights:  # an item's own weight (exclude included) beats its category's
-                by_category = and_(by_category, or_(Ticket.item_code.is_(None),
-                                                    Ticket.item_code.not_in(list(item_weights))))
-            conditions.append(by_category)
-        if conditions:
-            ticket = await first(base.where(Ticket.target_counter_id.is_(None), or_(*conditions)))
-            if ticket is not None:
-                return ticket
-    return None
+
+_FIRST = ("SELECT id FROM queue.ticket WHERE hall_id = :hall_id AND day = :day AND status = 'waiting' AND {} "
+          "ORDER BY priority DESC, queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
+# The weight levels of a counter whose every level names at most one category and which has no
+# item skills (the common case): equality on the category, so each level reads the head of the
+# waiting line's index (ix_ticket_waiting) in calling order.
+_ONE_CATEGORY = "target_counter_id IS NULL AND category = :cat{w}"
+# Any skills: the level's items, and its categories except for tickets whose item has a weight of
+# its own (an item's weight, exclude included, beats its category's).
+_ANY_SKILLS = ("target_counter_id IS NULL AND (item_code = ANY(CAST(:items{w} AS text[])) "
+               "OR (category = ANY(CAST(:cats{w} AS text[])) "
+               "AND (item_code IS NULL OR item_code <> ALL(CAST(:items_all AS text[])))))")
+
+
+def _call_statement(level: str) -> str:
+    # COALESCE evaluates its arguments left to right and only as far as the first non-null one,
+    # so a level's SELECT runs (and locks a row) only when every level before it found nobody:
+    # at most one ticket is ever locked. SKIP LOCKED passes over a ticket another counter is
+    # claiming, and PostgreSQL re-checks `status = 'waiting'` on the row it locks, so a ticket
+    # another counter called meanwhile is never returned: no ticket is called twice.
+    pick = ",\n".join(["(" + _FIRST.format("target_counter_id = :counter_id") + ")",
+                        *("(" + _FIRST.format(level.format(w=w)) + ")" for w in (3, 2, 1))])
+    return f"""
+WITH closed AS (
+    UPDATE queue.ticket t
+       SET status = CASE WHEN :previous = 'done' OR t.status = 'serving' THEN 'done' ELSE 'no_show' END,
+           finished_at = :now
+     WHERE t.id = :current_id AND t.status IN ('called', 'serving')
+    RETURNING t.*
+), called AS (
+    UPDATE queue.ticket
+       SET status = 'called', counter_id = :counter_id, target_counter_id = NULL, called_at = :now, call_count = 1
+     WHERE id = COALESCE({pick})
+    RETURNING *
+), moved AS (
+    UPDATE queue.counter SET current_ticket_id = (SELECT id FROM called), updated_at = now()
+     WHERE id = :counter_id AND current_ticket_id IS DISTINCT FROM (SELECT id FROM called)
+), front AS (
+    SELECT f.id, f.person_sub, f.approach_notified_at,
+           row_number() OVER (ORDER BY f.priority DESC, f.queued_at, f.id) - 1 AS ahead
+      FROM called, LATERAL (
+          SELECT w.id, w.person_sub, w.approach_notified_at, w.priority, w.queued_at FROM queue.ticket w
+           WHERE w.hall_id = called.hall_id AND w.day = called.day AND w.category = called.category
+             AND w.status = 'waiting' AND w.target_counter_id IS NULL AND w.id <> called.id
+           ORDER BY w.priority DESC, w.queued_at, w.id LIMIT :front) f
+), due AS (
+    SELECT t.id FROM queue.ticket t JOIN front ON front.id = t.id
+     WHERE front.person_sub IS NOT NULL AND front.approach_notified_at IS NULL
+       FOR UPDATE OF t SKIP LOCKED
+), told AS (
+    UPDATE queue.ticket t SET approach_notified_at = :now FROM front, due
+     WHERE t.id = front.id AND t.id = due.id AND t.approach_notified_at IS NULL
+    RETURNING front.ahead AS told_ahead, t.*
+)
+SELECT 'closed' AS role, NULL::bigint AS told_ahead, closed.* FROM closed
+UNION ALL SELECT 'called', NULL, called.* FROM called
+UNION ALL (SELECT 'told', told.* FROM told ORDER BY told_ahead)
+"""
+
+
+_CALL_ONE_CATEGORY = text(_call_statement(_ONE_CATEGORY))
+_CALL_ANY_SKILLS = text(_call_statement(_ANY_SKILLS))
+
+
+async def call_next(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, counter_id: uuid.UUID,
+                    current_id: uuid.UUID | None, previous: str, category_weights: dict[str, int],
+                    item_weights: dict[str, int], now: dt.datetime, front: int) -> list[Row]:
+    """At a counter whose row this transaction has locked: close the ticket still at it
+    (`current_id`, when it is called or serving: done, or no_show when `previous` says so and
+    serving had not started), claim the ticket the counter should call, mark it called and put it
+    at the counter, and mark the first `front` of its line who hold a remote ticket and were not
+    told yet as told. The rows changed, in that order, each with its `role` (closed, called, told;
+    a told row's place in the line in `told_ahead`) and the ticket's columns.
+
+    Tickets transferred to this counter come first; then, from the highest skill weight down
+    (an item's own weight beating its category's), the first waiting ticket in calling order:
+    priority, then arrival."""
+    params: dict[str, object] = {"hall_id": hall_id, "day": day, "counter_id": counter_id, "now": now,
+                                 "front": front, "current_id": current_id, "previous": previous}
+    levels = {w: [c for c, cw in category_weights.items() if cw == w] for w in (3, 2, 1)}
+    if not item_weights and all(len(cats) <= 1 for cats in levels.values()):
+        stmt = _CALL_ONE_CATEGORY
+        params.update({f"cat{w}": cats[0] if cats else None for w, cats in levels.items()})
+    else:
+        stmt = _CALL_ANY_SKILLS
+        params["items_all"] = list(item_weights)
+        for w, cats in levels.items():
+            params[f"cats{w}"] = cats
+            params[f"items{w}"] = [code for code, iw in item_weights.items() if iw == w]
+    return list((await session.execute(stmt, params)).all())
 
 
 async def waiting_of_day(session: AsyncSession, hall_id: uuid.UUID, day: dt.date) -> list[Ticket]:

@@ -41,8 +41,8 @@ async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDe
         admit(POLICY, "case_linked.book", actor)   # a ticket tied to a case: a verified name
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    ticket = await service.issue(session, settings, hall_id, body, actor)
-    return await idem.remember(session, 201, await service.view(session, ticket, actor))
+    ticket, figures = await service.issue_with_figures(session, settings, hall_id, body, actor)
+    return await idem.remember(session, 201, await service.view(session, ticket, actor, figures))
 
 
 @router.get("/tickets/mine", summary="我的排队号", response_model=Page[TicketRead])

@@ -3,7 +3,9 @@ transaction, so no ticket is ever called twice), and what happens at the counter
 
 import datetime as dt
 import uuid
+from typing import NoReturn
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.queue import clock
@@ -11,8 +13,9 @@ from tongban.queue.catalog_copy import repository as catalog
 from tongban.queue.config import Settings
 from tongban.queue.counter import repository as counters
 from tongban.queue.counter import service as counter_service
-from tongban.queue.counter.errors import CounterNotOpen, NotYourHall
+from tongban.queue.counter.errors import CounterNotFound, CounterNotOpen, CounterTaken, NotYourHall
 from tongban.queue.counter.models import Counter
+from tongban.queue.counter.service import CounterSeen
 from tongban.queue.db import audit, outbox
 from tongban.queue.hall import repository as halls
 from tongban.queue.hall import service as hall_service
@@ -34,6 +37,11 @@ from tongban.shared.events.envelope import make_event
 from tongban.shared.ids import mask_resident_id
 
 ELDERLY_AGE = 60
+# A ticket as the hot paths hold it: a mapped object, or a row a prebuilt statement returned
+# (the same column names), read by `_emit` and `view` alike.
+TicketLike = Ticket | Row
+# (waiting tickets ahead, the category's recent average service seconds, open counters serving it)
+WaitFigures = tuple[int, float | None, int]
 
 
 def _age(id_number: str, today: dt.date) -> int:
@@ -45,7 +53,7 @@ def _seconds(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
     return (b - a).total_seconds() if a and b else None
 
 
-async def _emit(session: AsyncSession, ticket: Ticket, subject: str, counter: Counter | None = None,
+async def _emit(session: AsyncSession, ticket: TicketLike, subject: str, counter: Counter | CounterSeen | None = None,
                 live: bool = True, reason: str | None = None) -> None:
     start = ticket.started_at or ticket.called_at
     await outbox.add(session, make_event("queue", subject, TicketV1(
@@ -69,15 +77,26 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
                 holder: tuple[str, str | None] | None = None) -> Ticket:
     """Take a number. On site: a clerk of the hall (any time). Remote: a citizen with queue:book,
     only while the hall is open, one open ticket per category. Appointment check-ins come first."""
+    return (await issue_with_figures(session, settings, hall_id, data, actor, appointment_id, holder))[0]
+
+
+async def issue_with_figures(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, data: TicketCreate,
+                             actor: Principal, appointment_id: uuid.UUID | None = None,
+                             holder: tuple[str, str | None] | None = None) -> tuple[Ticket, WaitFigures]:
+    """`issue`, with the new ticket's wait figures (for `view`), read by the ticket's own INSERT.
+
+    On the hot path (on site or an appointment, no item code) the number's statement also checks
+    the category, and the ticket, its figures, its event and its audit record take three
+    statements in the request's transaction."""
+    on_site = actor.has("queue:operate") and str(hall_id) in actor.halls
     # A category belongs to its hall (foreign key): when it is found, the hall exists, and only a
     # remote ticket reads the hall itself (its opening hours), below.
-    if await halls.get_category(session, hall_id, data.category) is None:
-        await hall_service.get_hall(session, hall_id)  # HallNotFound first, as before
-        raise CategoryNotFound(f"the hall has no category {data.category}")
+    if not (on_site or appointment_id is not None) or data.item_code:
+        if await halls.get_category(session, hall_id, data.category) is None:
+            await _category_not_found(session, hall_id, data.category)
     if data.item_code and not await catalog.known_codes(session, {data.item_code}):
         raise InvalidField("item_code", f"{data.item_code} is not an item of the catalogue")
     day = clock.today(settings)
-    on_site = actor.has("queue:operate") and str(hall_id) in actor.halls
     priority, reason = PRIORITY_NORMAL, None
     if appointment_id is not None:
         channel, priority, reason = "appointment", PRIORITY_APPOINTMENT, "appointment"
@@ -99,16 +118,34 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
     else:
         raise CannotTakeTicket()
     seq = await repository.next_number(session, hall_id, day, data.category)
+    if seq is None:  # the number's statement found no such category (the hot path's only check)
+        await _category_not_found(session, hall_id, data.category)
     person_sub, id_number = holder or ((None, None) if channel == "on_site" else (actor.sub, actor.id_number))
-    ticket = await repository.add(session, Ticket(
-        hall_id=hall_id, day=day, category=data.category, number=f"{data.category}{seq:03d}",
+    # A transient object (never added to the session): the INSERT is one prebuilt statement, no
+    # unit-of-work flush; the event, the audit record and the answer read its attributes.
+    ticket = Ticket(
+        id=uuid.uuid4(), hall_id=hall_id, day=day, category=data.category, number=f"{data.category}{seq:03d}",
         item_code=data.item_code, priority=priority, priority_reason=reason, channel=channel,
         person_sub=person_sub, id_number=id_number,
-        status="waiting", appointment_id=appointment_id, case_id=data.case_id, call_count=0))
+        status="waiting", appointment_id=appointment_id, case_id=data.case_id, call_count=0)
+    figures = await repository.insert_with_figures(session, ticket)
     await _emit(session, ticket, TICKET_ISSUED)
     await audit.record(session, actor, "ticket.issued", "ticket", str(ticket.id),
                        detail={"number": ticket.number, "channel": channel, "priority": priority})
-    return ticket
+    return ticket, figures
+
+
+async def _category_not_found(session: AsyncSession, hall_id: uuid.UUID, category: str) -> NoReturn:
+    await hall_service.get_hall(session, hall_id)  # HallNotFound first
+    raise CategoryNotFound(f"the hall has no category {category}")
+
+
+async def _closed(session: AsyncSession, counter: Counter | CounterSeen, ticket: TicketLike, actor: Principal,
+                  live: bool = True) -> None:
+    """The event and audit record of a ticket just closed (its status done or no_show)."""
+    await _emit(session, ticket, TICKET_FINISHED if ticket.status == "done" else TICKET_SKIPPED, counter, live)
+    await audit.record(session, actor, f"ticket.{'finished' if ticket.status == 'done' else 'skipped'}", "ticket",
+                       str(ticket.id), detail={"counter_id": str(counter.id), "case_id": ticket.case_id})
 
 
 async def _close(session: AsyncSession, counter: Counter, ticket: Ticket, outcome: str, actor: Principal,
@@ -117,9 +154,7 @@ async def _close(session: AsyncSession, counter: Counter, ticket: Ticket, outcom
     if free_counter:
         counter.current_ticket_id = None
     await session.flush()
-    await _emit(session, ticket, TICKET_FINISHED if outcome == "done" else TICKET_SKIPPED, counter, live)
-    await audit.record(session, actor, f"ticket.{'finished' if outcome == 'done' else 'skipped'}", "ticket",
-                       str(ticket.id), detail={"counter_id": str(counter.id), "case_id": ticket.case_id})
+    await _closed(session, counter, ticket, actor, live)
 
 
 async def _current(session: AsyncSession, counter: Counter, states: tuple[str, ...]) -> Ticket:
@@ -130,7 +165,7 @@ async def _current(session: AsyncSession, counter: Counter, states: tuple[str, .
 
 
 async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
-                    previous: str = "done") -> Ticket | None:
+                    previous: str = "done") -> TicketLike | None:
     """Close the counter's current ticket (done or no-show) and call the next one, or None when
     nobody waits for this counter. Counter row lock, then ticket row lock: one transaction. The
     closing and the call write their events and audit records together, one INSERT each."""
@@ -139,33 +174,40 @@ async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.
 
 
 async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
-                     previous: str) -> Ticket | None:
-    counter = await counter_service.operated_counter(session, counter_id, actor)
-    if counter.current_ticket_id is not None:
-        current = await repository.get(session, counter.current_ticket_id, lock=True)
-        if current is not None and current.status in ("called", "serving"):
+                     previous: str) -> TicketLike | None:
+    # Two statements: the counter locked, with its skills; then its ticket closed, the next one
+    # claimed and called, the counter pointed at it, and the approaching ones marked. The events
+    # and audit records are written after them, one INSERT each (call_next's batch).
+    row = await repository.lock_counter(session, counter_id)
+    if row is None:
+        raise CounterNotFound()
+    counter = CounterSeen(id=row.id, hall_id=row.hall_id, number=row.number)
+    counter_service.ensure_operator(actor, counter)
+    if row.status != "open":
+        raise CounterNotOpen(f"counter {row.number} is {row.status}")
+    if row.clerk_sub != actor.sub:
+        raise CounterTaken(f"counter {row.number} is operated by another clerk")
+    skills = list(zip(row.skill_kinds or (), row.skill_values or (), row.skill_weights or ()))
+    changed = await repository.call_next(
+        session, counter.hall_id, clock.today(settings), counter.id, row.current_ticket_id, previous,
+        {value: weight for kind, value, weight in skills if kind == "category" and weight > 0},
+        {value: weight for kind, value, weight in skills if kind == "item"}, clock.now(),
+        settings.approach_position + 1)
+    called = None
+    for ticket in changed:
+        if ticket.role == "closed":
             # No board update of its own: the call that follows replaces it on the screens.
-            # The counter row is written once, below, with the next ticket (or none).
-            await _close(session, counter, current, "done" if previous == "done" or current.status == "serving"
-                         else "no_show", actor, live=False, free_counter=False)
-    skills = (await counters.skills(session, [counter.id]))[counter.id]
-    ticket = await repository.claim_next(
-        session, counter.hall_id, clock.today(settings), counter.id,
-        {s.value: s.weight for s in skills if s.kind == "category" and s.weight > 0},
-        {s.value: s.weight for s in skills if s.kind == "item"})
-    if ticket is None:
-        counter.current_ticket_id = None
-        await session.flush()
-        return None
-    ticket.status, ticket.counter_id, ticket.target_counter_id = "called", counter.id, None
-    ticket.called_at, ticket.call_count = clock.now(), 1
-    counter.current_ticket_id = ticket.id
-    await session.flush()
-    await _emit(session, ticket, TICKET_CALLED, counter)
-    await audit.record(session, actor, "ticket.called", "ticket", str(ticket.id),
-                       detail={"counter_id": str(counter.id), "number": ticket.number})
-    await _tell_the_approaching(session, settings, ticket.hall_id, ticket.day, ticket.category)
-    return ticket
+            await _closed(session, counter, ticket, actor, live=False)
+        elif ticket.role == "called":
+            called = ticket
+            await _emit(session, ticket, TICKET_CALLED, counter)
+            await audit.record(session, actor, "ticket.called", "ticket", str(ticket.id),
+                               detail={"counter_id": str(counter.id), "number": ticket.number})
+        else:  # told: now this few ahead of a remote ticket, told once
+            await outbox.add(session, make_event("queue", TICKET_APPROACHING, TicketApproachingV1(
+                ticket_id=ticket.id, hall_id=ticket.hall_id, number=ticket.number, person_sub=ticket.person_sub,
+                ahead=ticket.told_ahead), subject=str(ticket.id)))
+    return called
 
 
 async def _tell_the_approaching(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, day: dt.date,
@@ -263,14 +305,16 @@ async def get_visible(session: AsyncSession, ticket_id: uuid.UUID, actor: Princi
     return ticket
 
 
-async def view(session: AsyncSession, ticket: Ticket, actor: Principal) -> TicketRead:
-    """The ticket as `actor` may see it: position and estimated wait while waiting; the ID number
+async def view(session: AsyncSession, ticket: TicketLike, actor: Principal,
+               figures: WaitFigures | None = None) -> TicketRead:
+    """The ticket as `actor` may see it: position and estimated wait while waiting (`figures`
+    when the caller already has them: a new ticket's come with its INSERT); the ID number
     masked for anyone but its holder."""
     read = TicketRead.model_validate(ticket)
     if ticket.id_number and actor.id_number != ticket.id_number:
         read.id_number = mask_resident_id(ticket.id_number)
     if ticket.status == "waiting":
-        read.ahead, avg, serving = await repository.wait_figures(session, ticket)
+        read.ahead, avg, serving = figures or await repository.wait_figures(session, ticket)
         if avg is not None and serving:  # no estimate while no open counter serves the category
             read.estimated_wait_seconds = round((read.ahead + 1) * avg / serving, 1)
     return read
