@@ -194,6 +194,9 @@ async def main(args: argparse.Namespace) -> None:
         # Warm-up: connections, caches, the first compilations of every statement.
         await metered_reads(floor_http, floor_path, floor_meter, min(500, args.n), args.clients)
         await metered_reads(svc_http, svc_path, meter, min(500, args.n), args.clients)
+        idle = meter.read()[0]
+        await asyncio.sleep(2.0)
+        idle = (meter.read()[0] - idle) * 1000 / 2.0
         profile = Profile(svc.proc.pid, root / "stack.pyspy")
         rows = []
         for r in range(args.rounds):
@@ -222,7 +225,8 @@ async def main(args: argparse.Namespace) -> None:
         ])
         overhead = statistics.median(s[2] - f[2] for _, f, s, _ in rows)
         ratio = statistics.median(s[0] / f[0] for _, f, s, _ in rows)
-        print(f"\nmedian rate ratio svc-queue/floor {ratio:.2f}; SQL statements per svc-queue read "
+        print(f"\nsvc-queue idle (its in-process worker: outbox relay, consumers): {idle:.1f} ms CPU per second")
+        print(f"median rate ratio svc-queue/floor {ratio:.2f}; SQL statements per svc-queue read "
               f"(SQLAlchemy's; BEGIN/COMMIT not counted): {statements:.1f}")
         for k, v in sorted(counts.items(), key=lambda kv: -kv[1]):
             print(f"  {v / 50:5.1f}  {k}")

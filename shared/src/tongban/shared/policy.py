@@ -283,6 +283,15 @@ class Authorize:
         return admit(self.policy, self.permission, principal)
 
 
+class AuthorizeCaller(Authorize):
+    """`Authorize` answering the admitted Principal itself (a route that needs no record): one
+    dependency rather than `Authorize` plus a second one reading its `principal`, each of which
+    FastAPI solves on every request."""
+
+    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
+        return (await super().__call__(request)).principal
+
+
 def declared_permission(route: Any) -> str | None:
     """The permission a route's `Authorize` dependency names (None: the route declares none)."""
     stack = list(getattr(route, "dependant", None).dependencies if getattr(route, "dependant", None) else [])
@@ -346,13 +355,7 @@ def route_helpers(policy: Policy) -> RouteHelpers:
         return Annotated[Access, Depends(Authorize(policy, permission))]
 
     def caller(permission: str) -> Any:
-        authorize = Authorize(policy, permission)
-
-        # A default, not Annotated: this module's annotations are strings, and `authorize` is local.
-        async def principal(access: Access = Depends(authorize)) -> Principal | None:  # noqa: B008
-            return access.principal
-
-        return Annotated[Principal, Depends(principal)]
+        return Annotated[Principal, Depends(AuthorizeCaller(policy, permission))]
 
     def public(permission: str) -> Any:
         return Depends(Authorize(policy, permission))
