@@ -16,13 +16,9 @@ from sqlalchemy import text
 
 from tongban.shared import tracing
 from tongban.shared.db import SessionDep, make_engine, make_sessionmaker, notify_after_commit
-from tongban.shared.errors import AppError, install_error_handlers
+from tongban.shared.errors import Conflict, install_error_handlers
 from tongban.shared.metrics import Metrics
 from tongban.shared.policy import AuthorizeCaller, Policy, Rule, declared_permission, route_helpers
-
-
-class Refused(AppError):
-    code, status, title = "refused_here", 409, "Refused after a write"
 
 
 @pytest.fixture
@@ -52,7 +48,7 @@ async def app(infra, table):
         if twice:
             await session.execute(text(f"INSERT INTO {name} (id) VALUES (:id)"), {"id": row})
         if refuse:
-            raise Refused("the row was written, then the request refused")
+            raise Conflict("the row was written, then the request refused")
         return {"row": row}
 
     @app.get("/nothing")
@@ -76,7 +72,7 @@ async def test_request_session_commits_before_the_answer_and_rolls_back_a_refusa
     assert await conn.fetchval(f"SELECT count(*) FROM {name} WHERE id = 1") == 1  # committed when answered
 
     refused = await _call(app, "POST", "/rows/2?refuse=true")
-    assert refused.status_code == 409 and refused.json()["code"] == "refused_here"
+    assert refused.status_code == 409 and refused.json()["code"] == "conflict"
     assert await conn.fetchval(f"SELECT count(*) FROM {name} WHERE id = 2") == 0
 
     # COMMIT itself fails (the deferred constraint): the answer is not a success.

@@ -243,14 +243,15 @@ class Access:
 
 def admit(policy: Policy, permission: str, p: Principal | None) -> Access:
     """The caller half of `permission`: the rules this caller may use, or the best refusal."""
-    rules, refusals = [], []
+    rules = []
+    role = p.role if p is not None else None
     for rule in policy[permission]:
-        refusal = rule.admits(p)
-        if refusal is None:
+        # Another role's rule refuses (NotPermitted) without asking more: skipped here, and the
+        # refusals, built only when no rule admits the caller, are the same as ever.
+        if (role is None or rule.who == role or rule.who == "anyone") and rule.admits(p) is None:
             rules.append(rule)
-        else:
-            refusals.append(refusal)
     if not rules:
+        refusals = [r for rule in policy[permission] if (r := rule.admits(p)) is not None]
         raise _first([r for r in refusals if not isinstance(r, NotPermitted)] or refusals)
     return Access(p, permission, tuple(rules))
 
