@@ -2,7 +2,8 @@
 
 Starts a throw-away PostgreSQL (durable: fsync, synchronous_commit, full_page_writes on; `--fast`
 turns them off and says so) migrated with svc-queue's migrations, and NATS; runs svc-queue under
-uvicorn (one worker, as deployed; its statements counted by bench/_counted.py) and the floor
+uvicorn (one worker, as deployed, its worker tasks in-process; its statements counted by
+bench/_counted.py, whose wrapper and cursor hook are a few microseconds of its figure) and the floor
 (bench/_floor.py: a minimal FastAPI app, one worker, the shared engine's pool and token
 verifier) side by side. One ticket is seeded (taken and cancelled: its read is one select by
 key, no wait figures), then the same lean load generator (`_floor.Http`, `--clients` keep-alive
