@@ -17,6 +17,7 @@ In Chinese, a validation error names each field by its Chinese label where one i
 from __future__ import annotations
 
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
 ZH, EN = "zh-CN", "en"
@@ -270,6 +271,8 @@ _TYPES = {
 }
 
 
+# Clients send a handful of distinct headers; each is parsed once (the edge asks on every request).
+@lru_cache(maxsize=512)
 def negotiate(accept_language: str | None) -> str:
     """The language of a request's answer: zh-CN or en, whichever its Accept-Language prefers
     (q-values honoured). No preference at all (no header, empty, only `*`) gives `DEFAULT`

@@ -35,6 +35,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.probes: dict[str, Gauge] = {}
         self._own: dict[str, Counter] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -57,8 +58,15 @@ class Metrics:
         return existing
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # The labelled children, found once per (method, route template, status): `labels()` takes
+        # the metric's lock and builds its key on every call. Routes are templates, so few.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(method, route, str(status)),
+                                              self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def refresh(self, runtime: "Runtime") -> None:
         """Read the backlog, the lag and the dead letters now (on scrape, not on a timer)."""

@@ -243,14 +243,15 @@ class Access:
 
 def admit(policy: Policy, permission: str, p: Principal | None) -> Access:
     """The caller half of `permission`: the rules this caller may use, or the best refusal."""
-    rules, refusals = [], []
+    rules = []
+    role = p.role if p is not None else None
     for rule in policy[permission]:
-        refusal = rule.admits(p)
-        if refusal is None:
+        # Another role's rule refuses (NotPermitted) without asking more: skipped here, and the
+        # refusals, built only when no rule admits the caller, are the same as ever.
+        if (role is None or rule.who == role or rule.who == "anyone") and rule.admits(p) is None:
             rules.append(rule)
-        else:
-            refusals.append(refusal)
     if not rules:
+        refusals = [r for rule in policy[permission] if (r := rule.admits(p)) is not None]
         raise _first([r for r in refusals if not isinstance(r, NotPermitted)] or refusals)
     return Access(p, permission, tuple(rules))
 
@@ -281,6 +282,15 @@ class Authorize:
         request.state.principal = principal
         request.state.permission = self.permission
         return admit(self.policy, self.permission, principal)
+
+
+class AuthorizeCaller(Authorize):
+    """`Authorize` answering the admitted Principal itself (a route that needs no record): one
+    dependency rather than `Authorize` plus a second one reading its `principal`, each of which
+    FastAPI solves on every request."""
+
+    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
+        return (await super().__call__(request)).principal
 
 
 def declared_permission(route: Any) -> str | None:
@@ -346,13 +356,7 @@ def route_helpers(policy: Policy) -> RouteHelpers:
         return Annotated[Access, Depends(Authorize(policy, permission))]
 
     def caller(permission: str) -> Any:
-        authorize = Authorize(policy, permission)
-
-        # A default, not Annotated: this module's annotations are strings, and `authorize` is local.
-        async def principal(access: Access = Depends(authorize)) -> Principal | None:  # noqa: B008
-            return access.principal
-
-        return Annotated[Principal, Depends(principal)]
+        return Annotated[Principal, Depends(AuthorizeCaller(policy, permission))]
 
     def public(permission: str) -> Any:
         return Depends(Authorize(policy, permission))

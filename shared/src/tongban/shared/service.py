@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -209,7 +209,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or os.urandom(16).hex()
         carrier = {"traceparent": headers[b"traceparent"].decode("latin-1")} if b"traceparent" in headers else None
         rtoken = request_id_var.set(rid)
         ltoken = language_var.set(negotiate(headers.get(b"accept-language", b"").decode("latin-1")))

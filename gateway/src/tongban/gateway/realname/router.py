@@ -17,7 +17,7 @@ router = APIRouter(prefix="/auth/real-name", tags=["real name"])
 Citizen = Caller("real_name.verify")
 
 
-def providers(request: Request) -> dict:
+async def providers(request: Request) -> dict:
     return request.app.state.realname_providers
 
 

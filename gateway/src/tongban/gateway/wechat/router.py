@@ -22,11 +22,11 @@ Holder = Caller("wechat.own")
 WECHAT_ERRORS = (UnknownMiniProgram, WeChatCodeRefused, WeChatUnavailable)
 
 
-def wechat_client(request: Request) -> WeChatClient:
+async def wechat_client(request: Request) -> WeChatClient:
     return request.app.state.wechat
 
 
-def bind_tickets(request: Request) -> service.Tickets:
+async def bind_tickets(request: Request) -> service.Tickets:
     return request.app.state.wechat_tickets
 
 
