@@ -6,15 +6,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.ledger.models import MessageLog
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('interop.message_log'))")
+_HEAD = select(MessageLog.seq, MessageLog.hash).order_by(MessageLog.seq.desc()).limit(1)  # built once
+
+
 async def lock_head(session: AsyncSession) -> None:
     """Appends are serialised (transaction-scoped advisory lock): each needs the previous hash."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('interop.message_log'))"))
+    await session.execute(_LOCK)
 
 
 async def head(session: AsyncSession) -> tuple[int, str] | None:
     """(seq, hash) of the last entry: only what the next entry needs, not its bodies."""
-    row = (await session.execute(select(MessageLog.seq, MessageLog.hash).order_by(MessageLog.seq.desc()).limit(1))
-           ).first()
+    row = (await session.execute(_HEAD)).first()
     return (row.seq, row.hash) if row else None
 
 
