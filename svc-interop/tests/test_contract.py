@@ -339,3 +339,28 @@ async def test_the_edges_copy_of_a_partner_never_outlives_a_change_of_the_regist
         # ... and the suspended partner is refused at the edge from then on (the copy says so).
         r = await send(forwarded(), key=second.key, kid=second.kid)
         assert r.json()["code"] == "unknown_partner"
+
+
+async def test_appends_from_two_processes_keep_one_gapless_chain(infra, token_issuer, kit):
+    """Two processes (two engines, two LedgerWriters: the web app and the worker) append at once;
+    each append locks and reads the head row in one statement and the trigger moves it: the
+    chain stays gapless and verifies, and the head names its last entry."""
+    async with kit.interop(infra, token_issuer) as zs:
+        engines = [make_engine(zs.app.state.settings.database_url, 2) for _ in range(2)]
+        try:
+            writers = [ledger_service.LedgerWriter(make_sessionmaker(e)) for e in engines]
+
+            def entry(i):
+                return ledger_service.Exchange(direction="inbound", method="POST", target=f"{PUBLIC}/x/{i}",
+                                               request_headers={}, request_body=b"{}", outcome="accepted",
+                                               partner=SHENZHEN, message_id=str(uuid.uuid4()))
+
+            await asyncio.gather(*(writers[i % 2].append(entry(i)) for i in range(40)))
+        finally:
+            for e in engines:
+                await e.dispose()
+        async with zs.app.state.sessionmaker() as s:
+            check = await ledger_service.verify(s)
+            head = (await s.execute(text("SELECT seq, hash FROM interop.message_log_head"))).one()
+            last = (await s.execute(text("SELECT seq, hash FROM interop.message_log ORDER BY seq DESC LIMIT 1"))).one()
+        assert check.ok and check.entries >= 40 and tuple(head) == tuple(last) == (check.head_seq, check.head_hash)
