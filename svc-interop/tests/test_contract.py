@@ -15,6 +15,7 @@ from tongban.interop.identity.models import SigningKey
 from tongban.interop.ledger import service as ledger_service
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ITEM_RETIRED, ItemPublishedV1, ItemRetiredV1
 from tongban.shared.events import bus
+from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.events.envelope import make_event
 from tongban.shared.testing.plugin import wait_for
 
@@ -267,3 +268,99 @@ async def test_concurrent_exchanges_share_appends_and_the_chain_holds(infra, tok
         check = (await zs.get("/api/v1/interop/ledger/verify", headers=admin)).json()
         listed = (await zs.get("/api/v1/interop/ledger/entries", headers=admin)).json()["total"]
         assert check["ok"] is True and check["entries"] == listed >= 12
+
+
+async def test_the_edges_copy_of_a_partner_never_outlives_a_change_of_the_registry(infra, token_issuer, admin, kit):
+    """The exchange edge authenticates a known sender from memory (exchange.service.PartnerDirectory);
+    a key revoked, a partner suspended or a grant withdrawn by any process (here: SQL straight into
+    the database, as another replica or the worker would commit it) is refused from the next
+    message on, and a key registered since is accepted at once."""
+    PartnerCity, interop, verify_answer = kit.PartnerCity, kit.interop, kit.verify_answer
+    sz = PartnerCity(SHENZHEN, token_issuer)
+    async with kit.cases_service(infra, token_issuer, ZHONGSHAN, items=(ITEM,)) as cases, \
+            interop(infra, token_issuer, cases_url=cases.url) as zs:
+        assert (await zs.post("/api/v1/interop/partners", json=partner_body(sz), headers=admin)).status_code == 201
+        identity = (await zs.get("/api/v1/interop/identity")).json()
+        directory = zs.app.state.partners
+
+        async def send(body, **kw):
+            headers, raw, signed = sz.request("POST", PUBLIC + CASES, body, **kw)
+            resp = await zs.post(CASES, content=raw, headers=headers)
+            verify_answer(resp, identity, signed)
+            return resp
+
+        async def another_process(sql):
+            engine = make_engine(zs.app.state.settings.database_url, 1)
+            try:
+                async with make_sessionmaker(engine)() as s, s.begin():
+                    await s.execute(text(sql))
+            finally:
+                await engine.dispose()
+
+        async def stored(case_ref):
+            async with zs.app.state.sessionmaker() as s:
+                return (await s.execute(text("SELECT count(*) FROM interop.incoming_case WHERE partner_case_ref = :r"),
+                                        {"r": case_ref})).scalar_one()
+
+        assert (await send(forwarded())).status_code == 202
+        remembered = directory.get(SHENZHEN)
+        assert remembered is not None and set(remembered.keys) == {sz.kid}
+        assert (await send(forwarded())).status_code == 202
+        assert directory.get(SHENZHEN) is remembered  # the second message needed no read of the partner
+
+        # A key registered since the copy was taken: the copy does not know it, the database does.
+        second = PartnerCity(SHENZHEN, token_issuer)
+        second.kid = "440300-test-2"
+        assert (await zs.post(f"/api/v1/interop/partners/{SHENZHEN}/keys", json=second.jwk(),
+                              headers=admin)).status_code == 201
+        assert (await send(forwarded(), key=second.key, kid=second.kid)).status_code == 202
+        assert set(directory.get(SHENZHEN).keys) == {sz.kid, second.kid}
+
+        # The first key revoked behind this process's back: refused, nothing of the message stored.
+        await another_process(f"UPDATE interop.partner_key SET revoked_at = now() WHERE kid = '{sz.kid}'")
+        case = forwarded()
+        r = await send(case)
+        assert r.status_code == 401 and r.json()["code"] == "unknown_kid", r.text
+        assert await stored(case["case_ref"]) == 0
+        assert directory.get(SHENZHEN) is None  # the stale copy dropped
+        assert (await send(forwarded(), key=second.key, kid=second.kid)).status_code == 202
+        assert set(directory.get(SHENZHEN).keys) == {second.kid}  # read again, at the registry's version
+
+        # A grant withdrawn, then the partner suspended, the same way.
+        await another_process(f"UPDATE interop.partner SET services = '{{discovery}}' WHERE region_code = '{SHENZHEN}'")
+        r = await send(forwarded(), key=second.key, kid=second.kid)
+        assert r.status_code == 403 and r.json()["code"] == "service_not_granted", r.text
+        await another_process(f"UPDATE interop.partner SET status = 'suspended', services = '{{discovery,case.forward}}' "
+                              f"WHERE region_code = '{SHENZHEN}'")
+        case = forwarded()
+        r = await send(case, key=second.key, kid=second.kid)
+        assert r.status_code == 403 and r.json()["code"] == "unknown_partner", r.text
+        assert await stored(case["case_ref"]) == 0
+        # ... and the suspended partner is refused at the edge from then on (the copy says so).
+        r = await send(forwarded(), key=second.key, kid=second.kid)
+        assert r.json()["code"] == "unknown_partner"
+
+
+async def test_appends_from_two_processes_keep_one_gapless_chain(infra, token_issuer, kit):
+    """Two processes (two engines, two LedgerWriters: the web app and the worker) append at once;
+    each append locks and reads the head row in one statement and the trigger moves it: the
+    chain stays gapless and verifies, and the head names its last entry."""
+    async with kit.interop(infra, token_issuer) as zs:
+        engines = [make_engine(zs.app.state.settings.database_url, 2) for _ in range(2)]
+        try:
+            writers = [ledger_service.LedgerWriter(make_sessionmaker(e)) for e in engines]
+
+            def entry(i):
+                return ledger_service.Exchange(direction="inbound", method="POST", target=f"{PUBLIC}/x/{i}",
+                                               request_headers={}, request_body=b"{}", outcome="accepted",
+                                               partner=SHENZHEN, message_id=str(uuid.uuid4()))
+
+            await asyncio.gather(*(writers[i % 2].append(entry(i)) for i in range(40)))
+        finally:
+            for e in engines:
+                await e.dispose()
+        async with zs.app.state.sessionmaker() as s:
+            check = await ledger_service.verify(s)
+            head = (await s.execute(text("SELECT seq, hash FROM interop.message_log_head"))).one()
+            last = (await s.execute(text("SELECT seq, hash FROM interop.message_log ORDER BY seq DESC LIMIT 1"))).one()
+        assert check.ok and check.entries >= 40 and tuple(head) == tuple(last) == (check.head_seq, check.head_hash)

@@ -16,6 +16,7 @@ from tongban.interop.delivery.tokens import PartnerTokens
 from tongban.interop.delivery.worker import Deliverer
 from tongban.interop.discovery.router import router as discovery_router
 from tongban.interop.exchange.client import PartnerClient
+from tongban.interop.exchange.service import PartnerDirectory
 from tongban.interop.exchange.wire import Wire
 from tongban.interop.exchange.middleware import SignedExchange
 from tongban.interop.forwarding import service as forwarding
@@ -56,6 +57,8 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     app.state.ledger = ledger.LedgerWriter(runtime.sessionmaker)
     # Reads that need no transaction (the exchange edge's look-up of the sender and its keys: one
     # statement): no BEGIN and ROLLBACK round trips around it. The same pool.
+    # Partners and their parsed keys as last read (exchange.service.PartnerDirectory).
+    app.state.partners = PartnerDirectory()
     app.state.reads = make_sessionmaker(runtime.engine.execution_options(isolation_level="AUTOCOMMIT"))
     app.state.keyring = await identity.load_ring(runtime.sessionmaker, settings.region_code, settings.city_name,
                                                  passphrase)

@@ -5,16 +5,23 @@ later `cases.case.*` event carries so svc-interop can report each step back."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.cases.case import repository as cases_repo
+from tongban.cases.case.models import Case
 from tongban.cases.case import submission
 from tongban.cases.case.schemas import CaseCreate, CaseRead
 from tongban.cases.forwarding.schemas import ForwardedCaseCreate
 from tongban.shared.auth import Principal
 from tongban.shared.errors import Conflict, InvalidField
 from tongban.shared.ids import InvalidIdentifier, normalize_credit_code, normalize_resident_id
+
+
+# Built once, the values bound apart (SQLAlchemy keeps their cache keys and compiled forms): the
+# lock on the partner case, and what a refusal of a second delivery names (not the whole case).
+_LOCK = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("key", type_=String()))))
+_FORWARDED = select(Case.id, Case.case_number).where(Case.partner_region == bindparam("region"),
+                                                     Case.partner_case_number == bindparam("number"))
 
 
 class AlreadyForwarded(Conflict):
@@ -43,9 +50,9 @@ async def forward(session: AsyncSession, body: ForwardedCaseCreate, p: Principal
         raise InvalidField("partner_region", "a city does not forward cases to itself")
     # Two deliveries of one partner case under different message ids must not make two cases:
     # serialise on the partner case, then look.
-    await session.execute(select(func.pg_advisory_xact_lock(
-        func.hashtext(f"forwarded:{body.partner_region}:{body.partner_case_number}"))))
-    existing = await cases_repo.by_partner_case(session, body.partner_region, body.partner_case_number)
+    await session.execute(_LOCK, {"key": f"forwarded:{body.partner_region}:{body.partner_case_number}"})
+    existing = (await session.execute(_FORWARDED, {"region": body.partner_region,
+                                                   "number": body.partner_case_number})).first()
     if existing is not None:
         raise AlreadyForwarded(f"partner case {body.partner_case_number} is case {existing.case_number} here",
                                case_id=str(existing.id), case_number=existing.case_number)

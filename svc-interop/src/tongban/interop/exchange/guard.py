@@ -30,16 +30,28 @@ def Exchange(service_name: str) -> Callable[..., Awaitable[service.Inbound]]:  #
     async def admitted(request: Request, session: SessionDep,
                        access: Annotated[Access, Depends(authorize)]) -> service.Inbound:
         settings = request.app.state.settings
-        # The edge (SignedExchange) authenticated the sender and its signature before anything
-        # was stored; what is left is the message id, the grant and the nonce.
-        auth: service.Authenticated | None = getattr(request.state, "interop_sender", None)
-        if auth is None:
+        directory: service.PartnerDirectory | None = getattr(request.app.state, "partners", None)
+
+        async def here() -> service.Authenticated:
+            """The sender and its signature checked against the registry as this transaction sees it."""
             assert access.principal is not None  # the partner rule admits no anonymous caller
             target = settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            body = await request.body()
-            auth = await service.authenticate(session, access.principal, request.method, target, request.headers,
-                                              body, settings.clock_skew_seconds)
+            return await service.authenticate(session, access.principal, request.method, target, request.headers,
+                                              await request.body(), settings.clock_skew_seconds)
+
+        async def again() -> service.Authenticated:
+            if directory is not None:
+                directory.forget()  # a copy older than the registry: every partner is read again
+            return await here()
+
+        # The edge (SignedExchange) authenticated the sender and its signature before anything
+        # was stored; what is left is the message id, the grant and the nonce (and, when the
+        # registry changed since the edge's copy of the partner, authenticating again).
+        auth: service.Authenticated | None = getattr(request.state, "interop_sender", None)
+        if auth is None:
+            return await service.admit_authenticated(session, await here(), service_name, request.headers,
+                                                     settings.clock_skew_seconds)
         return await service.admit_authenticated(session, auth, service_name, request.headers,
-                                                 settings.clock_skew_seconds)
+                                                 settings.clock_skew_seconds, again=again)
 
     return admitted

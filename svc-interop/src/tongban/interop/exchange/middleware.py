@@ -54,9 +54,11 @@ class SignedExchange:
         settings = app.state.settings
         target = settings.public_url + _path(scope)
         try:
-            async with app.state.reads() as session:  # one statement, outside a transaction
+            # The sender's keys from this process's directory (checked against the registry's
+            # version when the nonce is claimed), else one statement, outside a transaction.
+            async with app.state.reads() as session:
                 auth = await service.authenticate(session, principal, scope["method"], target, headers, body,
-                                                  settings.clock_skew_seconds)
+                                                  settings.clock_skew_seconds, app.state.partners)
         except AppError as exc:
             return await self._refuse_unstored(scope, exc, hashlib.sha256(body).hexdigest(), len(body), send)
         scope.setdefault("state", {})["interop_sender"] = auth

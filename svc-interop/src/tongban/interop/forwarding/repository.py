@@ -1,6 +1,7 @@
 import uuid
+from typing import Any
 
-from sqlalchemy import Select, insert, select, text
+from sqlalchemy import Row, Select, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.shared import clock
@@ -50,9 +51,14 @@ async def get_by_outgoing_local_case(session: AsyncSession, local_case_id: uuid.
             ).scalar_one_or_none()
 
 
-async def find_incoming(session: AsyncSession, partner: str, partner_case_ref: str) -> IncomingCase | None:
-    return (await session.execute(select(IncomingCase).where(
-        IncomingCase.partner == partner, IncomingCase.partner_case_ref == partner_case_ref))).scalar_one_or_none()
+# Built once, the values bound apart; only what an answer to a resent case needs (no ORM entity).
+_FOUND = (select(IncomingCase.case_number, IncomingCase.status, IncomingCase.created_at)
+          .where(IncomingCase.partner == bindparam("partner"), IncomingCase.partner_case_ref == bindparam("ref")))
+
+
+async def find_incoming(session: AsyncSession, partner: str, partner_case_ref: str) -> Row[Any] | None:
+    """(case_number, status, created_at) of the partner's case with this reference, if we hold it."""
+    return (await session.execute(_FOUND, {"partner": partner, "ref": partner_case_ref})).first()
 
 
 def outgoing_query(partner: str | None, kind: str | None = None) -> Select[tuple[OutgoingCase]]:

@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,4 +34,18 @@ class MessageLog(Base):
     outcome: Mapped[str] = mapped_column(String(20))           # accepted / refused / delivered / failed
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class MessageLogHead(Base):
+    """The chain's last entry (seq, hash), one row, kept by a trigger on every append (migration
+    0006_interop_hot): an append locks this row (`FOR UPDATE`, which, once the previous append
+    commits, reads what it wrote) instead of taking an advisory lock and then reading the log's
+    last entry: one statement where there were two. seq 0 and the genesis hash before any entry."""
+
+    __tablename__ = "message_log_head"
+    __table_args__ = (CheckConstraint("id = 1", name="message_log_head_one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))

@@ -1,21 +1,21 @@
 from collections.abc import Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tongban.interop.ledger.models import MessageLog
+from tongban.interop.ledger.models import MessageLog, MessageLogHead
 
 
-async def lock_head(session: AsyncSession) -> None:
-    """Appends are serialised (transaction-scoped advisory lock): each needs the previous hash."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('interop.message_log'))"))
+# Built once. Appends are serialised on the head row: each needs the previous hash. Under READ
+# COMMITTED a `FOR UPDATE` that waited for another append reads the row as that append committed
+# it, so the lock and the read are one statement (the trigger moves the head with every insert).
+_HEAD = select(MessageLogHead.seq, MessageLogHead.hash).where(MessageLogHead.id == 1).with_for_update()
 
 
-async def head(session: AsyncSession) -> tuple[int, str] | None:
-    """(seq, hash) of the last entry: only what the next entry needs, not its bodies."""
-    row = (await session.execute(select(MessageLog.seq, MessageLog.hash).order_by(MessageLog.seq.desc()).limit(1))
-           ).first()
-    return (row.seq, row.hash) if row else None
+async def lock_head(session: AsyncSession) -> tuple[int, str]:
+    """(seq, hash) of the last entry ((0, genesis) before the first), locked until the transaction ends."""
+    row = (await session.execute(_HEAD)).one()
+    return row.seq, row.hash
 
 
 COLUMNS = tuple(c.key for c in MessageLog.__table__.columns)

@@ -78,11 +78,9 @@ async def append(session: AsyncSession, x: Exchange) -> MessageLog:
 
 
 async def append_many(session: AsyncSession, xs: list[Exchange]) -> list[MessageLog]:
-    """Append exchanges to the chain in this order (in the caller's transaction): one lock, one
-    read of the head and one insert for all of them."""
-    await repository.lock_head(session)
-    last = await repository.head(session)
-    seq, prev_hash = last if last else (0, GENESIS)
+    """Append exchanges to the chain in this order (in the caller's transaction): one statement
+    that locks and reads the head, and one insert for all of them."""
+    seq, prev_hash = await repository.lock_head(session)
     entries = []
     for x in xs:
         kept_body = x.request_body if x.keep_request_body else b""

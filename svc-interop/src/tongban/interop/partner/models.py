@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, SmallInteger, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,3 +42,15 @@ class PartnerKey(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PartnerVersion(Base):
+    """The registry's version (one row): every change of a partner or its keys bumps it (database
+    triggers, migration 0006_interop_hot), so a process holding partners and keys in memory learns
+    in the statement that claims a message's nonce that its copy is stale."""
+
+    __tablename__ = "partner_version"
+    __table_args__ = (CheckConstraint("id = 1", name="partner_version_one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -1,7 +1,7 @@
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tongban.interop.partner.models import Partner, PartnerKey
+from tongban.interop.partner.models import Partner, PartnerKey, PartnerVersion
 from tongban.shared import clock
 
 
@@ -56,12 +56,25 @@ async def active(session: AsyncSession) -> list[Partner]:
         select(Partner).where(Partner.status == "active").order_by(Partner.region_code))).scalars())
 
 
-async def with_active_keys(session: AsyncSession, region_code: str) -> tuple[Partner | None, list[PartnerKey]]:
-    """The partner and its unrevoked keys in one round trip (every exchange in and out needs both)."""
-    rows = (await session.execute(
-        select(Partner, PartnerKey).outerjoin(PartnerKey, (PartnerKey.region_code == Partner.region_code)
-                                              & PartnerKey.revoked_at.is_(None))
-        .where(Partner.region_code == region_code))).all()
+# The registry's version, as one scalar (every process compares its in-memory partners with it).
+VERSION = select(PartnerVersion.version).where(PartnerVersion.id == 1).scalar_subquery()
+# Built once, the region bound apart: SQLAlchemy reuses its cache key and compiled form.
+_WITH_KEYS = (select(Partner, PartnerKey, VERSION.label("version"))
+              .outerjoin(PartnerKey, (PartnerKey.region_code == Partner.region_code) & PartnerKey.revoked_at.is_(None))
+              .where(Partner.region_code == bindparam("region")))
+
+
+async def with_active_keys_versioned(session: AsyncSession, region_code: str
+                                     ) -> tuple[Partner | None, list[PartnerKey], int | None]:
+    """The partner, its unrevoked keys and the registry's version they are current at, in one
+    round trip (every exchange in and out needs the first two)."""
+    rows = (await session.execute(_WITH_KEYS, {"region": region_code})).all()
     if not rows:
-        return None, []
-    return rows[0][0], [key for _, key in rows if key is not None]
+        return None, [], None
+    return rows[0][0], [key for _, key, _ in rows if key is not None], rows[0][2]
+
+
+async def with_active_keys(session: AsyncSession, region_code: str) -> tuple[Partner | None, list[PartnerKey]]:
+    """The partner and its unrevoked keys in one round trip."""
+    partner, keys, _ = await with_active_keys_versioned(session, region_code)
+    return partner, keys
