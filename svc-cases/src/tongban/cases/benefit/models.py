@@ -36,7 +36,7 @@ class BenefitPolicy(Base):
     state: Mapped[str] = mapped_column(String(12), index=True)  # draft | published | closed
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Amended in versions: each amendment keeps the configuration it replaced (BenefitPolicyVersion).
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     amended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(String(500))
@@ -104,7 +104,7 @@ class BenefitGrant(Base):
     mode: Mapped[str] = mapped_column(String(10))
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     matched: Mapped[list[str]] = mapped_column(JSONB)
-    policy_version: Mapped[int] = mapped_column(Integer, default=1)   # the rules it was granted under
+    policy_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # the rules it was granted under
     # What the platform cannot know: where to pay, given by the grantee afterwards.
     bank_name: Mapped[str | None] = mapped_column(String(60))
     bank_account: Mapped[str | None] = mapped_column(String(34))

@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 from tongban.cases.db import Base
@@ -12,6 +12,14 @@ class Case(Base):
     """An application (办件) for one item, from submission to completion, with its legal clock."""
 
     __tablename__ = "case"
+    __table_args__ = (
+        # One case per partner case, whatever message ids the partner uses (forwarding relies on it).
+        Index("uq_case_partner_case", "partner_region", "partner_case_number", unique=True,
+              postgresql_where=text("partner_region IS NOT NULL")),
+        # Open cases whose deadline was estimated over a year nobody has published (recomputed when
+        # the schedule is imported, counted by the next-year warning).
+        Index("ix_case_provisional", "deadline_on", postgresql_where=text("deadline_basis IS NOT NULL")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     case_number: Mapped[str] = mapped_column(String(19), unique=True)

@@ -30,7 +30,7 @@ class CatalogItem(Base):
     # From the event's full record (absent in older events): who handles it, what it issues.
     department: Mapped[str | None] = mapped_column(String(18))
     result_licence_type: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="published")
+    status: Mapped[str] = mapped_column(String(20), default="published", server_default="published")
     # The item's materials as the catalogue lists them (None: the event did not say).
     materials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),

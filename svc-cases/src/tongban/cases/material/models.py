@@ -3,7 +3,7 @@ import uuid
 
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, func
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.cases.db import Base
 
@@ -20,7 +20,7 @@ class Document(Base):
     mime_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))  # loaded only when downloaded
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only when downloaded
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

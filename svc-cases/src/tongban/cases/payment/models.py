@@ -2,10 +2,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Sequence, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 from tongban.cases.db import Base
+
+# The counter behind the 非税缴款码 (payment/codes.py draws from it with nextval).
+PAYMENT_CODE_SEQ = Sequence("payment_code_seq", metadata=Base.metadata)
 
 
 class PaymentRule(Base):

@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, DateTime, Integer, String, Text, func
+from sqlalchemy import Date, DateTime, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,6 +14,9 @@ class HotlineTicket(Base):
     overdue; reopened within a window."""
 
     __tablename__ = "hotline_ticket"
+    # One ticket per referral, whatever happens to the inbox.
+    __table_args__ = (Index("uq_hotline_ticket_referral", "referral_id", unique=True,
+                            postgresql_where=text("referral_id IS NOT NULL")),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     ticket_number: Mapped[str] = mapped_column(String(18), unique=True)
