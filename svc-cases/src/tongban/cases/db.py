@@ -20,7 +20,7 @@ outbox = Outbox(platform.outbox)
 audit = AuditTrail(platform)
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessionmaker  # type: ignore[no-any-return]
 
 

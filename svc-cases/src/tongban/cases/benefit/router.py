@@ -34,7 +34,7 @@ SubjectQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z]{18}$",
                                            description="whom for (default: yourself, or your principal)")]
 
 
-def _cache(request: Request) -> service.PolicyCache:
+async def _cache(request: Request) -> service.PolicyCache:
     return request.app.state.benefit_policies  # type: ignore[no-any-return]
 
 

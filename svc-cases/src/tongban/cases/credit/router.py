@@ -23,7 +23,7 @@ CheckDecider = Annotated[Access, Depends(Authorize(POLICY, "commitment_check.dec
 SubjectId = Annotated[str, Path(pattern=r"^[0-9A-Z]{17}[0-9A-Z]$", description="resident ID number or credit code")]
 
 
-def _platform(request: Request) -> CreditPlatform:
+async def _platform(request: Request) -> CreditPlatform:
     return request.app.state.credit_platform  # type: ignore[no-any-return]
 
 

@@ -38,7 +38,7 @@ UseLister = Can("licence_use.list")
 User = Caller("licence_use.create")
 
 
-def cases_client(request: Request) -> CasesClient:
+async def cases_client(request: Request) -> CasesClient:
     return CasesClient(getattr(request.app.state, "cases", None))
 
 
