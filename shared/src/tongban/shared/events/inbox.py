@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -185,10 +186,18 @@ class Consumer:
     async def _dead_letter(self, msg: Msg, event: Envelope | None, error: str, deliveries: int) -> None:
         log.error("dead letter on %s: %s", self.sub.durable, error)
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(self.tables.dead_letter.insert().values(
-                consumer=self.sub.durable, event_id=str(event.id) if event else None, subject=msg.subject,
-                payload=msg.data.decode("utf-8", errors="replace"), error=error[:4000], deliveries=deliveries))
+            await session.execute(self.tables.dead_letter.insert().values(dead_letter_row(
+                self.sub.durable, str(event.id) if event else None, msg.subject,
+                msg.data.decode("utf-8", errors="replace"), error, deliveries)))
         await msg.term()
+
+
+def dead_letter_row(consumer: str, event_id: str | None, subject: str, payload: str, error: str,
+                    deliveries: int) -> dict[str, Any]:
+    """A dead letter's row: what a consumer could not handle, kept for an operator to look at and
+    replay (the error cut to the column's 4,000 characters)."""
+    return {"consumer": consumer, "event_id": event_id, "subject": subject, "payload": payload,
+            "error": error[:4000], "deliveries": deliveries}
 
 
 async def _consumer_exists(psub: JetStreamContext.PullSubscription) -> bool:

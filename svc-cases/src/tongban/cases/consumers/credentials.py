@@ -22,7 +22,7 @@ from tongban.shared.contracts.credentials import (
     LICENCE_ISSUE_FAILED, LICENCE_ISSUED, LicenceIssuedV1, LicenceIssueFailedV1,
 )
 from tongban.shared.events.envelope import Envelope
-from tongban.shared.events.inbox import PoisonMessage, Subscription
+from tongban.shared.events.inbox import PoisonMessage, Subscription, dead_letter_row
 
 log = logging.getLogger("tongban.cases.credentials")
 DURABLE = "cases-credentials-licence"
@@ -39,9 +39,8 @@ async def on_licence_event(session: AsyncSession, event: Envelope) -> None:
         raise PoisonMessage("; ".join(faults))
     for fault in faults:
         # Committed with the other part's work; the inbox row keeps a redelivery from redoing it.
-        await session.execute(platform.dead_letter.insert().values(
-            consumer=DURABLE, event_id=str(event.id), subject=event.type, payload=event.model_dump_json(),
-            error=f"PoisonMessage: {fault}"[:4000], deliveries=1))
+        await session.execute(platform.dead_letter.insert().values(dead_letter_row(
+            DURABLE, str(event.id), event.type, event.model_dump_json(), f"PoisonMessage: {fault}", 1)))
 
 
 async def _on_case(session: AsyncSession, event: Envelope) -> None:
