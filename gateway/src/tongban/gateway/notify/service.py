@@ -10,7 +10,6 @@ go at once. The same news told twice to the same account is one message. Never c
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import logging
 import uuid
@@ -83,7 +82,7 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
     told = Told()
     due_now = False
     now = clock.now()
-    # Every delivery window starts at or after now - 1 h (a delivery waits, never goes early).
+    # Every delivery goes at or after now: what was planned before now - 1 h shares no hour with it.
     people = await repository.recipients(session, list({n.account_id for n in notices}), now - HOUR, settings.per_hour)
     chosen: list[tuple[repository.Recipient, Kind, dict[str, Any]]] = []
     for notice in notices:
@@ -104,7 +103,7 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
     if len(chosen) == 1 and not _wants_wechat(*chosen[0][:2]):
         # The usual case (one event, one account): the message and its SMS in one statement.
         person, kind, message = chosen[0]
-        sms = await _sms(session, person, kind, message["id"], settings, now)
+        sms = _sms(person, kind, message["id"], settings, now)
         inserted = (await repository.add_message_with_delivery(session, message, sms) if sms is not None
                     else bool(await repository.add_messages(session, [message])))
         if inserted:
@@ -121,15 +120,15 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
                 told.duplicates += 1
                 continue
             told.messages += 1
-            if (sms := await _sms(session, person, kind, message_id, settings, now)) is not None:
+            if (sms := _sms(person, kind, message_id, settings, now)) is not None:
                 rows.append(sms)
             if _wants_wechat(person, kind):
                 grant = await repository.take_grant(session, person.id, kind.wechat or "")
                 if grant is not None:   # no authorisation: nothing on this channel (WeChat would refuse it)
                     grant.consumed_at, grant.message_id = now, message_id
                     # The mini-program user's openid would be bound at WeChat login; the account stands for it here.
-                    rows.append(await _planned(session, person, message_id, "wechat", str(person.id), kind.wechat or "",
-                                               kind.urgent, settings, now))
+                    rows.append(_planned(person, message_id, "wechat", str(person.id), kind.wechat or "", kind.urgent,
+                                         settings, now))
         await repository.add_deliveries(session, rows)
         told.deliveries = len(rows)
         due_now = any(row["not_before"] <= now for row in rows)
@@ -150,38 +149,38 @@ def _wants_wechat(person: repository.Recipient, kind: Kind) -> bool:
                 and kind.wechat in person.open_grants)
 
 
-async def _sms(session: AsyncSession, person: repository.Recipient, kind: Kind, message_id: uuid.UUID,
-               settings: NotifySettings, now: dt.datetime) -> dict[str, Any] | None:
+def _sms(person: repository.Recipient, kind: Kind, message_id: uuid.UUID, settings: NotifySettings,
+         now: dt.datetime) -> dict[str, Any] | None:
     pref = person.pref
     phone = (pref.phone if pref is not None and pref.phone else None) or person.phone
     if kind.sms and phone and (pref is None or pref.sms):
-        return await _planned(session, person, message_id, "sms", phone, kind.sms, kind.urgent, settings, now)
+        return _planned(person, message_id, "sms", phone, kind.sms, kind.urgent, settings, now)
     return None
 
 
-async def _planned(session: AsyncSession, person: repository.Recipient, message_id: uuid.UUID, channel: str,
-                   address: str, template_id: str, urgent: bool, settings: NotifySettings,
-                   now: dt.datetime) -> dict[str, Any]:
-    """A delivery's row, its time set by quiet hours and the hourly limit (the account's recent
-    non-urgent deliveries on the channel, read with it, plus those planned since, kept in order)."""
+def _planned(person: repository.Recipient, message_id: uuid.UUID, channel: str, address: str, template_id: str,
+             urgent: bool, settings: NotifySettings, now: dt.datetime) -> dict[str, Any]:
+    """A delivery's row, its time set by quiet hours and the hourly limit. A non-urgent delivery
+    joins the end of the account's line on the channel (its last `per_hour` non-urgent deliveries,
+    scheduled or sent, read with it, plus those planned since): it goes no earlier than the last of
+    them (the line keeps its order; a retry the dispatcher moved later is waited for) and no
+    earlier than an hour after the `per_hour`-th last. Then every hour holding it holds at most
+    `per_hour - 1` others (they all lie before it), whatever the line behind: the first slot after
+    the line at which the sliding window has room."""
     not_before, deferred = now, None
     if not urgent:
         if (quiet_end := in_quiet_hours(now, *quiet_hours_of(person.pref, settings))) is not None:
             not_before, deferred = quiet_end, "quiet_hours"
-        since = not_before - HOUR
-        recent = person.recent[channel]
-        start = bisect.bisect_left(recent, since)
-        if start and channel in person.full:
-            # The window starts after what was read from, and the read stopped at the limit: more
-            # of this window may lie beyond it. Read the window itself (once: the next notice of
-            # this call has the same window).
-            person.full.discard(channel)
-            recent[:] = await repository.recent(session, person.id, channel, since, settings.per_hour)
-            start = 0
-        window = recent[start:]
-        if len(window) >= settings.per_hour and window:
-            not_before, deferred = max(not_before, window[0] + HOUR), "rate_limit"
-        bisect.insort(recent, not_before)   # counts toward the next message's limit
+        line = person.recent[channel]
+        if line:
+            slot = line[-1]
+            if 0 < settings.per_hour <= len(line):
+                slot = max(slot, line[-settings.per_hour] + HOUR)
+            if slot > not_before:
+                not_before, deferred = slot, "rate_limit"
+        line.append(not_before)   # the line's new end: counts toward the next message's limit
+        if settings.per_hour > 0:
+            del line[:-settings.per_hour]
     return {"id": uuid.uuid4(), "message_id": message_id, "account_id": person.id, "channel": channel,
             "address": address, "template_id": template_id, "status": "scheduled", "not_before": not_before,
             "deferred": deferred, "attempts": 0, "created_at": now, "updated_at": now}
