@@ -4,7 +4,8 @@ non-urgent deliveries on a channel are planned so that no hour holds more than `
 slot after the line at which the window has room (a full window's backlog does not all go at the
 same moment an hour later). Every notice gets its delivery, in the notices' order; urgent ones go at
 once and are never counted; quiet hours still defer; a failed delivery frees its slot and a retry
-moved later by the dispatcher is counted where it now stands."""
+moved later by the dispatcher is counted where it now stands; the dispatcher's retries and an
+admin's retry of a dead letter themselves wait for room in the hour they move to."""
 
 import datetime as dt
 import uuid
@@ -15,10 +16,13 @@ from sqlalchemy import select, update
 from tongban.gateway import seed as gateway_seed
 from tongban.gateway.account.models import Account
 from tongban.gateway.main import SERVICE as GATEWAY
+from tongban.gateway.notify.channels import Outcome, Outgoing
 from tongban.gateway.notify.config import NotifySettings
+from tongban.gateway.notify.dispatch import Dispatcher
 from tongban.gateway.notify.models import Delivery, Message
-from tongban.gateway.notify.service import Notice, tell
+from tongban.gateway.notify.service import Notice, retry, tell
 from tongban.shared import clock
+from tongban.shared.auth import Principal
 from tongban.shared.db import make_engine, make_sessionmaker
 
 MONDAY = dt.datetime(2026, 12, 7, 10, 0, tzinfo=clock.CHINA)   # outside the default quiet hours
@@ -179,3 +183,79 @@ async def test_a_failed_delivery_frees_its_slot_and_a_retry_counts_where_it_now_
     # The hour from `now` holds the sent one and the retry: one more fits, right after the retry.
     assert later[0] == retry_at
     assert later[1:] == [now + HOUR, retry_at + HOUR, retry_at + HOUR, now + 2 * HOUR, retry_at + 2 * HOUR]
+
+
+class Refusing:
+    """An SMS provider (outside the platform) that throttles the deliveries named, accepts the rest."""
+
+    channel = "sms"
+
+    def __init__(self, refused: set[uuid.UUID]) -> None:
+        self.refused = refused
+
+    async def send(self, batch: list[Outgoing]) -> list[Outcome]:
+        return [Outcome(o.delivery_id, False, error="isv.BUSINESS_LIMIT_CONTROL", transient=True)
+                if o.delivery_id in self.refused else Outcome(o.delivery_id, True, ref=f"ref-{o.delivery_id}")
+                for o in batch]
+
+    async def receipts(self, refs: list[str]) -> dict[str, str]:
+        return {}
+
+
+async def deliveries_by_key(sessionmaker) -> dict[str, Delivery]:  # noqa: ANN001
+    async with sessionmaker() as s:
+        rows = (await s.execute(select(Message.dedup_key, Delivery).join(Delivery, Delivery.message_id == Message.id)
+                                .where(Delivery.channel == "sms"))).all()
+    return {key: d for key, d in rows}
+
+
+async def test_the_dispatchers_retry_waits_for_room_in_the_hour_it_moves_to(told):
+    """A throttled delivery's back-off moves it later: into an hour with room it goes at the
+    back-off's end, as before; into an hour the line already fills, after that line (it never
+    goes earlier than its slot, and no hour holds more than the limit)."""
+    sessionmaker, citizen = told
+    now = clock.now()
+    async with sessionmaker() as s, s.begin():
+        await tell(s, [received(citizen, n) for n in range(2 * N)], SETTINGS)   # N now, N an hour on
+    first = (await deliveries_by_key(sessionmaker))["case.received:000"]
+    await Dispatcher(sessionmaker, SETTINGS, {"sms": Refusing({first.id})}).once()
+    found = await deliveries_by_key(sessionmaker)
+    assert [found[f"case.received:{n:03d}"].status for n in range(N)] == ["scheduled"] + ["sent"] * (N - 1)
+    retried = found["case.received:000"]
+    assert (retried.not_before, retried.deferred, retried.attempts) == (now + 2 * HOUR, "rate_limit", 1)
+    rows = await planned(sessionmaker)
+    assert crowded_hours([at for _, at, _, _ in rows], N) == []
+
+    # An account whose hour has room: the back-off alone (the retry keeps its place).
+    async with sessionmaker() as s:
+        other = (await s.execute(select(Account.id).where(Account.username == "company"))).scalar_one()
+    async with sessionmaker() as s, s.begin():
+        await tell(s, [received(other, 100 + n) for n in range(N)], SETTINGS)
+    lone = (await deliveries_by_key(sessionmaker))["case.received:100"]
+    await Dispatcher(sessionmaker, SETTINGS, {"sms": Refusing({lone.id})}).once()
+    lone = (await deliveries_by_key(sessionmaker))["case.received:100"]
+    assert (lone.status, lone.not_before, lone.deferred) == (
+        "scheduled", now + dt.timedelta(seconds=SETTINGS.retry_seconds), "retry")
+
+
+async def test_a_dead_letter_retried_by_an_admin_waits_for_room_in_the_hour(told):
+    """A dead letter had no place in line; retried, it takes the first slot after the line (not
+    "now" in an hour already full)."""
+    sessionmaker, citizen = told
+    now = clock.now()
+    async with sessionmaker() as s, s.begin():
+        await tell(s, [received(citizen, n) for n in range(N)], SETTINGS)
+    dead = (await deliveries_by_key(sessionmaker))["case.received:000"]
+    async with sessionmaker() as s, s.begin():   # what the dispatcher leaves after the last attempt
+        await s.execute(update(Delivery).where(Delivery.id == dead.id)
+                        .values(status="failed", attempts=SETTINGS.max_attempts))
+    with clock.pinned(MONDAY + dt.timedelta(minutes=1), tick=False):
+        async with sessionmaker() as s, s.begin():
+            await tell(s, [received(citizen, N)], SETTINGS)                  # the freed slot, taken
+    admin = Principal(sub=str(uuid.uuid4()), role="admin", scopes=frozenset({"notify.delivery.retry"}))
+    with clock.pinned(MONDAY + dt.timedelta(minutes=2), tick=False):
+        async with sessionmaker() as s, s.begin():
+            back = await retry(s, admin, dead.id, "号码已更正", SETTINGS)
+    assert (back.status, back.attempts, back.not_before, back.deferred) == ("scheduled", 0, now + HOUR, "rate_limit")
+    rows = await planned(sessionmaker)
+    assert crowded_hours([at for _, at, _, _ in rows], N) == []

@@ -253,6 +253,14 @@ async def awaiting_receipt(session: AsyncSession, limit: int) -> list[Delivery]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def urgent_among(session: AsyncSession, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these messages are urgent (their deliveries never wait for the hourly limit)."""
+    if not message_ids:
+        return set()
+    return set((await session.execute(select(Message.id).where(Message.id.in_(message_ids),
+                                                               Message.urgent.is_(True)))).scalars())
+
+
 async def variables_of(session: AsyncSession, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     if not message_ids:
         return {}

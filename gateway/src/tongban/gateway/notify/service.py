@@ -25,7 +25,7 @@ from tongban.gateway.db import audit
 from tongban.gateway.notify import repository
 from tongban.gateway.notify.config import NotifySettings
 from tongban.gateway.notify.errors import AccountGone, ContactAccountUnfit, DeliveryNotFound, DeliveryNotFailed, MessageNotFound
-from tongban.gateway.notify.models import EscalationContact, Message, Preference, WeChatGrant
+from tongban.gateway.notify.models import Delivery, EscalationContact, Message, Preference, WeChatGrant
 from tongban.gateway.notify.schemas import ContactCreate, GrantCreate, PreferenceUpdate
 from tongban.gateway.notify.templates import BOOK, Kind, TemplateBook
 from tongban.gateway.notify.wakeup import WAKEUP
@@ -171,19 +171,65 @@ def _planned(person: repository.Recipient, message_id: uuid.UUID, channel: str, 
     if not urgent:
         if (quiet_end := in_quiet_hours(now, *quiet_hours_of(person.pref, settings))) is not None:
             not_before, deferred = quiet_end, "quiet_hours"
-        line = person.recent[channel]
-        if line:
-            slot = line[-1]
-            if 0 < settings.per_hour <= len(line):
-                slot = max(slot, line[-settings.per_hour] + HOUR)
-            if slot > not_before:
-                not_before, deferred = slot, "rate_limit"
-        line.append(not_before)   # the line's new end: counts toward the next message's limit
-        if settings.per_hour > 0:
-            del line[:-settings.per_hour]
+        if (slot := _take_slot(person.recent[channel], not_before, settings.per_hour)) > not_before:
+            not_before, deferred = slot, "rate_limit"
     return {"id": uuid.uuid4(), "message_id": message_id, "account_id": person.id, "channel": channel,
             "address": address, "template_id": template_id, "status": "scheduled", "not_before": not_before,
             "deferred": deferred, "attempts": 0, "created_at": now, "updated_at": now}
+
+
+def _take_slot(line: list[dt.datetime], earliest: dt.datetime, per_hour: int) -> dt.datetime:
+    """The first slot at or after `earliest` at the end of a line (an account's non-urgent
+    deliveries on a channel, sorted, at least its last `per_hour`): after its last and an hour
+    after its `per_hour`-th last, so every hour holding the slot holds at most `per_hour - 1`
+    others (they all lie before it). The slot joins the line (counts toward the next)."""
+    slot = earliest
+    if line:
+        slot = max(slot, line[-1])
+        if 0 < per_hour <= len(line):
+            slot = max(slot, line[-per_hour] + HOUR)
+    line.append(slot)
+    if per_hour > 0:
+        del line[:-per_hour]
+    return slot
+
+
+async def requeue(session: AsyncSession, items: list[tuple[Delivery, dt.datetime]], settings: NotifySettings) -> None:
+    """Put deliveries back in line at or after the given times (the dispatcher's back-off, an
+    admin's retry of a dead letter): an urgent one at that time, a non-urgent one no earlier than
+    its account's quiet hours and hourly limit allow, at the end of its line (one read of the lines
+    for all of them; a retry keeps its slot or moves later, never earlier). Call it before changing
+    their status: one still scheduled leaves its old place in the line, a dead letter had none."""
+    old = {d.id: (d.status, d.not_before) for d, _ in items}   # (set before any read: reads flush)
+    urgent = await repository.urgent_among(session, list({d.message_id for d, _ in items}))
+    waiting = sorted(((d, at) for d, at in items if d.message_id not in urgent),
+                     key=lambda item: (item[1], old[item[0].id][1]))
+    if not waiting:
+        for d, at in items:
+            d.not_before = at
+        return
+    since = min(at for _, at in waiting) - HOUR
+    per_account: dict[uuid.UUID, int] = {}
+    for d, _ in waiting:
+        per_account[d.account_id] = per_account.get(d.account_id, 0) + 1
+    # Read past the limit by each account's own: once they leave, its last `per_hour` remain.
+    people = await repository.recipients(session, list(per_account), since,
+                                         max(settings.per_hour, 0) + max(per_account.values()))
+    for d, at in items:
+        d.not_before = at
+    for d, _ in waiting:                        # first every one out of its old place...
+        status, was = old[d.id]
+        line = people[d.account_id].recent[d.channel] if d.account_id in people else None
+        if line is not None and status != "failed" and was in line:
+            line.remove(was)
+    for d, at in waiting:                       # ...then each at the end of the line, in order
+        person = people.get(d.account_id)
+        if person is None:                      # the account is gone: nothing to keep apart
+            continue
+        earliest = in_quiet_hours(at, *quiet_hours_of(person.pref, settings)) or at
+        slot = _take_slot(person.recent[d.channel], earliest, settings.per_hour)
+        if slot > at:
+            d.not_before, d.deferred = slot, ("quiet_hours" if slot == earliest else "rate_limit")
 
 
 def _wake_after_commit(session: AsyncSession) -> None:
@@ -278,15 +324,19 @@ async def add_contact(session: AsyncSession, admin: Principal, data: ContactCrea
     return contact
 
 
-async def retry(session: AsyncSession, admin: Principal, delivery_id: uuid.UUID, reason: str) -> Any:
-    """Put a dead letter back in the line (after the provider or the number was fixed)."""
+async def retry(session: AsyncSession, admin: Principal, delivery_id: uuid.UUID, reason: str,
+                settings: NotifySettings) -> Any:
+    """Put a dead letter back in the line (after the provider or the number was fixed): now, or
+    when the account's quiet hours and hourly limit allow."""
     found = await repository.delivery(session, delivery_id, for_update=True)
     if found is None:
         raise DeliveryNotFound()
     if found.status != "failed":
         raise DeliveryNotFailed(f"the delivery is {found.status}; only failed ones are retried")
     now = clock.now()
-    found.status, found.attempts, found.not_before, found.deferred, found.updated_at = "scheduled", 0, now, None, now
+    found.deferred = None
+    await requeue(session, [(found, now)], settings)   # while still failed: it had no place in line
+    found.status, found.attempts, found.updated_at = "scheduled", 0, now
     await audit.record(session, admin, "notify.delivery_retried", "notify_delivery", str(found.id), reason)
     _wake_after_commit(session)
     return found
