@@ -1,5 +1,6 @@
 """The dispatcher: due deliveries out to their providers, receipts in, failures retried with a
-growing back-off until `max_attempts`, then failed for good (the dead letters, listed at
+growing back-off (and no sooner than the account's hourly limit has room: `service.requeue`) until
+`max_attempts`, then failed for good (the dead letters, listed at
 `/notify/deliveries?status=failed` and retried by an admin).
 
 Each pass claims a batch with `FOR UPDATE SKIP LOCKED` (several gateway workers share the work),

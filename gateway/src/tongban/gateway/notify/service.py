@@ -338,5 +338,6 @@ async def retry(session: AsyncSession, admin: Principal, delivery_id: uuid.UUID,
     await requeue(session, [(found, now)], settings)   # while still failed: it had no place in line
     found.status, found.attempts, found.updated_at = "scheduled", 0, now
     await audit.record(session, admin, "notify.delivery_retried", "notify_delivery", str(found.id), reason)
-    _wake_after_commit(session)
+    if found.not_before <= now:   # one that waits (quiet hours, the hourly limit) is the poll's
+        _wake_after_commit(session)
     return found
