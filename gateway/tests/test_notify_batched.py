@@ -107,9 +107,9 @@ async def test_an_authorisation_is_taken_only_by_a_message_that_went_in(told):
 
 
 async def test_the_limit_in_quiet_hours_counts_the_window_after_them(told):
-    """In quiet hours a delivery's window is the hour before they end, later than what `tell`
-    reads first (the last hour, up to the limit): read again, the deliveries waiting for the
-    morning still fill it."""
+    """In quiet hours a delivery waits for their end; the deliveries already waiting for the
+    morning are the end of the line `tell` reads, so when they fill the morning's hour the next
+    goes an hour later."""
     sessionmaker, citizen = told
     evening = dt.datetime(2026, 12, 7, 21, 30, tzinfo=clock.CHINA)
     morning = dt.datetime(2026, 12, 8, 8, 0, tzinfo=clock.CHINA)

@@ -1,5 +1,6 @@
 """The dispatcher: due deliveries out to their providers, receipts in, failures retried with a
-growing back-off until `max_attempts`, then failed for good (the dead letters, listed at
+growing back-off (and no sooner than the account's hourly limit has room: `service.requeue`) until
+`max_attempts`, then failed for good (the dead letters, listed at
 `/notify/deliveries?status=failed` and retried by an admin).
 
 Each pass claims a batch with `FOR UPDATE SKIP LOCKED` (several gateway workers share the work),
@@ -24,7 +25,7 @@ from tongban.gateway.notify import consumers, repository
 from tongban.gateway.notify.channels import Outgoing, Provider, providers
 from tongban.gateway.notify.config import NotifySettings
 from tongban.gateway.notify.models import Delivery
-from tongban.gateway.notify.service import Notice, tell
+from tongban.gateway.notify.service import Notice, requeue, tell
 from tongban.gateway.notify.wakeup import WAKEUP
 from tongban.shared import clock
 from tongban.shared.ids import mask_phone
@@ -91,6 +92,7 @@ class Dispatcher:
         async with self.sessionmaker() as session, session.begin():
             await relaxed(session)
             sent: list[Delivery] = []
+            retried: list[tuple[Delivery, dt.datetime]] = []
             locked = await repository.deliveries_locked(session, [w[0] for w in work])   # one query, not one each
             for did, channel, address, template, _, attempts in work:
                 d = locked.get(did)
@@ -111,8 +113,10 @@ class Dispatcher:
                     log.warning("notification failed for good: %s to %s, template %s, after %d attempts: %s",
                                 channel, _masked(channel, address), template, attempts, error)
                 else:
-                    d.not_before = at + dt.timedelta(seconds=self.settings.retry_seconds * 2 ** (attempts - 1))
                     d.deferred = "retry"
+                    retried.append((d, at + dt.timedelta(seconds=self.settings.retry_seconds * 2 ** (attempts - 1))))
+            if retried:   # after the back-off, and where the account's hourly limit has room
+                await requeue(session, retried, self.settings)
             await self._apply_receipts(sent, at)
         return len(work)
 

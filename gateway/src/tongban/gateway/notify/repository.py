@@ -47,9 +47,9 @@ class Wishes:
 @dataclass(frozen=True)
 class Recipient:
     """One active account as `tell` needs it: its number and role, its wishes (None: it set none),
-    the WeChat templates it holds an unused authorisation of, and, per outside channel, when its
-    non-urgent, not failed deliveries planned since `since` go (sorted; the first `limit` of them,
-    `full` if there may be more): the hourly limit's input."""
+    the WeChat templates it holds an unused authorisation of, and, per outside channel, when the
+    last `limit` (the hourly limit) of its non-urgent, not failed deliveries planned since `since`
+    go (sorted): the end of its line, the hourly limit's input."""
 
     id: uuid.UUID
     phone: str | None
@@ -57,7 +57,6 @@ class Recipient:
     pref: Wishes | None
     open_grants: frozenset[str]
     recent: dict[str, list[dt.datetime]]
-    full: set[str]
 
 
 _ACCOUNT = Account.__table__
@@ -72,16 +71,17 @@ _DELIVERY_COLUMNS = ("id", "message_id", "account_id", "channel", "address", "te
 
 
 def _recent_of(channel: str) -> Any:
-    # The first `limit` (the hourly limit) of the window: enough to tell whether it is full and
-    # when its earliest goes, however many wait behind them (an index range, never the backlog).
-    first = (select(_DELIVERY.c.not_before.label("at"))
-             .select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
-             .where(_DELIVERY.c.account_id == _ACCOUNT.c.id, _DELIVERY.c.channel == channel,
-                    _DELIVERY.c.not_before >= bindparam("since"), _MESSAGE.c.urgent.is_(False),
-                    _DELIVERY.c.status != "failed")
-             .order_by(_DELIVERY.c.not_before).limit(bindparam("limit", type_=Integer))
-             .correlate(_ACCOUNT).subquery())
-    return select(func.array_agg(aggregate_order_by(first.c.at, first.c.at))).correlate(_ACCOUNT).scalar_subquery()
+    # The last `limit` (the hourly limit) of the line, scheduled, sent or delivered (an index range
+    # of ix_notify_delivery_recent read backwards, never the backlog): the next delivery goes after
+    # the last and an hour after the `limit`-th last, so no hour holding it holds more than `limit`.
+    last = (select(_DELIVERY.c.not_before.label("at"))
+            .select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
+            .where(_DELIVERY.c.account_id == _ACCOUNT.c.id, _DELIVERY.c.channel == channel,
+                   _DELIVERY.c.not_before >= bindparam("since"), _MESSAGE.c.urgent.is_(False),
+                   _DELIVERY.c.status != "failed")
+            .order_by(_DELIVERY.c.not_before.desc()).limit(bindparam("limit", type_=Integer))
+            .correlate(_ACCOUNT).subquery())
+    return select(func.array_agg(aggregate_order_by(last.c.at, last.c.at))).correlate(_ACCOUNT).scalar_subquery()
 
 
 # Built once (Core, bound values): the recipients with their preferences, open authorisations and
@@ -102,29 +102,17 @@ _RECIPIENTS = (
 async def recipients(session: AsyncSession, ids: list[uuid.UUID], since: dt.datetime,
                      limit: int) -> dict[uuid.UUID, Recipient]:
     """The active accounts among `ids`, each with its preferences, the WeChat templates it holds an
-    unused authorisation of and the first `limit` of its non-urgent deliveries planned since
-    `since` on each channel, in one query."""
+    unused authorisation of and the last `limit` of its non-urgent deliveries planned since `since`
+    on each channel (in order), in one query."""
     if not ids:
         return {}
     found: dict[uuid.UUID, Recipient] = {}
-    for r in (await session.execute(_RECIPIENTS, {"ids": ids, "since": since, "limit": limit})).all():
+    for r in (await session.execute(_RECIPIENTS, {"ids": ids, "since": since, "limit": max(limit, 0)})).all():
         pref = (Wishes(r.sms, r.wechat, r.quiet_start, r.quiet_end, r.pref_phone, r.muted or [])
                 if r.has_pref is not None else None)
         recent = {"sms": list(r.recent_sms or ()), "wechat": list(r.recent_wechat or ())}
-        found[r.id] = Recipient(r.id, r.phone, r.role, pref, frozenset(r.grants or ()), recent,
-                                {c for c, at in recent.items() if len(at) >= limit})
+        found[r.id] = Recipient(r.id, r.phone, r.role, pref, frozenset(r.grants or ()), recent)
     return found
-
-
-async def recent(session: AsyncSession, account_id: uuid.UUID, channel: str, since: dt.datetime,
-                 limit: int) -> list[dt.datetime]:
-    """The first `limit` non-urgent, not failed deliveries of the channel planned for the account
-    since `since`, in order (when a window starts later than `recipients` read from)."""
-    stmt = (select(_DELIVERY.c.not_before).select_from(_DELIVERY.join(_MESSAGE, _MESSAGE.c.id == _DELIVERY.c.message_id))
-            .where(_DELIVERY.c.account_id == account_id, _DELIVERY.c.channel == channel,
-                   _DELIVERY.c.not_before >= since, _MESSAGE.c.urgent.is_(False), _DELIVERY.c.status != "failed")
-            .order_by(_DELIVERY.c.not_before).limit(limit))
-    return list((await session.execute(stmt)).scalars())
 
 
 async def preference(session: AsyncSession, account_id: uuid.UUID, for_update: bool = False) -> Preference | None:
@@ -263,6 +251,14 @@ async def awaiting_receipt(session: AsyncSession, limit: int) -> list[Delivery]:
     stmt = (select(Delivery).where(Delivery.status == "sent").order_by(Delivery.sent_at).limit(limit)
             .with_for_update(skip_locked=True))
     return list((await session.execute(stmt)).scalars())
+
+
+async def urgent_among(session: AsyncSession, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these messages are urgent (their deliveries never wait for the hourly limit)."""
+    if not message_ids:
+        return set()
+    return set((await session.execute(select(Message.id).where(Message.id.in_(message_ids),
+                                                               Message.urgent.is_(True)))).scalars())
 
 
 async def variables_of(session: AsyncSession, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:

@@ -110,10 +110,10 @@ async def deliveries(session: SessionDep, page: PageDep, _: Caller("notify.deliv
 
 @router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryRead,
              responses=responses(*AUTH_ERRORS, DeliveryNotFound, DeliveryNotFailed))
-async def retry(delivery_id: uuid.UUID, data: Retry, session: SessionDep,
+async def retry(delivery_id: uuid.UUID, data: Retry, request: Request, session: SessionDep,
                 admin: Caller("notify.delivery.retry")) -> DeliveryRead:
     """Send a dead letter again, with the reason."""
-    return DeliveryRead.of(await service.retry(session, admin, delivery_id, data.reason))
+    return DeliveryRead.of(await service.retry(session, admin, delivery_id, data.reason, _settings(request)))
 
 
 @router.get("/escalation-contacts", response_model=Page[ContactRead], responses=responses(*AUTH_ERRORS))

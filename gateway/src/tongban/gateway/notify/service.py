@@ -10,7 +10,6 @@ go at once. The same news told twice to the same account is one message. Never c
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import logging
 import uuid
@@ -26,7 +25,7 @@ from tongban.gateway.db import audit
 from tongban.gateway.notify import repository
 from tongban.gateway.notify.config import NotifySettings
 from tongban.gateway.notify.errors import AccountGone, ContactAccountUnfit, DeliveryNotFound, DeliveryNotFailed, MessageNotFound
-from tongban.gateway.notify.models import EscalationContact, Message, Preference, WeChatGrant
+from tongban.gateway.notify.models import Delivery, EscalationContact, Message, Preference, WeChatGrant
 from tongban.gateway.notify.schemas import ContactCreate, GrantCreate, PreferenceUpdate
 from tongban.gateway.notify.templates import BOOK, Kind, TemplateBook
 from tongban.gateway.notify.wakeup import WAKEUP
@@ -83,7 +82,7 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
     told = Told()
     due_now = False
     now = clock.now()
-    # Every delivery window starts at or after now - 1 h (a delivery waits, never goes early).
+    # Every delivery goes at or after now: what was planned before now - 1 h shares no hour with it.
     people = await repository.recipients(session, list({n.account_id for n in notices}), now - HOUR, settings.per_hour)
     chosen: list[tuple[repository.Recipient, Kind, dict[str, Any]]] = []
     for notice in notices:
@@ -104,7 +103,7 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
     if len(chosen) == 1 and not _wants_wechat(*chosen[0][:2]):
         # The usual case (one event, one account): the message and its SMS in one statement.
         person, kind, message = chosen[0]
-        sms = await _sms(session, person, kind, message["id"], settings, now)
+        sms = _sms(person, kind, message["id"], settings, now)
         inserted = (await repository.add_message_with_delivery(session, message, sms) if sms is not None
                     else bool(await repository.add_messages(session, [message])))
         if inserted:
@@ -121,15 +120,15 @@ async def tell(session: AsyncSession, notices: Iterable[Notice], settings: Notif
                 told.duplicates += 1
                 continue
             told.messages += 1
-            if (sms := await _sms(session, person, kind, message_id, settings, now)) is not None:
+            if (sms := _sms(person, kind, message_id, settings, now)) is not None:
                 rows.append(sms)
             if _wants_wechat(person, kind):
                 grant = await repository.take_grant(session, person.id, kind.wechat or "")
                 if grant is not None:   # no authorisation: nothing on this channel (WeChat would refuse it)
                     grant.consumed_at, grant.message_id = now, message_id
                     # The mini-program user's openid would be bound at WeChat login; the account stands for it here.
-                    rows.append(await _planned(session, person, message_id, "wechat", str(person.id), kind.wechat or "",
-                                               kind.urgent, settings, now))
+                    rows.append(_planned(person, message_id, "wechat", str(person.id), kind.wechat or "", kind.urgent,
+                                         settings, now))
         await repository.add_deliveries(session, rows)
         told.deliveries = len(rows)
         due_now = any(row["not_before"] <= now for row in rows)
@@ -150,41 +149,87 @@ def _wants_wechat(person: repository.Recipient, kind: Kind) -> bool:
                 and kind.wechat in person.open_grants)
 
 
-async def _sms(session: AsyncSession, person: repository.Recipient, kind: Kind, message_id: uuid.UUID,
-               settings: NotifySettings, now: dt.datetime) -> dict[str, Any] | None:
+def _sms(person: repository.Recipient, kind: Kind, message_id: uuid.UUID, settings: NotifySettings,
+         now: dt.datetime) -> dict[str, Any] | None:
     pref = person.pref
     phone = (pref.phone if pref is not None and pref.phone else None) or person.phone
     if kind.sms and phone and (pref is None or pref.sms):
-        return await _planned(session, person, message_id, "sms", phone, kind.sms, kind.urgent, settings, now)
+        return _planned(person, message_id, "sms", phone, kind.sms, kind.urgent, settings, now)
     return None
 
 
-async def _planned(session: AsyncSession, person: repository.Recipient, message_id: uuid.UUID, channel: str,
-                   address: str, template_id: str, urgent: bool, settings: NotifySettings,
-                   now: dt.datetime) -> dict[str, Any]:
-    """A delivery's row, its time set by quiet hours and the hourly limit (the account's recent
-    non-urgent deliveries on the channel, read with it, plus those planned since, kept in order)."""
+def _planned(person: repository.Recipient, message_id: uuid.UUID, channel: str, address: str, template_id: str,
+             urgent: bool, settings: NotifySettings, now: dt.datetime) -> dict[str, Any]:
+    """A delivery's row, its time set by quiet hours and the hourly limit. A non-urgent delivery
+    joins the end of the account's line on the channel (its last `per_hour` non-urgent deliveries,
+    scheduled or sent, read with it, plus those planned since): it goes no earlier than the last of
+    them (the line keeps its order; a retry the dispatcher moved later is waited for) and no
+    earlier than an hour after the `per_hour`-th last. Then every hour holding it holds at most
+    `per_hour - 1` others (they all lie before it), whatever the line behind: the first slot after
+    the line at which the sliding window has room."""
     not_before, deferred = now, None
     if not urgent:
         if (quiet_end := in_quiet_hours(now, *quiet_hours_of(person.pref, settings))) is not None:
             not_before, deferred = quiet_end, "quiet_hours"
-        since = not_before - HOUR
-        recent = person.recent[channel]
-        start = bisect.bisect_left(recent, since)
-        if start and channel in person.full:
-            # The window starts after what was read from, and the read stopped at the limit: more
-            # of this window may lie beyond it. Read the window itself (once: the next notice of
-            # this call has the same window).
-            person.full.discard(channel)
-            recent[:] = await repository.recent(session, person.id, channel, since, settings.per_hour)
-            start = 0
-        window = recent[start:]
-        if len(window) >= settings.per_hour and window:
-            not_before, deferred = max(not_before, window[0] + HOUR), "rate_limit"
-        bisect.insort(recent, not_before)   # counts toward the next message's limit
+        if (slot := _take_slot(person.recent[channel], not_before, settings.per_hour)) > not_before:
+            not_before, deferred = slot, "rate_limit"
     return {"id": uuid.uuid4(), "message_id": message_id, "account_id": person.id, "channel": channel,
             "address": address, "template_id": template_id, "status": "scheduled", "not_before": not_before,
             "deferred": deferred, "attempts": 0, "created_at": now, "updated_at": now}
+
+
+def _take_slot(line: list[dt.datetime], earliest: dt.datetime, per_hour: int) -> dt.datetime:
+    """The first slot at or after `earliest` at the end of a line (an account's non-urgent
+    deliveries on a channel, sorted, at least its last `per_hour`): after its last and an hour
+    after its `per_hour`-th last, so every hour holding the slot holds at most `per_hour - 1`
+    others (they all lie before it). The slot joins the line (counts toward the next)."""
+    slot = earliest
+    if line:
+        slot = max(slot, line[-1])
+        if 0 < per_hour <= len(line):
+            slot = max(slot, line[-per_hour] + HOUR)
+    line.append(slot)
+    if per_hour > 0:
+        del line[:-per_hour]
+    return slot
+
+
+async def requeue(session: AsyncSession, items: list[tuple[Delivery, dt.datetime]], settings: NotifySettings) -> None:
+    """Put deliveries back in line at or after the given times (the dispatcher's back-off, an
+    admin's retry of a dead letter): an urgent one at that time, a non-urgent one no earlier than
+    its account's quiet hours and hourly limit allow, at the end of its line (one read of the lines
+    for all of them; a retry keeps its slot or moves later, never earlier). Call it before changing
+    their status: one still scheduled leaves its old place in the line, a dead letter had none."""
+    old = {d.id: (d.status, d.not_before) for d, _ in items}   # (set before any read: reads flush)
+    urgent = await repository.urgent_among(session, list({d.message_id for d, _ in items}))
+    waiting = sorted(((d, at) for d, at in items if d.message_id not in urgent),
+                     key=lambda item: (item[1], old[item[0].id][1]))
+    if not waiting:
+        for d, at in items:
+            d.not_before = at
+        return
+    since = min(at for _, at in waiting) - HOUR
+    per_account: dict[uuid.UUID, int] = {}
+    for d, _ in waiting:
+        per_account[d.account_id] = per_account.get(d.account_id, 0) + 1
+    # Read past the limit by each account's own: once they leave, its last `per_hour` remain.
+    people = await repository.recipients(session, list(per_account), since,
+                                         max(settings.per_hour, 0) + max(per_account.values()))
+    for d, at in items:
+        d.not_before = at
+    for d, _ in waiting:                        # first every one out of its old place...
+        status, was = old[d.id]
+        line = people[d.account_id].recent[d.channel] if d.account_id in people else None
+        if line is not None and status != "failed" and was in line:
+            line.remove(was)
+    for d, at in waiting:                       # ...then each at the end of the line, in order
+        person = people.get(d.account_id)
+        if person is None:                      # the account is gone: nothing to keep apart
+            continue
+        earliest = in_quiet_hours(at, *quiet_hours_of(person.pref, settings)) or at
+        slot = _take_slot(person.recent[d.channel], earliest, settings.per_hour)
+        if slot > at:
+            d.not_before, d.deferred = slot, ("quiet_hours" if slot == earliest else "rate_limit")
 
 
 def _wake_after_commit(session: AsyncSession) -> None:
@@ -279,15 +324,20 @@ async def add_contact(session: AsyncSession, admin: Principal, data: ContactCrea
     return contact
 
 
-async def retry(session: AsyncSession, admin: Principal, delivery_id: uuid.UUID, reason: str) -> Any:
-    """Put a dead letter back in the line (after the provider or the number was fixed)."""
+async def retry(session: AsyncSession, admin: Principal, delivery_id: uuid.UUID, reason: str,
+                settings: NotifySettings) -> Any:
+    """Put a dead letter back in the line (after the provider or the number was fixed): now, or
+    when the account's quiet hours and hourly limit allow."""
     found = await repository.delivery(session, delivery_id, for_update=True)
     if found is None:
         raise DeliveryNotFound()
     if found.status != "failed":
         raise DeliveryNotFailed(f"the delivery is {found.status}; only failed ones are retried")
     now = clock.now()
-    found.status, found.attempts, found.not_before, found.deferred, found.updated_at = "scheduled", 0, now, None, now
+    found.deferred = None
+    await requeue(session, [(found, now)], settings)   # while still failed: it had no place in line
+    found.status, found.attempts, found.updated_at = "scheduled", 0, now
     await audit.record(session, admin, "notify.delivery_retried", "notify_delivery", str(found.id), reason)
-    _wake_after_commit(session)
+    if found.not_before <= now:   # one that waits (quiet hours, the hourly limit) is the poll's
+        _wake_after_commit(session)
     return found
