@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -212,7 +213,10 @@ def _write_sql(dialect: Any, groups: list[tuple[Any, tuple[str, ...]]]) -> tuple
         for col in cols:
             n += 1
             json_like = isinstance(col.type, JSON)
-            arrays.append(f"${n}::text[]" if json_like else f"${n}::{col.type.compile(dialect=dialect)}[]")
+            # The arrays' element type without its modifier (VARCHAR(200) -> VARCHAR): an explicit
+            # cast to VARCHAR(200) would cut a longer value, the INSERT's assignment refuses it.
+            base = re.sub(r"\(.*?\)", "", col.type.compile(dialect=dialect))
+            arrays.append(f"${n}::text[]" if json_like else f"${n}::{base}[]")
             selected.append(f"u.c{len(selected)}::{col.type.compile(dialect=dialect)}" if json_like
                             else f"u.c{len(selected)}")
             procs.append(col.type.dialect_impl(dialect).bind_processor(dialect))
