@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import Table, Update, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,12 +58,35 @@ class Idempotency:
         return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
 
     async def remember(self, session: AsyncSession, status_code: int, body: Any) -> JSONResponse:
-        data = jsonable_encoder(body)
+        data = _encoded(body)
         if self.key is not None:
             table = self.request.app.state.platform_tables.idempotency_key
-            await session.execute(table.update().where(table.c.principal == self._owner, table.c.key == self.key)
-                                  .values(status_code=status_code, response=data))
+            await session.execute(_remember_stmt(table), {"p_owner": self._owner, "p_key": self.key,
+                                                          "p_status": status_code, "p_response": data})
         return JSONResponse(data, status_code=status_code)
+
+
+def _encoded(body: Any) -> Any:
+    """What `jsonable_encoder(body)` gives, cheaper for a pydantic model (every create's answer):
+    its own JSON-mode dump, by alias, as jsonable_encoder does it, without walking the result again."""
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(body)
+
+
+_REMEMBER: dict[Table, Update] = {}
+
+
+def _remember_stmt(table: Table) -> Update:
+    """One UPDATE per table, its values bound apart: SQLAlchemy keeps its compiled form (a fresh
+    statement per call redid the cache-key work)."""
+    stmt = _REMEMBER.get(table)
+    if stmt is None:
+        stmt = _REMEMBER[table] = table.update().where(
+            table.c.principal == bindparam("p_owner"), table.c.key == bindparam("p_key"),
+        ).values(status_code=bindparam("p_status", type_=table.c.status_code.type),
+                 response=bindparam("p_response", type_=table.c.response.type))
+    return stmt
 
 
 async def _idempotency(request: Request) -> Idempotency:
