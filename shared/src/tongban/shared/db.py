@@ -301,6 +301,10 @@ class BatchedInsert:
 
     async def insert(self, session: AsyncSession, row: dict[str, Any]) -> bool:
         """Keep `row` for the transaction; True unless an open `batched` block reports it."""
+        if session.autoflush and (session.new or session.deleted or session.identity_map.check_modified()):
+            # What an INSERT through session.execute did before: the ORM's pending changes are
+            # flushed first (a service reads what the flush's RETURNING gives, created_at...).
+            await session.flush()
         conn = (await session.connection()).sync_connection
         assert conn is not None
         _keep(conn, self.table, row)
