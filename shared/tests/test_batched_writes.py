@@ -63,15 +63,17 @@ async def test_audit_and_outbox_rows_go_in_one_statement_before_commit(world):
 
 
 async def test_the_same_statement_shape_whatever_the_row_count(world):
+    """One row of a table goes as VALUES, more as arrays: one statement shape for any number."""
     tables, sessionmaker, audit, outbox, statements = world
-    for n in (1, 3):
+    for n in (2, 5):
         async with sessionmaker() as session, session.begin():
             for i in range(n):
                 await audit.record(session, "a", "x", "thing", str(i))
                 await outbox.add(session, envelope(i))
     first, second = [s for s in statements if "INSERT" in s]
     assert first == second
-    assert await counts(sessionmaker, tables) == (4, 4)
+    assert "unnest" in first
+    assert await counts(sessionmaker, tables) == (7, 7)
 
 
 async def test_a_read_in_the_same_transaction_sees_them(world):
@@ -169,4 +171,14 @@ async def test_an_error_in_the_write_fails_the_next_statement(world):
         async with sessionmaker() as session, session.begin():
             await audit.record(session, "x" * 300, "x", "thing", "too long an actor")
             await session.execute(text("SELECT 1"))
+    assert await counts(sessionmaker, tables) == (0, 0)
+
+
+async def test_a_value_too_long_is_refused_in_the_array_form_too(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    with pytest.raises(DBAPIError):
+        async with sessionmaker() as session, session.begin():
+            await audit.record(session, "fine", "x", "thing", "1")
+            await audit.record(session, "x" * 300, "x", "thing", "2")  # VARCHAR(200): not cut, refused
+    assert "unnest" in [s for s in statements if "INSERT" in s][0]
     assert await counts(sessionmaker, tables) == (0, 0)

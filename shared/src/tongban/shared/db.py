@@ -198,32 +198,42 @@ def _unkeep(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
             del groups[key]
 
 
-def _write_sql(dialect: Any, groups: list[tuple[Any, tuple[str, ...]]]) -> tuple[str, list[list[Callable[[Any], Any] | None]]]:
-    """The one statement writing rows of `groups` ((table, column names) each), and per group the
-    bind processors of its columns (what SQLAlchemy would do to each value: JSON serialised...)."""
+def _write_sql(dialect: Any, groups: list[tuple[Any, tuple[str, ...], bool]]) -> tuple[str, list[list[Callable[[Any], Any] | None]]]:
+    """The one statement writing rows of `groups` ((table, column names, one row?) each), and per
+    group the bind processors of its columns (what SQLAlchemy does to each value: JSON serialised).
+    One row of a table goes as VALUES (PostgreSQL plans and runs it in about half the time of the
+    unnest form: measured 0.035 vs 0.065 ms of backend CPU for an audit row and an outbox row),
+    more rows as arrays (the same statement whatever their number)."""
     key = (dialect.name, *groups)
     built = _written_sql.get(key)
     if built is not None:
         return built
     quote = dialect.identifier_preparer
     parts, processors, n = [], [], 0
-    for table, names in groups:
+    for table, names, single in groups:
         cols = [table.c[name] for name in names]
         arrays, selected, procs = [], [], []
         for col in cols:
             n += 1
             json_like = isinstance(col.type, JSON)
-            # The arrays' element type without its modifier (VARCHAR(200) -> VARCHAR): an explicit
-            # cast to VARCHAR(200) would cut a longer value, the INSERT's assignment refuses it.
-            base = re.sub(r"\(.*?\)", "", col.type.compile(dialect=dialect))
-            arrays.append(f"${n}::text[]" if json_like else f"${n}::{base}[]")
-            selected.append(f"u.c{len(selected)}::{col.type.compile(dialect=dialect)}" if json_like
-                            else f"u.c{len(selected)}")
+            type_name = col.type.compile(dialect=dialect)
+            if single:
+                # The parameter takes the column's type from the INSERT (a value too long is refused).
+                arrays.append(f"${n}::text::{type_name}" if json_like else f"${n}")
+            else:
+                # The arrays' element type without its modifier (VARCHAR(200) -> VARCHAR): an explicit
+                # cast to VARCHAR(200) would cut a longer value, the INSERT's assignment refuses it.
+                base = re.sub(r"\(.*?\)", "", type_name)
+                arrays.append(f"${n}::text[]" if json_like else f"${n}::{base}[]")
+                selected.append(f"u.c{len(selected)}::{type_name}" if json_like else f"u.c{len(selected)}")
             procs.append(col.type.dialect_impl(dialect).bind_processor(dialect))
-        aliases = ", ".join(f"c{i}" for i in range(len(cols)))
-        parts.append(f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in cols)}) "
-                     f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
-                     f"AS u({aliases}, ord) ORDER BY u.ord")
+        head = f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in cols)}) "
+        if single:
+            parts.append(head + f"VALUES ({', '.join(arrays)})")
+        else:
+            aliases = ", ".join(f"c{i}" for i in range(len(cols)))
+            parts.append(head + f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
+                         f"AS u({aliases}, ord) ORDER BY u.ord")
         processors.append(procs)
     *ctes, last = parts
     sql = ("WITH " + ", ".join(f"w{i} AS ({p})" for i, p in enumerate(ctes)) + " " + last) if ctes else last
@@ -249,9 +259,13 @@ def _write_kept(conn: Connection) -> None:
     if not plain:
         return
     plain.sort(key=lambda item: (item[0][0].fullname, item[0][1]))
-    sql, processors = _write_sql(conn.dialect, [key for key, _ in plain])
-    params: list[list[Any]] = []
+    sql, processors = _write_sql(conn.dialect, [(*key, len(rows) == 1) for key, rows in plain])
+    params: list[Any] = []
     for ((_, names), rows), procs in zip(plain, processors, strict=True):
+        if len(rows) == 1:
+            row = rows[0]
+            params.extend(proc(row[name]) if proc is not None else row[name] for name, proc in zip(names, procs, strict=True))
+            continue
         for name, proc in zip(names, procs, strict=True):
             params.append([proc(r[name]) for r in rows] if proc is not None else [r[name] for r in rows])
     conn.exec_driver_sql(sql, tuple(params))
