@@ -182,3 +182,31 @@ async def test_a_value_too_long_is_refused_in_the_array_form_too(world):
             await audit.record(session, "x" * 300, "x", "thing", "2")  # VARCHAR(200): not cut, refused
     assert "unnest" in [s for s in statements if "INSERT" in s][0]
     assert await counts(sessionmaker, tables) == (0, 0)
+
+
+async def test_the_orm_pending_changes_are_flushed_first_as_before(world):
+    """Recording used to go through session.execute, which flushed the ORM's pending objects (a
+    service then reads what the flush's RETURNING gave): still so."""
+    from sqlalchemy import Column, DateTime, Integer, func as f
+    from sqlalchemy.orm import DeclarativeBase
+
+    tables, sessionmaker, audit, outbox, statements = world
+
+    class Base(DeclarativeBase):
+        metadata = service_metadata(tables.schema)
+        __mapper_args__ = {"eager_defaults": True}
+
+    class Thing(Base):
+        __tablename__ = "thing"
+        id = Column(Integer, primary_key=True)
+        created_at = Column(DateTime(timezone=True), server_default=f.now())
+
+    async with sessionmaker() as session:
+        await (await session.connection()).run_sync(Base.metadata.create_all)
+        await session.commit()
+    async with sessionmaker() as session, session.begin():
+        thing = Thing(id=1)
+        session.add(thing)
+        await audit.record(session, "a", "thing.made", "thing", "1")
+        assert thing.created_at is not None
+    assert await counts(sessionmaker, tables) == (1, 0)
