@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Table, Update, bindparam, select
+from sqlalchemy import Executable, Table, Update, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,12 +47,12 @@ class Idempotency:
             return None
         self._owner = owner
         table = self.request.app.state.platform_tables.idempotency_key
+        claim, stored = _claim_stmts(table)
         inserted = (await session.execute(
-            insert(table).values(principal=owner, key=self.key, fingerprint=self.fingerprint)
-            .on_conflict_do_nothing().returning(table.c.key))).first()
+            claim, {"p_owner": owner, "p_key": self.key, "p_fingerprint": self.fingerprint})).first()
         if inserted is not None:
             return None
-        row = (await session.execute(select(table).where(table.c.principal == owner, table.c.key == self.key))).one()
+        row = (await session.execute(stored, {"p_owner": owner, "p_key": self.key})).one()
         if row.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was sent before with a different request")
         return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
@@ -74,7 +74,22 @@ def _encoded(body: Any) -> Any:
     return jsonable_encoder(body)
 
 
+_CLAIM: dict[Table, tuple[Executable, Executable]] = {}
 _REMEMBER: dict[Table, Update] = {}
+
+
+def _claim_stmts(table: Table) -> tuple[Executable, Executable]:
+    """The claim's INSERT and the stored answer's SELECT, built once per table (values bound apart)."""
+    stmts = _CLAIM.get(table)
+    if stmts is None:
+        owner_key = (table.c.principal == bindparam("p_owner"), table.c.key == bindparam("p_key"))
+        stmts = _CLAIM[table] = (
+            insert(table).values(principal=bindparam("p_owner", type_=table.c.principal.type),
+                                 key=bindparam("p_key", type_=table.c.key.type),
+                                 fingerprint=bindparam("p_fingerprint", type_=table.c.fingerprint.type))
+            .on_conflict_do_nothing().returning(table.c.key),
+            select(table).where(*owner_key))
+    return stmts
 
 
 def _remember_stmt(table: Table) -> Update:
