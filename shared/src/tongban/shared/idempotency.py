@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import Executable, Table, Update, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,23 +47,61 @@ class Idempotency:
             return None
         self._owner = owner
         table = self.request.app.state.platform_tables.idempotency_key
+        claim, stored = _claim_stmts(table)
         inserted = (await session.execute(
-            insert(table).values(principal=owner, key=self.key, fingerprint=self.fingerprint)
-            .on_conflict_do_nothing().returning(table.c.key))).first()
+            claim, {"p_owner": owner, "p_key": self.key, "p_fingerprint": self.fingerprint})).first()
         if inserted is not None:
             return None
-        row = (await session.execute(select(table).where(table.c.principal == owner, table.c.key == self.key))).one()
+        row = (await session.execute(stored, {"p_owner": owner, "p_key": self.key})).one()
         if row.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was sent before with a different request")
         return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
 
     async def remember(self, session: AsyncSession, status_code: int, body: Any) -> JSONResponse:
-        data = jsonable_encoder(body)
+        data = _encoded(body)
         if self.key is not None:
             table = self.request.app.state.platform_tables.idempotency_key
-            await session.execute(table.update().where(table.c.principal == self._owner, table.c.key == self.key)
-                                  .values(status_code=status_code, response=data))
+            await session.execute(_remember_stmt(table), {"p_owner": self._owner, "p_key": self.key,
+                                                          "p_status": status_code, "p_response": data})
         return JSONResponse(data, status_code=status_code)
+
+
+def _encoded(body: Any) -> Any:
+    """What `jsonable_encoder(body)` gives, cheaper for a pydantic model (every create's answer):
+    its own JSON-mode dump, by alias, as jsonable_encoder does it, without walking the result again."""
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(body)
+
+
+_CLAIM: dict[Table, tuple[Executable, Executable]] = {}
+_REMEMBER: dict[Table, Update] = {}
+
+
+def _claim_stmts(table: Table) -> tuple[Executable, Executable]:
+    """The claim's INSERT and the stored answer's SELECT, built once per table (values bound apart)."""
+    stmts = _CLAIM.get(table)
+    if stmts is None:
+        owner_key = (table.c.principal == bindparam("p_owner"), table.c.key == bindparam("p_key"))
+        stmts = _CLAIM[table] = (
+            insert(table).values(principal=bindparam("p_owner", type_=table.c.principal.type),
+                                 key=bindparam("p_key", type_=table.c.key.type),
+                                 fingerprint=bindparam("p_fingerprint", type_=table.c.fingerprint.type))
+            .on_conflict_do_nothing().returning(table.c.key),
+            select(table).where(*owner_key))
+    return stmts
+
+
+def _remember_stmt(table: Table) -> Update:
+    """One UPDATE per table, its values bound apart: SQLAlchemy keeps its compiled form (a fresh
+    statement per call redid the cache-key work)."""
+    stmt = _REMEMBER.get(table)
+    if stmt is None:
+        stmt = _REMEMBER[table] = table.update().where(
+            table.c.principal == bindparam("p_owner"), table.c.key == bindparam("p_key"),
+        ).values(status_code=bindparam("p_status", type_=table.c.status_code.type),
+                 response=bindparam("p_response", type_=table.c.response.type))
+    return stmt
 
 
 async def _idempotency(request: Request) -> Idempotency:

@@ -1,0 +1,212 @@
+"""Audit and outbox rows (db.BatchedInsert): kept with the transaction's connection and written
+with ONE statement for every table before the connection's next statement, a SAVEPOINT or the
+COMMIT; nothing for a rollback; an error in the write fails the work."""
+
+import uuid
+
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from tongban.shared.audit import AuditTrail
+from tongban.shared.db import make_engine, make_sessionmaker, service_metadata
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.events.outbox import Outbox
+from tongban.shared.tables import PlatformTables
+
+
+@pytest.fixture
+async def world(infra):
+    schema = "bw_" + uuid.uuid4().hex[:8]
+    metadata = service_metadata(schema)
+    tables = PlatformTables(metadata)
+    engine = make_engine(infra.pg.url_for("postgres"), pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())))
+    yield tables, make_sessionmaker(engine), AuditTrail(tables), Outbox(tables.outbox), statements
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await engine.dispose()
+
+
+def envelope(n: int) -> Envelope:
+    return Envelope(type="test.happened", source="shared-tests", data={"n": n})
+
+
+async def counts(sessionmaker, tables) -> tuple[int, int]:  # noqa: ANN001
+    async with sessionmaker() as session:
+        audit = (await session.execute(select(func.count()).select_from(tables.audit_event))).scalar_one()
+        outbox = (await session.execute(select(func.count()).select_from(tables.outbox))).scalar_one()
+    return audit, outbox
+
+
+async def test_audit_and_outbox_rows_go_in_one_statement_before_commit(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session, session.begin():
+        await audit.record(session, "clerk-1", "thing.made", "thing", "t1", detail={"k": "值"})
+        await outbox.add(session, envelope(1))
+        await audit.record(session, "clerk-1", "thing.changed", "thing", "t1", reason="why")
+        await outbox.add(session, envelope(2))
+        assert statements == []  # kept, not written yet
+    writes = [s for s in statements if "INSERT" in s]
+    assert len(writes) == 1 and "audit_event" in writes[0] and "outbox" in writes[0], statements
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(tables.audit_event).order_by(tables.audit_event.c.id))).all()
+        events = (await session.execute(select(tables.outbox.c.envelope))).scalars().all()
+    assert [(r.actor, r.actor_role, r.action, r.reason, r.detail) for r in rows] == [
+        ("clerk-1", "system", "thing.made", None, {"k": "值"}), ("clerk-1", "system", "thing.changed", "why", None)]
+    assert sorted(e["data"]["n"] for e in events) == [1, 2]
+
+
+async def test_the_same_statement_shape_whatever_the_row_count(world):
+    """One row of a table goes as VALUES, more as arrays: one statement shape for any number."""
+    tables, sessionmaker, audit, outbox, statements = world
+    for n in (2, 5):
+        async with sessionmaker() as session, session.begin():
+            for i in range(n):
+                await audit.record(session, "a", "x", "thing", str(i))
+                await outbox.add(session, envelope(i))
+    first, second = [s for s in statements if "INSERT" in s]
+    assert first == second
+    assert "unnest" in first
+    assert await counts(sessionmaker, tables) == (7, 7)
+
+
+async def test_a_read_in_the_same_transaction_sees_them(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session, session.begin():
+        await audit.record(session, "a", "x", "thing", "seen")
+        await outbox.add(session, envelope(7))
+        found = (await session.execute(select(tables.audit_event.c.entity_id))).scalars().all()
+        assert found == ["seen"]
+        assert (await session.execute(select(func.count()).select_from(tables.outbox))).scalar_one() == 1
+        # a raw statement on the connection also writes them first
+        conn = await session.connection()
+        assert (await conn.exec_driver_sql(f"SELECT count(*) FROM {tables.schema}.audit_event")).scalar() == 1
+
+
+async def test_detail_none_is_stored_as_before(world):
+    """The JSON column gets what SQLAlchemy's own INSERT gave it (None as JSON null)."""
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session, session.begin():
+        await audit.record(session, "a", "x", "thing", "new")
+    async with sessionmaker() as session, session.begin():
+        await session.execute(tables.audit_event.insert(), {
+            "actor": "a", "actor_role": "system", "action": "x", "entity": "thing", "entity_id": "old",
+            "reason": None, "request_id": None, "detail": None})
+    async with sessionmaker() as session:
+        got = dict((await session.execute(text(
+            f"SELECT entity_id, jsonb_typeof(detail) FROM {tables.schema}.audit_event"))).all())
+    assert got["new"] == got["old"]
+
+
+async def test_nothing_for_a_rollback(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    with pytest.raises(RuntimeError):
+        async with sessionmaker() as session, session.begin():
+            await audit.record(session, "a", "x", "thing", "1")
+            await outbox.add(session, envelope(1))
+            raise RuntimeError("the work failed")
+    async with sessionmaker() as session, session.begin():
+        await audit.record(session, "a", "x", "thing", "2")
+        await session.rollback()
+    async with sessionmaker() as session:
+        await audit.record(session, "a", "x", "thing", "3")
+        await session.close()  # never committed
+    assert not [s for s in statements if "INSERT" in s]
+    assert await counts(sessionmaker, tables) == (0, 0)
+
+
+async def test_a_savepoint_rolled_back_takes_only_its_own_rows(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session, session.begin():
+        await audit.record(session, "a", "x", "thing", "before")
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                await audit.record(session, "a", "x", "thing", "inside")
+                await outbox.add(session, envelope(1))
+                raise RuntimeError("undo the savepoint")
+        async with session.begin_nested():
+            await audit.record(session, "a", "x", "thing", "released")
+        await audit.record(session, "a", "x", "thing", "after")
+    async with sessionmaker() as session:
+        found = (await session.execute(
+            select(tables.audit_event.c.entity_id).order_by(tables.audit_event.c.id))).scalars().all()
+    assert found == ["before", "released", "after"]
+    assert await counts(sessionmaker, tables) == (3, 0)
+
+
+async def test_a_batch_notifies_once_and_an_error_in_it_drops_its_rows(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session, session.begin():
+        async with outbox.batched(session), audit.batched(session):
+            for i in range(5):
+                await outbox.add(session, envelope(i))
+                await audit.record(session, "a", "x", "thing", str(i))
+        await audit.record(session, "a", "x", "thing", "kept")
+        with pytest.raises(RuntimeError):
+            async with audit.batched(session):
+                await audit.record(session, "a", "x", "thing", "dropped")
+                raise RuntimeError("the block failed")
+    assert len([s for s in statements if "INSERT" in s]) == 1
+    assert await counts(sessionmaker, tables) == (6, 5)
+
+
+async def test_an_error_in_the_write_fails_the_commit(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    with pytest.raises(DBAPIError):
+        async with sessionmaker() as session, session.begin():
+            await audit.record(session, "x" * 300, "x", "thing", "too long an actor")  # VARCHAR(200)
+            await outbox.add(session, envelope(1))
+    assert await counts(sessionmaker, tables) == (0, 0)
+
+
+async def test_an_error_in_the_write_fails_the_next_statement(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    with pytest.raises(DBAPIError):
+        async with sessionmaker() as session, session.begin():
+            await audit.record(session, "x" * 300, "x", "thing", "too long an actor")
+            await session.execute(text("SELECT 1"))
+    assert await counts(sessionmaker, tables) == (0, 0)
+
+
+async def test_a_value_too_long_is_refused_in_the_array_form_too(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    with pytest.raises(DBAPIError):
+        async with sessionmaker() as session, session.begin():
+            await audit.record(session, "fine", "x", "thing", "1")
+            await audit.record(session, "x" * 300, "x", "thing", "2")  # VARCHAR(200): not cut, refused
+    assert "unnest" in [s for s in statements if "INSERT" in s][0]
+    assert await counts(sessionmaker, tables) == (0, 0)
+
+
+async def test_the_orm_pending_changes_are_flushed_first_as_before(world):
+    """Recording used to go through session.execute, which flushed the ORM's pending objects (a
+    service then reads what the flush's RETURNING gave): still so."""
+    from sqlalchemy import Column, DateTime, Integer, func as f
+    from sqlalchemy.orm import DeclarativeBase
+
+    tables, sessionmaker, audit, outbox, statements = world
+
+    class Base(DeclarativeBase):
+        metadata = service_metadata(tables.schema)
+        __mapper_args__ = {"eager_defaults": True}
+
+    class Thing(Base):
+        __tablename__ = "thing"
+        id = Column(Integer, primary_key=True)
+        created_at = Column(DateTime(timezone=True), server_default=f.now())
+
+    async with sessionmaker() as session:
+        await (await session.connection()).run_sync(Base.metadata.create_all)
+        await session.commit()
+    async with sessionmaker() as session, session.begin():
+        thing = Thing(id=1)
+        session.add(thing)
+        await audit.record(session, "a", "thing.made", "thing", "1")
+        assert thing.created_at is not None
+    assert await counts(sessionmaker, tables) == (1, 0)
