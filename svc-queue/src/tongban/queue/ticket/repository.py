@@ -36,6 +36,12 @@ async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
 
 
 _TAKE_NUMBER = "SELECT queue.take_ticket_number($1, $2, $3)"
+# What a pooled connection whose backend was ended raises on its next statement: the socket's
+# errors, asyncpg's "connection closed", the server's FATAL (57P01 admin_shutdown and its class),
+# or, when that FATAL arrived while the connection sat idle in the pool, asyncpg's protocol left in
+# a state no statement can start from ("another operation is in progress": seen in the suite).
+_LOST = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+         asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
 _TAKE_NUMBER_STMT = text("SELECT queue.take_ticket_number(:hall_id, :day, :prefix)")
 
 
@@ -61,7 +67,7 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
     if raw is not None and not raw.is_in_transaction():
         try:
             return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+        except _LOST as exc:
             # A lost connection (a database restart): dropped from the pool now, as SQLAlchemy
             # drops one its own statement found dead, and answered 503 + Retry-After (errors).
             await conn.invalidate()
