@@ -74,8 +74,9 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False,
                                      headers={"Accept-Language": "en"}) as http:
             tokens = PartnerTokens(http, settings.partner_secrets)
-            app.state.wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
-                                  timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
+            app.state.wire = Wire(app.state.reads, lambda: app.state.keyring, http, tokens,
+                                  timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds,
+                                  directory=app.state.partners)
             app.state.partner_client = PartnerClient(app.state.wire)
             yield
     finally:

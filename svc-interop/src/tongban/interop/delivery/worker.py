@@ -93,17 +93,17 @@ class Deliverer:
     async def deliver_due(self) -> tuple[int, float | None]:
         """One pass: attempt every due message (up to `batch`). Returns (attempted, seconds to next due)."""
         async with self.sessionmaker() as session, session.begin():
-            rows = await repository.claim_due(session, self.batch, self.lease)
+            rows, version = await repository.claim_due(session, self.batch, self.lease)
             if not rows:
                 await nonces.purge_nonces(session, clock.now())
                 return 0, await repository.seconds_to_next_due(session)
             session.expunge_all()
-        await asyncio.gather(*(self._deliver(m) for m in rows))
+        await asyncio.gather(*(self._deliver(m, version) for m in rows))
         return len(rows), None
 
-    async def _deliver(self, message: OutboundMessage) -> None:
+    async def _deliver(self, message: OutboundMessage, version: int | None = None) -> None:
         try:
-            attempt = await self._attempt(message)
+            attempt = await self._attempt(message, version)
         except Exception as exc:  # noqa: BLE001 - one message's surprise must not stop the others; retried
             log.exception("delivery of %s failed unexpectedly", message.id)
             entry = ledger.Exchange(direction="outbound", method=message.method, target="", request_headers={},
@@ -112,9 +112,9 @@ class Deliverer:
             attempt = Attempt("retry", entry, error=f"{type(exc).__name__}: {exc}")
         await self._record(message, attempt)
 
-    async def _attempt(self, m: OutboundMessage) -> Attempt:
+    async def _attempt(self, m: OutboundMessage, version: int | None = None) -> Attempt:
         sent = await self.wire.send(m.partner, m.method, m.path, encode(m.body), str(m.id),
-                                    on_behalf_of=m.on_behalf_of, case_number=m.case_number)
+                                    on_behalf_of=m.on_behalf_of, case_number=m.case_number, version=version)
         if sent.problem == INACTIVE:
             return Attempt("failed", sent.entry, error=sent.error)
         if sent.problem == UNSIGNED:
