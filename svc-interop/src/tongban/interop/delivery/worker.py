@@ -49,7 +49,7 @@ class Attempt:
 class Deliverer:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], wire: Wire, handlers: dict[str, OnDelivered],
                  listen_dsn: str | None, poll: float = 1.0, timeout: float = 10.0, max_attempts: int = 50,
-                 batch: int = 50, on_failed: dict[str, OnDelivered] | None = None) -> None:
+                 batch: int = 50, on_failed: dict[str, OnDelivered] | None = None, record_concurrency: int = 4) -> None:
         self.sessionmaker = sessionmaker
         self.wire = wire
         self.on_failed = on_failed or {}
@@ -61,6 +61,10 @@ class Deliverer:
         self.batch = batch
         self.lease = dt.timedelta(seconds=timeout + 5)
         self._wake = asyncio.Event()
+        # Outcomes recorded at once, at most: each record's transaction ends on the log's one lock
+        # (ledger.append), so more at once only hold more pooled connections while they queue for
+        # it (a pass of 50 took the whole pool and overflow, and the requests' transactions waited).
+        self._recording = asyncio.Semaphore(record_concurrency)
         self.delivered = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -135,6 +139,10 @@ class Deliverer:
             outcome, attempt.error = "failed", f"gave up after {m.attempts} attempts: {attempt.error}"
         attempt.entry.outcome = outcome
         attempt.entry.reason = attempt.error
+        async with self._recording:
+            await self._record_now(m, attempt, outcome)
+
+    async def _record_now(self, m: OutboundMessage, attempt: Attempt, outcome: str) -> None:
         now = clock.now()
         async with self.sessionmaker() as session, session.begin():
             current = await repository.get_for_update(session, m.id)
