@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,7 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     source = getattr(app.state, "service_token", None) or token_source(settings)
     timeout = settings.service_call_timeout_seconds
     app.state.cases = service_client(settings.cases_url, source, timeout) if settings.cases_url else None
+    app.state.cases_slots = asyncio.Semaphore(settings.cases_concurrency)
     app.state.credentials = (service_client(settings.credentials_url, source, timeout)
                              if settings.credentials_url else None)
     try:

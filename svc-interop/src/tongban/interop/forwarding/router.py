@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,7 +120,7 @@ async def receive_forwarded_case(body: ForwardedCase, request: Request, session:
     Answers 202 with our case number; status changes follow as `case.status` messages to the
     partner. The message id is the idempotency key: a resend gets the first answer.
     """
-    return await _open(session, inbound, idem, await service.receive(session, inbound, body), request.app.state.cases)
+    return await _open(session, inbound, idem, await service.receive(session, inbound, body), request)
 
 
 @router.post("/exchange/case-status", response_model=StatusAck,
@@ -144,12 +143,11 @@ async def receive_company_migration(body: CompanyMigration, request: Request, se
 
     Answers 202 with our migration-in case number (opened in svc-cases); its steps follow as
     `case.status` messages, as for a forwarded case."""
-    return await _open(session, inbound, idem, await migration.receive(session, inbound, body),
-                       request.app.state.cases)
+    return await _open(session, inbound, idem, await migration.receive(session, inbound, body), request)
 
 
 async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, found: ForwardAck | service.Opening,
-                cases: httpx.AsyncClient | None) -> JSONResponse:
+                request: Request) -> JSONResponse:
     """Answer a partner's case or migration: from the record we hold, or by opening it in svc-cases.
 
     svc-cases is called with no transaction of ours open (no pooled connection, row lock or
@@ -171,7 +169,8 @@ async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, foun
             return replay
         return await idem.remember(session, 202, found)
     await session.commit()
-    opened = await service.open_case(cases, inbound, found)
+    state = request.app.state
+    opened = await service.open_case(state.cases, inbound, found, getattr(state, "cases_slots", None))
     if (replay := await idem.claim(session, inbound.owner)) is not None:
         return replay
     return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))

@@ -9,6 +9,8 @@ announces (`cases.case.*`, channel `partner`) is queued back to the partner as `
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -196,15 +198,17 @@ async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase) 
                    form=case.form)
 
 
-async def open_case(cases_http: httpx.AsyncClient | None, inbound: Inbound, opening: Opening
-                    ) -> cases_client.OpenedCase:
+async def open_case(cases_http: httpx.AsyncClient | None, inbound: Inbound, opening: Opening,
+                    slots: asyncio.Semaphore | None = None) -> cases_client.OpenedCase:
     """Open the partner's case in our svc-cases, the message id as its idempotency key (a resend
     of the message, or our own retry after a crash, finds the same case). Called with no
-    transaction of ours open: nothing of ours is held through svc-cases' latency."""
-    return await cases_client.open_forwarded_case(cases_http, inbound.message_id, {
-        "partner_region": inbound.partner.region_code, "partner_case_number": opening.partner_case_number,
-        "basic_code": opening.item_code, "implementation_code": opening.implementation_code,
-        "applicant": opening.applicant, "form_data": opening.form})
+    transaction of ours open: nothing of ours is held through svc-cases' latency. `slots`: how
+    many calls may be in flight at once (INTEROP_CASES_CONCURRENCY)."""
+    body = {"partner_region": inbound.partner.region_code, "partner_case_number": opening.partner_case_number,
+            "basic_code": opening.item_code, "implementation_code": opening.implementation_code,
+            "applicant": opening.applicant, "form_data": opening.form}
+    async with slots or contextlib.nullcontext():
+        return await cases_client.open_forwarded_case(cases_http, inbound.message_id, body)
 
 
 async def record_opened(session: AsyncSession, inbound: Inbound, opening: Opening,
