@@ -250,10 +250,10 @@ async def test_concurrent_exchanges_share_appends_and_the_chain_holds(infra, tok
         batches = []
         real = ledger_service.append_many
 
-        async def counted(session, xs):
+        async def counted(session, xs, **kw):
             # Inbound entries only: the background partner sync logs its outbound calls meanwhile.
             batches.append(sum(1 for x in xs if x.direction == "inbound"))
-            return await real(session, xs)
+            return await real(session, xs, **kw)
 
         monkeypatch.setattr(ledger_service, "append_many", counted)
         calls = [sz.request("POST", PUBLIC + CASES, forwarded()) for _ in range(12)]

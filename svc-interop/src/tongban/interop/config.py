@@ -32,6 +32,10 @@ class Settings(ServiceSettings):
     cases_url: str | None = None
     credentials_url: str | None = None
     service_call_timeout_seconds: float = 10.0
+    # Forwarded cases opened in svc-cases at once, at most (the others wait their turn here):
+    # httpx's pool checks every pooled connection on each request (a poll syscall each), so more
+    # connections than svc-cases can serve at once only cost CPU.
+    cases_concurrency: int = 8
     # Where partners fetch our svc-credentials' public, signed status lists (our gateway; default:
     # public_url). Sent with our issuer keys, so the partner's verifiers can check revocation.
     credentials_public_url: str | None = None

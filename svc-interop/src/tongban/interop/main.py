@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,7 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     source = getattr(app.state, "service_token", None) or token_source(settings)
     timeout = settings.service_call_timeout_seconds
     app.state.cases = service_client(settings.cases_url, source, timeout) if settings.cases_url else None
+    app.state.cases_slots = asyncio.Semaphore(settings.cases_concurrency)
     app.state.credentials = (service_client(settings.credentials_url, source, timeout)
                              if settings.credentials_url else None)
     try:
@@ -74,8 +76,9 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False,
                                      headers={"Accept-Language": "en"}) as http:
             tokens = PartnerTokens(http, settings.partner_secrets)
-            app.state.wire = Wire(runtime.sessionmaker, lambda: app.state.keyring, http, tokens,
-                                  timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds)
+            app.state.wire = Wire(app.state.reads, lambda: app.state.keyring, http, tokens,
+                                  timeout=settings.delivery_timeout_seconds, skew=settings.clock_skew_seconds,
+                                  directory=app.state.partners)
             app.state.partner_client = PartnerClient(app.state.wire)
             yield
     finally:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.delivery.models import OutboundMessage
+from tongban.interop.partner.repository import VERSION
 from tongban.shared import clock, db
 
 NOTIFY_CHANNEL = "interop_delivery"
@@ -18,17 +19,23 @@ async def add(session: AsyncSession, message: OutboundMessage) -> None:
     await db.notify_after_commit(session, NOTIFY_CHANNEL)
 
 
-async def claim_due(session: AsyncSession, batch: int, lease: dt.timedelta) -> Sequence[OutboundMessage]:
+async def claim_due(session: AsyncSession, batch: int, lease: dt.timedelta
+                    ) -> tuple[Sequence[OutboundMessage], int | None]:
     """Take due messages for one attempt: push their next attempt past the lease, so another
-    deliverer (or this one after a crash) retries only if this attempt never reports back."""
-    rows = (await session.execute(
-        select(OutboundMessage).where(OutboundMessage.state == "pending", OutboundMessage.next_attempt_at <= func.now())
-        .order_by(OutboundMessage.next_attempt_at).limit(batch).with_for_update(skip_locked=True))).scalars().all()
+    deliverer (or this one after a crash) retries only if this attempt never reports back.
+    With them, the partner registry's version, read by the same statement (the wire's copies of
+    partners and their keys are checked against it, exchange.wire.Wire)."""
+    result = (await session.execute(
+        select(OutboundMessage, VERSION.label("version"))
+        .where(OutboundMessage.state == "pending", OutboundMessage.next_attempt_at <= func.now())
+        .order_by(OutboundMessage.next_attempt_at).limit(batch).with_for_update(of=OutboundMessage, skip_locked=True)
+    )).all()
+    rows = [row for row, _ in result]
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = clock.now() + lease
     await session.flush()
-    return rows
+    return rows, (result[0].version if result else None)
 
 
 async def seconds_to_next_due(session: AsyncSession) -> float | None:

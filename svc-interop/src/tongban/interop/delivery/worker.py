@@ -49,7 +49,7 @@ class Attempt:
 class Deliverer:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], wire: Wire, handlers: dict[str, OnDelivered],
                  listen_dsn: str | None, poll: float = 1.0, timeout: float = 10.0, max_attempts: int = 50,
-                 batch: int = 50, on_failed: dict[str, OnDelivered] | None = None) -> None:
+                 batch: int = 50, on_failed: dict[str, OnDelivered] | None = None, record_concurrency: int = 4) -> None:
         self.sessionmaker = sessionmaker
         self.wire = wire
         self.on_failed = on_failed or {}
@@ -61,6 +61,10 @@ class Deliverer:
         self.batch = batch
         self.lease = dt.timedelta(seconds=timeout + 5)
         self._wake = asyncio.Event()
+        # Outcomes recorded at once, at most: each record's transaction ends on the log's one lock
+        # (ledger.append), so more at once only hold more pooled connections while they queue for
+        # it (a pass of 50 took the whole pool and overflow, and the requests' transactions waited).
+        self._recording = asyncio.Semaphore(record_concurrency)
         self.delivered = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -93,17 +97,17 @@ class Deliverer:
     async def deliver_due(self) -> tuple[int, float | None]:
         """One pass: attempt every due message (up to `batch`). Returns (attempted, seconds to next due)."""
         async with self.sessionmaker() as session, session.begin():
-            rows = await repository.claim_due(session, self.batch, self.lease)
+            rows, version = await repository.claim_due(session, self.batch, self.lease)
             if not rows:
                 await nonces.purge_nonces(session, clock.now())
                 return 0, await repository.seconds_to_next_due(session)
             session.expunge_all()
-        await asyncio.gather(*(self._deliver(m) for m in rows))
+        await asyncio.gather(*(self._deliver(m, version) for m in rows))
         return len(rows), None
 
-    async def _deliver(self, message: OutboundMessage) -> None:
+    async def _deliver(self, message: OutboundMessage, version: int | None = None) -> None:
         try:
-            attempt = await self._attempt(message)
+            attempt = await self._attempt(message, version)
         except Exception as exc:  # noqa: BLE001 - one message's surprise must not stop the others; retried
             log.exception("delivery of %s failed unexpectedly", message.id)
             entry = ledger.Exchange(direction="outbound", method=message.method, target="", request_headers={},
@@ -112,9 +116,9 @@ class Deliverer:
             attempt = Attempt("retry", entry, error=f"{type(exc).__name__}: {exc}")
         await self._record(message, attempt)
 
-    async def _attempt(self, m: OutboundMessage) -> Attempt:
+    async def _attempt(self, m: OutboundMessage, version: int | None = None) -> Attempt:
         sent = await self.wire.send(m.partner, m.method, m.path, encode(m.body), str(m.id),
-                                    on_behalf_of=m.on_behalf_of, case_number=m.case_number)
+                                    on_behalf_of=m.on_behalf_of, case_number=m.case_number, version=version)
         if sent.problem == INACTIVE:
             return Attempt("failed", sent.entry, error=sent.error)
         if sent.problem == UNSIGNED:
@@ -135,6 +139,10 @@ class Deliverer:
             outcome, attempt.error = "failed", f"gave up after {m.attempts} attempts: {attempt.error}"
         attempt.entry.outcome = outcome
         attempt.entry.reason = attempt.error
+        async with self._recording:
+            await self._record_now(m, attempt, outcome)
+
+    async def _record_now(self, m: OutboundMessage, attempt: Attempt, outcome: str) -> None:
         now = clock.now()
         async with self.sessionmaker() as session, session.begin():
             current = await repository.get_for_update(session, m.id)

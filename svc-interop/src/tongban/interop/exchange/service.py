@@ -68,7 +68,9 @@ class PartnerDirectory:
     that is dropped and the message authenticated again from the database (admit_authenticated),
     so a key revoked or a partner suspended by any process is refused from its next message on.
     A refusal by a remembered copy is never final either: the sender is read again first (a key
-    registered since)."""
+    registered since). The outbound wire (exchange.wire.Wire) shares it: the deliverer's claim of
+    due messages reads the registry's version in the same statement, and a copy of another version
+    is read again before a message is signed for it."""
 
     def __init__(self) -> None:
         self._known: dict[str, Known] = {}
@@ -83,7 +85,8 @@ class PartnerDirectory:
         self._known.clear()
 
 
-async def _read(session: AsyncSession, sender: str) -> Known | None:
+async def read_known(session: AsyncSession, sender: str) -> Known | None:
+    """The partner, its unrevoked keys (parsed) and the registry's version, in one statement."""
     partner, active_keys, version = await partners.with_active_keys_versioned(session, sender)
     if partner is None:
         return None
@@ -114,7 +117,7 @@ async def authenticate(session: AsyncSession, principal: Principal, method: str,
             return _check(known, sender, principal, method, target_uri, headers, body, skew)
         except AppError:
             pass  # perhaps a key registered since: the database decides
-    known = await _read(session, sender)
+    known = await read_known(session, sender)
     if directory is not None and known is not None:
         directory.remember(known)
     return _check(known, sender, principal, method, target_uri, headers, body, skew)

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.interop import signing
 from tongban.interop.delivery.tokens import PartnerTokens, TokenUnavailable
-from tongban.interop.identity.service import KeyRing, public_from_b64url
+from tongban.interop.exchange.service import Known, PartnerDirectory, read_known
+from tongban.interop.identity.service import KeyRing
 from tongban.interop.ledger import service as ledger
-from tongban.interop.partner import repository as partners
 
 # Why a message got no usable answer (`Sent.problem`); None: the partner answered, signed and bound.
 INACTIVE, NO_TOKEN, UNREACHABLE, UNSIGNED = "inactive", "no_token", "unreachable", "unsigned"
@@ -45,8 +45,13 @@ def encode(body: Any) -> bytes:
 
 class Wire:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ring: Callable[[], KeyRing],
-                 http: httpx.AsyncClient, tokens: PartnerTokens, timeout: float = 10.0, skew: int = 300) -> None:
+                 http: httpx.AsyncClient, tokens: PartnerTokens, timeout: float = 10.0, skew: int = 300,
+                 directory: PartnerDirectory | None = None) -> None:
+        """`sessionmaker`: for the one read of a partner and its keys (no transaction needed);
+        `directory`: partners as last read (the exchange edge's), used when the caller knows the
+        registry's current version (`send(version=...)`)."""
         self.sessionmaker = sessionmaker
+        self.directory = directory
         self.ring = ring
         self.http = http
         self.tokens = tokens
@@ -54,11 +59,15 @@ class Wire:
         self.skew = skew
 
     async def send(self, region: str, method: str, path: str, raw: bytes, message_id: str,
-                   on_behalf_of: str | None = None, case_number: str | None = None) -> Sent:
-        """Send one signed message (`raw` body) to `region`; never raises for the partner's behaviour."""
-        async with self.sessionmaker() as session:
-            partner, active_keys = await partners.with_active_keys(session, region)
-            keys = {k.kid: public_from_b64url(k.public_key) for k in active_keys}
+                   on_behalf_of: str | None = None, case_number: str | None = None, version: int | None = None
+                   ) -> Sent:
+        """Send one signed message (`raw` body) to `region`; never raises for the partner's behaviour.
+        `version`: the partner registry's version as a statement of the caller's just read it (the
+        deliverer's claim): the directory's copy of the partner is used only if it is of that
+        version; otherwise (or without `version`) the partner and its keys are read."""
+        known = await self._known(region, version)
+        partner = known.partner if known is not None else None
+        keys = known.keys if known is not None else {}
         if partner is None or partner.status != "active":
             entry = ledger.Exchange(direction="outbound", method=method, target="", request_headers={},
                                     request_body=b"", outcome="pending", partner=region, message_id=message_id)
@@ -101,3 +110,14 @@ class Wire:
         except ValueError:
             answer = None
         return Sent(entry, status=resp.status_code, answer=answer, text=resp.text[:500])
+
+    async def _known(self, region: str, version: int | None) -> Known | None:
+        if version is not None and self.directory is not None:
+            known = self.directory.get(region)
+            if known is not None and known.version == version:
+                return known
+        async with self.sessionmaker() as session:
+            known = await read_known(session, region)
+        if known is not None and self.directory is not None:
+            self.directory.remember(known)
+        return known

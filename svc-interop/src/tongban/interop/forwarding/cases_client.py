@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from tongban.shared.errors import AppError, InvalidField
+from tongban.shared.idempotency import IdempotencyKeyReused
 from tongban.shared.service_auth import UpstreamUnavailable
 
 PATH = "/api/v1/cases/forwarded-cases"
@@ -64,6 +65,9 @@ async def open_forwarded_case(http: httpx.AsyncClient | None, message_id: str, b
         # The same partner case under another message id (a partner resending with a new id):
         # svc-cases names the case it already opened.
         return OpenedCase(str(data["case_id"]), str(data["case_number"]), "submitted")
+    if resp.status_code == 422 and data.get("code") == IdempotencyKeyReused.code:
+        # This message id opened another case before (the partner reused it for another message).
+        raise IdempotencyKeyReused("this message id was sent before with a different message")
     if resp.status_code == 422:
         errors = data.get("errors") or []
         if errors:

@@ -19,7 +19,6 @@ import re
 import uuid
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.interop.db import audit, outbox
@@ -28,7 +27,7 @@ from tongban.interop.exchange.service import Inbound
 from tongban.interop.forwarding import repository
 from tongban.interop.forwarding.models import OutgoingCase
 from tongban.interop.forwarding.schemas import CompanyMigration, ForwardAck
-from tongban.interop.forwarding.service import _outgoing_event, open_incoming
+from tongban.interop.forwarding.service import Opening, _outgoing_event, held
 from tongban.interop.partner import repository as partners
 from tongban.shared.contracts.cases import CaseApprovedV1
 from tongban.shared.contracts.interop import OUTGOING_CASE_FORWARDED
@@ -112,13 +111,13 @@ async def on_move_out_approved(session: AsyncSession, raw: dict[str, Any]) -> No
     await outbox.add(session, make_event("interop", OUTGOING_CASE_FORWARDED, _outgoing_event(case), str(case.id)))
 
 
-async def receive(session: AsyncSession, inbound: Inbound, body: CompanyMigration, region: str,
-                  cases_http: httpx.AsyncClient | None) -> ForwardAck:
-    """A company moves here from the partner city: open the migration-in case in svc-cases.
-    The same migration sent again (any message id) gets the same answer."""
+async def receive(session: AsyncSession, inbound: Inbound, body: CompanyMigration) -> ForwardAck | Opening:
+    """A company moves here from the partner city: the answer if we hold the migration already
+    (the same migration sent again, any message id, gets the same answer), else the checked
+    migration-in case to open in svc-cases (forwarding.service.open_case, then record_opened)."""
     existing = await repository.find_incoming(session, inbound.partner.region_code, str(body.migration_ref))
     if existing is not None:
-        return ForwardAck(case_number=existing.case_number, status=existing.status, received_at=existing.created_at)
+        return held(existing)
     if body.item_code != MIGRATION_IN_ITEM:
         raise InvalidField("item_code", f"{body.item_code} is not our company migration-in item ({MIGRATION_IN_ITEM})")
     try:
@@ -130,9 +129,8 @@ async def receive(session: AsyncSession, inbound: Inbound, body: CompanyMigratio
     form = {"company_name": body.company.name, "credit_code": credit_code, "origin_city": inbound.partner.region_code,
             "new_address": body.new_address}
     kept = {**form, "origin_case_number": body.case_number, "registration": body.registration, "tax": body.tax}
-    incoming = await open_incoming(
-        session, inbound, cases_http, kind=KIND, partner_case_ref=str(body.migration_ref),
-        partner_case_number=body.case_number, item_code=MIGRATION_IN_ITEM, implementation_code=None,
-        applicant={"type": "company", "id_number": None, "credit_code": credit_code, "name": body.company.name},
-        form=form, kept=kept)
-    return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
+    return Opening(kind=KIND, partner_case_ref=str(body.migration_ref), partner_case_number=body.case_number,
+                   item_code=MIGRATION_IN_ITEM, implementation_code=None,
+                   applicant={"type": "company", "id_number": None, "credit_code": credit_code,
+                              "name": body.company.name},
+                   form=form, kept=kept)

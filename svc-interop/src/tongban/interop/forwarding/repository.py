@@ -1,7 +1,8 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select, text
+from sqlalchemy import Row, Select, bindparam, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.shared import clock
@@ -18,16 +19,18 @@ async def add(session: AsyncSession, row: OutgoingCase | IncomingCase) -> None:
     await session.flush()
 
 
-_INSERT_INCOMING = insert(IncomingCase.__table__)
+_INSERT_INCOMING = pg_insert(IncomingCase.__table__).on_conflict_do_nothing().returning(IncomingCase.id)
 
 
-async def insert_incoming(session: AsyncSession, case: IncomingCase) -> None:
+async def insert_incoming(session: AsyncSession, case: IncomingCase) -> bool:
     """The partner's case, with one Core INSERT on the session's connection (the same transaction),
     not through the ORM's unit of work: on the exchange's path, and nothing changes the row
     afterwards in this transaction (the object stays outside the session; its columns the database
-    defaults, `updated_at`, are not read from it). Unset attributes take the column defaults."""
+    defaults, `updated_at`, are not read from it). Unset attributes take the column defaults.
+    False (nothing written) when a record of the same partner case, or of the same svc-cases
+    case, is there already (committed by a concurrent message: the insert waits for it)."""
     values = {c.name: value for c in IncomingCase.__table__.columns if (value := getattr(case, c.key)) is not None}
-    await session.execute(_INSERT_INCOMING, values)
+    return (await session.execute(_INSERT_INCOMING, values)).first() is not None
 
 
 async def get_outgoing(session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> OutgoingCase | None:

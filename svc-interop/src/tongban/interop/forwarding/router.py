@@ -2,6 +2,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.interop.exchange.errors import ItemNotGranted
 from tongban.interop.exchange.guard import EXCHANGE_ERRORS, Exchange
@@ -21,7 +23,7 @@ from tongban.shared.auth import Principal
 from tongban.shared.policy import Target
 from tongban.shared.db import SessionDep
 from tongban.shared.errors import InvalidField, responses
-from tongban.shared.idempotency import IdempotencyDep, IdempotencyKeyReused
+from tongban.shared.idempotency import Idempotency, IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.ids import mask_resident_id
 from tongban.shared.pagination import Page, PageDep, paginate
 from tongban.shared.service_auth import UpstreamUnavailable
@@ -118,10 +120,7 @@ async def receive_forwarded_case(body: ForwardedCase, request: Request, session:
     Answers 202 with our case number; status changes follow as `case.status` messages to the
     partner. The message id is the idempotency key: a resend gets the first answer.
     """
-    if (replay := await idem.claim(session, inbound.owner)) is not None:
-        return replay
-    ack = await service.receive(session, inbound, body, request.app.state.cases)
-    return await idem.remember(session, 202, ack)
+    return await _open(session, inbound, idem, await service.receive(session, inbound, body), request)
 
 
 @router.post("/exchange/case-status", response_model=StatusAck,
@@ -144,8 +143,34 @@ async def receive_company_migration(body: CompanyMigration, request: Request, se
 
     Answers 202 with our migration-in case number (opened in svc-cases); its steps follow as
     `case.status` messages, as for a forwarded case."""
+    return await _open(session, inbound, idem, await migration.receive(session, inbound, body), request)
+
+
+async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, found: ForwardAck | service.Opening,
+                request: Request) -> JSONResponse:
+    """Answer a partner's case or migration: from the record we hold, or by opening it in svc-cases.
+
+    svc-cases is called with no transaction of ours open (no pooled connection, row lock or
+    uncommitted nonce held through another service's latency), in three steps:
+    1. the request's transaction so far (the guard's nonce claim, the checks that read) commits:
+       from then on a replay of this signature is refused, even while this message is in flight;
+    2. svc-cases opens the case, the message id as its Idempotency-Key;
+    3. one transaction claims the message id (a concurrent resend that got there first is
+       replayed: the same answer), records the case with its audit row and event, and stores
+       the answer.
+    A crash after 1 leaves the nonce alone (it expires); after 2, svc-cases' case with no record
+    here: the partner resends (same message id, new nonce; the deliverer retries until it has
+    an answer), svc-cases finds the same case and 3 records it. 3 is one transaction: all or
+    nothing. The exchange's log entry is appended (middleware) once the answer is known, before
+    it leaves; a message whose answer never left is logged by its resend."""
+    if isinstance(found, ForwardAck):
+        # A case we hold (any message id): one transaction, as every other exchange.
+        if (replay := await idem.claim(session, inbound.owner)) is not None:
+            return replay
+        return await idem.remember(session, 202, found)
+    await session.commit()
+    state = request.app.state
+    opened = await service.open_case(state.cases, inbound, found, getattr(state, "cases_slots", None))
     if (replay := await idem.claim(session, inbound.owner)) is not None:
         return replay
-    ack = await migration.receive(session, inbound, body, request.app.state.settings.region_code,
-                                  request.app.state.cases)
-    return await idem.remember(session, 202, ack)
+    return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))

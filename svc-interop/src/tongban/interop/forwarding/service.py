@@ -9,8 +9,11 @@ announces (`cases.case.*`, channel `partner`) is queued back to the partner as `
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -158,59 +161,89 @@ async def _item_granted(session: AsyncSession, inbound: Inbound, item_code: str)
     return "*" in granted and await items.is_offered(session, item_code)
 
 
-async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase, cases_http: httpx.AsyncClient | None
-                  ) -> ForwardAck:
-    """A partner forwards a case for one of our items: open it in svc-cases, answer with its number.
+@dataclass(frozen=True)
+class Opening:
+    """A partner's case (or company migration) that passed our checks and is to be opened in
+    svc-cases: what svc-cases is sent, and what we keep of it beside the case it opens."""
 
-    The same case sent again (another message id for the same `case_ref`) gets the same answer.
-    svc-cases is called inside this transaction with the message id as its idempotency key: if
-    our commit fails after svc-cases opened the case, the partner's resend finds that case again.
-    """
+    kind: str
+    partner_case_ref: str
+    partner_case_number: str
+    item_code: str
+    implementation_code: str | None
+    applicant: dict[str, Any]
+    form: dict[str, Any]
+    kept: dict[str, Any] | None = None  # what we keep of the partner's message (default: the form)
+
+
+def held(existing: Any) -> ForwardAck:
+    """The answer for a partner case we already hold (`repository.find_incoming`'s row)."""
+    return ForwardAck(case_number=existing.case_number, status=existing.status, received_at=existing.created_at)
+
+
+async def receive(session: AsyncSession, inbound: Inbound, case: ForwardedCase) -> ForwardAck | Opening:
+    """A partner forwards a case for one of our items: the answer if we already hold the case
+    (the same case sent again under another message id gets the same answer), else the checked
+    case to open in svc-cases (`open_case`, then `record_opened`). Raises the refusal that applies."""
     existing = await repository.find_incoming(session, inbound.partner.region_code, str(case.case_ref))
     if existing is not None:
-        return ForwardAck(case_number=existing.case_number, status=existing.status, received_at=existing.created_at)
+        return held(existing)
     if not await _item_granted(session, inbound, case.item_code):
         raise ItemNotGranted(f"{inbound.partner.region_code} may not forward cases for {case.item_code}")
     id_number = _id_number(case.applicant.id_number, "applicant.id_number")
-    incoming = await open_incoming(
-        session, inbound, cases_http, kind="case", partner_case_ref=str(case.case_ref),
-        partner_case_number=case.case_number, item_code=case.item_code, implementation_code=case.implementation_code,
-        applicant={"type": "person", "id_number": id_number, "credit_code": None, "name": case.applicant.name},
-        form=case.form)
-    return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
+    return Opening(kind="case", partner_case_ref=str(case.case_ref), partner_case_number=case.case_number,
+                   item_code=case.item_code, implementation_code=case.implementation_code,
+                   applicant={"type": "person", "id_number": id_number, "credit_code": None,
+                              "name": case.applicant.name},
+                   form=case.form)
 
 
-async def open_incoming(session: AsyncSession, inbound: Inbound, cases_http: httpx.AsyncClient | None, *, kind: str,
-                        partner_case_ref: str, partner_case_number: str, item_code: str,
-                        implementation_code: str | None, applicant: dict[str, Any], form: dict[str, Any],
-                        kept: dict[str, Any] | None = None) -> IncomingCase:
-    """Open the partner's case in our svc-cases (the message id as its idempotency key) and keep
-    the partner's reference beside it: forwarded cases and company migrations alike. `form` goes
-    to svc-cases; `kept` (default: the form) is what we keep of the partner's message."""
-    opened = await cases_client.open_forwarded_case(cases_http, inbound.message_id, {
-        "partner_region": inbound.partner.region_code, "partner_case_number": partner_case_number,
-        "basic_code": item_code, "implementation_code": implementation_code, "applicant": applicant,
-        "form_data": form})
-    # A case svc-cases opened just now is named by no record of ours (local_case_id is unique,
-    # so the insert below would refuse it anyway): only a case it found again is looked up.
-    if not opened.new and (other := await repository.get_by_local_case(session, uuid.UUID(opened.id))) is not None:
-        # svc-cases already holds this partner case number, under another of the partner's case refs.
-        raise PartnerCaseNumberReused(f"{partner_case_number} was forwarded before as case {other.partner_case_ref}",
-                                      case_number=other.case_number)
+async def open_case(cases_http: httpx.AsyncClient | None, inbound: Inbound, opening: Opening,
+                    slots: asyncio.Semaphore | None = None) -> cases_client.OpenedCase:
+    """Open the partner's case in our svc-cases, the message id as its idempotency key (a resend
+    of the message, or our own retry after a crash, finds the same case). Called with no
+    transaction of ours open: nothing of ours is held through svc-cases' latency. `slots`: how
+    many calls may be in flight at once (INTEROP_CASES_CONCURRENCY)."""
+    body = {"partner_region": inbound.partner.region_code, "partner_case_number": opening.partner_case_number,
+            "basic_code": opening.item_code, "implementation_code": opening.implementation_code,
+            "applicant": opening.applicant, "form_data": opening.form}
+    async with slots or contextlib.nullcontext():
+        return await cases_client.open_forwarded_case(cases_http, inbound.message_id, body)
+
+
+async def record_opened(session: AsyncSession, inbound: Inbound, opening: Opening,
+                        opened: cases_client.OpenedCase) -> ForwardAck:
+    """Keep the partner's reference beside the case svc-cases opened (its audit and event in the
+    same transaction) and answer with our case number. One INSERT that yields to a record already
+    there: the same partner case recorded meanwhile by a concurrent message (another message id)
+    is answered from that record; svc-cases' case already recorded under another of the partner's
+    case refs is refused (PartnerCaseNumberReused)."""
+    applicant = opening.applicant
     identifier = applicant["id_number"] if applicant["type"] == "person" else applicant["credit_code"]
-    incoming = IncomingCase(id=uuid.uuid4(), kind=kind, partner=inbound.partner.region_code,
-                            partner_case_ref=partner_case_ref, partner_case_number=partner_case_number,
-                            local_case_id=uuid.UUID(opened.id), case_number=opened.case_number, item_code=item_code,
-                            applicant_id_number=identifier, applicant_name=applicant["name"],
-                            form=form if kept is None else kept,
+    incoming = IncomingCase(id=uuid.uuid4(), kind=opening.kind, partner=inbound.partner.region_code,
+                            partner_case_ref=opening.partner_case_ref, partner_case_number=opening.partner_case_number,
+                            local_case_id=uuid.UUID(opened.id), case_number=opened.case_number,
+                            item_code=opening.item_code, applicant_id_number=identifier,
+                            applicant_name=applicant["name"],
+                            form=opening.form if opening.kept is None else opening.kept,
                             status=opened.state, created_at=clock.now())
-    await repository.insert_incoming(session, incoming)
+    if not await repository.insert_incoming(session, incoming):
+        existing = await repository.find_incoming(session, incoming.partner, incoming.partner_case_ref)
+        if existing is not None:
+            return held(existing)
+        other = await repository.get_by_local_case(session, incoming.local_case_id)
+        if other is not None:
+            # svc-cases already holds this partner case number, under another of the partner's case refs.
+            raise PartnerCaseNumberReused(f"{opening.partner_case_number} was forwarded before as case "
+                                          f"{other.partner_case_ref}", case_number=other.case_number)
+        raise PartnerCaseNumberReused(f"{opened.case_number} is recorded here already")
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
-                       str(incoming.id), detail={"kind": kind, "partner_case_number": partner_case_number,
+                       str(incoming.id), detail={"kind": opening.kind,
+                                                 "partner_case_number": opening.partner_case_number,
                                                  "case_number": opened.case_number, "message_id": inbound.message_id})
     await outbox.add(session, make_event("interop", INCOMING_CASE_RECEIVED, _incoming_event(incoming),
                                          str(incoming.id)))
-    return incoming
+    return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
 
 
 class CaseNotYetKnown(RuntimeError):

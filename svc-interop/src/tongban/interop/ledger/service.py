@@ -77,10 +77,11 @@ async def append(session: AsyncSession, x: Exchange) -> MessageLog:
     return (await append_many(session, [x]))[0]
 
 
-async def append_many(session: AsyncSession, xs: list[Exchange]) -> list[MessageLog]:
+async def append_many(session: AsyncSession, xs: list[Exchange], head: tuple[int, str] | None = None
+                      ) -> list[MessageLog]:
     """Append exchanges to the chain in this order (in the caller's transaction): one statement
-    that locks and reads the head, and one insert for all of them."""
-    seq, prev_hash = await repository.lock_head(session)
+    that locks and reads the head (unless the caller did: `head`), and one insert for all of them."""
+    seq, prev_hash = head if head is not None else await repository.lock_head(session)
     entries = []
     for x in xs:
         kept_body = x.request_body if x.keep_request_body else b""
@@ -102,7 +103,8 @@ class LedgerWriter:
     """Appends of entries that share their transaction with nothing else (the exchange edge's log
     of every inbound message): while one append transaction holds the log's lock and waits for
     its commit to reach the disk, the entries arriving meanwhile gather and go together in the
-    next (one lock, one head read, one insert, one commit). Each caller still returns only once
+    next (one lock, one head read, one insert, one commit); the batch is taken once the lock is
+    held, so the entries arriving while it is awaited join it. Each caller still returns only once
     its own entry is committed; a busy log costs a commit per batch instead of one per message."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -119,11 +121,17 @@ class LedgerWriter:
 
     async def _drain(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending, []
+            batch: list[tuple[Exchange, asyncio.Future[None]]] = []
             try:
                 async with self.sessionmaker() as session, session.begin():
-                    await append_many(session, [x for x, _ in batch])
+                    head = await repository.lock_head(session)
+                    # Taken once the log's lock is held: the entries that arrived while the
+                    # connection was checked out and the lock awaited go in this batch too.
+                    batch, self._pending = self._pending, []
+                    await append_many(session, [x for x, _ in batch], head=head)
             except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the failure
+                if not batch:  # failed before the batch was taken: the waiting entries fail with it
+                    batch, self._pending = self._pending, []
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
