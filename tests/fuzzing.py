@@ -148,7 +148,15 @@ def _code(response: requests.Response) -> str | None:
     return body.get("code") if isinstance(body, dict) else None
 
 
-def load(base_url: str) -> schemathesis.BaseSchema:
+def load(base_url: str, complete_within: float = 90.0) -> schemathesis.BaseSchema:
+    """The gateway's merged document, once it has every service's operations: a service that did
+    not answer the gateway in time (a busy machine) is listed under `x-unavailable`, and fuzzing
+    that document would silently leave its operations out."""
+    deadline = time.monotonic() + complete_within
+    while (missing := requests.get(f"{base_url}/openapi.json", timeout=30).json().get("x-unavailable")):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the gateway's document still lacks {missing} after {complete_within:.0f} s")
+        time.sleep(1.0)
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     schema.config.update(base_url=base_url)
     return schema

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tongban.shared.localinfra import NatsProcess, ServiceProcess
+from tongban.shared.localinfra import NatsProcess, ServiceProcess, stop_all
 
 sys.path.insert(0, str(Path(__file__).parent))
 import fuzzing
@@ -62,8 +62,7 @@ def city(infra, tmp_path_factory):
             proc.wait_ready(timeout=120)
         yield city
     finally:
-        for proc in procs:
-            proc.stop()
+        stop_all(procs)
         nats.stop()
 
 

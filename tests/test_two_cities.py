@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tongban.shared.localinfra import NatsProcess
+from tongban.shared.localinfra import NatsProcess, stop_all
 from tongban.shared.testing.plugin import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,8 +86,7 @@ def cities(infra, tmp_path_factory):
             print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
         raise
     finally:
-        for proc in procs:
-            proc.stop()
+        stop_all(child.proc for child in procs)
         for n in nats:
             n.stop()
 

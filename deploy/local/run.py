@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import json
@@ -53,7 +52,7 @@ from tongban.shared import migrations
 from tongban.shared.ids import credit_code_in_region
 from tongban.shared.db import make_engine, make_sessionmaker
 from tongban.shared.events import identity
-from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, kept_secrets
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, kept_secrets, stop_all
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("TONGBAN_DATA", ROOT / ".data"))
@@ -560,12 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         supervise(children, stop)
     finally:
         say("stopping services")
-        for child in children:
-            if child.exited() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    child.proc.proc.send_signal(signal.SIGTERM)
-        for child in children:
-            child.stop()
+        stop_all(child.proc for child in children)
         for nats in nats_servers:
             nats.stop()
         if pg is not None:

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tongban.shared import migrations
 from tongban.shared.events import bus, identity
-from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port
+from tongban.shared.localinfra import NatsProcess, PostgresProcess, ServiceProcess, free_port, stop_all
 from tongban.shared.service import ServiceDefinition, build_app
 
 ISSUER = "tongban-gateway"
@@ -193,8 +193,7 @@ async def platform_processes(infra: Infra, definitions: list[ServiceDefinition],
         await asyncio.gather(*(asyncio.to_thread(proc.wait_ready) for proc in procs))
         yield urls
     finally:
-        for proc in procs:
-            proc.stop()
+        stop_all(procs)
 
 
 async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
