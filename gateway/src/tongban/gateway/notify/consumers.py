@@ -233,21 +233,25 @@ async def on_benefit_event(session: AsyncSession, event: Envelope) -> None:
 # A backlog's messages share a transaction, up to TOGETHER at a time (the shared inbox's `together`:
 # inbox rows in one insert, one commit for the group, acked after it; a failing group is redone
 # message by message). One event's work here is a few small statements; its commit was most of it.
+# Nobody waits on a notice to the second: each consumer lingers LINGER seconds after the first event
+# of a quiet spell, so a steady stream (秒批 at 50/s) is told in groups, one fetch, transaction and
+# dispatcher wake for many events, not one each.
 TOGETHER = 50
+LINGER = 0.25
 
 SUBSCRIPTIONS = [
     Subscription(source="cases", subject="cases.case.>", durable="gateway-notify-cases", handler=on_case_event,
-                 together=TOGETHER),
+                 together=TOGETHER, linger=LINGER),
     Subscription(source="cases", subject="cases.ticket.>", durable="gateway-notify-hotline",
-                 handler=on_hotline_event, together=TOGETHER),
+                 handler=on_hotline_event, together=TOGETHER, linger=LINGER),
     Subscription(source="cases", subject="cases.payment.>", durable="gateway-notify-payments",
-                 handler=on_payment_event, together=TOGETHER),
+                 handler=on_payment_event, together=TOGETHER, linger=LINGER),
     Subscription(source="cases", subject="cases.benefit.>", durable="gateway-notify-benefits",
-                 handler=on_benefit_event, together=TOGETHER),
+                 handler=on_benefit_event, together=TOGETHER, linger=LINGER),
     Subscription(source="credentials", subject="credentials.licence.>", durable="gateway-notify-licences",
-                 handler=on_licence_event, together=TOGETHER),
+                 handler=on_licence_event, together=TOGETHER, linger=LINGER),
     Subscription(source="queue", subject="queue.ticket.>", durable="gateway-notify-queue-tickets",
-                 handler=on_queue_event, together=TOGETHER),
+                 handler=on_queue_event, together=TOGETHER, linger=LINGER),
     Subscription(source="queue", subject="queue.appointment.>", durable="gateway-notify-appointments",
-                 handler=on_queue_event, together=TOGETHER),
+                 handler=on_queue_event, together=TOGETHER, linger=LINGER),
 ]

@@ -93,6 +93,9 @@ class OutboxRelay:
         listener = asyncio.create_task(self._listen(stop), name="outbox-listen")
         try:
             while not stop.is_set():
+                # Cleared before the pass, not after: a NOTIFY for a row committed after the pass's
+                # SELECT began must wake the next pass, not wait for the idle poll.
+                self._wake.clear()
                 try:
                     _, more_due, next_due = await self.publish_due()
                 except Exception:  # noqa: BLE001 - the relay must outlive a database hiccup; it is logged
@@ -100,7 +103,6 @@ class OutboxRelay:
                     more_due, next_due = False, 1.0
                 if more_due:
                     continue
-                self._wake.clear()
                 wait = min(IDLE_POLL, next_due) if next_due is not None else IDLE_POLL
                 stop_wait = asyncio.create_task(stop.wait())
                 wake_wait = asyncio.create_task(self._wake.wait())
