@@ -46,6 +46,7 @@ from tongban.shared.tracing import span
 
 log = logging.getLogger("tongban.inbox")
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+GroupHandler = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
 IDLE_POLL = 1.0     # seconds a quiet consumer's long poll lasts before it checks `stop` again
 DRAIN_WAIT = 0.005  # how long a busy consumer's batch fetch waits for more than is already there
 CHECK_EVERY = 30    # idle polls between two checks that the durable consumer still exists
@@ -67,6 +68,9 @@ class Subscription:
     ack_wait: float = 30.0
     together: int = 1  # fetched messages that may share one transaction (see the module's note)
     linger: float = 0.0  # seconds to wait after a quiet spell's first message for more (see the note)
+    # Applies a group's new events at once, as `handler` would one after another (one read and one
+    # write for the lot, say); None: `handler` per event. A failing group is redone by `handler`.
+    group_handler: GroupHandler | None = None
 
 
 class Consumer:
@@ -185,9 +189,15 @@ class Consumer:
                             for e, m in zip(events, msgs, strict=True)]
                     first = set((await session.execute(
                         insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id))).scalars())
+                    fresh = []
                     for event in events:
                         if event.id in first:
                             first.discard(event.id)   # the same event twice in one group: applied once
+                            fresh.append(event)
+                    if self.sub.group_handler is not None and len(fresh) > 1:
+                        await self.sub.group_handler(session, fresh)
+                    else:
+                        for event in fresh:
                             await self.sub.handler(session, event)
         except Exception as exc:  # noqa: BLE001 - rolled back: each message gets its own transaction and verdict
             log.info("group of %d on %s rolled back (%r); handling each alone", len(msgs), self.sub.durable, exc)
