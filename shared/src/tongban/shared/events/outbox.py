@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.shared.db import BatchedInsert, listen, notify_after_commit
@@ -114,24 +115,22 @@ class OutboxRelay:
             await asyncio.gather(listener, return_exceptions=True)
 
     async def publish_due(self) -> tuple[int, bool, float | None]:
-        """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due)."""
+        """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due).
+
+        The due rows are claimed and marked sent by one statement (row locks kept to the commit,
+        so another relay skips them), then published; a row whose publish fails is put back with
+        its backoff. A crash before the commit leaves every row unsent: published again, dropped
+        as a duplicate by JetStream (`Nats-Msg-Id`) or by the consumers' inbox."""
         t = self.outbox.table
-        sent = 0
         failed = False
         async with self.sessionmaker() as session, session.begin():
-            rows = (await session.execute(
-                select(t.c.id, t.c.subject, t.c.envelope, t.c.attempts)
-                .where(t.c.published_at.is_(None), t.c.next_attempt_at <= func.now())
-                .order_by(t.c.created_at).limit(self.batch).with_for_update(skip_locked=True)
-            )).all()
+            rows = (await session.execute(self._claim, {"batch": self.batch})).all()
             if not rows:
-                nxt = (await session.execute(
-                    select(func.extract("epoch", func.min(t.c.next_attempt_at) - func.now()))
-                    .where(t.c.published_at.is_(None)))).scalar()
+                nxt = (await session.execute(self._next_due)).scalar()
                 return 0, False, max(0.05, float(nxt)) if nxt is not None else None
+            rows.sort(key=lambda r: r.created_at)
             js = self.js()
-            done = []
-            for row in rows:
+            for k, row in enumerate(rows):
                 tp = row.envelope.get("traceparent")
                 try:
                     with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
@@ -142,17 +141,32 @@ class OutboxRelay:
                 except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
                     failed = True
                     delay = backoff_seconds(row.attempts + 1)
+                    # NATS is likely down: this row and the rest are left for a later pass.
+                    unsent = [r.id for r in rows[k:]]
+                    await session.execute(update(t).where(t.c.id.in_(unsent)).values(published_at=None))
                     await session.execute(update(t).where(t.c.id == row.id).values(
                         attempts=t.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000],
                         next_attempt_at=func.now() + dt.timedelta(seconds=delay)))
                     log.warning("publish of %s failed (%s); retry in %.1fs", row.subject, exc, delay)
-                    break  # NATS is likely down: leave the rest for the next pass
-                done.append(row.id)
-            if done:
-                await session.execute(update(t).where(t.c.id.in_(done)).values(published_at=func.now()))
-            sent = len(done)
+                    rows = rows[:k]
+                    break
+        sent = len(rows)
         self.published += sent
-        return sent, (not failed and len(rows) == self.batch), (backoff_seconds(1) if failed else None)
+        return sent, (not failed and sent == self.batch), (backoff_seconds(1) if failed else None)
+
+    @functools.cached_property
+    def _claim(self):  # noqa: ANN202 - a SQLAlchemy DML statement
+        t = self.outbox.table
+        due = (select(t.c.id).where(t.c.published_at.is_(None), t.c.next_attempt_at <= func.now())
+               .order_by(t.c.created_at).limit(bindparam("batch")).with_for_update(skip_locked=True))
+        return (update(t).where(t.c.id.in_(due.scalar_subquery())).values(published_at=func.now())
+                .returning(t.c.id, t.c.subject, t.c.envelope, t.c.attempts, t.c.created_at))
+
+    @functools.cached_property
+    def _next_due(self):  # noqa: ANN202
+        t = self.outbox.table
+        return (select(func.extract("epoch", func.min(t.c.next_attempt_at) - func.now()))
+                .where(t.c.published_at.is_(None)))
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake on every committed NOTIFY; on (re)connecting, catch up on what was committed meanwhile."""
