@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tongban.shared.db import BatchedInsert, listen, notify_after_commit
@@ -155,12 +155,16 @@ class OutboxRelay:
         return sent, (not failed and sent == self.batch), (backoff_seconds(1) if failed else None)
 
     @functools.cached_property
-    def _claim(self):  # noqa: ANN202 - a SQLAlchemy DML statement
+    def _claim(self):  # noqa: ANN202 - a SQLAlchemy text clause
+        # `= ANY(ARRAY(...))`: the claimed ids are looked up by primary key (an `IN (subquery)`
+        # was planned as a scan of the whole table).
         t = self.outbox.table
-        due = (select(t.c.id).where(t.c.published_at.is_(None), t.c.next_attempt_at <= func.now())
-               .order_by(t.c.created_at).limit(bindparam("batch")).with_for_update(skip_locked=True))
-        return (update(t).where(t.c.id.in_(due.scalar_subquery())).values(published_at=func.now())
-                .returning(t.c.id, t.c.subject, t.c.envelope, t.c.attempts, t.c.created_at))
+        name = f'"{t.schema}"."{t.name}"'
+        return text(f"UPDATE {name} SET published_at = now() WHERE id = ANY(ARRAY("
+                    f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() "
+                    "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
+                    "RETURNING id, subject, envelope, attempts, created_at").columns(
+            t.c.id, t.c.subject, t.c.envelope, t.c.attempts, t.c.created_at)
 
     @functools.cached_property
     def _next_due(self):  # noqa: ANN202
