@@ -2,6 +2,8 @@
 and puts back a row whose publish failed (with its backoff) and the rows after it; what was
 published stays marked, and nothing is published twice."""
 
+import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -10,8 +12,11 @@ from sqlalchemy import select, text
 from tongban.shared.db import make_engine, make_sessionmaker, service_metadata
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import Envelope
-from tongban.shared.events.outbox import Outbox, OutboxRelay
+from tongban.shared.events.outbox import Outbox, OutboxRelay, _local_relays
 from tongban.shared.tables import PlatformTables
+from tongban.shared.testing.plugin import wait_for
+
+NOTIFY_KEY = "tongban_notify_after_commit"   # tongban.shared.db's pending NOTIFYs of a session
 
 SOURCE = "relaying"
 
@@ -72,3 +77,47 @@ async def test_sent_rows_stay_marked_and_a_failed_one_waits_with_the_rest_behind
     psub = await js.pull_subscribe(f"{SOURCE}.>", durable="relay-check", stream=bus.stream_name(SOURCE))
     published = [Envelope.model_validate_json(m.data).data["n"] for m in await psub.fetch(2, timeout=5)]
     assert published == [1, 3]
+
+
+async def test_a_commit_wakes_the_relay_of_its_own_process_without_a_notify(world, infra):
+    """A relay running in this process on the same engine is woken by the commit itself: no NOTIFY
+    is sent, the event is published at once; a rolled-back transaction wakes nothing."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    dsn = sessionmaker.kw["bind"].url.set(drivername="postgresql").render_as_string(hide_password=False)
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, dsn)
+    woken: list[int] = []
+    wake = relay.wake
+    relay.wake = lambda: (woken.append(1), wake())  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await wait_for(lambda: _registered(outbox_key(sessionmaker, outbox)))
+        with contextlib.suppress(RuntimeError):
+            async with sessionmaker() as session, session.begin():
+                await outbox.add(session, Envelope(type=f"{SOURCE}.thing.dropped", source="t", data={"n": 0}))
+                raise RuntimeError("rolled back")
+        assert woken == []
+        async with sessionmaker() as session, session.begin():
+            await outbox.add(session, Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 1}))
+            assert NOTIFY_KEY not in session.info   # no NOTIFY asked for: the commit wakes the relay
+        assert woken == [1]
+
+        async def published() -> bool:
+            return (await js.stream_info(bus.stream_name(SOURCE))).state.messages == 1
+        await wait_for(published)
+    finally:
+        stop.set()
+        await task
+    # Stopped, the relay is no longer this process's: a commit asks for a NOTIFY again.
+    async with sessionmaker() as session, session.begin():
+        await outbox.add(session, Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 2}))
+        assert NOTIFY_KEY in session.info
+
+
+def outbox_key(sessionmaker, outbox):  # noqa: ANN001, ANN201
+    return (sessionmaker.kw["bind"].sync_engine, outbox.channel)
+
+
+async def _registered(key) -> bool:  # noqa: ANN001
+    return key in _local_relays

@@ -1,9 +1,10 @@
 """Transactional outbox: an event is written in the same transaction as the change it reports,
 and a relay publishes it to JetStream afterwards.
 
-`Outbox.add` inserts the row and asks for a NOTIFY sent right after the commit (never for a
-rolled-back transaction; `db.notify_after_commit`), so the relay wakes at once after the business
-transaction commits instead of polling slowly. The relay claims rows
+`Outbox.add` inserts the row and wakes the relay right after the commit (never for a rolled-back
+transaction): directly when the relay runs in this process on the same database, else by a NOTIFY
+(`db.notify_after_commit`), so the relay wakes at once after the business transaction commits
+instead of polling slowly. The relay claims rows
 with `FOR UPDATE SKIP LOCKED` (so replicas share the work), publishes each with
 `Nats-Msg-Id = event id` (so a retry after a crash between publish and mark is dropped by
 JetStream's duplicate window, and by the consumers' inbox after it), and backs off per row on
@@ -19,11 +20,13 @@ import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, event, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tongban.shared.db import BatchedInsert, listen, notify_after_commit
 from tongban.shared.events.envelope import Envelope
@@ -54,10 +57,20 @@ class Outbox:
             event.correlationid = request_id_var.get()
         row = {"id": event.id, "subject": event.type, "envelope": event.model_dump(mode="json")}
         if not await self._rows.insert(session, row):
-            return  # kept for the batch, which notifies once at its end
-        # One NOTIFY per transaction wakes the relay (it publishes every due row), sent after the
-        # commit (db.notify_after_commit: a NOTIFY inside the transaction serialises commits).
-        await notify_after_commit(session, self.channel)
+            return  # kept for the batch, which wakes the relay once at its end
+        await self._wake_after_commit(session)
+
+    async def _wake_after_commit(self, session: AsyncSession) -> None:
+        """Wake a relay once the transaction commits (it publishes every due row). The relay running
+        in this process, on this database, is woken directly; else one NOTIFY per transaction,
+        sent after the commit (db.notify_after_commit: a NOTIFY inside the transaction serialises
+        commits), wakes whichever relay listens (a worker process of its own, another replica)."""
+        engine = session.bind.sync_engine if isinstance(session.bind, AsyncEngine) else None
+        relay = _local_relays.get((engine, self.channel))
+        if relay is None:
+            await notify_after_commit(session, self.channel)
+        else:
+            session.info.setdefault(_WAKE_KEY, set()).add(relay)
 
     @contextlib.asynccontextmanager
     async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
@@ -66,7 +79,7 @@ class Outbox:
         async with self._rows.batched(session) as rows:
             yield
         if rows:
-            await notify_after_commit(session, self.channel)
+            await self._wake_after_commit(session)
 
     async def backlog(self, session: AsyncSession) -> tuple[int, float]:
         """Unpublished events and the age in seconds of the oldest one."""
@@ -90,8 +103,15 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.published = 0
 
+    def wake(self) -> None:
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listen(stop), name="outbox-listen")
+        bind = self.sessionmaker.kw.get("bind")
+        local = (bind.sync_engine, self.outbox.channel) if isinstance(bind, AsyncEngine) else None
+        if local is not None:
+            _local_relays[local] = self   # this process's commits wake it directly (Outbox.add)
         try:
             while not stop.is_set():
                 # Cleared before the pass, not after: a NOTIFY for a row committed after the pass's
@@ -111,6 +131,8 @@ class OutboxRelay:
                 stop_wait.cancel()
                 wake_wait.cancel()
         finally:
+            if local is not None and _local_relays.get(local) is self:
+                del _local_relays[local]
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
 
@@ -176,6 +198,26 @@ class OutboxRelay:
         """Wake on every committed NOTIFY; on (re)connecting, catch up on what was committed meanwhile."""
         await listen(self.listen_dsn, self.outbox.channel, lambda _payload: self._wake.set(), stop,
                      on_connected=lambda up: self._wake.set() if up else None)
+
+
+# The relays running in this process, by (engine, channel): a commit through that engine wakes its
+# relay without a NOTIFY's round trip (and the listening connection's wake-up).
+_local_relays: dict[tuple[Any, str], OutboxRelay] = {}
+_WAKE_KEY = "tongban_outbox_wake"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction itself commits later
+    for relay in session.info.pop(_WAKE_KEY, ()):
+        relay.wake()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_wakes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WAKE_KEY, None)  # rolled back (after a commit they were woken already)
 
 
 def _encode(envelope: dict) -> bytes:
