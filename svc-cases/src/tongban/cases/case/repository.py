@@ -3,7 +3,8 @@ import functools
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Date, Select, String, and_, bindparam, exists, false, func, null, or_, outerjoin, select, true
+from sqlalchemy import (JSON, Date, Select, String, and_, bindparam, exists, false, func, null, or_, outerjoin,
+                        select, true)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -73,8 +74,9 @@ def _context_statement(by_implementation_code: bool, with_rule: bool) -> Select:
     # Whether any city implements the item: asked only when this city has no implementation, but
     # answered here by an index probe instead of a second round trip then.
     anywhere = exists().where(CatalogImplementation.basic_code == basic_code)
-    return (select(*entities, overrides, anywhere, func.now()).select_from(joined).where(CatalogItem.basic_code == basic_code)
-            .order_by(CatalogItem.version.desc()).limit(1))
+    # now(): the transaction's start, a new case's created_at (repository.add_new).
+    return (select(*entities, overrides, anywhere, func.now()).select_from(joined)
+            .where(CatalogItem.basic_code == basic_code).order_by(CatalogItem.version.desc()).limit(1))
 
 
 async def next_number(session: AsyncSession, city_code: str, day: dt.date) -> int:
