@@ -37,6 +37,7 @@ log = logging.getLogger("tongban.outbox")
 NOTIFY_CHANNEL = "tongban_outbox"
 MAX_BACKOFF = 60.0
 IDLE_POLL = 5.0  # a safety net only: NOTIFY wakes the relay at commit
+PUBLISH_TIMEOUT = 2.0  # seconds for JetStream to acknowledge a pass's events
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -101,6 +102,7 @@ class OutboxRelay:
         self.listen_dsn = listen_dsn
         self.batch = batch
         self._wake = asyncio.Event()
+        self._js: JetStreamContext | None = None
         self.published = 0
 
     def wake(self) -> None:
@@ -151,30 +153,63 @@ class OutboxRelay:
                 nxt = (await session.execute(self._next_due)).scalar()
                 return 0, False, max(0.05, float(nxt)) if nxt is not None else None
             rows.sort(key=lambda r: r.created_at)
-            js = self.js()
-            for k, row in enumerate(rows):
-                tp = row.envelope.get("traceparent")
-                try:
-                    with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
-                        headers = {"Nats-Msg-Id": str(row.id)}
-                        if (own := current_traceparent()) is not None:
-                            headers["traceparent"] = own
-                        await js.publish(row.subject, _encode(row.envelope), headers=headers, timeout=2.0)
-                except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
-                    failed = True
+            errors = await self._publish(rows)
+            if errors:
+                failed = True
+                # Not acknowledged: put back (NATS is likely down; a later pass sends them again).
+                await session.execute(update(t).where(t.c.id.in_([r.id for r in rows if r.id in errors]))
+                                      .values(published_at=None))
+                for row in rows:
+                    exc = errors.get(row.id)
+                    if exc is None:
+                        continue   # acknowledged, or never sent (the rest of the pass after a send failed)
                     delay = backoff_seconds(row.attempts + 1)
-                    # NATS is likely down: this row and the rest are left for a later pass.
-                    unsent = [r.id for r in rows[k:]]
-                    await session.execute(update(t).where(t.c.id.in_(unsent)).values(published_at=None))
                     await session.execute(update(t).where(t.c.id == row.id).values(
                         attempts=t.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000],
                         next_attempt_at=func.now() + dt.timedelta(seconds=delay)))
                     log.warning("publish of %s failed (%s); retry in %.1fs", row.subject, exc, delay)
-                    rows = rows[:k]
-                    break
+                rows = [r for r in rows if r.id not in errors]
         sent = len(rows)
         self.published += sent
         return sent, (not failed and sent == self.batch), (backoff_seconds(1) if failed else None)
+
+    async def _publish(self, rows: list) -> dict[Any, Exception | None]:
+        """Send every row, in order, then wait for JetStream's acknowledgements together (one wait
+        for the pass, not one round trip per event: a busy process's relay publishes a pass in
+        one turn of its event loop). Returns the rows not acknowledged: id -> the error (None for
+        a row not sent because an earlier send failed)."""
+        js = self._jetstream()
+        futures: list[asyncio.Future] = []
+        errors: dict[Any, Exception | None] = {}
+        for k, row in enumerate(rows):
+            tp = row.envelope.get("traceparent")
+            try:
+                with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
+                    headers = {"Nats-Msg-Id": str(row.id)}
+                    if (own := current_traceparent()) is not None:
+                        headers["traceparent"] = own
+                    futures.append(await js.publish_async(row.subject, _encode(row.envelope), wait_stall=PUBLISH_TIMEOUT,
+                                                          headers=headers))
+            except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
+                errors[row.id] = exc
+                errors.update((r.id, None) for r in rows[k + 1:])
+                break
+        if futures:
+            done, pending = await asyncio.wait(futures, timeout=PUBLISH_TIMEOUT)
+            for row, future in zip(rows, futures, strict=False):
+                if future in pending:
+                    future.cancel()
+                    errors[row.id] = TimeoutError(f"no acknowledgement within {PUBLISH_TIMEOUT} s")
+                elif (exc := future.exception()) is not None:
+                    errors[row.id] = exc
+        return errors
+
+    def _jetstream(self) -> JetStreamContext:
+        # One context for the relay's life: its asynchronous publishes share one reply subscription.
+        js = self.js()
+        if self._js is None or self._js._nc is not js._nc:
+            self._js = js
+        return self._js
 
     @functools.cached_property
     def _claim(self):  # noqa: ANN202 - a SQLAlchemy text clause
