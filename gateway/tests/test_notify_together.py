@@ -123,3 +123,45 @@ async def test_a_group_is_told_once_whatever_dies_when(notifier):
     async with sessionmaker() as s:
         dead = (await s.execute(select(GATEWAY.tables.dead_letter.c.consumer))).scalars().all()
     assert dead == ["notify-together"]
+
+
+async def test_a_group_told_at_once_tells_what_each_event_would(notifier):
+    """The notifier's group handler (one read of the recipients, one write for the group) tells
+    the same messages as telling each event in turn, and a redelivered group tells nothing twice."""
+    sessionmaker, js, citizen = notifier
+    groups: list[int] = []
+
+    async def at_once(session, events):  # noqa: ANN001
+        groups.append(len(events))
+        await consumers.on_case_events(session, events)
+
+    sub = Subscription(source="cases", subject=SUBJECT, durable="notify-at-once", handler=consumers.on_case_event,
+                       group_handler=at_once, together=50, ack_wait=1.0, max_deliver=5)
+    consumer = Consumer(sub, sessionmaker, GATEWAY.tables, lambda: js)
+    psub = await consumer._subscribe()
+    case_id = uuid.uuid4()
+    approved = ce.CaseApprovedV1(case_id=case_id, case_number="CN2026120700099", item_basic_code="442020000901",
+                                 department="11442000MB2C3D4E5", applicant_type="person",
+                                 applicant_id="440301199001011234", applicant_name="张三", approved_at=clock.now(),
+                                 applicant_sub=citizen)
+    for n in range(3):
+        await js.publish(ce.CASE_SUBMITTED, submitted(citizen, n))
+    await js.publish(ce.CASE_APPROVED, make_event("cases", ce.CASE_APPROVED, approved, subject=str(case_id))
+                     .model_dump_json().encode())
+    group = await fetch(psub, 4)
+
+    async def lost() -> None:
+        raise ConnectionError("the process died before its acks")
+    for msg in group:
+        msg.ack = lost
+    with pytest.raises(ConnectionError):
+        await consumer.handle_together(group)
+    async with sessionmaker() as s:
+        kinds = sorted((await s.execute(select(Message.kind))).scalars())
+    assert kinds == ["case.approved", "case.received", "case.received", "case.received"]
+    assert groups == [4]                      # told at once
+    told = await counts(sessionmaker)
+    assert told[1] >= 4                       # each with its SMS
+    # Delivered again (the acks were lost): all found in the inbox, nothing told twice.
+    await consumer.handle_together(await fetch(psub, 4))
+    assert await counts(sessionmaker) == told and groups == [4]

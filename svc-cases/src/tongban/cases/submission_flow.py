@@ -73,7 +73,7 @@ async def submit(sessions: async_sessionmaker[AsyncSession], request: Request, b
             # Only a read of the applicant's wallet, if the rule names a licence: nothing recorded
             # at svc-credentials, nothing to undo, and taken before the number's row lock.
             facts = {} if opened.draft else await materials.wallet_facts(opened.ctx.rule, {})
-            case = await submission.complete(session, opened, p, materials, facts)
+            case = await submission.complete(session, opened, p, materials, facts, batched=True)
             return await idem.remember(session, 201, case)
         await submission.hold(session, opened, p, materials)
         await idem.remember(session, 409, _problem(409, *IN_PROGRESS, "the case is held as a draft until "

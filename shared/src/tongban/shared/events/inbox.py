@@ -14,6 +14,12 @@ no inbox row and no effect (every message is delivered again), and after it ever
 found in the inbox (acked again, never applied twice). If any handler of the group fails, the
 whole group is rolled back and each message is applied on its own, as above, so one poison
 message costs the others nothing but a second try.
+
+A consumer may also `linger`: after the first message of a quiet spell it waits that long before
+taking what has come meanwhile, so a steady stream is handled in groups (one fetch, one
+transaction, one commit for many events) instead of one unit of work per event; each event then
+waits at most `linger` seconds longer (a quarter of a second for a notifier nobody waits on, a few
+hundredths where someone does). A `group_handler` may then apply a group's events at once.
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ from tongban.shared.tracing import span
 
 log = logging.getLogger("tongban.inbox")
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+GroupHandler = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
 IDLE_POLL = 1.0     # seconds a quiet consumer's long poll lasts before it checks `stop` again
-DRAIN_WAIT = 0.005
-CHECK_EVERY = 30    # idle polls between two checks that the durable consumer still exists  # how long a busy consumer's batch fetch waits for more than is already there
+DRAIN_WAIT = 0.005  # how long a busy consumer's batch fetch waits for more than is already there
+CHECK_EVERY = 30    # idle polls between two checks that the durable consumer still exists
 
 
 class PoisonMessage(Exception):
@@ -61,6 +68,10 @@ class Subscription:
     max_deliver: int = 10
     ack_wait: float = 30.0
     together: int = 1  # fetched messages that may share one transaction (see the module's note)
+    linger: float = 0.0  # seconds to wait after a quiet spell's first message for more (see the note)
+    # Applies a group's new events at once, as `handler` would one after another (one read and one
+    # write for the lot, say); None: `handler` per event. A failing group is redone by `handler`.
+    group_handler: GroupHandler | None = None
 
 
 class Consumer:
@@ -76,6 +87,7 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         psub = None
         idle = 0
+        backlog = False
         while not stop.is_set():
             try:
                 if psub is None:
@@ -84,20 +96,20 @@ class Consumer:
                 # hold that message until the batch filled or its timeout ran out (nats.py collects
                 # up to the deadline once a message came): up to a second on every quiet moment.
                 msgs = await psub.fetch(1, timeout=IDLE_POLL)
+                if self.sub.linger > 0:
+                    if not backlog:
+                        await _sleep_or_stop(stop, self.sub.linger)
+                    msgs += await self._waiting(psub, self.batch - len(msgs))
+                    backlog = len(msgs) >= self.batch   # a full group: more may wait, take them at once
+                    await self.handle_all(msgs)
+                    continue
                 while msgs:
-                    if self.sub.together > 1 and len(msgs) > 1:
-                        for k in range(0, len(msgs), self.sub.together):
-                            await self.handle_together(msgs[k:k + self.sub.together])
-                    else:
-                        for msg in msgs:
-                            await self.handle(msg)
+                    await self.handle_all(msgs)
                     # Busy: take what is already waiting, without lingering for more.
-                    try:
-                        msgs = await psub.fetch(self.batch, timeout=DRAIN_WAIT)
-                    except TimeoutError:  # nats.errors.TimeoutError or asyncio's: nothing more now
-                        msgs = []
+                    msgs = await self._waiting(psub, self.batch)
             except TimeoutError:
                 idle += 1
+                backlog = False
                 if idle % CHECK_EVERY == 0 and psub is not None and not await _consumer_exists(psub):
                     log.warning("consumer %s is gone (a new NATS server?); creating it again", self.sub.durable)
                     psub = None
@@ -109,6 +121,24 @@ class Consumer:
                 psub = None
                 await _sleep_or_stop(stop, 0.5)
                 continue
+
+    async def handle_all(self, msgs: list[Msg]) -> None:
+        """Handle what one fetch returned: in groups of `together` if allowed, else one by one."""
+        if self.sub.together > 1 and len(msgs) > 1:
+            for k in range(0, len(msgs), self.sub.together):
+                await self.handle_together(msgs[k:k + self.sub.together])
+        else:
+            for msg in msgs:
+                await self.handle(msg)
+
+    async def _waiting(self, psub, most: int) -> list[Msg]:  # noqa: ANN001 - nats' pull subscription type is private
+        """What is already waiting on the server, up to `most` messages, without lingering for more."""
+        if most <= 0:
+            return []
+        try:
+            return await psub.fetch(most, timeout=DRAIN_WAIT)
+        except TimeoutError:  # nats.errors.TimeoutError or asyncio's: nothing more now
+            return []
 
     async def _subscribe(self):  # noqa: ANN202 - nats' pull subscription type is private
         config = ConsumerConfig(
@@ -161,9 +191,15 @@ class Consumer:
                             for e, m in zip(events, msgs, strict=True)]
                     first = set((await session.execute(
                         insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id))).scalars())
+                    fresh = []
                     for event in events:
                         if event.id in first:
                             first.discard(event.id)   # the same event twice in one group: applied once
+                            fresh.append(event)
+                    if self.sub.group_handler is not None and len(fresh) > 1:
+                        await self.sub.group_handler(session, fresh)
+                    else:
+                        for event in fresh:
                             await self.sub.handler(session, event)
         except Exception as exc:  # noqa: BLE001 - rolled back: each message gets its own transaction and verdict
             log.info("group of %d on %s rolled back (%r); handling each alone", len(msgs), self.sub.durable, exc)

@@ -1,9 +1,10 @@
 """Transactional outbox: an event is written in the same transaction as the change it reports,
 and a relay publishes it to JetStream afterwards.
 
-`Outbox.add` inserts the row and asks for a NOTIFY sent right after the commit (never for a
-rolled-back transaction; `db.notify_after_commit`), so the relay wakes at once after the business
-transaction commits instead of polling slowly. The relay claims rows
+`Outbox.add` inserts the row and wakes the relay right after the commit (never for a rolled-back
+transaction): directly when the relay runs in this process on the same database, else by a NOTIFY
+(`db.notify_after_commit`), so the relay wakes at once after the business transaction commits
+instead of polling slowly. The relay claims rows
 with `FOR UPDATE SKIP LOCKED` (so replicas share the work), publishes each with
 `Nats-Msg-Id = event id` (so a retry after a crash between publish and mark is dropped by
 JetStream's duplicate window, and by the consumers' inbox after it), and backs off per row on
@@ -15,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, event, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tongban.shared.db import BatchedInsert, listen, notify_after_commit
 from tongban.shared.events.envelope import Envelope
@@ -33,6 +37,7 @@ log = logging.getLogger("tongban.outbox")
 NOTIFY_CHANNEL = "tongban_outbox"
 MAX_BACKOFF = 60.0
 IDLE_POLL = 5.0  # a safety net only: NOTIFY wakes the relay at commit
+PUBLISH_TIMEOUT = 2.0  # seconds for JetStream to acknowledge a pass's events
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -53,10 +58,20 @@ class Outbox:
             event.correlationid = request_id_var.get()
         row = {"id": event.id, "subject": event.type, "envelope": event.model_dump(mode="json")}
         if not await self._rows.insert(session, row):
-            return  # kept for the batch, which notifies once at its end
-        # One NOTIFY per transaction wakes the relay (it publishes every due row), sent after the
-        # commit (db.notify_after_commit: a NOTIFY inside the transaction serialises commits).
-        await notify_after_commit(session, self.channel)
+            return  # kept for the batch, which wakes the relay once at its end
+        await self._wake_after_commit(session)
+
+    async def _wake_after_commit(self, session: AsyncSession) -> None:
+        """Wake a relay once the transaction commits (it publishes every due row). The relay running
+        in this process, on this database, is woken directly; else one NOTIFY per transaction,
+        sent after the commit (db.notify_after_commit: a NOTIFY inside the transaction serialises
+        commits), wakes whichever relay listens (a worker process of its own, another replica)."""
+        engine = session.bind.sync_engine if isinstance(session.bind, AsyncEngine) else None
+        relay = _local_relays.get((engine, self.channel))
+        if relay is None:
+            await notify_after_commit(session, self.channel)
+        else:
+            session.info.setdefault(_WAKE_KEY, set()).add(relay)
 
     @contextlib.asynccontextmanager
     async def batched(self, session: AsyncSession) -> AsyncIterator[None]:
@@ -65,7 +80,7 @@ class Outbox:
         async with self._rows.batched(session) as rows:
             yield
         if rows:
-            await notify_after_commit(session, self.channel)
+            await self._wake_after_commit(session)
 
     async def backlog(self, session: AsyncSession) -> tuple[int, float]:
         """Unpublished events and the age in seconds of the oldest one."""
@@ -87,12 +102,23 @@ class OutboxRelay:
         self.listen_dsn = listen_dsn
         self.batch = batch
         self._wake = asyncio.Event()
+        self._js: JetStreamContext | None = None
         self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listen(stop), name="outbox-listen")
+        bind = self.sessionmaker.kw.get("bind")
+        local = (bind.sync_engine, self.outbox.channel) if isinstance(bind, AsyncEngine) else None
+        if local is not None:
+            _local_relays[local] = self   # this process's commits wake it directly (Outbox.add)
         try:
             while not stop.is_set():
+                # Cleared before the pass, not after: a NOTIFY for a row committed after the pass's
+                # SELECT began must wake the next pass, not wait for the idle poll.
+                self._wake.clear()
                 try:
                     _, more_due, next_due = await self.publish_due()
                 except Exception:  # noqa: BLE001 - the relay must outlive a database hiccup; it is logged
@@ -100,7 +126,6 @@ class OutboxRelay:
                     more_due, next_due = False, 1.0
                 if more_due:
                     continue
-                self._wake.clear()
                 wait = min(IDLE_POLL, next_due) if next_due is not None else IDLE_POLL
                 stop_wait = asyncio.create_task(stop.wait())
                 wake_wait = asyncio.create_task(self._wake.wait())
@@ -108,54 +133,126 @@ class OutboxRelay:
                 stop_wait.cancel()
                 wake_wait.cancel()
         finally:
+            if local is not None and _local_relays.get(local) is self:
+                del _local_relays[local]
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
 
     async def publish_due(self) -> tuple[int, bool, float | None]:
-        """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due)."""
+        """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due).
+
+        The due rows are claimed and marked sent by one statement (row locks kept to the commit,
+        so another relay skips them), then published; a row whose publish fails is put back with
+        its backoff. A crash before the commit leaves every row unsent: published again, dropped
+        as a duplicate by JetStream (`Nats-Msg-Id`) or by the consumers' inbox."""
         t = self.outbox.table
-        sent = 0
         failed = False
         async with self.sessionmaker() as session, session.begin():
-            rows = (await session.execute(
-                select(t.c.id, t.c.subject, t.c.envelope, t.c.attempts)
-                .where(t.c.published_at.is_(None), t.c.next_attempt_at <= func.now())
-                .order_by(t.c.created_at).limit(self.batch).with_for_update(skip_locked=True)
-            )).all()
+            rows = (await session.execute(self._claim, {"batch": self.batch})).all()
             if not rows:
-                nxt = (await session.execute(
-                    select(func.extract("epoch", func.min(t.c.next_attempt_at) - func.now()))
-                    .where(t.c.published_at.is_(None)))).scalar()
+                nxt = (await session.execute(self._next_due)).scalar()
                 return 0, False, max(0.05, float(nxt)) if nxt is not None else None
-            js = self.js()
-            done = []
-            for row in rows:
-                tp = row.envelope.get("traceparent")
-                try:
-                    with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
-                        headers = {"Nats-Msg-Id": str(row.id)}
-                        if (own := current_traceparent()) is not None:
-                            headers["traceparent"] = own
-                        await js.publish(row.subject, _encode(row.envelope), headers=headers, timeout=2.0)
-                except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
-                    failed = True
+            rows.sort(key=lambda r: r.created_at)
+            errors = await self._publish(rows)
+            if errors:
+                failed = True
+                # Not acknowledged: put back (NATS is likely down; a later pass sends them again).
+                await session.execute(update(t).where(t.c.id.in_([r.id for r in rows if r.id in errors]))
+                                      .values(published_at=None))
+                for row in rows:
+                    exc = errors.get(row.id)
+                    if exc is None:
+                        continue   # acknowledged, or never sent (the rest of the pass after a send failed)
                     delay = backoff_seconds(row.attempts + 1)
                     await session.execute(update(t).where(t.c.id == row.id).values(
                         attempts=t.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000],
                         next_attempt_at=func.now() + dt.timedelta(seconds=delay)))
                     log.warning("publish of %s failed (%s); retry in %.1fs", row.subject, exc, delay)
-                    break  # NATS is likely down: leave the rest for the next pass
-                done.append(row.id)
-            if done:
-                await session.execute(update(t).where(t.c.id.in_(done)).values(published_at=func.now()))
-            sent = len(done)
+                rows = [r for r in rows if r.id not in errors]
+        sent = len(rows)
         self.published += sent
-        return sent, (not failed and len(rows) == self.batch), (backoff_seconds(1) if failed else None)
+        return sent, (not failed and sent == self.batch), (backoff_seconds(1) if failed else None)
+
+    async def _publish(self, rows: list) -> dict[Any, Exception | None]:
+        """Send every row, in order, then wait for JetStream's acknowledgements together (one wait
+        for the pass, not one round trip per event: a busy process's relay publishes a pass in
+        one turn of its event loop). Returns the rows not acknowledged: id -> the error (None for
+        a row not sent because an earlier send failed)."""
+        js = self._jetstream()
+        futures: list[asyncio.Future] = []
+        errors: dict[Any, Exception | None] = {}
+        for k, row in enumerate(rows):
+            tp = row.envelope.get("traceparent")
+            try:
+                with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
+                    headers = {"Nats-Msg-Id": str(row.id)}
+                    if (own := current_traceparent()) is not None:
+                        headers["traceparent"] = own
+                    futures.append(await js.publish_async(row.subject, _encode(row.envelope), wait_stall=PUBLISH_TIMEOUT,
+                                                          headers=headers))
+            except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
+                errors[row.id] = exc
+                errors.update((r.id, None) for r in rows[k + 1:])
+                break
+        if futures:
+            done, pending = await asyncio.wait(futures, timeout=PUBLISH_TIMEOUT)
+            for row, future in zip(rows, futures, strict=False):
+                if future in pending:
+                    future.cancel()
+                    errors[row.id] = TimeoutError(f"no acknowledgement within {PUBLISH_TIMEOUT} s")
+                elif (exc := future.exception()) is not None:
+                    errors[row.id] = exc
+        return errors
+
+    def _jetstream(self) -> JetStreamContext:
+        # One context for the relay's life: its asynchronous publishes share one reply subscription.
+        js = self.js()
+        if self._js is None or self._js._nc is not js._nc:
+            self._js = js
+        return self._js
+
+    @functools.cached_property
+    def _claim(self):  # noqa: ANN202 - a SQLAlchemy text clause
+        # `= ANY(ARRAY(...))`: the claimed ids are looked up by primary key (an `IN (subquery)`
+        # was planned as a scan of the whole table).
+        t = self.outbox.table
+        name = f'"{t.schema}"."{t.name}"'
+        return text(f"UPDATE {name} SET published_at = now() WHERE id = ANY(ARRAY("
+                    f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() "
+                    "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
+                    "RETURNING id, subject, envelope, attempts, created_at").columns(
+            t.c.id, t.c.subject, t.c.envelope, t.c.attempts, t.c.created_at)
+
+    @functools.cached_property
+    def _next_due(self):  # noqa: ANN202
+        t = self.outbox.table
+        return (select(func.extract("epoch", func.min(t.c.next_attempt_at) - func.now()))
+                .where(t.c.published_at.is_(None)))
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake on every committed NOTIFY; on (re)connecting, catch up on what was committed meanwhile."""
         await listen(self.listen_dsn, self.outbox.channel, lambda _payload: self._wake.set(), stop,
                      on_connected=lambda up: self._wake.set() if up else None)
+
+
+# The relays running in this process, by (engine, channel): a commit through that engine wakes its
+# relay without a NOTIFY's round trip (and the listening connection's wake-up).
+_local_relays: dict[tuple[Any, str], OutboxRelay] = {}
+_WAKE_KEY = "tongban_outbox_wake"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction itself commits later
+    for relay in session.info.pop(_WAKE_KEY, ()):
+        relay.wake()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_wakes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WAKE_KEY, None)  # rolled back (after a commit they were woken already)
 
 
 def _encode(envelope: dict) -> bytes:

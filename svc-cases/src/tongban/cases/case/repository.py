@@ -3,7 +3,8 @@ import functools
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Date, Select, String, and_, bindparam, exists, false, or_, outerjoin, select, true
+from sqlalchemy import (JSON, Date, Select, String, and_, bindparam, exists, false, func, null, or_, outerjoin,
+                        select, true)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -15,6 +16,7 @@ from tongban.cases.policy import POLICY
 from tongban.cases.rule.models import ApprovalRule
 from tongban.cases.workday.repository import days_json, parse_days
 from tongban.shared.auth import Principal
+from tongban.shared.db import BatchedInsert
 from tongban.shared.errors import AppError
 from tongban.shared.policy import Clause, admit
 
@@ -29,6 +31,7 @@ class SubmissionContext:
     rule: ApprovalRule | None                     # the current rule if active (None for drafts)
     overrides: dict[dt.date, bool]                # working-day overrides from `today` on
     offered_anywhere: bool = False                # some city implements the item (read copy)
+    now: dt.datetime | None = None                # the transaction's now() (a new row's created_at)
 
 
 async def submission_context(session: AsyncSession, basic_code: str, implementation_code: str | None,
@@ -46,7 +49,7 @@ async def submission_context(session: AsyncSession, basic_code: str, implementat
         return SubmissionContext(None, None, None, None, {})
     found_rule = row[3] if with_rule else None
     return SubmissionContext(row[0], row[1], row[2], found_rule if found_rule is not None and found_rule.active
-                             else None, parse_days(row[-2]), bool(row[-1]))
+                             else None, parse_days(row[-3]), bool(row[-2]), row[-1])
 
 
 @functools.cache
@@ -71,8 +74,9 @@ def _context_statement(by_implementation_code: bool, with_rule: bool) -> Select:
     # Whether any city implements the item: asked only when this city has no implementation, but
     # answered here by an index probe instead of a second round trip then.
     anywhere = exists().where(CatalogImplementation.basic_code == basic_code)
-    return (select(*entities, overrides, anywhere).select_from(joined).where(CatalogItem.basic_code == basic_code)
-            .order_by(CatalogItem.version.desc()).limit(1))
+    # now(): the transaction's start, a new case's created_at (repository.add_new).
+    return (select(*entities, overrides, anywhere, func.now()).select_from(joined)
+            .where(CatalogItem.basic_code == basic_code).order_by(CatalogItem.version.desc()).limit(1))
 
 
 async def next_number(session: AsyncSession, city_code: str, day: dt.date) -> int:
@@ -104,8 +108,34 @@ def add_unflushed(session: AsyncSession, case: Case) -> None:
     session.add(case)
 
 
+# New cases and timeline entries are kept with the transaction's connection and written with its
+# audit and outbox rows in one statement before its next statement or COMMIT (tongban.shared.db):
+# no ORM unit of work, and a 秒批 submission's rows go in with one round trip.
+_NEW_CASES = BatchedInsert(Case.__table__, "cases_new_case_batch")
+_ENTRIES = BatchedInsert(CaseTimelineEntry.__table__, "cases_timeline_batch")
+_ENTRY_COLUMNS = tuple(c for c in CaseTimelineEntry.__table__.columns if c.key not in ("id", "at"))
+
+
+async def add_new(session: AsyncSession, case: Case, now: dt.datetime) -> None:
+    """A new case, as decided (its state set): its row is kept for the transaction's batch. The
+    object stays outside the session, so nothing later in this transaction may change it through
+    the ORM; `now` is the transaction's now(), the created_at the server would give."""
+    case.created_at = case.updated_at = now
+    await _NEW_CASES.insert(session, _row(Case.__table__.columns, case))
+
+
 async def add_entry(session: AsyncSession, entry: CaseTimelineEntry) -> None:
-    session.add(entry)  # flushed with the next statement: entries of one request go in one batch
+    """Kept for the transaction's batch (written before its next statement; the ORM's pending
+    changes, the case's own, are flushed first)."""
+    await _ENTRIES.insert(session, _row(_ENTRY_COLUMNS, entry))
+
+
+def _row(columns, obj: object) -> dict:  # noqa: ANN001 - a column collection or a tuple of columns
+    row = {c.key: getattr(obj, c.key) for c in columns}
+    for c in columns:   # a JSON column's None is SQL NULL (as for an attribute never set), not JSON null
+        if row[c.key] is None and isinstance(c.type, JSON):
+            row[c.key] = null()
+    return row
 
 
 async def get(session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> Case | None:

@@ -171,12 +171,21 @@ async def open_submission(session: AsyncSession, body: CaseCreate, p: Principal,
 
 
 async def complete(session: AsyncSession, opened: Opened, p: Principal, materials: Materials | None,
-                   licence_facts: dict[str, Any]) -> CaseRead:
-    """Write the opened case at once: numbered, created (and submitted, perhaps approved), materials attached."""
+                   licence_facts: dict[str, Any], batched: bool = False) -> CaseRead:
+    """Write the opened case at once: numbered, created (and submitted, perhaps approved), materials
+    attached. `batched`: the case is not touched through the ORM after this (`POST /cases`), so its
+    row goes in with the timeline, audit and outbox rows in one statement (repository.add_new): the
+    number's row lock is then held for that statement, the key's answer and the COMMIT only."""
     case, ctx, today = opened.case, opened.ctx, opened.today
     await _number(session, case, opened.city, today)
+    if batched and ctx.now is not None:
+        await _record_creation(session, case, p, opened.origin, opened.draft, ctx, today, licence_facts)
+        await repository.add_new(session, case, ctx.now)
+        if materials is not None:
+            await materials.attach(case)
+        return to_read(case, p, today, ctx.overrides)
     # Not flushed yet: the submit step below sets the state first, so the row goes in with one
-    # INSERT instead of an INSERT and an UPDATE (the 秒批 path counts its round trips).
+    # INSERT instead of an INSERT and an UPDATE.
     repository.add_unflushed(session, case)
     await _record_creation(session, case, p, opened.origin, opened.draft, ctx, today, licence_facts)
     if materials is not None:

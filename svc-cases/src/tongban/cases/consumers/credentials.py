@@ -67,6 +67,9 @@ async def _on_case(session: AsyncSession, event: Envelope) -> None:
 
 # Licences issued together (svc-credentials' own groups) come back onto their cases in one
 # transaction and one durable commit; a failing group is redone one event at a time.
+# Nobody waits on the licence on its case to the second: after a quiet spell's first event the consumer lingers
+# LINGER seconds, so a steady stream is handled in groups, not one transaction per event.
 TOGETHER = 20
+LINGER = 0.25
 SUBSCRIPTIONS = [Subscription(source="credentials", subject="credentials.licence.>",
-                              durable=DURABLE, handler=on_licence_event, together=TOGETHER)]
+                              durable=DURABLE, handler=on_licence_event, together=TOGETHER, linger=LINGER)]

@@ -67,6 +67,17 @@ _TAKE_POSITION = text("""
     SELECT bumped.id, bumped.size, EXISTS (SELECT 1 FROM credentials.licence l
         WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken
     FROM bumped""")
+# The same, with the next licence serial (taken only when a list was found: one row, one value).
+_TAKE_SERIAL_AND_POSITION = text("""
+    WITH open_list AS (
+        SELECT id FROM credentials.status_list WHERE allocated < :fill ORDER BY id LIMIT 1 FOR UPDATE),
+    bumped AS (
+        UPDATE credentials.status_list s SET allocated = s.allocated + 1 FROM open_list
+        WHERE s.id = open_list.id RETURNING s.id, s.size)
+    SELECT bumped.id, bumped.size, EXISTS (SELECT 1 FROM credentials.licence l
+        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken,
+        nextval('credentials.licence_serial') AS serial
+    FROM bumped""")
 
 
 async def allocate_status_position(session: AsyncSession, random_index) -> tuple[int, int]:  # noqa: ANN001
@@ -84,6 +95,21 @@ async def allocate_status_position(session: AsyncSession, random_index) -> tuple
                                                                  Licence.status_index == index)))).scalar()
         return list_id, index
     return await _position_in_new_list(session, random_index)
+
+
+async def allocate_serial_and_position(session: AsyncSession, random_index) -> tuple[int, int, int]:  # noqa: ANN001
+    """A new licence's serial and its status-list position (as `allocate_status_position`): in the
+    usual case one round trip for both."""
+    index = random_index(STATUS_LIST_SIZE)
+    row = (await session.execute(_TAKE_SERIAL_AND_POSITION, {"fill": FILL_LIMIT, "index": index})).first()
+    if row is None:
+        return await next_serial(session), *await _position_in_new_list(session, random_index)
+    list_id, size, taken, serial = row
+    while taken or index >= size:
+        index = random_index(size)
+        taken = (await session.execute(select(exists().where(Licence.status_list_id == list_id,
+                                                             Licence.status_index == index)))).scalar()
+    return int(serial), list_id, index
 
 
 async def _position_in_new_list(session: AsyncSession, random_index) -> tuple[int, int]:  # noqa: ANN001

@@ -138,10 +138,11 @@ async def _type_and_key(session: AsyncSession, code: str) -> tuple[LicenceType, 
     return found
 
 
-async def _sign(session: AsyncSession, licence: Licence, key: SigningKey) -> None:
-    """Give the version its status-list position and its issuer's signature."""
+async def _sign(session: AsyncSession, licence: Licence, key: SigningKey,
+                position: tuple[int, int] | None = None) -> None:
+    """Give the version its status-list position (taken now unless given) and its issuer's signature."""
     licence.kid, licence.algorithm = key.kid, key.algorithm
-    licence.status_list_id, licence.status_index = await repository.allocate_status_position(
+    licence.status_list_id, licence.status_index = position or await repository.allocate_status_position(
         session, secrets.randbelow)
     licence.signature = signing.sign(key, signed_document(licence))
 
@@ -164,14 +165,14 @@ async def _issue(session: AsyncSession, lt: LicenceType, key: SigningKey | None,
     valid_from = data.valid_from or today()
     valid_until = type_rules.valid_until(lt, valid_from, data.valid_until)
     key = key or await signing.signing_key_for(session, lt.issuer_code, actor)
-    serial = await repository.next_serial(session)
+    serial, list_id, index = await repository.allocate_serial_and_position(session, secrets.randbelow)
     licence = Licence(
         id=uuid.uuid4(), identifier=build_identifier(lt.code, lt.issuer_code, serial, 1), type_code=lt.code,
         issuer_code=lt.issuer_code, serial=serial, version=1, holder_type=lt.holder_type, holder_id=holder_id,
         holder_name=data.holder_name, data=fields, valid_from=valid_from, valid_until=valid_until,
         issued_at=clock.now().replace(microsecond=0), status="valid", source_case_id=source_case_id,
         created_by=actor.sub if isinstance(actor, Principal) else actor)
-    await _sign(session, licence, key)
+    await _sign(session, licence, key, (list_id, index))
     if not await repository.add_once(session, licence):
         # The case has its licence (a republished approval, or a concurrent delivery that won).
         # Its serial and status-list count are spent for nothing, which is harmless.

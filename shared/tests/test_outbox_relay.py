@@ -1,0 +1,120 @@
+"""The outbox relay claims due rows and marks them sent in one statement, publishes them in order
+and waits for their acknowledgements together; a row whose publish failed is put back with its
+backoff while the others stay sent, and nothing is published twice."""
+
+import asyncio
+import contextlib
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+
+from tongban.shared.db import make_engine, make_sessionmaker, service_metadata
+from tongban.shared.events import bus
+from tongban.shared.events.envelope import Envelope
+from tongban.shared.events.outbox import Outbox, OutboxRelay, _local_relays
+from tongban.shared.tables import PlatformTables
+from tongban.shared.testing.plugin import wait_for
+
+NOTIFY_KEY = "tongban_notify_after_commit"   # tongban.shared.db's pending NOTIFYs of a session
+
+SOURCE = "relaying"
+
+
+@pytest.fixture
+async def world(infra, clean_nats):
+    schema = "rl_" + uuid.uuid4().hex[:8]
+    metadata = service_metadata(schema)
+    tables = PlatformTables(metadata)
+    engine = make_engine(infra.pg.url_for("postgres"), pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    nc = await bus.connect(infra.nats.url, "relay-test")
+    js = nc.jetstream()
+    await bus.ensure_stream(js, SOURCE)
+    yield tables, make_sessionmaker(engine), js
+    await nc.close()
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await engine.dispose()
+
+
+async def test_sent_rows_stay_marked_and_a_failed_one_waits_with_its_backoff(world):
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    # In order: a good event, one no stream carries (its publish fails), another good one.
+    events = [Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 1}),
+              Envelope(type="nowhere.thing.happened", source="t", data={"n": 2}),
+              Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 3})]
+    for e in events:
+        async with sessionmaker() as session, session.begin():
+            await outbox.add(session, e)
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+
+    async def rows() -> dict:
+        t = tables.outbox
+        async with sessionmaker() as s:
+            found = (await s.execute(select(t.c.id, t.c.published_at, t.c.attempts, t.c.last_error,
+                                            t.c.next_attempt_at > t.c.created_at))).all()
+        return {r.id: r for r in found}
+
+    sent, more, next_due = await relay.publish_due()
+    assert (sent, more) == (2, False) and next_due is not None
+    got = await rows()
+    first, bad, last = (got[e.id] for e in events)
+    assert first.published_at is not None and last.published_at is not None
+    assert bad.published_at is None and bad.attempts == 1 and bad.last_error and bad[4]   # backed off
+
+    # The failed one is not due yet: the next pass finds nothing and says when it is due.
+    sent, more, next_due = await relay.publish_due()
+    assert (sent, more) == (0, False) and next_due is not None and next_due > 0
+    info = await js.stream_info(bus.stream_name(SOURCE))
+    assert info.state.messages == 2
+    psub = await js.pull_subscribe(f"{SOURCE}.>", durable="relay-check", stream=bus.stream_name(SOURCE))
+    published = [Envelope.model_validate_json(m.data).data["n"] for m in await psub.fetch(2, timeout=5)]
+    assert published == [1, 3]
+
+
+async def test_a_commit_wakes_the_relay_of_its_own_process_without_a_notify(world, infra):
+    """A relay running in this process on the same engine is woken by the commit itself: no NOTIFY
+    is sent, the event is published at once; a rolled-back transaction wakes nothing."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    dsn = sessionmaker.kw["bind"].url.set(drivername="postgresql").render_as_string(hide_password=False)
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, dsn)
+    woken: list[int] = []
+    wake = relay.wake
+    relay.wake = lambda: (woken.append(1), wake())  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await wait_for(lambda: _registered(outbox_key(sessionmaker, outbox)))
+        with contextlib.suppress(RuntimeError):
+            async with sessionmaker() as session, session.begin():
+                await outbox.add(session, Envelope(type=f"{SOURCE}.thing.dropped", source="t", data={"n": 0}))
+                raise RuntimeError("rolled back")
+        assert woken == []
+        async with sessionmaker() as session, session.begin():
+            await outbox.add(session, Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 1}))
+            assert NOTIFY_KEY not in session.info   # no NOTIFY asked for: the commit wakes the relay
+        assert woken == [1]
+
+        async def published() -> bool:
+            return (await js.stream_info(bus.stream_name(SOURCE))).state.messages == 1
+        await wait_for(published)
+    finally:
+        stop.set()
+        await task
+    # Stopped, the relay is no longer this process's: a commit asks for a NOTIFY again.
+    async with sessionmaker() as session, session.begin():
+        await outbox.add(session, Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 2}))
+        assert NOTIFY_KEY in session.info
+
+
+def outbox_key(sessionmaker, outbox):  # noqa: ANN001, ANN201
+    return (sessionmaker.kw["bind"].sync_engine, outbox.channel)
+
+
+async def _registered(key) -> bool:  # noqa: ANN001
+    return key in _local_relays
