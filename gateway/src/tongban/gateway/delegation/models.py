@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, func
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,11 @@ class Delegation(Base):
     verified citizen) or witnessed by a clerk at a counter with the written 委托书 referenced."""
 
     __tablename__ = "delegation"
+    __table_args__ = (
+        CheckConstraint("principal_kind IN ('person', 'company')", name="principal_kind"),
+        CheckConstraint("granted_via = 'online' OR (witnessed_by IS NOT NULL AND document_ref IS NOT NULL)",
+                        name="witnessed"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     principal_kind: Mapped[str] = mapped_column(String(10), server_default="company")   # person | company
@@ -25,7 +30,7 @@ class Delegation(Base):
     representative_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("gateway.account.id"))
     agent_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("gateway.account.id"), index=True)
     items: Mapped[list[str]] = mapped_column(ARRAY(String(50)))
-    actions: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    actions: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{read,apply}")
     starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     granted_via: Mapped[str] = mapped_column(String(10), server_default="online")       # online | counter

@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import CheckConstraint, DateTime, String, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,10 @@ class TokenRevocation(Base):
     in memory (`denylist.DenyList`)."""
 
     __tablename__ = "token_revocation"
+    __table_args__ = (
+        CheckConstraint("kind IN ('sid', 'delegation', 'subject')", name="kind"),
+        CheckConstraint("(kind = 'subject') = (cutoff IS NOT NULL)", name="cutoff"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(12))

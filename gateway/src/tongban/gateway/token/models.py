@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,6 +53,10 @@ class OAuthClient(Base):
     secret stored as an argon2 hash."""
 
     __tablename__ = "oauth_client"
+    __table_args__ = (
+        CheckConstraint("(kind = 'partner' AND partner IS NOT NULL AND service IS NULL) OR "
+                        "(kind = 'service' AND service IS NOT NULL AND partner IS NULL)", name="kind"),
+    )
 
     client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     secret_hash: Mapped[str] = mapped_column(String(200))

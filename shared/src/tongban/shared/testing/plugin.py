@@ -70,6 +70,12 @@ class Infra:
             self._templates[name] = name
         return name
 
+    def fresh_database_empty(self) -> str:
+        """A new database with nothing in it."""
+        name = f"t_empty_{next(self._counter)}"
+        self.pg.create_database(name)
+        return self.pg.url_for(name)
+
     def fresh_database(self, definition: ServiceDefinition) -> str:
         template = self.template_for(definition)
         name = f"t_{definition.name}_{next(self._counter)}"
@@ -210,7 +216,13 @@ async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05
 
 async def migration_drift(infra: Infra, definition: ServiceDefinition) -> list:
     """What differs between the tables the service's migrations build and its models (empty: no
-    drift either way), on a fresh database of the service."""
+    drift either way), on a fresh database of the service.
+
+    Alembic's comparison (tables, columns, types, server defaults, indexes, unique and foreign
+    keys), then what it leaves out: the models are also built with `create_all` in an empty
+    database and both schemas are read back from PostgreSQL's catalogue, so a check constraint,
+    a partial index's WHERE, an index's method or operator class, or a constraint's name that
+    differ are found too. (Triggers and functions exist only in migrations and are not compared.)"""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -220,13 +232,51 @@ async def migration_drift(infra: Infra, definition: ServiceDefinition) -> list:
 
     def diff(conn: Any) -> list:
         ctx = MigrationContext.configure(conn, opts={
-            "include_schemas": True, "compare_type": True, "version_table_schema": schema,
+            "include_schemas": True, "compare_type": True, "compare_server_default": True,
+            "version_table_schema": schema,
             "include_name": lambda name, type_, _: name == schema if type_ == "schema" else True})
         return compare_metadata(ctx, definition.metadata)
 
-    engine = make_engine(infra.fresh_database(definition), 1)
+    def build_models(conn: Any) -> None:
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        definition.metadata.create_all(conn)
+
+    migrated = make_engine(infra.fresh_database(definition), 1)
+    modelled = make_engine(infra.fresh_database_empty(), 1)
     try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(diff)
+        async with migrated.connect() as conn:
+            found = await conn.run_sync(diff)
+            extensions = (await conn.exec_driver_sql(
+                "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")).scalars().all()
+            from_migrations = await _schema_shape(conn, schema)
+        async with modelled.begin() as conn:
+            for name in extensions:
+                await conn.exec_driver_sql(f'CREATE EXTENSION IF NOT EXISTS "{name}"')
+            await conn.run_sync(build_models)
+        async with modelled.connect() as conn:
+            from_models = await _schema_shape(conn, schema)
     finally:
-        await engine.dispose()
+        await migrated.dispose()
+        await modelled.dispose()
+    for kind in from_migrations:
+        ours, theirs = from_migrations[kind], from_models[kind]
+        for key in sorted(ours.keys() | theirs.keys()):
+            if ours.get(key) != theirs.get(key):
+                found.append((f"{kind} differs", key, {"migrations": ours.get(key), "models": theirs.get(key)}))
+    return found
+
+
+# The tables' constraints and indexes as PostgreSQL reads them back (alembic's own table, which only
+# the migrated database has, left out).
+_SHAPE = {
+    "constraint": """SELECT c.conrelid::regclass::text || ' ' || c.conname, pg_get_constraintdef(c.oid)
+                     FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+                     WHERE c.connamespace = $1::regnamespace AND t.relname <> 'alembic_version'""",
+    "index": """SELECT schemaname || '.' || tablename || ' ' || indexname, indexdef FROM pg_indexes
+                WHERE schemaname = $1 AND tablename <> 'alembic_version'""",
+}
+
+
+async def _schema_shape(conn: Any, schema: str) -> dict[str, dict[str, str]]:
+    raw = (await conn.get_raw_connection()).driver_connection
+    return {kind: dict(await raw.fetch(sql, schema)) for kind, sql in _SHAPE.items()}

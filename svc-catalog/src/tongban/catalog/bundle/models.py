@@ -23,7 +23,7 @@ class Bundle(Base):
     city_code: Mapped[str | None] = mapped_column(String(6))
     item_codes: Mapped[list[str]] = mapped_column(ARRAY(String(12)))
     merged: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    synthetic: Mapped[bool] = mapped_column(default=False)
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
     status: Mapped[str] = mapped_column(String(20), default="published")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(String(200))

@@ -10,4 +10,4 @@ class SearchGeneration(Base):
     __tablename__ = "search_generation"
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    n: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

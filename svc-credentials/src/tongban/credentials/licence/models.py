@@ -3,7 +3,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Date, DateTime, ForeignKey, Index, Integer, Sequence, String, Text, UniqueConstraint, func,
+    BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Sequence, String, Text, UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +31,7 @@ class Licence(Base):
 
     __tablename__ = "licence"
     __table_args__ = (
+        CheckConstraint("status IN ('valid', 'suspended', 'revoked', 'superseded')", name="status"),
         UniqueConstraint("status_list_id", "status_index"),
         UniqueConstraint("serial", "version"),
         Index("ix_licence_holder", "holder_id", "issued_at", "id"),

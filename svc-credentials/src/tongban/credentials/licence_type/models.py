@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,6 +12,7 @@ class LicenceType(Base):
     """A kind of licence (one of the city's 352): its fields, its holder kind and how long it is valid."""
 
     __tablename__ = "licence_type"
+    __table_args__ = (CheckConstraint("holder_type IN ('111', '001')", name="holder_type"),)
 
     code: Mapped[str] = mapped_column(String(21), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

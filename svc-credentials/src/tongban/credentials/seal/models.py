@@ -1,7 +1,9 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger, CheckConstraint, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, func, text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +27,9 @@ class Seal(Base):
 
     __tablename__ = "seal"
     __table_args__ = (
+        CheckConstraint("kind IN ('legal_name', 'finance', 'contract', 'invoice', 'department')", name="kind"),
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        CheckConstraint("algorithm IN ('Ed25519', 'SM2')", name="algorithm"),
         UniqueConstraint("source_case_id", "kind"),
         Index("uq_seal_active_kind", "company_code", "kind", unique=True, postgresql_where=text("status = 'active'")),
     )
@@ -67,7 +72,10 @@ class SealUse(Base):
     """One application of a seal (用章), or a refused attempt: who, when, which document hash."""
 
     __tablename__ = "seal_use"
-    __table_args__ = (Index("ix_seal_use_company", "company_code", "at"), Index("ix_seal_use_seal", "seal_id", "at"))
+    __table_args__ = (
+        Index("ix_seal_use_company", "company_code", "at"), Index("ix_seal_use_seal", "seal_id", "at"),
+        CheckConstraint("outcome IN ('applied', 'refused')", name="outcome"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     seal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("seal.id"))

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tongban.credentials.db import Base
@@ -10,6 +10,7 @@ class Issuer(Base):
     """A department that issues licences (by its credit code) and the algorithm it signs with."""
 
     __tablename__ = "issuer"
+    __table_args__ = (CheckConstraint("algorithm IN ('Ed25519', 'SM2')", name="algorithm"),)
 
     code: Mapped[str] = mapped_column(String(18), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

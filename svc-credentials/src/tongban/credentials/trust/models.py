@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +27,7 @@ class TrustedKey(Base):
     deleted: it keeps verifying what it signed before."""
 
     __tablename__ = "trusted_key"
+    __table_args__ = (CheckConstraint("algorithm IN ('Ed25519', 'SM2')", name="algorithm"),)
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("trusted_region.region_code"), index=True)

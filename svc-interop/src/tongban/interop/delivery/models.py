@@ -25,8 +25,9 @@ class OutboundMessage(Base):
     on_behalf_of: Mapped[str | None] = mapped_column(String(40))
     case_number: Mapped[str | None] = mapped_column(String(60))
     subject_id: Mapped[str | None] = mapped_column(String(100))   # our record the message is about
-    state: Mapped[str] = mapped_column(String(20), default="pending")   # pending / delivered / failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # pending / delivered / failed
+    state: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)
     response_status: Mapped[int | None] = mapped_column(Integer)

@@ -22,7 +22,7 @@ class CrossCityItem(Base):
     name: Mapped[str] = mapped_column(String(200))
     case_type: Mapped[str | None] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
-    cross_city: Mapped[bool] = mapped_column(Boolean, default=False)
-    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    cross_city: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                    onupdate=func.now())

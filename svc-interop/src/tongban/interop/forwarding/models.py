@@ -23,10 +23,10 @@ class OutgoingCase(Base):
     item_code: Mapped[str] = mapped_column(String(20))
     applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
     applicant_name: Mapped[str] = mapped_column(String(100))
-    form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    status: Mapped[str] = mapped_column(String(30), default="forwarding")
+    form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    status: Mapped[str] = mapped_column(String(30), default="forwarding", server_default="forwarding")
     remote_case_number: Mapped[str | None] = mapped_column(String(60))
-    progress: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    progress: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     # `company_migration`: the applicant is a company (credit code in applicant_id_number) and the
     # case here is svc-cases' approved migration-out case (local_case_id / local_case_number).
     kind: Mapped[str] = mapped_column(String(30), default="case", server_default="case")
@@ -54,8 +54,8 @@ class IncomingCase(Base):
     item_code: Mapped[str] = mapped_column(String(20))
     applicant_id_number: Mapped[str] = mapped_column(String(18), index=True)
     applicant_name: Mapped[str] = mapped_column(String(100))
-    form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    status: Mapped[str] = mapped_column(String(30), default="received")
+    form: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    status: Mapped[str] = mapped_column(String(30), default="received", server_default="received")
     kind: Mapped[str] = mapped_column(String(30), default="case", server_default="case")  # or company_migration
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -16,16 +16,17 @@ class Partner(Base):
     """
 
     __tablename__ = "partner"
+    __table_args__ = (CheckConstraint("region_code ~ '^[0-9]{6}$'", name="region_code_digits"),)
 
     region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     base_url: Mapped[str] = mapped_column(String(500))
     token_url: Mapped[str | None] = mapped_column(String(500))
     client_id: Mapped[str | None] = mapped_column(String(100))
-    services: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
-    items: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
-    contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    services: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
+    items: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
+    contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -21,7 +21,7 @@ class PartnerItem(Base):
     name: Mapped[str] = mapped_column(String(200))
     case_type: Mapped[str | None] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
-    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -33,7 +33,7 @@ class PartnerSync(Base):
     partner: Mapped[str] = mapped_column(ForeignKey("partner.region_code", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     ok: Mapped[bool] = mapped_column(Boolean)
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     detail: Mapped[str | None] = mapped_column(Text)
     attempted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     succeeded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,7 @@ class CounterSkill(Base):
     (exclude, low, normal, high). An item skill overrides its category's weight."""
 
     __tablename__ = "counter_skill"
+    __table_args__ = (CheckConstraint("weight BETWEEN 0 AND 3", name="weight"),)
 
     counter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("counter.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)

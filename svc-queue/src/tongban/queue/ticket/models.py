@@ -1,7 +1,9 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +20,7 @@ class Ticket(Base):
 
     __tablename__ = "ticket"
     __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
         UniqueConstraint("hall_id", "day", "number"),
         # The call-next scan: per hall, day and category, in calling order, waiting tickets only.
         Index("ix_ticket_waiting", "hall_id", "day", "category", text("priority DESC"), "queued_at",
