@@ -17,11 +17,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tongban.shared.localinfra import NatsProcess, ServiceProcess, stop_all
+from tongban.shared.localinfra import NatsProcess, ServiceProcess, free_block, stop_all
 
 sys.path.insert(0, str(Path(__file__).parent))
 import fuzzing
-from test_two_cities import _free_block, launcher
+from test_two_cities import launcher
 
 # Server errors found and not yet fixed, in services another engineer is changing: each is
 # excluded from the run (all of its cases) until fixed there. Keep this list short and true.
@@ -46,7 +46,7 @@ def _setting(name: str, default: float) -> float:
 @pytest.fixture(scope="module")
 def city(infra, tmp_path_factory):
     data = tmp_path_factory.mktemp("fuzz")
-    city = launcher.City("zhongshan", "442000", "中山市", _free_block(), f"fz{uuid.uuid4().hex[:6]}_", data)
+    city = launcher.City("zhongshan", "442000", "中山市", free_block(8), f"fz{uuid.uuid4().hex[:6]}_", data)
     nats = NatsProcess(data / "nats", log_file=data / "nats.log").start()
     procs: list[ServiceProcess] = []
     try:

@@ -11,11 +11,8 @@ is issued in Zhongshan -> in Shenzhen's app she consents that Zhongshan show She
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import importlib.util
-import random
-import socket
 import sys
 import uuid
 from pathlib import Path
@@ -23,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tongban.shared.localinfra import NatsProcess, stop_all
+from tongban.shared.localinfra import NatsProcess, free_block, stop_all
 from tongban.shared.testing.plugin import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,36 +35,14 @@ ITEM = "440600125000"
 PROPERTY_CERT = "111000000000192548001"
 
 
-def _free_block(size: int = 8) -> int:
-    """A base port with `size` free ports above it, below the kernel's ephemeral range: outgoing
-    connections (to PostgreSQL, NATS, the other city) take their ports from that range, and one
-    could take a port of the block before the service meant for it binds it."""
-    ephemeral_low = 32768
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(200):
-        base = random.randrange(10_000, ephemeral_low - size)
-        ok = True
-        for port in range(base, base + size):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free block of ports")
-
-
 @pytest.fixture(scope="module")
 def cities(infra, tmp_path_factory):
     data = tmp_path_factory.mktemp("two-cities")
     # Databases of their own for each module using the fixture: the key store lives in `data`, and a
     # city's database kept from an earlier module would name department keys that store never had.
     run = data.name.removeprefix("two-cities")
-    zs = launcher.City("zhongshan", "442000", "中山市", _free_block(), f"t2c{run}_zs_", data / "zs")
-    sz = launcher.City("shenzhen", "440300", "深圳市", _free_block(), f"t2c{run}_sz_", data / "sz")
+    zs = launcher.City("zhongshan", "442000", "中山市", free_block(8), f"t2c{run}_zs_", data / "zs")
+    sz = launcher.City("shenzhen", "440300", "深圳市", free_block(8), f"t2c{run}_sz_", data / "sz")
     server = infra.pg.url_for("postgres")
     nats = [NatsProcess(data / f"nats-{c.key}", log_file=data / f"nats-{c.key}.log").start() for c in (zs, sz)]
     procs = []

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -28,9 +29,33 @@ PG_USER = "embedded_postgres"
 
 
 def free_port() -> int:
+    """A port nothing listens on, for a server started next."""
+    return free_block(1)
+
+
+def free_block(size: int) -> int:
+    """A base port with `size` free ports from it, below the kernel's ephemeral range. A port the
+    kernel hands out for binding to 0 comes from that range, which outgoing connections (to
+    PostgreSQL, NATS, another service) also take their ports from: one of them could take the
+    port before the server meant for it binds it (seen: "address already in use" once two test
+    workers ran side by side)."""
+    ephemeral_low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        base = random.randrange(10_000, ephemeral_low - size)
+        if all(_bindable(port) for port in range(base, base + size)):
+            return base
+    raise RuntimeError(f"no {size} free ports in a row below {ephemeral_low}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
