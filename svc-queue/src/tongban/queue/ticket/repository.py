@@ -1,12 +1,13 @@
 import datetime as dt
+import re
 import uuid
 
-import asyncpg
 from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tongban.queue.counter.models import Counter, CounterSkill
 from tongban.queue.ticket.models import Ticket
+from tongban.shared import db
 
 CALL_ORDER = (Ticket.priority.desc(), Ticket.queued_at, Ticket.id)
 
@@ -36,12 +37,6 @@ async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
 
 
 _TAKE_NUMBER = "SELECT queue.take_ticket_number($1, $2, $3)"
-# What a pooled connection whose backend was ended raises on its next statement: the socket's
-# errors, asyncpg's "connection closed", the server's FATAL (57P01 admin_shutdown and its class),
-# or, when that FATAL arrived while the connection sat idle in the pool, asyncpg's protocol left in
-# a state no statement can start from ("another operation is in progress": seen in the suite).
-_LOST = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-         asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
 _TAKE_NUMBER_STMT = text("SELECT queue.take_ticket_number(:hall_id, :day, :prefix)")
 
 
@@ -67,7 +62,7 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
     if raw is not None and not raw.is_in_transaction():
         try:
             return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
-        except _LOST as exc:
+        except db.LOST_CONNECTION as exc:
             # A lost connection (a database restart): dropped from the pool now, as SQLAlchemy
             # drops one its own statement found dead, and answered 503 + Retry-After (errors).
             await conn.invalidate()
@@ -83,7 +78,7 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
 # RETURNING), the waiting tickets ahead of it, the category's recent average service time and the
 # open counters serving the category (as `wait_figures` reads them for a stored ticket). The new
 # row is not visible to the counts of its own statement, and it is not ahead of itself anyway.
-_INSERT_WITH_FIGURES = text("""
+_INSERT_WITH_FIGURES_SQL = """
 WITH ins AS (
     INSERT INTO queue.ticket (id, hall_id, day, category, number, item_code, priority, priority_reason, channel,
                               person_sub, id_number, status, appointment_id, case_id, call_count)
@@ -105,19 +100,30 @@ SELECT ins.queued_at, ins.created_at,
       WHERE c.hall_id = :hall_id AND c.status = 'open' AND s.kind = 'category' AND s.value = :category
         AND s.weight > 0) AS serving
 FROM ins
-""")
+"""
+_INSERT_WITH_FIGURES = text(_INSERT_WITH_FIGURES_SQL)
+_INSERT_FIELDS = ("id", "hall_id", "day", "category", "number", "item_code", "priority", "priority_reason", "channel",
+                  "person_sub", "id_number", "appointment_id", "case_id")
+# The same statement with asyncpg's numbered placeholders, for db.write_last.
+_INSERT_WITH_FIGURES_LAST = re.sub(r"(?<!:):(\w+)", lambda m: f"${_INSERT_FIELDS.index(m.group(1)) + 1}",
+                                   _INSERT_WITH_FIGURES_SQL)
 
 
-async def insert_with_figures(session: AsyncSession, ticket: Ticket) -> tuple[int, float | None, int]:
+async def insert_with_figures(session: AsyncSession, ticket: Ticket, last: bool = False) -> tuple[int, float | None, int]:
     """Insert `ticket` (a transient object: no ORM flush) and fill in what the database set
-    (queued_at, created_at); returns its `wait_figures`, from the same statement."""
-    row = (await session.execute(_INSERT_WITH_FIGURES, {
-        "id": ticket.id, "hall_id": ticket.hall_id, "day": ticket.day, "category": ticket.category,
-        "number": ticket.number, "item_code": ticket.item_code, "priority": ticket.priority,
-        "priority_reason": ticket.priority_reason, "channel": ticket.channel, "person_sub": ticket.person_sub,
-        "id_number": ticket.id_number, "appointment_id": ticket.appointment_id, "case_id": ticket.case_id})).one()
-    ticket.queued_at, ticket.created_at = row.queued_at, row.created_at
-    return int(row.ahead), float(row.avg_seconds) if row.avg_seconds is not None else None, int(row.serving)
+    (queued_at, created_at); returns its `wait_figures`, from the same statement.
+
+    `last`: nothing follows in the request's transaction, so the ticket, its kept audit row and
+    event go as one statement, its own transaction when none has begun (db.write_last)."""
+    values = [getattr(ticket, name) for name in _INSERT_FIELDS]
+    if last:
+        row = (await db.write_last(session, _INSERT_WITH_FIGURES_LAST, *values))[0]
+    else:
+        row = (await session.execute(_INSERT_WITH_FIGURES,
+                                     dict(zip(_INSERT_FIELDS, values, strict=True)))).mappings().one()
+    ticket.queued_at, ticket.created_at = row["queued_at"], row["created_at"]
+    avg = row["avg_seconds"]
+    return int(row["ahead"]), float(avg) if avg is not None else None, int(row["serving"])
 
 
 async def open_remote_ticket(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, category: str,

@@ -82,12 +82,14 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
 
 async def issue_with_figures(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, data: TicketCreate,
                              actor: Principal, appointment_id: uuid.UUID | None = None,
-                             holder: tuple[str, str | None] | None = None) -> tuple[Ticket, WaitFigures]:
+                             holder: tuple[str, str | None] | None = None,
+                             last: bool = False) -> tuple[Ticket, WaitFigures]:
     """`issue`, with the new ticket's wait figures (for `view`), read by the ticket's own INSERT.
 
     On the hot path (on site or an appointment, no item code) the number's statement also checks
-    the category, and the ticket, its figures, its event and its audit record take three
-    statements in the request's transaction."""
+    the category. `last`: the caller runs no statement after this one in the request, so the
+    ticket, its figures, its event and its audit record are one statement (with no statement
+    before it, its own transaction: db.write_last)."""
     on_site = actor.has("queue:operate") and str(hall_id) in actor.halls
     # A category belongs to its hall (foreign key): when it is found, the hall exists, and only a
     # remote ticket reads the hall itself (its opening hours), below.
@@ -128,10 +130,11 @@ async def issue_with_figures(session: AsyncSession, settings: Settings, hall_id:
         item_code=data.item_code, priority=priority, priority_reason=reason, channel=channel,
         person_sub=person_sub, id_number=id_number,
         status="waiting", appointment_id=appointment_id, case_id=data.case_id, call_count=0)
-    figures = await repository.insert_with_figures(session, ticket)
+    # The event and the audit record are kept first, so the INSERT's own statement writes them.
     await _emit(session, ticket, TICKET_ISSUED)
     await audit.record(session, actor, "ticket.issued", "ticket", str(ticket.id),
                        detail={"number": ticket.number, "channel": channel, "priority": priority})
+    figures = await repository.insert_with_figures(session, ticket, last)
     return ticket, figures
 
 
