@@ -85,12 +85,14 @@ async def test_take_ticket_and_call_next_statements(client, tokens, monkeypatch)
     # audit record and event in one statement that is its own transaction, then the NOTIFY.
     assert len(take_trips) <= 3, take_trips
     assert not any(t.startswith(("BEGIN", "COMMIT")) for t in take_trips), take_trips
-    # Upper bounds, so that one more round trip shows (before issue 19: 12 and 15, NOTIFYs included;
-    # then 7 and 11; now each also sends one NOTIFY after its commit, outside SQLAlchemy; then 3 and
-    # 4, before the audit and outbox rows went in one statement). Taking a ticket: the ticket with
-    # its wait figures, then its event and its audit record together, in the transaction;
-    # and before it, the number's own statement: raw asyncpg on the same connection (not seen by
-    # this count, so asserted apart: A001-A003 were the warm-up's).
+    # Calling the next: BEGIN, the counter locked, the claim, the events and audit records, then
+    # the COMMIT with the NOTIFYs behind it (db.PlatformConnection).
+    assert len(call_trips) <= 5, call_trips
+    assert call_trips[-1].startswith("COMMIT; SELECT pg_notify"), call_trips
+    # Upper bounds on SQLAlchemy's statements, so that one more shows. Taking a ticket runs none
+    # through SQLAlchemy: the number's statement and the ticket's (with its wait figures, its
+    # event and its audit record, db.write_last) are raw asyncpg on the request's connection
+    # (A001-A003 were the warm-up's).
     assert len(take) <= 0, take
     assert r.json()["number"] == "A004"
     # Calling the next: the counter locked and its ticket closed; the next claimed and called;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -56,7 +57,8 @@ def make_engine(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> Asy
     connection fails instead: SQLAlchemy then invalidates every older pooled connection, the
     request answers 503 + Retry-After, a consumer's message is redelivered, the relay retries."""
     return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size,
-                               pool_timeout=pool_timeout, pool_recycle=1800)
+                               pool_timeout=pool_timeout, pool_recycle=1800,
+                               connect_args={"connection_class": PlatformConnection})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -125,8 +127,60 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None], stop:
 # between the commit and the NOTIFY loses only the wake-up: the relay polls anyway (IDLE_POLL),
 # and a board catches up with the next update or its next snapshot.
 
+#
+# With the COMMIT itself, in its round trip: asyncpg sends COMMIT as a simple query, and a simple
+# query may hold several statements, run in order and stopped at the first error. So the pending
+# NOTIFYs ride behind it ("COMMIT; SELECT pg_notify(...)"): PostgreSQL runs them only once the
+# COMMIT has succeeded, outside the committed transaction, as before, one round trip fewer for
+# every write that notifies. The channel and the payload go in as dollar-quoted literals, under a
+# tag drawn at random once per process and checked to be absent from both (no escaping at all is
+# done inside dollar quotes); a payload that could not go (the tag in it, a NUL, over
+# PostgreSQL's 8000 bytes) goes the old way, in its own round trip after the commit.
+
 _NOTIFY_KEY = "tongban_notify_after_commit"
 _NOTIFY_SQL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
+_QUOTE_TAG = f"$tb{os.urandom(6).hex()}$"
+_NOTIFY_MAX_BYTES = 7999
+_pending_notifies: weakref.WeakKeyDictionary[Connection, dict[tuple[str, str], None]] = weakref.WeakKeyDictionary()
+
+
+def _literal(value: str) -> str | None:
+    if _QUOTE_TAG in value or "\x00" in value:
+        return None
+    return f"{_QUOTE_TAG}{value}{_QUOTE_TAG}"
+
+
+def _commit_and_notify(pairs: dict[tuple[str, str], None]) -> str | None:
+    """`COMMIT;` followed by the NOTIFYs of `pairs`, as one simple query; None when one cannot go
+    as a literal (then they are sent after the commit, apart)."""
+    rows = []
+    for channel, payload in pairs:
+        c, p = _literal(channel), _literal(payload)
+        if c is None or p is None or len(payload.encode()) > _NOTIFY_MAX_BYTES or not channel:
+            return None
+        rows.append(f"({c}, {p})")
+    return f"COMMIT; SELECT pg_notify(c, p) FROM (VALUES {', '.join(rows)}) AS n(c, p)"
+
+
+class PlatformConnection(asyncpg.Connection):
+    """asyncpg's connection (the engine's pool makes these, `make_engine`), sending the NOTIFYs
+    its transaction asked for in the round trip of its COMMIT (see above)."""
+
+    __slots__ = ("_after_commit",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._after_commit: dict[tuple[str, str], None] | None = None
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        pending, self._after_commit = self._after_commit, None
+        if pending and query == "COMMIT;" and not args:
+            merged = _commit_and_notify(pending)
+            if merged is not None:
+                status = await super().execute(merged, timeout=timeout)
+                pending.clear()  # sent: nothing left for _send_notifies
+                return status
+        return await super().execute(query, *args, timeout=timeout)
 
 
 async def notify_after_commit(session: AsyncSession, channel: str, payload: str = "") -> None:
@@ -136,7 +190,17 @@ async def notify_after_commit(session: AsyncSession, channel: str, payload: str 
     if pending is None:
         conn = await session.connection()
         pending = session.info[_NOTIFY_KEY] = (conn.sync_connection, {})
+        _pending_notifies[conn.sync_connection] = pending[1]
     pending[1][(channel, payload)] = None
+
+
+def _hand_notifies_to_commit(conn: Connection) -> None:
+    """Right before the COMMIT (the engine's commit event): the NOTIFYs go with it."""
+    pairs = _pending_notifies.pop(conn, None)
+    if pairs:
+        raw = conn.connection.driver_connection
+        if isinstance(raw, PlatformConnection):
+            raw._after_commit = pairs
 
 
 @event.listens_for(Session, "after_commit")
@@ -147,17 +211,27 @@ def _send_notifies(session: Session) -> None:
     if not pending:
         return
     conn, pairs = pending
+    _pending_notifies.pop(conn, None)
+    if not pairs:
+        return  # sent with the COMMIT
     try:
         raw = conn.connection.driver_connection
+        if isinstance(raw, PlatformConnection):
+            raw._after_commit = None  # no COMMIT was sent (db.write_last's transaction ended itself)
         await_only(raw.execute(_NOTIFY_SQL, [c for c, _ in pairs], [p for _, p in pairs]))
     except Exception:  # noqa: BLE001 - the work is committed; a lost wake-up is caught up by polling
         log.warning("NOTIFY after commit failed: %s", ", ".join(sorted({c for c, _ in pairs})), exc_info=True)
+    finally:
+        pairs.clear()
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_notifies(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
-        session.info.pop(_NOTIFY_KEY, None)  # rolled back (after a commit it is already sent)
+        pending = session.info.pop(_NOTIFY_KEY, None)  # rolled back (after a commit it is already sent)
+        if pending is not None:
+            _pending_notifies.pop(pending[0], None)
+            pending[1].clear()  # a connection holding them for its COMMIT sends nothing
 
 
 # --- audit and outbox rows: kept, then written with one statement --------------------------------------
@@ -319,6 +393,7 @@ _written_alone: weakref.WeakSet[Connection] = weakref.WeakSet()
 LOST_CONNECTION = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
                    asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_last_sql: dict[tuple[str, ...], str] = {}
 
 
 async def raw_connection(session: AsyncSession) -> tuple[AsyncConnection, asyncpg.Connection]:
@@ -349,8 +424,12 @@ async def write_last(session: AsyncSession, sql: str, *args: Any) -> list[asyncp
         raise RuntimeError("a second write_last in one session")
     parts, params = _take_kept(sync)
     if params:
-        shift = len(params)
-        sql = _chained(parts, _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + shift}", sql))
+        key = (*parts, sql)
+        chained = _last_sql.get(key)
+        if chained is None:
+            shift = len(params)
+            chained = _last_sql[key] = _chained(parts, _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + shift}", sql))
+        sql = chained
     alone = not raw.is_in_transaction()
     try:
         rows = await raw.fetch(sql, *params, *args)
@@ -372,6 +451,8 @@ def _write_before_savepoint(conn: Connection, name: str | None) -> None:
 def _write_before_commit(conn: Connection) -> None:
     if conn in _kept:
         _write_kept(conn)
+    if conn in _pending_notifies:
+        _hand_notifies_to_commit(conn)
 
 
 @event.listens_for(Engine, "rollback")
