@@ -195,6 +195,8 @@ class PlatformConnection(asyncpg.Connection):
             if merged != query and pending:
                 pending.clear()  # sent: nothing left for _send_notifies
             return status
+        if before:  # not followed by the COMMIT it was handed for (never seen): written on its own
+            await super().execute(before)
         return await super().execute(query, *args, timeout=timeout)
 
 
@@ -465,8 +467,12 @@ def _write_before_savepoint(conn: Connection, name: str | None) -> None:
 @event.listens_for(Engine, "commit")
 def _write_before_commit(conn: Connection) -> None:
     if conn in _kept:
+        # Only when SQLAlchemy's asyncpg adapter will send the COMMIT: its transaction began (on the
+        # database too), not an autocommit connection's nor a db.write_last one's.
+        dbapi = conn.connection.dbapi_connection
         raw = conn.connection.driver_connection
-        if not (isinstance(raw, PlatformConnection) and raw.is_in_transaction() and _hand_kept_to_commit(conn, raw)):
+        if not (isinstance(raw, PlatformConnection) and getattr(dbapi, "_transaction", None) is not None
+                and raw.is_in_transaction() and _hand_kept_to_commit(conn, raw)):
             _write_kept(conn)
     if conn in _pending_notifies:
         _hand_notifies_to_commit(conn)
