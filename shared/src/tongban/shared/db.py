@@ -168,14 +168,23 @@ class PlatformConnection(asyncpg.Connection):
     trip of its COMMIT the transaction's kept rows before it and its NOTIFYs after it (see above
     and `_literal_write`)."""
 
-    __slots__ = ("_after_commit", "_before_commit")
+    __slots__ = ("_after_commit", "_before_commit", "_with_begin")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._after_commit: dict[tuple[str, str], None] | None = None
         self._before_commit: str | None = None
+        self._with_begin: str | None = None
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        first, self._with_begin = self._with_begin, None
+        if first and query.startswith("BEGIN") and not args:
+            try:
+                return await super().execute(f"{query} {first};", timeout=timeout)
+            except asyncpg.PostgresError:
+                if self.is_in_transaction():  # BEGIN ran, its first statement failed: end it
+                    await super().execute("ROLLBACK;")
+                raise
         pending, self._after_commit = self._after_commit, None
         before, self._before_commit = self._before_commit, None
         if query == "COMMIT;" and not args and (pending or before):
@@ -420,6 +429,33 @@ async def raw_connection(session: AsyncSession) -> tuple[AsyncConnection, asyncp
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
     return conn, raw
+
+
+async def begin_with(session: AsyncSession, sql: str) -> None:
+    """Begin the session's transaction on the database now, with `sql` run right after the BEGIN
+    in the same round trip (one simple query): a statement without parameters (its values are
+    literals the caller vouches for: ids it parsed) whose rows are not read, such as a row lock
+    the transaction must hold before its first statement takes its snapshot. When the transaction
+    has already begun, `sql` is just run."""
+    conn, raw = await raw_connection(session)
+    adapter = (await conn.get_raw_connection()).dbapi_connection
+    start = getattr(adapter, "_start_transaction", None)
+    if (not isinstance(raw, PlatformConnection) or start is None or raw.is_in_transaction()
+            or getattr(adapter, "_transaction", True) is not None):
+        await conn.exec_driver_sql(sql)
+        return
+    raw._with_begin = sql
+    try:
+        # SQLAlchemy's asyncpg adapter begins its transaction with the first statement; asked now.
+        await start()
+    except Exception as exc:
+        # The adapter raises its own DBAPI-style errors, the driver's as their cause.
+        if raw.is_closed() or isinstance(exc, LOST_CONNECTION) or isinstance(exc.__cause__, LOST_CONNECTION):
+            await conn.invalidate()
+            raise ConnectionError(f"the database connection was lost: {exc}") from exc
+        raise
+    finally:
+        raw._with_begin = None
 
 
 async def write_last(session: AsyncSession, sql: str, *args: Any) -> list[asyncpg.Record]:
