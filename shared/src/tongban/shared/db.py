@@ -127,16 +127,17 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None], stop:
 # transaction (one round trip, no flush): never for work that was rolled back, as before. A crash
 # between the commit and the NOTIFY loses only the wake-up: the relay polls anyway (IDLE_POLL),
 # and a board catches up with the next update or its next snapshot.
-
 #
-# With the COMMIT itself, in its round trip: asyncpg sends COMMIT as a simple query, and a simple
+# They go with the COMMIT itself, in its round trip: asyncpg sends COMMIT as a simple query, and a simple
 # query may hold several statements, run in order and stopped at the first error. So the pending
 # NOTIFYs ride behind it ("COMMIT; SELECT pg_notify(...)"): PostgreSQL runs them only once the
 # COMMIT has succeeded, outside the committed transaction, as before, one round trip fewer for
 # every write that notifies. The channel and the payload go in as dollar-quoted literals, under a
 # tag drawn at random once per process and checked to be absent from both (no escaping at all is
 # done inside dollar quotes); a payload that could not go (the tag in it, a NUL, over
-# PostgreSQL's 8000 bytes) goes the old way, in its own round trip after the commit.
+# PostgreSQL's 8000 bytes) goes the old way, in its own round trip after the commit. (Only a full
+# notification queue, which PostgreSQL refuses with an error, would now fail the request after
+# its commit, where it was logged and dropped: the queue is 8 GB.)
 
 _NOTIFY_KEY = "tongban_notify_after_commit"
 _NOTIFY_SQL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
