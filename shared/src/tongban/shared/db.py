@@ -556,7 +556,31 @@ def _literal_write(conn: Connection, groups: dict[tuple[Any, tuple[str, ...]], l
             if any(v is None for v in literals):
                 return None
             values.append(literals[0] if len(rows) == 1 else f"ARRAY[{', '.join(literals)}]")  # type: ignore[arg-type]
-    return _PLACEHOLDER.sub(lambda m: values[int(m.group(1)) - 1], _chained(parts)) + ";"
+    pieces, order = _literal_template(tuple(parts))
+    out = [pieces[0]]
+    for i, piece in zip(order, pieces[1:], strict=True):
+        out.append(values[i])
+        out.append(piece)
+    return "".join(out)
+
+
+_templates: dict[tuple[str, ...], tuple[list[str], list[int]]] = {}
+
+
+def _literal_template(parts: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """The chained statement of `parts` split at its placeholders (built once per shape): the
+    text around them, and the index of the value each one takes."""
+    built = _templates.get(parts)
+    if built is None:
+        sql = _chained(list(parts)) + ";"
+        pieces, order, at = [], [], 0
+        for m in _PLACEHOLDER.finditer(sql):
+            pieces.append(sql[at:m.start()])
+            order.append(int(m.group(1)) - 1)
+            at = m.end()
+        pieces.append(sql[at:])
+        built = _templates[parts] = (pieces, order)
+    return built
 
 
 @event.listens_for(Engine, "rollback")
