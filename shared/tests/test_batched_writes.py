@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tongban.shared import db
 from tongban.shared.audit import AuditTrail
 from tongban.shared.db import make_engine, make_sessionmaker, raw_connection, service_metadata, write_last
 from tongban.shared.events.envelope import Envelope
@@ -270,35 +269,7 @@ async def test_write_last_alone_fails_whole(world):
     assert await counts(sessionmaker, tables) == (0, 0)
 
 
-# --- the kept rows in the COMMIT's round trip (db.PlatformConnection) --------------------------------
-
-async def test_after_a_statement_the_kept_rows_ride_the_commit(world, monkeypatch):
-    """Once the transaction has begun on the database, the kept rows go as literals in front of the
-    COMMIT, one simple query: no statement of their own."""
-    tables, sessionmaker, audit, outbox, statements = world
-    sent: list[str] = []
-    execute = asyncpg.connection.Connection.execute
-
-    async def counted(conn, query, *args, **kw):  # noqa: ANN001, ANN202
-        sent.append(query)
-        return await execute(conn, query, *args, **kw)
-
-    monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted)
-    awkward = "it's $1 and $$ and 值 and \\ and '' "
-    async with sessionmaker() as session, session.begin():
-        await session.execute(select(1))
-        await audit.record(session, "clerk-1", "thing.made", "thing", "t1", reason=awkward, detail={"k": awkward})
-        await audit.record(session, "clerk-1", "thing.changed", "thing", "t1")
-        await outbox.add(session, envelope(1))
-    assert [s for s in statements if "INSERT" in s] == []
-    assert len(sent) == 2 and "unnest" in sent[1] and " COMMIT; SELECT pg_notify" in sent[1], sent
-    async with sessionmaker() as session:
-        rows = (await session.execute(select(tables.audit_event).order_by(tables.audit_event.c.id))).all()
-        events = (await session.execute(select(tables.outbox.c.envelope))).scalars().all()
-    assert [(r.action, r.reason, r.detail) for r in rows] == [
-        ("thing.made", awkward, {"k": awkward}), ("thing.changed", None, None)]
-    assert [e["data"]["n"] for e in events] == [1]
-
+# --- a failed write at the commit leaves no connection in a failed transaction ----------------------
 
 async def test_a_kept_row_that_fails_at_the_commit_commits_nothing_and_frees_the_connection(world):
     tables, sessionmaker, audit, outbox, statements = world
@@ -313,14 +284,3 @@ async def test_a_kept_row_that_fails_at_the_commit_commits_nothing_and_frees_the
             await session.execute(select(1))
             await audit.record(session, "fine", "x", "thing", str(n))
     assert await counts(sessionmaker, tables) == (4, 0)
-
-
-async def test_a_value_that_cannot_be_a_literal_goes_as_a_statement(world):
-    tables, sessionmaker, audit, outbox, statements = world
-    async with sessionmaker() as session, session.begin():
-        await session.execute(select(1))
-        await audit.record(session, "clerk-1", "x", "thing", "t1", reason=f"a{db._QUOTE_TAG}b")
-    assert len([s for s in statements if "INSERT" in s]) == 1
-    async with sessionmaker() as session:
-        reason = (await session.execute(select(tables.audit_event.c.reason))).scalar_one()
-    assert reason == f"a{db._QUOTE_TAG}b"

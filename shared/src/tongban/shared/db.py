@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import re
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -165,16 +164,15 @@ def _commit_and_notify(pairs: dict[tuple[str, str], None]) -> str | None:
 
 
 class PlatformConnection(asyncpg.Connection):
-    """asyncpg's connection (the engine's pool makes these, `make_engine`), sending in the round
-    trip of its COMMIT the transaction's kept rows before it and its NOTIFYs after it (see above
-    and `_literal_write`)."""
+    """asyncpg's connection (the engine's pool makes these, `make_engine`): a statement handed to
+    it goes in the round trip of its BEGIN (`begin_with`), the transaction's NOTIFYs in the round
+    trip of its COMMIT (see above)."""
 
-    __slots__ = ("_after_commit", "_before_commit", "_with_begin")
+    __slots__ = ("_after_commit", "_with_begin")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._after_commit: dict[tuple[str, str], None] | None = None
-        self._before_commit: str | None = None
         self._with_begin: str | None = None
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
@@ -187,26 +185,12 @@ class PlatformConnection(asyncpg.Connection):
                     await super().execute("ROLLBACK;")
                 raise
         pending, self._after_commit = self._after_commit, None
-        before, self._before_commit = self._before_commit, None
-        if query == "COMMIT;" and not args and (pending or before):
-            merged = _commit_and_notify(pending) if pending else None
-            if merged is None:
-                merged = query
-            else:
-                assert pending is not None
-            try:
-                status = await super().execute(f"{before} {merged}" if before else merged, timeout=timeout)
-            except asyncpg.PostgresError:
-                if before and self.is_in_transaction():
-                    # The write failed, so the COMMIT never ran: the transaction is left aborted,
-                    # not ended, as asyncpg and SQLAlchemy now take it to be. End it.
-                    await super().execute("ROLLBACK;")
-                raise
-            if merged != query and pending:
+        if pending and query == "COMMIT;" and not args:
+            merged = _commit_and_notify(pending)
+            if merged is not None:
+                status = await super().execute(merged, timeout=timeout)
                 pending.clear()  # sent: nothing left for _send_notifies
-            return status
-        if before:  # not followed by the COMMIT it was handed for (never seen): written on its own
-            await super().execute(before)
+                return status
         return await super().execute(query, *args, timeout=timeout)
 
 
@@ -504,83 +488,9 @@ def _write_before_savepoint(conn: Connection, name: str | None) -> None:
 @event.listens_for(Engine, "commit")
 def _write_before_commit(conn: Connection) -> None:
     if conn in _kept:
-        # Only when SQLAlchemy's asyncpg adapter will send the COMMIT: its transaction began (on the
-        # database too), not an autocommit connection's nor a db.write_last one's.
-        dbapi = conn.connection.dbapi_connection
-        raw = conn.connection.driver_connection
-        if not (isinstance(raw, PlatformConnection) and getattr(dbapi, "_transaction", None) is not None
-                and raw.is_in_transaction() and _hand_kept_to_commit(conn, raw)):
-            _write_kept(conn)
+        _write_kept(conn)
     if conn in _pending_notifies:
         _hand_notifies_to_commit(conn)
-
-
-def _hand_kept_to_commit(conn: Connection, raw: PlatformConnection) -> bool:
-    """The kept rows' statement, its values as literals, sent in the COMMIT's round trip, before it
-    (one simple query: PostgreSQL stops at the first error, so a failed write is never committed);
-    False (nothing taken) when a value cannot go as a literal."""
-    groups = _kept.get(conn)
-    if not groups or not all(_plain(*key) for key in groups):
-        return False
-    sql = _literal_write(conn, groups)
-    if sql is None:
-        return False
-    del _kept[conn]
-    raw._before_commit = sql
-    return True
-
-
-def _literal_value(value: Any) -> str | None:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return _literal(value)
-    if isinstance(value, uuid.UUID):
-        return f"'{value}'"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _literal_write(conn: Connection, groups: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]]) -> str | None:
-    """The kept rows' statement (`_write_sql`'s, the same shape) with its values in place of its
-    placeholders: strings dollar-quoted under the process's random tag (absent from every one of
-    them, none with a NUL), UUIDs, integers, NULL; arrays as ARRAY[...]. None for any other value."""
-    plain = sorted(groups.items(), key=lambda item: (item[0][0].fullname, item[0][1]))
-    parts, processors = _write_sql(conn.dialect, [(*key, len(rows) == 1) for key, rows in plain])
-    values: list[str] = []
-    for ((_, names), rows), procs in zip(plain, processors, strict=True):
-        for name, proc in zip(names, procs, strict=True):
-            column = [proc(r[name]) if proc is not None else r[name] for r in rows]
-            literals = [_literal_value(v) for v in column]
-            if any(v is None for v in literals):
-                return None
-            values.append(literals[0] if len(rows) == 1 else f"ARRAY[{', '.join(literals)}]")  # type: ignore[arg-type]
-    pieces, order = _literal_template(tuple(parts))
-    out = [pieces[0]]
-    for i, piece in zip(order, pieces[1:], strict=True):
-        out.append(values[i])
-        out.append(piece)
-    return "".join(out)
-
-
-_templates: dict[tuple[str, ...], tuple[list[str], list[int]]] = {}
-
-
-def _literal_template(parts: tuple[str, ...]) -> tuple[list[str], list[int]]:
-    """The chained statement of `parts` split at its placeholders (built once per shape): the
-    text around them, and the index of the value each one takes."""
-    built = _templates.get(parts)
-    if built is None:
-        sql = _chained(list(parts)) + ";"
-        pieces, order, at = [], [], 0
-        for m in _PLACEHOLDER.finditer(sql):
-            pieces.append(sql[at:m.start()])
-            order.append(int(m.group(1)) - 1)
-            at = m.end()
-        pieces.append(sql[at:])
-        built = _templates[parts] = (pieces, order)
-    return built
 
 
 @event.listens_for(Engine, "rollback")

@@ -181,8 +181,8 @@ async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid
     # Two round trips before the commit: the counter's lock with the BEGIN; then one statement
     # that reads the counter and, when it passes the checks below and has the skills the
     # statement was built for, closes its ticket, claims and calls the next one, points the
-    # counter at it and marks the approaching ones. The events and audit records go with the
-    # COMMIT (db.PlatformConnection). Built for skills the counter no longer has (another
+    # counter at it and marks the approaching ones. The events and audit records follow in one
+    # statement before the COMMIT (db.BatchedInsert). Built for skills the counter no longer has (another
     # replica changed them, or this process has not seen the counter yet), the statement changes
     # nothing and is sent again for the skills it read.
     await repository.lock_counter(session, counter_id)
