@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import json
 import shutil
 import statistics
@@ -336,11 +335,19 @@ async def main(args: argparse.Namespace) -> None:
                 n = per_round if r < args.rounds - 1 else args.tickets - per_round * (args.rounds - 1)
                 floor_rate, fc = await metered(floor_meter, lambda n=n: floor_inserts(floor_http, kiosk, n, args.counters),
                                                lambda _: n)
-                with profile if r == 1 else contextlib.nullcontext():
-                    (got, insert_rate), tc = await metered(
-                        meter, lambda n=n: take_tickets(lean, hall, kiosk, n, args.counters), lambda o: len(o[0]))
-                    (answered, call_rate, lat), cc = await metered(
-                        meter, lambda: call_all(lean, counters), lambda o: len(o[0]))
+                sampled = r == 1
+                if sampled and args.profile_phase in ("both", "take"):
+                    profile.__enter__()
+                (got, insert_rate), tc = await metered(
+                    meter, lambda n=n: take_tickets(lean, hall, kiosk, n, args.counters), lambda o: len(o[0]))
+                if sampled and args.profile_phase == "take":
+                    profile.__exit__(None, None, None)
+                if sampled and args.profile_phase == "call":
+                    profile.__enter__()
+                (answered, call_rate, lat), cc = await metered(
+                    meter, lambda: call_all(lean, counters), lambda o: len(o[0]))
+                if sampled and args.profile_phase in ("both", "call"):
+                    profile.__exit__(None, None, None)
                 cpu.append((*fc, *tc, *cc))
                 issued += got
                 calls += answered
@@ -386,7 +393,7 @@ async def main(args: argparse.Namespace) -> None:
             ["call sent → all clients have it, p50", f"{statistics.median(slowest) * 1000:.1f}"],
             ["call sent → all clients have it, p99 (max)", f"{p(slowest, 0.99) * 1000:.1f}"],
         ])
-        print_profile("svc-queue during round 2 (take tickets, then call them)", profile.top(10))
+        print_profile(f"svc-queue during round 2 ({args.profile_phase}: take tickets, call them)", profile.top(10))
         if args.profile_out and (root / "queue.pyspy").exists():
             shutil.copy(root / "queue.pyspy", args.profile_out)
         print(f"queue_floor_ratio: {min(take_ratio, call_ratio):.2f} double_calls: {double_calls} lost: {lost}")
@@ -411,4 +418,6 @@ if __name__ == "__main__":
     parser.add_argument("--sse-calls", type=int, default=20)
     parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
     parser.add_argument("--profile-out", help="keep py-spy's raw samples of round 2 here")
+    parser.add_argument("--profile-phase", choices=("both", "take", "call"), default="both",
+                        help="which phase of round 2 py-spy samples (default: both, take then call)")
     asyncio.run(main(parser.parse_args()))

@@ -4,12 +4,13 @@ COMMIT; nothing for a rollback; an error in the write fails the work."""
 
 import uuid
 
+import asyncpg
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tongban.shared.audit import AuditTrail
-from tongban.shared.db import make_engine, make_sessionmaker, service_metadata
+from tongban.shared.db import make_engine, make_sessionmaker, raw_connection, service_metadata, write_last
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.outbox import Outbox
 from tongban.shared.tables import PlatformTables
@@ -210,3 +211,76 @@ async def test_the_orm_pending_changes_are_flushed_first_as_before(world):
         await audit.record(session, "a", "thing.made", "thing", "1")
         assert thing.created_at is not None
     assert await counts(sessionmaker, tables) == (1, 0)
+
+
+# --- db.write_last: the request's last statement writes the kept rows with it ---------------------------
+
+async def test_write_last_alone_is_its_own_transaction_with_the_kept_rows(world):
+    """No statement before it: one statement writes the kept rows and its own row, committed as it
+    ends (the session's commit sends no COMMIT); nothing may follow it in the session."""
+    tables, sessionmaker, audit, outbox, statements = world
+    table = tables.audit_event.fullname
+    async with sessionmaker() as session:
+        await audit.record(session, "clerk-1", "thing.made", "thing", "t1", detail={"k": "值"})
+        await outbox.add(session, envelope(1))
+        rows = await write_last(session, f"WITH x AS (SELECT $1::text AS v) "
+                                         f"INSERT INTO {table} (actor, actor_role, action, entity, entity_id) "
+                                         f"SELECT v, 'system', 'thing.seen', 'thing', $2 FROM x RETURNING actor",
+                                "clerk-2", "t2")
+        assert [r["actor"] for r in rows] == ["clerk-2"]
+        assert statements == []  # raw: no SQLAlchemy statement, no BEGIN
+        _, raw = await raw_connection(session)
+        assert not raw.is_in_transaction()
+        assert await counts(sessionmaker, tables) == (2, 1)  # committed already, seen by another session
+        with pytest.raises(RuntimeError):
+            await session.execute(select(1))
+        await session.rollback()  # nothing to roll back: it is committed
+    assert await counts(sessionmaker, tables) == (2, 1)
+
+
+async def test_write_last_in_a_begun_transaction_commits_with_it(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    table = tables.audit_event.fullname
+    insert = f"INSERT INTO {table} (actor, actor_role, action, entity, entity_id) VALUES ($1, 'system', 'x', 'y', 'z')"
+    async with sessionmaker() as session:
+        await session.execute(select(1))  # the transaction begins
+        await outbox.add(session, envelope(1))
+        await write_last(session, insert, "in-tx")
+        await session.execute(select(1))  # still the same transaction: allowed
+        await session.rollback()
+    assert await counts(sessionmaker, tables) == (0, 0)  # rolled back with it: the kept row too
+    async with sessionmaker() as session:
+        await session.execute(select(1))
+        await outbox.add(session, envelope(2))
+        await write_last(session, insert, "in-tx")
+        await session.commit()
+    assert await counts(sessionmaker, tables) == (1, 1)
+
+
+async def test_write_last_alone_fails_whole(world):
+    """A failing statement writes nothing: not its kept rows either (one statement)."""
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session:
+        await audit.record(session, "clerk-1", "thing.made", "thing", "t1")
+        await outbox.add(session, envelope(1))
+        with pytest.raises(asyncpg.PostgresError):
+            await write_last(session, f"INSERT INTO {tables.audit_event.fullname} (actor) VALUES ($1)", "x")
+        await session.rollback()
+    assert await counts(sessionmaker, tables) == (0, 0)
+
+
+# --- a failed write at the commit leaves no connection in a failed transaction ----------------------
+
+async def test_a_kept_row_that_fails_at_the_commit_commits_nothing_and_frees_the_connection(world):
+    tables, sessionmaker, audit, outbox, statements = world
+    with pytest.raises(DBAPIError):
+        async with sessionmaker() as session, session.begin():
+            await session.execute(select(1))
+            await outbox.add(session, envelope(1))
+            await audit.record(session, "x" * 300, "x", "thing", "too long an actor")  # VARCHAR(200)
+    assert await counts(sessionmaker, tables) == (0, 0)
+    for n in range(4):  # every pooled connection is usable again, none left in the failed transaction
+        async with sessionmaker() as session, session.begin():
+            await session.execute(select(1))
+            await audit.record(session, "fine", "x", "thing", str(n))
+    assert await counts(sessionmaker, tables) == (4, 0)

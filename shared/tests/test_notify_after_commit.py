@@ -5,6 +5,7 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
+from tongban.shared import db
 from tongban.shared.db import make_engine, make_sessionmaker, notify_after_commit
 from tongban.shared.testing.plugin import wait_for
 
@@ -70,3 +71,61 @@ async def test_savepoint_release_waits_for_the_commit(heard, sessionmaker):
             await notify_after_commit(session, CHANNEL, "outer")
         await wait_for(heard_of(heard, "outer"))
     assert heard == ["inner", "outer"]  # once each, after the transaction's commit
+
+
+class Sent:
+    """What the pool's connections send as simple queries (BEGIN, COMMIT...) and as statements."""
+
+    def __init__(self, monkeypatch) -> None:  # noqa: ANN001
+        self.queries: list[str] = []
+        execute = asyncpg.connection.Connection.execute
+
+        async def counted(conn, query, *args, **kw):  # noqa: ANN001, ANN202
+            self.queries.append(query)
+            return await execute(conn, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted)
+
+
+async def test_the_notifies_ride_the_commit(heard, sessionmaker, monkeypatch):
+    """One round trip for the COMMIT and its NOTIFYs; PostgreSQL runs them only after the COMMIT
+    succeeded, outside the transaction."""
+    async with sessionmaker() as session:
+        await session.execute(text("SELECT 1"))  # the engine's first connection (its dialect set-up) made
+    sent = Sent(monkeypatch)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+        await notify_after_commit(session, CHANNEL, "with 'quotes', $1, $$ and 值")
+        await notify_after_commit(session, CHANNEL, "two")
+    await wait_for(heard_of(heard, "two"))
+    assert heard == ["with 'quotes', $1, $$ and 值", "two"]
+    assert sent.queries[0].startswith("BEGIN")
+    assert len(sent.queries) == 2 and sent.queries[1].startswith("COMMIT; SELECT pg_notify"), sent.queries
+
+
+async def test_a_payload_that_cannot_ride_is_sent_after_the_commit(heard, sessionmaker, monkeypatch):
+    async with sessionmaker() as session:
+        await session.execute(text("SELECT 1"))
+    sent = Sent(monkeypatch)
+    tagged = f"x{db._QUOTE_TAG}y"
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+        await notify_after_commit(session, CHANNEL, tagged)
+    await wait_for(heard_of(heard, tagged))
+    assert sent.queries[1] == "COMMIT;" and sent.queries[2] == db._NOTIFY_SQL, sent.queries
+
+
+async def test_a_rolled_back_notify_never_rides_a_later_commit(heard, sessionmaker):
+    """Pending NOTIFYs of a transaction rolled back (none of its statements ran: no ROLLBACK sent)
+    are not carried by the next transaction on the same pooled connection."""
+    async with sessionmaker() as session:
+        await notify_after_commit(session, CHANNEL, "never")
+        await session.rollback()
+    for _ in range(2):  # pool_size=2: both connections
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("SELECT 1"))
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+        await notify_after_commit(session, CHANNEL, "marker")
+    await wait_for(heard_of(heard, "marker"))
+    assert heard == ["marker"]

@@ -273,9 +273,13 @@ async def test_calling_locks_only_the_ticket_it_calls(client, tokens):
     b = await take(client, h, clerk, "B")
     maker = client.app.state.sessionmaker
     async with maker() as s1, s1.begin():
-        rows = await repository.call_next(s1, uuid.UUID(h), dt.date.fromisoformat(a["day"]),
-                                          uuid.UUID(counter["id"]), None, "done", {"A": 3, "B": 1}, {}, clock.now(), 4)
-        assert [(r.role, str(r.id)) for r in rows] == [("called", a["id"])]
+        await repository.lock_counter(s1, uuid.UUID(counter["id"]))
+        clerk_sub = (await s1.execute(text("SELECT clerk_sub FROM queue.counter WHERE id = :id"),
+                                      {"id": uuid.UUID(counter["id"])})).scalar()
+        shape = (uuid.UUID(h), ("category", "category"), ("A", "B"), (3, 1))
+        rows = await repository.call_next(s1, uuid.UUID(counter["id"]), shape, clerk_sub,
+                                          dt.date.fromisoformat(a["day"]), "done", clock.now(), 4)
+        assert [(r.role, str(r.id)) for r in rows] == [("counter", "None"), ("called", a["id"])]
         async with maker() as s2, s2.begin():  # B is free; A is held by the first transaction
             free = (await s2.execute(text("SELECT id FROM queue.ticket WHERE id = :id FOR UPDATE NOWAIT"),
                                      {"id": uuid.UUID(b["id"])})).scalar()
@@ -333,3 +337,30 @@ async def test_a_number_on_a_lost_connection_is_a_503_and_the_connection_leaves_
     assert len(answers) >= 2  # the first took the dead connection
     assert all(a.status_code == 503 and a.headers["retry-after"] == "1" for a in answers[:-1]), \
         [(a.status_code, a.text) for a in answers]
+
+
+async def test_call_next_follows_skills_changed_since_this_process_last_called(client, tokens):
+    """What the call's statement was built for (the counter's skills as this process last read
+    them) is checked by the statement: skills changed since (here through the API; as well by
+    another replica) are read, and the call made for them."""
+    from tongban.queue.ticket import service
+
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    counter, clerk = await make_counter(client, tokens, h, "1", [{"category": "A", "weight": "high"}])
+    a = await take(client, h, clerk, "A")
+    r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
+    assert r.status_code == 200 and r.json()["id"] == a["id"]
+    assert uuid.UUID(counter["id"]) in service._shapes
+    r = await client.put(f"{BASE}/counters/{counter['id']}/skills", headers=tokens.admin(),
+                         json={"skills": [{"category": "B", "weight": "high"}]})
+    assert r.status_code == 200, r.text
+    b = await take(client, h, clerk, "B")
+    await take(client, h, clerk, "A")  # A is no longer this counter's
+    r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
+    assert r.status_code == 200 and r.json()["id"] == b["id"], r.text
+    assert service._shapes[uuid.UUID(counter["id"])][2] == ("B",)
+    # A stale entry of another shape altogether (as if another replica had changed everything)
+    service._shapes[uuid.UUID(counter["id"])] = (uuid.uuid4(), ("category",), ("C",), (3,))
+    r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
+    assert r.status_code == 204, r.text  # B's line is empty; A's is not this counter's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -14,7 +15,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import JSON, Connection, Engine, MetaData, event
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.util import await_only
 
@@ -56,7 +57,8 @@ def make_engine(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> Asy
     connection fails instead: SQLAlchemy then invalidates every older pooled connection, the
     request answers 503 + Retry-After, a consumer's message is redelivered, the relay retries."""
     return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size,
-                               pool_timeout=pool_timeout, pool_recycle=1800)
+                               pool_timeout=pool_timeout, pool_recycle=1800,
+                               connect_args={"connection_class": PlatformConnection})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -124,9 +126,72 @@ async def listen(dsn: str, channel: str, on_notify: Callable[[str], None], stop:
 # transaction (one round trip, no flush): never for work that was rolled back, as before. A crash
 # between the commit and the NOTIFY loses only the wake-up: the relay polls anyway (IDLE_POLL),
 # and a board catches up with the next update or its next snapshot.
+#
+# They go with the COMMIT itself, in its round trip: asyncpg sends COMMIT as a simple query, and a simple
+# query may hold several statements, run in order and stopped at the first error. So the pending
+# NOTIFYs ride behind it ("COMMIT; SELECT pg_notify(...)"): PostgreSQL runs them only once the
+# COMMIT has succeeded, outside the committed transaction, as before, one round trip fewer for
+# every write that notifies. The channel and the payload go in as dollar-quoted literals, under a
+# tag drawn at random once per process and checked to be absent from both (no escaping at all is
+# done inside dollar quotes); a payload that could not go (the tag in it, a NUL, over
+# PostgreSQL's 8000 bytes) goes the old way, in its own round trip after the commit. (Only a full
+# notification queue, which PostgreSQL refuses with an error, would now fail the request after
+# its commit, where it was logged and dropped: the queue is 8 GB.)
 
 _NOTIFY_KEY = "tongban_notify_after_commit"
 _NOTIFY_SQL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
+_QUOTE_TAG = f"$tb{os.urandom(6).hex()}$"
+_NOTIFY_MAX_BYTES = 7999
+_pending_notifies: weakref.WeakKeyDictionary[Connection, dict[tuple[str, str], None]] = weakref.WeakKeyDictionary()
+
+
+def _literal(value: str) -> str | None:
+    if _QUOTE_TAG in value or "\x00" in value:
+        return None
+    return f"{_QUOTE_TAG}{value}{_QUOTE_TAG}"
+
+
+def _commit_and_notify(pairs: dict[tuple[str, str], None]) -> str | None:
+    """`COMMIT;` followed by the NOTIFYs of `pairs`, as one simple query; None when one cannot go
+    as a literal (then they are sent after the commit, apart)."""
+    rows = []
+    for channel, payload in pairs:
+        c, p = _literal(channel), _literal(payload)
+        if c is None or p is None or len(payload.encode()) > _NOTIFY_MAX_BYTES or not channel:
+            return None
+        rows.append(f"({c}, {p})")
+    return f"COMMIT; SELECT pg_notify(c, p) FROM (VALUES {', '.join(rows)}) AS n(c, p)"
+
+
+class PlatformConnection(asyncpg.Connection):
+    """asyncpg's connection (the engine's pool makes these, `make_engine`): a statement handed to
+    it goes in the round trip of its BEGIN (`begin_with`), the transaction's NOTIFYs in the round
+    trip of its COMMIT (see above)."""
+
+    __slots__ = ("_after_commit", "_with_begin")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._after_commit: dict[tuple[str, str], None] | None = None
+        self._with_begin: str | None = None
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        first, self._with_begin = self._with_begin, None
+        if first and query.startswith("BEGIN") and not args:
+            try:
+                return await super().execute(f"{query} {first};", timeout=timeout)
+            except asyncpg.PostgresError:
+                if self.is_in_transaction():  # BEGIN ran, its first statement failed: end it
+                    await super().execute("ROLLBACK;")
+                raise
+        pending, self._after_commit = self._after_commit, None
+        if pending and query == "COMMIT;" and not args:
+            merged = _commit_and_notify(pending)
+            if merged is not None:
+                status = await super().execute(merged, timeout=timeout)
+                pending.clear()  # sent: nothing left for _send_notifies
+                return status
+        return await super().execute(query, *args, timeout=timeout)
 
 
 async def notify_after_commit(session: AsyncSession, channel: str, payload: str = "") -> None:
@@ -136,7 +201,17 @@ async def notify_after_commit(session: AsyncSession, channel: str, payload: str 
     if pending is None:
         conn = await session.connection()
         pending = session.info[_NOTIFY_KEY] = (conn.sync_connection, {})
+        _pending_notifies[conn.sync_connection] = pending[1]
     pending[1][(channel, payload)] = None
+
+
+def _hand_notifies_to_commit(conn: Connection) -> None:
+    """Right before the COMMIT (the engine's commit event): the NOTIFYs go with it."""
+    pairs = _pending_notifies.pop(conn, None)
+    if pairs:
+        raw = conn.connection.driver_connection
+        if isinstance(raw, PlatformConnection):
+            raw._after_commit = pairs
 
 
 @event.listens_for(Session, "after_commit")
@@ -147,17 +222,27 @@ def _send_notifies(session: Session) -> None:
     if not pending:
         return
     conn, pairs = pending
+    _pending_notifies.pop(conn, None)
+    if not pairs:
+        return  # sent with the COMMIT
     try:
         raw = conn.connection.driver_connection
+        if isinstance(raw, PlatformConnection):
+            raw._after_commit = None  # no COMMIT was sent (db.write_last's transaction ended itself)
         await_only(raw.execute(_NOTIFY_SQL, [c for c, _ in pairs], [p for _, p in pairs]))
     except Exception:  # noqa: BLE001 - the work is committed; a lost wake-up is caught up by polling
         log.warning("NOTIFY after commit failed: %s", ", ".join(sorted({c for c, _ in pairs})), exc_info=True)
+    finally:
+        pairs.clear()
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_notifies(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
-        session.info.pop(_NOTIFY_KEY, None)  # rolled back (after a commit it is already sent)
+        pending = session.info.pop(_NOTIFY_KEY, None)  # rolled back (after a commit it is already sent)
+        if pending is not None:
+            _pending_notifies.pop(pending[0], None)
+            pending[1].clear()  # a connection holding them for its COMMIT sends nothing
 
 
 # --- audit and outbox rows: kept, then written with one statement --------------------------------------
@@ -198,12 +283,13 @@ def _unkeep(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
             del groups[key]
 
 
-def _write_sql(dialect: Any, groups: list[tuple[Any, tuple[str, ...], bool]]) -> tuple[str, list[list[Callable[[Any], Any] | None]]]:
-    """The one statement writing rows of `groups` ((table, column names, one row?) each), and per
-    group the bind processors of its columns (what SQLAlchemy does to each value: JSON serialised).
-    One row of a table goes as VALUES (PostgreSQL plans and runs it in about half the time of the
-    unnest form: measured 0.035 vs 0.065 ms of backend CPU for an audit row and an outbox row),
-    more rows as arrays (the same statement whatever their number)."""
+def _write_sql(dialect: Any, groups: list[tuple[Any, tuple[str, ...], bool]]) -> tuple[list[str], list[list[Callable[[Any], Any] | None]]]:
+    """The statements writing rows of `groups` ((table, column names, one row?) each; their
+    placeholders numbered $1... across all of them, in order), and per group the bind processors
+    of its columns (what SQLAlchemy does to each value: JSON serialised). One row of a table goes
+    as VALUES (PostgreSQL plans and runs it in about half the time of the unnest form: measured
+    0.035 vs 0.065 ms of backend CPU for an audit row and an outbox row), more rows as arrays (the
+    same statement whatever their number). `_chained` makes them one statement."""
     key = (dialect.name, *groups)
     built = _written_sql.get(key)
     if built is not None:
@@ -235,10 +321,25 @@ def _write_sql(dialect: Any, groups: list[tuple[Any, tuple[str, ...], bool]]) ->
             parts.append(head + f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
                          f"AS u({aliases}, ord) ORDER BY u.ord")
         processors.append(procs)
-    *ctes, last = parts
-    sql = ("WITH " + ", ".join(f"w{i} AS ({p})" for i, p in enumerate(ctes)) + " " + last) if ctes else last
-    built = _written_sql[key] = (sql, processors)
+    built = _written_sql[key] = (parts, processors)
     return built
+
+
+def _chained(parts: list[str], last: str | None = None) -> str:
+    """`parts` (data-modifying statements) and `last` as one statement: every part but the final
+    one (all of them when `last` is given) a CTE named kept<i>. A `last` that has CTEs of its own
+    (`WITH ...`) keeps them after these. PostgreSQL runs every data-modifying CTE exactly once, to
+    completion, whether or not the statement reads it."""
+    if last is None:
+        *ctes, last = parts
+    else:
+        ctes, last = parts, last.lstrip()
+    if not ctes:
+        return last
+    head = ", ".join(f"kept{i} AS ({p})" for i, p in enumerate(ctes))
+    if last[:5].upper() == "WITH ":
+        return f"WITH {head}, {last[5:]}"
+    return f"WITH {head} {last}"
 
 
 def _plain(table: Any, names: tuple[str, ...]) -> bool:
@@ -248,18 +349,21 @@ def _plain(table: Any, names: tuple[str, ...]) -> bool:
         c.default is not None for c in table.c if c.name not in names)
 
 
-def _write_kept(conn: Connection) -> None:
+def _take_kept(conn: Connection) -> tuple[list[str], list[Any]]:
+    """The rows kept for `conn`, taken: the statements that write them (see `_write_sql`) and their
+    parameters. Rows a statement of that shape cannot write (a column default computed in Python)
+    are written here and now, one executemany per table."""
     groups = _kept.pop(conn, None)
     if not groups:
-        return
+        return [], []
     plain = [(key, rows) for key, rows in groups.items() if _plain(*key)]
     for (table, _), rows in groups.items():
         if not _plain(table, _):
             conn.execute(table.insert(), rows)
     if not plain:
-        return
+        return [], []
     plain.sort(key=lambda item: (item[0][0].fullname, item[0][1]))
-    sql, processors = _write_sql(conn.dialect, [(*key, len(rows) == 1) for key, rows in plain])
+    parts, processors = _write_sql(conn.dialect, [(*key, len(rows) == 1) for key, rows in plain])
     params: list[Any] = []
     for ((_, names), rows), procs in zip(plain, processors, strict=True):
         if len(rows) == 1:
@@ -268,14 +372,111 @@ def _write_kept(conn: Connection) -> None:
             continue
         for name, proc in zip(names, procs, strict=True):
             params.append([proc(r[name]) for r in rows] if proc is not None else [r[name] for r in rows])
-    conn.exec_driver_sql(sql, tuple(params))
+    return parts, params
+
+
+def _write_kept(conn: Connection) -> None:
+    parts, params = _take_kept(conn)
+    if parts:
+        conn.exec_driver_sql(_chained(parts), tuple(params))
 
 
 @event.listens_for(Engine, "before_execute")
 def _write_before_statement(conn: Connection, clauseelement: Any, multiparams: Any, params: Any,
                             execution_options: Any) -> None:
+    if conn in _written_alone:
+        raise RuntimeError("a statement after the request's last one (write_last): it would not commit with it")
     if conn in _kept:
         _write_kept(conn)
+
+
+# --- the request's last statement, with its kept rows, in one round trip --------------------------------
+#
+# A request whose whole write is one statement (taking a ticket: the ticket, its audit row and its
+# event) paid BEGIN, the statement, the kept rows' statement and COMMIT: four round trips, where
+# one statement that writes all of it is its own transaction. `write_last` sends it so.
+
+_written_alone: weakref.WeakSet[Connection] = weakref.WeakSet()
+# What a pooled connection whose backend was ended raises on its next statement: the socket's
+# errors, asyncpg's "connection closed", the server's FATAL (57P01 admin_shutdown and its class),
+# or, when that FATAL arrived while the connection sat idle in the pool, asyncpg's protocol left in
+# a state no statement can start from ("another operation is in progress").
+LOST_CONNECTION = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                   asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_last_sql: dict[tuple[str, ...], str] = {}
+
+
+async def raw_connection(session: AsyncSession) -> tuple[AsyncConnection, asyncpg.Connection]:
+    """The session's connection (its transaction begun in SQLAlchemy; on the database only with
+    its first statement) and the asyncpg connection under it."""
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    return conn, raw
+
+
+async def begin_with(session: AsyncSession, sql: str) -> None:
+    """Begin the session's transaction on the database now, with `sql` run right after the BEGIN
+    in the same round trip (one simple query): a statement without parameters (its values are
+    literals the caller vouches for: ids it parsed) whose rows are not read, such as a row lock
+    the transaction must hold before its first statement takes its snapshot. When the transaction
+    has already begun, `sql` is just run."""
+    conn, raw = await raw_connection(session)
+    adapter = (await conn.get_raw_connection()).dbapi_connection
+    start = getattr(adapter, "_start_transaction", None)
+    if (not isinstance(raw, PlatformConnection) or start is None or raw.is_in_transaction()
+            or getattr(adapter, "_transaction", True) is not None):
+        await conn.exec_driver_sql(sql)
+        return
+    raw._with_begin = sql
+    try:
+        # SQLAlchemy's asyncpg adapter begins its transaction with the first statement; asked now.
+        await start()
+    except Exception as exc:
+        # The adapter raises its own DBAPI-style errors, the driver's as their cause.
+        if raw.is_closed() or isinstance(exc, LOST_CONNECTION) or isinstance(exc.__cause__, LOST_CONNECTION):
+            await conn.invalidate()
+            raise ConnectionError(f"the database connection was lost: {exc}") from exc
+        raise
+    finally:
+        raw._with_begin = None
+
+
+async def write_last(session: AsyncSession, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run `sql` (asyncpg's $1... placeholders, no other `$` in it) as the request's last statement,
+    with the rows kept for the transaction (audit, outbox: BatchedInsert) written by the same
+    statement, as data-modifying CTEs before its own; its rows.
+
+    When no statement of the session's transaction has reached the database yet, the statement is
+    a transaction of its own: committed (durably, as any commit) when it ends, with no BEGIN and no
+    COMMIT round trips; the session's commit then only sends what waits for it (NOTIFYs). Nothing
+    may follow it in the session: a later statement would not commit with it, and is refused
+    (RuntimeError). In a transaction already begun (an Idempotency-Key's claim ran first), it is
+    one more statement of it. A lost connection is dropped from the pool and raised as
+    ConnectionError (answered 503 + Retry-After)."""
+    conn, raw = await raw_connection(session)
+    sync = conn.sync_connection
+    assert sync is not None
+    if sync in _written_alone:
+        raise RuntimeError("a second write_last in one session")
+    parts, params = _take_kept(sync)
+    if params:
+        key = (*parts, sql)
+        chained = _last_sql.get(key)
+        if chained is None:
+            shift = len(params)
+            chained = _last_sql[key] = _chained(parts, _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + shift}", sql))
+        sql = chained
+    alone = not raw.is_in_transaction()
+    try:
+        rows = await raw.fetch(sql, *params, *args)
+    except LOST_CONNECTION as exc:
+        await conn.invalidate()
+        raise ConnectionError(f"the database connection was lost: {exc}") from exc
+    if alone:
+        _written_alone.add(sync)
+    return rows
 
 
 @event.listens_for(Engine, "savepoint")
@@ -288,6 +489,8 @@ def _write_before_savepoint(conn: Connection, name: str | None) -> None:
 def _write_before_commit(conn: Connection) -> None:
     if conn in _kept:
         _write_kept(conn)
+    if conn in _pending_notifies:
+        _hand_notifies_to_commit(conn)
 
 
 @event.listens_for(Engine, "rollback")

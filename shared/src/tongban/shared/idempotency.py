@@ -106,7 +106,9 @@ def _remember_stmt(table: Table) -> Update:
 
 async def _idempotency(request: Request) -> Idempotency:
     key = request.headers.get("idempotency-key")
-    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+    if key is None:
+        return Idempotency(request, None, "")  # no key: nothing to compare a retry with
+    if not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         raise BadIdempotencyKey(f"the key must be 1-{MAX_KEY_LENGTH} printable characters")
     body = _without_boundary(request.headers.get("content-type", ""), await request.body())
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()

@@ -1,12 +1,13 @@
 import datetime as dt
+import re
 import uuid
 
-import asyncpg
 from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tongban.queue.counter.models import Counter, CounterSkill
 from tongban.queue.ticket.models import Ticket
+from tongban.shared import db
 
 CALL_ORDER = (Ticket.priority.desc(), Ticket.queued_at, Ticket.id)
 
@@ -36,12 +37,6 @@ async def add(session: AsyncSession, ticket: Ticket) -> Ticket:
 
 
 _TAKE_NUMBER = "SELECT queue.take_ticket_number($1, $2, $3)"
-# What a pooled connection whose backend was ended raises on its next statement: the socket's
-# errors, asyncpg's "connection closed", the server's FATAL (57P01 admin_shutdown and its class),
-# or, when that FATAL arrived while the connection sat idle in the pool, asyncpg's protocol left in
-# a state no statement can start from ("another operation is in progress": seen in the suite).
-_LOST = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-         asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InternalClientError)
 _TAKE_NUMBER_STMT = text("SELECT queue.take_ticket_number(:hall_id, :day, :prefix)")
 
 
@@ -67,7 +62,7 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
     if raw is not None and not raw.is_in_transaction():
         try:
             return await raw.fetchval(_TAKE_NUMBER, hall_id, day, prefix)
-        except _LOST as exc:
+        except db.LOST_CONNECTION as exc:
             # A lost connection (a database restart): dropped from the pool now, as SQLAlchemy
             # drops one its own statement found dead, and answered 503 + Retry-After (errors).
             await conn.invalidate()
@@ -83,7 +78,7 @@ async def next_number(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, p
 # RETURNING), the waiting tickets ahead of it, the category's recent average service time and the
 # open counters serving the category (as `wait_figures` reads them for a stored ticket). The new
 # row is not visible to the counts of its own statement, and it is not ahead of itself anyway.
-_INSERT_WITH_FIGURES = text("""
+_INSERT_WITH_FIGURES_SQL = """
 WITH ins AS (
     INSERT INTO queue.ticket (id, hall_id, day, category, number, item_code, priority, priority_reason, channel,
                               person_sub, id_number, status, appointment_id, case_id, call_count)
@@ -105,19 +100,30 @@ SELECT ins.queued_at, ins.created_at,
       WHERE c.hall_id = :hall_id AND c.status = 'open' AND s.kind = 'category' AND s.value = :category
         AND s.weight > 0) AS serving
 FROM ins
-""")
+"""
+_INSERT_WITH_FIGURES = text(_INSERT_WITH_FIGURES_SQL)
+_INSERT_FIELDS = ("id", "hall_id", "day", "category", "number", "item_code", "priority", "priority_reason", "channel",
+                  "person_sub", "id_number", "appointment_id", "case_id")
+# The same statement with asyncpg's numbered placeholders, for db.write_last.
+_INSERT_WITH_FIGURES_LAST = re.sub(r"(?<!:):(\w+)", lambda m: f"${_INSERT_FIELDS.index(m.group(1)) + 1}",
+                                   _INSERT_WITH_FIGURES_SQL)
 
 
-async def insert_with_figures(session: AsyncSession, ticket: Ticket) -> tuple[int, float | None, int]:
+async def insert_with_figures(session: AsyncSession, ticket: Ticket, last: bool = False) -> tuple[int, float | None, int]:
     """Insert `ticket` (a transient object: no ORM flush) and fill in what the database set
-    (queued_at, created_at); returns its `wait_figures`, from the same statement."""
-    row = (await session.execute(_INSERT_WITH_FIGURES, {
-        "id": ticket.id, "hall_id": ticket.hall_id, "day": ticket.day, "category": ticket.category,
-        "number": ticket.number, "item_code": ticket.item_code, "priority": ticket.priority,
-        "priority_reason": ticket.priority_reason, "channel": ticket.channel, "person_sub": ticket.person_sub,
-        "id_number": ticket.id_number, "appointment_id": ticket.appointment_id, "case_id": ticket.case_id})).one()
-    ticket.queued_at, ticket.created_at = row.queued_at, row.created_at
-    return int(row.ahead), float(row.avg_seconds) if row.avg_seconds is not None else None, int(row.serving)
+    (queued_at, created_at); returns its `wait_figures`, from the same statement.
+
+    `last`: nothing follows in the request's transaction, so the ticket, its kept audit row and
+    event go as one statement, its own transaction when none has begun (db.write_last)."""
+    values = [getattr(ticket, name) for name in _INSERT_FIELDS]
+    if last:
+        row = (await db.write_last(session, _INSERT_WITH_FIGURES_LAST, *values))[0]
+    else:
+        row = (await session.execute(_INSERT_WITH_FIGURES,
+                                     dict(zip(_INSERT_FIELDS, values, strict=True)))).mappings().one()
+    ticket.queued_at, ticket.created_at = row["queued_at"], row["created_at"]
+    avg = row["avg_seconds"]
+    return int(row["ahead"]), float(avg) if avg is not None else None, int(row["serving"])
 
 
 async def open_remote_ticket(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, category: str,
@@ -128,30 +134,25 @@ async def open_remote_ticket(session: AsyncSession, hall_id: uuid.UUID, day: dt.
         Ticket.status.in_(("waiting", "called"))).limit(1))).scalar_one_or_none()
 
 
-# 下一位, first statement: the counter, locked (one call at a time per counter), with its skills.
-# The ticket still at it is closed by the second statement: only a statement that begins after
-# this lock is held sees that ticket as it is (a second press of 下一位 waits here for the first
-# to commit, and must then close the ticket the first one called).
-_LOCK_COUNTER = text("""
-WITH c AS (
-    SELECT id, hall_id, number, status, clerk_sub, current_ticket_id FROM queue.counter
-     WHERE id = :counter_id FOR UPDATE
-)
-SELECT c.*, sk.skill_kinds, sk.skill_values, sk.skill_weights
-  FROM c CROSS JOIN LATERAL (
-      SELECT array_agg(s.kind) AS skill_kinds, array_agg(s.value) AS skill_values, array_agg(s.weight) AS skill_weights
-        FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
-""")
+# 下一位, first: the counter's row lock, taken with the transaction's BEGIN (db.begin_with: one
+# round trip). The statement that follows reads the counter and closes the ticket still at it:
+# only a statement that begins after this lock is held sees that ticket as it is (a second press
+# of 下一位 waits here for the first to commit, and must then close the ticket the first one called).
+async def lock_counter(session: AsyncSession, counter_id: uuid.UUID) -> None:
+    """Lock the counter's row (if there is one) as the transaction's first act."""
+    await db.begin_with(session, f"SELECT 1 FROM queue.counter WHERE id = '{uuid.UUID(str(counter_id))}' FOR UPDATE")
 
 
-async def lock_counter(session: AsyncSession, counter_id: uuid.UUID) -> Row | None:
-    """The counter row, locked, and its skills as three arrays (skill_kinds, skill_values,
-    skill_weights; None when it has none). None when there is no such counter."""
-    return (await session.execute(_LOCK_COUNTER, {"counter_id": counter_id})).first()
+# What call_next reads of the counter: (hall, skill kinds, values, weights), in the statement's
+# order. A hint the statement checks, never trusted: built for another counter state, the
+# statement changes nothing and says how the counter is now.
+CounterShape = tuple[uuid.UUID, tuple[str, ...], tuple[str, ...], tuple[int, ...]]
 
 
+# Each pick runs only when the counter passed its checks (`ok`: a one-time filter, so nothing is
+# read or locked otherwise).
 _FIRST = ("SELECT id FROM queue.ticket WHERE hall_id = :hall_id AND day = :day AND status = 'waiting' AND {} "
-          "ORDER BY priority DESC, queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
+          "AND EXISTS (SELECT 1 FROM ok) ORDER BY priority DESC, queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
 # The weight levels of a counter whose every level names at most one category and which has no
 # item skills (the common case): equality on the category, so each level reads the head of the
 # waiting line's index (ix_ticket_waiting) in calling order.
@@ -172,11 +173,25 @@ def _call_statement(level: str) -> str:
     pick = ",\n".join(["(" + _FIRST.format("target_counter_id = :counter_id") + ")",
                         *("(" + _FIRST.format(level.format(w=w)) + ")" for w in (3, 2, 1))])
     return f"""
-WITH closed AS (
+WITH c AS (
+    SELECT c.id, c.hall_id, c.number, c.status, c.clerk_sub, c.current_ticket_id,
+           sk.kinds, sk.vals, sk.weights
+      FROM queue.counter c CROSS JOIN LATERAL (
+          SELECT coalesce(array_agg(s.kind::text ORDER BY s.kind, s.value), '{{}}') AS kinds,
+                 coalesce(array_agg(s.value::text ORDER BY s.kind, s.value), '{{}}') AS vals,
+                 coalesce(array_agg(s.weight ORDER BY s.kind, s.value), '{{}}') AS weights
+            FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
+     WHERE c.id = :counter_id
+), ok AS (
+    SELECT c.current_ticket_id FROM c
+     WHERE c.status = 'open' AND c.clerk_sub = :clerk AND c.hall_id = :hall_id
+       AND c.kinds = CAST(:kinds AS text[]) AND c.vals = CAST(:vals AS text[])
+       AND c.weights = CAST(:weights AS integer[])
+), closed AS (
     UPDATE queue.ticket t
        SET status = CASE WHEN :previous = 'done' OR t.status = 'serving' THEN 'done' ELSE 'no_show' END,
            finished_at = :now
-     WHERE t.id = :current_id AND t.status IN ('called', 'serving')
+     WHERE t.id = (SELECT current_ticket_id FROM ok) AND t.status IN ('called', 'serving')
     RETURNING t.*
 ), called AS (
     UPDATE queue.ticket
@@ -186,6 +201,7 @@ WITH closed AS (
 ), moved AS (
     UPDATE queue.counter SET current_ticket_id = (SELECT id FROM called), updated_at = now()
      WHERE id = :counter_id AND current_ticket_id IS DISTINCT FROM (SELECT id FROM called)
+       AND EXISTS (SELECT 1 FROM ok)
 ), front AS (
     SELECT f.id, f.person_sub, f.approach_notified_at,
            row_number() OVER (ORDER BY f.priority DESC, f.queued_at, f.id) - 1 AS ahead
@@ -203,9 +219,13 @@ WITH closed AS (
      WHERE t.id = front.id AND t.id = due.id AND t.approach_notified_at IS NULL
     RETURNING front.ahead AS told_ahead, t.*
 )
-SELECT 'closed' AS role, NULL::bigint AS told_ahead, closed.* FROM closed
-UNION ALL SELECT 'called', NULL, called.* FROM called
-UNION ALL (SELECT 'told', told.* FROM told ORDER BY told_ahead)
+SELECT 'counter' AS role, NULL::bigint AS told_ahead, t.*, c.hall_id AS counter_hall_id,
+       c.number AS counter_number, c.status AS counter_status, c.clerk_sub AS counter_clerk,
+       c.kinds AS counter_kinds, c.vals AS counter_vals, c.weights AS counter_weights
+  FROM c LEFT JOIN queue.ticket t ON false
+UNION ALL SELECT 'closed', NULL, closed.*, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM closed
+UNION ALL SELECT 'called', NULL, called.*, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM called
+UNION ALL (SELECT 'told', told.*, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM told ORDER BY told_ahead)
 """
 
 
@@ -213,21 +233,31 @@ _CALL_ONE_CATEGORY = text(_call_statement(_ONE_CATEGORY))
 _CALL_ANY_SKILLS = text(_call_statement(_ANY_SKILLS))
 
 
-async def call_next(session: AsyncSession, hall_id: uuid.UUID, day: dt.date, counter_id: uuid.UUID,
-                    current_id: uuid.UUID | None, previous: str, category_weights: dict[str, int],
-                    item_weights: dict[str, int], now: dt.datetime, front: int) -> list[Row]:
-    """At a counter whose row this transaction has locked: close the ticket still at it
-    (`current_id`, when it is called or serving: done, or no_show when `previous` says so and
-    serving had not started), claim the ticket the counter should call, mark it called and put it
-    at the counter, and mark the first `front` of its line who hold a remote ticket and were not
-    told yet as told. The rows changed, in that order, each with its `role` (closed, called, told;
-    a told row's place in the line in `told_ahead`) and the ticket's columns.
+_NO_SHAPE: CounterShape = (uuid.UUID(int=0), (), (), ())
+
+
+async def call_next(session: AsyncSession, counter_id: uuid.UUID, shape: CounterShape | None, clerk: str,
+                    day: dt.date, previous: str, now: dt.datetime, front: int) -> list[Row]:
+    """At a counter whose row this transaction has locked (`lock_counter`): first a row with the
+    counter as it is (role `counter`: its hall, number, status, clerk and skills in `counter_*`;
+    no such row: no such counter). When it is open, `clerk`'s, and of `shape` (hall and skills,
+    as the statement was built for them): close the ticket still at it (when it is called or
+    serving: done, or no_show when `previous` says so and serving had not started), claim the
+    ticket the counter should call, mark it called and put it at the counter, and mark the first
+    `front` of its line who hold a remote ticket and were not told yet as told. Then the rows
+    changed, in that order, each with its `role` (closed, called, told; a told row's place in the
+    line in `told_ahead`) and the ticket's columns. Otherwise nothing changes.
 
     Tickets transferred to this counter come first; then, from the highest skill weight down
     (an item's own weight beating its category's), the first waiting ticket in calling order:
     priority, then arrival."""
+    hall_id, kinds, values, weights = shape or _NO_SHAPE
+    skills = list(zip(kinds, values, weights, strict=True))
+    category_weights = {v: w for k, v, w in skills if k == "category" and w > 0}
+    item_weights = {v: w for k, v, w in skills if k == "item"}
     params: dict[str, object] = {"hall_id": hall_id, "day": day, "counter_id": counter_id, "now": now,
-                                 "front": front, "current_id": current_id, "previous": previous}
+                                 "front": front, "previous": previous, "clerk": clerk, "kinds": list(kinds),
+                                 "vals": list(values), "weights": list(weights)}
     levels = {w: [c for c, cw in category_weights.items() if cw == w] for w in (3, 2, 1)}
     if not item_weights and all(len(cats) <= 1 for cats in levels.values()):
         stmt = _CALL_ONE_CATEGORY

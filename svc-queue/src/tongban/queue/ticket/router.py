@@ -41,7 +41,9 @@ async def take_ticket(hall_id: uuid.UUID, body: TicketCreate, session: SessionDe
         admit(POLICY, "case_linked.book", actor)   # a ticket tied to a case: a verified name
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    ticket, figures = await service.issue_with_figures(session, settings, hall_id, body, actor)
+    # Nothing runs SQL after the ticket's statement (a key's `remember` follows its claim, in the
+    # transaction the claim began): it may be the request's last, and only, write.
+    ticket, figures = await service.issue_with_figures(session, settings, hall_id, body, actor, last=True)
     return await idem.remember(session, 201, await service.view(session, ticket, actor, figures))
 
 

@@ -82,12 +82,14 @@ async def issue(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, d
 
 async def issue_with_figures(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, data: TicketCreate,
                              actor: Principal, appointment_id: uuid.UUID | None = None,
-                             holder: tuple[str, str | None] | None = None) -> tuple[Ticket, WaitFigures]:
+                             holder: tuple[str, str | None] | None = None,
+                             last: bool = False) -> tuple[Ticket, WaitFigures]:
     """`issue`, with the new ticket's wait figures (for `view`), read by the ticket's own INSERT.
 
     On the hot path (on site or an appointment, no item code) the number's statement also checks
-    the category, and the ticket, its figures, its event and its audit record take three
-    statements in the request's transaction."""
+    the category. `last`: the caller runs no statement after this one in the request, so the
+    ticket, its figures, its event and its audit record are one statement (with no statement
+    before it, its own transaction: db.write_last)."""
     on_site = actor.has("queue:operate") and str(hall_id) in actor.halls
     # A category belongs to its hall (foreign key): when it is found, the hall exists, and only a
     # remote ticket reads the hall itself (its opening hours), below.
@@ -128,10 +130,11 @@ async def issue_with_figures(session: AsyncSession, settings: Settings, hall_id:
         item_code=data.item_code, priority=priority, priority_reason=reason, channel=channel,
         person_sub=person_sub, id_number=id_number,
         status="waiting", appointment_id=appointment_id, case_id=data.case_id, call_count=0)
-    figures = await repository.insert_with_figures(session, ticket)
+    # The event and the audit record are kept first, so the INSERT's own statement writes them.
     await _emit(session, ticket, TICKET_ISSUED)
     await audit.record(session, actor, "ticket.issued", "ticket", str(ticket.id),
                        detail={"number": ticket.number, "channel": channel, "priority": priority})
+    figures = await repository.insert_with_figures(session, ticket, last)
     return ticket, figures
 
 
@@ -175,24 +178,36 @@ async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.
 
 async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
                      previous: str) -> TicketLike | None:
-    # Two statements: the counter locked, with its skills; then its ticket closed, the next one
-    # claimed and called, the counter pointed at it, and the approaching ones marked. The events
-    # and audit records are written after them, one INSERT each (call_next's batch).
-    row = await repository.lock_counter(session, counter_id)
-    if row is None:
-        raise CounterNotFound()
-    counter = CounterSeen(id=row.id, hall_id=row.hall_id, number=row.number)
-    counter_service.ensure_operator(actor, counter)
-    if row.status != "open":
-        raise CounterNotOpen(f"counter {row.number} is {row.status}")
-    if row.clerk_sub != actor.sub:
-        raise CounterTaken(f"counter {row.number} is operated by another clerk")
-    skills = list(zip(row.skill_kinds or (), row.skill_values or (), row.skill_weights or ()))
-    changed = await repository.call_next(
-        session, counter.hall_id, clock.today(settings), counter.id, row.current_ticket_id, previous,
-        {value: weight for kind, value, weight in skills if kind == "category" and weight > 0},
-        {value: weight for kind, value, weight in skills if kind == "item"}, clock.now(),
-        settings.approach_position + 1)
+    # Two round trips before the commit: the counter's lock with the BEGIN; then one statement
+    # that reads the counter and, when it passes the checks below and has the skills the
+    # statement was built for, closes its ticket, claims and calls the next one, points the
+    # counter at it and marks the approaching ones. The events and audit records follow in one
+    # statement before the COMMIT (db.BatchedInsert). Built for skills the counter no longer has (another
+    # replica changed them, or this process has not seen the counter yet), the statement changes
+    # nothing and is sent again for the skills it read.
+    await repository.lock_counter(session, counter_id)
+    shape = _shapes.get(counter_id)
+    for _ in range(3):
+        rows = await repository.call_next(session, counter_id, shape, actor.sub, clock.today(settings), previous,
+                                          clock.now(), settings.approach_position + 1)
+        head = next((r for r in rows if r.role == "counter"), None)
+        if head is None:
+            raise CounterNotFound()
+        counter = CounterSeen(id=counter_id, hall_id=head.counter_hall_id, number=head.counter_number)
+        counter_service.ensure_operator(actor, counter)
+        if head.counter_status != "open":
+            raise CounterNotOpen(f"counter {head.counter_number} is {head.counter_status}")
+        if head.counter_clerk != actor.sub:
+            raise CounterTaken(f"counter {head.counter_number} is operated by another clerk")
+        seen = (head.counter_hall_id, tuple(head.counter_kinds), tuple(head.counter_vals),
+                tuple(head.counter_weights))
+        if seen == shape:
+            break
+        _remember_shape(counter_id, seen)
+        shape = seen
+    else:
+        raise RuntimeError(f"counter {counter_id} kept changing its skills during one call")
+    changed = [r for r in rows if r.role != "counter"]
     called = None
     for ticket in changed:
         if ticket.role == "closed":
@@ -208,6 +223,20 @@ async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid
                 ticket_id=ticket.id, hall_id=ticket.hall_id, number=ticket.number, person_sub=ticket.person_sub,
                 ahead=ticket.told_ahead), subject=str(ticket.id)))
     return called
+
+
+# Each counter's hall and skills as this process last read them (repository.CounterShape): the
+# shape call_next's statement is built for, checked by the statement itself, so a stale entry
+# costs one more statement, never a wrong call. Bounded: cleared when it grows past any real
+# city's counters.
+_shapes: dict[uuid.UUID, repository.CounterShape] = {}
+_SHAPES_MAX = 20_000
+
+
+def _remember_shape(counter_id: uuid.UUID, shape: repository.CounterShape) -> None:
+    if len(_shapes) >= _SHAPES_MAX:
+        _shapes.clear()
+    _shapes[counter_id] = shape
 
 
 async def _tell_the_approaching(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, day: dt.date,
