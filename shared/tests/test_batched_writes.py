@@ -2,7 +2,6 @@
 with ONE statement for every table before the connection's next statement, a SAVEPOINT or the
 COMMIT; nothing for a rollback; an error in the write fails the work."""
 
-import uuid
 
 import asyncpg
 import pytest
@@ -10,28 +9,19 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tongban.shared.audit import AuditTrail
-from tongban.shared.db import make_engine, make_sessionmaker, raw_connection, service_metadata, write_last
+from tongban.shared.db import make_sessionmaker, raw_connection, service_metadata, write_last
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.outbox import Outbox
-from tongban.shared.tables import PlatformTables
+from tongban.shared.testing.plugin import platform_schema
 
 
 @pytest.fixture
 async def world(infra):
-    schema = "bw_" + uuid.uuid4().hex[:8]
-    metadata = service_metadata(schema)
-    tables = PlatformTables(metadata)
-    engine = make_engine(infra.pg.url_for("postgres"), pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
-    statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())))
-    yield tables, make_sessionmaker(engine), AuditTrail(tables), Outbox(tables.outbox), statements
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await engine.dispose()
+    async with platform_schema(infra, "bw") as (tables, engine):
+        statements: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())))
+        yield tables, make_sessionmaker(engine), AuditTrail(tables), Outbox(tables.outbox), statements
 
 
 def envelope(n: int) -> Envelope:

@@ -3,17 +3,15 @@ transaction, and still applies each event once: a poison event among them is dea
 its own while the others are applied, and a redelivery of a handled event changes nothing."""
 
 import asyncio
-import uuid
 
 import pytest
 from sqlalchemy import func, select, text
 
-from tongban.shared.db import make_engine, make_sessionmaker, service_metadata
+from tongban.shared.db import make_sessionmaker
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.inbox import Consumer, PoisonMessage, Subscription
-from tongban.shared.tables import PlatformTables
-from tongban.shared.testing.plugin import wait_for
+from tongban.shared.testing.plugin import platform_schema, wait_for
 
 SOURCE = "lingering"
 SUBJECT = "lingering.thing.happened"
@@ -21,22 +19,13 @@ SUBJECT = "lingering.thing.happened"
 
 @pytest.fixture
 async def world(infra, clean_nats):
-    schema = "lg_" + uuid.uuid4().hex[:8]
-    metadata = service_metadata(schema)
-    tables = PlatformTables(metadata)
-    engine = make_engine(infra.pg.url_for("postgres"), pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
-        await conn.execute(text(f'CREATE TABLE "{schema}".applied (n int PRIMARY KEY, tx bigint NOT NULL)'))
-    nc = await bus.connect(infra.nats.url, "linger-test")
-    js = nc.jetstream()
-    await bus.ensure_stream(js, SOURCE)
-    yield tables, make_sessionmaker(engine), js
-    await nc.close()
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await engine.dispose()
+    applied = 'CREATE TABLE "{schema}".applied (n int PRIMARY KEY, tx bigint NOT NULL)'
+    async with platform_schema(infra, "lg", applied) as (tables, engine):
+        nc = await bus.connect(infra.nats.url, "linger-test")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, SOURCE)
+        yield tables, make_sessionmaker(engine), js
+        await nc.close()
 
 
 def event(n: int) -> Envelope:

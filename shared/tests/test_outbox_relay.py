@@ -4,17 +4,15 @@ backoff while the others stay sent, and nothing is published twice."""
 
 import asyncio
 import contextlib
-import uuid
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from tongban.shared.db import make_engine, make_sessionmaker, service_metadata
+from tongban.shared.db import make_sessionmaker
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.outbox import Outbox, OutboxRelay, _local_relays
-from tongban.shared.tables import PlatformTables
-from tongban.shared.testing.plugin import wait_for
+from tongban.shared.testing.plugin import platform_schema, wait_for
 
 NOTIFY_KEY = "tongban_notify_after_commit"   # tongban.shared.db's pending NOTIFYs of a session
 
@@ -23,21 +21,12 @@ SOURCE = "relaying"
 
 @pytest.fixture
 async def world(infra, clean_nats):
-    schema = "rl_" + uuid.uuid4().hex[:8]
-    metadata = service_metadata(schema)
-    tables = PlatformTables(metadata)
-    engine = make_engine(infra.pg.url_for("postgres"), pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
-    nc = await bus.connect(infra.nats.url, "relay-test")
-    js = nc.jetstream()
-    await bus.ensure_stream(js, SOURCE)
-    yield tables, make_sessionmaker(engine), js
-    await nc.close()
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await engine.dispose()
+    async with platform_schema(infra, "rl") as (tables, engine):
+        nc = await bus.connect(infra.nats.url, "relay-test")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, SOURCE)
+        yield tables, make_sessionmaker(engine), js
+        await nc.close()
 
 
 async def test_sent_rows_stay_marked_and_a_failed_one_waits_with_its_backoff(world):

@@ -202,6 +202,33 @@ async def platform_processes(infra: Infra, definitions: list[ServiceDefinition],
         stop_all(procs)
 
 
+@asynccontextmanager
+async def platform_schema(infra: Infra, prefix: str, *statements: str) -> AsyncIterator[tuple[Any, Any]]:
+    """A throw-away schema holding the platform tables (outbox, inbox, audit...) and what
+    `statements` create in it (`{schema}` filled in), on the session's server; dropped afterwards.
+    Yields (its PlatformTables, an engine with a small pool)."""
+    from sqlalchemy import text
+
+    from tongban.shared.db import make_engine, service_metadata
+    from tongban.shared.tables import PlatformTables
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    metadata = service_metadata(schema)
+    tables = PlatformTables(metadata)
+    engine = make_engine(infra.pg.url_for("postgres"), pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+        for sql in statements:
+            await conn.execute(text(sql.format(schema=schema)))
+    try:
+        yield tables, engine
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()
+
+
 async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
     """Poll an async predicate until it returns something truthy, or fail after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -57,27 +57,20 @@ _ADD_ONCE = (insert(Licence.__table__).on_conflict_do_nothing(index_elements=[Li
 
 
 # One round trip for the usual case: lock the open list, count the position in, and say whether
-# the random position is taken (the list row stays locked, so no one else takes it meanwhile).
-_TAKE_POSITION = text("""
+# the random position is taken (the list row stays locked, so no one else takes it meanwhile);
+# with `{serial}` filled, the next licence serial too (taken only when a list was found: one row,
+# one value).
+_POSITION_SQL = """
     WITH open_list AS (
         SELECT id FROM credentials.status_list WHERE allocated < :fill ORDER BY id LIMIT 1 FOR UPDATE),
     bumped AS (
         UPDATE credentials.status_list s SET allocated = s.allocated + 1 FROM open_list
         WHERE s.id = open_list.id RETURNING s.id, s.size)
     SELECT bumped.id, bumped.size, EXISTS (SELECT 1 FROM credentials.licence l
-        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken
-    FROM bumped""")
-# The same, with the next licence serial (taken only when a list was found: one row, one value).
-_TAKE_SERIAL_AND_POSITION = text("""
-    WITH open_list AS (
-        SELECT id FROM credentials.status_list WHERE allocated < :fill ORDER BY id LIMIT 1 FOR UPDATE),
-    bumped AS (
-        UPDATE credentials.status_list s SET allocated = s.allocated + 1 FROM open_list
-        WHERE s.id = open_list.id RETURNING s.id, s.size)
-    SELECT bumped.id, bumped.size, EXISTS (SELECT 1 FROM credentials.licence l
-        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken,
-        nextval('credentials.licence_serial') AS serial
-    FROM bumped""")
+        WHERE l.status_list_id = bumped.id AND l.status_index = :index) AS taken{serial}
+    FROM bumped"""
+_TAKE_POSITION = text(_POSITION_SQL.format(serial=""))
+_TAKE_SERIAL_AND_POSITION = text(_POSITION_SQL.format(serial=", nextval('credentials.licence_serial') AS serial"))
 
 
 async def allocate_status_position(session: AsyncSession, random_index) -> tuple[int, int]:  # noqa: ANN001
