@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.interop.exchange.errors import ItemNotGranted
@@ -163,8 +164,10 @@ async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, foun
        is in flight;
     2. svc-cases opens the case, the message id as its Idempotency-Key;
     3. one transaction claims the message id (a concurrent resend that got there first is
-       replayed: the same answer), records the case with its audit row and event, and stores
-       the answer.
+       replayed: the same answer), records the case with its audit row and event (one batched
+       statement), and stores the answer. When a record of the case was there first (a concurrent
+       message under another message id), that statement fails on the record's unique keys: the
+       transaction rolls back and a fresh one claims the message id and answers from the record.
     A crash after 1 leaves the nonce alone (it expires); after 2, svc-cases' case with no record
     here: the partner resends (same message id, new nonce; the deliverer retries until it has
     an answer), svc-cases finds the same case and 3 records it. 3 is one transaction: all or
@@ -178,6 +181,15 @@ async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, foun
     await session.commit()
     state = request.app.state
     opened = await service.open_case(state.cases, inbound, found, getattr(state, "cases_slots", None))
+    try:
+        if (replay := await idem.claim(session, inbound.owner)) is not None:
+            return replay
+        # The record, its audit row and event go as one statement right before the answer is stored.
+        return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))
+    except IntegrityError as exc:
+        if not repository.recorded_before(exc):
+            raise
+        await session.rollback()  # a record of this case was there first: nothing of ours stays
     if (replay := await idem.claim(session, inbound.owner)) is not None:
         return replay
-    return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))
+    return await idem.remember(session, 202, await service.recorded_before(session, inbound, found, opened))
