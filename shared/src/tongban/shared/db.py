@@ -180,6 +180,8 @@ class PlatformConnection(asyncpg.Connection):
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
         first, self._with_begin = self._with_begin, None
+        if query.startswith(("BEGIN", "ROLLBACK")):
+            self._before_commit = None  # never a row kept for a transaction that did not commit
         if first and query.startswith("BEGIN") and not args:
             try:
                 return await super().execute(f"{query} {first};", timeout=timeout)
@@ -573,7 +575,8 @@ def _write_before_commit(conn: Connection) -> None:
         raw = conn.connection.driver_connection
         # Only a transaction begun on the database sends a COMMIT (asyncpg's begins with its first
         # statement): with nothing sent yet, the rows' own statement begins it, as before.
-        ride = isinstance(raw, PlatformConnection) and raw.is_in_transaction()
+        ride = (isinstance(raw, PlatformConnection) and raw.is_in_transaction()
+                and getattr(conn.connection.dbapi_connection, "_transaction", None) is not None)
         sql = _kept_with_commit(conn) if ride else None
         if sql is not None:
             raw._before_commit = sql
