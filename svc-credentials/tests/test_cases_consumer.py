@@ -170,3 +170,53 @@ async def test_approvals_handled_together_give_one_licence_each(svc, tokens, k) 
     await consumer.handle_together(msgs)
     assert [m.acked for m in msgs] == [True, False, True] and msgs[1].naked
     assert sorted(map(str, await issued())) == sorted(map(str, cases + [later[0], later[2]]))
+
+
+async def test_approvals_together_read_their_type_once_and_see_a_new_key_next_time(svc, tokens, k) -> None:
+    """A group of approvals (one transaction) reads the licence type and its key once, not per
+    licence; the next transaction reads them again, so a key rotated meanwhile signs its licences."""
+    from sqlalchemy import event
+
+    from tongban.credentials.consumers import cases as consumer_module
+    from tongban.credentials.main import SERVICE
+    from tongban.credentials.signing import service as signing
+    from tongban.shared.events.inbox import Consumer, Subscription
+
+    await k.setup_type(svc, tokens)
+    sessionmaker = svc.app.state.sessionmaker
+    sub = Subscription(source="cases", subject=CASE_APPROVED, durable="credentials-type-once-test",
+                       handler=consumer_module.on_case_event, together=20)
+    consumer = Consumer(sub, sessionmaker, SERVICE.tables, lambda: None)
+    type_reads: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ANN002
+        if "FROM credentials.licence_type" in statement:
+            type_reads.append(statement)
+
+    engine = sessionmaker.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = [uuid.uuid4() for _ in range(3)]
+        await consumer.handle_together([Delivered(make_event("cases", CASE_APPROVED, approved(k, c), subject=str(c)))
+                                        for c in first])
+        kids = {kid for (kid,) in (await _rows(svc, select(Licence.kid).where(Licence.source_case_id.in_(first))))}
+        assert len(kids) == 1
+        assert len(type_reads) <= 2   # the first licence may make the issuer's key: read once more then
+
+        async with sessionmaker() as session, session.begin():
+            new_key = await signing.rotate_key(session, k.DEPT, "system:rotation-test", "rotation test")  # type: ignore[arg-type]
+        assert new_key.kid not in kids
+        type_reads.clear()
+        second = [uuid.uuid4() for _ in range(3)]
+        await consumer.handle_together([Delivered(make_event("cases", CASE_APPROVED, approved(k, c), subject=str(c)))
+                                        for c in second])
+        assert len(type_reads) == 1
+        kids = {kid for (kid,) in (await _rows(svc, select(Licence.kid).where(Licence.source_case_id.in_(second))))}
+        assert kids == {new_key.kid}
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def _rows(svc, stmt):  # noqa: ANN001, ANN202
+    async with svc.app.state.sessionmaker() as s:
+        return (await s.execute(stmt)).all()

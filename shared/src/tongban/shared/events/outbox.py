@@ -17,14 +17,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, event, func, select, text, update
+from sqlalchemy import Table, Text, column, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -182,13 +181,13 @@ class OutboxRelay:
         futures: list[asyncio.Future] = []
         errors: dict[Any, Exception | None] = {}
         for k, row in enumerate(rows):
-            tp = row.envelope.get("traceparent")
+            tp = row.traceparent
             try:
                 with span(f"publish {row.subject}", SpanKind.PRODUCER, {"traceparent": tp} if tp else None):
                     headers = {"Nats-Msg-Id": str(row.id)}
                     if (own := current_traceparent()) is not None:
                         headers["traceparent"] = own
-                    futures.append(await js.publish_async(row.subject, _encode(row.envelope), wait_stall=PUBLISH_TIMEOUT,
+                    futures.append(await js.publish_async(row.subject, row.envelope.encode(), wait_stall=PUBLISH_TIMEOUT,
                                                           headers=headers))
             except Exception as exc:  # noqa: BLE001 - any publish failure is retried with backoff
                 errors[row.id] = exc
@@ -215,13 +214,16 @@ class OutboxRelay:
     def _claim(self):  # noqa: ANN202 - a SQLAlchemy text clause
         # `= ANY(ARRAY(...))`: the claimed ids are looked up by primary key (an `IN (subquery)`
         # was planned as a scan of the whole table).
+        # The envelope comes back as PostgreSQL's text of it and is published as it is: no JSON
+        # decoding into a dict and encoding again per event (its traceparent is read out apart).
         t = self.outbox.table
         name = f'"{t.schema}"."{t.name}"'
         return text(f"UPDATE {name} SET published_at = now() WHERE id = ANY(ARRAY("
                     f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() "
                     "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
-                    "RETURNING id, subject, envelope, attempts, created_at").columns(
-            t.c.id, t.c.subject, t.c.envelope, t.c.attempts, t.c.created_at)
+                    "RETURNING id, subject, envelope::text AS envelope, envelope->>'traceparent' AS traceparent, "
+                    "attempts, created_at").columns(
+            t.c.id, t.c.subject, column("envelope", Text), column("traceparent", Text), t.c.attempts, t.c.created_at)
 
     @functools.cached_property
     def _next_due(self):  # noqa: ANN202
@@ -254,6 +256,3 @@ def _forget_wakes(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_WAKE_KEY, None)  # rolled back (after a commit they were woken already)
 
-
-def _encode(envelope: dict) -> bytes:
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()

@@ -152,10 +152,13 @@ def grants_query(reach: tuple[Clause, ...], policy_id: uuid.UUID | None) -> Sele
 
 
 async def subject(session: AsyncSession, subject_id: str, for_update: bool = False) -> BenefitSubject | None:
-    stmt = select(BenefitSubject).where(BenefitSubject.subject_id == subject_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = _SUBJECT_LOCKED if for_update else _SUBJECT
+    return (await session.execute(stmt, {"subject_id": subject_id})).scalar_one_or_none()
+
+
+# Built once (read on every licence and every settled case heard), the id bound per call.
+_SUBJECT = select(BenefitSubject).where(BenefitSubject.subject_id == bindparam("subject_id"))
+_SUBJECT_LOCKED = _SUBJECT.with_for_update()
 
 
 async def subject_for_update(session: AsyncSession, subject_id: str, subject_type: str) -> BenefitSubject:
@@ -204,10 +207,19 @@ async def settled_case(session: AsyncSession, case_id: uuid.UUID) -> Any:
 
 async def put_licence(session: AsyncSession, licence_id: uuid.UUID, holder_id: str, type_code: str,
                       status: str) -> None:
-    stmt = insert(BenefitLicence).values(licence_id=licence_id, holder_id=holder_id, type_code=type_code,
-                                         status=status)
-    await session.execute(stmt.on_conflict_do_update(index_elements=[BenefitLicence.licence_id],
-                                                     set_={"status": status}))
+    await session.execute(_PUT_LICENCE, {"licence_id": licence_id, "holder_id": holder_id, "type_code": type_code,
+                                         "status": status})
+
+
+def _put_licence_statement():  # noqa: ANN202 - a Core INSERT ... ON CONFLICT
+    t = BenefitLicence.__table__
+    stmt = insert(t).values({c: bindparam(c.key, type_=c.type) for c in (t.c.licence_id, t.c.holder_id, t.c.type_code,
+                                                                        t.c.status)})
+    return stmt.on_conflict_do_update(index_elements=[t.c.licence_id], set_={"status": stmt.excluded.status})
+
+
+# Built once (every licence issued comes through it), its values bound per call.
+_PUT_LICENCE = _put_licence_statement()
 
 
 async def licence(session: AsyncSession, licence_id: uuid.UUID) -> BenefitLicence | None:

@@ -131,11 +131,27 @@ async def _licence_type(session: AsyncSession, code: str) -> LicenceType:
 
 async def _type_and_key(session: AsyncSession, code: str) -> tuple[LicenceType, SigningKey | None]:
     """The type and its issuer's active key (None before its first licence: `_issue` makes it,
-    after the caller's checks, so a refused request leaves no key behind)."""
-    found = await types.get_with_key(session, code)
+    after the caller's checks, so a refused request leaves no key behind).
+
+    Read once per transaction: approvals handled together (the consumer's groups, one
+    transaction) mostly name one type, and each read was a query and two ORM objects per licence.
+    Kept with the transaction only (a later one reads again, so a changed type or a rotated key
+    is seen from the next transaction on), and only once its key exists."""
+    txn = session.sync_session.get_transaction()
+    memo = session.info.get(_READ_IN_TRANSACTION)
+    if memo is None or memo[0] is not txn:
+        memo = session.info[_READ_IN_TRANSACTION] = (txn, {})
+    found = memo[1].get(code)
     if found is None:
-        raise LicenceTypeNotFound(f"no licence type {code}")
+        found = await types.get_with_key(session, code)
+        if found is None:
+            raise LicenceTypeNotFound(f"no licence type {code}")
+        if found[1] is not None:
+            memo[1][code] = found
     return found
+
+
+_READ_IN_TRANSACTION = "credentials_licence_type_key"
 
 
 async def _sign(session: AsyncSession, licence: Licence, key: SigningKey,

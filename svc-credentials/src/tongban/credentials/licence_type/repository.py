@@ -1,4 +1,4 @@
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.credentials.licence_type.models import LicenceType
@@ -20,11 +20,16 @@ async def names(session: AsyncSession, codes: set[str]) -> dict[str, str]:
 async def get_with_key(session: AsyncSession, code: str) -> tuple[LicenceType, SigningKey | None] | None:
     """A licence type and its issuer's active signing key (None before the first), in one query:
     issuing needs both."""
-    row = (await session.execute(
-        select(LicenceType, SigningKey).outerjoin(SigningKey, (SigningKey.issuer_code == LicenceType.issuer_code)
-                                                  & (SigningKey.status == "active"))
-        .where(LicenceType.code == code).order_by(SigningKey.created_at.desc()).limit(1))).first()
+    row = (await session.execute(_WITH_KEY, {"code": code})).first()
     return (row[0], row[1]) if row is not None else None
+
+
+# Built once per process, the code bound per call: building it per licence was a twentieth of the
+# service's CPU per 秒批 licence.
+_WITH_KEY = (select(LicenceType, SigningKey)
+             .outerjoin(SigningKey, (SigningKey.issuer_code == LicenceType.issuer_code)
+                        & (SigningKey.status == "active"))
+             .where(LicenceType.code == bindparam("code")).order_by(SigningKey.created_at.desc()).limit(1))
 
 
 async def add(session: AsyncSession, row: LicenceType) -> LicenceType:
