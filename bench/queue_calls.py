@@ -29,6 +29,13 @@ process and every PostgreSQL process, from /proc via psutil) is printed beside t
 shared machine it moves far less than they do.
 
     .venv/bin/python bench/queue_calls.py [--tickets 4000] [--rounds 2] [--counters 50] [--sse-clients 500] [--fast]
+                                          [--statements 12]
+
+`--statements N` (diagnosis: it costs PostgreSQL a little CPU) loads pg_stat_statements and
+auto_explain (PostgreSQL restarted once before the run) and prints, for round 2's calls, the top N
+statements by total time per call, the ticket table's and its indexes' reads per call, and the
+plans (EXPLAIN ANALYZE, BUFFERS) auto_explain logged for a sample of the calling statements: the
+median and the slowest one.
 
 The last line is `queue_floor_ratio: <min of the two median ratios> double_calls: <n> lost: <n>`.
 """
@@ -147,6 +154,46 @@ class Lean(Http):
         answer = await reader.readexactly(size) if size else b""
         self.idle.append(conn)
         return status, answer
+
+
+async def statements(url: str, limit: int) -> list[dict]:
+    """The database's top `limit` statements by total execution time since the last reset."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [dict(r) for r in await conn.fetch(
+            "SELECT calls, total_exec_time AS ms, rows, shared_blks_hit + shared_blks_read AS blks, query "
+            "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY total_exec_time DESC LIMIT $1", limit)]
+    finally:
+        await conn.close()
+
+
+async def table_reads(url: str) -> dict[str, float]:
+    """The ticket table's and its indexes' cumulative reads (pg_stat_user_tables / _indexes)."""
+    conn = await asyncpg.connect(url)
+    try:
+        out = {}
+        t = await conn.fetchrow("SELECT seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_upd, n_tup_hot_upd, "
+                                "n_dead_tup, n_live_tup FROM pg_stat_user_tables "
+                                "WHERE schemaname = 'queue' AND relname = 'ticket'")
+        out.update({f"ticket {k}": float(v or 0) for k, v in t.items()})
+        for r in await conn.fetch("SELECT indexrelname, idx_scan, idx_tup_read, idx_tup_fetch FROM pg_stat_user_indexes "
+                                  "WHERE schemaname = 'queue' AND relname = 'ticket'"):
+            for k in ("idx_scan", "idx_tup_read", "idx_tup_fetch"):
+                out[f"{r['indexrelname']} {k}"] = float(r[k] or 0)
+        return out
+    finally:
+        await conn.close()
+
+
+def logged_plans(log: Path, marker: str) -> list[tuple[float, str]]:
+    """auto_explain's plans in PostgreSQL's log of statements containing `marker`: (ms, plan)."""
+    plans, text_ = [], log.read_text(errors="replace") if log.exists() else ""
+    for chunk in text_.split("duration: ")[1:]:
+        if marker in chunk:
+            ms = float(chunk.split(" ms", 1)[0])
+            plans.append((ms, chunk.split("\n", 1)[1] if "\n" in chunk else chunk))
+    return sorted(plans)
 
 
 def ok(status: int, body: bytes) -> bytes:
@@ -300,11 +347,21 @@ async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     root.chmod(0o755)
     pg = start_postgres(root, fast=args.fast)
+    if args.statements:
+        pg.psql("ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements, auto_explain")
+        pg.psql("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+        for name, value in (("log_analyze", "on"), ("log_buffers", "on"), ("log_level", "warning"),
+                            ("sample_rate", "0.05"), ("log_min_duration", "-1"), ("log_timing", "on")):
+            pg.psql(f"ALTER SYSTEM SET auto_explain.{name} = '{value}'")
+        pg.stop()
+        pg.start()
     nats = NatsProcess(root / "nats").start()
     svc = floor = lean = floor_http = None
     try:
         pg.create_database("queue")
         url = pg.url_for("queue")
+        if args.statements:
+            pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "queue")
         print(f"PostgreSQL: {await durability(url)}" + (" (--fast: not a deployment's figure)" if args.fast else ""))
         print(disk_line(await disk_cost(url)))
         await asyncio.to_thread(migrations.upgrade, SERVICE.root, url)
@@ -344,8 +401,22 @@ async def main(args: argparse.Namespace) -> None:
                     profile.__exit__(None, None, None)
                 if sampled and args.profile_phase == "call":
                     profile.__enter__()
+                if sampled and args.statements:
+                    pg.psql("SELECT pg_stat_statements_reset()", "queue")
+                    pg.psql("ALTER SYSTEM SET auto_explain.log_min_duration = 0")
+                    pg.psql("SELECT pg_reload_conf()")
+                    reads_before = await table_reads(url)
                 (answered, call_rate, lat), cc = await metered(
                     meter, lambda: call_all(lean, counters), lambda o: len(o[0]))
+                if sampled and args.statements:
+                    pg.psql("ALTER SYSTEM SET auto_explain.log_min_duration = -1")
+                    pg.psql("SELECT pg_reload_conf()")
+                    await asyncio.sleep(1.1)  # PostgreSQL publishes its statistics at most once a second
+                    n_calls = max(1, len(answered))
+                    reads_after = await table_reads(url)
+                    diagnosis = (n_calls, await statements(url, args.statements),
+                                 {k: (v - reads_before.get(k, 0)) / n_calls for k, v in reads_after.items()},
+                                 logged_plans(pg.datadir / "server.log", "FOR UPDATE SKIP LOCKED"))
                 if sampled and args.profile_phase in ("both", "call"):
                     profile.__exit__(None, None, None)
                 cpu.append((*fc, *tc, *cc))
@@ -393,6 +464,18 @@ async def main(args: argparse.Namespace) -> None:
             ["call sent → all clients have it, p50", f"{statistics.median(slowest) * 1000:.1f}"],
             ["call sent → all clients have it, p99 (max)", f"{p(slowest, 0.99) * 1000:.1f}"],
         ])
+        if args.statements:
+            n_calls, top, reads, plans = diagnosis
+            print(f"\nRound 2's calls in PostgreSQL (pg_stat_statements; per call, {n_calls} calls)")
+            print(f"  {'calls':>6} {'ms':>7} {'rows':>6} {'blks':>7}  statement")
+            for r in top:
+                print(f"  {r['calls'] / n_calls:6.2f} {r['ms'] / n_calls:7.3f} {r['rows'] / n_calls:6.1f} "
+                      f"{r['blks'] / n_calls:7.1f}  {' '.join(r['query'].split())[:140]}")
+            print("  ticket table, per call: " + ", ".join(f"{k} {v:.1f}" for k, v in reads.items() if v))
+            if plans:
+                for label, (ms, plan) in (("median", plans[len(plans) // 2]), ("slowest", plans[-1])):
+                    print(f"\n  the calling statement's plan, {label} of {len(plans)} sampled ({ms:.1f} ms):")
+                    print("\n".join("    " + line for line in plan.splitlines()[:160]))
         print_profile(f"svc-queue during round 2 ({args.profile_phase}: take tickets, call them)", profile.top(10))
         if args.profile_out and (root / "queue.pyspy").exists():
             shutil.copy(root / "queue.pyspy", args.profile_out)
@@ -417,6 +500,9 @@ if __name__ == "__main__":
     parser.add_argument("--sse-clients", type=int, default=500)
     parser.add_argument("--sse-calls", type=int, default=20)
     parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="load pg_stat_statements and auto_explain (a restart before the run) and print round "
+                             "2's top N statements per call, the ticket table's reads and sampled plans (diagnosis)")
     parser.add_argument("--profile-out", help="keep py-spy's raw samples of round 2 here")
     parser.add_argument("--profile-phase", choices=("both", "take", "call"), default="both",
                         help="which phase of round 2 py-spy samples (default: both, take then call)")

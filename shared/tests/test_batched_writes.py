@@ -274,3 +274,89 @@ async def test_a_kept_row_that_fails_at_the_commit_commits_nothing_and_frees_the
             await session.execute(select(1))
             await audit.record(session, "fine", "x", "thing", str(n))
     assert await counts(sessionmaker, tables) == (4, 0)
+
+
+# --- the rows still kept at the COMMIT ride its round trip ------------------------------------------
+
+class Sent:
+    """The simple queries (BEGIN, COMMIT...) the pool's connections send."""
+
+    def __init__(self, monkeypatch) -> None:  # noqa: ANN001
+        self.queries: list[str] = []
+        execute = asyncpg.connection.Connection.execute
+
+        async def counted(conn, query, *args, **kw):  # noqa: ANN001, ANN202
+            if not args:
+                self.queries.append(query)
+            return await execute(conn, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted)
+
+
+ODD = "it's $1, $$, $tb$, \\n a backslash \\, 值 and \u2028"
+
+
+async def test_kept_rows_ride_the_commit_as_literals_and_read_back_as_sent(world, monkeypatch):
+    """A begun transaction's kept rows go in its COMMIT's round trip (no statement of their own),
+    every value as the parameterised form stores it: quotes, dollars, backslashes, CJK, JSON (and
+    None as JSON null), NULLs; several rows of a table in their order."""
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session:  # the engine's first connection (its dialect set-up) made
+        await session.execute(select(1))
+    sent = Sent(monkeypatch)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(select(1))  # the transaction begins on the database
+        statements.clear()
+        await audit.record(session, ODD, "thing.made", "thing", "r1", reason=ODD,
+                           detail={"k": ODD, "n": [1, 2.5, None, True]})
+        await audit.record(session, "clerk-1", "thing.changed", "thing", "r2")
+        await outbox.add(session, envelope(1))
+        await outbox.add(session, Envelope(type="test.happened", source="shared-tests", data={"odd": ODD}))
+    assert statements == [], statements  # no statement of their own
+    assert len(sent.queries) == 2 and sent.queries[0].startswith("BEGIN"), sent.queries
+    assert sent.queries[1].startswith("INSERT INTO") and "; COMMIT" in sent.queries[1], sent.queries
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(tables.audit_event).order_by(tables.audit_event.c.id))).all()
+        events = (await session.execute(select(tables.outbox.c.envelope).order_by(tables.outbox.c.id))).scalars().all()
+        null_kind = (await session.execute(text(
+            f"SELECT jsonb_typeof(detail) FROM {tables.schema}.audit_event WHERE entity_id = 'r2'"))).scalar()
+    assert [(r.actor, r.action, r.entity_id, r.reason, r.detail, r.request_id) for r in rows] == [
+        (ODD, "thing.made", "r1", ODD, {"k": ODD, "n": [1, 2.5, None, True]}, None),
+        ("clerk-1", "thing.changed", "r2", None, None, None)]
+    assert null_kind == "null"  # None as JSON null, as the parameterised form stored it
+    assert sorted((e["data"] for e in events), key=str) == sorted([{"n": 1}, {"odd": ODD}], key=str)
+
+
+async def test_a_value_that_cannot_be_a_literal_goes_the_parameterised_way(world, monkeypatch):
+    """The process's dollar-quote tag inside a value: that transaction's rows are written by their
+    own statement before the COMMIT, as before."""
+    from tongban.shared import db
+
+    tables, sessionmaker, audit, outbox, statements = world
+    async with sessionmaker() as session, session.begin():
+        await session.execute(select(1))
+        statements.clear()
+        await audit.record(session, "a", "x", "thing", "tagged", reason=f"a {db._QUOTE_TAG} inside")
+    assert len([s for s in statements if "INSERT" in s]) == 1, statements
+    async with sessionmaker() as session:
+        reason = (await session.execute(select(tables.audit_event.c.reason))).scalar_one()
+    assert reason == f"a {db._QUOTE_TAG} inside"
+
+
+async def test_a_row_too_long_at_the_commit_commits_nothing_as_a_literal_too(world, monkeypatch):
+    """VARCHAR(200): the literal is cast to VARCHAR without its length, so the INSERT refuses the
+    value (it is not cut); nothing after it runs, the COMMIT included; the connection is rolled back."""
+    tables, sessionmaker, audit, outbox, statements = world
+    sent = Sent(monkeypatch)
+    with pytest.raises(DBAPIError):
+        async with sessionmaker() as session, session.begin():
+            await session.execute(select(1))
+            await outbox.add(session, envelope(1))
+            await audit.record(session, "x" * 300, "x", "thing", "too long an actor")
+    assert any("INSERT INTO" in q and "COMMIT" in q for q in sent.queries), sent.queries
+    assert sent.queries[-1] == "ROLLBACK;", sent.queries
+    assert await counts(sessionmaker, tables) == (0, 0)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(select(1))
+        await audit.record(session, "fine", "x", "thing", "after")
+    assert await counts(sessionmaker, tables) == (1, 0)

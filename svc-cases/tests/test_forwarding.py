@@ -1,8 +1,12 @@
 """异地受理: svc-interop forwards a partner city's case (scope cases:forward, Idempotency-Key
 required); the case keeps the partner's region and case number, and its events carry them."""
 
-from sqlalchemy import select
+import asyncio
+import uuid
 
+from sqlalchemy import func, select
+
+from tongban.cases.case.models import Case, CaseTimelineEntry
 from tongban.cases.db import platform
 from tongban.cases.main import SERVICE
 from tongban.shared.testing.plugin import running_service
@@ -83,3 +87,41 @@ async def test_forwarded_case_is_submitted_once_and_its_events_name_the_partner(
                                         )).scalar_one()["data"]
         assert (approved["channel"], approved["partner_region"], approved["state"]) == ("partner", "440300", "approved")
         assert approved["partner_case_number"] == "4403002026112900002"
+
+
+async def test_deliveries_of_one_partner_case_at_once_make_one_case(infra, token_issuer, tokens, kit):
+    """The unique index decides between deliveries of one partner case under different message
+    ids, sent together: one case, the others refused naming it, nothing of theirs written (not
+    their keys: a resend of a refused key is refused again, not replayed as a case)."""
+    async with running_service(SERVICE, infra, token_issuer) as client:
+        await kit.publish_item(client)
+        svc = interop(token_issuer)
+        number = "4403002026112900077"
+        answers = await asyncio.gather(*(client.post(URL, json=body(kit, number),
+                                                     headers=svc | {"Idempotency-Key": f"m-at-once-{i}"})
+                                         for i in range(4)))
+        made = [r.json() for r in answers if r.status_code == 201]
+        refused = [r.json() for r in answers if r.status_code != 201]
+        assert len(made) == 1, [r.text for r in answers]
+        assert len(refused) == 3 and {p["code"] for p in refused} == {"case_already_forwarded"}
+        assert {(p["case_id"], p["case_number"]) for p in refused} == {(made[0]["id"], made[0]["case_number"])}
+        async with client.app.state.sessionmaker() as s:
+            cases = (await s.execute(select(func.count()).select_from(Case)
+                                     .where(Case.partner_case_number == number))).scalar_one()
+            timeline = (await s.execute(select(func.count()).select_from(CaseTimelineEntry)
+                                        .where(CaseTimelineEntry.case_id == uuid.UUID(made[0]["id"])))).scalar_one()
+            audits = (await s.execute(select(func.count()).select_from(platform.audit_event)
+                                      .where(platform.audit_event.c.action.like("case.%"),
+                                             platform.audit_event.c.entity_id == made[0]["id"]))).scalar_one()
+            keys = (await s.execute(select(platform.idempotency_key.c.key)
+                                    .where(platform.idempotency_key.c.key.like("m-at-once-%")))).scalars().all()
+        assert cases == 1 and timeline >= 1 and audits >= 1
+        assert len(keys) == 1  # only the delivery that made the case keeps its key
+        winner = next(f"m-at-once-{i}" for i, r in enumerate(answers) if r.status_code == 201)
+        loser = next(f"m-at-once-{i}" for i, r in enumerate(answers) if r.status_code != 201)
+        assert keys == [winner]
+        again = await client.post(URL, json=body(kit, number), headers=svc | {"Idempotency-Key": loser})
+        assert again.status_code == 409 and again.json()["case_id"] == made[0]["id"]
+        # The next partner case goes in as before (the refused ones left nothing locked behind).
+        other = await client.post(URL, json=body(kit, "4403002026112900078"), headers=svc | {"Idempotency-Key": "m-next"})
+        assert other.status_code == 201 and other.json()["id"] != made[0]["id"]

@@ -340,18 +340,19 @@ async def test_a_number_on_a_lost_connection_is_a_503_and_the_connection_leaves_
 
 
 async def test_call_next_follows_skills_changed_since_this_process_last_called(client, tokens):
-    """What the call's statement was built for (the counter's skills as this process last read
-    them) is checked by the statement: skills changed since (here through the API; as well by
-    another replica) are read, and the call made for them."""
-    from tongban.queue.ticket import service
-
+    """What the call's statement was built for (the counter's skills as this app last read them,
+    on its state) is checked by the statement: skills changed since (here through the API; as
+    well by another replica) are read, and the call made for them."""
     hall = await make_hall(client, tokens)
     h = hall["id"]
+    shapes = client.app.state.counter_shapes
     counter, clerk = await make_counter(client, tokens, h, "1", [{"category": "A", "weight": "high"}])
+    cid = uuid.UUID(counter["id"])
     a = await take(client, h, clerk, "A")
+    assert shapes.get(cid) is None
     r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
     assert r.status_code == 200 and r.json()["id"] == a["id"]
-    assert uuid.UUID(counter["id"]) in service._shapes
+    assert shapes.get(cid) == (uuid.UUID(h), ("category",), ("A",), (3,))
     r = await client.put(f"{BASE}/counters/{counter['id']}/skills", headers=tokens.admin(),
                          json={"skills": [{"category": "B", "weight": "high"}]})
     assert r.status_code == 200, r.text
@@ -359,8 +360,54 @@ async def test_call_next_follows_skills_changed_since_this_process_last_called(c
     await take(client, h, clerk, "A")  # A is no longer this counter's
     r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
     assert r.status_code == 200 and r.json()["id"] == b["id"], r.text
-    assert service._shapes[uuid.UUID(counter["id"])][2] == ("B",)
+    assert shapes.get(cid)[2] == ("B",)
     # A stale entry of another shape altogether (as if another replica had changed everything)
-    service._shapes[uuid.UUID(counter["id"])] = (uuid.uuid4(), ("category",), ("C",), (3,))
+    shapes.remember(cid, (uuid.uuid4(), ("category",), ("C",), (3,)))
     r = await client.post(f"{BASE}/counters/{counter['id']}/call-next", headers=clerk)
     assert r.status_code == 204, r.text  # B's line is empty; A's is not this counter's
+    assert shapes.get(cid) == (uuid.UUID(h), ("category",), ("B",), (3,))
+
+
+async def test_the_statement_that_reads_the_skills_itself_calls_as_the_shaped_ones_do(client, tokens):
+    """A counter this app has not seen yet (or whose known shape was stale) is called by the
+    statement that reads the skills itself: the same order as the shaped statements give (the
+    test above), items, several categories on one level, exclude and no-show included."""
+    from tongban.queue.ticket.service import CounterShapes
+
+    hall = await make_hall(client, tokens)
+    h = hall["id"]
+    async with client.app.state.sessionmaker() as s, s.begin():  # as the catalogue consumer would
+        s.add(CatalogItem(item_id=uuid.uuid4(), basic_code="442020000888", name="x", item_type="20", version=1))
+        s.add(CatalogItem(item_id=uuid.uuid4(), basic_code="442020000777", name="y", item_type="20", version=1))
+    counter, clerk = await make_counter(client, tokens, h, "9", [
+        {"category": "A", "weight": "normal"}, {"category": "B", "weight": "normal"},
+        {"item_code": "442020000888", "weight": "high"}, {"category": "C", "weight": "low"},
+        {"item_code": "442020000777", "weight": "exclude"}])
+    a = await take(client, h, clerk, "A")
+    b_green = await take(client, h, clerk, "B", green_reason="disabled")
+    c_plain = await take(client, h, clerk, "C")
+    c_excluded = await take(client, h, clerk, "C", item_code="442020000777")
+    c_item = await take(client, h, clerk, "C", item_code="442020000888")
+
+    async def fresh_call(previous: str = "done") -> dict | None:
+        client.app.state.counter_shapes = CounterShapes()  # nothing known: the unshaped statement
+        return await call(client, counter["id"], clerk, previous=previous)
+
+    order = [await fresh_call(), await fresh_call("no_show"), await fresh_call(), await fresh_call()]
+    assert [t["id"] for t in order] == [c_item["id"], b_green["id"], a["id"], c_plain["id"]]
+    assert await fresh_call() is None  # the excluded item waits for another counter
+    tickets = {t["id"]: t for t in (await client.get(f"{BASE}/halls/{h}/tickets", headers=clerk)).json()["items"]}
+    assert [tickets[t["id"]]["status"] for t in (c_item, b_green, a, c_plain, c_excluded)] == [
+        "no_show", "done", "done", "done", "waiting"]
+
+
+def test_counter_shapes_are_bounded():
+    from tongban.queue.ticket.service import CounterShapes
+
+    shapes = CounterShapes()
+    shape = (uuid.uuid4(), ("category",), ("A",), (3,))
+    for _ in range(CounterShapes.MAX):
+        shapes.remember(uuid.uuid4(), shape)
+    last = uuid.uuid4()
+    shapes.remember(last, shape)  # past the bound: the old entries go, the new one stays
+    assert shapes.get(last) == shape and len(shapes._seen) == 1

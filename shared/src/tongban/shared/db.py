@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import re
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -165,18 +167,21 @@ def _commit_and_notify(pairs: dict[tuple[str, str], None]) -> str | None:
 
 class PlatformConnection(asyncpg.Connection):
     """asyncpg's connection (the engine's pool makes these, `make_engine`): a statement handed to
-    it goes in the round trip of its BEGIN (`begin_with`), the transaction's NOTIFYs in the round
-    trip of its COMMIT (see above)."""
+    it goes in the round trip of its BEGIN (`begin_with`); the transaction's kept rows (audit,
+    outbox: see `_kept_with_commit`) and its NOTIFYs in the round trip of its COMMIT (see above)."""
 
-    __slots__ = ("_after_commit", "_with_begin")
+    __slots__ = ("_after_commit", "_before_commit", "_with_begin")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._after_commit: dict[tuple[str, str], None] | None = None
+        self._before_commit: str | None = None
         self._with_begin: str | None = None
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
         first, self._with_begin = self._with_begin, None
+        if query.startswith(("BEGIN", "ROLLBACK")):
+            self._before_commit = None  # never a row kept for a transaction that did not commit
         if first and query.startswith("BEGIN") and not args:
             try:
                 return await super().execute(f"{query} {first};", timeout=timeout)
@@ -185,12 +190,21 @@ class PlatformConnection(asyncpg.Connection):
                     await super().execute("ROLLBACK;")
                 raise
         pending, self._after_commit = self._after_commit, None
-        if pending and query == "COMMIT;" and not args:
-            merged = _commit_and_notify(pending)
-            if merged is not None:
-                status = await super().execute(merged, timeout=timeout)
+        before, self._before_commit = self._before_commit, None
+        if (pending or before) and query == "COMMIT;" and not args:
+            merged = _commit_and_notify(pending) if pending else None
+            if merged is None:
+                self._after_commit = pending  # sent after the commit, apart (_send_notifies)
+                merged = query
+            try:
+                status = await super().execute(f"{before}; {merged}" if before else merged, timeout=timeout)
+            except asyncpg.PostgresError:
+                if self.is_in_transaction():  # a kept row failed: the COMMIT never ran; end it
+                    await super().execute("ROLLBACK;")
+                raise
+            if pending and merged != query:
                 pending.clear()  # sent: nothing left for _send_notifies
-                return status
+            return status
         return await super().execute(query, *args, timeout=timeout)
 
 
@@ -381,6 +395,76 @@ def _write_kept(conn: Connection) -> None:
         conn.exec_driver_sql(_chained(parts), tuple(params))
 
 
+# At the COMMIT, the rows still kept ride in its round trip: the COMMIT is a simple query (see
+# NOTIFY after commit above), and a simple query may hold several statements, run in order and
+# stopped at the first error. So "INSERT ...; INSERT ...; COMMIT; SELECT pg_notify(...)": one round
+# trip where the kept rows' statement and the COMMIT were two (call-next: 4 round trips -> 3). A
+# simple query has no parameters: each value goes as a literal, a string under the process's
+# dollar-quote tag (checked absent, as for the NOTIFYs), cast to its column's type without its
+# modifier (VARCHAR(200) -> VARCHAR: the INSERT's assignment refuses a value too long, as the
+# parameterised form does). Rows with a value that cannot go so (the tag in it, a NUL, a type
+# not listed below) are written the parameterised way, before the COMMIT, as before. When a row
+# fails, PostgreSQL runs nothing after it: the COMMIT never runs, and the connection rolls the
+# transaction back (PlatformConnection.execute).
+
+_commit_cols: dict[tuple[Any, ...], tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]] = {}
+
+
+def _sql_literal(value: Any, cast: str) -> str | None:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return f"{value}::{cast}"
+    if isinstance(value, int):
+        return f"{int(value)}::{cast}"
+    if isinstance(value, uuid.UUID):
+        return f"'{value}'::{cast}"
+    if isinstance(value, dt.datetime):  # an instant, into a column that keeps one
+        return f"'{value.isoformat()}'::{cast}" if value.tzinfo is not None and "WITH TIME ZONE" in cast else None
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'::{cast}"
+    if isinstance(value, str):
+        quoted = _literal(value)
+        return f"{quoted}::{cast}" if quoted is not None else None
+    return None
+
+
+def _commit_columns(dialect: Any, table: Any, names: tuple[str, ...]) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]:
+    key = (dialect.name, table, names)
+    built = _commit_cols.get(key)
+    if built is None:
+        quote = dialect.identifier_preparer
+        cols = [table.c[name] for name in names]
+        head = f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in cols)}) VALUES "
+        built = _commit_cols[key] = (head, [
+            (re.sub(r"\(.*?\)", "", c.type.compile(dialect=dialect)), c.type.dialect_impl(dialect).bind_processor(dialect))
+            for c in cols])
+    return built
+
+
+def _kept_with_commit(conn: Connection) -> str | None:
+    """The rows kept for `conn` as statements of literals (taken), to go with its COMMIT; None
+    (nothing taken) when a row cannot go so."""
+    groups = _kept.get(conn)
+    if not groups or not all(_plain(*key) for key in groups):
+        return None
+    statements = []
+    for (table, names), rows in sorted(groups.items(), key=lambda item: (item[0][0].fullname, item[0][1])):
+        head, columns = _commit_columns(conn.dialect, table, names)
+        values = []
+        for row in rows:
+            literals = []
+            for name, (cast, proc) in zip(names, columns, strict=True):
+                literal = _sql_literal(proc(row[name]) if proc is not None else row[name], cast)
+                if literal is None:
+                    return None
+                literals.append(literal)
+            values.append(f"({', '.join(literals)})")
+        statements.append(head + ", ".join(values))
+    del _kept[conn]
+    return "; ".join(statements)
+
+
 @event.listens_for(Engine, "before_execute")
 def _write_before_statement(conn: Connection, clauseelement: Any, multiparams: Any, params: Any,
                             execution_options: Any) -> None:
@@ -488,7 +572,16 @@ def _write_before_savepoint(conn: Connection, name: str | None) -> None:
 @event.listens_for(Engine, "commit")
 def _write_before_commit(conn: Connection) -> None:
     if conn in _kept:
-        _write_kept(conn)
+        raw = conn.connection.driver_connection
+        # Only a transaction begun on the database sends a COMMIT (asyncpg's begins with its first
+        # statement): with nothing sent yet, the rows' own statement begins it, as before.
+        ride = (isinstance(raw, PlatformConnection) and raw.is_in_transaction()
+                and getattr(conn.connection.dbapi_connection, "_transaction", None) is not None)
+        sql = _kept_with_commit(conn) if ride else None
+        if sql is not None:
+            raw._before_commit = sql
+        else:
+            _write_kept(conn)
     if conn in _pending_notifies:
         _hand_notifies_to_commit(conn)
 

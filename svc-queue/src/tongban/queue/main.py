@@ -20,6 +20,7 @@ from tongban.queue.live import service as live
 from tongban.queue.live.hub import LiveHub
 from tongban.queue.live.router import router as live_router
 from tongban.queue.ticket.router import router as ticket_router
+from tongban.queue.ticket.service import CounterShapes
 from tongban.shared.auth import InsufficientScope, OutsideScope
 from tongban.shared.periodic import PeriodicTask
 from tongban.shared.policy import NotPermitted, audit_refusals
@@ -55,6 +56,7 @@ async def lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     hub = LiveHub(dsn)
     app.state.live_hub = hub
     app.state.prefix = SERVICE.prefix
+    app.state.counter_shapes = CounterShapes()  # call-next's statement shapes, this app's own
     task = asyncio.create_task(hub.run(runtime.stop), name="live-hub")
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(hub.listening.wait(), timeout=10)

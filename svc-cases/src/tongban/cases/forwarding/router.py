@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError
 
 from tongban.cases.case.errors import ItemNotAvailable
 from tongban.cases.case.schemas import CaseRead
@@ -31,5 +32,13 @@ async def forward_case(body: ForwardedCaseCreate, request: Request, session: Ses
         raise BadIdempotencyKey("Idempotency-Key is required (the partner's message id)")
     if (replay := await idem.claim(session, actor.sub)) is not None:
         return replay
-    case = await service.forward(session, body, actor, request.app.state.settings.default_city_code)
-    return await idem.remember(session, 201, case)
+    try:
+        case = await service.forward(session, body, actor, request.app.state.settings.default_city_code)
+        # The case's row is written (batched) right before the answer is stored: a second delivery
+        # of the partner case under another message id fails there, on the unique index.
+        return await idem.remember(session, 201, case)
+    except IntegrityError as exc:
+        if not service.refused_as_duplicate(exc):
+            raise
+        await session.rollback()  # nothing of this delivery stays (not even its key's claim)
+        raise await service.already_forwarded(session, body) from None

@@ -127,7 +127,9 @@ async def admit_authenticated(session: AsyncSession, auth: Authenticated, servic
                               headers: Mapping[str, str], skew: int,
                               again: Callable[[], Awaitable[Authenticated]] | None = None) -> Inbound:
     """The rest of the contract for an authenticated message: its message id, the grant, and a
-    nonce never used before (remembered now, in the request's transaction). If the registry
+    nonce never used before (remembered now, in `session`'s transaction: the request's, or for a
+    route that commits it before its work anyway, an AUTOCOMMIT session's: guard.Exchange's
+    `claim_alone`). If the registry
     changed since `auth` was read (its version), `again()` authenticates the message afresh in
     this transaction (raising the refusal that now applies) before the grant is checked."""
     message_id = headers.get(signing.MESSAGE_ID, "")

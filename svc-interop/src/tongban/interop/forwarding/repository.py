@@ -2,10 +2,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from asyncpg.exceptions import UniqueViolationError
+from sqlalchemy.exc import IntegrityError
 from tongban.interop.forwarding.models import IncomingCase, OutgoingCase
 from tongban.shared import clock
+from tongban.shared.db import BatchedInsert
 
 
 async def next_reference(session: AsyncSession, region: str, kind: str) -> str:
@@ -19,18 +21,25 @@ async def add(session: AsyncSession, row: OutgoingCase | IncomingCase) -> None:
     await session.flush()
 
 
-_INSERT_INCOMING = pg_insert(IncomingCase.__table__).on_conflict_do_nothing().returning(IncomingCase.id)
+_NEW_INCOMING = BatchedInsert(IncomingCase.__table__, "interop_incoming_case_batch")
+# Every column but `updated_at` (the database's default, now()): the batched statement's shape.
+_NEW_INCOMING_COLUMNS = tuple(c for c in IncomingCase.__table__.columns if c.name != "updated_at")
 
 
-async def insert_incoming(session: AsyncSession, case: IncomingCase) -> bool:
-    """The partner's case, with one Core INSERT on the session's connection (the same transaction),
-    not through the ORM's unit of work: on the exchange's path, and nothing changes the row
-    afterwards in this transaction (the object stays outside the session; its columns the database
-    defaults, `updated_at`, are not read from it). Unset attributes take the column defaults.
-    False (nothing written) when a record of the same partner case, or of the same svc-cases
-    case, is there already (committed by a concurrent message: the insert waits for it)."""
-    values = {c.name: value for c in IncomingCase.__table__.columns if (value := getattr(case, c.key)) is not None}
-    return (await session.execute(_INSERT_INCOMING, values)).first() is not None
+async def add_incoming(session: AsyncSession, case: IncomingCase) -> None:
+    """The partner's case, kept for the transaction's batched statement (with its audit row and
+    event: one statement, sent before the transaction's next statement or its COMMIT), not through
+    the ORM's unit of work; nothing changes the row afterwards in this transaction. A record of the
+    same partner case, or of the same svc-cases case, there already (or committed meanwhile by a
+    concurrent message: the statement waits for it) fails that statement: `recorded_before`."""
+    await _NEW_INCOMING.insert(session, {c.key: getattr(case, c.key) for c in _NEW_INCOMING_COLUMNS})
+
+
+def recorded_before(exc: IntegrityError) -> bool:
+    """The write failed on one of incoming_case's unique keys (partner case ref, case number,
+    svc-cases' case)."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return isinstance(cause, UniqueViolationError) and cause.table_name == IncomingCase.__tablename__
 
 
 async def get_outgoing(session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> OutgoingCase | None:

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tongban.interop.exchange.errors import ItemNotGranted
@@ -114,13 +115,16 @@ async def get_incoming_case(case_id: uuid.UUID, session: SessionDep,
              responses=responses(*EXCHANGE_ERRORS, ItemNotGranted, InvalidField, CaseRefused, IdempotencyKeyReused,
                                  PartnerCaseNumberReused, UpstreamUnavailable))
 async def receive_forwarded_case(body: ForwardedCase, request: Request, session: SessionDep,
-                                 inbound: Annotated[Inbound, Depends(Exchange("case.forward"))], idem: IdempotencyDep):
+                                 inbound: Annotated[Inbound, Depends(Exchange("case.forward", claim_alone=True))],
+                                 idem: IdempotencyDep):
     """`case.forward` (partners): a case accepted in the partner city for one of our items.
 
     Answers 202 with our case number; status changes follow as `case.status` messages to the
     partner. The message id is the idempotency key: a resend gets the first answer.
     """
-    return await _open(session, inbound, idem, await service.receive(session, inbound, body), request)
+    async with request.app.state.reads() as reads:  # reads only, no transaction (see _open)
+        found = await service.receive(reads, inbound, body)
+    return await _open(session, inbound, idem, found, request)
 
 
 @router.post("/exchange/case-status", response_model=StatusAck,
@@ -137,13 +141,15 @@ async def receive_case_status(body: CaseStatusChange, session: SessionDep,
              responses=responses(*EXCHANGE_ERRORS, InvalidField, CaseRefused, IdempotencyKeyReused,
                                  PartnerCaseNumberReused, UpstreamUnavailable))
 async def receive_company_migration(body: CompanyMigration, request: Request, session: SessionDep,
-                                    inbound: Annotated[Inbound, Depends(Exchange("company.migrate"))],
+                                    inbound: Annotated[Inbound, Depends(Exchange("company.migrate", claim_alone=True))],
                                     idem: IdempotencyDep):
     """`company.migrate` (partners): a company whose move-out the partner approved moves here (企业迁移).
 
     Answers 202 with our migration-in case number (opened in svc-cases); its steps follow as
     `case.status` messages, as for a forwarded case."""
-    return await _open(session, inbound, idem, await migration.receive(session, inbound, body), request)
+    async with request.app.state.reads() as reads:  # reads only, no transaction (see _open)
+        found = await migration.receive(reads, inbound, body)
+    return await _open(session, inbound, idem, found, request)
 
 
 async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, found: ForwardAck | service.Opening,
@@ -152,12 +158,16 @@ async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, foun
 
     svc-cases is called with no transaction of ours open (no pooled connection, row lock or
     uncommitted nonce held through another service's latency), in three steps:
-    1. the request's transaction so far (the guard's nonce claim, the checks that read) commits:
-       from then on a replay of this signature is refused, even while this message is in flight;
+    1. the guard's nonce claim is committed as it runs (`Exchange(..., claim_alone=True)`: its own
+       statement, no BEGIN or COMMIT round trip), the checks that read (`receive`) read with no
+       transaction: from then on a replay of this signature is refused, even while this message
+       is in flight;
     2. svc-cases opens the case, the message id as its Idempotency-Key;
     3. one transaction claims the message id (a concurrent resend that got there first is
-       replayed: the same answer), records the case with its audit row and event, and stores
-       the answer.
+       replayed: the same answer), records the case with its audit row and event (one batched
+       statement), and stores the answer. When a record of the case was there first (a concurrent
+       message under another message id), that statement fails on the record's unique keys: the
+       transaction rolls back and a fresh one claims the message id and answers from the record.
     A crash after 1 leaves the nonce alone (it expires); after 2, svc-cases' case with no record
     here: the partner resends (same message id, new nonce; the deliverer retries until it has
     an answer), svc-cases finds the same case and 3 records it. 3 is one transaction: all or
@@ -171,6 +181,15 @@ async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, foun
     await session.commit()
     state = request.app.state
     opened = await service.open_case(state.cases, inbound, found, getattr(state, "cases_slots", None))
+    try:
+        if (replay := await idem.claim(session, inbound.owner)) is not None:
+            return replay
+        # The record, its audit row and event go as one statement right before the answer is stored.
+        return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))
+    except IntegrityError as exc:
+        if not repository.recorded_before(exc):
+            raise
+        await session.rollback()  # a record of this case was there first: nothing of ours stays
     if (replay := await idem.claim(session, inbound.owner)) is not None:
         return replay
-    return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))
+    return await idem.remember(session, 202, await service.recorded_before(session, inbound, found, opened))

@@ -211,32 +211,29 @@ async def open_case(cases_http: httpx.AsyncClient | None, inbound: Inbound, open
         return await cases_client.open_forwarded_case(cases_http, inbound.message_id, body)
 
 
+def _incoming_of(inbound: Inbound, opening: Opening, opened: cases_client.OpenedCase) -> IncomingCase:
+    applicant = opening.applicant
+    identifier = applicant["id_number"] if applicant["type"] == "person" else applicant["credit_code"]
+    return IncomingCase(id=uuid.uuid4(), kind=opening.kind, partner=inbound.partner.region_code,
+                        partner_case_ref=opening.partner_case_ref, partner_case_number=opening.partner_case_number,
+                        local_case_id=uuid.UUID(opened.id), case_number=opened.case_number,
+                        item_code=opening.item_code, applicant_id_number=identifier,
+                        applicant_name=applicant["name"],
+                        form=opening.form if opening.kept is None else opening.kept,
+                        status=opened.state, created_at=clock.now())
+
+
 async def record_opened(session: AsyncSession, inbound: Inbound, opening: Opening,
                         opened: cases_client.OpenedCase) -> ForwardAck:
     """Keep the partner's reference beside the case svc-cases opened (its audit and event in the
-    same transaction) and answer with our case number. One INSERT that yields to a record already
-    there: the same partner case recorded meanwhile by a concurrent message (another message id)
-    is answered from that record; svc-cases' case already recorded under another of the partner's
-    case refs is refused (PartnerCaseNumberReused)."""
-    applicant = opening.applicant
-    identifier = applicant["id_number"] if applicant["type"] == "person" else applicant["credit_code"]
-    incoming = IncomingCase(id=uuid.uuid4(), kind=opening.kind, partner=inbound.partner.region_code,
-                            partner_case_ref=opening.partner_case_ref, partner_case_number=opening.partner_case_number,
-                            local_case_id=uuid.UUID(opened.id), case_number=opened.case_number,
-                            item_code=opening.item_code, applicant_id_number=identifier,
-                            applicant_name=applicant["name"],
-                            form=opening.form if opening.kept is None else opening.kept,
-                            status=opened.state, created_at=clock.now())
-    if not await repository.insert_incoming(session, incoming):
-        existing = await repository.find_incoming(session, incoming.partner, incoming.partner_case_ref)
-        if existing is not None:
-            return held(existing)
-        other = await repository.get_by_local_case(session, incoming.local_case_id)
-        if other is not None:
-            # svc-cases already holds this partner case number, under another of the partner's case refs.
-            raise PartnerCaseNumberReused(f"{opening.partner_case_number} was forwarded before as case "
-                                          f"{other.partner_case_ref}", case_number=other.case_number)
-        raise PartnerCaseNumberReused(f"{opened.case_number} is recorded here already")
+    same transaction, the three rows one batched statement) and answer with our case number. The
+    record goes in unless one is there already: the same partner case recorded meanwhile by a
+    concurrent message (another message id), or svc-cases' case recorded under another of the
+    partner's case refs. Then the statement fails (repository.recorded_before: the unique keys
+    decide, with no look first) when the transaction's next statement is sent, the caller rolls
+    back and answers with `recorded_before` in a fresh transaction."""
+    incoming = _incoming_of(inbound, opening, opened)
+    await repository.add_incoming(session, incoming)
     await audit.record(session, f"partner:{inbound.partner.region_code}", "incoming_case.received", "incoming_case",
                        str(incoming.id), detail={"kind": opening.kind,
                                                  "partner_case_number": opening.partner_case_number,
@@ -244,6 +241,22 @@ async def record_opened(session: AsyncSession, inbound: Inbound, opening: Openin
     await outbox.add(session, make_event("interop", INCOMING_CASE_RECEIVED, _incoming_event(incoming),
                                          str(incoming.id)))
     return ForwardAck(case_number=incoming.case_number, status=incoming.status, received_at=incoming.created_at)
+
+
+async def recorded_before(session: AsyncSession, inbound: Inbound, opening: Opening,
+                          opened: cases_client.OpenedCase) -> ForwardAck:
+    """The answer when `record_opened`'s record met one already there: the same partner case's
+    record answers (any message id); svc-cases' case recorded under another of the partner's case
+    refs is refused (PartnerCaseNumberReused)."""
+    existing = await repository.find_incoming(session, inbound.partner.region_code, opening.partner_case_ref)
+    if existing is not None:
+        return held(existing)
+    other = await repository.get_by_local_case(session, uuid.UUID(opened.id))
+    if other is not None:
+        # svc-cases already holds this partner case number, under another of the partner's case refs.
+        raise PartnerCaseNumberReused(f"{opening.partner_case_number} was forwarded before as case "
+                                      f"{other.partner_case_ref}", case_number=other.case_number)
+    raise PartnerCaseNumberReused(f"{opened.case_number} is recorded here already")
 
 
 class CaseNotYetKnown(RuntimeError):

@@ -22,10 +22,13 @@ class Ticket(Base):
     __table_args__ = (
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
         UniqueConstraint("hall_id", "day", "number"),
-        # The call-next scan: per hall, day and category, in calling order, waiting tickets only.
-        Index("ix_ticket_waiting", "hall_id", "day", "category", text("priority DESC"), "queued_at",
+        # The call-next scan: per hall, day and category, in the whole calling order (the id last:
+        # a claim stops at the first ticket it can lock, no sort), waiting tickets only.
+        Index("ix_ticket_waiting", "hall_id", "day", "category", text("priority DESC"), "queued_at", "id",
               postgresql_where=text("status = 'waiting'")),
-        Index("ix_ticket_targeted", "target_counter_id", postgresql_where=text("status = 'waiting'")),
+        # Tickets sent to a counter, in calling order: the claim's first pick (nearly always empty).
+        Index("ix_ticket_targeted", "target_counter_id", text("priority DESC"), "queued_at", "id",
+              postgresql_where=text("status = 'waiting' AND target_counter_id IS NOT NULL")),
         Index("ix_ticket_hall_day_status", "hall_id", "day", "status"),
         # The wait estimate's rolling average: a category's last services, newest first.
         Index("ix_ticket_done_recent", "hall_id", "category", text("finished_at DESC"),

@@ -151,7 +151,7 @@ CounterShape = tuple[uuid.UUID, tuple[str, ...], tuple[str, ...], tuple[int, ...
 
 # Each pick runs only when the counter passed its checks (`ok`: a one-time filter, so nothing is
 # read or locked otherwise).
-_FIRST = ("SELECT id FROM queue.ticket WHERE hall_id = :hall_id AND day = :day AND status = 'waiting' AND {} "
+_FIRST = ("SELECT id FROM queue.ticket WHERE hall_id = {hall} AND day = :day AND status = 'waiting' AND {} "
           "AND EXISTS (SELECT 1 FROM ok) ORDER BY priority DESC, queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
 # The weight levels of a counter whose every level names at most one category and which has no
 # item skills (the common case): equality on the category, so each level reads the head of the
@@ -159,19 +159,41 @@ _FIRST = ("SELECT id FROM queue.ticket WHERE hall_id = :hall_id AND day = :day A
 _ONE_CATEGORY = "target_counter_id IS NULL AND category = :cat{w}"
 # Any skills: the level's items, and its categories except for tickets whose item has a weight of
 # its own (an item's weight, exclude included, beats its category's).
-_ANY_SKILLS = ("target_counter_id IS NULL AND (item_code = ANY(CAST(:items{w} AS text[])) "
-               "OR (category = ANY(CAST(:cats{w} AS text[])) "
-               "AND (item_code IS NULL OR item_code <> ALL(CAST(:items_all AS text[])))))")
+_ANY_SKILLS = ("target_counter_id IS NULL AND (item_code = ANY({items}) "
+               "OR (category = ANY({cats}) AND (item_code IS NULL OR item_code <> ALL({items_all}))))")
+_SHAPED = {"hall": ":hall_id", "items": "CAST(:items{w} AS text[])", "cats": "CAST(:cats{w} AS text[])",
+           "items_all": "CAST(:items_all AS text[])"}
+# Built for no shape: the levels are the counter's skills as this statement reads them (`lv`, the
+# same snapshot as `c`), so it is right whatever the skills are; it cannot use the common case's
+# equality on one category, so it serves a counter this process has not seen yet, or one whose
+# skills changed since (then a shaped statement changed nothing).
+_UNSHAPED = {"hall": "(SELECT hall_id FROM c)", "items": "CAST((SELECT items{w} FROM lv) AS text[])",
+             "cats": "CAST((SELECT cats{w} FROM lv) AS text[])",
+             "items_all": "CAST((SELECT items_all FROM lv) AS text[])"}
+_LEVELS = """, lv AS (
+    SELECT coalesce(array_agg(value::text) FILTER (WHERE kind = 'item'), '{{}}') AS items_all,
+           {}
+      FROM queue.counter_skill WHERE counter_id = :counter_id
+)"""
+_SHAPE_CHECK = """ AND c.hall_id = :hall_id
+       AND c.kinds = CAST(:kinds AS text[]) AND c.vals = CAST(:vals AS text[])
+       AND c.weights = CAST(:weights AS integer[])"""
 
 
-def _call_statement(level: str) -> str:
+def _call_statement(level: str, shaped: bool = True) -> str:
     # COALESCE evaluates its arguments left to right and only as far as the first non-null one,
     # so a level's SELECT runs (and locks a row) only when every level before it found nobody:
     # at most one ticket is ever locked. SKIP LOCKED passes over a ticket another counter is
     # claiming, and PostgreSQL re-checks `status = 'waiting'` on the row it locks, so a ticket
     # another counter called meanwhile is never returned: no ticket is called twice.
-    pick = ",\n".join(["(" + _FIRST.format("target_counter_id = :counter_id") + ")",
-                        *("(" + _FIRST.format(level.format(w=w)) + ")" for w in (3, 2, 1))])
+    words = _SHAPED if shaped else _UNSHAPED
+    hall = words["hall"]
+    level = level.format(w="{w}", **words)
+    pick = ",\n".join(["(" + _FIRST.format("target_counter_id = :counter_id", hall=hall) + ")",
+                        *("(" + _FIRST.format(level.format(w=w), hall=hall) + ")" for w in (3, 2, 1))])
+    levels = "" if shaped else _LEVELS.format(",\n           ".join(
+        f"coalesce(array_agg(value::text) FILTER (WHERE kind = '{kind}' AND weight = {w}), '{{}}') AS {name}{w}"
+        for w in (3, 2, 1) for kind, name in (("item", "items"), ("category", "cats"))))
     return f"""
 WITH c AS (
     SELECT c.id, c.hall_id, c.number, c.status, c.clerk_sub, c.current_ticket_id,
@@ -182,11 +204,9 @@ WITH c AS (
                  coalesce(array_agg(s.weight ORDER BY s.kind, s.value), '{{}}') AS weights
             FROM queue.counter_skill s WHERE s.counter_id = c.id) sk
      WHERE c.id = :counter_id
-), ok AS (
+){levels}, ok AS (
     SELECT c.current_ticket_id FROM c
-     WHERE c.status = 'open' AND c.clerk_sub = :clerk AND c.hall_id = :hall_id
-       AND c.kinds = CAST(:kinds AS text[]) AND c.vals = CAST(:vals AS text[])
-       AND c.weights = CAST(:weights AS integer[])
+     WHERE c.status = 'open' AND c.clerk_sub = :clerk{_SHAPE_CHECK if shaped else ""}
 ), closed AS (
     UPDATE queue.ticket t
        SET status = CASE WHEN :previous = 'done' OR t.status = 'serving' THEN 'done' ELSE 'no_show' END,
@@ -231,33 +251,35 @@ UNION ALL (SELECT 'told', told.*, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM 
 
 _CALL_ONE_CATEGORY = text(_call_statement(_ONE_CATEGORY))
 _CALL_ANY_SKILLS = text(_call_statement(_ANY_SKILLS))
-
-
-_NO_SHAPE: CounterShape = (uuid.UUID(int=0), (), (), ())
+_CALL_UNSHAPED = text(_call_statement(_ANY_SKILLS, shaped=False))
 
 
 async def call_next(session: AsyncSession, counter_id: uuid.UUID, shape: CounterShape | None, clerk: str,
                     day: dt.date, previous: str, now: dt.datetime, front: int) -> list[Row]:
     """At a counter whose row this transaction has locked (`lock_counter`): first a row with the
     counter as it is (role `counter`: its hall, number, status, clerk and skills in `counter_*`;
-    no such row: no such counter). When it is open, `clerk`'s, and of `shape` (hall and skills,
-    as the statement was built for them): close the ticket still at it (when it is called or
-    serving: done, or no_show when `previous` says so and serving had not started), claim the
-    ticket the counter should call, mark it called and put it at the counter, and mark the first
-    `front` of its line who hold a remote ticket and were not told yet as told. Then the rows
-    changed, in that order, each with its `role` (closed, called, told; a told row's place in the
-    line in `told_ahead`) and the ticket's columns. Otherwise nothing changes.
+    no such row: no such counter). When it is open and `clerk`'s, and (given a `shape`) of that
+    shape (hall and skills, as the statement was built for them): close the ticket still at it
+    (when it is called or serving: done, or no_show when `previous` says so and serving had not
+    started), claim the ticket the counter should call, mark it called and put it at the
+    counter, and mark the first `front` of its line who hold a remote ticket and were not told
+    yet as told. Then the rows changed, in that order, each with its `role` (closed, called,
+    told; a told row's place in the line in `told_ahead`) and the ticket's columns. Otherwise
+    nothing changes. With no `shape`, the statement reads the counter's skills itself and always
+    acts on them (a counter's first call in this process; a shape found stale).
 
     Tickets transferred to this counter come first; then, from the highest skill weight down
     (an item's own weight beating its category's), the first waiting ticket in calling order:
     priority, then arrival."""
-    hall_id, kinds, values, weights = shape or _NO_SHAPE
+    params: dict[str, object] = {"day": day, "counter_id": counter_id, "now": now, "front": front,
+                                 "previous": previous, "clerk": clerk}
+    if shape is None:
+        return list((await session.execute(_CALL_UNSHAPED, params)).all())
+    hall_id, kinds, values, weights = shape
     skills = list(zip(kinds, values, weights, strict=True))
     category_weights = {v: w for k, v, w in skills if k == "category" and w > 0}
     item_weights = {v: w for k, v, w in skills if k == "item"}
-    params: dict[str, object] = {"hall_id": hall_id, "day": day, "counter_id": counter_id, "now": now,
-                                 "front": front, "previous": previous, "clerk": clerk, "kinds": list(kinds),
-                                 "vals": list(values), "weights": list(weights)}
+    params.update({"hall_id": hall_id, "kinds": list(kinds), "vals": list(values), "weights": list(weights)})
     levels = {w: [c for c, cw in category_weights.items() if cw == w] for w in (3, 2, 1)}
     if not item_weights and all(len(cats) <= 1 for cats in levels.values()):
         stmt = _CALL_ONE_CATEGORY

@@ -2,7 +2,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tongban.queue import clock
 from tongban.queue.clock import SettingsDep
@@ -23,6 +23,13 @@ from tongban.shared.policy import Target, admit
 from tongban.shared.pagination import Page, PageDep, page_of, paginate
 
 router = APIRouter(tags=["tickets"])
+
+
+async def _shapes(request: Request) -> service.CounterShapes:
+    return request.app.state.counter_shapes  # type: ignore[no-any-return]
+
+
+Shapes = Annotated[service.CounterShapes, Depends(_shapes)]
 Clerk = Caller("counter.operate")
 OPERATE_ERRORS = (*AUTH_ERRORS, CounterNotFound, NotYourHall, CounterTaken, CounterNotOpen)
 
@@ -99,10 +106,10 @@ async def hall_tickets(hall_id: uuid.UUID, session: SessionDep, page: PageDep, a
 @router.post("/counters/{counter_id}/call-next", response_model=TicketRead,
              responses={204: {"description": "nobody waits for this counter"}, **responses(*OPERATE_ERRORS)})
 async def call_next(counter_id: uuid.UUID, session: SessionDep, actor: Clerk, settings: SettingsDep,
-                    body: CallNext | None = None):
+                    shapes: Shapes, body: CallNext | None = None):
     """下一位: close the ticket at the counter (done, or no_show) and call the next one by skill
     weight, then priority, then arrival. 204 when nobody waits for this counter."""
-    ticket = await service.call_next(session, settings, counter_id, actor, (body or CallNext()).previous)
+    ticket = await service.call_next(session, settings, shapes, counter_id, actor, (body or CallNext()).previous)
     if ticket is None:
         return Response(status_code=204)
     return await service.view(session, ticket, actor)

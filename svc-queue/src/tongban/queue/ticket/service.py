@@ -167,29 +167,50 @@ async def _current(session: AsyncSession, counter: Counter, states: tuple[str, .
     return ticket
 
 
-async def call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
-                    previous: str = "done") -> TicketLike | None:
+class CounterShapes:
+    """Each counter's hall and skills as this app instance last read them (repository.CounterShape):
+    the shape call_next's statement is built for. The statement checks it itself, so a stale
+    entry (another replica, or another route, changed the skills) costs one more statement,
+    never a wrong call. Bounded: cleared when it grows past any real city's counters. One per
+    app, on its state (main.lifespan), reached through the route's dependency."""
+
+    MAX = 20_000
+
+    def __init__(self) -> None:
+        self._seen: dict[uuid.UUID, repository.CounterShape] = {}
+
+    def get(self, counter_id: uuid.UUID) -> repository.CounterShape | None:
+        return self._seen.get(counter_id)
+
+    def remember(self, counter_id: uuid.UUID, shape: repository.CounterShape) -> None:
+        if len(self._seen) >= self.MAX:
+            self._seen.clear()
+        self._seen[counter_id] = shape
+
+
+async def call_next(session: AsyncSession, settings: Settings, shapes: CounterShapes, counter_id: uuid.UUID,
+                    actor: Principal, previous: str = "done") -> TicketLike | None:
     """Close the counter's current ticket (done or no-show) and call the next one, or None when
     nobody waits for this counter. Counter row lock, then ticket row lock: one transaction. The
     closing and the call write their events and audit records together, one INSERT each."""
     async with outbox.batched(session), audit.batched(session):
-        return await _call_next(session, settings, counter_id, actor, previous)
+        return await _call_next(session, settings, shapes, counter_id, actor, previous)
 
 
-async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid.UUID, actor: Principal,
-                     previous: str) -> TicketLike | None:
+async def _call_next(session: AsyncSession, settings: Settings, shapes: CounterShapes, counter_id: uuid.UUID,
+                     actor: Principal, previous: str) -> TicketLike | None:
     # Two round trips before the commit: the counter's lock with the BEGIN; then one statement
     # that reads the counter and, when it passes the checks below and has the skills the
     # statement was built for, closes its ticket, claims and calls the next one, points the
     # counter at it and marks the approaching ones. The events and audit records follow in one
-    # statement before the COMMIT (db.BatchedInsert). Built for skills the counter no longer has (another
-    # replica changed them, or this process has not seen the counter yet), the statement changes
-    # nothing and is sent again for the skills it read.
+    # statement before the COMMIT (db.BatchedInsert). With no shape known for the counter, or
+    # when the shape known was stale (the statement then changed nothing), the statement that
+    # reads the skills itself does the call: at most two statements, and always a call.
     await repository.lock_counter(session, counter_id)
-    shape = _shapes.get(counter_id)
-    for _ in range(3):
-        rows = await repository.call_next(session, counter_id, shape, actor.sub, clock.today(settings), previous,
-                                          clock.now(), settings.approach_position + 1)
+    shape = shapes.get(counter_id)
+    today, now, front = clock.today(settings), clock.now(), settings.approach_position + 1
+    while True:
+        rows = await repository.call_next(session, counter_id, shape, actor.sub, today, previous, now, front)
         head = next((r for r in rows if r.role == "counter"), None)
         if head is None:
             raise CounterNotFound()
@@ -201,12 +222,11 @@ async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid
             raise CounterTaken(f"counter {head.counter_number} is operated by another clerk")
         seen = (head.counter_hall_id, tuple(head.counter_kinds), tuple(head.counter_vals),
                 tuple(head.counter_weights))
-        if seen == shape:
+        if seen != shape:
+            shapes.remember(counter_id, seen)
+        if shape is None or seen == shape:  # the unshaped statement acted on what it read
             break
-        _remember_shape(counter_id, seen)
-        shape = seen
-    else:
-        raise RuntimeError(f"counter {counter_id} kept changing its skills during one call")
+        shape = None
     changed = [r for r in rows if r.role != "counter"]
     called = None
     for ticket in changed:
@@ -223,20 +243,6 @@ async def _call_next(session: AsyncSession, settings: Settings, counter_id: uuid
                 ticket_id=ticket.id, hall_id=ticket.hall_id, number=ticket.number, person_sub=ticket.person_sub,
                 ahead=ticket.told_ahead), subject=str(ticket.id)))
     return called
-
-
-# Each counter's hall and skills as this process last read them (repository.CounterShape): the
-# shape call_next's statement is built for, checked by the statement itself, so a stale entry
-# costs one more statement, never a wrong call. Bounded: cleared when it grows past any real
-# city's counters.
-_shapes: dict[uuid.UUID, repository.CounterShape] = {}
-_SHAPES_MAX = 20_000
-
-
-def _remember_shape(counter_id: uuid.UUID, shape: repository.CounterShape) -> None:
-    if len(_shapes) >= _SHAPES_MAX:
-        _shapes.clear()
-    _shapes[counter_id] = shape
 
 
 async def _tell_the_approaching(session: AsyncSession, settings: Settings, hall_id: uuid.UUID, day: dt.date,
