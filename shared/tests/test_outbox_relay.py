@@ -1,12 +1,14 @@
-"""The outbox relay claims due rows and marks them sent in one statement, publishes them in order
-and waits for their acknowledgements together; a row whose publish failed is put back with its
-backoff while the others stay sent, and nothing is published twice."""
+"""The outbox relay leases due rows in a statement committed alone, publishes them in order with no
+transaction open and waits for their acknowledgements together, then marks them sent; a row whose
+publish failed is put back with its backoff while the others stay sent, a lease left by a relay
+that died runs out and its rows are published again, and JetStream keeps each event once."""
 
 import asyncio
 import contextlib
+import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tongban.shared.db import make_sessionmaker
 from tongban.shared.events import bus
@@ -99,6 +101,67 @@ async def test_a_commit_wakes_the_relay_of_its_own_process_without_a_notify(worl
     async with sessionmaker() as session, session.begin():
         await outbox.add(session, Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 2}))
         assert NOTIFY_KEY in session.info
+
+
+async def test_no_transaction_is_open_while_jetstream_answers(world):
+    """While a pass publishes, its claimed rows are neither locked nor due: another session can lock
+    them at once (no transaction of the relay holds them), and another relay finds nothing to send."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    event = Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": 1})
+    async with sessionmaker() as session, session.begin():
+        await outbox.add(session, event)
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+    other = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+    seen: list[tuple] = []
+    publish = relay._publish
+
+    async def watched(rows: list) -> dict:
+        t = tables.outbox
+        async with sessionmaker() as s, s.begin():
+            locked = (await s.execute(select(t.c.id, t.c.published_at).where(t.c.id == event.id)
+                                      .with_for_update(nowait=True))).one()
+        seen.append((locked, await other.publish_due()))
+        return await publish(rows)
+
+    relay._publish = watched  # type: ignore[method-assign]
+    assert (await relay.publish_due())[0] == 1
+    (locked, other_pass), = seen
+    assert locked.published_at is None          # leased, not marked: a crash now leaves it to send
+    assert other_pass[0] == 0                   # the lease keeps it from the other relay
+    async with sessionmaker() as s:
+        assert (await s.execute(select(tables.outbox.c.published_at)
+                                .where(tables.outbox.c.id == event.id))).scalar() is not None
+
+
+async def test_a_lease_left_by_a_relay_that_died_runs_out_and_its_rows_go_again(world):
+    """A relay that leased rows and died before marking them (its process killed after step 1 or 2):
+    the rows wait for the lease, then the next pass publishes them; JetStream keeps one copy of an
+    event the dead relay had already sent (its Nats-Msg-Id)."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    events = [Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": n}) for n in (1, 2)]
+    async with sessionmaker() as session, session.begin():
+        for e in events:
+            await outbox.add(session, e)
+    dead = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+    async with sessionmaker() as session, session.begin():   # the dead relay's step 1 ...
+        claimed = (await session.execute(dead._claim, {"batch": 10, "lease": dead.lease_seconds})).all()
+    assert {r.id for r in claimed} == {e.id for e in events}
+    assert not await dead._publish([r for r in claimed if r.id == events[0].id])   # ... and one publish
+
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+    sent, more, next_due = await relay.publish_due()
+    assert (sent, more) == (0, False) and next_due is not None and next_due > 1   # leased
+    t = tables.outbox
+    async with sessionmaker() as session, session.begin():   # the lease runs out
+        await session.execute(update(t).values(next_attempt_at=t.c.next_attempt_at
+                                               - dt.timedelta(seconds=dead.lease_seconds)))
+    assert (await relay.publish_due())[:2] == (2, False)
+    async with sessionmaker() as s:
+        assert (await s.execute(select(t.c.id).where(t.c.published_at.is_(None)))).all() == []
+    info = await js.stream_info(bus.stream_name(SOURCE))
+    assert info.state.messages == 2   # the first event's second publish was a duplicate
 
 
 def outbox_key(sessionmaker, outbox):  # noqa: ANN001, ANN201

@@ -4,11 +4,12 @@ and a relay publishes it to JetStream afterwards.
 `Outbox.add` inserts the row and wakes the relay right after the commit (never for a rolled-back
 transaction): directly when the relay runs in this process on the same database, else by a NOTIFY
 (`db.notify_after_commit`), so the relay wakes at once after the business transaction commits
-instead of polling slowly. The relay claims rows
-with `FOR UPDATE SKIP LOCKED` (so replicas share the work), publishes each with
-`Nats-Msg-Id = event id` (so a retry after a crash between publish and mark is dropped by
-JetStream's duplicate window, and by the consumers' inbox after it), and backs off per row on
-failure.
+instead of polling slowly. The relay leases due rows
+with `FOR UPDATE SKIP LOCKED` in a statement committed on its own (so replicas share the work and
+no transaction stays open while JetStream answers), publishes each with `Nats-Msg-Id = event id`
+(so a publish repeated after a crash, or after a lease ran out, is dropped by JetStream's
+duplicate window, and by the consumers' inbox after it), marks what was acknowledged, and backs
+off per row on failure.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ NOTIFY_CHANNEL = "tongban_outbox"
 MAX_BACKOFF = 60.0
 IDLE_POLL = 5.0  # a safety net only: NOTIFY wakes the relay at commit
 PUBLISH_TIMEOUT = 2.0  # seconds for JetStream to acknowledge a pass's events
+# A claimed row is due again this many seconds after its claim unless the pass marks it: the pass
+# publishes within PUBLISH_TIMEOUT, so only a relay that died (or lost its database) mid-pass
+# leaves a row to run out; well inside bus.DUPLICATE_WINDOW, so JetStream drops the repeat.
+LEASE_SECONDS = 15.0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -94,8 +99,10 @@ class OutboxRelay:
     """Publishes a service's outbox to JetStream until `stop` is set."""
 
     def __init__(self, outbox: Outbox, sessionmaker: async_sessionmaker[AsyncSession],
-                 js: Callable[[], JetStreamContext], listen_dsn: str, batch: int = 200) -> None:
+                 js: Callable[[], JetStreamContext], listen_dsn: str, batch: int = 200,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.outbox = outbox
+        self.lease_seconds = lease_seconds
         self.sessionmaker = sessionmaker
         self.js = js
         self.listen_dsn = listen_dsn
@@ -140,36 +147,46 @@ class OutboxRelay:
     async def publish_due(self) -> tuple[int, bool, float | None]:
         """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due).
 
-        The due rows are claimed and marked sent by one statement (row locks kept to the commit,
-        so another relay skips them), then published; a row whose publish fails is put back with
-        its backoff. A crash before the commit leaves every row unsent: published again, dropped
-        as a duplicate by JetStream (`Nats-Msg-Id`) or by the consumers' inbox."""
-        t = self.outbox.table
-        failed = False
+        Three steps, none holding a transaction open while JetStream answers:
+        1. one statement, committed alone, leases the due rows (`next_attempt_at` moved
+           `lease_seconds` ahead: another relay skips them, `FOR UPDATE SKIP LOCKED` while the
+           statement runs, not due after it);
+        2. they are published, in order, and their acknowledgements awaited together;
+        3. one transaction marks the acknowledged rows sent and puts each failed one back with its
+           backoff.
+        A crash after 1 leaves the rows leased, unsent: due again when the lease runs out, then
+        published again and dropped as a duplicate by JetStream (`Nats-Msg-Id`) or by the
+        consumers' inbox. A transaction held open through step 2 (the claim and the marks as one,
+        as before) kept PostgreSQL from pruning every row version deleted meanwhile: under
+        svc-queue's call-next load each claim of the next ticket stepped over ~700 dead index
+        entries (bench/queue_calls.py --statements)."""
         async with self.sessionmaker() as session, session.begin():
-            rows = (await session.execute(self._claim, {"batch": self.batch})).all()
+            rows = (await session.execute(self._claim, {"batch": self.batch, "lease": self.lease_seconds})).all()
             if not rows:
                 nxt = (await session.execute(self._next_due)).scalar()
                 return 0, False, max(0.05, float(nxt)) if nxt is not None else None
-            rows.sort(key=lambda r: r.created_at)
-            errors = await self._publish(rows)
-            if errors:
-                failed = True
-                # Not acknowledged: put back (NATS is likely down; a later pass sends them again).
-                await session.execute(update(t).where(t.c.id.in_([r.id for r in rows if r.id in errors]))
-                                      .values(published_at=None))
-                for row in rows:
-                    exc = errors.get(row.id)
-                    if exc is None:
-                        continue   # acknowledged, or never sent (the rest of the pass after a send failed)
-                    delay = backoff_seconds(row.attempts + 1)
-                    await session.execute(update(t).where(t.c.id == row.id).values(
-                        attempts=t.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000],
-                        next_attempt_at=func.now() + dt.timedelta(seconds=delay)))
+        rows.sort(key=lambda r: r.created_at)
+        errors = await self._publish(rows)
+        t = self.outbox.table
+        async with self.sessionmaker() as session, session.begin():
+            sent_ids = [r.id for r in rows if r.id not in errors]
+            if sent_ids:
+                await session.execute(self._mark_sent, {"ids": sent_ids})
+            for row in rows:
+                if row.id not in errors:
+                    continue
+                exc = errors[row.id]
+                # Not acknowledged (NATS is likely down; a later pass sends it again), or never sent
+                # (the rest of the pass after a send failed: due again at once, no attempt counted).
+                delay = backoff_seconds(row.attempts + 1) if exc is not None else 0.0
+                values: dict[str, Any] = {"next_attempt_at": func.now() + dt.timedelta(seconds=delay)}
+                if exc is not None:
+                    values |= {"attempts": t.c.attempts + 1, "last_error": f"{type(exc).__name__}: {exc}"[:1000]}
                     log.warning("publish of %s failed (%s); retry in %.1fs", row.subject, exc, delay)
-                rows = [r for r in rows if r.id not in errors]
-        sent = len(rows)
+                await session.execute(update(t).where(t.c.id == row.id).values(**values))
+        sent = len(sent_ids)
         self.published += sent
+        failed = bool(errors)
         return sent, (not failed and sent == self.batch), (backoff_seconds(1) if failed else None)
 
     async def _publish(self, rows: list) -> dict[Any, Exception | None]:
@@ -218,12 +235,17 @@ class OutboxRelay:
         # decoding into a dict and encoding again per event (its traceparent is read out apart).
         t = self.outbox.table
         name = f'"{t.schema}"."{t.name}"'
-        return text(f"UPDATE {name} SET published_at = now() WHERE id = ANY(ARRAY("
+        return text(f"UPDATE {name} SET next_attempt_at = now() + make_interval(secs => :lease) WHERE id = ANY(ARRAY("
                     f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() "
                     "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
                     "RETURNING id, subject, envelope::text AS envelope, envelope->>'traceparent' AS traceparent, "
                     "attempts, created_at").columns(
             t.c.id, t.c.subject, column("envelope", Text), column("traceparent", Text), t.c.attempts, t.c.created_at)
+
+    @functools.cached_property
+    def _mark_sent(self):  # noqa: ANN202 - a SQLAlchemy text clause
+        t = self.outbox.table
+        return text(f'UPDATE "{t.schema}"."{t.name}" SET published_at = now() WHERE id = ANY(:ids)')
 
     @functools.cached_property
     def _next_due(self):  # noqa: ANN202
