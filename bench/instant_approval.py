@@ -283,6 +283,9 @@ async def main() -> None:
                     help="run each service's relay and consumers as `python -m tongban.<name>.worker` "
                          "(<NAME>_RUN_WORKER=false on the web process) instead of inside it")
     ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    ap.add_argument("--idempotency-keys", action="store_true",
+                    help="every submission carries a fresh Idempotency-Key, as an app's retry-safe create does "
+                         "(claimed and its answer stored in the submitting transaction)")
     ap.add_argument("--profile-dir", type=Path, help="keep the py-spy raw profiles (folded stacks) here")
     ap.add_argument("--statements", type=int, default=0, metavar="N",
                     help="load pg_stat_statements (a restart before the run) and print each database's top N "
@@ -395,7 +398,8 @@ async def main() -> None:
 
         def submitter(client: Http):
             async def op(due: float) -> bool:
-                status, case = await client.request("POST", "/api/v1/cases/cases", citizen, body)
+                headers = {**citizen, "Idempotency-Key": str(uuid.uuid4())} if args.idempotency_keys else citizen
+                status, case = await client.request("POST", "/api/v1/cases/cases", headers, body)
                 if status != 201 or case.get("state") != "approved":
                     statuses.append(f"{status} {case.get('code') or case.get('state')}")
                     return False
