@@ -97,10 +97,11 @@ class Http:
     def __init__(self, port: int) -> None:
         self.http = LeanHttp(port)
 
-    async def request(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    async def request(self, method: str, path: str, token: str, body: dict | None = None,
+                      extra: dict[str, str] | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else b""
-        status, payload = await self.http.request(method, path, data, {"authorization": f"Bearer {token}",
-                                                                      "content-type": "application/json"})
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        status, payload = await self.http.request(method, path, data, {**headers, **extra} if extra else headers)
         return status, json.loads(payload) if payload else {}
 
     def close(self) -> None:
@@ -398,8 +399,8 @@ async def main() -> None:
 
         def submitter(client: Http):
             async def op(due: float) -> bool:
-                headers = {**citizen, "Idempotency-Key": str(uuid.uuid4())} if args.idempotency_keys else citizen
-                status, case = await client.request("POST", "/api/v1/cases/cases", headers, body)
+                key = {"idempotency-key": str(uuid.uuid4())} if args.idempotency_keys else None
+                status, case = await client.request("POST", "/api/v1/cases/cases", citizen, body, key)
                 if status != 201 or case.get("state") != "approved":
                     statuses.append(f"{status} {case.get('code') or case.get('state')}")
                     return False

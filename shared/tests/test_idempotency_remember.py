@@ -258,3 +258,30 @@ async def test_remember_before_write_last_goes_in_its_statement(world):
         row = await stored(sessionmaker, tables, f"k-wl-{order}")
         assert row.status_code == 201 and json.loads(row.body) == ANSWER
     assert sorted(await audit_rows(sessionmaker, tables)) == ["after", "after-last", "before", "before-last"]
+
+
+async def test_write_kept_writes_them_now_and_fails_there(world):
+    """db.write_kept: the kept rows and the answer in one statement at the call (a caller catching a
+    unique index's refusal around it: the forwarding routes); an error raised there."""
+    from tongban.shared.db import write_kept
+
+    tables, sessionmaker, audit, statements, app = world
+    async with sessionmaker() as session, session.begin():
+        key = idem(app, "k-now")
+        await key.claim(session, "citizen-1")
+        await audit.record(session, "citizen-1", "thing.made", "thing", "now")
+        await key.remember(session, 201, ANSWER)
+        statements.clear()
+        await write_kept(session)
+        assert len(statements) == 1 and statements[0].startswith("WITH kept0 AS (INSERT") and ") UPDATE " in statements[0]
+        await write_kept(session)  # nothing kept: nothing sent
+        assert len(statements) == 1
+    assert (await stored(sessionmaker, tables, "k-now")).status_code == 201
+    async with sessionmaker() as session, session.begin():
+        key = idem(app, "k-now-bad")
+        await key.claim(session, "citizen-1")
+        await key.remember(session, 2**40, ANSWER)
+        with pytest.raises(DBAPIError):
+            await write_kept(session)
+        await session.rollback()
+    assert await stored(sessionmaker, tables, "k-now-bad") is None

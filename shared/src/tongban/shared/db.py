@@ -318,6 +318,18 @@ async def keep_update(session: AsyncSession, table: Any, where: dict[str, Any], 
     updates[key] = (tuple(values), {**values, **where})  # type: ignore[index]
 
 
+async def write_kept(session: AsyncSession) -> None:
+    """Write the rows (and the UPDATE: `keep_update`) kept for the session's transaction now, in one
+    statement, rather than with its next statement or its COMMIT: for a caller that must see their
+    error where it can answer it (a unique index deciding between concurrent deliveries of one
+    record, caught around this call). Nothing when nothing is kept."""
+    conn = await session.connection()
+    sync = conn.sync_connection
+    assert sync is not None
+    if sync in _kept:
+        await conn.run_sync(_write_kept)
+
+
 def quote_table(dialect: Any, table: Any) -> str:
     return dialect.identifier_preparer.format_table(table)
 
