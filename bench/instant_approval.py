@@ -97,10 +97,11 @@ class Http:
     def __init__(self, port: int) -> None:
         self.http = LeanHttp(port)
 
-    async def request(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    async def request(self, method: str, path: str, token: str, body: dict | None = None,
+                      extra: dict[str, str] | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else b""
-        status, payload = await self.http.request(method, path, data, {"authorization": f"Bearer {token}",
-                                                                      "content-type": "application/json"})
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        status, payload = await self.http.request(method, path, data, {**headers, **extra} if extra else headers)
         return status, json.loads(payload) if payload else {}
 
     def close(self) -> None:
@@ -283,6 +284,9 @@ async def main() -> None:
                     help="run each service's relay and consumers as `python -m tongban.<name>.worker` "
                          "(<NAME>_RUN_WORKER=false on the web process) instead of inside it")
     ap.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    ap.add_argument("--idempotency-keys", action="store_true",
+                    help="every submission carries a fresh Idempotency-Key, as an app's retry-safe create does "
+                         "(claimed and its answer stored in the submitting transaction)")
     ap.add_argument("--profile-dir", type=Path, help="keep the py-spy raw profiles (folded stacks) here")
     ap.add_argument("--statements", type=int, default=0, metavar="N",
                     help="load pg_stat_statements (a restart before the run) and print each database's top N "
@@ -395,7 +399,8 @@ async def main() -> None:
 
         def submitter(client: Http):
             async def op(due: float) -> bool:
-                status, case = await client.request("POST", "/api/v1/cases/cases", citizen, body)
+                key = {"idempotency-key": str(uuid.uuid4())} if args.idempotency_keys else None
+                status, case = await client.request("POST", "/api/v1/cases/cases", citizen, body, key)
                 if status != 201 or case.get("state") != "approved":
                     statuses.append(f"{status} {case.get('code') or case.get('state')}")
                     return False

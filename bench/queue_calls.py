@@ -51,6 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -231,7 +232,9 @@ async def metered(meter: CpuMeter, run, ops_of):  # noqa: ANN001, ANN201
     return out, ((b[0] - a[0]) * 1000 / n, (b[1] - a[1]) * 1000 / n)
 
 
-async def take_tickets(http: Http, hall: str, kiosk: dict, n: int, clients: int) -> tuple[list[str], float]:
+async def take_tickets(http: Http, hall: str, kiosk: dict, n: int, clients: int,
+                       keyed: bool = False) -> tuple[list[str], float]:
+    """`keyed`: every ticket taken with a fresh Idempotency-Key (claimed, its answer stored)."""
     issued: list[str] = []
     counter = iter(range(n))
     headers = {**kiosk, **JSON}
@@ -240,8 +243,9 @@ async def take_tickets(http: Http, hall: str, kiosk: dict, n: int, clients: int)
         for i in counter:
             body = json.dumps({"category": CATEGORIES[i % 3],
                                **({"green_reason": "elderly"} if i % 9 == 0 else {})}).encode()
+            sent = {**headers, "Idempotency-Key": uuid.uuid4().hex} if keyed else headers
             issued.append(json.loads(ok(*await http.request("POST", f"{BASE}/halls/{hall}/tickets", body,
-                                                             headers)))["id"])
+                                                             sent)))["id"])
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
@@ -396,7 +400,7 @@ async def main(args: argparse.Namespace) -> None:
                 if sampled and args.profile_phase in ("both", "take"):
                     profile.__enter__()
                 (got, insert_rate), tc = await metered(
-                    meter, lambda n=n: take_tickets(lean, hall, kiosk, n, args.counters), lambda o: len(o[0]))
+                    meter, lambda n=n: take_tickets(lean, hall, kiosk, n, args.counters, args.idempotency_keys), lambda o: len(o[0]))
                 if sampled and args.profile_phase == "take":
                     profile.__exit__(None, None, None)
                 if sampled and args.profile_phase == "call":
@@ -500,6 +504,8 @@ if __name__ == "__main__":
     parser.add_argument("--sse-clients", type=int, default=500)
     parser.add_argument("--sse-calls", type=int, default=20)
     parser.add_argument("--fast", action="store_true", help="PostgreSQL without fsync (not the goal figure)")
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="every ticket taken with a fresh Idempotency-Key (claimed, its answer stored)")
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="load pg_stat_statements and auto_explain (a restart before the run) and print round "
                              "2's top N statements per call, the ticket table's reads and sampled plans (diagnosis)")

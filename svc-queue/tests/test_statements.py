@@ -119,3 +119,30 @@ async def test_with_an_idempotency_key_the_number_takes_a_second_connection(clie
     assert not any("take_ticket_number" in s for s in counted.take())
     r = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=clerk, json={"category": "B"})
     assert r.json()["number"] == "B002"
+
+
+async def test_with_an_idempotency_key_the_stored_answer_rides_the_commit(client, tokens, monkeypatch):
+    """The key's stored answer (Idempotency.remember) is no round trip of its own: its UPDATE goes
+    in the COMMIT's round trip (db.keep_update), before the COMMIT. Round trips of a keyed take:
+    BEGIN, the claim, the number (a second connection), the ticket's statement (db.write_last),
+    then the answer, the COMMIT and the NOTIFY in one simple query: 5 (6 before)."""
+    hall = await make_hall(client, tokens)
+    clerk = tokens.clerk(hall["id"], sub="kiosk-key-trips")
+    for i in range(2):  # warm: statements prepared on the pool's connections
+        r = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers={**clerk, "Idempotency-Key": f"warm-{i}"},
+                              json={"category": "A"})
+        assert r.status_code == 201, r.text
+    trips = RoundTrips(monkeypatch)
+    headers = {**clerk, "Idempotency-Key": "take-trips"}
+    r = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=headers, json={"category": "A"})
+    assert r.status_code == 201 and r.json()["number"] == "A003", r.text
+    seen = trips.take()
+    print("\nkeyed take round trips:", len(seen), seen)
+    # No COMMIT of its own: the last round trip is "UPDATE queue.idempotency_key ...; COMMIT; SELECT
+    # pg_notify(...)" (the ticket's audit row and event went with write_last's statement).
+    assert len(seen) <= 5, seen
+    assert not any(t.startswith("COMMIT") for t in seen), seen
+    assert [t for t in seen if "idempotency_key" in t] == [seen[1], seen[-1]], seen
+    assert seen[-1].startswith("UPDATE queue.idempotency_key"), seen
+    again = await client.post(f"{BASE}/halls/{hall['id']}/tickets", headers=headers, json={"category": "A"})
+    assert again.status_code == 201 and again.json() == r.json() and again.headers["Idempotent-Replayed"] == "true"

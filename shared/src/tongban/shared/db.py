@@ -285,6 +285,93 @@ def _keep(conn: Connection, table: Any, row: dict[str, Any]) -> None:
     groups.setdefault((table, tuple(row)), []).append(row)
 
 
+# The kept UPDATEs of a connection (`keep_update`), under this key of its groups: {(table, where
+# column names, where values): (set column names, row)}. A tuple shaped as the rows' keys are (a
+# table, column names), whose "table" is no table.
+_UPDATES: tuple[Any, tuple[str, ...]] = (None, ("<kept updates>",))
+_update_sql_built: dict[tuple[Any, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
+_update_cols: dict[tuple[Any, ...], tuple[list[tuple[str, str, Callable[[Any], Any] | None]], ...]] = {}
+
+
+async def keep_update(session: AsyncSession, table: Any, where: dict[str, Any], values: dict[str, Any]) -> None:
+    """`UPDATE table SET values WHERE where` (each column equal to its value: one row, by a unique
+    key), kept with the transaction's connection as its kept rows are (see below) and written with
+    them: by their statement (as its last part) before the connection's next statement or a
+    SAVEPOINT, or as a literal statement in the COMMIT's round trip, so it costs no round trip of its
+    own; dropped by a rollback (of the transaction, or of the savepoint it was kept in). A later one
+    for the same row, still kept, replaces it (it would have overwritten it). An error in it fails
+    the statement or the COMMIT it went with: nothing commits. Pending ORM changes are flushed
+    first, as a statement of the session would have flushed them."""
+    if session.autoflush and (session.new or session.deleted or session.identity_map.check_modified()):
+        await session.flush()
+    conn = (await session.connection()).sync_connection
+    assert conn is not None
+    groups = _kept.get(conn)
+    if groups is None:
+        groups = _kept[conn] = {}
+    updates = groups.get(_UPDATES)
+    if updates is None:
+        updates = groups[_UPDATES] = {}  # type: ignore[assignment]
+    names = tuple(where)
+    key = (table, names, tuple(where.values()))
+    updates.pop(key, None)  # type: ignore[call-overload]  # re-kept: it goes after the rows kept since
+    updates[key] = (tuple(values), {**values, **where})  # type: ignore[index]
+
+
+async def write_kept(session: AsyncSession) -> None:
+    """Write the rows (and the UPDATE: `keep_update`) kept for the session's transaction now, in one
+    statement, rather than with its next statement or its COMMIT: for a caller that must see their
+    error where it can answer it (a unique index deciding between concurrent deliveries of one
+    record, caught around this call). Nothing when nothing is kept."""
+    conn = await session.connection()
+    sync = conn.sync_connection
+    assert sync is not None
+    if sync in _kept:
+        await conn.run_sync(_write_kept)
+
+
+def quote_table(dialect: Any, table: Any) -> str:
+    return dialect.identifier_preparer.format_table(table)
+
+
+def _update_sql(dialect: Any, table: Any, names: tuple[str, ...], where: tuple[str, ...],
+                shift: int) -> tuple[str, list[Callable[[Any], Any] | None]]:
+    """The parameterised UPDATE of a kept update (placeholders from $shift+1: set values, then
+    where values) and the bind processors of those columns in that order; built once per shape."""
+    key = (dialect.name, table, names, where, shift)
+    built = _update_sql_built.get(key)
+    if built is None:
+        quote = dialect.identifier_preparer
+        cols = [table.c[name] for name in (*names, *where)]
+        terms = []
+        for n, col in enumerate(cols, start=shift + 1):
+            # A JSON value goes as its text, as the kept rows' JSON does (see _write_sql).
+            cast = f"::text::{col.type.compile(dialect=dialect)}" if isinstance(col.type, JSON) else ""
+            terms.append(f"{quote.quote(col.name)} = ${n}{cast}")
+        sql = (f"UPDATE {quote.format_table(table)} SET {', '.join(terms[:len(names)])} "
+               f"WHERE {' AND '.join(terms[len(names):])}")
+        built = _update_sql_built[key] = (sql, [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols])
+    return built
+
+
+def _update_columns(dialect: Any, table: Any, names: tuple[str, ...], where: tuple[str, ...]) -> tuple[
+        list[tuple[str, str, Callable[[Any], Any] | None]], list[tuple[str, str, Callable[[Any], Any] | None]]]:
+    """Per set column, then per where column: its quoted name, its type to cast a literal to (no
+    modifier: a value too long is refused, not cut) and its bind processor."""
+    key = (dialect.name, table, names, where)
+    built = _update_cols.get(key)
+    if built is None:
+        quote = dialect.identifier_preparer
+
+        def column(name: str) -> tuple[str, str, Callable[[Any], Any] | None]:
+            c = table.c[name]
+            return (quote.quote(c.name), re.sub(r"\(.*?\)", "", c.type.compile(dialect=dialect)),
+                    c.type.dialect_impl(dialect).bind_processor(dialect))
+
+        built = _update_cols[key] = ([column(n) for n in names], [column(n) for n in where])
+    return built  # type: ignore[return-value]
+
+
 def _unkeep(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     """Drop `rows` (kept for `table`) if they were not written yet."""
     groups = _kept.get(conn)
@@ -370,22 +457,29 @@ def _take_kept(conn: Connection) -> tuple[list[str], list[Any]]:
     groups = _kept.pop(conn, None)
     if not groups:
         return [], []
+    updates = groups.pop(_UPDATES, None)
     plain = [(key, rows) for key, rows in groups.items() if _plain(*key)]
     for (table, _), rows in groups.items():
         if not _plain(table, _):
             conn.execute(table.insert(), rows)
-    if not plain:
-        return [], []
-    plain.sort(key=lambda item: (item[0][0].fullname, item[0][1]))
-    parts, processors = _write_sql(conn.dialect, [(*key, len(rows) == 1) for key, rows in plain])
+    parts: list[str] = []
     params: list[Any] = []
-    for ((_, names), rows), procs in zip(plain, processors, strict=True):
-        if len(rows) == 1:
-            row = rows[0]
-            params.extend(proc(row[name]) if proc is not None else row[name] for name, proc in zip(names, procs, strict=True))
-            continue
-        for name, proc in zip(names, procs, strict=True):
-            params.append([proc(r[name]) for r in rows] if proc is not None else [r[name] for r in rows])
+    if plain:
+        plain.sort(key=lambda item: (item[0][0].fullname, item[0][1]))
+        built, processors = _write_sql(conn.dialect, [(*key, len(rows) == 1) for key, rows in plain])
+        parts.extend(built)
+        for ((_, names), rows), procs in zip(plain, processors, strict=True):
+            if len(rows) == 1:
+                row = rows[0]
+                params.extend(proc(row[name]) if proc is not None else row[name] for name, proc in zip(names, procs, strict=True))
+                continue
+            for name, proc in zip(names, procs, strict=True):
+                params.append([proc(r[name]) for r in rows] if proc is not None else [r[name] for r in rows])
+    for (table, where, _), (names, row) in (updates or {}).items():
+        sql, procs = _update_sql(conn.dialect, table, names, where, len(params))
+        parts.append(sql)
+        params.extend(proc(row[name]) if proc is not None else row[name]
+                      for name, proc in zip((*names, *where), procs, strict=True))
     return parts, params
 
 
@@ -446,10 +540,14 @@ def _kept_with_commit(conn: Connection) -> str | None:
     """The rows kept for `conn` as statements of literals (taken), to go with its COMMIT; None
     (nothing taken) when a row cannot go so."""
     groups = _kept.get(conn)
-    if not groups or not all(_plain(*key) for key in groups):
+    if not groups:
+        return None
+    updates = groups.get(_UPDATES)
+    inserts = [(key, rows) for key, rows in groups.items() if key is not _UPDATES]
+    if not all(_plain(*key) for key, _ in inserts):
         return None
     statements = []
-    for (table, names), rows in sorted(groups.items(), key=lambda item: (item[0][0].fullname, item[0][1])):
+    for (table, names), rows in sorted(inserts, key=lambda item: (item[0][0].fullname, item[0][1])):
         head, columns = _commit_columns(conn.dialect, table, names)
         values = []
         for row in rows:
@@ -461,6 +559,16 @@ def _kept_with_commit(conn: Connection) -> str | None:
                 literals.append(literal)
             values.append(f"({', '.join(literals)})")
         statements.append(head + ", ".join(values))
+    for (table, where, _), (names, row) in (updates or {}).items():
+        sets, conds = _update_columns(conn.dialect, table, names, where)
+        literals = []
+        for name, (column, cast, proc) in zip((*names, *where), (*sets, *conds), strict=True):
+            literal = _sql_literal(proc(row[name]) if proc is not None else row[name], cast)
+            if literal is None:
+                return None
+            literals.append(f"{column} = {literal}")
+        statements.append(f"UPDATE {quote_table(conn.dialect, table)} SET {', '.join(literals[:len(names)])} "
+                          f"WHERE {' AND '.join(literals[len(names):])}")
     del _kept[conn]
     return "; ".join(statements)
 

@@ -15,10 +15,11 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Executable, Table, Update, bindparam, select
+from sqlalchemy import Executable, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tongban.shared.db import keep_update
 from tongban.shared.errors import AppError
 
 MAX_KEY_LENGTH = 200
@@ -58,11 +59,15 @@ class Idempotency:
         return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
 
     async def remember(self, session: AsyncSession, status_code: int, body: Any) -> JSONResponse:
+        """Store the answer with the claimed key: an UPDATE kept with the transaction (db.keep_update),
+        written with its kept rows (audit, outbox) before its next statement, or in its COMMIT's round
+        trip: no round trip of its own. It commits with the work or not at all; an error in it fails
+        the request."""
         data = _encoded(body)
         if self.key is not None:
             table = self.request.app.state.platform_tables.idempotency_key
-            await session.execute(_remember_stmt(table), {"p_owner": self._owner, "p_key": self.key,
-                                                          "p_status": status_code, "p_response": data})
+            await keep_update(session, table, {"principal": self._owner, "key": self.key},
+                              {"status_code": status_code, "response": data})
         return JSONResponse(data, status_code=status_code)
 
 
@@ -75,7 +80,6 @@ def _encoded(body: Any) -> Any:
 
 
 _CLAIM: dict[Table, tuple[Executable, Executable]] = {}
-_REMEMBER: dict[Table, Update] = {}
 
 
 def _claim_stmts(table: Table) -> tuple[Executable, Executable]:
@@ -90,18 +94,6 @@ def _claim_stmts(table: Table) -> tuple[Executable, Executable]:
             .on_conflict_do_nothing().returning(table.c.key),
             select(table).where(*owner_key))
     return stmts
-
-
-def _remember_stmt(table: Table) -> Update:
-    """One UPDATE per table, its values bound apart: SQLAlchemy keeps its compiled form (a fresh
-    statement per call redid the cache-key work)."""
-    stmt = _REMEMBER.get(table)
-    if stmt is None:
-        stmt = _REMEMBER[table] = table.update().where(
-            table.c.principal == bindparam("p_owner"), table.c.key == bindparam("p_key"),
-        ).values(status_code=bindparam("p_status", type_=table.c.status_code.type),
-                 response=bindparam("p_response", type_=table.c.response.type))
-    return stmt
 
 
 async def _idempotency(request: Request) -> Idempotency:

@@ -10,7 +10,7 @@ from tongban.cases.forwarding.schemas import ForwardedCaseCreate
 from tongban.cases.policy import POLICY
 from tongban.shared.auth import AUTH_ERRORS, Principal
 from tongban.shared.policy import Access, Authorize
-from tongban.shared.db import SessionDep
+from tongban.shared.db import SessionDep, write_kept
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import BadIdempotencyKey, IdempotencyDep, IdempotencyKeyReused
 
@@ -34,9 +34,12 @@ async def forward_case(body: ForwardedCaseCreate, request: Request, session: Ses
         return replay
     try:
         case = await service.forward(session, body, actor, request.app.state.settings.default_city_code)
-        # The case's row is written (batched) right before the answer is stored: a second delivery
-        # of the partner case under another message id fails there, on the unique index.
-        return await idem.remember(session, 201, case)
+        # The case's row (batched) and the stored answer are written here, in one statement, not
+        # with the COMMIT: a second delivery of the partner case under another message id fails
+        # here, on the unique index.
+        answer = await idem.remember(session, 201, case)
+        await write_kept(session)
+        return answer
     except IntegrityError as exc:
         if not service.refused_as_duplicate(exc):
             raise

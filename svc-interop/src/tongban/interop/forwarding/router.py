@@ -22,7 +22,7 @@ from tongban.interop.policy import ERRORS as AUTH_ERRORS
 from tongban.interop.policy import Can, Caller
 from tongban.shared.auth import Principal
 from tongban.shared.policy import Target
-from tongban.shared.db import SessionDep
+from tongban.shared.db import SessionDep, write_kept
 from tongban.shared.errors import InvalidField, responses
 from tongban.shared.idempotency import Idempotency, IdempotencyDep, IdempotencyKeyReused
 from tongban.shared.ids import mask_resident_id
@@ -184,8 +184,11 @@ async def _open(session: AsyncSession, inbound: Inbound, idem: Idempotency, foun
     try:
         if (replay := await idem.claim(session, inbound.owner)) is not None:
             return replay
-        # The record, its audit row and event go as one statement right before the answer is stored.
-        return await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))
+        # The record, its audit row and event and the stored answer go as one statement here (not
+        # with the COMMIT), so that a record there first fails here, on its unique index.
+        answer = await idem.remember(session, 202, await service.record_opened(session, inbound, found, opened))
+        await write_kept(session)
+        return answer
     except IntegrityError as exc:
         if not repository.recorded_before(exc):
             raise
