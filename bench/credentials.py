@@ -227,7 +227,7 @@ async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: T
                                                              department=DEPT)}
         holder = resident(10_000_019)
         citizen = {"Authorization": "Bearer " + issuer.mint("citizen", "credentials:read", ["credentials"],
-                                                            id_number=holder)}
+                                                            id_number=holder, real_name_level="verified")}
         async with httpx.AsyncClient(timeout=30) as http:
             r = await http.post(f"{base}/licence-types", headers=admin, json={
                 "code": TYPE_CODE, "name": "食品经营许可证", "issuer_code": DEPT, "issuer_name": "市场监督管理局",
@@ -236,8 +236,11 @@ async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: T
             lic = (await http.post(f"{base}/licences", headers=approver, json={
                 "type_code": TYPE_CODE, "holder_id": holder, "holder_name": "张三",
                 "data": {"business_scope": "预包装食品销售", "address": "中山市东区"}})).json()
-            qr = (await http.post(f"{base}/licences/{lic['id']}/presentations", headers=citizen,
-                                  json={"fields": ["business_scope"], "single_use": False})).json()["qr"]
+            r = await http.post(f"{base}/licences/{lic['id']}/presentations", headers=citizen,
+                                json={"fields": ["business_scope"], "single_use": False})
+            if r.status_code != 201:
+                raise SystemExit(f"presentation refused: {r.status_code} {r.text}")
+            qr = r.json()["qr"]
         out["load_seconds"] = await load_licences(dsn, rows, max(1, rows // 4), lic["kid"])
         out["table_bytes"], out["index_bytes"] = await table_size(dsn)
         if verify_round:
@@ -266,7 +269,8 @@ async def scenario(root: Path, pg: PostgresProcess, nats: NatsProcess, issuer: T
                 gateway.stop()
                 floor.stop()
         tokens = [issuer.mint("citizen", "credentials:read", ["credentials"], ttl=3600,
-                              id_number=resident(random.randrange(max(1, rows // 4)))) for _ in range(300)]
+                              id_number=resident(random.randrange(max(1, rows // 4))), real_name_level="verified")
+                  for _ in range(300)]
         await lookup_p99(port, tokens, 200)  # warm-up
         out["p50"], out["p99"] = await lookup_p99(port, tokens, 2000)
         out["rss_mb"] = rss_mb(svc.proc)
