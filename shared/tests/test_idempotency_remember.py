@@ -5,7 +5,6 @@ stored; an error in it fails the work (nothing committed); a rollback drops it."
 
 import json
 
-import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, select, text
@@ -16,7 +15,7 @@ from tongban.shared import db
 from tongban.shared.audit import AuditTrail
 from tongban.shared.db import make_sessionmaker, write_last
 from tongban.shared.idempotency import Idempotency
-from tongban.shared.testing.plugin import platform_schema
+from tongban.shared.testing.plugin import RoundTrips, platform_schema
 
 ODD = "it's $1, $$, $tb$, \\n a backslash \\, 值 and \u2028"
 ANSWER = {"id": "c-1", "title": ODD, "n": [1, 2.5, None, True], "nested": {"办事": "是", "empty": {}}}
@@ -42,28 +41,6 @@ def idem(app: FastAPI, key: str, fingerprint: str = "f" * 64) -> Idempotency:
     return Idempotency(request, key, fingerprint)
 
 
-class Trips:
-    """Every exchange with PostgreSQL: simple queries (BEGIN, COMMIT and what rides with them) and
-    prepared statements' executions."""
-
-    def __init__(self, monkeypatch) -> None:  # noqa: ANN001
-        self.seen: list[str] = []
-        execute = asyncpg.connection.Connection.execute
-        bound = asyncpg.prepared_stmt.PreparedStatement._PreparedStatement__bind_execute
-
-        async def counted_execute(conn, query, *args, **kw):  # noqa: ANN001, ANN202
-            if not args:
-                self.seen.append(query)
-            return await execute(conn, query, *args, **kw)
-
-        async def counted_bound(stmt, *args, **kw):  # noqa: ANN001, ANN202
-            self.seen.append(stmt.get_query())
-            return await bound(stmt, *args, **kw)
-
-        monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted_execute)
-        monkeypatch.setattr(asyncpg.prepared_stmt.PreparedStatement, "_PreparedStatement__bind_execute", counted_bound)
-
-
 async def stored(sessionmaker, tables, key: str):  # noqa: ANN001, ANN201
     async with sessionmaker() as session:
         return (await session.execute(text(
@@ -82,7 +59,7 @@ async def test_a_create_is_three_round_trips_and_remember_costs_none(world, monk
     answer go in the COMMIT's round trip, as literals (before: the kept rows' statement, the
     remember UPDATE and the COMMIT, three round trips of their own)."""
     tables, sessionmaker, audit, statements, app = world
-    trips = Trips(monkeypatch)
+    trips = RoundTrips(monkeypatch)
     key = idem(app, "k-trips")
     async with sessionmaker() as session, session.begin():
         assert await key.claim(session, "citizen-1") is None

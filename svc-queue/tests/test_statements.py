@@ -3,45 +3,11 @@ PostgreSQL): counted on the service's own engine, so a change that adds one show
 
 import collections
 
-import asyncpg
 from sqlalchemy import event
 
 from queue_helpers import BASE, make_hall
 from tongban.queue.counter.models import Counter  # noqa: F401 - the mapped tables are loaded
-
-
-class RoundTrips:
-    """Every request-answer exchange with PostgreSQL, on any connection: asyncpg's simple queries
-    (BEGIN, COMMIT), its statements with parameters (raw calls, NOTIFY) and its prepared
-    statements' executions (SQLAlchemy's). Each as its first words."""
-
-    def __init__(self, monkeypatch) -> None:  # noqa: ANN001
-        self.seen: list[str] = []
-        seen = self.seen
-        execute, raw, bound = (asyncpg.connection.Connection.execute, asyncpg.connection.Connection._execute,
-                               asyncpg.prepared_stmt.PreparedStatement._PreparedStatement__bind_execute)
-
-        async def counted_execute(conn, query, *args, **kw):  # noqa: ANN001, ANN202
-            if not args:  # with arguments it goes through _execute, counted there
-                seen.append(" ".join(query.split())[:40])
-            return await execute(conn, query, *args, **kw)
-
-        async def counted_raw(conn, query, *args, **kw):  # noqa: ANN001, ANN202
-            seen.append(" ".join(query.split())[:40])
-            return await raw(conn, query, *args, **kw)
-
-        async def counted_bound(stmt, *args, **kw):  # noqa: ANN001, ANN202
-            seen.append(" ".join(stmt.get_query().split())[:40])
-            return await bound(stmt, *args, **kw)
-
-        monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted_execute)
-        monkeypatch.setattr(asyncpg.connection.Connection, "_execute", counted_raw)
-        monkeypatch.setattr(asyncpg.prepared_stmt.PreparedStatement, "_PreparedStatement__bind_execute", counted_bound)
-
-    def take(self) -> list[str]:
-        out = list(self.seen)
-        self.seen.clear()
-        return out
+from tongban.shared.testing.plugin import RoundTrips
 
 
 class Statements:

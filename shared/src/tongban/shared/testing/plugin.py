@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 import pytest
@@ -200,6 +201,42 @@ async def platform_processes(infra: Infra, definitions: list[ServiceDefinition],
         yield urls
     finally:
         stop_all(procs)
+
+
+class RoundTrips:
+    """Every request-answer exchange with PostgreSQL, on any connection of this process, as its
+    whitespace-normalised text: asyncpg's simple queries (BEGIN, COMMIT and what rides with them),
+    its statements with parameters (raw calls, NOTIFY) and its prepared statements' executions
+    (SQLAlchemy's). For tests that pin how many round trips an operation costs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[str] = []
+        seen = self.seen
+        execute, raw, bound = (asyncpg.connection.Connection.execute, asyncpg.connection.Connection._execute,
+                               asyncpg.prepared_stmt.PreparedStatement._PreparedStatement__bind_execute)
+
+        async def counted_execute(conn: Any, query: str, *args: Any, **kw: Any) -> Any:
+            if not args:  # with arguments it goes through _execute, counted there
+                seen.append(" ".join(query.split()))
+            return await execute(conn, query, *args, **kw)
+
+        async def counted_raw(conn: Any, query: str, *args: Any, **kw: Any) -> Any:
+            seen.append(" ".join(query.split()))
+            return await raw(conn, query, *args, **kw)
+
+        async def counted_bound(stmt: Any, *args: Any, **kw: Any) -> Any:
+            seen.append(" ".join(stmt.get_query().split()))
+            return await bound(stmt, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, "execute", counted_execute)
+        monkeypatch.setattr(asyncpg.connection.Connection, "_execute", counted_raw)
+        monkeypatch.setattr(asyncpg.prepared_stmt.PreparedStatement, "_PreparedStatement__bind_execute", counted_bound)
+
+    def take(self) -> list[str]:
+        """The exchanges seen since the last take."""
+        out = list(self.seen)
+        self.seen.clear()
+        return out
 
 
 @asynccontextmanager
