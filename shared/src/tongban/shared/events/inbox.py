@@ -99,11 +99,7 @@ class Consumer:
                 if self.sub.linger > 0:
                     if not backlog:
                         await _sleep_or_stop(stop, self.sub.linger)
-                    # What came during the linger is on the server already; the reply to the fetch
-                    # that takes it may still be slower than DRAIN_WAIT on a busy machine (a group
-                    # split in two, seen in CI), so this wait is a quarter of the linger's.
-                    msgs += await self._waiting(psub, self.batch - len(msgs),
-                                                max(DRAIN_WAIT, self.sub.linger / 4))
+                    msgs += await self._waiting(psub, self.batch - len(msgs))
                     backlog = len(msgs) >= self.batch   # a full group: more may wait, take them at once
                     await self.handle_all(msgs)
                     continue
@@ -135,13 +131,12 @@ class Consumer:
             for msg in msgs:
                 await self.handle(msg)
 
-    async def _waiting(self, psub, most: int, wait: float = DRAIN_WAIT) -> list[Msg]:  # noqa: ANN001 - nats' pull subscription type is private
-        """What is already waiting on the server, up to `most` messages, without lingering for more
-        (`wait`: how long the server's reply may take; with nothing waiting, the whole of it)."""
+    async def _waiting(self, psub, most: int) -> list[Msg]:  # noqa: ANN001 - nats' pull subscription type is private
+        """What is already waiting on the server, up to `most` messages, without lingering for more."""
         if most <= 0:
             return []
         try:
-            return await psub.fetch(most, timeout=wait)
+            return await psub.fetch(most, timeout=DRAIN_WAIT)
         except TimeoutError:  # nats.errors.TimeoutError or asyncio's: nothing more now
             return []
 
