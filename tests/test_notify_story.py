@@ -204,7 +204,10 @@ async def test_journeys_tell_the_right_people_on_the_right_channels(gateway, cap
     called = (await sink.wait("SMS_TB_TICKET_CALLED"))[0]
     assert "请A012号到3号窗口办理" in called["content"]
     assert "前面还有2人" in (await sink.wait("SMS_TB_TICKET_AHEAD"))[0]["content"]
-    appointment = [d for d in await deliveries(client, admin, citizen_sub) if d["template_id"] == "SMS_TB_APPOINTMENT"]
+    async def appointment_told() -> list[dict] | None:  # another consumer than the ticket's: wait for it
+        return [d for d in await deliveries(client, admin, citizen_sub)
+                if d["template_id"] == "SMS_TB_APPOINTMENT"] or None
+    appointment = await wait_for(appointment_told, timeout=10)
     assert appointment[0]["deferred"] == "rate_limit"
 
     # 4. Deadlines: yellow to the department's approvers; red escalates to its head and 督办.
