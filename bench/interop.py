@@ -12,8 +12,12 @@ floor had the loop to itself, which is not how either is deployed.
    (token check, signature, nonce, grant, idempotency, the case opened in svc-cases, the ledger,
    a signed answer), closed loop with `--concurrency` in flight, against two floors in the same
    rounds (bench/_floor.py): an unsigned POST with one insert transaction (the goal's
-   denominator) and a signed POST without the business (signature checked, one insert, answer
-   signed). Three rounds back to back; the ratio is the median of the rounds' ratios. Beside it,
+   denominator), a signed POST without the business (signature checked, one insert, answer
+   signed) and the two-service floor: that signed POST calling a second floor process's insert
+   over HTTP before it answers, as svc-interop opens the case in svc-cases (two request stacks,
+   two insert transactions, an HTTP client call: the least any synchronous exchange that opens
+   its case in another service does). Three rounds back to back; the ratio is the median of the
+   rounds' ratios. Beside it,
    machine CPU per call (the service processes' and PostgreSQL's, from /proc).
 2. The forwarded case: submit in Zhongshan -> Shenzhen's case number stored in Zhongshan (seen
    as Zhongshan's `interop.outgoing_case.accepted` event); round trip latency (sequential) and
@@ -76,6 +80,7 @@ DEPT = "11440300MB2C3D4E5" + credit_code_check_char("11440300MB2C3D4E5")
 EXCHANGE = "/api/v1/interop/exchange/cases"
 FLOOR_UNSIGNED = "floor: unsigned POST, one insert (goal's denominator)"
 FLOOR_SIGNED = "floor: signed POST, one insert, signed answer"
+FLOOR_FORWARD = "floor: signed POST + a POST to a 2nd service"
 SIGNED = "signed exchange A->B (POST /exchange/cases)"
 
 
@@ -127,7 +132,8 @@ async def main(args: argparse.Namespace) -> None:
             value = issuer.mint("partner", "interop:exchange", ["interop"], sub=cid, partner=CLIENTS[cid])
         return JSONResponse({"access_token": value, "expires_in": 600})
 
-    ports = {ZS: free_port(), SZ: free_port(), "gw": free_port(), "cases": free_port(), "floor": free_port()}
+    ports = {ZS: free_port(), SZ: free_port(), "gw": free_port(), "cases": free_port(), "floor": free_port(),
+             "floor-fwd": free_port()}
     urls = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
     servers = [await serve(Starlette(routes=[Route("/auth/token", token, methods=["POST"])]), ports["gw"])]
     procs: dict[str, ServiceProcess] = {}
@@ -156,12 +162,19 @@ async def main(args: argparse.Namespace) -> None:
         ring = await identity.load_ring(make_sessionmaker(engine), ZS, "中山市", DEV_PASSPHRASE.encode())
         await engine.dispose()
         public = ring.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-        procs["floor"] = ServiceProcess("floor", "_floor:create_app", ports["floor"], {
-            "FLOOR_DATABASE_URL": infra.pg.url_for(floor_db), "FLOOR_JWKS_JSON": issuer.jwks_json,
-            "FLOOR_AUDIENCE": "interop", "FLOOR_SIGNER_PUBLIC_KEY": public, "FLOOR_PUBLIC_URL": urls["floor"],
-            "PYTHONPATH": os.pathsep.join([str(BENCH_DIR), os.environ.get("PYTHONPATH", "")])},
-            log_file=root / "floor.log").start()
-        await asyncio.to_thread(procs["floor"].wait_ready)
+        # The floors: one process as a service's (the unsigned and the signed POST), and a second
+        # one whose /floor/forward calls the first's /floor/insert as svc-interop calls svc-cases.
+        for name, forward in (("floor", {}), ("floor-fwd", {
+                "FLOOR_FORWARD_URL": urls["floor"],
+                "FLOOR_FORWARD_TOKEN": issuer.mint("service", "cases:forward", ["interop"], sub=SERVICE_CLIENT,
+                                                   ttl=3600)})):
+            procs[name] = ServiceProcess(name, "_floor:create_app", ports[name], {
+                "FLOOR_DATABASE_URL": infra.pg.url_for(floor_db), "FLOOR_JWKS_JSON": issuer.jwks_json,
+                "FLOOR_AUDIENCE": "interop", "FLOOR_SIGNER_PUBLIC_KEY": public, "FLOOR_PUBLIC_URL": urls[name],
+                "PYTHONPATH": os.pathsep.join([str(BENCH_DIR), os.environ.get("PYTHONPATH", "")]), **forward},
+                log_file=root / f"{name}.log").start()
+        for name in ("floor", "floor-fwd"):
+            await asyncio.to_thread(procs[name].wait_ready)
 
         # Shenzhen's catalogue publishes the item: its svc-cases takes it into its catalogue copy.
         item = ItemPublishedV1(item_id=uuid.uuid4(), basic_code=ITEM, name="bench", item_type="20", version=1,
@@ -218,7 +231,7 @@ async def main(args: argparse.Namespace) -> None:
 
         tok = issuer.mint("partner", "interop:exchange", ["interop"], partner=ZS, ttl=3600)
         bearer = {"authorization": f"Bearer {tok}", "content-type": "application/json"}
-        to_sz, to_floor = Http(ports[SZ], bearer), Http(ports["floor"], bearer)
+        to_sz, to_floor, to_fwd = Http(ports[SZ], bearer), Http(ports["floor"], bearer), Http(ports["floor-fwd"], bearer)
         resent = [0]
 
         def case_body() -> tuple[str, bytes]:
@@ -244,6 +257,7 @@ async def main(args: argparse.Namespace) -> None:
 
         exchange = lambda _k: signed_call(to_sz, urls[SZ], EXCHANGE, 202)
         floor_signed = lambda _k: signed_call(to_floor, urls["floor"], "/floor/signed", 202)
+        floor_forward = lambda _k: signed_call(to_fwd, urls["floor-fwd"], "/floor/forward", 202)
 
         async def floor_insert(_k: int) -> int:
             status, answer = await to_floor.request("POST", "/floor/insert", case_body()[1])
@@ -258,20 +272,24 @@ async def main(args: argparse.Namespace) -> None:
             await forward()
             await exchange(0)
             await floor_signed(0)
+            await floor_forward(0)
             await floor_insert(0)
 
         pg_pid = infra.pg.proc.pid
-        busy = {FLOOR_UNSIGNED: ("floor",), FLOOR_SIGNED: ("floor",), SIGNED: (SZ, "cases")}
+        busy = {FLOOR_UNSIGNED: ("floor",), FLOOR_SIGNED: ("floor",), FLOOR_FORWARD: ("floor-fwd", "floor"),
+                SIGNED: (SZ, "cases")}
         cpu: dict[str, list[float]] = {label: [] for label in busy}
-        pids = {**{p: procs[p].proc.pid for p in ("floor", SZ, "cases", ZS)}, "postgres": pg_pid}
+        pids = {**{p: procs[p].proc.pid for p in ("floor", "floor-fwd", SZ, "cases", ZS)}, "postgres": pg_pid}
         split: list[dict[str, float]] = []  # each process's CPU per signed exchange, by round
+        split_floor: list[dict[str, float]] = []  # and per two-service floor call
         statements: dict[str, dict[str, int]] = {}
         profiles = {SZ: Profile(procs[SZ].proc.pid, root / "interop.pyspy"),
                     "cases": Profile(procs["cases"].proc.pid, root / "cases.pyspy")}
         rounds = []
         for i in range(3):
             figures = {}
-            for label, call in ((FLOOR_UNSIGNED, floor_insert), (FLOOR_SIGNED, floor_signed), (SIGNED, exchange)):
+            for label, call in ((FLOOR_UNSIGNED, floor_insert), (FLOOR_SIGNED, floor_signed),
+                                (FLOOR_FORWARD, floor_forward), (SIGNED, exchange)):
                 count = i == 0 and label == SIGNED
                 if count:
                     for name in (SZ, "cases"):
@@ -289,6 +307,8 @@ async def main(args: argparse.Namespace) -> None:
                 cpu[label].append(sum(used[p] for p in (*busy[label], "postgres")))
                 if label == SIGNED:
                     split.append(used)
+                if label == FLOOR_FORWARD:
+                    split_floor.append(used)
                 for profile in sampling:
                     profile.__exit__(None, None, None)
                 if deterministic:
@@ -309,19 +329,27 @@ async def main(args: argparse.Namespace) -> None:
               f"{'fast (fsync off)' if args.fast else 'durable'}; load {os.getloadavg()[0]:.2f}")
         print(f"{'measure':52} {'calls/s by round':>26} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'CPU ms':>7}")
         ratios = {}
-        for label in (FLOOR_UNSIGNED, FLOOR_SIGNED, SIGNED):
+        for label in (FLOOR_UNSIGNED, FLOOR_SIGNED, FLOOR_FORWARD, SIGNED):
             per_round = [r[label][0] for r in rounds]
             ratios[label] = statistics.median(r[label][0] / r[FLOOR_UNSIGNED][0] for r in rounds)
             lat = [x for r in rounds for x in r[label][1]]
             print(f"{label:52} {' '.join(f'{v:8.0f}' for v in per_round):>26} {pct(lat, 50):7.1f} {pct(lat, 99):7.1f} "
                   f"{ratios[label]:6.2f} {statistics.median(cpu[label]):7.2f}")
         print("(CPU ms: machine CPU per call, median of the rounds: the serving processes' and PostgreSQL's)")
+        forward_split = {p: statistics.median(u[p] for u in split_floor) for p in ("floor-fwd", "floor", "postgres")}
+        print("CPU ms per two-service floor call by process (median of the rounds): the signed POST's "
+              f"{forward_split['floor-fwd']:.2f} (with its client call), the second service's "
+              f"{forward_split['floor']:.2f}, PostgreSQL {forward_split['postgres']:.2f}")
         names = {SZ: "svc-interop Shenzhen", "cases": "svc-cases Shenzhen", "postgres": "PostgreSQL",
                  ZS: "svc-interop Zhongshan (the status messages back)", "floor": "floor (idle)"}
         print("CPU ms per signed exchange by process (median of the rounds): " + ", ".join(
             f"{names[p]} {statistics.median(u[p] for u in split):.2f}" for p in (SZ, "cases", "postgres", ZS, "floor")))
         signed_floor = statistics.median(r[SIGNED][0] / r[FLOOR_SIGNED][0] for r in rounds)
         print(f"signed exchange / signed-POST floor: {signed_floor:.2f}")
+        print(f"signed exchange / the two-service floor: "
+              f"{statistics.median(r[SIGNED][0] / r[FLOOR_FORWARD][0] for r in rounds):.2f}; the two-service floor "
+              f"itself reaches {ratios[FLOOR_FORWARD]:.2f} of the unsigned floor: no synchronous exchange that opens "
+              f"its case in a second service can reach more")
         print(f"\nforwarded case, submit in A -> B's case number in A: p50 {pct(trip, 50) * 1000:.1f} ms, "
               f"p99 {pct(trip, 99) * 1000:.1f} ms (n={n} sequential); {forward_rate:.1f} cases/s with {n} in flight")
         print(f"(calls resent after a 503: {resent[0]}; clerks' submissions resent after a 503: {resent_forwards[0]})")

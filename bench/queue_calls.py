@@ -19,7 +19,9 @@ The floor, in every round, before the two: the same 50 clients POST to a minimal
 (bench/_floor.py: one uvicorn worker, the shared engine's pool of the same size, the same token
 check) doing one insert transaction. PostgreSQL runs as deployed (fsync, synchronous_commit,
 full_page_writes on; `--fast` turns them off and says so). The ratios are each rate over the
-floor's in the same round, medians over the rounds. A raw asyncpg insert rate (no HTTP) and the
+floor's in the same round, medians over the rounds. The floor's own latency under the same clients
+is printed beside call-next's: in a closed loop the mean latency is clients / rate, so it says
+what latency the floor's rate buys. A raw asyncpg insert rate (no HTTP) and the
 disk's cost (durable vs synchronous_commit=off) are printed for scale; with py-spy installed,
 svc-queue's top frames during one round (`--profile-out FILE` keeps the raw samples).
 
@@ -252,20 +254,23 @@ async def take_tickets(http: Http, hall: str, kiosk: dict, n: int, clients: int,
     return issued, len(issued) / (time.perf_counter() - started)
 
 
-async def floor_inserts(http: Http, kiosk: dict, n: int, clients: int) -> float:
+async def floor_inserts(http: Http, kiosk: dict, n: int, clients: int) -> tuple[float, list[float]]:
     """The floor: the same clients, the same load generator, the same token, one insert
-    transaction per POST."""
+    transaction per POST. Its rate and latencies (s)."""
     todo = iter(range(n))
     headers = {**kiosk, **JSON}
+    latencies: list[float] = []
 
     async def worker() -> None:
         for i in todo:
+            t = time.perf_counter()
             ok(*await http.request("POST", "/floor/insert", json.dumps({"category": CATEGORIES[i % 3]}).encode(),
                                    headers))
+            latencies.append(time.perf_counter() - t)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), latencies
 
 
 async def call_all(http: Http, counters: list[tuple[str, dict]]) -> tuple[list[str], float, list[float]]:
@@ -390,12 +395,13 @@ async def main(args: argparse.Namespace) -> None:
             kiosk = {"Authorization": "Bearer " + issuer.mint("clerk", "queue:operate", ["queue"], sub="kiosk",
                                                               hall=hall, ttl=3600)}
             raw = await raw_insert_rate(url, args.counters, 3.0)
-            issued, calls, latencies, rounds = [], [], [], []
+            issued, calls, latencies, rounds, floor_latencies = [], [], [], [], []
             per_round = args.tickets // args.rounds
             for r in range(args.rounds):
                 n = per_round if r < args.rounds - 1 else args.tickets - per_round * (args.rounds - 1)
-                floor_rate, fc = await metered(floor_meter, lambda n=n: floor_inserts(floor_http, kiosk, n, args.counters),
-                                               lambda _: n)
+                (floor_rate, floor_lat), fc = await metered(
+                    floor_meter, lambda n=n: floor_inserts(floor_http, kiosk, n, args.counters), lambda _: n)
+                floor_latencies += floor_lat
                 sampled = r == 1
                 if sampled and args.profile_phase in ("both", "take"):
                     profile.__enter__()
@@ -461,6 +467,8 @@ async def main(args: argparse.Namespace) -> None:
             ["tickets never called or not closed", lost],
             ["call-next latency p50 / p99 (ms)",
              f"{statistics.median(latencies) * 1000:.1f} / {p(latencies, 0.99) * 1000:.1f}"],
+            [f"the floor's latency p50 / p99 (ms), the same {args.counters} clients",
+             f"{statistics.median(floor_latencies) * 1000:.1f} / {p(floor_latencies, 0.99) * 1000:.1f}"],
         ])
         table(f"SSE fan-out: {args.sse_clients} display clients, {args.sse_calls} calls", ["measure", "ms"], [
             ["call sent → one client has it, p50", f"{statistics.median(every) * 1000:.1f}"],
