@@ -14,7 +14,7 @@ from tongban.shared.db import make_sessionmaker
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.outbox import Outbox, OutboxRelay, _local_relays
-from tongban.shared.testing.plugin import platform_schema, wait_for
+from tongban.shared.testing.plugin import RoundTrips, platform_schema, wait_for
 
 NOTIFY_KEY = "tongban_notify_after_commit"   # tongban.shared.db's pending NOTIFYs of a session
 
@@ -65,6 +65,35 @@ async def test_sent_rows_stay_marked_and_a_failed_one_waits_with_its_backoff(wor
     psub = await js.pull_subscribe(f"{SOURCE}.>", durable="relay-check", stream=bus.stream_name(SOURCE))
     published = [Envelope.model_validate_json(m.data).data["n"] for m in await psub.fetch(2, timeout=5)]
     assert published == [1, 3]
+
+
+async def test_a_pass_is_two_round_trips_each_its_own_durable_transaction(world, monkeypatch):
+    """The claim and the marking are each one statement sent alone (no BEGIN, no COMMIT): what they
+    wrote is committed when they return, seen by another connection, and the pass costs two round
+    trips, not six; a pass that finds nothing asks when the next row is due in one more."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    events = [Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": n}) for n in (1, 2, 3)]
+    async with sessionmaker() as session, session.begin():
+        for e in events:
+            await outbox.add(session, e)
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+    trips = RoundTrips(monkeypatch)
+    assert await relay.publish_due() == (3, False, None)
+    seen = trips.take()
+    assert len(seen) == 2 and seen[0].startswith(f'UPDATE "{tables.outbox.schema}"."outbox" SET next_attempt_at')
+    assert seen[1].startswith(f'UPDATE "{tables.outbox.schema}"."outbox" SET published_at = now()')
+    assert not any(s.startswith(("BEGIN", "COMMIT")) for s in seen)
+    t = tables.outbox
+    async with sessionmaker() as s:
+        marked = (await s.execute(select(t.c.id).where(t.c.published_at.is_not(None)))).scalars().all()
+    assert set(marked) == {e.id for e in events}
+    info = await js.stream_info(bus.stream_name(SOURCE))
+    assert info.state.messages == 3
+
+    trips.take()
+    assert await relay.publish_due() == (0, False, None)   # nothing due, nothing unpublished
+    assert len(trips.take()) == 2                           # the claim and the next-due question
 
 
 async def test_a_commit_wakes_the_relay_of_its_own_process_without_a_notify(world, infra):
