@@ -44,6 +44,12 @@ PUBLISH_TIMEOUT = 2.0  # seconds for JetStream to acknowledge a pass's events
 # publishes within PUBLISH_TIMEOUT, so only a relay that died (or lost its database) mid-pass
 # leaves a row to run out; well inside bus.DUPLICATE_WINDOW, so JetStream drops the repeat.
 LEASE_SECONDS = 15.0
+# A pass's "sent" marks wait this long for the next pass, whose claim writes them in its own
+# statement (one statement and one durable commit fewer per pass while events keep coming); when no
+# pass comes meanwhile they are written alone. Unmarked rows are leased, so nothing sends them again
+# unless the process dies first: then they go again when their lease runs out, and JetStream drops
+# the repeat (Nats-Msg-Id), as for a relay that died between publishing and marking.
+MARK_DEFER = 0.05
 
 
 class Claimed(NamedTuple):
@@ -57,9 +63,14 @@ class Claimed(NamedTuple):
     created_at: dt.datetime
 
 
-def _claim_sql(name: str) -> str:
-    return (f"UPDATE {name} SET next_attempt_at = now() + make_interval(secs => :lease) WHERE id = ANY(ARRAY("
-            f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() "
+def _claim_sql(name: str, marking: bool = False) -> str:
+    """The claim; `marking`: with the previous pass's sent rows marked by the same statement (a
+    data-modifying CTE; the claim skips them, leased anyway, so no row is changed twice)."""
+    marks = (f"WITH sent AS (UPDATE {name} SET published_at = now() WHERE id = ANY(CAST(:marked AS uuid[]))) "
+             if marking else "")
+    skip = "AND id <> ALL(CAST(:marked AS uuid[])) " if marking else ""
+    return (f"{marks}UPDATE {name} SET next_attempt_at = now() + make_interval(secs => :lease) WHERE id = ANY(ARRAY("
+            f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() {skip}"
             "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
             "RETURNING id, subject, envelope::text AS envelope, envelope->>'traceparent' AS traceparent, "
             "attempts, created_at")
@@ -136,6 +147,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._js: JetStreamContext | None = None
         self.published = 0
+        self._unmarked: list[uuid.UUID] = []   # published, to be marked by the next claim (MARK_DEFER)
 
     def wake(self) -> None:
         self._wake.set()
@@ -152,26 +164,54 @@ class OutboxRelay:
                 # SELECT began must wake the next pass, not wait for the idle poll.
                 self._wake.clear()
                 try:
-                    _, more_due, next_due = await self.publish_due()
+                    _, more_due, next_due = await self.publish_due(defer_marks=True)
                 except Exception:  # noqa: BLE001 - the relay must outlive a database hiccup; it is logged
                     log.exception("outbox relay pass failed")
                     more_due, next_due = False, 1.0
                 if more_due:
                     continue
                 wait = min(IDLE_POLL, next_due) if next_due is not None else IDLE_POLL
-                stop_wait = asyncio.create_task(stop.wait())
-                wake_wait = asyncio.create_task(self._wake.wait())
-                await asyncio.wait({stop_wait, wake_wait}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                stop_wait.cancel()
-                wake_wait.cancel()
+                if self._unmarked:
+                    if await self._woken(stop, min(wait, MARK_DEFER)):
+                        continue   # the next pass's claim marks them
+                    await self._mark_deferred()   # no pass came: marked alone
+                    wait = max(0.0, wait - MARK_DEFER)
+                await self._woken(stop, wait)
         finally:
-            if local is not None and _local_relays.get(local) is self:
-                del _local_relays[local]
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            try:
+                await self._mark_deferred()
+            finally:
+                if local is not None and _local_relays.get(local) is self:
+                    del _local_relays[local]
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
 
-    async def publish_due(self) -> tuple[int, bool, float | None]:
+    async def _woken(self, stop: asyncio.Event, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a wake-up or `stop`; whether one came."""
+        if not (self._wake.is_set() or stop.is_set()):
+            stop_wait = asyncio.create_task(stop.wait())
+            wake_wait = asyncio.create_task(self._wake.wait())
+            await asyncio.wait({stop_wait, wake_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            wake_wait.cancel()
+        return self._wake.is_set() or stop.is_set()
+
+    async def _mark_deferred(self) -> None:
+        """Mark the last pass's sent rows alone (no pass came to carry them, or the relay stops)."""
+        if not self._unmarked:
+            return
+        try:
+            await self._alone(self._mark_sent_sql, self._unmarked)
+        except Exception:  # noqa: BLE001 - left leased: sent again after the lease, dropped as a duplicate
+            log.warning("marking %d published events failed; the next pass marks them", len(self._unmarked),
+                        exc_info=True)
+            return
+        self._unmarked = []
+
+    async def publish_due(self, defer_marks: bool = False) -> tuple[int, bool, float | None]:
         """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due).
+        `defer_marks` (the running relay): the sent rows are marked by the next pass's claim, or
+        alone after MARK_DEFER (`run`), instead of by a statement of this pass.
 
         Three steps, none holding a transaction open while JetStream answers:
         1. one statement, its own transaction (no BEGIN or COMMIT round trips), leases the due rows (`next_attempt_at` moved
@@ -189,7 +229,12 @@ class OutboxRelay:
         as before) kept PostgreSQL from pruning every row version deleted meanwhile: under
         svc-queue's call-next load each claim of the next ticket stepped over ~700 dead index
         entries (bench/queue_calls.py --statements)."""
-        rows = [Claimed(*r) for r in await self._alone(self._claim_sql, self.batch, self.lease_seconds)]
+        if self._unmarked:   # the previous pass's marks, in this claim's statement
+            claimed = await self._alone(self._claim_marking_sql, self.batch, self.lease_seconds, self._unmarked)
+            self._unmarked = []
+        else:
+            claimed = await self._alone(self._claim_sql, self.batch, self.lease_seconds)
+        rows = [Claimed(*r) for r in claimed]
         if not rows:
             nxt = (await self._alone(self._next_due_sql))[0][0]
             return 0, False, max(0.05, float(nxt)) if nxt is not None else None
@@ -197,7 +242,10 @@ class OutboxRelay:
         errors = await self._publish(rows)
         sent_ids = [r.id for r in rows if r.id not in errors]
         if not errors:
-            await self._alone(self._mark_sent_sql, sent_ids)
+            if defer_marks:
+                self._unmarked = sent_ids
+            else:
+                await self._alone(self._mark_sent_sql, sent_ids)
             self.published += len(sent_ids)
             return len(sent_ids), len(sent_ids) == self.batch, None
         t = self.outbox.table
@@ -268,6 +316,12 @@ class OutboxRelay:
     def _claim_sql(self) -> str:
         t = self.outbox.table
         return _numbered(_claim_sql(f'"{t.schema}"."{t.name}"'), ("batch", "lease"))
+
+    @functools.cached_property
+    def _claim_marking_sql(self) -> str:
+        t = self.outbox.table
+        name = f'"{t.schema}"."{t.name}"'
+        return _numbered(_claim_sql(name, marking=True), ("batch", "lease", "marked"))
 
     @functools.cached_property
     def _mark_sent_sql(self) -> str:
