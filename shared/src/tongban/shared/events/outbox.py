@@ -214,15 +214,16 @@ class OutboxRelay:
         alone after MARK_DEFER (`run`), instead of by a statement of this pass.
 
         Three steps, none holding a transaction open while JetStream answers:
-        1. one statement, its own transaction (no BEGIN or COMMIT round trips), leases the due rows (`next_attempt_at` moved
-           `lease_seconds` ahead: another relay skips them, `FOR UPDATE SKIP LOCKED` while the
-           statement runs, not due after it);
+        1. one statement, its own transaction (no BEGIN or COMMIT round trips), leases the due
+           rows (`next_attempt_at` moved `lease_seconds` ahead: another relay skips them, `FOR
+           UPDATE SKIP LOCKED` while the statement runs, not due after it);
         2. they are published, in order, and their acknowledgements awaited together;
-        3. one statement, its own transaction again, marks them sent; when some failed, one
-           transaction marks the acknowledged rows sent and puts each failed one back with its
-           backoff.
-        A pass is two round trips when all goes well (each statement alone, db.write_last): with
-        BEGIN and COMMIT around each it was six, and the relay runs once every few commits.
+        3. one statement, its own transaction again, marks them sent (with `defer_marks`, the next
+           pass's claim does); when some failed, one transaction marks the acknowledged rows sent
+           and puts each failed one back with its backoff.
+        A running relay's pass is one round trip while events keep coming (its claim marks the
+        last pass's rows; each statement alone, db.write_last): with BEGIN and COMMIT around the
+        claim and the marks it was six.
         A crash after 1 leaves the rows leased, unsent: due again when the lease runs out, then
         published again and dropped as a duplicate by JetStream (`Nats-Msg-Id`) or by the
         consumers' inbox. A transaction held open through step 2 (the claim and the marks as one,
