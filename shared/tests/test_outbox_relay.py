@@ -14,7 +14,7 @@ from tongban.shared.db import make_sessionmaker
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.outbox import Outbox, OutboxRelay, _local_relays
-from tongban.shared.testing.plugin import platform_schema, wait_for
+from tongban.shared.testing.plugin import RoundTrips, platform_schema, wait_for
 
 NOTIFY_KEY = "tongban_notify_after_commit"   # tongban.shared.db's pending NOTIFYs of a session
 
@@ -65,6 +65,95 @@ async def test_sent_rows_stay_marked_and_a_failed_one_waits_with_its_backoff(wor
     psub = await js.pull_subscribe(f"{SOURCE}.>", durable="relay-check", stream=bus.stream_name(SOURCE))
     published = [Envelope.model_validate_json(m.data).data["n"] for m in await psub.fetch(2, timeout=5)]
     assert published == [1, 3]
+
+
+async def test_a_pass_is_two_round_trips_each_its_own_durable_transaction(world, monkeypatch):
+    """The claim and the marking are each one statement sent alone (no BEGIN, no COMMIT): what they
+    wrote is committed when they return, seen by another connection, and the pass costs two round
+    trips, not six; a pass that finds nothing asks when the next row is due in one more."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    events = [Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": n}) for n in (1, 2, 3)]
+    async with sessionmaker() as session, session.begin():
+        for e in events:
+            await outbox.add(session, e)
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+    trips = RoundTrips(monkeypatch)
+    assert await relay.publish_due() == (3, False, None)
+    seen = trips.take()
+    assert len(seen) == 2 and seen[0].startswith(f'UPDATE "{tables.outbox.schema}"."outbox" SET next_attempt_at')
+    assert seen[1].startswith(f'UPDATE "{tables.outbox.schema}"."outbox" SET published_at = now()')
+    assert not any(s.startswith(("BEGIN", "COMMIT")) for s in seen)
+    t = tables.outbox
+    async with sessionmaker() as s:
+        marked = (await s.execute(select(t.c.id).where(t.c.published_at.is_not(None)))).scalars().all()
+    assert set(marked) == {e.id for e in events}
+    info = await js.stream_info(bus.stream_name(SOURCE))
+    assert info.state.messages == 3
+
+    trips.take()
+    assert await relay.publish_due() == (0, False, None)   # nothing due, nothing unpublished
+    assert len(trips.take()) == 2                           # the claim and the next-due question
+
+
+async def test_a_running_relay_marks_a_pass_with_its_next_claim_or_alone_when_none_comes(world, monkeypatch):
+    """The running relay leaves a pass's rows leased and unmarked; the next pass's claim marks them
+    in its own statement (one round trip for both), and with no next pass they are marked alone
+    within MARK_DEFER; stopping marks what is left. No row is published twice meanwhile."""
+    tables, sessionmaker, js = world
+    outbox = Outbox(tables.outbox)
+    t = tables.outbox
+    relay = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
+
+    async def add(n: int) -> list:
+        events = [Envelope(type=f"{SOURCE}.thing.happened", source="t", data={"n": k}) for k in range(n)]
+        async with sessionmaker() as session, session.begin():
+            for e in events:
+                await outbox.add(session, e)
+        return [e.id for e in events]
+
+    async def marked() -> set:
+        async with sessionmaker() as s:
+            return set((await s.execute(select(t.c.id).where(t.c.published_at.is_not(None)))).scalars())
+
+    first = await add(2)
+    trips = RoundTrips(monkeypatch)
+    assert await relay.publish_due(defer_marks=True) == (2, False, None)
+    assert len(trips.take()) == 1 and await marked() == set()   # the claim only: leased, not marked
+    assert await relay.publish_due(defer_marks=True) == (0, False, None)   # leased: not sent again
+    assert await marked() == set(first)                          # that pass's claim marked them
+    second = await add(3)
+    trips.take()
+    assert await relay.publish_due(defer_marks=True) == (3, False, None)
+    assert len(trips.take()) == 1 and await marked() == set(first)
+    third = await add(1)
+    assert await relay.publish_due(defer_marks=True) == (1, False, None)
+    assert await marked() == set(first) | set(second)            # marked by the claim that sent `third`
+    info = await js.stream_info(bus.stream_name(SOURCE))
+    assert info.state.messages == 6
+
+    # Running: no pass comes after the last one, so its rows are marked alone; stopping marks the rest.
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        fourth = await add(2)
+        relay.wake()
+
+        async def all_marked() -> bool:
+            return await marked() == {*first, *second, *third, *fourth}
+        await wait_for(all_marked, timeout=5)
+        assert relay._unmarked == []
+        last = await add(1)
+        relay.wake()
+
+        async def sent() -> bool:
+            return (await js.stream_info(bus.stream_name(SOURCE))).state.messages == 9
+        await wait_for(sent, timeout=5)
+    finally:
+        stop.set()
+        await task
+    assert await marked() == {*first, *second, *third, *fourth, *last}
+    assert (await js.stream_info(bus.stream_name(SOURCE))).state.messages == 9
 
 
 async def test_a_commit_wakes_the_relay_of_its_own_process_without_a_notify(world, infra):

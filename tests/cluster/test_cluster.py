@@ -33,10 +33,11 @@ from tongban.shared.contracts.cases import CASE_APPROVED, CaseApprovedV1
 from tongban.shared.contracts.catalog import ITEM_PUBLISHED, ItemPublishedV1
 from tongban.shared.db import make_engine
 from tongban.shared.events import bus
+from tongban.shared.events.outbox import LEASE_SECONDS
 from tongban.shared.events.envelope import make_event
 from tongban.shared.ids import credit_code_check_char, resident_id_check_digit
 from tongban.shared.localinfra import NatsCluster, ServiceProcess, free_port
-from tongban.shared.testing.plugin import service_env
+from tongban.shared.testing.plugin import service_env, wait_for
 
 def credit_code_check(first17: str) -> str:
     return first17 + credit_code_check_char(first17)
@@ -150,10 +151,19 @@ async def test_cluster_loses_nothing_and_handles_nothing_twice(infra, token_issu
             await asyncio.sleep(0.2)
         seconds = time.monotonic() - started
 
-        published = 0
-        for name, plat in (("catalog", catalog_platform), ("cases", cases_platform)):
-            published += await scalar(name, select(func.count()).select_from(plat.outbox)
-                                      .where(plat.outbox.c.published_at.is_not(None)))
+        async def published_count() -> int:
+            n = 0
+            for name, plat in (("catalog", catalog_platform), ("cases", cases_platform)):
+                n += await scalar(name, select(func.count()).select_from(plat.outbox)
+                                  .where(plat.outbox.c.published_at.is_not(None)))
+            return n
+
+        async def all_marked() -> int:
+            # A pass's rows are marked by the next claim or within MARK_DEFER; rows a killed relay
+            # left leased and unmarked go again when their lease runs out (LEASE_SECONDS).
+            n = await published_count()
+            return n if n >= N_ITEMS + N_CASES else 0
+        published = await wait_for(all_marked, timeout=LEASE_SECONDS + 15)
         items, cases = await handled()
         copies = await scalar("cases", select(func.count()).select_from(CatalogItem))
         licences = await scalar("credentials", select(func.count(func.distinct(Licence.source_case_id))))

@@ -19,8 +19,10 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
@@ -28,7 +30,7 @@ from sqlalchemy import Table, Text, column, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
-from tongban.shared.db import BatchedInsert, listen, notify_after_commit
+from tongban.shared.db import BatchedInsert, listen, notify_after_commit, write_last
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.logging import request_id_var
 from tongban.shared.tracing import current_traceparent, span
@@ -42,6 +44,41 @@ PUBLISH_TIMEOUT = 2.0  # seconds for JetStream to acknowledge a pass's events
 # publishes within PUBLISH_TIMEOUT, so only a relay that died (or lost its database) mid-pass
 # leaves a row to run out; well inside bus.DUPLICATE_WINDOW, so JetStream drops the repeat.
 LEASE_SECONDS = 15.0
+# A pass's "sent" marks wait this long for the next pass, whose claim writes them in its own
+# statement (one statement and one durable commit fewer per pass while events keep coming); when no
+# pass comes meanwhile they are written alone. Unmarked rows are leased, so nothing sends them again
+# unless the process dies first: then they go again when their lease runs out, and JetStream drops
+# the repeat (Nats-Msg-Id), as for a relay that died between publishing and marking.
+MARK_DEFER = 0.05
+
+
+class Claimed(NamedTuple):
+    """A leased row, as the claim returns it (the envelope as PostgreSQL's text of it)."""
+
+    id: uuid.UUID
+    subject: str
+    envelope: str
+    traceparent: str | None
+    attempts: int
+    created_at: dt.datetime
+
+
+def _claim_sql(name: str, marking: bool = False) -> str:
+    """The claim; `marking`: with the previous pass's sent rows marked by the same statement (a
+    data-modifying CTE; the claim skips them, leased anyway, so no row is changed twice)."""
+    marks = (f"WITH sent AS (UPDATE {name} SET published_at = now() WHERE id = ANY(CAST(:marked AS uuid[]))) "
+             if marking else "")
+    skip = "AND id <> ALL(CAST(:marked AS uuid[])) " if marking else ""
+    return (f"{marks}UPDATE {name} SET next_attempt_at = now() + make_interval(secs => :lease) WHERE id = ANY(ARRAY("
+            f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() {skip}"
+            "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
+            "RETURNING id, subject, envelope::text AS envelope, envelope->>'traceparent' AS traceparent, "
+            "attempts, created_at")
+
+
+def _numbered(sql: str, names: tuple[str, ...]) -> str:
+    """A text clause's `:name` parameters as asyncpg's `$n` (db.write_last), numbered in `names` order."""
+    return re.sub(r"(?<!:):(\w+)", lambda m: f"${names.index(m.group(1)) + 1}", sql)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -110,6 +147,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._js: JetStreamContext | None = None
         self.published = 0
+        self._unmarked: list[uuid.UUID] = []   # published, to be marked by the next claim (MARK_DEFER)
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,50 +164,93 @@ class OutboxRelay:
                 # SELECT began must wake the next pass, not wait for the idle poll.
                 self._wake.clear()
                 try:
-                    _, more_due, next_due = await self.publish_due()
+                    _, more_due, next_due = await self.publish_due(defer_marks=True)
                 except Exception:  # noqa: BLE001 - the relay must outlive a database hiccup; it is logged
                     log.exception("outbox relay pass failed")
                     more_due, next_due = False, 1.0
                 if more_due:
                     continue
                 wait = min(IDLE_POLL, next_due) if next_due is not None else IDLE_POLL
-                stop_wait = asyncio.create_task(stop.wait())
-                wake_wait = asyncio.create_task(self._wake.wait())
-                await asyncio.wait({stop_wait, wake_wait}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                stop_wait.cancel()
-                wake_wait.cancel()
+                if self._unmarked:
+                    if await self._woken(stop, min(wait, MARK_DEFER)):
+                        continue   # the next pass's claim marks them
+                    await self._mark_deferred()   # no pass came: marked alone
+                    wait = max(0.0, wait - MARK_DEFER)
+                await self._woken(stop, wait)
         finally:
-            if local is not None and _local_relays.get(local) is self:
-                del _local_relays[local]
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            try:
+                await self._mark_deferred()
+            finally:
+                if local is not None and _local_relays.get(local) is self:
+                    del _local_relays[local]
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
 
-    async def publish_due(self) -> tuple[int, bool, float | None]:
+    async def _woken(self, stop: asyncio.Event, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a wake-up or `stop`; whether one came."""
+        if not (self._wake.is_set() or stop.is_set()):
+            stop_wait = asyncio.create_task(stop.wait())
+            wake_wait = asyncio.create_task(self._wake.wait())
+            await asyncio.wait({stop_wait, wake_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            wake_wait.cancel()
+        return self._wake.is_set() or stop.is_set()
+
+    async def _mark_deferred(self) -> None:
+        """Mark the last pass's sent rows alone (no pass came to carry them, or the relay stops)."""
+        if not self._unmarked:
+            return
+        try:
+            await self._alone(self._mark_sent_sql, self._unmarked)
+        except Exception:  # noqa: BLE001 - left leased: sent again after the lease, dropped as a duplicate
+            log.warning("marking %d published events failed; the next pass marks them", len(self._unmarked),
+                        exc_info=True)
+            return
+        self._unmarked = []
+
+    async def publish_due(self, defer_marks: bool = False) -> tuple[int, bool, float | None]:
         """One pass: publish up to `batch` due rows. Returns (sent, more due now, seconds to next due).
+        `defer_marks` (the running relay): the sent rows are marked by the next pass's claim, or
+        alone after MARK_DEFER (`run`), instead of by a statement of this pass.
 
         Three steps, none holding a transaction open while JetStream answers:
-        1. one statement, committed alone, leases the due rows (`next_attempt_at` moved
-           `lease_seconds` ahead: another relay skips them, `FOR UPDATE SKIP LOCKED` while the
-           statement runs, not due after it);
+        1. one statement, its own transaction (no BEGIN or COMMIT round trips), leases the due
+           rows (`next_attempt_at` moved `lease_seconds` ahead: another relay skips them, `FOR
+           UPDATE SKIP LOCKED` while the statement runs, not due after it);
         2. they are published, in order, and their acknowledgements awaited together;
-        3. one transaction marks the acknowledged rows sent and puts each failed one back with its
-           backoff.
+        3. one statement, its own transaction again, marks them sent (with `defer_marks`, the next
+           pass's claim does); when some failed, one transaction marks the acknowledged rows sent
+           and puts each failed one back with its backoff.
+        A running relay's pass is one round trip while events keep coming (its claim marks the
+        last pass's rows; each statement alone, db.write_last): with BEGIN and COMMIT around the
+        claim and the marks it was six.
         A crash after 1 leaves the rows leased, unsent: due again when the lease runs out, then
         published again and dropped as a duplicate by JetStream (`Nats-Msg-Id`) or by the
         consumers' inbox. A transaction held open through step 2 (the claim and the marks as one,
         as before) kept PostgreSQL from pruning every row version deleted meanwhile: under
         svc-queue's call-next load each claim of the next ticket stepped over ~700 dead index
         entries (bench/queue_calls.py --statements)."""
-        async with self.sessionmaker() as session, session.begin():
-            rows = (await session.execute(self._claim, {"batch": self.batch, "lease": self.lease_seconds})).all()
-            if not rows:
-                nxt = (await session.execute(self._next_due)).scalar()
-                return 0, False, max(0.05, float(nxt)) if nxt is not None else None
+        if self._unmarked:   # the previous pass's marks, in this claim's statement
+            claimed = await self._alone(self._claim_marking_sql, self.batch, self.lease_seconds, self._unmarked)
+            self._unmarked = []
+        else:
+            claimed = await self._alone(self._claim_sql, self.batch, self.lease_seconds)
+        rows = [Claimed(*r) for r in claimed]
+        if not rows:
+            nxt = (await self._alone(self._next_due_sql))[0][0]
+            return 0, False, max(0.05, float(nxt)) if nxt is not None else None
         rows.sort(key=lambda r: r.created_at)
         errors = await self._publish(rows)
+        sent_ids = [r.id for r in rows if r.id not in errors]
+        if not errors:
+            if defer_marks:
+                self._unmarked = sent_ids
+            else:
+                await self._alone(self._mark_sent_sql, sent_ids)
+            self.published += len(sent_ids)
+            return len(sent_ids), len(sent_ids) == self.batch, None
         t = self.outbox.table
         async with self.sessionmaker() as session, session.begin():
-            sent_ids = [r.id for r in rows if r.id not in errors]
             if sent_ids:
                 await session.execute(self._mark_sent, {"ids": sent_ids})
             for row in rows:
@@ -184,10 +265,8 @@ class OutboxRelay:
                     values |= {"attempts": t.c.attempts + 1, "last_error": f"{type(exc).__name__}: {exc}"[:1000]}
                     log.warning("publish of %s failed (%s); retry in %.1fs", row.subject, exc, delay)
                 await session.execute(update(t).where(t.c.id == row.id).values(**values))
-        sent = len(sent_ids)
-        self.published += sent
-        failed = bool(errors)
-        return sent, (not failed and sent == self.batch), (backoff_seconds(1) if failed else None)
+        self.published += len(sent_ids)
+        return len(sent_ids), False, backoff_seconds(1)
 
     async def _publish(self, rows: list) -> dict[Any, Exception | None]:
         """Send every row, in order, then wait for JetStream's acknowledgements together (one wait
@@ -227,6 +306,34 @@ class OutboxRelay:
             self._js = js
         return self._js
 
+    async def _alone(self, sql: str, *args: Any) -> list:
+        """`sql` as a transaction of its own: one round trip (db.write_last), committed durably."""
+        async with self.sessionmaker() as session:
+            rows = await write_last(session, sql, *args)
+            await session.commit()
+        return rows
+
+    @functools.cached_property
+    def _claim_sql(self) -> str:
+        t = self.outbox.table
+        return _numbered(_claim_sql(f'"{t.schema}"."{t.name}"'), ("batch", "lease"))
+
+    @functools.cached_property
+    def _claim_marking_sql(self) -> str:
+        t = self.outbox.table
+        name = f'"{t.schema}"."{t.name}"'
+        return _numbered(_claim_sql(name, marking=True), ("batch", "lease", "marked"))
+
+    @functools.cached_property
+    def _mark_sent_sql(self) -> str:
+        return _numbered(self._mark_sent.text, ("ids",)).replace("ANY($1)", "ANY($1::uuid[])")
+
+    @functools.cached_property
+    def _next_due_sql(self) -> str:
+        t = self.outbox.table
+        return (f'SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM "{t.schema}"."{t.name}" '
+                "WHERE published_at IS NULL")
+
     @functools.cached_property
     def _claim(self):  # noqa: ANN202 - a SQLAlchemy text clause
         # `= ANY(ARRAY(...))`: the claimed ids are looked up by primary key (an `IN (subquery)`
@@ -235,23 +342,13 @@ class OutboxRelay:
         # decoding into a dict and encoding again per event (its traceparent is read out apart).
         t = self.outbox.table
         name = f'"{t.schema}"."{t.name}"'
-        return text(f"UPDATE {name} SET next_attempt_at = now() + make_interval(secs => :lease) WHERE id = ANY(ARRAY("
-                    f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() "
-                    "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
-                    "RETURNING id, subject, envelope::text AS envelope, envelope->>'traceparent' AS traceparent, "
-                    "attempts, created_at").columns(
+        return text(_claim_sql(name)).columns(
             t.c.id, t.c.subject, column("envelope", Text), column("traceparent", Text), t.c.attempts, t.c.created_at)
 
     @functools.cached_property
     def _mark_sent(self):  # noqa: ANN202 - a SQLAlchemy text clause
         t = self.outbox.table
         return text(f'UPDATE "{t.schema}"."{t.name}" SET published_at = now() WHERE id = ANY(:ids)')
-
-    @functools.cached_property
-    def _next_due(self):  # noqa: ANN202
-        t = self.outbox.table
-        return (select(func.extract("epoch", func.min(t.c.next_attempt_at) - func.now()))
-                .where(t.c.published_at.is_(None)))
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake on every committed NOTIFY; on (re)connecting, catch up on what was committed meanwhile."""
