@@ -5,22 +5,20 @@ COMMIT; nothing for a rollback; an error in the write fails the work."""
 
 import asyncpg
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tongban.shared.audit import AuditTrail
 from tongban.shared.db import make_sessionmaker, raw_connection, service_metadata, write_last
 from tongban.shared.events.envelope import Envelope
 from tongban.shared.events.outbox import Outbox
-from tongban.shared.testing.plugin import platform_schema
+from tongban.shared.testing.plugin import Statements, platform_schema
 
 
 @pytest.fixture
 async def world(infra):
     async with platform_schema(infra, "bw") as (tables, engine):
-        statements: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute",
-                     lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())))
+        statements = Statements(engine).seen
         yield tables, make_sessionmaker(engine), AuditTrail(tables), Outbox(tables.outbox), statements
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 
@@ -15,7 +15,7 @@ from tongban.shared import db
 from tongban.shared.audit import AuditTrail
 from tongban.shared.db import make_sessionmaker, write_last
 from tongban.shared.idempotency import Idempotency
-from tongban.shared.testing.plugin import RoundTrips, platform_schema
+from tongban.shared.testing.plugin import RoundTrips, Statements, platform_schema
 
 ODD = "it's $1, $$, $tb$, \\n a backslash \\, 值 and \u2028"
 ANSWER = {"id": "c-1", "title": ODD, "n": [1, 2.5, None, True], "nested": {"办事": "是", "empty": {}}}
@@ -24,9 +24,7 @@ ANSWER = {"id": "c-1", "title": ODD, "n": [1, 2.5, None, True], "nested": {"办�
 @pytest.fixture
 async def world(infra):
     async with platform_schema(infra, "idr") as (tables, engine):
-        statements: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute",
-                     lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())))
+        statements = Statements(engine).seen
         app = FastAPI()
         app.state.platform_tables = tables
         sessionmaker = make_sessionmaker(engine)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from tongban.shared.db import make_sessionmaker
 from tongban.shared.events import bus
 from tongban.shared.events.envelope import Envelope
-from tongban.shared.events.outbox import Outbox, OutboxRelay, _local_relays
+from tongban.shared.events.outbox import Claimed, Outbox, OutboxRelay, _local_relays
 from tongban.shared.testing.plugin import RoundTrips, platform_schema, wait_for
 
 NOTIFY_KEY = "tongban_notify_after_commit"   # tongban.shared.db's pending NOTIFYs of a session
@@ -234,8 +234,7 @@ async def test_a_lease_left_by_a_relay_that_died_runs_out_and_its_rows_go_again(
         for e in events:
             await outbox.add(session, e)
     dead = OutboxRelay(outbox, sessionmaker, lambda: js, listen_dsn="")
-    async with sessionmaker() as session, session.begin():   # the dead relay's step 1 ...
-        claimed = (await session.execute(dead._claim, {"batch": 10, "lease": dead.lease_seconds})).all()
+    claimed = [Claimed(*r) for r in await dead._alone(dead._claim_sql, 10, dead.lease_seconds)]   # its step 1 ...
     assert {r.id for r in claimed} == {e.id for e in events}
     assert not await dead._publish([r for r in claimed if r.id == events[0].id])   # ... and one publish
 

@@ -3,24 +3,9 @@ PostgreSQL): counted on the service's own engine, so a change that adds one show
 
 import collections
 
-from sqlalchemy import event
-
 from queue_helpers import BASE, make_hall
 from tongban.queue.counter.models import Counter  # noqa: F401 - the mapped tables are loaded
-from tongban.shared.testing.plugin import RoundTrips
-
-
-class Statements:
-    def __init__(self, engine) -> None:  # noqa: ANN001
-        self.seen: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute", self._on)
-
-    def _on(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        self.seen.append(" ".join(statement.split())[:60])
-
-    def take(self) -> list[str]:
-        out, self.seen = self.seen, []
-        return out
+from tongban.shared.testing.plugin import RoundTrips, Statements
 
 
 async def test_take_ticket_and_call_next_statements(client, tokens, monkeypatch):

@@ -19,14 +19,13 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, Text, column, event, func, select, text, update
+from sqlalchemy import Table, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -64,21 +63,20 @@ class Claimed(NamedTuple):
 
 
 def _claim_sql(name: str, marking: bool = False) -> str:
-    """The claim; `marking`: with the previous pass's sent rows marked by the same statement (a
-    data-modifying CTE; the claim skips them, leased anyway, so no row is changed twice)."""
-    marks = (f"WITH sent AS (UPDATE {name} SET published_at = now() WHERE id = ANY(CAST(:marked AS uuid[]))) "
-             if marking else "")
-    skip = "AND id <> ALL(CAST(:marked AS uuid[])) " if marking else ""
-    return (f"{marks}UPDATE {name} SET next_attempt_at = now() + make_interval(secs => :lease) WHERE id = ANY(ARRAY("
+    """The claim (db.write_last's parameters: $1 the batch, $2 the lease in seconds); `marking`:
+    with the previous pass's sent rows ($3) marked by the same statement (a data-modifying CTE; the
+    claim skips them, leased anyway, so no row is changed twice).
+    `= ANY(ARRAY(...))`: the claimed ids are looked up by primary key (an `IN (subquery)` was
+    planned as a scan of the whole table). The envelope comes back as PostgreSQL's text of it and
+    is published as it is: no JSON decoding into a dict and encoding again per event (its
+    traceparent is read out apart)."""
+    marks = f"WITH sent AS (UPDATE {name} SET published_at = now() WHERE id = ANY($3::uuid[])) " if marking else ""
+    skip = "AND id <> ALL($3::uuid[]) " if marking else ""
+    return (f"{marks}UPDATE {name} SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = ANY(ARRAY("
             f"SELECT id FROM {name} WHERE published_at IS NULL AND next_attempt_at <= now() {skip}"
-            "ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)) "
+            "ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)) "
             "RETURNING id, subject, envelope::text AS envelope, envelope->>'traceparent' AS traceparent, "
             "attempts, created_at")
-
-
-def _numbered(sql: str, names: tuple[str, ...]) -> str:
-    """A text clause's `:name` parameters as asyncpg's `$n` (db.write_last), numbered in `names` order."""
-    return re.sub(r"(?<!:):(\w+)", lambda m: f"${names.index(m.group(1)) + 1}", sql)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -314,41 +312,29 @@ class OutboxRelay:
         return rows
 
     @functools.cached_property
-    def _claim_sql(self) -> str:
+    def _name(self) -> str:
         t = self.outbox.table
-        return _numbered(_claim_sql(f'"{t.schema}"."{t.name}"'), ("batch", "lease"))
+        return f'"{t.schema}"."{t.name}"'
+
+    @functools.cached_property
+    def _claim_sql(self) -> str:
+        return _claim_sql(self._name)
 
     @functools.cached_property
     def _claim_marking_sql(self) -> str:
-        t = self.outbox.table
-        name = f'"{t.schema}"."{t.name}"'
-        return _numbered(_claim_sql(name, marking=True), ("batch", "lease", "marked"))
+        return _claim_sql(self._name, marking=True)
 
     @functools.cached_property
     def _mark_sent_sql(self) -> str:
-        return _numbered(self._mark_sent.text, ("ids",)).replace("ANY($1)", "ANY($1::uuid[])")
+        return f"UPDATE {self._name} SET published_at = now() WHERE id = ANY($1::uuid[])"
 
     @functools.cached_property
     def _next_due_sql(self) -> str:
-        t = self.outbox.table
-        return (f'SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM "{t.schema}"."{t.name}" '
-                "WHERE published_at IS NULL")
+        return f"SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM {self._name} WHERE published_at IS NULL"
 
     @functools.cached_property
-    def _claim(self):  # noqa: ANN202 - a SQLAlchemy text clause
-        # `= ANY(ARRAY(...))`: the claimed ids are looked up by primary key (an `IN (subquery)`
-        # was planned as a scan of the whole table).
-        # The envelope comes back as PostgreSQL's text of it and is published as it is: no JSON
-        # decoding into a dict and encoding again per event (its traceparent is read out apart).
-        t = self.outbox.table
-        name = f'"{t.schema}"."{t.name}"'
-        return text(_claim_sql(name)).columns(
-            t.c.id, t.c.subject, column("envelope", Text), column("traceparent", Text), t.c.attempts, t.c.created_at)
-
-    @functools.cached_property
-    def _mark_sent(self):  # noqa: ANN202 - a SQLAlchemy text clause
-        t = self.outbox.table
-        return text(f'UPDATE "{t.schema}"."{t.name}" SET published_at = now() WHERE id = ANY(:ids)')
+    def _mark_sent(self):  # noqa: ANN202 - a SQLAlchemy text clause (a pass with failures: in its transaction)
+        return text(f"UPDATE {self._name} SET published_at = now() WHERE id = ANY(:ids)")
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake on every committed NOTIFY; on (re)connecting, catch up on what was committed meanwhile."""

@@ -239,6 +239,25 @@ class RoundTrips:
         return out
 
 
+class Statements:
+    """The statements SQLAlchemy sends on `engine` (an AsyncEngine), whitespace-normalised, from
+    now on: what an operation costs in SQLAlchemy's statements (RoundTrips sees every exchange)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.seen: list[str] = []
+        seen = self.seen
+        from sqlalchemy import event
+
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda _conn, _cursor, statement, *_: seen.append(" ".join(statement.split())))
+
+    def take(self) -> list[str]:
+        """The statements seen since the last take."""
+        out = list(self.seen)
+        self.seen.clear()
+        return out
+
+
 @asynccontextmanager
 async def platform_schema(infra: Infra, prefix: str, *statements: str) -> AsyncIterator[tuple[Any, Any]]:
     """A throw-away schema holding the platform tables (outbox, inbox, audit...) and what
